@@ -1,0 +1,64 @@
+"""specops: declarative MLOps driven by one schema-checked YAML spec.
+
+This module is the public API for plugins: everything a plugin needs is importable
+from ``framework`` directly, and nothing here imports a heavy library.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from framework.columns import columns_with_role, role_of
+from framework.components import (
+    KINDS,
+    TASKS,
+    Check,
+    CheckOutcome,
+    DeployOutcome,
+    DeployTarget,
+    Finding,
+    Metric,
+    Model,
+    Register,
+    Release,
+    Source,
+    Splitter,
+    StepContext,
+    Transform,
+)
+from framework.errors import DataError, Problem, SpecError, StoreError, UserError
+from framework.safe_format import load_skops, save_skops
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("specops")
+"""Marker for plugin hook implementations: ``@hookimpl def specops_register_models(...)``."""
+
+__all__ = [
+    "KINDS",
+    "TASKS",
+    "Check",
+    "CheckOutcome",
+    "DataError",
+    "DeployOutcome",
+    "DeployTarget",
+    "Finding",
+    "Metric",
+    "Model",
+    "Problem",
+    "Register",
+    "Release",
+    "Source",
+    "SpecError",
+    "Splitter",
+    "StepContext",
+    "StoreError",
+    "Transform",
+    "UserError",
+    "__version__",
+    "columns_with_role",
+    "hookimpl",
+    "load_skops",
+    "role_of",
+    "save_skops",
+]

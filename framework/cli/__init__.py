@@ -1,0 +1,1 @@
+"""The ``specops`` command line."""

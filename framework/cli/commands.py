@@ -1,0 +1,139 @@
+"""The commands: load what each needs, do it, hand the result to the renderers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from framework.cli.render import print_problems
+from framework.errors import SpecError
+from framework.plugins import Plugins, get_plugins
+
+
+def _plugins(args: argparse.Namespace) -> Plugins:
+    plugins = get_plugins()
+    if getattr(args, "debug", False):
+        plugins.trace()
+    return plugins
+
+
+def _load(args: argparse.Namespace, path: str, plugins: Plugins) -> Any:
+    from framework.spec import load_spec
+
+    return load_spec(path, plugins, profile=args.profile, overrides=args.overrides)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    plugins = _plugins(args)
+    report: list[dict[str, Any]] = []
+    for path in args.specs:
+        try:
+            spec = _load(args, path, plugins)
+        except SpecError as exc:
+            report.append(
+                {"spec": path, "valid": False, "problems": [p.to_dict() for p in exc.problems]}
+            )
+            if not args.json:
+                print_problems(exc.problems)
+            continue
+        report.append({"spec": path, "valid": True, "name": spec.name, "task": spec.task})
+        if not args.json:
+            print(f"ok: {path} ({spec.name}, {spec.task}, model {spec.model.type})")
+    if args.json:
+        _print_json(report)
+    return 0 if all(r["valid"] for r in report) else 2
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from framework.plan import make_plan, metrics_for
+
+    plugins = _plugins(args)
+    spec = _load(args, args.spec, plugins)
+    steps = make_plan(spec, plugins)
+    metrics = metrics_for(spec, plugins)
+    if args.json:
+        _print_json(
+            {
+                "spec": str(spec.path),
+                "name": spec.name,
+                "task": spec.task,
+                "profile": spec.profile,
+                "store": str(spec.store_path),
+                "steps": [s.to_dict() for s in steps],
+                "metrics": metrics,
+                "gate": [t.__dict__ for t in spec.gate],
+            }
+        )
+        return 0
+    from framework.cli.tables import print_plan
+
+    print_plan(spec, steps, metrics)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from framework.engine import Engine
+
+    plugins = _plugins(args)
+    spec = _load(args, args.spec, plugins)
+    from framework.cli.progress import Progress
+
+    progress = Progress(enabled=not args.json)
+    plugins.register(progress, name="specops.progress")
+    try:
+        result = Engine(spec, plugins).run()
+    finally:
+        plugins.unregister(progress)
+    if args.json:
+        from framework.cli.tables import run_json
+
+        _print_json(run_json(result))
+    else:
+        from framework.cli.tables import print_run
+
+        print_run(spec, result)
+    return result.exit_code
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from framework.spec.schema import composed_schema, core_schema
+
+    schema = core_schema() if args.core else composed_schema(_plugins(args).registry)
+    _print_json(schema)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    plugins = _plugins(args)
+    registry = plugins.registry
+    if args.json:
+        _print_json(
+            {
+                "plugins": [
+                    {
+                        "name": info.name,
+                        "dist": info.dist,
+                        "version": info.version,
+                        "builtin": info.builtin,
+                        "components": [
+                            {"kind": e.kind, "type": e.type_name, "summary": e.summary}
+                            for e in entries
+                        ],
+                    }
+                    for info, entries in registry.by_plugin()
+                ],
+                "broken": [b.__dict__ for b in registry.broken],
+            }
+        )
+        return 0
+    from framework.cli.tables import print_plugins
+
+    print_plugins(registry)
+    return 0

@@ -1,0 +1,68 @@
+"""How errors and problems read on a terminal: what, where, expected, found, hint.
+
+Plain text on purpose: the error path must not pay for importing rich.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from framework.errors import DataError, Problem, SpecError, UserError
+
+
+def _color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, code: str, stream: TextIO) -> str:
+    return f"\033[{code}m{text}\033[0m" if _color(stream) else text
+
+
+def location_of(problem: Problem) -> str:
+    loc = problem.location
+    if loc is None:
+        return ""
+    return loc.file if loc.line == 0 else str(loc)
+
+
+def format_problem(problem: Problem, stream: TextIO = sys.stderr) -> str:
+    where = location_of(problem)
+    head = f"{_paint(where, '1', stream)}: " if where else ""
+    lines = [f"{head}{_paint('error', '31', stream)}: {problem.message}"]
+    if problem.path and problem.path not in problem.message:
+        lines.append(f"    key: {problem.path}")
+    if problem.expected:
+        lines.append(f"    expected: {problem.expected}")
+    if problem.found and problem.found not in problem.message:
+        lines.append(f"    found: {problem.found}")
+    if problem.hint:
+        lines.append(f"    hint: {problem.hint}")
+    return "\n".join(lines)
+
+
+def print_problems(problems: list[Problem], stream: TextIO = sys.stderr) -> None:
+    for problem in problems:
+        print(format_problem(problem, stream), file=stream)
+    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=stream)
+
+
+def report_error(exc: BaseException, stream: TextIO = sys.stderr) -> int:
+    """Print an error without a traceback; return the exit code it means."""
+    if isinstance(exc, SpecError):
+        print_problems(exc.problems, stream)
+        return 2
+    if isinstance(exc, DataError):
+        label = "data error"
+        print(f"{_paint(label, '31', stream)}: {exc}", file=stream)
+        return 2
+    if isinstance(exc, UserError):
+        print(f"{_paint('error', '31', stream)}: {exc}", file=stream)
+        return 2
+    print(
+        f"{_paint('internal error', '31', stream)} (a bug in specops or a plugin): "
+        f"{type(exc).__name__}: {exc}\n  run again with --debug for the traceback",
+        file=stream,
+    )
+    return 3

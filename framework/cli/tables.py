@@ -1,0 +1,169 @@
+"""Rich tables for people (plan, run summary, plugins) and the matching JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from framework.engine import RunResult
+from framework.plan import PlannedStep
+from framework.registry import ComponentRegistry
+from framework.spec.model import Spec
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _table(title: str, *columns: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
+
+
+def print_plan(spec: Spec, steps: list[PlannedStep], metrics: list[str]) -> None:
+    console = _console()
+    profile = f", profile {spec.profile}" if spec.profile else ""
+    console.print(f"[bold]{spec.name}[/] ({spec.task}{profile}) store {spec.store_path}")
+    table = _table("plan (nothing runs)", "step", "component", "plugin", "params", "note")
+    for step in steps:
+        table.add_row(
+            step.step,
+            f"{step.kind} [cyan]{step.type}[/]",
+            f"{step.plugin} {step.version}",
+            _params(step.params),
+            step.note,
+        )
+    console.print(table)
+    rules = {t.metric: t for t in spec.gate}
+    gate = _table("evaluate and gate", "metric", "threshold")
+    for name in metrics:
+        rule = rules.get(name)
+        text = "-"
+        if rule:
+            parts = [
+                f"{label} {value}"
+                for label, value in (
+                    ("min", rule.min),
+                    ("max", rule.max),
+                    ("max_drop", rule.max_drop),
+                )
+                if value is not None
+            ]
+            text = ", ".join(parts)
+        gate.add_row(name, text)
+    console.print(gate)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+VERDICT = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]-[/]"}
+
+
+def print_run(spec: Spec, result: RunResult) -> None:
+    console = _console()
+    run = result.run
+    steps = _table(f"run {run.run_id}", "step", "component", "plugin", "time", "status", "detail")
+    for step in run.steps:
+        steps.add_row(
+            step.name,
+            step.component,
+            step.plugin,
+            f"{step.seconds:.2f}s",
+            step.status,
+            step.detail,
+        )
+    console.print(steps)
+    failed_checks = [c for c in result.checks if not c.passed]
+    if failed_checks:
+        checks = _table("failed data checks", "check", "column", "observed", "expected", "detail")
+        for c in failed_checks:
+            checks.add_row(c.check, c.column or "", str(c.observed), str(c.expected), c.detail)
+        console.print(checks)
+    if result.verdicts:
+        metrics = _table(
+            "metrics on the test split",
+            "metric",
+            "value",
+            "threshold",
+            "champion",
+            "verdict",
+            "detail",
+        )
+        for v in result.verdicts:
+            metrics.add_row(
+                v.metric,
+                _number(v.value),
+                v.rule or "-",
+                _number(v.champion),
+                VERDICT[v.passed],
+                v.detail,
+            )
+        console.print(metrics)
+    model = run.outputs.get("model")
+    outcome = {
+        "passed": "[green]passed[/]: deployed",
+        "rejected": "[red]rejected[/] by the gate: nothing promoted",
+        "failed_checks": "[red]stopped[/]: data checks failed, nothing trained",
+    }.get(run.status, run.status)
+    where = f" — {model['name']}/{model['version']} ({model['status']})" if model else ""
+    console.print(f"{outcome}{where}")
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    run = result.run
+    return {
+        "run_id": run.run_id,
+        "spec": run.spec_path,
+        "name": run.spec_name,
+        "task": run.task,
+        "status": run.status,
+        "exit_code": result.exit_code,
+        "steps": [
+            {
+                "name": s.name,
+                "component": s.component,
+                "plugin": s.plugin,
+                "status": s.status,
+                "seconds": round(s.seconds, 4),
+                "detail": s.detail,
+            }
+            for s in run.steps
+        ],
+        "checks": [c.__dict__ for c in result.checks],
+        "metrics": [v.to_dict() for v in result.verdicts],
+        "model": run.outputs.get("model"),
+        "deploy": run.outputs.get("deploy", []),
+        "data": run.outputs.get("data"),
+        "lineage": run.outputs.get("lineage"),
+    }
+
+
+def print_plugins(registry: ComponentRegistry) -> None:
+    console = _console()
+    table = _table("plugins", "plugin", "version", "kind", "types")
+    for info, entries in registry.by_plugin():
+        kinds: dict[str, list[str]] = {}
+        for entry in entries:
+            kinds.setdefault(entry.kind, []).append(entry.type_name)
+        name = info.name + (" [dim](built-in)[/]" if info.builtin else f" [dim]({info.dist})[/]")
+        for index, (kind, types) in enumerate(sorted(kinds.items())):
+            table.add_row(
+                name if index == 0 else "",
+                info.version if index == 0 else "",
+                kind,
+                ", ".join(sorted(types)),
+            )
+    console.print(table)
+    for broken in registry.broken:
+        console.print(f"[red]failed to load[/] {broken.name} ({broken.dist}): {broken.error}")

@@ -1,0 +1,32 @@
+"""How specops sees a column: numeric, categorical, boolean or datetime.
+
+One definition shared by the engine, the signature and the plugins, so that
+"numeric" means the same thing in a check, a transform and a served request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ROLES = ("numeric", "categorical", "boolean", "datetime")
+
+
+def role_of(series: pd.Series) -> str:
+    """The role a column's dtype implies; anything non-numeric counts as categorical."""
+    from pandas.api import types
+
+    if types.is_bool_dtype(series.dtype):
+        return "boolean"
+    if types.is_datetime64_any_dtype(series.dtype):
+        return "datetime"
+    if types.is_numeric_dtype(series.dtype):
+        return "numeric"
+    return "categorical"
+
+
+def columns_with_role(frame: pd.DataFrame, *roles: str) -> list[str]:
+    """The columns of ``frame`` whose role is one of ``roles``, in frame order."""
+    return [str(name) for name in frame.columns if role_of(frame[name]) in roles]

@@ -1,0 +1,436 @@
+"""The engine: run a validated spec through its lifecycle, one hook-announced step at a time.
+
+ingest -> check -> split -> transform -> train -> evaluate -> gate -> register -> deploy
+
+The engine knows no concrete backend: every step calls a component the plugins
+registered. Outcomes: ``passed`` (deployed, exit 0), ``failed_checks`` or
+``rejected`` (the lifecycle said no, exit 1, nothing promoted), ``error`` (bad
+input, exit 2, nothing promoted).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.components import CheckOutcome, Release, StepContext
+from framework.errors import DataError, UserError
+from framework.events import RunInfo, StepInfo
+from framework.gate import MetricVerdict, gate_passed, judge
+from framework.lineage import frame_hash, git_commit, package_versions
+from framework.package import ModelPackage, predict_transformed, write_package
+from framework.plan import PlannedStep, make_plan, metrics_for
+from framework.plugins import Plugins
+from framework.preprocess import fit_preprocess
+from framework.signature import infer_signature
+from framework.spec.model import Spec
+from framework.store import CHAMPION, Store, new_run_id
+from framework.suggest import did_you_mean
+from framework.tracking import StoreTracker
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+EXIT_CODES = {"passed": 0, "failed_checks": 1, "rejected": 1, "error": 2}
+
+
+@dataclass
+class RunResult:
+    """What ``specops run`` reports: the run, its checks, metric verdicts and model."""
+
+    run: RunInfo
+    checks: list[CheckOutcome] = field(default_factory=list)
+    verdicts: list[MetricVerdict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.run.status, 2)
+
+
+class Engine:
+    """Runs one spec; create one per run."""
+
+    def __init__(self, spec: Spec, plugins: Plugins) -> None:
+        self.spec = spec
+        self.plugins = plugins
+        self.plan = {(p.step, p.path): p for p in make_plan(spec, plugins)}
+        self._labels: list[Any] | None = None
+        self.ctx = StepContext(
+            spec_name=spec.name,
+            task=spec.task,
+            target=spec.target,
+            base_dir=spec.base_dir,
+            seed=spec.seed,
+        )
+
+    # ------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        spec = self.spec
+        store = Store(spec.store_path)
+        run = RunInfo(new_run_id(), spec.name, str(spec.path), spec.task)
+        self.ctx = StepContext(**{**self.ctx.__dict__, "run_id": run.run_id})
+        result = RunResult(run)
+        tracker = StoreTracker(store)
+        self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
+        try:
+            lineage = {
+                "spec_hash": spec.spec_hash,
+                "packages": package_versions(),
+                "git": git_commit(spec.base_dir),
+            }
+            store.begin_run(run.run_id, spec, lineage, self._params())
+            run.outputs["lineage"] = lineage
+            self.plugins.run_start(run)
+            self._lifecycle(store, run, result, lineage)
+        except UserError as exc:
+            run.status = "error"
+            run.outputs["error"] = str(exc)
+            raise
+        finally:
+            try:
+                self.plugins.run_end(run)
+            finally:
+                self.plugins.unregister(tracker)
+                store.close()
+        return result
+
+    def _params(self) -> dict[str, Any]:
+        flat: dict[str, Any] = {
+            "task": self.spec.task,
+            "seed": self.spec.seed,
+            "target": self.spec.target,
+        }
+        for planned in self.plan.values():
+            flat[f"{planned.path}.type"] = planned.type
+            for key, value in planned.params.items():
+                flat[f"{planned.path}.params.{key}"] = value
+        return flat
+
+    @contextmanager
+    def _step(
+        self, run: RunInfo, name: str, planned: PlannedStep | None = None
+    ) -> Iterator[StepInfo]:
+        step = StepInfo(
+            name,
+            component=planned.type if planned else "",
+            plugin=planned.plugin if planned else "specops",
+            status="running",
+        )
+        run.steps.append(step)
+        self.plugins.step_start(run, step)
+        started = time.perf_counter()
+        try:
+            yield step
+        except BaseException as exc:
+            step.status = "error"
+            step.seconds = time.perf_counter() - started
+            step.detail = str(exc)
+            self.plugins.step_error(run, step, exc)
+            raise
+        step.seconds = time.perf_counter() - started
+        if step.status == "running":
+            step.status = "passed"
+        self.plugins.step_end(run, step)
+
+    def _skip(self, run: RunInfo, name: str, why: str) -> None:
+        with self._step(run, name) as step:
+            step.status = "skipped"
+            step.detail = why
+
+    # ------------------------------------------------------------------
+
+    def _lifecycle(
+        self, store: Store, run: RunInfo, result: RunResult, lineage: dict[str, Any]
+    ) -> None:
+        spec, plugins, ctx = self.spec, self.plugins, self.ctx
+
+        with self._step(run, "ingest", self.plan[("ingest", spec.source.path)]) as step:
+            source = plugins.build("source", spec.source.type, spec.source.kwargs())
+            frame = _as_table(source.load(ctx), spec.source.type)
+            y, labels = _target(frame, spec)
+            self._labels = labels
+            features, excluded = _feature_frame(frame, spec)
+            signature, features = infer_signature(features, dict(spec.features or {}))
+            data_hash = frame_hash(frame)
+            store.record_dataset(run.run_id, data_hash, len(frame), [str(c) for c in frame.columns])
+            lineage["data_hash"] = data_hash
+            step.detail = (
+                f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} features"
+            )
+            if excluded:
+                step.detail += f"; datetime columns not used: {', '.join(excluded)}"
+            step.outputs = {"rows": len(frame), "columns": frame.shape[1], "data_hash": data_hash}
+            run.outputs["data"] = step.outputs
+
+        if spec.checks:
+            with self._step(run, "check") as step:
+                failed = self._checks(frame, result)
+                step.detail = f"{len(result.checks) - len(failed)} of {len(result.checks)} passed"
+                if failed:
+                    step.status = "failed"
+        else:
+            failed = []
+            self._skip(run, "check", "no checks in the spec")
+        run.outputs["checks"] = [c.__dict__ for c in result.checks]
+        if failed:
+            run.status = "failed_checks"
+            for name in ("split", "transform", "train", "evaluate", "gate", "register", "deploy"):
+                self._skip(run, name, "data checks failed")
+            return
+
+        with self._step(run, "split", self.plan[("split", spec.split.path)]) as step:
+            splitter = plugins.build("split", spec.split.type, spec.split.kwargs())
+            train_raw, test_raw = splitter.split(frame, ctx)
+            if len(train_raw) == 0 or len(test_raw) == 0:
+                raise DataError(
+                    f"the split left {len(train_raw)} training and {len(test_raw)} test rows",
+                    hint="use more data or another test_size",
+                )
+            positions_train = frame.index.get_indexer(train_raw.index)
+            positions_test = frame.index.get_indexer(test_raw.index)
+            x_train = features.iloc[positions_train]
+            x_test = features.iloc[positions_test]
+            y_train, y_test = y[positions_train], y[positions_test]
+            if labels is not None and len(set(y_train.tolist())) < 2:
+                raise DataError("the training split has a single class; the model cannot learn")
+            step.detail = f"{len(x_train):,} train / {len(x_test):,} test"
+
+        model = plugins.build("model", spec.model.type, spec.model.kwargs())
+        with self._step(run, "transform") as step:
+            prep = fit_preprocess(x_train, spec.preprocess, model, plugins, ctx)
+            x_train_t = prep.train
+            x_test_t = prep.pipeline.transform(x_test) if prep.pipeline is not None else x_test
+            step.detail = "; ".join(prep.steps) or "no preprocessing"
+            if prep.pipeline is None:
+                step.status = "skipped"
+
+        with self._step(run, "train", self.plan[("train", spec.model.path)]) as step:
+            model.fit(x_train_t, y_train, ctx)
+            step.detail = f"{spec.model.type} on {x_train_t.shape[1]} columns"
+
+        with self._step(run, "evaluate") as step:
+            predictions = predict_transformed(model, x_test_t, spec.task)
+            metrics, directions = self._metrics(
+                y_test, predictions.codes, predictions.score(spec.task)
+            )
+            step.outputs = {"metrics": metrics}
+            step.detail = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())[:4])
+        store.record_metrics(run.run_id, metrics)
+        run.outputs["metrics"] = metrics
+
+        with self._step(run, "gate") as step:
+            champion, note = self._champion_metrics(store, test_raw, y_test, directions)
+            result.verdicts = judge(metrics, directions, spec.gate, champion)
+            passed = gate_passed(result.verdicts)
+            failures = [v for v in result.verdicts if v.passed is False]
+            step.status = "passed" if passed else "failed"
+            step.detail = note + (
+                "; ".join(f"{v.metric}: {v.detail}" for v in failures) if failures else ""
+            ) or ("no thresholds" if not spec.gate else "all thresholds met")
+        run.outputs["verdicts"] = [v.to_dict() for v in result.verdicts]
+        run.outputs["champion_note"] = note
+
+        with tempfile.TemporaryDirectory(dir=store.root, prefix=".package-") as tmp:
+            package_dir = Path(tmp) / "package"
+            with self._step(run, "register") as step:
+                write_package(
+                    package_dir,
+                    model=model,
+                    transform=prep.pipeline,
+                    signature=signature,
+                    metadata={
+                        "name": spec.name,
+                        "task": spec.task,
+                        "model_type": spec.model.type,
+                        "labels": labels,
+                        "target": spec.target,
+                        "metrics": metrics,
+                        "run_id": run.run_id,
+                        "lineage": lineage,
+                    },
+                )
+                version = store.add_version(
+                    name=spec.name,
+                    run_id=run.run_id,
+                    status="registered" if passed else "rejected",
+                    model_type=spec.model.type,
+                    package_dir=package_dir,
+                    signature=signature.to_dict(),
+                    metrics=metrics,
+                    lineage=lineage,
+                )
+                step.detail = f"{version.ref} ({version.status})"
+                run.outputs["model"] = {
+                    "name": version.name,
+                    "version": version.version,
+                    "status": version.status,
+                }
+            if not passed:
+                run.status = "rejected"
+                self._skip(run, "deploy", "the gate said no: nothing deployed or promoted")
+                return
+            self._deploy(store, run, version.version, metrics, package_dir)
+        run.status = "passed"
+
+    # ------------------------------------------------------------------
+
+    def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
+        failed = []
+        for check_spec in self.spec.checks:
+            check = self.plugins.build("check", check_spec.type, check_spec.kwargs())
+            for outcome in check.run(frame, self.ctx):
+                result.checks.append(outcome)
+                if not outcome.passed and check_spec.severity == "error":
+                    failed.append(outcome)
+        return failed
+
+    def _metrics(
+        self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any
+    ) -> tuple[dict[str, float], dict[str, bool]]:
+        metrics, directions = {}, {}
+        for name in metrics_for(self.spec, self.plugins):
+            metric = self.plugins.build("metric", name)
+            metrics[name] = float(metric.compute(y_true, y_pred, y_score))
+            directions[name] = bool(metric.higher_is_better)
+        return metrics, directions
+
+    def _champion_metrics(
+        self,
+        store: Store,
+        test_raw: pd.DataFrame,
+        y_test: np.ndarray,
+        directions: dict[str, bool],
+    ) -> tuple[dict[str, float] | None, str]:
+        """The champion's metrics on this run's test split (rescored), or as recorded."""
+        number = store.alias(self.spec.name, CHAMPION)
+        if number is None:
+            return None, "no champion yet; "
+        champion = store.version(self.spec.name, number)
+        if champion is None:
+            return None, "champion alias points at a missing version; "
+        with tempfile.TemporaryDirectory(dir=store.root, prefix=".champion-") as tmp:
+            package = ModelPackage(store.materialize(champion, Path(tmp)), self.plugins)
+            if package.labels is not None and set(map(str, package.labels)) != set(
+                map(str, self._labels or [])
+            ):
+                return (
+                    champion.metrics,
+                    f"champion {champion.ref} (recorded metrics: other classes); ",
+                )
+            try:
+                predictions, _ = package.predict(test_raw)
+            except DataError as exc:
+                return champion.metrics, f"champion {champion.ref} (recorded metrics: {exc}); "
+        metrics, _ = self._metrics(y_test, predictions.codes, predictions.score(self.spec.task))
+        return metrics, f"champion {champion.ref} rescored on this test split; "
+
+    def _deploy(
+        self, store: Store, run: RunInfo, version: int, metrics: dict[str, float], package: Path
+    ) -> None:
+        spec = self.spec
+
+        def set_alias(alias: str, reason: str) -> None:
+            store.set_alias(spec.name, alias, version, actor=f"run {run.run_id}", reason=reason)
+
+        release = Release(spec.name, version, spec.task, package, metrics, set_alias)
+        outcomes = []
+        for target in spec.deploy:
+            with self._step(run, "deploy", self.plan[("deploy", target.path)]) as step:
+                deployer = self.plugins.build("deploy", target.type, target.kwargs())
+                outcome = deployer.deploy(release, self.ctx)
+                step.detail = outcome.summary
+                outcomes.append({"type": target.type, **outcome.__dict__})
+        run.outputs["deploy"] = outcomes
+
+
+def _as_table(frame: Any, source_type: str) -> pd.DataFrame:
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"source '{source_type}' returned {type(frame).__name__}, not a table")
+    if frame.empty:
+        raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+def _target(frame: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, list[Any] | None]:
+    """The target as model-ready values; classification labels are encoded 0..k-1."""
+    import numpy as np
+    import pandas as pd
+
+    if spec.target not in frame.columns:
+        available = [str(c) for c in frame.columns]
+        raise DataError(
+            f"target column '{spec.target}' is not in the data"
+            f"{did_you_mean(spec.target, available)}",
+            column=spec.target,
+            hint=f"columns: {', '.join(available[:20])}{' ...' if len(available) > 20 else ''}",
+        )
+    target = frame[spec.target]
+    missing = target.isna()
+    if missing.any():
+        rows = ", ".join(map(str, frame.index[missing][:5]))
+        raise DataError(
+            f"target '{spec.target}' has {int(missing.sum())} missing value(s) (rows {rows})",
+            column=spec.target,
+            hint="drop those rows or fill the target before training",
+        )
+    if spec.task == "regression":
+        from framework.signature import as_numeric
+
+        values = as_numeric(frame, spec.target, "is a regression target")
+        return values.to_numpy(dtype="float64"), None
+    codes, uniques = pd.factorize(target, sort=True)
+    labels = [v.item() if hasattr(v, "item") else v for v in uniques]
+    if len(labels) < 2:
+        raise DataError(
+            f"target '{spec.target}' has a single class ({labels[0]!r}); "
+            f"a {spec.task} task needs at least two",
+            column=spec.target,
+        )
+    if spec.task == "binary" and len(labels) > 2:
+        raise DataError(
+            f"target '{spec.target}' has {len(labels)} classes but the task is binary",
+            column=spec.target,
+            hint="use task: multiclass",
+        )
+    return np.asarray(codes, dtype="int64"), labels
+
+
+def _feature_frame(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
+    """The feature columns: declared, or all but target and ``exclude`` (datetimes aside)."""
+    from framework.columns import role_of
+
+    available = [str(c) for c in frame.columns]
+    if spec.features:
+        wanted = list(spec.features)
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"feature column '{missing[0]}' is not in the data"
+                f"{did_you_mean(missing[0], available)}",
+                column=missing[0],
+            )
+        return frame[wanted], []
+    unknown = [c for c in spec.exclude if c not in frame.columns]
+    if unknown:
+        raise DataError(
+            f"excluded column '{unknown[0]}' is not in the data"
+            f"{did_you_mean(unknown[0], available)}",
+            column=unknown[0],
+        )
+    skip = {spec.target, *spec.exclude}
+    candidates = [c for c in available if c not in skip]
+    dates = [c for c in candidates if role_of(frame[c]) == "datetime"]
+    chosen = [c for c in candidates if c not in dates]
+    if not chosen:
+        raise DataError("no feature columns left after removing the target and exclude")
+    return frame[chosen], dates

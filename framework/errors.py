@@ -1,0 +1,85 @@
+"""Errors as values with a location, so the CLI can say what is wrong and where.
+
+Everything a user can get wrong derives from :class:`UserError`; the CLI turns it
+into a message on stderr and exit code 2, never a traceback (``--debug`` shows one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a spec file a value was written (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec: what, where, what was expected and found."""
+
+    message: str
+    path: str = ""
+    location: Location | None = None
+    expected: str | None = None
+    found: str | None = None
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        loc = self.location
+        return {
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.column if loc else None,
+            "path": self.path,
+            "message": self.message,
+            "expected": self.expected,
+            "found": self.found,
+            "hint": self.hint,
+        }
+
+
+class UserError(Exception):
+    """Bad input (spec, data, arguments, store contents): exit code 2."""
+
+    exit_code = 2
+
+
+class SpecError(UserError):
+    """A spec that cannot be used; carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0].message if problems else "invalid spec"
+        super().__init__(f"{len(problems)} problem(s) in spec; first: {first}")
+
+
+@dataclass
+class DataError(UserError):
+    """The data does not fit the spec: a missing column, an empty table, ..."""
+
+    message: str
+    column: str | None = None
+    hint: str | None = None
+    context: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message + (f"\n  hint: {self.hint}" if self.hint else "")
+
+
+class StoreError(UserError):
+    """The store refused something: a tampered artifact, an unknown model version."""
+
+
+class PluginError(UserError):
+    """A plugin is misconfigured: two plugins claim one type, a broken entry point."""

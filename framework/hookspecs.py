@@ -1,0 +1,120 @@
+"""Every hook specops calls, in one place.
+
+Two kinds of hook live here:
+
+* **Registration hooks** (``specops_register_*``) are called once, when the plugin
+  manager starts. Each receives a ``register`` callback; a plugin calls it once per
+  component it provides::
+
+      register("csv", CsvSource, params_schema={...}, summary="Read a CSV file")
+
+  The framework owns the table of components keyed by (kind, type): it lists them,
+  composes the spec's JSON Schema from their ``params_schema``, and refuses two
+  plugins that claim the same type. ``factory(**params)`` must be cheap: import
+  heavy libraries inside the component's methods, not at module level.
+
+* **Lifecycle event hooks** (``specops_run_*``, ``specops_step_*``) are called by the
+  engine as a run proceeds. Any number of plugins may implement them (tracking,
+  timing, progress, notifications); their return values are ignored.
+
+The component protocols (what a source, a model, ... must provide) are documented
+in :mod:`framework.components`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from framework.components import Register
+    from framework.events import RunInfo, StepInfo
+
+hookspec = pluggy.HookspecMarker("specops")
+
+# -------------------------------------------------------------------------
+# Registration: one hook per kind of component
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def specops_register_sources(register: Register) -> None:
+    """Register data sources (kind ``source``): they load a table for ``data.source``."""
+
+
+@hookspec
+def specops_register_checks(register: Register) -> None:
+    """Register data checks (kind ``check``): they judge a table for ``checks:``."""
+
+
+@hookspec
+def specops_register_splits(register: Register) -> None:
+    """Register splitters (kind ``split``): they cut a table into train and test."""
+
+
+@hookspec
+def specops_register_transforms(register: Register) -> None:
+    """Register preprocessing transforms (kind ``transform``) for ``preprocess:``."""
+
+
+@hookspec
+def specops_register_models(register: Register) -> None:
+    """Register model types (kind ``model``) for ``model.type``."""
+
+
+@hookspec
+def specops_register_metrics(register: Register) -> None:
+    """Register metrics (kind ``metric``), named by the keys of ``gate:``."""
+
+
+@hookspec
+def specops_register_deploy_targets(register: Register) -> None:
+    """Register deploy targets (kind ``deploy``) for ``deploy:``."""
+
+
+# -------------------------------------------------------------------------
+# Resolution: an escape hatch for claiming steps by predicate
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def specops_resolve_component(kind: str, type_name: str, params: dict[str, Any]) -> Any | None:
+    """Return the component that will run a step of ``kind`` with spec ``type_name``.
+
+    Called once per component named by a spec, with its ``params`` as written.
+    The first non-None result wins. The framework's own ``trylast`` resolver builds
+    the registered factory; implement this only to claim steps by a predicate that
+    a type name cannot express (a URI scheme, say), and return None otherwise.
+    """
+
+
+# -------------------------------------------------------------------------
+# Lifecycle events: tracking, timing, progress, notifications
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def specops_run_start(run: RunInfo) -> None:
+    """Called before the first step of ``specops run``; ``run`` names the spec and run id."""
+
+
+@hookspec
+def specops_step_start(run: RunInfo, step: StepInfo) -> None:
+    """Called before a step (``ingest``, ``check``, ... ``deploy``) begins."""
+
+
+@hookspec
+def specops_step_end(run: RunInfo, step: StepInfo) -> None:
+    """Called after a step finished; ``step.status``, ``step.seconds`` and
+    ``step.outputs`` say how it went (``passed``, ``failed`` or ``skipped``)."""
+
+
+@hookspec
+def specops_step_error(run: RunInfo, step: StepInfo, error: BaseException) -> None:
+    """Called when a step raised; the run ends after this (exit 2 for bad input)."""
+
+
+@hookspec
+def specops_run_end(run: RunInfo) -> None:
+    """Called once when the run is over, whatever its outcome (``run.status``)."""

@@ -1,0 +1,117 @@
+"""The model package: everything needed to predict, in one self-contained directory.
+
+Layout::
+
+    model.json        what it is: name, task, model type, labels, metrics, lineage
+    signature.json    the input columns, their roles and categories
+    transform.skops   the fitted preprocessing pipeline (absent when there is none)
+    model/            the model's own files, in its own safe format
+
+The same directory is stored in the registry (one blob per file), exported by
+the ``directory`` deploy target and loaded for scoring. Nothing in it is a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import StoreError
+from framework.safe_format import load_skops, save_skops
+from framework.signature import Signature, conform
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from framework.plugins import Plugins
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Predictions:
+    """Model outputs for a frame: labels (or values) and, for classifiers, probabilities."""
+
+    codes: np.ndarray
+    labels: list[Any] | None
+    proba: np.ndarray | None
+
+    @property
+    def values(self) -> np.ndarray:
+        """Predicted labels in the target's own values (or regression values)."""
+        import numpy as np
+
+        if self.labels is None:
+            return self.codes
+        return np.asarray(self.labels, dtype=object)[self.codes.astype(int)]
+
+    def score(self, task: str) -> Any:
+        """What metrics take as ``y_score``: positive-class probability or all classes."""
+        if self.proba is None:
+            return None
+        return self.proba[:, 1] if task == "binary" else self.proba
+
+
+def write_package(
+    directory: Path,
+    *,
+    model: Any,
+    transform: Any | None,
+    signature: Signature,
+    metadata: dict[str, Any],
+) -> Path:
+    """Write a package directory from a fitted model and transform."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "model").mkdir(exist_ok=True)
+    model.save(directory / "model")
+    if transform is not None:
+        save_skops(transform, directory / "transform.skops")
+    (directory / "signature.json").write_text(json.dumps(signature.to_dict(), indent=2))
+    meta = {"format": FORMAT_VERSION, **metadata}
+    (directory / "model.json").write_text(json.dumps(meta, indent=2, default=str))
+    return directory
+
+
+def predict_transformed(model: Any, features: pd.DataFrame, task: str) -> Predictions:
+    """Predict from features that are already transformed."""
+    if task == "regression":
+        return Predictions(model.predict(features), None, None)
+    proba = model.predict_proba(features)
+    return Predictions(proba.argmax(axis=1), None, proba)
+
+
+class ModelPackage:
+    """A loaded package, ready to predict on raw rows."""
+
+    def __init__(self, directory: Path, plugins: Plugins) -> None:
+        self.directory = directory
+        try:
+            self.metadata = json.loads((directory / "model.json").read_text())
+            self.signature = Signature.from_dict(
+                json.loads((directory / "signature.json").read_text())
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"model package {directory} is unreadable: {exc}") from exc
+        self.task: str = self.metadata["task"]
+        self.labels: list[Any] | None = self.metadata.get("labels")
+        entry = plugins.registry.get("model", self.metadata["model_type"])
+        transform_file = directory / "transform.skops"
+        self.transform = load_skops(transform_file) if transform_file.exists() else None
+        try:
+            self.model = entry.factory.load(directory / "model")
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"model files in {directory / 'model'} are unreadable: {exc}") from exc
+
+    def predict(self, frame: pd.DataFrame) -> tuple[Predictions, list[str]]:
+        """Predictions for raw rows, and the extra columns that were ignored."""
+        features, extra = conform(frame, self.signature)
+        if self.transform is not None:
+            features = self.transform.transform(features)
+        predictions = predict_transformed(self.model, features, self.task)
+        predictions.labels = self.labels
+        return predictions, extra

@@ -1,0 +1,96 @@
+"""What a run will do, step by step, without running anything.
+
+``specops plan`` prints this, and ``specops run`` uses the same plan, so the two
+can never disagree about which plugin runs a step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from framework.plugins import Plugins
+from framework.spec.model import ComponentSpec, Spec, thawed
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step and the component that will run it, with its effective params."""
+
+    step: str
+    kind: str
+    type: str
+    plugin: str
+    version: str
+    params: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = "") -> PlannedStep:
+    entry = plugins.registry.get(component.kind, component.type)
+    return PlannedStep(
+        step=step,
+        kind=component.kind,
+        type=component.type,
+        plugin=entry.plugin.name if entry.plugin.builtin else entry.plugin.dist,
+        version=entry.plugin.version,
+        params=component.kwargs(),
+        path=component.path,
+        note=note,
+    )
+
+
+def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:
+    """Params as written, with ``${env:...}`` placeholders instead of their secrets."""
+    node: Any = thawed(spec.document)
+    for part in component.path.replace("[", ".").replace("]", "").split("."):
+        if isinstance(node, list):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.get(part, {})
+    if not isinstance(node, dict):
+        return component.kwargs()
+    return dict(node.get("params") or {}) if component.path != "data.split" else component.kwargs()
+
+
+def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:
+    """Every step of ``specops run`` for this spec, in order."""
+    steps: list[PlannedStep] = []
+
+    def add(step: str, component: ComponentSpec, note: str = "") -> None:
+        planned = _planned(step, plugins, component, note)
+        steps.append(PlannedStep(**{**planned.to_dict(), "params": masked_params(spec, component)}))
+
+    add("ingest", spec.source, f"target: {spec.target}")
+    for check in spec.checks:
+        add("check", check, "warn only" if check.severity == "warn" else "")
+    add("split", spec.split, f"seed {spec.seed}")
+    for transform in spec.preprocess:
+        add("transform", transform, "fitted on the training split only")
+    model_entry = plugins.registry.get("model", spec.model.type)
+    add("train", spec.model, _model_note(model_entry.factory))
+    for deploy in spec.deploy:
+        add("deploy", deploy)
+    return steps
+
+
+def _model_note(factory: Any) -> str:
+    notes = []
+    if not getattr(factory, "native_categorical", True):
+        notes.append("categorical columns one-hot encoded unless preprocess encodes them")
+    if not getattr(factory, "handles_missing", True):
+        notes.append("missing numeric values imputed (median) unless preprocess imputes them")
+    return "; ".join(notes)
+
+
+def metrics_for(spec: Spec, plugins: Plugins) -> list[str]:
+    """Every registered metric that fits the spec's task: all are reported."""
+    return [
+        name
+        for name in plugins.registry.types("metric")
+        if spec.task in plugins.build("metric", name).tasks
+    ]

@@ -1,0 +1,146 @@
+"""A model's input signature: the columns it was trained on, their roles and categories.
+
+Recorded at training time and enforced before every prediction, so a served
+request, a batch file and the test split all reach the model in the same shape:
+missing columns and impossible values are refused by name, categories are fixed
+to those seen in training (unseen ones become missing, as LightGBM and the
+encoders expect), and extra columns are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from framework.columns import role_of
+from framework.errors import DataError
+from framework.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ColumnSignature:
+    name: str
+    role: str  # numeric, categorical, boolean
+    dtype: str
+    categories: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Signature:
+    columns: tuple[ColumnSignature, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": [asdict(c) for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signature:
+        return cls(tuple(ColumnSignature(**c) for c in data["columns"]))
+
+
+def _python(values: Any) -> list[Any]:
+    return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
+    """The column as numbers, or a DataError naming the first values that are not."""
+    import pandas as pd
+
+    series = frame[column]
+    if role_of(series) in ("numeric", "boolean"):
+        return series.astype("float64") if role_of(series) == "boolean" else series
+    converted = pd.to_numeric(series, errors="coerce")
+    bad = converted.isna() & series.notna()
+    if bad.any():
+        rows = list(series.index[bad][:MAX_EXAMPLES])
+        examples = ", ".join(repr(series[r]) for r in rows)
+        raise DataError(
+            f"column '{column}' {why} but has {int(bad.sum())} non-numeric value(s): "
+            f"{examples} (rows {', '.join(map(str, rows))})",
+            column=column,
+            hint="fix the data, or declare the column categorical in data.features",
+        )
+    return converted
+
+
+def infer_signature(
+    frame: pd.DataFrame, declared: dict[str, str]
+) -> tuple[Signature, pd.DataFrame]:
+    """Fix each feature's role (declared or inferred) and cast the frame to match."""
+    import pandas as pd
+
+    columns = []
+    prepared = {}
+    for name in frame.columns:
+        role = declared.get(name, "infer")
+        series = frame[name]
+        if role == "infer":
+            role = role_of(series)
+            if role == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype):
+                _refuse_mostly_numeric_text(series, name)
+        if role in ("numeric", "boolean"):
+            why = "is declared numeric" if declared.get(name) == "numeric" else "looks numeric"
+            series = as_numeric(frame, name, why)
+            role = "numeric"
+            columns.append(ColumnSignature(name, role, str(series.dtype)))
+        else:
+            series = series.astype("category") if series.dtype != "category" else series
+            categories = _python(series.cat.categories)
+            columns.append(ColumnSignature(name, "categorical", "category", categories))
+        prepared[name] = series
+    return Signature(tuple(columns)), pd.DataFrame(prepared, index=frame.index)
+
+
+def _refuse_mostly_numeric_text(series: pd.Series, name: str) -> None:
+    """A column that is numbers but for a few typos is a data error, not a category."""
+    import pandas as pd
+
+    present = pd.Series(series.dropna().unique())
+    if present.empty:
+        return
+    numeric = pd.to_numeric(present, errors="coerce").notna()
+    share = float(numeric.mean())
+    if 0.9 <= share < 1.0:
+        as_numeric(
+            series.to_frame(name), name, f"looks numeric ({share:.0%} of values are numbers)"
+        )
+
+
+def conform(frame: pd.DataFrame, signature: Signature) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` in the signature's shape; returns the extra columns it ignored."""
+    import pandas as pd
+
+    missing = [c for c in signature.names if c not in frame.columns]
+    if missing:
+        first = missing[0]
+        raise DataError(
+            f"missing column(s) the model needs: {', '.join(missing)}"
+            f"{did_you_mean(first, [str(c) for c in frame.columns])}",
+            column=first,
+        )
+    prepared = {}
+    for column in signature.columns:
+        if column.role == "numeric":
+            prepared[column.name] = as_numeric(frame, column.name, "must be numeric")
+        else:
+            series = frame[column.name]
+            if not isinstance(series.dtype, pd.CategoricalDtype):
+                series = _align_types(series, column.categories or [])
+            prepared[column.name] = pd.Categorical(series, categories=column.categories)
+    extra = [str(c) for c in frame.columns if c not in set(signature.names)]
+    return pd.DataFrame(prepared, index=frame.index), extra
+
+
+def _align_types(series: pd.Series, categories: list[Any]) -> pd.Series:
+    """Compare like with like: '1' from a CSV against categories 1, 2, 3 from training."""
+    if categories and all(isinstance(c, str) for c in categories):
+        return series.astype("string").astype(object).where(series.notna(), None)
+    return series

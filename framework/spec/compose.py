@@ -1,0 +1,156 @@
+"""Turning the spec as written into the spec in effect.
+
+Order: the chosen profile is merged over the base, then ``--set`` overrides, then
+``${env:NAME}`` placeholders are filled in. Positions follow the values, so an
+error in a value that came from a profile points at the profile.
+
+Merging rules (profiles): mappings merge key by key; lists and scalars replace;
+a mapping that names a ``type`` is a whole component and replaces the old one, so
+switching ``source`` from csv to parquet never inherits the csv's ``sep``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from typing import Any
+
+import yaml
+
+from framework.errors import Location, Problem
+from framework.spec.source import KeyPath, Positions, dotted
+from framework.suggest import did_you_mean
+
+ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def apply_profile(
+    data: dict[str, Any], positions: Positions, profile: str | None
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The spec with ``profiles.<profile>`` merged in, and ``profiles`` removed."""
+    profiles = data.get("profiles") or {}
+    merged = {k: copy.deepcopy(v) for k, v in data.items() if k != "profiles"}
+    if profile is None:
+        return merged, []
+    if not isinstance(profiles, dict) or profile not in profiles:
+        names = sorted(profiles) if isinstance(profiles, dict) else []
+        message = f"unknown profile '{profile}'{did_you_mean(profile, names)}"
+        return merged, [
+            Problem(
+                message,
+                path="profiles",
+                location=positions.of_key(("profiles",)),
+                hint=f"profiles in this spec: {', '.join(names) or 'none'}",
+            )
+        ]
+    override = profiles[profile]
+    if not isinstance(override, dict):
+        where = positions.of_value(("profiles", profile))
+        return merged, [Problem("a profile must be a mapping of sections", location=where)]
+    _merge(merged, override, (), ("profiles", profile), positions)
+    return merged, []
+
+
+def _merge(
+    base: dict[str, Any], over: dict[str, Any], at: KeyPath, src: KeyPath, positions: Positions
+) -> None:
+    for key, value in over.items():
+        old = base.get(key)
+        if isinstance(old, dict) and isinstance(value, dict) and "type" not in value:
+            _merge(old, value, at + (key,), src + (key,), positions)
+            continue
+        base[key] = copy.deepcopy(value)
+        positions.rebase(src + (key,), at + (key,))
+
+
+def apply_overrides(
+    data: dict[str, Any], positions: Positions, overrides: list[str]
+) -> list[Problem]:
+    """Apply ``--set a.b.c=value`` in order; values are parsed as YAML scalars."""
+    problems: list[Problem] = []
+    for text in overrides:
+        origin = Location(f"--set {text}", 0, 0)
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            problems.append(Problem("--set needs KEY.PATH=VALUE", location=origin, found=text))
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+        problem = _set_path(data, path, value)
+        if problem:
+            problems.append(Problem(problem, path=dotted(path), location=origin))
+            continue
+        positions.rebase(path, path, Positions())
+        positions.values[path] = origin
+        positions.keys[path] = origin
+    return problems
+
+
+def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        if isinstance(node, list) and isinstance(part, int):
+            if part >= len(node):
+                return f"index {part} is past the end of {dotted(path[:depth]) or 'the spec'}"
+            node = node[part]
+        elif isinstance(node, dict):
+            node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                return f"{dotted(path[: depth + 1])} is a value, not a section"
+        else:
+            return f"{dotted(path[:depth]) or 'the spec'} is a value, not a section"
+    last = path[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or last >= len(node):
+            return f"{dotted(path)} is not an item of the list {dotted(path[:-1])}"
+        node[last] = value
+    else:
+        node[str(last)] = value
+    return None
+
+
+def interpolate_env(
+    data: Any, positions: Positions, env: dict[str, str] | None = None
+) -> tuple[Any, set[str], list[Problem]]:
+    """Fill ``${env:NAME}`` and ``${env:NAME:-default}`` in every string value.
+
+    Returns the new data, the dotted paths that came from the environment (so
+    plan output and stored specs can show the placeholder, not a secret), and
+    problems for unset variables without a default.
+    """
+    env = dict(os.environ) if env is None else env
+    from_env: set[str] = set()
+    problems: list[Problem] = []
+
+    def fill(value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {k: fill(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v, path + (i,)) for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${env:" not in value:
+            return value
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(
+                Problem(
+                    f"environment variable {name} is not set",
+                    path=dotted(path),
+                    location=positions.of_value(path),
+                    hint=f"export {name}=... or write ${{env:{name}:-default}}",
+                )
+            )
+            return match.group(0)
+
+        from_env.add(dotted(path))
+        return ENV_PATTERN.sub(substitute, value)
+
+    return fill(data, ()), from_env, problems

@@ -1,0 +1,121 @@
+"""Turning jsonschema's errors into problems a spec author can act on.
+
+Each error walks its ``absolute_path`` back to the line and column where the
+value (or, for an unknown key, the key itself) was written, and says what was
+expected, what was found and, for misspellings, what was probably meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from framework.errors import Problem
+from framework.spec.source import KeyPath, Positions, dotted
+from framework.suggest import did_you_mean
+
+YAML_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "nothing (null)",
+}
+
+
+def found_text(value: Any) -> str:
+    kind = YAML_TYPE_NAMES.get(type(value), type(value).__name__)
+    if isinstance(value, dict | list) or value is None:
+        return kind
+    return f"{kind} {value!r}"
+
+
+def schema_problems(
+    instance: Any, schema: dict[str, Any], positions: Positions, prefix: KeyPath = ()
+) -> list[Problem]:
+    """Every way ``instance`` breaks ``schema``, as located problems."""
+    validator = Draft202012Validator(schema)
+    problems: list[Problem] = []
+    for error in validator.iter_errors(instance):
+        problems.extend(_explain(error, prefix, positions))
+    return problems
+
+
+def _explain(error: ValidationError, prefix: KeyPath, positions: Positions) -> Iterator[Problem]:
+    path: KeyPath = prefix + tuple(error.absolute_path)
+    where = dotted(path) or "the spec"
+    kind, value, instance = error.validator, error.validator_value, error.instance
+
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(instance) - set(allowed)):
+            yield Problem(
+                f"unknown key '{key}' in {where}{did_you_mean(key, allowed)}",
+                path=dotted(path + (key,)),
+                location=positions.of_key(path + (key,)),
+                expected=f"one of: {', '.join(allowed)}" if allowed else "no keys",
+                found=key,
+            )
+        return
+    if kind == "required" and isinstance(instance, dict):
+        for key in value:
+            if key not in instance:
+                yield Problem(
+                    f"missing required key '{key}' in {where}",
+                    path=dotted(path + (key,)),
+                    location=positions.of_key(path),
+                    expected=key,
+                )
+        return
+    if kind in ("oneOf", "anyOf") and error.context:
+        yield from _explain(best_match(error.context), prefix, positions)
+        return
+
+    yield Problem(
+        f"{where}: {_message(kind, value, instance, error)}",
+        path=dotted(path),
+        location=positions.of_value(path),
+        expected=_expected(kind, value),
+        found=found_text(instance),
+        hint=_hint(kind, value, instance),
+    )
+
+
+def _expected(kind: str, value: Any) -> str | None:
+    if kind == "type":
+        names = value if isinstance(value, list) else [value]
+        return " or ".join(names)
+    if kind == "enum":
+        return "one of: " + ", ".join(str(v) for v in value)
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+        return f"{sign[kind]} {value}"
+    if kind == "pattern":
+        return f"text matching {value}"
+    return None
+
+
+def _message(kind: str, value: Any, instance: Any, error: ValidationError) -> str:
+    if kind == "type":
+        return f"expected {_expected(kind, value)}, found {found_text(instance)}"
+    if kind == "enum":
+        return f"{instance!r} is not one of: {', '.join(str(v) for v in value)}"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"must be {_expected(kind, value)}, found {instance!r}"
+    if kind == "pattern":
+        return f"{instance!r} does not match {value}"
+    if kind == "propertyNames":
+        return error.message
+    return error.message
+
+
+def _hint(kind: str, value: Any, instance: Any) -> str | None:
+    if kind == "enum" and isinstance(instance, str):
+        suggestion = did_you_mean(instance, [str(v) for v in value])
+        return suggestion.removeprefix("; ").capitalize() or None
+    return None

@@ -1,0 +1,90 @@
+"""The spec in effect, typed and immutable: what the engine and plan read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+
+def frozen(value: Any) -> Any:
+    """A read-only view of nested mappings and lists."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+def thawed(value: Any) -> Any:
+    """Plain dicts and lists again (for JSON and for component factories)."""
+    if isinstance(value, MappingProxyType | dict):
+        return {k: thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thawed(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One ``{type, params}`` section: which component runs a step, with what params."""
+
+    kind: str
+    type: str
+    params: Any  # a read-only mapping
+    path: str  # where it sits in the spec, e.g. "checks[2]"
+    severity: str = "error"
+
+    def kwargs(self) -> dict[str, Any]:
+        return thawed(self.params)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A gate rule for one metric."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec, after profiles, ``--set`` overrides and ``${env:...}``."""
+
+    name: str
+    task: str
+    seed: int
+    source: ComponentSpec
+    target: str
+    features: Any  # None (infer) or a read-only mapping column -> role ("infer" allowed)
+    exclude: tuple[str, ...]
+    split: ComponentSpec
+    checks: tuple[ComponentSpec, ...]
+    preprocess: tuple[ComponentSpec, ...]
+    model: ComponentSpec
+    gate: tuple[Threshold, ...]
+    deploy: tuple[ComponentSpec, ...]
+    store_path: Path
+    path: Path
+    profile: str | None
+    document: Any = field(repr=False)  # the effective spec, env-filled values masked
+    spec_hash: str = ""
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def components(self) -> list[ComponentSpec]:
+        """Every component in lifecycle order."""
+        return [self.source, *self.checks, self.split, *self.preprocess, self.model, *self.deploy]
+
+
+def spec_hash(document: dict[str, Any]) -> str:
+    """A stable hash of the effective spec: same content, same hash, whatever the layout."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,359 @@
+"""From a spec file to a validated :class:`Spec`, collecting every problem on the way.
+
+Passes, each adding to one list so the user sees all problems at once:
+
+1. read: YAML syntax, duplicate keys;
+2. compose: profile, ``--set`` overrides, ``${env:...}``;
+3. envelope: the core JSON Schema;
+4. components: each type registered, its params against its own schema, then
+   the component's own static findings (a data file that does not exist);
+5. meaning: metrics that fit the task, thresholds that can be met, target and
+   feature lists that agree.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from framework.components import StepContext, check_findings
+from framework.errors import Location, Problem, SpecError
+from framework.plugins import Plugins
+from framework.spec.compose import apply_overrides, apply_profile, interpolate_env
+from framework.spec.explain import schema_problems
+from framework.spec.model import ComponentSpec, Spec, Threshold, frozen, spec_hash
+from framework.spec.schema import core_schema
+from framework.spec.source import KeyPath, Positions, dotted, read_spec_text
+
+CLASSIFICATION = ("binary", "multiclass")
+
+
+def load_spec(
+    path: str | Path,
+    plugins: Plugins,
+    *,
+    profile: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Spec:
+    """Read, compose and validate a spec; raise :class:`SpecError` listing every problem."""
+    path = Path(path)
+    text = read_spec_text(path)
+    if not isinstance(text.data, dict):
+        raise SpecError(text.problems)
+    problems = list(text.problems)
+    positions = text.positions
+
+    data, found = apply_profile(text.data, positions, profile)
+    problems += found
+    problems += apply_overrides(data, positions, list(overrides))
+    document = copy.deepcopy(data)  # keeps ${env:...} placeholders: safe to show and store
+    data, _, found = interpolate_env(data, positions, env)
+    problems += found
+
+    problems += schema_problems(data, core_schema(), positions)
+    checker = _Checker(data, positions, plugins, path)
+    problems += checker.components()
+    problems += checker.gate()
+    problems += checker.columns()
+
+    if problems:
+        raise SpecError(_unique_sorted(problems))
+    return _build(data, document, path, profile)
+
+
+def _unique_sorted(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.path, problem.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+
+    def order(p: Problem) -> tuple[int, int, int]:
+        loc = p.location
+        return (0, loc.line, loc.column) if loc and loc.line else (1, 0, 0)
+
+    return sorted(unique, key=order)
+
+
+def default_split(task: str) -> dict[str, Any]:
+    return {"type": "stratified" if task in CLASSIFICATION else "random"}
+
+
+def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
+    """(kind, path, node) for every component section present in the spec."""
+    section = data.get("data")
+    if isinstance(section, dict):
+        yield "source", ("data", "source"), section.get("source")
+        if "split" in section:
+            yield "split", ("data", "split"), section.get("split")
+    for kind, key in (("check", "checks"), ("transform", "preprocess")):
+        items = data.get(key)
+        if isinstance(items, list):
+            for index, node in enumerate(items):
+                yield kind, (key, index), node
+    if "model" in data:
+        yield "model", ("model",), data.get("model")
+    deploy = data.get("deploy")
+    if isinstance(deploy, list):
+        for index, node in enumerate(deploy):
+            yield "deploy", ("deploy", index), node
+    elif deploy is not None:
+        yield "deploy", ("deploy",), deploy
+
+
+class _Checker:
+    """The checks beyond the core schema, which need the installed plugins."""
+
+    def __init__(self, data: dict[str, Any], positions: Positions, plugins: Plugins, path: Path):
+        self.data = data
+        self.positions = positions
+        self.plugins = plugins
+        self.registry = plugins.registry
+        task = data.get("task")
+        self.task = task if isinstance(task, str) else ""
+        data_section = data.get("data") if isinstance(data.get("data"), dict) else {}
+        target = data_section.get("target")
+        seed = data.get("seed")
+        self.ctx = StepContext(
+            spec_name=str(data.get("name", "")),
+            task=self.task,
+            target=target if isinstance(target, str) else "",
+            base_dir=path.resolve().parent,
+            seed=seed if isinstance(seed, int) else 0,
+        )
+
+    def problem(self, message: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> Problem:
+        where = self.positions.of_key(path) if at_key else self.positions.of_value(path)
+        return Problem(message, path=dotted(path), location=where, **kw)
+
+    # components ------------------------------------------------------------
+
+    def components(self) -> list[Problem]:
+        problems: list[Problem] = []
+        for kind, path, node in component_paths(self.data):
+            if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+                continue  # the envelope schema has reported it
+            problems += self.component(kind, path, node)
+        return problems
+
+    def component(self, kind: str, path: KeyPath, node: dict[str, Any]) -> list[Problem]:
+        type_name = node["type"]
+        entry = self.registry.find(kind, type_name)
+        if entry is None:
+            return [
+                self.problem(
+                    self.registry.unknown_type_message(kind, type_name),
+                    path + ("type",),
+                    expected="one of: " + ", ".join(self.registry.types(kind)),
+                    found=repr(type_name),
+                )
+            ]
+        params = node.get("params", {})
+        if not isinstance(params, dict):
+            return []  # reported by the envelope schema
+        found = schema_problems(
+            params, dict(entry.params_schema), self.positions, path + ("params",)
+        )
+        if found:
+            return found
+        try:
+            component = self.plugins.build(kind, type_name, params)
+        except Exception as exc:  # a plugin's constructor rejecting its params
+            return [self.problem(f"{kind} '{type_name}' rejects its params: {exc}", path)]
+        problems = [
+            self.problem(
+                f.message,
+                path + ("params", f.key) if f.key else path,
+                hint=f.hint,
+            )
+            for f in check_findings(component, self.ctx)
+        ]
+        tasks = getattr(component, "tasks", None)
+        if kind == "model" and tasks is not None and self.task and self.task not in tasks:
+            fitting = [
+                name
+                for name in self.registry.types("model")
+                if self.task in getattr(self.registry.get("model", name).factory, "tasks", ())
+            ]
+            problems.append(
+                self.problem(
+                    f"model '{type_name}' cannot learn a {self.task} task "
+                    f"(it learns: {', '.join(sorted(tasks))})",
+                    path + ("type",),
+                    hint=f"models for {self.task}: {', '.join(fitting)}",
+                )
+            )
+        return problems
+
+    # gate ------------------------------------------------------------------
+
+    def gate(self) -> list[Problem]:
+        gate = self.data.get("gate")
+        if not isinstance(gate, dict):
+            return []
+        problems: list[Problem] = []
+        names = self.registry.types("metric")
+        for metric_name, rule in gate.items():
+            path: KeyPath = ("gate", metric_name)
+            entry = self.registry.find("metric", metric_name)
+            if entry is None:
+                problems.append(
+                    self.problem(
+                        self.registry.unknown_type_message("metric", metric_name),
+                        path,
+                        at_key=True,
+                        expected="one of: " + ", ".join(names),
+                    )
+                )
+                continue
+            metric = self.plugins.build("metric", metric_name)
+            if self.task and self.task not in metric.tasks:
+                fitting = [n for n in names if self.task in self.plugins.build("metric", n).tasks]
+                problems.append(
+                    self.problem(
+                        f"metric '{metric_name}' does not fit a {self.task} task",
+                        path,
+                        at_key=True,
+                        hint=f"metrics for {self.task}: {', '.join(fitting)}",
+                    )
+                )
+            if isinstance(rule, dict):
+                problems += self.threshold(metric_name, metric, rule, path)
+        return problems
+
+    def threshold(
+        self, name: str, metric: Any, rule: dict[str, Any], path: KeyPath
+    ) -> list[Problem]:
+        low, high = rule.get("min"), rule.get("max")
+        numeric = (int, float)
+        low = low if isinstance(low, numeric) and not isinstance(low, bool) else None
+        high = high if isinstance(high, numeric) and not isinstance(high, bool) else None
+        bound_low, bound_high = metric.bounds
+        problems = []
+        if low is not None and high is not None and low > high:
+            problems.append(
+                self.problem(
+                    f"contradictory thresholds for {name}: min {low} is above max {high}",
+                    path,
+                    at_key=True,
+                )
+            )
+        if low is not None and bound_high is not None and low > bound_high:
+            problems.append(
+                self.problem(
+                    f"{name} min {low} can never be met: {name} is at most {bound_high}",
+                    path + ("min",),
+                )
+            )
+        if high is not None and bound_low is not None and high < bound_low:
+            problems.append(
+                self.problem(
+                    f"{name} max {high} can never be met: {name} is at least {bound_low}",
+                    path + ("max",),
+                )
+            )
+        return problems
+
+    # columns ---------------------------------------------------------------
+
+    def columns(self) -> list[Problem]:
+        section = self.data.get("data")
+        if not isinstance(section, dict):
+            return []
+        target = section.get("target")
+        exclude = section.get("exclude") if isinstance(section.get("exclude"), list) else []
+        features = section.get("features")
+        names = list(features) if isinstance(features, dict | list) else []
+        problems = []
+        if target in exclude:
+            problems.append(
+                self.problem(
+                    f"the target '{target}' is also in exclude", ("data", "exclude"), at_key=True
+                )
+            )
+        if target in names:
+            problems.append(
+                self.problem(
+                    f"the target '{target}' is also listed as a feature",
+                    ("data", "features"),
+                    at_key=True,
+                    hint="a model must not see the column it predicts",
+                )
+            )
+        both = sorted(set(names) & {e for e in exclude if isinstance(e, str)})
+        if both:
+            problems.append(
+                self.problem(
+                    f"columns both in features and in exclude: {', '.join(both)}",
+                    ("data", "exclude"),
+                    at_key=True,
+                )
+            )
+        return problems
+
+
+def _component(kind: str, node: dict[str, Any], path: KeyPath) -> ComponentSpec:
+    return ComponentSpec(
+        kind=kind,
+        type=node["type"],
+        params=frozen(node.get("params") or {}),
+        path=dotted(path),
+        severity=node.get("severity", "error"),
+    )
+
+
+def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: str | None) -> Spec:
+    section = data["data"]
+    task = data["task"]
+    split = section.get("split") or default_split(task)
+    deploy = data.get("deploy") or {"type": "registry"}
+    deploy_nodes = deploy if isinstance(deploy, list) else [deploy]
+    features = section.get("features")
+    if isinstance(features, list):
+        features = {name: "infer" for name in features}
+    store = data.get("store") or {}
+    base_dir = path.resolve().parent
+    store_path = Path(store.get("path", ".specops")).expanduser()
+    gate = data.get("gate") or {}
+    return Spec(
+        name=data["name"],
+        task=task,
+        seed=int(data.get("seed", 0)),
+        source=_component("source", section["source"], ("data", "source")),
+        target=section["target"],
+        features=frozen(features) if features else None,
+        exclude=tuple(section.get("exclude") or ()),
+        split=_component("split", split, ("data", "split")),
+        checks=tuple(
+            _component("check", node, ("checks", i))
+            for i, node in enumerate(data.get("checks") or [])
+        ),
+        preprocess=tuple(
+            _component("transform", node, ("preprocess", i))
+            for i, node in enumerate(data.get("preprocess") or [])
+        ),
+        model=_component("model", data["model"], ("model",)),
+        gate=tuple(Threshold(metric=name, **rule) for name, rule in gate.items()),
+        deploy=tuple(
+            _component("deploy", node, ("deploy", i) if isinstance(deploy, list) else ("deploy",))
+            for i, node in enumerate(deploy_nodes)
+        ),
+        store_path=store_path if store_path.is_absolute() else base_dir / store_path,
+        path=path.resolve(),
+        profile=profile,
+        document=frozen(document),
+        spec_hash=spec_hash(data),
+    )
+
+
+def location_text(location: Location | None) -> str:
+    if location is None:
+        return ""
+    if location.line == 0:
+        return location.file
+    return str(location)

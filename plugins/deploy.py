@@ -1,0 +1,101 @@
+"""Built-in deploy targets: promote in the registry, or export a model package."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from framework import DeployOutcome, Finding, Register, Release, StepContext, hookimpl
+
+REGISTRY_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "alias": {
+            "description": "The alias to point at the new version.",
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]*$",
+            "default": "champion",
+        }
+    },
+}
+
+DIRECTORY_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path"],
+    "properties": {
+        "path": {
+            "description": "Where to write the package; relative to the spec. Replaced atomically.",
+            "type": "string",
+            "minLength": 1,
+        }
+    },
+}
+
+
+class RegistryTarget:
+    """Make the new version the champion (or another alias) of its model name."""
+
+    def __init__(self, alias: str = "champion") -> None:
+        self.alias = alias
+
+    def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
+        release.set_alias(self.alias, "gate passed")
+        return DeployOutcome(
+            f"{release.name}@{self.alias} -> version {release.version}",
+            location=f"{release.name}/{release.version}",
+        )
+
+
+class DirectoryTarget:
+    """Export a self-contained model package: model, transform, signature, metadata."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        target = ctx.path(self.path)
+        if target.exists() and not target.is_dir():
+            return [Finding(f"deploy path exists and is not a directory: {target}", key="path")]
+        return []
+
+    def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
+        target = ctx.path(self.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+        try:
+            shutil.copytree(release.package_dir, staging, dirs_exist_ok=True)
+            release_info = {"name": release.name, "version": release.version, "task": release.task}
+            (staging / "release.json").write_text(json.dumps(release_info, indent=2))
+            if target.exists():
+                retired = target.with_name(f".{target.name}-old")
+                shutil.rmtree(retired, ignore_errors=True)
+                os.replace(target, retired)
+                os.replace(staging, target)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.replace(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return DeployOutcome(f"package written to {target}", location=str(target))
+
+
+@hookimpl
+def specops_register_deploy_targets(register: Register) -> None:
+    register(
+        "registry",
+        RegistryTarget,
+        REGISTRY_PARAMS,
+        summary="Promote the new version to an alias (champion) in the model registry",
+    )
+    register(
+        "directory",
+        DirectoryTarget,
+        DIRECTORY_PARAMS,
+        summary="Export a self-contained model package to a directory",
+    )
