@@ -67,7 +67,7 @@ class StepContext:
     def path(self, value: str | Path) -> Path:
         """Resolve a path written in the spec: relative paths are relative to the spec."""
         path = Path(value).expanduser()
-        return path if path.is_absolute() else self.base_dir / path
+        return (path if path.is_absolute() else self.base_dir / path).resolve()
 
 
 # ---------------------------------------------------------------------------

@@ -231,9 +231,11 @@ class Engine:
             passed = gate_passed(result.verdicts)
             failures = [v for v in result.verdicts if v.passed is False]
             step.status = "passed" if passed else "failed"
-            step.detail = note + (
-                "; ".join(f"{v.metric}: {v.detail}" for v in failures) if failures else ""
-            ) or ("no thresholds" if not spec.gate else "all thresholds met")
+            judged = [v for v in result.verdicts if v.passed is not None]
+            summary = "; ".join(f"{v.metric}: {v.detail}" for v in failures) or (
+                f"{len(judged)} threshold(s) met" if judged else "no thresholds"
+            )
+            step.detail = f"{summary} ({note})"
         run.outputs["verdicts"] = [v.to_dict() for v in result.verdicts]
         run.outputs["champion_note"] = note
 
@@ -311,10 +313,10 @@ class Engine:
         """The champion's metrics on this run's test split (rescored), or as recorded."""
         number = store.alias(self.spec.name, CHAMPION)
         if number is None:
-            return None, "no champion yet; "
+            return None, "no champion yet"
         champion = store.version(self.spec.name, number)
         if champion is None:
-            return None, "champion alias points at a missing version; "
+            return None, "champion alias points at a missing version"
         with tempfile.TemporaryDirectory(dir=store.root, prefix=".champion-") as tmp:
             package = ModelPackage(store.materialize(champion, Path(tmp)), self.plugins)
             if package.labels is not None and set(map(str, package.labels)) != set(
@@ -322,14 +324,17 @@ class Engine:
             ):
                 return (
                     champion.metrics,
-                    f"champion {champion.ref} (recorded metrics: other classes); ",
+                    f"champion {champion.ref}: recorded metrics, its classes differ",
                 )
             try:
                 predictions, _ = package.predict(test_raw)
             except DataError as exc:
-                return champion.metrics, f"champion {champion.ref} (recorded metrics: {exc}); "
+                return (
+                    champion.metrics,
+                    f"champion {champion.ref}: recorded metrics, it cannot score this data: {exc}",
+                )
         metrics, _ = self._metrics(y_test, predictions.codes, predictions.score(self.spec.task))
-        return metrics, f"champion {champion.ref} rescored on this test split; "
+        return metrics, f"champion {champion.ref} rescored on this test split"
 
     def _deploy(
         self, store: Store, run: RunInfo, version: int, metrics: dict[str, float], package: Path

@@ -70,7 +70,7 @@ def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:
         add("check", check, "warn only" if check.severity == "warn" else "")
     add("split", spec.split, f"seed {spec.seed}")
     for transform in spec.preprocess:
-        add("transform", transform, "fitted on the training split only")
+        add("transform", transform)
     model_entry = plugins.registry.get("model", spec.model.type)
     add("train", spec.model, _model_note(model_entry.factory))
     for deploy in spec.deploy:

@@ -27,7 +27,8 @@ def location_of(problem: Problem) -> str:
     return loc.file if loc.line == 0 else str(loc)
 
 
-def format_problem(problem: Problem, stream: TextIO = sys.stderr) -> str:
+def format_problem(problem: Problem, stream: TextIO | None = None) -> str:
+    stream = stream or sys.stderr
     where = location_of(problem)
     head = f"{_paint(where, '1', stream)}: " if where else ""
     lines = [f"{head}{_paint('error', '31', stream)}: {problem.message}"]
@@ -42,14 +43,16 @@ def format_problem(problem: Problem, stream: TextIO = sys.stderr) -> str:
     return "\n".join(lines)
 
 
-def print_problems(problems: list[Problem], stream: TextIO = sys.stderr) -> None:
+def print_problems(problems: list[Problem], stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
     for problem in problems:
         print(format_problem(problem, stream), file=stream)
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=stream)
 
 
-def report_error(exc: BaseException, stream: TextIO = sys.stderr) -> int:
+def report_error(exc: BaseException, stream: TextIO | None = None) -> int:
     """Print an error without a traceback; return the exit code it means."""
+    stream = stream or sys.stderr
     if isinstance(exc, SpecError):
         print_problems(exc.problems, stream)
         return 2

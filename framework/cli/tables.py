@@ -25,42 +25,48 @@ def _table(title: str, *columns: str) -> Any:
     return table
 
 
-def _params(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "-"
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
+
+
+def _param_lines(params: dict[str, Any]) -> str:
+    return "\n".join(f"{k}={_value(v)}" for k, v in params.items()) or "[dim]defaults[/]"
 
 
 def print_plan(spec: Spec, steps: list[PlannedStep], metrics: list[str]) -> None:
     console = _console()
     profile = f", profile {spec.profile}" if spec.profile else ""
-    console.print(f"[bold]{spec.name}[/] ({spec.task}{profile}) store {spec.store_path}")
-    table = _table("plan (nothing runs)", "step", "component", "plugin", "params", "note")
+    console.print(f"[bold]{spec.name}[/] ({spec.task}{profile}); nothing runs")
+    table = _table("plan", "step", "component", "plugin", "effective params")
+    table.columns[1].no_wrap = True
+    table.columns[2].no_wrap = True
     for step in steps:
-        table.add_row(
-            step.step,
-            f"{step.kind} [cyan]{step.type}[/]",
-            f"{step.plugin} {step.version}",
-            _params(step.params),
-            step.note,
-        )
+        if step.step == "deploy" and not any(r[0] == "evaluate" for r in _rows(table)):
+            _add_core_rows(table, spec, metrics)
+        cell = _param_lines(step.params) + (f"\n[dim]{step.note}[/]" if step.note else "")
+        table.add_row(step.step, step.type, f"{step.plugin} {step.version}", cell)
     console.print(table)
-    rules = {t.metric: t for t in spec.gate}
-    gate = _table("evaluate and gate", "metric", "threshold")
-    for name in metrics:
-        rule = rules.get(name)
-        text = "-"
-        if rule:
-            parts = [
-                f"{label} {value}"
-                for label, value in (
-                    ("min", rule.min),
-                    ("max", rule.max),
-                    ("max_drop", rule.max_drop),
-                )
-                if value is not None
-            ]
-            text = ", ".join(parts)
-        gate.add_row(name, text)
-    console.print(gate)
+
+
+def _rows(table: Any) -> list[list[str]]:
+    cells = [list(column.cells) for column in table.columns]
+    return [list(row) for row in zip(*cells, strict=False)]
+
+
+def _add_core_rows(table: Any, spec: Spec, metrics: list[str]) -> None:
+    rules = []
+    for rule in spec.gate:
+        parts = [
+            f"{label} {value}"
+            for label, value in (("min", rule.min), ("max", rule.max), ("max_drop", rule.max_drop))
+            if value is not None
+        ]
+        rules.append(f"{rule.metric}: {', '.join(parts)}")
+    table.add_row("evaluate", "metrics", "specops", ", ".join(metrics))
+    table.add_row("gate", "thresholds", "specops", "\n".join(rules) or "[dim]no thresholds[/]")
+    table.add_row("register", "registry", "specops", f"store={spec.store_path}")
 
 
 def _number(value: float | None) -> str:

@@ -1,0 +1,540 @@
+"""Built-in data sources: CSV, Parquet, SQL and scikit-learn's bundled datasets.
+
+Every source turns its own failures (a missing file, a corrupt one, a bad query)
+into a :class:`DataError` naming the file or table, so a user never reads a
+pandas or pyarrow traceback. ``validate`` catches what is visible without
+loading (a path that does not exist, a bad table name) for ``specops validate``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import re
+from collections.abc import Iterable
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework import DataError, Finding, Register, StepContext, hookimpl
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SQL_EXTRA_HINT = "pip install 'specops[sql]'"
+
+
+# ---------------------------------------------------------------------------
+# shared helpers
+# ---------------------------------------------------------------------------
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A ``"; did you mean 'x'?"`` suffix, or an empty string."""
+    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def _resolve(ctx: StepContext, value: str) -> Path:
+    """The absolute path a spec's path names: messages show where specops looked."""
+    return ctx.path(value).absolute()
+
+
+def _missing_file_finding(path: Path) -> Finding:
+    return Finding(
+        message=f"data file not found: {path}",
+        key="path",
+        hint="relative paths are resolved against the directory of the spec file",
+    )
+
+
+def _require_file(path: Path) -> None:
+    """Fail with the resolved path before a reader fails with something vaguer."""
+    if not path.exists():
+        raise DataError(
+            f"data file not found: {path}",
+            hint="relative paths are resolved against the directory of the spec file",
+        )
+
+
+def _require_columns(wanted: Iterable[str], available: list[str], where: str) -> None:
+    """Name each requested column the file lacks, with a suggestion."""
+    for name in wanted:
+        if name not in available:
+            raise DataError(
+                f"column '{name}' not found in {where}{_did_you_mean(name, available)}",
+                column=name,
+                hint=f"available columns: {', '.join(available)}",
+            )
+
+
+def _require_rows(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """An empty table would only fail later, further from its cause."""
+    if frame.empty:
+        raise DataError(f"{where} has no rows", hint="check the file or the query")
+    return frame
+
+
+# ---------------------------------------------------------------------------
+# csv
+# ---------------------------------------------------------------------------
+
+CSV_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "CSV file; relative paths are relative to the spec file.",
+        },
+        "sep": {"type": "string", "description": "Field separator.", "default": ","},
+        "encoding": {
+            "type": "string",
+            "description": "Text encoding of the file (utf-8, latin-1, ...).",
+            "default": "utf-8",
+        },
+        "na_values": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Extra strings read as missing, besides pandas' defaults ('', NA, ...).",
+            "default": [],
+        },
+        "parse_dates": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Columns to parse as datetimes.",
+            "default": [],
+        },
+        "columns": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": "Read only these columns, in this order (default: all).",
+        },
+    },
+    "required": ["path"],
+}
+
+
+class CsvSource:
+    """Reads one CSV file with pandas."""
+
+    def __init__(
+        self,
+        path: str,
+        sep: str = ",",
+        encoding: str = "utf-8",
+        na_values: list[str] | None = None,
+        parse_dates: list[str] | None = None,
+        columns: list[str] | None = None,
+    ) -> None:
+        self.path = path
+        self.sep = sep
+        self.encoding = encoding
+        self.na_values = list(na_values or [])
+        self.parse_dates = list(parse_dates or [])
+        self.columns = list(columns) if columns else None
+
+    def describe(self) -> str:
+        return f"csv {self.path}"
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        path = _resolve(ctx, self.path)
+        if not path.exists():
+            return [_missing_file_finding(path)]
+        if path.is_dir():
+            return [Finding(f"expected a CSV file but found a directory: {path}", key="path")]
+        if self.columns is not None:
+            unread = [c for c in self.parse_dates if c not in self.columns]
+            if unread:
+                return [
+                    Finding(
+                        f"parse_dates names columns not listed in columns: {', '.join(unread)}",
+                        key="parse_dates",
+                        hint="add them to columns, or drop them from parse_dates",
+                    )
+                ]
+        return []
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        import pandas as pd
+
+        path = _resolve(ctx, self.path)
+        _require_file(path)
+        options: dict[str, Any] = {"sep": self.sep, "encoding": self.encoding}
+        try:
+            # The header alone lets us name a misspelt column instead of quoting pandas.
+            header = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
+            _require_columns([*(self.columns or []), *self.parse_dates], header, path.name)
+            frame = pd.read_csv(
+                path,
+                na_values=self.na_values or None,
+                parse_dates=self.parse_dates or None,
+                usecols=self.columns,
+                **options,
+            )
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"cannot decode {path} as {self.encoding}: {exc.reason}",
+                hint="set encoding: (for example latin-1 or cp1252) in the source params",
+            ) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(f"CSV file is empty: {path}") from exc
+        except pd.errors.ParserError as exc:
+            raise DataError(
+                f"cannot parse CSV file {path}: {exc}",
+                hint=f"check the separator (sep is {self.sep!r}) and quoting",
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read CSV file {path}: {exc}") from exc
+        if self.columns is not None:
+            frame = frame[self.columns]  # usecols keeps file order; honour the spec's
+        return _require_rows(frame, f"CSV file {path}")
+
+
+# ---------------------------------------------------------------------------
+# parquet
+# ---------------------------------------------------------------------------
+
+PARQUET_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "A Parquet file, or a directory of Parquet files read as one table.",
+        },
+        "columns": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": "Read only these columns, in this order (default: all).",
+        },
+    },
+    "required": ["path"],
+}
+
+
+class ParquetSource:
+    """Reads a Parquet file or a directory of them (a partitioned dataset) with pyarrow."""
+
+    def __init__(self, path: str, columns: list[str] | None = None) -> None:
+        self.path = path
+        self.columns = list(columns) if columns else None
+
+    def describe(self) -> str:
+        return f"parquet {self.path}"
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        path = _resolve(ctx, self.path)
+        return [] if path.exists() else [_missing_file_finding(path)]
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        import pandas as pd
+        import pyarrow
+        import pyarrow.dataset
+
+        path = _resolve(ctx, self.path)
+        _require_file(path)
+        try:
+            if self.columns is not None:
+                available = pyarrow.dataset.dataset(path, format="parquet").schema.names
+                _require_columns(self.columns, available, path.name)
+            frame = pd.read_parquet(path, engine="pyarrow", columns=self.columns)
+        except (OSError, ValueError, pyarrow.ArrowException) as exc:
+            raise DataError(
+                f"cannot read Parquet data {path}: {exc}",
+                hint="is it a Parquet file (or a directory holding only Parquet files)?",
+            ) from exc
+        return _require_rows(frame, f"Parquet data {path}")
+
+
+# ---------------------------------------------------------------------------
+# sql
+# ---------------------------------------------------------------------------
+
+SQL_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {
+            "type": "string",
+            "description": "A SQLite database file, opened read-only (no extra needed).",
+        },
+        "url": {
+            "type": "string",
+            "description": "A SQLAlchemy database URL (needs pip install 'specops[sql]').",
+        },
+        "query": {"type": "string", "description": "A SELECT statement to run."},
+        "table": {
+            "type": "string",
+            "description": "A table to read whole: 'name' or 'schema.name'.",
+        },
+    },
+    "required": [],
+}
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+):[^@]*@")
+
+
+def _split_table_name(table: str) -> list[str] | None:
+    """``schema.name`` as its parts, or None when it is not a plain identifier."""
+    parts = table.split(".")
+    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(p) for p in parts):
+        return None
+    return parts
+
+
+def _hide_password(url: str) -> str:
+    """Keep credentials out of ``specops plan`` and error messages."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+
+
+class SqlSource:
+    """Runs a query or reads a table from SQLite (stdlib) or any SQLAlchemy database."""
+
+    def __init__(
+        self,
+        path: str | None = None,
+        url: str | None = None,
+        query: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        self.db_path = path
+        self.url = url
+        self.query = query
+        self.table = table
+
+    def describe(self) -> str:
+        where = f"sqlite {self.db_path}" if self.db_path else _hide_password(self.url or "?")
+        what = f"table {self.table}" if self.table else "query"
+        return f"sql {where}: {what}"
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        findings: list[Finding] = []
+        if (self.db_path is None) == (self.url is None):
+            findings.append(
+                Finding(
+                    "sql source needs exactly one of path (a SQLite file) or url",
+                    hint="path: data.db for SQLite, url: postgresql://... for anything else",
+                )
+            )
+        elif self.db_path is not None and not _resolve(ctx, self.db_path).exists():
+            findings.append(_missing_file_finding(_resolve(ctx, self.db_path)))
+        elif self.url is not None and importlib.util.find_spec("sqlalchemy") is None:
+            findings.append(
+                Finding(
+                    "a sql url needs SQLAlchemy, which is not installed",
+                    key="url",
+                    hint=SQL_EXTRA_HINT,
+                )
+            )
+        if (self.query is None) == (self.table is None):
+            findings.append(
+                Finding(
+                    "sql source needs exactly one of query or table",
+                    hint="table: reads the whole table; query: runs a SELECT",
+                )
+            )
+        elif self.table is not None and _split_table_name(self.table) is None:
+            findings.append(self._bad_table_finding())
+        return findings
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        problems = self.validate(ctx)
+        if problems:  # run without validate still gets a clear message
+            raise DataError(problems[0].message, hint=problems[0].hint)
+        if self.db_path is not None:
+            frame = self._load_sqlite(_resolve(ctx, self.db_path))
+            where = f"SQLite database {_resolve(ctx, self.db_path)}"
+        else:
+            frame = self._load_sqlalchemy(self.url or "")
+            where = _hide_password(self.url or "")
+        what = f"table {self.table}" if self.table else "query"
+        return _require_rows(frame, f"{what} in {where}")
+
+    def _bad_table_finding(self) -> Finding:
+        return Finding(
+            f"table {self.table!r} is not a plain table name",
+            key="table",
+            hint="use letters, digits and _ (optionally schema.table); use query: for SQL",
+        )
+
+    def _select_table(self, quote: Any) -> str:
+        parts = _split_table_name(self.table or "") or []
+        return "SELECT * FROM " + ".".join(quote(p) for p in parts)
+
+    def _load_sqlite(self, path: Path) -> pd.DataFrame:
+        import sqlite3
+
+        import pandas as pd
+
+        sql = self.query or self._select_table(lambda name: f'"{name}"')
+        # mode=ro: a query can never change the user's database.
+        uri = f"{path.as_uri()}?mode=ro"
+        try:
+            with closing(sqlite3.connect(uri, uri=True)) as connection:
+                try:
+                    return pd.read_sql_query(sql, connection)
+                except pd.errors.DatabaseError as exc:
+                    reason = _sqlite_reason(exc)
+                    hint = _sqlite_tables_hint(connection, reason)
+                    raise DataError(
+                        f"SQL failed on SQLite database {path}: {reason}", hint=hint
+                    ) from exc
+        except sqlite3.Error as exc:
+            raise DataError(f"cannot open SQLite database {path}: {exc}") from exc
+
+    def _load_sqlalchemy(self, url: str) -> pd.DataFrame:
+        try:
+            import sqlalchemy
+        except ImportError as exc:
+            raise DataError(
+                "a sql url needs SQLAlchemy, which is not installed", hint=SQL_EXTRA_HINT
+            ) from exc
+        import pandas as pd
+
+        shown = _hide_password(url)
+        try:
+            engine = sqlalchemy.create_engine(url)
+        except Exception as exc:  # bad URL, missing DB driver: both are the user's to fix
+            raise DataError(f"cannot use database url {shown}: {exc}") from exc
+        try:
+            sql = self.query or self._select_table(engine.dialect.identifier_preparer.quote)
+            with engine.connect() as connection:
+                return pd.read_sql_query(sqlalchemy.text(sql), connection)
+        except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            # pandas wraps SQLAlchemy's error, which wraps the driver's: report the driver's.
+            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
+            reason = str(getattr(cause, "orig", None) or cause or exc).splitlines()[0]
+            raise DataError(f"SQL failed on {shown}: {reason}") from exc
+        finally:
+            engine.dispose()
+
+
+def _sqlite_reason(exc: Exception) -> str:
+    """sqlite3's own message: pandas' wrapper repeats the whole statement before it."""
+    cause = exc.__cause__ or exc.__context__
+    return str(cause) if cause is not None else str(exc)
+
+
+def _sqlite_tables_hint(connection: Any, reason: str) -> str | None:
+    """For "no such table", list the tables there are and suggest the closest."""
+    if not reason.startswith("no such table"):
+        return None
+    try:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+    except Exception:  # the file is not a database at all
+        return None
+    missing = reason.rsplit(":", 1)[-1].strip()
+    return f"tables in this database: {', '.join(tables) or 'none'}" + _did_you_mean(
+        missing, tables
+    )
+
+
+# ---------------------------------------------------------------------------
+# sklearn_dataset
+# ---------------------------------------------------------------------------
+
+# Datasets shipped inside scikit-learn (no download), with whether targets are classes.
+SKLEARN_DATASETS: dict[str, tuple[str, bool]] = {
+    "breast_cancer": ("load_breast_cancer", True),
+    "diabetes": ("load_diabetes", False),
+    "digits": ("load_digits", True),
+    "iris": ("load_iris", True),
+    "wine": ("load_wine", True),
+}
+
+SKLEARN_DATASET_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {
+            "enum": sorted(SKLEARN_DATASETS),
+            "description": "A dataset bundled with scikit-learn; the target column is 'target'.",
+        },
+        "target_names": {
+            "type": "boolean",
+            "default": False,
+            "description": "Use class names (strings) as the target instead of integer codes.",
+        },
+    },
+    "required": ["name"],
+}
+
+
+class SklearnDatasetSource:
+    """One of scikit-learn's small bundled datasets: for examples, tests and demos."""
+
+    def __init__(self, name: str, target_names: bool = False) -> None:
+        self.name = name
+        self.target_names = target_names
+
+    def describe(self) -> str:
+        return f"scikit-learn dataset {self.name}"
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        findings: list[Finding] = []
+        if self.name not in SKLEARN_DATASETS:
+            findings.append(
+                Finding(
+                    f"unknown scikit-learn dataset {self.name!r}"
+                    + _did_you_mean(self.name, SKLEARN_DATASETS),
+                    key="name",
+                    hint=f"one of: {', '.join(sorted(SKLEARN_DATASETS))}",
+                )
+            )
+            return findings
+        if self.target_names and not SKLEARN_DATASETS[self.name][1]:
+            findings.append(
+                Finding(
+                    f"{self.name} is a regression dataset: it has no class names",
+                    key="target_names",
+                    hint="remove target_names",
+                )
+            )
+        if ctx.target != "target":
+            findings.append(
+                Finding(
+                    f"the {self.name} dataset calls its target 'target', "
+                    f"but the spec's target is {ctx.target!r}",
+                    hint="set target: target",
+                )
+            )
+        return findings
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+        from sklearn import datasets
+
+        if self.name not in SKLEARN_DATASETS:
+            raise DataError(f"unknown scikit-learn dataset {self.name!r}")
+        loader_name, is_classification = SKLEARN_DATASETS[self.name]
+        bunch = getattr(datasets, loader_name)(as_frame=True)
+        frame = bunch.frame
+        if self.target_names and is_classification:
+            names = np.asarray([str(n) for n in bunch.target_names], dtype=object)
+            frame["target"] = pd.Series(
+                names[frame["target"].to_numpy()], index=frame.index, dtype="str"
+            )
+        return frame
+
+
+@hookimpl
+def specops_register_sources(register: Register) -> None:
+    register("csv", CsvSource, CSV_PARAMS, summary="Read a CSV file")
+    register("parquet", ParquetSource, PARQUET_PARAMS, summary="Read Parquet file(s)")
+    register("sql", SqlSource, SQL_PARAMS, summary="Read a SQL query or table")
+    register(
+        "sklearn_dataset",
+        SklearnDatasetSource,
+        SKLEARN_DATASET_PARAMS,
+        summary="Load a dataset bundled with scikit-learn",
+    )

@@ -1,0 +1,254 @@
+"""Built-in splitters: random, stratified and time-based train/test splits.
+
+All are deterministic for a seed (``seed`` param, else the run's ``ctx.seed``) so a
+rerun trains and evaluates on the same rows. Returned frames keep the original
+index labels and column order, so a row can be traced back to the source.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from framework import DataError, Finding, Register, StepContext, hookimpl, role_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DEFAULT_TEST_SIZE = 0.2
+
+TEST_SIZE: dict[str, Any] = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "exclusiveMaximum": 1,
+    "default": DEFAULT_TEST_SIZE,
+    "description": "Fraction of rows held out for the test set.",
+}
+SEED: dict[str, Any] = {
+    "type": "integer",
+    "description": "Random seed for this split (default: the spec's seed).",
+}
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def _require_column(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
+    if column not in frame.columns:
+        raise DataError(
+            f"{role} column '{column}' not found{_did_you_mean(column, frame.columns)}",
+            column=column,
+            hint=f"columns: {', '.join(str(c) for c in frame.columns)}",
+        )
+    return frame[column]
+
+
+def _by_positions(
+    frame: pd.DataFrame, train: np.ndarray, test: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows in their original order, so the split is a selection, not a shuffle."""
+    import numpy as np
+
+    return frame.iloc[np.sort(train)], frame.iloc[np.sort(test)]
+
+
+def _positions_split(
+    frame: pd.DataFrame, test_size: float, seed: int, stratify: Any = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """scikit-learn's split of row positions, with its complaints turned into DataError."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train, test = train_test_split(
+            np.arange(len(frame)), test_size=test_size, random_state=seed, stratify=stratify
+        )
+    except ValueError as exc:  # too few rows for this test_size, too many classes, ...
+        raise DataError(
+            f"cannot split {len(frame)} rows with test_size {test_size}: {exc}",
+            hint="change test_size or provide more rows",
+        ) from exc
+    return _by_positions(frame, train, test)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, so messages read ``'b'`` not ``np.str_('b')``."""
+    return value.item() if hasattr(value, "item") else value
+
+
+class RandomSplit:
+    """Holds out a random fraction of rows: for rows that are independent of each other."""
+
+    def __init__(self, test_size: float = DEFAULT_TEST_SIZE, seed: int | None = None) -> None:
+        self.test_size = test_size
+        self.seed = seed
+
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+        seed = ctx.seed if self.seed is None else self.seed
+        return _positions_split(frame, self.test_size, seed)
+
+
+RANDOM_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"test_size": TEST_SIZE, "seed": SEED},
+    "required": [],
+}
+
+
+class StratifiedSplit:
+    """A random split that keeps each target class's share equal in train and test.
+
+    Without it a rare class can end up missing from the test set altogether.
+    """
+
+    def __init__(self, test_size: float = DEFAULT_TEST_SIZE, seed: int | None = None) -> None:
+        self.test_size = test_size
+        self.seed = seed
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        if ctx.task != "regression":
+            return []
+        return [
+            Finding(
+                "a stratified split needs classes, but the task is regression",
+                key=None,
+                hint="use type: random or time",
+            )
+        ]
+
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+        import pandas as pd
+
+        target = _require_column(frame, ctx.target, "target")
+        # Codes, with missing values as a class of their own: sklearn cannot sort NaN.
+        codes, classes = pd.factorize(target, use_na_sentinel=False)
+        counts = pd.Series(codes).value_counts()
+        lonely = [classes[code] for code in counts[counts < 2].index]
+        if lonely:
+            names = ", ".join(repr(_plain(c)) for c in lonely)
+            which = f"class {names} has" if len(lonely) == 1 else f"classes {names} have"
+            raise DataError(
+                f"target {which} fewer than 2 rows: cannot be in both train and test",
+                column=ctx.target,
+                hint="remove or merge rare classes, or use type: random",
+            )
+        seed = ctx.seed if self.seed is None else self.seed
+        return _positions_split(frame, self.test_size, seed, stratify=codes)
+
+
+STRATIFIED_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"test_size": TEST_SIZE, "seed": SEED},
+    "required": [],
+}
+
+
+class TimeSplit:
+    """Tests on the latest rows, trains on the earlier ones: no peeking into the future.
+
+    Rows sharing a timestamp stay on the same side, so the test set can be a little
+    larger than ``test_size``.
+    """
+
+    def __init__(
+        self,
+        column: str,
+        test_size: float = DEFAULT_TEST_SIZE,
+        cutoff: str | float | None = None,
+    ) -> None:
+        self.column = column
+        self.test_size = test_size
+        self.cutoff = cutoff
+
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+        times = _require_column(frame, self.column, "time")
+        if role_of(times) not in ("datetime", "numeric"):
+            raise DataError(
+                f"time column '{self.column}' has dtype {times.dtype}, not datetime or numeric",
+                column=self.column,
+                hint=f"parse it as a date, e.g. parse_dates: [{self.column}] in a csv source",
+            )
+        missing = int(times.isna().sum())
+        if missing:
+            raise DataError(
+                f"time column '{self.column}' has {missing} missing values: "
+                "those rows belong to neither side",
+                column=self.column,
+                hint="drop or fill them before splitting",
+            )
+        ordered = frame.sort_values(self.column, kind="stable")
+        cutoff = self._cutoff(ordered[self.column])
+        is_test = ordered[self.column] >= cutoff
+        train, test = ordered[~is_test], ordered[is_test]
+        if train.empty or test.empty:
+            side = "train" if train.empty else "test"
+            raise DataError(
+                f"time split at {cutoff} leaves the {side} set empty "
+                f"('{self.column}' runs from {times.min()} to {times.max()})",
+                column=self.column,
+                hint="choose a cutoff inside that range, or a different test_size",
+            )
+        return train, test
+
+    def _cutoff(self, ordered_times: pd.Series) -> Any:
+        """The first test time: the spec's cutoff, or the time test_size rows from the end."""
+        import math
+
+        import pandas as pd
+
+        if self.cutoff is None:
+            n_test = max(1, math.ceil(self.test_size * len(ordered_times)))
+            return ordered_times.iloc[-n_test]
+        if role_of(ordered_times) == "numeric":
+            try:
+                return float(self.cutoff)
+            except (TypeError, ValueError) as exc:
+                raise DataError(
+                    f"cutoff {self.cutoff!r} is not a number, but '{self.column}' is numeric",
+                    column=self.column,
+                ) from exc
+        try:
+            if isinstance(self.cutoff, (int, float)):  # would silently mean epoch nanoseconds
+                raise ValueError("a number")
+            stamp = pd.Timestamp(self.cutoff)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"cutoff {self.cutoff!r} is not a date, but '{self.column}' holds datetimes",
+                column=self.column,
+                hint="write it as an ISO date in quotes, e.g. '2024-01-31'",
+            ) from exc
+        tz = getattr(ordered_times.dtype, "tz", None)
+        return stamp.tz_localize(tz) if tz is not None and stamp.tzinfo is None else stamp
+
+
+TIME_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "column": {"type": "string", "description": "Datetime or numeric column to order by."},
+        "test_size": {**TEST_SIZE, "description": "Fraction of the latest rows held out."},
+        "cutoff": {
+            "type": ["string", "number"],
+            "description": "Rows with column >= cutoff are test (overrides test_size).",
+        },
+    },
+    "required": ["column"],
+}
+
+
+@hookimpl
+def specops_register_splits(register: Register) -> None:
+    register("random", RandomSplit, RANDOM_PARAMS, summary="Random train/test split")
+    register(
+        "stratified",
+        StratifiedSplit,
+        STRATIFIED_PARAMS,
+        summary="Random split keeping target class shares",
+    )
+    register("time", TimeSplit, TIME_PARAMS, summary="Latest rows as the test set")

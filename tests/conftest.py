@@ -1,0 +1,97 @@
+"""Shared fixtures: real specs in temporary directories, the real CLI in process or not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = REPO / "specs"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``specops ARGS`` in this process (fast) and capture what it prints."""
+    from framework.cli.main import main
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def cli_process() -> Callable[..., CliResult]:
+    """Run ``specops ARGS`` as a separate process, as a user would."""
+
+    def run(
+        *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> CliResult:
+        command = [sys.executable, "-m", "framework.cli.main", *map(str, args)]
+        merged = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=cwd, env=merged, timeout=300
+        )
+        return CliResult(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a spec (dedented YAML) into a fresh directory; returns its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def churn_dir(tmp_path: Path) -> Path:
+    """A copy of the churn example with its data, so runs never touch the repo."""
+    target = tmp_path / "churn"
+    shutil.copytree(SPECS / "data", target / "data")
+    shutil.copy(SPECS / "churn_csv.yaml", target / "spec.yaml")
+    return target
+
+
+BREAST_CANCER = """
+name: bc
+task: binary
+seed: 1
+data:
+  source: {type: sklearn_dataset, params: {name: breast_cancer}}
+  target: target
+model:
+  type: lightgbm
+  params: {n_estimators: 30, num_leaves: 7}
+gate:
+  roc_auc: {min: 0.9, max_drop: 0.01}
+"""
+
+
+@pytest.fixture
+def bc_spec(write_spec: Callable[[str], Path]) -> Path:
+    """A small, fast binary spec on bundled data."""
+    return write_spec(BREAST_CANCER)

@@ -1,0 +1,297 @@
+"""The built-in sources, on real files written to tmp_path."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from jsonschema import Draft202012Validator
+
+from framework import DataError, StepContext
+from plugins import sources
+from plugins.sources import CsvSource, ParquetSource, SklearnDatasetSource, SqlSource
+
+HAS_SQLALCHEMY = importlib.util.find_spec("sqlalchemy") is not None
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> StepContext:
+    return StepContext(spec_name="t", task="binary", target="target", base_dir=tmp_path)
+
+
+@pytest.fixture
+def people() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": [31, 45, 27],
+            "city": ["Oslo", "Lima", None],
+            "joined": ["2021-01-05", "2022-03-10", "2023-07-01"],
+        }
+    )
+
+
+def test_registers_every_source_with_a_valid_schema() -> None:
+    registered: dict[str, Any] = {}
+
+    def register(type_name: str, factory: Any, params_schema: Any = None, *, summary: str = ""):
+        registered[type_name] = (factory, params_schema, summary)
+
+    sources.specops_register_sources(register)
+
+    assert set(registered) == {"csv", "parquet", "sql", "sklearn_dataset"}
+    for factory, schema, summary in registered.values():
+        Draft202012Validator.check_schema(schema)
+        assert schema["additionalProperties"] is False
+        assert callable(factory) and summary
+
+
+@pytest.mark.parametrize("module", ["plugins.sources", "plugins.checks", "plugins.splits"])
+def test_registering_imports_no_heavy_library(module: str) -> None:
+    heavy = ("pandas", "numpy", "sklearn", "pyarrow", "sqlalchemy")
+    code = f"import sys, {module}; print([m for m in {heavy!r} if m in sys.modules])"
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------
+# csv
+# ---------------------------------------------------------------------------
+
+
+def test_csv_reads_relative_to_the_spec_with_dates_and_na_values(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    people.assign(age=["31", "?", "27"]).to_csv(tmp_path / "people.csv", index=False)
+    source = CsvSource(path="people.csv", na_values=["?"], parse_dates=["joined"])
+
+    frame = source.load(ctx)
+
+    assert list(frame.columns) == ["age", "city", "joined"]
+    assert frame["age"].isna().tolist() == [False, True, False]
+    assert frame["age"].dtype == "float64"
+    assert pd.api.types.is_datetime64_any_dtype(frame["joined"])
+    assert frame["joined"].iloc[1] == pd.Timestamp("2022-03-10")
+    assert frame["city"].tolist()[:2] == ["Oslo", "Lima"]
+    assert source.validate(ctx) == []
+    assert "people.csv" in source.describe()
+
+
+def test_csv_columns_and_separator(ctx: StepContext, people: pd.DataFrame, tmp_path: Path) -> None:
+    people.to_csv(tmp_path / "people.tsv", sep="\t", index=False)
+
+    frame = CsvSource(path="people.tsv", sep="\t", columns=["city", "age"]).load(ctx)
+
+    assert list(frame.columns) == ["city", "age"]  # the spec's order, not the file's
+    assert frame["age"].tolist() == [31, 45, 27]
+
+
+def test_csv_missing_file_is_a_finding_and_a_data_error(ctx: StepContext, tmp_path: Path) -> None:
+    source = CsvSource(path="nowhere.csv")
+
+    [finding] = source.validate(ctx)
+    assert finding.key == "path"
+    assert finding.message == f"data file not found: {tmp_path / 'nowhere.csv'}"
+    with pytest.raises(DataError, match=r"data file not found: .*nowhere.csv"):
+        source.load(ctx)
+
+
+def test_csv_misspelt_column_names_it_and_suggests(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    people.to_csv(tmp_path / "people.csv", index=False)
+
+    suggestion = "'agee' not found in people.csv; did you mean 'age'?"
+    with pytest.raises(DataError, match=re.escape(suggestion)):
+        CsvSource(path="people.csv", columns=["agee"]).load(ctx)
+
+
+@pytest.mark.parametrize(
+    ("content", "params", "message"),
+    [
+        (b"", {}, "CSV file is empty"),
+        (b"a,b\n", {}, "has no rows"),
+        (b"name\ncaf\xe9\n", {}, "cannot decode .* as utf-8"),
+        (b'a,b\n1,2\n3,"4\n', {}, "cannot parse CSV file"),
+    ],
+)
+def test_csv_unreadable_files_raise_data_error_naming_the_file(
+    ctx: StepContext, tmp_path: Path, content: bytes, params: dict[str, Any], message: str
+) -> None:
+    (tmp_path / "bad.csv").write_bytes(content)
+
+    with pytest.raises(DataError, match=message) as caught:
+        CsvSource(path="bad.csv", **params).load(ctx)
+    assert "bad.csv" in caught.value.message
+
+
+def test_csv_encoding_param_reads_latin1(ctx: StepContext, tmp_path: Path) -> None:
+    (tmp_path / "latin.csv").write_bytes(b"name\ncaf\xe9\n")
+
+    frame = CsvSource(path="latin.csv", encoding="latin-1").load(ctx)
+
+    assert frame["name"].tolist() == ["café"]
+
+
+# ---------------------------------------------------------------------------
+# parquet
+# ---------------------------------------------------------------------------
+
+
+def test_parquet_file_keeps_dtypes_and_reads_chosen_columns(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    people.assign(joined=pd.to_datetime(people["joined"])).to_parquet(tmp_path / "p.parquet")
+
+    whole = ParquetSource(path="p.parquet").load(ctx)
+    some = ParquetSource(path="p.parquet", columns=["joined", "age"]).load(ctx)
+
+    assert whole["age"].tolist() == [31, 45, 27]
+    assert pd.api.types.is_datetime64_any_dtype(whole["joined"])
+    assert list(some.columns) == ["joined", "age"]
+
+
+def test_parquet_directory_reads_every_file(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    (tmp_path / "parts").mkdir()
+    people.iloc[:2].to_parquet(tmp_path / "parts" / "a.parquet", index=False)
+    people.iloc[2:].to_parquet(tmp_path / "parts" / "b.parquet", index=False)
+
+    frame = ParquetSource(path="parts").load(ctx)
+
+    assert sorted(frame["age"].tolist()) == [27, 31, 45]
+
+
+def test_parquet_errors(ctx: StepContext, people: pd.DataFrame, tmp_path: Path) -> None:
+    (tmp_path / "junk.parquet").write_text("not parquet at all")
+    people.to_parquet(tmp_path / "p.parquet")
+
+    [finding] = ParquetSource(path="gone.parquet").validate(ctx)
+    assert finding.key == "path" and "gone.parquet" in finding.message
+    with pytest.raises(DataError, match=r"cannot read Parquet data .*junk.parquet"):
+        ParquetSource(path="junk.parquet").load(ctx)
+    suggestion = "'cty' not found in p.parquet; did you mean 'city'?"
+    with pytest.raises(DataError, match=re.escape(suggestion)):
+        ParquetSource(path="p.parquet", columns=["cty"]).load(ctx)
+
+
+# ---------------------------------------------------------------------------
+# sql
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def database(tmp_path: Path, people: pd.DataFrame) -> Path:
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as connection:
+        people.to_sql("people", connection, index=False)
+    return path
+
+
+def test_sqlite_table_and_query(ctx: StepContext, database: Path) -> None:
+    table = SqlSource(path="shop.db", table="people").load(ctx)
+    query = SqlSource(path="shop.db", query="SELECT age FROM people WHERE age > 30").load(ctx)
+
+    assert table["city"].tolist()[:2] == ["Oslo", "Lima"]
+    assert table["age"].tolist() == [31, 45, 27]
+    assert query["age"].tolist() == [31, 45]
+    assert "shop.db" in SqlSource(path="shop.db", table="people").describe()
+
+
+def test_sqlite_is_opened_read_only(ctx: StepContext, database: Path) -> None:
+    with pytest.raises(DataError, match="readonly"):
+        SqlSource(path="shop.db", query="DELETE FROM people RETURNING age").load(ctx)
+
+    assert SqlSource(path="shop.db", table="people").load(ctx).shape[0] == 3
+
+
+def test_sqlite_errors_name_the_database(ctx: StepContext, database: Path) -> None:
+    with pytest.raises(DataError, match="no such table: peple") as caught:
+        SqlSource(path="shop.db", table="peple").load(ctx)
+    assert "shop.db" in caught.value.message
+    assert "did you mean 'people'" in (caught.value.hint or "")
+
+    with pytest.raises(DataError, match="has no rows"):
+        SqlSource(path="shop.db", query="SELECT * FROM people WHERE age > 99").load(ctx)
+
+
+def test_sql_findings_without_loading(ctx: StepContext, database: Path) -> None:
+    def messages(**params: Any) -> list[tuple[str, str | None]]:
+        return [(f.message, f.key) for f in SqlSource(**params).validate(ctx)]
+
+    assert messages(path="shop.db", table="people") == []
+    assert messages(path="shop.db") == [("sql source needs exactly one of query or table", None)]
+    both = messages(path="shop.db", table="people", query="SELECT 1")
+    assert both == [("sql source needs exactly one of query or table", None)]
+    injected = messages(path="shop.db", table="people; DROP TABLE people")
+    assert injected == [("table 'people; DROP TABLE people' is not a plain table name", "table")]
+    [(missing, key)] = messages(path="other.db", table="people")
+    assert key == "path" and missing.endswith("other.db")
+    assert messages(table="people")[0][0].startswith("sql source needs exactly one of path")
+
+
+def test_sql_bad_table_name_is_refused_at_load_too(ctx: StepContext, database: Path) -> None:
+    with pytest.raises(DataError, match="not a plain table name"):
+        SqlSource(path="shop.db", table='people" --').load(ctx)
+
+
+@pytest.mark.skipif(HAS_SQLALCHEMY, reason="checks the message shown without SQLAlchemy")
+def test_sql_url_without_sqlalchemy_says_how_to_install(ctx: StepContext) -> None:
+    source = SqlSource(url="postgresql://user:secret@db/shop", table="people")
+
+    [finding] = source.validate(ctx)
+    assert finding.key == "url" and finding.hint == "pip install 'specops[sql]'"
+    with pytest.raises(DataError) as caught:
+        source.load(ctx)
+    assert caught.value.hint == "pip install 'specops[sql]'"
+    assert "secret" not in source.describe()
+
+
+@pytest.mark.skipif(not HAS_SQLALCHEMY, reason="needs SQLAlchemy")
+def test_sql_url_through_sqlalchemy(ctx: StepContext, database: Path) -> None:
+    url = f"sqlite:///{database}"
+
+    assert SqlSource(url=url, table="people").load(ctx)["age"].tolist() == [31, 45, 27]
+    frame = SqlSource(url=url, query="SELECT city FROM people WHERE age < 30").load(ctx)
+    assert frame["city"].isna().tolist() == [True]
+    with pytest.raises(DataError, match=r"SQL failed on .*shop.db: no such table: missing$"):
+        SqlSource(url=url, table="missing").load(ctx)
+
+
+# ---------------------------------------------------------------------------
+# sklearn_dataset
+# ---------------------------------------------------------------------------
+
+
+def test_sklearn_dataset_iris(ctx: StepContext) -> None:
+    codes = SklearnDatasetSource(name="iris").load(ctx)
+    names = SklearnDatasetSource(name="iris", target_names=True).load(ctx)
+
+    assert codes.shape == (150, 5)
+    assert codes.columns[-1] == "target"
+    assert sorted(codes["target"].unique().tolist()) == [0, 1, 2]
+    assert set(names["target"]) == {"setosa", "versicolor", "virginica"}
+    assert names["target"].dtype == "str"
+    assert (names.drop(columns="target") == codes.drop(columns="target")).all().all()
+
+
+def test_sklearn_dataset_regression_and_findings(ctx: StepContext) -> None:
+    diabetes = SklearnDatasetSource(name="diabetes")
+
+    assert diabetes.load(ctx)["target"].dtype == "float64"
+    assert diabetes.validate(ctx) == []
+    [finding] = SklearnDatasetSource(name="diabetes", target_names=True).validate(ctx)
+    assert finding.key == "target_names"
+    other_target = StepContext(spec_name="t", task="binary", target="y", base_dir=Path())
+    [finding] = SklearnDatasetSource(name="wine").validate(other_target)
+    assert finding.hint == "set target: target"

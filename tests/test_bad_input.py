@@ -1,0 +1,136 @@
+"""Bad data and a damaged store: a clear message, exit 2, no traceback, nothing changed."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+CSV_SPEC = """
+name: tiny
+task: binary
+data:
+  source: {type: csv, params: {path: data.csv}}
+  target: label
+model:
+  type: lightgbm
+  params: {n_estimators: 5, min_child_samples: 1}
+"""
+
+
+def make_csv(directory: Path, rows: list[str], header: str = "age,city,label") -> None:
+    (directory / "data.csv").write_text("\n".join([header, *rows]) + "\n")
+
+
+GOOD_ROWS = [f"{20 + i},{'ab'[i % 2]},{i % 2}" for i in range(40)]
+
+
+def snapshot(directory: Path) -> dict[str, list[tuple]]:
+    """Everything the store says about models: must not change on bad input."""
+    db_path = directory / ".specops" / "store.db"
+    if not db_path.exists():
+        return {}
+    with sqlite3.connect(db_path) as db:
+        return {
+            table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            for table in ("model_versions", "aliases", "alias_history")
+        }
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "message"),
+    [
+        (
+            GOOD_ROWS,
+            "age,city,lable",
+            "target column 'label' is not in the data; did you mean 'lable'?",
+        ),
+        ([], "age,city,label", "has no rows"),
+        ([f"{i},a,1" for i in range(30)], "age,city,label", "has a single class (1)"),
+        (
+            [*GOOD_ROWS[:30], "abc,a,1", *GOOD_ROWS[30:]],
+            "age,city,label",
+            "column 'age' looks numeric",
+        ),
+        (
+            [*GOOD_ROWS, "33,a,"],
+            "age,city,label",
+            "target 'label' has 1 missing value(s) (rows 40)",
+        ),
+        (
+            [f"{i},a,{i % 3}" for i in range(30)],
+            "age,city,label",
+            "has 3 classes but the task is binary",
+        ),
+    ],
+    ids=["target-missing", "empty", "one-class", "text-in-numeric", "target-nan", "three-classes"],
+)
+def test_bad_data_is_exit_2_with_a_message(cli, write_spec, rows, header, message) -> None:
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, GOOD_ROWS)
+    assert cli("run", spec).code == 0  # a champion exists before the bad data arrives
+    before = snapshot(spec.parent)
+    make_csv(spec.parent, rows, header)
+    result = cli("run", spec)
+    assert result.code == 2
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert snapshot(spec.parent) == before
+
+
+def test_text_in_numeric_column_names_the_value_and_row(cli, write_spec) -> None:
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, [*GOOD_ROWS[:30], "abc,a,1", *GOOD_ROWS[30:]])
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "1 non-numeric value(s): 'abc' (rows 30)" in result.err
+    assert "hint: fix the data, or declare the column categorical in data.features" in result.err
+
+
+def test_declared_numeric_column_with_text(cli, write_spec) -> None:
+    declared = CSV_SPEC.replace(
+        "  target: label\n", "  target: label\n  features: {age: numeric, city: categorical}\n"
+    )
+    spec = write_spec(declared)
+    make_csv(spec.parent, [*GOOD_ROWS, "old,a,1"])
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "column 'age' is declared numeric but has 1 non-numeric value(s): 'old'" in result.err
+
+
+def test_missing_file_at_run_time_is_exit_2_before_the_store_is_touched(cli, write_spec) -> None:
+    spec = write_spec(CSV_SPEC)
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "data.csv" in result.err and "not found" in result.err
+    assert not (spec.parent / ".specops").exists()
+
+
+def test_corrupt_champion_artifact_is_refused_and_nothing_changes(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    directory = bc_spec.parent
+    before = snapshot(directory)
+    blobs = sorted((directory / ".specops" / "artifacts").rglob("*"))
+    model_blob = max((b for b in blobs if b.is_file()), key=lambda b: b.stat().st_size)
+    original = model_blob.read_bytes()
+    model_blob.write_bytes(original[: len(original) // 2])  # truncated
+    result = cli("run", bc_spec)
+    assert result.code == 2
+    assert "is corrupt" in result.err and "refusing to load it" in result.err
+    assert "of bc/1" in result.err
+    assert snapshot(directory) == before
+    model_blob.write_bytes(original.replace(b"tree", b"tref", 1))  # tampered, same size
+    result = cli("run", bc_spec)
+    assert result.code == 2 and "is corrupt" in result.err
+    assert snapshot(directory) == before
+
+
+def test_bad_input_never_prints_a_traceback_but_debug_does(cli_process, write_spec) -> None:
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, GOOD_ROWS, "age,city,lable")
+    plain = cli_process("run", spec)
+    assert plain.code == 2
+    assert "Traceback" not in plain.err and "target column 'label' is not in the data" in plain.err
+    debug = cli_process("run", spec, "--debug")
+    assert debug.code == 2 and "Traceback" in debug.err

@@ -1,0 +1,167 @@
+"""`specops run` end to end through the CLI: real data, real training, a real store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import SPECS
+
+
+def store_rows(spec_dir: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(spec_dir / ".specops" / "store.db") as db:
+        return db.execute(query).fetchall()
+
+
+def champion(spec_dir: Path, name: str) -> int | None:
+    rows = store_rows(
+        spec_dir, f"SELECT version FROM aliases WHERE name='{name}' AND alias='champion'"
+    )
+    return rows[0][0] if rows else None
+
+
+def test_first_run_registers_and_promotes_the_champion(cli, bc_spec: Path) -> None:
+    result = cli("run", bc_spec, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "passed"
+    assert [s["name"] for s in report["steps"]] == [
+        "ingest",
+        "check",
+        "split",
+        "transform",
+        "train",
+        "evaluate",
+        "gate",
+        "register",
+        "deploy",
+    ]
+    metrics = {m["metric"]: m for m in report["metrics"]}
+    assert {"accuracy", "roc_auc", "log_loss", "f1", "average_precision"} <= set(metrics)
+    assert metrics["roc_auc"]["passed"] is True and metrics["roc_auc"]["value"] > 0.9
+    assert "max_drop skipped: no champion yet" in metrics["roc_auc"]["detail"]
+    assert metrics["accuracy"]["passed"] is None  # reported without a threshold
+    assert report["model"] == {"name": "bc", "version": 1, "status": "registered"}
+    assert champion(bc_spec.parent, "bc") == 1
+    lineage = report["lineage"]
+    assert len(lineage["spec_hash"]) == 64 and len(lineage["data_hash"]) == 64
+    assert "lightgbm" in lineage["packages"] and "scikit-learn" in lineage["packages"]
+
+
+def test_second_run_is_gated_against_the_champion(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    result = cli("run", bc_spec, "--json")
+    assert result.code == 0
+    report = json.loads(result.out)
+    roc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
+    assert roc["champion"] is not None and roc["champion"] == roc["value"]  # same seed, same model
+    gate = next(s for s in report["steps"] if s["name"] == "gate")
+    assert "champion bc/1 rescored on this test split" in gate["detail"]
+    assert champion(bc_spec.parent, "bc") == 2
+    history = store_rows(
+        bc_spec.parent, "SELECT from_version, to_version, reason FROM alias_history"
+    )
+    assert history == [(None, 1, "gate passed"), (1, 2, "gate passed")]
+
+
+def test_failed_gate_exits_1_records_rejection_and_keeps_the_champion(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    result = cli("run", bc_spec, "--set", "gate.roc_auc.min=0.9999")
+    assert result.code == 1
+    assert "FAIL" in result.out and "below min 0.9999" in result.out
+    assert "rejected by the gate: nothing promoted" in result.out
+    assert champion(bc_spec.parent, "bc") == 1
+    statuses = store_rows(
+        bc_spec.parent, "SELECT version, status FROM model_versions ORDER BY version"
+    )
+    assert statuses == [(1, "registered"), (2, "rejected")]
+
+
+def test_max_drop_compares_with_the_champion(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    weaker = cli(
+        "run",
+        bc_spec,
+        "--json",
+        "--set",
+        "model.params.n_estimators=1",
+        "--set",
+        "model.params.num_leaves=2",
+    )
+    assert weaker.code == 1
+    roc = next(m for m in json.loads(weaker.out)["metrics"] if m["metric"] == "roc_auc")
+    assert roc["passed"] is False and "worse than champion" in roc["detail"]
+    assert champion(bc_spec.parent, "bc") == 1
+
+
+def test_failed_data_check_stops_before_training(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    result = cli("run", spec, "--set", "checks.5.params.min=5000")
+    assert result.code == 1
+    assert "failed data checks" in result.out and "row_count" in result.out
+    assert "data checks failed, nothing trained" in result.out
+    assert store_rows(churn_dir, "SELECT COUNT(*) FROM model_versions") == [(0,)]
+
+
+def test_csv_and_parquet_sources_are_a_one_key_swap(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    csv = json.loads(cli("run", spec, "--json").out)
+    parquet = json.loads(cli("run", spec, "--json", "--profile", "parquet").out)
+    assert csv["status"] == parquet["status"] == "passed"
+    assert [m["value"] for m in csv["metrics"]] == [m["value"] for m in parquet["metrics"]]
+
+
+def test_model_swap_needs_no_other_edit(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    result = cli(
+        "run", spec, "--json", "--set", "model.type=random_forest", "--set", "model.params={}"
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["model"]["version"] == 1
+
+
+def test_sklearn_model_gets_categoricals_encoded_automatically(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    result = cli(
+        "run",
+        spec,
+        "--json",
+        "--set",
+        "preprocess=[]",
+        "--set",
+        "model.type=logistic_regression",
+        "--set",
+        "model.params={}",
+    )
+    assert result.code == 0, result.err
+    transform = next(s for s in json.loads(result.out)["steps"] if s["name"] == "transform")
+    assert "auto_one_hot" in transform["detail"] and "auto_impute" in transform["detail"]
+
+
+def test_regression_example_runs(cli, tmp_path: Path) -> None:
+    spec = tmp_path / "diabetes.yaml"
+    shutil.copy(SPECS / "diabetes_regression.yaml", spec)
+    result = cli("run", spec, "--json")
+    assert result.code == 0, result.err
+    names = {m["metric"] for m in json.loads(result.out)["metrics"]}
+    assert names == {"rmse", "mae", "r2", "mape"}
+
+
+def test_directory_target_exports_a_self_contained_package(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    result = cli("run", spec, "--set", "deploy={type: directory, params: {path: out/model}}")
+    assert result.code == 0, result.err
+    package = churn_dir / "out" / "model"
+    names = sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file())
+    assert "model.json" in names and "signature.json" in names and "transform.skops" in names
+    assert "release.json" in names and any(n.startswith("model/") for n in names)
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
+    signature = json.loads((package / "signature.json").read_text())
+    contract = next(c for c in signature["columns"] if c["name"] == "contract")
+    assert contract["role"] == "categorical"
+    assert contract["categories"] == ["month-to-month", "one-year", "two-year"]
+    meta = json.loads((package / "model.json").read_text())
+    assert meta["labels"] == ["no", "yes"] and meta["task"] == "binary"
+    assert champion(churn_dir, "churn") is None  # directory export does not promote
