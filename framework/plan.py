@@ -31,13 +31,18 @@ class PlannedStep:
 
 
 def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = "") -> PlannedStep:
-    entry = plugins.registry.get(component.kind, component.type)
+    entry = plugins.registry.find(component.kind, component.type)
+    if entry is None:  # claimed by a plugin's specops_resolve_component
+        plugin, version = "resolver hook", "-"
+    else:
+        plugin = entry.plugin.name if entry.plugin.builtin else entry.plugin.dist
+        version = entry.plugin.version
     return PlannedStep(
         step=step,
         kind=component.kind,
         type=component.type,
-        plugin=entry.plugin.name if entry.plugin.builtin else entry.plugin.dist,
-        version=entry.plugin.version,
+        plugin=plugin,
+        version=version,
         params=component.kwargs(),
         path=component.path,
         note=note,
@@ -71,8 +76,8 @@ def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:
     add("split", spec.split, f"seed {spec.seed}")
     for transform in spec.preprocess:
         add("transform", transform)
-    model_entry = plugins.registry.get("model", spec.model.type)
-    add("train", spec.model, _model_note(model_entry.factory))
+    model_entry = plugins.registry.find("model", spec.model.type)
+    add("train", spec.model, _model_note(model_entry.factory) if model_entry else "")
     for deploy in spec.deploy:
         add("deploy", deploy)
     return steps

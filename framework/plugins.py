@@ -52,7 +52,8 @@ class RegistryResolver:
     def specops_resolve_component(
         self, kind: str, type_name: str, params: dict[str, Any]
     ) -> Any | None:
-        return self.registry.get(kind, type_name).factory(**params)
+        entry = self.registry.find(kind, type_name)
+        return None if entry is None else entry.factory(**params)
 
 
 class Plugins:
@@ -64,9 +65,12 @@ class Plugins:
 
     def build(self, kind: str, type_name: str, params: dict[str, Any] | None = None) -> Any:
         """The component that will run a step of this kind and type."""
-        return self.pm.hook.specops_resolve_component(
+        component = self.pm.hook.specops_resolve_component(
             kind=kind, type_name=type_name, params=dict(params or {})
         )
+        if component is None:
+            raise PluginError(self.registry.unknown_type_message(kind, type_name))
+        return component
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Add an in-process plugin for lifecycle events (progress display, tracking)."""
@@ -148,7 +152,8 @@ def load_plugins(extra: Iterable[tuple[str, object]] = ()) -> Plugins:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin '{exc.plugin}' implements an unknown hook: {exc}") from exc
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"plugin '{name}' implements an unknown hook: {exc}") from exc
 
     registry.plugins.extend(infos.values())
     _collect_registrations(pm, registry, infos)
@@ -160,7 +165,7 @@ def _collect_registrations(
 ) -> None:
     """Call every registration hook once per plugin, so each entry knows its plugin."""
     for kind, hook_name in REGISTRATION_HOOKS.items():
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order
             info = infos.get(impl.plugin_name)
             if info is None:
                 continue

@@ -144,6 +144,8 @@ class _Checker:
     def component(self, kind: str, path: KeyPath, node: dict[str, Any]) -> list[Problem]:
         type_name = node["type"]
         entry = self.registry.find(kind, type_name)
+        if entry is None and self._claimed(kind, type_name, node.get("params")):
+            return []
         if entry is None:
             return [
                 self.problem(
@@ -189,6 +191,14 @@ class _Checker:
                 )
             )
         return problems
+
+    def _claimed(self, kind: str, type_name: str, params: Any) -> bool:
+        """Whether a plugin's resolver hook claims a type nobody registered."""
+        try:
+            self.plugins.build(kind, type_name, params if isinstance(params, dict) else {})
+        except Exception:
+            return False
+        return True
 
     # gate ------------------------------------------------------------------
 
