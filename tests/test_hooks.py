@@ -86,7 +86,9 @@ def test_every_hook_is_called_by_a_run(tmp_path: Path) -> None:
     # a failing step calls specops_step_error, then specops_run_end
     (tmp_path / "data.csv").write_text("a,b\n1,2\n")
     spec_file.write_text(
-        SPEC.replace("sklearn_dataset, params: {name: breast_cancer}", "csv, params: {path: data.csv}")
+        SPEC.replace(
+            "sklearn_dataset, params: {name: breast_cancer}", "csv, params: {path: data.csv}"
+        )
     )
     recorder.calls.clear()
     with pytest.raises(Exception, match="target column 'target' is not in the data"):
@@ -108,7 +110,9 @@ class MemorySource:
 
         rng = np.random.default_rng(0)
         x = rng.normal(size=self.rows)
-        return pd.DataFrame({"x": x, "y": (x + rng.normal(scale=0.5, size=self.rows) > 0).astype(int)})
+        return pd.DataFrame(
+            {"x": x, "y": (x + rng.normal(scale=0.5, size=self.rows) > 0).astype(int)}
+        )
 
 
 class SchemeResolver:
@@ -125,8 +129,9 @@ def test_resolve_hook_lets_a_plugin_claim_steps_by_predicate(tmp_path: Path) -> 
     plugins = load_plugins(extra=[("scheme", SchemeResolver())])
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(
-        SPEC.replace("{type: sklearn_dataset, params: {name: breast_cancer}}", '{type: "mem:300"}')
-        .replace("target: target", "target: y")
+        SPEC.replace(
+            "{type: sklearn_dataset, params: {name: breast_cancer}}", '{type: "mem:300"}'
+        ).replace("target: target", "target: y")
     )
     spec = load_spec(spec_file, plugins)
     result = Engine(spec, plugins).run()

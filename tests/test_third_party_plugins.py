@@ -47,7 +47,9 @@ def env_for(site: Path, **extra: str) -> dict[str, str]:
     return {"PYTHONPATH": str(site), **extra}
 
 
-def test_plugin_from_the_guide_is_listed_and_runs(cli_process, site: Path, blobs_spec: Path) -> None:
+def test_plugin_from_the_guide_is_listed_and_runs(
+    cli_process, site: Path, blobs_spec: Path
+) -> None:
     listed = cli_process("plugins", "--json", env=env_for(site))
     assert listed.code == 0, listed.err
     plugin = next(p for p in json.loads(listed.out)["plugins"] if p["name"] == "centroid")
@@ -64,7 +66,9 @@ def test_plugin_from_the_guide_is_listed_and_runs(cli_process, site: Path, blobs
     assert accuracy["value"] >= 0.8
 
     # its params schema is part of validation and of the composed schema
-    bad = cli_process("validate", blobs_spec, "--set", "data.source.params.rows=3", env=env_for(site))
+    bad = cli_process(
+        "validate", blobs_spec, "--set", "data.source.params.rows=3", env=env_for(site)
+    )
     assert bad.code == 2 and "data.source.params.rows: must be >= 10" in bad.err
     schema = json.loads(cli_process("schema", env=env_for(site)).out)
     assert "synthetic" in schema["$defs"]["source"]["properties"]["type"]["enum"]
@@ -73,7 +77,9 @@ def test_plugin_from_the_guide_is_listed_and_runs(cli_process, site: Path, blobs
 def test_a_broken_plugin_names_itself_and_breaks_nothing_else(
     cli_process, site: Path, blobs_spec: Path, tmp_path: Path
 ) -> None:
-    install(site, "specops-broken", "specops_broken", "raise ImportError('needs libfancy')\n", "broken")
+    install(
+        site, "specops-broken", "specops_broken", "raise ImportError('needs libfancy')\n", "broken"
+    )
     listed = cli_process("plugins", env=env_for(site))
     assert listed.code == 0
     assert "failed to load broken (specops-broken): ImportError: needs libfancy" in listed.out
@@ -98,12 +104,17 @@ def test_two_plugins_claiming_one_type_is_an_error_naming_both(cli_process, site
     install(site, "specops-clash", "specops_clash", clash, "clash")
     result = cli_process("plugins", env=env_for(site))
     assert result.code == 2
-    assert "two plugins claim model type 'lightgbm': 'lightgbm' (specops) and 'clash' (specops-clash)" in result.err
+    assert (
+        "two plugins claim model type 'lightgbm': 'lightgbm' (specops) and 'clash' (specops-clash)"
+        in result.err
+    )
 
 
 def test_switches_limit_which_plugins_load(cli_process, site: Path) -> None:
     install(site, "specops-broken", "specops_broken", "raise ImportError('nope')\n", "broken")
-    only_builtin = cli_process("plugins", "--json", env=env_for(site, SPECOPS_DISABLE_PLUGIN_AUTOLOAD="1"))
+    only_builtin = cli_process(
+        "plugins", "--json", env=env_for(site, SPECOPS_DISABLE_PLUGIN_AUTOLOAD="1")
+    )
     names = {p["name"] for p in json.loads(only_builtin.out)["plugins"]}
     assert "centroid" not in names and "lightgbm" in names
     assert json.loads(only_builtin.out)["broken"] == []

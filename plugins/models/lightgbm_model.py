@@ -1,0 +1,306 @@
+"""The ``lightgbm`` model: gradient-boosted trees with native categoricals and missing values.
+
+Trained with ``lightgbm.train`` rather than the scikit-learn wrapper so the
+objective and number of classes follow the spec's task exactly (the wrapper would
+re-encode labels and lose a class missing from the training split). The model is
+stored in LightGBM's own text format, which carries the training categories of
+every ``category`` column: at predict time LightGBM maps categories by value, so
+a different category order or an unseen category (treated as missing) is safe.
+Text columns (an impute step returns categories as strings) are read as categories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework import DataError, Finding, StepContext, StoreError, hookimpl, role_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from framework import Register
+
+MODEL_FILE = "model.txt"
+META_FILE = "model.json"
+TYPE_NAME = "lightgbm"
+
+OBJECTIVES: dict[str, str] = {
+    "binary": "binary",
+    "multiclass": "multiclass",
+    "regression": "regression",
+}
+
+PARAMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "n_estimators": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000,
+            "default": 100,
+            "description": "Number of boosting rounds (trees per class).",
+        },
+        "learning_rate": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 0.1,
+            "description": "Shrinkage of each tree; lower needs more trees but generalises better.",
+        },
+        "num_leaves": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 131072,
+            "default": 31,
+            "description": "Maximum leaves per tree, the main complexity control.",
+        },
+        "max_depth": {
+            "type": "integer",
+            "minimum": -1,
+            "default": -1,
+            "description": "Maximum tree depth; -1 or 0 means no limit.",
+        },
+        "min_child_samples": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 20,
+            "description": "Minimum rows in a leaf; raise it against overfitting small data.",
+        },
+        "subsample": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 1.0,
+            "description": "Fraction of rows sampled per bagging round (needs subsample_freq > 0).",
+        },
+        "subsample_freq": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 0,
+            "description": "Resample rows every this many rounds; 0 disables bagging.",
+        },
+        "colsample_bytree": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": 1.0,
+            "description": "Fraction of columns sampled for each tree.",
+        },
+        "reg_alpha": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "L1 regularisation of leaf values.",
+        },
+        "reg_lambda": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.0,
+            "description": "L2 regularisation of leaf values.",
+        },
+        "class_weight": {
+            "enum": [None, "balanced"],
+            "default": None,
+            "description": "'balanced' weighs classes inversely to their frequency "
+            "(classification only).",
+        },
+        "n_jobs": {
+            "type": ["integer", "null"],
+            "minimum": -1,
+            "default": None,
+            "description": "Threads to use; null, 0 or -1 use every core.",
+        },
+        "seed": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": 2147483647,
+            "default": None,
+            "description": "Random seed for bagging and column sampling; null uses the run's seed.",
+        },
+        "deterministic": {
+            "type": "boolean",
+            "default": True,
+            "description": "Same data and seed give a byte-identical model, at a small speed cost.",
+        },
+    },
+}
+
+BOOSTER_PARAMS: frozenset[str] = frozenset(PARAMS_SCHEMA["properties"]) - {
+    "n_estimators",
+    "class_weight",
+    "seed",
+    "n_jobs",
+}
+"""Params passed to LightGBM under their own name (LightGBM accepts these aliases)."""
+
+
+def class_count(task: str, y: np.ndarray) -> int:
+    """Classes the model scores: codes run 0..k-1, even if the top one is rare."""
+    if task == "regression":
+        return 0
+    return 2 if task == "binary" else int(y.max()) + 1
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Per-row weights ``n / (classes * count)``: scikit-learn's 'balanced' rule."""
+    import numpy as np
+
+    counts = np.bincount(y)
+    return len(y) / (np.count_nonzero(counts) * counts[y])
+
+
+class LightGBMModel:
+    """Gradient-boosted trees for binary, multiclass and regression tasks."""
+
+    tasks = frozenset(OBJECTIVES)
+    native_categorical = True
+    handles_missing = True
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(PARAMS_SCHEMA["properties"]))
+        if unknown:
+            raise TypeError(f"lightgbm got unknown params: {', '.join(unknown)}")
+        self.params = params
+        self.task: str | None = None
+        self.n_classes = 0
+        self.features: list[str] = []
+        self._booster: Any = None
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        if ctx.task == "regression" and self.params.get("class_weight"):
+            return [Finding("class_weight applies to classification only", key="class_weight")]
+        return []
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, ctx: StepContext) -> None:
+        import lightgbm as lgb
+        import numpy as np
+
+        X = text_as_categories(X)
+        y = np.asarray(y)
+        self.task = ctx.task
+        self.n_classes = class_count(ctx.task, y)
+        self.features = [str(name) for name in X.columns]
+        weights = balanced_weights(y) if self.params.get("class_weight") == "balanced" else None
+        dataset = lgb.Dataset(X, label=y, weight=weights, categorical_feature="auto")
+        self._booster = lgb.train(
+            self.booster_params(ctx),
+            dataset,
+            num_boost_round=self.params.get("n_estimators", 100),
+        )
+
+    def booster_params(self, ctx: StepContext) -> dict[str, Any]:
+        """LightGBM's params for this task: the spec's, plus quiet and reproducible defaults."""
+        params: dict[str, Any] = {
+            "objective": OBJECTIVES[ctx.task],
+            "verbosity": -1,
+            "deterministic": True,
+            **{key: value for key, value in self.params.items() if key in BOOSTER_PARAMS},
+            "seed": ctx.seed if self.params.get("seed") is None else self.params["seed"],
+        }
+        if self.params.get("n_jobs") is not None:
+            params["num_threads"] = self.params["n_jobs"]
+        if params["deterministic"]:
+            params["force_col_wise"] = True  # LightGBM's condition for determinism
+        if ctx.task == "multiclass":
+            params["num_class"] = self.n_classes
+        return params
+
+    def _raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self._booster is None:
+            raise RuntimeError("the lightgbm model is not fitted")
+        missing = [name for name in self.features if name not in X.columns]
+        if missing:
+            raise DataError(
+                f"lightgbm: the data lacks columns the model was trained on: {', '.join(missing)}",
+                column=missing[0],
+            )
+        # LightGBM matches columns by position: put them in training order.
+        return self._booster.predict(text_as_categories(X[self.features]))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
+        if self.task == "regression":
+            raise TypeError("predict_proba needs a classification task; this model is a regressor")
+        scores = self._raw_predict(X)
+        if self.task == "binary":
+            return np.column_stack([1.0 - scores, scores])
+        return scores
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        if self.task == "regression":
+            return self._raw_predict(X)
+        return self.predict_proba(X).argmax(axis=1)
+
+    def save(self, directory: Path) -> None:
+        """Write ``model.txt`` (LightGBM's text format) and ``model.json`` (task, classes)."""
+        if self._booster is None:
+            raise RuntimeError("the lightgbm model is not fitted")
+        directory.mkdir(parents=True, exist_ok=True)
+        self._booster.save_model(str(directory / MODEL_FILE))
+        meta = {
+            "type": TYPE_NAME,
+            "task": self.task,
+            "n_classes": self.n_classes,
+            "features": self.features,
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> LightGBMModel:
+        """Rebuild from the two files ``save`` wrote: no pickle, no code from the files."""
+        import lightgbm as lgb
+
+        meta = read_meta(directory)
+        model = cls()
+        model.task = meta["task"]
+        model.n_classes = meta["n_classes"]
+        model.features = meta["features"]
+        try:
+            model._booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        except lgb.basic.LightGBMError as exc:
+            raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
+        return model
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    """The saved task and classes, refusing a directory some other model type wrote."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read {directory / META_FILE}: {exc}") from exc
+    if meta.get("type") != TYPE_NAME:
+        raise StoreError(f"{directory} holds a '{meta.get('type')}' model, not '{TYPE_NAME}'")
+    return meta
+
+
+def text_as_categories(X: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as ``category``: an impute step hands categories back as strings.
+
+    LightGBM stores each categorical column's training categories and maps values
+    to them at predict time, so the category order built here does not matter.
+    """
+    from pandas.api import types
+
+    text = [
+        name
+        for name in X.columns
+        if role_of(X[name]) == "categorical"
+        and not isinstance(X[name].dtype, types.CategoricalDtype)
+    ]
+    return X.astype(dict.fromkeys(text, "category")) if text else X
+
+
+@hookimpl
+def specops_register_models(register: Register) -> None:
+    """Register the ``lightgbm`` model type."""
+    register(
+        TYPE_NAME,
+        LightGBMModel,
+        PARAMS_SCHEMA,
+        summary="LightGBM gradient-boosted trees (native categoricals and missing values)",
+    )
