@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pluggy
 
-from framework.columns import columns_with_role, role_of
+from framework.columns import columns_with_role, role_of, text_as_categories
 from framework.components import (
     KINDS,
     TASKS,
@@ -61,4 +61,5 @@ __all__ = [
     "load_skops",
     "role_of",
     "save_skops",
+    "text_as_categories",
 ]

@@ -30,3 +30,21 @@ def role_of(series: pd.Series) -> str:
 def columns_with_role(frame: pd.DataFrame, *roles: str) -> list[str]:
     """The columns of ``frame`` whose role is one of ``roles``, in frame order."""
     return [str(name) for name in frame.columns if role_of(frame[name]) in roles]
+
+
+def text_as_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as ``category``, which native-categorical models read by dtype.
+
+    An impute step hands categories back as strings; LightGBM and scikit-learn's
+    histogram boosting map values to their training categories at predict time, so
+    the category order built here does not matter.
+    """
+    from pandas.api import types
+
+    text = [
+        name
+        for name in frame.columns
+        if role_of(frame[name]) == "categorical"
+        and not isinstance(frame[name].dtype, types.CategoricalDtype)
+    ]
+    return frame.astype(dict.fromkeys(text, "category")) if text else frame

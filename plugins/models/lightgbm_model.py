@@ -15,7 +15,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import DataError, Finding, StepContext, StoreError, hookimpl, role_of
+from framework import (
+    DataError,
+    Finding,
+    StepContext,
+    StoreError,
+    hookimpl,
+    text_as_categories,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -276,23 +283,6 @@ def read_meta(directory: Path) -> dict[str, Any]:
     if meta.get("type") != TYPE_NAME:
         raise StoreError(f"{directory} holds a '{meta.get('type')}' model, not '{TYPE_NAME}'")
     return meta
-
-
-def text_as_categories(X: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as ``category``: an impute step hands categories back as strings.
-
-    LightGBM stores each categorical column's training categories and maps values
-    to them at predict time, so the category order built here does not matter.
-    """
-    from pandas.api import types
-
-    text = [
-        name
-        for name in X.columns
-        if role_of(X[name]) == "categorical"
-        and not isinstance(X[name].dtype, types.CategoricalDtype)
-    ]
-    return X.astype(dict.fromkeys(text, "category")) if text else X
 
 
 @hookimpl

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from framework import Finding, StepContext, StoreError, hookimpl, load_skops, role_of, save_skops
+from framework import (
+    Finding,
+    StepContext,
+    StoreError,
+    hookimpl,
+    load_skops,
+    save_skops,
+    text_as_categories,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,23 +115,6 @@ def forest_schema(bootstrap: bool) -> dict[str, Any]:
         n_jobs=N_JOBS,
         random_state=RANDOM_STATE,
     )
-
-
-def text_as_categories(X: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as ``category``, which native-categorical estimators read by dtype.
-
-    An impute step hands categories back as strings; the estimator maps values to
-    its training categories at predict time, so the order built here does not matter.
-    """
-    from pandas.api import types
-
-    text = [
-        name
-        for name in X.columns
-        if role_of(X[name]) == "categorical"
-        and not isinstance(X[name].dtype, types.CategoricalDtype)
-    ]
-    return X.astype(dict.fromkeys(text, "category")) if text else X
 
 
 def class_count(task: str, y: np.ndarray) -> int:
