@@ -134,3 +134,15 @@ def test_bad_input_never_prints_a_traceback_but_debug_does(cli_process, write_sp
     assert "Traceback" not in plain.err and "target column 'label' is not in the data" in plain.err
     debug = cli_process("run", spec, "--debug")
     assert debug.code == 2 and "Traceback" in debug.err
+
+
+def test_json_callers_get_the_error_on_stdout(cli, write_spec) -> None:
+    import json
+
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, GOOD_ROWS, "age,city,lable")
+    result = cli("run", spec, "--json")
+    assert result.code == 2
+    report = json.loads(result.out)
+    assert report["status"] == "error" and report["exit_code"] == 2
+    assert report["column"] == "label" and "did you mean 'lable'" in report["error"]

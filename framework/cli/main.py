@@ -85,13 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         code = 130
     except Exception as exc:
-        from framework.cli.render import report_error
+        from framework.cli.render import error_json, report_error
 
         if debug:
             import traceback
 
             traceback.print_exc()
         code = report_error(exc)
+        if getattr(args, "json", False):
+            import json
+
+            print(json.dumps(error_json(exc, code), indent=2, default=str))
     sys.stdout.flush()
     return code
 

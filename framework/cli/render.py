@@ -69,3 +69,14 @@ def report_error(exc: BaseException, stream: TextIO | None = None) -> int:
         file=stream,
     )
     return 3
+
+
+def error_json(exc: BaseException, code: int) -> dict[str, object]:
+    """The error as JSON for ``--json`` callers, who read stdout, not stderr."""
+    report: dict[str, object] = {"status": "error", "exit_code": code, "error": str(exc)}
+    if isinstance(exc, SpecError):
+        report["problems"] = [p.to_dict() for p in exc.problems]
+    if isinstance(exc, DataError):
+        report["column"] = exc.column
+        report["hint"] = exc.hint
+    return report

@@ -1,0 +1,99 @@
+"""`specops plan` and `specops schema`: what will run, and the contract editors read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from framework.spec.source import read_spec_text
+from tests.conftest import SPECS
+
+
+def test_plan_names_each_step_plugin_version_and_effective_params(cli) -> None:
+    result = cli(
+        "plan",
+        SPECS / "churn_csv.yaml",
+        "--json",
+        "--profile",
+        "parquet",
+        "--set",
+        "model.params.n_estimators=500",
+    )
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    steps = [(s["step"], s["type"]) for s in plan["steps"]]
+    assert steps[0] == ("ingest", "parquet")  # the profile swapped the source
+    assert ("split", "stratified") in steps and ("deploy", "registry") in steps
+    train = next(s for s in plan["steps"] if s["step"] == "train")
+    assert train["plugin"] == "lightgbm" and train["version"] == "0.1.0"
+    assert train["params"]["n_estimators"] == 500  # the override
+    assert train["params"]["learning_rate"] == 0.05  # the file
+    assert "roc_auc" in plan["metrics"] and plan["profile"] == "parquet"
+
+
+def test_plan_shows_env_placeholders_not_their_values(cli, write_spec, monkeypatch) -> None:
+    monkeypatch.setenv("CHURN_SECRET_DIR", str(SPECS / "data"))
+    path = write_spec(
+        """
+        name: x
+        task: binary
+        data:
+          source: {type: csv, params: {path: "${env:CHURN_SECRET_DIR}/churn.csv"}}
+          target: churned
+        model: {type: lightgbm}
+        """
+    )
+    result = cli("plan", path, "--json")
+    assert result.code == 0, result.err
+    ingest = json.loads(result.out)["steps"][0]
+    assert ingest["params"]["path"] == "${env:CHURN_SECRET_DIR}/churn.csv"
+    assert str(SPECS / "data") not in result.out
+
+
+def test_plan_and_validate_import_no_heavy_library() -> None:
+    probe = (
+        "import sys\n"
+        "from framework.cli.main import main\n"
+        f"assert main(['validate', {str(SPECS / 'breast_cancer.yaml')!r}]) == 0\n"
+        f"assert main(['plan', {str(SPECS / 'churn_csv.yaml')!r}]) == 0\n"
+        "heavy = sorted(m for m in ('pandas', 'sklearn', 'lightgbm', 'pyarrow', 'numpy', 'skops')"
+        " if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in done.stdout
+
+
+def test_composed_schema_is_valid_and_accepts_every_example(cli) -> None:
+    result = cli("schema")
+    assert result.code == 0
+    schema = json.loads(result.out)
+    Draft202012Validator.check_schema(schema)
+    assert "lightgbm" in schema["$defs"]["model"]["properties"]["type"]["enum"]
+    validator = Draft202012Validator(schema)
+    for spec in SPECS.glob("*.yaml"):
+        document = read_spec_text(spec).data
+        assert not list(validator.iter_errors(document)), spec
+
+
+def test_composed_schema_checks_plugin_params_as_an_editor_would(cli) -> None:
+    schema = json.loads(cli("schema").out)
+    validator = Draft202012Validator(schema)
+    document = read_spec_text(SPECS / "breast_cancer.yaml").data
+    document["model"]["params"]["learning_rate"] = "fast"
+    errors = [e.json_path for e in validator.iter_errors(document)]
+    assert "$.model.params.learning_rate" in errors
+    document["model"]["type"] = "lightgbn"
+    assert any(e.validator == "enum" for e in validator.iter_errors(document))
+
+
+def test_core_schema_is_the_published_file(cli) -> None:
+    published = json.loads(
+        (Path(__file__).parent.parent / "schemas" / "spec.schema.json").read_text()
+    )
+    assert json.loads(cli("schema", "--core").out) == published
+    assert published["$schema"] == "https://json-schema.org/draft/2020-12/schema"
