@@ -129,7 +129,7 @@ def test_sklearn_model_gets_categoricals_encoded_automatically(cli, churn_dir: P
         spec,
         "--json",
         "--set",
-        "preprocess=[]",
+        "preprocess=[{type: scale}]",
         "--set",
         "model.type=logistic_regression",
         "--set",
@@ -165,3 +165,57 @@ def test_directory_target_exports_a_self_contained_package(cli, churn_dir: Path)
     meta = json.loads((package / "model.json").read_text())
     assert meta["labels"] == ["no", "yes"] and meta["task"] == "binary"
     assert champion(churn_dir, "churn") is None  # directory export does not promote
+
+
+def test_sql_source_reads_a_sqlite_file(cli, churn_dir: Path) -> None:
+    import pandas as pd
+
+    with sqlite3.connect(churn_dir / "data" / "churn.db") as db:
+        pd.read_csv(churn_dir / "data" / "churn.csv").to_sql("customers", db, index=False)
+    spec = churn_dir / "spec.yaml"
+    result = cli(
+        "run",
+        spec,
+        "--json",
+        "--set",
+        "data.source={type: sql, params: {path: data/churn.db, table: customers}}",
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["data"]["rows"] == 1200
+
+
+def test_multiclass_with_probabilities(cli, write_spec) -> None:
+    spec = write_spec(
+        """
+        name: iris
+        task: multiclass
+        data:
+          source: {type: sklearn_dataset, params: {name: iris, target_names: true}}
+          target: target
+        model: {type: random_forest, params: {n_estimators: 20}}
+        gate:
+          accuracy: {min: 0.8}
+          log_loss: {max: 1.0}
+        """
+    )
+    result = cli("run", spec, "--json")
+    assert result.code == 0, result.err
+    names = {m["metric"] for m in json.loads(result.out)["metrics"]}
+    assert {"accuracy", "roc_auc", "log_loss", "f1"} <= names
+    model = json.loads(result.out)["model"]
+    assert model == {"name": "iris", "version": 1, "status": "registered"}
+
+
+def test_native_categorical_sklearn_model_reloads_as_champion(cli, churn_dir: Path) -> None:
+    spec = churn_dir / "spec.yaml"
+    swap = [
+        "--set",
+        "model={type: hist_gradient_boosting, params: {max_iter: 30}}",
+        "--set",
+        "preprocess=[]",
+    ]
+    assert cli("run", spec, *swap).code == 0
+    second = cli("run", spec, "--json", *swap)
+    assert second.code == 0, second.err
+    gate = next(s for s in json.loads(second.out)["steps"] if s["name"] == "gate")
+    assert "champion churn/1 rescored on this test split" in gate["detail"]
