@@ -317,22 +317,21 @@ class Engine:
         champion = store.version(self.spec.name, number)
         if champion is None:
             return None, "champion alias points at a missing version"
-        with tempfile.TemporaryDirectory(dir=store.root, prefix=".champion-") as tmp:
-            package = ModelPackage(store.materialize(champion, Path(tmp)), self.plugins)
-            if package.labels is not None and set(map(str, package.labels)) != set(
-                map(str, self._labels or [])
-            ):
-                return (
-                    champion.metrics,
-                    f"champion {champion.ref}: recorded metrics, its classes differ",
-                )
-            try:
-                predictions, _ = package.predict(test_raw)
-            except DataError as exc:
-                return (
-                    champion.metrics,
-                    f"champion {champion.ref}: recorded metrics, it cannot score this data: {exc}",
-                )
+        package = ModelPackage.from_store(store, champion, self.plugins)
+        if package.labels is not None and set(map(str, package.labels)) != set(
+            map(str, self._labels or [])
+        ):
+            return (
+                champion.metrics,
+                f"champion {champion.ref}: recorded metrics, its classes differ",
+            )
+        try:
+            predictions, _ = package.predict(test_raw)
+        except DataError as exc:
+            return (
+                champion.metrics,
+                f"champion {champion.ref}: recorded metrics, it cannot score this data: {exc}",
+            )
         metrics, _ = self._metrics(y_test, predictions.codes, predictions.score(self.spec.task))
         return metrics, f"champion {champion.ref} rescored on this test split"
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from framework.plugins import Plugins
+    from framework.store import ModelVersion, Store
 
 FORMAT_VERSION = 1
 
@@ -88,6 +89,7 @@ class ModelPackage:
 
     def __init__(self, directory: Path, plugins: Plugins) -> None:
         self.directory = directory
+        self.version: ModelVersion | None = None
         try:
             self.metadata = json.loads((directory / "model.json").read_text())
             self.signature = Signature.from_dict(
@@ -106,6 +108,17 @@ class ModelPackage:
             raise
         except Exception as exc:
             raise StoreError(f"model files in {directory / 'model'} are unreadable: {exc}") from exc
+
+    @classmethod
+    def from_store(cls, store: Store, version: ModelVersion, plugins: Plugins) -> ModelPackage:
+        """Load a stored version: every file is hash-checked as it is copied out."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(dir=store.root, prefix=".load-") as tmp:
+            package = cls(store.materialize(version, Path(tmp)), plugins)
+        package.directory = Path(f"{store.root}::{version.ref}")
+        package.version = version
+        return package
 
     def predict(self, frame: pd.DataFrame) -> tuple[Predictions, list[str]]:
         """Predictions for raw rows, and the extra columns that were ignored."""

@@ -65,11 +65,19 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=60000")
         self.db.execute("PRAGMA foreign_keys=ON")
-        schema = resources.files("framework.store").joinpath("schema.sql").read_text()
         with self.transaction():
-            for statement in schema.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            for statement in _schema_statements():
+                self.db.execute(statement)
+
+    @classmethod
+    def open_existing(cls, root: Path) -> Store:
+        """Open a store that must already exist: registry commands never create one."""
+        if not (root / "store.db").is_file():
+            raise StoreError(
+                f"no specops store at {root}; run `specops run SPEC` first, "
+                "or point --store (or SPECOPS_STORE) at the .specops directory"
+            )
+        return cls(root)
 
     def close(self) -> None:
         self.db.close()
@@ -202,6 +210,20 @@ class Store:
         ).fetchone()
         return _version(row) if row else None
 
+    def model_names(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT name FROM model_versions ORDER BY name")
+        return [row[0] for row in rows]
+
+    def version_numbers(self, name: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT version FROM model_versions WHERE name = ? ORDER BY version", (name,)
+        )
+        return [int(row[0]) for row in rows]
+
+    def aliases(self, name: str) -> dict[str, int]:
+        rows = self.db.execute("SELECT alias, version FROM aliases WHERE name = ?", (name,))
+        return {row[0]: int(row[1]) for row in rows}
+
     def alias(self, name: str, alias: str = CHAMPION) -> int | None:
         row = self.db.execute(
             "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
@@ -239,6 +261,25 @@ class Store:
         for relative, digest in model.files.items():
             self.artifacts.copy_out(digest, f"{relative} of {model.ref}", destination / relative)
         return destination
+
+
+def _schema_statements() -> list[str]:
+    """Every CREATE statement of every ``*.sql`` file in this package, in name order.
+
+    Each concern (runs, registry, prediction log, monitoring) keeps its tables in
+    its own file; all use ``IF NOT EXISTS`` so opening an older store adds new tables.
+    """
+    files = sorted(
+        (f for f in resources.files("framework.store").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    statements = []
+    for file in files:
+        text = "\n".join(
+            line for line in file.read_text().splitlines() if not line.strip().startswith("--")
+        )
+        statements += [s.strip() for s in text.split(";") if s.strip()]
+    return statements
 
 
 def _version(row: sqlite3.Row) -> ModelVersion:

@@ -1,0 +1,40 @@
+"""Options shared by several commands, so each is spelled and explained once."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def spec_options(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` and ``--set``: how a spec is adjusted without editing it."""
+    parser.add_argument("--profile", help="apply the spec's profiles.<PROFILE> overrides")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one key, e.g. --set model.params.n_estimators=500 (repeatable)",
+    )
+
+
+def common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
+    """``--json`` for machines and ``--debug`` for tracebacks and hook calls."""
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and hook calls")
+
+
+def store_option(parser: argparse.ArgumentParser) -> None:
+    """``--store DIR``: which store a registry command reads (default ./.specops)."""
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="DIR",
+        help="the store directory (default: $SPECOPS_STORE or ./.specops)",
+    )
+
+
+def handler(parser: argparse.ArgumentParser, target: str) -> None:
+    """Name the function that runs a command as 'module:function', imported only when run."""
+    parser.set_defaults(handler=target)

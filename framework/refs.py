@@ -1,0 +1,73 @@
+"""Model references as users write them: ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``.
+
+``NAME`` alone means the champion. Resolving a reference that points nowhere is
+bad input (exit 2) and says what does exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from framework.errors import StoreError, UserError
+from framework.store import CHAMPION, ModelVersion, Store
+from framework.suggest import did_you_mean
+
+REF_PATTERN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>[a-z][a-z0-9_-]*)|/(?P<version>\d+))?$"
+)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    alias: str | None = None
+    version: int | None = None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}/{self.version}"
+        return f"{self.name}@{self.alias or CHAMPION}"
+
+
+def parse_ref(text: str) -> ModelRef:
+    """Parse a reference; ``NAME`` means ``NAME@champion``."""
+    match = REF_PATTERN.match(text.strip())
+    if not match:
+        raise UserError(f"not a model reference: {text!r}; write NAME, NAME@ALIAS or NAME/VERSION")
+    version = match.group("version")
+    return ModelRef(
+        match.group("name"),
+        alias=match.group("alias") or (None if version else CHAMPION),
+        version=int(version) if version else None,
+    )
+
+
+def resolve(store: Store, ref: ModelRef | str) -> ModelVersion:
+    """The stored version a reference points at, or a StoreError naming what exists."""
+    ref = parse_ref(ref) if isinstance(ref, str) else ref
+    names = store.model_names()
+    if ref.name not in names:
+        raise StoreError(
+            f"no model named '{ref.name}' in {store.root}{did_you_mean(ref.name, names)}; "
+            f"models: {', '.join(names) or 'none yet'}"
+        )
+    number = ref.version if ref.version is not None else store.alias(ref.name, ref.alias or "")
+    if number is None:
+        aliases = store.aliases(ref.name)
+        known = ", ".join(f"@{a} -> {v}" for a, v in sorted(aliases.items())) or "none"
+        raise StoreError(f"model '{ref.name}' has no alias '{ref.alias}'; aliases: {known}")
+    found = store.version(ref.name, number)
+    if found is None:
+        versions = [str(v) for v in store.version_numbers(ref.name)]
+        raise StoreError(
+            f"model '{ref.name}' has no version {number}; versions: {', '.join(versions)}"
+        )
+    return found
+
+
+def store_root(argument: str | None) -> Path:
+    """The store a command reads: --store, else $SPECOPS_STORE, else ./.specops."""
+    return Path(argument or os.environ.get("SPECOPS_STORE") or ".specops").expanduser()
