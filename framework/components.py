@@ -190,7 +190,8 @@ class Release:
 
     ``package_dir`` holds the self-contained model package (model files,
     ``transform.skops``, ``signature.json``, ``model.json``); ``set_alias`` moves
-    a registry alias (``champion``, ...) to this version, recorded with a reason.
+    a registry alias (``champion``, ...) to this version, recorded with a reason;
+    ``load()`` returns the package ready to predict (``framework.package.ModelPackage``).
     """
 
     name: str
@@ -199,6 +200,8 @@ class Release:
     package_dir: Path
     metrics: dict[str, float]
     set_alias: Callable[[str, str], None]
+    load: Callable[[], Any]
+    store_root: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

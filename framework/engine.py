@@ -343,7 +343,16 @@ class Engine:
         def set_alias(alias: str, reason: str) -> None:
             store.set_alias(spec.name, alias, version, actor=f"run {run.run_id}", reason=reason)
 
-        release = Release(spec.name, version, spec.task, package, metrics, set_alias)
+        release = Release(
+            spec.name,
+            version,
+            spec.task,
+            package,
+            metrics,
+            set_alias,
+            load=lambda: ModelPackage(package, self.plugins),
+            store_root=store.root,
+        )
         outcomes = []
         for target in spec.deploy:
             with self._step(run, "deploy", self.plan[("deploy", target.path)]) as step:
