@@ -56,9 +56,25 @@ class RunResult:
 class Engine:
     """Runs one spec; create one per run."""
 
-    def __init__(self, spec: Spec, plugins: Plugins) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        plugins: Plugins,
+        *,
+        source: Any = None,
+        store_root: Path | None = None,
+        deploy: bool = True,
+        trigger: str | None = None,
+    ) -> None:
+        """``source`` replaces the spec's source (a data snapshot, a retraining window);
+        ``store_root`` another store (a reproduction); ``deploy=False`` stops after
+        register; ``trigger`` records why the run happened (e.g. a monitor run id)."""
         self.spec = spec
         self.plugins = plugins
+        self.source_override = source
+        self.store_root = store_root or spec.store_path
+        self.deploy_enabled = deploy
+        self.trigger = trigger
         self.plan = {(p.step, p.path): p for p in make_plan(spec, plugins)}
         self._labels: list[Any] | None = None
         self.ctx = StepContext(
@@ -73,7 +89,7 @@ class Engine:
 
     def run(self) -> RunResult:
         spec = self.spec
-        store = Store(spec.store_path)
+        store = Store(self.store_root)
         run = RunInfo(new_run_id(), spec.name, str(spec.path), spec.task)
         self.ctx = StepContext(**{**self.ctx.__dict__, "run_id": run.run_id})
         result = RunResult(run)
@@ -85,7 +101,7 @@ class Engine:
                 "packages": package_versions(),
                 "git": git_commit(spec.base_dir),
             }
-            store.begin_run(run.run_id, spec, lineage, self._params())
+            store.begin_run(run.run_id, spec, lineage, self._params(), trigger=self.trigger)
             run.outputs["lineage"] = lineage
             self.plugins.run_start(run)
             self._lifecycle(store, run, result, lineage)
@@ -152,7 +168,9 @@ class Engine:
         spec, plugins, ctx = self.spec, self.plugins, self.ctx
 
         with self._step(run, "ingest", self.plan[("ingest", spec.source.path)]) as step:
-            source = plugins.build("source", spec.source.type, spec.source.kwargs())
+            source = self.source_override or plugins.build(
+                "source", spec.source.type, spec.source.kwargs()
+            )
             frame = _as_table(source.load(ctx), spec.source.type)
             y, labels = _target(frame, spec)
             self._labels = labels
@@ -161,6 +179,8 @@ class Engine:
             data_hash = frame_hash(frame)
             store.record_dataset(run.run_id, data_hash, len(frame), [str(c) for c in frame.columns])
             lineage["data_hash"] = data_hash
+            if spec.snapshot_data:
+                lineage["data_snapshot"] = self._snapshot(store, data_hash, frame)
             step.detail = (
                 f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} features"
             )
@@ -278,10 +298,25 @@ class Engine:
                 run.status = "rejected"
                 self._skip(run, "deploy", "the gate said no: nothing deployed or promoted")
                 return
+            if not self.deploy_enabled:
+                run.status = "passed"
+                self._skip(run, "deploy", "deploy disabled for this run")
+                return
             self._deploy(store, run, version.version, metrics, package_dir)
         run.status = "passed"
 
     # ------------------------------------------------------------------
+
+    def _snapshot(self, store: Store, data_hash: str, frame: pd.DataFrame) -> str | None:
+        """Keep the ingested data for ``specops reproduce``; a table Parquet cannot
+        hold is noted, not fatal: the run itself does not depend on the snapshot."""
+        try:
+            return store.keep_snapshot(data_hash, frame)
+        except (ValueError, TypeError, OSError) as exc:
+            self._snapshot_problem = f"data snapshot not kept: {exc}"
+            return None
+
+    _snapshot_problem: str | None = None
 
     def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
         failed = []

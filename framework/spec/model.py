@@ -70,6 +70,7 @@ class Spec:
     gate: tuple[Threshold, ...]
     deploy: tuple[ComponentSpec, ...]
     store_path: Path
+    snapshot_data: bool
     path: Path
     profile: str | None
     document: Any = field(repr=False)  # the effective spec, env-filled values masked

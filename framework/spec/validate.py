@@ -354,6 +354,7 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
             for i, node in enumerate(deploy_nodes)
         ),
         store_path=store_path if store_path.is_absolute() else base_dir / store_path,
+        snapshot_data=bool(store.get("snapshot_data", True)),
         path=path.resolve(),
         profile=profile,
         document=frozen(document),

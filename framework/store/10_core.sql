@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at     TEXT,
     data_hash    TEXT,
     lineage_json TEXT,
-    outputs_json TEXT
+    outputs_json TEXT,
+    trigger      TEXT                      -- why it ran: null (by hand), a monitor run id, ...
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id      TEXT NOT NULL REFERENCES runs(id),
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS datasets (
     hash       TEXT PRIMARY KEY,
     rows       INTEGER NOT NULL,
     columns    TEXT NOT NULL,
-    first_seen TEXT NOT NULL
+    first_seen TEXT NOT NULL,
+    blob       TEXT                        -- sha256 of the Parquet snapshot, if kept
 );
 CREATE TABLE IF NOT EXISTS model_versions (
     name           TEXT NOT NULL,

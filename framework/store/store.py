@@ -8,7 +8,9 @@ crash leaves at worst an unreferenced blob, never a row pointing at nothing.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,111 @@ class ModelVersion:
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
+
+
+ROLLBACK = "rollback"
+"""The reason of an alias move made by ``Store.rollback`` (``rollback: why`` with a note)."""
+
+BLOB_REFERENCES: list[str] = [
+    # model package files: one row per file of every version
+    "SELECT f.value, 'model ' || v.name || '/' || v.version, f.key"
+    " FROM model_versions AS v, json_each(v.files_json) AS f",
+    # Parquet snapshots of ingested data, kept for reproduction
+    "SELECT blob, 'dataset ' || substr(hash, 1, 12), 'snapshot'"
+    " FROM datasets WHERE blob IS NOT NULL",
+]
+"""Every place a row names a blob, as SQL returning ``(sha256, owner, item)``.
+
+``store verify`` checks each named blob and ``store gc`` keeps them, so a table
+that starts naming blobs appends its query here. ``gc`` deletes unreferenced blobs
+while holding the write lock; a writer therefore checks, inside the transaction
+that records a blob, that it still exists (see ``add_version``).
+"""
+
+
+@dataclass(frozen=True)
+class BlobReference:
+    """One row naming one blob: which blob, whose it is, and which part of it."""
+
+    digest: str
+    owner: str
+    item: str
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """One row of an alias's history: where it went, from where, who moved it and why."""
+
+    id: int
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int
+    at: str
+    actor: str
+    reason: str
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.reason == ROLLBACK or self.reason.startswith(f"{ROLLBACK}: ")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One stored run, its JSON columns decoded."""
+
+    id: str
+    spec_name: str
+    spec_path: str
+    spec_hash: str
+    spec: dict[str, Any]
+    profile: str | None
+    status: str
+    started_at: str
+    ended_at: str | None
+    data_hash: str | None
+    lineage: dict[str, Any]
+    outputs: dict[str, Any]
+    trigger: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time from start to end; None while running (or if the process died)."""
+        if not self.ended_at:
+            return None
+        delta = datetime.fromisoformat(self.ended_at) - datetime.fromisoformat(self.started_at)
+        return delta.total_seconds()
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One recorded step of a run."""
+
+    position: int
+    name: str
+    component: str
+    plugin: str
+    status: str
+    seconds: float | None
+    detail: str
+
+
+def undo_stack(moves: list[AliasMove]) -> list[AliasMove]:
+    """The alias moves a rollback can still undo, oldest first.
+
+    Replays the history in order: a rollback pops the latest move still on the
+    stack; any other move pushes (one that left the alias where it was is ignored).
+    The top of the stack is the move the next rollback undoes, so repeated rollbacks
+    walk back one move at a time, and a new promotion after a rollback is undone first.
+    """
+    stack: list[AliasMove] = []
+    for move in moves:
+        if move.is_rollback:
+            if stack:
+                stack.pop()
+        elif move.from_version != move.to_version:
+            stack.append(move)
+    return stack
 
 
 class Store:
@@ -96,14 +203,19 @@ class Store:
     # runs -------------------------------------------------------------------
 
     def begin_run(
-        self, run_id: str, spec: Any, lineage: dict[str, Any], params: dict[str, Any]
+        self,
+        run_id: str,
+        spec: Any,
+        lineage: dict[str, Any],
+        params: dict[str, Any],
+        trigger: str | None = None,
     ) -> None:
         from framework.spec.model import thawed
 
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_hash, spec_json, profile,"
-                " status, started_at, lineage_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, started_at, lineage_json, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     spec.name,
@@ -114,6 +226,7 @@ class Store:
                     "running",
                     now(),
                     json.dumps(lineage, default=str),
+                    trigger,
                 ),
             )
             db.executemany(
@@ -140,10 +253,32 @@ class Store:
     def record_dataset(self, run_id: str, digest: str, rows: int, columns: list[str]) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO datasets VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO datasets (hash, rows, columns, first_seen)"
+                " VALUES (?, ?, ?, ?)",
                 (digest, rows, json.dumps(columns), now()),
             )
             db.execute("UPDATE runs SET data_hash = ? WHERE id = ?", (digest, run_id))
+
+    def snapshot_blob(self, data_hash: str) -> str | None:
+        """The blob holding the snapshot of a dataset version, if one was kept."""
+        row = self.db.execute("SELECT blob FROM datasets WHERE hash = ?", (data_hash,)).fetchone()
+        return row[0] if row and row[0] else None
+
+    def keep_snapshot(self, data_hash: str, frame: Any) -> str:
+        """Store a dataset version as Parquet once; later runs on the same data reuse it."""
+        existing = self.snapshot_blob(data_hash)
+        if existing:
+            return existing
+        handle, temp = tempfile.mkstemp(dir=self.root, prefix=".incoming-", suffix=".parquet")
+        os.close(handle)
+        try:
+            frame.to_parquet(temp, index=False)
+            blob = self.artifacts.put_file(Path(temp))
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        with self.transaction() as db:
+            db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
+        return blob
 
     def record_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         with self.transaction() as db:
