@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.components import CheckOutcome, Release, StepContext
-from framework.errors import DataError, UserError
+from framework.errors import DataError
 from framework.events import RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import frame_hash, git_commit, package_versions
@@ -27,7 +27,7 @@ from framework.package import ModelPackage, predict_transformed, write_package
 from framework.plan import PlannedStep, make_plan, metrics_for
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
-from framework.signature import infer_signature
+from framework.signature import infer_signature, training_categories
 from framework.spec.model import Spec
 from framework.store import CHAMPION, Store, new_run_id
 from framework.suggest import did_you_mean
@@ -105,9 +105,9 @@ class Engine:
             run.outputs["lineage"] = lineage
             self.plugins.run_start(run)
             self._lifecycle(store, run, result, lineage)
-        except UserError as exc:
+        except Exception as exc:  # bad input (exit 2) or a bug (exit 3): never left "running"
             run.status = "error"
-            run.outputs["error"] = str(exc)
+            run.outputs["error"] = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             try:
@@ -192,7 +192,11 @@ class Engine:
         if spec.checks:
             with self._step(run, "check") as step:
                 failed = self._checks(frame, result)
-                step.detail = f"{len(result.checks) - len(failed)} of {len(result.checks)} passed"
+                passed_count = sum(1 for c in result.checks if c.passed)
+                warnings = len(result.checks) - passed_count - len(failed)
+                step.detail = f"{passed_count} of {len(result.checks)} passed"
+                if warnings:
+                    step.detail += f", {warnings} warning(s)"
                 if failed:
                     step.status = "failed"
         else:
@@ -215,8 +219,9 @@ class Engine:
                 )
             positions_train = frame.index.get_indexer(train_raw.index)
             positions_test = frame.index.get_indexer(test_raw.index)
-            x_train = features.iloc[positions_train]
-            x_test = features.iloc[positions_test]
+            signature, x_train, x_test = training_categories(
+                signature, features.iloc[positions_train], features.iloc[positions_test]
+            )
             y_train, y_test = y[positions_train], y[positions_test]
             if labels is not None and len(set(y_train.tolist())) < 2:
                 raise DataError("the training split has a single class; the model cannot learn")
@@ -373,10 +378,17 @@ class Engine:
     def _deploy(
         self, store: Store, run: RunInfo, version: int, metrics: dict[str, float], package: Path
     ) -> None:
+        """Run every deploy target; alias moves they ask for (promotion) happen only
+        after all of them succeeded, together, so a failed export never leaves a new
+        champion behind."""
         spec = self.spec
+        if not spec.deploy:
+            self._skip(run, "deploy", "no deploy targets in the spec")
+            return
+        moves: list[tuple[str, str]] = []
 
         def set_alias(alias: str, reason: str) -> None:
-            store.set_alias(spec.name, alias, version, actor=f"run {run.run_id}", reason=reason)
+            moves.append((alias, reason))
 
         release = Release(
             spec.name,
@@ -395,6 +407,7 @@ class Engine:
                 outcome = deployer.deploy(release, self.ctx)
                 step.detail = outcome.summary
                 outcomes.append({"type": target.type, **outcome.__dict__})
+        store.set_aliases(spec.name, version, moves, actor=f"run {run.run_id}")
         run.outputs["deploy"] = outcomes
 
 

@@ -61,8 +61,10 @@ def judge(
                 failures.append(f"{_fmt(value - rule.max)} above max {_fmt(rule.max)}")
         if rule.max_drop is not None:
             parts.append(f"drop <= {_fmt(rule.max_drop)}")
-            if champion_value is None:
+            if champion is None:
                 notes.append("max_drop skipped: no champion yet")
+            elif champion_value is None:
+                notes.append(f"max_drop skipped: the champion has no {name}")
             else:
                 worse_by = (champion_value - value) if higher else (value - champion_value)
                 if worse_by > rule.max_drop:

@@ -6,6 +6,7 @@ can never disagree about which plugin runs a step.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,17 +50,35 @@ def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = 
     )
 
 
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):(?P<secret>[^@/\s]+)@")
+
+
+def hide_credentials(value: Any) -> Any:
+    """``postgresql://user:pw@host`` -> ``postgresql://user:***@host``, anywhere in params."""
+    if isinstance(value, str):
+        return CREDENTIALS.sub(r"\g<scheme>:***@", value)
+    if isinstance(value, dict):
+        return {k: hide_credentials(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_credentials(v) for v in value]
+    return value
+
+
 def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:
-    """Params as written, with ``${env:...}`` placeholders instead of their secrets."""
+    """Params as written, with ``${env:...}`` placeholders instead of their values and
+    passwords in URLs hidden: what plan prints and the store keeps."""
     node: Any = thawed(spec.document)
     for part in component.path.replace("[", ".").replace("]", "").split("."):
-        if isinstance(node, list):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
-        elif isinstance(node, dict):
-            node = node.get(part, {})
-    if not isinstance(node, dict):
-        return component.kwargs()
-    return dict(node.get("params") or {}) if component.path != "data.split" else component.kwargs()
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            node = None
+            break
+    written = node.get("params") if isinstance(node, dict) else None
+    params = written if isinstance(written, dict) else component.kwargs()
+    return hide_credentials(params)
 
 
 def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:

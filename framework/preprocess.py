@@ -69,10 +69,11 @@ def fit_preprocess(
 
     if not getattr(model, "native_categorical", True) and columns_with_role(current, "categorical"):
         apply("auto_one_hot", plugins.build("transform", "one_hot", {}))
-    if not getattr(model, "handles_missing", True):
-        numeric = columns_with_role(current, "numeric", "boolean")
-        if numeric and bool(current[numeric].isna().to_numpy().any()):
-            apply("auto_impute", plugins.build("transform", "impute", {}))
+    if not getattr(model, "handles_missing", True) and columns_with_role(
+        current, "numeric", "boolean"
+    ):
+        # always, not only when training has gaps: the test split and served rows may
+        apply("auto_impute", plugins.build("transform", "impute", {}))
 
     if not fitted:
         return FittedPreprocess(None, current, described)

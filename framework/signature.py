@@ -71,6 +71,38 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
     return converted
 
 
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "0.0"})
+
+
+def as_boolean(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The column as 1.0 / 0.0 (NaN where missing): bools, 0/1 numbers or yes/no words."""
+    import numpy as np
+    import pandas as pd
+
+    series = frame[column]
+    if role_of(series) in ("boolean", "numeric"):
+        values = series.astype("float64")
+        bad = values.notna() & ~values.isin([0.0, 1.0])
+    else:
+        words = series.astype("string").str.strip().str.lower()
+        values = pd.Series(
+            np.where(words.isin(TRUE_WORDS), 1.0, np.where(words.isin(FALSE_WORDS), 0.0, np.nan)),
+            index=series.index,
+        )
+        bad = values.isna() & series.notna()
+    if bad.any():
+        rows = list(series.index[bad][:MAX_EXAMPLES])
+        examples = ", ".join(repr(series[r]) for r in rows)
+        raise DataError(
+            f"column '{column}' is declared boolean but has {int(bad.sum())} other value(s): "
+            f"{examples} (rows {', '.join(map(str, rows))})",
+            column=column,
+            hint="booleans are true/false, yes/no, 1/0; or declare the column categorical",
+        )
+    return values
+
+
 def infer_signature(
     frame: pd.DataFrame, declared: dict[str, str]
 ) -> tuple[Signature, pd.DataFrame]:
@@ -86,17 +118,46 @@ def infer_signature(
             role = role_of(series)
             if role == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype):
                 _refuse_mostly_numeric_text(series, name)
-        if role in ("numeric", "boolean"):
+        if role == "datetime" or role_of(series) == "datetime":
+            raise DataError(
+                f"column '{name}' holds dates or times, which cannot be a feature as they are",
+                column=name,
+                hint="add it to data.exclude, or derive numeric features from it upstream",
+            )
+        if role == "boolean":
+            series = as_boolean(frame, name)
+            columns.append(ColumnSignature(name, "boolean", "float64"))
+        elif role == "numeric":
             why = "is declared numeric" if declared.get(name) == "numeric" else "looks numeric"
             series = as_numeric(frame, name, why)
-            role = "numeric"
-            columns.append(ColumnSignature(name, role, str(series.dtype)))
+            columns.append(ColumnSignature(name, "numeric", str(series.dtype)))
         else:
             series = series.astype("category") if series.dtype != "category" else series
             categories = _python(series.cat.categories)
             columns.append(ColumnSignature(name, "categorical", "category", categories))
         prepared[name] = series
     return Signature(tuple(columns)), pd.DataFrame(prepared, index=frame.index)
+
+
+def training_categories(
+    signature: Signature, train: pd.DataFrame, test: pd.DataFrame
+) -> tuple[Signature, pd.DataFrame, pd.DataFrame]:
+    """Keep only the categories the training split has, and treat the others in the
+    test split as unseen (missing), exactly as they will be at prediction time."""
+    import pandas as pd
+
+    columns = []
+    train, test = train.copy(), test.copy()
+    for column in signature.columns:
+        if column.role != "categorical":
+            columns.append(column)
+            continue
+        seen = train[column.name].cat.remove_unused_categories()
+        categories = _python(seen.cat.categories)
+        train[column.name] = seen
+        test[column.name] = pd.Categorical(test[column.name], categories=seen.cat.categories)
+        columns.append(ColumnSignature(column.name, "categorical", "category", categories))
+    return Signature(tuple(columns)), train, test
 
 
 def _refuse_mostly_numeric_text(series: pd.Series, name: str) -> None:
@@ -130,6 +191,8 @@ def conform(frame: pd.DataFrame, signature: Signature) -> tuple[pd.DataFrame, li
     for column in signature.columns:
         if column.role == "numeric":
             prepared[column.name] = as_numeric(frame, column.name, "must be numeric")
+        elif column.role == "boolean":
+            prepared[column.name] = as_boolean(frame, column.name)
         else:
             series = frame[column.name]
             if not isinstance(series.dtype, pd.CategoricalDtype):

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from framework import DeployOutcome, Finding, Register, Release, StepContext, hookimpl
+from framework import DeployOutcome, Finding, Register, Release, StepContext, UserError, hookimpl
 
 REGISTRY_PARAMS: dict[str, Any] = {
     "type": "object",
@@ -60,12 +60,21 @@ class DirectoryTarget:
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         target = ctx.path(self.path)
-        if target.exists() and not target.is_dir():
-            return [Finding(f"deploy path exists and is not a directory: {target}", key="path")]
+        for place in (target, *target.parents):
+            if place.exists():
+                if not place.is_dir():
+                    return [Finding(f"{place} exists and is not a directory", key="path")]
+                break
         return []
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
+        try:
+            return self._export(release, target)
+        except OSError as exc:
+            raise UserError(f"cannot write the model package to {target}: {exc}") from exc
+
+    def _export(self, release: Release, target: Path) -> DeployOutcome:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
         try:

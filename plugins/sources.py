@@ -35,9 +35,19 @@ def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
-def _resolve(ctx: StepContext, value: str) -> Path:
-    """The absolute path a spec's path names: messages show where specops looked."""
-    return ctx.path(value).absolute()
+def _resolve(ctx: StepContext, value: str, suffix: str = "") -> Path:
+    """The absolute path a spec's path names: messages show where specops looked.
+
+    A path written without an extension (``data/churn``) gets the source's own
+    (``.csv``, ``.parquet``) when only that exists, so swapping ``type: csv`` for
+    ``type: parquet`` over the same data is a one-key edit.
+    """
+    path = ctx.path(value).absolute()
+    if suffix and not path.suffix and not path.exists():
+        with_suffix = path.with_name(path.name + suffix)
+        if with_suffix.exists():
+            return with_suffix
+    return path
 
 
 def _missing_file_finding(path: Path) -> Finding:
@@ -139,7 +149,7 @@ class CsvSource:
         return f"csv {self.path}"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        path = _resolve(ctx, self.path)
+        path = _resolve(ctx, self.path, ".csv")
         if not path.exists():
             return [_missing_file_finding(path)]
         if path.is_dir():
@@ -159,7 +169,7 @@ class CsvSource:
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
 
-        path = _resolve(ctx, self.path)
+        path = _resolve(ctx, self.path, ".csv")
         _require_file(path)
         options: dict[str, Any] = {"sep": self.sep, "encoding": self.encoding}
         try:
@@ -226,7 +236,7 @@ class ParquetSource:
         return f"parquet {self.path}"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        path = _resolve(ctx, self.path)
+        path = _resolve(ctx, self.path, ".parquet")
         return [] if path.exists() else [_missing_file_finding(path)]
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
@@ -234,7 +244,7 @@ class ParquetSource:
         import pyarrow
         import pyarrow.dataset
 
-        path = _resolve(ctx, self.path)
+        path = _resolve(ctx, self.path, ".parquet")
         _require_file(path)
         try:
             if self.columns is not None:

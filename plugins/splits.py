@@ -126,7 +126,7 @@ class StratifiedSplit:
 
         target = _require_column(frame, ctx.target, "target")
         # Codes, with missing values as a class of their own: sklearn cannot sort NaN.
-        codes, classes = pd.factorize(target, use_na_sentinel=False)
+        codes, classes = pd.factorize(target, sort=True, use_na_sentinel=False)
         counts = pd.Series(codes).value_counts()
         lonely = [classes[code] for code in counts[counts < 2].index]
         if lonely:

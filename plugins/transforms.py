@@ -44,13 +44,18 @@ def _schema(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[st
     return schema
 
 
-def _columns_property(default_description: str) -> dict[str, Any]:
+def _columns_property(default_description: str | None) -> dict[str, Any]:
+    description = (
+        f"Columns to transform. Default: {default_description}."
+        if default_description
+        else "Columns to remove."
+    )
     return {
         "type": "array",
         "items": {"type": "string"},
         "minItems": 1,
         "uniqueItems": True,
-        "description": f"Columns to transform. Default: {default_description}.",
+        "description": description,
     }
 
 
@@ -314,7 +319,7 @@ class Drop(ColumnTransform):
 
     type_name = "drop"
     summary = "Remove columns"
-    params_schema = _schema({"columns": _columns_property("none, required")}, ["columns"])
+    params_schema = _schema({"columns": _columns_property(None)}, ["columns"])
 
     def __init__(self, columns: Sequence[str]) -> None:
         super().__init__(columns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -111,8 +112,10 @@ def test_corrupt_champion_artifact_is_refused_and_nothing_changes(cli, bc_spec: 
     assert cli("run", bc_spec).code == 0
     directory = bc_spec.parent
     before = snapshot(directory)
-    blobs = sorted((directory / ".specops" / "artifacts").rglob("*"))
-    model_blob = max((b for b in blobs if b.is_file()), key=lambda b: b.stat().st_size)
+    with sqlite3.connect(directory / ".specops" / "store.db") as db:
+        files = json.loads(db.execute("SELECT files_json FROM model_versions").fetchone()[0])
+    digest = files["model/model.txt"]
+    model_blob = directory / ".specops" / "artifacts" / digest[:2] / digest[2:]
     original = model_blob.read_bytes()
     model_blob.write_bytes(original[: len(original) // 2])  # truncated
     result = cli("run", bc_spec)
@@ -146,3 +149,29 @@ def test_json_callers_get_the_error_on_stdout(cli, write_spec) -> None:
     report = json.loads(result.out)
     assert report["status"] == "error" and report["exit_code"] == 2
     assert report["column"] == "label" and "did you mean 'lable'" in report["error"]
+
+
+def test_declared_boolean_reads_yes_no_and_refuses_other_words(cli, write_spec) -> None:
+    declared = CSV_SPEC.replace(
+        "  target: label\n", "  target: label\n  features: {age: numeric, city: boolean}\n"
+    )
+    spec = write_spec(declared)
+    rows = [f"{20 + i},{'yes' if i % 3 else 'no'},{i % 2}" for i in range(40)]
+    make_csv(spec.parent, rows)
+    assert cli("run", spec).code == 0
+    make_csv(spec.parent, [*rows, "33,maybe,1"])
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "column 'city' is declared boolean but has 1 other value(s): 'maybe'" in result.err
+
+
+def test_a_datetime_feature_is_refused_with_a_hint(cli, write_spec) -> None:
+    declared = CSV_SPEC.replace(
+        "{path: data.csv}", "{path: data.csv, parse_dates: [city]}"
+    ).replace("  target: label\n", "  target: label\n  features: [age, city]\n")
+    spec = write_spec(declared)
+    make_csv(spec.parent, [f"{20 + i},2024-01-{1 + i % 28:02d},{i % 2}" for i in range(40)])
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "column 'city' holds dates or times" in result.err
+    assert "data.exclude" in result.err

@@ -31,7 +31,7 @@ def test_plan_names_each_step_plugin_version_and_effective_params(cli) -> None:
     train = next(s for s in plan["steps"] if s["step"] == "train")
     assert train["plugin"] == "lightgbm" and train["version"] == "0.1.0"
     assert train["params"]["n_estimators"] == 500  # the override
-    assert train["params"]["learning_rate"] == 0.05  # the file
+    assert train["path"] == "model"
     assert "roc_auc" in plan["metrics"] and plan["profile"] == "parquet"
 
 

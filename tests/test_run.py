@@ -108,16 +108,17 @@ def test_failed_data_check_stops_before_training(cli, churn_dir: Path) -> None:
 def test_csv_and_parquet_sources_are_a_one_key_swap(cli, churn_dir: Path) -> None:
     spec = churn_dir / "spec.yaml"
     csv = json.loads(cli("run", spec, "--json").out)
-    parquet = json.loads(cli("run", spec, "--json", "--profile", "parquet").out)
-    assert csv["status"] == parquet["status"] == "passed"
+    parquet = json.loads(cli("run", spec, "--json", "--set", "data.source.type=parquet").out)
+    profile = json.loads(cli("run", spec, "--json", "--profile", "parquet").out)
+    assert csv["status"] == parquet["status"] == profile["status"] == "passed"
+    assert csv["data"]["data_hash"] == parquet["data"]["data_hash"]  # the very same table
+    assert [m["value"] for m in profile["metrics"]] == [m["value"] for m in parquet["metrics"]]
     assert [m["value"] for m in csv["metrics"]] == [m["value"] for m in parquet["metrics"]]
 
 
 def test_model_swap_needs_no_other_edit(cli, churn_dir: Path) -> None:
     spec = churn_dir / "spec.yaml"
-    result = cli(
-        "run", spec, "--json", "--set", "model.type=random_forest", "--set", "model.params={}"
-    )
+    result = cli("run", spec, "--json", "--set", "model.type=random_forest")
     assert result.code == 0, result.err
     assert json.loads(result.out)["model"]["version"] == 1
 

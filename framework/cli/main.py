@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 EXIT_BUG = 3
 
-COMMAND_GROUPS: tuple[str, ...] = ("framework.cli.lifecycle",)
+COMMAND_GROUPS: tuple[str, ...] = ("framework.cli.lifecycle", "framework.cli.registry")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # `specops ... | head`: the reader left; not an error of ours
+        _silence_stdout()
+        return 141
     except Exception as exc:
         from framework.cli.render import error_json, report_error
 
@@ -61,8 +64,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             import json
 
             print(json.dumps(error_json(exc, code), indent=2, default=str))
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def entry() -> None:

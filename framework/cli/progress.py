@@ -55,10 +55,13 @@ class Progress:
     def specops_step_end(self, run: RunInfo, step: StepInfo) -> None:
         self._stop()
         if self.enabled:
+            from rich.markup import escape
+
             mark = MARKS.get(step.status, "?")
-            component = f" [cyan]{step.component}[/]" if step.component else ""
+            component = f"[cyan]{step.component:<16}[/]"
+            timing = f"[dim]{step.seconds:6.2f}s[/]"
             self._console().print(
-                f" {mark} {step.name:<9}{component} [dim]{step.seconds:6.2f}s[/] {step.detail}",
+                f" {mark} {step.name:<9} {component} {timing}  {escape(step.detail)}",
                 markup=True,
                 soft_wrap=True,
             )

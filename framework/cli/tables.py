@@ -26,9 +26,11 @@ def _table(title: str, *columns: str) -> Any:
 
 
 def _value(value: Any) -> str:
+    from rich.markup import escape
+
     if isinstance(value, list):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return str(value)
+        return escape("[" + ", ".join(map(str, value)) + "]")
+    return escape(str(value))
 
 
 def _param_lines(params: dict[str, Any]) -> str:
@@ -80,6 +82,8 @@ def print_run(spec: Spec, result: RunResult) -> None:
     console = _console()
     run = result.run
     steps = _table(f"run {run.run_id}", "step", "component", "plugin", "time", "status", "detail")
+    from rich.markup import escape
+
     for step in run.steps:
         steps.add_row(
             step.name,
@@ -87,14 +91,20 @@ def print_run(spec: Spec, result: RunResult) -> None:
             step.plugin,
             f"{step.seconds:.2f}s",
             step.status,
-            step.detail,
+            escape(step.detail),
         )
     console.print(steps)
     failed_checks = [c for c in result.checks if not c.passed]
     if failed_checks:
         checks = _table("failed data checks", "check", "column", "observed", "expected", "detail")
         for c in failed_checks:
-            checks.add_row(c.check, c.column or "", str(c.observed), str(c.expected), c.detail)
+            checks.add_row(
+                c.check,
+                c.column or "",
+                escape(str(c.observed)),
+                escape(str(c.expected)),
+                escape(c.detail),
+            )
         console.print(checks)
     if result.verdicts:
         metrics = _table(

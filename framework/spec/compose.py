@@ -4,9 +4,15 @@ Order: the chosen profile is merged over the base, then ``--set`` overrides, the
 ``${env:NAME}`` placeholders are filled in. Positions follow the values, so an
 error in a value that came from a profile points at the profile.
 
-Merging rules (profiles): mappings merge key by key; lists and scalars replace;
-a mapping that names a ``type`` is a whole component and replaces the old one, so
-switching ``source`` from csv to parquet never inherits the csv's ``sep``.
+Merging rules (profiles): mappings merge key by key; lists and scalars replace.
+A component that changes its ``type`` *and* gives ``params`` replaces the old one
+whole, so switching ``source`` from csv to parquet with its own params never
+inherits the csv's ``sep``; one that changes only its ``type`` keeps the old
+params (the one-key swap).
+
+A value that is exactly one placeholder (``min: ${env:MIN_ROWS}``) is read as a
+YAML scalar, so numbers and booleans come through typed; placeholders inside
+longer text are substituted as text.
 """
 
 from __future__ import annotations
@@ -57,11 +63,16 @@ def _merge(
 ) -> None:
     for key, value in over.items():
         old = base.get(key)
-        if isinstance(old, dict) and isinstance(value, dict) and "type" not in value:
+        if isinstance(old, dict) and isinstance(value, dict) and not _replaces(old, value):
             _merge(old, value, at + (key,), src + (key,), positions)
             continue
         base[key] = copy.deepcopy(value)
         positions.rebase(src + (key,), at + (key,))
+
+
+def _replaces(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A new component type with its own params replaces the old component whole."""
+    return "type" in new and new.get("type") != old.get("type") and "params" in new
 
 
 def apply_overrides(
@@ -113,6 +124,15 @@ def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
     return None
 
 
+def _scalar(text: str) -> Any:
+    """An environment value standing alone: numbers and booleans typed, the rest text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, int | float | bool) else text
+
+
 def interpolate_env(
     data: Any, positions: Positions, env: dict[str, str] | None = None
 ) -> tuple[Any, set[str], list[Problem]]:
@@ -151,6 +171,10 @@ def interpolate_env(
             return match.group(0)
 
         from_env.add(dotted(path))
-        return ENV_PATTERN.sub(substitute, value)
+        whole = ENV_PATTERN.fullmatch(value.strip())
+        filled = ENV_PATTERN.sub(substitute, value)
+        if whole and "${env:" not in filled:
+            return _scalar(filled)
+        return filled
 
     return fill(data, ()), from_env, problems

@@ -52,12 +52,14 @@ def load_spec(
     document = copy.deepcopy(data)  # keeps ${env:...} placeholders: safe to show and store
     data, _, found = interpolate_env(data, positions, env)
     problems += found
+    unset = {p.path for p in found}  # their placeholders are not worth a second message
 
     problems += schema_problems(data, core_schema(), positions)
     checker = _Checker(data, positions, plugins, path)
     problems += checker.components()
     problems += checker.gate()
     problems += checker.columns()
+    problems = [p for p in problems if p.path not in unset or p in found]
 
     if problems:
         raise SpecError(_unique_sorted(problems))
@@ -321,7 +323,7 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
     section = data["data"]
     task = data["task"]
     split = section.get("split") or default_split(task)
-    deploy = data.get("deploy") or {"type": "registry"}
+    deploy = data.get("deploy", {"type": "registry"})  # an explicit [] deploys nothing
     deploy_nodes = deploy if isinstance(deploy, list) else [deploy]
     features = section.get("features")
     if isinstance(features, list):

@@ -316,6 +316,7 @@ class Store:
         }
         created = now()
         with self.transaction() as db:
+            self._restore_missing_blobs(files, package_dir)
             row = db.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", (name,)
             ).fetchone()
@@ -365,37 +366,161 @@ class Store:
         ).fetchone()
         return int(row[0]) if row else None
 
-    def set_alias(self, name: str, alias: str, version: int, *, actor: str, reason: str) -> None:
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, reason: str
+    ) -> AliasMove:
         """Point ``name@alias`` at ``version`` and record the move, in one transaction."""
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, version)
-            ).fetchone()
-            if row is None:
-                raise StoreError(f"model {name} has no version {version}")
-            if row[0] != "registered":
-                raise StoreError(
-                    f"{name}/{version} was {row[0]}; only a registered version can be {alias}"
-                )
-            old = db.execute(
-                "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
-            ).fetchone()
-            at = now()
-            db.execute(
-                "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", (name, alias, version, at)
-            )
-            db.execute(
-                "INSERT INTO alias_history"
-                " (name, alias, from_version, to_version, at, actor, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (name, alias, old[0] if old else None, version, at, actor, reason),
-            )
+            return _move_alias(db, name, alias, version, actor=actor, reason=reason)
+
+    def set_aliases(
+        self, name: str, version: int, moves: list[tuple[str, str]], *, actor: str
+    ) -> list[AliasMove]:
+        """Point several aliases (each with its reason) at ``version`` in one transaction."""
+        if not moves:
+            return []
+        with self.transaction() as db:
+            return [
+                _move_alias(db, name, alias, version, actor=actor, reason=reason)
+                for alias, reason in moves
+            ]
 
     def materialize(self, model: ModelVersion, destination: Path) -> Path:
         """Write the version's package to ``destination``, every file verified by hash."""
         for relative, digest in model.files.items():
             self.artifacts.copy_out(digest, f"{relative} of {model.ref}", destination / relative)
         return destination
+
+    def _restore_missing_blobs(self, files: dict[str, str], package_dir: Path) -> None:
+        """Store again any blob ``store gc`` removed since ``put_file`` found it present.
+
+        Called with the write lock held; ``gc`` holds the same lock while it deletes,
+        so after this check the blobs stay until the row naming them is committed.
+        """
+        for relative, digest in files.items():
+            if not self.artifacts.path_of(digest).is_file():
+                self.artifacts.put_file(package_dir / relative)
+
+    # registry and run queries ---------------------------------------------------
+
+    def versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Every version of ``name`` (of every model when None), by name and number."""
+        if name is None:
+            rows = self.db.execute("SELECT * FROM model_versions ORDER BY name, version")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM model_versions WHERE name = ? ORDER BY version", (name,)
+            )
+        return [_version(row) for row in rows]
+
+    def alias_table(self) -> list[tuple[str, str, int]]:
+        """Every alias as ``(name, alias, version)``: what verify checks and tests compare."""
+        rows = self.db.execute("SELECT name, alias, version FROM aliases ORDER BY name, alias")
+        return [(row[0], row[1], int(row[2])) for row in rows]
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of the model's aliases (or of one alias), oldest first."""
+        query, args = "SELECT * FROM alias_history WHERE name = ?", [name]
+        if alias is not None:
+            query, args = query + " AND alias = ?", [name, alias]
+        return [_move(row) for row in self.db.execute(query + " ORDER BY id", args)]
+
+    def rollback(
+        self, name: str, alias: str = CHAMPION, *, actor: str, note: str | None = None
+    ) -> AliasMove:
+        """Undo the latest alias move not yet undone, in one transaction.
+
+        The alias returns to the version that move took it from; see
+        :func:`undo_stack` for how repeated rollbacks walk back. The history is read
+        under the write lock, so two concurrent rollbacks undo two different moves.
+        """
+        with self.transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM alias_history WHERE name = ? AND alias = ? ORDER BY id",
+                (name, alias),
+            )
+            stack = undo_stack([_move(row) for row in rows])
+            current = db.execute(
+                "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
+            ).fetchone()
+            if not stack or current is None:
+                raise StoreError(f"{name}@{alias} has never been moved; nothing to roll back")
+            last = stack[-1]
+            if last.from_version is None:
+                raise StoreError(
+                    f"{name}@{alias} has nothing to roll back to: version {last.to_version} is "
+                    f"the first version it pointed at ({last.reason}, by {last.actor} at "
+                    f"{last.at}); promote another version instead"
+                )
+            if int(current[0]) != last.to_version:
+                raise StoreError(
+                    f"{name}@{alias} points at version {current[0]} but its history ends at "
+                    f"version {last.to_version}; run `specops store verify`"
+                )
+            reason = f"{ROLLBACK}: {note}" if note else ROLLBACK
+            return _move_alias(db, name, alias, last.from_version, actor=actor, reason=reason)
+
+    def runs(self, *, limit: int | None = None, spec_name: str | None = None) -> list[RunRecord]:
+        """Runs, newest first; of one spec name when given."""
+        query, args = "SELECT * FROM runs", []
+        if spec_name is not None:
+            query, args = query + " WHERE spec_name = ?", [spec_name]
+        query += " ORDER BY started_at DESC, id DESC"
+        if limit:
+            query, args = query + " LIMIT ?", [*args, limit]
+        return [_run(row) for row in self.db.execute(query, args)]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def run_ids(self, prefix: str = "") -> list[str]:
+        """Run ids starting with ``prefix``, newest first (no LIKE: ids may hold '_')."""
+        rows = self.db.execute(
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC, id DESC",
+            (len(prefix), prefix),
+        )
+        return [row[0] for row in rows]
+
+    def params(self, run_id: str) -> dict[str, Any]:
+        rows = self.db.execute(
+            "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,)
+        )
+        return {row[0]: json.loads(row[1]) if row[1] is not None else None for row in rows}
+
+    def metrics(self, run_id: str) -> dict[str, float]:
+        rows = self.db.execute(
+            "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", (run_id,)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        rows = self.db.execute(
+            "SELECT position, name, component, plugin, status, seconds, detail"
+            " FROM steps WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        )
+        return [
+            StepRecord(int(r[0]), r[1], r[2] or "", r[3] or "", r[4], r[5], r[6] or "")
+            for r in rows
+        ]
+
+    def dataset(self, digest: str) -> dict[str, Any] | None:
+        """Rows, columns and first sighting of one dataset version."""
+        row = self.db.execute(
+            "SELECT rows, columns, first_seen FROM datasets WHERE hash = ?", (digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"rows": int(row[0]), "columns": json.loads(row[1]), "first_seen": row[2]}
+
+    def blob_references(self) -> list[BlobReference]:
+        """Every blob some row names, from every query in ``BLOB_REFERENCES``."""
+        return [
+            BlobReference(str(row[0]), str(row[1]), str(row[2]))
+            for query in BLOB_REFERENCES
+            for row in self.db.execute(query)
+        ]
 
 
 def _schema_statements() -> list[str]:
@@ -429,4 +554,62 @@ def _version(row: sqlite3.Row) -> ModelVersion:
         signature=json.loads(row["signature_json"]),
         metrics=json.loads(row["metrics_json"]),
         lineage=json.loads(row["lineage_json"]),
+    )
+
+
+def _move_alias(
+    db: sqlite3.Connection, name: str, alias: str, version: int, *, actor: str, reason: str
+) -> AliasMove:
+    """Move an alias and append its history row; the caller holds the transaction."""
+    row = db.execute(
+        "SELECT status FROM model_versions WHERE name = ? AND version = ?", (name, version)
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"model {name} has no version {version}")
+    if row[0] != "registered":
+        raise StoreError(f"{name}/{version} was {row[0]}; only a registered version can be {alias}")
+    old = db.execute(
+        "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
+    ).fetchone()
+    at = now()
+    db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", (name, alias, version, at))
+    cursor = db.execute(
+        "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (name, alias, old[0] if old else None, version, at, actor, reason),
+    )
+    from_version = int(old[0]) if old else None
+    return AliasMove(
+        int(cursor.lastrowid or 0), name, alias, from_version, version, at, actor, reason
+    )
+
+
+def _move(row: sqlite3.Row) -> AliasMove:
+    return AliasMove(
+        id=int(row["id"]),
+        name=row["name"],
+        alias=row["alias"],
+        from_version=None if row["from_version"] is None else int(row["from_version"]),
+        to_version=int(row["to_version"]),
+        at=row["at"],
+        actor=row["actor"],
+        reason=row["reason"],
+    )
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        spec_name=row["spec_name"],
+        spec_path=row["spec_path"],
+        spec_hash=row["spec_hash"],
+        spec=json.loads(row["spec_json"] or "{}"),
+        profile=row["profile"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        data_hash=row["data_hash"],
+        lineage=json.loads(row["lineage_json"] or "{}"),
+        outputs=json.loads(row["outputs_json"] or "{}"),
+        trigger=row["trigger"] if "trigger" in row.keys() else None,  # noqa: SIM118
     )
