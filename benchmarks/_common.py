@@ -1,0 +1,152 @@
+"""Helpers shared by the benchmark scripts: statistics, machine facts, Markdown tables.
+
+Stdlib only, so a benchmark script can start (and report the machine it ran on)
+without importing anything it is trying to measure.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+"""The repository root: commands run from here so relative spec paths resolve."""
+
+
+def median(values: Sequence[float]) -> float:
+    """The median; robust to the odd slow run a busy machine produces."""
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; defined for a single value too.
+
+    ``statistics.quantiles`` needs at least two points on older Pythons, and a
+    smoke run may have only one.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def rotated(items: Sequence[Any], round_number: int) -> list[Any]:
+    """``items`` starting at a different one each round.
+
+    Round-robin interleaving spreads slow machine drift over every command; the
+    rotation also stops one command from always running right after another.
+    """
+    if not items:
+        return []
+    shift = round_number % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+NO_BYTECODE = "PYTHONDONTWRITEBYTECODE"
+
+
+def specops_command() -> list[str]:
+    """The venv's own ``specops`` script, next to this interpreter, never one from PATH."""
+    script = Path(sys.executable).parent / "specops"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "framework.cli.main"]
+
+
+def bench_env() -> dict[str, str]:
+    """The environment for timed processes: ours, but with bytecode caching on.
+
+    With PYTHONDONTWRITEBYTECODE set (some CI and sandbox images set it), every
+    run recompiles the editable install's modules from source: tens of ms a user
+    with an ordinary install never pays.
+    """
+    env = dict(os.environ)
+    env.pop(NO_BYTECODE, None)
+    return env
+
+
+def env_notes() -> list[str]:
+    """Report notes about the environment this process was started with."""
+    if os.environ.get(NO_BYTECODE):
+        return [f"{NO_BYTECODE} was set here; the timed processes ran without it"]
+    return []
+
+
+def timed_run(
+    argv: Sequence[str], cwd: Path = REPO, env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall time of a whole fresh process, start to exit, with its captured output."""
+    env = bench_env() if env is None else env
+    started = time.perf_counter()
+    done = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - started, done
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or what ``platform`` knows elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load: a busy machine explains noisy numbers."""
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def machine() -> dict[str, Any]:
+    """Facts a reader needs to compare these numbers with their own."""
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": load_average(),
+    }
+
+
+def machine_lines(facts: dict[str, Any]) -> list[str]:
+    """The machine facts as Markdown bullet points."""
+    return [
+        f"- date: {facts['date']}",
+        f"- CPU: {facts['cpu']} ({facts['nproc']} logical cores)",
+        f"- Python {facts['python']} on {facts['platform']}",
+        f"- load average at start (1/5/15 min): {facts['load_average']}",
+    ]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; numbers are expected pre-formatted as strings."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(text: str, output: str | None) -> None:
+    """Write the Markdown report to ``output`` (parents created) when asked."""
+    if output:
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
