@@ -6,6 +6,9 @@ from ``framework`` directly, and nothing here imports a heavy library.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from framework.columns import columns_with_role, role_of, text_as_categories
@@ -16,6 +19,8 @@ from framework.components import (
     CheckOutcome,
     DeployOutcome,
     DeployTarget,
+    DriftResult,
+    DriftTest,
     Finding,
     Metric,
     Model,
@@ -29,10 +34,21 @@ from framework.components import (
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
 from framework.safe_format import load_skops, save_skops
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("specops")
 """Marker for plugin hook implementations: ``@hookimpl def specops_register_models(...)``."""
+
+
+def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
+    """The table a run ingested (by data hash or a unique prefix), hash-checked."""
+    from framework.snapshots import read_snapshot as read
+
+    return read(store_root, data_hash)
+
 
 __all__ = [
     "KINDS",
@@ -42,6 +58,8 @@ __all__ = [
     "DataError",
     "DeployOutcome",
     "DeployTarget",
+    "DriftResult",
+    "DriftTest",
     "Finding",
     "Metric",
     "Model",
@@ -59,6 +77,7 @@ __all__ = [
     "columns_with_role",
     "hookimpl",
     "load_skops",
+    "read_snapshot",
     "role_of",
     "save_skops",
     "text_as_categories",

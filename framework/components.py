@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-KINDS: tuple[str, ...] = ("source", "check", "split", "transform", "model", "metric", "deploy")
+KINDS: tuple[str, ...] = (
+    "source",
+    "check",
+    "split",
+    "transform",
+    "model",
+    "metric",
+    "deploy",
+    "drift_test",
+)
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
 
@@ -63,6 +72,7 @@ class StepContext:
     base_dir: Path
     seed: int = 0
     run_id: str | None = None
+    store_root: Path | None = None  # the store this run records into
 
     def path(self, value: str | Path) -> Path:
         """Resolve a path written in the spec: relative paths are relative to the spec."""
@@ -218,6 +228,45 @@ class DeployTarget(Protocol):
     """Puts a released model version somewhere it can be used."""
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome: ...
+
+
+# ---------------------------------------------------------------------------
+# drift_test
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """One column's drift verdict: the number compared with the threshold, and why.
+
+    ``drift_if`` says which side of the threshold is drift: ``">="`` for distances
+    (PSI, Jensen-Shannon, Wasserstein), ``"<"`` for p-values (KS, chi-square).
+    ``measure`` names the number (``"p_value"``, ``"distance"``, ``"psi"``).
+    """
+
+    statistic: float
+    threshold: float
+    drifted: bool
+    detail: str = ""
+    drift_if: str = ">="
+    measure: str = "distance"
+
+
+@runtime_checkable
+class DriftTest(Protocol):
+    """Compares one column of new data with the same column's reference profile.
+
+    ``roles`` lists the column roles it applies to (``numeric``, ``categorical``).
+    ``statistic`` receives the column's stored profile
+    (:class:`framework.monitoring.profile.ColumnProfile`: counts, quantiles, the
+    ECDF on 1,001 quantile points, decile bins, category counts) and the new
+    batch's non-null values of that column: float64 for numeric columns, text
+    for categorical ones. It must be vectorised: batches have millions of rows.
+    """
+
+    roles: frozenset[str]
+
+    def statistic(self, reference: Any, current: pd.Series) -> DriftResult: ...
 
 
 def check_findings(component: object, ctx: StepContext) -> Iterable[Finding]:

@@ -91,7 +91,9 @@ class Engine:
         spec = self.spec
         store = Store(self.store_root)
         run = RunInfo(new_run_id(), spec.name, str(spec.path), spec.task)
-        self.ctx = StepContext(**{**self.ctx.__dict__, "run_id": run.run_id})
+        self.ctx = StepContext(
+            **{**self.ctx.__dict__, "run_id": run.run_id, "store_root": store.root}
+        )
         result = RunResult(run)
         tracker = StoreTracker(store)
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")

@@ -16,7 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import DataError, Finding, Register, StepContext, hookimpl
+from framework import DataError, Finding, Register, StepContext, hookimpl, read_snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -537,6 +537,50 @@ class SklearnDatasetSource:
         return frame
 
 
+# ---------------------------------------------------------------------------
+# snapshot
+# ---------------------------------------------------------------------------
+
+SNAPSHOT_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "data": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{6,64}$",
+            "description": "The data hash of a recorded dataset version (a unique prefix will do).",
+        },
+        "store": {
+            "type": "string",
+            "description": "The store holding it; default: this spec's store.",
+        },
+    },
+    "required": ["data"],
+}
+
+
+class SnapshotSource:
+    """A dataset version recorded by an earlier run: train again on exactly that data."""
+
+    def __init__(self, data: str, store: str | None = None) -> None:
+        self.data = data
+        self.store = store
+
+    def describe(self) -> str:
+        return f"snapshot {self.data[:12]}"
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        if self.store is not None and not (ctx.path(self.store) / "store.db").is_file():
+            return [Finding(f"no specops store at {ctx.path(self.store)}", key="store")]
+        return []
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        root = ctx.path(self.store) if self.store else ctx.store_root
+        if root is None:
+            raise DataError("the snapshot source needs a store: set params.store")
+        return read_snapshot(root, self.data)
+
+
 @hookimpl
 def specops_register_sources(register: Register) -> None:
     register("csv", CsvSource, CSV_PARAMS, summary="Read a CSV file")
@@ -547,4 +591,10 @@ def specops_register_sources(register: Register) -> None:
         SklearnDatasetSource,
         SKLEARN_DATASET_PARAMS,
         summary="Load a dataset bundled with scikit-learn",
+    )
+    register(
+        "snapshot",
+        SnapshotSource,
+        SNAPSHOT_PARAMS,
+        summary="A dataset version recorded by an earlier run",
     )

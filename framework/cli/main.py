@@ -18,7 +18,11 @@ from collections.abc import Callable, Sequence
 
 EXIT_BUG = 3
 
-COMMAND_GROUPS: tuple[str, ...] = ("framework.cli.lifecycle", "framework.cli.registry")
+COMMAND_GROUPS: tuple[str, ...] = (
+    "framework.cli.lifecycle",
+    "framework.cli.registry",
+    "framework.cli.reproduce",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ def test_registers_every_source_with_a_valid_schema() -> None:
 
     sources.specops_register_sources(register)
 
-    assert set(registered) == {"csv", "parquet", "sql", "sklearn_dataset"}
+    assert set(registered) == {"csv", "parquet", "sql", "sklearn_dataset", "snapshot"}
     for factory, schema, summary in registered.values():
         Draft202012Validator.check_schema(schema)
         assert schema["additionalProperties"] is False

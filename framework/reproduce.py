@@ -1,0 +1,159 @@
+"""Rerunning a recorded run on its recorded data, and saying whether it came out the same.
+
+The rerun uses the run's stored spec (after its profile and overrides) with the
+source replaced by the run's data snapshot, into a temporary store, without
+deploying: reproducing never touches the registry. Model files are compared by
+sha256; ``model.json`` is left out because it names the run that made it.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from framework.errors import StoreError
+from framework.plugins import Plugins
+from framework.store import ModelVersion, Store
+
+DIFFERS_BY_DESIGN = {"model.json": "names the run and time that made it"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One thing compared: a metric or a package file."""
+
+    kind: str  # metric | file
+    item: str
+    original: Any
+    reproduced: Any
+    match: bool | None  # None: not compared, see note
+    note: str = ""
+
+
+@dataclass
+class Reproduction:
+    run_id: str
+    rerun_id: str
+    data_hash: str
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return all(c.match is not False for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "rerun_id": self.rerun_id,
+            "data_hash": self.data_hash,
+            "matched": self.matched,
+            "comparisons": [asdict(c) for c in self.comparisons],
+        }
+
+
+def find_run_id(store: Store, prefix: str) -> str:
+    """A run id from a unique prefix, or a StoreError listing recent runs."""
+    matches = store.run_ids(prefix)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        recent = ", ".join(store.run_ids("")[:5]) or "none"
+        raise StoreError(f"no run {prefix!r} in {store.root}; recent runs: {recent}")
+    raise StoreError(f"run prefix {prefix!r} is ambiguous: {', '.join(matches[:5])}")
+
+
+def _version_of_run(store: Store, run_id: str) -> ModelVersion | None:
+    row = store.db.execute(
+        "SELECT name, version FROM model_versions WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    return store.version(row[0], int(row[1])) if row else None
+
+
+def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproduction:
+    """Rerun a run on its snapshot in a scratch store; compare metrics and model files."""
+    from framework.engine import Engine
+    from framework.spec import load_spec
+
+    store = Store.open_existing(store_root)
+    try:
+        run_id = find_run_id(store, run_prefix)
+        record = store.run(run_id)
+        original = _version_of_run(store, run_id)
+        if record is None or original is None or not record.data_hash:
+            status = record.status if record else "unknown"
+            raise StoreError(
+                f"run {run_id} ended '{status}' without a model version: nothing to reproduce"
+            )
+        if store.snapshot_blob(record.data_hash) is None:
+            raise StoreError(
+                f"run {run_id} kept no data snapshot (store.snapshot_data was false); "
+                "it cannot be rerun on exactly its data"
+            )
+        original_metrics = store.metrics(run_id)
+        document = _rerun_document(record.spec, record.data_hash, store.root.resolve())
+    finally:
+        store.close()
+
+    with tempfile.TemporaryDirectory(prefix="specops-reproduce-") as tmp:
+        spec_file = Path(tmp) / "spec.yaml"
+        spec_file.write_text(yaml.safe_dump(document, sort_keys=False))
+        spec = load_spec(spec_file, plugins)
+        scratch = Path(tmp) / "store"
+        result = Engine(spec, plugins, store_root=scratch, deploy=False).run()
+        rerun = Store(scratch)
+        try:
+            made = result.run.outputs.get("model") or {}
+            copy_version = rerun.version(made.get("name", ""), int(made.get("version", 0)))
+        finally:
+            rerun.close()
+    outcome = Reproduction(run_id, result.run.run_id, record.data_hash)
+    outcome.comparisons += _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))
+    outcome.comparisons += _compare_files(original, copy_version)
+    return outcome
+
+
+def _rerun_document(spec: dict[str, Any], data_hash: str, store_root: Path) -> dict[str, Any]:
+    document = copy.deepcopy(spec)
+    document["data"]["source"] = {
+        "type": "snapshot",
+        "params": {"data": data_hash, "store": str(store_root)},
+    }
+    document["deploy"] = []
+    document.pop("store", None)
+    return document
+
+
+def _compare_metrics(original: dict[str, float], rerun: dict[str, float]) -> list[Comparison]:
+    return [
+        Comparison(
+            "metric",
+            name,
+            original.get(name),
+            rerun.get(name),
+            original.get(name) == rerun.get(name),
+            "" if original.get(name) == rerun.get(name) else "the value changed",
+        )
+        for name in sorted(set(original) | set(rerun))
+    ]
+
+
+def _compare_files(original: ModelVersion, rerun: ModelVersion | None) -> list[Comparison]:
+    files = rerun.files if rerun else {}
+    comparisons = []
+    for name in sorted(set(original.files) | set(files)):
+        before, after = original.files.get(name), files.get(name)
+        if name in DIFFERS_BY_DESIGN:
+            comparisons.append(
+                Comparison("file", name, before, after, None, DIFFERS_BY_DESIGN[name])
+            )
+            continue
+        same = before == after
+        comparisons.append(
+            Comparison("file", name, before, after, same, "" if same else "different bytes")
+        )
+    return comparisons

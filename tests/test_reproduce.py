@@ -1,0 +1,95 @@
+"""Data snapshots and `specops reproduce`: the same spec on the same data gives the same model."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+
+def rows(directory: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(directory / ".specops" / "store.db") as db:
+        return db.execute(query).fetchall()
+
+
+def last_run_id(directory: Path) -> str:
+    return rows(directory, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")[0][0]
+
+
+def test_lightgbm_run_reproduces_byte_for_byte(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    before = rows(bc_spec.parent, "SELECT * FROM aliases")
+    run_id = last_run_id(bc_spec.parent)
+    result = cli("reproduce", run_id[:15], "--store", bc_spec.parent / ".specops", "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["matched"] is True and report["run_id"] == run_id
+    files = {c["item"]: c for c in report["comparisons"] if c["kind"] == "file"}
+    assert files["model/model.txt"]["match"] is True
+    assert files["model.json"]["match"] is None and "names the run" in files["model.json"]["note"]
+    metrics = [c for c in report["comparisons"] if c["kind"] == "metric"]
+    assert {c["item"] for c in metrics} >= {"roc_auc", "accuracy"}
+    assert all(c["original"] == c["reproduced"] for c in metrics)
+    # reproducing touches nothing in the registry
+    assert rows(bc_spec.parent, "SELECT * FROM aliases") == before
+    assert rows(bc_spec.parent, "SELECT COUNT(*) FROM model_versions") == [(1,)]
+
+
+def test_sklearn_pipeline_reproduces_from_the_snapshot_after_the_file_is_gone(
+    cli, churn_dir: Path
+) -> None:
+    spec = churn_dir / "spec.yaml"
+    assert cli("run", spec, "--set", "model.type=random_forest").code == 0
+    (churn_dir / "data" / "churn.csv").unlink()
+    result = cli("reproduce", last_run_id(churn_dir), "--store", churn_dir / ".specops", "--json")
+    assert result.code == 0, result.err
+    files = {c["item"]: c["match"] for c in json.loads(result.out)["comparisons"]}
+    assert files["transform.skops"] is True and files["model/model.skops"] is True
+
+
+def test_snapshots_are_stored_once_however_many_runs_use_them(cli, bc_spec: Path) -> None:
+    for _ in range(3):
+        assert cli("run", bc_spec).code == 0
+    datasets = rows(bc_spec.parent, "SELECT hash, blob FROM datasets")
+    assert len(datasets) == 1 and datasets[0][1]
+    hashes = {r[0] for r in rows(bc_spec.parent, "SELECT data_hash FROM runs")}
+    assert hashes == {datasets[0][0]}
+
+
+def test_a_training_run_can_use_a_recorded_dataset_version(cli, bc_spec: Path, write_spec) -> None:
+    assert cli("run", bc_spec).code == 0
+    data_hash = rows(bc_spec.parent, "SELECT hash FROM datasets")[0][0]
+    text = bc_spec.read_text().replace(
+        "{type: sklearn_dataset, params: {name: breast_cancer}}",
+        f"{{type: snapshot, params: {{data: {data_hash[:10]}}}}}",
+    )
+    bc_spec.write_text(text)
+    result = cli("run", bc_spec, "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["data"]["data_hash"] == data_hash
+
+
+def test_a_changed_result_is_reported_and_exits_1(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    run_id = last_run_id(bc_spec.parent)
+    with sqlite3.connect(bc_spec.parent / ".specops" / "store.db") as db:
+        db.execute(
+            "UPDATE metrics SET value = 0.5 WHERE run_id = ? AND name = 'roc_auc'", (run_id,)
+        )
+    result = cli("reproduce", run_id, "--store", bc_spec.parent / ".specops")
+    assert result.code == 1
+    assert "DIFFERENT" in result.out and "did not reproduce" in result.out
+
+
+def test_without_a_snapshot_reproduce_says_why(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec, "--set", "store.snapshot_data=false").code == 0
+    result = cli("reproduce", last_run_id(bc_spec.parent), "--store", bc_spec.parent / ".specops")
+    assert result.code == 2
+    assert "kept no data snapshot (store.snapshot_data was false)" in result.err
+
+
+def test_unknown_run_lists_recent_ones(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    result = cli("reproduce", "19990101", "--store", bc_spec.parent / ".specops")
+    assert result.code == 2
+    assert "no run '19990101'" in result.err and last_run_id(bc_spec.parent) in result.err
