@@ -133,14 +133,18 @@ class Engine:
 
     @contextmanager
     def _step(
-        self, run: RunInfo, name: str, planned: PlannedStep | None = None
+        self, run: RunInfo, name: str, planned: PlannedStep | None = None, *, group: str = ""
     ) -> Iterator[StepInfo]:
-        step = StepInfo(
-            name,
-            component=planned.type if planned else "",
-            plugin=planned.plugin if planned else "specops",
-            status="running",
-        )
+        """Announce, time and record one step. ``group`` names a step run by several
+        components (checks, transforms): it shows their types and plugins together."""
+        if group:
+            members = [p for p in self.plan.values() if p.step == group]
+            component = ", ".join(dict.fromkeys(p.type for p in members))
+            plugin = ", ".join(dict.fromkeys(p.plugin for p in members)) or "specops"
+        else:
+            component = planned.type if planned else ""
+            plugin = planned.plugin if planned else "specops"
+        step = StepInfo(name, component=component, plugin=plugin, status="running")
         run.steps.append(step)
         self.plugins.step_start(run, step)
         started = time.perf_counter()
@@ -192,7 +196,7 @@ class Engine:
             run.outputs["data"] = step.outputs
 
         if spec.checks:
-            with self._step(run, "check") as step:
+            with self._step(run, "check", group="check") as step:
                 failed = self._checks(frame, result)
                 passed_count = sum(1 for c in result.checks if c.passed)
                 warnings = len(result.checks) - passed_count - len(failed)
@@ -230,7 +234,7 @@ class Engine:
             step.detail = f"{len(x_train):,} train / {len(x_test):,} test"
 
         model = plugins.build("model", spec.model.type, spec.model.kwargs())
-        with self._step(run, "transform") as step:
+        with self._step(run, "transform", group="transform") as step:
             prep = fit_preprocess(x_train, spec.preprocess, model, plugins, ctx)
             x_train_t = prep.train
             x_test_t = prep.pipeline.transform(x_test) if prep.pipeline is not None else x_test

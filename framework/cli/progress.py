@@ -58,7 +58,8 @@ class Progress:
             from rich.markup import escape
 
             mark = MARKS.get(step.status, "?")
-            component = f"[cyan]{step.component:<16}[/]"
+            shown = step.component if len(step.component) <= 16 else step.component[:15] + "…"
+            component = f"[cyan]{shown:<16}[/]"
             timing = f"[dim]{step.seconds:6.2f}s[/]"
             self._console().print(
                 f" {mark} {step.name:<9} {component} {timing}  {escape(step.detail)}",
