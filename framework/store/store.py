@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 
 from framework.errors import StoreError
 from framework.store.artifacts import ArtifactStore
+from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
 
 CHAMPION = "champion"
 
@@ -65,6 +67,8 @@ BLOB_REFERENCES: list[str] = [
     # Parquet snapshots of ingested data, kept for reproduction
     "SELECT blob, 'dataset ' || substr(hash, 1, 12), 'snapshot'"
     " FROM datasets WHERE blob IS NOT NULL",
+    # monitor runs' drift reports (JSON and HTML)
+    *MONITOR_BLOB_REFERENCES,
 ]
 """Every place a row names a blob, as SQL returning ``(sha256, owner, item)``.
 
@@ -160,7 +164,7 @@ def undo_stack(moves: list[AliasMove]) -> list[AliasMove]:
     return stack
 
 
-class Store:
+class Store(MonitoringRecords):
     """Runs, datasets, model versions and aliases of one ``.specops`` directory."""
 
     def __init__(self, root: Path) -> None:
@@ -169,7 +173,7 @@ class Store:
         self.artifacts = ArtifactStore(root / "artifacts")
         self.db = sqlite3.connect(root / "store.db", timeout=60, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(self.db)
         self.db.execute("PRAGMA busy_timeout=60000")
         self.db.execute("PRAGMA foreign_keys=ON")
         with self.transaction():
@@ -521,6 +525,24 @@ class Store:
             for query in BLOB_REFERENCES
             for row in self.db.execute(query)
         ]
+
+
+def _enable_wal(db: sqlite3.Connection, timeout: float = 60.0) -> None:
+    """Switch to WAL mode, retrying while another process does the same.
+
+    Two processes creating one store both hold a read lock on the new file and ask
+    to write its header; SQLite refuses one at once ("database is locked") rather
+    than wait, since waiting could deadlock. The loser retries until WAL is on.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _schema_statements() -> list[str]:

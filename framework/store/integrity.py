@@ -1,0 +1,235 @@
+"""Store integrity: ``store verify`` finds what is broken, ``store gc`` what is left over.
+
+Verify reads every blob a row names (``BLOB_REFERENCES``) and checks its sha256,
+and checks that aliases and versions point at rows that exist. Gc lists blobs no row
+names and temporary files a killed process left behind; it deletes only when asked,
+and only while holding the store's write lock (see ``Store._restore_missing_blobs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from framework.store.artifacts import sha256_file
+from framework.store.store import Store
+
+TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champion-")
+"""Names of the temporary files and directories specops writes inside a store."""
+
+DEFAULT_MIN_AGE = 3600.0
+"""Seconds: younger temp files and blobs may belong to a run still in progress."""
+
+_BLOB_NAME = re.compile(r"^[0-9a-f]{62}$")
+_BLOB_DIR = re.compile(r"^[0-9a-f]{2}$")
+
+
+@dataclass(frozen=True)
+class IntegrityProblem:
+    """One thing wrong in a store: what, which model/version/file, and the path."""
+
+    kind: str
+    what: str
+    where: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verify found, and how much it looked at (so "ok" is not "checked nothing")."""
+
+    problems: list[IntegrityProblem]
+    blobs: int
+    versions: int
+    aliases: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """A blob nothing references, or a temp file or directory left behind."""
+
+    kind: str  # "blob" | "temp"
+    path: Path
+    size: int
+    age: float  # seconds since last modified
+
+    @property
+    def digest(self) -> str | None:
+        return self.path.parent.name + self.path.name if self.kind == "blob" else None
+
+
+# verify ---------------------------------------------------------------------
+
+
+def verify(store: Store) -> VerifyReport:
+    """Every problem in the store; an empty list means it is consistent.
+
+    The rows are read in one read transaction, a snapshot: a run or promote that
+    commits meanwhile is either wholly seen or not at all, never half.
+    """
+    store.db.execute("BEGIN")
+    try:
+        problems = _blob_problems(store) + _alias_problems(store) + _version_problems(store)
+        blobs = len({ref.digest for ref in store.blob_references()})
+        return VerifyReport(problems, blobs, len(store.versions()), len(store.alias_table()))
+    finally:
+        store.db.execute("COMMIT")
+
+
+def _blob_problems(store: Store) -> list[IntegrityProblem]:
+    """Each reference to a blob that is missing or no longer hashes to its name."""
+    states: dict[str, str | None] = {}  # digest -> actual sha256, or None when missing
+    problems = []
+    for ref in store.blob_references():
+        path = store.artifacts.path_of(ref.digest)
+        if ref.digest not in states:
+            states[ref.digest] = sha256_file(path) if path.is_file() else None
+        actual = states[ref.digest]
+        where = f"{ref.owner} file {ref.item}"
+        if actual is None:
+            problems.append(IntegrityProblem("missing_blob", "blob is missing", where, str(path)))
+        elif actual != ref.digest:
+            what = f"blob is corrupt: sha256 {actual[:12]}..., expected {ref.digest[:12]}..."
+            problems.append(IntegrityProblem("corrupt_blob", what, where, str(path)))
+    return problems
+
+
+def _alias_problems(store: Store) -> list[IntegrityProblem]:
+    """Aliases at a missing or rejected version, or disagreeing with their history."""
+    problems = []
+    for name, alias, number in store.alias_table():
+        where = f"alias {name}@{alias}"
+        version = store.version(name, number)
+        if version is None:
+            what = f"points at version {number}, which does not exist"
+            problems.append(IntegrityProblem("dangling_alias", what, where))
+        elif version.status != "registered":
+            what = f"points at version {number}, which was {version.status}"
+            problems.append(IntegrityProblem("alias_to_unregistered", what, where))
+        history = store.alias_history(name, alias)
+        if not history or history[-1].to_version != number:
+            last = history[-1].to_version if history else "nothing"
+            what = f"points at version {number} but its history ends at {last}"
+            problems.append(IntegrityProblem("alias_history_mismatch", what, where))
+    return problems
+
+
+def _version_problems(store: Store) -> list[IntegrityProblem]:
+    """Versions whose run is not recorded: their lineage would lead nowhere."""
+    return [
+        IntegrityProblem("orphan_version", f"its run {v.run_id} is not in the store", v.ref)
+        for v in store.versions()
+        if store.run(v.run_id) is None
+    ]
+
+
+# gc -------------------------------------------------------------------------
+
+
+def find_garbage(store: Store) -> list[Garbage]:
+    """Unreferenced blobs and leftover temp files, oldest first; deletes nothing."""
+    referenced = {ref.digest for ref in store.blob_references()}
+    found = [g for g in _blobs(store.artifacts.root) if g.digest not in referenced]
+    found += _temp_entries(store.root)
+    return sorted(found, key=lambda g: (-g.age, str(g.path)))
+
+
+def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
+    """Delete ``garbage`` under the write lock; returns what was deleted.
+
+    References are read again inside the lock: a blob a version started naming
+    since ``find_garbage`` ran is kept. Writers re-check their blobs under the same
+    lock, so a blob deleted here is stored again before any row names it.
+    """
+    deleted = []
+    with store.transaction():
+        referenced = {ref.digest for ref in store.blob_references()}
+        for item in garbage:
+            if item.kind == "blob" and item.digest in referenced:
+                continue
+            if _remove(item.path):
+                deleted.append(item)
+    for item in deleted:
+        if item.kind == "blob":
+            _remove_if_empty(item.path.parent)
+    return deleted
+
+
+def _blobs(root: Path) -> list[Garbage]:
+    """Every blob file under ``artifacts/ab/cdef...``."""
+    if not root.is_dir():
+        return []
+    found = []
+    for directory in sorted(root.iterdir()):
+        if not (directory.is_dir() and _BLOB_DIR.match(directory.name)):
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and _BLOB_NAME.match(path.name):
+                found.append(_garbage("blob", path))
+    return found
+
+
+def _temp_entries(root: Path) -> list[Garbage]:
+    """Files and directories named like specops temp files, anywhere in the store."""
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        here = Path(directory)
+        for name in files:
+            if name.startswith(TEMP_PREFIXES):
+                found.append(_garbage("temp", here / name))
+        for name in list(subdirectories):
+            if name.startswith(TEMP_PREFIXES):
+                found.append(_garbage("temp", here / name))
+                subdirectories.remove(name)  # counted as a whole, not walked
+    return found
+
+
+def _garbage(kind: str, path: Path) -> Garbage:
+    """Size (a directory's whole content) and age of one entry."""
+    try:
+        age = max(0.0, time.time() - path.lstat().st_mtime)
+    except FileNotFoundError:
+        age = 0.0
+    return Garbage(kind, path, _size(path), age)
+
+
+def _size(path: Path) -> int:
+    if not path.is_dir():
+        try:
+            return path.lstat().st_size
+        except FileNotFoundError:
+            return 0
+    total = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(directory) / name).lstat().st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def _remove(path: Path) -> bool:
+    """Delete a file or directory; False when it was already gone."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        directory.rmdir()
