@@ -209,6 +209,7 @@ def test_a_run_killed_after_register_keeps_the_old_champion(
     assert [status for _, status in dead] == ["running"]
     shown = json.loads(cli("runs", "show", dead[0][0], "--store", store, "--json").out)
     assert shown["models"][0]["ref"] == "bc/2" and shown["seconds"] is None
+    assert shown["status"] == "interrupted"  # its process is gone, so it is not still running
 
     # what the kill left behind is garbage gc can see and remove; the store still works
     leftovers = json.loads(cli("store", "gc", "--min-age", "0", "--store", store, "--json").out)

@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS runs (
     data_hash    TEXT,
     lineage_json TEXT,
     outputs_json TEXT,
-    trigger      TEXT                      -- why it ran: null (by hand), a monitor run id, ...
+    trigger      TEXT,                     -- why it ran: null (by hand), a monitor run id, ...
+    owner        TEXT                      -- host:pid of the process running it
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id      TEXT NOT NULL REFERENCES runs(id),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import tempfile
 import time
@@ -219,7 +220,8 @@ class Store(MonitoringRecords):
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_hash, spec_json, profile,"
-                " status, started_at, lineage_json, trigger) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, started_at, lineage_json, trigger, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     spec.name,
@@ -231,6 +233,7 @@ class Store(MonitoringRecords):
                     now(),
                     json.dumps(lineage, default=str),
                     trigger,
+                    f"{socket.gethostname()}:{os.getpid()}",
                 ),
             )
             db.executemany(
@@ -278,10 +281,13 @@ class Store(MonitoringRecords):
         try:
             frame.to_parquet(temp, index=False)
             blob = self.artifacts.put_file(Path(temp))
+            with self.transaction() as db:
+                # under the write lock `store gc` also takes: the blob stays until we commit
+                if not self.artifacts.path_of(blob).is_file():
+                    self.artifacts.put_file(Path(temp))
+                db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
         finally:
             Path(temp).unlink(missing_ok=True)
-        with self.transaction() as db:
-            db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
         return blob
 
     def record_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
@@ -619,6 +625,22 @@ def _move(row: sqlite3.Row) -> AliasMove:
     )
 
 
+def _live_status(status: str, owner: str | None) -> str:
+    """A run still marked running whose process is gone (killed, crashed) was interrupted."""
+    if status != "running" or not owner:
+        return status
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return status  # another machine's run: we cannot tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        return status
+    return status
+
+
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
         id=row["id"],
@@ -627,7 +649,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
         spec_hash=row["spec_hash"],
         spec=json.loads(row["spec_json"] or "{}"),
         profile=row["profile"],
-        status=row["status"],
+        status=_live_status(row["status"], row["owner"] if "owner" in row.keys() else None),  # noqa: SIM118
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         data_hash=row["data_hash"],
