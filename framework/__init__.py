@@ -7,7 +7,7 @@ from ``framework`` directly, and nothing here imports a heavy library.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -37,6 +37,8 @@ from framework.safe_format import load_skops, save_skops
 if TYPE_CHECKING:
     import pandas as pd
 
+    from framework.scoring import ScoreResult
+
 __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("specops")
@@ -48,6 +50,21 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
     from framework.snapshots import read_snapshot as read
 
     return read(store_root, data_hash)
+
+
+def score_file(
+    package: Any,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    id_column: str | None = None,
+    chunk_rows: int = 100_000,
+) -> ScoreResult:
+    """Score a CSV or Parquet file with a loaded model package (``Release.load()``), in
+    chunks, and write the predictions to a CSV or Parquet file, all or nothing."""
+    from framework.scoring import score_file as score
+
+    return score(package, input_path, output_path, id_column=id_column, chunk_rows=chunk_rows)
 
 
 __all__ = [
@@ -80,5 +97,6 @@ __all__ = [
     "read_snapshot",
     "role_of",
     "save_skops",
+    "score_file",
     "text_as_categories",
 ]

@@ -57,6 +57,10 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
     series = frame[column]
     if role_of(series) in ("numeric", "boolean"):
         return series.astype("float64") if role_of(series) == "boolean" else series
+    if role_of(series) == "datetime":  # to_numeric would turn it into nanoseconds, silently
+        raise DataError(
+            f"column '{column}' {why} but holds dates or times ({series.dtype})", column=column
+        )
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & series.notna()
     if bad.any():
@@ -67,6 +71,7 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
             f"{examples} (rows {', '.join(map(str, rows))})",
             column=column,
             hint="fix the data, or declare the column categorical in data.features",
+            context={"rows": rows},
         )
     return converted
 
@@ -99,6 +104,7 @@ def as_boolean(frame: pd.DataFrame, column: str) -> pd.Series:
             f"{examples} (rows {', '.join(map(str, rows))})",
             column=column,
             hint="booleans are true/false, yes/no, 1/0; or declare the column categorical",
+            context={"rows": rows},
         )
     return values
 
@@ -144,8 +150,6 @@ def training_categories(
 ) -> tuple[Signature, pd.DataFrame, pd.DataFrame]:
     """Keep only the categories the training split has, and treat the others in the
     test split as unseen (missing), exactly as they will be at prediction time."""
-    import pandas as pd
-
     columns = []
     train, test = train.copy(), test.copy()
     for column in signature.columns:
@@ -155,7 +159,9 @@ def training_categories(
         seen = train[column.name].cat.remove_unused_categories()
         categories = _python(seen.cat.categories)
         train[column.name] = seen
-        test[column.name] = pd.Categorical(test[column.name], categories=seen.cat.categories)
+        # set_categories, not pd.Categorical(..., categories=): pandas deprecates the
+        # latter for values outside the categories, which is exactly this case.
+        test[column.name] = test[column.name].cat.set_categories(seen.cat.categories)
         columns.append(ColumnSignature(column.name, "categorical", "category", categories))
     return Signature(tuple(columns)), train, test
 
@@ -195,15 +201,43 @@ def conform(frame: pd.DataFrame, signature: Signature) -> tuple[pd.DataFrame, li
             prepared[column.name] = as_boolean(frame, column.name)
         else:
             series = frame[column.name]
-            if not isinstance(series.dtype, pd.CategoricalDtype):
-                series = _align_types(series, column.categories or [])
-            prepared[column.name] = pd.Categorical(series, categories=column.categories)
-    extra = [str(c) for c in frame.columns if c not in set(signature.names)]
+            prepared[column.name] = as_training_categories(series, column.categories or [])
+    known = set(signature.names)
+    extra = [str(c) for c in frame.columns if c not in known]
     return pd.DataFrame(prepared, index=frame.index), extra
+
+
+def as_training_categories(series: pd.Series, categories: list[Any]) -> pd.Categorical:
+    """The values coded against the training categories; anything unseen becomes missing.
+
+    Coded by lookup, not ``pd.Categorical(values, categories=...)``: pandas deprecates
+    that for values outside the categories (it warns now and will raise). A column
+    that is already categorical (a Parquet dictionary column, say) is recoded through
+    its few categories, not its many rows.
+    """
+    import numpy as np
+    import pandas as pd
+
+    dtype = pd.CategoricalDtype(categories)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = _align_types(pd.Series(series.cat.categories), categories)
+        lookup = np.append(dtype.categories.get_indexer(present), -1)  # code -1 stays missing
+        codes = lookup[series.cat.codes.to_numpy()]
+    else:
+        codes = dtype.categories.get_indexer(_align_types(series, categories))
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _align_types(series: pd.Series, categories: list[Any]) -> pd.Series:
     """Compare like with like: '1' from a CSV against categories 1, 2, 3 from training."""
-    if categories and all(isinstance(c, str) for c in categories):
-        return series.astype("string").astype(object).where(series.notna(), None)
+    import pandas as pd
+    from pandas.api import types
+
+    if not categories:
+        return series
+    if all(isinstance(c, str) for c in categories):
+        return series if isinstance(series.dtype, pd.StringDtype) else series.astype("string")
+    numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in categories)
+    if numbers and not types.is_numeric_dtype(series.dtype):
+        return pd.to_numeric(series, errors="coerce")
     return series

@@ -22,6 +22,9 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "framework.cli.lifecycle",
     "framework.cli.registry",
     "framework.cli.reproduce",
+    "framework.cli.predict",
+    "framework.cli.monitor",
+    "framework.cli.serve",
 )
 
 

@@ -1,0 +1,122 @@
+"""``specops predict``: score a CSV or Parquet file with a stored model version.
+
+The parser is built on every start, so this module imports nothing heavy; the
+handler loads pandas, pyarrow and the model only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from framework.cli.options import common, handler, store_option
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="score a CSV or Parquet file with a stored model version",
+        description="Score every row of a CSV or Parquet file (or a directory of Parquet "
+        "files) with a stored model version, in chunks, and write the predictions to a "
+        "CSV or Parquet file (by extension). The output is written in full or not at all.",
+    )
+    predict.add_argument("ref", metavar="REF", help="NAME (its champion), NAME@ALIAS or NAME/N")
+    predict.add_argument("--input", "-i", required=True, metavar="FILE", help="rows to score")
+    predict.add_argument("--output", "-o", required=True, metavar="FILE", help="where to write")
+    predict.add_argument(
+        "--id-column", metavar="COL", help="a column to copy to the output, to join on later"
+    )
+    predict.add_argument(
+        "--chunk-rows",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="rows scored at a time; bounds memory (default 100000)",
+    )
+    store_option(predict)
+    common(predict)
+    handler(predict, "framework.cli.predict:cmd_predict")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+    from framework.refs import resolve, store_root
+    from framework.scoring import DEFAULT_CHUNK_ROWS, score_file
+    from framework.store import Store
+
+    plugins = get_plugins()
+    if args.debug:
+        plugins.trace()
+    store = Store.open_existing(store_root(args.store))
+    try:
+        version = resolve(store, args.ref)
+        package = ModelPackage.from_store(store, version, plugins)
+    finally:
+        store.close()
+    with terminal_progress(enabled=not args.json) as progress:
+        result = score_file(
+            package,
+            args.input,
+            args.output,
+            id_column=args.id_column,
+            chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+            progress=progress,
+        )
+    if args.json:
+        report = {"status": "ok", "model": version.ref, **result.to_dict()}
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    ignored = f"; ignored columns: {', '.join(result.ignored_columns)}"
+    print(
+        f"scored {result.rows:,} rows with {version.ref} in {result.seconds:.2f} s "
+        f"({result.rows_per_second:,.0f} rows/s) -> {result.output}"
+        + (ignored if result.ignored_columns else "")
+    )
+    return 0
+
+
+@contextmanager
+def terminal_progress(enabled: bool = True) -> Iterator[Any]:
+    """A rich progress bar on stderr, only when stderr is a terminal; else no callback."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+
+        def update(rows: int, total: int | None) -> None:
+            bar.update(task, completed=rows, total=total)
+
+        yield update

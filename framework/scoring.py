@@ -1,0 +1,532 @@
+"""Batch scoring: a file of any size through a stored model, in chunks, to a file.
+
+Input is CSV or Parquet (by extension; a directory is read as its Parquet files
+in name order), output CSV or Parquet (by extension). Each chunk goes through
+:meth:`ModelPackage.predict`, so a batch is checked and shaped exactly like any
+other prediction: missing columns and impossible values are refused by name,
+unseen categories become missing, extra columns are ignored (and reported once).
+
+Memory does not grow with the file. Parquet is read one row group at a time, in
+batches (``ParquetFile.iter_batches`` over all row groups at once keeps memory
+of every row group it has passed: pyarrow 26 grows by about the size of each row
+group; one row group per call stays flat), so the peak follows the file's row
+group size and ``chunk_rows``, not its length. CSV is read with ``read_csv``
+chunks whose dtypes do not depend on what a chunk happens to hold: category
+columns and the id are read as text (``01`` stays ``01``), numeric columns are
+left to the parser and conformed per chunk (an all-empty chunk is all-missing
+floats, not an error). Output is written as it goes, with the
+schema of the first chunk, to a temporary file in the output's directory that
+is renamed into place only when every row is written, so a failure never
+leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import DataError, UserError
+from framework.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from framework.package import ModelPackage, Predictions
+
+DEFAULT_CHUNK_ROWS = 100_000
+READ_BUFFER = 1 << 20
+"""Parquet column chunks are read through a 1 MiB buffer, page by page: a lower peak
+than reading each column chunk of a row group whole, at the same speed."""
+PREDICTION = "prediction"
+PROBA_PREFIX = "proba_"
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+Progress = Callable[[int, "int | None"], None]
+"""Called after each chunk with the rows done and the total, when the input knows it."""
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a batch scoring did: for the CLI's summary line and the run's deploy detail."""
+
+    input: Path
+    output: Path
+    rows: int
+    seconds: float
+    ignored_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": str(self.input),
+            "output": str(self.output),
+            "rows": self.rows,
+            "seconds": round(self.seconds, 4),
+            "rows_per_second": round(self.rows_per_second, 1),
+            "ignored_columns": self.ignored_columns,
+            "columns": self.columns,
+        }
+
+
+def score_file(
+    package: ModelPackage,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    id_column: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> ScoreResult:
+    """Score every row of ``input_path`` with ``package`` and write ``output_path``.
+
+    The output holds the id column (when given), ``prediction`` in the target's
+    own labels and, for classifiers, ``proba_<label>`` per class.
+    """
+    started = time.perf_counter()
+    if chunk_rows < 1:
+        raise UserError(f"chunk rows must be at least 1, got {chunk_rows}")
+    output = Path(output_path)
+    file_format(output, "output")
+    source = open_input(Path(input_path), package, id_column)
+    if output.resolve() == source.path.resolve():
+        raise UserError(f"the output would overwrite the input {source.path}; choose another path")
+    outputs = OutputColumns.of(package, id_column)
+    writer = ChunkWriter(output)
+    rows = 0
+    try:
+        for frame, ids in source.chunks(chunk_rows):
+            if len(frame) == 0:
+                continue
+            predictions = _predict(package, frame, source)
+            writer.write(outputs.table(ids, predictions))
+            rows += len(frame)
+            if progress is not None:
+                progress(rows, source.total_rows)
+        if rows == 0:
+            writer.write(outputs.empty(source.id_type))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return ScoreResult(
+        source.path,
+        output,
+        rows,
+        time.perf_counter() - started,
+        source.extra,
+        outputs.names,
+    )
+
+
+def _predict(package: ModelPackage, frame: pd.DataFrame, source: InputFile) -> Predictions:
+    """One chunk's predictions; a data error says which file (and line) it came from."""
+    try:
+        predictions, _ = package.predict(frame)
+    except DataError as exc:
+        raise DataError(
+            f"{source.path}: {exc.message}",
+            column=exc.column,
+            hint=source.row_hint if "rows" in exc.context else exc.hint,
+            context=exc.context,
+        ) from exc
+    return predictions
+
+
+# ---------------------------------------------------------------------------
+# input
+# ---------------------------------------------------------------------------
+
+
+def file_format(path: Path, role: str) -> str:
+    """``csv`` or ``parquet`` from the name (a directory is Parquet), or a UserError."""
+    if role == "input" and path.is_dir():
+        return "parquet"
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffixes and suffixes[-1] in CSV_SUFFIXES:
+        return "csv"
+    compressed_csv = len(suffixes) >= 2 and suffixes[-2] in CSV_SUFFIXES
+    if role == "input" and compressed_csv and suffixes[-1] in COMPRESSED:
+        return "csv"
+    known = ", ".join((*CSV_SUFFIXES, *PARQUET_SUFFIXES))
+    extra = " (or a directory of Parquet files; CSV may be compressed, .csv.gz)"
+    raise UserError(
+        f"cannot tell the format of {role} {path} from its name; use {known}"
+        + (extra if role == "input" else "")
+    )
+
+
+def open_input(path: Path, package: ModelPackage, id_column: str | None) -> InputFile:
+    """The input, its columns checked against the model's signature before any row is read."""
+    if not path.exists():
+        raise UserError(f"input not found: {path}")
+    kind = file_format(path, "input")
+    source: InputFile = CsvInput(path, package) if kind == "csv" else ParquetInput(path, package)
+    source.check(id_column)
+    return source
+
+
+class InputFile:
+    """A CSV or Parquet input: its columns, row count when known, and its chunks."""
+
+    path: Path
+    columns: list[str]
+    total_rows: int | None = None
+    row_hint = "rows are numbered from 0 in file order"
+
+    def __init__(self, path: Path, package: ModelPackage) -> None:
+        self.path = path
+        self.package = package
+        self.id_column: str | None = None
+        self.extra: list[str] = []
+
+    @property
+    def id_type(self) -> Any:
+        """The Arrow type of the id column in the output (None without one)."""
+        return None
+
+    def empty_frame(self) -> pd.DataFrame:
+        """No rows, the file's columns (and their types, when the file has types)."""
+        raise NotImplementedError
+
+    def chunks(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, pa.Array | None]]:
+        """(features, ids) per chunk; rows indexed by their position in the whole input."""
+        raise NotImplementedError
+
+    def check(self, id_column: str | None) -> None:
+        """Missing columns and the id column, named with the file; extra columns noted once."""
+        from framework.signature import conform
+
+        if id_column is not None and id_column not in self.columns:
+            raise DataError(
+                f"{self.path}: no id column '{id_column}'"
+                f"{did_you_mean(id_column, self.columns)}; columns: {_listed(self.columns)}",
+                column=id_column,
+            )
+        try:
+            _, extra = conform(self.empty_frame(), self.package.signature)
+        except DataError as exc:
+            raise DataError(
+                f"{self.path}: {exc.message}", column=exc.column, hint=exc.hint
+            ) from exc
+        self.id_column = id_column
+        self.extra = [c for c in extra if c != id_column]
+
+    @property
+    def needed(self) -> list[str]:
+        """The columns to read: the model's features and the id, nothing else."""
+        names = self.package.signature.names
+        if self.id_column is not None and self.id_column not in names:
+            return [*names, self.id_column]
+        return list(names)
+
+
+class CsvInput(InputFile):
+    """A CSV file read in ``read_csv`` chunks with dtypes fixed up front."""
+
+    row_hint = "rows are numbered from 0 after the header: row N is on line N + 2"
+
+    def __init__(self, path: Path, package: ModelPackage) -> None:
+        import pandas as pd
+
+        super().__init__(path, package)
+        try:
+            self.columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot read CSV file {path}: {exc}") from exc
+
+    def empty_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in self.columns})
+
+    def dtypes(self) -> dict[str, Any]:
+        """Types that hold for every chunk, whatever its values happen to look like.
+
+        Categories are read as text and matched to the training categories' type in
+        ``conform``; not as ``category``, whose values pandas parses per chunk (a chunk
+        holding only ``01`` and ``02`` would give categories 1 and 2). The id is passed
+        through as text. Numeric columns are left to the parser: an all-empty chunk
+        reads as missing floats, and a stray word reads as text that ``conform``
+        refuses by name, value and row.
+        """
+        types: dict[str, Any] = {
+            c.name: str for c in self.package.signature.columns if c.role == "categorical"
+        }
+        if self.id_column is not None and self.id_column not in self.package.signature.names:
+            types[self.id_column] = str
+        return types
+
+    def chunks(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, pa.Array | None]]:
+        import pandas as pd
+        import pyarrow as pa
+
+        try:
+            # low_memory=False: each chunk is parsed whole (chunk_rows bounds memory),
+            # so a chunk gets one dtype per column and no mixed-types warning.
+            reader = pd.read_csv(
+                self.path,
+                usecols=self.needed,
+                dtype=self.dtypes(),
+                chunksize=chunk_rows,
+                low_memory=False,
+            )
+            with reader:
+                for frame in reader:
+                    ids = None
+                    if self.id_column is not None:
+                        ids = pa.Array.from_pandas(frame[self.id_column]).cast(pa.string())
+                    yield frame, ids
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot parse CSV file {self.path}: {exc}") from exc
+
+    @property
+    def id_type(self) -> Any:
+        import pyarrow as pa
+
+        return pa.string()
+
+
+class ParquetInput(InputFile):
+    """A Parquet file, or a directory of them, read one row group at a time."""
+
+    def __init__(self, path: Path, package: ModelPackage) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        super().__init__(path, package)
+        self.files = _parquet_files(path)
+        self.metadata: list[Any] = []
+        schema = None
+        for file in self.files:
+            try:
+                parquet = pq.ParquetFile(file)
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise DataError(f"cannot read Parquet file {file}: {exc}") from exc
+            self.metadata.append(parquet.metadata)
+            if schema is None:
+                schema = parquet.schema_arrow
+            self._require_columns(file, parquet.schema_arrow.names)
+            parquet.close()
+        assert schema is not None
+        self.schema = schema
+        self.columns = list(schema.names)
+        self.total_rows = sum(m.num_rows for m in self.metadata)
+
+    def _require_columns(self, file: Path, names: list[str]) -> None:
+        """Every file of a directory must hold the model's columns, not only the first."""
+        missing = [c for c in self.package.signature.names if c not in names]
+        if missing and file != self.files[0]:
+            raise DataError(
+                f"{file}: missing column(s) the model needs: {', '.join(missing)}",
+                column=missing[0],
+            )
+
+    @property
+    def id_type(self) -> Any:
+        return self.schema.field(self.id_column).type if self.id_column else None
+
+    def check(self, id_column: str | None) -> None:
+        super().check(id_column)
+        import pyarrow.types as pat
+
+        for name in self.needed:
+            kind = self.schema.field(name).type
+            if pat.is_nested(kind):
+                raise DataError(
+                    f"{self.path}: column '{name}' holds {kind} values; "
+                    "the model needs one number or category per row",
+                    column=name,
+                )
+
+    def empty_frame(self) -> pd.DataFrame:
+        return self.schema.empty_table().to_pandas()
+
+    def _dictionary_columns(self) -> list[str]:
+        """Text category columns, read as Arrow dictionaries: pandas categoricals, coded once."""
+        import pyarrow.types as pat
+
+        wanted = []
+        for column in self.package.signature.columns:
+            kind = self.schema.field(column.name).type
+            text = pat.is_string(kind) or pat.is_large_string(kind)
+            if column.role == "categorical" and text:
+                wanted.append(column.name)
+        return wanted
+
+    def chunks(self, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, pa.Array | None]]:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        features = list(self.package.signature.names)
+        dictionaries = self._dictionary_columns()
+        offset = 0
+        for file, metadata in zip(self.files, self.metadata, strict=True):
+            parquet = pq.ParquetFile(
+                file, metadata=metadata, read_dictionary=dictionaries, buffer_size=READ_BUFFER
+            )
+            try:
+                for group in range(parquet.num_row_groups):
+                    for batch in parquet.iter_batches(
+                        batch_size=chunk_rows, row_groups=[group], columns=self.needed
+                    ):
+                        frame = batch.select(features).to_pandas()
+                        frame.index = pd.RangeIndex(offset, offset + batch.num_rows)
+                        offset += batch.num_rows
+                        yield frame, self._ids(batch)
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise DataError(f"cannot read Parquet file {file}: {exc}") from exc
+            finally:
+                parquet.close()
+
+    def _ids(self, batch: pa.RecordBatch) -> pa.Array | None:
+        if self.id_column is None:
+            return None
+        ids = batch.column(self.id_column)
+        return ids if ids.type == self.id_type else ids.cast(self.id_type)
+
+
+def _parquet_files(path: Path) -> list[Path]:
+    """The file itself, or a directory's files in name order (hidden and ``_`` files skipped)."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+    )
+    if not files:
+        raise DataError(f"no Parquet files in directory {path}")
+    return files
+
+
+def _listed(names: list[str], limit: int = 20) -> str:
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+# ---------------------------------------------------------------------------
+# output
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputColumns:
+    """The output's columns: the id, ``prediction`` and one ``proba_<label>`` per class."""
+
+    id_column: str | None
+    labels: Any  # pyarrow array of the target's labels, or None for regression
+    proba_names: list[str]
+
+    @classmethod
+    def of(cls, package: ModelPackage, id_column: str | None) -> OutputColumns:
+        import pyarrow as pa
+
+        labels = None if package.labels is None else pa.array(package.labels)
+        proba = [f"{PROBA_PREFIX}{label}" for label in (package.labels or [])]
+        outputs = cls(id_column, labels, proba)
+        if id_column is not None and id_column in (PREDICTION, *proba):
+            raise UserError(
+                f"the id column '{id_column}' has the name of an output column; "
+                f"outputs: {', '.join(outputs.names[1:])}"
+            )
+        return outputs
+
+    @property
+    def names(self) -> list[str]:
+        return [*([self.id_column] if self.id_column else []), PREDICTION, *self.proba_names]
+
+    def table(self, ids: pa.Array | None, predictions: Predictions) -> pa.Table:
+        """One chunk's output: labels looked up by code, no per-row Python."""
+        import pyarrow as pa
+
+        columns: list[Any] = [] if self.id_column is None else [ids]
+        if self.labels is None:
+            columns.append(pa.array(predictions.codes, type=pa.float64()))
+        else:
+            columns.append(self.labels.take(pa.array(predictions.codes)))
+        if predictions.proba is not None:
+            columns += [pa.array(predictions.proba[:, k]) for k in range(len(self.proba_names))]
+        return pa.Table.from_arrays(columns, names=self.names)
+
+    def empty(self, id_type: Any) -> pa.Table:
+        """The output of an input with no rows: the columns, typed, and nothing else."""
+        import numpy as np
+        import pyarrow as pa
+
+        from framework.package import Predictions
+
+        ids = None if self.id_column is None else pa.array([], type=id_type or pa.string())
+        codes = np.zeros(0, dtype="int64" if self.labels is not None else "float64")
+        proba = np.zeros((0, len(self.proba_names))) if self.proba_names else None
+        return self.table(ids, Predictions(codes, None, proba))
+
+
+class ChunkWriter:
+    """Appends tables to a temporary file beside the output; ``commit`` renames it into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.format = file_format(path, "output")
+        self.partial = path.parent / f".{path.name}.{os.urandom(4).hex()}.partial"
+        self.schema: Any = None
+        self._writer: Any = None
+
+    def write(self, table: pa.Table) -> None:
+        try:
+            if self._writer is None:
+                self._open(table.schema)
+            elif table.schema != self.schema:
+                table = table.cast(self.schema)
+            self._writer.write_table(table)
+        except OSError as exc:  # pyarrow's IO errors are OSErrors too
+            raise UserError(f"cannot write {self.path}: {exc}") from exc
+
+    def _open(self, schema: pa.Schema) -> None:
+        """The schema of the first chunk is the file's: later chunks are cast to it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            self._writer = pq.ParquetWriter(self.partial, schema)
+        else:
+            import pyarrow.csv as pcsv
+
+            self._writer = pcsv.CSVWriter(self.partial, schema)
+
+    def commit(self) -> None:
+        """Close, flush to disk, then rename: readers see the old file or the whole new one."""
+        try:
+            self._writer.close()
+            self._writer = None
+            descriptor = os.open(self.partial, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            raise UserError(f"cannot write {self.path}: {exc}") from exc
+
+    def abort(self) -> None:
+        """Drop the partial file; the output path is left as it was."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):  # it may fail half-written; it goes anyway
+                self._writer.close()
+            self._writer = None
+        self.partial.unlink(missing_ok=True)

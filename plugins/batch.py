@@ -1,0 +1,107 @@
+"""The ``batch`` deploy target: score a file with the version the run just released.
+
+The last step of ``specops run`` then leaves predictions next to the model, with
+the same checks, chunking and all-or-nothing output as ``specops predict``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from framework import DeployOutcome, Finding, Register, Release, StepContext, hookimpl, score_file
+
+OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
+
+BATCH_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["input", "output"],
+    "properties": {
+        "input": {
+            "description": "The rows to score: a CSV or Parquet file, or a directory of "
+            "Parquet files; relative to the spec.",
+            "type": "string",
+            "minLength": 1,
+        },
+        "output": {
+            "description": "Where to write the predictions (.csv or .parquet); relative to "
+            "the spec. Written in full or not at all.",
+            "type": "string",
+            "minLength": 1,
+        },
+        "id_column": {
+            "description": "A column copied from the input to the output, to join on later.",
+            "type": "string",
+            "minLength": 1,
+        },
+        "chunk_rows": {
+            "description": "Rows scored at a time; bounds memory.",
+            "type": "integer",
+            "minimum": 1,
+            "default": 100000,
+        },
+    },
+}
+
+
+class BatchTarget:
+    """Score ``input`` with the released version and write ``output``."""
+
+    def __init__(
+        self,
+        input: str,
+        output: str,
+        id_column: str | None = None,
+        chunk_rows: int = 100_000,
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.id_column = id_column
+        self.chunk_rows = chunk_rows
+
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        findings = []
+        source = ctx.path(self.input)
+        if not source.exists():
+            findings.append(
+                Finding(
+                    f"batch input not found: {source}",
+                    key="input",
+                    hint="paths are relative to the spec file",
+                )
+            )
+        if Path(self.output).suffix.lower() not in OUTPUT_SUFFIXES:
+            findings.append(
+                Finding(
+                    f"batch output must end in {', '.join(OUTPUT_SUFFIXES)}: {self.output}",
+                    key="output",
+                )
+            )
+        return findings
+
+    def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
+        result = score_file(
+            release.load(),
+            ctx.path(self.input),
+            ctx.path(self.output),
+            id_column=self.id_column,
+            chunk_rows=self.chunk_rows,
+        )
+        summary = (
+            f"scored {result.rows:,} rows with {release.name}/{release.version} "
+            f"({result.rows_per_second:,.0f} rows/s) -> {result.output}"
+        )
+        if result.ignored_columns:
+            summary += f"; ignored columns: {', '.join(result.ignored_columns)}"
+        return DeployOutcome(summary, location=str(result.output))
+
+
+@hookimpl
+def specops_register_deploy_targets(register: Register) -> None:
+    register(
+        "batch",
+        BatchTarget,
+        BATCH_PARAMS,
+        summary="Score a CSV or Parquet file with the new version and write its predictions",
+    )
