@@ -289,6 +289,9 @@ class Engine:
                         "lineage": lineage,
                     },
                 )
+                from framework.monitoring.profile import write_profile  # for `specops monitor`
+
+                write_profile(package_dir, x_train, signature, predictions, spec.task, labels)
                 version = store.add_version(
                     name=spec.name,
                     run_id=run.run_id,

@@ -73,6 +73,12 @@ def specops_register_deploy_targets(register: Register) -> None:
     """Register deploy targets (kind ``deploy``) for ``deploy:``."""
 
 
+@hookspec
+def specops_register_drift_tests(register: Register) -> None:
+    """Register drift tests (kind ``drift_test``) that ``specops monitor`` runs per column,
+    named by ``monitor.drift`` (``numeric``, ``categorical``, ``columns``)."""
+
+
 # -------------------------------------------------------------------------
 # Resolution: an escape hatch for claiming steps by predicate
 # -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "model": "specops_register_models",
     "metric": "specops_register_metrics",
     "deploy": "specops_register_deploy_targets",
+    "drift_test": "specops_register_drift_tests",
 }
 
 hookimpl = pluggy.HookimplMarker("specops")

@@ -52,6 +52,41 @@ class Threshold:
     max_drop: float | None = None
 
 
+ON_DRIFT: tuple[str, ...] = ("report", "fail", "retrain")
+RETRAIN_DATA: tuple[str, ...] = ("reference_plus_new", "new_only", "recent")
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """Which drift test judges which column; ``None`` means choose automatically."""
+
+    numeric: ComponentSpec | None = None
+    categorical: ComponentSpec | None = None
+    columns: Any = field(default_factory=lambda: MappingProxyType({}))  # name -> ComponentSpec
+    share: float = 0.5  # dataset drift when at least this share of watched columns drift
+    small_sample: int = 1000  # auto: p-value tests at or below this many rows
+
+
+@dataclass(frozen=True)
+class RetrainSpec:
+    """The data window a drift-triggered retraining learns from."""
+
+    data: str = "reference_plus_new"
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """The ``monitor:`` section: what ``specops monitor`` watches and does on drift."""
+
+    columns: tuple[str, ...] | None = None  # None: every feature plus the prediction
+    drift: DriftSpec = field(default_factory=DriftSpec)
+    checks: tuple[ComponentSpec, ...] = ()
+    performance: tuple[Threshold, ...] = ()
+    on_drift: str = "fail"
+    retrain: RetrainSpec = field(default_factory=RetrainSpec)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A validated spec, after profiles, ``--set`` overrides and ``${env:...}``."""
@@ -75,6 +110,7 @@ class Spec:
     profile: str | None
     document: Any = field(repr=False)  # the effective spec, env-filled values masked
     spec_hash: str = ""
+    monitor: MonitorSpec = field(default_factory=MonitorSpec)
 
     @property
     def base_dir(self) -> Path:

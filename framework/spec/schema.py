@@ -25,6 +25,7 @@ KIND_DEFS: dict[str, str] = {
     "transform": "transform",
     "model": "model",
     "deploy": "deploy",
+    "drift_test": "drift_test",
 }
 
 
@@ -54,13 +55,15 @@ def composed_schema(registry: ComponentRegistry) -> dict[str, Any]:
             "description": f"A registered {kind} type.",
             "enum": types,
         }
-        base["allOf"] = [
+        rules = [
             {
                 "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
                 "then": {"properties": {"params": _described(registry, kind, name)}},
             }
             for name in types
         ]
+        if rules:  # JSON Schema wants a non-empty allOf
+            base["allOf"] = rules
         defs[def_name] = base
     metrics = registry.types("metric")
     schema["properties"]["gate"]["propertyNames"] = {"enum": metrics}

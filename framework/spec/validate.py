@@ -59,6 +59,7 @@ def load_spec(
     problems += checker.components()
     problems += checker.gate()
     problems += checker.columns()
+    problems += checker.monitor()
     problems = [p for p in problems if p.path not in unset or p in found]
 
     if problems:
@@ -106,6 +107,9 @@ def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
             yield "deploy", ("deploy", index), node
     elif deploy is not None:
         yield "deploy", ("deploy",), deploy
+    from framework.monitoring.spec import monitor_components
+
+    yield from monitor_components(data)
 
 
 class _Checker:
@@ -271,6 +275,12 @@ class _Checker:
             )
         return problems
 
+    def monitor(self) -> list[Problem]:
+        """The ``monitor:`` section's meaning (see :mod:`framework.monitoring.spec`)."""
+        from framework.monitoring.spec import monitor_problems
+
+        return monitor_problems(self)
+
     # columns ---------------------------------------------------------------
 
     def columns(self) -> list[Problem]:
@@ -361,7 +371,14 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
         profile=profile,
         document=frozen(document),
         spec_hash=spec_hash(data),
+        monitor=_monitor(data.get("monitor")),
     )
+
+
+def _monitor(section: Any) -> Any:
+    from framework.monitoring.spec import build_monitor
+
+    return build_monitor(section)
 
 
 def location_text(location: Location | None) -> str:

@@ -178,8 +178,10 @@ class Store(MonitoringRecords):
         self.db.execute("PRAGMA busy_timeout=60000")
         self.db.execute("PRAGMA foreign_keys=ON")
         with self.transaction():
-            for statement in _schema_statements():
+            statements = _schema_statements()
+            for statement in statements:
                 self.db.execute(statement)
+            _add_new_columns(self.db, statements)
 
     @classmethod
     def open_existing(cls, root: Path) -> Store:
@@ -549,6 +551,28 @@ def _enable_wal(db: sqlite3.Connection, timeout: float = 60.0) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _add_new_columns(db: sqlite3.Connection, statements: list[str]) -> None:
+    """Bring a store made by an older specops up to date: add columns that tables
+    gained since (``CREATE TABLE IF NOT EXISTS`` leaves existing tables alone).
+    New columns are always nullable, so adding them loses and changes nothing."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for statement in statements:
+            if statement.upper().startswith("CREATE TABLE"):
+                scratch.execute(statement)
+        tables = [
+            row[0] for row in scratch.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        for table in tables:
+            wanted = scratch.execute(f"PRAGMA table_info({table})").fetchall()
+            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for _, column, declared, *_ in wanted:
+                if present and column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
+    finally:
+        scratch.close()
 
 
 def _schema_statements() -> list[str]:

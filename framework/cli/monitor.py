@@ -1,0 +1,76 @@
+"""Parser of ``specops monitor``: judge new data against the champion, and its history.
+
+Two forms share one command, as users say them::
+
+    specops monitor SPEC --data FILE [--labels COLUMN] [--report FILE.html] [--retrain]
+    specops monitor history NAME [--store DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from framework.cli.options import common, handler, spec_options, store_option
+
+COMMANDS = "framework.cli.monitor_commands"
+
+DESCRIPTION = """\
+Compare a batch of new data (CSV or Parquet, or a window of the serving prediction
+log) with the champion's reference profile: a drift test per column (the one the
+spec names, or chosen by column type and sample size, and the table says which and
+why), the spec's monitor.checks, and performance when --labels names the label
+column. With on_drift: retrain (or --retrain) a drift retrains on the spec's window,
+gates the challenger against the champion and promotes it only if it passes.
+
+`specops monitor history NAME` shows each column's statistic over past monitor runs.
+"""
+
+EPILOG = """\
+exit codes: 0 no drift (or drift with on_drift: report, or a retrained challenger
+promoted); 1 drift, a failed data check, an empty column or performance below its
+threshold; 2 bad input (missing file or columns, changed dtypes, an empty batch,
+unknown labels), with a message and the columns that could not be judged.
+"""
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    monitor = commands.add_parser(
+        "monitor",
+        help="drift, data checks and performance of new data; retrain on drift",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="specops monitor SPEC (--data FILE | --from-log [--since T] [--until T])"
+        " [options]\n       specops monitor history NAME [--store DIR] [--limit N] [--json]",
+    )
+    monitor.add_argument("spec", metavar="SPEC", help="the spec file (or the word 'history')")
+    monitor.add_argument("name", nargs="?", metavar="NAME", help="with history: the model name")
+    source = monitor.add_argument_group("new data")
+    source.add_argument("--data", metavar="FILE", help="the new batch: a .csv or .parquet file")
+    source.add_argument(
+        "--from-log",
+        action="store_true",
+        help="read the batch from the serving prediction log instead of --data",
+    )
+    source.add_argument("--since", metavar="TIME", help="with --from-log: ISO time, inclusive")
+    source.add_argument("--until", metavar="TIME", help="with --from-log: ISO time, exclusive")
+    monitor.add_argument(
+        "--labels",
+        metavar="COLUMN",
+        help="the column holding true labels: score the champion against monitor.performance",
+    )
+    monitor.add_argument(
+        "--report", metavar="FILE.html", help="write a self-contained HTML report with plots"
+    )
+    monitor.add_argument(
+        "--retrain",
+        action="store_true",
+        help="retrain on drift even if the spec's on_drift is report or fail",
+    )
+    monitor.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="with history: the last N runs"
+    )
+    store_option(monitor)
+    spec_options(monitor)
+    common(monitor)
+    handler(monitor, f"{COMMANDS}:cmd_monitor")

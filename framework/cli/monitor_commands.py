@@ -1,0 +1,132 @@
+"""``specops monitor``: read the batch, judge it, record it, act on it, show it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from framework.errors import UserError
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    if args.spec == "history" and args.name:
+        return cmd_history(args)
+    if args.name:
+        raise UserError(
+            f"unexpected argument '{args.name}': write `specops monitor SPEC --data FILE` "
+            "or `specops monitor history NAME`"
+        )
+    from framework.monitoring.monitor import (
+        apply_retrain,
+        judge_batch,
+        record,
+        record_outcome,
+        wants_retrain,
+    )
+    from framework.plugins import get_plugins
+    from framework.spec import load_spec
+    from framework.store import Store
+
+    plugins = get_plugins()
+    if args.debug:
+        plugins.trace()
+    spec = load_spec(args.spec, plugins, profile=args.profile, overrides=args.overrides)
+    store = Store.open_existing(spec.store_path)
+    try:
+        batch = _batch(args, spec, store)
+        result = judge_batch(spec, plugins, store, batch, args.labels)
+        if args.report:
+            result.report_path = str(Path(args.report).absolute())
+        record(store, result)
+        if wants_retrain(result, args.retrain):
+            apply_retrain(result, _retrain(spec, plugins, batch.frame, result.monitor_id, args))
+        html = _write_report(result, Path(args.report)) if args.report else None
+        if result.retrain and result.retrain.run_id and store.run(result.retrain.run_id) is None:
+            result.retrain.run_id = None  # the run never reached the store: nothing to link
+        record_outcome(store, result, html)
+    finally:
+        store.close()
+    if args.json:
+        json.dump(result.to_dict(plot=False), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        from framework.cli.monitor_tables import print_monitor
+
+        print_monitor(result)
+    return result.exit_code
+
+
+def _batch(args: argparse.Namespace, spec: Any, store: Any) -> Any:
+    from framework.monitoring.monitor import Batch
+
+    if args.from_log and args.data:
+        raise UserError("give either --data FILE or --from-log, not both")
+    if args.from_log:
+        if importlib.util.find_spec("framework.prediction_log") is None:
+            raise UserError(
+                "serving prediction logs are not available in this installation "
+                "(framework.prediction_log is missing); pass the batch with --data FILE"
+            )
+        from framework.prediction_log import read_window
+
+        frame = read_window(store, spec.name, args.since, args.until)
+        window = f"prediction log of {spec.name} from {args.since or 'the start'}"
+        return Batch(frame, f"{window} until {args.until or 'now'}")
+    if args.since or args.until:
+        raise UserError("--since and --until select a window of the log: add --from-log")
+    if not args.data:
+        raise UserError(
+            "no new data: pass --data FILE (CSV or Parquet) or --from-log",
+        )
+    from framework.monitoring.batch import read_batch
+
+    path = Path(args.data)
+    return Batch(read_batch(path), str(path))
+
+
+def _retrain(spec: Any, plugins: Any, frame: Any, monitor_id: str, args: argparse.Namespace):
+    from framework.cli.progress import Progress
+    from framework.monitoring.retrain import retrain
+
+    progress = Progress(enabled=not args.json)
+    plugins.register(progress, name="specops.progress")
+    try:
+        return retrain(spec, plugins, frame, monitor_id)
+    finally:
+        plugins.unregister(progress)
+
+
+def _write_report(result: Any, path: Path) -> str:
+    from framework.monitoring.report_html import render
+
+    html = render(result)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+    return html
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from framework.monitoring.history import history
+    from framework.refs import store_root
+    from framework.store import Store
+
+    store = Store.open_existing(store_root(args.store))
+    try:
+        report = history(store, args.name, args.limit)
+    finally:
+        store.close()
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        from framework.cli.monitor_tables import print_history
+
+        print_history(report)
+    return 0

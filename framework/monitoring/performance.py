@@ -1,0 +1,128 @@
+"""The champion's performance on a labelled batch, held to ``monitor.performance``.
+
+Labels usually arrive late and partly: rows without a label are left out (and
+the note says how many). A label the model never saw in training cannot be
+scored and is bad input, named with its rows' count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from framework.gate import MetricVerdict, judge
+from framework.monitoring.batch import examples
+from framework.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from framework.package import Predictions
+    from framework.plugins import Plugins
+    from framework.spec.model import Threshold
+
+
+@dataclass
+class Performance:
+    """Metric verdicts on the labelled rows, or why there are none."""
+
+    label_column: str
+    rows: int = 0
+    verdicts: list[MetricVerdict] = field(default_factory=list)
+    note: str = ""
+    problem: str = ""  # bad input: the labels cannot be scored
+
+    @property
+    def failed(self) -> bool:
+        return any(v.passed is False for v in self.verdicts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label_column": self.label_column,
+            "rows": self.rows,
+            "metrics": [v.to_dict() for v in self.verdicts],
+            "note": self.note,
+            "problem": self.problem,
+            "failed": self.failed,
+        }
+
+
+def score(
+    frame: pd.DataFrame,
+    column: str,
+    predictions: Predictions,
+    task: str,
+    labels: list[Any] | None,
+    thresholds: tuple[Threshold, ...],
+    recorded: dict[str, float],
+    metric_names: list[str],
+    plugins: Plugins,
+) -> Performance:
+    """Every metric of the task on the labelled rows, judged by the thresholds."""
+    import numpy as np
+
+    result = Performance(column)
+    if column not in frame.columns:
+        names = [str(c) for c in frame.columns]
+        result.problem = (
+            f"label column '{column}' is not in the new data{did_you_mean(column, names)}"
+        )
+        return result
+    target = frame[column]
+    labelled = target.notna().to_numpy()
+    result.rows = int(labelled.sum())
+    if result.rows == 0:
+        result.note = f"label column '{column}' has no values yet: performance not computed"
+        return result
+    if result.rows < len(frame):
+        result.note = f"scored on the {result.rows:,} of {len(frame):,} rows that have a label"
+    y_true = _codes(target[labelled], task, labels, result)
+    if y_true is None:
+        return result
+    codes = predictions.codes[labelled]
+    proba = predictions.proba[labelled] if predictions.proba is not None else None
+    y_score = None if proba is None else (proba[:, 1] if task == "binary" else proba)
+    metrics, directions, skipped = {}, {}, []
+    for name in metric_names:
+        metric = plugins.build("metric", name)
+        try:
+            value = float(metric.compute(y_true, codes, y_score))
+        except ValueError as exc:  # e.g. ROC AUC with a single class among the labels
+            skipped.append(f"{name} ({exc})")
+            continue
+        if np.isfinite(value):
+            metrics[name], directions[name] = value, bool(metric.higher_is_better)
+    result.verdicts = judge(metrics, directions, thresholds, recorded or None)
+    if skipped:
+        result.note = "; ".join(filter(None, [result.note, "not computed: " + ", ".join(skipped)]))
+    return result
+
+
+def _codes(
+    target: pd.Series, task: str, labels: list[Any] | None, result: Performance
+) -> Any | None:
+    import numpy as np
+    import pandas as pd
+
+    if task == "regression":
+        values = pd.to_numeric(target, errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            counts = {str(k): int(v) for k, v in target[bad].astype(str).value_counts().items()}
+            result.problem = (
+                f"label column '{result.label_column}' must be numeric; "
+                f"not numbers: {examples(counts)}"
+            )
+            return None
+        return values.to_numpy(dtype="float64")
+    known = {str(label): code for code, label in enumerate(labels or [])}
+    text = target.astype(str)
+    unknown = ~text.isin(list(known))
+    if unknown.any():
+        counts = {str(k): int(v) for k, v in text[unknown].value_counts().items()}
+        result.problem = (
+            f"label column '{result.label_column}' has values the model never saw in training: "
+            f"{examples(counts)}; it knows: {', '.join(known)}"
+        )
+        return None
+    return text.map(known).to_numpy(dtype="int64") if len(text) else np.zeros(0, dtype="int64")

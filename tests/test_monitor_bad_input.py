@@ -1,0 +1,162 @@
+"""Bad batches for `specops monitor`: a clear message, what could not be computed and why,
+never a traceback, and the champion and its stored profile untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import SPECS
+
+SPEC = """
+name: subs
+task: binary
+seed: 3
+data:
+  source: {type: csv, params: {path: train.csv}}
+  target: churned
+  exclude: [customer_id, month]
+model: {type: lightgbm, params: {n_estimators: 15}}
+monitor:
+  on_drift: retrain
+"""
+
+
+@pytest.fixture
+def trained(tmp_path: Path, cli) -> Path:
+    shutil.copy(SPECS / "data/subscriptions_jan_jun.csv", tmp_path / "train.csv")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    assert cli("run", tmp_path / "spec.yaml").code == 0
+    return tmp_path
+
+
+def batch(directory: Path, change) -> Path:
+    frame = pd.read_csv(SPECS / "data/subscriptions_jul_sep.csv").head(300)
+    frame = change(frame)
+    path = directory / "batch.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def protected(directory: Path) -> tuple:
+    """What a failed monitor run must never change: versions, aliases, their blobs."""
+    with sqlite3.connect(directory / ".specops/store.db") as db:
+        rows = tuple(
+            tuple(db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall())
+            for t in ("model_versions", "aliases", "alias_history")
+        )
+        files = json.loads(db.execute("SELECT files_json FROM model_versions").fetchone()[0])
+    blob = directory / ".specops/artifacts" / files["profile.json"][:2] / files["profile.json"][2:]
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == files["profile.json"]
+    return rows
+
+
+def with_type(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["monthly_fee"] = frame["monthly_fee"].astype(str)
+    frame.loc[frame.index[3], "monthly_fee"] = "twelve"
+    return frame
+
+
+CASES = [
+    (
+        lambda f: f.drop(columns=["monthly_fee", "plan"]),
+        2,
+        ["column 'plan': missing from the new data", "column 'monthly_fee': missing"],
+    ),
+    (with_type, 2, ["was numeric in training; here it holds text", "'twelve' (row 3)"]),
+    (lambda f: f.head(0), 2, ["the batch has no rows"]),
+    (
+        lambda f: f.assign(watch_hours=float("nan")),
+        1,
+        ["all 300 values are missing (training: 2.", "column(s) with no values: watch_hours"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "code", "messages"), CASES, ids=lambda c: str(c)[:12])
+def test_bad_batch_says_what_it_could_not_compute(cli, trained: Path, change, code, messages):
+    before = protected(trained)
+    path = batch(trained, change)
+    result = cli("monitor", trained / "spec.yaml", "--data", path, "--json")
+    assert result.code == code, result.out + result.err
+    assert "Traceback" not in result.out + result.err
+    text = result.out
+    for message in messages:
+        assert message in text, (message, text[:3000])
+    report = json.loads(text)
+    assert report["retrain"] is None  # never retrained on bad or broken data
+    assert protected(trained) == before
+    human = cli("monitor", trained / "spec.yaml", "--data", path)
+    assert human.code == code and "Traceback" not in human.out + human.err
+    assert ("could not compute" in human.out) == (code == 2)
+
+
+def test_unseen_category_is_named_and_counted_as_drift_evidence(cli, trained: Path) -> None:
+    path = batch(trained, lambda f: f.assign(region=["moon"] * 40 + list(f.region[40:])))
+    result = cli("monitor", trained / "spec.yaml", "--data", path, "--json")
+    region = next(c for c in json.loads(result.out)["columns"] if c["column"] == "region")
+    assert "never seen in training: 'moon' (40 rows)" in region["detail"]
+    assert region["status"] == "drift"
+
+
+def test_labels_unknown_to_the_model_are_bad_input(cli, trained: Path) -> None:
+    before = protected(trained)
+    path = batch(trained, lambda f: f.assign(churned=["maybe"] * 3 + list(f.churned[3:])))
+    result = cli("monitor", trained / "spec.yaml", "--data", path, "--labels", "churned", "--json")
+    assert result.code == 2
+    report = json.loads(result.out)
+    problem = "label column 'churned' has values the model never saw in training: 'maybe' (3 rows)"
+    assert problem in report["performance"]["problem"]
+    assert "it knows: no, yes" in report["performance"]["problem"]
+    assert all(c["status"] in ("ok", "drift") for c in report["columns"])  # drift still judged
+    assert protected(trained) == before
+    wrong = cli("monitor", trained / "spec.yaml", "--data", path, "--labels", "churn", "--json")
+    assert "label column 'churn' is not in the new data; did you mean 'churned'?" in wrong.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "nowhere.csv"], "new data file not found"),
+        (["--data", "spec.yaml"], "expected a .csv or .parquet file"),
+        ([], "no new data: pass --data FILE"),
+        (["--data", "x.csv", "--from-log"], "either --data FILE or --from-log"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(cli, trained: Path, args, message) -> None:
+    paths = [str(trained / a) if a.endswith((".csv", ".yaml")) else a for a in args]
+    result = cli("monitor", trained / "spec.yaml", *paths)
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+def test_no_store_or_no_champion_is_a_clear_error(cli, tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    shutil.copy(SPECS / "data/subscriptions_jan_jun.csv", tmp_path / "train.csv")
+    shutil.copy(SPECS / "data/subscriptions_jul_sep.csv", tmp_path / "new.csv")
+    args = ("monitor", tmp_path / "spec.yaml", "--data", tmp_path / "new.csv")
+    result = cli(*args)
+    assert result.code == 2 and "no specops store" in result.err
+    from framework.store import Store
+
+    Store(tmp_path / ".specops").close()
+    result = cli(*args)
+    assert result.code == 2 and "no model named 'subs'" in result.err
+
+
+def test_retraining_without_labels_says_so_and_keeps_the_champion(cli, trained: Path) -> None:
+    before = protected(trained)
+    late = pd.read_csv(SPECS / "data/subscriptions_jul_sep.csv").drop(columns=["churned"])
+    late.to_csv(trained / "late.csv", index=False)
+    result = cli("monitor", trained / "spec.yaml", "--data", trained / "late.csv", "--json")
+    report = json.loads(result.out)
+    assert result.code == 2 and report["decision"] == "drift"
+    assert report["retrain"]["status"] == "error" and report["retrain"]["run_id"] is None
+    assert "retraining needs labels" in report["retrain"]["note"]
+    assert "retraining failed" in report["decision_text"]
+    assert protected(trained) == before
