@@ -115,6 +115,12 @@ def test_drift_retrains_gates_and_promotes_with_the_chain_recorded(cli, subs: Pa
     finally:
         store.close()
 
+    shown = cli("runs", "show", retrain["run_id"], "--store", subs / ".specops")
+    assert shown.code == 0
+    assert f"monitor run {report['monitor_id']}" in shown.out
+    assert f"retraining run {retrain['run_id']}: passed" in shown.out
+    assert "gate: promoted version 2" in shown.out
+
 
 def test_no_drift_exits_0_and_still_shows_every_statistic(
     cli, subs: Path, monkeypatch: pytest.MonkeyPatch

@@ -311,6 +311,7 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "spec_hash": run.spec_hash,
         "profile": run.profile,
         "trigger": run.trigger,
+        "chain": store.monitor_chain(run.id),
         "status": run.status,
         "started_at": run.started_at,
         "ended_at": run.ended_at,

@@ -309,8 +309,30 @@ def print_run_record(report: Report) -> None:
             _text(step["detail"]),
         )
     console.print(steps)
+    _print_chain(console, report.get("chain"))
     _print_verdicts(console, report)
     _print_params(console, report["params"])
+
+
+def _print_chain(console: Console, chain: Report | None) -> None:
+    """Monitor run -> drift report -> retraining run -> gate verdict, when there is one."""
+    if not chain:
+        return
+    monitor, report, retrain = chain["monitor"], chain["report"], chain["retrain"]
+    drifted = ", ".join(report["drifted_columns"]) or "none"
+    lines = [
+        f"monitor run {escape(monitor['id'])}: {escape(str(monitor['decision']))} "
+        f"on {escape(str(monitor['data']))} ({monitor['rows']} rows; drifted: {escape(drifted)})",
+    ]
+    if report.get("path"):
+        lines.append(f"drift report: {escape(str(report['path']))}")
+    if retrain:
+        lines.append(f"retraining run {escape(retrain['id'])}: {escape(str(retrain['status']))}")
+    promoted = chain.get("promoted_version")
+    lines.append(
+        f"gate: promoted version {promoted}" if promoted else "gate: challenger not promoted"
+    )
+    console.print("[bold]drift chain[/]\n  " + "\n  ".join(lines), soft_wrap=True)
 
 
 def _print_verdicts(console: Console, report: Report) -> None:
