@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +77,7 @@ class Engine:
         self.trigger = trigger
         self.plan = {(p.step, p.path): p for p in make_plan(spec, plugins)}
         self._labels: list[Any] | None = None
+        self._snapshot_problem: str | None = None
         self.ctx = StepContext(
             spec_name=spec.name,
             task=spec.task,
@@ -100,6 +101,7 @@ class Engine:
         try:
             lineage = {
                 "spec_hash": spec.spec_hash,
+                "config_hash": spec.config_hash,
                 "packages": package_versions(),
                 "git": git_commit(spec.base_dir),
             }
@@ -107,6 +109,9 @@ class Engine:
             run.outputs["lineage"] = lineage
             self.plugins.run_start(run)
             self._lifecycle(store, run, result, lineage)
+        except KeyboardInterrupt:
+            run.status = "interrupted"
+            raise
         except Exception as exc:  # bad input (exit 2) or a bug (exit 3): never left "running"
             run.status = "error"
             run.outputs["error"] = f"{type(exc).__name__}: {exc}"
@@ -192,6 +197,8 @@ class Engine:
             )
             if excluded:
                 step.detail += f"; datetime columns not used: {', '.join(excluded)}"
+            if self._snapshot_problem:
+                step.detail += f"; {self._snapshot_problem}"
             step.outputs = {"rows": len(frame), "columns": frame.shape[1], "data_hash": data_hash}
             run.outputs["data"] = step.outputs
 
@@ -327,16 +334,16 @@ class Engine:
         try:
             return store.keep_snapshot(data_hash, frame)
         except (ValueError, TypeError, OSError) as exc:
-            self._snapshot_problem = f"data snapshot not kept: {exc}"
+            self._snapshot_problem = f"data snapshot not kept ({type(exc).__name__}: {exc})"
             return None
-
-    _snapshot_problem: str | None = None
 
     def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
         failed = []
         for check_spec in self.spec.checks:
             check = self.plugins.build("check", check_spec.type, check_spec.kwargs())
             for outcome in check.run(frame, self.ctx):
+                if not outcome.passed and check_spec.severity == "warn":
+                    outcome = replace(outcome, detail=f"(warning only) {outcome.detail}")
                 result.checks.append(outcome)
                 if not outcome.passed and check_spec.severity == "error":
                     failed.append(outcome)

@@ -6,11 +6,11 @@ can never disagree about which plugin runs a step.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from framework.plugins import Plugins
+from framework.redact import hide_credentials
 from framework.spec.model import ComponentSpec, Spec, thawed
 
 
@@ -48,20 +48,6 @@ def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = 
         path=component.path,
         note=note,
     )
-
-
-CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):(?P<secret>[^@/\s]+)@")
-
-
-def hide_credentials(value: Any) -> Any:
-    """``postgresql://user:pw@host`` -> ``postgresql://user:***@host``, anywhere in params."""
-    if isinstance(value, str):
-        return CREDENTIALS.sub(r"\g<scheme>:***@", value)
-    if isinstance(value, dict):
-        return {k: hide_credentials(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [hide_credentials(v) for v in value]
-    return value
 
 
 def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from framework.errors import StoreError
+from framework.errors import StoreError, UserError
 from framework.plugins import Plugins
 from framework.store import ModelVersion, Store
 
@@ -99,6 +99,7 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     finally:
         store.close()
 
+    _require_environment(document, run_id)
     with tempfile.TemporaryDirectory(prefix="specops-reproduce-") as tmp:
         spec_file = Path(tmp) / "spec.yaml"
         spec_file.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -112,6 +113,7 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
         finally:
             rerun.close()
     outcome = Reproduction(run_id, result.run.run_id, record.data_hash)
+    outcome.comparisons.append(_compare_config(record.lineage.get("config_hash"), spec.config_hash))
     outcome.comparisons += _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))
     outcome.comparisons += _compare_files(original, copy_version)
     return outcome
@@ -126,6 +128,43 @@ def _rerun_document(spec: dict[str, Any], data_hash: str, store_root: Path) -> d
     document["deploy"] = []
     document.pop("store", None)
     return document
+
+
+def _require_environment(document: dict[str, Any], run_id: str) -> None:
+    """The rerun fills ``${env:...}`` from this environment: say up front what is missing."""
+    import os
+
+    from framework.spec.compose import ENV_PATTERN
+
+    missing: dict[str, None] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            for match in ENV_PATTERN.finditer(node):
+                if match.group(1) not in os.environ and match.group(2) is None:
+                    missing[match.group(1)] = None
+
+    walk(document)
+    if missing:
+        raise UserError(
+            f"run {run_id}'s spec reads environment variables that are not set: "
+            f"{', '.join(missing)}; set them to the values the run used"
+        )
+
+
+def _compare_config(original: str | None, rerun: str) -> Comparison:
+    """The effective spec (env values filled in) against the run's, by hash."""
+    if not original:
+        return Comparison("config", "effective spec", None, rerun, None, "not recorded by that run")
+    same = original == rerun
+    note = "" if same else "the effective spec differs: are the environment values the run's?"
+    return Comparison("config", "effective spec", original, rerun, same, note)
 
 
 def _compare_metrics(original: dict[str, float], rerun: dict[str, float]) -> list[Comparison]:

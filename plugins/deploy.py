@@ -47,7 +47,8 @@ class RegistryTarget:
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         release.set_alias(self.alias, "gate passed")
         return DeployOutcome(
-            f"{release.name}@{self.alias} -> version {release.version}",
+            f"{release.name}@{self.alias} -> version {release.version}"
+            " (moved once every deploy target has succeeded)",
             location=f"{release.name}/{release.version}",
         )
 

@@ -93,3 +93,25 @@ def test_unknown_run_lists_recent_ones(cli, bc_spec: Path) -> None:
     result = cli("reproduce", "19990101", "--store", bc_spec.parent / ".specops")
     assert result.code == 2
     assert "no run '19990101'" in result.err and last_run_id(bc_spec.parent) in result.err
+
+
+def test_reproduce_needs_and_checks_the_runs_environment(cli, bc_spec: Path, monkeypatch) -> None:
+    text = bc_spec.read_text().replace(
+        "model:", "checks:\n  - {type: row_count, params: {min: '${env:MIN_ROWS}'}}\nmodel:"
+    )
+    bc_spec.write_text(text)
+    monkeypatch.setenv("MIN_ROWS", "100")
+    assert cli("run", bc_spec).code == 0
+    run_id, store = last_run_id(bc_spec.parent), bc_spec.parent / ".specops"
+
+    monkeypatch.delenv("MIN_ROWS")
+    missing = cli("reproduce", run_id, "--store", store)
+    assert missing.code == 2 and "environment variables that are not set: MIN_ROWS" in missing.err
+
+    monkeypatch.setenv("MIN_ROWS", "200")
+    changed = json.loads(cli("reproduce", run_id, "--store", store, "--json").out)
+    config = next(c for c in changed["comparisons"] if c["kind"] == "config")
+    assert changed["matched"] is False and config["match"] is False
+
+    monkeypatch.setenv("MIN_ROWS", "100")
+    assert cli("reproduce", run_id, "--store", store).code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,29 @@ def test_unknown_profile_suggests(cli) -> None:
     result = cli("validate", SPECS / "churn_csv.yaml", "--profile", "parket")
     assert result.code == 2
     assert "unknown profile 'parket'; did you mean 'parquet'?" in result.err
+
+
+def test_env_values_are_text_unless_the_schema_wants_a_number(cli, write_spec, monkeypatch) -> None:
+    path = write_spec(
+        """
+        name: x
+        task: binary
+        data:
+          source: {type: sklearn_dataset, params: {name: breast_cancer}}
+          target: target
+        checks:
+          - {type: row_count, params: {min: "${env:MIN_ROWS}"}}
+          - {type: required_columns, params: {columns: ["${env:COLUMN}"]}}
+        model: {type: lightgbm, params: {n_estimators: "${env:TREES}"}}
+        """
+    )
+    monkeypatch.setenv("MIN_ROWS", "500")
+    monkeypatch.setenv("COLUMN", "2024")  # a column named by digits stays text
+    monkeypatch.setenv("TREES", "12")
+    assert cli("validate", path).code == 0
+    plan = json.loads(cli("plan", path, "--json").out)
+    assert plan["steps"][0]["params"]["name"] == "breast_cancer"
+    monkeypatch.setenv("TREES", "many")
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "model.params.n_estimators: expected integer, found a string 'many'" in result.err

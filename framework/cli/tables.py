@@ -127,8 +127,9 @@ def print_run(spec: Spec, result: RunResult) -> None:
             )
         console.print(metrics)
     model = run.outputs.get("model")
+    deployed = any(step.name == "deploy" and step.status == "passed" for step in run.steps)
     outcome = {
-        "passed": "[green]passed[/]: deployed",
+        "passed": "[green]passed[/]: " + ("deployed" if deployed else "registered, not deployed"),
         "rejected": "[red]rejected[/] by the gate: nothing promoted",
         "failed_checks": "[red]stopped[/]: data checks failed, nothing trained",
     }.get(run.status, run.status)

@@ -10,9 +10,10 @@ whole, so switching ``source`` from csv to parquet with its own params never
 inherits the csv's ``sep``; one that changes only its ``type`` keeps the old
 params (the one-key swap).
 
-A value that is exactly one placeholder (``min: ${env:MIN_ROWS}``) is read as a
-YAML scalar, so numbers and booleans come through typed; placeholders inside
-longer text are substituted as text.
+Environment values are text. Where the schema wants a number or a boolean and a
+value came from the environment (``min: ${env:MIN_ROWS}``), validation reads the
+text as one (see :func:`framework.spec.explain.schema_problems`), so ``TABLE=2024``
+stays the string a table name needs and ``MIN_ROWS=500`` becomes the number 500.
 """
 
 from __future__ import annotations
@@ -124,15 +125,6 @@ def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
     return None
 
 
-def _scalar(text: str) -> Any:
-    """An environment value standing alone: numbers and booleans typed, the rest text."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return value if isinstance(value, int | float | bool) else text
-
-
 def interpolate_env(
     data: Any, positions: Positions, env: dict[str, str] | None = None
 ) -> tuple[Any, set[str], list[Problem]]:
@@ -171,10 +163,6 @@ def interpolate_env(
             return match.group(0)
 
         from_env.add(dotted(path))
-        whole = ENV_PATTERN.fullmatch(value.strip())
-        filled = ENV_PATTERN.sub(substitute, value)
-        if whole and "${env:" not in filled:
-            return _scalar(filled)
-        return filled
+        return ENV_PATTERN.sub(substitute, value)
 
     return fill(data, ()), from_env, problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -36,14 +37,62 @@ def found_text(value: Any) -> str:
 
 
 def schema_problems(
-    instance: Any, schema: dict[str, Any], positions: Positions, prefix: KeyPath = ()
+    instance: Any,
+    schema: dict[str, Any],
+    positions: Positions,
+    prefix: KeyPath = (),
+    from_env: set[str] | frozenset[str] = frozenset(),
 ) -> list[Problem]:
-    """Every way ``instance`` breaks ``schema``, as located problems."""
+    """Every way ``instance`` breaks ``schema``, as located problems.
+
+    Values at ``from_env`` paths came from environment variables, which are text:
+    where the schema wants a number, an integer or a boolean and the text reads as
+    one, it is converted in place (in ``instance``) instead of being reported.
+    """
     validator = Draft202012Validator(schema)
+    errors = list(validator.iter_errors(instance))
+    if from_env and any(_coerce(error, prefix, from_env, instance) for error in errors):
+        errors = list(validator.iter_errors(instance))
     problems: list[Problem] = []
-    for error in validator.iter_errors(instance):
+    for error in errors:
         problems.extend(_explain(error, prefix, positions))
     return problems
+
+
+SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def _coerce(error: ValidationError, prefix: KeyPath, from_env: Any, root: Any) -> bool:
+    """Read an environment value as the scalar the schema wants; True when it did."""
+    path = tuple(error.absolute_path)
+    if error.validator != "type" or not path or not isinstance(error.instance, str):
+        return False
+    if dotted(prefix + path) not in from_env:
+        return False
+    wanted = (
+        error.validator_value
+        if isinstance(error.validator_value, list)
+        else [error.validator_value]
+    )
+    try:
+        value = yaml.safe_load(error.instance)
+    except yaml.YAMLError:
+        return False
+    if not any(
+        isinstance(value, SCALAR_TYPES.get(kind, ()))
+        and not (kind != "boolean" and isinstance(value, bool))
+        for kind in wanted
+    ):
+        return False
+    parent = root
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+    return True
 
 
 def _explain(error: ValidationError, prefix: KeyPath, positions: Positions) -> Iterator[Problem]:

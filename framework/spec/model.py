@@ -110,6 +110,7 @@ class Spec:
     profile: str | None
     document: Any = field(repr=False)  # the effective spec, env-filled values masked
     spec_hash: str = ""
+    config_hash: str = ""  # the spec minus source, deploy, store: see training_config
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
 
     @property

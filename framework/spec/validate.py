@@ -50,12 +50,12 @@ def load_spec(
     problems += found
     problems += apply_overrides(data, positions, list(overrides))
     document = copy.deepcopy(data)  # keeps ${env:...} placeholders: safe to show and store
-    data, _, found = interpolate_env(data, positions, env)
+    data, from_env, found = interpolate_env(data, positions, env)
     problems += found
     unset = {p.path for p in found}  # their placeholders are not worth a second message
 
-    problems += schema_problems(data, core_schema(), positions)
-    checker = _Checker(data, positions, plugins, path)
+    problems += schema_problems(data, core_schema(), positions, from_env=from_env)
+    checker = _Checker(data, positions, plugins, path, from_env)
     problems += checker.components()
     problems += checker.gate()
     problems += checker.columns()
@@ -115,9 +115,17 @@ def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
 class _Checker:
     """The checks beyond the core schema, which need the installed plugins."""
 
-    def __init__(self, data: dict[str, Any], positions: Positions, plugins: Plugins, path: Path):
+    def __init__(
+        self,
+        data: dict[str, Any],
+        positions: Positions,
+        plugins: Plugins,
+        path: Path,
+        from_env: set[str] | None = None,
+    ):
         self.data = data
         self.positions = positions
+        self.from_env = from_env or set()
         self.plugins = plugins
         self.registry = plugins.registry
         task = data.get("task")
@@ -165,7 +173,7 @@ class _Checker:
         if not isinstance(params, dict):
             return []  # reported by the envelope schema
         found = schema_problems(
-            params, dict(entry.params_schema), self.positions, path + ("params",)
+            params, dict(entry.params_schema), self.positions, path + ("params",), self.from_env
         )
         if found:
             return found
@@ -329,6 +337,15 @@ def _component(kind: str, node: dict[str, Any], path: KeyPath) -> ComponentSpec:
     )
 
 
+def training_config(data: dict[str, Any]) -> dict[str, Any]:
+    """What decides the model given the data: the effective spec without where the
+    data comes from, where the model goes and where the store is. Two runs with the
+    same config hash on the same data must make the same model."""
+    config = {k: v for k, v in data.items() if k not in ("deploy", "store", "profiles", "monitor")}
+    config["data"] = {k: v for k, v in data["data"].items() if k != "source"}
+    return config
+
+
 def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: str | None) -> Spec:
     section = data["data"]
     task = data["task"]
@@ -371,6 +388,7 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
         profile=profile,
         document=frozen(document),
         spec_hash=spec_hash(data),
+        config_hash=spec_hash(training_config(data)),
         monitor=_monitor(data.get("monitor")),
     )
 

@@ -217,6 +217,7 @@ class Store(MonitoringRecords):
         params: dict[str, Any],
         trigger: str | None = None,
     ) -> None:
+        from framework.redact import hide_credentials
         from framework.spec.model import thawed
 
         with self.transaction() as db:
@@ -229,7 +230,7 @@ class Store(MonitoringRecords):
                     spec.name,
                     str(spec.path),
                     spec.spec_hash,
-                    json.dumps(thawed(spec.document), default=str),
+                    json.dumps(hide_credentials(thawed(spec.document)), default=str),
                     spec.profile,
                     "running",
                     now(),
