@@ -1,0 +1,132 @@
+"""Parser of ``specops serve``: an HTTP prediction server for a stored version or a package.
+
+Nothing heavy is imported here; the handler lives in ``framework.serving.command``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from framework.cli.options import common, handler, store_option
+
+DESCRIPTION = """\
+Serve a model over HTTP with two protocols existing clients speak: MLflow's
+scoring protocol (POST /invocations) and the Open Inference Protocol / KServe V2
+(POST /v2/models/NAME/infer). REF is NAME (follows its champion), NAME@ALIAS
+(follows that alias) or NAME/VERSION (pinned). A server that follows an alias
+switches to the new version when the alias moves, without a restart. Listens on
+127.0.0.1 unless --host says otherwise. See docs/serving.md.
+"""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port 0-65535 (0: any free port), got {text!r}"
+        )
+    return value
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve a model over HTTP (MLflow and Open Inference protocols)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "ref", nargs="?", metavar="REF", help="NAME (its champion), NAME@ALIAS or NAME/VERSION"
+    )
+    serve.add_argument(
+        "--package", metavar="DIR", help="serve an exported model package instead of a store"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        help="port (default 8080; 0 picks a free one); with --status/--stop: only that port",
+    )
+    serve.add_argument(
+        "--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)"
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        metavar="T",
+        help="require 'Authorization: Bearer T' (default: $SPECOPS_SERVE_TOKEN; none if unset)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        default=64 * 2**20,
+        metavar="N",
+        help="refuse larger request bodies with 413 (default 64 MiB)",
+    )
+    serve.add_argument(
+        "--follow",
+        metavar="ALIAS",
+        help="with NAME/VERSION: serve that version now, then follow ALIAS when it moves",
+    )
+    serve.add_argument(
+        "--poll-ms",
+        type=_positive,
+        default=500,
+        metavar="MS",
+        help="how often to check whether the followed alias moved (default 500)",
+    )
+    serve.add_argument(
+        "--no-request-log",
+        dest="request_log",
+        action="store_false",
+        help="do not append requests and predictions to the store's prediction log",
+    )
+    serve.add_argument(
+        "--log-max-rows",
+        type=_positive,
+        metavar="N",
+        help="rows the prediction log keeps per model before dropping its oldest (1,000,000)",
+    )
+    serve.add_argument(
+        "--log-max-bytes",
+        type=_positive,
+        metavar="N",
+        help="bytes the prediction log keeps per model before dropping its oldest (256 MiB)",
+    )
+    serve.add_argument(
+        "--no-fast-path",
+        dest="fast_path",
+        action="store_false",
+        help="always score through pandas (for comparison; same answers, slower)",
+    )
+    serve.add_argument(
+        "--detach",
+        action="store_true",
+        help="start in the background; print the address, PID and log file, and return",
+    )
+    serve.add_argument(
+        "--status", action="store_true", help="list the servers running on the store"
+    )
+    serve.add_argument(
+        "--stop",
+        action="store_true",
+        help="stop the servers of REF's model (every server of the store without REF)",
+    )
+    serve.add_argument("--log-file", help=argparse.SUPPRESS)
+    store_option(serve)
+    common(serve)
+    handler(serve, "framework.serving.command:cmd_serve")

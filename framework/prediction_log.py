@@ -1,0 +1,329 @@
+"""The prediction log: what every served request asked, what it was answered, by which version.
+
+A server appends to it in batches from a background thread (see
+``framework/serving/request_log.py``); monitoring reads it back with
+:func:`read_window`. It lives in the store's SQLite file (tables in
+``framework/store/30_prediction_log.sql``): one row per request, holding that
+request's rows column-wise as JSON, so a 10,000-row request is one insert.
+
+The log is bounded per model. Requests are grouped into *segments* of about
+``max_rows / segments`` rows (or ``max_bytes / segments`` bytes); when a model's
+log grows past ``max_rows`` or ``max_bytes``, its oldest whole segments are
+deleted, so the log keeps roughly the most recent ``max_rows`` rows and the cost
+of rotating is one indexed delete, never a scan. The newest segment is never
+dropped, so one request larger than the whole bound is still kept until the next.
+
+Values are stored as the client sent them (only the model's feature columns,
+extra columns are refused before this point), so monitoring sees unseen
+categories and out-of-range numbers, not what the model made of them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from framework.store import Store
+
+DEFAULT_MAX_ROWS = 1_000_000
+DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_SEGMENTS = 10
+
+OUTPUT_COLUMNS = ("prediction", "version", "time")
+"""Columns :func:`read_window` adds after the features; a feature with one of these
+names (or starting with ``proba_``) is returned as ``input_<name>``."""
+
+
+@dataclass(frozen=True)
+class LogLimits:
+    """How big one model's log may grow before its oldest segments are dropped."""
+
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_bytes: int = DEFAULT_MAX_BYTES
+    segments: int = DEFAULT_SEGMENTS
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1 or self.max_bytes < 1 or self.segments < 1:
+            raise ValueError("prediction log limits must be positive")
+
+    @property
+    def segment_rows(self) -> int:
+        return max(1, self.max_rows // self.segments)
+
+    @property
+    def segment_bytes(self) -> int:
+        return max(1, self.max_bytes // self.segments)
+
+
+@dataclass
+class LogEntry:
+    """One answered request: its inputs column-wise and its outputs, row-aligned.
+
+    ``outputs`` holds ``prediction`` (one value per row) and, for classifiers,
+    ``labels`` (the class labels) and ``proba`` (one list of probabilities per row,
+    in label order). Values may be lists, tuples or NumPy arrays.
+    """
+
+    model: str
+    version: int | None
+    at: float
+    rows: int
+    inputs: Mapping[str, Sequence[Any]]
+    outputs: Mapping[str, Any]
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # NumPy arrays of objects and NumPy scalars
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot log a value of type {type(value).__name__}")
+
+
+def _dumps_stdlib(value: Any) -> bytes:
+    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+
+
+try:  # orjson (the serve extra) is several times faster; the stdlib writes the same JSON
+    import orjson
+
+    _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+    def _dumps(value: Any) -> bytes:
+        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
+
+except ImportError:  # pragma: no cover - exercised only without the serve extra
+    _dumps = _dumps_stdlib
+
+
+def _connection(store: Store | Path | str) -> tuple[Any, Store | None]:
+    """The store to use and, when we opened it here, the Store to close afterwards."""
+    from framework.store import Store
+
+    if isinstance(store, Store):
+        return store, None
+    opened = Store.open_existing(Path(store))
+    return opened, opened
+
+
+def append_batch(
+    store: Store | Path | str, entries: Iterable[LogEntry], limits: LogLimits | None = None
+) -> int:
+    """Append answered requests in one transaction, then drop old segments over the bound.
+
+    Returns the number of rows (not requests) written. Safe to call from several
+    processes at once: the write transaction serialises them.
+    """
+    limits = limits or LogLimits()
+    by_model: dict[str, list[tuple[LogEntry, bytes, bytes]]] = {}
+    for entry in entries:
+        if entry.rows <= 0:
+            continue
+        encoded = (entry, _dumps(entry.inputs), _dumps(entry.outputs))
+        by_model.setdefault(entry.model, []).append(encoded)
+    if not by_model:
+        return 0
+    target, opened = _connection(store)
+    written = 0
+    try:
+        with target.transaction() as db:
+            for model, items in by_model.items():
+                written += _append_model(db, model, items, limits)
+    finally:
+        if opened is not None:
+            opened.close()
+    return written
+
+
+def _append_model(
+    db: Any, model: str, items: list[tuple[LogEntry, bytes, bytes]], limits: LogLimits
+) -> int:
+    row = db.execute(
+        "SELECT id, rows, bytes FROM prediction_log_segments WHERE model = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (model,),
+    ).fetchone()
+    segment, seg_rows, seg_bytes = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+    written = 0
+    for entry, inputs, outputs in items:
+        if not segment or seg_rows >= limits.segment_rows or seg_bytes >= limits.segment_bytes:
+            if segment:
+                _close_segment(db, segment, seg_rows, seg_bytes)
+            segment = db.execute(
+                "INSERT INTO prediction_log_segments (model, opened_at) VALUES (?, ?)",
+                (model, entry.at),
+            ).lastrowid
+            seg_rows = seg_bytes = 0
+        db.execute(
+            "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (segment, model, entry.version, entry.at, entry.rows, inputs, outputs),
+        )
+        seg_rows += entry.rows
+        seg_bytes += len(inputs) + len(outputs)
+        written += entry.rows
+    _close_segment(db, segment, seg_rows, seg_bytes)
+    _drop_over_bound(db, model, limits)
+    return written
+
+
+def _close_segment(db: Any, segment: int, rows: int, size: int) -> None:
+    db.execute(
+        "UPDATE prediction_log_segments SET rows = ?, bytes = ? WHERE id = ?", (rows, size, segment)
+    )
+
+
+def _drop_over_bound(db: Any, model: str, limits: LogLimits) -> None:
+    """Delete the model's oldest segments until it fits, always keeping the newest."""
+    segments = db.execute(
+        "SELECT id, rows, bytes FROM prediction_log_segments WHERE model = ? ORDER BY id",
+        (model,),
+    ).fetchall()
+    total_rows = sum(int(s[1]) for s in segments)
+    total_bytes = sum(int(s[2]) for s in segments)
+    dropped: list[int] = []
+    for segment_id, rows, size in segments[:-1]:
+        if total_rows <= limits.max_rows and total_bytes <= limits.max_bytes:
+            break
+        dropped.append(int(segment_id))
+        total_rows -= int(rows)
+        total_bytes -= int(size)
+    for segment_id in dropped:
+        db.execute("DELETE FROM prediction_log WHERE segment = ?", (segment_id,))
+        db.execute("DELETE FROM prediction_log_segments WHERE id = ?", (segment_id,))
+
+
+def _seconds(value: datetime | str | float | None) -> float | None:
+    """A bound as epoch seconds: datetimes (naive ones are UTC), ISO strings or numbers."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    raise TypeError(f"a time bound must be a datetime, an ISO string or seconds, not {value!r}")
+
+
+def read_window(
+    store: Store | Path | str,
+    model_name: str,
+    since: datetime | str | float | None = None,
+    until: datetime | str | float | None = None,
+) -> pd.DataFrame:
+    """Every logged row of ``model_name`` answered in ``[since, until)``, oldest first.
+
+    ``store`` is a :class:`~framework.store.Store` or the store's directory. Bounds
+    are datetimes (naive means UTC), ISO 8601 strings or epoch seconds; None leaves
+    that end open. The frame has one row per predicted row: the feature columns as
+    the clients sent them (a column a request lacked is missing there), then
+    ``prediction`` (the answered label or value), for classifiers one
+    ``proba_<label>`` column per class, ``version`` (the model version that
+    answered, nullable integer) and ``time`` (UTC timestamp of the request).
+    """
+    import pandas as pd
+
+    low, high = _seconds(since), _seconds(until)
+    query = "SELECT version, at, rows, inputs, outputs FROM prediction_log WHERE model = ?"
+    args: list[Any] = [model_name]
+    if low is not None:
+        query, args = query + " AND at >= ?", [*args, low]
+    if high is not None:
+        query, args = query + " AND at < ?", [*args, high]
+    target, opened = _connection(store)
+    try:
+        records = target.db.execute(query + " ORDER BY at, id", args).fetchall()
+    finally:
+        if opened is not None:
+            opened.close()
+
+    features: dict[str, list[Any]] = {}
+    proba: dict[str, list[Any]] = {}
+    predictions: list[Any] = []
+    versions: list[Any] = []
+    times: list[float] = []
+    for version, at, rows, inputs_blob, outputs_blob in records:
+        rows = int(rows)
+        before = len(predictions)
+        for name, values in json.loads(inputs_blob).items():
+            _extend(features, name, values, before, rows)
+        outputs = json.loads(outputs_blob)
+        predictions.extend(_exactly(outputs.get("prediction"), rows))
+        labels = outputs.get("labels")
+        if labels is not None and outputs.get("proba") is not None:
+            by_class = zip(*_exactly(outputs["proba"], rows), strict=False)
+            for label, column in zip(labels, by_class, strict=False):
+                _extend(proba, f"proba_{label}", column, before, rows)
+        versions.extend([version] * rows)
+        times.extend([at] * rows)
+        total = before + rows
+        for column in (*features.values(), *proba.values()):
+            column.extend([None] * (total - len(column)))
+
+    reserved = set(OUTPUT_COLUMNS)
+    data: dict[str, Any] = {
+        (f"input_{name}" if name in reserved or name.startswith("proba_") else name): values
+        for name, values in features.items()
+    }
+    data["prediction"] = predictions
+    data.update(proba)
+    data["version"] = pd.array(versions, dtype="Int64")
+    data["time"] = pd.to_datetime(pd.Series(times, dtype="float64"), unit="s", utc=True)
+    return pd.DataFrame(data)
+
+
+def _extend(columns: dict[str, list[Any]], name: str, values: Any, before: int, rows: int) -> None:
+    column = columns.setdefault(name, [None] * before)
+    column.extend(_exactly(values, rows))
+
+
+def _exactly(values: Any, rows: int) -> list[Any]:
+    """``values`` as a list of exactly ``rows`` items (padded with None, or cut)."""
+    values = list(values) if values is not None else []
+    if len(values) < rows:
+        values += [None] * (rows - len(values))
+    return values[:rows]
+
+
+def log_summary(store: Store | Path | str, model_name: str) -> dict[str, Any]:
+    """Rows, requests, bytes and segments held for a model, and its oldest and newest time."""
+    target, opened = _connection(store)
+    try:
+        segments = target.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(rows), 0), COALESCE(SUM(bytes), 0)"
+            " FROM prediction_log_segments WHERE model = ?",
+            (model_name,),
+        ).fetchone()
+        requests = target.db.execute(
+            "SELECT COUNT(*), MIN(at), MAX(at) FROM prediction_log WHERE model = ?", (model_name,)
+        ).fetchone()
+    finally:
+        if opened is not None:
+            opened.close()
+
+    def when(seconds: float | None) -> str | None:
+        if seconds is None or math.isnan(seconds):
+            return None
+        return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+
+    return {
+        "model": model_name,
+        "segments": int(segments[0]),
+        "rows": int(segments[1]),
+        "bytes": int(segments[2]),
+        "requests": int(requests[0]),
+        "oldest": when(requests[1]),
+        "newest": when(requests[2]),
+    }

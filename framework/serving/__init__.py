@@ -1,0 +1,9 @@
+"""Online serving: an HTTP prediction server speaking MLflow's and the Open Inference protocols.
+
+``specops serve`` (``framework/cli/serve.py``) and the ``http`` deploy target run
+it; ``docs/serving.md`` describes the protocols, hot swap, the request log and
+auth. One module per job: ``app`` (ASGI routing and limits), ``protocols/``
+(request and response shapes), ``served`` (one loaded version), ``fastpath``
+(LightGBM without pandas), ``model_holder`` (hot swap), ``request_log`` (the
+prediction log writer), ``server`` (foreground) and ``daemon`` (background).
+"""

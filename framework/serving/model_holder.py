@@ -1,0 +1,197 @@
+"""Which model version answers, and the hot swap when the followed alias moves.
+
+Requests read :attr:`ModelHolder.current` once, at their start, and use that
+model to the end: replacing the attribute is one reference assignment, so a
+swap never disturbs a request in flight and needs no lock. A background thread
+reads the alias with one indexed SQLite query every ``poll_seconds`` (0.5 s by
+default; microseconds each, nothing on the request path). When the alias has
+moved it loads the new version there — every file hash-checked, the fast path
+built, one warm-up prediction — and only then swaps. A version that fails to
+load is logged and the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from framework.errors import StoreError
+from framework.serving.served import ServedModel
+
+if TYPE_CHECKING:
+    from framework.plugins import Plugins
+    from framework.store import ModelVersion, Store
+
+log = logging.getLogger("specops.serve")
+
+DEFAULT_POLL_SECONDS = 0.5
+
+
+class ModelHolder:
+    """Holds the served model; follows ``name@follows`` in a store when asked to."""
+
+    def __init__(
+        self,
+        current: ServedModel,
+        *,
+        plugins: Plugins | None = None,
+        store_root: Path | None = None,
+        follows: str | None = None,
+        last_seen: int | None = None,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        fast_path: bool = True,
+    ) -> None:
+        self.current = current
+        self.plugins = plugins
+        self.store_root = store_root
+        self.follows = follows
+        self.poll_seconds = poll_seconds
+        self.fast_path = fast_path
+        self._last_seen = last_seen
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def following(self) -> bool:
+        return bool(self.follows and self.store_root is not None and self.plugins is not None)
+
+    def start(self) -> None:
+        """Start following the alias (no-op for a pinned version or a package)."""
+        if not self.following or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="specops-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        from framework.store import Store
+
+        assert self.store_root is not None
+        store = Store(self.store_root)  # SQLite connections belong to the thread that made them
+        try:
+            while not self._stop.wait(self.poll_seconds):
+                try:
+                    self.check(store)
+                except Exception:  # never let the follower die: the old version keeps serving
+                    log.exception("checking %s@%s failed", self.current.name, self.follows)
+        finally:
+            store.close()
+
+    def check(self, store: Store) -> bool:
+        """Swap to the alias's version if the alias moved since last seen; True if swapped."""
+        name, alias = self.current.name, self.follows or ""
+        version = store.alias(name, alias)
+        if version == self._last_seen:
+            return False
+        self._last_seen = version
+        if version is None or version == self.current.version:
+            return False
+        try:
+            found = store.version(name, version)
+            if found is None:
+                raise StoreError(f"{name}@{alias} points at version {version}, which is not stored")
+            served = load_version(store, found, self.plugins, alias, self.fast_path)
+        except Exception:
+            log.exception(
+                "%s@%s moved to version %s but it could not be loaded; still serving %s",
+                name,
+                alias,
+                version,
+                self.current.ref,
+            )
+            return False
+        old = self.current
+        self.current = served
+        log.info("%s@%s moved: now serving %s (was %s)", name, alias, served.ref, old.ref)
+        return True
+
+
+def load_version(
+    store: Store,
+    version: ModelVersion,
+    plugins: Plugins | None,
+    follows: str | None,
+    fast_path: bool = True,
+) -> ServedModel:
+    """Load a stored version (hash-checked) and make it ready to answer."""
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+
+    package = ModelPackage.from_store(store, version, plugins or get_plugins())
+    served = ServedModel(
+        package, version.name, version.version, follows=follows, fast_path=fast_path
+    )
+    served.warm_up()
+    return served
+
+
+def load_from_store(
+    store_root: Path,
+    ref_text: str,
+    plugins: Plugins,
+    *,
+    follow: str | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    fast_path: bool = True,
+) -> ModelHolder:
+    """A holder for ``NAME``, ``NAME@ALIAS`` (both follow the alias) or ``NAME/VERSION``.
+
+    ``follow`` makes a pinned reference follow an alias from its next move on:
+    ``NAME/3`` with ``follow="champion"`` serves version 3 now and whatever the
+    champion becomes later (what the ``http`` deploy target starts).
+    """
+    from framework.refs import parse_ref, resolve
+    from framework.store import Store
+
+    ref = parse_ref(ref_text)
+    follows = follow or (ref.alias if ref.version is None else None)
+    store = Store.open_existing(store_root)
+    try:
+        version = resolve(store, ref)
+        last_seen = store.alias(ref.name, follows) if follows else None
+        served = load_version(store, version, plugins, follows, fast_path)
+    finally:
+        store.close()
+    return ModelHolder(
+        served,
+        plugins=plugins,
+        store_root=store_root,
+        follows=follows,
+        last_seen=last_seen,
+        poll_seconds=poll_seconds,
+        fast_path=fast_path,
+    )
+
+
+def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = True) -> ModelHolder:
+    """A holder for an exported package directory (``directory`` or ``container`` target)."""
+    from framework.package import ModelPackage
+
+    if not (directory / "model.json").is_file():
+        raise StoreError(
+            f"{directory} is not a model package (no model.json); export one with the "
+            "directory or container deploy target"
+        )
+    package = ModelPackage(directory, plugins)
+    name, version = str(package.metadata.get("name") or directory.name), None
+    release = directory / "release.json"
+    if release.is_file():
+        try:
+            info = json.loads(release.read_text())
+            name, version = str(info.get("name") or name), info.get("version")
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{release} is unreadable: {exc}") from exc
+    served = ServedModel(
+        package, name, int(version) if version is not None else None, fast_path=fast_path
+    )
+    served.warm_up()
+    return ModelHolder(served)

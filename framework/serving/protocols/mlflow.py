@@ -1,0 +1,132 @@
+"""MLflow's scoring protocol, as ``mlflow models serve`` speaks it.
+
+``POST /invocations`` takes ``application/json`` in any of MLflow's four forms —
+``dataframe_split`` (``{"columns": [...], "data": [[...], ...]}``),
+``dataframe_records`` (``[{"col": value}, ...]``), ``instances`` and ``inputs``
+(records, a dict of columns, or rows in the model's column order) — optionally
+with ``params`` (accepted and ignored: specops models take none), or
+``text/csv`` with a header row. The answer is ``{"predictions": [...]}`` with the
+label (or value) of each row; classifiers add ``"probabilities"``, one list per
+row in the order of the model's labels (``GET /version`` lists them). Errors are
+``{"error_code": ..., "message": ...}`` with a 4xx status, as MLflow's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from framework.serving import jsonio
+from framework.serving.batch import Batch, from_columns, from_records, from_rows
+from framework.serving.errors import RequestError, bad_request, unsupported_media
+
+if TYPE_CHECKING:
+    from framework.package import Predictions
+    from framework.serving.served import ServedModel
+
+FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+JSON = "application/json"
+CSV = "text/csv"
+
+
+def parse(body: bytes, content_type: str | None, served: ServedModel) -> Batch:
+    """The batch a request carries; 415 for a content type MLflow does not take either."""
+    mime = _content_type(content_type)
+    if mime == JSON:
+        return parse_json(jsonio.loads(body), served)
+    if mime == CSV:
+        return parse_csv(body)
+    raise unsupported_media(
+        f"content type {content_type or '(none)'!r} is not supported; "
+        f"send {JSON} (dataframe_split, dataframe_records, instances or inputs) or {CSV}"
+    )
+
+
+def _content_type(header: str | None) -> str:
+    parts = [part.strip() for part in (header or "").split(";")]
+    parameters = {}
+    for part in parts[1:]:
+        key, _, value = part.partition("=")
+        parameters[key.strip().lower()] = value.strip().strip('"').lower()
+    charset = parameters.pop("charset", "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise unsupported_media(f"charset {charset!r} is not supported; send UTF-8")
+    if parameters:
+        raise unsupported_media(f"unknown content type parameter(s): {', '.join(parameters)}")
+    return parts[0].lower()
+
+
+def parse_json(document: Any, served: ServedModel) -> Batch:
+    """One of MLflow's four JSON forms."""
+    if not isinstance(document, dict):
+        raise bad_request(
+            "the body must be a JSON object with one of the keys "
+            f"{', '.join(FORMS)}; got a {type(document).__name__}"
+        )
+    forms = [key for key in FORMS if key in document]
+    others = sorted(set(document) - set(FORMS) - {"params"})
+    if len(forms) != 1 or others:
+        found = ", ".join(sorted(map(str, document))) or "none"
+        raise bad_request(
+            f"the body must have exactly one of the keys {', '.join(FORMS)} "
+            f"(and optionally params); found keys: {found}"
+        )
+    form = forms[0]
+    value = document[form]
+    if form == "dataframe_split":
+        return _split(value, served)
+    if form == "dataframe_records":
+        return from_records(value, form)
+    if isinstance(value, dict):
+        return from_columns(value, form)
+    if isinstance(value, list):
+        if not value:
+            return Batch({}, 0)
+        if isinstance(value[0], dict):
+            return from_records(value, form)
+        if isinstance(value[0], list):
+            return from_rows(served.input_names, value, form)
+    raise bad_request(
+        f"{form} must be a list of records ({{column: value}}), a list of rows in the model's "
+        f"column order, or an object of column: list of values; got {type(value).__name__}"
+    )
+
+
+def _split(value: Any, served: ServedModel) -> Batch:
+    if not isinstance(value, dict):
+        raise bad_request(
+            'dataframe_split must be an object {"columns": [...], "data": [[...], ...]}'
+        )
+    if "data" not in value:
+        raise bad_request('dataframe_split has no "data"')
+    columns = value.get("columns", served.input_names)
+    if not isinstance(columns, list):
+        raise bad_request('dataframe_split "columns" must be a list of column names')
+    return from_rows(columns, value["data"], "dataframe_split.data")
+
+
+def parse_csv(body: bytes) -> Batch:
+    """CSV with a header row, read by pandas as ``specops predict`` reads a CSV file."""
+    import io
+
+    import pandas as pd
+
+    if not body.strip():
+        return Batch({}, 0)
+    try:
+        frame = pd.read_csv(io.BytesIO(body))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise bad_request(f"the CSV body cannot be read: {exc}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return Batch({}, len(frame), frame=frame)
+
+
+def render(predictions: Predictions, served: ServedModel) -> bytes:
+    """``{"predictions": [...]}``, plus ``probabilities`` for classifiers."""
+    answer: dict[str, Any] = {"predictions": predictions.values.tolist()}
+    if predictions.proba is not None:
+        answer["probabilities"] = predictions.proba
+    return jsonio.dumps(answer)
+
+
+def render_error(error: RequestError) -> bytes:
+    return jsonio.dumps({"error_code": error.code, "message": error.message})

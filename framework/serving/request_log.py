@@ -1,0 +1,129 @@
+"""Writing the prediction log off the request path: a queue and one background thread.
+
+A request only appends a tuple of references (its columns, its predictions) to
+a deque: no serialisation, no I/O, no lock it could wait on. Every
+``flush_seconds`` the writer thread drains the deque, serialises the batch and
+appends it to the store in one transaction (``framework.prediction_log``).
+If the store cannot keep up, the queue is bounded by rows: requests beyond
+``max_pending_rows`` are counted as dropped rather than held, so serving never
+slows down or grows for the sake of its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.prediction_log import LogEntry, LogLimits, append_batch
+
+if TYPE_CHECKING:
+    from framework.package import Predictions
+    from framework.serving.batch import Batch
+    from framework.serving.served import ServedModel
+    from framework.store import Store
+
+log = logging.getLogger("specops.serve")
+
+DEFAULT_FLUSH_SECONDS = 0.5
+DEFAULT_MAX_PENDING_ROWS = 500_000
+
+
+class RequestLogWriter:
+    """Collects answered requests and appends them to the store's prediction log."""
+
+    def __init__(
+        self,
+        store_root: Path,
+        limits: LogLimits | None = None,
+        *,
+        flush_seconds: float = DEFAULT_FLUSH_SECONDS,
+        max_pending_rows: int = DEFAULT_MAX_PENDING_ROWS,
+    ) -> None:
+        self.store_root = store_root
+        self.limits = limits or LogLimits()
+        self.flush_seconds = flush_seconds
+        self.max_pending_rows = max_pending_rows
+        self.dropped_rows = 0
+        self.written_rows = 0
+        self._pending: deque[tuple[Any, ...]] = deque()
+        self._pending_rows = 0
+        self._lock = threading.Lock()  # uncontended: held for a counter update only
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    def record(self, served: ServedModel, batch: Batch, predictions: Predictions) -> None:
+        """Queue one answered request; O(1), never waits on the writer."""
+        with self._lock:
+            if self._pending_rows + batch.rows > self.max_pending_rows:
+                self.dropped_rows += batch.rows
+                return
+            self._pending_rows += batch.rows
+            self._pending.append((served, batch, predictions, time.time()))
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="specops-log", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+        if self.dropped_rows:
+            log.warning(
+                "prediction log: %d row(s) dropped while the store was busy", self.dropped_rows
+            )
+
+    def _run(self) -> None:
+        from framework.store import Store
+
+        store = Store(self.store_root)
+        try:
+            while True:
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+                self.flush(store)
+                if self._stop:
+                    self.flush(store)
+                    return
+        finally:
+            store.close()
+
+    def flush(self, store: Store) -> int:
+        """Append everything queued so far; returns the rows written."""
+        with self._lock:
+            items = list(self._pending)
+            self._pending.clear()
+            self._pending_rows = 0
+        if not items:
+            return 0
+        try:
+            written = append_batch(store, [_entry(*item) for item in items], self.limits)
+        except Exception:
+            log.exception("prediction log: could not write %d request(s); dropped", len(items))
+            self.dropped_rows += sum(item[1].rows for item in items)
+            return 0
+        self.written_rows += written
+        return written
+
+
+def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: float) -> LogEntry:
+    """The log entry of one request: its feature columns as sent, its answers."""
+    if batch.frame is not None:
+        inputs = {name: batch.frame[name].tolist() for name in served.input_names}
+    else:
+        inputs = {name: batch.columns[name] for name in served.input_names}
+    outputs: dict[str, Any] = {"prediction": predictions.values}
+    if predictions.proba is not None and served.labels is not None:
+        outputs["labels"] = served.labels
+        outputs["proba"] = predictions.proba
+    return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)

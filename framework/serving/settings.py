@@ -1,0 +1,54 @@
+"""What a server was asked to do, in one value that can cross into worker processes.
+
+With ``--workers N`` uvicorn starts each worker as a fresh process that builds
+its own app; the settings reach it as JSON in an environment variable. The
+bearer token never goes into that JSON (nor onto a command line): it travels
+in ``SPECOPS_SERVE_TOKEN``, which worker processes inherit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+SETTINGS_ENV = "SPECOPS_SERVE_SETTINGS"
+TOKEN_ENV = "SPECOPS_SERVE_TOKEN"
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """One server: what it serves, where it listens, and its limits."""
+
+    ref: str | None = None
+    package: str | None = None
+    store: str | None = None
+    follow: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    poll_seconds: float = 0.5
+    request_log: bool = True
+    log_max_rows: int | None = None
+    log_max_bytes: int | None = None
+    fast_path: bool = True
+
+    def to_env(self) -> str:
+        data = asdict(self)
+        data.pop("token")
+        return json.dumps(data)
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        data: dict[str, Any] = json.loads(os.environ[SETTINGS_ENV])
+        return cls(**data, token=os.environ.get(TOKEN_ENV) or None)
+
+    def with_port(self, port: int) -> ServeSettings:
+        return replace(self, port=port)

@@ -1,0 +1,144 @@
+"""The prediction log: what a server answered, read back by time window, bounded in size."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summary, read_window
+from framework.store import Store
+from tests.serving.conftest import Server, split_payload
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    opened = Store(tmp_path / ".specops")
+    yield opened
+    opened.close()
+
+
+def entry(at: float, rows: int = 2, version: int = 1, model: str = "m", **inputs: Any) -> LogEntry:
+    columns = inputs or {"x": list(range(rows)), "c": ["a"] * rows}
+    return LogEntry(
+        model,
+        version,
+        at,
+        rows,
+        columns,
+        {
+            "prediction": ["yes"] * rows,
+            "labels": ["no", "yes"],
+            "proba": np.tile([0.25, 0.75], (rows, 1)),
+        },
+    )
+
+
+def test_read_window_returns_rows_features_outputs_version_and_time(store: Any) -> None:
+    base = datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
+    append_batch(store, [entry(base, version=1), entry(base + 60, version=2, rows=1, x=[None])])
+    frame = read_window(store, "m")
+    assert list(frame.columns) == [
+        "x",
+        "c",
+        "prediction",
+        "proba_no",
+        "proba_yes",
+        "version",
+        "time",
+    ]
+    assert frame["x"].tolist()[:2] == [0, 1] and np.isnan(frame["x"].iloc[2])
+    assert frame["c"].tolist()[:2] == ["a", "a"] and pd.isna(frame["c"].iloc[2])  # not sent
+    assert frame["prediction"].tolist() == ["yes"] * 3
+    assert frame["proba_yes"].tolist() == [0.75] * 3
+    assert frame["version"].tolist() == [1, 1, 2]
+    assert str(frame["time"].dt.tz) == "UTC"
+    assert frame["time"].iloc[2] == pd.Timestamp(base + 60, unit="s", tz="UTC")
+
+
+def test_time_window_bounds(store: Any) -> None:
+    start = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    append_batch(store, [entry((start + timedelta(minutes=m)).timestamp()) for m in range(10)])
+    window = read_window(store, "m", since=start + timedelta(minutes=3), until="2030-01-01T00:06Z")
+    assert len(window) == 2 * 3  # minutes 3, 4 and 5; until is exclusive
+    naive = read_window(store, "m", since=datetime(2030, 1, 1, 0, 8))  # naive means UTC
+    assert len(naive) == 4
+    assert read_window(store, "other").empty
+    assert read_window(store.root, "m").shape[0] == 20  # a path works as well as a Store
+
+
+def test_the_log_is_bounded_and_drops_its_oldest_segments(store: Any) -> None:
+    limits = LogLimits(max_rows=100, max_bytes=10**9, segments=4)
+    for second in range(60):
+        append_batch(store, [entry(float(second), rows=5)], limits)
+    summary = log_summary(store, "m")
+    assert summary["rows"] <= 100 + limits.segment_rows
+    assert summary["segments"] <= limits.segments + 1
+    kept = read_window(store, "m")
+    assert len(kept) == summary["rows"]
+    assert kept["time"].max() == pd.Timestamp(59, unit="s", tz="UTC")  # the newest stay
+    assert kept["time"].min() > pd.Timestamp(30, unit="s", tz="UTC")  # the oldest went
+
+    by_bytes = LogLimits(max_rows=10**9, max_bytes=20_000, segments=5)
+    for second in range(200):
+        append_batch(store, [entry(float(second), rows=3, model="b")], by_bytes)
+    assert log_summary(store, "b")["bytes"] <= 20_000 + by_bytes.segment_bytes
+    assert log_summary(store, "m")["rows"] == summary["rows"]  # bounds are per model
+
+
+def test_a_server_logs_what_it_answered(
+    lgb_store: Path, serve: Any, sample_rows: pd.DataFrame
+) -> None:
+    started = datetime.now(timezone.utc)
+    server: Server = serve("churn", "--store", lgb_store)
+    client = server.connect()
+    answers = []
+    for size in (1, 5, 20):
+        rows = sample_rows.head(size)
+        status, answer = client.post_json("/invocations", split_payload(rows))
+        assert status == 200
+        answers.extend(answer["predictions"])
+    bad = client.post_json("/invocations", {"dataframe_records": []})
+    assert bad[0] == 400  # refused requests are not logged
+    tensor = {"name": "plan", "shape": [1], "datatype": "BYTES", "data": ["pro"]}
+    client.post_json("/v2/models/churn/infer", {"inputs": [tensor]})  # 400: columns missing
+    client.close()
+    server.stop()  # a graceful stop flushes the queue
+
+    logged = read_window(lgb_store, "churn", since=started)
+    assert len(logged) == 26
+    assert logged["prediction"].tolist() == answers
+    assert set(logged["version"]) == {1}
+    sent = pd.concat([sample_rows.head(n) for n in (1, 5, 20)], ignore_index=True)
+    assert logged["plan"].tolist() == sent["plan"].tolist()
+    assert np.allclose(logged["income"].astype(float), sent["income"], equal_nan=True)
+    assert {"proba_no", "proba_yes"} <= set(logged.columns)
+
+
+def test_the_writer_flushes_while_running(
+    lgb_store: Path, serve: Any, sample_rows: pd.DataFrame
+) -> None:
+    server: Server = serve("churn", "--store", lgb_store)
+    since = time.time()
+    client = server.connect()
+    client.post_json("/invocations", split_payload(sample_rows.head(2)))
+    client.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if len(read_window(lgb_store, "churn", since=since)) == 2:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the request log was not written within 10 s")
+
+
+def test_the_log_is_json_not_pickle(store: Any) -> None:
+    append_batch(store, [entry(1.0)])
+    inputs, outputs = store.db.execute("SELECT inputs, outputs FROM prediction_log").fetchone()
+    assert json.loads(inputs) == {"x": [0, 1], "c": ["a", "a"]}
+    assert json.loads(outputs)["proba"] == [[0.25, 0.75], [0.25, 0.75]]
