@@ -199,8 +199,9 @@ class Release:
     """A model version that passed its gate, handed to each deploy target.
 
     ``package_dir`` holds the self-contained model package (model files,
-    ``transform.skops``, ``signature.json``, ``model.json``); ``set_alias`` moves
-    a registry alias (``champion``, ...) to this version, recorded with a reason;
+    ``transform.skops``, ``signature.json``, ``model.json``); ``set_alias`` asks
+    for a registry alias (``champion``, ...) to point at this version, with a
+    reason: the engine moves it once every deploy target has succeeded;
     ``load()`` returns the package ready to predict (``framework.package.ModelPackage``).
     """
 
