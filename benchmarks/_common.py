@@ -6,6 +6,7 @@ without importing anything it is trying to measure.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -84,13 +85,27 @@ def env_notes() -> list[str]:
 
 
 def timed_run(
-    argv: Sequence[str], cwd: Path = REPO, env: dict[str, str] | None = None
+    argv: Sequence[str], cwd: Path | None = REPO, env: dict[str, str] | None = None
 ) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Wall time of a whole fresh process, start to exit, with its captured output."""
+    """Wall time of a whole fresh process, start to exit, with its captured output.
+
+    ``cwd`` None runs it in this process's working directory.
+    """
     env = bench_env() if env is None else env
     started = time.perf_counter()
     done = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
     return time.perf_counter() - started, done
+
+
+def train_with_specops(spec: Path, cwd: Path | None = REPO) -> None:
+    """``specops run SPEC --json``, untimed: the setup that trains the model a benchmark uses.
+
+    A failed run ends the benchmark with the tail of what it printed.
+    """
+    _, done = timed_run([*specops_command(), "run", str(spec), "--json"], cwd=cwd)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout)[-2000:]
+        raise SystemExit(f"training failed ({done.returncode}):\n{tail}")
 
 
 def cpu_model() -> str:
@@ -144,9 +159,23 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def notes_lines(notes: Sequence[str]) -> list[str]:
+    """A report's closing "Notes:" list as Markdown lines; nothing when there are none."""
+    if not notes:
+        return []
+    return ["", "Notes:", "", *(f"- {n}" for n in notes)]
+
+
 def write_report(text: str, output: str | None) -> None:
     """Write the Markdown report to ``output`` (parents created) when asked."""
     if output:
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def publish(report: dict[str, Any], text: str, output: str | None, as_json: bool) -> None:
+    """Write the Markdown ``text`` to ``output`` when asked; print it, or with ``--json``
+    the ``report`` it was rendered from."""
+    write_report(text, output)
+    print(json.dumps(report, indent=2, default=str) if as_json else text.rstrip("\n"))

@@ -15,7 +15,6 @@ heavy data libraries: they must stay fast however large pandas & co. grow.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
@@ -28,11 +27,12 @@ from _common import (
     machine_lines,
     markdown_table,
     median,
+    notes_lines,
     percentile,
+    publish,
     rotated,
     specops_command,
     timed_run,
-    write_report,
 )
 
 HEAVY = ("pandas", "sklearn", "lightgbm", "pyarrow")
@@ -267,8 +267,7 @@ def render(report: dict[str, Any]) -> str:
         "",
         imports,
     ]
-    if report["notes"]:
-        lines += ["", "Notes:", "", *(f"- {n}" for n in report["notes"])]
+    lines += notes_lines(report["notes"])
     return "\n".join(lines) + "\n"
 
 
@@ -315,9 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "imports": [asdict(c) for c in checks],
         "notes": notes,
     }
-    text = render(report)
-    write_report(text, args.output)
-    print(json.dumps(report, indent=2) if args.json else text.rstrip("\n"))
+    publish(report, render(report), args.output, args.json)
     heavy = any(c.heavy for c in checks)
     broken = any(n.startswith("specops") for n in failed)
     return 1 if heavy or broken else 0

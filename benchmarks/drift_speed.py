@@ -46,6 +46,7 @@ from _common import (
     machine_lines,
     markdown_table,
     median,
+    rotated,
     write_report,
 )
 
@@ -101,6 +102,14 @@ def _read(path: str) -> Any:
     import pandas as pd
 
     return pd.read_parquet(path)
+
+
+def _read_both(ref: str, cur: str) -> tuple[Any, Any, float]:
+    """The reference and current tables, and the seconds reading them took: a side
+    reports its read time apart from its drift computation."""
+    started = time.perf_counter()
+    reference, current = _read(ref), _read(cur)
+    return reference, current, time.perf_counter() - started
 
 
 def _rss_kb() -> int:
@@ -166,9 +175,7 @@ def child_floor(ref: str, cur: str) -> dict[str, Any]:
     import numpy as np
     from scipy import stats
 
-    started = time.perf_counter()
-    reference, current = _read(ref), _read(cur)
-    read = time.perf_counter() - started
+    reference, current, read = _read_both(ref, cur)
     started = time.perf_counter()
     verdicts = {}
     for name in reference.columns:
@@ -197,9 +204,7 @@ def child_evidently(ref: str, cur: str) -> dict[str, Any]:
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    started = time.perf_counter()
-    reference, current = _read(ref), _read(cur)
-    read = time.perf_counter() - started
+    reference, current, read = _read_both(ref, cur)
     started = time.perf_counter()
     snapshot = Report([DataDriftPreset()]).run(current, reference)
     seconds = time.perf_counter() - started
@@ -276,9 +281,7 @@ def measure(rows: int, runs: int, peer: str | None) -> dict[str, Any]:
     }
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_number in range(runs):
-        order = list(sides)
-        order = order[round_number % len(order) :] + order[: round_number % len(order)]
-        for side in order:
+        for side in rotated(list(sides), round_number):
             python, extra = sides[side]
             args = ["--child", names[side], "--ref", str(ref), "--cur", str(cur), *extra]
             results[side].append(run_child(python, args))

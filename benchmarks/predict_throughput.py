@@ -43,18 +43,20 @@ from _common import (
     machine_lines,
     markdown_table,
     median,
+    notes_lines,
+    publish,
     rotated,
-    write_report,
+    specops_command,
+    train_with_specops,
 )
 from engine_overhead import (
     CATEGORY_LEVELS,
     DATA_DIR,
     MODEL_PARAMS,
     N_NUMERIC,
-    TARGET,
-    TEST_SIZE,
     WORK_DIR,
     ensure_dataset,
+    spec_text,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -70,49 +72,15 @@ TARGET_MEMORY = 1.20
 # ----------------------------------------------------------------------------
 
 
-def spec_text(data: Path, store: Path, seed: int) -> str:
-    """The training spec: engine_overhead's model, registered as the champion."""
-    import yaml
-
-    spec = {
-        "name": MODEL_NAME,
-        "task": "binary",
-        "seed": seed,
-        "data": {
-            "source": {"type": "parquet", "params": {"path": str(data)}},
-            "target": TARGET,
-            "split": {"type": "stratified", "params": {"test_size": TEST_SIZE}},
-        },
-        "model": {"type": "lightgbm", "params": dict(MODEL_PARAMS)},
-        "gate": {"roc_auc": {"min": 0.5}},
-        "deploy": {"type": "registry"},
-        "store": {"path": str(store)},
-    }
-    return yaml.safe_dump(spec, sort_keys=False)
-
-
-def specops_command() -> list[str]:
-    """The venv's own ``specops`` console script, never one from PATH."""
-    script = Path(sys.executable).parent / "specops"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "framework.cli.main"]
-
-
 def train(data: Path, work: Path, seed: int) -> Path:
-    """Train and register the model once (not timed); returns the store."""
+    """Train engine_overhead's model and register it as the champion, once (not timed);
+    returns the store."""
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
     spec = work / "train.yaml"
-    spec.write_text(spec_text(data, store, seed), encoding="utf-8")
-    done = subprocess.run(
-        [*specops_command(), "run", str(spec), "--json"],
-        cwd=REPO,
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"training failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    gate = {"roc_auc": {"min": 0.5}}
+    spec.write_text(spec_text(data, store, seed, name=MODEL_NAME, gate=gate), encoding="utf-8")
+    train_with_specops(spec)
     return store
 
 
@@ -342,8 +310,7 @@ def render(report: dict[str, Any]) -> str:
             f"**{growth['specops_ratio']:.3f}** (target <= {TARGET_MEMORY:.2f}: {verdict}); "
             f"bare script: {growth['bare_ratio']:.3f}.",
         ]
-    if report["notes"]:
-        lines += ["", "Notes:", "", *(f"- {n}" for n in report["notes"])]
+    lines += notes_lines(report["notes"])
     return "\n".join(lines) + "\n"
 
 
@@ -393,9 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "notes": notes,
     }
     shutil.rmtree(args.work_dir, ignore_errors=True)
-    text = render(report)
-    write_report(text, args.output)
-    print(json.dumps(report, indent=2) if args.json else text.rstrip("\n"))
+    publish(report, render(report), args.output, args.json)
     return 0
 
 

@@ -53,11 +53,12 @@ from _common import (
     markdown_table,
     median,
     percentile,
+    publish,
     rotated,
     specops_command,
-    write_report,
+    train_with_specops,
 )
-from engine_overhead import DATA_DIR, MODEL_PARAMS, WORK_DIR, ensure_dataset
+from engine_overhead import DATA_DIR, WORK_DIR, ensure_dataset, spec_text
 
 TARGET_MEDIAN_MS = 1.0
 TARGET_RPS_RATIO = 5.0
@@ -133,36 +134,15 @@ class Variant:
 
 
 def train(work: Path, data: Path, seed: int) -> Path:
-    """Train the model with ``specops run`` (once per work dir); returns the store."""
-    import yaml
-
+    """Train engine_overhead's model with ``specops run`` (once per work dir); returns the store."""
     store = work / ".specops"
     if (store / "store.db").exists():
         return store
     work.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "name": "serve-bench",
-        "task": "binary",
-        "seed": seed,
-        "data": {
-            "source": {"type": "parquet", "params": {"path": str(data)}},
-            "target": "target",
-        },
-        "model": {"type": "lightgbm", "params": dict(MODEL_PARAMS)},
-        "gate": {"roc_auc": {"min": 0.5}},
-        "deploy": {"type": "registry"},
-        "store": {"path": str(store)},
-    }
-    (work / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    done = subprocess.run(
-        [*specops_command(), "run", str(work / "spec.yaml"), "--json"],
-        env=bench_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"training failed:\n{(done.stderr or done.stdout)[-2000:]}")
+    spec = work / "spec.yaml"
+    gate = {"roc_auc": {"min": 0.5}}
+    spec.write_text(spec_text(data, store, seed, name="serve-bench", gate=gate), encoding="utf-8")
+    train_with_specops(spec, cwd=None)
     return store
 
 
@@ -226,13 +206,20 @@ def peer_usable(python: str | None) -> tuple[bool, str]:
     return True, f"mlflow {probe.stdout.strip()}"
 
 
+def run_or_exit(argv: list[str], what: str) -> None:
+    """Run one untimed setup step; if it fails, end the benchmark with its stderr's tail."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed: {done.stderr[-2000:]}")
+
+
 def start_mlflow(
     python: str, store: Path, work: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Export the stored booster, save it as an MLflow model, `mlflow models serve` it."""
     package = work / "package"
     shutil.rmtree(package, ignore_errors=True)
-    export = subprocess.run(
+    run_or_exit(
         [
             sys.executable,
             "-c",
@@ -242,19 +229,15 @@ def start_mlflow(
             str(store),
             str(package),
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        "exporting the package",
     )
-    if export.returncode != 0:
-        raise SystemExit(f"exporting the package failed: {export.stderr[-2000:]}")
     code = work / "mlflow_peer_model.py"
     code.write_text(PEER_MODEL)
     saver = work / "mlflow_peer_save.py"
     saver.write_text(PEER_SAVE)
     model_dir = work / "mlflow_model"
     shutil.rmtree(model_dir, ignore_errors=True)
-    saved = subprocess.run(
+    run_or_exit(
         [
             python,
             str(saver),
@@ -263,12 +246,8 @@ def start_mlflow(
             str(package / "signature.json"),
             str(model_dir),
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        "saving the MLflow model",
     )
-    if saved.returncode != 0:
-        raise SystemExit(f"saving the MLflow model failed: {saved.stderr[-2000:]}")
     port = free_port()
     mlflow_cli = [python, "-m", "mlflow", "models", "serve", "-m", str(model_dir)]
     process = subprocess.Popen(
@@ -576,12 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "summary": summarise(variants, peer_ok),
     }
-    text = render(report)
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-    else:
-        print(text)
-    write_report(text, args.output)
+    publish(report, render(report), args.output, args.json)
     return 0
 
 

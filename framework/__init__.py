@@ -32,7 +32,9 @@ from framework.components import (
     Transform,
 )
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
+from framework.export import replace_directory, write_release_package
 from framework.safe_format import load_skops, save_skops
+from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,11 +94,14 @@ __all__ = [
     "UserError",
     "__version__",
     "columns_with_role",
+    "did_you_mean",
     "hookimpl",
     "load_skops",
     "read_snapshot",
+    "replace_directory",
     "role_of",
     "save_skops",
     "score_file",
     "text_as_categories",
+    "write_release_package",
 ]

@@ -64,16 +64,34 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & series.notna()
     if bad.any():
-        rows = list(series.index[bad][:MAX_EXAMPLES])
-        examples = ", ".join(repr(series[r]) for r in rows)
-        raise DataError(
-            f"column '{column}' {why} but has {int(bad.sum())} non-numeric value(s): "
-            f"{examples} (rows {', '.join(map(str, rows))})",
-            column=column,
+        raise _bad_values(
+            series,
+            bad,
+            column,
+            why,
+            "non-numeric",
             hint="fix the data, or declare the column categorical in data.features",
-            context={"rows": rows},
         )
     return converted
+
+
+def _bad_values(
+    series: pd.Series, bad: pd.Series, column: str, claim: str, kind: str, hint: str
+) -> DataError:
+    """A DataError for the values ``bad`` marks: how many, the first few and their rows.
+
+    Reads "column 'COLUMN' CLAIM but has N KIND value(s): examples (rows ...)", e.g.
+    "column 'age' is declared numeric but has 2 non-numeric value(s): 'n/a', '?' (rows 4, 9)".
+    """
+    rows = list(series.index[bad][:MAX_EXAMPLES])
+    examples = ", ".join(repr(series[r]) for r in rows)
+    return DataError(
+        f"column '{column}' {claim} but has {int(bad.sum())} {kind} value(s): "
+        f"{examples} (rows {', '.join(map(str, rows))})",
+        column=column,
+        hint=hint,
+        context={"rows": rows},
+    )
 
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "1.0"})
@@ -97,14 +115,13 @@ def as_boolean(frame: pd.DataFrame, column: str) -> pd.Series:
         )
         bad = values.isna() & series.notna()
     if bad.any():
-        rows = list(series.index[bad][:MAX_EXAMPLES])
-        examples = ", ".join(repr(series[r]) for r in rows)
-        raise DataError(
-            f"column '{column}' is declared boolean but has {int(bad.sum())} other value(s): "
-            f"{examples} (rows {', '.join(map(str, rows))})",
-            column=column,
+        raise _bad_values(
+            series,
+            bad,
+            column,
+            "is declared boolean",
+            "other",
             hint="booleans are true/false, yes/no, 1/0; or declare the column categorical",
-            context={"rows": rows},
         )
     return values
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
-def closest(word: str, candidates: Iterable[str]) -> str | None:
-    """The most similar candidate, or None when nothing is close enough to help."""
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+def closest(word: str, candidates: Iterable[Any]) -> str | None:
+    """The most similar candidate, or None when nothing is close enough to help.
+
+    Candidates are compared as text: a table's column names may be numbers.
+    """
+    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+def did_you_mean(word: str, candidates: Iterable[Any]) -> str:
     """A ``"; did you mean 'x'?"`` suffix, or an empty string."""
     match = closest(word, candidates)
     return f"; did you mean '{match}'?" if match else ""

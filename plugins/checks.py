@@ -9,11 +9,9 @@ because checks run on the full table (millions of rows).
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from framework import CheckOutcome, Finding, Register, StepContext, hookimpl, role_of
+from framework import CheckOutcome, Finding, Register, StepContext, did_you_mean, hookimpl, role_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +24,6 @@ EXAMPLES_SHOWN = 5  # offending values named in a detail
 # ---------------------------------------------------------------------------
 
 
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
-
-
 def _missing_column(check: str, column: str, frame: pd.DataFrame) -> CheckOutcome:
     return CheckOutcome(
         check=check,
@@ -38,7 +31,7 @@ def _missing_column(check: str, column: str, frame: pd.DataFrame) -> CheckOutcom
         column=column,
         observed="missing",
         expected="present",
-        detail=f"column '{column}' not found{_did_you_mean(column, frame.columns)}",
+        detail=f"column '{column}' not found{did_you_mean(column, frame.columns)}",
     )
 
 
@@ -197,7 +190,7 @@ class Dtypes:
         return [
             Finding(
                 f"unknown dtype kind {kind!r} for column '{column}'"
-                + _did_you_mean(kind, DTYPE_KINDS),
+                + did_you_mean(kind, DTYPE_KINDS),
                 key="columns",
                 hint=f"one of: {', '.join(DTYPE_KINDS)}",
             )

@@ -20,14 +20,21 @@ a new version means a new image, which is how container platforms roll out.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from framework import DeployOutcome, Finding, Register, Release, StepContext, hookimpl
+from framework import (
+    DeployOutcome,
+    Finding,
+    Register,
+    Release,
+    StepContext,
+    hookimpl,
+    replace_directory,
+    write_release_package,
+)
 
 MODEL_DIR = "/opt/model"
 SOURCE_DIR = "specops-src"
@@ -138,13 +145,7 @@ class ContainerTarget:
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
         image = self.image or f"specops-{dns_name(release.name)}:{release.version}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-        try:
-            self._write(staging, release, image)
-            _replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        replace_directory(target, lambda staging: self._write(staging, release, image))
         return DeployOutcome(
             f"build context written to {target}: docker build -t {image} {target} && "
             f"kubectl apply -f {target / 'k8s'}",
@@ -154,10 +155,7 @@ class ContainerTarget:
     def _write(self, context: Path, release: Release, image: str) -> None:
         import yaml
 
-        model = context / "model"
-        shutil.copytree(release.package_dir, model, dirs_exist_ok=True)
-        info = {"name": release.name, "version": release.version, "task": release.task}
-        (model / "release.json").write_text(json.dumps(info, indent=2))
+        write_release_package(release, context / "model")
         source = None if self.install else specops_source()
         if source is not None:
             _copy_source(source, context / SOURCE_DIR)
@@ -272,18 +270,6 @@ def _copy_source(source: Path, destination: Path) -> None:
             shutil.copytree(path, destination / part, ignore=ignore)
         elif path.is_file():
             shutil.copy2(path, destination / part)
-
-
-def _replace(staging: Path, target: Path) -> None:
-    """Swap the finished context into place; a reader never sees half of one."""
-    if target.exists():
-        retired = target.with_name(f".{target.name}-old")
-        shutil.rmtree(retired, ignore_errors=True)
-        os.replace(target, retired)
-        os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, target)
 
 
 @hookimpl

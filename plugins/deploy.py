@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from framework import DeployOutcome, Finding, Register, Release, StepContext, UserError, hookimpl
+from framework import (
+    DeployOutcome,
+    Finding,
+    Register,
+    Release,
+    StepContext,
+    UserError,
+    hookimpl,
+    replace_directory,
+    write_release_package,
+)
 
 REGISTRY_PARAMS: dict[str, Any] = {
     "type": "object",
@@ -71,27 +76,9 @@ class DirectoryTarget:
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
         try:
-            return self._export(release, target)
+            replace_directory(target, lambda staging: write_release_package(release, staging))
         except OSError as exc:
             raise UserError(f"cannot write the model package to {target}: {exc}") from exc
-
-    def _export(self, release: Release, target: Path) -> DeployOutcome:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-        try:
-            shutil.copytree(release.package_dir, staging, dirs_exist_ok=True)
-            release_info = {"name": release.name, "version": release.version, "task": release.task}
-            (staging / "release.json").write_text(json.dumps(release_info, indent=2))
-            if target.exists():
-                retired = target.with_name(f".{target.name}-old")
-                shutil.rmtree(retired, ignore_errors=True)
-                os.replace(target, retired)
-                os.replace(staging, target)
-                shutil.rmtree(retired, ignore_errors=True)
-            else:
-                os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return DeployOutcome(f"package written to {target}", location=str(target))
 
 

@@ -37,17 +37,41 @@ def _params(threshold: float, description: str, *, low: float = 0.0, high: float
     }
 
 
-class KolmogorovSmirnov:
+class _ThresholdTest:
+    """A test judged against one ``threshold`` param (``default_threshold`` when not given).
+
+    Its verdict takes one of two shapes: drift when a distance reaches the threshold,
+    or when a p-value falls below it.
+    """
+
+    default_threshold: ClassVar[float]
+
+    def __init__(self, threshold: float | None = None) -> None:
+        self.threshold = self.default_threshold if threshold is None else threshold
+
+    def _distance(self, value: float, detail: str, measure: str = "distance") -> DriftResult:
+        return DriftResult(value, self.threshold, value >= self.threshold, detail, measure=measure)
+
+    def _p_value(self, p_value: float, detail: str) -> DriftResult:
+        return DriftResult(
+            p_value,
+            self.threshold,
+            p_value < self.threshold,
+            detail,
+            drift_if="<",
+            measure="p_value",
+        )
+
+
+class KolmogorovSmirnov(_ThresholdTest):
     """Two-sample Kolmogorov-Smirnov test; drift when the p-value is below the threshold."""
 
     name: ClassVar[str] = "ks"
     roles: ClassVar[frozenset[str]] = NUMERIC
+    default_threshold: ClassVar[float] = 0.05
     schema: ClassVar[dict[str, Any]] = _params(
-        0.05, "Drift when the p-value is below this.", high=1
+        default_threshold, "Drift when the p-value is below this.", high=1
     )
-
-    def __init__(self, threshold: float = 0.05) -> None:
-        self.threshold = threshold
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         from scipy import stats
@@ -57,39 +81,26 @@ class KolmogorovSmirnov:
         n, m = reference.count, len(values)
         effective = max(1, round(n * m / (n + m)))
         p_value = float(stats.kstwo.sf(distance, effective))
-        return DriftResult(
-            p_value,
-            self.threshold,
-            p_value < self.threshold,
-            f"D = {distance:.4f} ({m:,} vs {n:,} rows)",
-            drift_if="<",
-            measure="p_value",
-        )
+        return self._p_value(p_value, f"D = {distance:.4f} ({m:,} vs {n:,} rows)")
 
 
-class Wasserstein:
+class Wasserstein(_ThresholdTest):
     """First Wasserstein distance divided by the reference's standard deviation."""
 
     name: ClassVar[str] = "wasserstein"
     roles: ClassVar[frozenset[str]] = NUMERIC
+    default_threshold: ClassVar[float] = 0.1
     schema: ClassVar[dict[str, Any]] = _params(
-        0.1, "Drift when the distance, in reference standard deviations, is at least this."
+        default_threshold,
+        "Drift when the distance, in reference standard deviations, is at least this.",
     )
-
-    def __init__(self, threshold: float = 0.1) -> None:
-        self.threshold = threshold
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         values = current.to_numpy(dtype="float64")
         scale = max(float(reference.std or 0.0), 0.001)
         raw = reference.wasserstein(values)
         value = raw / scale
-        return DriftResult(
-            value,
-            self.threshold,
-            value >= self.threshold,
-            f"W1 = {raw:.4g} = {value:.3f} reference std ({scale:.4g})",
-        )
+        return self._distance(value, f"W1 = {raw:.4g} = {value:.3f} reference std ({scale:.4g})")
 
 
 def _proportions(counts: Any) -> Any:
@@ -97,43 +108,37 @@ def _proportions(counts: Any) -> Any:
     return counts / total if total else counts
 
 
-class JensenShannon:
+class JensenShannon(_ThresholdTest):
     """Jensen-Shannon distance between the category (or decile) shares."""
 
     name: ClassVar[str] = "jensen_shannon"
     roles: ClassVar[frozenset[str]] = BOTH
+    default_threshold: ClassVar[float] = 0.1
     schema: ClassVar[dict[str, Any]] = _params(
-        0.1, "Drift when the distance (0 to 0.83, natural log) is at least this.", high=1
+        default_threshold,
+        "Drift when the distance (0 to 0.83, natural log) is at least this.",
+        high=1,
     )
-
-    def __init__(self, threshold: float = 0.1) -> None:
-        self.threshold = threshold
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         from scipy.spatial import distance
 
         labels, ref, cur = reference.cells(current)
         value = float(distance.jensenshannon(_proportions(ref), _proportions(cur)))
-        return DriftResult(
-            value,
-            self.threshold,
-            value >= self.threshold,
-            f"over {len(labels)} cells{_largest_shift(labels, ref, cur)}",
-        )
+        return self._distance(value, f"over {len(labels)} cells{_largest_shift(labels, ref, cur)}")
 
 
-class PopulationStability:
+class PopulationStability(_ThresholdTest):
     """Population stability index over the reference's deciles (or categories)."""
 
     name: ClassVar[str] = "psi"
     roles: ClassVar[frozenset[str]] = BOTH
+    default_threshold: ClassVar[float] = 0.2
     schema: ClassVar[dict[str, Any]] = _params(
-        0.2, "Drift when the PSI is at least this (< 0.1 stable, 0.1-0.25 moderate, > 0.25 major)."
+        default_threshold,
+        "Drift when the PSI is at least this (< 0.1 stable, 0.1-0.25 moderate, > 0.25 major).",
     )
     FLOOR: ClassVar[float] = 1e-4  # an empty cell's share, so the log stays finite
-
-    def __init__(self, threshold: float = 0.2) -> None:
-        self.threshold = threshold
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         import numpy as np
@@ -142,26 +147,19 @@ class PopulationStability:
         expected = np.maximum(_proportions(ref), self.FLOOR)
         actual = np.maximum(_proportions(cur), self.FLOOR)
         value = float(((actual - expected) * np.log(actual / expected)).sum())
-        return DriftResult(
-            value,
-            self.threshold,
-            value >= self.threshold,
-            f"over {len(labels)} cells{_largest_shift(labels, ref, cur)}",
-            measure="psi",
-        )
+        detail = f"over {len(labels)} cells{_largest_shift(labels, ref, cur)}"
+        return self._distance(value, detail, measure="psi")
 
 
-class ChiSquare:
+class ChiSquare(_ThresholdTest):
     """Chi-square test that both samples share one distribution over the cells."""
 
     name: ClassVar[str] = "chi_square"
     roles: ClassVar[frozenset[str]] = BOTH
+    default_threshold: ClassVar[float] = 0.05
     schema: ClassVar[dict[str, Any]] = _params(
-        0.05, "Drift when the p-value is below this.", high=1
+        default_threshold, "Drift when the p-value is below this.", high=1
     )
-
-    def __init__(self, threshold: float = 0.05) -> None:
-        self.threshold = threshold
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         import numpy as np
@@ -176,13 +174,9 @@ class ChiSquare:
         chi2 = float(((table - expected) ** 2 / expected).sum())
         dof = table.shape[1] - 1
         p_value = float(stats.chi2.sf(chi2, dof))
-        return DriftResult(
+        return self._p_value(
             p_value,
-            self.threshold,
-            p_value < self.threshold,
             f"chi2 = {chi2:.4g}, {dof} degrees of freedom{_largest_shift(labels, ref, cur)}",
-            drift_if="<",
-            measure="p_value",
         )
 
 

@@ -100,6 +100,26 @@ def _macro(**extra: Any) -> dict[str, Any]:
     return {"average": "macro", **extra}
 
 
+def _label_metric(name: str, summary: str, function: str) -> MetricDefinition:
+    """A metric of predicted labels that scores 0, not an error, when nothing is predicted
+    positive (binary) or a class never is (multiclass, averaged over classes)."""
+    return MetricDefinition(
+        name,
+        summary,
+        function,
+        CLASSIFICATION,
+        binary={"zero_division": 0.0},
+        multiclass=_macro(zero_division=0.0),
+    )
+
+
+def _error_metric(name: str, summary: str, function: str) -> MetricDefinition:
+    """A regression error: never negative, and lower is better."""
+    return MetricDefinition(
+        name, summary, function, REGRESSION, bounds=NON_NEGATIVE, higher_is_better=False
+    )
+
+
 DEFINITIONS: tuple[MetricDefinition, ...] = (
     MetricDefinition("accuracy", "Share of correct predictions", "accuracy_score", CLASSIFICATION),
     MetricDefinition(
@@ -108,30 +128,13 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         "balanced_accuracy_score",
         CLASSIFICATION,
     ),
-    MetricDefinition(
-        "f1",
-        "Harmonic mean of precision and recall (multiclass: macro)",
-        "f1_score",
-        CLASSIFICATION,
-        binary={"zero_division": 0.0},
-        multiclass=_macro(zero_division=0.0),
-    ),
-    MetricDefinition(
+    _label_metric("f1", "Harmonic mean of precision and recall (multiclass: macro)", "f1_score"),
+    _label_metric(
         "precision",
         "Share of predicted positives that are positive (multiclass: macro)",
         "precision_score",
-        CLASSIFICATION,
-        binary={"zero_division": 0.0},
-        multiclass=_macro(zero_division=0.0),
     ),
-    MetricDefinition(
-        "recall",
-        "Share of positives found (multiclass: macro)",
-        "recall_score",
-        CLASSIFICATION,
-        binary={"zero_division": 0.0},
-        multiclass=_macro(zero_division=0.0),
-    ),
+    _label_metric("recall", "Share of positives found (multiclass: macro)", "recall_score"),
     MetricDefinition(
         "roc_auc",
         "Area under the ROC curve (multiclass: one-vs-rest, macro)",
@@ -159,22 +162,8 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         reads_scores=True,
         multiclass=_macro(),
     ),
-    MetricDefinition(
-        "rmse",
-        "Root mean squared error",
-        "root_mean_squared_error",
-        REGRESSION,
-        bounds=NON_NEGATIVE,
-        higher_is_better=False,
-    ),
-    MetricDefinition(
-        "mae",
-        "Mean absolute error",
-        "mean_absolute_error",
-        REGRESSION,
-        bounds=NON_NEGATIVE,
-        higher_is_better=False,
-    ),
+    _error_metric("rmse", "Root mean squared error", "root_mean_squared_error"),
+    _error_metric("mae", "Mean absolute error", "mean_absolute_error"),
     MetricDefinition(
         "r2",
         "Coefficient of determination (1 is perfect, 0 predicts the mean)",
@@ -182,13 +171,10 @@ DEFINITIONS: tuple[MetricDefinition, ...] = (
         REGRESSION,
         bounds=(None, 1.0),
     ),
-    MetricDefinition(
+    _error_metric(
         "mape",
         "Mean absolute percentage error, as a fraction (0.1 is 10%)",
         "mean_absolute_percentage_error",
-        REGRESSION,
-        bounds=NON_NEGATIVE,
-        higher_is_better=False,
     ),
 )
 

@@ -8,7 +8,6 @@ loading (a path that does not exist, a bad table name) for ``specops validate``.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import re
 from collections.abc import Iterable
@@ -16,23 +15,26 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import DataError, Finding, Register, StepContext, hookimpl, read_snapshot
+from framework import (
+    DataError,
+    Finding,
+    Register,
+    StepContext,
+    did_you_mean,
+    hookimpl,
+    read_snapshot,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SQL_EXTRA_HINT = "pip install 'specops[sql]'"
+RELATIVE_PATHS = "relative paths are resolved against the directory of the spec file"
 
 
 # ---------------------------------------------------------------------------
 # shared helpers
 # ---------------------------------------------------------------------------
-
-
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A ``"; did you mean 'x'?"`` suffix, or an empty string."""
-    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
 def _resolve(ctx: StepContext, value: str, suffix: str = "") -> Path:
@@ -51,20 +53,13 @@ def _resolve(ctx: StepContext, value: str, suffix: str = "") -> Path:
 
 
 def _missing_file_finding(path: Path) -> Finding:
-    return Finding(
-        message=f"data file not found: {path}",
-        key="path",
-        hint="relative paths are resolved against the directory of the spec file",
-    )
+    return Finding(message=f"data file not found: {path}", key="path", hint=RELATIVE_PATHS)
 
 
 def _require_file(path: Path) -> None:
     """Fail with the resolved path before a reader fails with something vaguer."""
     if not path.exists():
-        raise DataError(
-            f"data file not found: {path}",
-            hint="relative paths are resolved against the directory of the spec file",
-        )
+        raise DataError(f"data file not found: {path}", hint=RELATIVE_PATHS)
 
 
 def _require_columns(wanted: Iterable[str], available: list[str], where: str) -> None:
@@ -72,7 +67,7 @@ def _require_columns(wanted: Iterable[str], available: list[str], where: str) ->
     for name in wanted:
         if name not in available:
             raise DataError(
-                f"column '{name}' not found in {where}{_did_you_mean(name, available)}",
+                f"column '{name}' not found in {where}{did_you_mean(name, available)}",
                 column=name,
                 hint=f"available columns: {', '.join(available)}",
             )
@@ -443,9 +438,7 @@ def _sqlite_tables_hint(connection: Any, reason: str) -> str | None:
     except Exception:  # the file is not a database at all
         return None
     missing = reason.rsplit(":", 1)[-1].strip()
-    return f"tables in this database: {', '.join(tables) or 'none'}" + _did_you_mean(
-        missing, tables
-    )
+    return f"tables in this database: {', '.join(tables) or 'none'}" + did_you_mean(missing, tables)
 
 
 # ---------------------------------------------------------------------------
@@ -495,7 +488,7 @@ class SklearnDatasetSource:
             findings.append(
                 Finding(
                     f"unknown scikit-learn dataset {self.name!r}"
-                    + _did_you_mean(self.name, SKLEARN_DATASETS),
+                    + did_you_mean(self.name, SKLEARN_DATASETS),
                     key="name",
                     hint=f"one of: {', '.join(sorted(SKLEARN_DATASETS))}",
                 )

@@ -7,11 +7,9 @@ index labels and column order, so a row can be traced back to the source.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from framework import DataError, Finding, Register, StepContext, hookimpl, role_of
+from framework import DataError, Finding, Register, StepContext, did_you_mean, hookimpl, role_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,15 +30,10 @@ SEED: dict[str, Any] = {
 }
 
 
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
-
-
 def _require_column(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
     if column not in frame.columns:
         raise DataError(
-            f"{role} column '{column}' not found{_did_you_mean(column, frame.columns)}",
+            f"{role} column '{column}' not found{did_you_mean(column, frame.columns)}",
             column=column,
             hint=f"columns: {', '.join(str(c) for c in frame.columns)}",
         )

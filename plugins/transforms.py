@@ -15,11 +15,10 @@ A ``columns`` entry that names a missing column is a :class:`DataError` with a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from framework import DataError, StepContext, columns_with_role, hookimpl, role_of
+from framework import DataError, StepContext, columns_with_role, did_you_mean, hookimpl, role_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,11 +56,6 @@ def _columns_property(default_description: str | None) -> dict[str, Any]:
         "uniqueItems": True,
         "description": description,
     }
-
-
-def _suggestion(word: str, candidates: Sequence[str]) -> str:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
 class ColumnTransform:
@@ -105,7 +99,7 @@ class ColumnTransform:
             if name not in present:
                 raise DataError(
                     f"{self.type_name}: column '{name}' is not in the data"
-                    f"{_suggestion(name, present)}",
+                    f"{did_you_mean(name, present)}",
                     column=name,
                     hint="columns at this point of the pipeline: " + ", ".join(present),
                 )

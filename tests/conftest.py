@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import breast_cancer_spec
+
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
 
@@ -76,22 +78,7 @@ def churn_dir(tmp_path: Path) -> Path:
     return target
 
 
-BREAST_CANCER = """
-name: bc
-task: binary
-seed: 1
-data:
-  source: {type: sklearn_dataset, params: {name: breast_cancer}}
-  target: target
-model:
-  type: lightgbm
-  params: {n_estimators: 30, num_leaves: 7}
-gate:
-  roc_auc: {min: 0.9, max_drop: 0.01}
-"""
-
-
 @pytest.fixture
 def bc_spec(write_spec: Callable[[str], Path]) -> Path:
     """A small, fast binary spec on bundled data."""
-    return write_spec(BREAST_CANCER)
+    return write_spec(breast_cancer_spec(n_estimators=30))

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import stored_package
 
 SPEC = """
 name: score
@@ -79,17 +80,7 @@ def scoring_rows(directory: Path, rows: int = 200, name: str = "new.csv") -> Pat
 
 def in_process(directory: Path, frame: pd.DataFrame, ref: str = "score") -> tuple:
     """Predictions of the stored version for ``frame``, loaded as any caller would."""
-    from framework.package import ModelPackage
-    from framework.plugins import get_plugins
-    from framework.refs import resolve
-    from framework.store import Store
-
-    store = Store(directory / ".specops")
-    try:
-        package = ModelPackage.from_store(store, resolve(store, ref), get_plugins())
-    finally:
-        store.close()
-    predictions, _ = package.predict(frame)
+    predictions, _ = stored_package(directory / ".specops", ref).predict(frame)
     return predictions.values, predictions.proba
 
 

@@ -4,70 +4,27 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from framework.store.store import AliasMove, Store, undo_stack
-
-SPEC = """
-name: bc
-task: binary
-seed: 1
-data:
-  source: {type: sklearn_dataset, params: {name: breast_cancer}}
-  target: target
-model:
-  type: lightgbm
-  params: {n_estimators: 10, num_leaves: 7}
-gate:
-  roc_auc: {min: 0.9, max_drop: 0.01}
-"""
-
-
-def build_store(directory: Path) -> Path:
-    """Three real runs: bc/1 the first champion, bc/2 rejected, bc/3 the new champion."""
-    from framework.cli.main import main
-
-    spec = directory / "spec.yaml"
-    spec.write_text(textwrap.dedent(SPEC).lstrip())
-    assert main(["run", str(spec), "--json"]) == 0
-    assert main(["run", str(spec), "--json", "--set", "gate.roc_auc.min=0.9999"]) == 1
-    assert main(["run", str(spec), "--json", "--set", "model.params.n_estimators=12"]) == 0
-    return directory / ".specops"
-
-
-def rows(store: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(store / "store.db") as db:
-        return db.execute(query).fetchall()
-
-
-def execute(store: Path, statement: str) -> None:
-    with sqlite3.connect(store / "store.db") as db:
-        db.execute(statement)
-
-
-def aliases_and_history(store: Path) -> tuple[list[tuple], list[tuple]]:
-    """What a refused command must leave exactly as it was."""
-    return (
-        rows(store, "SELECT * FROM aliases ORDER BY name, alias"),
-        rows(store, "SELECT * FROM alias_history ORDER BY id"),
-    )
+from tests.helpers import (
+    aliases_and_history,
+    build_store,
+    champion,
+    store_execute,
+    store_rows,
+)
 
 
 def blob_of(store: Path, version: int, file: str) -> Path:
     """Where one file of ``bc/VERSION`` is stored."""
-    files = rows(store, f"SELECT files_json FROM model_versions WHERE version = {version}")
+    files = store_rows(store, f"SELECT files_json FROM model_versions WHERE version = {version}")
     digest = json.loads(files[0][0])[file]
     return store / "artifacts" / digest[:2] / digest[2:]
-
-
-def champion(store: Path) -> int:
-    return rows(store, "SELECT version FROM aliases WHERE name='bc' AND alias='champion'")[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +139,8 @@ def test_promote_moves_the_alias_and_records_who_and_why(cli, store: Path) -> No
     assert result.code == 0, result.err
     assert "bc@champion: 3 -> 1" in result.out and "manual promote: hotfix" in result.out
     assert champion(store) == 1
-    last = rows(store, "SELECT from_version, to_version, actor, reason FROM alias_history")[-1]
+    query = "SELECT from_version, to_version, actor, reason FROM alias_history"
+    last = store_rows(store, query)[-1]
     assert last == (3, 1, "alice (cli)", "manual promote: hotfix")
 
     plain = cli("models", "promote", "bc/3", "--store", store, "--json")
@@ -266,7 +224,7 @@ def test_rollback_walks_back_through_history_like_an_undo_stack(cli, store: Path
     assert cli("models", "promote", "bc/3", "--store", store).code == 0
     assert cli("models", "rollback", "bc", "--store", store).code == 0
     assert champion(store) == 1
-    reasons = [r[0] for r in rows(store, "SELECT reason FROM alias_history ORDER BY id")]
+    reasons = [r[0] for r in store_rows(store, "SELECT reason FROM alias_history ORDER BY id")]
     assert reasons == [
         "gate passed",
         "gate passed",
@@ -354,9 +312,9 @@ def test_a_changed_artifact_is_named_by_verify_but_show_still_works(cli, store: 
 
 def test_verify_finds_missing_blobs_dangling_aliases_and_orphan_versions(cli, store: Path) -> None:
     blob_of(store, 1, "model.json").unlink()
-    execute(store, "INSERT INTO aliases VALUES ('bc', 'staging', 7, 'now')")
-    execute(store, "UPDATE model_versions SET run_id = 'gone' WHERE version = 2")
-    execute(store, "UPDATE aliases SET version = 2 WHERE alias = 'champion'")
+    store_execute(store, "INSERT INTO aliases VALUES ('bc', 'staging', 7, 'now')")
+    store_execute(store, "UPDATE model_versions SET run_id = 'gone' WHERE version = 2")
+    store_execute(store, "UPDATE aliases SET version = 2 WHERE alias = 'champion'")
 
     result = cli("store", "verify", "--store", store, "--json")
     assert result.code == 1
@@ -388,7 +346,7 @@ def make_leftovers(store: Path) -> tuple[Path, Path, Path]:
 
 def test_gc_lists_then_deletes_only_what_nothing_references(cli, store: Path) -> None:
     blob, incoming, package = make_leftovers(store)
-    referenced = rows(store, "SELECT f.value FROM model_versions, json_each(files_json) f")
+    referenced = store_rows(store, "SELECT f.value FROM model_versions, json_each(files_json) f")
 
     young = cli("store", "gc", "--store", store, "--json")  # default --min-age: all too young
     assert young.code == 0

@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_registry import SPEC
+from tests.helpers import aliases_and_history, breast_cancer_spec, champion, store_rows
 
 KILLER = '''
 """Test plugin: SIGKILL this very process at SPECOPS_KILL_AT=STEP:start|end."""
@@ -83,7 +82,7 @@ else:
 
 @pytest.fixture
 def spec(write_spec) -> Path:
-    return write_spec(SPEC)
+    return write_spec(breast_cancer_spec(n_estimators=10))
 
 
 @pytest.fixture
@@ -115,14 +114,16 @@ def specops(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
-def rows(store: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(store / "store.db") as db:
-        return db.execute(query).fetchall()
-
-
-def champion(store: Path) -> int | None:
-    found = rows(store, "SELECT version FROM aliases WHERE name='bc' AND alias='champion'")
-    return found[0][0] if found else None
+def killed_after(delay: float, *args: str | Path) -> int:
+    """Start ``specops ARGS`` and SIGKILL it if it is still running after ``delay`` seconds;
+    its exit code (negative when killed)."""
+    process = specops(*args)
+    try:
+        process.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.communicate(timeout=60)
+    return process.returncode
 
 
 def assert_consistent(cli, store: Path, context: str = "") -> None:
@@ -131,7 +132,7 @@ def assert_consistent(cli, store: Path, context: str = "") -> None:
     assert verified.code == 0, f"{context}\n{verified.out}{verified.err}"
     number = champion(store)
     if number is not None:
-        status = rows(store, f"SELECT status FROM model_versions WHERE version = {number}")
+        status = store_rows(store, f"SELECT status FROM model_versions WHERE version = {number}")
         assert status == [("registered",)], context
 
 
@@ -172,12 +173,13 @@ def test_two_runs_at_once_on_one_store_lose_nothing(cli, spec: Path) -> None:
 
     assert sorted(r["model"]["version"] for r in reports) == [1, 2]
     assert len({r["run_id"] for r in reports}) == 2
-    recorded = rows(store, "SELECT version, run_id, status FROM model_versions ORDER BY version")
+    query = "SELECT version, run_id, status FROM model_versions ORDER BY version"
+    recorded = store_rows(store, query)
     assert {(v, run) for v, run, _ in recorded} == {
         (r["model"]["version"], r["run_id"]) for r in reports
     }
-    assert rows(store, "SELECT status, COUNT(*) FROM runs GROUP BY status") == [("passed", 2)]
-    history = rows(store, "SELECT from_version, to_version FROM alias_history ORDER BY id")
+    assert store_rows(store, "SELECT status, COUNT(*) FROM runs GROUP BY status") == [("passed", 2)]
+    history = store_rows(store, "SELECT from_version, to_version FROM alias_history ORDER BY id")
     assert len(history) == 2 and history[0][0] is None and history[1][0] == history[0][1]
     assert champion(store) == history[-1][1]
     assert_consistent(cli, store)
@@ -198,14 +200,14 @@ def test_a_run_killed_after_register_keeps_the_old_champion(
     assert killed.returncode == -signal.SIGKILL
 
     # the version was committed whole before the kill; the alias never moved
-    assert rows(store, "SELECT version, status FROM model_versions ORDER BY version") == [
+    assert store_rows(store, "SELECT version, status FROM model_versions ORDER BY version") == [
         (1, "registered"),
         (2, "registered"),
     ]
     assert champion(store) == 1
-    assert rows(store, "SELECT COUNT(*) FROM alias_history") == [(1,)]
+    assert store_rows(store, "SELECT COUNT(*) FROM alias_history") == [(1,)]
     assert_consistent(cli, store, kill_at)
-    dead = rows(store, "SELECT id, status FROM runs WHERE status != 'passed'")
+    dead = store_rows(store, "SELECT id, status FROM runs WHERE status != 'passed'")
     assert [status for _, status in dead] == ["running"]
     shown = json.loads(cli("runs", "show", dead[0][0], "--store", store, "--json").out)
     assert shown["models"][0]["ref"] == "bc/2" and shown["seconds"] is None
@@ -228,7 +230,7 @@ def test_a_kill_inside_an_alias_move_leaves_the_alias_where_it_was(
     store = spec.parent / ".specops"
     assert cli("run", spec).code == 0
     assert cli("run", spec).code == 0  # bc/2 is champion, bc/1 before it
-    before = (rows(store, "SELECT * FROM aliases"), rows(store, "SELECT * FROM alias_history"))
+    before = aliases_and_history(store)
 
     dying = subprocess.run(
         [sys.executable, "-c", DIE_INSIDE_ALIAS_MOVE, str(store), move],
@@ -237,7 +239,7 @@ def test_a_kill_inside_an_alias_move_leaves_the_alias_where_it_was(
         timeout=120,
     )
     assert dying.returncode == -signal.SIGKILL, dying.stderr
-    after = (rows(store, "SELECT * FROM aliases"), rows(store, "SELECT * FROM alias_history"))
+    after = aliases_and_history(store)
     assert after == before
     assert_consistent(cli, store, move)
 
@@ -257,40 +259,27 @@ def test_kills_at_random_moments_leave_the_store_consistent(cli, spec: Path) -> 
     for trees in (5, 6, 7):
         if time.monotonic() > deadline:
             break
-        process = specops("run", spec, "--set", f"model.params.n_estimators={trees}")
         delay = rng.uniform(0.3 * duration, 1.1 * duration)
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        process.communicate(timeout=60)
-        kills.append(f"run after {delay:.2f}s -> {process.returncode}")
+        code = killed_after(delay, "run", spec, "--set", f"model.params.n_estimators={trees}")
+        kills.append(f"run after {delay:.2f}s -> {code}")
         assert_consistent(cli, store, f"seed {seed}: {kills}")
 
     for _ in range(4):
         if time.monotonic() > deadline:
             break
         current = champion(store)
-        others = [
-            v
-            for (v,) in rows(store, "SELECT version FROM model_versions WHERE status='registered'")
-            if v != current
-        ]
+        registered = "SELECT version FROM model_versions WHERE status='registered'"
+        others = [v for (v,) in store_rows(store, registered) if v != current]
         args = (
             ("models", "promote", f"bc/{others[0]}")
             if others and rng.random() < 0.6
             else ("models", "rollback", "bc")
         )
-        process = specops(*args, "--store", store)
         delay = rng.uniform(0.0, 1.0)
-        try:
-            process.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        process.communicate(timeout=60)
-        kills.append(f"{' '.join(args)} after {delay:.2f}s -> {process.returncode}")
+        code = killed_after(delay, *args, "--store", store)
+        kills.append(f"{' '.join(args)} after {delay:.2f}s -> {code}")
         assert_consistent(cli, store, f"seed {seed}: {kills}")
-        history = rows(store, "SELECT to_version FROM alias_history ORDER BY id")
+        history = store_rows(store, "SELECT to_version FROM alias_history ORDER BY id")
         assert champion(store) in {current, *others}, f"seed {seed}: {kills}"
         assert champion(store) == history[-1][0], f"seed {seed}: {kills}"
 
@@ -298,7 +287,7 @@ def test_kills_at_random_moments_leave_the_store_consistent(cli, spec: Path) -> 
 def test_refused_promote_and_rollback_move_nothing(cli, cli_process, spec: Path) -> None:
     store = spec.parent / ".specops"
     assert cli("run", spec).code == 0
-    before = (rows(store, "SELECT * FROM aliases"), rows(store, "SELECT * FROM alias_history"))
+    before = aliases_and_history(store)
 
     missing = cli_process("models", "promote", "bc/5", "--store", store)
     assert missing.code == 2 and "model 'bc' has no version 5; versions: 1" in missing.err
@@ -311,14 +300,14 @@ def test_refused_promote_and_rollback_move_nothing(cli, cli_process, spec: Path)
     for result in (missing, nobody, first):
         assert "Traceback" not in result.err and result.out == ""
 
-    after = (rows(store, "SELECT * FROM aliases"), rows(store, "SELECT * FROM alias_history"))
+    after = aliases_and_history(store)
     assert after == before
 
 
 def test_a_changed_artifact_is_named_and_never_loaded(cli, spec: Path) -> None:
     store = spec.parent / ".specops"
     assert cli("run", spec).code == 0
-    files = json.loads(rows(store, "SELECT files_json FROM model_versions")[0][0])
+    files = json.loads(store_rows(store, "SELECT files_json FROM model_versions")[0][0])
     blob = store / "artifacts" / files["model/model.txt"][:2] / files["model/model.txt"][2:]
     blob.chmod(0o644)
     blob.write_text(blob.read_text() + "\n")
@@ -331,5 +320,5 @@ def test_a_changed_artifact_is_named_and_never_loaded(cli, spec: Path) -> None:
     rerun = cli("run", spec)  # the gate loads the champion to rescore it
     assert rerun.code == 2
     assert "model/model.txt of bc/1 is corrupt" in rerun.err and "refusing to load it" in rerun.err
-    assert rows(store, "SELECT version FROM model_versions") == [(1,)]
+    assert store_rows(store, "SELECT version FROM model_versions") == [(1,)]
     assert champion(store) == 1

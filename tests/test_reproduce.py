@@ -6,21 +6,21 @@ import json
 import sqlite3
 from pathlib import Path
 
-
-def rows(directory: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(directory / ".specops" / "store.db") as db:
-        return db.execute(query).fetchall()
+from tests.helpers import store_rows
 
 
 def last_run_id(directory: Path) -> str:
-    return rows(directory, "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1")[0][0]
+    """The newest run in the store of the spec in ``directory``."""
+    query = "SELECT id FROM runs ORDER BY started_at DESC LIMIT 1"
+    return store_rows(directory / ".specops", query)[0][0]
 
 
 def test_lightgbm_run_reproduces_byte_for_byte(cli, bc_spec: Path) -> None:
     assert cli("run", bc_spec).code == 0
-    before = rows(bc_spec.parent, "SELECT * FROM aliases")
+    store = bc_spec.parent / ".specops"
+    before = store_rows(store, "SELECT * FROM aliases")
     run_id = last_run_id(bc_spec.parent)
-    result = cli("reproduce", run_id[:15], "--store", bc_spec.parent / ".specops", "--json")
+    result = cli("reproduce", run_id[:15], "--store", store, "--json")
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["matched"] is True and report["run_id"] == run_id
@@ -31,8 +31,8 @@ def test_lightgbm_run_reproduces_byte_for_byte(cli, bc_spec: Path) -> None:
     assert {c["item"] for c in metrics} >= {"roc_auc", "accuracy"}
     assert all(c["original"] == c["reproduced"] for c in metrics)
     # reproducing touches nothing in the registry
-    assert rows(bc_spec.parent, "SELECT * FROM aliases") == before
-    assert rows(bc_spec.parent, "SELECT COUNT(*) FROM model_versions") == [(1,)]
+    assert store_rows(store, "SELECT * FROM aliases") == before
+    assert store_rows(store, "SELECT COUNT(*) FROM model_versions") == [(1,)]
 
 
 def test_sklearn_pipeline_reproduces_from_the_snapshot_after_the_file_is_gone(
@@ -50,15 +50,16 @@ def test_sklearn_pipeline_reproduces_from_the_snapshot_after_the_file_is_gone(
 def test_snapshots_are_stored_once_however_many_runs_use_them(cli, bc_spec: Path) -> None:
     for _ in range(3):
         assert cli("run", bc_spec).code == 0
-    datasets = rows(bc_spec.parent, "SELECT hash, blob FROM datasets")
+    store = bc_spec.parent / ".specops"
+    datasets = store_rows(store, "SELECT hash, blob FROM datasets")
     assert len(datasets) == 1 and datasets[0][1]
-    hashes = {r[0] for r in rows(bc_spec.parent, "SELECT data_hash FROM runs")}
+    hashes = {r[0] for r in store_rows(store, "SELECT data_hash FROM runs")}
     assert hashes == {datasets[0][0]}
 
 
 def test_a_training_run_can_use_a_recorded_dataset_version(cli, bc_spec: Path, write_spec) -> None:
     assert cli("run", bc_spec).code == 0
-    data_hash = rows(bc_spec.parent, "SELECT hash FROM datasets")[0][0]
+    data_hash = store_rows(bc_spec.parent / ".specops", "SELECT hash FROM datasets")[0][0]
     text = bc_spec.read_text().replace(
         "{type: sklearn_dataset, params: {name: breast_cancer}}",
         f"{{type: snapshot, params: {{data: {data_hash[:10]}}}}}",

@@ -8,18 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import SPECS
-
-
-def store_rows(spec_dir: Path, query: str) -> list[tuple]:
-    with sqlite3.connect(spec_dir / ".specops" / "store.db") as db:
-        return db.execute(query).fetchall()
-
-
-def champion(spec_dir: Path, name: str) -> int | None:
-    rows = store_rows(
-        spec_dir, f"SELECT version FROM aliases WHERE name='{name}' AND alias='champion'"
-    )
-    return rows[0][0] if rows else None
+from tests.helpers import LIFECYCLE_STEPS, champion, store_rows
 
 
 def test_first_run_registers_and_promotes_the_champion(cli, bc_spec: Path) -> None:
@@ -27,24 +16,14 @@ def test_first_run_registers_and_promotes_the_champion(cli, bc_spec: Path) -> No
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert report["status"] == "passed"
-    assert [s["name"] for s in report["steps"]] == [
-        "ingest",
-        "check",
-        "split",
-        "transform",
-        "train",
-        "evaluate",
-        "gate",
-        "register",
-        "deploy",
-    ]
+    assert [s["name"] for s in report["steps"]] == LIFECYCLE_STEPS
     metrics = {m["metric"]: m for m in report["metrics"]}
     assert {"accuracy", "roc_auc", "log_loss", "f1", "average_precision"} <= set(metrics)
     assert metrics["roc_auc"]["passed"] is True and metrics["roc_auc"]["value"] > 0.9
     assert "max_drop skipped: no champion yet" in metrics["roc_auc"]["detail"]
     assert metrics["accuracy"]["passed"] is None  # reported without a threshold
     assert report["model"] == {"name": "bc", "version": 1, "status": "registered"}
-    assert champion(bc_spec.parent, "bc") == 1
+    assert champion(bc_spec.parent / ".specops") == 1
     lineage = report["lineage"]
     assert len(lineage["spec_hash"]) == 64 and len(lineage["data_hash"]) == 64
     assert "lightgbm" in lineage["packages"] and "scikit-learn" in lineage["packages"]
@@ -59,9 +38,9 @@ def test_second_run_is_gated_against_the_champion(cli, bc_spec: Path) -> None:
     assert roc["champion"] is not None and roc["champion"] == roc["value"]  # same seed, same model
     gate = next(s for s in report["steps"] if s["name"] == "gate")
     assert "champion bc/1 rescored on this test split" in gate["detail"]
-    assert champion(bc_spec.parent, "bc") == 2
+    assert champion(bc_spec.parent / ".specops") == 2
     history = store_rows(
-        bc_spec.parent, "SELECT from_version, to_version, reason FROM alias_history"
+        bc_spec.parent / ".specops", "SELECT from_version, to_version, reason FROM alias_history"
     )
     assert history == [(None, 1, "gate passed"), (1, 2, "gate passed")]
 
@@ -72,9 +51,9 @@ def test_failed_gate_exits_1_records_rejection_and_keeps_the_champion(cli, bc_sp
     assert result.code == 1
     assert "FAIL" in result.out and "below min 0.9999" in result.out
     assert "rejected by the gate: nothing promoted" in result.out
-    assert champion(bc_spec.parent, "bc") == 1
+    assert champion(bc_spec.parent / ".specops") == 1
     statuses = store_rows(
-        bc_spec.parent, "SELECT version, status FROM model_versions ORDER BY version"
+        bc_spec.parent / ".specops", "SELECT version, status FROM model_versions ORDER BY version"
     )
     assert statuses == [(1, "registered"), (2, "rejected")]
 
@@ -93,7 +72,7 @@ def test_max_drop_compares_with_the_champion(cli, bc_spec: Path) -> None:
     assert weaker.code == 1
     roc = next(m for m in json.loads(weaker.out)["metrics"] if m["metric"] == "roc_auc")
     assert roc["passed"] is False and "worse than champion" in roc["detail"]
-    assert champion(bc_spec.parent, "bc") == 1
+    assert champion(bc_spec.parent / ".specops") == 1
 
 
 def test_failed_data_check_stops_before_training(cli, churn_dir: Path) -> None:
@@ -102,7 +81,7 @@ def test_failed_data_check_stops_before_training(cli, churn_dir: Path) -> None:
     assert result.code == 1
     assert "failed data checks" in result.out and "row_count" in result.out
     assert "data checks failed, nothing trained" in result.out
-    assert store_rows(churn_dir, "SELECT COUNT(*) FROM model_versions") == [(0,)]
+    assert store_rows(churn_dir / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]
 
 
 def test_csv_and_parquet_sources_are_a_one_key_swap(cli, churn_dir: Path) -> None:
@@ -165,7 +144,7 @@ def test_directory_target_exports_a_self_contained_package(cli, churn_dir: Path)
     assert contract["categories"] == ["month-to-month", "one-year", "two-year"]
     meta = json.loads((package / "model.json").read_text())
     assert meta["labels"] == ["no", "yes"] and meta["task"] == "binary"
-    assert champion(churn_dir, "churn") is None  # directory export does not promote
+    assert champion(churn_dir / ".specops", "churn") is None  # directory export does not promote
 
 
 def test_sql_source_reads_a_sqlite_file(cli, churn_dir: Path) -> None:

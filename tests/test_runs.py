@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_registry import build_store, rows
+from tests.helpers import LIFECYCLE_STEPS, build_store, store_rows
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def run_ids(store: Path) -> list[str]:
     """The three runs, oldest first."""
-    return [r[0] for r in rows(store, "SELECT id FROM runs ORDER BY started_at, id")]
+    return [r[0] for r in store_rows(store, "SELECT id FROM runs ORDER BY started_at, id")]
 
 
 @pytest.fixture(autouse=True)
@@ -65,17 +65,7 @@ def test_runs_show_by_unique_prefix(cli, store: Path, run_ids) -> None:
     assert result.code == 0, result.err
     shown = json.loads(result.out)
     assert shown["run_id"] == rejected and shown["status"] == "rejected"
-    assert [s["name"] for s in shown["steps"]] == [
-        "ingest",
-        "check",
-        "split",
-        "transform",
-        "train",
-        "evaluate",
-        "gate",
-        "register",
-        "deploy",
-    ]
+    assert [s["name"] for s in shown["steps"]] == LIFECYCLE_STEPS
     gate = next(s for s in shown["steps"] if s["name"] == "gate")
     assert gate["status"] == "failed" and "below min 0.9999" in gate["detail"]
     roc = next(v for v in shown["verdicts"] if v["metric"] == "roc_auc")

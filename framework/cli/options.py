@@ -35,6 +35,17 @@ def store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts and sizes: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def handler(parser: argparse.ArgumentParser, target: str) -> None:
     """Name the function that runs a command as 'module:function', imported only when run."""
     parser.set_defaults(handler=target)

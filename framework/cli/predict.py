@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from framework.cli.options import common, handler, store_option
+from framework.cli.options import common, handler, positive_int, store_option
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     predict.add_argument(
         "--chunk-rows",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help="rows scored at a time; bounds memory (default 100000)",
@@ -40,16 +40,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     store_option(predict)
     common(predict)
     handler(predict, "framework.cli.predict:cmd_predict")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -104,12 +104,17 @@ def _model_summary(store: Store, name: str) -> Report:
                 "created_at": version.created_at,
                 "model_type": version.model_type,
                 "run_id": version.run_id,
-                "aliases": sorted(a for a, v in aliases.items() if v == version.version),
+                "aliases": _aliases_of(aliases, version),
                 "metrics": version.metrics,
                 "key_metrics": _key_metrics(version, run),
             }
         )
     return {"name": name, "aliases": dict(sorted(aliases.items())), "versions": versions}
+
+
+def _aliases_of(aliases: dict[str, int], version: ModelVersion) -> list[str]:
+    """The aliases (of the model's ``alias -> version`` map) that point at ``version``."""
+    return sorted(a for a, v in aliases.items() if v == version.version)
 
 
 def _key_metrics(version: ModelVersion, run: RunRecord | None) -> list[str]:
@@ -149,7 +154,7 @@ def _model_report(store: Store, version: ModelVersion) -> Report:
         "model_type": version.model_type,
         "run_id": version.run_id,
         "run_status": run.status if run else None,
-        "aliases": sorted(a for a, v in aliases.items() if v == version.version),
+        "aliases": _aliases_of(aliases, version),
         "metrics": version.metrics,
         "params": store.params(version.run_id),
         "signature": version.signature,
@@ -261,6 +266,11 @@ def _produced(store: Store) -> dict[str, list[ModelVersion]]:
     return by_run
 
 
+def _versions_made_by(store: Store, run: RunRecord) -> list[ModelVersion]:
+    """The model versions one run made (registered or rejected), oldest first."""
+    return [v for v in store.versions(run.spec_name) if v.run_id == run.id]
+
+
 def _version_briefs(versions: list[ModelVersion]) -> list[Report]:
     return [
         {"name": v.name, "version": v.version, "ref": v.ref, "status": v.status} for v in versions
@@ -302,7 +312,6 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def _run_report(store: Store, run: RunRecord) -> Report:
-    produced = [v for v in store.versions(run.spec_name) if v.run_id == run.id]
     return {
         "store": str(store.root),
         "run_id": run.id,
@@ -322,7 +331,7 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "metrics": store.metrics(run.id),
         "verdicts": run.outputs.get("verdicts", []),
         "champion_note": run.outputs.get("champion_note"),
-        "models": _version_briefs(produced),
+        "models": _version_briefs(_versions_made_by(store, run)),
         "params": store.params(run.id),
         "lineage": run.lineage,
     }
@@ -352,8 +361,8 @@ def diff_rows(store: Store, a: RunRecord, b: RunRecord) -> list[Report]:
     spec_a = {k: v for k, v in _flatten(a.spec).items() if k not in covered}
     spec_b = {k: v for k, v in _flatten(b.spec).items() if k not in covered}
     packages_a, packages_b = a.lineage.get("packages") or {}, b.lineage.get("packages") or {}
-    models_a = ", ".join(v.ref for v in store.versions(a.spec_name) if v.run_id == a.id)
-    models_b = ", ".join(v.ref for v in store.versions(b.spec_name) if v.run_id == b.id)
+    models_a = ", ".join(v.ref for v in _versions_made_by(store, a))
+    models_b = ", ".join(v.ref for v in _versions_made_by(store, b))
     rows = [
         _row("run", "spec name", a.spec_name, b.spec_name),
         _row("run", "status", a.status, b.status),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from framework.cli.options import common, handler, store_option
+from framework.cli.options import common, handler, positive_int, store_option
 
 DESCRIPTION = """\
 Serve a model over HTTP with two protocols existing clients speak: MLflow's
@@ -17,16 +17,6 @@ scoring protocol (POST /invocations) and the Open Inference Protocol / KServe V2
 switches to the new version when the alias moves, without a restart. Listens on
 127.0.0.1 unless --host says otherwise. See docs/serving.md.
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -62,7 +52,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="port (default 8080; 0 picks a free one); with --status/--stop: only that port",
     )
     serve.add_argument(
-        "--workers", type=_positive, default=1, metavar="N", help="worker processes (default 1)"
+        "--workers", type=positive_int, default=1, metavar="N", help="worker processes (default 1)"
     )
     serve.add_argument(
         "--token",
@@ -72,7 +62,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--max-body-bytes",
-        type=_positive,
+        type=positive_int,
         default=64 * 2**20,
         metavar="N",
         help="refuse larger request bodies with 413 (default 64 MiB)",
@@ -84,7 +74,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--poll-ms",
-        type=_positive,
+        type=positive_int,
         default=500,
         metavar="MS",
         help="how often to check whether the followed alias moved (default 500)",
@@ -97,13 +87,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--log-max-rows",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="rows the prediction log keeps per model before dropping its oldest (1,000,000)",
     )
     serve.add_argument(
         "--log-max-bytes",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="bytes the prediction log keeps per model before dropping its oldest (256 MiB)",
     )

@@ -215,14 +215,23 @@ def _checks(result: Any) -> str:
     )
 
 
+def _verdict_cells(
+    metric: str, value: Any, rule: str | None, champion: Any, passed: bool | None
+) -> str:
+    """A metric verdict's cells, alike in the performance table and the retrain gate's."""
+    return (
+        f"<td>{escape(metric)}</td><td class='num'>{_number(value)}</td>"
+        f"<td>{escape(rule or '–')}</td><td class='num'>{_number(champion)}</td>"
+        f"<td>{escape({True: 'pass', False: 'FAIL', None: '–'}[passed])}</td>"
+    )
+
+
 def _performance(result: Any) -> str:
     performance = result.performance
     if performance is None:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(v.metric)}</td><td class='num'>{_number(v.value)}</td>"
-        f"<td>{escape(v.rule or '–')}</td><td class='num'>{_number(v.champion)}</td>"
-        f"<td>{escape({True: 'pass', False: 'FAIL', None: '–'}[v.passed])}</td>"
+        f"<tr>{_verdict_cells(v.metric, v.value, v.rule, v.champion, v.passed)}"
         f"<td>{escape(v.detail)}</td></tr>"
         for v in performance.verdicts
     )
@@ -246,9 +255,7 @@ def _retrain(result: Any) -> str:
     if outcome is None:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(v['metric'])}</td><td class='num'>{_number(v['value'])}</td>"
-        f"<td>{escape(v['rule'] or '–')}</td><td class='num'>{_number(v['champion'])}</td>"
-        f"<td>{escape({True: 'pass', False: 'FAIL', None: '–'}[v['passed']])}</td></tr>"
+        f"<tr>{_verdict_cells(v['metric'], v['value'], v['rule'], v['champion'], v['passed'])}</tr>"
         for v in outcome.gate
     )
     promoted = (

@@ -17,7 +17,6 @@ from framework.spec.model import (
     MonitorSpec,
     RetrainSpec,
     Threshold,
-    frozen,
 )
 
 if TYPE_CHECKING:
@@ -167,29 +166,19 @@ def _known_columns(checker: Any, section: dict[str, Any]) -> list[Problem]:
 # ---------------------------------------------------------------------------
 
 
-def _component(kind: str, node: dict[str, Any], path: str) -> ComponentSpec:
-    return ComponentSpec(
-        kind=kind,
-        type=node["type"],
-        params=frozen(node.get("params") or {}),
-        path=path,
-        severity=node.get("severity", "error"),
-    )
-
-
 def build_monitor(section: Any) -> MonitorSpec:
     """The validated ``monitor:`` section as a :class:`MonitorSpec` (defaults when absent)."""
     if not isinstance(section, dict):
         return MonitorSpec()
     drift = section.get("drift") or {}
     methods = {
-        role: _component("drift_test", drift[role], f"monitor.drift.{role}")
+        role: ComponentSpec.from_node("drift_test", drift[role], f"monitor.drift.{role}")
         if isinstance(drift.get(role), dict)
         else None
         for role in ("numeric", "categorical")
     }
     overrides = {
-        name: _component("drift_test", node, f"monitor.drift.columns.{name}")
+        name: ComponentSpec.from_node("drift_test", node, f"monitor.drift.columns.{name}")
         for name, node in (drift.get("columns") or {}).items()
     }
     retrain = section.get("retrain") or {}
@@ -204,7 +193,7 @@ def build_monitor(section: Any) -> MonitorSpec:
             small_sample=int(drift.get("small_sample", 1000)),
         ),
         checks=tuple(
-            _component("check", node, f"monitor.checks[{i}]")
+            ComponentSpec.from_node("check", node, f"monitor.checks[{i}]")
             for i, node in enumerate(section.get("checks") or [])
         ),
         performance=tuple(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.errors import StoreError
+from framework.export import RELEASE_FILE
 from framework.serving.served import ServedModel
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = Tr
         )
     package = ModelPackage(directory, plugins)
     name, version = str(package.metadata.get("name") or directory.name), None
-    release = directory / "release.json"
+    release = directory / RELEASE_FILE
     if release.is_file():
         try:
             info = json.loads(release.read_text())

@@ -41,6 +41,17 @@ class ComponentSpec:
     def kwargs(self) -> dict[str, Any]:
         return thawed(self.params)
 
+    @classmethod
+    def from_node(cls, kind: str, node: dict[str, Any], path: str) -> ComponentSpec:
+        """The typed form of a validated ``{type, params, severity}`` node at ``path``."""
+        return cls(
+            kind=kind,
+            type=node["type"],
+            params=frozen(node.get("params") or {}),
+            path=path,
+            severity=node.get("severity", "error"),
+        )
+
 
 @dataclass(frozen=True)
 class Threshold:

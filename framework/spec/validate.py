@@ -328,13 +328,7 @@ class _Checker:
 
 
 def _component(kind: str, node: dict[str, Any], path: KeyPath) -> ComponentSpec:
-    return ComponentSpec(
-        kind=kind,
-        type=node["type"],
-        params=frozen(node.get("params") or {}),
-        path=dotted(path),
-        severity=node.get("severity", "error"),
-    )
+    return ComponentSpec.from_node(kind, node, dotted(path))
 
 
 def training_config(data: dict[str, Any]) -> dict[str, Any]:

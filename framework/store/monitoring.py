@@ -19,13 +19,11 @@ MONITOR_BLOB_REFERENCES: list[str] = [
 ]
 """The blobs monitor runs name, for ``store verify`` and ``store gc``."""
 
-COLUMNS = (
+VERDICT_COLUMNS = (
     "id",
     "model",
     "version",
-    "spec_path",
     "started_at",
-    "ended_at",
     "data",
     "data_hash",
     "rows",
@@ -34,11 +32,19 @@ COLUMNS = (
     "policy",
     "dataset_drift",
     "drift_share",
+)
+"""What a monitor run judged and decided: the part of it a run's chain shows."""
+
+COLUMNS = (
+    *VERDICT_COLUMNS,
+    "spec_path",
+    "ended_at",
     "summary_json",
     "report_blob",
     "html_blob",
     "report_path",
 )
+"""Every column ``record_monitor_run`` writes."""
 UPDATABLE = {
     "retrain_run_id",
     "retrain_status",
@@ -162,23 +168,7 @@ class MonitoringRecords:
             ).fetchone()
             retrain = dict(row) if row else {"id": monitor["retrain_run_id"], "status": "missing"}
         return {
-            "monitor": {
-                k: monitor[k]
-                for k in (
-                    "id",
-                    "model",
-                    "version",
-                    "started_at",
-                    "data",
-                    "data_hash",
-                    "rows",
-                    "decision",
-                    "exit_code",
-                    "policy",
-                    "dataset_drift",
-                    "drift_share",
-                )
-            },
+            "monitor": {k: monitor[k] for k in VERDICT_COLUMNS},
             "report": {
                 "json_blob": monitor["report_blob"],
                 "html_blob": monitor["html_blob"],

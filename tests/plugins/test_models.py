@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from plugins.models.sklearn_models import (
     RandomForestModel,
     RidgeModel,
 )
+from tests.helpers import heavy_imports
 
 SEED = 7
 
@@ -342,12 +341,6 @@ def test_params_schema_refuses_out_of_bounds_values(type_name: str, params: dict
 
 def test_importing_the_plugins_leaves_heavy_libraries_unimported() -> None:
     heavy = ("pandas", "numpy", "sklearn", "lightgbm")
-    code = (
-        "import sys, plugins.models.lightgbm_model, plugins.models.sklearn_models; "
-        f"print([m for m in {heavy!r} if m in sys.modules])"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    plugins = ["plugins.models.lightgbm_model", "plugins.models.sklearn_models"]
 
-    assert result.stdout.strip() == "[]"
+    assert heavy_imports(plugins, heavy) == []

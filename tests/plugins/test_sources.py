@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from jsonschema import Draft202012Validator
 from framework import DataError, StepContext
 from plugins import sources
 from plugins.sources import CsvSource, ParquetSource, SklearnDatasetSource, SqlSource
+from tests.helpers import heavy_imports
 
 HAS_SQLALCHEMY = importlib.util.find_spec("sqlalchemy") is not None
 
@@ -55,12 +54,8 @@ def test_registers_every_source_with_a_valid_schema() -> None:
 @pytest.mark.parametrize("module", ["plugins.sources", "plugins.checks", "plugins.splits"])
 def test_registering_imports_no_heavy_library(module: str) -> None:
     heavy = ("pandas", "numpy", "sklearn", "pyarrow", "sqlalchemy")
-    code = f"import sys, {module}; print([m for m in {heavy!r} if m in sys.modules])"
 
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert heavy_imports([module], heavy) == []
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import stored_package
 from tests.serving.conftest import FEATURES, Client, Server, split_payload, start_server
 
 TOKEN = "s3cret-token"
@@ -130,20 +131,10 @@ def test_wrong_content_type_is_415(client: Client, rows: pd.DataFrame) -> None:
 def test_missing_numbers_are_handled_as_in_training(
     client: Client, rows: pd.DataFrame, lgb_store: Path
 ) -> None:
-    from framework.package import ModelPackage
-    from framework.plugins import get_plugins
-    from framework.refs import resolve
-    from framework.store import Store
-
     holes = rows.copy()
     holes.loc[0, "income"] = np.nan
     holes.loc[1, ["score", "tenure"]] = np.nan
-    store = Store.open_existing(lgb_store)
-    try:
-        package = ModelPackage.from_store(store, resolve(store, "churn"), get_plugins())
-    finally:
-        store.close()
-    expected, _ = package.predict(holes)
+    expected, _ = stored_package(lgb_store, "churn").predict(holes)
     as_null = records(holes)  # pandas writes NaN as null
     status, _, body = post(client, {"dataframe_records": as_null})
     assert status == 200, body

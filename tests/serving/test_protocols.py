@@ -17,23 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import stored_package
 from tests.serving.conftest import FEATURES, Server, split_payload
 
 
 @pytest.fixture(scope="module")
 def expected(lgb_store: Path, sample_rows: pd.DataFrame) -> Any:
     """What the package predicts in process for the sample rows."""
-    from framework.package import ModelPackage
-    from framework.plugins import get_plugins
-    from framework.refs import resolve
-    from framework.store import Store
-
-    store = Store.open_existing(lgb_store)
-    try:
-        package = ModelPackage.from_store(store, resolve(store, "churn"), get_plugins())
-    finally:
-        store.close()
-    predictions, _ = package.predict(sample_rows)
+    predictions, _ = stored_package(lgb_store, "churn").predict(sample_rows)
     return predictions
 
 

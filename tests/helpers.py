@@ -1,0 +1,114 @@
+"""Helpers several test modules share: the small spec they train, a store's rows, imports.
+
+Plain functions, not fixtures: tests call them with the store or module they mean.
+"""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from string import Template
+from typing import Any
+
+LIFECYCLE_STEPS = [
+    "ingest",
+    "check",
+    "split",
+    "transform",
+    "train",
+    "evaluate",
+    "gate",
+    "register",
+    "deploy",
+]
+"""Every step of ``specops run``, in the order its report lists them."""
+
+_BREAST_CANCER = Template("""
+name: bc
+task: binary
+seed: 1
+data:
+  source: {type: sklearn_dataset, params: {name: breast_cancer}}
+  target: target
+model:
+  type: lightgbm
+  params: {n_estimators: $n_estimators, num_leaves: 7}
+gate:
+  roc_auc: {min: 0.9, max_drop: 0.01}
+""")
+
+
+def breast_cancer_spec(n_estimators: int) -> str:
+    """A small, fast binary spec (model ``bc``) on scikit-learn's bundled data."""
+    return _BREAST_CANCER.substitute(n_estimators=n_estimators)
+
+
+def build_store(directory: Path) -> Path:
+    """Three real runs: bc/1 the first champion, bc/2 rejected, bc/3 the new champion."""
+    from framework.cli.main import main
+
+    spec = directory / "spec.yaml"
+    spec.write_text(breast_cancer_spec(n_estimators=10).lstrip())
+    assert main(["run", str(spec), "--json"]) == 0
+    assert main(["run", str(spec), "--json", "--set", "gate.roc_auc.min=0.9999"]) == 1
+    assert main(["run", str(spec), "--json", "--set", "model.params.n_estimators=12"]) == 0
+    return directory / ".specops"
+
+
+def store_rows(store: Path, query: str) -> list[tuple]:
+    """What ``query`` finds in the store in directory ``store``, read straight from SQLite."""
+    with sqlite3.connect(store / "store.db") as db:
+        return db.execute(query).fetchall()
+
+
+def store_execute(store: Path, statement: str) -> None:
+    """Change the store behind specops' back, as a damaged or tampered one would be."""
+    with sqlite3.connect(store / "store.db") as db:
+        db.execute(statement)
+
+
+def champion(store: Path, name: str = "bc") -> int | None:
+    """The version ``name@champion`` points at, or None when it has no champion."""
+    found = store_rows(
+        store, f"SELECT version FROM aliases WHERE name='{name}' AND alias='champion'"
+    )
+    return found[0][0] if found else None
+
+
+def aliases_and_history(store: Path) -> tuple[list[tuple], list[tuple]]:
+    """Every alias and every recorded move: what a refused or killed command must leave
+    exactly as it was."""
+    return (
+        store_rows(store, "SELECT * FROM aliases ORDER BY name, alias"),
+        store_rows(store, "SELECT * FROM alias_history ORDER BY id"),
+    )
+
+
+def stored_package(store_root: Path, ref: str) -> Any:
+    """The model package ``ref`` names in a store, loaded as any caller would load it."""
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+    from framework.refs import resolve
+    from framework.store import Store
+
+    store = Store.open_existing(store_root)
+    try:
+        return ModelPackage.from_store(store, resolve(store, ref), get_plugins())
+    finally:
+        store.close()
+
+
+def heavy_imports(modules: Sequence[str], heavy: Sequence[str]) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has imported once it imported ``modules``.
+
+    A fresh process, because this one has long imported everything.
+    """
+    imports = ", ".join(modules)
+    code = f"import sys, {imports}; print([m for m in {tuple(heavy)!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip())
