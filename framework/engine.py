@@ -329,7 +329,7 @@ class Engine:
     # ------------------------------------------------------------------
 
     def _snapshot(self, store: Store, data_hash: str, frame: pd.DataFrame) -> str | None:
-        """Keep the ingested data for ``specops reproduce``; a table Parquet cannot
+        """Keep the ingested data for ``specops reproduce``; a table Arrow cannot
         hold is noted, not fatal: the run itself does not depend on the snapshot."""
         try:
             return store.keep_snapshot(data_hash, frame)

@@ -1,7 +1,7 @@
 """Reading back the data a run ingested, from the store's content-addressed snapshots.
 
 Every run records its data's content hash; unless ``store.snapshot_data`` is off,
-the table itself is kept once per distinct hash as a Parquet blob. A recorded
+the table itself is kept once per distinct hash as an Arrow IPC blob. A recorded
 dataset version can then be trained on again (``source: {type: snapshot}``) or a
 run reproduced exactly (``specops reproduce``).
 """
@@ -49,8 +49,8 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
                 f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
             )
         with tempfile.TemporaryDirectory(dir=store.root, prefix=".load-") as tmp:
-            local = Path(tmp) / "snapshot.parquet"
+            local = Path(tmp) / "snapshot.arrow"
             store.artifacts.copy_out(blob, f"snapshot of dataset {full[:12]}", local)
-            return pd.read_parquet(local)
+            return pd.read_feather(local)
     finally:
         store.close()

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS datasets (
     rows       INTEGER NOT NULL,
     columns    TEXT NOT NULL,
     first_seen TEXT NOT NULL,
-    blob       TEXT                        -- sha256 of the Parquet snapshot, if kept
+    blob       TEXT                        -- sha256 of the Arrow IPC (Feather) snapshot, if kept
 );
 CREATE TABLE IF NOT EXISTS model_versions (
     name           TEXT NOT NULL,

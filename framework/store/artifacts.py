@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from framework.errors import StoreError
@@ -34,6 +35,29 @@ class ArtifactStore:
 
     def path_of(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
+
+    def put_written(self, write: Callable[[Path], None]) -> str:
+        """Store what ``write(path)`` writes, without an extra copy: it writes straight
+        into a temporary file here, which is hashed and renamed into place."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        os.close(handle)
+        temp = Path(temp_name)
+        try:
+            write(temp)
+            with temp.open("rb+") as written:
+                os.fsync(written.fileno())
+            name = sha256_file(temp)
+            target = self.path_of(name)
+            if target.exists() and sha256_file(target) == name:
+                temp.unlink()
+            else:
+                target.parent.mkdir(exist_ok=True)
+                os.replace(temp, target)
+            return name
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
     def put_file(self, source: Path) -> str:
         """Store a copy of ``source``; returns its sha256. Storing twice costs nothing."""
