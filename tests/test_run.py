@@ -37,7 +37,8 @@ def test_second_run_is_gated_against_the_champion(cli, bc_spec: Path) -> None:
     roc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
     assert roc["champion"] is not None and roc["champion"] == roc["value"]  # same seed, same model
     gate = next(s for s in report["steps"] if s["name"] == "gate")
-    assert "champion bc/1 rescored on this test split" in gate["detail"]
+    # same data and split: its recorded metrics are its scores on these very rows
+    assert "champion bc/1 scored on this same test split" in gate["detail"]
     assert champion(bc_spec.parent / ".specops") == 2
     history = store_rows(
         bc_spec.parent / ".specops", "SELECT from_version, to_version, reason FROM alias_history"
@@ -56,6 +57,19 @@ def test_failed_gate_exits_1_records_rejection_and_keeps_the_champion(cli, bc_sp
         bc_spec.parent / ".specops", "SELECT version, status FROM model_versions ORDER BY version"
     )
     assert statuses == [(1, "registered"), (2, "rejected")]
+
+
+def test_another_split_rescores_the_champion_on_its_test_rows(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    report = json.loads(cli("run", bc_spec, "--json", "--set", "seed=2").out)
+    gate = next(s for s in report["steps"] if s["name"] == "gate")
+    assert "champion bc/1 rescored on this test split" in gate["detail"]
+    roc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
+    with sqlite3.connect(bc_spec.parent / ".specops" / "store.db") as db:
+        recorded = db.execute(
+            "SELECT value FROM metrics WHERE name = 'roc_auc' ORDER BY rowid LIMIT 1"
+        ).fetchone()[0]
+    assert roc["champion"] != recorded  # scored on the new test rows, not copied
 
 
 def test_max_drop_compares_with_the_champion(cli, bc_spec: Path) -> None:
@@ -195,7 +209,8 @@ def test_native_categorical_sklearn_model_reloads_as_champion(cli, churn_dir: Pa
         "preprocess=[]",
     ]
     assert cli("run", spec, *swap).code == 0
-    second = cli("run", spec, "--json", *swap)
+    # another split, so the champion is loaded and rescored; no thresholds to pass
+    second = cli("run", spec, "--json", "--set", "seed=8", "--set", "gate={}", *swap)
     assert second.code == 0, second.err
     gate = next(s for s in json.loads(second.out)["steps"] if s["name"] == "gate")
     assert "champion churn/1 rescored on this test split" in gate["detail"]
