@@ -113,9 +113,13 @@ class Check(Protocol):
 
 @runtime_checkable
 class Splitter(Protocol):
-    """Cuts the table into (train, test); must be deterministic for ``ctx.seed``."""
+    """Cuts the table into (train, test); must be deterministic for ``ctx.seed``.
 
-    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+    Returns two DataFrames holding the rows, or two integer arrays of row
+    positions (cheaper: nothing is copied until a step needs the rows).
+    """
+
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]: ...
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -227,14 +227,15 @@ class Engine:
 
         with self._step(run, "split", self.plan[("split", spec.split.path)]) as step:
             splitter = plugins.build("split", spec.split.type, spec.split.kwargs())
-            train_raw, test_raw = splitter.split(frame, ctx)
-            if len(train_raw) == 0 or len(test_raw) == 0:
+            train_part, test_part = splitter.split(frame, ctx)
+            positions_train = _positions(frame, train_part, spec.split.type)
+            positions_test = _positions(frame, test_part, spec.split.type)
+            if len(positions_train) == 0 or len(positions_test) == 0:
                 raise DataError(
-                    f"the split left {len(train_raw)} training and {len(test_raw)} test rows",
+                    f"the split left {len(positions_train)} training and "
+                    f"{len(positions_test)} test rows",
                     hint="use more data or another test_size",
                 )
-            positions_train = frame.index.get_indexer(train_raw.index)
-            positions_test = frame.index.get_indexer(test_raw.index)
             signature, x_train, x_test = training_categories(
                 signature, features.iloc[positions_train], features.iloc[positions_test]
             )
@@ -267,7 +268,9 @@ class Engine:
         run.outputs["metrics"] = metrics
 
         with self._step(run, "gate") as step:
-            champion, note = self._champion_metrics(store, test_raw, y_test, directions)
+            champion, note = self._champion_metrics(
+                store, lambda: frame.iloc[positions_test], y_test, directions
+            )
             result.verdicts = judge(metrics, directions, spec.gate, champion)
             passed = gate_passed(result.verdicts)
             failures = [v for v in result.verdicts if v.passed is False]
@@ -365,7 +368,7 @@ class Engine:
     def _champion_metrics(
         self,
         store: Store,
-        test_raw: pd.DataFrame,
+        test_rows: Callable[[], pd.DataFrame],
         y_test: np.ndarray,
         directions: dict[str, bool],
     ) -> tuple[dict[str, float] | None, str]:
@@ -395,7 +398,7 @@ class Engine:
                 f"champion {champion.ref}: recorded metrics, its classes differ",
             )
         try:
-            predictions, _ = package.predict(test_raw)
+            predictions, _ = package.predict(test_rows())
         except DataError as exc:
             return (
                 champion.metrics,
@@ -438,6 +441,22 @@ class Engine:
                 outcomes.append({"type": target.type, **outcome.__dict__})
         store.set_aliases(spec.name, version, moves, actor=f"run {run.run_id}")
         run.outputs["deploy"] = outcomes
+
+
+def _positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
+    """Row positions from what a splitter returned: a frame of rows or positions."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(part, pd.DataFrame):
+        positions = frame.index.get_indexer(part.index)
+        if (positions < 0).any():
+            raise DataError(f"split '{split_type}' returned rows that are not in the data")
+        return positions
+    positions = np.asarray(part)
+    if positions.dtype.kind not in "iu":
+        raise DataError(f"split '{split_type}' returned {positions.dtype} positions, not integers")
+    return positions
 
 
 def _split_hash(spec: Spec) -> str:

@@ -9,7 +9,7 @@ encoders expect), and extra columns are dropped.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from framework.columns import role_of
@@ -39,7 +39,8 @@ class Signature:
         return [c.name for c in self.columns]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": [asdict(c) for c in self.columns]}
+        # not dataclasses.asdict, which deep-copies every category list
+        return {"columns": [dict(vars(c)) for c in self.columns]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
@@ -168,18 +169,22 @@ def training_categories(
     """Keep only the categories the training split has, and treat the others in the
     test split as unseen (missing), exactly as they will be at prediction time."""
     columns = []
-    train, test = train.copy(), test.copy()
+    replaced_train: dict[str, pd.Series] = {}
+    replaced_test: dict[str, pd.Series] = {}
     for column in signature.columns:
         if column.role != "categorical":
             columns.append(column)
             continue
         seen = train[column.name].cat.remove_unused_categories()
         categories = _python(seen.cat.categories)
-        train[column.name] = seen
+        replaced_train[column.name] = seen
         # set_categories, not pd.Categorical(..., categories=): pandas deprecates the
         # latter for values outside the categories, which is exactly this case.
-        test[column.name] = test[column.name].cat.set_categories(seen.cat.categories)
+        replaced_test[column.name] = test[column.name].cat.set_categories(seen.cat.categories)
         columns.append(ColumnSignature(column.name, "categorical", "category", categories))
+    # assign replaces just those columns; copying whole frames cost ~0.1 s at 200k rows
+    train = train.assign(**replaced_train) if replaced_train else train
+    test = test.assign(**replaced_test) if replaced_test else test
     return Signature(tuple(columns)), train, test
 
 

@@ -40,18 +40,17 @@ def _require_column(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
     return frame[column]
 
 
-def _by_positions(
-    frame: pd.DataFrame, train: np.ndarray, test: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows in their original order, so the split is a selection, not a shuffle."""
+def _by_positions(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions in their original order, so the split is a selection, not a
+    shuffle; positions, not frames, so no column is copied until the engine needs it."""
     import numpy as np
 
-    return frame.iloc[np.sort(train)], frame.iloc[np.sort(test)]
+    return np.sort(train), np.sort(test)
 
 
 def _positions_split(
     frame: pd.DataFrame, test_size: float, seed: int, stratify: Any = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's split of row positions, with its complaints turned into DataError."""
     import numpy as np
     from sklearn.model_selection import train_test_split
@@ -65,7 +64,7 @@ def _positions_split(
             f"cannot split {len(frame)} rows with test_size {test_size}: {exc}",
             hint="change test_size or provide more rows",
         ) from exc
-    return _by_positions(frame, train, test)
+    return _by_positions(train, test)
 
 
 def _plain(value: Any) -> Any:

@@ -15,6 +15,12 @@ from plugins import splits
 from plugins.splits import RandomSplit, StratifiedSplit, TimeSplit
 
 
+def rows(frame: pd.DataFrame, parts: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows a splitter chose: the built-ins return positions, not copies."""
+    train, test = parts
+    return frame.iloc[train], frame.iloc[test]
+
+
 def context(seed: int = 0, task: str = "binary") -> StepContext:
     return StepContext(spec_name="t", task=task, target="label", base_dir=Path(), seed=seed)
 
@@ -57,10 +63,10 @@ def test_registers_every_splitter_with_a_valid_schema() -> None:
 
 
 def test_random_split_is_deterministic_for_a_seed(frame: pd.DataFrame) -> None:
-    train, test = RandomSplit(test_size=0.25).split(frame, context(seed=1))
-    again_train, again_test = RandomSplit(test_size=0.25).split(frame, context(seed=1))
-    _, other_test = RandomSplit(test_size=0.25).split(frame, context(seed=2))
-    _, param_test = RandomSplit(test_size=0.25, seed=2).split(frame, context(seed=1))
+    train, test = rows(frame, RandomSplit(test_size=0.25).split(frame, context(seed=1)))
+    again_train, again_test = rows(frame, RandomSplit(test_size=0.25).split(frame, context(seed=1)))
+    _, other_test = rows(frame, RandomSplit(test_size=0.25).split(frame, context(seed=2)))
+    _, param_test = rows(frame, RandomSplit(test_size=0.25, seed=2).split(frame, context(seed=1)))
 
     assert_partition(frame, train, test)
     assert len(test) == 25
@@ -73,13 +79,13 @@ def test_random_split_is_deterministic_for_a_seed(frame: pd.DataFrame) -> None:
 
 def test_random_split_of_too_few_rows_is_a_data_error(frame: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="cannot split 1 rows"):
-        RandomSplit().split(frame.iloc[:1], context())
+        rows(frame.iloc[:1], RandomSplit().split(frame.iloc[:1], context()))
 
 
 def test_stratified_split_keeps_class_shares(frame: pd.DataFrame) -> None:
-    train, test = StratifiedSplit(test_size=0.25).split(frame, context(seed=3))
-    _, other_test = StratifiedSplit(test_size=0.25).split(frame, context(seed=4))
-    _, same_test = StratifiedSplit(test_size=0.25).split(frame, context(seed=3))
+    train, test = rows(frame, StratifiedSplit(test_size=0.25).split(frame, context(seed=3)))
+    _, other_test = rows(frame, StratifiedSplit(test_size=0.25).split(frame, context(seed=4)))
+    _, same_test = rows(frame, StratifiedSplit(test_size=0.25).split(frame, context(seed=3)))
 
     assert_partition(frame, train, test)
     assert test["label"].value_counts().to_dict() == {"a": 20, "b": 5}
@@ -92,7 +98,7 @@ def test_stratified_split_refuses_a_class_of_one(frame: pd.DataFrame) -> None:
     lonely = frame.assign(label=["a"] * 99 + ["rare"])
 
     with pytest.raises(DataError, match="target class 'rare' has fewer than 2 rows") as caught:
-        StratifiedSplit().split(lonely, context())
+        rows(lonely, StratifiedSplit().split(lonely, context()))
     assert caught.value.column == "label"
 
 
