@@ -72,6 +72,16 @@ def frames(rows: int, seed: int = 42) -> tuple[Path, Path]:
     cur_path = DATA / f"drift_{rows}_{seed}_current.parquet"
     if ref_path.exists() and cur_path.exists():
         return ref_path, cur_path
+    # In a child process: on Linux a child's ru_maxrss starts from its parent's memory
+    # at fork, so a parent that had held the frames would inflate every peak measured.
+    run_child(sys.executable, ["--child", "generate", "--rows", str(rows)])
+    return ref_path, cur_path
+
+
+def write_frames(rows: int, seed: int = 42) -> dict[str, Any]:
+    """Generate and write the reference and current files (a child's job)."""
+    ref_path = DATA / f"drift_{rows}_{seed}_reference.parquet"
+    cur_path = DATA / f"drift_{rows}_{seed}_current.parquet"
     import numpy as np
     import pandas as pd
 
@@ -90,7 +100,7 @@ def frames(rows: int, seed: int = 42) -> tuple[Path, Path]:
                 [f"{name}{k}" for k in range(levels)], rows, p=weights / weights.sum()
             )
         pd.DataFrame(data).to_parquet(path, index=False)
-    return ref_path, cur_path
+    return {}
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "specops": lambda: child_specops(args.ref, args.cur, args.profile),
             "floor": lambda: child_floor(args.ref, args.cur),
             "evidently": lambda: child_evidently(args.ref, args.cur),
+            "generate": lambda: write_frames(args.rows[0]),
         }[args.child]
         result = work()
         result["maxrss_kb"] = _rss_kb()

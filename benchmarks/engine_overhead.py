@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,10 +103,23 @@ def ensure_dataset(rows: int, seed: int, data_dir: Path = DATA_DIR) -> tuple[Pat
     if path.exists():
         return path, False
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".parquet.partial")
-    make_frame(rows, seed).to_parquet(partial, engine="pyarrow", index=False)
-    partial.replace(path)  # atomic: an interrupted run never leaves a half-written cache
+    # In a child process: on Linux a child's ru_maxrss starts from its parent's memory
+    # at fork, so a parent that had held the frame would inflate every peak measured.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from engine_overhead import write_dataset;"
+        " write_dataset(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])"
+    )
+    here = str(Path(__file__).resolve().parent)
+    subprocess.run([sys.executable, "-c", code, here, str(rows), str(seed), str(path)], check=True)
     return path, True
+
+
+def write_dataset(rows: int, seed: int, path: str) -> None:
+    """Generate and write the dataset (run in a child process by ensure_dataset)."""
+    target = Path(path)
+    partial = target.with_suffix(".parquet.partial")
+    make_frame(rows, seed).to_parquet(partial, engine="pyarrow", index=False)
+    partial.replace(target)  # atomic: an interrupted run never leaves a half-written cache
 
 
 # ----------------------------------------------------------------------------
