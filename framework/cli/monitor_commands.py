@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -66,11 +65,6 @@ def _batch(args: argparse.Namespace, spec: Any, store: Any) -> Any:
     if args.from_log and args.data:
         raise UserError("give either --data FILE or --from-log, not both")
     if args.from_log:
-        if importlib.util.find_spec("framework.prediction_log") is None:
-            raise UserError(
-                "serving prediction logs are not available in this installation "
-                "(framework.prediction_log is missing); pass the batch with --data FILE"
-            )
         from framework.prediction_log import read_window
 
         frame = read_window(store, spec.name, args.since, args.until)

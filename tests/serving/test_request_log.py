@@ -142,3 +142,31 @@ def test_the_log_is_json_not_pickle(store: Any) -> None:
     inputs, outputs = store.db.execute("SELECT inputs, outputs FROM prediction_log").fetchone()
     assert json.loads(inputs) == {"x": [0, 1], "c": ["a", "a"]}
     assert json.loads(outputs)["proba"] == [[0.25, 0.75], [0.25, 0.75]]
+
+
+def test_monitor_judges_the_traffic_a_server_answered(tmp_path: Path, serve: Any, cli: Any) -> None:
+    """The whole loop on live traffic: serve, log, then `specops monitor --from-log`."""
+    from tests.serving.conftest import make_frame, train
+
+    store = train(tmp_path / "loop")
+    server: Server = serve("churn", "--store", store)
+    client = server.connect()
+    traffic = make_frame(600, seed=7).drop(columns="target")
+    traffic["score"] += 1.5  # the world moved: scores are shifted in production
+    for start in range(0, len(traffic), 200):
+        status, _ = client.post_json("/invocations", split_payload(traffic[start : start + 200]))
+        assert status == 200
+    client.close()
+    server.stop()  # a graceful stop flushes the log
+
+    spec = tmp_path / "loop" / "spec.yaml"
+    result = cli("monitor", spec, "--from-log", "--json")
+    report = json.loads(result.out)
+    assert report["rows"] == 600 and report["data"].startswith("prediction log of churn")
+    columns = {c["column"]: c for c in report["columns"]}
+    assert columns["score"]["status"] == "drift"
+    assert columns["plan"]["status"] == "ok" and "prediction" in columns
+    # one drifted column of ten is below the default dataset-drift share (half): exit 0
+    assert result.code == 0 and report["dataset_drift"]["detected"] is False
+    strict = cli("monitor", spec, "--from-log", "--json", "--set", "monitor.drift.share=0.1")
+    assert strict.code == 1 and json.loads(strict.out)["dataset_drift"]["detected"] is True
