@@ -9,7 +9,7 @@ present, nothing else is, and there is at least one row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from framework.serving.errors import bad_request
@@ -33,6 +33,9 @@ class Batch:
     columns: Mapping[str, Sequence[Any]]
     rows: int
     frame: pd.DataFrame | None = None
+    arrays: dict[str, Any] = field(default_factory=dict)
+    """Numeric columns as float arrays once the fast path has converted them: the
+    request log encodes those far faster than lists of Python numbers."""
 
     @property
     def names(self) -> list[str]:

@@ -98,6 +98,8 @@ class LightGBMFastPath:
             if column is None:
                 return None
             matrix[:, position] = column
+            if role != "categorical":
+                batch.arrays[name] = np.ascontiguousarray(column, dtype=np.float64)
         return matrix
 
     def predict(self, batch: Batch) -> Predictions | None:

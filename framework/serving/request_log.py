@@ -121,7 +121,8 @@ def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: floa
     if batch.frame is not None:
         inputs = {name: batch.frame[name].tolist() for name in served.input_names}
     else:
-        inputs = {name: batch.columns[name] for name in served.input_names}
+        arrays = batch.arrays
+        inputs = {name: arrays.get(name, batch.columns[name]) for name in served.input_names}
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels
