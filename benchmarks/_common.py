@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,23 @@ def train_with_specops(spec: Path, cwd: Path | None = REPO) -> None:
     if done.returncode != 0:
         tail = (done.stderr or done.stdout)[-2000:]
         raise SystemExit(f"training failed ({done.returncode}):\n{tail}")
+
+
+def export_package(store: Path, ref: str, directory: Path) -> Path:
+    """Write the model package ``ref`` names in ``store`` (hash-checked) to ``directory``,
+    replacing it; returns ``directory``. A child process does it, so this module stays
+    stdlib only. A failure ends the benchmark with the tail of what the child printed.
+    """
+    code = (
+        "import sys; from pathlib import Path; from framework.refs import resolve;"
+        " from framework.store import Store; store = Store.open_existing(Path(sys.argv[1]));"
+        " store.materialize(resolve(store, sys.argv[2]), Path(sys.argv[3])); store.close()"
+    )
+    shutil.rmtree(directory, ignore_errors=True)
+    _, done = timed_run([sys.executable, "-c", code, str(store), ref, str(directory)], cwd=None)
+    if done.returncode != 0:
+        raise SystemExit(f"exporting {ref} from {store} failed:\n{done.stderr[-2000:]}")
+    return directory
 
 
 def cpu_model() -> str:

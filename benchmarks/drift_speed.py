@@ -46,11 +46,12 @@ from _common import (
     machine_lines,
     markdown_table,
     median,
+    publish,
     rotated,
-    write_report,
 )
 
 DATA = REPO / "benchmarks" / ".data"
+SEED = 42
 NUMERIC, SHIFTED, LEVELS = 20, 5, (5, 20, 50)
 EVIDENTLY_TESTS = {
     "Wasserstein distance (normed)": "wasserstein",
@@ -66,10 +67,17 @@ EVIDENTLY_TESTS = {
 # ---------------------------------------------------------------------------
 
 
-def frames(rows: int, seed: int = 42) -> tuple[Path, Path]:
+def frame_paths(rows: int, seed: int = SEED) -> tuple[Path, Path]:
+    """Where the reference and current Parquet files of one size are cached."""
+    return (
+        DATA / f"drift_{rows}_{seed}_reference.parquet",
+        DATA / f"drift_{rows}_{seed}_current.parquet",
+    )
+
+
+def frames(rows: int) -> tuple[Path, Path]:
     """Reference and current Parquet files, generated once and cached."""
-    ref_path = DATA / f"drift_{rows}_{seed}_reference.parquet"
-    cur_path = DATA / f"drift_{rows}_{seed}_current.parquet"
+    ref_path, cur_path = frame_paths(rows)
     if ref_path.exists() and cur_path.exists():
         return ref_path, cur_path
     # In a child process: on Linux a child's ru_maxrss starts from its parent's memory
@@ -78,10 +86,9 @@ def frames(rows: int, seed: int = 42) -> tuple[Path, Path]:
     return ref_path, cur_path
 
 
-def write_frames(rows: int, seed: int = 42) -> dict[str, Any]:
+def write_frames(rows: int, seed: int = SEED) -> dict[str, Any]:
     """Generate and write the reference and current files (a child's job)."""
-    ref_path = DATA / f"drift_{rows}_{seed}_reference.parquet"
-    cur_path = DATA / f"drift_{rows}_{seed}_current.parquet"
+    ref_path, cur_path = frame_paths(rows, seed)
     import numpy as np
     import pandas as pd
 
@@ -407,12 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         note = "Evidently skipped: pass --peer-python PATH (a venv with evidently and pandas<3)."
     facts = machine()
     measured = [measure(rows, args.runs, peer) for rows in args.rows]
-    if args.json:
-        print(json.dumps({"machine": facts, "note": note, "results": measured}, default=str))
-        return 0
-    text = report(measured, facts, note)
-    print(text)
-    write_report(text, args.output)
+    result = {"machine": facts, "note": note, "results": measured}
+    publish(result, report(measured, facts, note), args.output, args.json)
     return 0
 
 

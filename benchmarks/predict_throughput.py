@@ -39,6 +39,7 @@ from _common import (
     REPO,
     bench_env,
     env_notes,
+    export_package,
     machine,
     machine_lines,
     markdown_table,
@@ -86,15 +87,7 @@ def train(data: Path, work: Path, seed: int) -> Path:
 
 def model_file(store: Path, work: Path) -> Path:
     """The champion's ``model.txt``, copied out of the store (hash-checked) for the bare side."""
-    from framework.refs import resolve
-    from framework.store import Store
-
-    opened = Store.open_existing(store)
-    try:
-        package = opened.materialize(resolve(opened, MODEL_NAME), work / "package")
-    finally:
-        opened.close()
-    return package / "model" / "model.txt"
+    return export_package(store, MODEL_NAME, work / "package") / "model" / "model.txt"
 
 
 # ----------------------------------------------------------------------------

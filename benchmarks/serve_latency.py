@@ -48,6 +48,7 @@ from typing import Any
 from _common import (
     bench_env,
     env_notes,
+    export_package,
     machine,
     machine_lines,
     markdown_table,
@@ -217,20 +218,7 @@ def start_mlflow(
     python: str, store: Path, work: Path, log: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Export the stored booster, save it as an MLflow model, `mlflow models serve` it."""
-    package = work / "package"
-    shutil.rmtree(package, ignore_errors=True)
-    run_or_exit(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from framework.store import Store;"
-            "from framework.refs import resolve; s = Store.open_existing(Path(sys.argv[1]));"
-            "s.materialize(resolve(s, 'serve-bench'), Path(sys.argv[2]))",
-            str(store),
-            str(package),
-        ],
-        "exporting the package",
-    )
+    package = export_package(store, "serve-bench", work / "package")
     code = work / "mlflow_peer_model.py"
     code.write_text(PEER_MODEL)
     saver = work / "mlflow_peer_save.py"

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 from framework.columns import columns_with_role, role_of, text_as_categories
 from framework.components import (
     KINDS,
@@ -33,6 +31,7 @@ from framework.components import (
 )
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
 from framework.export import replace_directory, write_release_package
+from framework.hookspecs import hookimpl
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -42,9 +41,6 @@ if TYPE_CHECKING:
     from framework.scoring import ScoreResult
 
 __version__ = "0.1.0"
-
-hookimpl = pluggy.HookimplMarker("specops")
-"""Marker for plugin hook implementations: ``@hookimpl def specops_register_models(...)``."""
 
 
 def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-ROLES = ("numeric", "categorical", "boolean", "datetime")
-
 
 def role_of(series: pd.Series) -> str:
     """The role a column's dtype implies; anything non-numeric counts as categorical."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.components import CheckOutcome, Release, StepContext
 from framework.errors import DataError
-from framework.events import RunInfo, StepInfo
+from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import frame_hash, git_commit, package_versions
 from framework.package import ModelPackage, predict_transformed, write_package
@@ -28,7 +28,7 @@ from framework.plan import PlannedStep, make_plan, metrics_for
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
 from framework.signature import infer_signature, training_categories
-from framework.spec.model import Spec
+from framework.spec.model import Spec, spec_hash
 from framework.store import CHAMPION, Store, new_run_id
 from framework.suggest import did_you_mean
 from framework.tracking import StoreTracker
@@ -76,9 +76,6 @@ class Engine:
         self.deploy_enabled = deploy
         self.trigger = trigger
         self.plan = {(p.step, p.path): p for p in make_plan(spec, plugins)}
-        self._labels: list[Any] | None = None
-        self._snapshot_problem: str | None = None
-        self._lineage: dict[str, Any] = {}
         self.ctx = StepContext(
             spec_name=spec.name,
             task=spec.task,
@@ -93,9 +90,7 @@ class Engine:
         spec = self.spec
         store = Store(self.store_root)
         run = RunInfo(new_run_id(), spec.name, str(spec.path), spec.task)
-        self.ctx = StepContext(
-            **{**self.ctx.__dict__, "run_id": run.run_id, "store_root": store.root}
-        )
+        self.ctx = replace(self.ctx, run_id=run.run_id, store_root=store.root)
         result = RunResult(run)
         tracker = StoreTracker(store)
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
@@ -109,7 +104,6 @@ class Engine:
             }
             store.begin_run(run.run_id, spec, lineage, self._params(), trigger=self.trigger)
             run.outputs["lineage"] = lineage
-            self._lineage = lineage
             self.plugins.run_start(run)
             self._lifecycle(store, run, result, lineage)
         except KeyboardInterrupt:
@@ -187,21 +181,21 @@ class Engine:
             )
             frame = _as_table(source.load(ctx), spec.source.type)
             y, labels = _target(frame, spec)
-            self._labels = labels
             features, excluded = _feature_frame(frame, spec)
             signature, features = infer_signature(features, dict(spec.features or {}))
             data_hash = frame_hash(frame)
             store.record_dataset(run.run_id, data_hash, len(frame), [str(c) for c in frame.columns])
             lineage["data_hash"] = data_hash
+            snapshot_problem = None
             if spec.snapshot_data:
-                lineage["data_snapshot"] = self._snapshot(store, data_hash, frame)
+                lineage["data_snapshot"], snapshot_problem = _snapshot(store, data_hash, frame)
             step.detail = (
                 f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} features"
             )
             if excluded:
                 step.detail += f"; datetime columns not used: {', '.join(excluded)}"
-            if self._snapshot_problem:
-                step.detail += f"; {self._snapshot_problem}"
+            if snapshot_problem:
+                step.detail += f"; {snapshot_problem}"
             step.outputs = {"rows": len(frame), "columns": frame.shape[1], "data_hash": data_hash}
             run.outputs["data"] = step.outputs
 
@@ -221,7 +215,7 @@ class Engine:
         run.outputs["checks"] = [c.__dict__ for c in result.checks]
         if failed:
             run.status = "failed_checks"
-            for name in ("split", "transform", "train", "evaluate", "gate", "register", "deploy"):
+            for name in STEPS[STEPS.index("split") :]:
                 self._skip(run, name, "data checks failed")
             return
 
@@ -269,7 +263,7 @@ class Engine:
 
         with self._step(run, "gate") as step:
             champion, note = self._champion_metrics(
-                store, lambda: frame.iloc[positions_test], y_test, directions
+                store, lineage, labels, lambda: frame.iloc[positions_test], y_test
             )
             result.verdicts = judge(metrics, directions, spec.gate, champion)
             passed = gate_passed(result.verdicts)
@@ -334,15 +328,6 @@ class Engine:
 
     # ------------------------------------------------------------------
 
-    def _snapshot(self, store: Store, data_hash: str, frame: pd.DataFrame) -> str | None:
-        """Keep the ingested data for ``specops reproduce``; a table Arrow cannot
-        hold is noted, not fatal: the run itself does not depend on the snapshot."""
-        try:
-            return store.keep_snapshot(data_hash, frame)
-        except (ValueError, TypeError, OSError) as exc:
-            self._snapshot_problem = f"data snapshot not kept ({type(exc).__name__}: {exc})"
-            return None
-
     def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
         failed = []
         for check_spec in self.spec.checks:
@@ -368,9 +353,10 @@ class Engine:
     def _champion_metrics(
         self,
         store: Store,
+        lineage: dict[str, Any],
+        labels: list[Any] | None,
         test_rows: Callable[[], pd.DataFrame],
         y_test: np.ndarray,
-        directions: dict[str, bool],
     ) -> tuple[dict[str, float] | None, str]:
         """The champion's metrics on this run's test split (rescored), or as recorded."""
         number = store.alias(self.spec.name, CHAMPION)
@@ -380,8 +366,8 @@ class Engine:
         if champion is None:
             return None, "champion alias points at a missing version"
         if (
-            champion.lineage.get("data_hash") == self._lineage.get("data_hash")
-            and champion.lineage.get("split_hash") == self._lineage.get("split_hash")
+            champion.lineage.get("data_hash") == lineage.get("data_hash")
+            and champion.lineage.get("split_hash") == lineage.get("split_hash")
             and champion.lineage.get("data_hash")
         ):
             # Same data, same split: its test rows are ours, so rescoring would only
@@ -391,7 +377,7 @@ class Engine:
             return champion.metrics, f"champion {champion.ref} scored on this same test split"
         package = ModelPackage.from_store(store, champion, self.plugins)
         if package.labels is not None and set(map(str, package.labels)) != set(
-            map(str, self._labels or [])
+            map(str, labels or [])
         ):
             return (
                 champion.metrics,
@@ -443,6 +429,15 @@ class Engine:
         run.outputs["deploy"] = outcomes
 
 
+def _snapshot(store: Store, data_hash: str, frame: pd.DataFrame) -> tuple[str | None, str | None]:
+    """Keep the ingested data for ``specops reproduce``: (blob, None), or (None, why not).
+    A table Arrow cannot hold is noted, not fatal: the run does not depend on the snapshot."""
+    try:
+        return store.keep_snapshot(data_hash, frame), None
+    except (ValueError, TypeError, OSError) as exc:
+        return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
+
+
 def _positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
     """Row positions from what a splitter returned: a frame of rows or positions."""
     import numpy as np
@@ -461,8 +456,6 @@ def _positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
 
 def _split_hash(spec: Spec) -> str:
     """What decides which rows are the test split, given the data."""
-    from framework.spec.model import spec_hash
-
     return spec_hash(
         {
             "split": {"type": spec.split.type, "params": spec.split.kwargs()},

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from framework.events import RunInfo, StepInfo
 
 hookspec = pluggy.HookspecMarker("specops")
+hookimpl = pluggy.HookimplMarker("specops")
+"""Marker for plugin hook implementations: ``@hookimpl def specops_register_models(...)``."""
 
 # -------------------------------------------------------------------------
 # Registration: one hook per kind of component

@@ -6,6 +6,7 @@ can never disagree about which plugin runs a step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,7 +32,9 @@ class PlannedStep:
         return asdict(self)
 
 
-def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = "") -> PlannedStep:
+def _planned(
+    step: str, plugins: Plugins, component: ComponentSpec, params: dict[str, Any], note: str
+) -> PlannedStep:
     entry = plugins.registry.find(component.kind, component.type)
     if entry is None:  # claimed by a plugin's specops_resolve_component
         plugin, version = "resolver hook", "-"
@@ -44,7 +47,7 @@ def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = 
         type=component.type,
         plugin=plugin,
         version=version,
-        params=component.kwargs(),
+        params=params,
         path=component.path,
         note=note,
     )
@@ -53,17 +56,17 @@ def _planned(step: str, plugins: Plugins, component: ComponentSpec, note: str = 
 def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:
     """Params as written, with ``${env:...}`` placeholders instead of their values and
     passwords in URLs hidden: what plan prints and the store keeps."""
-    node: Any = thawed(spec.document)
+    node: Any = spec.document  # read-only: walked as it is, only the params are thawed
     for part in component.path.replace("[", ".").replace("]", "").split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        if isinstance(node, tuple | list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
+        elif isinstance(node, Mapping) and part in node:
             node = node[part]
         else:
             node = None
             break
-    written = node.get("params") if isinstance(node, dict) else None
-    params = written if isinstance(written, dict) else component.kwargs()
+    written = node.get("params") if isinstance(node, Mapping) else None
+    params = thawed(written) if isinstance(written, Mapping) else component.kwargs()
     return hide_credentials(params)
 
 
@@ -72,8 +75,7 @@ def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
 
     def add(step: str, component: ComponentSpec, note: str = "") -> None:
-        planned = _planned(step, plugins, component, note)
-        steps.append(PlannedStep(**{**planned.to_dict(), "params": masked_params(spec, component)}))
+        steps.append(_planned(step, plugins, component, masked_params(spec, component), note))
 
     add("ingest", spec.source, f"target: {spec.target}")
     for check in spec.checks:

@@ -40,7 +40,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "drift_test": "specops_register_drift_tests",
 }
 
-hookimpl = pluggy.HookimplMarker("specops")
+hookimpl = hookspecs.hookimpl
 
 
 class RegistryResolver:

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from framework.serving.jsonio import dumps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,38 +83,19 @@ class LogEntry:
     outputs: Mapping[str, Any]
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # NumPy arrays of objects and NumPy scalars
-        return value.tolist()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=str)
-    raise TypeError(f"cannot log a value of type {type(value).__name__}")
-
-
-def _dumps_stdlib(value: Any) -> bytes:
-    return json.dumps(value, default=_json_default, separators=(",", ":")).encode()
-
-
-try:  # orjson (the serve extra) is several times faster; the stdlib writes the same JSON
-    import orjson
-
-    _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-    def _dumps(value: Any) -> bytes:
-        return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS)
-
-except ImportError:  # pragma: no cover - exercised only without the serve extra
-    _dumps = _dumps_stdlib
-
-
-def _connection(store: Store | Path | str) -> tuple[Any, Store | None]:
-    """The store to use and, when we opened it here, the Store to close afterwards."""
+@contextmanager
+def _opened(store: Store | Path | str) -> Iterator[Store]:
+    """The given Store, or the store at that directory, opened here and closed afterwards."""
     from framework.store import Store
 
     if isinstance(store, Store):
-        return store, None
+        yield store
+        return
     opened = Store.open_existing(Path(store))
-    return opened, opened
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def append_batch(
@@ -127,19 +111,14 @@ def append_batch(
     for entry in entries:
         if entry.rows <= 0:
             continue
-        encoded = (entry, _dumps(entry.inputs), _dumps(entry.outputs))
+        encoded = (entry, dumps(entry.inputs), dumps(entry.outputs))
         by_model.setdefault(entry.model, []).append(encoded)
     if not by_model:
         return 0
-    target, opened = _connection(store)
     written = 0
-    try:
-        with target.transaction() as db:
-            for model, items in by_model.items():
-                written += _append_model(db, model, items, limits)
-    finally:
-        if opened is not None:
-            opened.close()
+    with _opened(store) as target, target.transaction() as db:
+        for model, items in by_model.items():
+            written += _append_model(db, model, items, limits)
     return written
 
 
@@ -242,12 +221,8 @@ def read_window(
         query, args = query + " AND at >= ?", [*args, low]
     if high is not None:
         query, args = query + " AND at < ?", [*args, high]
-    target, opened = _connection(store)
-    try:
+    with _opened(store) as target:
         records = target.db.execute(query + " ORDER BY at, id", args).fetchall()
-    finally:
-        if opened is not None:
-            opened.close()
 
     features: dict[str, list[Any]] = {}
     proba: dict[str, list[Any]] = {}
@@ -299,8 +274,7 @@ def _exactly(values: Any, rows: int) -> list[Any]:
 
 def log_summary(store: Store | Path | str, model_name: str) -> dict[str, Any]:
     """Rows, requests, bytes and segments held for a model, and its oldest and newest time."""
-    target, opened = _connection(store)
-    try:
+    with _opened(store) as target:
         segments = target.db.execute(
             "SELECT COUNT(*), COALESCE(SUM(rows), 0), COALESCE(SUM(bytes), 0)"
             " FROM prediction_log_segments WHERE model = ?",
@@ -309,9 +283,6 @@ def log_summary(store: Store | Path | str, model_name: str) -> dict[str, Any]:
         requests = target.db.execute(
             "SELECT COUNT(*), MIN(at), MAX(at) FROM prediction_log WHERE model = ?", (model_name,)
         ).fetchone()
-    finally:
-        if opened is not None:
-            opened.close()
 
     def when(seconds: float | None) -> str | None:
         if seconds is None or math.isnan(seconds):

@@ -1,4 +1,5 @@
-"""Model references as users write them: ``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``.
+"""References as users write them: models (``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION``)
+and runs (an id or a unique prefix of one).
 
 ``NAME`` alone means the champion. Resolving a reference that points nowhere is
 bad input (exit 2) and says what does exist.
@@ -13,10 +14,13 @@ from pathlib import Path
 
 from framework.errors import StoreError, UserError
 from framework.store import CHAMPION, ModelVersion, Store
+from framework.store.store import RunRecord
 from framework.suggest import did_you_mean
 
+ALIAS = r"[a-z][a-z0-9_-]*"
+ALIAS_PATTERN = re.compile(rf"^{ALIAS}$")
 REF_PATTERN = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>[a-z][a-z0-9_-]*)|/(?P<version>\d+))?$"
+    rf"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<alias>{ALIAS})|/(?P<version>\d+))?$"
 )
 
 
@@ -66,6 +70,32 @@ def resolve(store: Store, ref: ModelRef | str) -> ModelVersion:
             f"model '{ref.name}' has no version {number}; versions: {', '.join(versions)}"
         )
     return found
+
+
+RECENT_RUNS = 5  # listed when a run id is unknown or ambiguous
+
+
+def find_run(store: Store, text: str) -> RunRecord:
+    """A run by its id or a unique prefix; unknown or ambiguous is bad input (exit 2)."""
+    text = text.strip()
+    exact = store.run(text)
+    if exact is not None:
+        return exact
+    matches = store.run_ids(text) if text else []
+    if len(matches) == 1:
+        found = store.run(matches[0])
+        assert found is not None
+        return found
+    if matches:
+        shown = ", ".join(matches[:RECENT_RUNS]) + (" ..." if len(matches) > RECENT_RUNS else "")
+        raise StoreError(
+            f"run id prefix '{text}' is ambiguous: {len(matches)} runs match ({shown}); "
+            "give more characters"
+        )
+    recent = store.run_ids()[:RECENT_RUNS]
+    raise StoreError(
+        f"no run '{text}' in {store.root}; most recent runs: {', '.join(recent) or 'none yet'}"
+    )
 
 
 def store_root(argument: str | None) -> Path:

@@ -18,6 +18,7 @@ import yaml
 
 from framework.errors import StoreError, UserError
 from framework.plugins import Plugins
+from framework.refs import find_run
 from framework.store import ModelVersion, Store
 
 DIFFERS_BY_DESIGN = {"model.json": "names the run and time that made it"}
@@ -56,24 +57,6 @@ class Reproduction:
         }
 
 
-def find_run_id(store: Store, prefix: str) -> str:
-    """A run id from a unique prefix, or a StoreError listing recent runs."""
-    matches = store.run_ids(prefix)
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        recent = ", ".join(store.run_ids("")[:5]) or "none"
-        raise StoreError(f"no run {prefix!r} in {store.root}; recent runs: {recent}")
-    raise StoreError(f"run prefix {prefix!r} is ambiguous: {', '.join(matches[:5])}")
-
-
-def _version_of_run(store: Store, run_id: str) -> ModelVersion | None:
-    row = store.db.execute(
-        "SELECT name, version FROM model_versions WHERE run_id = ?", (run_id,)
-    ).fetchone()
-    return store.version(row[0], int(row[1])) if row else None
-
-
 def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproduction:
     """Rerun a run on its snapshot in a scratch store; compare metrics and model files."""
     from framework.engine import Engine
@@ -81,14 +64,15 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
 
     store = Store.open_existing(store_root)
     try:
-        run_id = find_run_id(store, run_prefix)
-        record = store.run(run_id)
-        original = _version_of_run(store, run_id)
-        if record is None or original is None or not record.data_hash:
-            status = record.status if record else "unknown"
+        record = find_run(store, run_prefix)
+        run_id = record.id
+        versions = store.versions_of_run(run_id)
+        if not versions or not record.data_hash:
             raise StoreError(
-                f"run {run_id} ended '{status}' without a model version: nothing to reproduce"
+                f"run {run_id} ended '{record.status}' without a model version: "
+                "nothing to reproduce"
             )
+        original = versions[0]
         if store.snapshot_blob(record.data_hash) is None:
             raise StoreError(
                 f"run {run_id} kept no data snapshot (store.snapshot_data was false); "
@@ -108,10 +92,10 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
         result = Engine(spec, plugins, store_root=scratch, deploy=False).run()
         rerun = Store(scratch)
         try:
-            made = result.run.outputs.get("model") or {}
-            copy_version = rerun.version(made.get("name", ""), int(made.get("version", 0)))
+            copies = rerun.versions_of_run(result.run.run_id)
         finally:
             rerun.close()
+    copy_version = copies[0] if copies else None
     outcome = Reproduction(run_id, result.run.run_id, record.data_hash)
     outcome.comparisons.append(_compare_config(record.lineage.get("config_hash"), spec.config_hash))
     outcome.comparisons += _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))

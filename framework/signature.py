@@ -56,9 +56,12 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
     import pandas as pd
 
     series = frame[column]
-    if role_of(series) in ("numeric", "boolean"):
-        return series.astype("float64") if role_of(series) == "boolean" else series
-    if role_of(series) == "datetime":  # to_numeric would turn it into nanoseconds, silently
+    role = role_of(series)
+    if role == "numeric":
+        return series
+    if role == "boolean":
+        return series.astype("float64")
+    if role == "datetime":  # to_numeric would turn it into nanoseconds, silently
         raise DataError(
             f"column '{column}' {why} but holds dates or times ({series.dtype})", column=column
         )

@@ -63,13 +63,15 @@ def _bounds_text(low: Any, high: Any, inclusive: bool = True) -> str:
     return ", ".join(parts)
 
 
-def _examples(values: pd.Series | pd.DataFrame) -> str:
-    """The most frequent offending values with their counts: ``'x' (3 rows), 'y' (1 row)``.
-
-    ``value_counts`` keeps it vectorised; a DataFrame gives composite keys as tuples.
-    """
+def _counts(values: pd.Series | pd.DataFrame) -> pd.Series:
+    """How often each value occurs, most frequent first; a DataFrame gives composite
+    keys as tuples. ``value_counts`` keeps it vectorised."""
     counts = values.value_counts()
-    counts = counts[counts > 0]  # a categorical lists its unused categories with 0
+    return counts[counts > 0]  # a categorical lists its unused categories with 0
+
+
+def _examples(counts: pd.Series) -> str:
+    """The most frequent offending values (``_counts``): ``'x' (3 rows), 'y' (1 row)``."""
     shown = ", ".join(
         f"{_plain(v)!r} ({n} row{'s' if n != 1 else ''})"
         for v, n in counts.head(EXAMPLES_SHOWN).items()
@@ -326,6 +328,8 @@ def _bound_for(series: pd.Series, bound: Any) -> Any:
         tz = getattr(series.dtype, "tz", None)
         if tz is not None and stamp.tzinfo is None:
             stamp = stamp.tz_localize(tz)
+        elif tz is None and stamp.tzinfo is not None:
+            raise ValueError(f"bound {bound!r} has a time zone, but the column's times have none")
         return stamp
     if isinstance(bound, bool) or not isinstance(bound, (int, float)):
         raise ValueError(f"bound {bound!r} is not a number, but the column is numeric")
@@ -370,8 +374,9 @@ class AllowedValues:
         if offending.empty:
             detail = f"all {len(values)} values allowed"
             return [CheckOutcome(self.name, True, self.column, [], self.values, detail)]
-        observed = [_plain(v) for v in offending.value_counts().index[:EXAMPLES_SHOWN]]
-        detail = f"{len(offending)} of {len(values)} values not allowed: {_examples(offending)}"
+        counts = _counts(offending)
+        observed = [_plain(v) for v in counts.index[:EXAMPLES_SHOWN]]
+        detail = f"{len(offending)} of {len(values)} values not allowed: {_examples(counts)}"
         return [CheckOutcome(self.name, False, self.column, observed, self.values, detail)]
 
 
@@ -477,7 +482,7 @@ class Unique:
             detail = f"all {len(rows)} {what}s unique"
             return CheckOutcome(self.name, True, label, 0, 0, detail)
         repeated = rows[rows.duplicated(keep=False)]
-        examples = _examples(repeated[key[0]] if len(key) == 1 else repeated)
+        examples = _examples(_counts(repeated[key[0]] if len(key) == 1 else repeated))
         detail = f"{count} of {len(rows)} rows repeat an earlier {what}: {examples}"
         return CheckOutcome(self.name, False, label, count, 0, detail)
 

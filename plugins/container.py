@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,13 @@ from framework import (
     Register,
     Release,
     StepContext,
+    UserError,
     hookimpl,
     replace_directory,
     write_release_package,
 )
+from framework.serving.defaults import DEFAULT_PORT, TOKEN_ENV
+from plugins.deploy import DirectoryTarget
 
 MODEL_DIR = "/opt/model"
 SOURCE_DIR = "specops-src"
@@ -60,7 +64,7 @@ CONTAINER_PARAMS: dict[str, Any] = {
             "type": "integer",
             "minimum": 1,
             "maximum": 65535,
-            "default": 8080,
+            "default": DEFAULT_PORT,
         },
         "workers": {
             "description": "Server processes per container.",
@@ -113,39 +117,30 @@ def specops_source() -> Path | None:
     return None
 
 
+@dataclass
 class ContainerTarget:
     """Write a Docker build context and Kubernetes manifests that serve the new version."""
 
-    def __init__(
-        self,
-        path: str,
-        image: str | None = None,
-        port: int = 8080,
-        workers: int = 1,
-        replicas: int = 1,
-        base_image: str = "python:3.11-slim",
-        install: str | None = None,
-        token_secret: str | None = None,
-    ) -> None:
-        self.path = path
-        self.image = image
-        self.port = port
-        self.workers = workers
-        self.replicas = replicas
-        self.base_image = base_image
-        self.install = install
-        self.token_secret = token_secret
+    path: str
+    image: str | None = None
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    replicas: int = 1
+    base_image: str = "python:3.11-slim"
+    install: str | None = None
+    token_secret: str | None = None
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        target = ctx.path(self.path)
-        if target.exists() and not target.is_dir():
-            return [Finding(f"deploy path exists and is not a directory: {target}", key="path")]
-        return []
+        """``path`` must be writable as a directory: the ``directory`` target's check."""
+        return DirectoryTarget(self.path).validate(ctx)
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
         image = self.image or f"specops-{dns_name(release.name)}:{release.version}"
-        replace_directory(target, lambda staging: self._write(staging, release, image))
+        try:
+            replace_directory(target, lambda staging: self._write(staging, release, image))
+        except OSError as exc:
+            raise UserError(f"cannot write the build context to {target}: {exc}") from exc
         return DeployOutcome(
             f"build context written to {target}: docker build -t {image} {target} && "
             f"kubectl apply -f {target / 'k8s'}",
@@ -231,7 +226,7 @@ class ContainerTarget:
         if self.token_secret:
             container["env"] = [
                 {
-                    "name": "SPECOPS_SERVE_TOKEN",
+                    "name": TOKEN_ENV,
                     "valueFrom": {"secretKeyRef": {"name": self.token_secret, "key": "token"}},
                 }
             ]

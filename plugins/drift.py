@@ -21,10 +21,10 @@ NUMERIC = frozenset({"numeric"})
 BOTH = frozenset({"numeric", "categorical"})
 
 
-def _params(threshold: float, description: str, *, low: float = 0.0, high: float | None = None):
+def _params(threshold: float, description: str, *, high: float | None = None):
     schema: dict[str, Any] = {
         "type": "number",
-        "exclusiveMinimum": low,
+        "exclusiveMinimum": 0.0,
         "default": threshold,
         "description": description,
     }
@@ -38,11 +38,8 @@ def _params(threshold: float, description: str, *, low: float = 0.0, high: float
 
 
 class _ThresholdTest:
-    """A test judged against one ``threshold`` param (``default_threshold`` when not given).
-
-    Its verdict takes one of two shapes: drift when a distance reaches the threshold,
-    or when a p-value falls below it.
-    """
+    """A test judged against one ``threshold`` param (``default_threshold`` when not given);
+    a distance: drift when it reaches the threshold."""
 
     default_threshold: ClassVar[float]
 
@@ -51,6 +48,15 @@ class _ThresholdTest:
 
     def _distance(self, value: float, detail: str, measure: str = "distance") -> DriftResult:
         return DriftResult(value, self.threshold, value >= self.threshold, detail, measure=measure)
+
+
+class _PValueTest(_ThresholdTest):
+    """A test with a p-value: drift when it falls below the threshold (0.05 by default)."""
+
+    default_threshold: ClassVar[float] = 0.05
+    schema: ClassVar[dict[str, Any]] = _params(
+        default_threshold, "Drift when the p-value is below this.", high=1
+    )
 
     def _p_value(self, p_value: float, detail: str) -> DriftResult:
         return DriftResult(
@@ -63,15 +69,11 @@ class _ThresholdTest:
         )
 
 
-class KolmogorovSmirnov(_ThresholdTest):
+class KolmogorovSmirnov(_PValueTest):
     """Two-sample Kolmogorov-Smirnov test; drift when the p-value is below the threshold."""
 
     name: ClassVar[str] = "ks"
     roles: ClassVar[frozenset[str]] = NUMERIC
-    default_threshold: ClassVar[float] = 0.05
-    schema: ClassVar[dict[str, Any]] = _params(
-        default_threshold, "Drift when the p-value is below this.", high=1
-    )
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         from scipy import stats
@@ -151,15 +153,11 @@ class PopulationStability(_ThresholdTest):
         return self._distance(value, detail, measure="psi")
 
 
-class ChiSquare(_ThresholdTest):
+class ChiSquare(_PValueTest):
     """Chi-square test that both samples share one distribution over the cells."""
 
     name: ClassVar[str] = "chi_square"
     roles: ClassVar[frozenset[str]] = BOTH
-    default_threshold: ClassVar[float] = 0.05
-    schema: ClassVar[dict[str, Any]] = _params(
-        default_threshold, "Drift when the p-value is below this.", high=1
-    )
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         import numpy as np
@@ -169,7 +167,7 @@ class ChiSquare(_ThresholdTest):
         keep = (ref + cur) > 0
         table = np.vstack([ref[keep], cur[keep]])
         if table.shape[1] < 2 or table[1].sum() == 0:
-            return DriftResult(1.0, self.threshold, False, "one cell only: nothing to compare")
+            return self._p_value(1.0, "one cell only: nothing to compare")
         expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
         chi2 = float(((table - expected) ** 2 / expected).sum())
         dof = table.shape[1] - 1

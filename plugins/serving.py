@@ -18,9 +18,11 @@ The run's output gives the address, the PID and the log file;
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from framework import DeployOutcome, Finding, Register, Release, StepContext, UserError, hookimpl
+from framework.serving.defaults import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
 
 HTTP_PARAMS: dict[str, Any] = {
     "type": "object",
@@ -30,14 +32,14 @@ HTTP_PARAMS: dict[str, Any] = {
             "description": "Address to listen on; 0.0.0.0 exposes the server to the network.",
             "type": "string",
             "minLength": 1,
-            "default": "127.0.0.1",
+            "default": DEFAULT_HOST,
         },
         "port": {
             "description": "Port to listen on; 0 picks a free one (printed in the run output).",
             "type": "integer",
             "minimum": 0,
             "maximum": 65535,
-            "default": 8080,
+            "default": DEFAULT_PORT,
         },
         "workers": {
             "description": "Server processes; each loads its own copy of the model.",
@@ -61,7 +63,7 @@ HTTP_PARAMS: dict[str, Any] = {
             "description": "Larger request bodies are refused with 413.",
             "type": "integer",
             "minimum": 1024,
-            "default": 64 * 2**20,
+            "default": DEFAULT_MAX_BODY_BYTES,
         },
         "request_log": {
             "description": "Append each request and its predictions to the store's prediction log.",
@@ -72,26 +74,17 @@ HTTP_PARAMS: dict[str, Any] = {
 }
 
 
+@dataclass
 class HttpTarget:
     """Promote the new version and serve it with ``specops serve`` in the background."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 8080,
-        workers: int = 1,
-        alias: str = "champion",
-        token_env: str | None = None,
-        max_body_bytes: int = 64 * 2**20,
-        request_log: bool = True,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.workers = workers
-        self.alias = alias
-        self.token_env = token_env
-        self.max_body_bytes = max_body_bytes
-        self.request_log = request_log
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    alias: str = "champion"
+    token_env: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    request_log: bool = True
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         """A missing token variable stops the run before training, not after it."""

@@ -168,9 +168,6 @@ class CsvSource:
         _require_file(path)
         options: dict[str, Any] = {"sep": self.sep, "encoding": self.encoding}
         try:
-            # The header alone lets us name a misspelt column instead of quoting pandas.
-            header = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
-            _require_columns([*(self.columns or []), *self.parse_dates], header, path.name)
             frame = pd.read_csv(
                 path,
                 na_values=self.na_values or None,
@@ -191,10 +188,25 @@ class CsvSource:
                 hint=f"check the separator (sep is {self.sep!r}) and quoting",
             ) from exc
         except (OSError, ValueError) as exc:
+            self._require_named_columns(path, options)
             raise DataError(f"cannot read CSV file {path}: {exc}") from exc
         if self.columns is not None:
             frame = frame[self.columns]  # usecols keeps file order; honour the spec's
         return _require_rows(frame, f"CSV file {path}")
+
+    def _require_named_columns(self, path: Path, options: dict[str, Any]) -> None:
+        """After a failed read, name a misspelt ``columns``/``parse_dates`` entry (with a
+        suggestion) instead of quoting pandas; the header is read only on this path."""
+        wanted = [*(self.columns or []), *self.parse_dates]
+        if not wanted:
+            return
+        import pandas as pd
+
+        try:
+            header = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
+        except (OSError, ValueError):
+            return  # the header is unreadable too: the caller reports the read's error
+        _require_columns(wanted, header, path.name)
 
 
 # ---------------------------------------------------------------------------
@@ -237,21 +249,35 @@ class ParquetSource:
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
         import pyarrow
-        import pyarrow.dataset
 
         path = _resolve(ctx, self.path, ".parquet")
         _require_file(path)
         try:
-            if self.columns is not None:
-                available = pyarrow.dataset.dataset(path, format="parquet").schema.names
-                _require_columns(self.columns, available, path.name)
             frame = pd.read_parquet(path, engine="pyarrow", columns=self.columns)
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
+            self._require_named_columns(path)
             raise DataError(
                 f"cannot read Parquet data {path}: {exc}",
                 hint="is it a Parquet file (or a directory holding only Parquet files)?",
             ) from exc
         return _require_rows(frame, f"Parquet data {path}")
+
+    def _require_named_columns(self, path: Path) -> None:
+        """After a failed read, name a misspelt ``columns`` entry (with a suggestion).
+
+        The schema is looked up as ``read_parquet`` reads the data, hive partitioning
+        included, so a partition column (``region=north/``) counts as present.
+        """
+        if self.columns is None:
+            return
+        import pyarrow
+        import pyarrow.dataset
+
+        try:
+            schema = pyarrow.dataset.dataset(path, format="parquet", partitioning="hive").schema
+        except (OSError, ValueError, pyarrow.ArrowException):
+            return  # not readable as Parquet at all: the caller reports the read's error
+        _require_columns(self.columns, schema.names, path.name)
 
 
 # ---------------------------------------------------------------------------
@@ -351,8 +377,9 @@ class SqlSource:
         if problems:  # run without validate still gets a clear message
             raise DataError(problems[0].message, hint=problems[0].hint)
         if self.db_path is not None:
-            frame = self._load_sqlite(_resolve(ctx, self.db_path))
-            where = f"SQLite database {_resolve(ctx, self.db_path)}"
+            path = _resolve(ctx, self.db_path)
+            frame = self._load_sqlite(path)
+            where = f"SQLite database {path}"
         else:
             frame = self._load_sqlalchemy(self.url or "")
             where = _hide_password(self.url or "")
@@ -482,18 +509,21 @@ class SklearnDatasetSource:
     def describe(self) -> str:
         return f"scikit-learn dataset {self.name}"
 
+    def _unknown_name(self) -> Finding | None:
+        if self.name in SKLEARN_DATASETS:
+            return None
+        return Finding(
+            f"unknown scikit-learn dataset {self.name!r}"
+            + did_you_mean(self.name, SKLEARN_DATASETS),
+            key="name",
+            hint=f"one of: {', '.join(sorted(SKLEARN_DATASETS))}",
+        )
+
     def validate(self, ctx: StepContext) -> list[Finding]:
+        unknown = self._unknown_name()
+        if unknown is not None:
+            return [unknown]
         findings: list[Finding] = []
-        if self.name not in SKLEARN_DATASETS:
-            findings.append(
-                Finding(
-                    f"unknown scikit-learn dataset {self.name!r}"
-                    + did_you_mean(self.name, SKLEARN_DATASETS),
-                    key="name",
-                    hint=f"one of: {', '.join(sorted(SKLEARN_DATASETS))}",
-                )
-            )
-            return findings
         if self.target_names and not SKLEARN_DATASETS[self.name][1]:
             findings.append(
                 Finding(
@@ -513,12 +543,13 @@ class SklearnDatasetSource:
         return findings
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
+        unknown = self._unknown_name()
+        if unknown is not None:
+            raise DataError(unknown.message, hint=unknown.hint)
         import numpy as np
         import pandas as pd
         from sklearn import datasets
 
-        if self.name not in SKLEARN_DATASETS:
-            raise DataError(f"unknown scikit-learn dataset {self.name!r}")
         loader_name, is_classification = SKLEARN_DATASETS[self.name]
         bunch = getattr(datasets, loader_name)(as_frame=True)
         frame = bunch.frame

@@ -1,8 +1,9 @@
 """Built-in splitters: random, stratified and time-based train/test splits.
 
 All are deterministic for a seed (``seed`` param, else the run's ``ctx.seed``) so a
-rerun trains and evaluates on the same rows. Returned frames keep the original
-index labels and column order, so a row can be traced back to the source.
+rerun trains and evaluates on the same rows. Each returns the row positions of its
+train and test sides rather than frames, so no column is copied until the engine
+selects the rows, and a row can be traced back to the source.
 """
 
 from __future__ import annotations
@@ -72,6 +73,15 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+RANDOM_PARAMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"test_size": TEST_SIZE, "seed": SEED},
+    "required": [],
+}
+"""The params of both random splits: ``random`` and ``stratified``."""
+
+
 class RandomSplit:
     """Holds out a random fraction of rows: for rows that are independent of each other."""
 
@@ -79,28 +89,18 @@ class RandomSplit:
         self.test_size = test_size
         self.seed = seed
 
-    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-        seed = ctx.seed if self.seed is None else self.seed
-        return _positions_split(frame, self.test_size, seed)
+    def _seed(self, ctx: StepContext) -> int:
+        return ctx.seed if self.seed is None else self.seed
+
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
+        return _positions_split(frame, self.test_size, self._seed(ctx))
 
 
-RANDOM_PARAMS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"test_size": TEST_SIZE, "seed": SEED},
-    "required": [],
-}
-
-
-class StratifiedSplit:
+class StratifiedSplit(RandomSplit):
     """A random split that keeps each target class's share equal in train and test.
 
     Without it a rare class can end up missing from the test set altogether.
     """
-
-    def __init__(self, test_size: float = DEFAULT_TEST_SIZE, seed: int | None = None) -> None:
-        self.test_size = test_size
-        self.seed = seed
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         if ctx.task != "regression":
@@ -113,7 +113,7 @@ class StratifiedSplit:
             )
         ]
 
-    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         import pandas as pd
 
         target = _require_column(frame, ctx.target, "target")
@@ -129,23 +129,15 @@ class StratifiedSplit:
                 column=ctx.target,
                 hint="remove or merge rare classes, or use type: random",
             )
-        seed = ctx.seed if self.seed is None else self.seed
-        return _positions_split(frame, self.test_size, seed, stratify=codes)
-
-
-STRATIFIED_PARAMS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"test_size": TEST_SIZE, "seed": SEED},
-    "required": [],
-}
+        return _positions_split(frame, self.test_size, self._seed(ctx), stratify=codes)
 
 
 class TimeSplit:
     """Tests on the latest rows, trains on the earlier ones: no peeking into the future.
 
     Rows sharing a timestamp stay on the same side, so the test set can be a little
-    larger than ``test_size``.
+    larger than ``test_size``. Each side's positions come in time order (ties in
+    table order): only the time column is sorted, no other column is copied.
     """
 
     def __init__(
@@ -158,7 +150,7 @@ class TimeSplit:
         self.test_size = test_size
         self.cutoff = cutoff
 
-    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         times = _require_column(frame, self.column, "time")
         if role_of(times) not in ("datetime", "numeric"):
             raise DataError(
@@ -174,12 +166,13 @@ class TimeSplit:
                 column=self.column,
                 hint="drop or fill them before splitting",
             )
-        ordered = frame.sort_values(self.column, kind="stable")
-        cutoff = self._cutoff(ordered[self.column])
-        is_test = ordered[self.column] >= cutoff
-        train, test = ordered[~is_test], ordered[is_test]
-        if train.empty or test.empty:
-            side = "train" if train.empty else "test"
+        order = times.argsort(kind="stable").to_numpy()
+        ordered = times.iloc[order]
+        cutoff = self._cutoff(ordered)
+        first_test = int(ordered.searchsorted(cutoff, side="left"))
+        train, test = order[:first_test], order[first_test:]
+        if len(train) == 0 or len(test) == 0:
+            side = "train" if len(train) == 0 else "test"
             raise DataError(
                 f"time split at {cutoff} leaves the {side} set empty "
                 f"('{self.column}' runs from {times.min()} to {times.max()})",
@@ -216,6 +209,13 @@ class TimeSplit:
                 hint="write it as an ISO date in quotes, e.g. '2024-01-31'",
             ) from exc
         tz = getattr(ordered_times.dtype, "tz", None)
+        if tz is None and stamp.tzinfo is not None:
+            raise DataError(
+                f"cutoff {self.cutoff!r} has a time zone, but '{self.column}' holds times "
+                "without one",
+                column=self.column,
+                hint="write the cutoff without a time zone, e.g. '2024-01-31'",
+            )
         return stamp.tz_localize(tz) if tz is not None and stamp.tzinfo is None else stamp
 
 
@@ -240,7 +240,7 @@ def specops_register_splits(register: Register) -> None:
     register(
         "stratified",
         StratifiedSplit,
-        STRATIFIED_PARAMS,
+        RANDOM_PARAMS,
         summary="Random split keeping target class shares",
     )
     register("time", TimeSplit, TIME_PARAMS, summary="Latest rows as the test set")

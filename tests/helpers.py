@@ -112,3 +112,14 @@ def heavy_imports(modules: Sequence[str], heavy: Sequence[str]) -> list[str]:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return ast.literal_eval(result.stdout.strip())
+
+
+def install_plugin(site: Path, dist: str, module: str, code: str, entry_name: str) -> None:
+    """Lay out a plugin module and its dist-info in ``site`` exactly as pip would leave them:
+    on ``PYTHONPATH``, specops finds it by its ``specops`` entry point ``entry_name``."""
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(code)
+    info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(f"[specops]\n{entry_name} = {module}\n")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import store_rows
 
 CSV_SPEC = """
 name: tiny
@@ -29,14 +30,13 @@ GOOD_ROWS = [f"{20 + i},{'ab'[i % 2]},{i % 2}" for i in range(40)]
 
 def snapshot(directory: Path) -> dict[str, list[tuple]]:
     """Everything the store says about models: must not change on bad input."""
-    db_path = directory / ".specops" / "store.db"
-    if not db_path.exists():
+    store = directory / ".specops"
+    if not (store / "store.db").exists():
         return {}
-    with sqlite3.connect(db_path) as db:
-        return {
-            table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-            for table in ("model_versions", "aliases", "alias_history")
-        }
+    return {
+        table: store_rows(store, f"SELECT * FROM {table} ORDER BY 1, 2")
+        for table in ("model_versions", "aliases", "alias_history")
+    }
 
 
 @pytest.mark.parametrize(
@@ -112,8 +112,9 @@ def test_corrupt_champion_artifact_is_refused_and_nothing_changes(cli, bc_spec: 
     assert cli("run", bc_spec).code == 0
     directory = bc_spec.parent
     before = snapshot(directory)
-    with sqlite3.connect(directory / ".specops" / "store.db") as db:
-        files = json.loads(db.execute("SELECT files_json FROM model_versions").fetchone()[0])
+    files = json.loads(
+        store_rows(directory / ".specops", "SELECT files_json FROM model_versions")[0][0]
+    )
     digest = files["model/model.txt"]
     model_blob = directory / ".specops" / "artifacts" / digest[:2] / digest[2:]
     original = model_blob.read_bytes()
@@ -175,3 +176,40 @@ def test_a_datetime_feature_is_refused_with_a_hint(cli, write_spec) -> None:
     assert result.code == 2
     assert "column 'city' holds dates or times" in result.err
     assert "data.exclude" in result.err
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("exclude: [cty]", "excluded column 'cty' is not in the data; did you mean 'city'?"),
+        ("features: [age, cty]", "feature column 'cty' is not in the data; did you mean 'city'?"),
+        ("exclude: [age, city]", "no feature columns left after removing the target and exclude"),
+    ],
+    ids=["exclude-typo", "feature-typo", "nothing-left"],
+)
+def test_columns_the_data_does_not_have_are_exit_2(cli, write_spec, section, message) -> None:
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, GOOD_ROWS)
+    assert cli("run", spec).code == 0
+    before = snapshot(spec.parent)
+    spec.write_text(CSV_SPEC.replace("  target: label\n", f"  target: label\n  {section}\n"))
+    result = cli("run", spec)
+    assert result.code == 2
+    assert f"data error: {message}" in result.err and "Traceback" not in result.err
+    assert snapshot(spec.parent) == before
+
+
+def test_an_unknown_dataset_version_is_exit_2_listing_recent_ones(cli, write_spec) -> None:
+    spec = write_spec(CSV_SPEC)
+    make_csv(spec.parent, GOOD_ROWS)
+    assert cli("run", spec).code == 0
+    (data_hash,) = store_rows(spec.parent / ".specops", "SELECT hash FROM datasets")[0]
+    spec.write_text(
+        CSV_SPEC.replace(
+            "{type: csv, params: {path: data.csv}}",
+            "{type: snapshot, params: {data: deadbeef, store: .specops}}",
+        )
+    )
+    result = cli("run", spec)
+    assert result.code == 2
+    assert "no dataset version 'deadbeef'" in result.err and data_hash[:12] in result.err

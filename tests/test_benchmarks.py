@@ -103,3 +103,50 @@ def test_overhead_spec_is_valid_and_both_sides_train(
     result = json.loads(done.stdout)
     assert result["test_rows"] == 400
     assert 0.5 < result["roc_auc"] <= 1.0
+
+
+def test_stratified_split_holds_out_the_rows_the_bare_script_does(
+    bench: dict[str, ModuleType],
+) -> None:
+    """What makes both sides' ROC AUCs agree (benchmarks/README.md): the same test rows."""
+    from sklearn.model_selection import train_test_split
+
+    from framework import StepContext
+    from plugins.splits import StratifiedSplit
+
+    eo = bench["engine_overhead"]
+    frame = eo.make_frame(2_000, seed=42)
+    assert frame[eo.TARGET].iloc[0] == 1  # codes in order of appearance would swap the classes
+    _, bare_test = train_test_split(
+        frame, test_size=eo.TEST_SIZE, stratify=frame[eo.TARGET], random_state=42
+    )
+    ctx = StepContext(spec_name="t", task="binary", target=eo.TARGET, base_dir=REPO, seed=42)
+
+    _, test = StratifiedSplit(test_size=eo.TEST_SIZE).split(frame, ctx)
+
+    assert sorted(frame.index[test]) == sorted(bare_test.index)
+
+
+def test_predict_throughput_smoke(tmp_path: Path) -> None:
+    """Trains, exports the model for the bare side, scores two sizes; nothing timed."""
+    argv = [
+        "--rows", "300", "600", "--train-rows", "500", "--runs", "1", "--warmups", "0",
+        "--data-dir", str(tmp_path / "data"), "--work-dir", str(tmp_path / "work"),
+        "--json", "--output", str(tmp_path / "report.md"),
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "predict_throughput.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert [r["rows"] for r in report["results"]] == [300, 600]
+    for result in report["results"]:
+        assert result["labels_equal"] and result["max_abs_proba_diff"] == 0.0
+    assert report["memory_growth"]["large_rows"] == 600
+    assert "## Predict throughput" in (tmp_path / "report.md").read_text()
+    assert not (tmp_path / "work").exists()  # its scratch store and package are removed

@@ -74,6 +74,22 @@ def test_categorical_tests_use_the_usual_definitions() -> None:
     assert psi.drifted and psi.threshold == 0.1 and "(unseen)" in psi.detail
 
 
+def test_a_p_value_test_with_nothing_to_compare_reads_as_a_p_value() -> None:
+    profile = categorical_profile("c", pd.Series(["a"] * 50).astype("category"))
+    result = (
+        load_plugins()
+        .build("drift_test", "chi_square")
+        .statistic(profile, pd.Series(["a"] * 20).astype("category"))
+    )
+    assert (result.statistic, result.drifted, result.measure, result.drift_if) == (
+        1.0,
+        False,
+        "p_value",
+        "<",
+    )
+    assert result.detail == "one cell only: nothing to compare"
+
+
 class MeanShift:
     """A third party's test: the shift of the mean, in reference standard deviations."""
 
@@ -163,6 +179,25 @@ def test_the_monitor_section_is_validated(tmp_path: Path, monitor: str, message:
     text = "\n".join(f"{p.message} {p.hint or ''} {p.found or ''}" for p in caught.value.problems)
     assert message in text
     assert all(p.location and p.location.line > 0 for p in caught.value.problems)
+
+
+def test_watched_columns_must_be_declared_features(tmp_path: Path) -> None:
+    shutil.copy(SPECS / "data/subscriptions_jan_jun.csv", tmp_path / "train.csv")
+    declared = SPEC.replace(
+        "  exclude: [customer_id, month]\n", "  features: [plan, monthly_fee]\n"
+    )
+    spec = declared.split("monitor:")[0] + "monitor:\n  columns: [plan, prediction, plann]\n"
+    spec += "  drift: {columns: {monthly_fe: {type: ks}}}\n"
+    (tmp_path / "spec.yaml").write_text(spec)
+    with pytest.raises(SpecError) as caught:
+        load_spec(tmp_path / "spec.yaml", load_plugins())
+    problems = caught.value.problems
+    assert [p.message for p in problems] == [
+        "monitored column 'plann' is not a feature; did you mean 'plan'?",
+        "monitored column 'monthly_fe' is not a feature; did you mean 'monthly_fee'?",
+    ]
+    assert problems[0].hint == "features: plan, monthly_fee; or 'prediction'"
+    assert all(p.location and p.location.line > 0 for p in problems)
 
 
 def test_example_spec_validates_and_lists_its_monitor_components(cli) -> None:

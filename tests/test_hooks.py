@@ -13,8 +13,8 @@ from framework.engine import Engine
 from framework.errors import PluginError
 from framework.plugins import load_plugins
 from framework.spec import load_spec
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs) if name.startswith("specops_"))
 
 

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,14 @@ def test_drift_retrains_gates_and_promotes_with_the_chain_recorded(cli, subs: Pa
             "SELECT trigger FROM runs WHERE id = ?", (retrain["run_id"],)
         ).fetchone()[0]
         champion = db.execute("SELECT version FROM aliases WHERE alias='champion'").fetchone()[0]
+        retrained_at, monitor_ended_at = db.execute(
+            "SELECT r.ended_at, m.ended_at FROM runs r JOIN monitor_runs m ON m.id = r.trigger"
+            " WHERE r.id = ?",
+            (retrain["run_id"],),
+        ).fetchone()
     assert trigger == report["monitor_id"] and champion == 2
+    # the monitor run ends after the retraining it ran
+    assert datetime.fromisoformat(monitor_ended_at) >= datetime.fromisoformat(retrained_at)
 
     from framework.store import Store
 

@@ -76,6 +76,11 @@ CASES = [
         1,
         ["all 300 values are missing (training: 2.", "column(s) with no values: watch_hours"],
     ),
+    (
+        lambda f: f.assign(plan=7),
+        2,
+        ["column 'plan': was categorical in training (e.g. 'basic'", "here it holds numbers"],
+    ),
 ]
 
 
@@ -127,12 +132,97 @@ def test_labels_unknown_to_the_model_are_bad_input(cli, trained: Path) -> None:
         (["--data", "spec.yaml"], "expected a .csv or .parquet file"),
         ([], "no new data: pass --data FILE"),
         (["--data", "x.csv", "--from-log"], "either --data FILE or --from-log"),
+        (
+            ["--data", "x.csv", "--since", "2024-07-01"],
+            "select a window of the log: add --from-log",
+        ),
+        (["x.csv"], "unexpected argument"),
+        (["--data", "x.csv", "--store", "elsewhere"], "--store is for `specops monitor history`"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(cli, trained: Path, args, message) -> None:
     paths = [str(trained / a) if a.endswith((".csv", ".yaml")) else a for a in args]
     result = cli("monitor", trained / "spec.yaml", *paths)
     assert result.code == 2 and message in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["history", "subs", "--limit", "0"], "argument --limit: expected a whole number >= 1"),
+        (["spec.yaml", "--from-log", "--until", "yesterday"], "argument --until: expected an ISO"),
+        (["spec.yaml", "--from-log", "--since", "7/1/2024"], "argument --since: expected an ISO"),
+    ],
+)
+def test_malformed_options_are_refused_before_anything_runs(cli, capsys, args, message) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli("monitor", *args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_history_without_a_name_says_what_it_needs(cli) -> None:
+    result = cli("monitor", "history")
+    assert result.code == 2
+    assert "monitor history needs the model's name: `specops monitor history NAME`" in result.err
+
+
+def runs_recorded(directory: Path) -> int:
+    with sqlite3.connect(directory / ".specops/store.db") as db:
+        return db.execute("SELECT COUNT(*) FROM monitor_runs").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [("spec.yaml/drift.html", "spec.yaml is a file, not a directory"), (".", "it is a directory")],
+)
+def test_an_unwritable_report_path_stops_before_judging_or_retraining(
+    cli, trained: Path, report: str, message: str
+) -> None:
+    before = protected(trained)
+    late = SPECS / "data/subscriptions_jul_sep.csv"  # drift, and on_drift: retrain
+    result = cli("monitor", trained / "spec.yaml", "--data", late, "--report", trained / report)
+    assert result.code == 2 and f"cannot write the report to {trained / report}" in result.err
+    assert message in result.err
+    assert protected(trained) == before and runs_recorded(trained) == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "monitor.columns=[plann]",
+            "monitor.columns names 'plann', which the champion was not trained on; "
+            "did you mean 'plan'?",
+        ),
+        (
+            "monitor.drift.columns.plan.type=ks",
+            "drift test 'ks' (monitor.drift.columns.plan) does not apply to categorical column "
+            "'plan'; it applies to: numeric",
+        ),
+    ],
+)
+def test_a_monitor_section_the_champion_cannot_meet_is_bad_input(
+    cli, trained: Path, setting: str, message: str
+) -> None:
+    before = protected(trained)
+    path = batch(trained, lambda f: f)
+    result = cli("monitor", trained / "spec.yaml", "--data", path, "--set", setting)
+    assert result.code == 2 and message in result.err and "Traceback" not in result.err
+    assert protected(trained) == before and runs_recorded(trained) == 0
+
+
+def test_a_version_trained_before_monitoring_has_no_profile_to_compare_with(
+    cli, trained: Path
+) -> None:
+    with sqlite3.connect(trained / ".specops/store.db") as db:  # as an older store has it
+        db.execute(
+            "UPDATE model_versions SET files_json = json_remove(files_json, '$.\"profile.json\"')"
+        )
+    result = cli("monitor", trained / "spec.yaml", "--data", batch(trained, lambda f: f))
+    assert result.code == 2
+    assert "subs/1 has no reference profile (profile.json)" in result.err
+    assert "run `specops run SPEC` to train a version that has one" in result.err
 
 
 def test_no_store_or_no_champion_is_a_clear_error(cli, tmp_path: Path) -> None:

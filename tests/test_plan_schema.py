@@ -97,3 +97,33 @@ def test_core_schema_is_the_published_file(cli) -> None:
     )
     assert json.loads(cli("schema", "--core").out) == published
     assert published["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_plan_without_deploy_targets_still_shows_evaluate_gate_and_register(
+    cli, write_spec, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    path = write_spec(
+        """
+        name: x
+        task: binary
+        data:
+          source: {type: sklearn_dataset, params: {name: breast_cancer}}
+          target: target
+        model: {type: lightgbm}
+        deploy: []
+        """
+    )
+    result = cli("plan", path)
+    assert result.code == 0, result.err
+    steps = [line.split("│")[1].strip() for line in result.out.splitlines() if "│" in line]
+    named = [step for step in steps if step]
+    assert named == ["ingest", "split", "train", "evaluate", "gate", "register"]
+
+
+def test_plan_of_a_spec_that_is_not_there_is_exit_2(cli, tmp_path) -> None:
+    result = cli("plan", tmp_path / "nowhere.yaml")
+    assert result.code == 2 and "spec file not found" in result.err
+    report = json.loads(cli("plan", tmp_path / "nowhere.yaml", "--json").out)
+    assert report["status"] == "error" and report["exit_code"] == 2
+    assert report["problems"][0]["message"].startswith("spec file not found")

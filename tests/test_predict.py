@@ -248,6 +248,34 @@ def test_bad_file_names_are_exit_2(cli, trained: Path) -> None:
     assert result.code == 2 and "no id column 'cust_id'; did you mean 'customer_id'" in result.err
 
 
+def test_outputs_that_would_clash_are_exit_2_and_write_nothing(cli, trained: Path) -> None:
+    source = scoring_rows(trained)
+    before = source.read_bytes()
+    result = predict(cli, trained, "score", "-i", source, "-o", source)
+    assert result.code == 2 and f"the output would overwrite the input {source}" in result.err
+    assert source.read_bytes() == before
+
+    frame = pd.read_csv(source)
+    frame["prediction"] = "an earlier score"
+    frame.to_csv(source, index=False)
+    output = trained / "o.csv"
+    clash = predict(cli, trained, "score", "-i", source, "-o", output, "--id-column", "prediction")
+    assert clash.code == 2 and not output.exists()
+    assert (
+        "the id column 'prediction' has the name of an output column; "
+        "outputs: prediction, proba_no, proba_yes"
+    ) in clash.err
+
+
+def test_a_chunk_size_below_1_is_refused_by_the_parser(cli, trained: Path, capsys) -> None:
+    source = scoring_rows(trained)
+    with pytest.raises(SystemExit) as exit_info:
+        predict(cli, trained, "score", "-i", source, "-o", trained / "o.csv", "--chunk-rows", "0")
+    assert exit_info.value.code == 2
+    assert "expected a whole number >= 1, got '0'" in capsys.readouterr().err
+    assert not (trained / "o.csv").exists()
+
+
 def test_multiclass_has_one_probability_per_label(cli, write_spec) -> None:
     spec = write_spec(
         """

@@ -375,6 +375,13 @@ def test_gc_lists_then_deletes_only_what_nothing_references(cli, store: Path) ->
     assert "nothing to collect" in cli("store", "gc", "--min-age", "0", "--store", store).out
 
 
+def test_gc_refuses_a_negative_min_age_and_deletes_nothing(cli, store: Path) -> None:
+    blob, incoming, package = make_leftovers(store)
+    result = cli("store", "gc", "--min-age", "-1", "--apply", "--store", store)
+    assert result.code == 2 and "--min-age must be 0 or more seconds, not -1" in result.err
+    assert blob.exists() and incoming.exists() and package.exists()
+
+
 def test_gc_keeps_a_blob_a_version_started_naming_after_it_looked(store: Path) -> None:
     from framework.store.integrity import collect, find_garbage
 
@@ -440,7 +447,7 @@ def test_registry_commands_import_no_data_library(store: Path) -> None:
         "for argv in (['models', 'list'], ['models', 'show', 'bc'], ['runs', 'list'],\n"
         "             ['store', 'verify'], ['store', 'gc']):\n"
         "    assert main([*argv, '--store', store, '--json']) == 0, argv\n"
-        "heavy = {'pandas', 'numpy', 'sklearn', 'lightgbm', 'pyarrow', 'skops'}\n"
+        "heavy = {'pandas', 'numpy', 'sklearn', 'lightgbm', 'pyarrow', 'skops', 'rich'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

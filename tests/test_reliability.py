@@ -22,7 +22,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import aliases_and_history, breast_cancer_spec, champion, store_rows
+from tests.helpers import (
+    aliases_and_history,
+    breast_cancer_spec,
+    champion,
+    install_plugin,
+    store_rows,
+)
 
 KILLER = '''
 """Test plugin: SIGKILL this very process at SPECOPS_KILL_AT=STEP:start|end."""
@@ -89,12 +95,8 @@ def spec(write_spec) -> Path:
 def site(tmp_path: Path) -> Path:
     """A third-party plugin laid out as pip would: module, dist-info, entry point."""
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "specops_killer.py").write_text(textwrap.dedent(KILLER).lstrip())
-    info = site / "specops_killer-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: specops-killer\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text("[specops]\nkiller = specops_killer\n")
+    code = textwrap.dedent(KILLER).lstrip()
+    install_plugin(site, "specops-killer", "specops_killer", code, "killer")
     return site
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
-from tests.helpers import store_rows
+from tests.helpers import store_execute, store_rows
 
 
 def last_run_id(directory: Path) -> str:
@@ -73,10 +72,10 @@ def test_a_training_run_can_use_a_recorded_dataset_version(cli, bc_spec: Path, w
 def test_a_changed_result_is_reported_and_exits_1(cli, bc_spec: Path) -> None:
     assert cli("run", bc_spec).code == 0
     run_id = last_run_id(bc_spec.parent)
-    with sqlite3.connect(bc_spec.parent / ".specops" / "store.db") as db:
-        db.execute(
-            "UPDATE metrics SET value = 0.5 WHERE run_id = ? AND name = 'roc_auc'", (run_id,)
-        )
+    store_execute(
+        bc_spec.parent / ".specops",
+        f"UPDATE metrics SET value = 0.5 WHERE run_id = '{run_id}' AND name = 'roc_auc'",
+    )
     result = cli("reproduce", run_id, "--store", bc_spec.parent / ".specops")
     assert result.code == 1
     assert "DIFFERENT" in result.out and "did not reproduce" in result.out
@@ -94,6 +93,18 @@ def test_unknown_run_lists_recent_ones(cli, bc_spec: Path) -> None:
     result = cli("reproduce", "19990101", "--store", bc_spec.parent / ".specops")
     assert result.code == 2
     assert "no run '19990101'" in result.err and last_run_id(bc_spec.parent) in result.err
+
+
+def test_a_run_that_made_no_model_or_an_ambiguous_prefix_is_exit_2(cli, bc_spec: Path) -> None:
+    store = bc_spec.parent / ".specops"
+    failing = ("--set", "checks=[{type: row_count, params: {min: 100000}}]")
+    assert cli("run", bc_spec, *failing).code == 1  # stopped by its data check: no model
+    result = cli("reproduce", last_run_id(bc_spec.parent), "--store", store)
+    assert result.code == 2
+    assert "ended 'failed_checks' without a model version: nothing to reproduce" in result.err
+    assert cli("run", bc_spec, *failing).code == 1
+    ambiguous = cli("reproduce", last_run_id(bc_spec.parent)[:4], "--store", store)
+    assert ambiguous.code == 2 and "is ambiguous: 2 runs match" in ambiguous.err
 
 
 def test_reproduce_needs_and_checks_the_runs_environment(cli, bc_spec: Path, monkeypatch) -> None:

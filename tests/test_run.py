@@ -65,10 +65,8 @@ def test_another_split_rescores_the_champion_on_its_test_rows(cli, bc_spec: Path
     gate = next(s for s in report["steps"] if s["name"] == "gate")
     assert "champion bc/1 rescored on this test split" in gate["detail"]
     roc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
-    with sqlite3.connect(bc_spec.parent / ".specops" / "store.db") as db:
-        recorded = db.execute(
-            "SELECT value FROM metrics WHERE name = 'roc_auc' ORDER BY rowid LIMIT 1"
-        ).fetchone()[0]
+    query = "SELECT value FROM metrics WHERE name = 'roc_auc' ORDER BY rowid LIMIT 1"
+    recorded = store_rows(bc_spec.parent / ".specops", query)[0][0]
     assert roc["champion"] != recorded  # scored on the new test rows, not copied
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import LIFECYCLE_STEPS, build_store, store_rows
+from tests.helpers import LIFECYCLE_STEPS, build_store, store_execute, store_rows
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +91,11 @@ def test_unknown_or_ambiguous_run_ids_are_exit_2(cli, store: Path, run_ids) -> N
     assert cli("runs", "diff", run_ids[0], "nope", "--store", store).code == 2
 
 
+def test_a_negative_limit_is_exit_2(cli, store: Path) -> None:
+    result = cli("runs", "list", "--limit", "-1", "--store", store)
+    assert result.code == 2 and "--limit must be 0 (all) or more, not -1" in result.err
+
+
 def test_runs_diff_marks_what_changed(cli, store: Path, run_ids) -> None:
     first, _, third = run_ids
     result = cli("runs", "diff", first, third, "--store", store, "--json")
@@ -128,8 +132,7 @@ def test_runs_show_a_run_that_never_ended(cli, store: Path, tmp_path: Path, run_
     """A killed run stays 'running' with no end; show and list still work."""
     copy = tmp_path / "store"
     shutil.copytree(store, copy)
-    with sqlite3.connect(copy / "store.db") as db:
-        db.execute("UPDATE runs SET status='running', ended_at=NULL WHERE id=?", (run_ids[0],))
+    store_execute(copy, f"UPDATE runs SET status='running', ended_at=NULL WHERE id='{run_ids[0]}'")
     shown = json.loads(cli("runs", "show", run_ids[0], "--store", copy, "--json").out)
     assert shown["status"] == "running" and shown["seconds"] is None
     assert cli("runs", "list", "--store", copy).code == 0

@@ -11,22 +11,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
+from tests.helpers import install_plugin as install
+
 GUIDE = (REPO / "docs" / "plugins.md").read_text()
 
 
 def guide_block(language: str, index: int = 0) -> str:
     return re.findall(rf"```{language}\n(.*?)```", GUIDE, flags=re.S)[index]
-
-
-def install(site: Path, dist: str, module: str, code: str, entry_name: str) -> None:
-    """Lay out a module and its dist-info exactly as pip would leave them."""
-    site.mkdir(exist_ok=True)
-    (site / f"{module}.py").write_text(code)
-    info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(f"[specops]\n{entry_name} = {module}\n")
 
 
 @pytest.fixture

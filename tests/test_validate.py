@@ -285,3 +285,53 @@ def test_env_values_are_text_unless_the_schema_wants_a_number(cli, write_spec, m
     result = cli("validate", path)
     assert result.code == 2
     assert "model.params.n_estimators: expected integer, found a string 'many'" in result.err
+
+
+def test_a_missing_or_empty_spec_file_is_exit_2(cli, write_spec, tmp_path: Path) -> None:
+    missing = cli("validate", tmp_path / "nowhere.yaml")
+    assert missing.code == 2
+    assert f"error: spec file not found: {tmp_path / 'nowhere.yaml'}" in missing.err
+    empty = write_spec("")
+    result = cli("validate", empty)
+    assert result.code == 2
+    assert f"{empty}:1:1: error: a spec must be a mapping of keys" in result.err
+    assert "found: an empty file" in result.err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("nokey", "--set nokey: error: --set needs KEY.PATH=VALUE"),
+        ("name.first=x", "--set name.first=x: error: name is a value, not a section"),
+        ("deploy.5.type=registry", "error: index 5 is past the end of deploy"),
+        ("deploy.type=registry", "error: deploy.type is not an item of the list deploy"),
+    ],
+)
+def test_a_set_override_that_cannot_apply_is_exit_2(cli, override: str, message: str) -> None:
+    result = cli("validate", SPECS / "breast_cancer.yaml", "--set", override)
+    assert result.code == 2
+    assert message in result.err and "Traceback" not in result.err
+
+
+def test_features_that_contradict_the_target_or_exclude(cli, write_spec) -> None:
+    path = write_spec(
+        """
+        name: x
+        task: binary
+        data:
+          source: {type: sklearn_dataset, params: {name: breast_cancer}}
+          target: target
+          features: [target, "mean radius", "mean area"]
+          exclude: ["mean area"]
+        profiles:
+          small: [1, 2]
+        model: {type: lightgbm}
+        """
+    )
+    result = cli("validate", path)
+    assert result.code == 2
+    assert f"{path}:6:3: error: the target 'target' is also listed as a feature" in result.err
+    assert f"{path}:7:3: error: columns both in features and in exclude: mean area" in result.err
+    profiled = cli("validate", path, "--profile", "small")
+    assert profiled.code == 2
+    assert f"{path}:9:10: error: a profile must be a mapping of sections" in profiled.err

@@ -12,7 +12,8 @@ from framework.errors import SpecError
 from framework.plugins import Plugins, get_plugins
 
 
-def _plugins(args: argparse.Namespace) -> Plugins:
+def plugins_for(args: argparse.Namespace) -> Plugins:
+    """The loaded plugins; with ``--debug``, every hook call is printed as well."""
     plugins = get_plugins()
     if getattr(args, "debug", False):
         plugins.trace()
@@ -31,7 +32,7 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    plugins = _plugins(args)
+    plugins = plugins_for(args)
     report: list[dict[str, Any]] = []
     for path in args.specs:
         try:
@@ -54,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from framework.plan import make_plan, metrics_for
 
-    plugins = _plugins(args)
+    plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
     steps = make_plan(spec, plugins)
     metrics = metrics_for(spec, plugins)
@@ -81,7 +82,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from framework.engine import Engine
 
-    plugins = _plugins(args)
+    plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
     from framework.cli.progress import Progress
 
@@ -105,13 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from framework.spec.schema import composed_schema, core_schema
 
-    schema = core_schema() if args.core else composed_schema(_plugins(args).registry)
+    schema = core_schema() if args.core else composed_schema(plugins_for(args).registry)
     _print_json(schema)
     return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    plugins = _plugins(args)
+    plugins = plugins_for(args)
     registry = plugins.registry
     if args.json:
         _print_json(

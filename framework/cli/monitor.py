@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from framework.cli.options import common, handler, spec_options, store_option
+from framework.cli.options import common, handler, positive_int, spec_options, store_option
 
 COMMANDS = "framework.cli.monitor_commands"
 
@@ -33,6 +33,19 @@ unknown labels), with a message and the columns that could not be judged.
 """
 
 
+def _time(text: str) -> str:
+    """An argparse type for a window bound: the text, once the prediction log can read it."""
+    from framework.prediction_log import _seconds
+
+    try:
+        _seconds(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2024-07-01 or 2024-07-01T12:00:00Z, got {text!r}"
+        ) from None
+    return text
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     monitor = commands.add_parser(
         "monitor",
@@ -52,8 +65,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="read the batch from the serving prediction log instead of --data",
     )
-    source.add_argument("--since", metavar="TIME", help="with --from-log: ISO time, inclusive")
-    source.add_argument("--until", metavar="TIME", help="with --from-log: ISO time, exclusive")
+    source.add_argument(
+        "--since", type=_time, metavar="TIME", help="with --from-log: ISO time, inclusive"
+    )
+    source.add_argument(
+        "--until", type=_time, metavar="TIME", help="with --from-log: ISO time, exclusive"
+    )
     monitor.add_argument(
         "--labels",
         metavar="COLUMN",
@@ -68,7 +85,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="retrain on drift even if the spec's on_drift is report or fail",
     )
     monitor.add_argument(
-        "--limit", type=int, default=20, metavar="N", help="with history: the last N runs"
+        "--limit", type=positive_int, default=20, metavar="N", help="with history: the last N runs"
     )
     store_option(monitor)
     spec_options(monitor)

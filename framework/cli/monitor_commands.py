@@ -12,13 +12,25 @@ from framework.errors import UserError
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    if args.spec == "history" and args.name:
+    if args.spec == "history":
+        if not args.name:
+            raise UserError(
+                "monitor history needs the model's name: `specops monitor history NAME`"
+            )
         return cmd_history(args)
     if args.name:
         raise UserError(
             f"unexpected argument '{args.name}': write `specops monitor SPEC --data FILE` "
             "or `specops monitor history NAME`"
         )
+    if args.store:
+        raise UserError(
+            "--store is for `specops monitor history`; a spec is monitored against its own "
+            "store (store.path): to choose another, --set store.path=DIR"
+        )
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        _check_report_target(report)  # before any work: a bad path must not cost a retraining
     from framework.monitoring.monitor import (
         apply_retrain,
         judge_batch,
@@ -38,14 +50,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     try:
         batch = _batch(args, spec, store)
         result = judge_batch(spec, plugins, store, batch, args.labels)
-        if args.report:
-            result.report_path = str(Path(args.report).absolute())
+        if report is not None:
+            result.report_path = str(report.absolute())
         record(store, result)
         if wants_retrain(result, args.retrain):
             apply_retrain(result, _retrain(spec, plugins, batch.frame, result.monitor_id, args))
-        html = _write_report(result, Path(args.report)) if args.report else None
         if result.retrain and result.retrain.run_id and store.run(result.retrain.run_id) is None:
             result.retrain.run_id = None  # the run never reached the store: nothing to link
+        html = _write_report(result, report) if report is not None else None
         record_outcome(store, result, html)
     finally:
         store.close()
@@ -92,6 +104,17 @@ def _retrain(spec: Any, plugins: Any, frame: Any, monitor_id: str, args: argpars
         return retrain(spec, plugins, frame, monitor_id)
     finally:
         plugins.unregister(progress)
+
+
+def _check_report_target(path: Path) -> None:
+    """Refuse a report path that can never be written: a directory, or under a file."""
+    if path.is_dir():
+        raise UserError(f"cannot write the report to {path}: it is a directory")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write the report to {path}: {folder} is a file, not a directory")
 
 
 def _write_report(result: Any, path: Path) -> str:

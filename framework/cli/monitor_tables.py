@@ -90,25 +90,11 @@ def print_monitor(result: Any) -> None:
     performance = result.performance
     if performance is not None:
         if performance.verdicts:
-            metrics = _table(
-                f"performance on {performance.rows:,} labelled rows ({performance.label_column})",
-                "metric",
-                "value",
-                "threshold",
-                "at training",
-                "verdict",
-                "detail",
+            title = (
+                f"performance on {performance.rows:,} labelled rows ({performance.label_column})"
             )
-            for v in performance.verdicts:
-                metrics.add_row(
-                    v.metric,
-                    number(v.value),
-                    escape(v.rule or "-"),
-                    number(v.champion),
-                    PASS[v.passed],
-                    escape(v.detail),
-                )
-            console.print(metrics)
+            verdicts = [v.to_dict() for v in performance.verdicts]
+            console.print(_metric_table(title, "value", "at training", verdicts))
         for line in filter(None, [performance.note, performance.problem]):
             console.print(f"[yellow]performance:[/] {escape(line)}")
     for problem in result.problems:
@@ -122,27 +108,27 @@ def print_monitor(result: Any) -> None:
         console.print(f"report: {escape(result.report_path)}")
 
 
+def _metric_table(title: str, value: str, compared: str, verdicts: list[dict[str, Any]]) -> Table:
+    """Metric verdicts (``MetricVerdict.to_dict()``): the value, the rule and the comparison."""
+    table = _table(title, "metric", value, "threshold", compared, "verdict", "detail")
+    for v in verdicts:
+        table.add_row(
+            v["metric"],
+            number(v["value"]),
+            escape(v["rule"] or "-"),
+            number(v["champion"]),
+            PASS[v["passed"]],
+            escape(v["detail"]),
+        )
+    return table
+
+
 def _print_retrain(console: Console, outcome: Any) -> None:
     if outcome.gate:
-        gate = _table(
-            f"retraining run {outcome.run_id}: gate, challenger vs champion on the new test split",
-            "metric",
-            "challenger",
-            "threshold",
-            "champion",
-            "verdict",
-            "detail",
+        title = (
+            f"retraining run {outcome.run_id}: gate, challenger vs champion on the new test split"
         )
-        for v in outcome.gate:
-            gate.add_row(
-                v["metric"],
-                number(v["value"]),
-                escape(v["rule"] or "-"),
-                number(v["champion"]),
-                PASS[v["passed"]],
-                escape(v["detail"]),
-            )
-        console.print(gate)
+        console.print(_metric_table(title, "challenger", "champion", outcome.gate))
     promoted = (
         f"promoted version {outcome.promoted_version} to champion"
         if outcome.promoted_version is not None

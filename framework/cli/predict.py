@@ -43,15 +43,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from framework.cli.commands import plugins_for
     from framework.package import ModelPackage
-    from framework.plugins import get_plugins
     from framework.refs import resolve, store_root
     from framework.scoring import DEFAULT_CHUNK_ROWS, score_file
     from framework.store import Store
 
-    plugins = get_plugins()
-    if args.debug:
-        plugins.trace()
+    plugins = plugins_for(args)
     store = Store.open_existing(store_root(args.store))
     try:
         version = resolve(store, args.ref)

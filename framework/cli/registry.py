@@ -31,6 +31,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _store(commands)
 
 
+def _group(
+    commands: argparse._SubParsersAction, name: str, help: str
+) -> argparse._SubParsersAction:
+    """A command (``models``, ``runs``, ``store``) whose actions are subcommands."""
+    parser = commands.add_parser(name, help=help)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+
 def _leaf(
     group: argparse._SubParsersAction, name: str, target: str, **kwargs: str
 ) -> argparse.ArgumentParser:
@@ -43,8 +51,7 @@ def _leaf(
 
 
 def _models(commands: argparse._SubParsersAction) -> None:
-    models = commands.add_parser("models", help="the model registry: versions, aliases, lineage")
-    group = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    group = _group(commands, "models", "the model registry: versions, aliases, lineage")
 
     _leaf(group, "list", "cmd_models_list", help="every model, its versions and aliases")
 
@@ -83,8 +90,7 @@ def _models(commands: argparse._SubParsersAction) -> None:
 
 
 def _runs(commands: argparse._SubParsersAction) -> None:
-    runs = commands.add_parser("runs", help="recorded runs: list, show, diff")
-    group = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    group = _group(commands, "runs", "recorded runs: list, show, diff")
 
     listing = _leaf(group, "list", "cmd_runs_list", help="recent runs, newest first")
     listing.add_argument("--spec", metavar="NAME", help="only runs of this spec name")
@@ -112,10 +118,7 @@ def _runs(commands: argparse._SubParsersAction) -> None:
 
 
 def _store(commands: argparse._SubParsersAction) -> None:
-    store = commands.add_parser(
-        "store", help="check the store, or clean up what it no longer needs"
-    )
-    group = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    group = _group(commands, "store", "check the store, or clean up what it no longer needs")
 
     _leaf(
         group,

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
 from framework.errors import StoreError, UserError
-from framework.refs import ModelRef, parse_ref, resolve, store_root
+from framework.refs import ALIAS_PATTERN, ModelRef, find_run, parse_ref, resolve, store_root
 from framework.store.store import (
     AliasMove,
     ModelVersion,
@@ -27,9 +26,7 @@ from framework.store.store import (
     undo_stack,
 )
 
-ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 KEY_METRICS = 3  # shown per version when the spec's gate names none
-RECENT_RUNS = 5  # listed when a run id is unknown
 
 Report = dict[str, Any]
 
@@ -44,18 +41,16 @@ def _store(args: argparse.Namespace) -> Iterator[Store]:
         store.close()
 
 
-def _emit(args: argparse.Namespace, report: Report, printer: Callable[[Report], None]) -> None:
+def _emit(args: argparse.Namespace, report: Report, printer: str) -> None:
+    """The report as JSON, or as tables by ``registry_tables.<printer>`` (rich is loaded
+    only then: ``--json`` callers never pay for it)."""
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
-        printer(report)
+        from framework.cli import registry_tables
 
-
-def _tables() -> Any:
-    from framework.cli import registry_tables
-
-    return registry_tables
+        getattr(registry_tables, printer)(report)
 
 
 def _actor() -> str:
@@ -88,7 +83,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             "store": str(store.root),
             "models": [_model_summary(store, name) for name in store.model_names()],
         }
-    _emit(args, report, _tables().print_models)
+    _emit(args, report, "print_models")
     return 0
 
 
@@ -129,7 +124,7 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
         version = resolve(store, args.ref)
         report = _model_report(store, version)
-    _emit(args, report, _tables().print_model)
+    _emit(args, report, "print_model")
     return 0
 
 
@@ -187,7 +182,7 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
                 version.name, alias, version.version, actor=_actor(), reason=reason
             )
             report = _moved(move)
-    _emit(args, report, _tables().print_move)
+    _emit(args, report, "print_move")
     return 0
 
 
@@ -203,7 +198,7 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
     report = _moved(move)
     report["undid"] = asdict(before[-1]) if before else None
     report["next_rollback_to"] = after[-1].from_version if after else None
-    _emit(args, report, _tables().print_move)
+    _emit(args, report, "print_move")
     return 0
 
 
@@ -236,39 +231,11 @@ def _unmoved(name: str, alias: str, version: int | None, why: str) -> Report:
 # runs -------------------------------------------------------------------------
 
 
-def find_run(store: Store, text: str) -> RunRecord:
-    """A run by its id or a unique prefix; unknown or ambiguous is bad input (exit 2)."""
-    text = text.strip()
-    exact = store.run(text)
-    if exact is not None:
-        return exact
-    matches = store.run_ids(text) if text else []
-    if len(matches) == 1:
-        found = store.run(matches[0])
-        assert found is not None
-        return found
-    if matches:
-        shown = ", ".join(matches[:RECENT_RUNS]) + (" ..." if len(matches) > RECENT_RUNS else "")
-        raise StoreError(
-            f"run id prefix '{text}' is ambiguous: {len(matches)} runs match ({shown}); "
-            "give more characters"
-        )
-    recent = store.run_ids()[:RECENT_RUNS]
-    raise StoreError(
-        f"no run '{text}' in {store.root}; most recent runs: {', '.join(recent) or 'none yet'}"
-    )
-
-
 def _produced(store: Store) -> dict[str, list[ModelVersion]]:
     by_run: dict[str, list[ModelVersion]] = {}
     for version in store.versions():
         by_run.setdefault(version.run_id, []).append(version)
     return by_run
-
-
-def _versions_made_by(store: Store, run: RunRecord) -> list[ModelVersion]:
-    """The model versions one run made (registered or rejected), oldest first."""
-    return [v for v in store.versions(run.spec_name) if v.run_id == run.id]
 
 
 def _version_briefs(versions: list[ModelVersion]) -> list[Report]:
@@ -298,7 +265,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             for run in store.runs(limit=args.limit or None, spec_name=args.spec)
         ]
         report = {"store": str(store.root), "runs": runs}
-    _emit(args, report, _tables().print_runs)
+    _emit(args, report, "print_runs")
     return 0
 
 
@@ -307,7 +274,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
         run = find_run(store, args.run_id)
         report = _run_report(store, run)
-    _emit(args, report, _tables().print_run_record)
+    _emit(args, report, "print_run_record")
     return 0
 
 
@@ -331,7 +298,7 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "metrics": store.metrics(run.id),
         "verdicts": run.outputs.get("verdicts", []),
         "champion_note": run.outputs.get("champion_note"),
-        "models": _version_briefs(_versions_made_by(store, run)),
+        "models": _version_briefs(store.versions_of_run(run.id)),
         "params": store.params(run.id),
         "lineage": run.lineage,
     }
@@ -350,7 +317,7 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
         "changed": sum(row["changed"] for row in rows),
         "rows": rows,
     }
-    _emit(args, report, _tables().print_diff)
+    _emit(args, report, "print_diff")
     return 0
 
 
@@ -361,8 +328,8 @@ def diff_rows(store: Store, a: RunRecord, b: RunRecord) -> list[Report]:
     spec_a = {k: v for k, v in _flatten(a.spec).items() if k not in covered}
     spec_b = {k: v for k, v in _flatten(b.spec).items() if k not in covered}
     packages_a, packages_b = a.lineage.get("packages") or {}, b.lineage.get("packages") or {}
-    models_a = ", ".join(v.ref for v in _versions_made_by(store, a))
-    models_b = ", ".join(v.ref for v in _versions_made_by(store, b))
+    models_a = ", ".join(v.ref for v in store.versions_of_run(a.id))
+    models_b = ", ".join(v.ref for v in store.versions_of_run(b.id))
     rows = [
         _row("run", "spec name", a.spec_name, b.spec_name),
         _row("run", "status", a.status, b.status),
@@ -427,7 +394,7 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
             },
             "problems": [asdict(problem) for problem in result.problems],
         }
-    _emit(args, report, _tables().print_verify)
+    _emit(args, report, "print_verify")
     return 0 if result.ok else 1
 
 
@@ -452,7 +419,7 @@ def cmd_store_gc(args: argparse.Namespace) -> int:
             "deleted": [str(g.path) for g in deleted],
             "kept_young": [_garbage(g) for g in young],
         }
-    _emit(args, report, _tables().print_gc)
+    _emit(args, report, "print_gc")
     return 0
 
 

@@ -21,11 +21,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     import json
 
-    from framework.plugins import get_plugins
+    from framework.cli.commands import plugins_for
     from framework.refs import store_root
     from framework.reproduce import reproduce
 
-    outcome = reproduce(store_root(args.store), args.run_id, get_plugins())
+    outcome = reproduce(store_root(args.store), args.run_id, plugins_for(args))
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2, default=str))
     else:

@@ -1,6 +1,7 @@
 """Parser of ``specops serve``: an HTTP prediction server for a stored version or a package.
 
-Nothing heavy is imported here; the handler lives in ``framework.serving.command``.
+Nothing heavy is imported here (``framework.serving.defaults`` is constants only); the
+handler lives in ``framework.serving.command``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,12 @@ from __future__ import annotations
 import argparse
 
 from framework.cli.options import common, handler, positive_int, store_option
+from framework.serving.defaults import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_PORT,
+)
 
 DESCRIPTION = """\
 Serve a model over HTTP with two protocols existing clients speak: MLflow's
@@ -44,12 +51,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--package", metavar="DIR", help="serve an exported model package instead of a store"
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
     serve.add_argument(
         "--port",
         type=_port,
         default=None,
-        help="port (default 8080; 0 picks a free one); with --status/--stop: only that port",
+        help=f"port (default {DEFAULT_PORT}; 0 picks a free one); "
+        "with --status/--stop: only that port",
     )
     serve.add_argument(
         "--workers", type=positive_int, default=1, metavar="N", help="worker processes (default 1)"
@@ -63,9 +73,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--max-body-bytes",
         type=positive_int,
-        default=64 * 2**20,
+        default=DEFAULT_MAX_BODY_BYTES,
         metavar="N",
-        help="refuse larger request bodies with 413 (default 64 MiB)",
+        help=f"refuse larger bodies with 413 (default {DEFAULT_MAX_BODY_BYTES // 2**20} MiB)",
     )
     serve.add_argument(
         "--follow",
@@ -75,9 +85,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--poll-ms",
         type=positive_int,
-        default=500,
+        default=round(DEFAULT_POLL_SECONDS * 1000),
         metavar="MS",
-        help="how often to check whether the followed alias moved (default 500)",
+        help="how often to check whether the followed alias moved (default %(default)s)",
     )
     serve.add_argument(
         "--no-request-log",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from framework.engine import RunResult
-from framework.plan import PlannedStep
-from framework.registry import ComponentRegistry
-from framework.spec.model import Spec
+if TYPE_CHECKING:
+    from framework.engine import RunResult
+    from framework.plan import PlannedStep
+    from framework.registry import ComponentRegistry
+    from framework.spec.model import Spec
 
 
 def _console() -> Any:
@@ -44,17 +45,19 @@ def print_plan(spec: Spec, steps: list[PlannedStep], metrics: list[str]) -> None
     table = _table("plan", "step", "component", "plugin", "effective params")
     table.columns[1].no_wrap = True
     table.columns[2].no_wrap = True
-    for step in steps:
-        if step.step == "deploy" and not any(r[0] == "evaluate" for r in _rows(table)):
-            _add_core_rows(table, spec, metrics)
-        cell = _param_lines(step.params) + (f"\n[dim]{step.note}[/]" if step.note else "")
-        table.add_row(step.step, step.type, f"{step.plugin} {step.version}", cell)
+    # evaluate, gate and register run after train and before deploy, deploy steps or not
+    deploy_at = next((i for i, s in enumerate(steps) if s.step == "deploy"), len(steps))
+    for step in steps[:deploy_at]:
+        _add_step_row(table, step)
+    _add_core_rows(table, spec, metrics)
+    for step in steps[deploy_at:]:
+        _add_step_row(table, step)
     console.print(table)
 
 
-def _rows(table: Any) -> list[list[str]]:
-    cells = [list(column.cells) for column in table.columns]
-    return [list(row) for row in zip(*cells, strict=False)]
+def _add_step_row(table: Any, step: PlannedStep) -> None:
+    cell = _param_lines(step.params) + (f"\n[dim]{step.note}[/]" if step.note else "")
+    table.add_row(step.step, step.type, f"{step.plugin} {step.version}", cell)
 
 
 def _add_core_rows(table: Any, spec: Spec, metrics: list[str]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from framework.errors import SpecError, UserError
+from framework.errors import Problem, SpecError, UserError
 from framework.monitoring.batch import (
     ColumnProblem,
     PreparedColumn,
@@ -29,6 +29,7 @@ from framework.monitoring.batch import (
     prepare_column,
 )
 from framework.monitoring.profile import ColumnProfile, Profile
+from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -170,9 +171,6 @@ def watched_columns(profile: Profile, wanted: tuple[str, ...] | None) -> list[st
         return list(profile.columns)
     unknown = [c for c in wanted if c not in profile.columns]
     if unknown:
-        from framework.errors import Problem
-        from framework.suggest import did_you_mean
-
         known = list(profile.columns)
         raise SpecError(
             [

@@ -41,18 +41,13 @@ def history(store: Store, name: str, limit: int = 20) -> dict[str, Any]:
             f"no monitor runs recorded for '{name}' in {store.root}"
             f"{did_you_mean(name, known)}; monitored models: {', '.join(known) or 'none yet'}"
         )
-    ids = [r["id"] for r in runs]
-    by_run = store.monitor_columns(ids)
-    names: list[str] = []
-    for run_id in ids:
-        for column in by_run[run_id]:
-            if column["column_name"] not in names:
-                names.append(column["column_name"])
+    by_run = store.monitor_columns([r["id"] for r in runs])
+    # each run's columns by name, oldest run first; a column's first sighting fixes its place
+    per_run = [{c["column_name"]: c for c in by_run[r["id"]]} for r in runs]
+    names = dict.fromkeys(column for run in per_run for column in run)
     columns = []
     for column in names:
-        cells = [
-            next((c for c in by_run[run_id] if c["column_name"] == column), None) for run_id in ids
-        ]
+        cells = [run.get(column) for run in per_run]
         values = [c["statistic"] if c else None for c in cells]
         tests = sorted({c["test"] for c in cells if c and c["test"]})
         last = next((c for c in reversed(cells) if c and c["statistic"] is not None), None)

@@ -16,19 +16,22 @@ performance threshold failed); ``error`` 2 (the batch does not fit the model).
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.components import CheckOutcome, StepContext
 from framework.errors import DataError
-from framework.monitoring.drift import ColumnVerdict, DatasetDrift, dataset_drift, judge_column
+from framework.monitoring.drift import (
+    ColumnVerdict,
+    DatasetDrift,
+    dataset_drift,
+    judge_column,
+    watched_columns,
+)
 from framework.monitoring.performance import Performance
 from framework.monitoring.spec import PREDICTION
+from framework.store.store import new_run_id, now
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,7 +45,7 @@ EXIT = {"no_drift": 0, "drift": 1, "failed_checks": 1, "degraded": 1, "error": 2
 
 
 def new_monitor_id() -> str:
-    return "mon-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    return "mon-" + new_run_id()
 
 
 @dataclass
@@ -113,10 +116,8 @@ def judge_batch(
 ) -> MonitorResult:
     """Compare a batch with the champion's profile; no side effects."""
     from framework.lineage import frame_hash
-    from framework.monitoring.drift import watched_columns
     from framework.monitoring.profile import load_profile
     from framework.package import ModelPackage
-    from framework.plan import metrics_for
     from framework.refs import resolve
 
     started = time.perf_counter()
@@ -132,7 +133,7 @@ def judge_batch(
         batch.description,
         frame_hash(frame),
         len(frame),
-        datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        now(),
         spec.monitor.on_drift,
     )
     if len(frame) == 0:
@@ -148,8 +149,6 @@ def judge_batch(
         reference = profile.columns[name]
         if name == PREDICTION and reference.source == "prediction":
             verdict = _judge_prediction(spec, plugins, profile, predictions, prediction_note)
-            if prediction_note:
-                verdict.summary = {"reference": {"count": reference.count}, "current": {}}
         else:
             verdict, _ = judge_column(name, reference, frame, spec.monitor.drift, plugins)
         if verdict.status == "not computed" and len(frame):
@@ -168,7 +167,7 @@ def judge_batch(
 
     if labels is not None:
         result.performance = _performance(
-            spec, plugins, frame, labels, predictions, package, champion.metrics, metrics_for
+            spec, plugins, frame, labels, predictions, champion.metrics
         )
         if result.performance.problem:
             result.problems.append(result.performance.problem)
@@ -182,12 +181,14 @@ def _judge_prediction(
 ) -> ColumnVerdict:
     import pandas as pd
 
+    from framework.monitoring.batch import describe
     from framework.monitoring.profile import prediction_series
 
     reference = profile.columns[PREDICTION]
     if predictions is None:
         verdict = ColumnVerdict(PREDICTION, reference.role, "prediction", "not computed")
         verdict.note = note or "no predictions"
+        verdict.summary = describe(reference, None)
         return verdict
     series = prediction_series(predictions, profile.task, predictions.labels)
     frame = pd.DataFrame({PREDICTION: series.to_numpy()})
@@ -201,11 +202,10 @@ def _performance(
     frame: pd.DataFrame,
     labels: str,
     predictions: Any,
-    package: Any,
     recorded: dict[str, float],
-    metrics_for: Any,
 ) -> Performance:
     from framework.monitoring.performance import score
+    from framework.plan import metrics_for
 
     if predictions is None:
         result = Performance(labels)
@@ -217,7 +217,6 @@ def _performance(
         labels,
         predictions,
         spec.task,
-        package.labels,
         spec.monitor.performance,
         recorded,
         metrics_for(spec, plugins),
@@ -291,16 +290,8 @@ def apply_retrain(result: MonitorResult, outcome: RetrainOutcome) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _blob(store: Store, text: str, suffix: str) -> str:
-    with tempfile.NamedTemporaryFile(
-        "w", dir=store.root, prefix=".incoming-", suffix=suffix, delete=False, encoding="utf-8"
-    ) as handle:
-        handle.write(text)
-        path = Path(handle.name)
-    try:
-        return store.artifacts.put_file(path)
-    finally:
-        path.unlink(missing_ok=True)
+def _blob(store: Store, text: str) -> str:
+    return store.artifacts.put_written(lambda path: path.write_text(text, encoding="utf-8"))
 
 
 def _summary(result: MonitorResult) -> dict[str, Any]:
@@ -321,6 +312,18 @@ def _summary(result: MonitorResult) -> dict[str, Any]:
     }
 
 
+def _outcome(store: Store, result: MonitorResult) -> dict[str, Any]:
+    """What a monitor run decided so far: written at the verdict, rewritten after acting."""
+    return {
+        "ended_at": now(),
+        "decision": result.decision,
+        "exit_code": result.exit_code,
+        "summary_json": json.dumps(_summary(result), default=str),
+        "report_blob": _blob(store, json.dumps(result.to_dict(), default=str)),
+        "report_path": result.report_path,
+    }
+
+
 def record(store: Store, result: MonitorResult) -> None:
     """Store the monitor run, its column statistics and its JSON report (a blob)."""
     judged = result.drift.judged > 0
@@ -331,18 +334,13 @@ def record(store: Store, result: MonitorResult) -> None:
             "version": result.version,
             "spec_path": result.spec_path,
             "started_at": result.started_at,
-            "ended_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "data": result.data,
             "data_hash": result.data_hash,
             "rows": result.rows,
-            "decision": result.decision,
-            "exit_code": result.exit_code,
             "policy": result.policy,
             "dataset_drift": int(result.drift.detected) if judged else None,
             "drift_share": result.drift.observed if judged else None,
-            "summary_json": json.dumps(_summary(result), default=str),
-            "report_blob": _blob(store, json.dumps(result.to_dict(), default=str), ".json"),
-            "report_path": result.report_path,
+            **_outcome(store, result),
         },
         [
             {**c.to_dict(plot=False), "null_share": c.summary.get("current", {}).get("null_share")}
@@ -353,15 +351,9 @@ def record(store: Store, result: MonitorResult) -> None:
 
 def record_outcome(store: Store, result: MonitorResult, html: str | None) -> None:
     """After retraining or a report: the final decision, the chain and the blobs."""
-    fields: dict[str, Any] = {
-        "decision": result.decision,
-        "exit_code": result.exit_code,
-        "summary_json": json.dumps(_summary(result), default=str),
-        "report_blob": _blob(store, json.dumps(result.to_dict(), default=str), ".json"),
-        "report_path": result.report_path,
-    }
+    fields = _outcome(store, result)
     if html is not None:
-        fields["html_blob"] = _blob(store, html, ".html")
+        fields["html_blob"] = _blob(store, html)
     if result.retrain is not None:
         fields.update(
             retrain_run_id=result.retrain.run_id,

@@ -52,7 +52,6 @@ def score(
     column: str,
     predictions: Predictions,
     task: str,
-    labels: list[Any] | None,
     thresholds: tuple[Threshold, ...],
     recorded: dict[str, float],
     metric_names: list[str],
@@ -76,12 +75,13 @@ def score(
         return result
     if result.rows < len(frame):
         result.note = f"scored on the {result.rows:,} of {len(frame):,} rows that have a label"
-    y_true = _codes(target[labelled], task, labels, result)
+    y_true = _codes(target[labelled], task, predictions.labels, result)
     if y_true is None:
         return result
     codes = predictions.codes[labelled]
-    proba = predictions.proba[labelled] if predictions.proba is not None else None
-    y_score = None if proba is None else (proba[:, 1] if task == "binary" else proba)
+    y_score = predictions.score(task)
+    if y_score is not None:
+        y_score = y_score[labelled]
     metrics, directions, skipped = {}, {}, []
     for name in metric_names:
         metric = plugins.build("metric", name)

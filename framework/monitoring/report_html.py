@@ -65,8 +65,8 @@ def _number(value: Any) -> str:
     return escape(str(value))
 
 
-def _badge(status: str) -> str:
-    return f'<span class="badge {BADGES.get(status, "")}">{escape(status)}</span>'
+def _badge(status: str, text: str | None = None) -> str:
+    return f'<span class="badge {BADGES.get(status, "")}">{escape(text or status)}</span>'
 
 
 def _statistic(column: Any) -> str:
@@ -205,7 +205,7 @@ def _checks(result: Any) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{escape(c.check)}</td><td>{escape(c.column or '')}</td>"
-        f"<td>{_badge('ok' if c.passed else 'drift').replace('>drift<', '>failed<')}</td>"
+        f"<td>{_badge('ok') if c.passed else _badge('drift', 'failed')}</td>"
         f"<td>{escape(c.detail)}</td></tr>"
         for c in result.checks
     )

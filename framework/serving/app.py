@@ -56,6 +56,8 @@ MODEL_HEADER = b"specops-model"
 Headers = dict[bytes, bytes]
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
 Handler = Callable[[Headers, bytes, tuple[str, ...]], Reply]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class ClientGone(Exception):
@@ -85,25 +87,21 @@ class ServingApp:
             "/v2/health/ready": ("GET", self.ready, True),
             "/v2": ("GET", self.server_metadata, False),
         }
+        self.model_routes: dict[str, tuple[str, Handler]] = {  # /v2/models/{name}[/versions/{v}]
+            "": ("GET", self.model_metadata),
+            "ready": ("GET", self.model_ready),
+            "infer": ("POST", self.infer),
+        }
 
     # ASGI ----------------------------------------------------------------------
 
-    async def __call__(
-        self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self.lifespan(receive, send)
 
-    async def lifespan(
-        self,
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
-    ) -> None:
+    async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -127,12 +125,7 @@ class ServingApp:
             self.request_log.close()
         self.executor.shutdown(wait=True)
 
-    async def http(
-        self,
-        scope: dict[str, Any],
-        receive: Callable[[], Awaitable[dict[str, Any]]],
-        send: Callable[[dict[str, Any]], Awaitable[None]],
-    ) -> None:
+    async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         render_error = v2.render_error if path.startswith("/v2") else mlflow.render_error
         try:
@@ -180,13 +173,8 @@ class ServingApp:
             if len(rest) >= 2 and rest[0] == "versions":
                 version, rest = rest[1], rest[2:]
             action = rest[0] if len(rest) == 1 else ("" if not rest else None)
-            handlers: dict[str | None, tuple[str, Handler]] = {
-                "": ("GET", self.model_metadata),
-                "ready": ("GET", self.model_ready),
-                "infer": ("POST", self.infer),
-            }
-            if action in handlers:
-                method, handler = handlers[action]
+            if action in self.model_routes:
+                method, handler = self.model_routes[action]
                 return method, handler, False, (name, version or "")
         raise not_found(f"no endpoint {path}; see docs/serving.md for the routes")
 
@@ -196,9 +184,7 @@ class ServingApp:
         scheme, _, credential = header.partition(b" ")
         return scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self.token)
 
-    async def read_body(
-        self, headers: Headers, receive: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> bytes:
+    async def read_body(self, headers: Headers, receive: Receive) -> bytes:
         """The whole body, refused with 413 as soon as it is known to be over the limit."""
         limit = self.settings.max_body_bytes
         declared = headers.get(b"content-length")

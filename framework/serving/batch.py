@@ -18,8 +18,6 @@ from framework.suggest import did_you_mean
 if TYPE_CHECKING:
     import pandas as pd
 
-    from framework.signature import Signature
-
 MAX_NAMES = 10
 
 
@@ -34,7 +32,7 @@ class Batch:
     rows: int
     frame: pd.DataFrame | None = None
     arrays: dict[str, Any] = field(default_factory=dict)
-    """Numeric columns as float arrays once the fast path has converted them: the
+    """Numeric columns as NumPy arrays once the fast path has converted them: the
     request log encodes those far faster than lists of Python numbers."""
 
     @property
@@ -42,7 +40,8 @@ class Batch:
         return [str(c) for c in (self.frame.columns if self.frame is not None else self.columns)]
 
 
-def _listing(names: Sequence[str]) -> str:
+def listing(names: Sequence[str]) -> str:
+    """Names for a message: the first ``MAX_NAMES``, then how many there are in all."""
     shown = ", ".join(names[:MAX_NAMES])
     return shown + (f" ... ({len(names)} in all)" if len(names) > MAX_NAMES else "")
 
@@ -63,7 +62,7 @@ def from_columns(columns: Mapping[str, Any], where: str = "inputs") -> Batch:
     scalars = [name for name, is_seq in sequences.items() if not is_seq]
     if scalars:
         raise bad_request(
-            f"{where}: column(s) {_listing(scalars)} hold a single value while others hold "
+            f"{where}: column(s) {listing(scalars)} hold a single value while others hold "
             "lists; send a list of values for every column"
         )
     lengths = {name: len(value) for name, value in columns.items()}
@@ -81,7 +80,7 @@ def from_rows(names: Sequence[Any], rows: Any, where: str = "data") -> Batch:
         raise bad_request(f"column names must be strings, got {list(names)[:MAX_NAMES]!r}")
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if list(names).count(name) > 1})
-        raise bad_request(f"column name(s) repeated: {_listing(repeated)}")
+        raise bad_request(f"column name(s) repeated: {listing(repeated)}")
     width = len(names)
     if rows and (set(map(type, rows)) - {list, tuple} or set(map(len, rows)) != {width}):
         for index, row in enumerate(rows):
@@ -114,22 +113,24 @@ def from_records(records: Any, where: str = "dataframe_records") -> Batch:
     return Batch({key: [record.get(key) for record in records] for key in keys}, len(records))
 
 
-def check_columns(batch: Batch, signature: Signature) -> None:
-    """Refuse a batch with no rows, lacking a column, or with one the model does not take."""
+def check_columns(batch: Batch, wanted: Mapping[str, Any]) -> None:
+    """Refuse a batch with no rows, lacking a column, or with one the model does not take.
+
+    ``wanted`` is the model's columns by name, in signature order (built once per version).
+    """
     if batch.rows == 0:
         raise bad_request("empty batch: the request has no rows to score")
-    wanted, given = signature.names, batch.names
-    wanted_set, given_set = set(wanted), set(given)
+    given = batch.names
+    given_set = set(given)
     missing = [name for name in wanted if name not in given_set]
+    extra = [name for name in given if name not in wanted]
     if missing:
-        unknown = [name for name in given if name not in wanted_set]
         raise bad_request(
-            f"missing column(s) the model needs: {_listing(missing)}"
-            f"{did_you_mean(missing[0], unknown)}"
+            f"missing column(s) the model needs: {listing(missing)}"
+            f"{did_you_mean(missing[0], extra)}"
         )
-    extra = [name for name in given if name not in wanted_set]
     if extra:
         raise bad_request(
-            f"unexpected column(s): {_listing(extra)}; the model takes exactly "
-            f"{len(wanted)} column(s): {_listing(wanted)}"
+            f"unexpected column(s): {listing(extra)}; the model takes exactly "
+            f"{len(wanted)} column(s): {listing(list(wanted))}"
         )

@@ -62,6 +62,7 @@ def _store(args: argparse.Namespace) -> Path:
 
 
 def _detach(args: argparse.Namespace, settings: ServeSettings) -> int:
+    from framework.refs import parse_ref
     from framework.serving import daemon
     from framework.serving.server import store_root_of
 
@@ -70,7 +71,9 @@ def _detach(args: argparse.Namespace, settings: ServeSettings) -> int:
         raise UserError("--detach needs a store for its PID file: add --store DIR")
     if settings.ref is not None:
         _check_ref(root, settings.ref)
-    name = (settings.ref or Path(settings.package or "model").name).split("@")[0].split("/")[0]
+        name = parse_ref(settings.ref).name
+    else:
+        name = Path(settings.package or "model").name
     record = daemon.start_background(settings, root, name)
     return _print_started(args, record)
 

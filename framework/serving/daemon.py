@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import UserError
+from framework.serving.defaults import TOKEN_ENV
+from framework.serving.server import connect_host, url_of
 
 if TYPE_CHECKING:
     from framework.serving.served import ServedModel
@@ -57,8 +59,6 @@ class ServerRecord:
     def for_this_process(
         cls, settings: ServeSettings, served: ServedModel, log_file: str | None
     ) -> ServerRecord:
-        from framework.serving.server import url_of
-
         return cls(
             pid=os.getpid(),
             model=served.name,
@@ -94,9 +94,7 @@ def is_serving(pid: int) -> bool:
     """True if ``pid`` is alive (not a zombie) and is a ``specops serve`` process."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    except (ProcessLookupError, PermissionError):
         return False
     proc = Path(f"/proc/{pid}")
     if not proc.exists():  # not Linux: trust the PID file
@@ -128,7 +126,7 @@ def records(store_root: Path) -> list[ServerRecord]:
 
 
 def current_version(record: ServerRecord, timeout: float = 2.0) -> Any:
-    """The version the server answers with now (asks ``/v2/health/ready``-free ``/version``)."""
+    """The version the server answers with now (its ``/version``); None if it does not say."""
     status, body = http_get(record.host, record.port, "/version", timeout)
     if status != 200:
         return None
@@ -140,10 +138,9 @@ def current_version(record: ServerRecord, timeout: float = 2.0) -> Any:
 
 def http_get(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
     """One GET against a local server; (0, b'') when it does not answer."""
-    target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
-    connection = http.client.HTTPConnection(target, port, timeout=timeout)
+    connection = http.client.HTTPConnection(connect_host(host), port, timeout=timeout)
     headers = {}
-    token = os.environ.get("SPECOPS_SERVE_TOKEN")
+    token = os.environ.get(TOKEN_ENV)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -158,8 +155,9 @@ def http_get(host: str, port: int, path: str, timeout: float) -> tuple[int, byte
 
 def stop(record: ServerRecord, store_root: Path, grace: float = STOP_SECONDS) -> bool:
     """SIGTERM, wait for a graceful exit, SIGKILL after ``grace`` seconds; True if it stopped."""
+    pid_file = serve_dir(store_root) / f"{record.pid}.json"
     if not is_serving(record.pid):
-        (serve_dir(store_root) / f"{record.pid}.json").unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
         return True
     os.kill(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -171,7 +169,7 @@ def stop(record: ServerRecord, store_root: Path, grace: float = STOP_SECONDS) ->
         with contextlib.suppress(ProcessLookupError):
             os.kill(record.pid, signal.SIGKILL)
         time.sleep(0.2)
-    (serve_dir(store_root) / f"{record.pid}.json").unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
     return not is_serving(record.pid)
 
 
@@ -200,6 +198,8 @@ def serve_argv(settings: ServeSettings) -> list[str]:
     ]
     if not settings.request_log:
         argv.append("--no-request-log")
+    if not settings.fast_path:
+        argv.append("--no-fast-path")
     if settings.log_max_rows:
         argv += ["--log-max-rows", str(settings.log_max_rows)]
     if settings.log_max_bytes:
@@ -222,7 +222,7 @@ def start_background(
     log_path = directory / f"{name}-{settings.port or 'any'}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if settings.token:
-        env["SPECOPS_SERVE_TOKEN"] = settings.token
+        env[TOKEN_ENV] = settings.token
     argv = [*serve_argv(settings), "--log-file", str(log_path)]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

@@ -99,7 +99,7 @@ class LightGBMFastPath:
                 return None
             matrix[:, position] = column
             if role != "categorical":
-                batch.arrays[name] = np.ascontiguousarray(column, dtype=np.float64)
+                batch.arrays[name] = column  # for the request log, which converts it off this path
         return matrix
 
     def predict(self, batch: Batch) -> Predictions | None:

@@ -4,7 +4,8 @@ orjson parses a 10,000-row request several times faster than ``json`` and writes
 NumPy arrays directly, which is most of a large request's cost. It refuses the
 ``NaN`` and ``Infinity`` tokens that pandas-based clients write for missing
 values, so those bodies are parsed again with the stdlib, which reads them; only
-a body neither can read is malformed.
+a body neither can read is malformed. The prediction log (``framework.prediction_log``)
+writes its JSON with :func:`dumps` as well.
 """
 
 from __future__ import annotations

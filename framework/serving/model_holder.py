@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from framework.errors import StoreError
 from framework.export import RELEASE_FILE
+from framework.serving.defaults import DEFAULT_POLL_SECONDS
 from framework.serving.served import ServedModel
 
 if TYPE_CHECKING:
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from framework.store import ModelVersion, Store
 
 log = logging.getLogger("specops.serve")
-
-DEFAULT_POLL_SECONDS = 0.5
 
 
 class ModelHolder:

@@ -48,10 +48,9 @@ class RequestLogWriter:
         self.flush_seconds = flush_seconds
         self.max_pending_rows = max_pending_rows
         self.dropped_rows = 0
-        self.written_rows = 0
         self._pending: deque[tuple[Any, ...]] = deque()
         self._pending_rows = 0
-        self._lock = threading.Lock()  # uncontended: held for a counter update only
+        self._lock = threading.Lock()  # uncontended: held for a queue or counter update only
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -110,9 +109,9 @@ class RequestLogWriter:
             written = append_batch(store, [_entry(*item) for item in items], self.limits)
         except Exception:
             log.exception("prediction log: could not write %d request(s); dropped", len(items))
-            self.dropped_rows += sum(item[1].rows for item in items)
+            with self._lock:  # record() updates the same counter from the event loop
+                self.dropped_rows += sum(item[1].rows for item in items)
             return 0
-        self.written_rows += written
         return written
 
 
@@ -121,8 +120,12 @@ def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: floa
     if batch.frame is not None:
         inputs = {name: batch.frame[name].tolist() for name in served.input_names}
     else:
-        arrays = batch.arrays
-        inputs = {name: arrays.get(name, batch.columns[name]) for name in served.input_names}
+        inputs = {name: batch.columns[name] for name in served.input_names}
+        if batch.arrays:  # float arrays encode far faster than lists of Python numbers
+            import numpy as np
+
+            for name, array in batch.arrays.items():
+                inputs[name] = np.ascontiguousarray(array, dtype=np.float64)
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels

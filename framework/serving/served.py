@@ -13,11 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
 from framework.serving.batch import Batch, check_columns
-from framework.serving.errors import bad_request
+from framework.serving.errors import RequestError, bad_request
 from framework.serving.fastpath import LightGBMFastPath
 
 if TYPE_CHECKING:
     from framework.package import ModelPackage, Predictions
+
+
+def input_datatype(role: str, categories: list[Any] | None) -> str:
+    """The Open Inference datatype advertised for an input column (numbers take any numeric)."""
+    if role == "categorical":
+        return "BYTES" if all(isinstance(c, str) for c in categories or []) else "FP64"
+    return "BOOL" if role == "boolean" else "FP64"
 
 
 def label_datatype(labels: list[Any] | None) -> str:
@@ -51,6 +58,11 @@ class ServedModel:
         self.follows = follows
         self.signature = package.signature
         self.input_names = package.signature.names
+        self.columns = {column.name: column for column in package.signature.columns}
+        self.input_datatypes = {
+            column.name: input_datatype(column.role, column.categories)
+            for column in package.signature.columns
+        }
         self.task = package.task
         self.labels = package.labels
         self.model_type = str(package.metadata.get("model_type", "unknown"))
@@ -59,9 +71,14 @@ class ServedModel:
         self.ref_header = self.ref.encode()
         self.label_datatype = label_datatype(self.labels)
 
+    @property
+    def follows_ref(self) -> str | None:
+        """``NAME@ALIAS`` of the alias this version was loaded by following, if any."""
+        return f"{self.name}@{self.follows}" if self.follows else None
+
     def predict(self, batch: Batch) -> Predictions:
         """Score a batch; a 400 naming the column or value when it does not fit the model."""
-        check_columns(batch, self.signature)
+        check_columns(batch, self.columns)
         if self.fast is not None and batch.frame is None:
             predictions = self.fast.predict(batch)
             if predictions is not None:
@@ -87,8 +104,6 @@ class ServedModel:
 
     def warm_up(self) -> None:
         """Score one all-missing row, so the first real request pays no first-call costs."""
-        from framework.serving.errors import RequestError
-
         row = Batch({name: [None] for name in self.input_names}, 1)
         with contextlib.suppress(RequestError):  # a model refusing missing values still serves
             self.predict(row)
@@ -101,7 +116,7 @@ class ServedModel:
             "model": self.name,
             "version": self.version,
             "ref": self.ref,
-            "follows": f"{self.name}@{self.follows}" if self.follows else None,
+            "follows": self.follows_ref,
             "task": self.task,
             "model_type": self.model_type,
             "labels": self.labels,

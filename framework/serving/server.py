@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.errors import UserError
-from framework.serving.settings import SETTINGS_ENV, ServeSettings
+from framework.serving.settings import SETTINGS_ENV, TOKEN_ENV, ServeSettings
 
 if TYPE_CHECKING:
     from framework.serving.app import ServingApp
@@ -35,12 +35,7 @@ GRACEFUL_SECONDS = 15
 
 def require_serve_extra() -> None:
     """Fail with the install command when the server's dependencies are missing."""
-    missing = []
-    for module in ("uvicorn", "httptools", "orjson"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
+    missing = [module for module in ("uvicorn", "httptools", "orjson") if not _has(module)]
     if missing:
         raise UserError(f"specops serve needs {', '.join(missing)}: pip install 'specops[serve]'")
 
@@ -72,9 +67,8 @@ def store_root_of(settings: ServeSettings) -> Path | None:
     """The store a server reads and logs to; a package server has one only if given."""
     from framework.refs import store_root
 
-    if settings.package is not None:
-        explicit = settings.store or os.environ.get("SPECOPS_STORE")
-        return Path(explicit).expanduser() if explicit else None
+    if settings.package is not None and not (settings.store or os.environ.get("SPECOPS_STORE")):
+        return None
     return store_root(settings.store)
 
 
@@ -137,19 +131,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def connect_host(host: str) -> str:
+    """The address a client on this machine reaches a server listening on ``host`` at."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
 def url_of(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    shown = "[::1]" if shown == "::" else (f"[{shown}]" if ":" in shown else shown)
-    return f"http://{shown}:{port}"
+    shown = connect_host(host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 def run(settings: ServeSettings, log_file: str | None = None) -> int:
-    """Serve in this process until SIGTERM or Ctrl-C; returns the exit code."""
+    """Serve in this process until SIGTERM or Ctrl-C; returns the exit code.
+
+    The caller has checked the serve extra (``require_serve_extra``).
+    """
     import uvicorn
 
     from framework.serving import daemon
 
-    require_serve_extra()
     configure_logging()
     tune_process()
     holder = load_holder(settings)
@@ -181,7 +181,7 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
             del holder, served  # each worker loads its own copy
             os.environ[SETTINGS_ENV] = settings.to_env()
             if settings.token:
-                os.environ["SPECOPS_SERVE_TOKEN"] = settings.token
+                os.environ[TOKEN_ENV] = settings.token
             config = uvicorn.Config(
                 "framework.serving.app:app_from_env",
                 factory=True,

@@ -13,12 +13,15 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-SETTINGS_ENV = "SPECOPS_SERVE_SETTINGS"
-TOKEN_ENV = "SPECOPS_SERVE_TOKEN"
+from framework.serving.defaults import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_MAX_BODY_BYTES = 64 * 2**20
+SETTINGS_ENV = "SPECOPS_SERVE_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class ServeSettings:
     workers: int = 1
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    poll_seconds: float = 0.5
+    poll_seconds: float = DEFAULT_POLL_SECONDS
     request_log: bool = True
     log_max_rows: int | None = None
     log_max_bytes: int | None = None

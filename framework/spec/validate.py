@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.components import StepContext, check_findings
-from framework.errors import Location, Problem, SpecError
+from framework.errors import Problem, SpecError
 from framework.plugins import Plugins
 from framework.spec.compose import apply_overrides, apply_profile, interpolate_env
 from framework.spec.explain import schema_problems
@@ -391,11 +391,3 @@ def _monitor(section: Any) -> Any:
     from framework.monitoring.spec import build_monitor
 
     return build_monitor(section)
-
-
-def location_text(location: Location | None) -> str:
-    if location is None:
-        return ""
-    if location.line == 0:
-        return location.file
-    return str(location)

@@ -39,31 +39,20 @@ class ArtifactStore:
     def put_written(self, write: Callable[[Path], None]) -> str:
         """Store what ``write(path)`` writes, without an extra copy: it writes straight
         into a temporary file here, which is hashed and renamed into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        handle, temp = self._incoming()
         os.close(handle)
-        temp = Path(temp_name)
         try:
             write(temp)
             with temp.open("rb+") as written:
                 os.fsync(written.fileno())
-            name = sha256_file(temp)
-            target = self.path_of(name)
-            if target.exists() and sha256_file(target) == name:
-                temp.unlink()
-            else:
-                target.parent.mkdir(exist_ok=True)
-                os.replace(temp, target)
-            return name
+            return self._place(temp, sha256_file(temp))
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
 
     def put_file(self, source: Path) -> str:
         """Store a copy of ``source``; returns its sha256. Storing twice costs nothing."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-        temp = Path(temp_name)
+        handle, temp = self._incoming()
         digest = hashlib.sha256()
         try:
             with os.fdopen(handle, "wb") as out, source.open("rb") as data:
@@ -72,42 +61,55 @@ class ArtifactStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            name = digest.hexdigest()
-            target = self.path_of(name)
-            if target.exists() and sha256_file(target) == name:
-                temp.unlink()
-            else:
-                target.parent.mkdir(exist_ok=True)
-                os.replace(temp, target)
-            return name
+            return self._place(temp, digest.hexdigest())
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
 
-    def verified(self, digest: str, label: str) -> Path:
-        """The blob's path, after checking its bytes still hash to ``digest``."""
+    def _incoming(self) -> tuple[int, Path]:
+        """A new temporary file beside the blobs (same file system: the rename is atomic)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        return handle, Path(name)
+
+    def _place(self, temp: Path, name: str) -> str:
+        """Rename a written, synced temporary file into place as blob ``name``; an intact
+        blob of that name already there is kept and the temporary file dropped."""
+        target = self.path_of(name)
+        if target.exists() and sha256_file(target) == name:
+            temp.unlink()
+        else:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(temp, target)
+        return name
+
+    def _present(self, digest: str, label: str) -> Path:
         path = self.path_of(digest)
         if not path.is_file():
             raise StoreError(f"artifact {label} is missing from the store: {path}")
+        return path
+
+    def verified(self, digest: str, label: str) -> Path:
+        """The blob's path, after checking its bytes still hash to ``digest``."""
+        path = self._present(digest, label)
         actual = sha256_file(path)
         if actual != digest:
-            raise StoreError(
-                f"artifact {label} is corrupt: {path} has sha256 {actual[:12]}..., "
-                f"expected {digest[:12]}...; refusing to load it"
-            )
+            raise _corrupt(label, path, actual, digest)
         return path
 
     def copy_out(self, digest: str, label: str, destination: Path) -> None:
         """Copy a blob to ``destination`` and verify the copy: what is loaded is checked."""
-        source = self.path_of(digest)
-        if not source.is_file():
-            raise StoreError(f"artifact {label} is missing from the store: {source}")
+        source = self._present(digest, label)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
         actual = sha256_file(destination)
         if actual != digest:
             destination.unlink()
-            raise StoreError(
-                f"artifact {label} is corrupt: {source} has sha256 {actual[:12]}..., "
-                f"expected {digest[:12]}...; refusing to load it"
-            )
+            raise _corrupt(label, source, actual, digest)
+
+
+def _corrupt(label: str, path: Path, actual: str, expected: str) -> StoreError:
+    return StoreError(
+        f"artifact {label} is corrupt: {path} has sha256 {actual[:12]}..., "
+        f"expected {expected[:12]}...; refusing to load it"
+    )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framework.store.artifacts import sha256_file
-from framework.store.store import Store
+from framework.store.store import BlobReference, ModelVersion, Store
 
 TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champion-")
 """Names of the temporary files and directories specops writes inside a store."""
@@ -78,18 +78,25 @@ def verify(store: Store) -> VerifyReport:
     """
     store.db.execute("BEGIN")
     try:
-        problems = _blob_problems(store) + _alias_problems(store) + _version_problems(store)
-        blobs = len({ref.digest for ref in store.blob_references()})
-        return VerifyReport(problems, blobs, len(store.versions()), len(store.alias_table()))
+        references = store.blob_references()
+        versions = store.versions()
+        aliases = store.alias_table()
+        problems = (
+            _blob_problems(store, references)
+            + _alias_problems(store, aliases)
+            + _version_problems(store, versions)
+        )
+        blobs = len({ref.digest for ref in references})
+        return VerifyReport(problems, blobs, len(versions), len(aliases))
     finally:
         store.db.execute("COMMIT")
 
 
-def _blob_problems(store: Store) -> list[IntegrityProblem]:
+def _blob_problems(store: Store, references: list[BlobReference]) -> list[IntegrityProblem]:
     """Each reference to a blob that is missing or no longer hashes to its name."""
     states: dict[str, str | None] = {}  # digest -> actual sha256, or None when missing
     problems = []
-    for ref in store.blob_references():
+    for ref in references:
         path = store.artifacts.path_of(ref.digest)
         if ref.digest not in states:
             states[ref.digest] = sha256_file(path) if path.is_file() else None
@@ -103,10 +110,10 @@ def _blob_problems(store: Store) -> list[IntegrityProblem]:
     return problems
 
 
-def _alias_problems(store: Store) -> list[IntegrityProblem]:
+def _alias_problems(store: Store, aliases: list[tuple[str, str, int]]) -> list[IntegrityProblem]:
     """Aliases at a missing or rejected version, or disagreeing with their history."""
     problems = []
-    for name, alias, number in store.alias_table():
+    for name, alias, number in aliases:
         where = f"alias {name}@{alias}"
         version = store.version(name, number)
         if version is None:
@@ -123,12 +130,13 @@ def _alias_problems(store: Store) -> list[IntegrityProblem]:
     return problems
 
 
-def _version_problems(store: Store) -> list[IntegrityProblem]:
+def _version_problems(store: Store, versions: list[ModelVersion]) -> list[IntegrityProblem]:
     """Versions whose run is not recorded: their lineage would lead nowhere."""
+    recorded = set(store.run_ids())
     return [
         IntegrityProblem("orphan_version", f"its run {v.run_id} is not in the store", v.ref)
-        for v in store.versions()
-        if store.run(v.run_id) is None
+        for v in versions
+        if v.run_id not in recorded
     ]
 
 

@@ -427,6 +427,13 @@ class Store(MonitoringRecords):
             )
         return [_version(row) for row in rows]
 
+    def versions_of_run(self, run_id: str) -> list[ModelVersion]:
+        """The versions one run made (registered or rejected), by name and number."""
+        rows = self.db.execute(
+            "SELECT * FROM model_versions WHERE run_id = ? ORDER BY name, version", (run_id,)
+        )
+        return [_version(row) for row in rows]
+
     def alias_table(self) -> list[tuple[str, str, int]]:
         """Every alias as ``(name, alias, version)``: what verify checks and tests compare."""
         rows = self.db.execute("SELECT name, alias, version FROM aliases ORDER BY name, alias")
@@ -449,14 +456,8 @@ class Store(MonitoringRecords):
         under the write lock, so two concurrent rollbacks undo two different moves.
         """
         with self.transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM alias_history WHERE name = ? AND alias = ? ORDER BY id",
-                (name, alias),
-            )
-            stack = undo_stack([_move(row) for row in rows])
-            current = db.execute(
-                "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
-            ).fetchone()
+            stack = undo_stack(self.alias_history(name, alias))
+            current = self.alias(name, alias)
             if not stack or current is None:
                 raise StoreError(f"{name}@{alias} has never been moved; nothing to roll back")
             last = stack[-1]
@@ -466,9 +467,9 @@ class Store(MonitoringRecords):
                     f"the first version it pointed at ({last.reason}, by {last.actor} at "
                     f"{last.at}); promote another version instead"
                 )
-            if int(current[0]) != last.to_version:
+            if current != last.to_version:
                 raise StoreError(
-                    f"{name}@{alias} points at version {current[0]} but its history ends at "
+                    f"{name}@{alias} points at version {current} but its history ends at "
                     f"version {last.to_version}; run `specops store verify`"
                 )
             reason = f"{ROLLBACK}: {note}" if note else ROLLBACK
@@ -625,14 +626,14 @@ def _move_alias(
     old = db.execute(
         "SELECT version FROM aliases WHERE name = ? AND alias = ?", (name, alias)
     ).fetchone()
+    from_version = int(old[0]) if old else None
     at = now()
     db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", (name, alias, version, at))
     cursor = db.execute(
         "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (name, alias, old[0] if old else None, version, at, actor, reason),
+        (name, alias, from_version, version, at, actor, reason),
     )
-    from_version = int(old[0]) if old else None
     return AliasMove(
         int(cursor.lastrowid or 0), name, alias, from_version, version, at, actor, reason
     )
@@ -675,11 +676,11 @@ def _run(row: sqlite3.Row) -> RunRecord:
         spec_hash=row["spec_hash"],
         spec=json.loads(row["spec_json"] or "{}"),
         profile=row["profile"],
-        status=_live_status(row["status"], row["owner"] if "owner" in row.keys() else None),  # noqa: SIM118
+        status=_live_status(row["status"], row["owner"]),
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         data_hash=row["data_hash"],
         lineage=json.loads(row["lineage_json"] or "{}"),
         outputs=json.loads(row["outputs_json"] or "{}"),
-        trigger=row["trigger"] if "trigger" in row.keys() else None,  # noqa: SIM118
+        trigger=row["trigger"],
     )

@@ -11,7 +11,6 @@ Text columns (an impute step returns categories as strings) are read as categori
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from framework import (
     hookimpl,
     text_as_categories,
 )
+from plugins.models._common import class_count, read_meta, write_meta
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from framework import Register
 
 MODEL_FILE = "model.txt"
-META_FILE = "model.json"
 TYPE_NAME = "lightgbm"
 
 OBJECTIVES: dict[str, str] = {
@@ -145,13 +144,6 @@ BOOSTER_PARAMS: frozenset[str] = frozenset(PARAMS_SCHEMA["properties"]) - {
 """Params passed to LightGBM under their own name (LightGBM accepts these aliases)."""
 
 
-def class_count(task: str, y: np.ndarray) -> int:
-    """Classes the model scores: codes run 0..k-1, even if the top one is rare."""
-    if task == "regression":
-        return 0
-    return 2 if task == "binary" else int(y.max()) + 1
-
-
 def balanced_weights(y: np.ndarray) -> np.ndarray:
     """Per-row weights ``n / (classes * count)``: scikit-learn's 'balanced' rule."""
     import numpy as np
@@ -255,14 +247,14 @@ class LightGBMModel:
             "n_classes": self.n_classes,
             "features": self.features,
         }
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_meta(directory, meta)
 
     @classmethod
     def load(cls, directory: Path) -> LightGBMModel:
         """Rebuild from the two files ``save`` wrote: no pickle, no code from the files."""
         import lightgbm as lgb
 
-        meta = read_meta(directory)
+        meta = read_meta(directory, TYPE_NAME)
         model = cls()
         model.task = meta["task"]
         model.n_classes = meta["n_classes"]
@@ -272,17 +264,6 @@ class LightGBMModel:
         except lgb.basic.LightGBMError as exc:
             raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
         return model
-
-
-def read_meta(directory: Path) -> dict[str, Any]:
-    """The saved task and classes, refusing a directory some other model type wrote."""
-    try:
-        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"cannot read {directory / META_FILE}: {exc}") from exc
-    if meta.get("type") != TYPE_NAME:
-        raise StoreError(f"{directory} holds a '{meta.get('type')}' model, not '{TYPE_NAME}'")
-    return meta
 
 
 @hookimpl

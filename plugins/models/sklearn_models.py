@@ -11,7 +11,6 @@ trusted loader, which refuses files naming foreign types.
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,12 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from framework import (
     Finding,
     StepContext,
-    StoreError,
     hookimpl,
     load_skops,
     save_skops,
     text_as_categories,
 )
+from plugins.models._common import class_count, read_meta, write_meta
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from framework import Register
 
 MODEL_FILE = "model.skops"
-META_FILE = "model.json"
 
 ALL_TASKS = frozenset({"binary", "multiclass", "regression"})
 CLASSIFICATION = frozenset({"binary", "multiclass"})
@@ -117,13 +115,6 @@ def forest_schema(bootstrap: bool) -> dict[str, Any]:
     )
 
 
-def class_count(task: str, y: np.ndarray) -> int:
-    """Classes the model scores: codes run 0..k-1, even if the top one is rare."""
-    if task == "regression":
-        return 0
-    return 2 if task == "binary" else int(y.max()) + 1
-
-
 class SklearnModel:
     """A scikit-learn estimator picked by task, trained with the spec's params."""
 
@@ -159,7 +150,10 @@ class SklearnModel:
     def fit(self, X: pd.DataFrame, y: np.ndarray, ctx: StepContext) -> None:
         import numpy as np
 
-        estimator = self.estimators.for_task(ctx.task)(**{**self.defaults, **self.params})
+        params = {**self.defaults, **self.params}
+        if ctx.task == "regression":  # validate refused values; an explicit null is dropped
+            params = {k: v for k, v in params.items() if k not in self.classifier_only}
+        estimator = self.estimators.for_task(ctx.task)(**params)
         if "random_state" in estimator.get_params() and self.params.get("random_state") is None:
             estimator.set_params(random_state=ctx.seed)
         y = np.asarray(y)
@@ -195,19 +189,12 @@ class SklearnModel:
         directory.mkdir(parents=True, exist_ok=True)
         save_skops(self._fitted(), directory / MODEL_FILE)
         meta = {"type": self.type_name, "task": self.task, "n_classes": self.n_classes}
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_meta(directory, meta)
 
     @classmethod
     def load(cls, directory: Path) -> SklearnModel:
         """Rebuild from ``save``'s files; a file naming untrusted types raises StoreError."""
-        try:
-            meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read {directory / META_FILE}: {exc}") from exc
-        if meta.get("type") != cls.type_name:
-            raise StoreError(
-                f"{directory} holds a '{meta.get('type')}' model, not '{cls.type_name}'"
-            )
+        meta = read_meta(directory, cls.type_name)
         model = cls()
         model.task, model.n_classes = meta["task"], meta["n_classes"]
         model.estimator = load_skops(directory / MODEL_FILE)

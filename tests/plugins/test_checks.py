@@ -154,6 +154,28 @@ def test_range_on_dates_missing_and_text_columns(frame: pd.DataFrame) -> None:
     assert outcomes["agee"].detail == "column 'agee' not found; did you mean 'age'?"
 
 
+@pytest.mark.parametrize(
+    ("column", "bound", "message"),
+    [
+        ("signed_up", 5, "bound 5 is not a date, but the column holds datetimes"),
+        ("age", "ten", "bound 'ten' is not a number, but the column is numeric"),
+        ("age", True, "bound True is not a number, but the column is numeric"),
+        (
+            "signed_up",
+            "2023-02-01T00:00Z",
+            "bound '2023-02-01T00:00Z' has a time zone, but the column's times have none",
+        ),
+    ],
+)
+def test_range_bound_of_the_wrong_kind_fails_with_the_reason(
+    frame: pd.DataFrame, column: str, bound: Any, message: str
+) -> None:
+    [outcome] = Range(column=column, min=bound).run(frame, CTX)
+
+    assert not outcome.passed
+    assert outcome.detail == message
+
+
 def test_range_findings() -> None:
     assert Range(column="age", min=0).validate(CTX) == []
     assert "min, max or both" in Range(column="age").validate(CTX)[0].message
@@ -179,6 +201,7 @@ def test_allowed_values_on_categorical_does_not_list_unused_categories() -> None
     [failed] = AllowedValues(column="c", values=["x"]).run(frame, CTX)
 
     assert failed.detail == "2 of 3 values not allowed: 'z' (2 rows)"
+    assert failed.observed == ["z"]  # not the allowed 'x', nor 'y', which no row holds
 
 
 def test_max_null_fraction(frame: pd.DataFrame) -> None:

@@ -277,7 +277,26 @@ def test_class_weight_on_a_regression_task_is_a_static_finding() -> None:
     ):
         findings = model.validate(context("regression"))
         assert [finding.key for finding in findings] == ["class_weight"]
+        assert findings[0].message == "class_weight applies to classification only"
         assert model.validate(context("binary")) == []
+
+
+@pytest.mark.parametrize("type_name", ["lightgbm", "random_forest", "hist_gradient_boosting"])
+def test_class_weight_null_on_a_regression_task_trains(type_name: str) -> None:
+    """null is the schema's default: writing it out must not reach a regressor as a param."""
+    model, X_test = trained(type_name, "regression", class_weight=None)
+
+    assert model.validate(context("regression")) == []
+    assert model.predict(X_test).shape == (len(X_test),)
+
+
+def test_corrupt_lightgbm_model_file_is_a_store_error(tmp_path: Path) -> None:
+    model, _ = trained("lightgbm", "binary")
+    model.save(tmp_path)
+    (tmp_path / "model.txt").write_text("not a LightGBM model\n")
+
+    with pytest.raises(StoreError, match=r"model\.txt is not a readable LightGBM model"):
+        LightGBMModel.load(tmp_path)
 
 
 def test_unknown_param_is_refused_by_the_constructor() -> None:

@@ -14,7 +14,13 @@ from jsonschema import Draft202012Validator
 
 from framework import DataError, StepContext
 from plugins import sources
-from plugins.sources import CsvSource, ParquetSource, SklearnDatasetSource, SqlSource
+from plugins.sources import (
+    CsvSource,
+    ParquetSource,
+    SklearnDatasetSource,
+    SnapshotSource,
+    SqlSource,
+)
 from tests.helpers import heavy_imports
 
 HAS_SQLALCHEMY = importlib.util.find_spec("sqlalchemy") is not None
@@ -129,6 +135,53 @@ def test_csv_unreadable_files_raise_data_error_naming_the_file(
     assert "bad.csv" in caught.value.message
 
 
+def test_csv_misspelt_parse_dates_column_names_it(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    people.to_csv(tmp_path / "people.csv", index=False)
+
+    suggestion = "column 'joind' not found in people.csv; did you mean 'joined'?"
+    with pytest.raises(DataError, match=re.escape(suggestion)) as caught:
+        CsvSource(path="people.csv", parse_dates=["joind"]).load(ctx)
+    assert caught.value.column == "joind"
+
+
+def test_csv_good_file_is_read_once(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header is read apart only to explain a failed read, never on every load."""
+    people.to_csv(tmp_path / "people.csv", index=False)
+    reads: list[dict[str, Any]] = []
+    read_csv = pd.read_csv
+
+    def counting(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        reads.append(kwargs)
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", counting)
+
+    CsvSource(path="people.csv", columns=["city", "age"], parse_dates=[]).load(ctx)
+
+    assert len(reads) == 1
+
+
+def test_csv_findings_for_a_directory_and_unread_date_columns(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    (tmp_path / "folder.csv").mkdir()
+    people.to_csv(tmp_path / "people.csv", index=False)
+
+    [directory] = CsvSource(path="folder.csv").validate(ctx)
+    [unread] = CsvSource(path="people.csv", columns=["age"], parse_dates=["joined"]).validate(ctx)
+
+    assert directory.key == "path"
+    assert directory.message == (
+        f"expected a CSV file but found a directory: {tmp_path / 'folder.csv'}"
+    )
+    assert unread.key == "parse_dates"
+    assert unread.message == "parse_dates names columns not listed in columns: joined"
+
+
 def test_csv_encoding_param_reads_latin1(ctx: StepContext, tmp_path: Path) -> None:
     (tmp_path / "latin.csv").write_bytes(b"name\ncaf\xe9\n")
 
@@ -180,6 +233,26 @@ def test_parquet_errors(ctx: StepContext, people: pd.DataFrame, tmp_path: Path) 
         ParquetSource(path="p.parquet", columns=["cty"]).load(ctx)
 
 
+def test_parquet_partition_columns_can_be_chosen(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A hive partition key (``region=n/``) is a column like any other, as pandas reads it."""
+    regions = people.assign(region=["n", "s", "n"]).drop(columns="city")
+    regions.to_parquet(tmp_path / "parts", partition_cols=["region"], index=False)
+
+    frame = ParquetSource(path="parts", columns=["region", "age"]).load(ctx)
+
+    assert list(frame.columns) == ["region", "age"]
+    assert sorted(zip(frame["age"], frame["region"].astype(str), strict=True)) == [
+        (27, "n"),
+        (31, "n"),
+        (45, "s"),
+    ]
+    suggestion = "column 'regoin' not found in parts; did you mean 'region'?"
+    with pytest.raises(DataError, match=re.escape(suggestion)):
+        ParquetSource(path="parts", columns=["regoin", "age"]).load(ctx)
+
+
 # ---------------------------------------------------------------------------
 # sql
 # ---------------------------------------------------------------------------
@@ -218,6 +291,16 @@ def test_sqlite_errors_name_the_database(ctx: StepContext, database: Path) -> No
 
     with pytest.raises(DataError, match="has no rows"):
         SqlSource(path="shop.db", query="SELECT * FROM people WHERE age > 99").load(ctx)
+
+
+def test_sqlite_path_that_is_no_database_says_so(ctx: StepContext, tmp_path: Path) -> None:
+    (tmp_path / "folder.db").mkdir()
+    (tmp_path / "notes.db").write_text("not a database")
+
+    with pytest.raises(DataError, match=r"cannot open SQLite database .*folder\.db"):
+        SqlSource(path="folder.db", table="people").load(ctx)
+    with pytest.raises(DataError, match=r"SQL failed on SQLite database .*notes\.db: file is not"):
+        SqlSource(path="notes.db", table="people").load(ctx)
 
 
 def test_sql_findings_without_loading(ctx: StepContext, database: Path) -> None:
@@ -263,6 +346,15 @@ def test_sql_url_through_sqlalchemy(ctx: StepContext, database: Path) -> None:
         SqlSource(url=url, table="missing").load(ctx)
 
 
+@pytest.mark.skipif(not HAS_SQLALCHEMY, reason="needs SQLAlchemy")
+def test_sql_unusable_url_is_a_data_error_without_the_password(ctx: StepContext) -> None:
+    with pytest.raises(DataError) as caught:
+        SqlSource(url="nosuchdb://user:secret@host/shop", table="people").load(ctx)
+
+    assert caught.value.message.startswith("cannot use database url nosuchdb://user:***@host/shop:")
+    assert "secret" not in caught.value.message
+
+
 # ---------------------------------------------------------------------------
 # sklearn_dataset
 # ---------------------------------------------------------------------------
@@ -290,3 +382,28 @@ def test_sklearn_dataset_regression_and_findings(ctx: StepContext) -> None:
     other_target = StepContext(spec_name="t", task="binary", target="y", base_dir=Path())
     [finding] = SklearnDatasetSource(name="wine").validate(other_target)
     assert finding.hint == "set target: target"
+
+
+def test_sklearn_dataset_unknown_name_suggests_at_validate_and_load(ctx: StepContext) -> None:
+    source = SklearnDatasetSource(name="iriss")
+
+    [finding] = source.validate(ctx)
+    assert finding.key == "name"
+    assert finding.message == "unknown scikit-learn dataset 'iriss'; did you mean 'iris'?"
+    assert finding.hint == "one of: breast_cancer, diabetes, digits, iris, wine"
+    with pytest.raises(DataError, match=re.escape(finding.message)):
+        source.load(ctx)
+    [names] = SklearnDatasetSource(name="diabetes", target_names=True).validate(ctx)
+    assert names.message == "diabetes is a regression dataset: it has no class names"
+
+
+# ---------------------------------------------------------------------------
+# snapshot
+# ---------------------------------------------------------------------------
+
+
+def test_snapshot_without_a_store_says_to_set_one(ctx: StepContext) -> None:
+    assert ctx.store_root is None
+
+    with pytest.raises(DataError, match=r"the snapshot source needs a store: set params\.store"):
+        SnapshotSource(data="abcdef12").load(ctx)

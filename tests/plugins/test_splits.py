@@ -115,7 +115,7 @@ def test_stratified_split_is_a_finding_for_regression() -> None:
 
 
 def test_time_split_tests_on_the_latest_rows(frame: pd.DataFrame) -> None:
-    train, test = TimeSplit(column="day", test_size=0.2).split(frame, context())
+    train, test = rows(frame, TimeSplit(column="day", test_size=0.2).split(frame, context()))
 
     assert_partition(frame, train, test)
     assert len(test) == 20
@@ -125,7 +125,7 @@ def test_time_split_tests_on_the_latest_rows(frame: pd.DataFrame) -> None:
 
 
 def test_time_split_at_a_cutoff(frame: pd.DataFrame) -> None:
-    train, test = TimeSplit(column="day", cutoff="2024-04-01").split(frame, context())
+    train, test = rows(frame, TimeSplit(column="day", cutoff="2024-04-01").split(frame, context()))
 
     assert (test["day"] >= pd.Timestamp("2024-04-01")).all()
     assert (train["day"] < pd.Timestamp("2024-04-01")).all()
@@ -135,8 +135,8 @@ def test_time_split_at_a_cutoff(frame: pd.DataFrame) -> None:
 def test_time_split_on_a_numeric_column_keeps_ties_together() -> None:
     frame = pd.DataFrame({"step": [1, 2, 3, 3, 3, 4, 4, 5, 6, 6], "y": range(10)})
 
-    train, test = TimeSplit(column="step", test_size=0.4).split(frame, context())
-    _, cut = TimeSplit(column="step", cutoff="5").split(frame, context())
+    train, test = rows(frame, TimeSplit(column="step", test_size=0.4).split(frame, context()))
+    _, cut = rows(frame, TimeSplit(column="step", cutoff="5").split(frame, context()))
 
     assert test["step"].tolist() == [4, 4, 5, 6, 6]
     assert train["step"].max() == 3
@@ -151,6 +151,12 @@ def test_time_split_on_a_numeric_column_keeps_ties_together() -> None:
         ({"column": "day", "cutoff": "2030-01-01"}, "leaves the test set empty"),
         ({"column": "day", "cutoff": "2000-01-01"}, "leaves the train set empty"),
         ({"column": "day", "cutoff": "someday"}, "cutoff 'someday' is not a date"),
+        ({"column": "day", "cutoff": 5}, "cutoff 5 is not a date, but 'day' holds datetimes"),
+        ({"column": "x", "cutoff": "soon"}, "cutoff 'soon' is not a number, but 'x' is numeric"),
+        (
+            {"column": "day", "cutoff": "2024-04-01T00:00Z"},
+            "cutoff '2024-04-01T00:00Z' has a time zone, but 'day' holds times without one",
+        ),
     ],
 )
 def test_time_split_errors(frame: pd.DataFrame, params: dict[str, Any], message: str) -> None:

@@ -173,3 +173,29 @@ def test_container_target_writes_a_build_context_that_serves(
     finally:
         opened.close()
     assert answer["predictions"] == package.predict(sample_rows.head(5))[0].values.tolist()
+
+
+def test_container_target_path_under_a_file_is_refused_before_training(
+    tmp_path: Path, cli: Any
+) -> None:
+    from tests.serving.conftest import SPEC, make_frame
+
+    make_frame(200, 1).to_csv(tmp_path / "data.csv", index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        SPEC.format(
+            name="boxed",
+            task="binary",
+            model="lightgbm",
+            params="{n_estimators: 5}",
+            preprocess="",
+            metric="accuracy",
+            minimum=0.0,
+        )
+    )
+    (tmp_path / "build").write_text("a file where the context's parent should be")
+    deploy = "deploy={type: container, params: {path: build/ctx}}"
+    result = cli("run", spec, "--set", deploy)
+    assert result.code == 2, result.err
+    assert f"{tmp_path / 'build'} exists and is not a directory" in result.err
+    assert not (tmp_path / ".specops").exists()  # refused before anything was trained

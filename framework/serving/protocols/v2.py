@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from framework.serving import jsonio
-from framework.serving.batch import Batch
+from framework.serving.batch import Batch, listing
 from framework.serving.errors import RequestError, bad_request, too_large, unsupported_media
+from framework.serving.fastpath import BOOL_TYPES, NUMBER_TYPES, TEXT_TYPES
 
 if TYPE_CHECKING:
     from framework.package import Predictions
@@ -47,8 +48,6 @@ NUMPY_TYPES: dict[str, str] = {
     "FP64": "<f8",
 }
 NUMERIC = frozenset(NUMPY_TYPES)
-NUMBER_TYPES = frozenset({int, float, type(None)})
-BOOLEAN_TYPES = frozenset({bool, type(None)})
 HEADER_LENGTH = b"inference-header-content-length"
 EXTENSIONS = ["binary_tensor_data"]
 
@@ -64,13 +63,6 @@ class InferRequest:
     binary_default: bool = False
 
 
-def input_datatype(role: str, categories: list[Any] | None) -> str:
-    """The datatype metadata advertises for a column (any numeric type is accepted)."""
-    if role == "categorical":
-        return "BYTES" if all(isinstance(c, str) for c in categories or []) else "FP64"
-    return "BOOL" if role == "boolean" else "FP64"
-
-
 def output_names(served: ServedModel) -> list[str]:
     return ["predictions", "probabilities"] if served.labels is not None else ["predictions"]
 
@@ -84,8 +76,8 @@ def server_metadata() -> dict[str, Any]:
 def model_metadata(served: ServedModel) -> dict[str, Any]:
     """Name, served version, and the inputs from the signature with their datatypes."""
     inputs = [
-        {"name": c.name, "datatype": input_datatype(c.role, c.categories), "shape": [-1]}
-        for c in served.signature.columns
+        {"name": name, "datatype": datatype, "shape": [-1]}
+        for name, datatype in served.input_datatypes.items()
     ]
     outputs = [{"name": "predictions", "datatype": served.label_datatype, "shape": [-1]}]
     if served.labels is not None:
@@ -101,7 +93,7 @@ def model_metadata(served: ServedModel) -> dict[str, Any]:
         "parameters": {
             "task": served.task,
             "labels": served.labels,
-            "follows": f"{served.name}@{served.follows}" if served.follows else None,
+            "follows": served.follows_ref,
         },
     }
 
@@ -274,8 +266,8 @@ def _decode_bytes(chunk: bytes, name: str) -> list[str]:
 
 def _batch(tensors: list[Tensor], served: ServedModel) -> Batch:
     names = served.input_names
-    roles = {c.name: c for c in served.signature.columns}
-    if len(tensors) == 1 and tensors[0].name not in roles and len(tensors[0].shape) == 2:
+    datatypes = served.input_datatypes
+    if len(tensors) == 1 and tensors[0].name not in datatypes and len(tensors[0].shape) == 2:
         return _whole_tensor(tensors[0], served)
     columns: dict[str, Any] = {}
     rows = None
@@ -292,26 +284,22 @@ def _batch(tensors: list[Tensor], served: ServedModel) -> Batch:
                 f"input '{tensor.name}' has {tensor.shape[0]} rows but the others have {rows}"
             )
         rows = tensor.shape[0]
-        column = roles.get(tensor.name)
-        if column is not None:
-            _check_datatype(tensor, column.role, column.categories)
+        expected = datatypes.get(tensor.name)
+        if expected is not None:
+            _check_datatype(tensor, expected)
         columns[tensor.name] = tensor.values
     return Batch(columns, rows or 0)
 
 
-def _check_datatype(tensor: Tensor, role: str, categories: list[Any] | None) -> None:
-    """A numeric column needs a numeric tensor, a text-categorical one BYTES."""
-    expected = input_datatype(role, categories)
-    if role == "categorical" and expected == "BYTES":
+def _check_datatype(tensor: Tensor, expected: str) -> None:
+    """A column advertised as BYTES (text categories) needs BYTES, any other a numeric tensor."""
+    if expected == "BYTES":
         if tensor.datatype != "BYTES":
             raise bad_request(
                 f"input '{tensor.name}' is {tensor.datatype} but the model takes categories "
                 "(text) there: send datatype BYTES"
             )
-        if isinstance(tensor.values, list) and not set(map(type, tensor.values)) <= {
-            str,
-            type(None),
-        }:
+        if isinstance(tensor.values, list) and not set(map(type, tensor.values)) <= TEXT_TYPES:
             raise bad_request(f"input '{tensor.name}' is BYTES but holds values that are not text")
         return
     if tensor.datatype == "BYTES":
@@ -319,7 +307,7 @@ def _check_datatype(tensor: Tensor, role: str, categories: list[Any] | None) -> 
             f"input '{tensor.name}' is BYTES but the model takes numbers there: send {expected}"
         )
     if isinstance(tensor.values, list):
-        allowed = BOOLEAN_TYPES if tensor.datatype == "BOOL" else NUMBER_TYPES
+        allowed = BOOL_TYPES if tensor.datatype == "BOOL" else NUMBER_TYPES
         if not set(map(type, tensor.values)) <= allowed:
             raise bad_request(
                 f"input '{tensor.name}' is {tensor.datatype} but holds values that are not "
@@ -333,11 +321,9 @@ def _whole_tensor(tensor: Tensor, served: ServedModel) -> Batch:
     if width != len(names):
         raise bad_request(
             f"input '{tensor.name}' has {width} columns but the model takes {len(names)}: "
-            f"{', '.join(names[:10])}{' ...' if len(names) > 10 else ''} (in that order)"
+            f"{listing(names)} (in that order)"
         )
-    text = [
-        c.name for c in served.signature.columns if input_datatype(c.role, c.categories) == "BYTES"
-    ]
+    text = [name for name, datatype in served.input_datatypes.items() if datatype == "BYTES"]
     if text and tensor.datatype != "BYTES":
         raise bad_request(
             f"input '{tensor.name}' is {tensor.datatype} but the model takes text in "
@@ -425,7 +411,7 @@ def _encode(values: Any, datatype: str) -> bytes:
         parts = []
         for value in values.tolist():
             data = str(value).encode()
-            parts.append(struct.pack("<I", len(data)) + data)
+            parts.append(LENGTH.pack(len(data)) + data)
         return b"".join(parts)
     return np.ascontiguousarray(values, dtype=np.dtype(NUMPY_TYPES[datatype])).tobytes()
 
