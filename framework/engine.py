@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext
 from framework.errors import DataError
 from framework.events import STEPS, RunInfo, StepInfo
@@ -329,15 +330,8 @@ class Engine:
     # ------------------------------------------------------------------
 
     def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
-        failed = []
-        for check_spec in self.spec.checks:
-            check = self.plugins.build("check", check_spec.type, check_spec.kwargs())
-            for outcome in check.run(frame, self.ctx):
-                if not outcome.passed and check_spec.severity == "warn":
-                    outcome = replace(outcome, detail=f"(warning only) {outcome.detail}")
-                result.checks.append(outcome)
-                if not outcome.passed and check_spec.severity == "error":
-                    failed.append(outcome)
+        outcomes, failed = run_checks(self.plugins, self.spec.checks, frame, self.ctx)
+        result.checks.extend(outcomes)
         return failed
 
     def _metrics(

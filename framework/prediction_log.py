@@ -180,7 +180,7 @@ def _drop_over_bound(db: Any, model: str, limits: LogLimits) -> None:
         db.execute("DELETE FROM prediction_log_segments WHERE id = ?", (segment_id,))
 
 
-def _seconds(value: datetime | str | float | None) -> float | None:
+def epoch_seconds(value: datetime | str | float | None) -> float | None:
     """A bound as epoch seconds: datetimes (naive ones are UTC), ISO strings or numbers."""
     if value is None:
         return None
@@ -214,7 +214,7 @@ def read_window(
     """
     import pandas as pd
 
-    low, high = _seconds(since), _seconds(until)
+    low, high = epoch_seconds(since), epoch_seconds(until)
     query = "SELECT version, at, rows, inputs, outputs FROM prediction_log WHERE model = ?"
     args: list[Any] = [model_name]
     if low is not None:

@@ -217,3 +217,17 @@ def test_from_log_reads_the_serving_prediction_log(cli, subs: Path) -> None:
     assert checked["decision"] == "failed_checks" and checked["exit_code"] == 1
     empty = cli("monitor", spec, "--from-log", "--since", "2030-01-01", "--json")
     assert empty.code == 2 and "the batch has no rows" in json.loads(empty.out)["problems"][0]
+
+
+def test_a_warn_only_batch_check_is_reported_and_stops_nothing(cli, subs: Path) -> None:
+    batch = same_period_batch(subs)
+    warn = "monitor.checks=[{type: row_count, params: {min: 100000}, severity: warn}]"
+    report = json.loads(
+        cli("monitor", subs / "spec.yaml", "--data", batch, "--set", warn, "--json").out
+    )
+    failed = [c for c in report["checks"] if not c["passed"]]
+    assert failed and failed[0]["detail"].startswith("(warning only)")
+    assert report["decision"] != "failed_checks"
+    error = warn.replace(", severity: warn", "")
+    strict = cli("monitor", subs / "spec.yaml", "--data", batch, "--set", error, "--json")
+    assert strict.code == 1 and json.loads(strict.out)["decision"] == "failed_checks"

@@ -35,10 +35,10 @@ unknown labels), with a message and the columns that could not be judged.
 
 def _time(text: str) -> str:
     """An argparse type for a window bound: the text, once the prediction log can read it."""
-    from framework.prediction_log import _seconds
+    from framework.prediction_log import epoch_seconds
 
     try:
-        _seconds(text)
+        epoch_seconds(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 time such as 2024-07-01 or 2024-07-01T12:00:00Z, got {text!r}"

@@ -31,6 +31,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     report = Path(args.report) if args.report else None
     if report is not None:
         _check_report_target(report)  # before any work: a bad path must not cost a retraining
+    from framework.cli.commands import plugins_for
     from framework.monitoring.monitor import (
         apply_retrain,
         judge_batch,
@@ -38,13 +39,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         record_outcome,
         wants_retrain,
     )
-    from framework.plugins import get_plugins
     from framework.spec import load_spec
     from framework.store import Store
 
-    plugins = get_plugins()
-    if args.debug:
-        plugins.trace()
+    plugins = plugins_for(args)
     spec = load_spec(args.spec, plugins, profile=args.profile, overrides=args.overrides)
     store = Store.open_existing(spec.store_path)
     try:

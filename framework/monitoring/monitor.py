@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from framework.checking import run_checks
 from framework.components import CheckOutcome, StepContext
 from framework.errors import DataError
 from framework.monitoring.drift import (
@@ -158,12 +159,7 @@ def judge_batch(
 
     ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
     if len(frame):
-        for check_spec in spec.monitor.checks:
-            check = plugins.build("check", check_spec.type, check_spec.kwargs())
-            for outcome in check.run(frame, ctx):
-                result.checks.append(outcome)
-                if not outcome.passed and check_spec.severity == "error":
-                    result.failed_checks.append(outcome)
+        result.checks, result.failed_checks = run_checks(plugins, spec.monitor.checks, frame, ctx)
 
     if labels is not None:
         result.performance = _performance(
