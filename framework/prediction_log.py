@@ -4,7 +4,8 @@ A server appends to it in batches from a background thread (see
 ``framework/serving/request_log.py``); monitoring reads it back with
 :func:`read_window`. It lives in the store's SQLite file (tables in
 ``framework/store/30_prediction_log.sql``): one row per request, holding that
-request's rows column-wise as JSON, so a 10,000-row request is one insert.
+request's rows column-wise (``framework.packed_columns``: numeric arrays as raw
+float64, everything else as JSON), so a 10,000-row request is one insert.
 
 The log is bounded per model. Requests are grouped into *segments* of about
 ``max_rows / segments`` rows (or ``max_bytes / segments`` bytes); when a model's
@@ -20,7 +21,6 @@ categories and out-of-range numbers, not what the model made of them.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.serving.jsonio import dumps
+from framework.packed_columns import pack, unpack
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +111,7 @@ def append_batch(
     for entry in entries:
         if entry.rows <= 0:
             continue
-        encoded = (entry, dumps(entry.inputs), dumps(entry.outputs))
+        encoded = (entry, pack(entry.inputs), pack(entry.outputs))
         by_model.setdefault(entry.model, []).append(encoded)
     if not by_model:
         return 0
@@ -215,7 +215,7 @@ def read_window(
     import pandas as pd
 
     low, high = epoch_seconds(since), epoch_seconds(until)
-    query = "SELECT version, at, rows, inputs, outputs FROM prediction_log WHERE model = ?"
+    query = "SELECT id, version, at, rows, inputs, outputs FROM prediction_log WHERE model = ?"
     args: list[Any] = [model_name]
     if low is not None:
         query, args = query + " AND at >= ?", [*args, low]
@@ -224,49 +224,122 @@ def read_window(
     with _opened(store) as target:
         records = target.db.execute(query + " ORDER BY at, id", args).fetchall()
 
-    features: dict[str, list[Any]] = {}
-    proba: dict[str, list[Any]] = {}
-    predictions: list[Any] = []
+    columns = _Columns()
+    predictions = _Columns()
+    proba = _Columns()
     versions: list[Any] = []
     times: list[float] = []
-    for version, at, rows, inputs_blob, outputs_blob in records:
+    for row_id, version, at, rows, inputs_blob, outputs_blob in records:
         rows = int(rows)
-        before = len(predictions)
-        for name, values in json.loads(inputs_blob).items():
-            _extend(features, name, values, before, rows)
-        outputs = json.loads(outputs_blob)
-        predictions.extend(_exactly(outputs.get("prediction"), rows))
+        inputs, outputs = _unpacked(row_id, model_name, inputs_blob, outputs_blob)
+        for name, values in inputs.items():
+            columns.add(name, values, rows)
+        predictions.add("prediction", outputs.get("prediction"), rows)
         labels = outputs.get("labels")
         if labels is not None and outputs.get("proba") is not None:
-            by_class = zip(*_exactly(outputs["proba"], rows), strict=False)
-            for label, column in zip(labels, by_class, strict=False):
-                _extend(proba, f"proba_{label}", column, before, rows)
+            by_class = _class_columns(outputs["proba"], rows, len(labels))
+            for label, column in zip(labels, by_class, strict=True):
+                proba.add(f"proba_{label}", column, rows)
+        for group in (columns, predictions, proba):
+            group.end_request(rows)
         versions.extend([version] * rows)
         times.extend([at] * rows)
-        total = before + rows
-        for column in (*features.values(), *proba.values()):
-            column.extend([None] * (total - len(column)))
 
     reserved = set(OUTPUT_COLUMNS)
     data: dict[str, Any] = {
         (f"input_{name}" if name in reserved or name.startswith("proba_") else name): values
-        for name, values in features.items()
+        for name, values in columns.finish().items()
     }
-    data["prediction"] = predictions
-    data.update(proba)
+    data["prediction"] = predictions.finish().get("prediction", [])
+    data.update(proba.finish())
     data["version"] = pd.array(versions, dtype="Int64")
     data["time"] = pd.to_datetime(pd.Series(times, dtype="float64"), unit="s", utc=True)
     return pd.DataFrame(data)
 
 
-def _extend(columns: dict[str, list[Any]], name: str, values: Any, before: int, rows: int) -> None:
-    column = columns.setdefault(name, [None] * before)
-    column.extend(_exactly(values, rows))
+def _unpacked(row_id: int, model: str, inputs: bytes, outputs: bytes) -> tuple[dict, dict]:
+    from framework.errors import StoreError
+
+    try:
+        return unpack(inputs), unpack(outputs)
+    except StoreError as exc:
+        raise StoreError(
+            f"prediction log entry {row_id} of '{model}' is damaged: {exc}; "
+            "read a time window that leaves it out (--since/--until)"
+        ) from None
 
 
-def _exactly(values: Any, rows: int) -> list[Any]:
-    """``values`` as a list of exactly ``rows`` items (padded with None, or cut)."""
-    values = list(values) if values is not None else []
+class _Columns:
+    """Columns gathered request by request; a column a request lacked is missing there.
+
+    Chunks stay as they were stored: a column whose every chunk is a packed
+    number array is joined as one float array, any other is a list.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, list[Any]] = {}
+        self.length = 0
+
+    def add(self, name: str, values: Any, rows: int) -> None:
+        chunks = self.chunks.setdefault(name, [_missing(self.length)] if self.length else [])
+        chunks.append(_exactly(values, rows))
+
+    def end_request(self, rows: int) -> None:
+        self.length += rows
+        for chunks in self.chunks.values():
+            held = sum(len(chunk) for chunk in chunks)
+            if held < self.length:
+                chunks.append(_missing(self.length - held))
+
+    def finish(self) -> dict[str, Any]:
+        import numpy as np
+
+        joined: dict[str, Any] = {}
+        for name, chunks in self.chunks.items():
+            if all(isinstance(chunk, np.ndarray) and chunk.dtype.kind in "fiu" for chunk in chunks):
+                joined[name] = np.concatenate(chunks) if chunks else np.empty(0)
+            else:
+                joined[name] = [v for chunk in chunks for v in _as_list(chunk)]
+        return joined
+
+
+def _missing(rows: int) -> Any:
+    import numpy as np
+
+    return np.full(rows, np.nan)
+
+
+def _as_list(values: Any) -> list[Any]:
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+        # a packed column's missing values are NaN; as elsewhere in the list, None
+        return [None if isinstance(v, float) and v != v else v for v in values]
+    return list(values)
+
+
+def _class_columns(proba: Any, rows: int, classes: int) -> list[Any]:
+    """One column of probabilities per class, from a (rows, classes) array or list of rows."""
+    import numpy as np
+
+    if isinstance(proba, np.ndarray) and proba.ndim == 2 and proba.shape[1] == classes:
+        return [proba[:rows, k] for k in range(classes)]
+    by_class = list(zip(*_exactly(proba, rows), strict=False))
+    return [list(column) for column in by_class] + [[] for _ in range(classes - len(by_class))]
+
+
+def _exactly(values: Any, rows: int) -> Any:
+    """``values`` as exactly ``rows`` items: a number array is cut or padded with NaN,
+    anything else becomes a list cut or padded with None."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "fiu":
+        column = values[:rows]
+        return (
+            column
+            if len(column) == rows
+            else np.concatenate([column, _missing(rows - len(column))])
+        )
+    values = _as_list(values) if values is not None else []
     if len(values) < rows:
         values += [None] * (rows - len(values))
     return values[:rows]

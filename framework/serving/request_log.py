@@ -118,16 +118,17 @@ class RequestLogWriter:
 def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: float) -> LogEntry:
     """The log entry of one request: its feature columns as sent, its answers."""
     if batch.frame is not None:
-        inputs = {name: batch.frame[name].tolist() for name in served.input_names}
+        inputs = {name: _column(batch.frame[name]) for name in served.input_names}
     else:
         inputs = {name: batch.columns[name] for name in served.input_names}
-        if batch.arrays:  # float arrays encode far faster than lists of Python numbers
-            import numpy as np
-
-            for name, array in batch.arrays.items():
-                inputs[name] = np.ascontiguousarray(array, dtype=np.float64)
+        inputs.update(batch.arrays)  # number arrays are stored raw, lists as JSON
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels
         outputs["proba"] = predictions.proba
     return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)
+
+
+def _column(series: Any) -> Any:
+    """A CSV column as stored: numbers as an array, anything else as the values read."""
+    return series.to_numpy() if series.dtype.kind in "fiu" else series.tolist()

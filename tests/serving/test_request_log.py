@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from framework.errors import StoreError
 from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summary, read_window
 from framework.store import Store
 from tests.serving.conftest import Server, split_payload
@@ -137,11 +138,21 @@ def test_the_writer_flushes_while_running(
     raise AssertionError("the request log was not written within 10 s")
 
 
-def test_the_log_is_json_not_pickle(store: Any) -> None:
-    append_batch(store, [entry(1.0)])
+def test_the_log_holds_raw_numbers_and_json_never_pickle(store: Any) -> None:
+    numbers = np.array([0.5, np.nan, -2.0])
+    append_batch(store, [entry(1.0, rows=3, x=numbers, c=["a", None, "b"])])
     inputs, outputs = store.db.execute("SELECT inputs, outputs FROM prediction_log").fetchone()
-    assert json.loads(inputs) == {"x": [0, 1], "c": ["a", "a"]}
-    assert json.loads(outputs)["proba"] == [[0.25, 0.75], [0.25, 0.75]]
+    assert inputs[:4] == b"SPC1" and b"pickle" not in inputs
+    length = int.from_bytes(inputs[4:8], "little")
+    header = json.loads(inputs[8 : 8 + length])
+    assert header == [["x", "<f8", [3], 24], ["c", "json", None, 14]]
+    body = inputs[8 + length :]
+    assert np.array_equal(np.frombuffer(body[:24], "<f8"), numbers, equal_nan=True)
+    assert json.loads(body[24:]) == ["a", None, "b"]
+    assert b'"proba","<f8",[3,2]' in outputs  # probabilities: one raw (rows, classes) array
+    frame = read_window(store, "m")
+    assert frame["x"].tolist()[::2] == [0.5, -2.0] and np.isnan(frame["x"][1])
+    assert frame["c"].isna().tolist() == [False, True, False] and frame["c"][2] == "b"
 
 
 def test_monitor_judges_the_traffic_a_server_answered(tmp_path: Path, serve: Any, cli: Any) -> None:
@@ -170,3 +181,33 @@ def test_monitor_judges_the_traffic_a_server_answered(tmp_path: Path, serve: Any
     assert result.code == 0 and report["dataset_drift"]["detected"] is False
     strict = cli("monitor", spec, "--from-log", "--json", "--set", "monitor.drift.share=0.1")
     assert strict.code == 1 and json.loads(strict.out)["dataset_drift"]["detected"] is True
+
+
+def test_a_damaged_log_entry_is_named_and_the_log_is_left_as_it_was(store: Any) -> None:
+    append_batch(store, [entry(1.0), entry(2.0)])
+    with store.transaction() as db:
+        db.execute("UPDATE prediction_log SET inputs = ? WHERE at = 2.0", (b"SPC1\x05",))
+    before = store.db.execute("SELECT COUNT(*) FROM prediction_log").fetchone()
+    with pytest.raises(StoreError, match=r"prediction log entry 2 of 'm' is damaged: .*malformed"):
+        read_window(store, "m")
+    assert read_window(store, "m", until=1.5).shape[0] == 2
+    assert store.db.execute("SELECT COUNT(*) FROM prediction_log").fetchone() == before
+
+
+def test_entries_written_as_json_before_the_packed_format_are_still_read(store: Any) -> None:
+    append_batch(store, [entry(2.0)])
+    with store.transaction() as db:  # an entry as the first release wrote it
+        db.execute(
+            "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"
+            " SELECT segment, model, 1, 1.0, 2, ?, ? FROM prediction_log",
+            (
+                b'{"x": [5, null], "c": ["b", "b"]}',
+                b'{"prediction": ["no", "yes"], "labels": ["no", "yes"],'
+                b' "proba": [[0.9, 0.1], [0.4, 0.6]]}',
+            ),
+        )
+    frame = read_window(store, "m")
+    assert frame["x"].tolist()[0] == 5 and np.isnan(frame["x"][1]) and frame["x"][3] == 1
+    assert frame["c"].tolist() == ["b", "b", "a", "a"]
+    assert frame["prediction"].tolist() == ["no", "yes", "yes", "yes"]
+    assert frame["proba_yes"].tolist() == [0.1, 0.6, 0.75, 0.75]
