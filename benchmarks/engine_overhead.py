@@ -139,11 +139,13 @@ def spec_text(
     *,
     name: str = "engine-overhead",
     gate: dict[str, Any] | None = None,
+    model_params: dict[str, Any] | None = None,
 ) -> str:
     """The spec for the specops side: the bare script's work, declared.
 
     The other benchmarks train this same model with it, under their own ``name``
-    and ``gate`` (default: :data:`LENIENT_GATE`).
+    and ``gate`` (default: :data:`LENIENT_GATE`), with ``model_params`` overriding
+    :data:`MODEL_PARAMS` where they vary the model.
     """
     import yaml
 
@@ -156,7 +158,7 @@ def spec_text(
             "target": TARGET,
             "split": {"type": "stratified", "params": {"test_size": TEST_SIZE}},
         },
-        "model": {"type": "lightgbm", "params": dict(MODEL_PARAMS)},
+        "model": {"type": "lightgbm", "params": {**MODEL_PARAMS, **(model_params or {})}},
         "gate": LENIENT_GATE if gate is None else gate,
         "deploy": {"type": "registry"},
         "store": {"path": str(store)},

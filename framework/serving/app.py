@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from framework.serving import jsonio
+from framework.serving import heap, jsonio
 from framework.serving.errors import (
     RequestError,
     bad_request,
@@ -114,6 +114,8 @@ class ServingApp:
 
     def start(self) -> None:
         """Start following the alias and writing the request log."""
+        heap.settle()
+        self.holder.after_swap = heap.settle
         self.holder.start()
         if self.request_log is not None:
             self.request_log.start()

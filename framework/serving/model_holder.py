@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,8 @@ class ModelHolder:
         self.poll_seconds = poll_seconds
         self.fast_path = fast_path
         self._last_seen = last_seen
+        self.after_swap: Callable[[], None] | None = None
+        """Called on the follower thread after each swap (the server settles its heap)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -112,6 +115,9 @@ class ModelHolder:
         old = self.current
         self.current = served
         log.info("%s@%s moved: now serving %s (was %s)", name, alias, served.ref, old.ref)
+        del old
+        if self.after_swap is not None:
+            self.after_swap()
         return True
 
 
