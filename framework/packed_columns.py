@@ -15,7 +15,10 @@ numeric or boolean NumPy array — lists as a client sent them, text, labels —
 JSON, so values keep the types they arrived with. Nothing here can name code to
 run: decoding only ever makes numbers, strings, lists and dicts.
 
-Blobs written before this format are one JSON object; :func:`unpack` reads those too.
+A mapping whose arrays are all small (fewer than :data:`RAW_MIN_VALUES` values,
+as in single-row requests) is written as one plain JSON object instead: there
+the header would cost more than the digits it saves. :func:`unpack` reads both,
+and so also reads the JSON blobs written before this format existed.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MAGIC = b"SPC1"
+RAW_MIN_VALUES = 64
 _LENGTH = struct.Struct("<I")
 ARRAY_DTYPES = frozenset(
     {"<f8", "<f4", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1", "|b1"}
@@ -41,6 +45,8 @@ ARRAY_DTYPES = frozenset(
 
 def pack(columns: Mapping[str, Any]) -> bytes:
     """One blob holding every column; NumPy numeric arrays are stored as raw values."""
+    if not any(getattr(values, "size", 0) >= RAW_MIN_VALUES for values in columns.values()):
+        return dumps(columns)
     header: list[list[Any]] = []
     chunks: list[bytes] = []
     for name, values in columns.items():

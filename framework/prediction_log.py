@@ -278,29 +278,55 @@ class _Columns:
 
     def __init__(self) -> None:
         self.chunks: dict[str, list[Any]] = {}
+        self.held: dict[str, int] = {}
         self.length = 0
 
     def add(self, name: str, values: Any, rows: int) -> None:
-        chunks = self.chunks.setdefault(name, [_missing(self.length)] if self.length else [])
-        chunks.append(_exactly(values, rows))
+        if name not in self.chunks:  # first seen now: missing in every earlier request
+            self.chunks[name] = [_missing(self.length)] if self.length else []
+            self.held[name] = self.length
+        self.chunks[name].append(_exactly(values, rows))
+        self.held[name] += rows
 
     def end_request(self, rows: int) -> None:
         self.length += rows
-        for chunks in self.chunks.values():
-            held = sum(len(chunk) for chunk in chunks)
+        for name, held in self.held.items():
             if held < self.length:
-                chunks.append(_missing(self.length - held))
+                self.chunks[name].append(_missing(self.length - held))
+                self.held[name] = self.length
 
     def finish(self) -> dict[str, Any]:
         import numpy as np
 
         joined: dict[str, Any] = {}
         for name, chunks in self.chunks.items():
-            if all(isinstance(chunk, np.ndarray) and chunk.dtype.kind in "fiu" for chunk in chunks):
-                joined[name] = np.concatenate(chunks) if chunks else np.empty(0)
+            arrays = _number_arrays(chunks)
+            if arrays is not None:
+                joined[name] = np.concatenate(arrays)
             else:
                 joined[name] = [v for chunk in chunks for v in _as_list(chunk)]
         return joined
+
+
+NUMBERS = frozenset({int, float, type(None)})
+
+
+def _number_arrays(chunks: list[Any]) -> list[Any] | None:
+    """The chunks as number arrays when at least one is already one and the rest are lists
+    of numbers (small requests are stored as JSON); None when the column is not numbers."""
+    import numpy as np
+
+    if not any(isinstance(c, np.ndarray) for c in chunks):
+        return None  # lists only: pandas infers the type, as for the values a client sent
+    arrays = []
+    for chunk in chunks:
+        if isinstance(chunk, np.ndarray) and chunk.dtype.kind in "fiu":
+            arrays.append(chunk)
+        elif isinstance(chunk, list) and set(map(type, chunk)) <= NUMBERS:
+            arrays.append(np.array(chunk, dtype=np.float64))
+        else:
+            return None
+    return arrays
 
 
 def _missing(rows: int) -> Any:

@@ -9,30 +9,40 @@ import numpy as np
 import pytest
 
 from framework.errors import StoreError
-from framework.packed_columns import MAGIC, pack, unpack
+from framework.packed_columns import MAGIC, RAW_MIN_VALUES, pack, unpack
+
+N = RAW_MIN_VALUES
 
 
 def test_number_arrays_round_trip_raw_and_everything_else_as_json() -> None:
     columns = {
-        "f": np.array([1.5, np.nan, -0.0]),
-        "i": np.array([1, 2, 3], dtype=np.int64),
-        "b": np.array([True, False, True]),
-        "proba": np.array([[0.25, 0.75], [0.5, 0.5]]),
-        "strided": np.arange(6.0)[::2],
-        "big_endian": np.array([1.0, 2.0], dtype=">f8"),
-        "text": ["a", None, "c"],
+        "f": np.tile([1.5, np.nan, -0.0, 2.0], N // 4),
+        "i": np.arange(N, dtype=np.int64),
+        "b": np.arange(N) % 3 == 0,
+        "proba": np.tile([[0.25, 0.75], [0.5, 0.5]], (N // 2, 1)),
+        "strided": np.arange(2.0 * N)[::2],
+        "big_endian": np.arange(N, dtype=">f8"),
+        "text": ["a", None, "c"] * (N // 3),
         "as_sent": [1, "2", None, 3.5],
         "objects": np.array(["x", None], dtype=object),
         "labels": ["no", "yes"],
     }
-    back = unpack(pack(columns))
+    blob = pack(columns)
+    assert blob.startswith(MAGIC)
+    back = unpack(blob)
     assert list(back) == list(columns)
     for name in ("f", "i", "b", "proba", "strided", "big_endian"):
         assert isinstance(back[name], np.ndarray)
         assert np.array_equal(back[name], columns[name], equal_nan=True)
     assert back["i"].dtype == np.int64 and back["b"].dtype == bool
-    assert back["text"] == ["a", None, "c"] and back["as_sent"] == [1, "2", None, 3.5]
+    assert back["text"] == columns["text"] and back["as_sent"] == [1, "2", None, 3.5]
     assert back["objects"] == ["x", None] and back["labels"] == ["no", "yes"]
+
+
+def test_small_requests_stay_one_plain_json_object() -> None:
+    blob = pack({"x": np.array([0.5, np.nan]), "c": ["a", "b"]})
+    assert json.loads(blob) == {"x": [0.5, None], "c": ["a", "b"]}
+    assert unpack(blob) == {"x": [0.5, None], "c": ["a", "b"]}
 
 
 def test_a_number_column_costs_its_raw_bytes_not_its_digits() -> None:
@@ -53,7 +63,7 @@ def _blob(header: object, body: bytes = b"") -> bytes:
 @pytest.mark.parametrize(
     ("blob", "message"),
     [
-        (pack({"x": np.arange(4.0)})[:-3], "cut short"),
+        (pack({"x": np.arange(float(N))})[:-3], "cut short"),
         (_blob([["x", "|O", [1], 8]], b"\0" * 8), "unknown encoding '|O'"),
         (_blob([["x", "<M8[ns]", [1], 8]], b"\0" * 8), "unknown encoding"),
         (_blob([["x", "<f8", [3], 8]], b"\0" * 8), "malformed"),

@@ -7,12 +7,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from framework.errors import StoreError
+from framework.packed_columns import RAW_MIN_VALUES
 from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summary, read_window
 from framework.store import Store
 from tests.serving.conftest import Server, split_payload
@@ -139,48 +141,22 @@ def test_the_writer_flushes_while_running(
 
 
 def test_the_log_holds_raw_numbers_and_json_never_pickle(store: Any) -> None:
-    numbers = np.array([0.5, np.nan, -2.0])
-    append_batch(store, [entry(1.0, rows=3, x=numbers, c=["a", None, "b"])])
+    numbers = np.r_[0.5, np.nan, -2.0, np.zeros(RAW_MIN_VALUES - 3)]
+    text = ["a", None, "b"] + ["c"] * (RAW_MIN_VALUES - 3)
+    append_batch(store, [entry(1.0, rows=RAW_MIN_VALUES, x=numbers, c=text)])
     inputs, outputs = store.db.execute("SELECT inputs, outputs FROM prediction_log").fetchone()
     assert inputs[:4] == b"SPC1" and b"pickle" not in inputs
     length = int.from_bytes(inputs[4:8], "little")
     header = json.loads(inputs[8 : 8 + length])
-    assert header == [["x", "<f8", [3], 24], ["c", "json", None, 14]]
+    size = 8 * RAW_MIN_VALUES
+    assert header == [["x", "<f8", [RAW_MIN_VALUES], size], ["c", "json", None, ANY]]
     body = inputs[8 + length :]
-    assert np.array_equal(np.frombuffer(body[:24], "<f8"), numbers, equal_nan=True)
-    assert json.loads(body[24:]) == ["a", None, "b"]
-    assert b'"proba","<f8",[3,2]' in outputs  # probabilities: one raw (rows, classes) array
+    assert np.array_equal(np.frombuffer(body[:size], "<f8"), numbers, equal_nan=True)
+    assert json.loads(body[size:]) == text
+    assert f'"proba","<f8",[{RAW_MIN_VALUES},2]'.encode() in outputs  # one (rows, classes) array
     frame = read_window(store, "m")
-    assert frame["x"].tolist()[::2] == [0.5, -2.0] and np.isnan(frame["x"][1])
-    assert frame["c"].isna().tolist() == [False, True, False] and frame["c"][2] == "b"
-
-
-def test_monitor_judges_the_traffic_a_server_answered(tmp_path: Path, serve: Any, cli: Any) -> None:
-    """The whole loop on live traffic: serve, log, then `specops monitor --from-log`."""
-    from tests.serving.conftest import make_frame, train
-
-    store = train(tmp_path / "loop")
-    server: Server = serve("churn", "--store", store)
-    client = server.connect()
-    traffic = make_frame(600, seed=7).drop(columns="target")
-    traffic["score"] += 1.5  # the world moved: scores are shifted in production
-    for start in range(0, len(traffic), 200):
-        status, _ = client.post_json("/invocations", split_payload(traffic[start : start + 200]))
-        assert status == 200
-    client.close()
-    server.stop()  # a graceful stop flushes the log
-
-    spec = tmp_path / "loop" / "spec.yaml"
-    result = cli("monitor", spec, "--from-log", "--json")
-    report = json.loads(result.out)
-    assert report["rows"] == 600 and report["data"].startswith("prediction log of churn")
-    columns = {c["column"]: c for c in report["columns"]}
-    assert columns["score"]["status"] == "drift"
-    assert columns["plan"]["status"] == "ok" and "prediction" in columns
-    # one drifted column of ten is below the default dataset-drift share (half): exit 0
-    assert result.code == 0 and report["dataset_drift"]["detected"] is False
-    strict = cli("monitor", spec, "--from-log", "--json", "--set", "monitor.drift.share=0.1")
-    assert strict.code == 1 and json.loads(strict.out)["dataset_drift"]["detected"] is True
+    assert frame["x"].tolist()[:3:2] == [0.5, -2.0] and np.isnan(frame["x"][1])
+    assert frame["c"].isna().tolist()[:3] == [False, True, False] and frame["c"][2] == "b"
 
 
 def test_a_damaged_log_entry_is_named_and_the_log_is_left_as_it_was(store: Any) -> None:
@@ -211,3 +187,19 @@ def test_entries_written_as_json_before_the_packed_format_are_still_read(store: 
     assert frame["c"].tolist() == ["b", "b", "a", "a"]
     assert frame["prediction"].tolist() == ["no", "yes", "yes", "yes"]
     assert frame["proba_yes"].tolist() == [0.1, 0.6, 0.75, 0.75]
+
+
+def test_big_and_single_row_requests_read_back_as_one_number_column(store: Any) -> None:
+    big = np.linspace(0.0, 1.0, RAW_MIN_VALUES)
+    append_batch(
+        store,
+        [
+            entry(1.0, rows=RAW_MIN_VALUES, x=big, c=["a"] * RAW_MIN_VALUES),  # stored raw
+            entry(2.0, rows=1, x=[7], c=["b"]),  # stored as JSON
+            entry(3.0, rows=1, c=["c"]),  # no x at all
+        ],
+    )
+    frame = read_window(store, "m")
+    assert frame["x"].dtype == np.float64 and len(frame) == RAW_MIN_VALUES + 2
+    assert frame["x"].tolist()[:-1] == [*big.tolist(), 7.0] and np.isnan(frame["x"].iloc[-1])
+    assert frame["c"].tolist()[-3:] == ["a", "b", "c"]
