@@ -272,8 +272,9 @@ def _unpacked(row_id: int, model: str, inputs: bytes, outputs: bytes) -> tuple[d
 class _Columns:
     """Columns gathered request by request; a column a request lacked is missing there.
 
-    Chunks stay as they were stored: a column whose every chunk is a packed
-    number array is joined as one float array, any other is a list.
+    Chunks stay as they were stored until :meth:`finish`: a column of packed number
+    arrays (with, from small requests, lists of numbers) is joined as one number
+    array; any other column is one list, whose type pandas infers as before.
     """
 
     def __init__(self) -> None:
@@ -349,8 +350,8 @@ def _class_columns(proba: Any, rows: int, classes: int) -> list[Any]:
 
     if isinstance(proba, np.ndarray) and proba.ndim == 2 and proba.shape[1] == classes:
         return [proba[:rows, k] for k in range(classes)]
-    by_class = list(zip(*_exactly(proba, rows), strict=False))
-    return [list(column) for column in by_class] + [[] for _ in range(classes - len(by_class))]
+    per_row = [r if isinstance(r, (list, tuple)) else () for r in _exactly(proba, rows)]
+    return [[r[k] if k < len(r) else None for r in per_row] for k in range(classes)]
 
 
 def _exactly(values: Any, rows: int) -> Any:

@@ -203,3 +203,12 @@ def test_big_and_single_row_requests_read_back_as_one_number_column(store: Any) 
     assert frame["x"].dtype == np.float64 and len(frame) == RAW_MIN_VALUES + 2
     assert frame["x"].tolist()[:-1] == [*big.tolist(), 7.0] and np.isnan(frame["x"].iloc[-1])
     assert frame["c"].tolist()[-3:] == ["a", "b", "c"]
+
+
+def test_probabilities_that_do_not_match_the_labels_are_cut_or_padded(store: Any) -> None:
+    odd = [[0.1, 0.2, 0.7], [0.5]]  # more values than labels, then fewer
+    outputs = {"prediction": ["no", "yes"], "labels": ["no", "yes"], "proba": odd}
+    append_batch(store, [LogEntry("m", 1, 1.0, 2, {"x": [1, 2]}, outputs)])
+    frame = read_window(store, "m")
+    assert frame["proba_no"].tolist() == [0.1, 0.5]
+    assert frame["proba_yes"].tolist()[0] == 0.2 and np.isnan(frame["proba_yes"][1])
