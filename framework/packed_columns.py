@@ -24,6 +24,7 @@ and so also reads the JSON blobs written before this format existed.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,8 @@ def pack(columns: Mapping[str, Any]) -> bytes:
     header: list[list[Any]] = []
     chunks: list[bytes] = []
     for name, values in columns.items():
+        if not isinstance(name, str):
+            raise TypeError(f"column names must be strings, not {name!r}")
         array = _numeric_array(values)
         if array is not None:
             raw = array.tobytes()
@@ -63,32 +66,74 @@ def pack(columns: Mapping[str, Any]) -> bytes:
 
 
 def unpack(blob: bytes) -> dict[str, Any]:
-    """The columns of a blob (arrays for packed numbers, lists or values for JSON ones)."""
-    import numpy as np
+    """The columns of a blob (arrays for packed numbers, lists or values for JSON ones).
 
+    Everything a blob declares is checked against its bytes before anything is
+    made of them, so a damaged blob is a :class:`StoreError` saying what is wrong.
+    """
     data = bytes(blob)
     if not data.startswith(MAGIC):
-        return _json(data, "blob")
+        columns = _json(data, "blob")
+        if not isinstance(columns, dict):
+            raise StoreError(
+                f"blob is JSON but not an object of columns ({type(columns).__name__})"
+            )
+        return columns
     try:
         (length,) = _LENGTH.unpack_from(data, len(MAGIC))
-        start = len(MAGIC) + _LENGTH.size
-        header = _json(data[start : start + length], "header")
-        offset = start + length
-        columns: dict[str, Any] = {}
-        for name, encoding, shape, size in header:
-            raw = data[offset : offset + size]
-            if len(raw) != size:
-                raise StoreError(f"column {name!r} is cut short ({len(raw)} of {size} bytes)")
-            offset += size
-            if encoding == "json":
-                columns[name] = _json(raw, f"column {name!r}")
-            elif encoding in ARRAY_DTYPES:
-                columns[name] = np.frombuffer(raw, dtype=encoding).reshape(shape)
-            else:
-                raise StoreError(f"column {name!r} declares an unknown encoding {encoding!r}")
-    except (struct.error, TypeError, ValueError) as exc:
-        raise StoreError(f"a packed column blob is malformed: {exc}") from None
+    except struct.error:
+        raise StoreError("a packed column blob is malformed: no header length") from None
+    start = len(MAGIC) + _LENGTH.size
+    header = _json(data[start : start + length], "header")
+    if not isinstance(header, list):
+        raise StoreError("a packed column blob is malformed: its header is not a list")
+    offset = start + length
+    columns: dict[str, Any] = {}
+    for entry in header:
+        name, encoding, shape, size = _header_entry(entry)
+        raw = data[offset : offset + size]
+        if len(raw) != size:
+            raise StoreError(f"column {name!r} is cut short ({len(raw)} of {size} bytes)")
+        offset += size
+        columns[name] = _column(name, encoding, shape, raw)
+    if offset != len(data):
+        raise StoreError(f"a packed column blob is malformed: {len(data) - offset} stray bytes")
     return columns
+
+
+def _header_entry(entry: Any) -> tuple[str, str, list[int] | None, int]:
+    """One header entry, checked: ``[name, encoding, shape or null, byte length]``."""
+    valid = (
+        isinstance(entry, list)
+        and len(entry) == 4
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], str)
+        and _is_count(entry[3])
+        and (entry[2] is None or (isinstance(entry[2], list) and all(map(_is_count, entry[2]))))
+    )
+    if not valid:
+        raise StoreError(f"a packed column blob is malformed: bad header entry {str(entry)[:80]}")
+    return entry[0], entry[1], entry[2], entry[3]
+
+
+def _column(name: str, encoding: str, shape: list[int] | None, raw: bytes) -> Any:
+    import numpy as np
+
+    if encoding == "json":
+        return _json(raw, f"column {name!r}")
+    if encoding not in ARRAY_DTYPES:
+        raise StoreError(f"column {name!r} declares an unknown encoding {encoding!r}")
+    dtype = np.dtype(encoding)
+    if shape is None or math.prod(shape) * dtype.itemsize != len(raw):
+        raise StoreError(
+            f"a packed column blob is malformed: column {name!r} has {len(raw)} bytes, "
+            f"not the {shape} {encoding} values it declares"
+        )
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _numeric_array(values: Any) -> np.ndarray | None:
@@ -104,7 +149,7 @@ def _numeric_array(values: Any) -> np.ndarray | None:
 def _json(raw: bytes, what: str) -> Any:
     try:
         return _loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise StoreError(f"{what} is not valid JSON: {exc}") from None
 
 

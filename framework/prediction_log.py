@@ -309,7 +309,9 @@ class _Columns:
         return joined
 
 
-NUMBERS = frozenset({int, float, type(None)})
+NUMBERS = frozenset({int, float, bool, type(None)})
+"""What a small request's list may hold to join a number column (booleans as 0/1, as the
+server stores the big requests' boolean columns)."""
 
 
 def _number_arrays(chunks: list[Any]) -> list[Any] | None:

@@ -71,8 +71,24 @@ def _blob(header: object, body: bytes = b"") -> bytes:
         (_blob("not a list of columns"), "malformed"),
         (MAGIC + b"\xff\xff", "malformed"),
         (b"{not json", "blob is not valid JSON"),
+        (b"[1, 2]", "blob is JSON but not an object of columns"),
+        (b"[" * 100_000, "not valid JSON"),
+        (_blob([["x", "<f8", [1], 8]], b"\0" * 9), "1 stray bytes"),
+        (_blob([["x", "<f8", [-1], 8]], b"\0" * 8), "bad header entry"),
+        (_blob([["x", "<f8", [10**30], 8]], b"\0" * 8), "bad header entry"),
+        (_blob([["x", "<f8", [2**40, 2**40], 8]], b"\0" * 8), "not the \\[1099511627776"),
+        (_blob([[1, "<f8", [1], 8]], b"\0" * 8), "bad header entry"),
+        (_blob([["x", "<f8", None, 8]], b"\0" * 8), "malformed"),
+        (_blob({"x": 1}), "header is not a list"),
     ],
 )
 def test_a_damaged_blob_is_a_store_error_that_says_what_is_wrong(blob: bytes, message: str) -> None:
     with pytest.raises(StoreError, match=message):
         unpack(blob)
+
+
+def test_column_names_must_be_text_whichever_way_the_blob_is_written() -> None:
+    with pytest.raises(TypeError):
+        pack({1: [0.5]})  # small: one JSON object
+    with pytest.raises(TypeError, match="column names must be strings"):
+        pack({1: np.zeros(N)})  # packed

@@ -121,7 +121,8 @@ def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: floa
         inputs = {name: _column(batch.frame[name]) for name in served.input_names}
     else:
         inputs = {name: batch.columns[name] for name in served.input_names}
-        inputs.update(batch.arrays)  # number arrays are stored raw, lists as JSON
+        for name, array in batch.arrays.items():  # what the fast path already converted
+            inputs[name] = _floats(array)
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels
@@ -130,5 +131,14 @@ def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: floa
 
 
 def _column(series: Any) -> Any:
-    """A CSV column as stored: numbers as an array, anything else as the values read."""
-    return series.to_numpy() if series.dtype.kind in "fiu" else series.tolist()
+    """A CSV column as stored: floats as an array, anything else (ints exactly) as read."""
+    return _floats(series.to_numpy()) if series.dtype.kind == "f" else series.tolist()
+
+
+def _floats(values: Any) -> Any:
+    """Numbers as float64 (booleans as 0/1), infinities missing: what JSON would have kept,
+    so a column reads back the same whichever way a request's rows were stored."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.float64)
+    return np.where(np.isinf(array), np.nan, array) if np.isinf(array).any() else array

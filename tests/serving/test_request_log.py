@@ -212,3 +212,86 @@ def test_probabilities_that_do_not_match_the_labels_are_cut_or_padded(store: Any
     frame = read_window(store, "m")
     assert frame["proba_no"].tolist() == [0.1, 0.5]
     assert frame["proba_yes"].tolist()[0] == 0.2 and np.isnan(frame["proba_yes"][1])
+
+
+def test_monitor_judges_the_traffic_a_server_answered(tmp_path: Path, serve: Any, cli: Any) -> None:
+    """The whole loop on live traffic: serve, log, then `specops monitor --from-log`."""
+    from tests.serving.conftest import make_frame, train
+
+    store = train(tmp_path / "loop")
+    server: Server = serve("churn", "--store", store)
+    client = server.connect()
+    traffic = make_frame(600, seed=7).drop(columns="target")
+    traffic["score"] += 1.5  # the world moved: scores are shifted in production
+    for start in range(0, len(traffic), 200):
+        status, _ = client.post_json("/invocations", split_payload(traffic[start : start + 200]))
+        assert status == 200
+    client.close()
+    server.stop()  # a graceful stop flushes the log
+
+    spec = tmp_path / "loop" / "spec.yaml"
+    result = cli("monitor", spec, "--from-log", "--json")
+    report = json.loads(result.out)
+    assert report["rows"] == 600 and report["data"].startswith("prediction log of churn")
+    columns = {c["column"]: c for c in report["columns"]}
+    assert columns["score"]["status"] == "drift"
+    assert columns["plan"]["status"] == "ok" and "prediction" in columns
+    # one drifted column of ten is below the default dataset-drift share (half): exit 0
+    assert result.code == 0 and report["dataset_drift"]["detected"] is False
+    strict = cli("monitor", spec, "--from-log", "--json", "--set", "monitor.drift.share=0.1")
+    assert strict.code == 1 and json.loads(strict.out)["dataset_drift"]["detected"] is True
+
+
+def test_big_requests_of_every_form_read_back_as_sent(
+    lgb_store: Path, serve: Any, sample_rows: pd.DataFrame
+) -> None:
+    """MLflow JSON, CSV and Open Inference binary tensors of 100 rows (stored packed), then
+    one row (stored as JSON): each column reads back as one column with the sent values."""
+    rows = pd.concat([sample_rows] * 5, ignore_index=True).head(100)
+    assert len(rows) == 100 >= RAW_MIN_VALUES
+    started = time.time()
+    server: Server = serve("churn", "--store", lgb_store)
+    client = server.connect()
+    assert client.post_json("/invocations", split_payload(rows))[0] == 200
+    csv = rows.to_csv(index=False)
+    assert client.request("POST", "/invocations", csv, content_type="text/csv")[0] == 200
+    body, headers = binary_tensors(rows)
+    answer = client.request(
+        "POST", "/v2/models/churn/infer", body, "application/octet-stream", headers
+    )
+    assert answer[0] == 200, answer[2]
+    assert client.post_json("/invocations", split_payload(rows.head(1)))[0] == 200
+    client.close()
+    server.stop()
+
+    logged = read_window(lgb_store, "churn", since=started)
+    split = split_payload(rows)["dataframe_split"]  # pandas writes JSON with 10 digits
+    as_json = pd.DataFrame(split["data"], columns=split["columns"]).astype(rows.dtypes)
+    sent = pd.concat([as_json, rows, rows, as_json.head(1)], ignore_index=True)
+    assert len(logged) == len(sent) == 301
+    for name in sent.columns:
+        if sent[name].dtype.kind in "fiub":
+            assert logged[name].dtype == np.float64, name
+            expected = sent[name].to_numpy(np.float64)
+            assert np.array_equal(logged[name].to_numpy(), expected, equal_nan=True), name
+        else:
+            assert logged[name].tolist() == sent[name].tolist(), name
+
+
+def binary_tensors(frame: pd.DataFrame) -> tuple[bytes, dict[str, str]]:
+    """An Open Inference request: numbers and booleans as raw tensors, text as JSON."""
+    inputs, chunks = [], []
+    for name in frame.columns:
+        column = frame[name]
+        tensor: dict[str, Any] = {"name": name, "shape": [len(frame)]}
+        kinds = {"b": ("BOOL", np.bool_), "i": ("INT64", np.int64), "f": ("FP64", np.float64)}
+        if column.dtype.kind in kinds:
+            datatype, dtype = kinds[column.dtype.kind]
+            raw = column.to_numpy(dtype).tobytes()
+            tensor.update(datatype=datatype, parameters={"binary_data_size": len(raw)})
+            chunks.append(raw)
+        else:
+            tensor.update(datatype="BYTES", data=column.tolist())
+        inputs.append(tensor)
+    header = json.dumps({"inputs": inputs}).encode()
+    return header + b"".join(chunks), {"Inference-Header-Content-Length": str(len(header))}
