@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.errors import StoreError
 from framework.packed_columns import pack, unpack
 
 if TYPE_CHECKING:
@@ -258,8 +259,6 @@ def read_window(
 
 
 def _unpacked(row_id: int, model: str, inputs: bytes, outputs: bytes) -> tuple[dict, dict]:
-    from framework.errors import StoreError
-
     try:
         return unpack(inputs), unpack(outputs)
     except StoreError as exc:

@@ -250,3 +250,20 @@ def test_retraining_without_labels_says_so_and_keeps_the_champion(cli, trained: 
     assert "retraining needs labels" in report["retrain"]["note"]
     assert "retraining failed" in report["decision_text"]
     assert protected(trained) == before
+
+
+def test_a_damaged_prediction_log_entry_is_named_and_nothing_changes(cli, trained: Path) -> None:
+    from framework.prediction_log import LogEntry, append_batch
+
+    frame = pd.read_csv(SPECS / "data/subscriptions_jul_sep.csv").head(100)
+    inputs = {c: frame[c].where(frame[c].notna(), None).tolist() for c in frame.columns}
+    entry = LogEntry("subs", 1, 1_700_000_000.0, len(frame), inputs, {"prediction": [0] * 100})
+    append_batch(trained / ".specops", [entry])
+    with sqlite3.connect(trained / ".specops/store.db") as db:
+        db.execute("UPDATE prediction_log SET inputs = ?", (b"SPC1\x05\x00\x00\x00[1,2]",))
+    before = protected(trained)
+    result = cli("monitor", trained / "spec.yaml", "--from-log", "--since", "2023-01-01")
+    assert result.code == 2 and "Traceback" not in result.out + result.err
+    assert "prediction log entry 1 of 'subs' is damaged" in result.err
+    assert "--since/--until" in result.err
+    assert protected(trained) == before

@@ -5,6 +5,7 @@ it; ``docs/serving.md`` describes the protocols, hot swap, the request log and
 auth. One module per job: ``app`` (ASGI routing and limits), ``protocols/``
 (request and response shapes), ``served`` (one loaded version), ``fastpath``
 (LightGBM without pandas), ``model_holder`` (hot swap), ``request_log`` (the
-prediction log writer), ``server`` (foreground) and ``daemon`` (background);
+prediction log writer), ``heap`` (the garbage collector kept off the request path),
+``server`` (foreground) and ``daemon`` (background);
 ``settings`` holds one server's configuration and ``defaults`` the values it starts from.
 """

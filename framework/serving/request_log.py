@@ -141,4 +141,5 @@ def _floats(values: Any) -> Any:
     import numpy as np
 
     array = np.asarray(values, dtype=np.float64)
-    return np.where(np.isinf(array), np.nan, array) if np.isinf(array).any() else array
+    infinite = np.isinf(array)
+    return np.where(infinite, np.nan, array) if infinite.any() else array
