@@ -285,7 +285,13 @@ class OneHot(ColumnTransform):
 
 
 class Ordinal(ColumnTransform):
-    """Encode each category as a number (sorted order), one column per feature.
+    """Encode each category as a number, one column per feature.
+
+    Without ``order`` a column's categories are numbered in sorted order, which is
+    right for identifiers and wrong for ranked values: diamonds' ``cut`` sorts as
+    Fair < Good < Ideal < Premium < Very Good. ``order`` gives the ranking per column,
+    and a training value missing from it is a spec error (usually a typo in the
+    spec), not a silent NaN.
 
     Unknown categories at predict time encode as NaN, like missing values: the
     model sees "no information" rather than a made-up lowest category (-1), and
@@ -293,19 +299,88 @@ class Ordinal(ColumnTransform):
     """
 
     type_name = "ordinal"
-    summary = "Encode categories as numbers (unknown and missing become NaN)"
+    summary = "Encode categories as numbers, in sorted or given order (unknown become NaN)"
     default_roles = CATEGORICAL
-    params_schema = _schema({"columns": _columns_property("every categorical column")})
+    params_schema = _schema(
+        {
+            "columns": _columns_property(
+                "every categorical column, plus the columns named in order"
+            ),
+            "order": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {
+                    "type": "array",
+                    "items": {"type": ["string", "number", "boolean"]},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+                "description": "Per column, its categories from lowest to highest, "
+                "e.g. {cut: [Fair, Good, Very Good, Premium, Ideal]}. Columns not named "
+                "here are numbered in sorted order.",
+            },
+        }
+    )
+
+    def __init__(
+        self,
+        columns: Sequence[str] | None = None,
+        order: dict[str, Sequence[Any]] | None = None,
+    ) -> None:
+        super().__init__(columns)
+        self.order = {name: list(values) for name, values in (order or {}).items()}
+
+    def select(self, frame: pd.DataFrame) -> list[str]:
+        columns = super().select(frame)
+        ordered = [name for name in self.order if name not in columns]
+        if self.columns is not None and ordered:
+            raise DataError(
+                f"ordinal: order names {', '.join(map(repr, ordered))}, which 'columns' leaves out",
+                column=ordered[0],
+                hint="add them to columns, or remove them from order",
+            )
+        self.require_columns(frame, ordered, None)
+        return columns + ordered
 
     def estimator(self, frame: pd.DataFrame, columns: list[str]) -> Any:
         import numpy as np
         from sklearn.preprocessing import OrdinalEncoder
 
+        for name in self.order:
+            self._require_ranked(frame[name], name)
+        categories = [self.order.get(name) for name in columns]
         return OrdinalEncoder(
+            categories="auto" if not self.order else self._with_sorted(frame, columns, categories),
             handle_unknown="use_encoded_value",
             unknown_value=np.nan,
             encoded_missing_value=np.nan,
         )
+
+    def _require_ranked(self, column: pd.Series, name: str) -> None:
+        """Every value seen in training must have a rank: a missing one is a spec typo."""
+        ranked = self.order[name]
+        seen = column.dropna().unique().tolist()
+        unranked = [value for value in seen if value not in ranked]
+        if unranked:
+            example = str(unranked[0])
+            raise DataError(
+                f"ordinal: column '{name}' has values that order.{name} does not rank: "
+                + ", ".join(repr(v) for v in unranked[:5])
+                + (f" and {len(unranked) - 5} more" if len(unranked) > 5 else "")
+                + did_you_mean(example, [str(v) for v in ranked]),
+                column=name,
+                hint=f"order.{name} ranks: " + ", ".join(map(repr, ranked)),
+            )
+
+    @staticmethod
+    def _with_sorted(
+        frame: pd.DataFrame, columns: list[str], categories: list[list[Any] | None]
+    ) -> list[list[Any]]:
+        """Explicit categories for every column: the given order, else the sorted values."""
+        return [
+            given if given is not None else sorted(frame[name].dropna().unique().tolist())
+            for name, given in zip(columns, categories, strict=True)
+        ]
 
 
 class Drop(ColumnTransform):

@@ -83,6 +83,7 @@ STEPS: dict[str, Any] = {
     "one_hot_grouped": OneHot(max_categories=2),
     "one_hot_min_frequency": OneHot(min_frequency=0.25),
     "ordinal": Ordinal(),
+    "ordinal_ranked": Ordinal(order={"plan": ["team", "pro", "free"]}),
     "drop": Drop(columns=["city", "active"]),
 }
 
@@ -170,6 +171,40 @@ def test_one_hot_groups_rare_and_unseen_categories_as_infrequent() -> None:
         "city_infrequent_sklearn",
     ]
     assert out["city_infrequent_sklearn"].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_ordinal_follows_the_given_order_and_sorts_the_rest() -> None:
+    ranked = Ordinal(order={"plan": ["team", "pro", "free"]})
+    out = wrap("ordinal", ranked, training_frame()).fit(training_frame()).transform(unseen_frame())
+
+    assert out["plan"].tolist()[1] == 1.0  # pro: the middle rank, not its sorted place
+    assert np.isnan(out["plan"].tolist()[0])  # enterprise: never seen, so unknown
+    assert np.isnan(out["city"].iloc[0])  # Atlantis: never seen
+    assert out["city"].iloc[1] == 2.0  # Lyon < Nice < Paris: sorted, as without order
+
+
+def test_ordinal_refuses_a_training_value_its_order_does_not_rank() -> None:
+    typo = Ordinal(order={"plan": ["free", "Pro", "team"]})
+
+    with pytest.raises(DataError) as caught:
+        wrap("ordinal", typo, training_frame())
+
+    assert "column 'plan' has values that order.plan does not rank: 'pro'" in str(caught.value)
+    assert "did you mean 'Pro'?" in str(caught.value)
+
+
+def test_ordinal_refuses_an_order_for_a_column_it_does_not_encode() -> None:
+    with pytest.raises(DataError, match="order names 'plan', which 'columns' leaves out"):
+        wrap("ordinal", Ordinal(columns=["city"], order={"plan": ["free"]}), training_frame())
+
+
+def test_ordinal_order_is_checked_by_the_schema() -> None:
+    schema = Ordinal.params_schema
+    jsonschema.validate({"order": {"cut": ["Fair", "Good", "Ideal"]}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"order": {"cut": ["Fair", "Fair"]}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"order": {"cut": "Fair < Good"}}, schema)
 
 
 def test_ordinal_encodes_unknown_and_missing_as_nan() -> None:
