@@ -136,3 +136,29 @@ def test_runs_show_a_run_that_never_ended(cli, store: Path, tmp_path: Path, run_
     shown = json.loads(cli("runs", "show", run_ids[0], "--store", copy, "--json").out)
     assert shown["status"] == "running" and shown["seconds"] is None
     assert cli("runs", "list", "--store", copy).code == 0
+
+
+def test_runs_diff_changed_ignores_floating_point_noise(
+    cli, store: Path, run_ids, tmp_path
+) -> None:
+    import sqlite3
+
+    first, _, third = run_ids
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    with sqlite3.connect(copy / "store.db") as db:
+        value = db.execute(
+            "SELECT value FROM metrics WHERE run_id = ? AND name = 'roc_auc'", (first,)
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE metrics SET value = ? WHERE run_id = ? AND name = 'roc_auc'",
+            (value - 1.11e-16, third),
+        )
+        db.execute(
+            "UPDATE metrics SET value = ? WHERE run_id = ? AND name = 'accuracy'", (0.5, third)
+        )
+
+    diff = json.loads(cli("runs", "diff", first, third, "--changed", "--store", copy, "--json").out)
+    keys = {(r["section"], r["key"]) for r in diff["rows"]}
+    assert ("metrics", "roc_auc") not in keys  # 1.11e-16 apart: the same number
+    assert ("metrics", "accuracy") in keys

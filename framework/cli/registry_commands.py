@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -347,7 +348,16 @@ def diff_rows(store: Store, a: RunRecord, b: RunRecord) -> list[Report]:
 
 
 def _row(section: str, key: str, a: Any, b: Any) -> Report:
-    return {"section": section, "key": key, "a": a, "b": b, "changed": a != b}
+    return {"section": section, "key": key, "a": a, "b": b, "changed": not _same(a, b)}
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, or two floats apart only by rounding noise (``1`` vs ``1 - 1.1e-16``)."""
+    if isinstance(a, float) or isinstance(b, float):
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b))
+        if numbers:
+            return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
 
 
 def _section(section: str, a: dict[str, Any], b: dict[str, Any]) -> list[Report]:
