@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from framework.errors import StoreError, UserError
+from framework.errors import Location, SpecError, StoreError, UserError
 from framework.plugins import Plugins
 from framework.refs import find_run
 from framework.store import ModelVersion, Store
@@ -87,9 +87,12 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     with tempfile.TemporaryDirectory(prefix="specops-reproduce-") as tmp:
         spec_file = Path(tmp) / "spec.yaml"
         spec_file.write_text(yaml.safe_dump(document, sort_keys=False))
-        spec = load_spec(spec_file, plugins)
         scratch = Path(tmp) / "store"
-        result = Engine(spec, plugins, store_root=scratch, deploy=False).run()
+        try:
+            spec = load_spec(spec_file, plugins)
+            result = Engine(spec, plugins, store_root=scratch, deploy=False).run()
+        except SpecError as exc:
+            raise _pointing_at_run(exc, run_id) from exc
         rerun = Store(scratch)
         try:
             copies = rerun.versions_of_run(result.run.run_id)
@@ -101,6 +104,22 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     outcome.comparisons += _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))
     outcome.comparisons += _compare_files(original, copy_version)
     return outcome
+
+
+def _pointing_at_run(error: SpecError, run_id: str) -> SpecError:
+    """The same problems, located in the run's stored spec rather than a scratch file.
+
+    The rerun reads a temporary copy of the stored spec; naming that copy (deleted by
+    the time the message is read) would send the user looking for a file that is gone.
+    """
+    where = Location(f"the stored spec of run {run_id}", 0, 0)
+    see = f"see it with: specops runs show {run_id} --json"
+    return SpecError(
+        [
+            replace(problem, location=where, hint=f"{problem.hint}; {see}" if problem.hint else see)
+            for problem in error.problems
+        ]
+    )
 
 
 def _rerun_document(spec: dict[str, Any], data_hash: str, store_root: Path) -> dict[str, Any]:

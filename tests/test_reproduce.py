@@ -127,3 +127,20 @@ def test_reproduce_needs_and_checks_the_runs_environment(cli, bc_spec: Path, mon
 
     monkeypatch.setenv("MIN_ROWS", "100")
     assert cli("reproduce", run_id, "--store", store).code == 0
+
+
+def test_reproduce_errors_name_the_run_not_a_temporary_file(cli, bc_spec: Path) -> None:
+    """A stored spec this specops can no longer use is pointed at by run id."""
+    assert cli("run", bc_spec).code == 0
+    run_id, store = last_run_id(bc_spec.parent), bc_spec.parent / ".specops"
+    spec = json.loads(store_rows(store, f"SELECT spec_json FROM runs WHERE id = '{run_id}'")[0][0])
+    spec["model"]["params"]["n_estimatorz"] = 5  # as if a plugin had since dropped a param
+    tampered = json.dumps(spec).replace("'", "''")
+    store_execute(store, f"UPDATE runs SET spec_json = '{tampered}' WHERE id = '{run_id}'")
+
+    result = cli("reproduce", run_id, "--store", store)
+
+    assert result.code == 2
+    assert "specops-reproduce-" not in result.err
+    assert f"run {run_id}" in result.err and "n_estimatorz" in result.err
+    assert "Traceback" not in result.err
