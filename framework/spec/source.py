@@ -3,7 +3,9 @@
 PyYAML's safe loader builds the values; walking its node tree alongside records,
 for each key path, where the key and the value were written, so that every later
 error can point at ``file:line:column``. Duplicate keys, which YAML silently
-accepts, are reported here.
+accepts, and keys that are not text (``0:``, ``true:``, ``~:``), which JSON Schema,
+sorting and the store cannot hold, are reported here. Nothing is built before the
+bounds of :mod:`framework.spec.limits` (size, nesting, alias expansion) are checked.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import yaml
 
 from framework.errors import Location, Problem
+from framework.spec.limits import Limits, location, read_bounded, scan
 
 KeyPath = tuple[str | int, ...]
 
@@ -62,38 +65,34 @@ class SpecText:
     problems: list[Problem]
 
 
-def _location(file: str, mark: Any) -> Location:
-    return Location(file, mark.line + 1, mark.column + 1)
+def read_spec_text(path: Path, limits: Limits | None = None) -> SpecText:
+    """Parse ``path`` within ``limits``; YAML syntax errors, duplicate keys, keys that
+    are not text and crossed bounds become located problems.
 
-
-def read_spec_text(path: Path) -> SpecText:
-    """Parse ``path``; YAML syntax errors and duplicate keys become located problems."""
+    When a bound is crossed nothing is built: ``data`` is None and the one problem
+    says which bound, where.
+    """
     file = str(path)
     positions = Positions()
     try:
-        text = path.read_text(encoding="utf-8")
+        limits = limits or Limits.from_env()
+        text = read_bounded(path, limits)
     except FileNotFoundError:
         return SpecText(path, None, positions, [Problem(f"spec file not found: {file}")])
     except (OSError, UnicodeDecodeError) as exc:
         return SpecText(path, None, positions, [Problem(f"cannot read spec file {file}: {exc}")])
+    if isinstance(text, Problem):
+        return SpecText(path, None, positions, [text])
 
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _location(file, mark) if mark else None
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        return SpecText(path, None, positions, [Problem(f"malformed YAML: {what}", location=where)])
-    except yaml.YAMLError as exc:
-        return SpecText(path, None, positions, [Problem(f"malformed YAML: {exc}")])
-    finally:
-        loader.dispose()
+    node, data, problem = parse(text, file, limits)
+    if problem is not None:
+        return SpecText(path, None, positions, [problem])
 
     problems: list[Problem] = []
     if node is not None:
         _walk(node, (), file, positions, problems)
+    if any(p.message.startswith(KEYS_MUST_BE_TEXT) for p in problems):
+        data = _text_keys_only(data)
     if not isinstance(data, dict):
         found = "an empty file" if data is None else type(data).__name__
         problems.append(
@@ -107,15 +106,108 @@ def read_spec_text(path: Path) -> SpecText:
     return SpecText(path, data, positions, problems)
 
 
+def parse(text: str, file: str, limits: Limits) -> tuple[Any, Any, Problem | None]:
+    """(node, data, None), or (None, None, problem) for bad YAML or a crossed bound."""
+    loader = None
+    try:
+        problem = scan(text, file, limits)
+        if problem is not None:
+            return None, None, problem
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = location(file, mark) if mark else None
+        what = " ".join(p for p in (exc.context, exc.problem) if p)
+        hint = _tab_hint(text, mark)
+        if hint:
+            what += " (a tab character)"
+        return None, None, Problem(f"malformed YAML: {what}", location=where, hint=hint)
+    except yaml.YAMLError as exc:
+        return None, None, Problem(f"malformed YAML: {exc}")
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return node, data, None
+
+
+def _tab_hint(text: str, mark: Any) -> str | None:
+    """Name the tab on (or just before) the line YAML stumbled on: it is invisible."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for number in (mark.line, mark.line - 1):
+        if 0 <= number < len(lines) and "\t" in lines[number]:
+            column = lines[number].index("\t") + 1
+            return (
+                f"line {number + 1} has a tab character at column {column}: "
+                "YAML indents with spaces only; replace the tab with spaces"
+            )
+    return None
+
+
+KEYS_MUST_BE_TEXT = "keys must be text"
+_KEY_KINDS = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:binary": "binary data (!!binary)",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+_TEXT_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")
+
+
+def _key_problem(key_node: Any, path: KeyPath, file: str) -> Problem | None:
+    """A key that is not text (``0:``, ``true:``, ``~:``, ``!!binary``): say so, at the key."""
+    if isinstance(key_node, yaml.ScalarNode) and key_node.tag in _TEXT_TAGS:
+        return None
+    kind = _KEY_KINDS.get(key_node.tag, "a list or mapping")
+    written = key_node.value if isinstance(key_node, yaml.ScalarNode) else ""
+    quotable = written and key_node.tag != "tag:yaml.org,2002:binary"
+    return Problem(
+        f"{KEYS_MUST_BE_TEXT}; {written!r} is read as {kind}"
+        if quotable
+        else f"{KEYS_MUST_BE_TEXT}; found {kind}",
+        path=dotted(path),
+        location=location(file, key_node.start_mark),
+        hint=f"quote it ('{written}':) if you mean the text" if quotable else None,
+    )
+
+
+def _text_keys_only(data: Any) -> Any:
+    """``data`` without entries whose key is not text (each has been reported), so the
+    later passes, which sort and format keys, see only text."""
+    done: set[int] = set()
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if id(value) in done:
+            continue  # an alias: the same object again
+        done.add(id(value))
+        if isinstance(value, dict):
+            for key in [k for k in value if not isinstance(k, str)]:
+                del value[key]
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return data
+
+
 def _walk(
     node: Any, path: KeyPath, file: str, positions: Positions, problems: list[Problem]
 ) -> None:
-    positions.values[path] = _location(file, node.start_mark)
+    positions.values[path] = location(file, node.start_mark)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, Location] = {}
         for key_node, value_node in node.value:
+            bad_key = _key_problem(key_node, path, file)
+            if bad_key is not None:
+                problems.append(bad_key)
+                continue
             key = str(key_node.value)
-            here = _location(file, key_node.start_mark)
+            here = location(file, key_node.start_mark)
             if key in seen:
                 problems.append(
                     Problem(
