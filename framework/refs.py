@@ -99,5 +99,8 @@ def find_run(store: Store, text: str) -> RunRecord:
 
 
 def store_root(argument: str | None) -> Path:
-    """The store a command reads: --store, else $SPECOPS_STORE, else ./.specops."""
-    return Path(argument or os.environ.get("SPECOPS_STORE") or ".specops").expanduser()
+    """The store a command reads: --store, else $SPECOPS_STORE, else the nearest .specops."""
+    from framework.store.location import find_store_dir
+
+    chosen = argument or os.environ.get("SPECOPS_STORE")
+    return Path(chosen).expanduser() if chosen else find_store_dir()
