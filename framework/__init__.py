@@ -32,6 +32,8 @@ from framework.components import (
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
 from framework.export import replace_directory, write_release_package
 from framework.hookspecs import hookimpl
+from framework.ownership import MARKER as DEPLOY_MARKER
+from framework.ownership import deploy_path_findings, protected_refusal
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -66,6 +68,7 @@ def score_file(
 
 
 __all__ = [
+    "DEPLOY_MARKER",
     "KINDS",
     "TASKS",
     "Check",
@@ -90,9 +93,11 @@ __all__ = [
     "UserError",
     "__version__",
     "columns_with_role",
+    "deploy_path_findings",
     "did_you_mean",
     "hookimpl",
     "load_skops",
+    "protected_refusal",
     "read_snapshot",
     "replace_directory",
     "role_of",

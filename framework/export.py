@@ -11,9 +11,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from framework.components import Release
@@ -29,21 +29,46 @@ def write_release_package(release: Release, directory: Path) -> None:
     (directory / RELEASE_FILE).write_text(json.dumps(info, indent=2))
 
 
-def replace_directory(target: Path, write: Callable[[Path], None]) -> None:
-    """Have ``write`` fill a staging directory beside ``target``, then swap it into place.
+def replace_directory(
+    target: Path,
+    write: Callable[[Path], None],
+    *,
+    owner: Mapping[str, Any] | None = None,
+) -> None:
+    """Have ``write`` fill a staging directory beside ``target``, mark it as specops'
+    (with ``owner``: target type, model, version, run), then swap it into place.
 
-    A reader of ``target`` sees the old directory or the new one, never half of one;
-    if ``write`` fails, ``target`` is left as it was and the staging directory is removed.
+    Only an absent path, an empty directory or a directory an earlier deploy wrote
+    (see :mod:`framework.ownership`) is replaced; anything else raises UserError naming
+    it, before anything is written. A reader of ``target`` sees the old directory or the
+    new one, never half of one; if ``write`` fails, ``target`` is left as it was and
+    the staging directory is removed. Nothing but the staging directory and the old,
+    marked ``target`` is ever deleted.
     """
+    from framework.errors import UserError
+    from framework.ownership import replace_refusal, write_marker
+
+    refusal = replace_refusal(target)
+    if refusal:
+        raise UserError(refusal)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-new-"))
     try:
         write(staging)
+        write_marker(staging, owner or {})
+        refusal = replace_refusal(target)  # it may have changed while we wrote
+        if refusal:
+            raise UserError(refusal)
         if target.exists():
-            retired = target.with_name(f".{target.name}-old")
-            shutil.rmtree(retired, ignore_errors=True)
+            # a fresh name of our own: a user's file called ".NAME-old" is never touched
+            retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
+            os.rmdir(retired)
             os.replace(target, retired)
-            os.replace(staging, target)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                os.replace(retired, target)
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(staging, target)

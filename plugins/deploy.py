@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from framework import (
@@ -11,7 +13,9 @@ from framework import (
     Release,
     StepContext,
     UserError,
+    deploy_path_findings,
     hookimpl,
+    protected_refusal,
     replace_directory,
     write_release_package,
 )
@@ -35,7 +39,8 @@ DIRECTORY_PARAMS: dict[str, Any] = {
     "required": ["path"],
     "properties": {
         "path": {
-            "description": "Where to write the package; relative to the spec. Replaced atomically.",
+            "description": "Where to write the package; relative to the spec. Replaced atomically, "
+            "and only if an earlier deploy wrote it (or it is empty).",
             "type": "string",
             "minLength": 1,
         }
@@ -59,27 +64,58 @@ class RegistryTarget:
 
 
 class DirectoryTarget:
-    """Export a self-contained model package: model, transform, signature, metadata."""
+    """Export a self-contained model package: model, transform, signature, metadata.
+
+    ``path`` is replaced only if an earlier deploy wrote it (or it is empty): see
+    :mod:`framework.ownership`. The spec's folder, the store and their parents are
+    refused at ``specops validate``.
+    """
+
+    kind = "directory"
 
     def __init__(self, path: str) -> None:
         self.path = path
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        target = ctx.path(self.path)
-        for place in (target, *target.parents):
-            if place.exists():
-                if not place.is_dir():
-                    return [Finding(f"{place} exists and is not a directory", key="path")]
-                break
-        return []
+        return deploy_path_findings(ctx.path(self.path), ctx)
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
-        try:
-            replace_directory(target, lambda staging: write_release_package(release, staging))
-        except OSError as exc:
-            raise UserError(f"cannot write the model package to {target}: {exc}") from exc
+        replace_package(
+            target,
+            ctx,
+            release,
+            self.kind,
+            lambda staging: write_release_package(release, staging),
+            what="the model package",
+        )
         return DeployOutcome(f"package written to {target}", location=str(target))
+
+
+def replace_package(
+    target: Path,
+    ctx: StepContext,
+    release: Release,
+    kind: str,
+    write: Callable[[Path], None],
+    *,
+    what: str,
+) -> None:
+    """Write a deploy directory the one safe way: never a protected place, only over
+    a directory a deploy wrote, marked with who wrote it; OS errors name the target."""
+    refusal = protected_refusal(target, ctx)
+    if refusal:
+        raise UserError(refusal)
+    owner = {
+        "target": kind,
+        "model": release.name,
+        "version": release.version,
+        "run_id": ctx.run_id,
+    }
+    try:
+        replace_directory(target, write, owner=owner)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} to {target}: {exc}") from exc
 
 
 @hookimpl

@@ -133,12 +133,16 @@ class _Checker:
         data_section = data.get("data") if isinstance(data.get("data"), dict) else {}
         target = data_section.get("target")
         seed = data.get("seed")
+        store = data.get("store") if isinstance(data.get("store"), dict) else {}
+        store_path = store.get("path") if isinstance(store.get("path"), str) else ".specops"
         self.ctx = StepContext(
             spec_name=str(data.get("name", "")),
             task=self.task,
             target=target if isinstance(target, str) else "",
             base_dir=path.resolve().parent,
             seed=seed if isinstance(seed, int) else 0,
+            # deploy targets refuse a path that would replace the store
+            store_root=path.resolve().parent / Path(store_path).expanduser(),
         )
 
     def problem(self, message: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> Problem:

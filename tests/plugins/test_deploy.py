@@ -7,6 +7,7 @@ tests/test_predict.py; here the targets meet a bad path before any release exist
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -54,7 +55,7 @@ def test_directory_target_that_cannot_be_written_is_a_user_error(
 ) -> None:
     """Without validate (a library caller), the OS error still names the target."""
     (tmp_path / "out").write_text("a file, not a directory")
-    never_read: Any = object()  # the write fails before the release is looked at
+    never_read: Any = SimpleNamespace(name="m", version=1)  # the write fails before it is read
 
     with pytest.raises(UserError) as caught:
         DirectoryTarget(path="out/model").deploy(never_read, ctx)

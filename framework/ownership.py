@@ -1,0 +1,144 @@
+"""What a deploy target may replace: only a directory it wrote itself, never the project.
+
+A deploy target's ``path`` comes from a spec, and a spec is untrusted input: a typo
+(``path: .``, ``path: ../data``) must not delete what the user keeps there. So every
+directory a target writes carries a marker file, :data:`MARKER`, that names what wrote
+it and lists every file it wrote. An existing path is replaced only when it is
+
+* an empty directory (nothing is lost), or
+* a real directory (not a symbolic link) holding that marker and nothing the marker
+  does not list (a file the user added later would be lost, so it is refused too).
+
+Anything else (a file, a link, a directory of someone else's files) is refused with a
+message naming the path. Independently of markers, a path that is the spec's folder,
+the store, or a parent of either is refused at ``specops validate``: replacing it would
+delete the spec, its data or the registry. Stdlib only: ``framework`` exports these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from framework.components import Finding, StepContext
+
+MARKER = ".specops-deploy.json"
+"""The file a deploy target writes into each directory it creates, to prove it owns it."""
+
+MARKER_KIND = "specops deploy target output"
+"""The marker's ``written_by``: a JSON file that merely has the name is not a marker."""
+
+MAX_LISTED = 5
+"""How many unexpected files a refusal names before it says 'and N more'."""
+
+
+def write_marker(directory: Path, owner: Mapping[str, Any]) -> None:
+    """Record in ``directory`` that specops wrote it, with ``owner`` (target type, model,
+    version, run) and the list of every file and folder in it, so a later deploy can tell
+    its own files from files a user added."""
+    entries = sorted(_entries(directory) - {MARKER})
+    info = {
+        "written_by": MARKER_KIND,
+        **dict(owner),
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": entries,
+    }
+    (directory / MARKER).write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+
+def replace_refusal(target: Path) -> str | None:
+    """Why ``target`` may not be replaced by a deploy, or None when it may (absent,
+    an empty directory, or a directory a deploy wrote that holds nothing else)."""
+    if target.is_symlink():
+        return _refusal(target, f"is a symbolic link (to {os.readlink(target)})")
+    if not target.exists():
+        return None
+    if not target.is_dir():
+        return _refusal(target, "is a file, not a directory a deploy wrote")
+    try:
+        found = _entries(target)
+    except OSError as exc:
+        return _refusal(target, f"cannot be listed ({exc.strerror or exc})")
+    if not found:
+        return None
+    marker = target / MARKER
+    if MARKER not in found or marker.is_symlink() or not marker.is_file():
+        return _refusal(target, f"is a directory specops did not write (it has no {MARKER})")
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        listed = set(info["files"]) if info.get("written_by") == MARKER_KIND else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        listed = None
+    if listed is None:
+        return _refusal(target, f"has a {MARKER} that specops did not write")
+    extra = sorted(found - listed - {MARKER})
+    if extra:
+        named = ", ".join(extra[:MAX_LISTED])
+        if len(extra) > MAX_LISTED:
+            named += f" and {len(extra) - MAX_LISTED} more"
+        return _refusal(target, f"holds files the last deploy did not write: {named}")
+    return None
+
+
+def protected_refusal(target: Path, ctx: StepContext) -> str | None:
+    """Why ``target`` (resolved) must never be a deploy path whatever it holds: it is
+    the spec's folder, the store, a parent of one of them, or inside the store."""
+    places = [("the spec's folder", ctx.base_dir)]
+    if ctx.store_root is not None:
+        places.append(("the store", ctx.store_root))
+    target = target.resolve()
+    for label, place in places:
+        place = place.resolve()
+        if target == place:
+            return f"deploy path {target} is {label}: a deploy would replace it"
+        if target in place.parents:
+            return f"deploy path {target} holds {label} ({place}): a deploy would replace it"
+    if ctx.store_root is not None and ctx.store_root.resolve() in target.parents:
+        return f"deploy path {target} is inside the store ({ctx.store_root.resolve()})"
+    return None
+
+
+def deploy_path_findings(target: Path, ctx: StepContext, key: str = "path") -> list[Finding]:
+    """A deploy directory's static checks, for a target's ``validate``: not a protected
+    place, no file where a parent folder must go, and nothing there it may not replace."""
+    from framework.components import Finding
+
+    hint = "choose a new or empty directory; paths are relative to the spec file"
+    refusal = protected_refusal(target, ctx)
+    if refusal:
+        return [Finding(refusal, key=key, hint=hint)]
+    for place in target.parents:
+        if place.exists():
+            if not place.is_dir():
+                return [Finding(f"{place} exists and is not a directory", key=key)]
+            break
+    refusal = replace_refusal(target)
+    return [Finding(refusal, key=key)] if refusal else []
+
+
+def _entries(directory: Path) -> set[str]:
+    """Every file, folder and link under ``directory`` (links not followed), as
+    POSIX paths relative to it."""
+    found: set[str] = set()
+    for root, dirs, files in os.walk(directory, followlinks=False, onerror=_raise):
+        base = Path(root).relative_to(directory)
+        for name in (*dirs, *files):
+            found.add((base / name).as_posix())
+    return found
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def _refusal(target: Path, why: str) -> str:
+    return (
+        f"{target} {why}; a deploy only replaces a directory it wrote itself "
+        f"(marked by {MARKER}). Choose a new or empty path, or remove {target} yourself "
+        "if nothing in it is needed"
+    )

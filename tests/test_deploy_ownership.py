@@ -1,0 +1,207 @@
+"""A deploy target replaces only what it wrote: never the project, the store or a user's files.
+
+Every test drives the real CLI on a real spec; "nothing lost" is checked file by file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from framework import DEPLOY_MARKER, UserError, replace_directory
+from tests.conftest import CliResult
+from tests.helpers import breast_cancer_spec, champion
+
+Cli = Callable[..., CliResult]
+
+
+def write_project(directory: Path, deploy: str, store: str = "") -> Path:
+    """A spec in ``directory`` whose last lines are ``deploy`` (and ``store``), plus a
+    data file and a notes file a careless deploy would delete."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = directory / "spec.yaml"
+    spec.write_text(breast_cancer_spec(n_estimators=5).lstrip() + deploy + store)
+    (directory / "notes.txt").write_text("the user's own notes")
+    return spec
+
+
+def line_of(spec: Path, text: str) -> int:
+    return next(i for i, line in enumerate(spec.read_text().splitlines(), 1) if text in line)
+
+
+def snapshot(directory: Path) -> dict[str, str]:
+    """Every file under ``directory`` with its content: to prove nothing changed."""
+    return {
+        p.relative_to(directory).as_posix(): p.read_text(errors="replace")
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "store", "said"),
+    [
+        (".", "", "is the spec's folder"),
+        ("..", "", "holds the spec's folder"),
+        ("./", "", "is the spec's folder"),
+        (".specops", "", "is the store"),
+        ("registry", "store: {path: registry/db}\n", "holds the store"),
+        (".specops/export", "", "is inside the store"),
+    ],
+)
+def test_a_deploy_path_over_the_project_or_store_is_refused_at_validate(
+    tmp_path: Path, cli: Cli, path: str, store: str, said: str
+) -> None:
+    project = tmp_path / "project"
+    for kind in ("directory", "container"):
+        spec = write_project(
+            project, f"deploy:\n  - type: {kind}\n    params: {{path: {path}}}\n", store
+        )
+        (project / "registry").mkdir(exist_ok=True)
+        before = snapshot(tmp_path)
+
+        for command in ("validate", "run"):
+            result = cli(command, spec)
+
+            assert result.code == 2, (kind, command, result.out, result.err)
+            assert f"spec.yaml:{line_of(spec, 'params: {path:')}:" in result.err
+            assert said in result.err and "deploy[0].params.path" in result.err
+            assert "Traceback" not in result.err
+            assert snapshot(tmp_path) == before  # nothing deleted, nothing trained
+            assert not (project / ".specops").exists()
+
+
+def test_a_file_or_a_foreign_directory_at_the_path_is_refused_before_training(
+    tmp_path: Path, cli: Cli
+) -> None:
+    (tmp_path / "victim-file").write_text("unrelated")
+    (tmp_path / "project" / "data").mkdir(parents=True)
+    (tmp_path / "project" / "data" / "train.csv").write_text("a,b\n1,2\n")
+    cases = {
+        "../victim-file": "is a file, not a directory a deploy wrote",
+        "data": f"is a directory specops did not write (it has no {DEPLOY_MARKER})",
+        "notes.txt": "is a file",
+    }
+    for path, said in cases.items():
+        spec = write_project(
+            tmp_path / "project", f"deploy: {{type: directory, params: {{path: {path}}}}}\n"
+        )
+        before = snapshot(tmp_path)
+
+        result = cli("run", spec)
+
+        assert result.code == 2, result.err
+        assert said in result.err and "Choose a new or empty path" in result.err
+        assert str((tmp_path / "project" / path).resolve()) in result.err
+        assert snapshot(tmp_path) == before
+        assert not (tmp_path / "project" / ".specops").exists()
+
+
+def test_a_foreign_directory_found_at_deploy_time_is_refused_and_nothing_is_promoted(
+    tmp_path: Path, cli: Cli
+) -> None:
+    """The first target creates ``out`` as a plain parent folder; the second must not
+    replace it. The run stops with exit 2, the champion stays where it was."""
+    deploy = (
+        "deploy:\n"
+        "  - type: registry\n"
+        "  - {type: directory, params: {path: out/inner}}\n"
+        "  - {type: directory, params: {path: out}}\n"
+    )
+    spec = write_project(tmp_path, deploy)
+    assert cli("validate", spec).code == 0  # nothing is there yet
+
+    result = cli("run", spec)
+
+    assert result.code == 2, result.err
+    assert f"{tmp_path / 'out'} is a directory specops did not write" in result.err
+    assert (tmp_path / "out" / "inner" / DEPLOY_MARKER).is_file()  # the first export is intact
+    assert (tmp_path / "notes.txt").read_text() == "the user's own notes"
+    assert champion(tmp_path / ".specops") is None  # the registry target's move never happened
+
+
+def test_a_second_deploy_replaces_the_first_and_only_that(tmp_path: Path, cli: Cli) -> None:
+    spec = write_project(tmp_path, "deploy: {type: directory, params: {path: out}}\n")
+    (tmp_path / ".out-old").write_text("a user's file that looks like a retired export")
+    (tmp_path / "empty").mkdir()
+
+    assert cli("run", spec).code == 0
+    assert cli("run", spec).code == 0
+
+    marker = json.loads((tmp_path / "out" / DEPLOY_MARKER).read_text())
+    assert marker["target"] == "directory" and marker["model"] == "bc" and marker["version"] == 2
+    assert "model.json" in marker["files"] and "release.json" in marker["files"]
+    assert json.loads((tmp_path / "out" / "release.json").read_text())["version"] == 2
+    assert (tmp_path / ".out-old").read_text() == "a user's file that looks like a retired export"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")]
+    assert leftovers == [".out-old"]  # no staging or retired directory left behind
+
+    # an empty directory is filled: nothing in it could be lost
+    assert cli("run", spec, "--set", "deploy={type: directory, params: {path: empty}}").code == 0
+    assert (tmp_path / "empty" / DEPLOY_MARKER).is_file()
+
+
+def test_a_file_added_to_an_export_or_a_forged_marker_is_refused(tmp_path: Path, cli: Cli) -> None:
+    spec = write_project(tmp_path, "deploy: {type: directory, params: {path: out}}\n")
+    assert cli("run", spec).code == 0
+    (tmp_path / "out" / "my-notes.md").write_text("written by hand after the export")
+
+    result = cli("run", spec)
+
+    assert result.code == 2
+    assert "holds files the last deploy did not write: my-notes.md" in result.err
+    assert (tmp_path / "out" / "my-notes.md").is_file()
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    (foreign / DEPLOY_MARKER).write_text('{"files": []}')
+    result = cli("run", spec, "--set", "deploy={type: directory, params: {path: foreign}}")
+    assert result.code == 2 and f"has a {DEPLOY_MARKER} that specops did not write" in result.err
+    assert (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_a_symlink_is_judged_by_what_it_points_at_and_never_deleted_through(
+    tmp_path: Path, cli: Cli
+) -> None:
+    spec = write_project(tmp_path / "project", "deploy: {type: directory, params: {path: link}}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("keep me")
+    os.symlink(elsewhere, tmp_path / "project" / "link")
+
+    result = cli("run", spec)
+
+    assert result.code == 2 and f"{elsewhere} is a directory specops did not write" in result.err
+    assert (elsewhere / "precious.txt").read_text() == "keep me"
+
+    # a link straight to the spec's folder is the spec's folder
+    os.symlink(tmp_path / "project", tmp_path / "project" / "self")
+    result = cli("validate", spec, "--set", "deploy={type: directory, params: {path: self}}")
+    assert result.code == 2 and "is the spec's folder" in result.err
+
+    # called directly (a plugin's own use), replace_directory never follows a link
+    with pytest.raises(UserError, match="is a symbolic link"):
+        replace_directory(tmp_path / "project" / "link", lambda staging: None)
+    assert (elsewhere / "precious.txt").read_text() == "keep me"
+    assert (tmp_path / "project" / "link").is_symlink()
+
+
+def test_a_failed_write_leaves_the_previous_export_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+
+    replace_directory(target, lambda staging: (staging / "a.txt").write_text("one"))
+    before = snapshot(target)
+
+    def failing(staging: Path) -> None:
+        (staging / "a.txt").write_text("two")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_directory(target, failing)
+    assert snapshot(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
