@@ -98,6 +98,8 @@ class ServedModel:
             predictions, _ = self.package.predict(frame)
         except DataError as exc:
             raise bad_request(exc.message) from None
+        except OverflowError:
+            raise _out_of_range(batch) from None
         except (TypeError, ValueError) as exc:
             raise bad_request(f"the rows cannot be read as the model's columns: {exc}") from None
         return predictions
@@ -128,6 +130,40 @@ class ServedModel:
 
 
 NESTED = (list, dict, tuple)
+LARGEST_FLOAT = 1.7976931348623157e308
+
+
+def _out_of_range(batch: Batch) -> RequestError:
+    """A 400 naming the first value too large for a 64-bit float (a 400-digit integer, say).
+
+    Only called once pandas has overflowed, so the scan costs nothing on the usual path.
+    """
+    columns: Any = batch.frame if batch.frame is not None else batch.columns
+    for name in columns:
+        values = columns[name]
+        values = values.tolist() if hasattr(values, "tolist") else values
+        for row, value in enumerate(values):
+            if _too_large(value):
+                shown = str(value)
+                shown = shown if len(shown) <= 40 else f"{shown[:20]}...({len(shown)} characters)"
+                return bad_request(
+                    f"column '{name}' row {row}: {shown} is too large for a number "
+                    f"(the largest is about {LARGEST_FLOAT:.4g})"
+                )
+    return bad_request("a value in the request is too large for a number (about 1.8e308 at most)")
+
+
+def _too_large(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > LARGEST_FLOAT
+    if isinstance(value, str) and len(value) > 300:
+        try:
+            return abs(int(value.strip())) > LARGEST_FLOAT
+        except ValueError:  # not an integer, or more digits than Python converts
+            return value.strip().lstrip("+-").isdigit()
+    return False
 
 
 def _refuse_nested(batch: Batch) -> None:

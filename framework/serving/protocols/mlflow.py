@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from framework.serving import jsonio
-from framework.serving.batch import Batch, from_columns, from_records, from_rows
+from framework.serving import jsonio, records
+from framework.serving.batch import Batch, from_columns, from_rows
 from framework.serving.errors import RequestError, bad_request, unsupported_media
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def parse(body: bytes, content_type: str | None, served: ServedModel) -> Batch:
     if mime == JSON:
         return parse_json(jsonio.loads(body), served)
     if mime == CSV:
-        return parse_csv(body)
+        return parse_csv(body, served)
     raise unsupported_media(
         f"content type {content_type or '(none)'!r} is not supported; "
         f"send {JSON} (dataframe_split, dataframe_records, instances or inputs) or {CSV}"
@@ -75,14 +75,15 @@ def parse_json(document: Any, served: ServedModel) -> Batch:
     if form == "dataframe_split":
         return _split(value, served)
     if form == "dataframe_records":
-        return from_records(value, form)
+        return records.from_records(value, served.columns, form)
     if isinstance(value, dict):
+        records.check_column_keys(value, served.columns, form)
         return from_columns(value, form)
     if isinstance(value, list):
         if not value:
             return Batch({}, 0)
         if isinstance(value[0], dict):
-            return from_records(value, form)
+            return records.from_records(value, served.columns, form)
         if isinstance(value[0], list):
             return from_rows(served.input_names, value, form)
     raise bad_request(
@@ -101,11 +102,18 @@ def _split(value: Any, served: ServedModel) -> Batch:
     columns = value.get("columns", served.input_names)
     if not isinstance(columns, list):
         raise bad_request('dataframe_split "columns" must be a list of column names')
+    records.check_names(columns, served.columns, "dataframe_split.columns")
     return from_rows(columns, value["data"], "dataframe_split.data")
 
 
-def parse_csv(body: bytes) -> Batch:
-    """CSV with a header row, read by pandas as ``specops predict`` reads a CSV file."""
+def parse_csv(body: bytes, served: ServedModel) -> Batch:
+    """CSV with a header row, read by pandas as ``specops predict`` reads a CSV file.
+
+    The header is read first, with the standard library, and its names checked
+    against the model's before pandas sees the body: a header of a million
+    columns is one refusal, not a million-column table.
+    """
+    import csv
     import io
 
     import pandas as pd
@@ -113,7 +121,13 @@ def parse_csv(body: bytes) -> Batch:
     if not body.strip():
         return Batch({}, 0)
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        text = body.decode("utf-8")
+        header = next(csv.reader(io.StringIO(text, newline="")), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise bad_request(f"the CSV body cannot be read: {exc}") from None
+    records.check_names(header, served.columns, "the CSV header")
+    try:
+        frame = pd.read_csv(io.StringIO(text))
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
     frame.columns = [str(c) for c in frame.columns]

@@ -1,0 +1,117 @@
+"""Column names a request brings, checked against the model's signature before anything is built.
+
+A request names its columns in the payload: every key of every record
+(``dataframe_records``, ``instances``/``inputs`` as records), the ``columns`` of
+``dataframe_split``, the keys of a dict of columns, a CSV header. The set of
+names a client can send is unbounded, the set a model takes is small, so each
+name is looked up in the signature as it is read and the first unknown one
+ends the request with a 400: nothing is ever built per unknown name. Building
+a column per distinct key first (then finding it unknown) made a 15 MB body of
+records with distinct keys cost minutes and gigabytes; here the work is one
+dictionary lookup per key sent, and the columns built are at most the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from framework.serving.batch import Batch, listing
+from framework.serving.errors import bad_request
+from framework.suggest import did_you_mean
+
+SHOWN_UNKNOWN = 5
+"""How many unknown names a refusal quotes (they are client data: keep it short)."""
+
+
+def unknown_names(names: Iterable[Any], wanted: Mapping[str, Any]) -> list[str]:
+    """The first few names (up to ``SHOWN_UNKNOWN``) that are not the model's, in order."""
+    unknown: list[str] = []
+    for name in names:
+        if name not in wanted:
+            unknown.append(_shown(name))
+            if len(unknown) >= SHOWN_UNKNOWN:
+                break
+    return unknown
+
+
+def refuse(
+    given: Iterable[Any], wanted: Mapping[str, Any], where: str, *, sized: int | None = None
+) -> None:
+    """A 400 for names that are not the model's: a missing column first (with the unknown
+    name it was probably misspelt as), else the first few unknown names.
+
+    ``given`` is iterated once, and only until ``SHOWN_UNKNOWN`` unknown names are found.
+    """
+    present = given if isinstance(given, (dict, set, frozenset)) else None
+    unknown = unknown_names(given, wanted)
+    if not unknown:
+        return
+    if present is not None:
+        missing = [name for name in wanted if name not in present]
+        if missing:
+            raise bad_request(
+                f"missing column(s) the model needs: {listing(missing)}"
+                f"{did_you_mean(missing[0], unknown)} (in {where})"
+            )
+    more = " (and possibly more)" if len(unknown) >= SHOWN_UNKNOWN else ""
+    raise bad_request(
+        f"unexpected column(s): {', '.join(unknown)}{more} (in {where}); the model takes "
+        f"exactly {len(wanted)} column(s): {listing(list(wanted))}"
+    )
+
+
+def check_names(names: Sequence[Any], wanted: Mapping[str, Any], where: str) -> None:
+    """Column names of a table (``dataframe_split``, CSV): known to the model, none twice.
+
+    Run before the rows are split into columns, so a header of a million names
+    costs one lookup each, and a repeated name is found with a set, not by
+    counting each name again.
+    """
+    if not all(isinstance(name, str) for name in names):
+        raise bad_request(f"column names must be strings, got {list(names[:10])!r}")
+    known = set(names) if len(names) <= len(wanted) else None
+    refuse(known if known is not None and len(known) == len(names) else names, wanted, where)
+    if len(set(names)) != len(names):
+        seen: set[str] = set()
+        repeated: list[str] = []
+        for name in names:
+            if name in seen and name not in repeated:
+                repeated.append(name)
+            seen.add(name)
+        raise bad_request(f"column name(s) repeated: {listing(repeated)}")
+
+
+def from_records(records: Any, wanted: Mapping[str, Any], where: str) -> Batch:
+    """A list of ``{column: value}`` objects; a key a record lacks is missing there.
+
+    Every key is looked up in ``wanted`` as it is met; the columns built are the
+    model's columns some record names, one value per record.
+    """
+    if not isinstance(records, list):
+        raise bad_request(f"{where} must be a list of objects, got {type(records).__name__}")
+    if not records:
+        return Batch({}, 0)
+    present: set[str] = set()
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise bad_request(
+                f"{where}[{index}] must be an object of column: value, got {type(record).__name__}"
+            )
+        if not record.keys() <= wanted.keys():
+            refuse(record, wanted, f"{where}[{index}]")
+        if len(present) < len(wanted):
+            present.update(record)
+    names = [name for name in wanted if name in present]
+    return Batch({name: [record.get(name) for record in records] for name in names}, len(records))
+
+
+def check_column_keys(columns: Mapping[Any, Any], wanted: Mapping[str, Any], where: str) -> None:
+    """An object of ``column: values``: every key is one of the model's columns."""
+    if not columns.keys() <= wanted.keys():
+        refuse(columns, wanted, where)
+
+
+def _shown(name: Any) -> str:
+    text = name if isinstance(name, str) else repr(name)
+    return text if len(text) <= 60 else text[:57] + "..."
