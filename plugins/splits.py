@@ -27,6 +27,8 @@ TEST_SIZE: dict[str, Any] = {
 }
 SEED: dict[str, Any] = {
     "type": "integer",
+    "minimum": 0,
+    "maximum": 2**32 - 1,  # what numpy's and scikit-learn's generators accept
     "description": "Random seed for this split (default: the spec's seed).",
 }
 

@@ -7,7 +7,13 @@ import argparse
 
 def spec_options(parser: argparse.ArgumentParser) -> None:
     """``--profile`` and ``--set``: how a spec is adjusted without editing it."""
-    parser.add_argument("--profile", help="apply the spec's profiles.<PROFILE> overrides")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=None,
+        help="apply the spec's profiles.<PROFILE> overrides; repeat to apply several "
+        "in order, a later one winning where two set the same key",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",

@@ -1,6 +1,7 @@
 """Turning the spec as written into the spec in effect.
 
-Order: the chosen profile is merged over the base, then ``--set`` overrides, then
+Order: the chosen profiles are merged over the base, in the order given (a later
+profile wins where two set the same key), then ``--set`` overrides, then
 ``${env:NAME}`` placeholders are filled in. Positions follow the values, so an
 error in a value that came from a profile points at the profile.
 
@@ -21,42 +22,45 @@ from __future__ import annotations
 import copy
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from framework.errors import Location, Problem
-from framework.spec.source import KeyPath, Positions, dotted
+from framework.redact import remember
+from framework.spec.limits import Limits
+from framework.spec.source import KeyPath, Positions, dotted, node_problems, parse
 from framework.suggest import did_you_mean
 
 ENV_PATTERN = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def apply_profile(
-    data: dict[str, Any], positions: Positions, profile: str | None
+def apply_profiles(
+    data: dict[str, Any], positions: Positions, names: Sequence[str]
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """The spec with ``profiles.<profile>`` merged in, and ``profiles`` removed."""
+    """The spec with each of ``profiles.<name>`` merged in, in order (a later profile
+    wins where two set the same key), and ``profiles`` removed."""
     profiles = data.get("profiles") or {}
     merged = {k: copy.deepcopy(v) for k, v in data.items() if k != "profiles"}
-    if profile is None:
-        return merged, []
-    if not isinstance(profiles, dict) or profile not in profiles:
-        names = sorted(profiles) if isinstance(profiles, dict) else []
-        message = f"unknown profile '{profile}'{did_you_mean(profile, names)}"
-        return merged, [
-            Problem(
-                message,
-                path="profiles",
-                location=positions.of_key(("profiles",)),
-                hint=f"profiles in this spec: {', '.join(names) or 'none'}",
+    problems: list[Problem] = []
+    for profile in names:
+        if not isinstance(profiles, dict) or profile not in profiles:
+            known = sorted(profiles) if isinstance(profiles, dict) else []
+            problems.append(
+                Problem(
+                    f"unknown profile '{profile}'{did_you_mean(profile, known)}",
+                    path="profiles",
+                    location=positions.of_key(("profiles",)),
+                    hint=f"profiles in this spec: {', '.join(known) or 'none'}",
+                )
             )
-        ]
-    override = profiles[profile]
-    if not isinstance(override, dict):
-        where = positions.of_value(("profiles", profile))
-        return merged, [Problem("a profile must be a mapping of sections", location=where)]
-    _merge(merged, override, (), ("profiles", profile), positions)
-    return merged, []
+            continue
+        override = profiles[profile]
+        if not isinstance(override, dict):
+            where = positions.of_value(("profiles", profile))
+            problems.append(Problem("a profile must be a mapping of sections", location=where))
+            continue
+        _merge(merged, override, (), ("profiles", profile), positions)
+    return merged, problems
 
 
 def _merge(
@@ -87,11 +91,16 @@ def apply_overrides(
         if not sep or not key.strip():
             problems.append(Problem("--set needs KEY.PATH=VALUE", location=origin, found=text))
             continue
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
+        value, problem = _override_value(raw, text)
+        if problem is not None:
+            problems.append(problem)
+            continue
         path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+        if len(path) > Limits.from_env().max_depth:
+            problems.append(
+                Problem("--set key path is deeper than a spec may nest", location=origin)
+            )
+            continue
         problem = _set_path(data, path, value)
         if problem:
             problems.append(Problem(problem, path=dotted(path), location=origin))
@@ -110,7 +119,7 @@ def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
                 return f"index {part} is past the end of {dotted(path[:depth]) or 'the spec'}"
             node = node[part]
         elif isinstance(node, dict):
-            node = node.setdefault(part, {})
+            node = node.setdefault(str(part), {})
             if not isinstance(node, (dict, list)):
                 return f"{dotted(path[: depth + 1])} is a value, not a section"
         else:
@@ -125,6 +134,22 @@ def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
     return None
 
 
+def _override_value(raw: str, text: str) -> tuple[Any, Problem | None]:
+    """A ``--set`` value read as YAML within the spec's bounds; text when it is not YAML."""
+    if not raw.strip():
+        return "", None
+    origin = f"--set {text}"
+    node, value, problem = parse(raw, origin, Limits.from_env())
+    if problem is not None and problem.message.startswith("malformed YAML"):
+        return raw, None
+    if problem is None and node is not None:
+        found = node_problems(node, origin)
+        problem = found[0] if found else None
+    if problem is not None:
+        return None, Problem(problem.message, location=Location(origin, 0, 0), hint=problem.hint)
+    return value, None
+
+
 def interpolate_env(
     data: Any, positions: Positions, env: dict[str, str] | None = None
 ) -> tuple[Any, set[str], list[Problem]]:
@@ -132,7 +157,9 @@ def interpolate_env(
 
     Returns the new data, the dotted paths that came from the environment (so
     plan output and stored specs can show the placeholder, not a secret), and
-    problems for unset variables without a default.
+    problems for unset variables without a default. Each value filled in is
+    remembered (:func:`framework.redact.remember`) so that no message, stored
+    record or console line of this command shows it.
     """
     env = dict(os.environ) if env is None else env
     from_env: set[str] = set()
@@ -149,6 +176,8 @@ def interpolate_env(
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
+                # from here on, every text this command writes shows ${env:NAME} instead
+                remember(name, env[name], key=_last_key(path))
                 return env[name]
             if default is not None:
                 return default
@@ -166,3 +195,9 @@ def interpolate_env(
         return ENV_PATTERN.sub(substitute, value)
 
     return fill(data, ()), from_env, problems
+
+
+def _last_key(path: KeyPath) -> str:
+    """The key a value sits under (``password`` in ``...params.password``; a list item's
+    key is its list's): what decides whether a short value is still a secret."""
+    return next((k for k in reversed(path) if isinstance(k, str)), "")

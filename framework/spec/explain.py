@@ -7,15 +7,16 @@ expected, what was found and, for misspellings, what was probably meant.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from framework.errors import Problem
-from framework.spec.source import KeyPath, Positions, dotted
+from framework.spec.limits import Limits, number_problem
+from framework.spec.source import KeyPath, Positions, dotted, parse
 from framework.suggest import did_you_mean
 
 YAML_TYPE_NAMES = {
@@ -78,10 +79,9 @@ def _coerce(error: ValidationError, prefix: KeyPath, from_env: Any, root: Any) -
         if isinstance(error.validator_value, list)
         else [error.validator_value]
     )
-    try:
-        value = yaml.safe_load(error.instance)
-    except yaml.YAMLError:
-        return False
+    _, value, problem = parse(error.instance, "environment", Limits.from_env())
+    if problem is not None or number_problem(value):
+        return False  # not YAML, a bomb, NaN or a huge integer: reported as the text it is
     if not any(
         isinstance(value, SCALAR_TYPES.get(kind, ()))
         and not (kind != "boolean" and isinstance(value, bool))
@@ -167,4 +167,23 @@ def _hint(kind: str, value: Any, instance: Any) -> str | None:
     if kind == "enum" and isinstance(instance, str):
         suggestion = did_you_mean(instance, [str(v) for v in value])
         return suggestion.removeprefix("; ").capitalize() or None
+    if kind == "type" and isinstance(instance, str):
+        return _exponent_hint(instance, value if isinstance(value, list) else [value])
     return None
+
+
+# YAML 1.1, which PyYAML reads, wants a dot in a number with an exponent: 5e-2 is text.
+_EXPONENT_WITHOUT_DOT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def _exponent_hint(text: str, wanted: list[str]) -> str | None:
+    """``5e-2`` where a number is wanted: YAML read it as text; say how to write it."""
+    if not ({"number", "integer"} & set(wanted)) or not _EXPONENT_WITHOUT_DOT.fullmatch(text):
+        return None
+    mantissa, exponent = re.split("[eE]", text)
+    number = float(text)
+    if "number" not in wanted and number.is_integer() and abs(number) < 1e18:
+        written = str(int(number))
+    else:
+        written = f"{mantissa}.0e{exponent}"
+    return f"YAML reads {text} as text (an exponent needs a dot); write {written}"

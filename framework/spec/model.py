@@ -118,11 +118,12 @@ class Spec:
     store_path: Path
     snapshot_data: bool
     path: Path
-    profile: str | None
+    profile: str | None  # the profiles applied, comma-separated, as runs record it
     document: Any = field(repr=False)  # the effective spec, env-filled values masked
     spec_hash: str = ""
     config_hash: str = ""  # the spec minus source, deploy, store: see training_config
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
+    profiles: tuple[str, ...] = ()  # in the order applied; a later one wins
 
     @property
     def base_dir(self) -> Path:

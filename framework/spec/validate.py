@@ -14,18 +14,20 @@ Passes, each adding to one list so the user sees all problems at once:
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from framework.components import StepContext, check_findings
 from framework.errors import Problem, SpecError
 from framework.plugins import Plugins
-from framework.spec.compose import apply_overrides, apply_profile, interpolate_env
+from framework.spec.compose import apply_overrides, apply_profiles, interpolate_env
 from framework.spec.explain import schema_problems
+from framework.spec.limits import numbers
 from framework.spec.model import ComponentSpec, Spec, Threshold, frozen, spec_hash
 from framework.spec.schema import core_schema
 from framework.spec.source import KeyPath, Positions, dotted, read_spec_text
+from framework.store.location import default_store_dir
 
 CLASSIFICATION = ("binary", "multiclass")
 
@@ -34,21 +36,27 @@ def load_spec(
     path: str | Path,
     plugins: Plugins,
     *,
-    profile: str | None = None,
+    profile: str | Sequence[str] | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> Spec:
-    """Read, compose and validate a spec; raise :class:`SpecError` listing every problem."""
+    """Read, compose and validate a spec; raise :class:`SpecError` listing every problem.
+
+    ``profile`` is one profile name or several, merged in order (a later one wins).
+    """
     path = Path(path)
+    profiles = (profile,) if isinstance(profile, str) else tuple(profile or ())
     text = read_spec_text(path)
     if not isinstance(text.data, dict):
         raise SpecError(text.problems)
     problems = list(text.problems)
     positions = text.positions
 
-    data, found = apply_profile(text.data, positions, profile)
+    data, found = apply_profiles(text.data, positions, profiles)
     problems += found
     problems += apply_overrides(data, positions, list(overrides))
+    bad_numbers = _number_problems(data, positions)
+    problems += bad_numbers
     document = copy.deepcopy(data)  # keeps ${env:...} placeholders: safe to show and store
     data, from_env, found = interpolate_env(data, positions, env)
     problems += found
@@ -61,10 +69,26 @@ def load_spec(
     problems += checker.columns()
     problems += checker.monitor()
     problems = [p for p in problems if p.path not in unset or p in found]
+    # A NaN or a 30-digit integer also breaks the schema's bounds: one message is enough.
+    numbered = {p.path for p in bad_numbers}
+    problems = [p for p in problems if p.path not in numbered or p in bad_numbers]
 
     if problems:
         raise SpecError(_unique_sorted(problems))
-    return _build(data, document, path, profile)
+    return _build(data, document, path, profiles)
+
+
+def _number_problems(data: dict[str, Any], positions: Positions) -> list[Problem]:
+    """NaN, infinity and integers beyond 64 bits, wherever they are: no schema
+    comparison catches NaN (every comparison with it is false)."""
+    return [
+        Problem(
+            f"{dotted(path)}: {reason}",
+            path=dotted(path),
+            location=positions.of_value(path),
+        )
+        for path, reason in numbers(data)
+    ]
 
 
 def _unique_sorted(problems: list[Problem]) -> list[Problem]:
@@ -129,12 +153,14 @@ class _Checker:
         self.plugins = plugins
         self.registry = plugins.registry
         task = data.get("task")
-        self.task = task if isinstance(task, str) else ""
+        # An unknown task is reported once, by the schema; what would follow from it
+        # (no model, no metric fits it) adds nothing, so the checks here skip the task.
+        self.task = task if task in core_schema()["properties"]["task"]["enum"] else ""
         data_section = data.get("data") if isinstance(data.get("data"), dict) else {}
         target = data_section.get("target")
         seed = data.get("seed")
         store = data.get("store") if isinstance(data.get("store"), dict) else {}
-        store_path = store.get("path") if isinstance(store.get("path"), str) else ".specops"
+        store_path = store.get("path") if isinstance(store.get("path"), str) else None
         self.ctx = StepContext(
             spec_name=str(data.get("name", "")),
             task=self.task,
@@ -142,7 +168,11 @@ class _Checker:
             base_dir=path.resolve().parent,
             seed=seed if isinstance(seed, int) else 0,
             # deploy targets refuse a path that would replace the store
-            store_root=path.resolve().parent / Path(store_path).expanduser(),
+            store_root=(
+                path.resolve().parent / Path(store_path).expanduser()
+                if store_path is not None
+                else default_store_dir(path)
+            ),
         )
 
     def problem(self, message: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> Problem:
@@ -344,7 +374,9 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: str | None) -> Spec:
+def _build(
+    data: dict[str, Any], document: dict[str, Any], path: Path, profiles: tuple[str, ...]
+) -> Spec:
     section = data["data"]
     task = data["task"]
     split = section.get("split") or default_split(task)
@@ -355,7 +387,7 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
         features = {name: "infer" for name in features}
     store = data.get("store") or {}
     base_dir = path.resolve().parent
-    store_path = Path(store.get("path", ".specops")).expanduser()
+    store_path = Path(store["path"]).expanduser() if "path" in store else default_store_dir(path)
     gate = data.get("gate") or {}
     return Spec(
         name=data["name"],
@@ -383,7 +415,8 @@ def _build(data: dict[str, Any], document: dict[str, Any], path: Path, profile: 
         store_path=store_path if store_path.is_absolute() else base_dir / store_path,
         snapshot_data=bool(store.get("snapshot_data", True)),
         path=path.resolve(),
-        profile=profile,
+        profile=", ".join(profiles) or None,
+        profiles=profiles,
         document=frozen(document),
         spec_hash=spec_hash(data),
         config_hash=spec_hash(training_config(data)),
