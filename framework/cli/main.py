@@ -59,13 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `specops ... | head`: the reader left; not an error of ours
         _silence_stdout()
         return 141
-    except Exception as exc:
+    except Exception as raised:
         from framework.cli.render import error_json, report_error
+        from framework.store.failures import as_user_error
 
         if debug:
             import traceback
 
             traceback.print_exc()
+        # a damaged, full or read-only store (or disk) is bad input, not a bug: exit 2
+        exc = as_user_error(raised) or raised
         code = report_error(exc)
         if getattr(args, "json", False):
             import json

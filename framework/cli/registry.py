@@ -120,11 +120,18 @@ def _runs(commands: argparse._SubParsersAction) -> None:
 def _store(commands: argparse._SubParsersAction) -> None:
     group = _group(commands, "store", "check the store, or clean up what it no longer needs")
 
-    _leaf(
+    verify = _leaf(
         group,
         "verify",
         "cmd_store_verify",
-        help="check every stored blob's hash and every alias and version row (exit 1 if not ok)",
+        help="check the database's pages, every stored blob's hash and every alias and "
+        "version row (exit 1 if not ok)",
+    )
+    verify.add_argument(
+        "--full",
+        action="store_true",
+        help="run SQLite's full integrity_check (also checks indexes against tables; "
+        "slower) instead of quick_check",
     )
 
     gc = _leaf(

@@ -33,9 +33,12 @@ Report = dict[str, Any]
 
 
 @contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Store]:
-    """The existing store named by --store / $SPECOPS_STORE / ./.specops, closed after."""
-    store = Store.open_existing(store_root(args.store))
+def _store(args: argparse.Namespace, *, write: bool = False) -> Iterator[Store]:
+    """The existing store named by --store / $SPECOPS_STORE / ./.specops, closed after.
+
+    Only commands that change it ask to ``write``: the others work on a read-only store.
+    """
+    store = Store.open_existing(store_root(args.store), write=write)
     try:
         yield store
     finally:
@@ -164,7 +167,7 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
     """Point an alias at a registered version by hand; the move is recorded with who and why."""
     alias = _alias_name(args.alias)
     reason = f"manual promote: {args.reason}" if args.reason else "manual promote"
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         version = resolve(store, parse_ref(args.ref))
         if version.status != "registered":
             registered = [
@@ -190,7 +193,7 @@ def cmd_models_promote(args: argparse.Namespace) -> int:
 def cmd_models_rollback(args: argparse.Namespace) -> int:
     """Undo the alias's latest move still on its undo stack (see ``undo_stack``)."""
     name, alias = _rollback_target(args.name, _alias_name(args.alias))
-    with _store(args) as store:
+    with _store(args, write=True) as store:
         resolve(store, ModelRef(name, alias=alias))  # the model and alias exist
         move = store.rollback(name, alias, actor=_actor(), note=args.reason)
         history = store.alias_history(name, alias)
@@ -393,11 +396,12 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
     from framework.store.integrity import verify
 
     with _store(args) as store:
-        result = verify(store)
+        result = verify(store, full=bool(getattr(args, "full", False)))
         report = {
             "store": str(store.root),
             "ok": result.ok,
             "checked": {
+                "database": result.database_check,
                 "blobs": result.blobs,
                 "versions": result.versions,
                 "aliases": result.aliases,
@@ -415,10 +419,11 @@ def cmd_store_gc(args: argparse.Namespace) -> int:
     min_age = DEFAULT_MIN_AGE if args.min_age is None else args.min_age
     if min_age < 0:
         raise UserError(f"--min-age must be 0 or more seconds, not {min_age}")
-    with _store(args) as store:
+    with _store(args, write=bool(args.apply)) as store:
         found = find_garbage(store)
-        eligible = [g for g in found if g.age >= min_age]
-        young = [g for g in found if g.age < min_age]
+        live = [g for g in found if g.owner]  # a live process's: never, whatever the age
+        eligible = [g for g in found if not g.owner and g.age >= min_age]
+        young = [g for g in found if not g.owner and g.age < min_age]
         deleted = collect(store, eligible) if args.apply else []
         report = {
             "store": str(store.root),
@@ -428,6 +433,7 @@ def cmd_store_gc(args: argparse.Namespace) -> int:
             "bytes": sum(g.size for g in eligible),
             "deleted": [str(g.path) for g in deleted],
             "kept_young": [_garbage(g) for g in young],
+            "kept_live": [_garbage(g) for g in live],
         }
     _emit(args, report, "print_gc")
     return 0
@@ -439,4 +445,5 @@ def _garbage(item: Any) -> Report:
         "path": str(item.path),
         "size": item.size,
         "age_seconds": round(item.age, 1),
+        "owner": item.owner or None,
     }

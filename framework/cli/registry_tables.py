@@ -400,6 +400,7 @@ def print_verify(report: Report) -> None:
     console = _console()
     checked = report["checked"]
     counts = (
+        f"database {checked.get('database', 'checked')}, "
         f"{checked['blobs']} blobs hashed, {checked['versions']} versions, "
         f"{checked['aliases']} alias{'es' if checked['aliases'] != 1 else ''}"
     )
@@ -426,7 +427,9 @@ def print_gc(report: Report) -> None:
     if garbage:
         console.print(f"[bold]not referenced by anything in {escape(report['store'])}[/]")
         for item in garbage:
-            kind = "temp file" if item["kind"] == "temp" else "unreferenced blob"
+            kind = {"temp": "temp file", "lock": "dead lock file"}.get(
+                item["kind"], "unreferenced blob"
+            )
             console.print(
                 f"{kind:<17} {_bytes(item['size']):>9} {_age(item['age_seconds']):>4}  "
                 f"{escape(item['path'])}",
@@ -441,6 +444,12 @@ def print_gc(report: Report) -> None:
             console.print(f"{total}; dry run: nothing deleted (--apply deletes them)")
     else:
         console.print(f"nothing to collect in {escape(report['store'])}")
+    live = report.get("kept_live") or []
+    if live:
+        console.print(
+            f"{len(live)} entr{'ies' if len(live) != 1 else 'y'} kept whatever their age: "
+            "made since a live specops process opened the store, which may own them"
+        )
     young = report["kept_young"]
     if young:
         console.print(

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS runs (
     lineage_json TEXT,
     outputs_json TEXT,
     trigger      TEXT,                     -- why it ran: null (by hand), a monitor run id, ...
-    owner        TEXT                      -- host:pid of the process running it
+    owner        TEXT,                     -- host:pid of the process running it (for display)
+    lock         TEXT                      -- its lock file under the store, held while it runs
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id      TEXT NOT NULL REFERENCES runs(id),

@@ -1,8 +1,10 @@
 """Content-addressed blobs: a file's name is the sha256 of its bytes.
 
 Writes go to a temporary file that is renamed into place, so a blob is either
-whole or absent. Every read checks the hash again, so a tampered or truncated
-blob is refused before anything parses it.
+whole or absent; the directory is synced after the rename, so once a row naming
+the blob commits (durably), a power loss cannot undo the rename behind it. Every
+read checks the hash again, so a tampered or truncated blob is refused before
+anything parses it.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ class ArtifactStore:
             with temp.open("rb+") as written:
                 os.fsync(written.fileno())
             return self._place(temp, sha256_file(temp))
-        except BaseException:
+        except BaseException as exc:
             temp.unlink(missing_ok=True)
+            _name_the_file(exc, temp)
             raise
 
     def put_file(self, source: Path) -> str:
@@ -62,13 +65,16 @@ class ArtifactStore:
                 out.flush()
                 os.fsync(out.fileno())
             return self._place(temp, digest.hexdigest())
-        except BaseException:
+        except BaseException as exc:
             temp.unlink(missing_ok=True)
+            _name_the_file(exc, temp)
             raise
 
     def _incoming(self) -> tuple[int, Path]:
         """A new temporary file beside the blobs (same file system: the rename is atomic)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            sync_directory(self.root.parent)
         handle, name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         return handle, Path(name)
 
@@ -79,8 +85,11 @@ class ArtifactStore:
         if target.exists() and sha256_file(target) == name:
             temp.unlink()
         else:
-            target.parent.mkdir(exist_ok=True)
+            if not target.parent.is_dir():
+                target.parent.mkdir(exist_ok=True)
+                sync_directory(self.root)
             os.replace(temp, target)
+            sync_directory(target.parent)  # the rename is durable before any row names it
         return name
 
     def _present(self, digest: str, label: str) -> Path:
@@ -106,6 +115,21 @@ class ArtifactStore:
         if actual != digest:
             destination.unlink()
             raise _corrupt(label, source, actual, digest)
+
+
+def sync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename, a new file) to disk."""
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _name_the_file(exc: BaseException, path: Path) -> None:
+    """A failed ``write()`` (disk full) names no file: name the one being written."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(path)
 
 
 def _corrupt(label: str, path: Path, actual: str, expected: str) -> StoreError:

@@ -12,11 +12,13 @@ import contextlib
 import os
 import re
 import shutil
+import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from framework.store.artifacts import sha256_file
+from framework.store.liveness import live_processes, stale_locks
 from framework.store.store import BlobReference, ModelVersion, Store
 
 TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champion-")
@@ -47,6 +49,7 @@ class VerifyReport:
     blobs: int
     versions: int
     aliases: int
+    database_check: str = "quick_check"
 
     @property
     def ok(self) -> bool:
@@ -57,10 +60,11 @@ class VerifyReport:
 class Garbage:
     """A blob nothing references, or a temp file or directory left behind."""
 
-    kind: str  # "blob" | "temp"
+    kind: str  # "blob" | "temp" | "lock"
     path: Path
     size: int
     age: float  # seconds since last modified
+    owner: str = ""  # the lock of a live process that may own it: never deleted
 
     @property
     def digest(self) -> str | None:
@@ -70,12 +74,19 @@ class Garbage:
 # verify ---------------------------------------------------------------------
 
 
-def verify(store: Store) -> VerifyReport:
+def verify(store: Store, *, full: bool = False) -> VerifyReport:
     """Every problem in the store; an empty list means it is consistent.
 
-    The rows are read in one read transaction, a snapshot: a run or promote that
-    commits meanwhile is either wholly seen or not at all, never half.
+    First SQLite's own check of the database's pages (``quick_check``, or
+    ``integrity_check`` when ``full``): a damaged page is found here even if no
+    query below happens to read it. The rows are then read in one read
+    transaction, a snapshot: a run or promote that commits meanwhile is either
+    wholly seen or not at all, never half.
     """
+    pragma = "integrity_check" if full else "quick_check"
+    problems = _database_problems(store, pragma)
+    if problems:
+        return VerifyReport(problems, 0, 0, 0, pragma)  # rows of a damaged file mislead
     store.db.execute("BEGIN")
     try:
         references = store.blob_references()
@@ -87,9 +98,25 @@ def verify(store: Store) -> VerifyReport:
             + _version_problems(store, versions)
         )
         blobs = len({ref.digest for ref in references})
-        return VerifyReport(problems, blobs, len(versions), len(aliases))
+        return VerifyReport(problems, blobs, len(versions), len(aliases), pragma)
     finally:
         store.db.execute("COMMIT")
+
+
+def _database_problems(store: Store, pragma: str) -> list[IntegrityProblem]:
+    """What SQLite's page check finds wrong with the database file (at most 20 lines)."""
+    where = f"database {store.database.name}"
+    try:
+        lines = [str(row[0]) for row in store.db.execute(f"PRAGMA {pragma}(20)")]
+    except sqlite3.DatabaseError as exc:
+        lines = [str(exc)]
+    if lines == ["ok"]:
+        return []
+    hint = "restore it from a backup, or move it away to start a new store"
+    return [
+        IntegrityProblem("damaged_database", f"{line} ({hint})", where, str(store.database))
+        for line in lines
+    ]
 
 
 def _blob_problems(store: Store, references: list[BlobReference]) -> list[IntegrityProblem]:
@@ -144,11 +171,31 @@ def _version_problems(store: Store, versions: list[ModelVersion]) -> list[Integr
 
 
 def find_garbage(store: Store) -> list[Garbage]:
-    """Unreferenced blobs and leftover temp files, oldest first; deletes nothing."""
+    """Unreferenced blobs, leftover temp files and dead processes' lock files, oldest
+    first; deletes nothing.
+
+    A live specops process (one holding a lock under ``live/``, see
+    :mod:`framework.store.liveness`) may own any temp file or blob made since it
+    opened the store: those are marked with its lock as ``owner`` and never deleted,
+    whatever ``--min-age`` says.
+    """
     referenced = {ref.digest for ref in store.blob_references()}
     found = [g for g in _blobs(store.artifacts.root) if g.digest not in referenced]
     found += _temp_entries(store.root)
+    found = _mark_live(store, found)
+    found += [_garbage("lock", path) for path in stale_locks(store.root)]
     return sorted(found, key=lambda g: (-g.age, str(g.path)))
+
+
+def _mark_live(store: Store, found: list[Garbage]) -> list[Garbage]:
+    """Give each entry made since the oldest live process opened the store that owner."""
+    live = live_processes(store.root, exclude=frozenset(store.own_locks()))
+    if not live:
+        return found
+    oldest = min(live, key=lambda p: p.since)
+    since = oldest.since - 2.0  # mtime granularity and clock steps: err on keeping
+    now = time.time()
+    return [replace(g, owner=str(oldest.lock)) if now - g.age >= since else g for g in found]
 
 
 def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
@@ -162,7 +209,7 @@ def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
     with store.transaction():
         referenced = {ref.digest for ref in store.blob_references()}
         for item in garbage:
-            if item.kind == "blob" and item.digest in referenced:
+            if item.owner or (item.kind == "blob" and item.digest in referenced):
                 continue
             if _remove(item.path):
                 deleted.append(item)

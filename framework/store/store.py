@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,16 @@ from typing import Any
 
 from framework.errors import StoreError
 from framework.store.artifacts import ArtifactStore
+from framework.store.failures import as_user_error, read_only
+from framework.store.liveness import LiveLock, held
 from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
+from framework.store.opening import (
+    DATABASE,
+    check_database_file,
+    connect_read_only,
+    connect_read_write,
+    read_only_reason,
+)
 
 CHAMPION = "champion"
 
@@ -167,33 +175,66 @@ def undo_stack(moves: list[AliasMove]) -> list[AliasMove]:
 class Store(MonitoringRecords):
     """Runs, datasets, model versions and aliases of one ``.specops`` directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, write: bool = True) -> None:
+        """Open (for ``write``, creating) the store at ``root``.
+
+        A damaged or lost database is refused before SQLite sees it (see
+        :mod:`framework.store.opening`). Without ``write``, a store this process
+        cannot write is opened read-only: reading commands work on a read-only copy.
+        """
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.database = root / DATABASE
         self.artifacts = ArtifactStore(root / "artifacts")
-        self.db = sqlite3.connect(root / "store.db", timeout=60, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        _enable_wal(self.db)
-        self.db.execute("PRAGMA busy_timeout=60000")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        with self.transaction():
-            statements = _schema_statements()
-            for statement in statements:
-                self.db.execute(statement)
-            _add_new_columns(self.db, statements)
+        self._process_lock: LiveLock | None = None
+        self._run_locks: dict[str, LiveLock] = {}
+        check_database_file(root)
+        reason = read_only_reason(root)
+        if reason and write:
+            raise read_only(root, reason)
+        self.read_only = reason is not None
+        self.db: sqlite3.Connection | None = None  # type: ignore[assignment]
+        try:
+            if self.read_only:
+                self.db = connect_read_only(self.database)
+                _refuse_old_schema(self.db, self.root)
+            else:
+                root.mkdir(parents=True, exist_ok=True)
+                self.db = connect_read_write(self.database)
+                with self.transaction():
+                    statements = _schema_statements()
+                    for statement in statements:
+                        self.db.execute(statement)
+                    _add_new_columns(self.db, statements)
+                self._process_lock = LiveLock.for_process(root)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise as_user_error(exc) or exc from exc
 
     @classmethod
-    def open_existing(cls, root: Path) -> Store:
+    def open_existing(cls, root: Path, *, write: bool = True) -> Store:
         """Open a store that must already exist: registry commands never create one."""
-        if not (root / "store.db").is_file():
+        if not (root / DATABASE).is_file():
+            check_database_file(root)  # blobs without a database: lost, not "no store"
             raise StoreError(
                 f"no specops store at {root}; run `specops run SPEC` first, "
                 "or point --store (or SPECOPS_STORE) at the .specops directory"
             )
-        return cls(root)
+        return cls(root, write=write)
 
     def close(self) -> None:
-        self.db.close()
+        for lock in self._run_locks.values():
+            lock.release()
+        self._run_locks.clear()
+        if self._process_lock is not None:
+            self._process_lock.release()
+            self._process_lock = None
+        if self.db is not None:
+            self.db.close()
+
+    def own_locks(self) -> set[Path]:
+        """The lock files this store object holds (``store gc`` ignores its own)."""
+        locks = [*self._run_locks.values(), self._process_lock]
+        return {lock.path for lock in locks if lock is not None}
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -219,11 +260,13 @@ class Store(MonitoringRecords):
         from framework.redact import hide_credentials
         from framework.spec.model import thawed
 
+        # held from before the row exists until after it says how the run ended
+        lock = self._run_locks[run_id] = LiveLock.for_run(self.root, run_id)
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_hash, spec_json, profile,"
-                " status, started_at, lineage_json, trigger, owner)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, started_at, lineage_json, trigger, owner, lock)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     spec.name,
@@ -236,6 +279,7 @@ class Store(MonitoringRecords):
                     json.dumps(lineage, default=str),
                     trigger,
                     f"{socket.gethostname()}:{os.getpid()}",
+                    str(lock.path.relative_to(self.root)),
                 ),
             )
             db.executemany(
@@ -307,6 +351,9 @@ class Store(MonitoringRecords):
                 "UPDATE runs SET status = ?, ended_at = ?, outputs_json = ? WHERE id = ?",
                 (status, now(), json.dumps(outputs, default=str), run_id),
             )
+        lock = self._run_locks.pop(run_id, None)
+        if lock is not None:
+            lock.release()
 
     # model versions -----------------------------------------------------------
 
@@ -385,6 +432,7 @@ class Store(MonitoringRecords):
     ) -> AliasMove:
         """Point ``name@alias`` at ``version`` and record the move, in one transaction."""
         with self.transaction() as db:
+            self._check_files(name, alias, version)
             return _move_alias(db, name, alias, version, actor=actor, reason=reason)
 
     def set_aliases(
@@ -394,6 +442,7 @@ class Store(MonitoringRecords):
         if not moves:
             return []
         with self.transaction() as db:
+            self._check_files(name, moves[0][0], version)
             return [
                 _move_alias(db, name, alias, version, actor=actor, reason=reason)
                 for alias, reason in moves
@@ -404,6 +453,22 @@ class Store(MonitoringRecords):
         for relative, digest in model.files.items():
             self.artifacts.copy_out(digest, f"{relative} of {model.ref}", destination / relative)
         return destination
+
+    def _check_files(self, name: str, alias: str, version: int) -> None:
+        """Refuse to point an alias at a version whose package is damaged: every blob
+        must still hash to its name (checked under the write lock, so gc cannot
+        change the answer before the move commits)."""
+        model = self.version(name, version)
+        if model is None:
+            return  # ``_move_alias`` names the missing version
+        for relative, digest in sorted(model.files.items()):
+            try:
+                self.artifacts.verified(digest, f"{relative} of {model.ref}")
+            except StoreError as exc:
+                raise StoreError(
+                    f"{name}@{alias} not moved to {model.ref}: {exc}; the alias is "
+                    "unchanged (run `specops store verify`)"
+                ) from exc
 
     def _restore_missing_blobs(self, files: dict[str, str], package_dir: Path) -> None:
         """Store again any blob ``store gc`` removed since ``put_file`` found it present.
@@ -473,6 +538,7 @@ class Store(MonitoringRecords):
                     f"version {last.to_version}; run `specops store verify`"
                 )
             reason = f"{ROLLBACK}: {note}" if note else ROLLBACK
+            self._check_files(name, alias, last.from_version)
             return _move_alias(db, name, alias, last.from_version, actor=actor, reason=reason)
 
     def runs(self, *, limit: int | None = None, spec_name: str | None = None) -> list[RunRecord]:
@@ -483,11 +549,11 @@ class Store(MonitoringRecords):
         query += " ORDER BY started_at DESC, id DESC"
         if limit:
             query, args = query + " LIMIT ?", [*args, limit]
-        return [_run(row) for row in self.db.execute(query, args)]
+        return [_run(row, self.root) for row in self.db.execute(query, args)]
 
     def run(self, run_id: str) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row) if row else None
+        return _run(row, self.root) if row else None
 
     def run_ids(self, prefix: str = "") -> list[str]:
         """Run ids starting with ``prefix``, newest first (no LIKE: ids may hold '_')."""
@@ -538,44 +604,57 @@ class Store(MonitoringRecords):
         ]
 
 
-def _enable_wal(db: sqlite3.Connection, timeout: float = 60.0) -> None:
-    """Switch to WAL mode, retrying while another process does the same.
-
-    Two processes creating one store both hold a read lock on the new file and ask
-    to write its header; SQLite refuses one at once ("database is locked") rather
-    than wait, since waiting could deadlock. The loser retries until WAL is on.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
 def _add_new_columns(db: sqlite3.Connection, statements: list[str]) -> None:
     """Bring a store made by an older specops up to date: add columns that tables
     gained since (``CREATE TABLE IF NOT EXISTS`` leaves existing tables alone).
     New columns are always nullable, so adding them loses and changes nothing."""
+    for table, column, declared in _missing_columns(db, statements):
+        if table in _tables(db):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
+
+
+def _missing_columns(db: sqlite3.Connection, statements: list[str]) -> list[tuple[str, str, str]]:
+    """``(table, column, declared type)`` of every column the schema has and ``db`` lacks
+    (all of a missing table's columns)."""
     scratch = sqlite3.connect(":memory:")
     try:
         for statement in statements:
             if statement.upper().startswith("CREATE TABLE"):
                 scratch.execute(statement)
-        tables = [
-            row[0] for row in scratch.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        ]
-        for table in tables:
+        missing = []
+        for table in _tables(scratch):
             wanted = scratch.execute(f"PRAGMA table_info({table})").fetchall()
             present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            for _, column, declared, *_ in wanted:
-                if present and column not in present:
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
+            missing += [(table, row[1], row[2]) for row in wanted if row[1] not in present]
+        return missing
     finally:
         scratch.close()
+
+
+def _tables(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    return [row[0] for row in rows if not row[0].startswith("sqlite_")]
+
+
+READ_ONLY_TOLERATED = {("runs", "lock")}
+"""Columns a read-only store may lack: the queries do without them (see ``_column``)."""
+
+
+def _refuse_old_schema(db: sqlite3.Connection, root: Path) -> None:
+    """A read-only store cannot be upgraded: refuse one that lacks more than we can do
+    without, rather than fail later on a missing table."""
+    missing = [
+        f"{table}.{column}"
+        for table, column, _ in _missing_columns(db, _schema_statements())
+        if (table, column) not in READ_ONLY_TOLERATED
+    ]
+    if missing:
+        raise StoreError(
+            f"the store at {root} was made by an older specops and is read-only, so it "
+            f"cannot be upgraded (it lacks {', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}): open it once with write access "
+            "(any specops command) to upgrade it"
+        )
 
 
 def _schema_statements() -> list[str]:
@@ -652,13 +731,22 @@ def _move(row: sqlite3.Row) -> AliasMove:
     )
 
 
-def _live_status(status: str, owner: str | None) -> str:
-    """A run still marked running whose process is gone (killed, crashed) was interrupted."""
+def _live_status(status: str, owner: str | None, lock: str | None, root: Path) -> str:
+    """A run still marked running whose process is gone (killed, crashed) was interrupted.
+
+    A run's process holds its lock file (see :mod:`framework.store.liveness`) until it
+    records how it ended, so an unheld or missing lock means it died, whatever PID the
+    host reuses. Runs of older stores have no lock: their host and PID are checked.
+    """
     if status != "running" or not owner:
         return status
     host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname():
         return status  # another machine's run: we cannot tell
+    if lock:
+        return "running" if held(root / lock) else "interrupted"
+    if not pid.isdigit():
+        return status
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -668,7 +756,7 @@ def _live_status(status: str, owner: str | None) -> str:
     return status
 
 
-def _run(row: sqlite3.Row) -> RunRecord:
+def _run(row: sqlite3.Row, root: Path) -> RunRecord:
     return RunRecord(
         id=row["id"],
         spec_name=row["spec_name"],
@@ -676,7 +764,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
         spec_hash=row["spec_hash"],
         spec=json.loads(row["spec_json"] or "{}"),
         profile=row["profile"],
-        status=_live_status(row["status"], row["owner"]),
+        status=_live_status(row["status"], row["owner"], _column(row, "lock"), root),
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         data_hash=row["data_hash"],
@@ -684,3 +772,8 @@ def _run(row: sqlite3.Row) -> RunRecord:
         outputs=json.loads(row["outputs_json"] or "{}"),
         trigger=row["trigger"],
     )
+
+
+def _column(row: sqlite3.Row, name: str) -> Any:
+    """A column that older stores opened read-only (so not upgraded) may lack."""
+    return row[name] if name in row.keys() else None  # noqa: SIM118 (Row: in = values)

@@ -1,0 +1,129 @@
+"""What a damaged, full or read-only store means to a user: one message, exit code 2.
+
+SQLite and the OS report these as ``sqlite3.DatabaseError`` ("file is not a
+database", "database disk image is malformed", "database or disk is full",
+"attempt to write a readonly database") or ``OSError`` (ENOSPC, EDQUOT, EFBIG,
+EROFS, EACCES), from wherever the write or read happened. None of them is a bug of
+specops: each is turned into a :class:`StoreError` naming the file and what to do.
+This module imports nothing heavy, so the CLI's error path may use it freely.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+from framework.errors import StoreError, UserError
+
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""Out of room: the disk is full, the user's quota is used up, or a file size limit."""
+
+READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+"""The file system or the permissions refuse writes."""
+
+_opened: list[Path] = []
+"""The store databases this process opened, newest last: an SQLite error found while
+reading a damaged page later carries no file name, so the message names this one."""
+
+
+def remember(database: Path) -> None:
+    if database not in _opened:
+        _opened.append(database)
+
+
+def damaged(database: Path, why: str) -> StoreError:
+    """The one message for a store database SQLite cannot read."""
+    return StoreError(
+        f"store database {database} is damaged ({why}): restore it from a backup, or move "
+        f"it away to start a new store (its artifacts/ are kept, but no longer named)"
+    )
+
+
+def read_only(root: Path, why: str) -> StoreError:
+    return StoreError(
+        f"the store at {root} is read-only ({why}): this command writes to it; read-only "
+        "commands (models list/show, runs list/show/diff, store verify, store gc without "
+        "--apply, predict) still work"
+    )
+
+
+def no_space(path: str | os.PathLike[str] | None, detail: str = "") -> UserError:
+    """No room left while writing ``path``: name the file and its file system."""
+    where = f" while writing {path}" if path else ""
+    mount = f" (file system at {_mount_point(Path(path))})" if path else ""
+    extra = f"; {detail}" if detail else ""
+    return UserError(
+        f"no space left on device{where}{mount}{extra}: free some space (or raise the quota "
+        "or file size limit) and run again; nothing was half-written"
+    )
+
+
+def as_user_error(exc: BaseException) -> UserError | None:
+    """The user-facing error an SQLite or OS failure means, or None if it means a bug."""
+    if isinstance(exc, UserError):
+        return None
+    if isinstance(exc, sqlite3.DatabaseError):
+        return _sqlite_error(exc)
+    os_error = _os_error(exc)
+    if os_error is not None:
+        return _from_os_error(os_error)
+    if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+        return no_space(None, str(exc))  # a library that reported ENOSPC only in its message
+    return None
+
+
+def _sqlite_error(exc: sqlite3.DatabaseError) -> UserError | None:
+    database = _opened[-1] if _opened else Path("store.db")
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return no_space(database)
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return read_only(database.parent, f"cannot write {database.name}: {text}")
+    if (
+        name in {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+        or "malformed" in text
+        or "not a database" in text
+    ):
+        return damaged(database, text)
+    if name.startswith("SQLITE_CANTOPEN") or "unable to open database" in text:
+        return StoreError(f"cannot open store database {database}: {text}")
+    if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+        return StoreError(
+            f"reading or writing store database {database} failed ({text}): the disk or "
+            "file system reported an error; check it, then run `specops store verify`"
+        )
+    return None
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc`` (itself, or what it was raised from), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in NO_SPACE | READ_ONLY:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _from_os_error(exc: OSError) -> UserError:
+    if exc.errno in NO_SPACE:
+        return no_space(exc.filename)
+    where = f"{exc.filename}" if exc.filename else "a file"
+    if exc.errno == errno.EROFS:
+        return UserError(f"cannot write {where}: it is on a read-only file system")
+    return UserError(f"permission denied: {where} ({exc.strerror}); check who owns it")
+
+
+def _mount_point(path: Path) -> Path:
+    """The mount point of the file system holding ``path`` (which may not exist yet)."""
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current

@@ -1,0 +1,101 @@
+"""Is the process that owns this run (or these temp files) still alive? Ask the kernel.
+
+A live process holds an exclusive ``flock`` on a lock file of its own under
+``.specops/live/``; the kernel drops the lock the moment the process dies, however it
+dies (SIGKILL, OOM, power off of a container). So "is it live?" is "is its lock
+held?", which, unlike host and PID, survives PID reuse (a container whose process is
+always PID 1 on a stable hostname). Host and PID are still recorded, for display.
+
+Two kinds of lock: ``open-*`` for every process that has the store open for writing
+(its temporary files are protected from ``store gc``), and ``run-RUN_ID`` for the
+duration of one run (``runs list`` shows a dead one as ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+LIVE_DIR = "live"
+"""The directory of lock files inside a store."""
+
+
+class LiveLock:
+    """A lock file this process holds until ``release`` (or until it dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # a fresh, unique name: granted at once
+        os.write(self._fd, f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode())
+
+    @classmethod
+    def for_process(cls, root: Path) -> LiveLock:
+        return cls(root / LIVE_DIR / f"open-{os.getpid()}-{uuid.uuid4().hex[:8]}.lock")
+
+    @classmethod
+    def for_run(cls, root: Path, run_id: str) -> LiveLock:
+        return cls(root / LIVE_DIR / f"run-{run_id}.lock")
+
+    def release(self) -> None:
+        """Remove the file, then let go: a prober never finds a held lock of a done process."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+def held(path: Path) -> bool | None:
+    """True while a live process holds the lock, False once it died, None: no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock if we took it
+    return False
+
+
+@dataclass(frozen=True)
+class LiveProcess:
+    """A process holding one of the store's locks: since when (the lock's mtime)."""
+
+    lock: Path
+    since: float
+
+
+def live_processes(
+    root: Path, exclude: set[Path] | frozenset[Path] = frozenset()
+) -> list[LiveProcess]:
+    """Every process holding a lock of the store right now (``exclude``: our own)."""
+    directory = root / LIVE_DIR
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.lock")):
+        if path in exclude or not held(path):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            found.append(LiveProcess(path, path.stat().st_mtime))
+    return found
+
+
+def stale_locks(root: Path) -> list[Path]:
+    """Lock files whose process died: nothing holds them any more."""
+    directory = root / LIVE_DIR
+    if not directory.is_dir():
+        return []
+    return [path for path in sorted(directory.glob("*.lock")) if held(path) is False]

@@ -1,0 +1,151 @@
+"""Opening a store's database: refuse a damaged or lost one, and read a read-only one.
+
+Checked before SQLite touches the file, because SQLite would otherwise treat a
+0-byte file as a new, empty store (and the next run would start at version 1 while
+``store gc`` saw every model blob as garbage), and report a truncated or replaced
+file only later, as a bare "file is not a database".
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from framework.errors import StoreError
+from framework.redact import RedactingConnection
+from framework.store.failures import damaged, read_only, remember
+
+DATABASE = "store.db"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_database_file(root: Path) -> None:
+    """Refuse a store whose database is not SQLite, is truncated, or is lost while its
+    blobs remain. A store with neither (a genuinely new one) passes."""
+    database = root / DATABASE
+    size = database.stat().st_size if database.is_file() else None
+    if not size:
+        blobs = _count_blobs(root / "artifacts")
+        if blobs:
+            state = "missing" if size is None else "empty (0 bytes)"
+            raise StoreError(
+                f"store database {database} is {state}, but {root / 'artifacts'} holds "
+                f"{blobs} blob(s): the store's records are lost, not new. Restore store.db "
+                "from a backup; specops will not start a new store over these blobs, nor "
+                "garbage-collect them (move artifacts/ away to start afresh)"
+            )
+        return
+    with database.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise damaged(database, f"not a SQLite database: {size} bytes of something else")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counted = header[24:28] == header[92:96]  # the page count is valid (SQLite >= 3.7)
+    if page_size < 512 or size % page_size or (counted and size < pages * page_size):
+        raise damaged(
+            database, f"truncated: {size} bytes, its header says {pages} page(s) of {page_size}"
+        )
+
+
+def read_only_reason(root: Path) -> str | None:
+    """Why this process cannot write the store, or None when it can."""
+    probe = root if root.exists() else _existing_parent(root)
+    try:
+        if os.statvfs(probe).f_flag & os.ST_RDONLY:
+            return "its file system is mounted read-only"
+    except OSError:
+        pass
+    for path in (root, root / DATABASE):
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"no write permission on {path}"
+    if not root.exists() and not os.access(probe, os.W_OK):
+        return f"no write permission on {probe}"
+    return None
+
+
+def connect_read_write(database: Path) -> sqlite3.Connection:
+    remember(database)
+    # every row written through it has ${env:...} values replaced (framework.redact)
+    db = sqlite3.connect(database, timeout=60, isolation_level=None, factory=RedactingConnection)
+    db.row_factory = sqlite3.Row
+    _enable_wal(db)
+    db.execute("PRAGMA busy_timeout=60000")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def connect_read_only(database: Path) -> sqlite3.Connection:
+    """A connection that writes nothing, not even WAL index files.
+
+    ``mode=ro`` reads a WAL store whose ``-shm`` file exists or can be made; on a
+    read-only file system after a clean close neither holds, so the fallback is
+    ``immutable=1``, which is right there because nothing can change the file.
+    """
+    remember(database)
+    uri = f"file:{quote(str(database.absolute()))}"
+    try:
+        db = _read_only(f"{uri}?mode=ro")
+    except sqlite3.OperationalError:
+        db = _read_only(f"{uri}?mode=ro&immutable=1")
+    return db
+
+
+def _read_only(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout=60000")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def refuse_writes(root: Path) -> None:
+    """Raise the read-only message if this process cannot write the store."""
+    reason = read_only_reason(root)
+    if reason:
+        raise read_only(root, reason)
+
+
+def _enable_wal(db: sqlite3.Connection, timeout: float = 60.0) -> None:
+    """Switch to WAL mode, retrying while another process does the same.
+
+    Two processes creating one store both hold a read lock on the new file and ask
+    to write its header; SQLite refuses one at once ("database is locked") rather
+    than wait, since waiting could deadlock. The loser retries until WAL is on.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _count_blobs(artifacts: Path) -> int:
+    if not artifacts.is_dir():
+        return 0
+    return sum(
+        1
+        for directory in artifacts.iterdir()
+        if directory.is_dir() and len(directory.name) == 2
+        for entry in directory.iterdir()
+        if entry.is_file() and not entry.name.startswith(".")
+    )
+
+
+def _existing_parent(path: Path) -> Path:
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current
