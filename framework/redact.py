@@ -1,19 +1,331 @@
-"""Keeping secrets out of what specops prints and stores."""
+"""Keeping secrets out of what specops prints and stores.
+
+Two kinds of secret, two mechanisms:
+
+- **Values from the environment.** When a spec's ``${env:NAME}`` is filled in,
+  the value is remembered (:func:`remember`). From then on every text this process
+  writes to the store, the console, a tracker or an error message passes through
+  :func:`redact`, which puts ``${env:NAME}`` back where the value stood: the reader
+  learns *where* a value came from, never *what* it is. The forms a value takes on
+  the way out are covered too: URL-quoted, JSON- and Python-escaped, a path
+  normalised by ``pathlib``, a number as specops formats it.
+- **Credentials written literally** (``postgresql://app:pw@host``,
+  ``?password=pw``): :func:`hide_credentials` masks them as ``***``.
+
+Short values are the catch: ``MIN_ROWS=5`` cannot be hidden without turning every
+``5`` in every message into a placeholder. The rule (see :meth:`Secrets.remember`):
+a value is remembered when it is at least :data:`MIN_LENGTH` characters long or
+its key looks secret (``password``, ``token``, ``url``, ...). Values of
+:data:`ANYWHERE_LENGTH` characters or more are replaced wherever they occur;
+shorter ones only where they stand alone (not glued to a letter or a digit), so
+``5000`` hides in ``>= 5000`` but not inside ``50000``.
+
+The registry is per command: ``specops`` opens a fresh one for each command
+(:func:`scope`), so one command's values never mask another's output.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from typing import Any
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
-CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):(?P<secret>[^@/\s]+)@")
+MIN_LENGTH = 4
+"""Environment values shorter than this are not secrets unless their key says so."""
+
+ANYWHERE_LENGTH = 8
+"""Values at least this long are replaced even inside a longer word."""
+
+MASK = "***"
+
+SECRET_KEY = re.compile(
+    r"pass|pwd|secret|token|credential|auth|api_?key|private|signature|dsn|url|uri|conn",
+    re.IGNORECASE,
+)
+"""A key (or URL query parameter) whose value is a secret whatever its length."""
+
+PLACEHOLDER = re.compile(r"\$\{env:[^}]*\}")
+
+_USERINFO = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:@/\s'\"]*):(?P<secret>[^\s?#'\"]*)@", re.IGNORECASE
+)
+"""``scheme://user:password@``: the password may hold ``/`` or ``@`` (written unquoted);
+it runs to the last ``@`` before the query, a quote or a space."""
+
+_SECRET_PARAM = re.compile(
+    r"(?P<head>(?:^|[?&;\s,])[A-Za-z0-9_.-]*"
+    r"(?:pass|pwd|secret|token|credential|auth|api_?key|private|signature)"
+    r"[A-Za-z0-9_.-]*=)(?P<secret>[^&;\s#'\"]*?)(?=[&;\s#'\"]|:\s|:?$)",
+    re.IGNORECASE,
+)
+"""``?password=pw``, ``&token=...``, libpq's ``password=pw``: a secret-named parameter."""
 
 
 def hide_credentials(value: Any) -> Any:
-    """``postgresql://user:pw@host`` -> ``postgresql://user:***@host``, anywhere inside."""
+    """``postgresql://user:pw@host`` -> ``postgresql://user:***@host``, anywhere inside;
+    ``?password=pw`` -> ``?password=***``. A ``${env:...}`` placeholder stays: it says
+    where the value comes from and is no secret itself."""
     if isinstance(value, str):
-        return CREDENTIALS.sub(r"\g<scheme>:***@", value)
+        if "@" not in value and "=" not in value:
+            return value
+        value = _USERINFO.sub(lambda m: _masked(m, ":{}@"), value)
+        return _SECRET_PARAM.sub(lambda m: _masked(m, "{}"), value)
     if isinstance(value, dict):
         return {k: hide_credentials(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [hide_credentials(v) for v in value]
     return value
+
+
+def _masked(match: re.Match[str], shape: str) -> str:
+    secret = match.group("secret")
+    if not secret or secret.startswith(MASK) or PLACEHOLDER.fullmatch(secret):
+        return match.group(0)
+    return match.group("head") + shape.format(MASK)
+
+
+class Secrets:
+    """The values this command took from the environment, and what replaces each."""
+
+    def __init__(self) -> None:
+        self._replacements: dict[str, str] = {}  # a form of a value -> its placeholder
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._replacements)
+
+    def remember(self, name: str, value: str, key: str = "") -> None:
+        """Record that ``value`` came from ``${env:name}`` (at spec key ``key``).
+
+        Remembered when ``len(value) >= MIN_LENGTH`` or the key looks secret; a
+        credential inside it (a URL's password, a ``token=`` parameter) is
+        remembered on its own as well, since a message may quote a masked URL.
+        """
+        secret_key = bool(SECRET_KEY.search(key))
+        forms: dict[str, str] = {}
+        if value and (len(value) >= MIN_LENGTH or secret_key):
+            placeholder = f"${{env:{name}}}"
+            for form in _forms(value):
+                if len(form) >= MIN_LENGTH or secret_key:
+                    forms.setdefault(form, placeholder)
+        for part in _credentials_in(value):
+            for form in _forms(part):
+                forms.setdefault(form, MASK)
+        with self._lock:
+            added = {f: r for f, r in forms.items() if f not in self._replacements}
+            if added:
+                self._replacements.update(added)
+                self._pattern = None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every remembered value replaced by its placeholder."""
+        if not self._replacements or not text:
+            return text
+        pattern = self._pattern or self._compile()
+        return pattern.sub(lambda m: self._replacements[m.group(0)], text)
+
+    def _compile(self) -> re.Pattern[str]:
+        with self._lock:
+            alternatives = []
+            for form in sorted(self._replacements, key=len, reverse=True):
+                escaped = re.escape(form)
+                if len(form) < ANYWHERE_LENGTH:
+                    escaped = rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+                alternatives.append(escaped)
+            self._pattern = re.compile("|".join(alternatives))
+            return self._pattern
+
+
+def _forms(value: str) -> list[str]:
+    """The ways ``value`` may be written out: as is, quoted, escaped, normalised."""
+    forms = [value, quote(value, safe=""), quote(value, safe="/:@"), quote_plus(value)]
+    forms.append(json.dumps(value)[1:-1])
+    forms.append(json.dumps(value, ensure_ascii=False)[1:-1])
+    forms.append(repr(value)[1:-1])
+    if "%" in value:
+        forms.append(unquote(value))
+    if os.sep in value or "/" in value:
+        forms.append(os.path.normpath(value))
+    forms += _number_forms(value)
+    return [f for f in dict.fromkeys(forms) if f]
+
+
+def _number_forms(value: str) -> list[str]:
+    """A number read from text is printed again its own way: ``5000.0`` as ``5000``."""
+    try:
+        number = float(value)
+    except ValueError:
+        return []
+    if number != number or number in (float("inf"), float("-inf")):
+        return []
+    forms = [str(number), f"{number:.10g}", f"{number:.4g}"]
+    if number.is_integer():
+        forms.append(str(int(number)))
+    return forms
+
+
+def _credentials_in(value: str) -> list[str]:
+    """Passwords and secret parameters inside a URL or DSN, raw and decoded."""
+    found = [m.group("secret") for m in _USERINFO.finditer(value)]
+    found += [m.group("secret") for m in _SECRET_PARAM.finditer(value)]
+    try:
+        parts = urlsplit(value)
+        if parts.password:
+            found.append(parts.password)
+        found += [v for k, v in parse_qsl(parts.query) if SECRET_KEY.search(k)]
+    except ValueError:
+        pass
+    return [s for s in dict.fromkeys(found) if s and s != MASK and not PLACEHOLDER.search(s)]
+
+
+_active = Secrets()
+
+
+def remember(name: str, value: str, key: str = "") -> None:
+    """Record an environment value in this command's registry (see :class:`Secrets`)."""
+    _active.remember(name, value, key)
+
+
+def redact(value: Any) -> Any:
+    """``value`` (text, or dicts and lists of it) with environment values replaced by
+    their placeholders. Nothing else changes; values that are not text pass through."""
+    if not _active:
+        return value
+    return _redacted(value, _active)
+
+
+def _redacted(value: Any, secrets: Secrets) -> Any:
+    if isinstance(value, str):
+        return secrets.redact(value)
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redacted(v, secrets) for v in value)
+    return value
+
+
+def scrub(value: Any) -> Any:
+    """What may leave the process as a message: environment values replaced and
+    credentials masked (:func:`redact`, then :func:`hide_credentials`)."""
+    return hide_credentials(redact(value))
+
+
+def scrub_text(text: str) -> str:
+    """:func:`scrub` for one string (typed, for callers that need a ``str`` back)."""
+    result = scrub(text)
+    return result if isinstance(result, str) else str(result)
+
+
+def scrub_fields(record: Any, *names: str) -> Any:
+    """A copy of the dataclass ``record`` with the fields ``names`` scrubbed."""
+    from dataclasses import replace
+
+    return replace(record, **{name: scrub(getattr(record, name)) for name in names})
+
+
+@contextmanager
+def scope() -> Iterator[Secrets]:
+    """A fresh registry for one command; the previous one is back afterwards."""
+    global _active
+    previous, _active = _active, Secrets()
+    try:
+        yield _active
+    finally:
+        _active = previous
+
+
+class RedactingStream:
+    """A text stream that redacts what is written to it: the console's last line of
+    defence, for output no caller redacted (a plugin's print, a ``--debug`` traceback).
+    Everything but ``write`` is the wrapped stream's."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if _active and isinstance(text, str):
+            text = _active.redact(text)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def redacted_streams() -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` redacted for the length of the block."""
+    import sys
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingStream(saved[0])  # type: ignore[assignment]
+    sys.stderr = RedactingStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+# -- the store's side: no row is written with a remembered value in it ------------
+
+
+def _redacted_parameter(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    redacted = _active.redact(value)
+    if redacted is value or redacted == value or value[:1] not in "{[":
+        return redacted
+    try:  # JSON text: the replacement must not have cut through an escape sequence
+        json.loads(redacted)
+    except ValueError:
+        try:
+            return json.dumps(_redacted(json.loads(value), _active))
+        except ValueError:
+            pass
+    return redacted
+
+
+def redact_parameters(parameters: Any) -> Any:
+    """SQL parameters (a sequence or a mapping) with remembered values replaced."""
+    if not _active:
+        return parameters
+    if isinstance(parameters, dict):
+        return {k: _redacted_parameter(v) for k, v in parameters.items()}
+    return tuple(_redacted_parameter(v) for v in parameters)
+
+
+class RedactingCursor(sqlite3.Cursor):
+    """A cursor that redacts every text parameter before SQLite sees it."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> RedactingCursor:
+        return super().execute(sql, redact_parameters(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> RedactingCursor:
+        return super().executemany(sql, (redact_parameters(p) for p in seq_of_parameters))
+
+
+class RedactingConnection(sqlite3.Connection):
+    """``sqlite3.connect(..., factory=RedactingConnection)``: every statement on this
+    connection, through ``execute``, ``executemany`` or a cursor, stores
+    ``${env:NAME}``, never the value, whichever method of the store wrote it."""
+
+    def cursor(self, factory: Any = RedactingCursor) -> Any:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:  # type: ignore[override]
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> Any:  # type: ignore[override]
+        return self.cursor().executemany(sql, seq_of_parameters)
