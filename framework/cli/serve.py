@@ -10,10 +10,16 @@ import argparse
 
 from framework.cli.options import common, handler, positive_int, store_option
 from framework.serving.defaults import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_POLL_SECONDS,
     DEFAULT_PORT,
+    DEFAULT_RETRY_MAX_SECONDS,
 )
 
 DESCRIPTION = """\
@@ -35,6 +41,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a port 0-65535 (0: any free port), got {text!r}"
         )
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds, more than 0, got {text!r}")
     return value
 
 
@@ -76,6 +92,52 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_BODY_BYTES,
         metavar="N",
         help=f"refuse larger bodies with 413 (default {DEFAULT_MAX_BODY_BYTES // 2**20} MiB)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=positive_int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="N",
+        help="refuse a longer request line plus headers with 431 "
+        f"(default {DEFAULT_MAX_HEADER_BYTES // 2**10} KiB)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="S",
+        help="close a connection whose request line and headers take longer (408; "
+        "default %(default)s)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="S",
+        help="close a connection whose body takes longer to arrive (408; default %(default)s)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=_seconds,
+        default=DEFAULT_KEEP_ALIVE_TIMEOUT,
+        metavar="S",
+        help="close a connection idle this long between requests (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections per worker; one more is answered 503 and closed "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--retry-max",
+        type=_seconds,
+        default=DEFAULT_RETRY_MAX_SECONDS,
+        metavar="S",
+        help="longest wait between retries of a followed version that failed to load "
+        "(retries start at 1 s and double; default %(default)s)",
     )
     serve.add_argument(
         "--follow",

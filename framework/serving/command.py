@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import UserError
+from framework.serving.defaults import DEFAULT_RETRY_MIN_SECONDS
 from framework.serving.settings import DEFAULT_PORT, TOKEN_ENV, ServeSettings
 
 
@@ -38,6 +39,13 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         log_max_rows=args.log_max_rows,
         log_max_bytes=args.log_max_bytes,
         fast_path=args.fast_path,
+        max_header_bytes=args.max_header_bytes,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
+        retry_min_seconds=min(DEFAULT_RETRY_MIN_SECONDS, args.retry_max),
+        retry_max_seconds=args.retry_max,
     )
 
 
@@ -83,7 +91,7 @@ def _check_ref(root: Path, ref: str) -> None:
     from framework.refs import resolve
     from framework.store import Store
 
-    store = Store.open_existing(root)
+    store = Store.open_existing(root, write=False)
     try:
         resolve(store, ref)
     finally:

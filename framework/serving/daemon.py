@@ -195,6 +195,18 @@ def serve_argv(settings: ServeSettings) -> list[str]:
         str(settings.max_body_bytes),
         "--poll-ms",
         str(round(settings.poll_seconds * 1000)),
+        "--max-header-bytes",
+        str(settings.max_header_bytes),
+        "--header-timeout",
+        repr(settings.header_timeout),
+        "--body-timeout",
+        repr(settings.body_timeout),
+        "--keep-alive-timeout",
+        repr(settings.keep_alive_timeout),
+        "--max-connections",
+        str(settings.max_connections),
+        "--retry-max",
+        repr(settings.retry_max_seconds),
     ]
     if not settings.request_log:
         argv.append("--no-request-log")

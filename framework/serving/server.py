@@ -165,8 +165,16 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
     record = daemon.ServerRecord.for_this_process(settings, served, log_file)
     pid_file = daemon.write_record(root, record) if root is not None else None
     _announce(settings, served, holder)
+    from framework.serving.connections import ConnectionLimits, LimitedHttpProtocol
+
+    limits = ConnectionLimits(
+        max_header_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_connections=settings.max_connections,
+    )
     uv_options = {
-        "http": "httptools",
+        "http": LimitedHttpProtocol,
         "loop": "uvloop" if _has("uvloop") else "asyncio",
         "lifespan": "on",
         "access_log": False,
@@ -174,12 +182,15 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
         "server_header": False,
         "proxy_headers": False,  # nothing here reads the client's address
         "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+        "timeout_keep_alive": settings.keep_alive_timeout,
     }
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if settings.workers <= 1:
             app = build_app(settings, holder)
-            uvicorn.Server(uvicorn.Config(app, **uv_options)).run(sockets=[sock])
+            config = uvicorn.Config(app, **uv_options)
+            config.specops_limits = limits  # type: ignore[attr-defined]
+            uvicorn.Server(config).run(sockets=[sock])
         else:
             from uvicorn.supervisors import Multiprocess
 
@@ -193,6 +204,7 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
                 workers=settings.workers,
                 **uv_options,
             )
+            config.specops_limits = limits  # type: ignore[attr-defined]
             _multiprocess(Multiprocess, config, sock).run()
     except Stopped:
         pass

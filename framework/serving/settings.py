@@ -14,10 +14,17 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from framework.serving.defaults import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
     DEFAULT_HOST,
+    DEFAULT_KEEP_ALIVE_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_POLL_SECONDS,
     DEFAULT_PORT,
+    DEFAULT_RETRY_MAX_SECONDS,
+    DEFAULT_RETRY_MIN_SECONDS,
     TOKEN_ENV,
 )
 
@@ -42,6 +49,13 @@ class ServeSettings:
     log_max_rows: int | None = None
     log_max_bytes: int | None = None
     fast_path: bool = True
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    retry_min_seconds: float = DEFAULT_RETRY_MIN_SECONDS
+    retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS
 
     def to_env(self) -> str:
         data = asdict(self)

@@ -13,10 +13,11 @@ row in the order of the model's labels (``GET /version`` lists them). Errors are
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from framework.serving import jsonio, records
-from framework.serving.batch import Batch, from_columns, from_rows
+from framework.serving.batch import MAX_NAMES, Batch, from_columns, from_rows, listing
 from framework.serving.errors import RequestError, bad_request, unsupported_media
 
 if TYPE_CHECKING:
@@ -63,9 +64,11 @@ def parse_json(document: Any, served: ServedModel) -> Batch:
             f"{', '.join(FORMS)}; got a {type(document).__name__}"
         )
     forms = [key for key in FORMS if key in document]
-    others = sorted(set(document) - set(FORMS) - {"params"})
-    if len(forms) != 1 or others:
-        found = ", ".join(sorted(map(str, document))) or "none"
+    if len(forms) != 1 or len(document) > 1 + ("params" in document):
+        keys = list(itertools.islice(document, MAX_NAMES + 1))
+        found = listing(sorted(map(str, keys))[:MAX_NAMES]) if keys else "none"
+        if len(keys) > MAX_NAMES:
+            found += f" ... ({len(document)} in all)"
         raise bad_request(
             f"the body must have exactly one of the keys {', '.join(FORMS)} "
             f"(and optionally params); found keys: {found}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +154,8 @@ def parse(body: bytes, headers: dict[bytes, bytes], served: ServedModel) -> Infe
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise bad_request("the infer request needs a non-empty 'inputs' list of tensors")
-    tensors = _tensors(inputs, binary)
+    columns = served.columns if len(inputs) > 1 else None
+    tensors = _tensors(inputs, binary, len(body) + len(binary), columns)
     request = InferRequest(_batch(tensors, served))
     request.request_id = document.get("id") if isinstance(document.get("id"), str) else None
     parameters = document.get("parameters") or {}
@@ -172,7 +174,16 @@ class Tensor:
     values: Any  # list (JSON) or NumPy array (binary)
 
 
-def _tensors(inputs: list[Any], binary: bytes) -> list[Tensor]:
+def _tensors(
+    inputs: list[Any], binary: bytes, body_size: int, columns: Mapping[str, Any] | None
+) -> list[Tensor]:
+    """Each input's values, checked against its shape and datatype.
+
+    A shape's element count is bounded by the body's size before anything is
+    sized from it (every value takes at least one byte of the body), and with
+    several inputs each name must be one of the model's ``columns`` before its
+    data is read.
+    """
     import numpy as np
 
     tensors = []
@@ -183,6 +194,11 @@ def _tensors(inputs: list[Any], binary: bytes) -> list[Tensor]:
         name, datatype, shape = spec.get("name"), spec.get("datatype"), spec.get("shape")
         if not isinstance(name, str):
             raise bad_request(f"inputs[{index}] has no name")
+        if columns is not None and name not in columns:
+            raise bad_request(
+                f"inputs[{index}] is named '{name[:60]}', which is not one of the model's "
+                f"{len(columns)} columns: {listing(list(columns))}"
+            )
         if datatype not in NUMERIC and datatype != "BYTES":
             raise bad_request(
                 f"input '{name}' has datatype {datatype!r}; use one of "
@@ -197,6 +213,11 @@ def _tensors(inputs: list[Any], binary: bytes) -> list[Tensor]:
         count = 1
         for dimension in shape:
             count *= dimension
+            if count > body_size:
+                raise bad_request(
+                    f"input '{name}' has shape {shape}: more values than a "
+                    f"{body_size:,}-byte request can hold"
+                )
         parameters = spec.get("parameters") or {}
         size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
         if size is not None:
