@@ -1,40 +1,17 @@
 """Safe persistence for scikit-learn objects: skops instead of pickle.
 
 Loading a pickle runs whatever code it names. skops stores objects as data and,
-on load, refuses types it was not told to trust; we trust only types from the
-libraries a specops pipeline is made of, so a crafted file cannot run code.
+on load, refuses types it was not told to trust. Which types we trust is decided
+by ``framework.model_trust`` from the archive itself (where each class is defined,
+never where it is reachable; no stored callables), so a crafted file cannot run code.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 from framework.errors import StoreError
-
-TRUSTED_LIBRARIES: frozenset[str] = frozenset({"sklearn", "numpy", "scipy"})
-
-# Callables a fitted scikit-learn object legitimately holds (HistGradientBoosting keeps
-# ``partial(check_array, ...)``). Anything else callable is refused: a crafted
-# ``FunctionTransformer(func=exec)`` must never load.
-TRUSTED_NAMES: frozenset[str] = frozenset(
-    {"functools.partial", "sklearn.utils.validation.check_array"}
-)
-
-
-def _trusted(name: str) -> bool:
-    """Exact allow-listed names, or classes (not functions) of the libraries we build on."""
-    if name in TRUSTED_NAMES:
-        return True
-    module_name, _, attribute = name.rpartition(".")
-    if module_name.split(".")[0] not in TRUSTED_LIBRARIES:
-        return False
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return False
-    return isinstance(getattr(module, attribute, None), type)
 
 
 def save_skops(obj: Any, path: Path) -> None:
@@ -96,19 +73,28 @@ def canonical_skops(raw: bytes) -> bytes:
 
 
 def load_skops(path: Path) -> Any:
-    """Read a skops file, refusing any type outside the trusted libraries."""
+    """Read a skops file, refusing anything ``model_trust`` does not accept, before building it.
+
+    The file is read once: the bytes that were checked are the bytes that are loaded.
+    """
     import skops.io as sio
 
+    from framework.model_trust import Refused, audit, limit
+
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # a truncated or foreign file: never half-load it
+        size = path.stat().st_size
+        if size > limit("SPECOPS_MAX_MODEL_FILE_BYTES"):
+            raise Refused(
+                f"the file is {size} bytes, over the limit of "
+                f"{limit('SPECOPS_MAX_MODEL_FILE_BYTES')} (SPECOPS_MAX_MODEL_FILE_BYTES)"
+            )
+        data = path.read_bytes()
+        refused = audit(data)
+    except (Refused, OSError) as exc:  # a truncated, foreign or oversized file: never load it
         raise StoreError(f"{path.name} is not a readable skops file: {exc}") from exc
-    refused = [t for t in untrusted if not _trusted(t)]
     if refused:
-        raise StoreError(
-            f"{path.name} contains types specops does not trust: {', '.join(sorted(refused))}"
-        )
+        raise StoreError(f"{path.name} contains types specops does not trust: {', '.join(refused)}")
     try:
-        return sio.load(path, trusted=list(untrusted))
+        return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
     except Exception as exc:
         raise StoreError(f"{path.name} could not be loaded: {exc}") from exc
