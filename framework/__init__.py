@@ -29,6 +29,12 @@ from framework.components import (
     StepContext,
     Transform,
 )
+from framework.data_limits import (
+    check_csv_header,
+    check_parquet_whole,
+    parquet_files,
+    refuse_huge_integers,
+)
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
 from framework.export import replace_directory, write_release_package
 from framework.hookspecs import hookimpl
@@ -92,13 +98,17 @@ __all__ = [
     "Transform",
     "UserError",
     "__version__",
+    "check_csv_header",
+    "check_parquet_whole",
     "columns_with_role",
     "deploy_path_findings",
     "did_you_mean",
     "hookimpl",
     "load_skops",
+    "parquet_files",
     "protected_refusal",
     "read_snapshot",
+    "refuse_huge_integers",
     "replace_directory",
     "role_of",
     "save_skops",

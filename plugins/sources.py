@@ -20,10 +20,15 @@ from framework import (
     Finding,
     Register,
     StepContext,
+    check_csv_header,
+    check_parquet_whole,
     did_you_mean,
     hookimpl,
+    parquet_files,
     read_snapshot,
+    refuse_huge_integers,
 )
+from plugins.sql_guard import begin_read_only, connect_sqlite_read_only, statement_problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,9 +80,28 @@ def _require_columns(wanted: Iterable[str], available: list[str], where: str) ->
 
 def _require_rows(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     """An empty table would only fail later, further from its cause."""
-    if frame.empty:
+    if len(frame.columns) == 0:
+        raise DataError(f"{where} has no columns", hint="check the file or the query")
+    if len(frame) == 0:
         raise DataError(f"{where} has no rows", hint="check the file or the query")
     return frame
+
+
+MAX_COLUMNS_PARAM: dict[str, Any] = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "Refuse a file with more columns than this before reading it "
+    "(default: $SPECOPS_MAX_COLUMNS, else 10000).",
+}
+
+
+def _limit_finding(check: Any, *args: Any, **kwargs: Any) -> list[Finding]:
+    """A limit check's refusal as a finding of ``specops validate``."""
+    try:
+        check(*args, **kwargs)
+    except DataError as exc:
+        return [Finding(exc.message, key="path", hint=exc.hint)]
+    return []
 
 
 # ---------------------------------------------------------------------------
@@ -116,6 +140,7 @@ CSV_PARAMS: dict[str, Any] = {
             "minItems": 1,
             "description": "Read only these columns, in this order (default: all).",
         },
+        "max_columns": MAX_COLUMNS_PARAM,
     },
     "required": ["path"],
 }
@@ -132,8 +157,10 @@ class CsvSource:
         na_values: list[str] | None = None,
         parse_dates: list[str] | None = None,
         columns: list[str] | None = None,
+        max_columns: int | None = None,
     ) -> None:
         self.path = path
+        self.max_columns = max_columns
         self.sep = sep
         self.encoding = encoding
         self.na_values = list(na_values or [])
@@ -159,13 +186,23 @@ class CsvSource:
                         hint="add them to columns, or drop them from parse_dates",
                     )
                 ]
-        return []
+        return _limit_finding(self._check_header, path)
+
+    def _check_header(self, path: Path) -> None:
+        check_csv_header(
+            path,
+            sep=self.sep,
+            encoding=self.encoding,
+            max_columns=self.max_columns,
+            param="max_columns",
+        )
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
 
         path = _resolve(ctx, self.path, ".csv")
         _require_file(path)
+        self._check_header(path)
         options: dict[str, Any] = {"sep": self.sep, "encoding": self.encoding}
         try:
             frame = pd.read_csv(
@@ -192,6 +229,7 @@ class CsvSource:
             raise DataError(f"cannot read CSV file {path}: {exc}") from exc
         if self.columns is not None:
             frame = frame[self.columns]  # usecols keeps file order; honour the spec's
+        refuse_huge_integers(frame, f"CSV file {path}", line_offset=2)
         return _require_rows(frame, f"CSV file {path}")
 
     def _require_named_columns(self, path: Path, options: dict[str, Any]) -> None:
@@ -227,6 +265,13 @@ PARQUET_PARAMS: dict[str, Any] = {
             "minItems": 1,
             "description": "Read only these columns, in this order (default: all).",
         },
+        "max_columns": MAX_COLUMNS_PARAM,
+        "max_cells": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Refuse data whose metadata declares more values (rows x columns) "
+            "than this, before reading it (default: $SPECOPS_MAX_CELLS, else 250000000).",
+        },
     },
     "required": ["path"],
 }
@@ -235,16 +280,39 @@ PARQUET_PARAMS: dict[str, Any] = {
 class ParquetSource:
     """Reads a Parquet file or a directory of them (a partitioned dataset) with pyarrow."""
 
-    def __init__(self, path: str, columns: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        columns: list[str] | None = None,
+        max_columns: int | None = None,
+        max_cells: int | None = None,
+    ) -> None:
         self.path = path
         self.columns = list(columns) if columns else None
+        self.max_columns = max_columns
+        self.max_cells = max_cells
 
     def describe(self) -> str:
         return f"parquet {self.path}"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         path = _resolve(ctx, self.path, ".parquet")
-        return [] if path.exists() else [_missing_file_finding(path)]
+        if not path.exists():
+            return [_missing_file_finding(path)]
+        return _limit_finding(self._check_size, path)
+
+    def _check_size(self, path: Path) -> None:
+        """Width and size from the footers, before a page is read: a small file may
+        declare millions of columns, or rows that decode to gigabytes."""
+        files = parquet_files(path)
+        if files:  # an empty directory: the reader names it
+            check_parquet_whole(
+                files,
+                max_columns=self.max_columns,
+                max_cells=self.max_cells,
+                where=path,
+                read_columns=len(self.columns) if self.columns else None,
+            )
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
@@ -252,6 +320,7 @@ class ParquetSource:
 
         path = _resolve(ctx, self.path, ".parquet")
         _require_file(path)
+        self._check_size(path)
         try:
             frame = pd.read_parquet(path, engine="pyarrow", columns=self.columns)
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
@@ -296,7 +365,11 @@ SQL_PARAMS: dict[str, Any] = {
             "type": "string",
             "description": "A SQLAlchemy database URL (needs pip install 'specops[sql]').",
         },
-        "query": {"type": "string", "description": "A SELECT statement to run."},
+        "query": {
+            "type": "string",
+            "description": "One SELECT (or WITH ... SELECT) statement; anything that could "
+            "write is refused.",
+        },
         "table": {
             "type": "string",
             "description": "A table to read whole: 'name' or 'schema.name'.",
@@ -370,6 +443,10 @@ class SqlSource:
             )
         elif self.table is not None and _split_table_name(self.table) is None:
             findings.append(self._bad_table_finding())
+        elif self.query is not None:
+            problem = statement_problem(self.query)
+            if problem is not None:
+                findings.append(Finding(problem, key="query", hint=READ_ONLY_HINT))
         return findings
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
@@ -383,8 +460,11 @@ class SqlSource:
         else:
             frame = self._load_sqlalchemy(self.url or "")
             where = _hide_password(self.url or "")
-        what = f"table {self.table}" if self.table else "query"
-        return _require_rows(frame, f"{what} in {where}")
+        what = f"table {self.table} in {where}" if self.table else f"the query on {where}"
+        if frame is None:  # a statement with no result set: only reachable past validate
+            raise DataError(f"{what} returned no columns", hint="the query must be a SELECT")
+        refuse_huge_integers(frame, what)
+        return _require_rows(frame, what)
 
     def _bad_table_finding(self) -> Finding:
         return Finding(
@@ -398,15 +478,15 @@ class SqlSource:
         return "SELECT * FROM " + ".".join(quote(p) for p in parts)
 
     def _load_sqlite(self, path: Path) -> pd.DataFrame:
+        """Run the statement on a connection that cannot write (``validate`` is the
+        first guard; this one holds even for a statement that got past it)."""
         import sqlite3
 
         import pandas as pd
 
         sql = self.query or self._select_table(lambda name: f'"{name}"')
-        # mode=ro: a query can never change the user's database.
-        uri = f"{path.as_uri()}?mode=ro"
         try:
-            with closing(sqlite3.connect(uri, uri=True)) as connection:
+            with closing(connect_sqlite_read_only(path)) as connection:
                 try:
                     return pd.read_sql_query(sql, connection)
                 except pd.errors.DatabaseError as exc:
@@ -429,13 +509,20 @@ class SqlSource:
 
         shown = _hide_password(url)
         try:
-            engine = sqlalchemy.create_engine(url)
+            engine = _read_only_engine(sqlalchemy, url)
         except Exception as exc:  # bad URL, missing DB driver: both are the user's to fix
             raise DataError(f"cannot use database url {shown}: {exc}") from exc
         try:
             sql = self.query or self._select_table(engine.dialect.identifier_preparer.quote)
             with engine.connect() as connection:
-                return pd.read_sql_query(sqlalchemy.text(sql), connection)
+                # Our own transaction, read-only where the database has one, and always
+                # rolled back: pandas commits a transaction it opens itself.
+                transaction = connection.begin()
+                try:
+                    begin_read_only(connection)
+                    return pd.read_sql_query(sqlalchemy.text(sql), connection)
+                finally:
+                    transaction.rollback()
         except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
             # pandas wraps SQLAlchemy's error, which wraps the driver's: report the driver's.
             cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
@@ -443,6 +530,24 @@ class SqlSource:
             raise DataError(f"SQL failed on {shown}: {reason}") from exc
         finally:
             engine.dispose()
+
+
+READ_ONLY_HINT = (
+    "the sql source only reads: write one SELECT (or WITH ... SELECT) statement; "
+    "for a server database, connect as a role that can only read"
+)
+
+
+def _read_only_engine(sqlalchemy: Any, url: str) -> Any:
+    """An engine for ``url``; SQLite files are opened through the same read-only
+    connection as ``path:`` (relative to the working directory, as SQLAlchemy does)."""
+    parsed = sqlalchemy.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return sqlalchemy.create_engine(url)
+    database = Path(parsed.database)
+    if not database.is_file():
+        raise DataError(f"SQLite database not found: {database.absolute()}")
+    return sqlalchemy.create_engine("sqlite://", creator=lambda: connect_sqlite_read_only(database))
 
 
 def _sqlite_reason(exc: Exception) -> str:

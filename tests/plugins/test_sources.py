@@ -226,7 +226,7 @@ def test_parquet_errors(ctx: StepContext, people: pd.DataFrame, tmp_path: Path) 
 
     [finding] = ParquetSource(path="gone.parquet").validate(ctx)
     assert finding.key == "path" and "gone.parquet" in finding.message
-    with pytest.raises(DataError, match=r"cannot read Parquet data .*junk.parquet"):
+    with pytest.raises(DataError, match=r"cannot read Parquet (data|file) .*junk.parquet"):
         ParquetSource(path="junk.parquet").load(ctx)
     suggestion = "'cty' not found in p.parquet; did you mean 'city'?"
     with pytest.raises(DataError, match=re.escape(suggestion)):
@@ -277,10 +277,98 @@ def test_sqlite_table_and_query(ctx: StepContext, database: Path) -> None:
 
 
 def test_sqlite_is_opened_read_only(ctx: StepContext, database: Path) -> None:
-    with pytest.raises(DataError, match="readonly"):
+    with pytest.raises(DataError, match="must be a SELECT"):
         SqlSource(path="shop.db", query="DELETE FROM people RETURNING age").load(ctx)
 
     assert SqlSource(path="shop.db", table="people").load(ctx).shape[0] == 3
+
+
+WRITES = {
+    "drop": "DROP TABLE people",
+    "vacuum_into": "VACUUM INTO '{dir}/copy.db'",
+    "attach": "ATTACH '{dir}/attached.db' AS other",
+    "second_statement": "SELECT 1; DROP TABLE people",
+    "cte_insert": "WITH x AS (INSERT INTO people (age) VALUES (1) RETURNING age) SELECT * FROM x",
+    "pragma": "PRAGMA journal_mode = delete",
+    "select_into": "SELECT * INTO backup FROM people",
+    "commented": "SELECT 1 /* ; */ ; -- fine\nDELETE FROM people",
+    "backslash_string": "SELECT 'x\\'' ; DROP TABLE people; -- '",
+}
+WRITES_SQLITE_RUNS = {k: v for k, v in WRITES.items() if k != "backslash_string"}
+"""SQLite reads no backslash escape: there that last one is a read of two strings."""
+
+
+@pytest.mark.parametrize("statement", WRITES.values(), ids=WRITES.keys())
+def test_statements_that_could_write_are_refused_at_validate(
+    ctx: StepContext, database: Path, statement: str
+) -> None:
+    query = statement.format(dir=database.parent)
+
+    [finding] = SqlSource(path="shop.db", query=query).validate(ctx)
+
+    assert finding.key == "query"
+    assert "read" in (finding.hint or "")
+    with pytest.raises(DataError, match=re.escape(finding.message)):
+        SqlSource(path="shop.db", query=query).load(ctx)
+    assert_untouched(database)
+
+
+def assert_untouched(database: Path) -> None:
+    """The table is there with its rows, and no file was created beside the database."""
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM people").fetchone() == (3,)
+        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+    assert tables == [("people",)]
+    assert sorted(p.name for p in database.parent.iterdir()) == ["shop.db"]
+
+
+READS = [
+    "SELECT * FROM people",
+    'select age, "update" from (select age, 1 as "update" from people) -- drop',
+    "WITH old AS (SELECT * FROM people WHERE age > 30) SELECT * FROM old;",
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) "
+    "SELECT people.*, i FROM people JOIN n ON n.i = 1",
+    "SELECT age, 'a;b -- DROP' AS note FROM people /* comment */",
+]
+
+
+@pytest.mark.parametrize("query", READS)
+def test_reads_pass_validate_and_load(ctx: StepContext, database: Path, query: str) -> None:
+    assert SqlSource(path="shop.db", query=query).validate(ctx) == []
+    assert len(SqlSource(path="shop.db", query=query).load(ctx)) >= 2
+
+
+@pytest.mark.parametrize("statement", WRITES_SQLITE_RUNS.values(), ids=WRITES_SQLITE_RUNS.keys())
+def test_the_connection_refuses_a_write_that_got_past_validate(
+    database: Path, statement: str
+) -> None:
+    source = SqlSource(path="shop.db", query=statement.format(dir=database.parent))
+
+    with pytest.raises(DataError, match=r"(SQL failed|cannot open).*shop\.db"):
+        source._load_sqlite(database)  # the second guard alone, validate bypassed
+
+    assert_untouched(database)
+
+
+@pytest.mark.skipif(not HAS_SQLALCHEMY, reason="needs SQLAlchemy")
+@pytest.mark.parametrize("statement", WRITES_SQLITE_RUNS.values(), ids=WRITES_SQLITE_RUNS.keys())
+def test_a_sqlite_url_is_read_only_too(
+    database: Path, statement: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(database.parent)  # sqlite:///shop.db is relative to the working dir
+    source = SqlSource(url="sqlite:///shop.db", query=statement.format(dir=database.parent))
+
+    with pytest.raises(DataError, match=r"SQL failed on sqlite:///shop\.db"):
+        source._load_sqlalchemy("sqlite:///shop.db")
+
+    assert_untouched(database)
+
+
+def test_query_with_no_rows_or_columns_says_so(ctx: StepContext, database: Path) -> None:
+    no_rows = SqlSource(path="shop.db", query="SELECT * FROM people WHERE age > 99")
+
+    with pytest.raises(DataError, match=r"the query on SQLite database .*shop\.db has no rows"):
+        no_rows.load(ctx)
 
 
 def test_sqlite_errors_name_the_database(ctx: StepContext, database: Path) -> None:

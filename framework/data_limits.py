@@ -1,0 +1,283 @@
+"""Limits on user data files, checked before a reader builds anything in memory.
+
+A data file is untrusted input whose cost must follow its size. Two shapes break
+that rule: a wide CSV header (pandas' C parser turns a 16 MB line of 10^6 names
+into millions of Python objects and dies with ``std::bad_alloc``, exit 134) and a
+Parquet file whose footer or row groups declare far more than the file holds (a
+400 KB file of 50 million RLE-encoded zeros is 1.9 GB once read whole). So the
+CSV header is read first, as a bounded number of bytes, and Parquet metadata is
+parsed with a cap on its list sizes; both are refused with a message naming the
+file, the count found and how to raise the limit.
+
+Every limit has a default and an environment variable; a source may also pass its
+own (the ``max_columns`` / ``max_cells`` params of the csv and parquet sources).
+Values too big for a 64-bit integer are refused by column and row, because every
+later step (profiling, hashing, the model) needs a fixed-width number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One documented limit: its default and the environment variable that overrides it."""
+
+    name: str
+    default: int
+    env: str
+    unit: str
+
+    def value(self, override: int | None = None) -> int:
+        """The source's own value, else the environment's, else the default."""
+        if override is not None:
+            return override
+        raw = os.environ.get(self.env)
+        if raw is None or not raw.strip():
+            return self.default
+        try:
+            value = int(raw.strip().replace("_", ""))
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise UserError(
+                f"{self.env} must be a positive whole number of {self.unit}, got {raw!r}"
+            )
+        return value
+
+    def hint(self, param: str | None = None) -> str:
+        where = f"set {param}: in the source params, or " if param else "set "
+        return f"{where}{self.env} (default {self.default:,}) if the file is meant to be this big"
+
+
+MAX_COLUMNS = Limit("columns", 10_000, "SPECOPS_MAX_COLUMNS", "columns")
+MAX_HEADER_BYTES = Limit("header bytes", 4 << 20, "SPECOPS_MAX_HEADER_BYTES", "bytes")
+MAX_CELLS = Limit("cells", 250_000_000, "SPECOPS_MAX_CELLS", "cells (rows x columns)")
+
+INT64_MIN = -(2**63)
+UINT64_MAX = 2**64 - 1
+NOT_PARQUET = "is it a Parquet file (or a directory holding only Parquet files)?"
+
+
+# ---------------------------------------------------------------------------
+# CSV: the header, read as bounded bytes
+# ---------------------------------------------------------------------------
+
+
+def check_csv_header(
+    path: Path,
+    *,
+    sep: str = ",",
+    encoding: str = "utf-8",
+    max_columns: int | None = None,
+    param: str | None = None,
+) -> int | None:
+    """Refuse a CSV whose header is too long or names too many columns; returns the count.
+
+    Reads at most ``MAX_HEADER_BYTES`` (decompressed) and counts separators, so a
+    16 MB header is refused in milliseconds without splitting it. Returns None when
+    the count cannot be known this cheaply (a multi-character, regex separator).
+    """
+    limit = MAX_COLUMNS.value(max_columns)
+    byte_limit = MAX_HEADER_BYTES.value()
+    head = _read_head(path, byte_limit + 1)
+    text = head[:byte_limit].decode(encoding, errors="replace")
+    end = _line_end(text)
+    if end is None and len(head) > byte_limit:
+        raise DataError(
+            f"the header line of {path} is longer than {byte_limit:,} bytes",
+            hint=MAX_HEADER_BYTES.hint(),
+        )
+    line = text if end is None else text[:end]
+    if len(sep) != 1:
+        return None
+    count = line.count(sep) + 1 if line else 0
+    if count > limit and '"' in line:
+        # Quoted names may hold the separator: count exactly (still bounded by byte_limit).
+        record = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+        count = len(record)
+    if count > limit:
+        raise DataError(
+            f"{path} has {count:,} columns, more than the limit of {limit:,}",
+            hint=MAX_COLUMNS.hint(param),
+        )
+    return count
+
+
+def _line_end(text: str) -> int | None:
+    ends = [i for i in (text.find("\n"), text.find("\r")) if i >= 0]
+    return min(ends) if ends else None
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of the file's content (decompressed by suffix). An
+    unreadable file yields nothing: the reader that follows reports it better."""
+    try:
+        with _open_content(path) as handle:
+            return handle.read(size)
+    except Exception:  # bad gzip, zip, codec: the reader says which
+        return b""
+
+
+def _open_content(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")
+    if suffix == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if suffix == ".xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if suffix == ".zip":
+        import zipfile
+
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+        if not names:
+            raise ValueError("empty zip archive")
+        return archive.open(names[0])
+    if suffix == ".zst":
+        import zstandard  # type: ignore[import-not-found]  # optional, as for pandas
+
+        return zstandard.open(path, "rb")
+    return path.open("rb")
+
+
+# ---------------------------------------------------------------------------
+# Parquet: the footer, parsed with capped list sizes
+# ---------------------------------------------------------------------------
+
+
+def parquet_metadata(
+    file: Path, *, max_columns: int | None = None, param: str | None = None
+) -> Any:
+    """The file's metadata (``pyarrow.parquet.FileMetaData``), refused when too wide.
+
+    The footer is parsed with thrift's container limit set from the column limit, so
+    a footer listing 10^6 columns fails fast instead of building 10^6 Python-visible
+    column descriptions (read_metadata on 200,000 columns takes 0.6 GB).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    limit = MAX_COLUMNS.value(max_columns)
+    # A flat schema lists each column once, plus the root; nested types add a node per
+    # level: twice the limit leaves room for those and still refuses the bomb.
+    cap = 2 * limit + 16
+    try:
+        parquet = pq.ParquetFile(file, thrift_container_size_limit=cap)
+    except OSError as exc:
+        if "Exceeded size limit" in str(exc):
+            raise DataError(
+                f"the Parquet metadata of {file} lists more than {cap:,} columns or "
+                f"row groups; the column limit is {limit:,}",
+                hint=MAX_COLUMNS.hint(param),
+            ) from exc
+        raise DataError(f"cannot read Parquet file {file}: {exc}", hint=NOT_PARQUET) from exc
+    except (ValueError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read Parquet file {file}: {exc}", hint=NOT_PARQUET) from exc
+    try:
+        metadata = parquet.metadata
+    finally:
+        parquet.close()
+    if metadata.num_columns > limit:
+        raise DataError(
+            f"{file} has {metadata.num_columns:,} columns, more than the limit of {limit:,}",
+            hint=MAX_COLUMNS.hint(param),
+        )
+    return metadata
+
+
+def check_parquet_whole(
+    files: Sequence[Path],
+    *,
+    max_columns: int | None = None,
+    max_cells: int | None = None,
+    where: Path | None = None,
+    read_columns: int | None = None,
+) -> None:
+    """Refuse Parquet data that is too wide, or too big to read whole into memory.
+
+    For readers that load every row at once (sources, ``specops monitor``): the
+    rows and columns the footers declare are multiplied before any page is read,
+    since a small file may decode to gigabytes. Streaming readers (``predict``)
+    need only :func:`parquet_metadata`: their memory follows the batch, not the file.
+    ``read_columns`` is how many columns the reader selects, when not all.
+    """
+    cells_limit = MAX_CELLS.value(max_cells)
+    cells = 0
+    for file in files:
+        metadata = parquet_metadata(file, max_columns=max_columns, param="max_columns")
+        cells += metadata.num_rows * (read_columns or max(metadata.num_columns, 1))
+    if cells > cells_limit:
+        shown = where or (files[0] if len(files) == 1 else files[0].parent)
+        raise DataError(
+            f"{shown} declares {cells:,} values (rows x columns), more than the limit of "
+            f"{cells_limit:,} for reading a table whole into memory",
+            hint=MAX_CELLS.hint("max_cells"),
+        )
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The file itself, or a directory's data files as pyarrow reads them (hidden and
+    ``_`` files skipped), in name order."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+    )
+
+
+# ---------------------------------------------------------------------------
+# values: whole numbers beyond 64 bits
+# ---------------------------------------------------------------------------
+
+
+def refuse_huge_integers(
+    frame: pd.DataFrame, where: str, *, line_offset: int | None = None
+) -> None:
+    """Refuse a whole number no 64-bit type holds, naming the column and row.
+
+    pandas keeps such a value as a Python int in an object column; profiling,
+    hashing and models then fail far from the file (an OverflowError, exit 3).
+    Only object columns are looked at, so typed columns cost nothing.
+    ``line_offset`` turns a row label into a file line (2 for a CSV with a header).
+    """
+    from pandas.api.types import infer_dtype
+
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype != object:
+            continue
+        if "integer" not in infer_dtype(series, skipna=True):
+            continue
+        for label, value in series.items():
+            if isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
+                line = f" (line {label + line_offset})" if line_offset is not None else ""
+                raise DataError(
+                    f"{where}: column '{name}' row {label}{line} holds a whole number of "
+                    f"{len(str(abs(value)))} digits, too large for a 64-bit number",
+                    column=str(name),
+                    hint="numbers must fit 64 bits; if the column is an identifier, leave it "
+                    "out (columns:) or store it as text with a non-digit character",
+                )
