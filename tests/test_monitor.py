@@ -231,3 +231,19 @@ def test_a_warn_only_batch_check_is_reported_and_stops_nothing(cli, subs: Path) 
     error = warn.replace(", severity: warn", "")
     strict = cli("monitor", subs / "spec.yaml", "--data", batch, "--set", error, "--json")
     assert strict.code == 1 and json.loads(strict.out)["decision"] == "failed_checks"
+
+
+def test_a_narrow_terminal_keeps_names_whole_and_rows_short(
+    cli, subs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a pipe at 80 columns: no name broken mid-word, reasons as footnotes below."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("monitor", subs / "spec.yaml", "--data", subs / "data/subscriptions_jul_sep.csv")
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    for name in ("support_tickets", "tenure_months", "monthly_fee", "watch_hours"):
+        assert any(name in line for line in lines), name  # on one line, whole
+    assert "why each test:" in result.out and "[1] " in result.out
+    rows = [line for line in lines if line.startswith("│")]
+    table = rows[: next(i for i, line in enumerate(rows) if "prediction" in line) + 1]
+    assert len(table) <= 3 * 9  # 9 columns' rows, none grown many lines tall by a sentence

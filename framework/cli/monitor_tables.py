@@ -25,11 +25,38 @@ DECISION = {
 PASS = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]-[/]"}
 
 
+WIDE = 120
+"""Narrower consoles get each column's detail below the table, not in a column."""
+
+IDENTIFIERS = frozenset(
+    {"column", "test", "check", "metric", "run", "when", "version", "statistic", "verdict"}
+)
+"""Columns whose values people read whole or copy: never broken across lines."""
+
+
 def _table(title: str, *columns: str) -> Table:
+    """Identifiers stay on one line; free text wraps at words (folding only long words)."""
     table = Table(title=escape(title), title_justify="left", title_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column in IDENTIFIERS, overflow="fold")
     return table
+
+
+def footnotes(texts: list[str]) -> tuple[list[str], list[str]]:
+    """Each text as a marker (``[1]``) and the distinct texts as numbered notes.
+
+    Why a test was chosen is a sentence, and most columns share one: in a table
+    column it made each row many lines tall in a narrow terminal.
+    """
+    numbers: dict[str, int] = {}
+    markers = []
+    for text in texts:
+        if not text:
+            markers.append("")
+            continue
+        markers.append(f"[{numbers.setdefault(text, len(numbers) + 1)}]")
+    notes = [f"[{n}] {text}" for text, n in numbers.items()]
+    return markers, notes
 
 
 def number(value: float | None) -> str:
@@ -58,25 +85,35 @@ def print_monitor(result: Any) -> None:
         f"[bold]specops monitor[/] {escape(result.model)}/{result.version} (champion) vs "
         f"{escape(result.data)}: {result.rows:,} rows, monitor run {result.monitor_id}"
     )
-    table = _table(
-        "drift per column", "column", "test", "why", "statistic", "drift if", "verdict", "detail"
-    )
-    table.columns[0].no_wrap = True
-    for c in result.columns:
-        name = c.column + (" [dim](prediction)[/]" if c.source == "prediction" else "")
+    wide = console.width >= WIDE
+    headers = ["column", "test", "statistic", "drift if", "verdict"] + (["detail"] if wide else [])
+    table = _table("drift per column", *headers)
+    markers, notes = footnotes([c.reason or "" for c in result.columns])
+    details: list[tuple[str, str]] = []
+    for c, marker in zip(result.columns, markers, strict=True):
+        name = escape(c.column) + (" [dim](prediction)[/]" if c.source == "prediction" else "")
         measure = "p = " if c.measure == "p_value" else ""
         statistic = f"{measure}{number(c.statistic)}" if c.statistic is not None else "-"
         detail = "; ".join(filter(None, [c.detail or c.note, _nulls(c.summary)]))
-        table.add_row(
+        row = [
             name,
-            escape(c.test or "-"),
-            escape(c.reason or "-"),
+            escape(c.test or "-") + (f" [dim]{escape(marker)}[/]" if marker else ""),
             statistic,
             threshold_text(c.drift_if, c.threshold),
             STATUS.get(c.status, escape(c.status)),
-            escape(detail),
-        )
+        ]
+        if wide:
+            row.append(escape(detail))
+        elif detail:
+            details.append((c.column, detail))
+        table.add_row(*row)
     console.print(table)
+    for column, detail in details:
+        console.print(f"[bold]{escape(column)}[/]: {escape(detail)}")
+    if notes:
+        console.print("[dim]why each test:[/]")
+        for note in notes:
+            console.print(f"[dim]{escape(note)}[/]")
     if result.checks:
         checks = _table("data checks on the batch", "check", "column", "verdict", "detail")
         for outcome in result.checks:

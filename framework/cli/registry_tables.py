@@ -31,12 +31,19 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
+IDENTIFIERS = frozenset(
+    {"model", "version", "metric", "key", "file", "column", "role", "what", "alias", "step"}
+)
+"""Columns of names people read whole or copy: a narrow terminal never breaks them."""
+
+
 def _table(title: str, *columns: str, keep: tuple[str, ...] = ()) -> Table:
     """A table that folds long values rather than cutting them off with an ellipsis;
-    the columns in ``keep`` (run ids, which people copy) stay on one line."""
+    identifiers and the columns in ``keep`` (run ids, which people copy) stay on one line."""
     table = Table(title=escape(title), title_justify="left", title_style="bold")
     for column in columns:
-        table.add_column(column, no_wrap=column in keep, overflow="fold")
+        whole = column in keep or column in IDENTIFIERS
+        table.add_column(column, no_wrap=whole, overflow="fold")
     return table
 
 
