@@ -114,7 +114,8 @@ class ModelPackage:
         """Load a stored version: every file is hash-checked as it is copied out."""
         import tempfile
 
-        with tempfile.TemporaryDirectory(dir=store.root, prefix=".load-") as tmp:
+        scratch = None if store.read_only else store.root  # a read-only store: system temp
+        with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
             package = cls(store.materialize(version, Path(tmp)), plugins)
         package.directory = Path(f"{store.root}::{version.ref}")
         package.version = version

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework import partial_output
 from framework.errors import DataError, UserError
 from framework.suggest import did_you_mean
 
@@ -482,7 +483,8 @@ class ChunkWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.format = file_format(path, "output")
-        self.partial = path.parent / f".{path.name}.{os.urandom(4).hex()}.partial"
+        self.partial = partial_output.partial_name(path)
+        self._claim: int | None = None  # holds the partial file's lock while it is written
         self.schema: Any = None
         self._writer: Any = None
 
@@ -499,6 +501,7 @@ class ChunkWriter:
     def _open(self, schema: pa.Schema) -> None:
         """The schema of the first chunk is the file's: later chunks are cast to it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._claim = partial_output.claim(self.partial, self.path)  # sweeps dead ones
         self.schema = schema
         if self.format == "parquet":
             import pyarrow.parquet as pq
@@ -522,6 +525,8 @@ class ChunkWriter:
             os.replace(self.partial, self.path)
         except OSError as exc:
             raise UserError(f"cannot write {self.path}: {exc}") from exc
+        finally:
+            partial_output.release(self._claim)
 
     def abort(self) -> None:
         """Drop the partial file; the output path is left as it was."""
@@ -530,3 +535,4 @@ class ChunkWriter:
                 self._writer.close()
             self._writer = None
         self.partial.unlink(missing_ok=True)
+        partial_output.release(self._claim)

@@ -50,7 +50,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from framework.store import Store
 
     plugins = plugins_for(args)
-    store = Store.open_existing(store_root(args.store))
+    store = Store.open_existing(store_root(args.store), write=False)  # works read-only
     try:
         version = resolve(store, args.ref)
         package = ModelPackage.from_store(store, version, plugins)

@@ -79,7 +79,8 @@ class ModelHolder:
         from framework.store import Store
 
         assert self.store_root is not None
-        store = Store(self.store_root)  # SQLite connections belong to the thread that made them
+        # SQLite connections belong to the thread that made them; reading needs no write access
+        store = Store(self.store_root, write=False)
         try:
             while not self._stop.wait(self.poll_seconds):
                 try:
@@ -160,7 +161,7 @@ def load_from_store(
 
     ref = parse_ref(ref_text)
     follows = follow or (ref.alias if ref.version is None else None)
-    store = Store.open_existing(store_root)
+    store = Store.open_existing(store_root, write=False)
     try:
         version = resolve(store, ref)
         last_seen = store.alias(ref.name, follows) if follows else None

@@ -126,10 +126,11 @@ def sync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _name_the_file(exc: BaseException, path: Path) -> None:
-    """A failed ``write()`` (disk full) names no file: name the one being written."""
-    if isinstance(exc, OSError) and exc.filename is None:
-        exc.filename = str(path)
+def _name_the_file(exc: BaseException, temp: Path) -> None:
+    """A failed ``write()`` (disk full) names no file: name where the blob was going
+    (the directory: the temporary file's own name means nothing and is gone)."""
+    if isinstance(exc, OSError) and (exc.filename is None or exc.filename == str(temp)):
+        exc.filename = str(temp.parent)
 
 
 def _corrupt(label: str, path: Path, actual: str, expected: str) -> StoreError:

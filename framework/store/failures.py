@@ -37,7 +37,7 @@ def damaged(database: Path, why: str) -> StoreError:
     """The one message for a store database SQLite cannot read."""
     return StoreError(
         f"store database {database} is damaged ({why}): restore it from a backup, or move "
-        f"it away to start a new store (its artifacts/ are kept, but no longer named)"
+        f"the store {database.parent} away to start a new one"
     )
 
 
@@ -45,7 +45,7 @@ def read_only(root: Path, why: str) -> StoreError:
     return StoreError(
         f"the store at {root} is read-only ({why}): this command writes to it; read-only "
         "commands (models list/show, runs list/show/diff, store verify, store gc without "
-        "--apply, predict) still work"
+        "--apply, predict, serve --no-request-log) still work"
     )
 
 
@@ -91,6 +91,8 @@ def _sqlite_error(exc: sqlite3.DatabaseError) -> UserError | None:
     if name.startswith("SQLITE_CANTOPEN") or "unable to open database" in text:
         return StoreError(f"cannot open store database {database}: {text}")
     if name.startswith("SQLITE_IOERR") or "disk I/O error" in text:
+        if _nearly_full(database):  # SQLite says "I/O error" when it cannot grow -shm/-wal
+            return no_space(database, f"SQLite: {text}")
         return StoreError(
             f"reading or writing store database {database} failed ({text}): the disk or "
             "file system reported an error; check it, then run `specops store verify`"
@@ -117,6 +119,18 @@ def _from_os_error(exc: OSError) -> UserError:
     if exc.errno == errno.EROFS:
         return UserError(f"cannot write {where}: it is on a read-only file system")
     return UserError(f"permission denied: {where} ({exc.strerror}); check who owns it")
+
+
+NEARLY_FULL = 256 * 1024
+"""Bytes: with less free than this, an SQLite I/O error is taken to mean a full disk."""
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        stats = os.statvfs(_mount_point(path))
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < NEARLY_FULL
 
 
 def _mount_point(path: Path) -> Path:

@@ -112,7 +112,7 @@ def _database_problems(store: Store, pragma: str) -> list[IntegrityProblem]:
         lines = [str(exc)]
     if lines == ["ok"]:
         return []
-    hint = "restore it from a backup, or move it away to start a new store"
+    hint = f"restore it from a backup, or move {store.root} away to start a new store"
     return [
         IntegrityProblem("damaged_database", f"{line} ({hint})", where, str(store.database))
         for line in lines
