@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from framework.components import CheckOutcome, StepContext
+from framework.redact import scrub_fields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +26,8 @@ def run_checks(
     for check_spec in checks:
         check = plugins.build("check", check_spec.type, check_spec.kwargs())
         for outcome in check.run(frame, ctx):
+            # what a check quotes of its params may have come from ${env:...}
+            outcome = scrub_fields(outcome, "column", "observed", "expected", "detail")
             if not outcome.passed and check_spec.severity == "warn":
                 outcome = replace(outcome, detail=f"(warning only) {outcome.detail}")
             outcomes.append(outcome)

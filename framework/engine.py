@@ -116,7 +116,7 @@ class Engine:
             raise
         finally:
             try:
-                self.plugins.run_end(run)
+                self.plugins.run_end(run.scrub())
             finally:
                 self.plugins.unregister(tracker)
                 store.close()
@@ -157,12 +157,12 @@ class Engine:
             step.status = "error"
             step.seconds = time.perf_counter() - started
             step.detail = str(exc)
-            self.plugins.step_error(run, step, exc)
+            self.plugins.step_error(run, step.scrub(), exc)
             raise
         step.seconds = time.perf_counter() - started
         if step.status == "running":
             step.status = "passed"
-        self.plugins.step_end(run, step)
+        self.plugins.step_end(run, step.scrub())  # trackers never see an ${env:...} value
 
     def _skip(self, run: RunInfo, name: str, why: str) -> None:
         with self._step(run, name) as step:

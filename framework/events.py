@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from framework.redact import scrub, scrub_text
+
 STEPS: tuple[str, ...] = (
     "ingest",
     "check",
@@ -30,6 +32,13 @@ class StepInfo:
     detail: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
+    def scrub(self) -> StepInfo:
+        """Hide environment values and credentials in what the step reports, before any
+        tracker sees it (see :mod:`framework.redact`)."""
+        self.detail = scrub_text(self.detail)
+        self.outputs = scrub(self.outputs)
+        return self
+
 
 @dataclass
 class RunInfo:
@@ -42,3 +51,10 @@ class RunInfo:
     status: str = "running"  # running, passed, rejected, failed_checks, error
     steps: list[StepInfo] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+
+    def scrub(self) -> RunInfo:
+        """Hide environment values and credentials in the run's outputs and steps."""
+        self.outputs = scrub(self.outputs)
+        for step in self.steps:
+            step.scrub()
+        return self

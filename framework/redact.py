@@ -85,7 +85,7 @@ def hide_credentials(value: Any) -> Any:
 
 def _masked(match: re.Match[str], shape: str) -> str:
     secret = match.group("secret")
-    if not secret or secret.startswith(MASK) or PLACEHOLDER.fullmatch(secret):
+    if not secret or secret == MASK or PLACEHOLDER.fullmatch(secret):
         return match.group(0)
     return match.group("head") + shape.format(MASK)
 

@@ -49,6 +49,14 @@ def _handler(target: str) -> Callable[[argparse.Namespace], int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from framework.redact import redacted_streams, scope
+
+    # one registry of ${env:...} values per command; nothing it prints shows one
+    with scope(), redacted_streams():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     debug = bool(getattr(args, "debug", False))
     try:

@@ -10,6 +10,7 @@ import sys
 from typing import TextIO
 
 from framework.errors import DataError, Problem, SpecError, UserError
+from framework.redact import scrub, scrub_text
 
 
 def _color(stream: TextIO) -> bool:
@@ -29,6 +30,7 @@ def location_of(problem: Problem) -> str:
 
 def format_problem(problem: Problem, stream: TextIO | None = None) -> str:
     stream = stream or sys.stderr
+    problem = scrub_problem(problem)
     where = location_of(problem)
     head = f"{_paint(where, '1', stream)}: " if where else ""
     lines = [f"{head}{_paint('error', '31', stream)}: {problem.message}"]
@@ -50,22 +52,33 @@ def print_problems(problems: list[Problem], stream: TextIO | None = None) -> Non
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=stream)
 
 
+def scrub_problem(problem: Problem) -> Problem:
+    """The problem with ``${env:...}`` values and URL passwords hidden: a message may
+    quote the value it refuses."""
+    from dataclasses import replace
+
+    return replace(
+        problem, **scrub({k: getattr(problem, k) for k in ("message", "expected", "found", "hint")})
+    )
+
+
 def report_error(exc: BaseException, stream: TextIO | None = None) -> int:
     """Print an error without a traceback; return the exit code it means."""
     stream = stream or sys.stderr
+    text = scrub_text(str(exc))
     if isinstance(exc, SpecError):
         print_problems(exc.problems, stream)
         return 2
     if isinstance(exc, DataError):
         label = "data error"
-        print(f"{_paint(label, '31', stream)}: {exc}", file=stream)
+        print(f"{_paint(label, '31', stream)}: {text}", file=stream)
         return 2
     if isinstance(exc, UserError):
-        print(f"{_paint('error', '31', stream)}: {exc}", file=stream)
+        print(f"{_paint('error', '31', stream)}: {text}", file=stream)
         return 2
     print(
         f"{_paint('internal error', '31', stream)} (a bug in specops or a plugin): "
-        f"{type(exc).__name__}: {exc}\n  run again with --debug for the traceback",
+        f"{type(exc).__name__}: {text}\n  run again with --debug for the traceback",
         file=stream,
     )
     return 3
@@ -79,4 +92,4 @@ def error_json(exc: BaseException, code: int) -> dict[str, object]:
     if isinstance(exc, DataError):
         report["column"] = exc.column
         report["hint"] = exc.hint
-    return report
+    return scrub(report)
