@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework import training_rows
+from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext
 from framework.errors import DataError
@@ -30,7 +32,8 @@ from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
 from framework.signature import infer_signature, training_categories
 from framework.spec.model import Spec, spec_hash
-from framework.store import CHAMPION, Store, new_run_id
+from framework.step_warnings import caught_warnings, summarize
+from framework.store import Store, new_run_id
 from framework.suggest import did_you_mean
 from framework.tracking import StoreTracker
 
@@ -152,7 +155,8 @@ class Engine:
         self.plugins.step_start(run, step)
         started = time.perf_counter()
         try:
-            yield step
+            with caught_warnings() as caught:
+                yield step
         except BaseException as exc:
             step.status = "error"
             step.seconds = time.perf_counter() - started
@@ -160,6 +164,11 @@ class Engine:
             self.plugins.step_error(run, step.scrub(), exc)
             raise
         step.seconds = time.perf_counter() - started
+        if said := summarize(caught):
+            step.outputs["warnings"] = said
+            step.detail = "; ".join(filter(None, [step.detail, f"warning: {said[0]}"]))
+            if len(said) > 1:
+                step.detail += f" (+{len(said) - 1} more, see runs show)"
         if step.status == "running":
             step.status = "passed"
         self.plugins.step_end(run, step.scrub())  # trackers never see an ${env:...} value
@@ -235,6 +244,11 @@ class Engine:
                 signature, features.iloc[positions_train], features.iloc[positions_test]
             )
             y_train, y_test = y[positions_train], y[positions_test]
+            # each row's content fingerprint: what this version trained on, recorded so a
+            # later gate leaves those rows out when it scores this version as champion
+            hashed = list(dict.fromkeys([*map(str, features.columns), spec.target]))
+            fingerprints = training_rows.row_hashes(frame, hashed)
+            trained_on = training_rows.TrainingRows.of(fingerprints[positions_train], hashed)
             if labels is not None and len(set(y_train.tolist())) < 2:
                 raise DataError("the training split has a single class; the model cannot learn")
             step.detail = f"{len(x_train):,} train / {len(x_test):,} test"
@@ -263,24 +277,45 @@ class Engine:
         run.outputs["metrics"] = metrics
 
         with self._step(run, "gate") as step:
-            champion, note = self._champion_metrics(
-                store, lineage, labels, lambda: frame.iloc[positions_test], y_test
+            candidate = CandidateTest(
+                spec.name,
+                spec.task,
+                lineage,
+                labels,
+                frame.iloc[positions_test],
+                y_test,
+                predictions,
+                trained_on,
+                fingerprints[positions_test],
             )
-            result.verdicts = judge(metrics, directions, spec.gate, champion)
+            comparison = compare(store, plugins, candidate, self._scores)
+            note = comparison.note
+            result.verdicts = judge(
+                metrics,
+                directions,
+                spec.gate,
+                comparison.champion,
+                compared=comparison.candidate,
+            )
             passed = gate_passed(result.verdicts)
             failures = [v for v in result.verdicts if v.passed is False]
             step.status = "passed" if passed else "failed"
             judged = [v for v in result.verdicts if v.passed is not None]
-            summary = "; ".join(f"{v.metric}: {v.detail}" for v in failures) or (
+            summary = "; ".join(v.detail for v in failures) or (
                 f"{len(judged)} threshold(s) met" if judged else "no thresholds"
             )
-            step.detail = f"{summary} ({note})"
+            step.detail = f"{summary}; {note}"
+            step.outputs = {"comparison": comparison.to_dict()}
         run.outputs["verdicts"] = [v.to_dict() for v in result.verdicts]
         run.outputs["champion_note"] = note
+        run.outputs["comparison"] = comparison.to_dict()
 
         with tempfile.TemporaryDirectory(dir=store.root, prefix=".package-") as tmp:
             package_dir = Path(tmp) / "package"
             with self._step(run, "register") as step:
+                lineage[training_rows.LINEAGE_KEY], fingerprint_bytes = training_rows.record(
+                    store, trained_on
+                )
                 write_package(
                     package_dir,
                     model=model,
@@ -309,6 +344,9 @@ class Engine:
                     signature=signature.to_dict(),
                     metrics=metrics,
                     lineage=lineage,
+                )
+                training_rows.ensure_stored(
+                    store, lineage[training_rows.LINEAGE_KEY], fingerprint_bytes
                 )
                 step.detail = f"{version.ref} ({version.status})"
                 run.outputs["model"] = {
@@ -344,48 +382,9 @@ class Engine:
             directions[name] = bool(metric.higher_is_better)
         return metrics, directions
 
-    def _champion_metrics(
-        self,
-        store: Store,
-        lineage: dict[str, Any],
-        labels: list[Any] | None,
-        test_rows: Callable[[], pd.DataFrame],
-        y_test: np.ndarray,
-    ) -> tuple[dict[str, float] | None, str]:
-        """The champion's metrics on this run's test split (rescored), or as recorded."""
-        number = store.alias(self.spec.name, CHAMPION)
-        if number is None:
-            return None, "no champion yet"
-        champion = store.version(self.spec.name, number)
-        if champion is None:
-            return None, "champion alias points at a missing version"
-        if (
-            champion.lineage.get("data_hash") == lineage.get("data_hash")
-            and champion.lineage.get("split_hash") == lineage.get("split_hash")
-            and champion.lineage.get("data_hash")
-        ):
-            # Same data, same split: its test rows are ours, so rescoring would only
-            # recompute its recorded metrics. Still check its files are intact.
-            for relative, digest in champion.files.items():
-                store.artifacts.verified(digest, f"{relative} of {champion.ref}")
-            return champion.metrics, f"champion {champion.ref} scored on this same test split"
-        package = ModelPackage.from_store(store, champion, self.plugins)
-        if package.labels is not None and set(map(str, package.labels)) != set(
-            map(str, labels or [])
-        ):
-            return (
-                champion.metrics,
-                f"champion {champion.ref}: recorded metrics, its classes differ",
-            )
-        try:
-            predictions, _ = package.predict(test_rows())
-        except DataError as exc:
-            return (
-                champion.metrics,
-                f"champion {champion.ref}: recorded metrics, it cannot score this data: {exc}",
-            )
-        metrics, _ = self._metrics(y_test, predictions.codes, predictions.score(self.spec.task))
-        return metrics, f"champion {champion.ref} rescored on this test split"
+    def _scores(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> dict[str, float]:
+        """The run's metrics on some rows (the gate's comparison with the champion)."""
+        return self._metrics(y_true, y_pred, y_score)[0]
 
     def _deploy(
         self, store: Store, run: RunInfo, version: int, metrics: dict[str, float], package: Path

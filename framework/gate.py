@@ -2,7 +2,9 @@
 
 Every metric gets a verdict row, threshold or not, so the run's table always
 shows the values. ``max_drop`` compares with the champion, in the metric's own
-direction; with no champion it is skipped, and the row says so.
+direction, on rows neither model trained on; with no champion it is skipped, and
+the row says so. A failure prints the value, then the rule, then the margin:
+``accuracy 0.686 < min 0.9 (short by 0.214)``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class MetricVerdict:
     champion: float | None = None
     passed: bool | None = None  # None: no threshold to judge by
     detail: str = ""
+    compared: float | None = None  # the candidate on the champion's rows, when not ``value``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,8 +41,18 @@ def judge(
     directions: dict[str, bool],
     thresholds: tuple[Threshold, ...],
     champion: dict[str, float] | None,
+    *,
+    compared: dict[str, float] | None = None,
+    reference: str = "champion {}",
 ) -> list[MetricVerdict]:
-    """A verdict for every metric computed, judged by the spec's thresholds."""
+    """A verdict for every metric computed, judged by the spec's thresholds.
+
+    ``min`` and ``max`` judge ``metrics``, the candidate's scores on its whole test
+    split. ``max_drop`` compares ``champion`` with ``compared``, the candidate's
+    scores on the rows the champion was scored on, when those are not the whole
+    split (see :mod:`framework.champion`). ``reference`` names the value compared
+    with in messages: ``"champion {}"`` in the gate, ``"{} at training"`` in monitor.
+    """
     rules = {t.metric: t for t in thresholds}
     verdicts = []
     for name in sorted(metrics):
@@ -47,18 +60,22 @@ def judge(
         higher = directions.get(name, True)
         rule = rules.get(name)
         champion_value = (champion or {}).get(name)
+        mine = (compared or {}).get(name, value)
+        on_rows = mine if mine != value else None
         if rule is None:
-            verdicts.append(MetricVerdict(name, value, higher, champion=champion_value))
+            verdicts.append(
+                MetricVerdict(name, value, higher, champion=champion_value, compared=on_rows)
+            )
             continue
         failures, notes, parts = [], [], []
         if rule.min is not None:
             parts.append(f">= {_fmt(rule.min)}")
             if not value >= rule.min:
-                failures.append(f"{_fmt(rule.min - value)} below min {_fmt(rule.min)}")
+                failures.append(below_min(name, value, rule.min))
         if rule.max is not None:
             parts.append(f"<= {_fmt(rule.max)}")
             if not value <= rule.max:
-                failures.append(f"{_fmt(value - rule.max)} above max {_fmt(rule.max)}")
+                failures.append(above_max(name, value, rule.max))
         if rule.max_drop is not None:
             parts.append(f"drop <= {_fmt(rule.max_drop)}")
             if champion is None:
@@ -66,11 +83,18 @@ def judge(
             elif champion_value is None:
                 notes.append(f"max_drop skipped: the champion has no {name}")
             else:
-                worse_by = (champion_value - value) if higher else (value - champion_value)
+                worse_by = (champion_value - mine) if higher else (mine - champion_value)
                 if worse_by > rule.max_drop:
                     failures.append(
-                        f"{_fmt(worse_by)} worse than champion {_fmt(champion_value)}"
-                        f" (max_drop {_fmt(rule.max_drop)})"
+                        dropped(
+                            name,
+                            mine,
+                            reference.format(_fmt(champion_value)),
+                            worse_by,
+                            rule.max_drop,
+                            higher=higher,
+                            same_rows=mine != value,
+                        )
                     )
         verdicts.append(
             MetricVerdict(
@@ -81,9 +105,40 @@ def judge(
                 champion=champion_value,
                 passed=not failures,
                 detail="; ".join(failures + notes),
+                compared=on_rows,
             )
         )
     return verdicts
+
+
+def below_min(name: str, value: float, low: float) -> str:
+    """``accuracy 0.686 < min 0.9 (short by 0.214)``: the value first, then the rule."""
+    return f"{name} {_fmt(value)} < min {_fmt(low)} (short by {_fmt(low - value)})"
+
+
+def above_max(name: str, value: float, high: float) -> str:
+    """``log_loss 0.52 > max 0.4 (over by 0.12)``."""
+    return f"{name} {_fmt(value)} > max {_fmt(high)} (over by {_fmt(value - high)})"
+
+
+def dropped(
+    name: str,
+    value: float,
+    reference: str,
+    worse_by: float,
+    max_drop: float,
+    *,
+    higher: bool,
+    same_rows: bool = False,
+) -> str:
+    """``roc_auc 0.81 vs champion 0.84: dropped 0.03 > max_drop 0.02`` (``rose`` for a
+    lower-is-better metric); ``on the same rows`` when the value is not the whole split's."""
+    where = " on the same rows" if same_rows else ""
+    moved = "dropped" if higher else "rose"
+    return (
+        f"{name} {_fmt(value)}{where} vs {reference}: "
+        f"{moved} {_fmt(worse_by)} > max_drop {_fmt(max_drop)}"
+    )
 
 
 def gate_passed(verdicts: list[MetricVerdict]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -38,7 +39,10 @@ def test_second_run_is_gated_against_the_champion(cli, bc_spec: Path) -> None:
     assert roc["champion"] is not None and roc["champion"] == roc["value"]  # same seed, same model
     gate = next(s for s in report["steps"] if s["name"] == "gate")
     # same data and split: its recorded metrics are its scores on these very rows
-    assert "champion bc/1 scored on this same test split" in gate["detail"]
+    assert (
+        "champion bc/1 trained on the same rows (same data and split): both scored on all"
+        in gate["detail"]
+    )
     assert champion(bc_spec.parent / ".specops") == 2
     history = store_rows(
         bc_spec.parent / ".specops", "SELECT from_version, to_version, reason FROM alias_history"
@@ -50,7 +54,7 @@ def test_failed_gate_exits_1_records_rejection_and_keeps_the_champion(cli, bc_sp
     assert cli("run", bc_spec).code == 0
     result = cli("run", bc_spec, "--set", "gate.roc_auc.min=0.9999")
     assert result.code == 1
-    assert "FAIL" in result.out and "below min 0.9999" in result.out
+    assert "FAIL" in result.out and "< min 0.9999" in result.out
     assert "rejected by the gate: nothing promoted" in result.out
     assert champion(bc_spec.parent / ".specops") == 1
     statuses = store_rows(
@@ -61,9 +65,20 @@ def test_failed_gate_exits_1_records_rejection_and_keeps_the_champion(cli, bc_sp
 
 def test_another_split_rescores_the_champion_on_its_test_rows(cli, bc_spec: Path) -> None:
     assert cli("run", bc_spec).code == 0
-    report = json.loads(cli("run", bc_spec, "--json", "--set", "seed=2").out)
+    report = json.loads(
+        cli(
+            "run",
+            bc_spec,
+            "--json",
+            "--set",
+            "seed=2",
+            "--set",
+            "data.split={type: stratified, params: {test_size: 0.4}}",
+        ).out
+    )
     gate = next(s for s in report["steps"] if s["name"] == "gate")
-    assert "champion bc/1 rescored on this test split" in gate["detail"]
+    assert "champion bc/1 and candidate scored on" in gate["detail"]
+    assert "rows neither trained on" in gate["detail"]
     roc = next(m for m in report["metrics"] if m["metric"] == "roc_auc")
     query = "SELECT value FROM metrics WHERE name = 'roc_auc' ORDER BY rowid LIMIT 1"
     recorded = store_rows(bc_spec.parent / ".specops", query)[0][0]
@@ -83,7 +98,10 @@ def test_max_drop_compares_with_the_champion(cli, bc_spec: Path) -> None:
     )
     assert weaker.code == 1
     roc = next(m for m in json.loads(weaker.out)["metrics"] if m["metric"] == "roc_auc")
-    assert roc["passed"] is False and "worse than champion" in roc["detail"]
+    assert roc["passed"] is False
+    assert re.search(
+        r"roc_auc 0\.\d+ vs champion 0\.\d+: dropped 0\.\d+ > max_drop 0\.01", roc["detail"]
+    )
     assert champion(bc_spec.parent / ".specops") == 1
 
 
@@ -211,4 +229,4 @@ def test_native_categorical_sklearn_model_reloads_as_champion(cli, churn_dir: Pa
     second = cli("run", spec, "--json", "--set", "seed=8", "--set", "gate={}", *swap)
     assert second.code == 0, second.err
     gate = next(s for s in json.loads(second.out)["steps"] if s["name"] == "gate")
-    assert "champion churn/1 rescored on this test split" in gate["detail"]
+    assert "champion churn/1 and candidate scored on" in gate["detail"]

@@ -66,7 +66,7 @@ def test_runs_show_by_unique_prefix(cli, store: Path, run_ids) -> None:
     assert shown["run_id"] == rejected and shown["status"] == "rejected"
     assert [s["name"] for s in shown["steps"]] == LIFECYCLE_STEPS
     gate = next(s for s in shown["steps"] if s["name"] == "gate")
-    assert gate["status"] == "failed" and "below min 0.9999" in gate["detail"]
+    assert gate["status"] == "failed" and "< min 0.9999 (short by" in gate["detail"]
     roc = next(v for v in shown["verdicts"] if v["metric"] == "roc_auc")
     assert roc["passed"] is False and roc["rule"].startswith(">= 0.9999")
     assert shown["metrics"]["roc_auc"] == roc["value"]
@@ -76,7 +76,12 @@ def test_runs_show_by_unique_prefix(cli, store: Path, run_ids) -> None:
 
     table = cli("runs", "show", prefix, "--store", store)
     assert table.code == 0
-    for text in ("FAIL", "below min 0.9999", "569 rows", "model version produced: bc/2 rejected"):
+    for text in (
+        "FAIL",
+        "< min 0.9999",
+        "569 rows",
+        "model version produced: bc/2 rejected",
+    ):
         assert text in table.out
     assert "deploy" in table.out and "the gate said no" in table.out
 

@@ -92,7 +92,10 @@ def score(
             continue
         if np.isfinite(value):
             metrics[name], directions[name] = value, bool(metric.higher_is_better)
-    result.verdicts = judge(metrics, directions, thresholds, recorded or None)
+    # max_drop compares with the champion's metrics recorded at its registration
+    result.verdicts = judge(
+        metrics, directions, thresholds, recorded or None, reference="{} at training"
+    )
     if skipped:
         result.note = "; ".join(filter(None, [result.note, "not computed: " + ", ".join(skipped)]))
     return result

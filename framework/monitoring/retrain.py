@@ -2,7 +2,8 @@
 
 The challenger is trained by the same :class:`framework.engine.Engine` as any run,
 through its ``source`` seam, so it is checked, split, gated against the champion
-(which the gate rescores on the new test split) and promoted only if it passes.
+(scored on the new test rows it did not train on: the window often overlaps its
+training data, see :mod:`framework.champion`) and promoted only if it passes.
 The run records the monitor run that triggered it (``runs.trigger``) and says in
 its params where its data came from (``data.source.type: monitor_window``).
 """

@@ -72,6 +72,10 @@ BLOB_REFERENCES: list[str] = [
     # model package files: one row per file of every version
     "SELECT f.value, 'model ' || v.name || '/' || v.version, f.key"
     " FROM model_versions AS v, json_each(v.files_json) AS f",
+    # fingerprints of each version's training rows, for the gate (framework.training_rows)
+    "SELECT json_extract(lineage_json, '$.training_rows.blob'),"
+    " 'model ' || name || '/' || version, 'training rows'"
+    " FROM model_versions WHERE json_extract(lineage_json, '$.training_rows.blob') IS NOT NULL",
     # Parquet snapshots of ingested data, kept for reproduction
     "SELECT blob, 'dataset ' || substr(hash, 1, 12), 'snapshot'"
     " FROM datasets WHERE blob IS NOT NULL",
