@@ -225,7 +225,7 @@ class ServingApp:
 
     def version(self, headers: Headers, body: bytes, params: tuple[str, ...]) -> Reply:
         served = self.holder.current
-        return 200, self._model_headers(served), jsonio.dumps(served.describe())
+        return 200, self._model_headers(served), jsonio.dumps(self.holder.describe())
 
     def invocations(self, headers: Headers, body: bytes, params: tuple[str, ...]) -> Reply:
         served = self.holder.current  # one model for the whole request, even across a swap

@@ -95,6 +95,8 @@ def load_holder(settings: ServeSettings) -> ModelHolder:
         follow=settings.follow,
         poll_seconds=settings.poll_seconds,
         fast_path=settings.fast_path,
+        retry_min_seconds=settings.retry_min_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
     )
 
 

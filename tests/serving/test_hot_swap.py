@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -141,9 +142,15 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
         blob = opened.artifacts.path_of(version.files["model/model.txt"])
     finally:
         opened.close()
-    blob.chmod(0o644)
-    blob.write_text("tree\ncorrupted\n")
-    assert cli("models", "promote", "hs/2", "--store", store).code == 0
+    # promote refuses a damaged blob, so it is damaged after the promotion, while the
+    # server is paused: the follower first sees the new champion with its blob damaged
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        assert cli("models", "promote", "hs/2", "--store", store).code == 0
+        blob.chmod(0o644)
+        blob.write_text("tree\ncorrupted\n")
+    finally:
+        server.process.send_signal(signal.SIGCONT)
     time.sleep(1.5)  # many polls
     client = server.connect()
     assert client.get("/version")[1]["version"] == 1
