@@ -166,9 +166,10 @@ class Engine:
         step.seconds = time.perf_counter() - started
         if said := summarize(caught):
             step.outputs["warnings"] = said
+            run.outputs.setdefault("warnings", {})[name] = said
             step.detail = "; ".join(filter(None, [step.detail, f"warning: {said[0]}"]))
             if len(said) > 1:
-                step.detail += f" (+{len(said) - 1} more, see runs show)"
+                step.detail += f" (+{len(said) - 1} more: specops runs show)"
         if step.status == "running":
             step.status = "passed"
         self.plugins.step_end(run, step.scrub())  # trackers never see an ${env:...} value

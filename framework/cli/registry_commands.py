@@ -302,6 +302,7 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "metrics": store.metrics(run.id),
         "verdicts": run.outputs.get("verdicts", []),
         "champion_note": run.outputs.get("champion_note"),
+        "warnings": run.outputs.get("warnings") or {},
         "models": _version_briefs(store.versions_of_run(run.id)),
         "params": store.params(run.id),
         "lineage": run.lineage,

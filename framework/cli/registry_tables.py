@@ -367,6 +367,9 @@ def _print_verdicts(console: Console, report: Report) -> None:
     console.print(table)
     if report.get("champion_note"):
         console.print(f"[dim]{escape(report['champion_note'])}[/]")
+    for step, said in (report.get("warnings") or {}).items():
+        for line in said:
+            console.print(f"[yellow]warning[/] in {escape(step)}: {escape(line)}")
 
 
 def print_diff(report: Report) -> None:
