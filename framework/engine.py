@@ -30,6 +30,7 @@ from framework.package import ModelPackage, predict_transformed, write_package
 from framework.plan import PlannedStep, make_plan, metrics_for
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
+from framework.redact import scrub_exception
 from framework.signature import infer_signature, training_categories
 from framework.spec.model import Spec, spec_hash
 from framework.step_warnings import caught_warnings, summarize
@@ -160,7 +161,7 @@ class Engine:
         except BaseException as exc:
             step.status = "error"
             step.seconds = time.perf_counter() - started
-            step.detail = str(exc)
+            step.detail = str(scrub_exception(exc))  # trackers may print the error too
             self.plugins.step_error(run, step.scrub(), exc)
             raise
         step.seconds = time.perf_counter() - started

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from framework.plugins import Plugins
-from framework.redact import hide_credentials
+from framework.redact import scrub
 from framework.spec.model import ComponentSpec, Spec, thawed
 
 
@@ -55,7 +55,8 @@ def _planned(
 
 def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:
     """Params as written, with ``${env:...}`` placeholders instead of their values and
-    passwords in URLs hidden: what plan prints and the store keeps."""
+    passwords in URLs hidden: what plan prints and the store keeps. Params not found
+    as written (a default filled in) are scrubbed the same way."""
     node: Any = spec.document  # read-only: walked as it is, only the params are thawed
     for part in component.path.replace("[", ".").replace("]", "").split("."):
         if isinstance(node, tuple | list) and part.isdigit() and int(part) < len(node):
@@ -67,7 +68,7 @@ def masked_params(spec: Spec, component: ComponentSpec) -> dict[str, Any]:
             break
     written = node.get("params") if isinstance(node, Mapping) else None
     params = thawed(written) if isinstance(written, Mapping) else component.kwargs()
-    return hide_credentials(params)
+    return scrub(params)
 
 
 def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:

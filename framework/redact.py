@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
@@ -230,6 +230,24 @@ def scrub_fields(record: Any, *names: str) -> Any:
     from dataclasses import replace
 
     return replace(record, **{name: scrub(getattr(record, name)) for name in names})
+
+
+EXCEPTION_TEXTS = ("message", "hint", "filename", "filename2", "strerror", "detail", "msg")
+"""Attributes an exception's message is built from (``OSError`` quotes ``filename``)."""
+
+
+def scrub_exception(error: BaseException) -> BaseException:
+    """Scrub an exception's message in place, so that whoever prints it later (a
+    tracker's ``specops_step_error``, the CLI, a ``--debug`` traceback) shows no
+    environment value. Attributes that refuse to be set are left as they are."""
+    with suppress(AttributeError, TypeError):
+        error.args = tuple(scrub(a) for a in error.args)
+    for name in EXCEPTION_TEXTS:
+        value = getattr(error, name, None)
+        if isinstance(value, str) and (cleaned := scrub_text(value)) != value:
+            with suppress(AttributeError, TypeError):
+                setattr(error, name, cleaned)
+    return error
 
 
 @contextmanager

@@ -174,7 +174,7 @@ def test_a_tracker_plugin_sees_placeholders_not_values(
     class Tracker:
         @hookimpl
         def specops_step_error(self, run, step, error) -> None:
-            seen.append(step.detail)
+            seen.extend([step.detail, str(error)])
 
         @hookimpl
         def specops_run_end(self, run) -> None:

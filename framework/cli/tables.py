@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from framework.engine import RunResult
+    from framework.feature_preview import DataPreview
     from framework.plan import PlannedStep
     from framework.registry import ComponentRegistry
     from framework.spec.model import Spec
@@ -38,7 +39,9 @@ def _param_lines(params: dict[str, Any]) -> str:
     return "\n".join(f"{k}={_value(v)}" for k, v in params.items()) or "[dim]defaults[/]"
 
 
-def print_plan(spec: Spec, steps: list[PlannedStep], metrics: list[str]) -> None:
+def print_plan(
+    spec: Spec, steps: list[PlannedStep], metrics: list[str], data: DataPreview | None = None
+) -> None:
     console = _console()
     profile = f", profile {spec.profile}" if spec.profile else ""
     console.print(f"[bold]{spec.name}[/] ({spec.task}{profile}); nothing runs")
@@ -53,6 +56,16 @@ def print_plan(spec: Spec, steps: list[PlannedStep], metrics: list[str]) -> None
     for step in steps[deploy_at:]:
         _add_step_row(table, step)
     console.print(table)
+    if data is not None:
+        from rich.markup import escape
+
+        columns = _table(f"columns of the source ({data.rows:,} rows)", "column", "role", "use")
+        columns.columns[0].no_wrap = True
+        for column in data.columns:
+            style = "" if column.use == "feature" else "dim"
+            cells = [escape(column.name), column.role, column.use]
+            columns.add_row(*(f"[{style}]{c}[/]" if style else c for c in cells))
+        console.print(columns)
 
 
 def _add_step_row(table: Any, step: PlannedStep) -> None:
@@ -71,7 +84,9 @@ def _add_core_rows(table: Any, spec: Spec, metrics: list[str]) -> None:
         rules.append(f"{rule.metric}: {', '.join(parts)}")
     table.add_row("evaluate", "metrics", "specops", ", ".join(metrics))
     table.add_row("gate", "thresholds", "specops", "\n".join(rules) or "[dim]no thresholds[/]")
-    table.add_row("register", "registry", "specops", f"store={spec.store_path}")
+    from framework.redact import redact  # a cell may wrap: redact before rich splits it
+
+    table.add_row("register", "registry", "specops", f"store={redact(str(spec.store_path))}")
 
 
 def _number(value: float | None) -> str:
@@ -162,6 +177,7 @@ def run_json(result: RunResult) -> dict[str, Any]:
         ],
         "checks": [c.__dict__ for c in result.checks],
         "metrics": [v.to_dict() for v in result.verdicts],
+        "comparison": run.outputs.get("comparison"),  # what the champion was scored on
         "model": run.outputs.get("model"),
         "deploy": run.outputs.get("deploy", []),
         "data": run.outputs.get("data"),
