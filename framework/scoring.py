@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework import partial_output
+from framework.data_limits import check_csv_header, parquet_metadata, refuse_huge_integers
 from framework.errors import DataError, UserError
 from framework.suggest import did_you_mean
 
@@ -244,6 +245,7 @@ class CsvInput(InputFile):
         import pandas as pd
 
         super().__init__(path, package)
+        check_csv_header(path)  # bounded bytes first: a 10^6-name header is never split
         try:
             self.columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
         except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -287,6 +289,7 @@ class CsvInput(InputFile):
             )
             with reader:
                 for frame in reader:
+                    refuse_huge_integers(frame, str(self.path), line_offset=2)
                     ids = None
                     if self.id_column is not None:
                         ids = pa.Array.from_pandas(frame[self.id_column]).cast(pa.string())
@@ -313,8 +316,9 @@ class ParquetInput(InputFile):
         self.metadata: list[Any] = []
         schema = None
         for file in self.files:
+            metadata = parquet_metadata(file)  # the footer, its column count bounded
             try:
-                parquet = pq.ParquetFile(file)
+                parquet = pq.ParquetFile(file, metadata=metadata)
             except (OSError, ValueError, pa.ArrowException) as exc:
                 raise DataError(f"cannot read Parquet file {file}: {exc}") from exc
             self.metadata.append(parquet.metadata)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.data_limits import check_csv_header, check_parquet_whole, refuse_huge_integers
 from framework.errors import DataError
 from framework.suggest import did_you_mean
 
@@ -35,6 +36,11 @@ def read_batch(path: Path) -> pd.DataFrame:
         )
     if not path.is_file():
         raise DataError(f"new data file not found: {path.absolute()}")
+    # Width (and, for Parquet, declared size) before reading: the batch is read whole.
+    if kind == "csv":
+        check_csv_header(path)
+    else:
+        check_parquet_whole([path])
     try:
         frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -42,6 +48,7 @@ def read_batch(path: Path) -> pd.DataFrame:
     except Exception as exc:  # a parser's own words are the useful part
         raise DataError(f"cannot read {path} as {kind}: {exc}") from exc
     frame.columns = [str(c) for c in frame.columns]
+    refuse_huge_integers(frame, str(path), line_offset=2 if kind == "csv" else None)
     return frame
 
 
