@@ -115,7 +115,12 @@ def parse(text: str, file: str, limits: Limits) -> tuple[Any, Any, Problem | Non
             return None, None, problem
         loader = _Loader(text)
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        try:
+            data = loader.construct_document(node) if node is not None else None
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # a tag its text does not fit: `!!int x`, `!!int ''`
+            return None, None, _tagged_value_problem(node, file, exc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = location(file, mark) if mark else None
@@ -130,6 +135,35 @@ def parse(text: str, file: str, limits: Limits) -> tuple[Any, Any, Problem | Non
         if loader is not None:
             loader.dispose()
     return node, data, None
+
+
+def _tagged_value_problem(root: Any, file: str, exc: Exception) -> Problem:
+    """The scalar whose explicit tag its text does not fit (``!!int directory``)."""
+    constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
+    yaml.constructor.SafeConstructor.__init__(constructor)
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            build = yaml.SafeLoader.yaml_constructors.get(node.tag)
+            try:
+                if build is not None:
+                    build(constructor, node)
+            except Exception:
+                tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+                return Problem(
+                    f"malformed YAML: {node.value!r} cannot be read as {tag}",
+                    location=location(file, node.start_mark),
+                )
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+    return Problem(f"malformed YAML: {exc}", location=Location(file, 1, 1))
 
 
 def _tab_hint(text: str, mark: Any) -> str | None:
@@ -193,6 +227,13 @@ def _text_keys_only(data: Any) -> Any:
         elif isinstance(value, list):
             stack.extend(value)
     return data
+
+
+def node_problems(node: Any, file: str) -> list[Problem]:
+    """Duplicate keys and keys that are not text in a parsed value (a ``--set`` value)."""
+    problems: list[Problem] = []
+    _walk(node, (), file, Positions(), problems)
+    return problems
 
 
 def _walk(
