@@ -2,19 +2,29 @@
 
 It writes, to ``path`` (replaced atomically, like the ``directory`` target)::
 
-    Dockerfile          installs specops with its serve extra, copies the model,
-                        runs `specops serve --package /opt/model` as a non-root user
+    Dockerfile          installs specops with its serve extra, every package pinned
+                        by constraints.txt, copies the model, runs
+                        `specops serve --package /opt/model` as a non-root user,
+                        with a HEALTHCHECK on /v2/health/ready
+    constraints.txt     exact versions: the model's own (model.json) and the rest
+                        as installed where the deploy ran (plugins/image_pins.py)
     .dockerignore
     model/              the self-contained model package (+ release.json)
     specops-src/        specops' own source, when it runs from a source checkout
                         and no ``install`` requirement is given
     k8s/deployment.yaml a Deployment with liveness and readiness probes on
-                        /v2/health/live and /v2/health/ready
+                        /v2/health/live and /v2/health/ready, resource requests
+                        and limits, and a pod that meets the Kubernetes "restricted"
+                        Pod Security Standard (non-root, no privilege escalation,
+                        all capabilities dropped, RuntimeDefault seccomp) with a
+                        read-only root filesystem and an emptyDir at /tmp
     k8s/service.yaml    a ClusterIP Service in front of it
 
 Nothing is built or applied: Docker and a cluster are the user's. The image
-serves exactly the packaged version (it has no store to follow an alias in);
-a new version means a new image, which is how container platforms roll out.
+serves exactly the packaged version (it has no store to follow an alias in, and
+so keeps no request log); a new version means a new image, which is how
+container platforms roll out. ``path`` is replaced only if an earlier deploy
+wrote it (see framework/ownership.py).
 """
 
 from __future__ import annotations
@@ -27,20 +37,33 @@ from pathlib import Path
 from typing import Any
 
 from framework import (
+    DEPLOY_MARKER,
     DeployOutcome,
     Finding,
     Register,
     Release,
     StepContext,
-    UserError,
     hookimpl,
-    replace_directory,
     write_release_package,
 )
 from framework.serving.defaults import DEFAULT_PORT, TOKEN_ENV
-from plugins.deploy import DirectoryTarget
+from plugins.deploy import DirectoryTarget, replace_package
+from plugins.image_pins import image_pins, recorded_packages
 
 MODEL_DIR = "/opt/model"
+CONSTRAINTS = "constraints.txt"
+ONE_WORD = r"^[^\s\\\"'$`]+$"
+"""Image names: they go into the Dockerfile, so no space, newline, quote or shell sign."""
+REQUIREMENT = r"^[^\r\n\\\"$`]+$"
+"""A pip requirement goes inside double quotes on a RUN line: one line, no quote or $."""
+USER_ID = 10001
+WRITABLE_DIR = "/tmp"
+"""The only writable place in the container (an emptyDir): HOME and temp files go there."""
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "500m", "memory": "512Mi"},
+    "limits": {"cpu": "2", "memory": "1Gi"},
+}
 SOURCE_DIR = "specops-src"
 SOURCE_PARTS = ("framework", "plugins", "schemas", "pyproject.toml", "README.md", "LICENSE")
 
@@ -57,7 +80,7 @@ CONTAINER_PARAMS: dict[str, Any] = {
         "image": {
             "description": "Image name the manifests use; default specops-NAME:VERSION.",
             "type": "string",
-            "minLength": 1,
+            "pattern": ONE_WORD,
         },
         "port": {
             "description": "Port the server listens on inside the container.",
@@ -80,16 +103,40 @@ CONTAINER_PARAMS: dict[str, Any] = {
             "default": 1,
         },
         "base_image": {
-            "description": "The Python image to build on.",
+            "description": "The Python image to build on; default python:X.Y-slim for the "
+            "Python version recorded with the model.",
             "type": "string",
-            "minLength": 1,
-            "default": "python:3.11-slim",
+            "pattern": ONE_WORD,
+        },
+        "resources": {
+            "description": "The container's Kubernetes resource requests and limits "
+            "(cpu, memory); each given value replaces the default.",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                part: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "cpu": {"type": "string", "pattern": QUANTITY},
+                        "memory": {"type": "string", "pattern": QUANTITY},
+                    },
+                }
+                for part in ("requests", "limits")
+            },
+            "default": DEFAULT_RESOURCES,
+        },
+        "tmp_size": {
+            "description": "Size limit of the writable /tmp volume (an emptyDir).",
+            "type": "string",
+            "pattern": QUANTITY,
+            "default": "256Mi",
         },
         "install": {
             "description": "pip requirement that installs specops (default: the bundled source, "
             "or specops[serve]==<this version>).",
             "type": "string",
-            "minLength": 1,
+            "pattern": REQUIREMENT,
         },
         "token_secret": {
             "description": "Kubernetes Secret (key 'token') holding a bearer token to require.",
@@ -126,21 +173,52 @@ class ContainerTarget:
     port: int = DEFAULT_PORT
     workers: int = 1
     replicas: int = 1
-    base_image: str = "python:3.11-slim"
+    base_image: str | None = None
     install: str | None = None
     token_secret: str | None = None
+    resources: dict[str, dict[str, str]] | None = None
+    tmp_size: str = "256Mi"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        """``path`` must be writable as a directory: the ``directory`` target's check."""
-        return DirectoryTarget(self.path).validate(ctx)
+        """``path`` passes the ``directory`` target's checks; what goes into the
+        Dockerfile is one line (a schema ``$`` lets one trailing newline through);
+        no request is above its limit (Kubernetes would refuse the Deployment)."""
+        findings = DirectoryTarget(self.path).validate(ctx)
+        for key, pattern in (
+            ("image", ONE_WORD),
+            ("base_image", ONE_WORD),
+            ("install", REQUIREMENT),
+        ):
+            value = getattr(self, key)
+            if value is not None and not re.fullmatch(pattern.rstrip("$"), value):
+                findings.append(
+                    Finding(f"{key} must be one line without quotes: {value!r}", key=key)
+                )
+        resources = self.resource_limits()
+        for resource in ("cpu", "memory"):
+            request = _quantity(resources["requests"][resource])
+            limit = _quantity(resources["limits"][resource])
+            if request > limit:
+                findings.append(
+                    Finding(
+                        f"resources.requests.{resource} {resources['requests'][resource]} is "
+                        f"above resources.limits.{resource} {resources['limits'][resource]}",
+                        key="resources",
+                    )
+                )
+        return findings
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
         image = self.image or f"specops-{dns_name(release.name)}:{release.version}"
-        try:
-            replace_directory(target, lambda staging: self._write(staging, release, image))
-        except OSError as exc:
-            raise UserError(f"cannot write the build context to {target}: {exc}") from exc
+        replace_package(
+            target,
+            ctx,
+            release,
+            "container",
+            lambda staging: self._write(staging, release, image),
+            what="the build context",
+        )
         return DeployOutcome(
             f"build context written to {target}: docker build -t {image} {target} && "
             f"kubectl apply -f {target / 'k8s'}",
@@ -154,47 +232,72 @@ class ContainerTarget:
         source = None if self.install else specops_source()
         if source is not None:
             _copy_source(source, context / SOURCE_DIR)
-        (context / "Dockerfile").write_text(self.dockerfile(release, image, source is not None))
-        (context / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\nk8s/\n")
+        pins = image_pins(recorded_packages(release.package_dir))
+        (context / CONSTRAINTS).write_text(pins.constraints())
+        dockerfile = self.dockerfile(release, image, source is not None, pins.python)
+        (context / "Dockerfile").write_text(dockerfile)
+        (context / ".dockerignore").write_text(f"**/__pycache__\n**/*.pyc\nk8s/\n{DEPLOY_MARKER}\n")
         manifests = context / "k8s"
         manifests.mkdir()
         deployment, service = self.manifests(release, image)
         (manifests / "deployment.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
         (manifests / "service.yaml").write_text(yaml.safe_dump(service, sort_keys=False))
 
-    def dockerfile(self, release: Release, image: str, bundled_source: bool) -> str:
+    def dockerfile(
+        self, release: Release, image: str, bundled_source: bool, python: str | None = None
+    ) -> str:
+        """The image: pinned packages, the model, a non-root user, a health check."""
         from framework import __version__
 
+        pip = f"pip install --no-cache-dir --constraint /opt/{CONSTRAINTS}"
         if bundled_source:
-            install = (
-                f"COPY {SOURCE_DIR}/ /opt/{SOURCE_DIR}/\n"
-                f'RUN pip install --no-cache-dir "/opt/{SOURCE_DIR}[serve]"'
-            )
+            install = f'COPY {SOURCE_DIR}/ /opt/{SOURCE_DIR}/\nRUN {pip} "/opt/{SOURCE_DIR}[serve]"'
         else:
             requirement = self.install or f"specops[serve]=={__version__}"
-            install = f'RUN pip install --no-cache-dir "{requirement}"'
+            install = f'RUN {pip} "{requirement}"'
         command = [
             "specops", "serve", "--package", MODEL_DIR, "--host", "0.0.0.0",
             "--port", str(self.port), "--workers", str(self.workers),
         ]  # fmt: skip
+        ready = f"http://127.0.0.1:{self.port}/v2/health/ready"
+        probe = [
+            "python", "-c",
+            f"import urllib.request; urllib.request.urlopen({ready!r}, timeout=2)",
+        ]  # fmt: skip
         return (
             f"# Serves {release.name}/{release.version}; written by specops' container target.\n"
             f"#   docker build -t {image} .\n"
-            f"#   docker run --rm -p {self.port}:{self.port} {image}\n"
-            f"FROM {self.base_image}\n"
+            f"#   docker run --rm --read-only --tmpfs /tmp -p {self.port}:{self.port} {image}\n"
+            f"FROM {self.base_image or base_image_for(python)}\n"
             "# LightGBM needs the OpenMP runtime.\n"
             "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \\\n"
             "    && rm -rf /var/lib/apt/lists/*\n"
+            f"# Every Python package at the version the model was trained and gated with.\n"
+            f"COPY {CONSTRAINTS} /opt/{CONSTRAINTS}\n"
             f"{install}\n"
             f"COPY model/ {MODEL_DIR}/\n"
-            "RUN useradd --system --uid 10001 --no-create-home specops\n"
-            "USER 10001\n"
-            "ENV PYTHONUNBUFFERED=1\n"
+            f"RUN groupadd --system --gid {USER_ID} specops \\\n"
+            f"    && useradd --system --uid {USER_ID} --gid {USER_ID} --no-create-home"
+            f" --home-dir {WRITABLE_DIR} specops\n"
+            f"USER {USER_ID}:{USER_ID}\n"
+            "# The root filesystem may be read-only: nothing is written but to /tmp.\n"
+            f"ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME={WRITABLE_DIR}\n"
             f"EXPOSE {self.port}\n"
+            "HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \\\n"
+            f"    CMD {json.dumps(probe)}\n"
             f"CMD {json.dumps(command)}\n"
         )
 
+    def resource_limits(self) -> dict[str, dict[str, str]]:
+        """The defaults, with each value the spec gives in its place."""
+        given = self.resources or {}
+        return {
+            part: {**DEFAULT_RESOURCES[part], **given.get(part, {})}
+            for part in ("requests", "limits")
+        }
+
     def manifests(self, release: Release, image: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A Deployment that passes the "restricted" Pod Security Standard, and its Service."""
         name = dns_name(f"specops-{release.name}")
         labels = {
             "app.kubernetes.io/name": name,
@@ -220,8 +323,18 @@ class ContainerTarget:
                 "timeoutSeconds": 2,
                 "failureThreshold": 3,
             },
-            "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}},
-            "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False},
+            "resources": self.resource_limits(),
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "privileged": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "runAsUser": USER_ID,
+                "runAsGroup": USER_ID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [{"name": "tmp", "mountPath": WRITABLE_DIR}],
         }
         if self.token_secret:
             container["env"] = [
@@ -239,7 +352,20 @@ class ContainerTarget:
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {"containers": [container]},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": USER_ID,
+                            "runAsGroup": USER_ID,
+                            "fsGroup": USER_ID,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "tmp", "emptyDir": {"sizeLimit": self.tmp_size}},
+                        ],
+                    },
                 },
             },
         }
@@ -254,6 +380,28 @@ class ContainerTarget:
             },
         }
         return deployment, service
+
+
+UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40})
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity (``500m``, ``1Gi``; already checked by QUANTITY) as a number."""
+    number = re.match(r"[0-9.]+", text)
+    assert number is not None
+    return float(number.group()) * UNITS.get(text[number.end() :], 1)
+
+
+def base_image_for(python: str | None) -> str:
+    """``python:X.Y-slim`` for the Python version recorded with the model (or this one)."""
+    import platform
+
+    version = python or platform.python_version()
+    major_minor = ".".join(version.split(".")[:2])
+    if not re.fullmatch(r"[0-9]+\.[0-9]+", major_minor):
+        major_minor = ".".join(platform.python_version_tuple()[:2])
+    return f"python:{major_minor}-slim"
 
 
 def _copy_source(source: Path, destination: Path) -> None:
