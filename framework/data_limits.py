@@ -258,6 +258,7 @@ def check_parquet_whole(
     max_cells: int | None = None,
     where: Path | None = None,
     read_columns: int | None = None,
+    params: bool = False,
 ) -> None:
     """Refuse Parquet data that is too wide, or too big to read whole into memory.
 
@@ -265,19 +266,21 @@ def check_parquet_whole(
     rows and columns the footers declare are multiplied before any page is read,
     since a small file may decode to gigabytes. Streaming readers (``predict``)
     need only :func:`parquet_metadata`: their memory follows the batch, not the file.
-    ``read_columns`` is how many columns the reader selects, when not all.
+    ``read_columns`` is how many columns the reader selects, when not all;
+    ``params`` says the limits can be set in the source's params (hints say so).
     """
     cells_limit = MAX_CELLS.value(max_cells)
     cells = 0
     for file in files:
-        metadata = parquet_metadata(file, max_columns=max_columns, param="max_columns")
+        param = "max_columns" if params else None
+        metadata = parquet_metadata(file, max_columns=max_columns, param=param)
         cells += metadata.num_rows * (read_columns or max(metadata.num_columns, 1))
     if cells > cells_limit:
         shown = where or (files[0] if len(files) == 1 else files[0].parent)
         raise DataError(
             f"{shown} declares {cells:,} values (rows x columns), more than the limit of "
             f"{cells_limit:,} for reading a table whole into memory",
-            hint=MAX_CELLS.hint("max_cells"),
+            hint=MAX_CELLS.hint("max_cells" if params else None),
         )
 
 

@@ -312,6 +312,7 @@ class ParquetSource:
                 max_cells=self.max_cells,
                 where=path,
                 read_columns=len(self.columns) if self.columns else None,
+                params=True,
             )
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
