@@ -202,13 +202,19 @@ class Engine:
             if spec.snapshot_data:
                 lineage["data_snapshot"], snapshot_problem = _snapshot(store, data_hash, frame)
             step.detail = (
-                f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} features"
+                f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} "
+                f"features: {signature.roles_summary()}"
             )
             if excluded:
                 step.detail += f"; datetime columns not used: {', '.join(excluded)}"
             if snapshot_problem:
                 step.detail += f"; {snapshot_problem}"
-            step.outputs = {"rows": len(frame), "columns": frame.shape[1], "data_hash": data_hash}
+            step.outputs = {
+                "rows": len(frame),
+                "columns": frame.shape[1],
+                "data_hash": data_hash,
+                "roles": {c.name: c.role for c in signature.columns},
+            }
             run.outputs["data"] = step.outputs
 
         if spec.checks:

@@ -46,6 +46,17 @@ class Signature:
     def from_dict(cls, data: dict[str, Any]) -> Signature:
         return cls(tuple(ColumnSignature(**c) for c in data["columns"]))
 
+    def roles_summary(self) -> str:
+        """``4 numeric (age, fee, ...), 3 categorical (plan, ...)``: a wrong role shows here
+        before any model is trained on it."""
+        by_role: dict[str, list[str]] = {}
+        for column in self.columns:
+            by_role.setdefault(column.role, []).append(column.name)
+        return ", ".join(
+            f"{len(names)} {role} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+            for role, names in by_role.items()
+        )
+
 
 def _python(values: Any) -> list[Any]:
     return [v.item() if hasattr(v, "item") else v for v in values]
@@ -198,11 +209,36 @@ def _refuse_mostly_numeric_text(series: pd.Series, name: str) -> None:
     present = pd.Series(series.dropna().unique())
     if present.empty:
         return
+    _refuse_decimal_commas(present, name)
     numeric = pd.to_numeric(present, errors="coerce").notna()
     share = float(numeric.mean())
     if 0.9 <= share < 1.0:
         as_numeric(
             series.to_frame(name), name, f"looks numeric ({share:.0%} of values are numbers)"
+        )
+
+
+DECIMAL_COMMA = r"^\s*[-+]?(?:\d{1,3}(?:[.\s\u00a0]\d{3})+|\d+),\d+\s*$"
+"""``3,5`` or ``1.234,5``: a number as a continental European spreadsheet writes it."""
+
+
+def _refuse_decimal_commas(present: pd.Series, name: str) -> None:
+    """Numbers with decimal commas would silently become categories: name them instead."""
+    import pandas as pd
+
+    if not pd.api.types.is_string_dtype(present) and present.dtype != object:
+        return
+    text = present.astype(str)
+    commas = text.str.match(DECIMAL_COMMA)
+    plain = pd.to_numeric(text, errors="coerce").notna()
+    if commas.any() and float((commas | plain).mean()) >= 0.9:
+        example = text[commas].iloc[0]
+        raise DataError(
+            f"column '{name}' holds numbers written with a decimal comma ({example!r}), "
+            "which would be read as categories",
+            column=name,
+            hint="read the file with the csv source's decimal: ',' (and thousands: '.' "
+            "if it groups thousands)",
         )
 
 

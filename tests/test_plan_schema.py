@@ -59,7 +59,7 @@ def test_plan_and_validate_import_no_heavy_library() -> None:
         "import sys\n"
         "from framework.cli.main import main\n"
         f"assert main(['validate', {str(SPECS / 'breast_cancer.yaml')!r}]) == 0\n"
-        f"assert main(['plan', {str(SPECS / 'churn_csv.yaml')!r}]) == 0\n"
+        f"assert main(['plan', '--no-data', {str(SPECS / 'churn_csv.yaml')!r}]) == 0\n"
         "heavy = sorted(m for m in ('pandas', 'sklearn', 'lightgbm', 'pyarrow', 'numpy', 'skops')"
         " if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
@@ -114,11 +114,38 @@ def test_plan_without_deploy_targets_still_shows_evaluate_gate_and_register(
         deploy: []
         """
     )
-    result = cli("plan", path)
+    result = cli("plan", path, "--no-data")
     assert result.code == 0, result.err
     steps = [line.split("│")[1].strip() for line in result.out.splitlines() if "│" in line]
     named = [step for step in steps if step]
     assert named == ["ingest", "split", "train", "evaluate", "gate", "register"]
+
+
+def test_plan_shows_each_columns_role_and_use_before_anything_trains(cli, churn_dir) -> None:
+    result = cli("plan", churn_dir / "spec.yaml", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)["data"]
+    columns = {c["name"]: c for c in data["columns"]}
+    assert data["rows"] > 0
+    assert columns["customer_id"]["use"] == "excluded"
+    assert columns["churned"]["use"] == "target"
+    assert columns["contract"]["role"] == "categorical" and columns["contract"]["use"] == "feature"
+    assert columns["tenure_months"]["role"] == "numeric"
+
+    table = cli("plan", churn_dir / "spec.yaml").out
+    assert "columns of the source" in table and "contract" in table
+
+
+def test_plan_names_data_that_does_not_fit_and_still_shows_the_steps(cli, churn_dir) -> None:
+    spec = churn_dir / "spec.yaml"
+    spec.write_text(spec.read_text().replace("target: churned", "target: churn"))
+
+    result = cli("plan", spec)
+
+    assert result.code == 2
+    assert "target column 'churn' is not in the data; did you mean 'churned'?" in result.err
+    assert "ingest" in result.out  # the plan itself is still shown
+    assert cli("plan", spec, "--no-data").code == 0
 
 
 def test_plan_of_a_spec_that_is_not_there_is_exit_2(cli, tmp_path) -> None:

@@ -59,6 +59,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     spec = _load(args, args.spec, plugins)
     steps = make_plan(spec, plugins)
     metrics = metrics_for(spec, plugins)
+    data, data_error = None, None
+    if not args.no_data:
+        from framework.errors import UserError
+        from framework.feature_preview import preview_data
+        from framework.redact import scrub_text
+
+        try:
+            data = preview_data(spec, plugins)
+        except UserError as exc:  # the plan is still worth showing; the exit code says no
+            data_error = scrub_text(str(exc))
     if args.json:
         _print_json(
             {
@@ -70,12 +80,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "steps": [s.to_dict() for s in steps],
                 "metrics": metrics,
                 "gate": [t.__dict__ for t in spec.gate],
+                "data": data.to_dict() if data else {"error": data_error},
             }
         )
-        return 0
+        return 2 if data_error else 0
     from framework.cli.tables import print_plan
 
-    print_plan(spec, steps, metrics)
+    print_plan(spec, steps, metrics, data)
+    if data_error:
+        print(f"error: cannot read the source to show its columns: {data_error}", file=sys.stderr)
+        print("  (plan --no-data shows the plan without reading the source)", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -24,6 +24,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     plan = commands.add_parser("plan", help="show each step, its plugin and params; run nothing")
     plan.add_argument("spec", help="the spec file")
+    plan.add_argument(
+        "--no-data",
+        action="store_true",
+        help="do not read the source (by default plan reads it to show each column's role)",
+    )
     spec_options(plan)
     common(plan)
     handler(plan, f"{COMMANDS}:cmd_plan")
