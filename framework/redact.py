@@ -26,6 +26,7 @@ The registry is per command: ``specops`` opens a fresh one for each command
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -95,7 +96,7 @@ class Secrets:
 
     def __init__(self) -> None:
         self._replacements: dict[str, str] = {}  # a form of a value -> its placeholder
-        self._pattern: re.Pattern[str] | None = None
+        self._order: list[str] | None = None  # forms, longest first
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -122,25 +123,60 @@ class Secrets:
             added = {f: r for f, r in forms.items() if f not in self._replacements}
             if added:
                 self._replacements.update(added)
-                self._pattern = None
+                self._order = None
 
     def redact(self, text: str) -> str:
-        """``text`` with every remembered value replaced by its placeholder."""
+        """``text`` with every remembered value replaced by its placeholder.
+
+        Plain substring search (``str.find``), longest form first, a match never
+        overlapping an earlier one: a regex with the word-boundary lookarounds short
+        values need was ~100x slower on a megabyte of JSON.
+        """
         if not self._replacements or not text:
             return text
-        pattern = self._pattern or self._compile()
-        return pattern.sub(lambda m: self._replacements[m.group(0)], text)
+        present = [form for form in self._ordered() if form in text]
+        if not present:
+            return text
+        starts: list[int] = []  # sorted starts of the spans taken so far
+        spans: dict[int, tuple[int, str]] = {}  # start -> (end, replacement)
+        for form in present:
+            short = len(form) < ANYWHERE_LENGTH
+            at = text.find(form)
+            while at != -1:
+                end = at + len(form)
+                if (short and _glued(text, at, end)) or _overlaps(starts, spans, at, end):
+                    at = text.find(form, at + 1)
+                    continue
+                bisect.insort(starts, at)
+                spans[at] = (end, self._replacements[form])
+                at = text.find(form, end)
+        pieces, done = [], 0
+        for at in starts:
+            end, replacement = spans[at]
+            pieces += [text[done:at], replacement]
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
 
-    def _compile(self) -> re.Pattern[str]:
+    def _ordered(self) -> list[str]:
         with self._lock:
-            alternatives = []
-            for form in sorted(self._replacements, key=len, reverse=True):
-                escaped = re.escape(form)
-                if len(form) < ANYWHERE_LENGTH:
-                    escaped = rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
-                alternatives.append(escaped)
-            self._pattern = re.compile("|".join(alternatives))
-            return self._pattern
+            if self._order is None:
+                self._order = sorted(self._replacements, key=len, reverse=True)
+            return self._order
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] touches a letter or digit on either side."""
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    return before.isalnum() or after.isalnum()
+
+
+def _overlaps(starts: list[int], spans: dict[int, tuple[int, str]], start: int, end: int) -> bool:
+    index = bisect.bisect_right(starts, start)
+    if index and spans[starts[index - 1]][0] > start:
+        return True
+    return index < len(starts) and starts[index] < end
 
 
 def _forms(value: str) -> list[str]:

@@ -238,6 +238,9 @@ def test_short_values_are_redacted_only_where_they_stand_alone() -> None:
         assert redact("pin 42, 420") == "pin ${env:PIN}, 420"
         assert redact("xxabcdefgh12345yy") == "xx${env:TOKEN}yy"
         assert redact({"a": ["abcdefgh12345"]}) == {"a": ["${env:TOKEN}"]}
+        remember("SHORT", "ab12")  # a glued short value must not hide a long one after it
+        remember("LONG", "12secretvalue")
+        assert redact("xab12secretvalue, ab12") == "xab${env:LONG}, ${env:SHORT}"
     assert redact("abcdefgh12345") == "abcdefgh12345"  # the command's scope has ended
 
 
