@@ -39,7 +39,13 @@ from framework.errors import DataError, Problem, SpecError, StoreError, UserErro
 from framework.export import replace_directory, write_release_package
 from framework.hookspecs import hookimpl
 from framework.ownership import MARKER as DEPLOY_MARKER
-from framework.ownership import deploy_path_findings, protected_refusal
+from framework.ownership import (
+    deploy_file_findings,
+    deploy_path_findings,
+    file_refusal,
+    mark_file,
+    protected_refusal,
+)
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -101,10 +107,13 @@ __all__ = [
     "check_csv_header",
     "check_parquet_whole",
     "columns_with_role",
+    "deploy_file_findings",
     "deploy_path_findings",
     "did_you_mean",
+    "file_refusal",
     "hookimpl",
     "load_skops",
+    "mark_file",
     "parquet_files",
     "protected_refusal",
     "read_snapshot",

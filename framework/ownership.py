@@ -10,13 +10,18 @@ it and lists every file it wrote. An existing path is replaced only when it is
   does not list (a file the user added later would be lost, so it is refused too).
 
 Anything else (a file, a link, a directory of someone else's files) is refused with a
-message naming the path. Independently of markers, a path that is the spec's folder,
-the store, or a parent of either is refused at ``specops validate``: replacing it would
-delete the spec, its data or the registry. Stdlib only: ``framework`` exports these.
+message naming the path. A target that writes one file (the ``batch`` target's
+predictions) leaves a sidecar marker beside it, ``.NAME.specops-deploy.json``, with the
+file's size and SHA-256: the file is replaced only while it is still what it wrote.
+
+Independently of markers, a path that is the spec's folder, the store, or a parent of
+either is refused at ``specops validate``: replacing it would delete the spec, its data
+or the registry. Stdlib only: ``framework`` exports these.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -85,6 +90,55 @@ def replace_refusal(target: Path) -> str | None:
     return None
 
 
+def file_marker(path: Path) -> Path:
+    """The sidecar marker of a file a deploy writes: ``.NAME.specops-deploy.json`` beside it."""
+    return path.with_name(f".{path.name}{MARKER}")
+
+
+def mark_file(path: Path, owner: Mapping[str, Any]) -> None:
+    """Record beside ``path`` that a deploy wrote it, with its size and SHA-256, so the
+    next deploy can tell it from a file someone else put (or changed) there."""
+    info = {
+        "written_by": MARKER_KIND,
+        **dict(owner),
+        "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "file": path.name,
+        "size": path.stat().st_size,
+        "sha256": _sha256(path),
+    }
+    file_marker(path).write_text(json.dumps(info, indent=2, default=str) + "\n")
+
+
+def file_refusal(path: Path) -> str | None:
+    """Why the file at ``path`` may not be replaced by a deploy, or None when it may
+    (absent, or exactly the file a deploy wrote there, by its sidecar marker)."""
+    if path.is_symlink():
+        return _refusal(path, f"is a symbolic link (to {os.readlink(path)})", what="file")
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return _refusal(path, "is not a file", what="file")
+    marker = file_marker(path)
+    if marker.is_symlink() or not marker.is_file():
+        return _refusal(path, f"is a file specops did not write (no {marker.name})", what="file")
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        recorded = (info["size"], info["sha256"]) if info.get("written_by") == MARKER_KIND else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        recorded = None
+    if recorded is None:
+        return _refusal(path, f"has a {marker.name} that specops did not write", what="file")
+    try:
+        current = (
+            (path.stat().st_size, _sha256(path)) if path.stat().st_size == recorded[0] else None
+        )
+    except OSError as exc:
+        return _refusal(path, f"cannot be read ({exc.strerror or exc})", what="file")
+    if current != tuple(recorded):
+        return _refusal(path, "changed since the last deploy wrote it", what="file")
+    return None
+
+
 def protected_refusal(target: Path, ctx: StepContext) -> str | None:
     """Why ``target`` (resolved) must never be a deploy path whatever it holds: it is
     the spec's folder, the store, a parent of one of them, or inside the store."""
@@ -121,6 +175,15 @@ def deploy_path_findings(target: Path, ctx: StepContext, key: str = "path") -> l
     return [Finding(refusal, key=key)] if refusal else []
 
 
+def deploy_file_findings(target: Path, ctx: StepContext, key: str) -> list[Finding]:
+    """A deployed file's static checks, for a target's ``validate``: not in the store,
+    not over a folder, and nothing there it may not replace."""
+    from framework.components import Finding
+
+    refusal = protected_refusal(target, ctx) or file_refusal(target)
+    return [Finding(refusal, key=key)] if refusal else []
+
+
 def _entries(directory: Path) -> set[str]:
     """Every file, folder and link under ``directory`` (links not followed), as
     POSIX paths relative to it."""
@@ -136,9 +199,18 @@ def _raise(error: OSError) -> None:
     raise error
 
 
-def _refusal(target: Path, why: str) -> str:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _refusal(target: Path, why: str, what: str = "directory") -> str:
+    new = "new or empty path" if what == "directory" else "new path"
     return (
-        f"{target} {why}; a deploy only replaces a directory it wrote itself "
-        f"(marked by {MARKER}). Choose a new or empty path, or remove {target} yourself "
+        f"{target} {why}; a deploy only replaces a {what} it wrote itself "
+        f"(marked by {MARKER}). Choose a {new}, or remove {target} yourself "
         "if nothing in it is needed"
     )

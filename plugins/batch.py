@@ -1,7 +1,10 @@
 """The ``batch`` deploy target: score a file with the version the run just released.
 
 The last step of ``specops run`` then leaves predictions next to the model, with
-the same checks, chunking and all-or-nothing output as ``specops predict``.
+the same checks, chunking and all-or-nothing output as ``specops predict``. Unlike
+``specops predict --output``, where a person names the file at the prompt, ``output``
+comes from a spec that runs again and again (and from monitor-triggered retraining),
+so it only ever replaces a file this target wrote: see framework/ownership.py.
 """
 
 from __future__ import annotations
@@ -9,7 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from framework import DeployOutcome, Finding, Register, Release, StepContext, hookimpl, score_file
+from framework import (
+    DeployOutcome,
+    Finding,
+    Register,
+    Release,
+    StepContext,
+    UserError,
+    deploy_file_findings,
+    file_refusal,
+    hookimpl,
+    mark_file,
+    protected_refusal,
+    score_file,
+)
 
 OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -26,7 +42,7 @@ BATCH_PARAMS: dict[str, Any] = {
         },
         "output": {
             "description": "Where to write the predictions (.csv or .parquet); relative to "
-            "the spec. Written in full or not at all.",
+            "the spec. Written in full or not at all, and only over a file this target wrote.",
             "type": "string",
             "minLength": 1,
         },
@@ -78,16 +94,24 @@ class BatchTarget:
                     key="output",
                 )
             )
+        else:
+            findings += deploy_file_findings(ctx.path(self.output), ctx, key="output")
         return findings
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
+        output = ctx.path(self.output)
+        refusal = protected_refusal(output, ctx) or file_refusal(output)
+        if refusal:
+            raise UserError(refusal)
         result = score_file(
             release.load(),
             ctx.path(self.input),
-            ctx.path(self.output),
+            output,
             id_column=self.id_column,
             chunk_rows=self.chunk_rows,
         )
+        owner = {"target": "batch", "model": release.name, "version": release.version}
+        mark_file(output, {**owner, "run_id": ctx.run_id})
         summary = (
             f"scored {result.rows:,} rows with {release.name}/{release.version} "
             f"({result.rows_per_second:,.0f} rows/s) -> {result.output}"

@@ -205,3 +205,56 @@ def test_a_failed_write_leaves_the_previous_export_as_it_was(tmp_path: Path) -> 
         replace_directory(target, failing)
     assert snapshot(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------------------
+# the batch target writes one file: the same promise, with a marker beside it
+# ---------------------------------------------------------------------------
+
+
+def batch_project(directory: Path, output: str) -> Path:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.drop(columns="target").head(20).to_csv(directory / "new.csv", index=False)
+    frame.to_csv(directory / "train.csv", index=False)
+    deploy = f"deploy:\n  - {{type: batch, params: {{input: new.csv, output: {output}}}}}\n"
+    return write_project(directory, deploy)
+
+
+def test_batch_output_replaces_only_the_file_it_wrote(tmp_path: Path, cli: Cli) -> None:
+    spec = batch_project(tmp_path, "scores.csv")
+
+    assert cli("run", spec).code == 0
+    first = (tmp_path / "scores.csv").read_text()
+    marker = json.loads((tmp_path / f".scores.csv{DEPLOY_MARKER}").read_text())
+    assert marker["target"] == "batch" and marker["version"] == 1 and marker["file"] == "scores.csv"
+    assert cli("run", spec).code == 0  # its own file, unchanged: replaced
+    assert json.loads((tmp_path / f".scores.csv{DEPLOY_MARKER}").read_text())["version"] == 2
+
+    (tmp_path / "scores.csv").write_text(first + "a row added by hand\n")
+    changed = cli("run", spec)
+    assert changed.code == 2
+    assert f"{tmp_path / 'scores.csv'} changed since the last deploy wrote it" in changed.err
+    assert (tmp_path / "scores.csv").read_text().endswith("a row added by hand\n")
+
+
+@pytest.mark.parametrize(
+    ("output", "said"),
+    [
+        ("train.csv", "is a file specops did not write (no .train.csv.specops-deploy.json)"),
+        (".specops/scores.csv", "is inside the store"),
+    ],
+)
+def test_batch_output_over_a_user_file_or_in_the_store_is_refused_before_training(
+    tmp_path: Path, cli: Cli, output: str, said: str
+) -> None:
+    spec = batch_project(tmp_path, output)
+    before = snapshot(tmp_path)
+
+    result = cli("run", spec)
+
+    assert result.code == 2, result.err
+    assert said in result.err and f"spec.yaml:{line_of(spec, 'type: batch')}:" in result.err
+    assert snapshot(tmp_path) == before
+    assert not (tmp_path / ".specops").exists()
