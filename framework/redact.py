@@ -51,6 +51,11 @@ SECRET_KEY = re.compile(
 )
 """A key (or URL query parameter) whose value is a secret whatever its length."""
 
+IDENTIFIER_KEYS = frozenset({"name", "alias"})
+"""Keys whose values name things the registry is looked up by (the spec's model name,
+a deploy target's alias): stored as they are, or ``specops models show NAME`` and
+``NAME@alias`` would find nothing. A name is never a secret."""
+
 PLACEHOLDER = re.compile(r"\$\{env:[^}]*\}")
 
 _USERINFO = re.compile(
@@ -108,7 +113,10 @@ class Secrets:
         Remembered when ``len(value) >= MIN_LENGTH`` or the key looks secret; a
         credential inside it (a URL's password, a ``token=`` parameter) is
         remembered on its own as well, since a message may quote a masked URL.
+        Identifiers (:data:`IDENTIFIER_KEYS`) are not remembered.
         """
+        if key in IDENTIFIER_KEYS:
+            return
         secret_key = bool(SECRET_KEY.search(key))
         forms: dict[str, str] = {}
         if value and (len(value) >= MIN_LENGTH or secret_key):

@@ -200,6 +200,24 @@ def test_a_tracker_plugin_sees_placeholders_not_values(
     assert "CSV file is empty: ${env:SALES_CSV}" in seen[0]
 
 
+def test_names_from_the_environment_stay_usable_in_the_registry(
+    cli, write_spec, monkeypatch
+) -> None:
+    """A model name and an alias identify things; redacting them would lose the model."""
+    monkeypatch.setenv("MODEL_NAME", "churn-staging")
+    monkeypatch.setenv("ALIAS", "candidate")
+    spec = write_spec(
+        breast_cancer_spec(n_estimators=5)
+        .replace("name: bc", 'name: "${env:MODEL_NAME}"')
+        .replace("gate:", 'deploy: {type: registry, params: {alias: "${env:ALIAS}"}}\ngate:')
+    )
+    store = spec.parent / ".specops"
+    assert cli("run", spec).code == 0
+    shown = cli("models", "show", "churn-staging@candidate", "--store", store, "--json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["name"] == "churn-staging"
+
+
 # -- the redaction rules, unit by unit ----------------------------------------------
 
 
