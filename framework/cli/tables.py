@@ -96,6 +96,14 @@ def _number(value: float | None) -> str:
 VERDICT = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[dim]-[/]"}
 
 
+def _champion_cell(champion: float | None, compared: float | None) -> str:
+    """The champion's value; with the candidate's on the same rows when the gate compared
+    on fewer rows than the whole test split (``value`` is the whole split's)."""
+    if compared is None or champion is None:
+        return _number(champion)
+    return f"{_number(champion)}\n[dim]vs {_number(compared)}[/]"
+
+
 def print_run(spec: Spec, result: RunResult) -> None:
     console = _console()
     run = result.run
@@ -139,11 +147,17 @@ def print_run(spec: Spec, result: RunResult) -> None:
                 v.metric,
                 _number(v.value),
                 v.rule or "-",
-                _number(v.champion),
+                _champion_cell(v.champion, v.compared),
                 VERDICT[v.passed],
-                v.detail,
+                escape(v.detail),
             )
         console.print(metrics)
+        rows = (run.outputs.get("comparison") or {}).get("rows")
+        if rows is not None and any(v.compared is not None for v in result.verdicts):
+            console.print(
+                f"[dim]champion: its score, then (vs) the candidate's, on the {rows:,} test rows"
+                " neither trained on; value: the candidate's on the whole test split[/]"
+            )
     model = run.outputs.get("model")
     deployed = any(step.name == "deploy" and step.status == "passed" for step in run.steps)
     outcome = {
