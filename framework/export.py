@@ -23,9 +23,20 @@ RELEASE_FILE = "release.json"
 
 
 def write_release_package(release: Release, directory: Path) -> None:
-    """Copy the release's model package into ``directory``, plus ``release.json``."""
+    """Copy the release's model package into ``directory``, plus ``release.json``.
+
+    ``release.json`` lists every file with its sha256, so loading the directory
+    (``specops serve --package``) refuses a file changed, lost or added since.
+    """
+    from framework.manifest import MANIFEST_KEY, package_files
+
     shutil.copytree(release.package_dir, directory, dirs_exist_ok=True)
-    info = {"name": release.name, "version": release.version, "task": release.task}
+    info = {
+        "name": release.name,
+        "version": release.version,
+        "task": release.task,
+        MANIFEST_KEY: package_files(directory),
+    }
     (directory / RELEASE_FILE).write_text(json.dumps(info, indent=2))
 
 

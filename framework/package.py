@@ -9,6 +9,8 @@ Layout::
 
 The same directory is stored in the registry (one blob per file), exported by
 the ``directory`` deploy target and loaded for scoring. Nothing in it is a pickle.
+An exported copy also has ``release.json``, whose file hashes are checked before
+anything else is read (see ``framework.manifest``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
+from framework.manifest import verify_package
 from framework.safe_format import load_skops, save_skops
 from framework.signature import Signature, conform
 
@@ -90,6 +93,7 @@ class ModelPackage:
     def __init__(self, directory: Path, plugins: Plugins) -> None:
         self.directory = directory
         self.version: ModelVersion | None = None
+        verify_package(directory)  # an exported package: every file as it was exported
         try:
             self.metadata = json.loads((directory / "model.json").read_text())
             self.signature = Signature.from_dict(

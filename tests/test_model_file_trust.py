@@ -380,3 +380,181 @@ def test_the_protocol_must_be_the_one_specops_writes(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="skops protocol 0; specops loads protocol"):
         load_skops(path)
+
+
+# --- exported packages carry their hashes; crafted files through the CLI ---------------
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The churn example run once: its store holds churn/1, exported to out/model."""
+    import shutil
+
+    from framework.cli.main import main
+    from tests.conftest import SPECS
+
+    directory = tmp_path_factory.mktemp("churn")
+    shutil.copytree(SPECS / "data", directory / "data")
+    shutil.copy(SPECS / "churn_csv.yaml", directory / "spec.yaml")
+    deploy = "deploy={type: directory, params: {path: out/model}}"
+    assert main(["run", str(directory / "spec.yaml"), "--set", deploy, "--json"]) == 0
+    return directory
+
+
+@pytest.fixture
+def project(exported: Path, tmp_path: Path) -> Path:
+    """A private copy of the trained project (store and exported package) to damage."""
+    import shutil
+
+    shutil.copytree(exported, tmp_path / "churn")
+    return tmp_path / "churn"
+
+
+def serve_package(package: Path) -> tuple[int, str]:
+    """``specops serve --package``, as a user runs it; a server that starts is a failure."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "framework.cli.main", "serve", "--package", str(package)]
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    try:
+        done = subprocess.run(
+            [*command, "--port", "0"], capture_output=True, text=True, env=env, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        return -1, "the server started"
+    return done.returncode, done.stderr
+
+
+def load_package(package: Path) -> Any:
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+
+    return ModelPackage(package, get_plugins())
+
+
+def test_an_exported_package_lists_every_file_with_its_sha256(project: Path) -> None:
+    import hashlib
+
+    package = project / "out" / "model"
+    listed = json.loads((package / "release.json").read_text())["files"]
+    on_disk = {
+        p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in package.rglob("*")
+        if p.is_file() and p.name not in {"release.json", ".specops-deploy.json"}
+    }
+    assert listed == on_disk
+    assert {"model.json", "signature.json", "transform.skops"} <= set(listed)
+    assert any(name.startswith("model/") for name in listed)
+    assert load_package(package).predict  # it loads as exported
+
+
+def test_serve_package_refuses_a_model_file_changed_by_one_byte(project: Path) -> None:
+    package = project / "out" / "model"
+    model_file = next(p for p in sorted((package / "model").iterdir()) if p.is_file())
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model_file.write_bytes(bytes(data))
+
+    code, err = serve_package(package)
+
+    assert code == 2, err
+    assert f"model/{model_file.name} has changed since export" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ["missing", "added"])
+def test_a_missing_or_added_file_is_refused_by_name(project: Path, damage: str) -> None:
+    package = project / "out" / "model"
+    if damage == "missing":
+        (package / "signature.json").unlink()
+        expected = "signature.json is missing (listed in release.json)"
+    else:
+        (package / "model" / "extra.py").write_text("print('hi')\n")
+        expected = "model/extra.py is not part of the exported package"
+
+    with pytest.raises(StoreError) as caught:
+        load_package(package)
+
+    assert expected in str(caught.value)
+
+
+def test_a_package_exported_before_hashes_loads_with_a_warning(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    package = project / "out" / "model"
+    release = json.loads((package / "release.json").read_text())
+    del release["files"]
+    (package / "release.json").write_text(json.dumps(release))
+
+    with caplog.at_level("WARNING", logger="specops"):
+        load_package(package)
+
+    assert "lists no file hashes (exported by an older specops)" in caplog.text
+
+
+def craft_transform(path: Path) -> None:
+    """Overwrite a transform with FunctionTransformer(func=re-exported Popen, shell=True)."""
+    schema, entries = reexported_popen("", path)
+    write_archive(path, schema, entries)
+
+
+def test_serve_package_refuses_a_crafted_transform_even_with_matching_hashes(
+    project: Path,
+) -> None:
+    """The attacker rewrote release.json too: the hash check passes, the trust check does not."""
+    from framework.manifest import sha256_of
+
+    package = project / "out" / "model"
+    marker = project / "pwned"
+    signature = json.loads((package / "signature.json").read_text())
+    signature["columns"][0]["name"] = f"touch {marker}"  # Popen(X, shell=True) runs this
+    (package / "signature.json").write_text(json.dumps(signature))
+    craft_transform(package / "transform.skops")
+    release = json.loads((package / "release.json").read_text())
+    for name in ("transform.skops", "signature.json"):
+        release["files"][name] = sha256_of(package / name)
+    (package / "release.json").write_text(json.dumps(release))
+
+    code, err = serve_package(package)
+
+    assert code == 2, err
+    assert "transform.skops contains types specops does not trust" in err
+    assert "numpy.distutils.fcompiler.gnu.Popen" in err
+    assert not marker.exists()
+
+
+def test_predict_refuses_a_crafted_transform_in_the_store(project: Path, cli) -> None:
+    """A store blob replaced with a crafted one (and its row pointed at it): exit 2, named."""
+    from framework.store import Store
+    from tests.helpers import store_execute
+
+    crafted = project / "crafted.skops"
+    craft_transform(crafted)
+    store = Store.open_existing(project / ".specops")
+    try:
+        digest = store.artifacts.put_file(crafted)
+    finally:
+        store.close()
+    store_execute(
+        project / ".specops",
+        "UPDATE model_versions SET files_json = json_set(files_json, '$.\"transform.skops\"', "
+        f"'{digest}') WHERE name = 'churn' AND version = 1",
+    )
+    scored = project / "scored.csv"
+
+    result = cli(
+        "predict",
+        "churn/1",
+        "-i",
+        project / "data" / "churn.csv",
+        "-o",
+        scored,
+        "--store",
+        project / ".specops",
+    )
+
+    assert result.code == 2, result.err
+    assert "transform.skops contains types specops does not trust" in result.err
+    assert "numpy.distutils.fcompiler.gnu.Popen" in result.err
+    assert not scored.exists()
