@@ -102,6 +102,7 @@ class Secrets:
     def __init__(self) -> None:
         self._replacements: dict[str, str] = {}  # a form of a value -> its placeholder
         self._order: list[str] | None = None  # forms, longest first
+        self._credentials: dict[str, str] = {}  # a password or token -> what hashes see
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -124,7 +125,9 @@ class Secrets:
             for form in _forms(value):
                 if len(form) >= MIN_LENGTH or secret_key:
                     forms.setdefault(form, placeholder)
+        credentials = {value: f"${{env:{name}}}"} if value and secret_key else {}
         for part in _credentials_in(value):
+            credentials.setdefault(part, MASK)
             for form in _forms(part):
                 forms.setdefault(form, MASK)
         with self._lock:
@@ -132,6 +135,22 @@ class Secrets:
             if added:
                 self._replacements.update(added)
                 self._order = None
+            for secret, replacement in credentials.items():
+                self._credentials.setdefault(secret, replacement)
+
+    def without_credentials(self, value: Any) -> Any:
+        """``value`` with credentials (values of secret-looking keys, passwords inside
+        URLs) replaced, and every other environment value left in: what a stored hash
+        may be computed from without becoming a way to test guesses at a password."""
+        if isinstance(value, str):
+            for secret in sorted(self._credentials, key=len, reverse=True):
+                value = value.replace(secret, self._credentials[secret])
+            return value
+        if isinstance(value, dict):
+            return {k: self.without_credentials(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.without_credentials(v) for v in value]
+        return value
 
     def redact(self, text: str) -> str:
         """``text`` with every remembered value replaced by its placeholder.
@@ -255,6 +274,14 @@ def _redacted(value: Any, secrets: Secrets) -> Any:
     if isinstance(value, tuple):
         return tuple(_redacted(v, secrets) for v in value)
     return value
+
+
+def hashable(value: Any) -> Any:
+    """What a hash stored with a run (spec hash, config hash) is computed from: the
+    effective spec with this command's credentials replaced by their placeholders
+    (see :meth:`Secrets.without_credentials`) and literal URL passwords masked. Other
+    environment values stay in, so ``reproduce`` still tells whether they changed."""
+    return hide_credentials(_active.without_credentials(value) if _active else value)
 
 
 def scrub(value: Any) -> Any:

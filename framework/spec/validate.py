@@ -21,6 +21,7 @@ from typing import Any
 from framework.components import StepContext, check_findings
 from framework.errors import Problem, SpecError
 from framework.plugins import Plugins
+from framework.redact import hashable
 from framework.spec.compose import apply_overrides, apply_profiles, interpolate_env
 from framework.spec.explain import schema_problems
 from framework.spec.limits import numbers
@@ -418,8 +419,9 @@ def _build(
         profile=", ".join(profiles) or None,
         profiles=profiles,
         document=frozen(document),
-        spec_hash=spec_hash(data),
-        config_hash=spec_hash(training_config(data)),
+        # hashes are stored: computed without credentials, they cannot confirm a guess
+        spec_hash=spec_hash(hashable(data)),
+        config_hash=spec_hash(hashable(training_config(data))),
         monitor=_monitor(data.get("monitor")),
     )
 
