@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from framework.plugins import Plugins
-from framework.redact import scrub
+from framework.redact import scrub, scrub_text
 from framework.spec.model import ComponentSpec, Spec, thawed
 
 
@@ -49,7 +49,7 @@ def _planned(
         version=version,
         params=params,
         path=component.path,
-        note=note,
+        note=scrub_text(note),  # "target: ..." may name a value from the environment
     )
 
 

@@ -205,6 +205,24 @@ def test_a_tracker_plugin_sees_placeholders_not_values(
     assert "CSV file is empty: ${env:SALES_CSV}" in seen[0]
 
 
+def test_plan_and_run_tables_show_no_part_of_a_long_value(
+    cli, write_spec, monkeypatch, tmp_path: Path
+) -> None:
+    """A table cell wraps or is cut where the terminal ends: redaction happens before."""
+    store = tmp_path / "Confidential-Mount-Point-Of-The-Team" / "nested" / ".specops"
+    monkeypatch.setenv("STORE_DIR", str(store))
+    monkeypatch.setenv("COLUMNS", "70")
+    spec = write_spec(
+        breast_cancer_spec(n_estimators=5).replace(
+            "model:", 'store: {path: "${env:STORE_DIR}"}\nmodel:'
+        )
+    )
+    plan, run = cli("plan", spec), cli("run", spec)
+    assert plan.code == run.code == 0, run.err
+    assert "store=${env:" in plan.out  # the rest may wrap onto the next line
+    assert_nowhere(("Confidential",), plan.out, plan.err, run.out, run.err)
+
+
 def test_names_from_the_environment_stay_usable_in_the_registry(
     cli, write_spec, monkeypatch
 ) -> None:
