@@ -214,8 +214,9 @@ def _tensors(
         for dimension in shape:
             count *= dimension
             if count > body_size:
+                shown = shape if len(shape) <= 8 else f"{shape[:8]}... ({len(shape)} dimensions)"
                 raise bad_request(
-                    f"input '{name}' has shape {shape}: more values than a "
+                    f"input '{name}' has shape {shown}: more values than a "
                     f"{body_size:,}-byte request can hold"
                 )
         parameters = spec.get("parameters") or {}

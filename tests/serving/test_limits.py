@@ -1,0 +1,427 @@
+"""Every request form costs a bounded multiple of its size, and slow or greedy clients are cut off.
+
+The first half asks the ASGI app in process: each request form, with a body
+just under the size limit (2 MiB here, 64 MiB by default), built to be as
+expensive as that form allows (a distinct unknown key per record, a header of
+a hundred thousand columns, a huge declared shape, deep nesting), must be
+answered (200 or a 4xx naming what is wrong) within a time bound and with a
+peak of Python memory bounded by a small multiple of the body.
+
+The second half holds a real server on 127.0.0.1 to its connection limits,
+with small values so the tests are quick: a request head over the size limit,
+half-sent heads, a trickled body, idle keep-alive connections, one connection
+too many; and health checks stay fast while big requests are scored.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.serving.conftest import FEATURES
+from tests.serving.test_request_errors import ROWS, TOKEN, call, refused
+
+LIMIT = 2 * 2**20
+SECONDS = 3.0
+"""Time bound for one request of just under LIMIT bytes (typically 0.01-0.3 s here)."""
+MEMORY_FACTOR = 40
+"""Peak Python memory while answering, as a multiple of the body: 31 at worst, for a
+body of tiny distinct objects (``[{"k0":1},{"k1":1},...]``), which is what the JSON
+parser's Python objects cost; 2-12 for realistic bodies."""
+INFER = "/v2/models/churn/infer"
+CSV = {"content-type": "text/csv"}
+BINARY = "application/octet-stream"
+
+
+@pytest.fixture(scope="module")
+def app(lgb_store: Path) -> Iterator[Any]:
+    from framework.plugins import get_plugins
+    from framework.serving.app import ServingApp
+    from framework.serving.model_holder import load_from_store
+    from framework.serving.settings import ServeSettings
+
+    holder = load_from_store(lgb_store, "churn", get_plugins())
+    serving = ServingApp(holder, ServeSettings(max_body_bytes=LIMIT, token=TOKEN))
+    # first calls import pandas and friends: keep that out of the measured requests
+    assert call(serving, "POST", "/invocations", dumps({"dataframe_records": [ROW]}))[0] == 200
+    assert call(serving, "POST", "/invocations", f"{CSV_HEADER}\n{CSV_ROW}\n", CSV)[0] == 200
+    assert call(serving, "POST", INFER, dumps({"inputs": column_tensors(1)}))[0] == 200
+    yield serving
+    serving.executor.shutdown()
+
+
+def just_under(build: Callable[[int], bytes]) -> bytes:
+    """``build(n)`` for the largest n that keeps it under LIMIT (sizes grow linearly in n)."""
+    small, double = len(build(1000)), len(build(2000))
+    per_item = (double - small) / 1000
+    n = int((LIMIT * 0.995 - (small - 1000 * per_item)) / per_item)
+    body = build(n)
+    while not LIMIT * 0.95 < len(body) < LIMIT:
+        n = int(n * LIMIT * 0.98 / len(body))
+        body = build(n)
+    assert LIMIT * 0.95 < len(body) < LIMIT, len(body)
+    return body
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+ROW = ROWS[0]
+ROW_VALUES = [ROW[name] for name in FEATURES]
+COLUMNS = {name: [ROW[name]] for name in FEATURES}
+CSV_HEADER = ",".join(FEATURES)
+CSV_ROW = ",".join("" if v is None else str(v) for v in ROW_VALUES)
+
+
+def column_tensors(n: int) -> list[dict[str, Any]]:
+    tensors = []
+    for name in FEATURES:
+        value = ROW[name]
+        datatype = (
+            "BYTES" if isinstance(value, str) else "BOOL" if value in (True, False) else "FP64"
+        )
+        tensors.append({"name": name, "datatype": datatype, "shape": [n], "data": [value] * n})
+    return tensors
+
+
+def binary_body(spec: list[dict[str, Any]], raw: bytes) -> bytes:
+    return dumps({"inputs": spec}) + raw
+
+
+def binary_headers(spec: list[dict[str, Any]]) -> dict[str, str]:
+    return {
+        "content-type": BINARY,
+        "inference-header-content-length": str(len(dumps({"inputs": spec}))),
+    }
+
+
+def binary_columns(n: int) -> tuple[list[dict[str, Any]], bytes]:
+    spec, chunks = [], []
+    for name in FEATURES:
+        value = ROW[name]
+        if isinstance(value, str):
+            encoded = value.encode()
+            raw = (struct.pack("<I", len(encoded)) + encoded) * n
+            datatype = "BYTES"
+        elif value in (True, False):
+            raw, datatype = bytes([int(value)]) * n, "BOOL"
+        else:
+            raw, datatype = struct.pack("<d", float(value or 0.0)) * n, "FP64"
+        spec.append(
+            {
+                "name": name,
+                "datatype": datatype,
+                "shape": [n],
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        )
+        chunks.append(raw)
+    return spec, b"".join(chunks)
+
+
+# (case, path, body builder, extra headers, status, words in the answer)
+FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[str, ...]]] = [
+    (
+        "records: a distinct unknown key per record",
+        "/invocations",
+        lambda n: dumps({"dataframe_records": [{**ROW, f"extra{i}": 1} for i in range(n)]}),
+        {},
+        400,
+        ("unexpected column(s): extra0", "dataframe_records[0]"),
+    ),
+    (
+        "records: only unknown keys",
+        "/invocations",
+        lambda n: dumps({"dataframe_records": [{f"k{i}": 1} for i in range(n)]}),
+        {},
+        400,
+        ("missing column(s) the model needs: age",),
+    ),
+    (
+        "records: one record with every key unknown",
+        "/invocations",
+        lambda n: dumps({"dataframe_records": [{**ROW, **{f"k{i}": 1 for i in range(n)}}]}),
+        {},
+        400,
+        ("k0, k1, k2, k3, k4 (and possibly more)",),
+    ),
+    (
+        "records: valid rows",
+        "/invocations",
+        lambda n: dumps({"dataframe_records": [ROW] * n}),
+        {},
+        200,
+        (),
+    ),
+    (
+        "instances: records with distinct unknown keys",
+        "/invocations",
+        lambda n: dumps({"instances": [{**ROW, f"extra{i}": 1} for i in range(n)]}),
+        {},
+        400,
+        ("unexpected column(s): extra0", "instances[0]"),
+    ),
+    (
+        "inputs: an object of columns, every key unknown",
+        "/invocations",
+        lambda n: dumps({"inputs": {**COLUMNS, **{f"k{i}": [1] for i in range(n)}}}),
+        {},
+        400,
+        ("unexpected column(s): k0",),
+    ),
+    (
+        "instances: rows far wider than the model",
+        "/invocations",
+        lambda n: dumps({"instances": [[1] * n]}),
+        {},
+        400,
+        ("instances[0] has",),
+    ),
+    (
+        "dataframe_split: unknown column names",
+        "/invocations",
+        lambda n: dumps({"dataframe_split": {"columns": [f"c{i}" for i in range(n)], "data": []}}),
+        {},
+        400,
+        ("unexpected column(s): c0",),
+    ),
+    (
+        "dataframe_split: one known name repeated",
+        "/invocations",
+        lambda n: dumps({"dataframe_split": {"columns": ["age"] * n, "data": [[1] * n]}}),
+        {},
+        400,
+        ("repeated: age",),
+    ),
+    (
+        "dataframe_split: valid rows",
+        "/invocations",
+        lambda n: dumps({"dataframe_split": {"columns": FEATURES, "data": [ROW_VALUES] * n}}),
+        {},
+        200,
+        (),
+    ),
+    (
+        "a top-level object of many keys",
+        "/invocations",
+        lambda n: dumps({f"k{i}": 1 for i in range(n)}),
+        {},
+        400,
+        ("exactly one of the keys", "in all"),
+    ),
+    (
+        "deeply nested JSON",
+        "/invocations",
+        lambda n: b"[" * n + b"]" * n,
+        {},
+        400,
+        ("not valid JSON",),
+    ),
+    (
+        "CSV: a header of unknown columns",
+        "/invocations",
+        lambda n: (",".join(f"c{i}" for i in range(n)) + "\n1\n").encode(),
+        CSV,
+        400,
+        ("unexpected column(s): c0", "CSV header"),
+    ),
+    (
+        "CSV: a row far wider than the header",
+        "/invocations",
+        lambda n: f"{CSV_HEADER}\n{CSV_ROW}\n{','.join(['1'] * n)}\n".encode(),
+        CSV,
+        400,
+        ("CSV body cannot be read",),
+    ),
+    (
+        "CSV: valid rows",
+        "/invocations",
+        lambda n: (CSV_HEADER + "\n" + (CSV_ROW + "\n") * n).encode(),
+        CSV,
+        200,
+        (),
+    ),
+    (
+        "V2: many inputs with unknown names",
+        INFER,
+        lambda n: dumps(
+            {
+                "inputs": [
+                    {"name": f"t{i}", "datatype": "FP64", "shape": [1], "data": [1]}
+                    for i in range(n)
+                ]
+            }
+        ),
+        {},
+        400,
+        ("inputs[0] is named 't0'",),
+    ),
+    (
+        "V2: a huge declared shape",
+        INFER,
+        lambda n: dumps(
+            {"inputs": [{"name": "x", "datatype": "FP64", "shape": [2**31] * n, "data": [1]}]}
+        ),
+        {},
+        400,
+        ("more values than a",),
+    ),
+    (
+        "V2: deeply nested tensor data",
+        INFER,
+        lambda n: (
+            b'{"inputs":[{"name":"x","datatype":"FP64","shape":[1,9],"data":'
+            + b"[" * n
+            + b"]" * n
+            + b"}]}"
+        ),
+        {},
+        400,
+        ("not valid JSON",),
+    ),
+    (
+        "V2: valid JSON column tensors",
+        INFER,
+        lambda n: dumps({"inputs": column_tensors(n)}),
+        {},
+        200,
+        (),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "build", "headers", "status", "words"),
+    [case[1:] for case in FORMS],
+    ids=[case[0] for case in FORMS],
+)
+def test_each_request_form_just_under_the_limit_is_bounded(
+    app: Any,
+    path: str,
+    build: Callable[[int], bytes],
+    headers: dict[str, str],
+    status: int,
+    words: tuple[str, ...],
+) -> None:
+    body = just_under(build)
+    elapsed, peak, reply = measured(app, path, body, headers)
+    if status == 200:
+        assert reply[0] == 200, reply[2][:300]
+    else:
+        refused(reply, path, status, *words)
+    assert elapsed < SECONDS, f"{elapsed:.2f} s for {len(body):,} bytes"
+    assert peak < MEMORY_FACTOR * len(body), f"peak {peak:,} for a body of {len(body):,} bytes"
+
+
+def measured(
+    app: Any, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[float, int, tuple[int, dict[str, str], bytes]]:
+    """(seconds, peak Python memory in bytes, reply) of a request through the app: timed
+    once as it runs, and its memory traced on a second run (tracing slows it down)."""
+    started = time.perf_counter()
+    reply = call(app, "POST", path, body, headers)
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()
+    try:
+        assert call(app, "POST", path, body, headers)[0] == reply[0]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return elapsed, peak, reply
+
+
+def test_binary_tensors_just_under_the_limit(app: Any) -> None:
+    spec, raw = binary_columns(1)
+    per_row = len(raw)
+    rows = (LIMIT - 4096) // per_row
+    spec, raw = binary_columns(rows)
+    headers = binary_headers(spec)
+    elapsed, peak, reply = measured(app, INFER, binary_body(spec, raw), headers)
+    assert reply[0] == 200, reply[2][:300]
+    assert elapsed < SECONDS and peak < MEMORY_FACTOR * LIMIT
+
+    # a tiny body declaring a shape of 2**31 x 2**31 values: refused before anything is sized
+    huge = [
+        {
+            "name": "age",
+            "datatype": "FP64",
+            "shape": [2**31, 2**31],
+            "parameters": {"binary_data_size": 8},
+        }
+    ]
+    reply = call(app, "POST", INFER, binary_body(huge, b"\0" * 8), binary_headers(huge))
+    refused(reply, INFER, 400, "input 'age' has shape [2147483648, 2147483648]", "more values")
+
+
+# ---------------------------------------------------------------------------
+# numbers a JSON or CSV parser reads but a float cannot hold
+# ---------------------------------------------------------------------------
+
+HUGE = "1" + "0" * 400
+
+
+def with_age(value: str) -> bytes:
+    return dumps({"dataframe_records": [{**ROW, "age": "AGE"}]}).replace(b'"AGE"', value.encode())
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers"),
+    [
+        ("/invocations", with_age(HUGE), {}),
+        ("/invocations", with_age("-" + HUGE), {}),
+        (
+            "/invocations",
+            f"{CSV_HEADER}\n{CSV_ROW}\n{CSV_ROW.replace(str(ROW['age']), HUGE, 1)}\n".encode(),
+            CSV,
+        ),
+        (
+            INFER,
+            dumps({"inputs": column_tensors(2)}).replace(
+                b'"shape":[2],"data":[' + str(ROW["age"]).encode(),
+                b'"shape":[2],"data":[' + HUGE.encode(),
+                1,
+            ),
+            {},
+        ),
+    ],
+    ids=["records", "records negative", "csv", "v2 tensor"],
+)
+def test_a_400_digit_integer_is_a_400_naming_the_column(
+    app: Any, path: str, body: bytes, headers: dict[str, str]
+) -> None:
+    assert HUGE.encode() in body
+    refused(call(app, "POST", path, body, headers), path, 400, "column 'age' row", "too large")
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "-0", "1e-400", "9" * 30]
+)
+def test_other_extreme_numbers_never_fail_inside(app: Any, literal: str) -> None:
+    """Read as Python and pandas read them (1e400 is infinity, NaN missing): scored, not a 500."""
+    status, _, body = call(app, "POST", "/invocations", with_age(literal))
+    assert status == 200, body
+    status, _, body = call(
+        app,
+        "POST",
+        "/invocations",
+        f"{CSV_HEADER}\n{CSV_ROW.replace(str(ROW['age']), literal, 1)}\n",
+        CSV,
+    )
+    assert status == 200, body
+
+
+def test_more_digits_than_python_converts_is_malformed(app: Any) -> None:
+    refused(
+        call(app, "POST", "/invocations", with_age("1" * 5000)),
+        "/invocations",
+        400,
+        "not valid JSON",
+    )
