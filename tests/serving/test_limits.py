@@ -15,8 +15,11 @@ too many; and health checks stay fast while big requests are scored.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import struct
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -25,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.serving.conftest import FEATURES
+from tests.serving.conftest import FEATURES, Server, start_server
 from tests.serving.test_request_errors import ROWS, TOKEN, call, refused
 
 LIMIT = 2 * 2**20
@@ -425,3 +428,193 @@ def test_more_digits_than_python_converts_is_malformed(app: Any) -> None:
         400,
         "not valid JSON",
     )
+
+
+# ---------------------------------------------------------------------------
+# connections: a real server with small limits
+# ---------------------------------------------------------------------------
+
+TIMEOUT = 1.0
+SLACK = 2.0
+"""Seconds a limit may take beyond its value on a busy machine."""
+SERVER_BODY_LIMIT = 4 * 2**20
+
+
+@pytest.fixture(scope="module")
+def limited(lgb_store: Path) -> Iterator[Server]:
+    server = start_server(
+        "churn",
+        "--store",
+        lgb_store,
+        "--no-request-log",
+        "--max-body-bytes",
+        str(SERVER_BODY_LIMIT),
+        "--max-header-bytes",
+        "16384",
+        "--header-timeout",
+        str(TIMEOUT),
+        "--body-timeout",
+        str(TIMEOUT),
+        "--keep-alive-timeout",
+        str(TIMEOUT),
+    )
+    yield server
+    server.stop()
+
+
+def connect(server: Server) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return sock
+
+
+def answer_of(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    started = time.monotonic()
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    finally:
+        sock.close()
+    return received, time.monotonic() - started
+
+
+def ping(server: Server) -> None:
+    client = server.connect()
+    try:
+        assert client.get("/ping")[0] == 200
+    finally:
+        client.close()
+
+
+def test_a_32_mb_request_head_is_refused_at_once(limited: Server) -> None:
+    sock = connect(limited)
+    started = time.monotonic()
+    # the server may close the connection before the head is sent: refused as well
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(
+            b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (32 * 2**20) + b"\r\n\r\n"
+        )
+    received, _ = answer_of(sock)
+    assert time.monotonic() - started < SLACK
+    assert received == b"" or received.startswith(b"HTTP/1.1 431 "), received[:200]
+    assert b"16,384 bytes" in received or received == b""
+    ping(limited)
+
+
+def test_half_sent_requests_and_silent_connections_are_closed(limited: Server) -> None:
+    sockets = [connect(limited) for _ in range(30)]
+    for index, sock in enumerate(sockets):
+        if index % 3:
+            sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Ty")
+    started = time.monotonic()
+    answers = [answer_of(sock)[0] for sock in sockets]
+    assert time.monotonic() - started < TIMEOUT + SLACK
+    for index, received in enumerate(answers):
+        if index % 3:
+            assert received.startswith(b"HTTP/1.1 408 "), received[:200]
+            assert b"request line and headers took longer than 1 s" in received
+        else:
+            assert received == b""  # nothing was asked: closed without an answer
+    ping(limited)
+
+
+def test_a_trickled_body_is_dropped_after_the_body_timeout(limited: Server) -> None:
+    sock = connect(limited)
+    sock.sendall(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    started = time.monotonic()
+    try:
+        for _ in range(int((TIMEOUT + SLACK) / 0.1)):
+            sock.sendall(b" ")
+            time.sleep(0.1)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    received, _ = answer_of(sock)
+    assert time.monotonic() - started < TIMEOUT + SLACK + 0.5
+    assert received.startswith(b"HTTP/1.1 408 "), received[:200]
+    assert b"request body took longer than 1 s" in received
+    ping(limited)
+
+
+def test_an_idle_keep_alive_connection_is_closed(limited: Server) -> None:
+    sock = connect(limited)
+    sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    received, waited = answer_of(sock)
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b'{"status":"ok"}')
+    assert TIMEOUT * 0.8 < waited < TIMEOUT + SLACK
+
+
+def test_connections_beyond_the_limit_are_refused_while_open_ones_are_served(
+    lgb_store: Path, serve: Any
+) -> None:
+    server: Server = serve(
+        "churn", "--store", lgb_store, "--no-request-log", "--max-connections", "5"
+    )
+    client = server.connect()
+    assert client.get("/ping")[0] == 200
+    idle = [connect(server) for _ in range(4)]
+    time.sleep(0.2)
+    extra = [answer_of(connect(server))[0] for _ in range(3)]
+    for received in extra:
+        assert received.startswith(b"HTTP/1.1 503 "), received[:200]
+        assert b"limit of 5 open connections" in received
+    assert client.get("/ping")[0] == 200  # the open ones are still served
+    assert client.get("/version")[0] == 200
+    for sock in idle:
+        sock.close()
+    time.sleep(0.2)
+    ping(server)  # slots freed: new connections are served again
+    client.close()
+
+
+def test_probes_stay_fast_while_big_requests_are_scored(limited: Server) -> None:
+    """/ping answers in milliseconds while bodies just under the limit are parsed and scored."""
+    global LIMIT
+    saved, LIMIT = LIMIT, SERVER_BODY_LIMIT
+    try:
+        bodies = [
+            just_under(lambda n: dumps({"dataframe_records": [ROW] * n})),
+            just_under(lambda n: dumps({"dataframe_records": [{f"k{i}": 1} for i in range(n)]})),
+            just_under(
+                lambda n: dumps({"dataframe_records": [{**ROW, f"x{i}": 1} for i in range(n)]})
+            ),
+        ]
+    finally:
+        LIMIT = saved
+    answers: list[tuple[int, float]] = []
+    done = threading.Event()
+
+    def scoring() -> None:
+        client = limited.connect()
+        try:
+            for body in bodies * 2:
+                started = time.monotonic()
+                status, _, _ = client.request("POST", "/invocations", body)
+                answers.append((status, time.monotonic() - started))
+        finally:
+            client.close()
+            done.set()
+
+    worker = threading.Thread(target=scoring, daemon=True)
+    prober = limited.connect()
+    latencies = []
+    try:
+        worker.start()
+        while not done.is_set():
+            started = time.monotonic()
+            assert prober.get("/ping")[0] == 200
+            latencies.append(time.monotonic() - started)
+            time.sleep(0.01)
+    finally:
+        prober.close()
+        worker.join(timeout=60)
+    assert [status for status, _ in answers] == [200, 400, 400] * 2
+    assert max(seconds for _, seconds in answers) < SECONDS * 2
+    latencies.sort()
+    assert len(latencies) > 10
+    assert latencies[-1] < 0.5, f"slowest /ping {latencies[-1]:.3f} s"
