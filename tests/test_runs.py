@@ -134,12 +134,13 @@ def test_runs_diff_marks_what_changed(cli, store: Path, run_ids) -> None:
 
 
 def test_runs_show_a_run_that_never_ended(cli, store: Path, tmp_path: Path, run_ids) -> None:
-    """A killed run stays 'running' with no end; show and list still work."""
+    """A killed run (its row still says running, with no end) shows as interrupted: its
+    liveness lock is not held. Show and list still work."""
     copy = tmp_path / "store"
     shutil.copytree(store, copy)
     store_execute(copy, f"UPDATE runs SET status='running', ended_at=NULL WHERE id='{run_ids[0]}'")
     shown = json.loads(cli("runs", "show", run_ids[0], "--store", copy, "--json").out)
-    assert shown["status"] == "running" and shown["seconds"] is None
+    assert shown["status"] == "interrupted" and shown["seconds"] is None
     assert cli("runs", "list", "--store", copy).code == 0
 
 
