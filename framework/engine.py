@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from framework import training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
-from framework.components import CheckOutcome, Release, StepContext
-from framework.errors import DataError
+from framework.components import CheckOutcome, Release, StepContext, check_findings
+from framework.errors import DataError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import frame_hash, git_commit, package_versions
@@ -318,6 +318,8 @@ class Engine:
         run.outputs["champion_note"] = note
         run.outputs["comparison"] = comparison.to_dict()
 
+        if passed and self.deploy_enabled:
+            self._recheck_deploy_targets()
         with tempfile.TemporaryDirectory(dir=store.root, prefix=".package-") as tmp:
             package_dir = Path(tmp) / "package"
             with self._step(run, "register") as step:
@@ -393,6 +395,22 @@ class Engine:
     def _scores(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> dict[str, float]:
         """The run's metrics on some rows (the gate's comparison with the champion)."""
         return self._metrics(y_true, y_pred, y_score)[0]
+
+    def _recheck_deploy_targets(self) -> None:
+        """The deploy targets' own checks again, before anything is registered: the disk
+        may have changed while the model trained (a user's folder now at a deploy path),
+        and a refusal only at deploy time would leave a version registered, never deployed."""
+        problems = [
+            f"{target.path}.params.{finding.key}: {finding.message}"
+            if finding.key
+            else f"{target.path}: {finding.message}"
+            for target in self.spec.deploy
+            for finding in check_findings(
+                self.plugins.build("deploy", target.type, target.kwargs()), self.ctx
+            )
+        ]
+        if problems:
+            raise UserError("nothing registered: " + "; ".join(problems))
 
     def _deploy(
         self, store: Store, run: RunInfo, version: int, metrics: dict[str, float], package: Path

@@ -258,3 +258,41 @@ def test_batch_output_over_a_user_file_or_in_the_store_is_refused_before_trainin
     assert said in result.err and f"spec.yaml:{line_of(spec, 'type: batch')}:" in result.err
     assert snapshot(tmp_path) == before
     assert not (tmp_path / ".specops").exists()
+
+
+def test_a_user_folder_that_appears_while_the_model_trains_stops_the_run_before_register(
+    tmp_path: Path,
+) -> None:
+    """The deploy targets' checks run again after the gate: a refused deploy must not
+    leave a version registered that was never deployed."""
+    from framework import hookimpl
+    from framework.engine import Engine
+    from framework.plugins import load_plugins
+    from framework.spec import load_spec
+    from framework.store import Store
+
+    spec_file = write_project(
+        tmp_path, "deploy: [{type: registry}, {type: directory, params: {path: out}}]\n"
+    )
+    plugins = load_plugins()  # a fresh set: the observer below stays in this test
+    spec = load_spec(spec_file, plugins)  # valid: nothing at out yet
+
+    class UserAtWork:
+        @hookimpl
+        def specops_step_end(self, run: object, step: object) -> None:
+            if getattr(step, "name", None) == "train":
+                (tmp_path / "out").mkdir()
+                (tmp_path / "out" / "precious.txt").write_text("keep me")
+
+    plugins.register(UserAtWork(), name="test.user-at-work")
+    with pytest.raises(UserError) as caught:
+        Engine(spec, plugins).run()
+
+    assert str(caught.value).startswith("nothing registered: deploy[1].params.path: ")
+    assert f"{tmp_path / 'out'} is a directory specops did not write" in str(caught.value)
+    assert (tmp_path / "out" / "precious.txt").read_text() == "keep me"
+    store = Store.open_existing(tmp_path / ".specops")
+    try:
+        assert store.versions("bc") == [] and store.alias("bc", "champion") is None
+    finally:
+        store.close()
