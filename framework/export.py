@@ -59,7 +59,8 @@ def replace_directory(
     from framework.errors import UserError
     from framework.ownership import replace_refusal, write_marker
 
-    refusal = replace_refusal(target)
+    run_id = (owner or {}).get("run_id")
+    refusal = replace_refusal(target, run_id)
     if refusal:
         raise UserError(refusal)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def replace_directory(
     try:
         write(staging)
         write_marker(staging, owner or {})
-        refusal = replace_refusal(target)  # it may have changed while we wrote
+        refusal = replace_refusal(target, run_id)  # it may have changed while we wrote
         if refusal:
             raise UserError(refusal)
         if target.exists():

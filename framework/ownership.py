@@ -56,9 +56,11 @@ def write_marker(directory: Path, owner: Mapping[str, Any]) -> None:
     (directory / MARKER).write_text(json.dumps(info, indent=2, default=str) + "\n")
 
 
-def replace_refusal(target: Path) -> str | None:
+def replace_refusal(target: Path, run_id: str | None = None) -> str | None:
     """Why ``target`` may not be replaced by a deploy, or None when it may (absent,
-    an empty directory, or a directory a deploy wrote that holds nothing else)."""
+    an empty directory, or a directory a deploy wrote that holds nothing else).
+    ``run_id``: the deploying run; what another target of that same run wrote is
+    refused too (two targets of one spec share the path, the first would be lost)."""
     if target.is_symlink():
         return _refusal(target, f"is a symbolic link (to {os.readlink(target)})")
     if not target.exists():
@@ -81,6 +83,8 @@ def replace_refusal(target: Path) -> str | None:
         listed = None
     if listed is None:
         return _refusal(target, f"has a {MARKER} that specops did not write")
+    if run_id is not None and info.get("run_id") == run_id:
+        return _same_run(target, info)
     extra = sorted(found - listed - {MARKER})
     if extra:
         named = ", ".join(extra[:MAX_LISTED])
@@ -109,9 +113,10 @@ def mark_file(path: Path, owner: Mapping[str, Any]) -> None:
     file_marker(path).write_text(json.dumps(info, indent=2, default=str) + "\n")
 
 
-def file_refusal(path: Path) -> str | None:
+def file_refusal(path: Path, run_id: str | None = None) -> str | None:
     """Why the file at ``path`` may not be replaced by a deploy, or None when it may
-    (absent, or exactly the file a deploy wrote there, by its sidecar marker)."""
+    (absent, or exactly the file a deploy wrote there, by its sidecar marker; not
+    one another target of the deploying run ``run_id`` wrote)."""
     if path.is_symlink():
         return _refusal(path, f"is a symbolic link (to {os.readlink(path)})", what="file")
     if not path.exists():
@@ -128,6 +133,8 @@ def file_refusal(path: Path) -> str | None:
         recorded = None
     if recorded is None:
         return _refusal(path, f"has a {marker.name} that specops did not write", what="file")
+    if run_id is not None and info.get("run_id") == run_id:
+        return _same_run(path, info)
     try:
         current = (
             (path.stat().st_size, _sha256(path)) if path.stat().st_size == recorded[0] else None
@@ -197,6 +204,13 @@ def _entries(directory: Path) -> set[str]:
 
 def _raise(error: OSError) -> None:
     raise error
+
+
+def _same_run(path: Path, info: dict[str, Any]) -> str:
+    return (
+        f"{path} was just written by this run's {info.get('target', 'other')} deploy target; "
+        "two deploy targets of one spec write to the same path: give each its own"
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -100,7 +100,7 @@ class BatchTarget:
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         output = ctx.path(self.output)
-        refusal = protected_refusal(output, ctx) or file_refusal(output)
+        refusal = protected_refusal(output, ctx) or file_refusal(output, ctx.run_id)
         if refusal:
             raise UserError(refusal)
         result = score_file(

@@ -296,3 +296,22 @@ def test_a_user_folder_that_appears_while_the_model_trains_stops_the_run_before_
         assert store.versions("bc") == [] and store.alias("bc", "champion") is None
     finally:
         store.close()
+
+
+def test_two_deploy_targets_of_one_spec_on_one_path_do_not_erase_each_other(
+    tmp_path: Path, cli: Cli
+) -> None:
+    deploy = (
+        "deploy:\n"
+        "  - {type: directory, params: {path: out}}\n"
+        "  - {type: directory, params: {path: ./out/}}\n"
+    )
+    spec = write_project(tmp_path, deploy)
+
+    result = cli("run", spec)
+
+    assert result.code == 2
+    assert f"{tmp_path / 'out'} was just written by this run's directory deploy target" in (
+        result.err
+    )
+    assert (tmp_path / "out" / "release.json").is_file()  # the first export is intact
