@@ -60,8 +60,8 @@ def judge(
         higher = directions.get(name, True)
         rule = rules.get(name)
         champion_value = (champion or {}).get(name)
-        mine = (compared or {}).get(name, value)
-        on_rows = mine if mine != value else None
+        on_rows = (compared or {}).get(name)  # None: compared on the whole test split
+        mine = value if on_rows is None else on_rows
         if rule is None:
             verdicts.append(
                 MetricVerdict(name, value, higher, champion=champion_value, compared=on_rows)
@@ -93,7 +93,7 @@ def judge(
                             worse_by,
                             rule.max_drop,
                             higher=higher,
-                            same_rows=mine != value,
+                            same_rows=on_rows is not None,
                         )
                     )
         verdicts.append(
