@@ -558,3 +558,39 @@ def test_predict_refuses_a_crafted_transform_in_the_store(project: Path, cli) ->
     assert "transform.skops contains types specops does not trust" in result.err
     assert "numpy.distutils.fcompiler.gnu.Popen" in result.err
     assert not scored.exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["categories line holding Python code", "garbage instead of trees"],
+)
+def test_a_lightgbm_model_file_is_parsed_as_data_and_never_run(tmp_path: Path, damage: str):
+    """model.txt is read by LightGBM's C++ parser and its categories line by json, never eval."""
+    import lightgbm as lgb
+
+    from plugins.models._common import write_meta
+    from plugins.models.lightgbm_model import LightGBMModel
+
+    frame = pd.DataFrame({"x": np.arange(40.0), "c": pd.Categorical(["a", "b"] * 20)})
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "min_data_in_leaf": 2},
+        lgb.Dataset(frame, np.arange(40) % 2),
+        num_boost_round=2,
+    )
+    booster.save_model(str(tmp_path / "model.txt"))
+    write_meta(
+        tmp_path, {"type": "lightgbm", "task": "binary", "n_classes": 2, "features": ["x", "c"]}
+    )
+    assert LightGBMModel.load(tmp_path).predict_proba(frame).shape == (40, 2)
+
+    marker = tmp_path / "pwned"
+    text = (tmp_path / "model.txt").read_text()
+    if damage == "garbage instead of trees":
+        text = "tree\nversion=v4\nnum_class=1\nTree=0\nnum_leaves=99999999\nleaf_value=1 2\n"
+    head, _, _ = text.rpartition("pandas_categorical:")
+    text = head + f"pandas_categorical:__import__('os').system('touch {marker}')\n"
+    (tmp_path / "model.txt").write_text(text)
+
+    with pytest.raises(StoreError, match=r"model\.txt is not a readable LightGBM model"):
+        LightGBMModel.load(tmp_path)
+    assert not marker.exists()

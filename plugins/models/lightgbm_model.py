@@ -259,9 +259,9 @@ class LightGBMModel:
         model.task = meta["task"]
         model.n_classes = meta["n_classes"]
         model.features = meta["features"]
-        try:
+        try:  # parsed by LightGBM's C++ reader; its categories line by json, never eval
             model._booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
-        except lgb.basic.LightGBMError as exc:
+        except (lgb.basic.LightGBMError, ValueError, OSError) as exc:
             raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
         return model
 
