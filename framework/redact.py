@@ -43,6 +43,11 @@ MIN_LENGTH = 4
 ANYWHERE_LENGTH = 8
 """Values at least this long are replaced even inside a longer word."""
 
+SHORTEST_SECRET = 3
+"""Shorter values are never remembered, whatever their key: two characters are guessed
+in a few thousand tries, so hiding them protects nothing, while every ``x`` in
+``569 rows x 31 columns`` would become a placeholder."""
+
 MASK = "***"
 
 SECRET_KEY = re.compile(
@@ -120,16 +125,17 @@ class Secrets:
             return
         secret_key = bool(SECRET_KEY.search(key))
         forms: dict[str, str] = {}
-        if value and (len(value) >= MIN_LENGTH or secret_key):
+        if len(value) >= MIN_LENGTH or (secret_key and len(value) >= SHORTEST_SECRET):
             placeholder = f"${{env:{name}}}"
             for form in _forms(value):
-                if len(form) >= MIN_LENGTH or secret_key:
+                if len(form) >= MIN_LENGTH or (secret_key and len(form) >= SHORTEST_SECRET):
                     forms.setdefault(form, placeholder)
         credentials = {value: f"${{env:{name}}}"} if value and secret_key else {}
         for part in _credentials_in(value):
             credentials.setdefault(part, MASK)
             for form in _forms(part):
-                forms.setdefault(form, MASK)
+                if len(form) >= SHORTEST_SECRET:
+                    forms.setdefault(form, MASK)
         with self._lock:
             added = {f: r for f, r in forms.items() if f not in self._replacements}
             if added:

@@ -270,13 +270,15 @@ def test_short_values_are_redacted_only_where_they_stand_alone() -> None:
     with scope():
         remember("MIN_ROWS", "5000")
         remember("FLAG", "1")  # not a secret: every "1" would go
-        remember("PIN", "42", key="password")  # short, but its key says secret
+        remember("PIN", "427", key="password")  # short, but its key says secret
+        remember("PW", "x", key="password")  # too short to protect anything: not hidden
         remember("TOKEN", "abcdefgh12345")
         assert redact(">= 5000 rows, 50000 seen, 5000.0") == (
             ">= ${env:MIN_ROWS} rows, 50000 seen, ${env:MIN_ROWS}"
         )
         assert redact("1 of 1") == "1 of 1"
-        assert redact("pin 42, 420") == "pin ${env:PIN}, 420"
+        assert redact("pin 427, 4270") == "pin ${env:PIN}, 4270"
+        assert redact("569 rows x 31 columns") == "569 rows x 31 columns"
         assert redact("xxabcdefgh12345yy") == "xx${env:TOKEN}yy"
         assert redact({"a": ["abcdefgh12345"]}) == {"a": ["${env:TOKEN}"]}
         remember("SHORT", "ab12")  # a glued short value must not hide a long one after it
