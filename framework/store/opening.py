@@ -38,18 +38,37 @@ def check_database_file(root: Path) -> None:
                 "garbage-collect them (move artifacts/ away to start afresh)"
             )
         return
+    # a checkpoint writes page 1 (the new page count) before the pages that grow the
+    # file, so a concurrent reader may see a header ahead of the size: look again
+    deadline = time.monotonic() + TORN_READ_SECONDS
+    while True:
+        problem = _header_problem(database)
+        if problem is None:
+            return
+        if time.monotonic() > deadline:
+            raise damaged(database, problem)
+        time.sleep(0.05)
+
+
+TORN_READ_SECONDS = 1.0
+"""How long a database whose size disagrees with its header is looked at again before
+it is called truncated (a checkpoint of another process may be extending it)."""
+
+
+def _header_problem(database: Path) -> str | None:
+    """What is wrong with the file's SQLite header and size, or None."""
     with database.open("rb") as handle:
         header = handle.read(100)
+        size = os.fstat(handle.fileno()).st_size
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        raise damaged(database, f"not a SQLite database: {size} bytes of something else")
+        return f"not a SQLite database: {size} bytes of something else"
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     counted = header[24:28] == header[92:96]  # the page count is valid (SQLite >= 3.7)
     if page_size < 512 or size % page_size or (counted and size < pages * page_size):
-        raise damaged(
-            database, f"truncated: {size} bytes, its header says {pages} page(s) of {page_size}"
-        )
+        return f"truncated: {size} bytes, its header says {pages} page(s) of {page_size}"
+    return None
 
 
 def read_only_reason(root: Path) -> str | None:
