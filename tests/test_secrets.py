@@ -65,8 +65,10 @@ def test_a_database_url_from_the_environment_is_never_stored_or_shown(
     shown = cli("runs", "show", last_run(store), "--store", store, "--json")
     table = cli("runs", "show", last_run(store), "--store", store)
     listed = cli("runs", "list", "--store", store, "--json")
+    first, second = [r for (r,) in store_rows(store, "SELECT id FROM runs")][:2]
+    diff = cli("runs", "diff", first, second, "--store", store, "--json")
 
-    outputs = [plan, plan_json, run, run_json, debug, shown, table, listed]
+    outputs = [plan, plan_json, run, run_json, debug, shown, table, listed, diff]
     assert_nowhere(SECRETS, every_byte(store), *(r.out + r.err for r in outputs))
     report = json.loads(shown.out)
     assert report["params"]["data.source.params.url"] == "${env:DB_URL}"
