@@ -32,6 +32,7 @@ from framework.components import (
 from framework.data_limits import (
     check_csv_header,
     check_parquet_whole,
+    decimals_as_floats,
     parquet_files,
     refuse_huge_integers,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "check_csv_header",
     "check_parquet_whole",
     "columns_with_role",
+    "decimals_as_floats",
     "deploy_file_findings",
     "deploy_path_findings",
     "did_you_mean",

@@ -330,3 +330,27 @@ def refuse_huge_integers(
                     hint=f"numbers must fit in 64 bits ({INT64_MIN} to {UINT64_MAX}); if "
                     "the column is an identifier, store it as text (e.g. with a letter prefix)",
                 )
+
+
+def decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Decimal columns (Parquet ``decimal128``, SQL ``NUMERIC``) as float64.
+
+    pandas keeps them as ``Decimal`` objects in an object column, which profiling
+    and the stored signature cannot take (training failed with "Circular reference
+    detected", exit 3); a float is what every later step expects of a number.
+    """
+    from pandas.api.types import infer_dtype
+
+    decimal = [
+        name
+        for name in frame.columns
+        if frame[name].dtype == object and infer_dtype(frame[name], skipna=True) == "decimal"
+    ]
+    if not decimal:
+        return frame
+    return frame.assign(
+        **{
+            str(name): frame[name].map(float, na_action="ignore").astype("float64")
+            for name in decimal
+        }
+    )

@@ -22,6 +22,7 @@ from framework import (
     StepContext,
     check_csv_header,
     check_parquet_whole,
+    decimals_as_floats,
     did_you_mean,
     hookimpl,
     parquet_files,
@@ -330,7 +331,7 @@ class ParquetSource:
                 f"cannot read Parquet data {path}: {exc}",
                 hint="is it a Parquet file (or a directory holding only Parquet files)?",
             ) from exc
-        return _require_rows(frame, f"Parquet data {path}")
+        return _require_rows(decimals_as_floats(frame), f"Parquet data {path}")
 
     def _require_named_columns(self, path: Path) -> None:
         """After a failed read, name a misspelt ``columns`` entry (with a suggestion).
@@ -465,7 +466,7 @@ class SqlSource:
         if frame is None:  # a statement with no result set: only reachable past validate
             raise DataError(f"{what} returned no columns", hint="the query must be a SELECT")
         refuse_huge_integers(frame, what)
-        return _require_rows(frame, what)
+        return _require_rows(decimals_as_floats(frame), what)
 
     def _bad_table_finding(self) -> Finding:
         return Finding(

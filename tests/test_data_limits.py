@@ -7,6 +7,7 @@ before it is read whole: by ``specops validate``/``run`` (sources), ``specops pr
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -319,3 +320,30 @@ def test_a_query_with_no_rows_is_exit_2(cli: Cli, shop: Path) -> None:
     result = cli("run", spec)
 
     assert result.code == 2 and "has no rows" in result.err
+
+
+# ---------------------------------------------------------------------------
+# decimals (Parquet decimal128, SQL NUMERIC): numbers, not objects
+# ---------------------------------------------------------------------------
+
+
+def test_a_parquet_decimal_column_trains_as_a_number(cli: Cli, tmp_path: Path) -> None:
+    """Was exit 3 ("Circular reference detected" while storing the signature)."""
+    from decimal import Decimal
+
+    data = frame(rows=80)
+    table = pa.table(
+        {
+            "a": pa.array([Decimal(v) / 4 for v in data["a"]], type=pa.decimal128(10, 2)),
+            "b": data["b"],
+            "target": data["target"],
+        }
+    )
+    pq.write_table(table, tmp_path / "data.parquet")
+    spec = write_spec(tmp_path, "parquet", "{path: data.parquet}")
+
+    assert cli("run", spec).code == 0
+    shown = cli("models", "show", "limits/1", "--json", "--store", tmp_path / ".specops")
+
+    [column] = [c for c in json.loads(shown.out)["signature"]["columns"] if c["name"] == "a"]
+    assert (column["role"], column["dtype"]) == ("numeric", "float64")
