@@ -167,6 +167,32 @@ def test_reproduce_refills_the_placeholders_from_the_environment(
     assert_nowhere(("7654321",), result.out, result.err, every_byte(store))
 
 
+def test_monitor_checks_from_the_environment_stay_out_of_records_and_reports(
+    cli, write_spec, monkeypatch, tmp_path: Path
+) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    batch = tmp_path / "batch.csv"
+    load_breast_cancer(as_frame=True).frame.to_csv(batch, index=False)
+    monkeypatch.setenv("MON_COLUMN", "Mon_Secret_Column")
+    monkeypatch.setenv("MON_MIN", "987654")
+    spec = write_spec(
+        breast_cancer_spec(n_estimators=5)
+        + "monitor:\n  checks:\n"
+        + '    - {type: required_columns, params: {columns: ["${env:MON_COLUMN}"]}}\n'
+        + '    - {type: row_count, params: {min: "${env:MON_MIN}"}}\n'
+    )
+    assert cli("run", spec).code == 0
+    report = tmp_path / "report.html"
+    monitored = cli("monitor", spec, "--data", batch, "--report", report)
+    as_json = cli("monitor", spec, "--data", batch, "--json")
+    assert monitored.code == as_json.code == 1, monitored.err  # the checks said no
+    texts = (monitored.out, monitored.err, as_json.out, report.read_text())
+    secrets = ("Mon_Secret_Column", "987654")
+    assert_nowhere(secrets, *texts, every_byte(spec.parent / ".specops"))
+    assert "${env:MON_COLUMN}" in as_json.out and "${env:MON_MIN}" in as_json.out
+
+
 def test_a_tracker_plugin_sees_placeholders_not_values(
     monkeypatch, write_spec, tmp_path: Path
 ) -> None:
