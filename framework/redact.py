@@ -234,7 +234,7 @@ def _number_forms(value: str) -> list[str]:
         return []
     if number != number or number in (float("inf"), float("-inf")):
         return []
-    forms = [str(number), f"{number:.10g}", f"{number:.4g}"]
+    forms = [str(number), f"{number:.10g}"]  # as Python and the checks print it
     if number.is_integer():
         forms.append(str(int(number)))
     return forms
