@@ -482,3 +482,44 @@ def test_partial_outputs_of_killed_predicts_are_swept_by_the_next_one(
         assert cli("predict", "bc", "-i", small, "-o", out, "--store", built / ".specops").code == 0
         left = sorted(p.name for p in out.parent.iterdir())
     assert left == [live.name, "scores.csv"]
+
+
+# durability -------------------------------------------------------------------------
+
+
+def test_a_blobs_directory_is_synced_before_the_row_naming_it_commits(
+    cli, bc_spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Power loss can undo a rename whose directory was not synced: every blob a version
+    names has its directory fsynced before the transaction recording it commits."""
+    import framework.store.artifacts as artifacts
+    import framework.store.opening as opening
+
+    events: list[str] = []
+    sync, connect = artifacts.sync_directory, opening.connect_read_write
+
+    def synced(directory: Path) -> None:
+        sync(directory)
+        events.append(f"sync {directory}")
+
+    def traced(database: Path) -> sqlite3.Connection:
+        db = connect(database)
+        db.set_trace_callback(
+            lambda sql: (
+                events.append(sql)
+                if "INSERT INTO model_versions" in sql or sql == "COMMIT"
+                else None
+            )
+        )
+        return db
+
+    monkeypatch.setattr(artifacts, "sync_directory", synced)
+    monkeypatch.setattr("framework.store.store.connect_read_write", traced)
+    assert cli("run", bc_spec).code == 0
+    store = bc_spec.parent / ".specops"
+    files = json.loads(store_rows(store, "SELECT files_json FROM model_versions")[0][0])
+    insert = next(i for i, e in enumerate(events) if "INSERT INTO model_versions" in e)
+    commit = events.index("COMMIT", insert)
+    synced_before = set(events[:commit])
+    for digest in files.values():
+        assert f"sync {store / 'artifacts' / digest[:2]}" in synced_before, digest
