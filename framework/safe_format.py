@@ -95,6 +95,10 @@ def load_skops(path: Path) -> Any:
     if refused:
         raise StoreError(f"{path.name} contains types specops does not trust: {', '.join(refused)}")
     try:
-        return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+        loaded = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
     except Exception as exc:
         raise StoreError(f"{path.name} could not be loaded: {exc}") from exc
+    from framework.tree_checks import check_trees
+
+    check_trees(loaded, path.name)  # compiled tree code trusts its indices: check them once
+    return loaded

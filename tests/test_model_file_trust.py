@@ -594,3 +594,110 @@ def test_a_lightgbm_model_file_is_parsed_as_data_and_never_run(tmp_path: Path, d
     with pytest.raises(StoreError, match=r"model\.txt is not a readable LightGBM model"):
         LightGBMModel.load(tmp_path)
     assert not marker.exists()
+
+
+# --- fitted trees: compiled code trusts their indices ----------------------------------
+
+
+def find_node(tree: Any, test) -> dict[str, Any]:
+    """The first schema node (depth first) for which ``test`` holds."""
+    if isinstance(tree, dict):
+        if "__loader__" in tree and test(tree):
+            return tree
+        children = tree.values()
+    elif isinstance(tree, list):
+        children = tree
+    else:
+        children = []
+    for child in children:
+        found = find_node(child, test)
+        if found is not None:
+            return found
+    return None  # type: ignore[return-value]
+
+
+def edit_array(entries: dict[str, bytes], name: str, edit) -> None:
+    array = np.load(io.BytesIO(entries[name]))
+    edit(array)
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    entries[name] = buffer.getvalue()
+
+
+def decision_tree_file() -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.arange(40.0).reshape(20, 2)
+    schema, entries = dumped(DecisionTreeClassifier(max_depth=3).fit(X, np.arange(20) % 2))
+    tree = find_node(schema, lambda n: n["__loader__"] == "TreeNode")
+    return schema, entries, tree["content"]["content"]
+
+
+def hist_gradient_boosting_file():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    frame = pd.DataFrame({"x": np.arange(60.0), "c": pd.Categorical(["a", "b", "c"] * 20)})
+    model = HistGradientBoostingClassifier(categorical_features="from_dtype", max_iter=3)
+    schema, entries = dumped(model.fit(frame, (np.arange(60) // 3) % 2))
+    predictor = find_node(schema, lambda n: n["__class__"] == "TreePredictor")
+    return schema, entries, predictor["content"]["content"]
+
+
+def child_past_the_end(tree):
+    tree["left_child"][0] = 1_000_000
+
+
+def child_pointing_back(tree):
+    tree["left_child"][0] = 0
+
+
+def feature_past_the_row(tree):
+    tree["feature"][0] = 7
+
+
+def predictor_child_past_the_end(nodes):
+    nodes["left"][0] = 1_000_000
+
+
+def predictor_feature_past_the_row(nodes):
+    nodes["feature_idx"][0] = 5
+
+
+def predictor_categorical_split_on_a_number(nodes):
+    inner = np.flatnonzero(nodes["is_leaf"] == 0)
+    nodes["feature_idx"][inner] = 1  # the numeric column once categories come first
+    nodes["is_categorical"][inner] = 1
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [child_past_the_end, child_pointing_back, feature_past_the_row],
+    ids=lambda e: e.__name__,
+)
+def test_a_decision_tree_with_indices_outside_it_is_refused(tmp_path: Path, edit) -> None:
+    schema, entries, tree = decision_tree_file()
+    edit_array(entries, tree["nodes"]["file"], edit)
+    path = write_archive(tmp_path / "model.skops", schema, entries)
+
+    with pytest.raises(StoreError, match=r"model\.skops holds a damaged or crafted decision tree"):
+        load_skops(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        predictor_child_past_the_end,
+        predictor_feature_past_the_row,
+        predictor_categorical_split_on_a_number,
+    ],
+    ids=lambda e: e.__name__,
+)
+def test_a_gradient_boosting_tree_with_indices_outside_it_is_refused(tmp_path: Path, edit) -> None:
+    schema, entries, predictor = hist_gradient_boosting_file()
+    path = write_archive(tmp_path / "fine.skops", schema, entries)
+    assert load_skops(path) is not None
+    edit_array(entries, predictor["nodes"]["file"], edit)
+    path = write_archive(tmp_path / "model.skops", schema, entries)
+
+    with pytest.raises(StoreError, match="holds a damaged or crafted gradient boosting tree"):
+        load_skops(path)
