@@ -54,7 +54,12 @@ SECRET_KEY = re.compile(
     r"pass|pwd|secret|token|credential|auth|api_?key|private|signature|dsn|url|uri|conn",
     re.IGNORECASE,
 )
-"""A key (or URL query parameter) whose value is a secret whatever its length."""
+"""A key whose value may be or hold a secret: hidden however short (see the rule above)."""
+
+_SECRET_NAME = r"pass|pwd|secret|token|credential|auth|api_?key|private|signature"
+CREDENTIAL_KEY = re.compile(_SECRET_NAME, re.IGNORECASE)
+"""A key (or URL query parameter) whose whole value is a credential; a ``url`` is not,
+only the password inside it."""
 
 IDENTIFIER_KEYS = frozenset({"name", "alias"})
 """Keys whose values name things the registry is looked up by (the spec's model name,
@@ -71,7 +76,7 @@ it runs to the last ``@`` before the query, a quote or a space."""
 
 _SECRET_PARAM = re.compile(
     r"(?P<head>(?:^|[?&;\s,])[A-Za-z0-9_.-]*"
-    r"(?:pass|pwd|secret|token|credential|auth|api_?key|private|signature)"
+    rf"(?:{_SECRET_NAME})"
     r"[A-Za-z0-9_.-]*=)(?P<secret>[^&;\s#'\"]*?)(?=[&;\s#'\"]|:\s|:?$)",
     re.IGNORECASE,
 )
@@ -130,7 +135,8 @@ class Secrets:
             for form in _forms(value):
                 if len(form) >= MIN_LENGTH or (secret_key and len(form) >= SHORTEST_SECRET):
                     forms.setdefault(form, placeholder)
-        credentials = {value: f"${{env:{name}}}"} if value and secret_key else {}
+        whole = value and CREDENTIAL_KEY.search(key)
+        credentials = {value: f"${{env:{name}}}"} if whole else {}
         for part in _credentials_in(value):
             credentials.setdefault(part, MASK)
             for form in _forms(part):
@@ -248,7 +254,7 @@ def _credentials_in(value: str) -> list[str]:
         parts = urlsplit(value)
         if parts.password:
             found.append(parts.password)
-        found += [v for k, v in parse_qsl(parts.query) if SECRET_KEY.search(k)]
+        found += [v for k, v in parse_qsl(parts.query) if CREDENTIAL_KEY.search(k)]
     except ValueError:
         pass
     return [s for s in dict.fromkeys(found) if s and s != MASK and not PLACEHOLDER.search(s)]

@@ -77,10 +77,14 @@ def test_a_database_url_from_the_environment_is_never_stored_or_shown(
     spec_json = store_rows(store, "SELECT spec_json FROM runs LIMIT 1")[0][0]
     assert json.loads(spec_json)["data"]["source"]["params"]["url"] == "${env:DB_URL}"
 
-    # the stored spec hash is no oracle: another password, the same hash
+    # the stored spec hash is no oracle: another password, the same hash; another host
+    # (not a secret) still tells the runs apart
     monkeypatch.setenv("DB_URL", DB_URL.replace(PASSWORD, "0ther-pw"))
     assert cli("run", spec, "--json").code == 2
     assert len({h for (h,) in store_rows(store, "SELECT spec_hash FROM runs")}) == 1
+    monkeypatch.setenv("DB_URL", DB_URL.replace("db.internal", "db2.internal"))
+    assert cli("run", spec, "--json").code == 2
+    assert len({h for (h,) in store_rows(store, "SELECT spec_hash FROM runs")}) == 2
 
 
 def test_a_literal_url_password_with_a_slash_is_masked_in_plan_and_store(cli, write_spec) -> None:
