@@ -519,9 +519,8 @@ class SqlSource:
             with engine.connect() as connection:
                 # Our own transaction, read-only where the database has one, and always
                 # rolled back: pandas commits a transaction it opens itself.
-                transaction = connection.begin()
+                transaction = begin_read_only(connection)
                 try:
-                    begin_read_only(connection)
                     return pd.read_sql_query(sqlalchemy.text(sql), connection)
                 finally:
                     transaction.rollback()

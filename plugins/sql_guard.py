@@ -183,11 +183,24 @@ def connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def begin_read_only(connection: Any) -> None:
-    """Start a read-only transaction on a SQLAlchemy connection, where the database
-    has one (PostgreSQL, MySQL/MariaDB); the caller always rolls it back."""
+def begin_read_only(connection: Any) -> Any:
+    """Begin a transaction on a SQLAlchemy connection, read-only where the database
+    can be told so (PostgreSQL, MySQL/MariaDB); the caller always rolls it back.
+
+    The session is made read-only first, and that is committed: a string of
+    statements (``SELECT 1; ROLLBACK; DROP TABLE t``, which psycopg sends as one)
+    could otherwise end the read-only transaction, undo a ``SET`` made inside it,
+    and write in the next one. Only a read-only role also stops a string that sets
+    the session back to read-write, which the statement check refuses by its ``;``.
+    """
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        connection.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        connection.commit()
     elif dialect in ("mysql", "mariadb"):
-        connection.exec_driver_sql("START TRANSACTION READ ONLY")
+        connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+        connection.commit()
+    transaction = connection.begin()
+    if dialect == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    return transaction
