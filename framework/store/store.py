@@ -196,7 +196,6 @@ class Store(MonitoringRecords):
         if reason and write:
             raise read_only(root, reason)
         self.read_only = reason is not None
-        self.db: sqlite3.Connection | None = None  # type: ignore[assignment]
         try:
             if self.read_only:
                 self.db = connect_read_only(self.database)
@@ -210,9 +209,11 @@ class Store(MonitoringRecords):
                         self.db.execute(statement)
                     _add_new_columns(self.db, statements)
                 self._process_lock = LiveLock.for_process(root)
-        except sqlite3.DatabaseError as exc:
+        except BaseException as exc:
             self.close()
-            raise as_user_error(exc) or exc from exc
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise as_user_error(exc) or exc from exc
+            raise
 
     @classmethod
     def open_existing(cls, root: Path, *, write: bool = True) -> Store:
@@ -232,8 +233,9 @@ class Store(MonitoringRecords):
         if self._process_lock is not None:
             self._process_lock.release()
             self._process_lock = None
-        if self.db is not None:
-            self.db.close()
+        db: sqlite3.Connection | None = getattr(self, "db", None)  # None: opening failed
+        if db is not None:
+            db.close()
 
     def own_locks(self) -> set[Path]:
         """The lock files this store object holds (``store gc`` ignores its own)."""
