@@ -497,6 +497,11 @@ class SqlSource:
                     raise DataError(
                         f"SQL failed on SQLite database {path}: {reason}", hint=hint
                     ) from exc
+                except TypeError as exc:  # pandas, on a statement with no result set
+                    raise DataError(
+                        f"the query on SQLite database {path} returned no columns",
+                        hint=READ_ONLY_HINT,
+                    ) from exc
         except sqlite3.Error as exc:
             raise DataError(f"cannot open SQLite database {path}: {exc}") from exc
 
