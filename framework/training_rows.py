@@ -18,6 +18,7 @@ so exported packages carry no trace of the training data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ SCHEME = "pandas-hash-uint64/1"
 """How fingerprints are computed; another scheme's fingerprints are never compared."""
 MAGIC = b"specops training rows 1\n"
 MISSING_TEXT = "\x00specops:missing"
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -134,7 +136,13 @@ def load(store: Store, lineage: dict[str, Any], owner: str) -> TrainingRows | No
     entry = lineage.get(LINEAGE_KEY)
     if not isinstance(entry, dict) or entry.get("scheme") != SCHEME:
         return None
-    path: Path = store.artifacts.verified(str(entry["blob"]), f"training rows of {owner}")
+    digest = entry.get("blob")
+    if not isinstance(digest, str) or not SHA256.fullmatch(digest):
+        raise StoreError(
+            f"training rows of {owner}: the lineage names no valid blob ({digest!r}); "
+            "the store's record of that version is damaged"
+        )
+    path: Path = store.artifacts.verified(digest, f"training rows of {owner}")
     data = path.read_bytes()
     body = data[len(MAGIC) :]
     if not data.startswith(MAGIC) or len(body) % 8:

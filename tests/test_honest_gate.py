@@ -311,3 +311,18 @@ def test_fingerprints_survive_rereading_the_same_rows() -> None:
     ]
     trained = TrainingRows.of(row_hashes(first, columns)[:2], columns)
     assert trained.contains(row_hashes(again, columns)).tolist() == [True, True, False]
+
+
+def test_a_lineage_naming_a_path_instead_of_a_blob_is_refused(cli, noisy) -> None:
+    """A damaged (or hostile) store row never makes the gate read a file outside the store."""
+    spec = noisy()
+    store = spec.parent / ".specops"
+    store_execute(
+        store,
+        "UPDATE model_versions SET lineage_json ="
+        " json_set(lineage_json, '$.training_rows.blob', '../../../etc/passwd')",
+    )
+    result = cli("run", spec, "--set", "seed=2")
+    assert result.code == 2
+    assert "training rows of noisy/1: the lineage names no valid blob" in result.err
+    assert champion(store, "noisy") == 1
