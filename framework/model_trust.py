@@ -481,6 +481,8 @@ def audit(data: bytes) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_entries(archive, "the archive")
+            if "schema.json" not in archive.namelist():
+                raise Refused("it has no schema.json")
             info = archive.getinfo("schema.json")
             if info.file_size > limit("SPECOPS_MAX_MODEL_SCHEMA_BYTES"):
                 raise Refused(

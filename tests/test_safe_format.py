@@ -136,3 +136,20 @@ def test_every_built_in_transform_and_model_still_loads(tmp_path: Path) -> None:
         loaded = load_skops(tmp_path / f"{number}.skops")
         assert type(loaded) is type(obj)
     assert load_skops(tmp_path / "0.skops").transform(frame).equals(pipeline.transform(frame))
+
+
+def test_a_sparse_matrix_round_trips_and_a_file_without_schema_is_named(tmp_path: Path) -> None:
+    import zipfile
+
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix(np.eye(4))
+    save_skops(matrix, tmp_path / "m.skops")
+    assert (load_skops(tmp_path / "m.skops") != matrix).nnz == 0
+
+    with zipfile.ZipFile(tmp_path / "empty.skops", "w") as archive:
+        archive.writestr("data.bin", b"")
+    with pytest.raises(
+        StoreError, match=r"empty\.skops is not a readable skops file: it has no schema\.json"
+    ):
+        load_skops(tmp_path / "empty.skops")
