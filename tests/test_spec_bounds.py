@@ -266,3 +266,16 @@ def test_several_profiles_apply_in_order_and_are_all_recorded(cli, write_spec) -
 
     cli("run", path, "--json", "--profile", "small", "--profile", "tiny")
     assert store_rows(path.parent / ".specops", "SELECT profile FROM runs") == [("small, tiny",)]
+
+
+def test_a_model_seed_beyond_what_scikit_learn_accepts_is_refused_at_validate(
+    cli, write_spec
+) -> None:
+    path = write_spec(
+        breast_cancer_spec(5)
+        .replace("type: lightgbm", "type: random_forest")
+        .replace("n_estimators: 5, num_leaves: 7", "random_state: 4294967296")
+    )
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "model.params.random_state: must be <= 4294967295" in result.err

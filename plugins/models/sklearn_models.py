@@ -75,7 +75,10 @@ CLASS_WEIGHT = {
     "default": None,
     "description": "'balanced' weighs classes inversely to their frequency (classification only).",
 }
-RANDOM_STATE = _integer(0, None, "Random seed; null uses the run's seed.", nullable=True)
+RANDOM_STATE = {
+    **_integer(0, None, "Random seed; null uses the run's seed.", nullable=True),
+    "maximum": 2**32 - 1,  # what scikit-learn accepts: refused at validate, not at fit
+}
 N_JOBS = {
     "type": ["integer", "null"],
     "minimum": -1,
