@@ -106,6 +106,23 @@ CONTAINERS: dict[str, frozenset[str]] = {
 NEVER: frozenset[str] = frozenset({"MethodNode", "OperatorFuncNode", "ConstructorFromReduceNode"})
 """Loaders that yield a callable or call a class with stored arguments: always refused."""
 
+LOADERS: frozenset[str] = frozenset(
+    {
+        *CONTAINERS,
+        "JsonNode",
+        "FunctionNode",
+        "PartialNode",
+        "TypeNode",
+        "ObjectNode",
+        "NdArrayNode",
+        "SparseMatrixNode",
+        "LossNode",
+        "_DictWithDeprecatedKeysNode",
+    }
+)
+"""The skops loaders specops accepts, each checked by ``Audit._<loader>``; any other
+(``NEVER``, skops' quantile-forest nodes, a loader a newer skops adds) is refused."""
+
 LOSS_MODULES: frozenset[str] = frozenset({"sklearn._loss._loss", "sklearn.linear_model._sgd_fast"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -176,6 +193,11 @@ class Audit:
     archive: zipfile.ZipFile
     untrusted: set[str] = field(default_factory=set)
     by_id: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    roles_checked: set[tuple[int, str]] = field(default_factory=set)
+    entries: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.entries = frozenset(self.archive.namelist())
 
     def index(self, tree: Any) -> None:
         """Every state stored under each ``__id__``.
@@ -229,8 +251,8 @@ class Audit:
             if saved_id not in self.by_id:
                 raise Refused(f"a cached node refers to unknown id {saved_id}")
             return  # skops reuses an object stored under that id; each is checked where it is
-        check = getattr(self, f"_{loader}", None)
-        if check is None or loader in NEVER:
+        check = getattr(self, f"_{loader}") if loader in LOADERS else None
+        if check is None:
             content = state.get("content")
             func = content.get("func") if isinstance(content, dict) else None
             self.untrusted.add(f"{name}.{func}" if loader == "MethodNode" else name)
@@ -240,6 +262,10 @@ class Audit:
 
     def _role(self, state: Any, role: str) -> None:
         """Context rules: what a partial may wrap, what a dict key or array item may be."""
+        if isinstance(state, dict) and isinstance(state.get("__id__"), int):
+            if (state["__id__"], role) in self.roles_checked:
+                return  # many places may share one id: check its states once per role
+            self.roles_checked.add((state["__id__"], role))
         for candidate in self.candidates(state):
             if not isinstance(candidate, dict):
                 continue  # node() refuses it
@@ -275,7 +301,7 @@ class Audit:
         return name in TYPE_VALUES or _numpy_scalar(name)
 
     def _entry(self, file_name: Any) -> None:
-        if not isinstance(file_name, str) or file_name not in self.archive.namelist():
+        if not isinstance(file_name, str) or file_name not in self.entries:
             raise Refused(f"a node refers to missing entry {file_name!r}")
 
     # One method per skops loader: what it builds, and which nodes under it skops reads.

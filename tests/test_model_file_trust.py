@@ -701,3 +701,13 @@ def test_a_gradient_boosting_tree_with_indices_outside_it_is_refused(tmp_path: P
 
     with pytest.raises(StoreError, match="holds a damaged or crafted gradient boosting tree"):
         load_skops(path)
+
+
+@pytest.mark.parametrize("loader", ["role", "children", "MethodNode", "QuantileForestNode"])
+def test_a_loader_specops_does_not_list_is_refused(tmp_path: Path, loader: str) -> None:
+    """Only skops loaders with a rule here are accepted, not any name that happens to resolve."""
+    node = {"__class__": "dict", "__module__": "builtins", "__loader__": loader, "content": {}}
+    path = write_archive(tmp_path / "m.skops", node)
+
+    with pytest.raises(StoreError, match=r"m\.skops contains types specops does not trust"):
+        load_skops(path)
