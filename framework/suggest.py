@@ -7,16 +7,17 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def closest(word: str, candidates: Iterable[Any]) -> str | None:
+def closest(word: Any, candidates: Iterable[Any]) -> str | None:
     """The most similar candidate, or None when nothing is close enough to help.
 
-    Candidates are compared as text: a table's column names may be numbers.
+    The word and the candidates are compared as text: a table's column names may be
+    numbers, and a misspelt key may have been read as one.
     """
-    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 
-def did_you_mean(word: str, candidates: Iterable[Any]) -> str:
+def did_you_mean(word: Any, candidates: Iterable[Any]) -> str:
     """A ``"; did you mean 'x'?"`` suffix, or an empty string."""
     match = closest(word, candidates)
     return f"; did you mean '{match}'?" if match else ""

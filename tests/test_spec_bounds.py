@@ -279,3 +279,10 @@ def test_a_model_seed_beyond_what_scikit_learn_accepts_is_refused_at_validate(
     result = cli("validate", path)
     assert result.code == 2
     assert "model.params.random_state: must be <= 4294967295" in result.err
+
+
+def test_suggestions_take_any_key() -> None:
+    from framework.suggest import did_you_mean
+
+    assert did_you_mean(0, ["0x", 1]) == "; did you mean '0x'?"
+    assert did_you_mean(None, [None, True]) == "; did you mean 'None'?"

@@ -233,6 +233,33 @@ def test_text_edit_of_example_spec(
     assert_handled(workdir / "edited.yaml", "".join(lines))
 
 
+SET_KEYS = st.lists(
+    st.sampled_from(["model", "params", "data", "split", "seed", "gate", "0", "1", "x", "~"]),
+    min_size=1,
+    max_size=5,
+).map(".".join)
+
+
+@FUZZ
+@given(
+    key=SET_KEYS,
+    value=ODD_VALUES,
+    profiles=st.lists(st.sampled_from(["parquet", "small", "", "nope", "0"]), max_size=3),
+)
+def test_odd_overrides_and_profiles(
+    workdir: Path, key: str, value: Any, profiles: list[str]
+) -> None:
+    path = workdir / "churn.yaml"
+    if not path.exists():
+        path.write_text((SPECS / "churn_csv.yaml").read_text())
+    text = yaml.dump(value, default_flow_style=True, width=10**6).strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")]
+    args = ["--set", f"{key}={text}"] + [arg for name in profiles for arg in ("--profile", name)]
+    code = exit_code("validate", str(path), *args)
+    assert code in (0, 2), f"specops validate {args} exited {code}"
+
+
 # Through the real CLI process, as a user would meet them: the cases the issue named.
 CLI_CASES = {
     "int_key": "name: x\ntask: binary\nmodel: {type: lightgbm, params: {0: x}}\n",

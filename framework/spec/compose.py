@@ -44,7 +44,7 @@ def apply_profiles(
     problems: list[Problem] = []
     for profile in names:
         if not isinstance(profiles, dict) or profile not in profiles:
-            known = sorted(profiles) if isinstance(profiles, dict) else []
+            known = sorted(map(str, profiles)) if isinstance(profiles, dict) else []
             problems.append(
                 Problem(
                     f"unknown profile '{profile}'{did_you_mean(profile, known)}",

@@ -102,7 +102,7 @@ def _explain(error: ValidationError, prefix: KeyPath, positions: Positions) -> I
 
     if kind == "additionalProperties" and isinstance(instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
-        for key in sorted(set(instance) - set(allowed)):
+        for key in sorted(set(instance) - set(allowed), key=str):
             yield Problem(
                 f"unknown key '{key}' in {where}{did_you_mean(key, allowed)}",
                 path=dotted(path + (key,)),
