@@ -140,8 +140,11 @@ def _store(commands: argparse._SubParsersAction) -> None:
         "cmd_store_gc",
         help="list (or --apply: delete) unreferenced blobs and leftover temp files",
         description=(
-            "List blobs no row references and temporary files left by killed processes. "
-            "Nothing is deleted without --apply, and a referenced blob never is."
+            "List blobs no row references, temporary files left by killed processes and "
+            "their lock files. Nothing is deleted without --apply; a referenced blob never "
+            "is, nor, whatever --min-age says, anything made since a live specops process "
+            "(a run, predict, serve, ...) opened the store. A store whose database is "
+            "missing or empty while it holds blobs is refused, never collected."
         ),
     )
     gc.add_argument("--apply", action="store_true", help="delete what is listed")
@@ -150,6 +153,6 @@ def _store(commands: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="leave entries younger than this alone: a running `specops run` may own them "
-        "(default 3600)",
+        help="also leave entries younger than this alone (default 3600; entries a live "
+        "process may own are kept at any age)",
     )
