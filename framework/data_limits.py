@@ -78,14 +78,18 @@ NOT_PARQUET = "is it a Parquet file (or a directory holding only Parquet files)?
 
 
 def check_csv_header(
-    path: Path,
+    path: Path | bytes,
     *,
     sep: str = ",",
     encoding: str = "utf-8",
     max_columns: int | None = None,
     param: str | None = None,
+    where: str | None = None,
 ) -> int | None:
     """Refuse a CSV whose header names too many columns or is too long; returns the count.
+
+    ``path`` may also be the CSV's bytes (an HTTP request body), named in messages
+    by ``where`` (e.g. "the request body").
 
     The header is counted, not split: separators are counted in blocks of bytes,
     so a 15 MB header of 10^6 names is refused in well under a second and ~40 MB
@@ -94,49 +98,58 @@ def check_csv_header(
     """
     limit = MAX_COLUMNS.value(max_columns)
     byte_limit = MAX_HEADER_BYTES.value()
+    shown = where or str(path)
     try:
-        text, end = _header_text(path, sep, encoding, limit, byte_limit, param)
+        header = _header_text(path, shown, sep, encoding, limit, byte_limit, param)
     except DataError:
         raise
     except Exception:  # a corrupt gzip, a bad codec: the reader that follows says which
         return None
-    if len(sep) != 1:
+    if header is None or len(sep) != 1:
         return None
+    text, end = header
     line = text if end is None else text[:end]
     count = line.count(sep) + 1 if line else 0
     if count > limit and '"' in line:
         # Quoted names may hold the separator: count exactly (still bounded by byte_limit).
         count = len(next(csv.reader(io.StringIO(text), delimiter=sep), []))
     if count > limit:
-        raise _too_many(path, count, limit, param)
+        raise _too_many(shown, count, limit, param)
     return count
 
 
 def _header_text(
-    path: Path, sep: str, encoding: str, limit: int, byte_limit: int, param: str | None
-) -> tuple[str, int | None]:
-    """The first ``byte_limit`` bytes as text, and where the header line ends in it;
-    a DataError when the header line goes on past them."""
+    path: Path | bytes,
+    shown: str,
+    sep: str,
+    encoding: str,
+    limit: int,
+    byte_limit: int,
+    param: str | None,
+) -> tuple[str, int | None] | None:
+    """The first ``byte_limit`` bytes as text, and where the header line ends in it
+    (None when the file cannot be opened); a DataError when the header line goes on
+    past them."""
     with _content(path) as handle:
         if handle is None:
-            return "", None
+            return None
         head = handle.read(byte_limit + 1)
         text = head[:byte_limit].decode(encoding, errors="replace")
         end = _line_end(text)
         if end is None and len(head) > byte_limit:
             count = _count_long_line(head, handle, sep, encoding) if len(sep) == 1 else None
             if count is not None and count > limit:
-                raise _too_many(path, count, limit, param)
+                raise _too_many(shown, count, limit, param)
             raise DataError(
-                f"the header line of {path} is longer than {byte_limit:,} bytes",
+                f"the header line of {shown} is longer than {byte_limit:,} bytes",
                 hint=MAX_HEADER_BYTES.hint(),
             )
     return text, end
 
 
-def _too_many(path: Path, count: int, limit: int, param: str | None) -> DataError:
+def _too_many(shown: str, count: int, limit: int, param: str | None) -> DataError:
     return DataError(
-        f"{path} has {count:,} columns, more than the limit of {limit:,}",
+        f"{shown} has {count:,} columns, more than the limit of {limit:,}",
         hint=MAX_COLUMNS.hint(param),
     )
 
@@ -165,9 +178,12 @@ def _line_end(text: str) -> int | None:
 
 
 @contextlib.contextmanager
-def _content(path: Path) -> Iterator[Any]:
+def _content(path: Path | bytes) -> Iterator[Any]:
     """The file's content as a binary stream (decompressed by suffix), or None when it
     cannot be opened: the reader that follows reports that better."""
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(path)
+        return
     try:
         handle = _open_content(path)
     except Exception:  # bad gzip, zip, missing codec: the reader says which

@@ -347,3 +347,28 @@ def test_a_parquet_decimal_column_trains_as_a_number(cli: Cli, tmp_path: Path) -
 
     [column] = [c for c in json.loads(shown.out)["signature"]["columns"] if c["name"] == "a"]
     assert (column["role"], column["dtype"]) == ("numeric", "float64")
+
+
+# ---------------------------------------------------------------------------
+# the header check itself: compressed files, bytes, quoted names
+# ---------------------------------------------------------------------------
+
+
+def test_the_header_check_reads_compressed_files_bytes_and_quotes(tmp_path: Path) -> None:
+    import gzip
+
+    from framework import DataError, check_csv_header
+
+    header = ",".join(f"c{i}" for i in range(10_001)) + "\n1\n"
+    packed = tmp_path / "wide.csv.gz"
+    packed.write_bytes(gzip.compress(header.encode()))
+    with pytest.raises(DataError, match=r"wide\.csv\.gz has 10,001 columns"):
+        check_csv_header(packed)
+
+    with pytest.raises(DataError, match=r"^the request body has 10,001 columns"):
+        check_csv_header(header.encode(), where="the request body")
+
+    quoted = '"a,b",' + ",".join(f'"{i},{i}"' for i in range(9_999)) + "\n"
+    assert check_csv_header(quoted.encode()) == 10_000  # separators inside quotes not counted
+    assert check_csv_header(b"a;b;c\n1;2;3\n", sep=";") == 3
+    assert check_csv_header(tmp_path / "missing.csv") is None  # the reader reports it
