@@ -286,3 +286,15 @@ def test_suggestions_take_any_key() -> None:
 
     assert did_you_mean(0, ["0x", 1]) == "; did you mean '0x'?"
     assert did_you_mean(None, [None, True]) == "; did you mean 'None'?"
+
+
+def test_a_huge_value_is_quoted_short(cli, write_spec) -> None:
+    path = write_spec(breast_cancer_spec(5).replace("name: bc", "name: " + "y" * 500_000))
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "name: 500,000 characters long, at most 128 allowed" in result.err
+    assert len(result.err) < 1000
+    items = ", ".join(["1"] * 50_000)
+    listed = write_spec(breast_cancer_spec(5).replace("seed: 1", f"seed: [{items}]"))
+    result = cli("validate", listed)
+    assert result.code == 2 and len(result.err) < 1000

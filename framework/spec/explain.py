@@ -34,7 +34,13 @@ def found_text(value: Any) -> str:
     kind = YAML_TYPE_NAMES.get(type(value), type(value).__name__)
     if isinstance(value, dict | list) or value is None:
         return kind
-    return f"{kind} {value!r}"
+    return f"{kind} {shown(value)}"
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message quotes a value, not a file."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
 
 
 def schema_problems(
@@ -153,14 +159,15 @@ def _message(kind: str, value: Any, instance: Any, error: ValidationError) -> st
     if kind == "type":
         return f"expected {_expected(kind, value)}, found {found_text(instance)}"
     if kind == "enum":
-        return f"{instance!r} is not one of: {', '.join(str(v) for v in value)}"
+        return f"{shown(instance)} is not one of: {', '.join(str(v) for v in value)}"
     if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        return f"must be {_expected(kind, value)}, found {instance!r}"
+        return f"must be {_expected(kind, value)}, found {shown(instance)}"
     if kind == "pattern":
-        return f"{instance!r} does not match {value}"
-    if kind == "propertyNames":
-        return error.message
-    return error.message
+        return f"{shown(instance)} does not match {value}"
+    if kind == "maxLength" and isinstance(instance, str):
+        return f"{len(instance):,} characters long, at most {value} allowed"
+    # jsonschema's own messages quote the whole value, which may be a 100,000-item list
+    return error.message if len(error.message) <= 200 else error.message[:195] + " ..."
 
 
 def _hint(kind: str, value: Any, instance: Any) -> str | None:
