@@ -113,5 +113,5 @@ def check_column_keys(columns: Mapping[Any, Any], wanted: Mapping[str, Any], whe
 
 
 def _shown(name: Any) -> str:
-    text = name if isinstance(name, str) else repr(name)
+    text = name if isinstance(name, str) and name and name == name.strip() else repr(name)
     return text if len(text) <= 60 else text[:57] + "..."

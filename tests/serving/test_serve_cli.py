@@ -40,6 +40,12 @@ def empty_store(tmp_path: Path) -> Path:
         (["--max-body-bytes", "-1"], "--max-body-bytes: expected a whole number >= 1"),
         (["--poll-ms", "0.5"], "--poll-ms: expected a whole number >= 1"),
         (["--log-max-rows", "0"], "--log-max-rows: expected a whole number >= 1"),
+        (["--max-header-bytes", "0"], "--max-header-bytes: expected a whole number >= 1"),
+        (["--max-connections", "none"], "--max-connections: expected a whole number >= 1"),
+        (["--header-timeout", "0"], "--header-timeout: expected seconds, more than 0, got '0'"),
+        (["--body-timeout", "soon"], "--body-timeout: expected seconds, more than 0"),
+        (["--keep-alive-timeout", "-1"], "--keep-alive-timeout: expected seconds"),
+        (["--retry-max", "nan"], "--retry-max: expected seconds, more than 0, got 'nan'"),
     ],
 )
 def test_bad_option_values_are_usage_errors(
@@ -132,6 +138,12 @@ def test_detached_servers_get_the_settings_a_foreground_one_would(
         log_max_rows=10,
         log_max_bytes=20_000,
         fast_path=False,
+        max_header_bytes=2048,
+        header_timeout=2.5,
+        body_timeout=7.0,
+        keep_alive_timeout=1.5,
+        max_connections=42,
+        retry_max_seconds=9.0,
     )
     package = ServeSettings(package=str(tmp_path.resolve()), store=str(tmp_path))
     for settings in (everything, package, ServeSettings(ref="churn")):

@@ -123,14 +123,14 @@ def parse_csv(body: bytes, served: ServedModel) -> Batch:
 
     if not body.strip():
         return Batch({}, 0)
-    try:
-        text = body.decode("utf-8")
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+    try:  # the header only: the text wrapper decodes as far as the csv reader reads
+        text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")
+        header = next(csv.reader(text), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
     records.check_names(header, served.columns, "the CSV header")
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        frame = pd.read_csv(io.BytesIO(body))
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
     frame.columns = [str(c) for c in frame.columns]
