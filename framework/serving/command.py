@@ -134,7 +134,12 @@ def _status(args: argparse.Namespace) -> int:
 
     root = _store(args)
     found = _selected(args, root)
-    rows = [{**asdict(r), "serving_version": daemon.current_version(r)} for r in found]
+    rows = []
+    for record in found:
+        state = daemon.current_state(record)
+        rows.append(
+            {**asdict(record), "serving_version": state.get("version"), "stale": state.get("stale")}
+        )
     if args.json:
         print(json.dumps({"servers": rows}, indent=2))
         return 0
@@ -149,6 +154,8 @@ def _status(args: argparse.Namespace) -> int:
             f"  {row['url']}  pid {row['pid']}  workers {row['workers']}"
             f"  since {row['started_at']}  log {row['log'] or '-'}"
         )
+        if row["stale"]:
+            print(f"  stale: {row['stale']}")
     return 0
 
 

@@ -125,15 +125,22 @@ def records(store_root: Path) -> list[ServerRecord]:
     return found
 
 
-def current_version(record: ServerRecord, timeout: float = 2.0) -> Any:
-    """The version the server answers with now (its ``/version``); None if it does not say."""
+def current_state(record: ServerRecord, timeout: float = 2.0) -> dict[str, Any]:
+    """What the server's ``/version`` says now (the version answering, ``stale``); {} if
+    it does not answer."""
     status, body = http_get(record.host, record.port, "/version", timeout)
     if status != 200:
-        return None
+        return {}
     try:
-        return json.loads(body).get("version")
+        answer = json.loads(body)
     except ValueError:
-        return None
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def current_version(record: ServerRecord, timeout: float = 2.0) -> Any:
+    """The version the server answers with now (its ``/version``); None if it does not say."""
+    return current_state(record, timeout).get("version")
 
 
 def http_get(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:

@@ -86,6 +86,8 @@ def test_a_repaired_version_is_loaded_by_the_next_retry(
         assert stale["stale"].startswith("alias fr@champion -> 2, serving fr/1 because fr/2")
         assert "failed to load" in stale["stale"] and stale["load_error"]
         assert "Traceback" not in stale["stale"]
+        listed = cli("serve", "--status", "--store", two_versions)
+        assert listed.code == 0 and "stale: alias fr@champion -> 2, serving fr/1" in listed.out
 
         client = server.connect()
         assert client.get("/v2/health/ready")[0] == 200  # the old version still serves
