@@ -118,6 +118,20 @@ CSV_PARAMS: dict[str, Any] = {
             "description": "CSV file; relative paths are relative to the spec file.",
         },
         "sep": {"type": "string", "description": "Field separator.", "default": ","},
+        "decimal": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1,
+            "description": "Decimal mark of numbers: ',' for files written as 3,5.",
+            "default": ".",
+        },
+        "thousands": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 1,
+            "description": "Thousands separator inside numbers ('.' for 1.234,5); none by default.",
+            "default": None,
+        },
         "encoding": {
             "type": "string",
             "description": "Text encoding of the file (utf-8, latin-1, ...).",
@@ -154,6 +168,8 @@ class CsvSource:
         self,
         path: str,
         sep: str = ",",
+        decimal: str = ".",
+        thousands: str | None = None,
         encoding: str = "utf-8",
         na_values: list[str] | None = None,
         parse_dates: list[str] | None = None,
@@ -163,6 +179,8 @@ class CsvSource:
         self.path = path
         self.max_columns = max_columns
         self.sep = sep
+        self.decimal = decimal
+        self.thousands = thousands
         self.encoding = encoding
         self.na_values = list(na_values or [])
         self.parse_dates = list(parse_dates or [])
@@ -204,7 +222,12 @@ class CsvSource:
         path = _resolve(ctx, self.path, ".csv")
         _require_file(path)
         self._check_header(path)
-        options: dict[str, Any] = {"sep": self.sep, "encoding": self.encoding}
+        options: dict[str, Any] = {
+            "sep": self.sep,
+            "encoding": self.encoding,
+            "decimal": self.decimal,
+            "thousands": self.thousands,
+        }
         try:
             frame = pd.read_csv(
                 path,
@@ -230,8 +253,25 @@ class CsvSource:
             raise DataError(f"cannot read CSV file {path}: {exc}") from exc
         if self.columns is not None:
             frame = frame[self.columns]  # usecols keeps file order; honour the spec's
+        else:
+            self._refuse_one_glued_column(frame, path)
         refuse_huge_integers(frame, f"CSV file {path}", line_offset=2)
         return _require_rows(frame, f"CSV file {path}")
+
+    def _refuse_one_glued_column(self, frame: pd.DataFrame, path: Path) -> None:
+        """One column whose name holds another separator: the file was written with it."""
+        if frame.shape[1] != 1:
+            return
+        header = str(frame.columns[0])
+        for sep in (";", "\t", "|", ","):
+            if sep != self.sep and header.count(sep) >= 1:
+                shown = "\\t" if sep == "\t" else sep
+                raise DataError(
+                    f"CSV file {path} was read as one column {header[:60]!r}: its header is "
+                    f"separated by {shown!r}, not {self.sep!r}",
+                    hint=f"set sep: '{shown}' in the source params"
+                    + (" (and decimal: ',' if numbers are written 3,5)" if sep == ";" else ""),
+                )
 
     def _require_named_columns(self, path: Path, options: dict[str, Any]) -> None:
         """After a failed read, name a misspelt ``columns``/``parse_dates`` entry (with a

@@ -56,3 +56,26 @@ def test_numbers_with_decimal_commas_are_named_not_made_categories(cli, tmp_path
         assert "column 'weight' holds numbers written with a decimal comma" in result.err
         assert "decimal: ','" in result.err
         assert "Traceback" not in result.err
+
+
+def test_the_csv_source_reads_decimal_commas_when_told(cli, tmp_path: Path) -> None:
+    spec = write_prices(tmp_path, ",")
+    spec.write_text(SPEC.replace("path: prices.csv}", "path: prices.csv, decimal: ','}"))
+
+    result = cli("plan", spec, "--json")
+
+    assert result.code == 0, result.err
+    columns = {c["name"]: c for c in json.loads(result.out)["data"]["columns"]}
+    assert columns["weight"]["role"] == "numeric"
+
+
+def test_a_csv_separated_by_semicolons_says_which_sep_to_set(cli, tmp_path: Path) -> None:
+    spec = write_prices(tmp_path, ",")
+    frame = pd.read_csv(tmp_path / "prices.csv")
+    frame.to_csv(tmp_path / "prices.csv", sep=";", index=False)
+
+    result = cli("run", spec)
+
+    assert result.code == 2
+    assert "separated by ';', not ','" in result.err
+    assert "set sep: ';'" in result.err and "decimal: ','" in result.err
