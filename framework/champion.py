@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
@@ -46,11 +47,17 @@ class CandidateTest:
     task: str
     lineage: dict[str, Any]
     labels: list[Any] | None
-    test_rows: pd.DataFrame  # the raw test rows, every column
+    frame: pd.DataFrame  # the ingested table, every column
+    positions_test: np.ndarray
     y_test: np.ndarray
     predictions: Predictions
     training: TrainingRows
     test_hashes: np.ndarray  # fingerprints of test_rows over training.columns
+
+    @cached_property
+    def test_rows(self) -> pd.DataFrame:
+        """The raw test rows, copied out only when a champion is scored on them."""
+        return self.frame.iloc[self.positions_test]
 
 
 @dataclass(frozen=True)

@@ -326,3 +326,25 @@ def test_a_lineage_naming_a_path_instead_of_a_blob_is_refused(cli, noisy) -> Non
     assert result.code == 2
     assert "training rows of noisy/1: the lineage names no valid blob" in result.err
     assert champion(store, "noisy") == 1
+
+
+def test_monitor_performance_leaves_out_the_champions_training_rows(
+    cli,
+    subs: Path,  # noqa: F811
+) -> None:
+    """The same hole in `specops monitor --labels`: a batch holding rows the champion
+    trained on made its performance look better than it is."""
+    batch = subs / "data/subscriptions_jan_jun.csv"  # its own training data, and test rows
+    rows = len(pd.read_csv(batch))
+    result = cli("monitor", subs / "spec.yaml", "--data", batch, "--labels", "churned", "--json")
+    assert result.code in (0, 1), result.out + result.err
+    performance = json.loads(result.out)["performance"]
+    found = re.search(
+        r"(\d[\d,]*) of the ([\d,]+) labelled rows were in the champion's training data: "
+        r"left out",
+        performance["note"],
+    )
+    assert found, performance["note"]
+    left_out = int(found[1].replace(",", ""))
+    assert int(found[2].replace(",", "")) == rows
+    assert performance["rows"] == rows - left_out == round(rows * 0.25)  # its test split

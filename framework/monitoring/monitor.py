@@ -162,8 +162,11 @@ def judge_batch(
         result.checks, result.failed_checks = run_checks(plugins, spec.monitor.checks, frame, ctx)
 
     if labels is not None:
+        from framework.training_rows import load
+
+        trained_on = load(store, champion.lineage, champion.ref)  # its rows are left out
         result.performance = _performance(
-            spec, plugins, frame, labels, predictions, champion.metrics
+            spec, plugins, frame, labels, predictions, champion.metrics, trained_on
         )
         if result.performance.problem:
             result.problems.append(result.performance.problem)
@@ -199,6 +202,7 @@ def _performance(
     labels: str,
     predictions: Any,
     recorded: dict[str, float],
+    trained_on: Any = None,
 ) -> Performance:
     from framework.monitoring.performance import score
     from framework.plan import metrics_for
@@ -217,6 +221,7 @@ def _performance(
         recorded,
         metrics_for(spec, plugins),
         plugins,
+        trained_on,
     )
 
 

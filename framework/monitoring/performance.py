@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from framework.package import Predictions
     from framework.plugins import Plugins
     from framework.spec.model import Threshold
+    from framework.training_rows import TrainingRows
 
 
 @dataclass
@@ -56,8 +57,13 @@ def score(
     recorded: dict[str, float],
     metric_names: list[str],
     plugins: Plugins,
+    trained_on: TrainingRows | None = None,
 ) -> Performance:
-    """Every metric of the task on the labelled rows, judged by the thresholds."""
+    """Every metric of the task on the labelled rows, judged by the thresholds.
+
+    Rows the champion trained on (``trained_on``, its fingerprints) are left out: its
+    score on them says nothing about how it does on new data.
+    """
     import numpy as np
 
     result = Performance(column)
@@ -69,12 +75,21 @@ def score(
         return result
     target = frame[column]
     labelled = target.notna().to_numpy()
+    seen = _in_training(frame, column, trained_on) & labelled
+    if seen.any():
+        result.note = (
+            f"{int(seen.sum()):,} of the {int(labelled.sum()):,} labelled rows were in the "
+            "champion's training data: left out"
+        )
+        labelled = labelled & ~seen
     result.rows = int(labelled.sum())
     if result.rows == 0:
-        result.note = f"label column '{column}' has no values yet: performance not computed"
+        result.note = result.note or f"label column '{column}' has no values yet"
+        result.note += ": performance not computed"
         return result
     if result.rows < len(frame):
-        result.note = f"scored on the {result.rows:,} of {len(frame):,} rows that have a label"
+        scored = f"scored on the {result.rows:,} of {len(frame):,} rows that have a label"
+        result.note = "; ".join(filter(None, [scored, result.note]))
     y_true = _codes(target[labelled], task, predictions.labels, result)
     if y_true is None:
         return result
@@ -99,6 +114,23 @@ def score(
     if skipped:
         result.note = "; ".join(filter(None, [result.note, "not computed: " + ", ".join(skipped)]))
     return result
+
+
+def _in_training(frame: pd.DataFrame, column: str, trained_on: TrainingRows | None) -> Any:
+    """Which rows the champion trained on, the label column standing in for its target
+    (the last of the hashed columns); all False when that cannot be told."""
+    import numpy as np
+
+    from framework.training_rows import row_hashes
+
+    nothing = np.zeros(len(frame), dtype=bool)
+    if trained_on is None or not trained_on.columns:
+        return nothing
+    *features, target = trained_on.columns
+    if any(name not in frame.columns for name in features):
+        return nothing
+    view = frame[features].assign(**{target: frame[column]})
+    return trained_on.contains(row_hashes(view, list(trained_on.columns)))
 
 
 def _codes(
