@@ -61,17 +61,37 @@ def no_space(path: str | os.PathLike[str] | None, detail: str = "") -> UserError
 
 
 def as_user_error(exc: BaseException) -> UserError | None:
-    """The user-facing error an SQLite or OS failure means, or None if it means a bug."""
+    """The user-facing error an SQLite or OS failure means, or None if it means a bug.
+
+    The failure may be the cause of what reached the CLI (a plugin's code that hit a
+    full disk is reported as a fault of that plugin; the disk is the problem).
+    """
     if isinstance(exc, UserError):
         return None
-    if isinstance(exc, sqlite3.DatabaseError):
-        return _sqlite_error(exc)
-    os_error = _os_error(exc)
-    if os_error is not None:
-        return _from_os_error(os_error)
-    if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
-        return no_space(None, str(exc))  # a library that reported ENOSPC only in its message
+    for current in _chain(exc):
+        if isinstance(current, sqlite3.DatabaseError):
+            found = _sqlite_error(current)
+            if found is not None:
+                return found
+        if isinstance(current, OSError) and current.errno in NO_SPACE | READ_ONLY:
+            return _from_os_error(current)
+    if any(_says_no_space(str(current)) for current in _chain(exc)):
+        return no_space(None, str(exc))  # a library that reported ENOSPC only in words
     return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from or during, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _says_no_space(text: str) -> bool:
+    return "No space left on device" in text or "Disk quota exceeded" in text
 
 
 def _sqlite_error(exc: sqlite3.DatabaseError) -> UserError | None:
@@ -97,18 +117,6 @@ def _sqlite_error(exc: sqlite3.DatabaseError) -> UserError | None:
             f"reading or writing store database {database} failed ({text}): the disk or "
             "file system reported an error; check it, then run `specops store verify`"
         )
-    return None
-
-
-def _os_error(exc: BaseException) -> OSError | None:
-    """The OSError behind ``exc`` (itself, or what it was raised from), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in NO_SPACE | READ_ONLY:
-            return current
-        current = current.__cause__ or current.__context__
     return None
 
 
