@@ -177,6 +177,7 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
     )
     uv_options = {
         "http": LimitedHttpProtocol,
+        "ws": "none",  # no WebSocket routes: an upgrade request is an ordinary request
         "loop": "uvloop" if _has("uvloop") else "asyncio",
         "lifespan": "on",
         "access_log": False,
