@@ -58,24 +58,45 @@ class Finding:
     """
 
     message: str
+    """What is wrong, in the user's words: ``"file data/train.csv does not exist"``."""
     key: str | None = None
+    """The param at fault, a dotted path inside the component's ``params``
+    (``"path"``, ``"columns.0"``); None points at the component itself."""
     hint: str | None = None
+    """What to do about it, shown under the message."""
 
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a component may know about the run it is part of."""
+    """What a component may know about the run it is part of.
+
+    The engine builds one per run and passes the same object to every component;
+    it is frozen, so a component cannot change what the next one sees. Outside
+    ``specops run`` (``validate``, ``plan``, ``monitor``) ``run_id`` and
+    ``store_root`` may be None.
+    """
 
     spec_name: str
+    """The spec's ``name:``, also the model's name in the registry."""
     task: str
+    """The spec's ``task:``, one of :data:`TASKS` (``binary``, ``multiclass``, ``regression``)."""
     target: str
+    """The spec's ``data.target``: the name of the column to predict."""
     base_dir: Path
+    """The folder of the spec file, absolute; relative paths in a spec are relative to it.
+    Use :meth:`path` rather than joining by hand."""
     seed: int = 0
+    """The spec's ``seed:`` (default 0). Use it for anything random so reruns match."""
     run_id: str | None = None
-    store_root: Path | None = None  # the store this run records into
+    """The id of the run being executed (``specops runs show RUN_ID``); None outside a run."""
+    store_root: Path | None = None
+    """The folder of the store this run records into (``.specops/`` beside the spec by
+    default); None outside a run. Deploy targets use it to refuse writing into the store."""
 
     def path(self, value: str | Path) -> Path:
-        """Resolve a path written in the spec: relative paths are relative to the spec."""
+        """Resolve a path written in the spec: ``~`` is expanded, a relative path is taken
+        from the spec's folder (:attr:`base_dir`), never from the current directory, so a
+        spec runs the same from anywhere; the result is absolute with symlinks resolved."""
         path = Path(value).expanduser()
         return (path if path.is_absolute() else self.base_dir / path).resolve()
 
@@ -89,7 +110,12 @@ class StepContext:
 class Source(Protocol):
     """Loads the table named by ``data.source``."""
 
-    def load(self, ctx: StepContext) -> pd.DataFrame: ...
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        """The whole table, target column included; column names become text.
+
+        Resolve file names with ``ctx.path(...)``. Raise :class:`framework.DataError` for
+        data that cannot be read (exit code 2, no traceback)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -97,18 +123,28 @@ class CheckOutcome:
     """One verdict of a data check: shown in the run's table, recorded in the store."""
 
     check: str
+    """The check's type name as the spec writes it (``"max_null_fraction"``)."""
     passed: bool
+    """False stops the run after the check step (status ``failed_checks``, exit code 1)."""
     column: str | None = None
+    """The column judged, or None for a verdict on the whole table."""
     observed: Any = None
+    """What was measured (a number, a count, a list): JSON-serialisable, it is stored."""
     expected: Any = None
+    """What the check required (``"<= 0.05"``), shown beside ``observed``."""
     detail: str = ""
+    """One line for people: why it failed, or what was looked at."""
 
 
 @runtime_checkable
 class Check(Protocol):
     """Judges the ingested table; a failed outcome stops the run with exit code 1."""
 
-    def run(self, frame: pd.DataFrame, ctx: StepContext) -> list[CheckOutcome]: ...
+    def run(self, frame: pd.DataFrame, ctx: StepContext) -> list[CheckOutcome]:
+        """One outcome per thing judged (per column, say), passed or not. ``frame`` is the
+        ingested table (target included) under ``checks:``, or a new batch under
+        ``monitor.checks`` (where the target may be absent); do not modify it."""
+        ...
 
 
 @runtime_checkable
@@ -119,7 +155,10 @@ class Splitter(Protocol):
     positions (cheaper: nothing is copied until a step needs the rows).
     """
 
-    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]: ...
+    def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]:
+        """``(train, test)``: two integer arrays of row positions into ``frame`` (or two
+        DataFrames). Both sides must be non-empty; the same seed gives the same rows."""
+        ...
 
 
 # ---------------------------------------------------------------------------
@@ -137,7 +176,10 @@ class Transform(Protocol):
     ``set_output(transform="pandas")`` and be storable by skops.
     """
 
-    def build(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, list[str]]: ...
+    def build(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, list[str]]:
+        """``(unfitted transformer, columns)``; the engine fits it on the training rows.
+        An empty column list skips the step."""
+        ...
 
 
 @runtime_checkable
@@ -163,16 +205,30 @@ class Model(Protocol):
     native_categorical: bool
     handles_missing: bool
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, ctx: StepContext) -> None: ...
+    def fit(self, X: pd.DataFrame, y: np.ndarray, ctx: StepContext) -> None:
+        """Learn from the training features ``X`` (after preprocessing, target removed)
+        and targets ``y`` (codes ``0..k-1``, or floats for regression)."""
+        ...
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """One prediction per row: class codes, or floats for regression."""
+        ...
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities, shape ``(n, k)``, rows summing to 1; for classification
+        tasks only (never called for regression)."""
+        ...
 
-    def save(self, directory: Path) -> None: ...
+    def save(self, directory: Path) -> None:
+        """Write the fitted model into ``directory`` (it exists and is empty), in safe files
+        only: JSON, a library's own text format, or :func:`framework.save_skops`."""
+        ...
 
     @classmethod
-    def load(cls, directory: Path) -> Model: ...
+    def load(cls, directory: Path) -> Model:
+        """Read back what :meth:`save` wrote; predictions must be identical. Use
+        :func:`framework.load_skops` for skops files: it refuses untrusted types."""
+        ...
 
 
 @runtime_checkable
@@ -190,7 +246,10 @@ class Metric(Protocol):
     higher_is_better: bool
     bounds: tuple[float | None, float | None]
 
-    def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> float: ...
+    def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> float:
+        """The score: ``y_true`` and ``y_pred`` hold class codes (floats for regression).
+        The value must lie within ``bounds``."""
+        ...
 
 
 # ---------------------------------------------------------------------------
@@ -210,14 +269,28 @@ class Release:
     """
 
     name: str
+    """The model's name in the registry (the spec's ``name:``)."""
     version: int
+    """The new version number, 1 for a name's first model."""
     task: str
+    """The spec's task: ``binary``, ``multiclass`` or ``regression``."""
     package_dir: Path
+    """The stored model package; read it, never write into it (it is hash-checked).
+    ``framework.write_release_package(release, directory)`` copies it for serving."""
     metrics: dict[str, float]
+    """The test-split metrics the gate judged, by metric name."""
     set_alias: Callable[[str, str], None]
+    """``set_alias(alias, reason)``: ask for ``alias`` (``"champion"``) to point at this
+    version. Aliases move together once every deploy target has succeeded, so a failed
+    target leaves the registry as it was."""
     load: Callable[[], Any]
+    """``load()`` returns the package ready to predict: ``package.predict(frame)`` returns
+    ``(predictions, ignored_columns)``; use it to smoke-test a version before publishing
+    it, or pass it to :func:`framework.score_file`."""
     store_root: Path | None = None
+    """The store the version was registered in."""
     extras: dict[str, Any] = field(default_factory=dict)
+    """Reserved for future use; the engine passes it empty."""
 
 
 @dataclass(frozen=True)
@@ -225,14 +298,19 @@ class DeployOutcome:
     """What a deploy target did, for the run's summary."""
 
     summary: str
+    """One line for the run's summary table (``"package written to /srv/models/churn"``)."""
     location: str | None = None
+    """Where the model now is (a path, a URL, ``name/version``), recorded with the run."""
 
 
 @runtime_checkable
 class DeployTarget(Protocol):
     """Puts a released model version somewhere it can be used."""
 
-    def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome: ...
+    def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
+        """Publish ``release``; raise :class:`framework.UserError` for a place it must not
+        write (the aliases then stay where they were)."""
+        ...
 
 
 # ---------------------------------------------------------------------------
@@ -250,11 +328,17 @@ class DriftResult:
     """
 
     statistic: float
+    """The measured number (a distance, a p-value), compared with ``threshold``."""
     threshold: float
+    """The limit the statistic was compared with, shown beside it in every report."""
     drifted: bool
+    """The verdict; it must agree with ``statistic``, ``drift_if`` and ``threshold``."""
     detail: str = ""
+    """One line for people (``"mean moved 0.42 sd"``), shown in the report."""
     drift_if: str = ">="
+    """Which side of ``threshold`` is drift: ``">="`` (distances) or ``"<"`` (p-values)."""
     measure: str = "distance"
+    """What ``statistic`` is: ``"distance"``, ``"p_value"``, ``"psi"``, ...; reports label it."""
 
 
 @runtime_checkable
@@ -263,7 +347,7 @@ class DriftTest(Protocol):
 
     ``roles`` lists the column roles it applies to (``numeric``, ``categorical``).
     ``statistic`` receives the column's stored profile
-    (:class:`framework.monitoring.profile.ColumnProfile`: counts, quantiles, the
+    (:class:`framework.ColumnProfile`: counts, quantiles, the
     ECDF on 1,001 quantile points, decile bins, category counts) and the new
     batch's non-null values of that column: float64 for numeric columns, text
     for categorical ones. It must be vectorised: batches have millions of rows.
@@ -271,7 +355,11 @@ class DriftTest(Protocol):
 
     roles: frozenset[str]
 
-    def statistic(self, reference: Any, current: pd.Series) -> DriftResult: ...
+    def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
+        """The verdict for one column: ``reference`` is its
+        :class:`framework.ColumnProfile`, ``current`` the batch's non-missing values
+        (sorted float64 for numeric columns, a text category for categorical ones)."""
+        ...
 
 
 def check_findings(component: object, ctx: StepContext) -> Iterable[Finding]:

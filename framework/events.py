@@ -22,15 +22,32 @@ STEPS: tuple[str, ...] = (
 
 @dataclass
 class StepInfo:
-    """One step of a run, filled in as it goes."""
+    """One step of a run, filled in as it goes.
+
+    Lifecycle hooks receive the engine's own object: read it, do not change it. The
+    same step object is passed to ``specops_step_start`` and ``specops_step_end``.
+    """
 
     name: str
+    """The step: one of :data:`STEPS` (``ingest``, ``check``, ... ``deploy``). ``deploy``
+    is announced once per deploy target; ``check`` and ``transform`` once for all."""
     component: str = ""
+    """The component's type name as the spec writes it (``"csv"``, ``"lightgbm"``);
+    comma-separated for ``check`` and ``transform``; ``""`` for steps the engine does
+    itself (``evaluate``, ``gate``, ``register``)."""
     plugin: str = ""
-    status: str = "pending"  # pending, running, passed, failed, skipped, error
+    """The name of the plugin providing the component (its entry-point name),
+    comma-separated like ``component``, or ``"specops"`` for the engine's own steps."""
+    status: str = "pending"
+    """``running`` during ``specops_step_start``; then ``passed``, ``failed`` (a check or the
+    gate said no), ``skipped`` or ``error`` (the step raised)."""
     seconds: float = 0.0
+    """Wall time the step took, set before ``specops_step_end``."""
     detail: str = ""
+    """One line for people (``"455 train / 114 test"``), with secrets hidden."""
     outputs: dict[str, Any] = field(default_factory=dict)
+    """What the step produced, JSON-serialisable (``ingest``: ``rows``, ``columns``,
+    ``data_hash``; a failure: ``plugin_error``; ``warnings``), with secrets hidden."""
 
     def scrub(self) -> StepInfo:
         """Hide environment values and credentials in what the step reports, before any
@@ -42,15 +59,28 @@ class StepInfo:
 
 @dataclass
 class RunInfo:
-    """One ``specops run``: the spec it runs and how it is going."""
+    """One ``specops run``: the spec it runs and how it is going.
+
+    Every lifecycle hook receives the same object for one run; read it, do not change it.
+    """
 
     run_id: str
+    """The run's id in the store (``specops runs show RUN_ID``); unique, sortable by time."""
     spec_name: str
+    """The spec's ``name:``, also the registered model's name."""
     spec_path: str
+    """The spec file, as given on the command line."""
     task: str
-    status: str = "running"  # running, passed, rejected, failed_checks, error
+    """The spec's task: ``binary``, ``multiclass`` or ``regression``."""
+    status: str = "running"
+    """``running`` until the end; in ``specops_run_end`` one of ``passed``, ``rejected``
+    (the gate said no), ``failed_checks``, ``error`` or ``interrupted``."""
     steps: list[StepInfo] = field(default_factory=list)
+    """The steps so far, in order, the current one last."""
     outputs: dict[str, Any] = field(default_factory=dict)
+    """What the run produced so far, JSON-serialisable: ``lineage``, ``data``, ``checks``,
+    ``metrics``, ``verdicts``, ``model`` (``name``, ``version``, ...), ``deploy``, and
+    ``error`` when it failed; secrets hidden."""
 
     def scrub(self) -> RunInfo:
         """Hide environment values and credentials in the run's outputs and steps."""

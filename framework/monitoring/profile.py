@@ -46,31 +46,54 @@ UNSEEN = "(unseen)"
 
 @dataclass
 class ColumnProfile:
-    """One column of the reference: counts, and its distribution in a fixed, small form."""
+    """One column of the reference: counts, and its distribution in a fixed, small form.
+
+    This is what a drift test's ``statistic(reference, current)`` receives as
+    ``reference``. Numeric fields are empty (None, ``{}``, ``[]``) for categorical
+    columns and the other way round; every field is empty when ``count`` is 0.
+    """
 
     name: str
-    role: str  # numeric | categorical
-    source: str  # feature | prediction
-    count: int  # non-missing values
+    """The column's name (``"prediction"`` for the model's output)."""
+    role: str
+    """``"numeric"`` or ``"categorical"``: which fields below are filled."""
+    source: str
+    """``"feature"`` (profiled on the training split) or ``"prediction"`` (on the test split)."""
+    count: int
+    """Non-missing values profiled."""
     nulls: int
-    # numeric
+    """Missing values (NaN and infinities for numeric columns)."""
     min: float | None = None
+    """Numeric: the smallest value."""
     max: float | None = None
+    """Numeric: the largest value."""
     mean: float | None = None
+    """Numeric: the mean."""
     std: float | None = None
+    """Numeric: the population standard deviation (0.0 for a constant column)."""
     distinct: int | None = None
+    """Numeric: how many distinct values."""
     quantiles: dict[str, float] = field(default_factory=dict)
+    """Numeric: a few quantiles keyed by level as text: ``"0.01"``, ``"0.05"``, ``"0.25"``,
+    ``"0.5"``, ``"0.75"``, ``"0.95"``, ``"0.99"``."""
     grid: list[float] = field(default_factory=list)
+    """Numeric: the ECDF's points, ascending, distinct (about 1,001 quantiles plus tails)."""
     le: list[int] = field(default_factory=list)
+    """Numeric: per ``grid`` point, how many values are <= it."""
     lt: list[int] = field(default_factory=list)
-    bins: dict[str, list[float]] = field(default_factory=dict)  # edges, counts
-    atoms: dict[str, list[float]] = field(default_factory=dict)  # values, counts
-    # categorical
+    """Numeric: per ``grid`` point, how many values are < it (``le - lt`` is its count)."""
+    bins: dict[str, list[float]] = field(default_factory=dict)
+    """Numeric: decile bins, ``{"edges": [...], "counts": [...]}`` (one more edge than counts)."""
+    atoms: dict[str, list[float]] = field(default_factory=dict)
+    """Numeric with at most 20 distinct values: ``{"values": [...], "counts": [...]}``."""
     categories: dict[str, int] = field(default_factory=dict)
+    """Categorical: count per category (as text), the 1,000 most frequent."""
     other: int = 0
+    """Categorical: the count of values pooled beyond those 1,000 categories."""
 
     @property
     def null_share(self) -> float:
+        """The share of missing values, ``nulls / (count + nulls)``."""
         total = self.count + self.nulls
         return self.nulls / total if total else 0.0
 
@@ -191,6 +214,7 @@ class ColumnProfile:
         return labels, ref, cur
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields of its role as plain JSON data (what ``profile.json`` holds)."""
         # getattr, not dataclasses.asdict: asdict deep-copies every list of the
         # ECDF grid (tens of thousands of numbers), which cost a quarter second a run
         keep = (
@@ -204,6 +228,7 @@ class ColumnProfile:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnProfile:
+        """The profile :meth:`to_dict` wrote; handy to build a reference in a test."""
         return cls(**data)
 
 
