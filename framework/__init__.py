@@ -37,8 +37,10 @@ from framework.data_limits import (
     refuse_huge_integers,
 )
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
+from framework.events import STEPS, RunInfo, StepInfo
 from framework.export import replace_directory, write_release_package
-from framework.hookspecs import hookimpl
+from framework.hookspecs import HOOK_API_VERSION, hookimpl
+from framework.monitoring.profile import ColumnProfile
 from framework.ownership import MARKER as DEPLOY_MARKER
 from framework.ownership import (
     deploy_file_findings,
@@ -82,10 +84,13 @@ def score_file(
 
 __all__ = [
     "DEPLOY_MARKER",
+    "HOOK_API_VERSION",
     "KINDS",
+    "STEPS",
     "TASKS",
     "Check",
     "CheckOutcome",
+    "ColumnProfile",
     "DataError",
     "DeployOutcome",
     "DeployTarget",
@@ -97,10 +102,12 @@ __all__ = [
     "Problem",
     "Register",
     "Release",
+    "RunInfo",
     "Source",
     "SpecError",
     "Splitter",
     "StepContext",
+    "StepInfo",
     "StoreError",
     "Transform",
     "UserError",
