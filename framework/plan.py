@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from framework.param_defaults import schema_defaults
 from framework.plugins import Plugins
 from framework.redact import scrub, scrub_text
 from framework.spec.model import ComponentSpec, Spec, thawed
@@ -17,7 +18,9 @@ from framework.spec.model import ComponentSpec, Spec, thawed
 
 @dataclass(frozen=True)
 class PlannedStep:
-    """One step and the component that will run it, with its effective params."""
+    """One step and the component that will run it, with its effective params: the
+    spec's, plus the schema's defaults for the params it leaves out (named in
+    ``defaults``)."""
 
     step: str
     kind: str
@@ -27,29 +30,37 @@ class PlannedStep:
     params: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     note: str = ""
+    dist: str = ""  # the distribution that provides the plugin ("specops" for a built-in)
+    defaults: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _planned(
-    step: str, plugins: Plugins, component: ComponentSpec, params: dict[str, Any], note: str
+    step: str, plugins: Plugins, spec: Spec, component: ComponentSpec, note: str
 ) -> PlannedStep:
     entry = plugins.registry.find(component.kind, component.type)
+    params = masked_params(spec, component)
     if entry is None:  # claimed by a plugin's specops_resolve_component
-        plugin, version = "resolver hook", "-"
+        plugin, version, dist, defaults = "resolver hook", "-", "", {}
     else:
         plugin = entry.plugin.name if entry.plugin.builtin else entry.plugin.dist
-        version = entry.plugin.version
+        version, dist = entry.plugin.version, entry.plugin.dist
+        defaults = {
+            k: v for k, v in schema_defaults(entry.params_schema).items() if k not in params
+        }
     return PlannedStep(
         step=step,
         kind=component.kind,
         type=component.type,
         plugin=plugin,
         version=version,
-        params=params,
+        params={**params, **scrub(defaults)},
         path=component.path,
         note=scrub_text(note),  # "target: ..." may name a value from the environment
+        dist=dist,
+        defaults=tuple(defaults),
     )
 
 
@@ -76,7 +87,7 @@ def make_plan(spec: Spec, plugins: Plugins) -> list[PlannedStep]:
     steps: list[PlannedStep] = []
 
     def add(step: str, component: ComponentSpec, note: str = "") -> None:
-        steps.append(_planned(step, plugins, component, masked_params(spec, component), note))
+        steps.append(_planned(step, plugins, spec, component, note))
 
     add("ingest", spec.source, f"target: {spec.target}")
     for check in spec.checks:
@@ -107,3 +118,18 @@ def metrics_for(spec: Spec, plugins: Plugins) -> list[str]:
         for name in plugins.registry.types("metric")
         if spec.task in plugins.build("metric", name).tasks
     ]
+
+
+def components_taking_part(spec: Spec, plugins: Plugins) -> list[tuple[str, str]]:
+    """Every (kind, type) a run of this spec may build, in lifecycle order: the spec's
+    components, the one-hot and impute steps the engine adds for a model that needs
+    them, and every metric reported. The run records each one's plugin and version."""
+    found = [(c.kind, c.type) for c in spec.components()]
+    model = plugins.registry.find("model", spec.model.type)
+    factory = model.factory if model else None
+    if not getattr(factory, "native_categorical", True):
+        found.append(("transform", "one_hot"))
+    if not getattr(factory, "handles_missing", True):
+        found.append(("transform", "impute"))
+    found += [("metric", name) for name in metrics_for(spec, plugins)]
+    return list(dict.fromkeys(found))

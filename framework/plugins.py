@@ -24,6 +24,7 @@ import pluggy
 from framework import hookspecs
 from framework.errors import PluginError
 from framework.events import RunInfo, StepInfo
+from framework.param_defaults import with_defaults
 from framework.registry import BrokenPlugin, ComponentRegistry, PluginInfo
 
 ENTRY_POINT_GROUP = "specops"
@@ -65,9 +66,12 @@ class Plugins:
         self.registry = registry
 
     def build(self, kind: str, type_name: str, params: dict[str, Any] | None = None) -> Any:
-        """The component that will run a step of this kind and type."""
+        """The component that will run a step of this kind and type, built with its
+        params schema's defaults for the params left out (:mod:`framework.param_defaults`)."""
+        entry = self.registry.find(kind, type_name)
+        params = with_defaults(params or {}, entry.params_schema if entry else None)
         component = self.pm.hook.specops_resolve_component(
-            kind=kind, type_name=type_name, params=dict(params or {})
+            kind=kind, type_name=type_name, params=params
         )
         if component is None:
             raise PluginError(self.registry.unknown_type_message(kind, type_name))
