@@ -59,20 +59,28 @@ def apply_profiles(
             where = positions.of_value(("profiles", profile))
             problems.append(Problem("a profile must be a mapping of sections", location=where))
             continue
-        _merge(merged, override, (), ("profiles", profile), positions)
+        moves: list[tuple[KeyPath, KeyPath]] = []
+        _merge(merged, override, (), ("profiles", profile), moves)
+        positions.rebase_many(moves)
     return merged, problems
 
 
 def _merge(
-    base: dict[str, Any], over: dict[str, Any], at: KeyPath, src: KeyPath, positions: Positions
+    base: dict[str, Any],
+    over: dict[str, Any],
+    at: KeyPath,
+    src: KeyPath,
+    moves: list[tuple[KeyPath, KeyPath]],
 ) -> None:
+    """Merge ``over`` into ``base``; ``moves`` collects (profile path, spec path) for
+    every value taken from the profile, so its positions follow it in one pass."""
     for key, value in over.items():
         old = base.get(key)
         if isinstance(old, dict) and isinstance(value, dict) and not _replaces(old, value):
-            _merge(old, value, at + (key,), src + (key,), positions)
+            _merge(old, value, at + (key,), src + (key,), moves)
             continue
         base[key] = copy.deepcopy(value)
-        positions.rebase(src + (key,), at + (key,))
+        moves.append((src + (key,), at + (key,)))
 
 
 def _replaces(old: dict[str, Any], new: dict[str, Any]) -> bool:

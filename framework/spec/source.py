@@ -45,14 +45,34 @@ class Positions:
 
     def rebase(self, old: KeyPath, new: KeyPath, source: Positions | None = None) -> None:
         """Make the positions under ``old`` (in ``source``) describe path ``new`` here."""
+        self.rebase_many([(old, new)], source)
+
+    def rebase_many(
+        self, moves: list[tuple[KeyPath, KeyPath]], source: Positions | None = None
+    ) -> None:
+        """Several :meth:`rebase` moves in one pass over the tables.
+
+        One pass, not one per move: a profile of 20,000 keys merged one rebase at a
+        time was 20,000 passes over every position (minutes, for a 300 KB spec).
+        """
         source = source or self
+        by_old = dict(moves)
+        targets = {new for _, new in moves}
         for table, source_table in ((self.keys, source.keys), (self.values, source.values)):
-            moved = {
-                new + p[len(old) :]: loc for p, loc in source_table.items() if p[: len(old)] == old
-            }
-            for p in [p for p in table if p[: len(new)] == new]:
-                del table[p]
+            moved: dict[KeyPath, Location] = {}
+            for path, loc in source_table.items():
+                for cut in range(len(path) + 1):
+                    new = by_old.get(path[:cut])
+                    if new is not None:
+                        moved[new + path[cut:]] = loc
+                        break
+            for path in [p for p in table if _under_any(p, targets)]:
+                del table[path]
             table.update(moved)
+
+
+def _under_any(path: KeyPath, prefixes: set[KeyPath]) -> bool:
+    return any(path[:cut] in prefixes for cut in range(len(path) + 1))
 
 
 @dataclass
