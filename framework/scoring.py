@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from framework import partial_output
 from framework.data_limits import check_csv_header, parquet_metadata, refuse_huge_integers
 from framework.errors import DataError, UserError
+from framework.store.failures import write_error
 from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -500,7 +501,7 @@ class ChunkWriter:
                 table = table.cast(self.schema)
             self._writer.write_table(table)
         except OSError as exc:  # pyarrow's IO errors are OSErrors too
-            raise UserError(f"cannot write {self.path}: {exc}") from exc
+            raise write_error(self.path, exc) from exc
 
     def _open(self, schema: pa.Schema) -> None:
         """The schema of the first chunk is the file's: later chunks are cast to it."""
@@ -528,7 +529,7 @@ class ChunkWriter:
                 os.close(descriptor)
             os.replace(self.partial, self.path)
         except OSError as exc:
-            raise UserError(f"cannot write {self.path}: {exc}") from exc
+            raise write_error(self.path, exc) from exc
         finally:
             partial_output.release(self._claim)
 

@@ -60,6 +60,13 @@ def no_space(path: str | os.PathLike[str] | None, detail: str = "") -> UserError
     )
 
 
+def write_error(path: Path, exc: OSError) -> UserError:
+    """Writing ``path`` failed: a full disk says so in the common words, else the OS's."""
+    if exc.errno in NO_SPACE or _says_no_space(str(exc)):
+        return no_space(path)
+    return UserError(f"cannot write {path}: {exc}")
+
+
 def as_user_error(exc: BaseException) -> UserError | None:
     """The user-facing error an SQLite or OS failure means, or None if it means a bug.
 
