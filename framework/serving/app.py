@@ -151,6 +151,8 @@ class ServingApp:
             status, extra, payload = exc.status, JSON_HEADERS, render_error(exc)
             if exc.status == 401:
                 extra = [*JSON_HEADERS, (b"www-authenticate", b"Bearer")]
+            elif exc.status == 413:  # the rest of the body is not read: end the connection
+                extra = [*JSON_HEADERS, (b"connection", b"close")]
         except Exception:
             log.exception("%s %s failed", scope.get("method"), path)
             status, extra, payload = 500, JSON_HEADERS, render_error(internal_error())

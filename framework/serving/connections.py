@@ -124,6 +124,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._arm(self.limits.body_timeout, self._body_too_slow)
         super().on_headers_complete()
+        if self.parser.should_upgrade() and self.cycle is not None:
+            # no protocol to upgrade to: answer, then close (the parser reads nothing
+            # after an upgrade request, so the connection would only hold a slot)
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self._disarm()

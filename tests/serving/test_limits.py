@@ -541,6 +541,30 @@ def test_a_trickled_body_is_dropped_after_the_body_timeout(limited: Server) -> N
     ping(limited)
 
 
+def test_a_body_over_the_limit_is_refused_and_the_connection_closed_at_once(
+    limited: Server,
+) -> None:
+    """The rest of the body will not be read, so the connection ends with the 413."""
+    sock = connect(limited)
+    sock.sendall(
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 999999999\r\n\r\n{"
+    )
+    received, waited = answer_of(sock)
+    assert received.startswith(b"HTTP/1.1 413 ") and b"connection: close" in received
+    assert waited < TIMEOUT / 2
+
+
+def test_an_upgrade_request_is_answered_and_the_connection_closed(limited: Server) -> None:
+    sock = connect(limited)
+    sock.sendall(
+        b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    )
+    received, waited = answer_of(sock)
+    assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b'{"status":"ok"}')
+    assert waited < TIMEOUT / 2
+
+
 def test_an_idle_keep_alive_connection_is_closed(limited: Server) -> None:
     sock = connect(limited)
     sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
