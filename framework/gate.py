@@ -36,6 +36,15 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _apart(value: float, limit: float) -> tuple[str, str]:
+    """Both numbers with enough digits to tell them apart: never ``0.9 < min 0.9``."""
+    for digits in range(4, 17):
+        shown = f"{value:.{digits}g}", f"{limit:.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return _fmt(value), _fmt(limit)
+
+
 def judge(
     metrics: dict[str, float],
     directions: dict[str, bool],
@@ -89,11 +98,11 @@ def judge(
                         dropped(
                             name,
                             mine,
-                            reference.format(_fmt(champion_value)),
-                            worse_by,
+                            champion_value,
                             rule.max_drop,
                             higher=higher,
                             same_rows=on_rows is not None,
+                            reference=reference,
                         )
                     )
         verdicts.append(
@@ -113,32 +122,34 @@ def judge(
 
 def below_min(name: str, value: float, low: float) -> str:
     """``accuracy 0.686 < min 0.9 (short by 0.214)``: the value first, then the rule."""
-    return f"{name} {_fmt(value)} < min {_fmt(low)} (short by {_fmt(low - value)})"
+    shown, rule = _apart(value, low)
+    return f"{name} {shown} < min {rule} (short by {_fmt(low - value)})"
 
 
 def above_max(name: str, value: float, high: float) -> str:
     """``log_loss 0.52 > max 0.4 (over by 0.12)``."""
-    return f"{name} {_fmt(value)} > max {_fmt(high)} (over by {_fmt(value - high)})"
+    shown, rule = _apart(value, high)
+    return f"{name} {shown} > max {rule} (over by {_fmt(value - high)})"
 
 
 def dropped(
     name: str,
     value: float,
-    reference: str,
-    worse_by: float,
+    champion: float,
     max_drop: float,
     *,
     higher: bool,
     same_rows: bool = False,
+    reference: str = "champion {}",
 ) -> str:
     """``roc_auc 0.81 vs champion 0.84: dropped 0.03 > max_drop 0.02`` (``rose`` for a
     lower-is-better metric); ``on the same rows`` when the value is not the whole split's."""
+    worse_by = (champion - value) if higher else (value - champion)
+    shown, theirs = _apart(value, champion)
+    by, limit = _apart(worse_by, max_drop)
     where = " on the same rows" if same_rows else ""
     moved = "dropped" if higher else "rose"
-    return (
-        f"{name} {_fmt(value)}{where} vs {reference}: "
-        f"{moved} {_fmt(worse_by)} > max_drop {_fmt(max_drop)}"
-    )
+    return f"{name} {shown}{where} vs {reference.format(theirs)}: {moved} {by} > max_drop {limit}"
 
 
 def gate_passed(verdicts: list[MetricVerdict]) -> bool:

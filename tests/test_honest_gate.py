@@ -348,3 +348,16 @@ def test_monitor_performance_leaves_out_the_champions_training_rows(
     left_out = int(found[1].replace(",", ""))
     assert int(found[2].replace(",", "")) == rows
     assert performance["rows"] == rows - left_out == round(rows * 0.25)  # its test split
+
+
+def test_a_value_just_short_of_its_threshold_is_printed_with_the_digits_that_differ() -> None:
+    (verdict,) = judge(
+        {"roc_auc": 0.89996},
+        {"roc_auc": True},
+        (Threshold("roc_auc", min=0.9, max_drop=0.01),),
+        {"roc_auc": 0.91},
+    )
+    assert verdict.detail == (
+        "roc_auc 0.89996 < min 0.9 (short by 4e-05); "
+        "roc_auc 0.9 vs champion 0.91: dropped 0.01004 > max_drop 0.01"
+    )
