@@ -202,8 +202,12 @@ class Model(Protocol):
     """
 
     tasks: frozenset[str]
+    """The tasks it can learn, a subset of :data:`TASKS`; ``validate`` refuses the others."""
     native_categorical: bool
+    """True if ``fit`` takes pandas ``category`` columns as they are; else the engine
+    one-hot encodes them first."""
     handles_missing: bool
+    """True if ``fit`` and ``predict`` take NaN in numeric columns; else the engine imputes."""
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, ctx: StepContext) -> None:
         """Learn from the training features ``X`` (after preprocessing, target removed)
@@ -243,8 +247,13 @@ class Metric(Protocol):
     """
 
     tasks: frozenset[str]
+    """The tasks it applies to; a gate naming it for another task is refused by ``validate``."""
     higher_is_better: bool
+    """Its direction: a gate's ``min`` then means "at least" and the champion comparison
+    prefers the larger value (False: ``max``, smaller is better)."""
     bounds: tuple[float | None, float | None]
+    """``(lowest, highest)`` possible values, None for an open end (``(0.0, 1.0)`` for
+    accuracy, ``(0.0, None)`` for RMSE); ``validate`` refuses a threshold outside them."""
 
     def compute(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> float:
         """The score: ``y_true`` and ``y_pred`` hold class codes (floats for regression).
@@ -354,6 +363,8 @@ class DriftTest(Protocol):
     """
 
     roles: frozenset[str]
+    """The column roles it can judge: ``{"numeric"}``, ``{"categorical"}`` or both;
+    ``validate`` refuses it for a column of another role."""
 
     def statistic(self, reference: Any, current: pd.Series) -> DriftResult:
         """The verdict for one column: ``reference`` is its
