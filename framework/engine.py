@@ -22,7 +22,7 @@ from framework import training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext, check_findings
-from framework.errors import DataError, UserError
+from framework.errors import DataError, PluginFault, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import frame_hash, git_commit, package_versions
@@ -127,6 +127,15 @@ class Engine:
         return result
 
     def _params(self) -> dict[str, Any]:
+            # whose bug: a plugin's, named in the record (a step names it; code between
+            # steps, like a deploy target's checks, is named here)
+            fault = exc if isinstance(exc, PluginFault) else self._plugin_fault(exc, "", "")
+            if fault is None:
+                raise
+            run.outputs["error"] = str(fault)
+            run.outputs["plugin_error"] = fault.to_dict()
+            if fault is not exc:
+                raise fault from exc
         flat: dict[str, Any] = {
             "task": self.spec.task,
             "seed": self.spec.seed,
@@ -161,8 +170,14 @@ class Engine:
         except BaseException as exc:
             step.status = "error"
             step.seconds = time.perf_counter() - started
-            step.detail = str(scrub_exception(exc))  # trackers may print the error too
-            self.plugins.step_error(run, step.scrub(), exc)
+            scrub_exception(exc)  # trackers may print the error too
+            fault = self._plugin_fault(exc, name, [planned] if planned else group)
+            step.detail = str(fault or exc)
+            if fault is not None:
+                step.outputs["plugin_error"] = fault.to_dict()
+            self.plugins.step_error(run, step.scrub(), fault or exc)
+            if fault is not None:
+                raise fault from exc
             raise
         step.seconds = time.perf_counter() - started
         if said := summarize(caught):
@@ -185,6 +200,20 @@ class Engine:
     def _lifecycle(
         self, store: Store, run: RunInfo, result: RunResult, lineage: dict[str, Any]
     ) -> None:
+    def _plugin_fault(
+        self, exc: BaseException, step: str, own: list[PlannedStep] | str
+    ) -> PluginFault | None:
+        """``exc`` as a bug of the plugin whose code raised it, naming the plugin, its
+        version, the component and the step (exit 3); None for bad input (exit 2) or
+        when no plugin code raised (a bug of specops)."""
+        if isinstance(own, str):
+            own = [p for p in self.plan.values() if p.step == own] if own else []
+        everything = [(p.kind, p.type) for p in self.plan.values()]
+        everything += [("metric", name) for name in self.plugins.registry.types("metric")]
+        return self.plugins.fault(
+            exc, step=step, components=[(p.kind, p.type) for p in own], fallback=everything
+        )
+
         spec, plugins, ctx = self.spec, self.plugins, self.ctx
 
         with self._step(run, "ingest", self.plan[("ingest", spec.source.path)]) as step:

@@ -83,3 +83,44 @@ class StoreError(UserError):
 
 class PluginError(UserError):
     """A plugin is misconfigured: two plugins claim one type, a broken entry point."""
+
+
+class PluginFault(Exception):
+    """An exception raised inside a plugin's own code: a bug in that plugin (exit 3).
+
+    Not a :class:`UserError`: the spec and the data may be fine. It names the plugin's
+    distribution and version, and the component and step (or hook) it was running,
+    so the user knows whom to report it to; the original exception is its cause.
+    """
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        plugin: str,
+        version: str,
+        error: str,
+        *,
+        component: str = "",
+        step: str = "",
+        hook: str = "",
+    ) -> None:
+        self.plugin, self.version, self.error = plugin, version, error
+        self.component, self.step, self.hook = component, step, hook
+        where = ", ".join(
+            filter(None, [component, f"step {step}" if step else "", f"in {hook}" if hook else ""])
+        )
+        version_text = f" {version}" if version and version != "-" else ""
+        super().__init__(
+            f"error in plugin '{plugin}'{version_text}{f' ({where})' if where else ''}: {error}"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "plugin": self.plugin,
+            "version": self.version,
+            "component": self.component,
+            "step": self.step,
+            "hook": self.hook,
+            "error": self.error,
+        }

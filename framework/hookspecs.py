@@ -15,10 +15,20 @@ Two kinds of hook live here:
 
 * **Lifecycle event hooks** (``specops_run_*``, ``specops_step_*``) are called by the
   engine as a run proceeds. Any number of plugins may implement them (tracking,
-  timing, progress, notifications); their return values are ignored.
+  timing, progress, notifications); their return values are ignored. One that
+  raises is reported once on stderr and recorded in the run's ``observer_errors``,
+  and the run goes on: an observer must not destroy a run. A plugin whose events
+  must not be lost (the store's own tracker) sets ``SPECOPS_REQUIRED = True`` (a
+  module attribute, or a class attribute of an in-process plugin); its failure
+  ends the run.
 
 The component protocols (what a source, a model, ... must provide) are documented
 in :mod:`framework.components`.
+
+The hooks, their arguments and those protocols together are the **hook API**, versioned
+by :data:`HOOK_API_VERSION`. A plugin module may declare which versions it supports
+(``SPECOPS_HOOK_API = ">=1.0,<2"``, or just ``"1"``); specops refuses a plugin that
+declares none it provides, naming both versions, instead of failing mid-run.
 """
 
 from __future__ import annotations
@@ -30,6 +40,16 @@ import pluggy
 if TYPE_CHECKING:
     from framework.components import Register
     from framework.events import RunInfo, StepInfo
+
+HOOK_API_VERSION = "1.0"
+"""The hook API this specops provides, ``MAJOR.MINOR``.
+
+A minor bump only adds (a new hook, a new optional field, a new keyword with a
+default): plugins written for ``1.0`` keep working with ``1.3``. A major bump
+removes or changes something a plugin may rely on (a hook's arguments, a
+protocol's method, what a hook must return); plugins declaring ``<2`` are then
+refused with a message rather than failing mid-run.
+"""
 
 hookspec = pluggy.HookspecMarker("specops")
 hookimpl = pluggy.HookimplMarker("specops")

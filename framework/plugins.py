@@ -1,31 +1,54 @@
-"""Finding plugins and giving the rest of the code a typed face over pluggy.
+"""Finding plugins and admitting them, each whole or not at all.
 
 Built-in plugins are the modules named by this distribution's own ``specops``
-entry points; they load first, then third-party entry points, each in its own
-try/except so one broken plugin names itself and breaks nothing else.
+entry points; they load first, then third-party entry points. Each plugin is
+admitted in its own try/except, so one broken plugin names itself and breaks
+nothing else, and only whole: a plugin is refused (listed as failed to load, none
+of its components registered, none of its hooks called) when
 
-Switches (environment variables):
+* importing it raises;
+* it declares a hook API this specops does not provide (``SPECOPS_HOOK_API``);
+* it implements a hook that does not exist (a did-you-mean names the right one);
+* one of its registration hooks raises, even after registering some components;
+* one of its components breaks the rules in :mod:`framework.plugin_rules` (a type
+  name a spec cannot write, a params schema that is not a JSON Schema, ...).
+
+Plugins given in process (``load_plugins(extra=...)``, what tests and the testing
+helpers use) are not isolated: their author is right there, so they raise.
+
+Switches (environment variables, comma-separated entry-point names):
 
 * ``SPECOPS_DISABLE_PLUGIN_AUTOLOAD=1``: load only the built-in plugins.
-* ``SPECOPS_PLUGINS=a,b``: load only these third-party plugins (by entry-point name).
+* ``SPECOPS_PLUGINS=a,b``: load only these third-party plugins.
+* ``SPECOPS_DISABLE_PLUGINS=a,b``: do not load these plugins (built-in ones too):
+  how to choose between two plugins that claim one type.
+
+A name in either list that no installed plugin has is an error, not ignored.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
-from functools import partial
 from importlib import metadata
-from typing import Any
+from types import ModuleType
 
 import pluggy
 
 from framework import hookspecs
 from framework.errors import PluginError
-from framework.events import RunInfo, StepInfo
-from framework.param_defaults import with_defaults
+from framework.plugin_host import RESOLVER, Plugins, RegistryResolver, hookimpl
+from framework.plugin_rules import (
+    Registration,
+    api_problem,
+    duplicate_problems,
+    registration_problems,
+    unknown_hook_problems,
+)
 from framework.registry import BrokenPlugin, ComponentRegistry, PluginInfo
+from framework.suggest import did_you_mean
+
+__all__ = ["ENTRY_POINT_GROUP", "Plugins", "get_plugins", "hookimpl", "load_plugins"]
 
 ENTRY_POINT_GROUP = "specops"
 DISTRIBUTION = "specops"
@@ -41,70 +64,14 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "drift_test": "specops_register_drift_tests",
 }
 
-hookimpl = hookspecs.hookimpl
+
+class Refused(Exception):
+    """Why one plugin cannot be admitted; becomes its "failed to load" line."""
 
 
-class RegistryResolver:
-    """The built-in, last-resort resolver: build the registered factory with the params."""
-
-    def __init__(self, registry: ComponentRegistry) -> None:
-        self.registry = registry
-
-    @hookimpl(trylast=True)
-    def specops_resolve_component(
-        self, kind: str, type_name: str, params: dict[str, Any]
-    ) -> Any | None:
-        entry = self.registry.find(kind, type_name)
-        return None if entry is None else entry.factory(**params)
-
-
-class Plugins:
-    """The loaded plugins: the component registry plus the lifecycle hooks, typed."""
-
-    def __init__(self, pm: pluggy.PluginManager, registry: ComponentRegistry) -> None:
-        self.pm = pm
-        self.registry = registry
-
-    def build(self, kind: str, type_name: str, params: dict[str, Any] | None = None) -> Any:
-        """The component that will run a step of this kind and type, built with its
-        params schema's defaults for the params left out (:mod:`framework.param_defaults`)."""
-        entry = self.registry.find(kind, type_name)
-        params = with_defaults(params or {}, entry.params_schema if entry else None)
-        component = self.pm.hook.specops_resolve_component(
-            kind=kind, type_name=type_name, params=params
-        )
-        if component is None:
-            raise PluginError(self.registry.unknown_type_message(kind, type_name))
-        return component
-
-    def register(self, plugin: object, name: str | None = None) -> None:
-        """Add an in-process plugin for lifecycle events (progress display, tracking)."""
-        self.pm.register(plugin, name=name)
-
-    def unregister(self, plugin: object) -> None:
-        self.pm.unregister(plugin)
-
-    def trace(self, write: Any = None) -> None:
-        """Print every hook call (``--debug``)."""
-        self.pm.trace.root.setwriter(write or (lambda message: sys.stderr.write(message)))
-        self.pm.enable_tracing()
-
-    # lifecycle events -------------------------------------------------------
-
-    def run_start(self, run: RunInfo) -> None:
-        self.pm.hook.specops_run_start(run=run)
-
-    def step_start(self, run: RunInfo, step: StepInfo) -> None:
-        self.pm.hook.specops_step_start(run=run, step=step)
-
-    def step_end(self, run: RunInfo, step: StepInfo) -> None:
-        self.pm.hook.specops_step_end(run=run, step=step)
-
-    def step_error(self, run: RunInfo, step: StepInfo, error: BaseException) -> None:
-        self.pm.hook.specops_step_error(run=run, step=step, error=error)
-
-    def run_end(self, run: RunInfo) -> None:
-        self.pm.hook.specops_run_end(run=run)
+# -------------------------------------------------------------------------
+# which entry points: the switches
+# -------------------------------------------------------------------------
 
 
 def _entry_points() -> list[metadata.EntryPoint]:
@@ -118,15 +85,104 @@ def _is_builtin(ep: metadata.EntryPoint) -> bool:
     return ep.dist is not None and ep.dist.name == DISTRIBUTION
 
 
-def _wanted(ep: metadata.EntryPoint) -> bool:
-    if _is_builtin(ep):
-        return True
-    if os.environ.get("SPECOPS_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("", "0"):
-        return False
-    allow = os.environ.get("SPECOPS_PLUGINS")
-    if allow is not None:
-        return ep.name in {name.strip() for name in allow.split(",") if name.strip()}
-    return True
+def _names(variable: str) -> list[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _check_names(variable: str, names: list[str], available: list[str]) -> None:
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        first = unknown[0]
+        raise PluginError(
+            f"{variable} names {', '.join(repr(n) for n in unknown)}, which "
+            f"{'is not an installed plugin' if len(unknown) == 1 else 'are not installed plugins'}"
+            f"{did_you_mean(first, available)} installed: {', '.join(available) or 'none'}"
+        )
+
+
+def selected_entry_points() -> list[metadata.EntryPoint]:
+    """The entry points the switches let load; a switch naming no plugin is an error."""
+    points = _entry_points()
+    third_party = [ep.name for ep in points if not _is_builtin(ep)]
+    only = _names("SPECOPS_PLUGINS")
+    disabled = _names("SPECOPS_DISABLE_PLUGINS") or []
+    if only is not None:
+        _check_names("SPECOPS_PLUGINS", only, third_party)
+    _check_names("SPECOPS_DISABLE_PLUGINS", disabled, [ep.name for ep in points])
+    autoload = os.environ.get("SPECOPS_DISABLE_PLUGIN_AUTOLOAD", "").strip() in ("", "0")
+    chosen = []
+    for ep in points:
+        if ep.name in disabled:
+            continue
+        if not _is_builtin(ep) and (not autoload or (only is not None and ep.name not in only)):
+            continue
+        chosen.append(ep)
+    return chosen
+
+
+# -------------------------------------------------------------------------
+# admitting one plugin
+# -------------------------------------------------------------------------
+
+
+def _admit(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
+    """Register ``plugin`` with pluggy if its hook API and hook names are right."""
+    problem = api_problem(getattr(plugin, "SPECOPS_HOOK_API", None), hookspecs.HOOK_API_VERSION)
+    if problem:
+        raise Refused(problem)
+    try:
+        pm.register(plugin, name=info.name)
+    except pluggy.PluginValidationError as exc:  # a hook's arguments do not match
+        raise Refused(" ".join(str(exc).split())) from exc
+    known = [h for h in dir(hookspecs) if h.startswith("specops_")]
+    unknown = [
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if caller.spec is None
+        and not any(impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin)
+    ]
+    if unknown:
+        pm.unregister(plugin)
+        raise Refused("; ".join(unknown_hook_problems(unknown, known)))
+
+
+def _registrations(pm: pluggy.PluginManager, info: PluginInfo) -> list[Registration]:
+    """Everything ``info``'s registration hooks register, checked, or Refused: nothing
+    reaches the registry until all of the plugin's hooks returned."""
+    found: list[Registration] = []
+    for kind, hook_name in REGISTRATION_HOOKS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name != info.name:
+                continue
+
+            def register(
+                type_name: str,
+                factory: object,
+                params_schema: object = None,
+                *,
+                summary: str = "",
+                _kind: str = kind,
+            ) -> None:
+                found.append(Registration(_kind, type_name, factory, params_schema, summary))
+
+            try:
+                impl.function(*[{"register": register}[arg] for arg in impl.argnames])
+            except Exception as exc:
+                raise Refused(f"{hook_name} raised {type(exc).__name__}: {exc}") from exc
+    check_schema = not info.builtin  # built-in schemas are checked by the test suite
+    problems = duplicate_problems(found)
+    for registration in found:
+        problems += registration_problems(registration, check_schema=check_schema)
+    if problems:
+        raise Refused("; ".join(problems))
+    return found
+
+
+def _module_of(plugin: object) -> str:
+    return plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
 
 
 def load_plugins(extra: Iterable[tuple[str, object]] = ()) -> Plugins:
@@ -134,54 +190,46 @@ def load_plugins(extra: Iterable[tuple[str, object]] = ()) -> Plugins:
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     registry = ComponentRegistry()
-    pm.register(RegistryResolver(registry), name="specops.resolver")
-    infos: dict[str, PluginInfo] = {}
+    pm.register(RegistryResolver(registry), name=RESOLVER)
+    admitted: list[tuple[PluginInfo, object]] = []
 
-    for ep in _entry_points():
-        if not _wanted(ep) or pm.has_plugin(ep.name):
+    for ep in selected_entry_points():
+        if pm.has_plugin(ep.name):
             continue
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
+        info = PluginInfo(ep.name, dist, version, _is_builtin(ep), ep.module)
         try:
-            module = ep.load()
-            pm.register(module, name=ep.name)
+            plugin = ep.load()
+            _admit(pm, plugin, info)
         except Exception as exc:  # one broken plugin must not break the others
-            registry.broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+            error = str(exc) if isinstance(exc, Refused) else f"{type(exc).__name__}: {exc}"
+            registry.broken.append(BrokenPlugin(ep.name, dist, error, version))
             continue
-        infos[ep.name] = PluginInfo(ep.name, dist, version, _is_builtin(ep))
+        admitted.append((info, plugin))
 
     for name, plugin in extra:
-        pm.register(plugin, name=name)
-        infos[name] = PluginInfo(name, "(in process)", "-", False)
+        info = PluginInfo(name, "(in process)", "-", False, _module_of(plugin))
+        try:
+            _admit(pm, plugin, info)
+        except Refused as exc:
+            raise PluginError(f"plugin '{name}': {exc}") from exc
+        admitted.append((info, plugin))
 
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"plugin '{name}' implements an unknown hook: {exc}") from exc
-
+    infos: dict[str, PluginInfo] = {}
+    for info, plugin in admitted:
+        try:
+            found = _registrations(pm, info)
+        except Refused as exc:
+            if info.dist == "(in process)":
+                raise PluginError(f"plugin '{info.name}': {exc}") from exc
+            pm.unregister(plugin)  # refused whole: none of its hooks will be called
+            registry.broken.append(BrokenPlugin(info.name, info.dist, str(exc), info.version))
+            continue
+        registry.commit(info, found)
+        infos[info.name] = info
     registry.plugins.extend(infos.values())
-    _collect_registrations(pm, registry, infos)
-    return Plugins(pm, registry)
-
-
-def _collect_registrations(
-    pm: pluggy.PluginManager, registry: ComponentRegistry, infos: dict[str, PluginInfo]
-) -> None:
-    """Call every registration hook once per plugin, so each entry knows its plugin."""
-    for kind, hook_name in REGISTRATION_HOOKS.items():
-        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order
-            info = infos.get(impl.plugin_name)
-            if info is None:
-                continue
-            try:
-                impl.function(register=partial(registry.add, kind, info))
-            except PluginError:
-                raise
-            except Exception as exc:
-                registry.broken.append(
-                    BrokenPlugin(info.name, info.dist, f"{type(exc).__name__}: {exc}")
-                )
+    return Plugins(pm, registry, infos)
 
 
 _cached: Plugins | None = None
@@ -192,4 +240,9 @@ def get_plugins() -> Plugins:
     global _cached
     if _cached is None:
         _cached = load_plugins()
+    return _cached
+
+
+def loaded_plugins() -> Plugins | None:
+    """The process-wide plugins if something loaded them already (for error reports)."""
     return _cached

@@ -148,5 +148,9 @@ class Misspelt:
 
 
 def test_misspelt_hook_name_is_an_error_naming_the_plugin() -> None:
-    with pytest.raises(PluginError, match="'misspelt' implements an unknown hook"):
+    with pytest.raises(PluginError) as raised:
         load_plugins(extra=[("misspelt", Misspelt())])
+    assert str(raised.value) == (
+        "plugin 'misspelt': implements an unknown hook 'specops_register_model'; "
+        "did you mean 'specops_register_models'?"
+    )

@@ -86,7 +86,9 @@ def test_a_broken_plugin_names_itself_and_breaks_nothing_else(
     assert "plugins that failed to load: 'broken' (ImportError: needs libfancy)" in result.err
 
 
-def test_two_plugins_claiming_one_type_is_an_error_naming_both(cli_process, site: Path) -> None:
+def test_two_plugins_claiming_one_type_are_named_and_neither_is_used(
+    cli_process, site: Path, blobs_spec: Path
+) -> None:
     clash = (
         "from framework import hookimpl\n\n"
         "@hookimpl\n"
@@ -94,12 +96,15 @@ def test_two_plugins_claiming_one_type_is_an_error_naming_both(cli_process, site
         "    register('lightgbm', object)\n"
     )
     install(site, "specops-clash", "specops_clash", clash, "clash")
-    result = cli_process("plugins", env=env_for(site))
-    assert result.code == 2
-    assert (
-        "two plugins claim model type 'lightgbm': 'lightgbm' (specops) and 'clash' (specops-clash)"
-        in result.err
+    result = cli_process("plugins", "--json", env=env_for(site))
+    assert result.code == 0, result.err
+    [conflict] = json.loads(result.out)["conflicts"]
+    assert conflict.startswith(
+        "model type 'lightgbm' is claimed by 2 plugins: 'lightgbm' (specops "
     )
+    assert "'clash' (specops-clash 0.1.0), so neither is used" in conflict
+    # specs that do not use the contested type are unaffected
+    assert cli_process("validate", blobs_spec, env=env_for(site)).code == 0
 
 
 def test_switches_limit_which_plugins_load(cli_process, site: Path) -> None:

@@ -146,6 +146,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                     for info, entries in registry.by_plugin()
                 ],
                 "broken": [b.__dict__ for b in registry.broken],
+                "conflicts": registry.conflicts(),
             }
         )
         return 0

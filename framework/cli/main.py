@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 a check or the gate said no, 2 bad input, 3 a bug.",
     )
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
+    parser.add_argument(  # its own dest: a command's --debug default would overwrite it
+        "--debug",
+        dest="global_debug",
+        action="store_true",
+        help="show tracebacks and every hook call (the same as COMMAND --debug)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in COMMAND_GROUPS:
         importlib.import_module(group).add_commands(commands)
@@ -58,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
+    debug = bool(getattr(args, "debug", False) or args.global_debug)
+    args.debug = debug  # `specops --debug run` and `specops run --debug` are one thing
     try:
         code = _handler(args.handler)(args)
     except KeyboardInterrupt:
@@ -75,8 +82,9 @@ def _main(argv: Sequence[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        # a damaged, full or read-only store (or disk) is bad input, not a bug: exit 2
-        exc = as_user_error(raised) or raised
+        # a damaged, full or read-only store (or disk) is bad input, not a bug: exit 2;
+        # an exception from a plugin's code is that plugin's bug, named: exit 3
+        exc = as_user_error(raised) or _plugin_fault(raised) or raised
         code = report_error(exc)
         if getattr(args, "json", False):
             import json
@@ -88,6 +96,16 @@ def _main(argv: Sequence[str] | None) -> int:
         _silence_stdout()
         return 141
     return code
+
+
+def _plugin_fault(raised: Exception) -> Exception | None:
+    """The exception as a fault of the plugin whose code raised it, if plugins were
+    loaded and one of them is in its traceback (validate, plan, serve, ...: the
+    engine names the step itself)."""
+    from framework.plugins import loaded_plugins
+
+    plugins = loaded_plugins()
+    return plugins.fault(raised) if plugins is not None else None
 
 
 def _silence_stdout() -> None:

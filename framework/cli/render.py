@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TextIO
 
-from framework.errors import DataError, Problem, SpecError, UserError
+from framework.errors import DataError, PluginFault, Problem, SpecError, UserError
 from framework.redact import scrub, scrub_text
 
 
@@ -76,6 +76,13 @@ def report_error(exc: BaseException, stream: TextIO | None = None) -> int:
     if isinstance(exc, UserError):
         print(f"{_paint('error', '31', stream)}: {text}", file=stream)
         return 2
+    if isinstance(exc, PluginFault):  # a bug in a plugin, named: its authors can fix it
+        print(
+            f"{_paint('error', '31', stream)}: {text}\n  a bug in that plugin, not in your "
+            "spec or data: report it to its authors (--debug shows the traceback)",
+            file=stream,
+        )
+        return 3
     print(
         f"{_paint('internal error', '31', stream)} (a bug in specops or a plugin): "
         f"{type(exc).__name__}: {text}\n  run again with --debug for the traceback",
@@ -92,4 +99,6 @@ def error_json(exc: BaseException, code: int) -> dict[str, object]:
     if isinstance(exc, DataError):
         report["column"] = exc.column
         report["hint"] = exc.hint
+    if isinstance(exc, PluginFault):
+        report["plugin_error"] = exc.to_dict()
     return scrub(report)

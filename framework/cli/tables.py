@@ -200,20 +200,29 @@ def run_json(result: RunResult) -> dict[str, Any]:
 
 
 def print_plugins(registry: ComponentRegistry) -> None:
+    """One row per component with its summary; then plugins refused and types withheld."""
+    from rich.markup import escape
+
     console = _console()
-    table = _table("plugins", "plugin", "version", "kind", "types")
+    table = _table("plugins", "plugin", "version", "kind", "type", "summary")
     for info, entries in registry.by_plugin():
-        kinds: dict[str, list[str]] = {}
-        for entry in entries:
-            kinds.setdefault(entry.kind, []).append(entry.type_name)
-        name = info.name + (" [dim](built-in)[/]" if info.builtin else f" [dim]({info.dist})[/]")
-        for index, (kind, types) in enumerate(sorted(kinds.items())):
+        name = escape(info.name) + (
+            " [dim](built-in)[/]" if info.builtin else f" [dim]({escape(info.dist)})[/]"
+        )
+        rows = sorted(entries, key=lambda e: (e.kind, e.type_name)) or [None]
+        for index, entry in enumerate(rows):
             table.add_row(
                 name if index == 0 else "",
-                info.version if index == 0 else "",
-                kind,
-                ", ".join(sorted(types)),
+                escape(info.version) if index == 0 else "",
+                entry.kind if entry else "",
+                escape(entry.type_name) if entry else "[dim](no components)[/]",
+                escape(entry.summary) if entry else "",
             )
     console.print(table)
     for broken in registry.broken:
-        console.print(f"[red]failed to load[/] {broken.name} ({broken.dist}): {broken.error}")
+        console.print(
+            f"[red]failed to load[/] {escape(broken.name)} ({escape(broken.dist)}): "
+            f"{escape(broken.error)}"
+        )
+    for conflict in registry.conflicts():
+        console.print(f"[red]conflict[/]: {escape(conflict)}")

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from framework.components import StepContext, check_findings
-from framework.errors import Problem, SpecError
+from framework.errors import Problem, SpecError, UserError
 from framework.plugins import Plugins
 from framework.redact import hashable
+from framework.registry import UnknownComponent
 from framework.spec.compose import apply_overrides, apply_profiles, interpolate_env
 from framework.spec.explain import schema_problems
 from framework.spec.limits import numbers
@@ -193,8 +194,11 @@ class _Checker:
     def component(self, kind: str, path: KeyPath, node: dict[str, Any]) -> list[Problem]:
         type_name = node["type"]
         entry = self.registry.find(kind, type_name)
-        if entry is None and self._claimed(kind, type_name, node.get("params")):
-            return []
+        try:
+            if entry is None and self._claimed(kind, type_name, node.get("params")):
+                return []
+        except UserError as exc:  # a resolver hook raised: PluginError names its plugin
+            return [self.problem(str(exc), path + ("type",))]
         if entry is None:
             return [
                 self.problem(
@@ -242,10 +246,11 @@ class _Checker:
         return problems
 
     def _claimed(self, kind: str, type_name: str, params: Any) -> bool:
-        """Whether a plugin's resolver hook claims a type nobody registered."""
+        """Whether a plugin's resolver hook claims a type nobody registered (a resolver
+        that raises is a PluginError naming it, not an unknown type)."""
         try:
             self.plugins.build(kind, type_name, params if isinstance(params, dict) else {})
-        except Exception:
+        except UnknownComponent:
             return False
         return True
 
