@@ -117,6 +117,15 @@ class Engine:
         except Exception as exc:  # bad input (exit 2) or a bug (exit 3): never left "running"
             run.status = "error"
             run.outputs["error"] = f"{type(exc).__name__}: {exc}"
+            # whose bug: a plugin's, named in the record (a step names it; code between
+            # steps, like a deploy target's checks, is named here)
+            fault = exc if isinstance(exc, PluginFault) else self._plugin_fault(exc, "", "")
+            if fault is None:
+                raise
+            run.outputs["error"] = str(fault)
+            run.outputs["plugin_error"] = fault.to_dict()
+            if fault is not exc:
+                raise fault from exc
             raise
         finally:
             try:
@@ -127,15 +136,6 @@ class Engine:
         return result
 
     def _params(self) -> dict[str, Any]:
-            # whose bug: a plugin's, named in the record (a step names it; code between
-            # steps, like a deploy target's checks, is named here)
-            fault = exc if isinstance(exc, PluginFault) else self._plugin_fault(exc, "", "")
-            if fault is None:
-                raise
-            run.outputs["error"] = str(fault)
-            run.outputs["plugin_error"] = fault.to_dict()
-            if fault is not exc:
-                raise fault from exc
         flat: dict[str, Any] = {
             "task": self.spec.task,
             "seed": self.spec.seed,
@@ -190,16 +190,6 @@ class Engine:
             step.status = "passed"
         self.plugins.step_end(run, step.scrub())  # trackers never see an ${env:...} value
 
-    def _skip(self, run: RunInfo, name: str, why: str) -> None:
-        with self._step(run, name) as step:
-            step.status = "skipped"
-            step.detail = why
-
-    # ------------------------------------------------------------------
-
-    def _lifecycle(
-        self, store: Store, run: RunInfo, result: RunResult, lineage: dict[str, Any]
-    ) -> None:
     def _plugin_fault(
         self, exc: BaseException, step: str, own: list[PlannedStep] | str
     ) -> PluginFault | None:
@@ -214,6 +204,16 @@ class Engine:
             exc, step=step, components=[(p.kind, p.type) for p in own], fallback=everything
         )
 
+    def _skip(self, run: RunInfo, name: str, why: str) -> None:
+        with self._step(run, name) as step:
+            step.status = "skipped"
+            step.detail = why
+
+    # ------------------------------------------------------------------
+
+    def _lifecycle(
+        self, store: Store, run: RunInfo, result: RunResult, lineage: dict[str, Any]
+    ) -> None:
         spec, plugins, ctx = self.spec, self.plugins, self.ctx
 
         with self._step(run, "ingest", self.plan[("ingest", spec.source.path)]) as step:
