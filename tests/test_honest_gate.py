@@ -235,6 +235,12 @@ def test_plain_run_after_a_drift_retrain_leaves_out_the_windows_rows(cli, subs: 
     )
     report = json.loads(monitored.out)
     assert report["retrain"]["promoted_version"] == 2
+    # the retraining window (recent source rows, then the batch) overlaps v1's training rows
+    assert re.search(
+        r"champion subscriptions/1 and candidate scored on \d+ rows neither trained on "
+        r"\(\d+ test rows were in the champion's training data\)",
+        report["retrain"]["champion_note"],
+    ), report["retrain"]["champion_note"]
     roc = next(v for v in report["performance"]["metrics"] if v["metric"] == "roc_auc")
     assert re.fullmatch(r"roc_auc 0\.\d+ < min 0\.7 \(short by 0\.\d+\)", roc["detail"]), roc[
         "detail"

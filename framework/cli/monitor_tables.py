@@ -162,10 +162,10 @@ def _metric_table(title: str, value: str, compared: str, verdicts: list[dict[str
 
 def _print_retrain(console: Console, outcome: Any) -> None:
     if outcome.gate:
-        title = (
-            f"retraining run {outcome.run_id}: gate, challenger vs champion on the new test split"
-        )
+        title = f"retraining run {outcome.run_id}: gate, challenger vs champion"
         console.print(_metric_table(title, "challenger", "champion", outcome.gate))
+        if getattr(outcome, "champion_note", ""):
+            console.print(f"[dim]gate: {escape(outcome.champion_note)}[/]")
     promoted = (
         f"promoted version {outcome.promoted_version} to champion"
         if outcome.promoted_version is not None

@@ -269,7 +269,8 @@ def _retrain(result: Any) -> str:
         f"{promoted}.</p><p class='muted'>{escape(outcome.note)}</p>"
         + (
             "<table><tr><th>metric</th><th>challenger</th><th>threshold</th>"
-            f"<th>champion (rescored)</th><th>verdict</th></tr>{rows}</table>"
+            f"<th>champion</th><th>verdict</th></tr>{rows}</table>"
+            f"<p class='muted'>{escape(getattr(outcome, 'champion_note', ''))}</p>"
             if rows
             else ""
         )

@@ -37,6 +37,7 @@ class RetrainOutcome:
     version: int | None = None
     gate: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    champion_note: str = ""  # what the gate compared the champion on (rows, or recorded)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,6 +124,7 @@ def retrain(spec: Spec, plugins: Plugins, batch: pd.DataFrame, monitor_id: str) 
         version=model.get("version"),
         gate=[v.to_dict() for v in result.verdicts],
         note=description,
+        champion_note=str(run.outputs.get("champion_note") or ""),
     )
     if run.status == "passed" and outcome.version is not None:
         store = Store(spec.store_path)
