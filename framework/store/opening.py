@@ -42,10 +42,10 @@ def check_database_file(root: Path) -> None:
     # file, so a concurrent reader may see a header ahead of the size: look again
     deadline = time.monotonic() + TORN_READ_SECONDS
     while True:
-        problem = _header_problem(database)
+        problem, settled = _header_problem(database)
         if problem is None:
             return
-        if time.monotonic() > deadline:
+        if settled or time.monotonic() > deadline:
             raise damaged(database, problem)
         time.sleep(0.05)
 
@@ -55,20 +55,22 @@ TORN_READ_SECONDS = 1.0
 it is called truncated (a checkpoint of another process may be extending it)."""
 
 
-def _header_problem(database: Path) -> str | None:
-    """What is wrong with the file's SQLite header and size, or None."""
+def _header_problem(database: Path) -> tuple[str | None, bool]:
+    """What is wrong with the file's SQLite header and size (None: nothing), and whether
+    that is settled (a whole header of something else) or may be a write in progress."""
     with database.open("rb") as handle:
         header = handle.read(100)
         size = os.fstat(handle.fileno()).st_size
     if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        return f"not a SQLite database: {size} bytes of something else"
+        torn = len(header) < 100 and SQLITE_MAGIC.startswith(header[:16])  # being written?
+        return f"not a SQLite database: {size} bytes of something else", not torn
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
     counted = header[24:28] == header[92:96]  # the page count is valid (SQLite >= 3.7)
     if page_size < 512 or size % page_size or (counted and size < pages * page_size):
-        return f"truncated: {size} bytes, its header says {pages} page(s) of {page_size}"
-    return None
+        return f"truncated: {size} bytes, its header says {pages} page(s) of {page_size}", False
+    return None, True
 
 
 def read_only_reason(root: Path) -> str | None:
