@@ -130,6 +130,7 @@ class ServingApp:
     async def http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         render_error = v2.render_error if path.startswith("/v2") else mlflow.render_error
+        body_read = False
         try:
             headers: Headers = dict(scope["headers"])
             method, handler, public, params = self.route(path)
@@ -138,6 +139,7 @@ class ServingApp:
             if self.token is not None and not public and not self.authorized(headers):
                 raise unauthorized()
             body = await self.read_body(headers, receive) if method == "POST" else b""
+            body_read = True
             if len(body) > INLINE_BYTES:
                 loop = asyncio.get_running_loop()
                 status, extra, payload = await loop.run_in_executor(
@@ -151,8 +153,8 @@ class ServingApp:
             status, extra, payload = exc.status, JSON_HEADERS, render_error(exc)
             if exc.status == 401:
                 extra = [*JSON_HEADERS, (b"www-authenticate", b"Bearer")]
-            elif exc.status == 413:  # the rest of the body is not read: end the connection
-                extra = [*JSON_HEADERS, (b"connection", b"close")]
+            if not body_read and _has_body(scope):  # refused before its body was read
+                extra = [*extra, (b"connection", b"close")]  # (it never will be): end here
         except Exception:
             log.exception("%s %s failed", scope.get("method"), path)
             status, extra, payload = 500, JSON_HEADERS, render_error(internal_error())
@@ -293,6 +295,13 @@ class ServingApp:
     @staticmethod
     def _model_headers(served: ServedModel) -> list[tuple[bytes, bytes]]:
         return [*JSON_HEADERS, (MODEL_HEADER, served.ref_header)]
+
+
+def _has_body(scope: dict[str, Any]) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 def app_from_env() -> ServingApp:
