@@ -142,17 +142,15 @@ class Plugins:
             try:
                 self._call(name, hook, run=run, **kwargs)
             except Exception as exc:
-                if getattr(self.pm.get_plugin(name), REQUIRED_FLAG, False):
-                    if isinstance(exc, UserError | PluginFault):
-                        raise
-                    info = self.infos.get(name)
-                    raise PluginFault(
-                        info.label if info else name,
-                        info.version if info else "",
-                        _described(exc),
-                        hook=hook,
-                    ) from exc
-                self._observer_failed(name, hook, run, exc)
+                if not getattr(self.pm.get_plugin(name), REQUIRED_FLAG, False):
+                    self._observer_failed(name, hook, run, exc)
+                    continue
+                info = self.infos.get(name)
+                # specops' own observers (the store's tracker) raise as they are: a full
+                # disk is still a StoreError; a loaded plugin's fault is named
+                if info is None or isinstance(exc, UserError | PluginFault):
+                    raise
+                raise PluginFault(info.label, info.version, _described(exc), hook=hook) from exc
 
     def _observer_failed(self, name: str, hook: str, run: RunInfo, exc: Exception) -> None:
         info = self.infos.get(name)

@@ -120,6 +120,27 @@ def unknown_hook_problems(names: Iterable[str], known: Iterable[str]) -> list[st
     return problems
 
 
+def argument_problems(hook: str, implementation: Any, specification: Any) -> list[str]:
+    """An implementation may take fewer arguments than its hook passes, never others."""
+    import inspect
+
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(implementation).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)
+        ]
+    except (TypeError, ValueError):
+        return []
+    passed = list(inspect.signature(specification).parameters)
+    extra = [name for name in names if name not in passed]
+    return [
+        f"{hook}({', '.join(names)}): '{name}' is not an argument of this hook"
+        f"{did_you_mean(name, passed)} (it passes: {', '.join(passed)})"
+        for name in extra
+    ]
+
+
 # -------------------------------------------------------------------------
 # registrations
 # -------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from framework.plugin_host import RESOLVER, Plugins, RegistryResolver, hookimpl
 from framework.plugin_rules import (
     Registration,
     api_problem,
+    argument_problems,
     duplicate_problems,
     registration_problems,
     unknown_hook_problems,
@@ -133,11 +134,30 @@ def _admit(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
     problem = api_problem(getattr(plugin, "SPECOPS_HOOK_API", None), hookspecs.HOOK_API_VERSION)
     if problem:
         raise Refused(problem)
+    known = [h for h in dir(hookspecs) if h.startswith("specops_")]
+    unmarked = [
+        hook
+        for hook in known
+        if callable(getattr(plugin, hook, None))
+        and not hasattr(getattr(plugin, hook), f"{ENTRY_POINT_GROUP}_impl")
+    ]
+    if unmarked:  # pluggy would skip it silently: the plugin would do nothing
+        raise Refused(
+            f"defines {', '.join(unmarked)} without @hookimpl, so specops would never "
+            "call it; decorate it with framework.hookimpl"
+        )
+    wrong = [
+        problem
+        for hook in known
+        if callable(getattr(plugin, hook, None))
+        for problem in argument_problems(hook, getattr(plugin, hook), getattr(hookspecs, hook))
+    ]
+    if wrong:
+        raise Refused("; ".join(wrong))
     try:
         pm.register(plugin, name=info.name)
     except pluggy.PluginValidationError as exc:  # a hook's arguments do not match
         raise Refused(" ".join(str(exc).split())) from exc
-    known = [h for h in dir(hookspecs) if h.startswith("specops_")]
     unknown = [
         caller.name
         for caller in pm.get_hookcallers(plugin) or []

@@ -203,6 +203,19 @@ BAD_NAME = """
         register("Fancy Model", object, summary="a name no spec can write")
 """
 
+NO_MARKER = """
+    def specops_register_models(register):
+        register("unmarked_model", object)
+"""
+
+WRONG_ARGUMENT = """
+    from framework import hookimpl
+
+    @hookimpl
+    def specops_step_end(run, stp):
+        pass
+"""
+
 CLASH = """
     from framework import hookimpl
 
@@ -224,6 +237,8 @@ def test_faulty_plugins_are_refused_whole_by_name_and_the_rest_works(
     install(site, "specops-future", "specops_future", FUTURE_API)
     install(site, "specops-misspelt", "specops_misspelt", MISSPELT)
     install(site, "specops-bad-name", "specops_bad_name", BAD_NAME)
+    install(site, "specops-no-marker", "specops_no_marker", NO_MARKER)
+    install(site, "specops-wrong-argument", "specops_wrong_argument", WRONG_ARGUMENT)
 
     listed = cli_process("plugins", "--json", env=env(site))
     assert listed.code == 0, listed.err
@@ -249,6 +264,14 @@ def test_faulty_plugins_are_refused_whole_by_name_and_the_rest_works(
         "bad_name": (
             "model type 'Fancy Model': a type name is lower case letters, digits and '_', "
             "starting with a letter (what a spec writes after 'type:')"
+        ),
+        "no_marker": (
+            "defines specops_register_models without @hookimpl, so specops would never "
+            "call it; decorate it with framework.hookimpl"
+        ),
+        "wrong_argument": (
+            "specops_step_end(run, stp): 'stp' is not an argument of this hook; "
+            "did you mean 'step'? (it passes: run, step)"
         ),
     }
     types = {(c["kind"], c["type"]) for p in report["plugins"] for c in p["components"]}
