@@ -25,9 +25,15 @@ from framework.components import CheckOutcome, Release, StepContext, check_findi
 from framework.errors import DataError, PluginFault, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
-from framework.lineage import frame_hash, git_commit, package_versions
+from framework.lineage import (
+    frame_hash,
+    git_commit,
+    package_versions,
+    plugin_distributions,
+    plugin_versions,
+)
 from framework.package import ModelPackage, predict_transformed, write_package
-from framework.plan import PlannedStep, make_plan, metrics_for
+from framework.plan import PlannedStep, components_taking_part, make_plan, metrics_for
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
 from framework.redact import scrub_exception
@@ -100,11 +106,15 @@ class Engine:
         tracker = StoreTracker(store)
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
         try:
+            used = plugin_versions(
+                self.plugins.registry, components_taking_part(spec, self.plugins)
+            )
             lineage = {
                 "spec_hash": spec.spec_hash,
                 "config_hash": spec.config_hash,
                 "split_hash": _split_hash(spec),
-                "packages": package_versions(),
+                "packages": package_versions(plugin_distributions(used)),
+                "plugins": used,  # component -> plugin, distribution, version
                 "git": git_commit(spec.base_dir),
             }
             store.begin_run(run.run_id, spec, lineage, self._params(), trigger=self.trigger)

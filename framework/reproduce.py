@@ -4,6 +4,12 @@ The rerun uses the run's stored spec (after its profile and overrides) with the
 source replaced by the run's data snapshot, into a temporary store, without
 deploying: reproducing never touches the registry. Model files are compared by
 sha256; ``model.json`` is left out because it names the run that made it.
+
+The run recorded which plugin (distribution and version) ran each component and
+the versions of the core packages; the rerun uses what is installed now. Each
+difference is listed, and a result that changed names them as its likely cause
+("model knn: specops-contrib-demo 0.3.1 then, 0.4.0 now"), so an upgrade that
+changed behaviour is not a mystery.
 """
 
 from __future__ import annotations
@@ -17,18 +23,21 @@ from typing import Any
 import yaml
 
 from framework.errors import Location, SpecError, StoreError, UserError
+from framework.lineage import component_key, described, package_versions, plugin_versions
 from framework.plugins import Plugins
 from framework.refs import find_run
 from framework.store import ModelVersion, Store
 
 DIFFERS_BY_DESIGN = {"model.json": "names the run and time that made it"}
+NOT_RERUN = ("source", "deploy")
+"""Kinds whose plugin cannot change a rerun: it reads the snapshot and deploys nothing."""
 
 
 @dataclass(frozen=True)
 class Comparison:
     """One thing compared: a metric or a package file."""
 
-    kind: str  # metric | file
+    kind: str  # config | plugin | package | metric | file
     item: str
     original: Any
     reproduced: Any
@@ -42,6 +51,8 @@ class Reproduction:
     rerun_id: str
     data_hash: str
     comparisons: list[Comparison] = field(default_factory=list)
+    changed_since_run: list[str] = field(default_factory=list)
+    """Plugins and packages installed now at another version than the run's."""
 
     @property
     def matched(self) -> bool:
@@ -53,6 +64,7 @@ class Reproduction:
             "rerun_id": self.rerun_id,
             "data_hash": self.data_hash,
             "matched": self.matched,
+            "changed_since_run": self.changed_since_run,
             "comparisons": [asdict(c) for c in self.comparisons],
         }
 
@@ -62,7 +74,7 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     from framework.engine import Engine
     from framework.spec import load_spec
 
-    store = Store.open_existing(store_root)
+    store = Store.open_existing(store_root, write=False)
     try:
         record = find_run(store, run_prefix)
         run_id = record.id
@@ -84,6 +96,9 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
         store.close()
 
     _require_environment(document, run_id)
+    recorded_plugins = record.lineage.get("plugins")
+    if isinstance(recorded_plugins, dict):
+        _require_plugins(recorded_plugins, plugins, run_id)
     with tempfile.TemporaryDirectory(prefix="specops-reproduce-") as tmp:
         spec_file = Path(tmp) / "spec.yaml"
         spec_file.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -101,8 +116,15 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     copy_version = copies[0] if copies else None
     outcome = Reproduction(run_id, result.run.run_id, record.data_hash)
     outcome.comparisons.append(_compare_config(record.lineage.get("config_hash"), spec.config_hash))
-    outcome.comparisons += _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))
-    outcome.comparisons += _compare_files(original, copy_version)
+    environment = _compare_plugins(recorded_plugins, plugins)
+    environment += _compare_packages(record.lineage.get("packages"), recorded_plugins)
+    outcome.comparisons += environment
+    outcome.changed_since_run = [
+        c.note for c in environment if c.match is None and c.original != c.reproduced
+    ]
+    results = _compare_metrics(original_metrics, result.run.outputs.get("metrics", {}))
+    results += _compare_files(original, copy_version)
+    outcome.comparisons += [_with_cause(c, outcome.changed_since_run) for c in results]
     return outcome
 
 
@@ -159,6 +181,95 @@ def _require_environment(document: dict[str, Any], run_id: str) -> None:
             f"run {run_id}'s spec reads environment variables that are not set: "
             f"{', '.join(missing)}; set them to the values the run used"
         )
+
+
+def _require_plugins(recorded: dict[str, Any], plugins: Plugins, run_id: str) -> None:
+    """Every component the rerun builds is installed: else say which distribution the
+    run used, rather than an "unknown type" about a spec the user never wrote."""
+    missing = [
+        f"{key} ({described(entry)})"
+        for key, entry in recorded.items()
+        if isinstance(entry, dict)
+        and entry.get("kind") not in NOT_RERUN
+        and entry.get("dist")
+        and plugins.registry.find(str(entry.get("kind")), str(entry.get("type"))) is None
+    ]
+    if missing:
+        raise UserError(
+            f"run {run_id} used components that no installed plugin provides now: "
+            f"{', '.join(missing)}; install that version to reproduce the run"
+        )
+
+
+def _compare_plugins(recorded: Any, plugins: Plugins) -> list[Comparison]:
+    """Each component's plugin then and now (not the source's nor the deploy targets':
+    the rerun reads the snapshot and deploys nothing)."""
+    if not isinstance(recorded, dict):
+        return [
+            Comparison(
+                "plugin",
+                "plugin versions",
+                None,
+                None,
+                None,
+                "not recorded by that run (made before specops recorded them)",
+            )
+        ]
+    comparisons = []
+    for key, then in recorded.items():
+        if not isinstance(then, dict) or then.get("kind") in NOT_RERUN:
+            continue
+        kind, type_name = str(then.get("kind")), str(then.get("type"))
+        now = plugin_versions(plugins.registry, [(kind, type_name)])[component_key(kind, type_name)]
+        same = (then.get("dist"), then.get("version")) == (now["dist"], now["version"])
+        note = "" if same else f"{key}: {_then_now(then, now)}"
+        comparisons.append(
+            Comparison("plugin", key, described(then), described(now), True if same else None, note)
+        )
+    return comparisons
+
+
+def _then_now(then: dict[str, Any], now: dict[str, Any]) -> str:
+    """``specops-contrib-demo 0.3.1 then, 0.4.0 now`` (both names when the dist changed)."""
+    if then.get("dist") and then.get("dist") == now.get("dist"):
+        return f"{then['dist']} {then.get('version')} then, {now.get('version')} now"
+    return f"{described(then)} then, {described(now) if now.get('dist') else 'none'} now"
+
+
+def _compare_packages(recorded: Any, recorded_plugins: Any) -> list[Comparison]:
+    """Python and the packages the run recorded, then and now: only the ones that
+    changed are listed (a plugin's distribution already has its row as a plugin)."""
+    if not isinstance(recorded, dict) or not recorded:
+        return []
+    named = {p.get("dist") for p in (recorded_plugins or {}).values() if isinstance(p, dict)}
+    now = package_versions(recorded)
+    changed = [
+        Comparison(
+            "package",
+            name,
+            version,
+            now.get(name),
+            None,
+            f"{name} {version} then, {now.get(name) or 'not installed'} now",
+        )
+        for name, version in recorded.items()
+        if now.get(name) != version and name not in named
+    ]
+    if changed:
+        return changed
+    return [
+        Comparison(
+            "package", "python and packages", None, None, True, f"{len(recorded)} as recorded"
+        )
+    ]
+
+
+def _with_cause(comparison: Comparison, changes: list[str]) -> Comparison:
+    """A result that differs names what changed since the run: its likely cause."""
+    if comparison.match is not False or not changes:
+        return comparison
+    more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
+    return replace(comparison, note=f"{comparison.note}; changed since the run: {changes[0]}{more}")
 
 
 def _compare_config(original: str | None, rerun: str) -> Comparison:

@@ -29,6 +29,12 @@ def test_lightgbm_run_reproduces_byte_for_byte(cli, bc_spec: Path) -> None:
     metrics = [c for c in report["comparisons"] if c["kind"] == "metric"]
     assert {c["item"] for c in metrics} >= {"roc_auc", "accuracy"}
     assert all(c["original"] == c["reproduced"] for c in metrics)
+    # the plugins and packages installed now are the run's: each compared, none changed
+    plugins = {c["item"]: c for c in report["comparisons"] if c["kind"] == "plugin"}
+    assert plugins["model lightgbm"]["match"] is True
+    assert plugins["model lightgbm"]["original"].startswith("specops ")
+    assert "data.source" not in plugins and "source sklearn_dataset" not in plugins  # not rerun
+    assert report["changed_since_run"] == []
     # reproducing touches nothing in the registry
     assert store_rows(store, "SELECT * FROM aliases") == before
     assert store_rows(store, "SELECT COUNT(*) FROM model_versions") == [(1,)]

@@ -305,8 +305,27 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "warnings": run.outputs.get("warnings") or {},
         "models": _version_briefs(store.versions_of_run(run.id)),
         "params": store.params(run.id),
+        "plugins": _plugins(run.lineage),
         "lineage": run.lineage,
     }
+
+
+def _plugins(lineage: dict[str, Any]) -> list[Report] | None:
+    """Each component the run used with its plugin, distribution and version; None for a
+    run made before specops recorded them."""
+    recorded = lineage.get("plugins")
+    if not isinstance(recorded, dict):
+        return None
+    return [
+        {"component": key, **entry} for key, entry in recorded.items() if isinstance(entry, dict)
+    ]
+
+
+def _plugin_versions(run: RunRecord) -> dict[str, str]:
+    """``{"model knn": "specops-contrib-demo 0.3.1"}``: a diff row per component."""
+    from framework.lineage import described
+
+    return {row["component"]: described(row) for row in _plugins(run.lineage) or []}
 
 
 def cmd_runs_diff(args: argparse.Namespace) -> int:
@@ -344,6 +363,7 @@ def diff_rows(store: Store, a: RunRecord, b: RunRecord) -> list[Report]:
         *_section("params", params_a, params_b),
         _row("data", "data hash", a.data_hash, b.data_hash),
         *_section("packages", packages_a, packages_b),
+        *_section("plugins", _plugin_versions(a), _plugin_versions(b)),
         _row("packages", "git", _commit(a), _commit(b)),
         *_section("metrics", store.metrics(a.id), store.metrics(b.id)),
         _row("model", "version", models_a or None, models_b or None),

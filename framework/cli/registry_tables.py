@@ -209,6 +209,30 @@ def _print_lineage(console: Console, lineage: dict[str, Any]) -> None:
     for key, value in rows.items():
         table.add_row(key, _text(value))
     console.print(table)
+    _print_plugins(console, _recorded_plugins(lineage))
+
+
+def _recorded_plugins(lineage: dict[str, Any]) -> list[Report] | None:
+    recorded = lineage.get("plugins")
+    if not isinstance(recorded, dict):
+        return None
+    return [{"component": k, **v} for k, v in recorded.items() if isinstance(v, dict)]
+
+
+def _print_plugins(console: Console, plugins: list[Report] | None) -> None:
+    """Which plugin, from which distribution at which version, ran each component."""
+    if plugins is None:
+        console.print("[dim]plugins: not recorded (made before specops recorded them)[/]")
+        return
+    table = _table("plugins", "component", "plugin", "distribution", "version")
+    for row in plugins:
+        table.add_row(
+            escape(row["component"]),
+            _text(row.get("plugin")),
+            _text(row.get("dist")),
+            _text(row.get("version")),
+        )
+    console.print(table)
 
 
 def _print_alias_history(console: Console, name: str, history: list[Report]) -> None:
@@ -319,6 +343,7 @@ def print_run_record(report: Report) -> None:
     _print_chain(console, report.get("chain"))
     _print_verdicts(console, report)
     _print_params(console, report["params"])
+    _print_plugins(console, report.get("plugins"))
 
 
 def _print_chain(console: Console, chain: Report | None) -> None:
