@@ -40,7 +40,7 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
 
     import pandas as pd
 
-    store = Store.open_existing(store_root)
+    store = Store.open_existing(store_root, write=False)
     try:
         full = find_dataset(store, data_hash)
         blob = store.snapshot_blob(full)
@@ -48,7 +48,8 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
             raise StoreError(
                 f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
             )
-        with tempfile.TemporaryDirectory(dir=store.root, prefix=".load-") as tmp:
+        scratch = None if store.read_only else store.root  # a read-only store: system temp
+        with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
             local = Path(tmp) / "snapshot.arrow"
             store.artifacts.copy_out(blob, f"snapshot of dataset {full[:12]}", local)
             return pd.read_feather(local)

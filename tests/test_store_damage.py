@@ -240,6 +240,7 @@ def test_a_read_only_store_answers_reads_and_names_itself_on_writes(
             ("store", "verify"),
             ("store", "gc", "--min-age", "0"),
             ("predict", "bc", "-i", rows, "-o", tmp_path / "out.csv"),
+            ("reproduce", first),
         ):
             result = cli(*args, "--store", store)
             assert result.code == 0, (args, result.err)
