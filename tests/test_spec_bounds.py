@@ -308,3 +308,18 @@ def test_a_profile_of_20000_keys_merges_in_linear_time(cli, write_spec) -> None:
     assert time.perf_counter() - started < 20  # was over 120 s: one pass per key
     assert result.code == 2
     assert f"{path}:{20_000 + 13}:5: error: unknown key 'k19999' in the spec" in result.err
+
+
+def test_unique_lists_are_checked_in_linear_time(cli, write_spec) -> None:
+    items = "a, " + ", ".join(str(i) for i in range(30_000))  # mixed: jsonschema cannot sort
+    path = write_spec(
+        breast_cancer_spec(5).replace("  target: target", f"  target: target\n  exclude: [{items}]")
+    )
+    started = time.perf_counter()
+    result = cli("validate", path)
+    assert time.perf_counter() - started < 20  # was over 100 s: every pair compared
+    assert result.code == 2
+    repeated = write_spec(
+        breast_cancer_spec(5).replace("  target: target", "  target: target\n  exclude: [a, b, a]")
+    )
+    assert "data.exclude: has a repeated item: 'a'" in cli("validate", repeated).err
