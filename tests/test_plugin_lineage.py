@@ -71,6 +71,8 @@ def test_an_upgrade_shows_in_runs_show_diff_and_reproduce(cli_process, project: 
     assert {"metric accuracy", "metric roc_auc", "deploy registry"} <= set(plugins)
     assert plugins["split stratified"]["dist"] == "specops"
     assert shown["lineage"]["packages"][DIST] == "0.3.1"
+    version = json.loads(specops("models", "show", "demo/1", "--store", store, "--json").out)
+    assert version["lineage"]["plugins"]["model knn"]["version"] == "0.3.1"  # model.json too
     table = specops("runs", "show", first, "--store", store).out
     assert "plugins" in table and "model knn" in table and f"{DIST}" in table and "0.3.1" in table
 
