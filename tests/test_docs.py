@@ -197,6 +197,32 @@ def examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Modul
         sys.modules.pop(f"docs_example_{name}", None)
 
 
+def registrations(module: ModuleType) -> list[tuple[str, Any, Any]]:
+    found: list[tuple[str, Any, Any]] = []
+    for hook in KIND_HOOKS.values():
+        implementation = getattr(module, hook, None)
+        if implementation is not None:
+            implementation(
+                lambda name, factory, schema=None, **_: found.append((name, factory, schema))
+            )
+    return found
+
+
+def test_examples_keep_the_contracts_the_testing_helpers_check(tmp_path: Path) -> None:
+    from jsonschema import Draft202012Validator
+
+    check_defaults = pytest.importorskip("framework.plugin_checks").check_defaults
+    for name, code in example_modules_text().items():
+        module = import_example(name, code, tmp_path)
+        try:
+            for type_name, factory, schema in registrations(module):
+                if schema is not None:
+                    Draft202012Validator.check_schema(schema)
+                assert check_defaults(factory, schema) == [], f"{name}: {type_name}"
+        finally:
+            sys.modules.pop(f"docs_example_{name}", None)
+
+
 def test_every_spec_part_is_in_the_complete_spec() -> None:
     specs = {name: yaml.safe_load(text) for name, text in SPEC_BLOCK.findall(GUIDE)}
     parts = PART.findall(GUIDE)
