@@ -66,9 +66,14 @@ class DataError(UserError):
     """The data does not fit the spec: a missing column, an empty table, ..."""
 
     message: str
+    """What is wrong, naming the file, column or row: shown to the user as it is."""
     column: str | None = None
+    """The column at fault, if one is."""
     hint: str | None = None
+    """What to do about it, shown under the message (``hint: ...``)."""
     context: dict[str, object] = field(default_factory=dict)
+    """Machine-readable facts for code that catches the error (``{"rows": [...]}``);
+    not shown to the user. Plugins rarely need it."""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
