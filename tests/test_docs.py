@@ -212,7 +212,8 @@ def test_examples_keep_the_contracts_the_testing_helpers_check(tmp_path: Path) -
     from jsonschema import Draft202012Validator
 
     check_defaults = pytest.importorskip("framework.plugin_checks").check_defaults
-    for name, code in example_modules_text().items():
+    minimal = re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S)[0]  # the centroid plugin
+    for name, code in {"minimal": minimal, **example_modules_text()}.items():
         module = import_example(name, code, tmp_path)
         try:
             for type_name, factory, schema in registrations(module):
