@@ -67,7 +67,14 @@ REGISTRATION_HOOKS: dict[str, str] = {
 
 
 class Refused(Exception):
-    """Why one plugin cannot be admitted; becomes its "failed to load" line."""
+    """Why one plugin cannot be admitted; becomes its "failed to load" line.
+
+    ``provides`` lists the (kind, type) pairs it registered before it was refused, so a
+    spec naming one of them is told which plugin failed, not just "unknown type"."""
+
+    def __init__(self, message: str, provides: Iterable[Registration] = ()) -> None:
+        super().__init__(message)
+        self.provides = [(r.kind, r.type_name) for r in provides if isinstance(r.type_name, str)]
 
 
 # -------------------------------------------------------------------------
@@ -171,8 +178,11 @@ def _admit(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
 
 def _registrations(pm: pluggy.PluginManager, info: PluginInfo) -> list[Registration]:
     """Everything ``info``'s registration hooks register, checked, or Refused: nothing
-    reaches the registry until all of the plugin's hooks returned."""
+    reaches the registry until all of the plugin's hooks returned. After a hook raised
+    the others are still called, into the same buffer, so the refusal lists every
+    failure and every type the plugin would have provided."""
     found: list[Registration] = []
+    raised: list[str] = []
     for kind, hook_name in REGISTRATION_HOOKS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name != info.name:
@@ -191,13 +201,15 @@ def _registrations(pm: pluggy.PluginManager, info: PluginInfo) -> list[Registrat
             try:
                 impl.function(*[{"register": register}[arg] for arg in impl.argnames])
             except Exception as exc:
-                raise Refused(f"{hook_name} raised {type(exc).__name__}: {exc}") from exc
+                raised.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
+    if raised:
+        raise Refused("; ".join(raised), found)
     check_schema = not info.builtin  # built-in schemas are checked by the test suite
     problems = duplicate_problems(found)
     for registration in found:
         problems += registration_problems(registration, check_schema=check_schema)
     if problems:
-        raise Refused("; ".join(problems))
+        raise Refused("; ".join(problems), found)
     return found
 
 
@@ -244,7 +256,9 @@ def load_plugins(extra: Iterable[tuple[str, object]] = ()) -> Plugins:
             if info.dist == "(in process)":
                 raise PluginError(f"plugin '{info.name}': {exc}") from exc
             pm.unregister(plugin)  # refused whole: none of its hooks will be called
-            registry.broken.append(BrokenPlugin(info.name, info.dist, str(exc), info.version))
+            registry.broken.append(
+                BrokenPlugin(info.name, info.dist, str(exc), info.version, exc.provides)
+            )
             continue
         registry.commit(info, found)
         infos[info.name] = info

@@ -65,6 +65,7 @@ class BrokenPlugin:
     dist: str
     error: str
     version: str = ""
+    provides: list[tuple[str, str]] = field(default_factory=list)  # known when it registered
 
 
 EMPTY_PARAMS_SCHEMA: Mapping[str, Any] = {"type": "object", "additionalProperties": False}
@@ -138,6 +139,12 @@ class ComponentRegistry:
     def unknown_type_message(self, kind: str, type_name: str) -> str:
         if (kind, type_name) in self.contested:
             return self.conflict_message(kind, type_name)
+        for broken in self.broken:
+            if (kind, type_name) in broken.provides:
+                return (
+                    f"{kind} type '{type_name}' is provided by plugin '{broken.name}' "
+                    f"({broken.dist} {broken.version}), which failed to load: {broken.error}"
+                )
         available = self.types(kind)
         message = f"unknown {kind} type '{type_name}'{did_you_mean(type_name, available)}"
         message += f" available: {', '.join(available) or 'none'}"
