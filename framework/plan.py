@@ -121,9 +121,10 @@ def metrics_for(spec: Spec, plugins: Plugins) -> list[str]:
 
 
 def components_taking_part(spec: Spec, plugins: Plugins) -> list[tuple[str, str]]:
-    """Every (kind, type) a run of this spec may build, in lifecycle order: the spec's
-    components, the one-hot and impute steps the engine adds for a model that needs
-    them, and every metric reported. The run records each one's plugin and version."""
+    """Every (kind, type) a run of this spec may build: the spec's components in
+    lifecycle order, then the one-hot and impute steps the engine adds when the model
+    cannot take categories or missing values (listed whenever it might add them), and
+    every metric reported. The run records each one's plugin and version."""
     found = [(c.kind, c.type) for c in spec.components()]
     model = plugins.registry.find("model", spec.model.type)
     factory = model.factory if model else None
