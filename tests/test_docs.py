@@ -117,10 +117,25 @@ def test_every_protocol_member_is_documented(name: str) -> None:
 def test_the_guide_covers_every_hook_and_kind() -> None:
     for name in HOOKS:
         assert name in GUIDE, f"docs/plugins.md must cover {name}"
-    assert "plugin_reference.md" in GUIDE and "[build-system]" in GUIDE
+    assert "plugin_reference.md" in GUIDE
     kinds = {example_kind(module) for module in example_modules_text().values()}
     assert set(KIND_HOOKS) <= kinds, f"kinds without an example: {set(KIND_HOOKS) - kinds}"
     assert "tracker" in kinds
+
+
+def test_the_guide_pyproject_builds_an_installable_plugin() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads(re.findall(r"```toml\n(.*?)```", GUIDE, flags=re.S)[0])
+    assert pyproject["build-system"] == {
+        "requires": ["hatchling"],
+        "build-backend": "hatchling.build",
+    }
+    project = pyproject["project"]
+    module = project["entry-points"]["specops"]["centroid"]
+    # hatchling ships NAME.py when the project is named NAME (normalised): the file shown
+    assert module == project["name"].replace("-", "_") and f"`{module}.py`:" in GUIDE
+    assert "specops" in project["dependencies"]
 
 
 # ---------------------------------------------------------------------------
@@ -246,6 +261,16 @@ def test_every_example_runs_through_the_real_cli(
     runlog = tmp_path / "runs.jsonl"
     monkeypatch.setenv("RUNLOG_PATH", str(runlog))
     monkeypatch.chdir(tmp_path)  # paths resolve against the spec, not here
+    references: list[Any] = []
+    drift_test = examples["mean_shift_drift"].MeanShift
+    statistic = drift_test.statistic
+    monkeypatch.setattr(
+        drift_test,
+        "statistic",
+        lambda self, reference, current: (
+            references.append(reference) or statistic(self, reference, current)
+        ),
+    )
 
     listed = json.loads(cli("plugins", "--json").out)
     types = {(c["kind"], c["type"]) for p in listed["plugins"] for c in p["components"]}
@@ -289,6 +314,8 @@ def test_every_example_runs_through_the_real_cli(
     columns = {c["column"]: c for c in json.loads(drifted.out)["columns"]}
     assert columns["x1"]["test"] == "mean_shift" and columns["x1"]["threshold"] == 0.5
     assert columns["x2"]["threshold"] == 1.0 and columns["x1"]["status"] == "drift"
+    # what a drift test receives is the documented, exported ColumnProfile
+    assert references and all(isinstance(r, framework.ColumnProfile) for r in references)
 
 
 def test_examples_refuse_bad_input_with_the_spec_location(
