@@ -138,6 +138,29 @@ def test_the_guide_pyproject_builds_an_installable_plugin() -> None:
     assert "specops" in project["dependencies"]
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    return {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", ["plugins.md", "plugin_reference.md"])
+def test_links_between_the_plugin_pages_resolve(page: str) -> None:
+    text = re.sub(r"```.*?```", "", (DOCS / page).read_text(encoding="utf-8"), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://")):
+            continue
+        file, _, anchor = target.partition("#")
+        path = (DOCS / file).resolve() if file else DOCS / page
+        assert path.exists(), f"{page} links to {target}, which does not exist"
+        if anchor and path.suffix == ".md":
+            assert anchor in anchors(path), f"{page} links to {target}: no such heading"
+
+
 # ---------------------------------------------------------------------------
 # the examples, run
 # ---------------------------------------------------------------------------
