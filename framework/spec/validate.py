@@ -2,8 +2,10 @@
 
 Passes, each adding to one list so the user sees all problems at once:
 
-1. read: YAML syntax, duplicate keys;
-2. compose: profile, ``--set`` overrides, ``${env:...}``;
+1. read: the bounds of :mod:`framework.spec.limits` (size, nesting, aliases; a
+   crossed bound stops here), YAML syntax, duplicate keys, keys that are not text;
+2. compose: profiles in order, ``--set`` overrides, ``${env:...}``; then NaN,
+   infinity and integers beyond 64 bits, wherever they came from;
 3. envelope: the core JSON Schema;
 4. components: each type registered, its params against its own schema, then
    the component's own static findings (a data file that does not exist);
