@@ -341,6 +341,32 @@ def test_every_example_runs_through_the_real_cli(
     assert references and all(isinstance(r, framework.ColumnProfile) for r in references)
 
 
+def test_the_examples_work_installed_as_packages(cli_process: Any, tmp_path: Path) -> None:
+    """Each example as its own distribution with a `specops` entry point, found as pip
+    leaves it, in a fresh process: what a user gets after `pip install`."""
+    from tests.helpers import install_plugin
+
+    site = tmp_path / "site"
+    for name, code in example_modules_text().items():
+        install_plugin(site, f"specops-{name.replace('_', '-')}", f"specops_{name}", code, name)
+    project = tmp_path / "project"
+    project.mkdir()
+    spec = project / "all_kinds.yaml"
+    spec.write_text(dict(SPEC_BLOCK.findall(GUIDE))["all_kinds"], encoding="utf-8")
+    write_data(project / "data" / "train.jsonl", 300, seed=4)
+    runlog = tmp_path / "runs.jsonl"
+    env = {"PYTHONPATH": str(site), "RUNLOG_PATH": str(runlog)}
+
+    result = cli_process("run", spec, "--json", env=env, cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["status"] == "passed"
+    assert json.loads(runlog.read_text())["status"] == "passed"
+    listed = json.loads(cli_process("plugins", "--json", env=env).out)
+    assert listed["broken"] == []
+    installed = {p["dist"] for p in listed["plugins"] if not p["builtin"]}
+    assert installed >= {"specops-knn-model", "specops-runlog-tracker"}
+
+
 def test_examples_refuse_bad_input_with_the_spec_location(
     examples: dict[str, ModuleType], tmp_path: Path, cli: Callable[..., Any]
 ) -> None:
