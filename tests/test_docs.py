@@ -235,6 +235,23 @@ def examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Modul
         sys.modules.pop(f"docs_example_{name}", None)
 
 
+def test_examples_are_clean_code(tmp_path: Path) -> None:
+    """What plugin authors copy passes the project's own linter and formatter."""
+    import subprocess
+
+    pytest.importorskip("ruff")
+    for name, code in example_modules_text().items():
+        (tmp_path / f"{name}.py").write_text(code, encoding="utf-8")
+    config = str(REPO / "pyproject.toml")
+    for command in (["check"], ["format", "--check", "--diff"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--config", config, str(tmp_path)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 def registrations(module: ModuleType) -> list[tuple[str, Any, Any]]:
     found: list[tuple[str, Any, Any]] = []
     for hook in KIND_HOOKS.values():
