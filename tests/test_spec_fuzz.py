@@ -30,7 +30,7 @@ EXAMPLE_DATA = {path.name: read_spec_text(path).data for path in EXAMPLES}
 
 # SPECOPS_FUZZ_EXAMPLES=5000 SPECOPS_FUZZ_RANDOM=1 explores further, off CI.
 FUZZ = settings(
-    max_examples=int(os.environ.get("SPECOPS_FUZZ_EXAMPLES", "100")),
+    max_examples=int(os.environ.get("SPECOPS_FUZZ_EXAMPLES", "200")),
     derandomize=not os.environ.get("SPECOPS_FUZZ_RANDOM"),
     deadline=None,
     database=None,
