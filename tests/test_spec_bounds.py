@@ -323,3 +323,16 @@ def test_unique_lists_are_checked_in_linear_time(cli, write_spec) -> None:
         breast_cancer_spec(5).replace("  target: target", "  target: target\n  exclude: [a, b, a]")
     )
     assert "data.exclude: has a repeated item: 'a'" in cli("validate", repeated).err
+
+
+def test_the_depth_bound_cannot_be_raised_past_what_python_can_walk(
+    cli, write_spec, monkeypatch
+) -> None:
+    path = write_spec("name: x\nlist: " + "[" * 700 + "]" * 700 + "\n")
+    monkeypatch.setenv("SPECOPS_MAX_SPEC_DEPTH", "1000")
+    result = cli("validate", path)
+    assert result.code == 2
+    assert "SPECOPS_MAX_SPEC_DEPTH must be at most 256, found '1000'" in result.err
+    monkeypatch.setenv("SPECOPS_MAX_SPEC_DEPTH", "256")
+    deep = write_spec(breast_cancer_spec(5) + "extra: " + "[" * 250 + "]" * 250 + "\n", "deep.yaml")
+    assert "unknown key 'extra'" in cli("validate", deep).err

@@ -29,6 +29,7 @@ from framework.errors import Location, Problem, UserError
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
+DEPTH_CEILING = 256  # the passes after reading recurse: ~450 levels overflow Python's stack
 MAX_VALUES = 100_000
 LARGEST_INTEGER = 2**63 - 1
 
@@ -66,6 +67,8 @@ class Limits:
                 values[field_name] = 0
             if values[field_name] < 1:
                 raise UserError(f"{var} must be a whole number >= 1, found {text!r}")
+            if field_name == "max_depth" and values[field_name] > DEPTH_CEILING:
+                raise UserError(f"{var} must be at most {DEPTH_CEILING}, found {text!r}")
         return cls(**values)
 
 
