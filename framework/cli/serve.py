@@ -176,6 +176,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="always score through pandas (for comparison; same answers, slower)",
     )
     serve.add_argument(
+        "--strict-columns",
+        action="store_true",
+        help="refuse (400) a request with columns the model does not take, instead of "
+        "ignoring them and naming them in the specops-ignored-columns header",
+    )
+    serve.add_argument(
         "--detach",
         action="store_true",
         help="start in the background; print the address, PID and log file, and return",

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from framework.serving import heap, jsonio
+from framework.serving.batch import Batch
 from framework.serving.errors import (
     RequestError,
     bad_request,
@@ -52,6 +53,10 @@ INLINE_BYTES = 64 * 1024
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MODEL_HEADER = b"specops-model"
+IGNORED_HEADER = b"specops-ignored-columns"
+"""The first few columns a request sent that the model does not take (it ignored them)."""
+IGNORED_COUNT_HEADER = b"specops-ignored-columns-count"
+"""How many distinct columns were ignored (the names header lists at most ten)."""
 
 Headers = dict[bytes, bytes]
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
@@ -236,11 +241,17 @@ class ServingApp:
         if b"content-encoding" in headers and headers[b"content-encoding"] != b"identity":
             raise unsupported_media("compressed request bodies are not supported here")
         content_type = headers.get(b"content-type")
-        batch = mlflow.parse(body, content_type.decode("latin-1") if content_type else None, served)
+        batch = mlflow.parse(
+            body,
+            content_type.decode("latin-1") if content_type else None,
+            served,
+            strict=self.settings.strict_columns,
+        )
         predictions = served.predict(batch)
         if self.request_log is not None:
             self.request_log.record(served, batch, predictions)
-        return 200, self._model_headers(served), mlflow.render(predictions, served)
+        headers_out = [*self._model_headers(served), *_ignored_headers(batch)]
+        return 200, headers_out, mlflow.render(predictions, served)
 
     # handlers: Open Inference ----------------------------------------------------
 
@@ -265,17 +276,19 @@ class ServingApp:
     def infer(self, headers: Headers, body: bytes, params: tuple[str, ...]) -> Reply:
         served = self._served(*params)
         body = v2.decode_body(body, headers, self.settings.max_body_bytes)
-        request = v2.parse(body, headers, served)
+        request = v2.parse(body, headers, served, strict=self.settings.strict_columns)
         predictions = served.predict(request.batch)
         if self.request_log is not None:
             self.request_log.record(served, request.batch, predictions)
         payload, header_length = v2.render(predictions, served, request)
+        ignored = _ignored_headers(request.batch)
         if header_length is None:
-            return 200, self._model_headers(served), payload
+            return 200, [*self._model_headers(served), *ignored], payload
         extra = [
             (b"content-type", b"application/octet-stream"),
             (v2.HEADER_LENGTH, str(header_length).encode()),
             (MODEL_HEADER, served.ref_header),
+            *ignored,
         ]
         return 200, extra, payload
 
@@ -295,6 +308,14 @@ class ServingApp:
     @staticmethod
     def _model_headers(served: ServedModel) -> list[tuple[bytes, bytes]]:
         return [*JSON_HEADERS, (MODEL_HEADER, served.ref_header)]
+
+
+def _ignored_headers(batch: Batch) -> list[tuple[bytes, bytes]]:
+    """The ignored-columns headers of an answer (none when nothing was ignored)."""
+    ignored = batch.ignored
+    if not ignored.count:
+        return []
+    return [(IGNORED_HEADER, ignored.header()), (IGNORED_COUNT_HEADER, str(ignored.count).encode())]
 
 
 def _has_body(scope: dict[str, Any]) -> bool:

@@ -3,7 +3,9 @@
 Columns stay as the lists (or NumPy arrays) the payload decoded to, so a small
 request never becomes a DataFrame unless the model needs one. The checks here
 are the ones that need no data library: every column the model takes is
-present, nothing else is, and there is at least one row.
+present and there is at least one row. Columns the model does not take never
+reach a batch: the parsers leave them out as they read and count them in
+:class:`IgnoredColumns` (or refuse them, with ``--strict-columns``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,53 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_NAMES = 10
+SHOWN_IGNORED = 10
+"""How many ignored column names a response header and the request log name."""
+NAME_CHARS = 60
+"""Longest ignored name shown as sent; a longer one is cut (names are client data)."""
+
+
+@dataclass
+class IgnoredColumns:
+    """Columns a request sent that the model does not take: how many, and the first few.
+
+    Bounded whatever the request: at most ``SHOWN_IGNORED`` names are kept, and
+    the count is of distinct names, found with a set of the names the parser
+    already holds (one reference per name, nothing built from them).
+    """
+
+    strict: bool = False
+    names: list[str] = field(default_factory=list)
+    _seen: set[Any] = field(default_factory=set)
+
+    @property
+    def count(self) -> int:
+        return len(self._seen)
+
+    def add(self, name: Any) -> None:
+        if name in self._seen:
+            return
+        self._seen.add(name)
+        if len(self.names) < SHOWN_IGNORED:
+            self.names.append(shown_name(name))
+
+    def header(self) -> bytes:
+        """``a, b, "odd, name"`` for a response header: ASCII, at most ``SHOWN_IGNORED`` names."""
+        return ", ".join(_header_safe(name) for name in self.names).encode("ascii")
+
+
+def shown_name(name: Any) -> str:
+    """A client's column name for a message: as sent when plain, else its repr; cut short."""
+    text = name if isinstance(name, str) and name and name == name.strip() else repr(name)
+    return text if len(text) <= NAME_CHARS else text[: NAME_CHARS - 3] + "..."
+
+
+def _header_safe(name: str) -> str:
+    """Plain ASCII names as they are; anything else JSON-quoted (``\\u`` escapes, no CR/LF)."""
+    import json
+
+    plain = name.isascii() and name.isprintable() and "," not in name and '"' not in name
+    return name if plain else json.dumps(name, ensure_ascii=True)
 
 
 @dataclass
@@ -34,6 +83,8 @@ class Batch:
     arrays: dict[str, Any] = field(default_factory=dict)
     """Numeric columns as NumPy arrays once the fast path has converted them: the
     request log encodes those far faster than lists of Python numbers."""
+    ignored: IgnoredColumns = field(default_factory=IgnoredColumns)
+    """The columns the request sent that the model does not take (left out of ``columns``)."""
 
     @property
     def names(self) -> list[str]:
@@ -72,8 +123,14 @@ def from_columns(columns: Mapping[str, Any], where: str = "inputs") -> Batch:
     return Batch(dict(columns), next(iter(lengths.values())))
 
 
-def from_rows(names: Sequence[Any], rows: Any, where: str = "data") -> Batch:
-    """Row-major data under known column names (MLflow's ``dataframe_split``, tensors)."""
+def from_rows(
+    names: Sequence[Any], rows: Any, where: str = "data", keep: Sequence[int] | None = None
+) -> Batch:
+    """Row-major data under known column names (MLflow's ``dataframe_split``, tensors).
+
+    ``keep`` lists the positions of the columns to build (the model's); the others
+    are checked for shape only, never copied out of the rows.
+    """
     if not isinstance(rows, list):
         raise bad_request(f"{where} must be a list of rows, got {type(rows).__name__}")
     if not all(isinstance(name, str) for name in names):
@@ -92,6 +149,8 @@ def from_rows(names: Sequence[Any], rows: Any, where: str = "data") -> Batch:
                 raise bad_request(
                     f"{where}[{index}] has {len(row)} values but there are {width} columns"
                 )
+    if keep is not None and len(keep) < width:
+        return Batch({names[j]: [row[j] for row in rows] for j in keep}, len(rows))
     if not rows:
         return Batch({name: [] for name in names}, 0)
     return Batch(dict(zip(names, zip(*rows, strict=True), strict=True)), len(rows))
@@ -117,8 +176,10 @@ def check_columns(batch: Batch, wanted: Mapping[str, Any]) -> None:
     """Refuse a batch with no rows, lacking a column, or with one the model does not take.
 
     ``wanted`` is the model's columns by name, in signature order (built once per version).
+    The parsers leave ignored columns out of a batch; one built by hand may still
+    hold some, and is refused.
     """
-    if batch.rows == 0:
+    if batch.rows == 0 and not batch.ignored.count:
         raise bad_request("empty batch: the request has no rows to score")
     given = batch.names
     given_set = set(given)
@@ -127,8 +188,10 @@ def check_columns(batch: Batch, wanted: Mapping[str, Any]) -> None:
     if missing:
         raise bad_request(
             f"missing column(s) the model needs: {listing(missing)}"
-            f"{did_you_mean(missing[0], extra)}"
+            f"{did_you_mean(missing[0], extra or batch.ignored.names)}"
         )
+    if batch.rows == 0:
+        raise bad_request("empty batch: the request has no rows to score")
     if extra:
         raise bad_request(
             f"unexpected column(s): {listing(extra)}; the model takes exactly "

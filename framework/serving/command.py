@@ -39,6 +39,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         log_max_rows=args.log_max_rows,
         log_max_bytes=args.log_max_bytes,
         fast_path=args.fast_path,
+        strict_columns=args.strict_columns,
         max_header_bytes=args.max_header_bytes,
         header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,

@@ -219,6 +219,8 @@ def serve_argv(settings: ServeSettings) -> list[str]:
         argv.append("--no-request-log")
     if not settings.fast_path:
         argv.append("--no-fast-path")
+    if settings.strict_columns:
+        argv.append("--strict-columns")
     if settings.log_max_rows:
         argv += ["--log-max-rows", str(settings.log_max_rows)]
     if settings.log_max_bytes:

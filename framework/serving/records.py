@@ -4,11 +4,14 @@ A request names its columns in the payload: every key of every record
 (``dataframe_records``, ``instances``/``inputs`` as records), the ``columns`` of
 ``dataframe_split``, the keys of a dict of columns, a CSV header. The set of
 names a client can send is unbounded, the set a model takes is small, so each
-name is looked up in the signature as it is read and the first unknown one
-ends the request with a 400: nothing is ever built per unknown name. Building
-a column per distinct key first (then finding it unknown) made a 15 MB body of
-records with distinct keys cost minutes and gigabytes; here the work is one
-dictionary lookup per key sent, and the columns built are at most the model's.
+name is looked up in the signature as it is read. An unknown one is counted in
+the batch's :class:`~framework.serving.batch.IgnoredColumns` and left out (a
+client sending whole records, with an id and the label, is the common case; MLflow
+ignores them too), or, with ``--strict-columns``, ends the request with a 400.
+Either way nothing is ever built per unknown name: building a column per
+distinct key first (then finding it unknown) made a 15 MB body of records with
+distinct keys cost minutes and gigabytes; here the work is one dictionary
+lookup per key sent, and the columns built are at most the model's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from framework.serving.batch import Batch, listing
+from framework.serving.batch import Batch, IgnoredColumns, listing, shown_name
 from framework.serving.errors import bad_request
 from framework.suggest import did_you_mean
 
@@ -61,8 +64,11 @@ def refuse(
     )
 
 
-def check_names(names: Sequence[Any], wanted: Mapping[str, Any], where: str) -> None:
-    """Column names of a table (``dataframe_split``, CSV): known to the model, none twice.
+def check_names(
+    names: Sequence[Any], wanted: Mapping[str, Any], where: str, ignored: IgnoredColumns
+) -> list[int]:
+    """Column names of a table (``dataframe_split``, CSV): none twice, the unknown ones
+    ignored (or refused when ``ignored.strict``); returns the positions of the known ones.
 
     Run before the rows are split into columns, so a header of a million names
     costs one lookup each, and a repeated name is found with a set, not by
@@ -70,8 +76,9 @@ def check_names(names: Sequence[Any], wanted: Mapping[str, Any], where: str) -> 
     """
     if not all(isinstance(name, str) for name in names):
         raise bad_request(f"column names must be strings, got {list(names[:10])!r}")
-    known = set(names) if len(names) <= len(wanted) else None
-    refuse(known if known is not None and len(known) == len(names) else names, wanted, where)
+    if ignored.strict:
+        known = set(names) if len(names) <= len(wanted) else None
+        refuse(known if known is not None and len(known) == len(names) else names, wanted, where)
     if len(set(names)) != len(names):
         seen: set[str] = set()
         repeated: list[str] = []
@@ -80,13 +87,23 @@ def check_names(names: Sequence[Any], wanted: Mapping[str, Any], where: str) -> 
                 repeated.append(name)
             seen.add(name)
         raise bad_request(f"column name(s) repeated: {listing(repeated)}")
+    positions = []
+    for position, name in enumerate(names):
+        if name in wanted:
+            positions.append(position)
+        else:
+            ignored.add(name)
+    return positions
 
 
-def from_records(records: Any, wanted: Mapping[str, Any], where: str) -> Batch:
+def from_records(
+    records: Any, wanted: Mapping[str, Any], where: str, ignored: IgnoredColumns
+) -> Batch:
     """A list of ``{column: value}`` objects; a key a record lacks is missing there.
 
     Every key is looked up in ``wanted`` as it is met; the columns built are the
-    model's columns some record names, one value per record.
+    model's columns some record names, one value per record. Unknown keys are
+    counted in ``ignored`` (or refused when ``ignored.strict``).
     """
     if not isinstance(records, list):
         raise bad_request(f"{where} must be a list of objects, got {type(records).__name__}")
@@ -98,20 +115,37 @@ def from_records(records: Any, wanted: Mapping[str, Any], where: str) -> Batch:
             raise bad_request(
                 f"{where}[{index}] must be an object of column: value, got {type(record).__name__}"
             )
-        if not record.keys() <= wanted.keys():
+        if record.keys() <= wanted.keys():
+            if len(present) < len(wanted):
+                present.update(record)
+            continue
+        if ignored.strict:
             refuse(record, wanted, f"{where}[{index}]")
-        if len(present) < len(wanted):
-            present.update(record)
+        for key in record:
+            if key in wanted:
+                present.add(key)
+            else:
+                ignored.add(key)
     names = [name for name in wanted if name in present]
-    return Batch({name: [record.get(name) for record in records] for name in names}, len(records))
+    batch = Batch({name: [record.get(name) for record in records] for name in names}, len(records))
+    batch.ignored = ignored
+    return batch
 
 
-def check_column_keys(columns: Mapping[Any, Any], wanted: Mapping[str, Any], where: str) -> None:
-    """An object of ``column: values``: every key is one of the model's columns."""
-    if not columns.keys() <= wanted.keys():
+def known_columns(
+    columns: Mapping[Any, Any], wanted: Mapping[str, Any], where: str, ignored: IgnoredColumns
+) -> Mapping[Any, Any]:
+    """An object of ``column: values`` without the keys the model does not take (counted
+    in ``ignored``, or refused when ``ignored.strict``)."""
+    if columns.keys() <= wanted.keys():
+        return columns
+    if ignored.strict:
         refuse(columns, wanted, where)
+    for key in columns:
+        if key not in wanted:
+            ignored.add(key)
+    return {key: value for key, value in columns.items() if key in wanted}
 
 
 def _shown(name: Any) -> str:
-    text = name if isinstance(name, str) and name and name == name.strip() else repr(name)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown_name(name)

@@ -49,6 +49,7 @@ class ServeSettings:
     log_max_rows: int | None = None
     log_max_bytes: int | None = None
     fast_path: bool = True
+    strict_columns: bool = False
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT

@@ -94,11 +94,14 @@ def test_wrong_dtype_names_column_and_value(client: Client, rows: pd.DataFrame) 
     expect_mlflow_error(post(client, {"dataframe_records": bad}), 400, "income", "'lots'")
 
 
-def test_too_many_columns_are_named(client: Client, rows: pd.DataFrame) -> None:
+def test_extra_columns_are_ignored_and_named(client: Client, rows: pd.DataFrame) -> None:
+    status, _, expected = post(client, split_payload(rows))
     extra = rows.assign(customer_id=[1, 2, 3], note="x")
-    expect_mlflow_error(
-        post(client, split_payload(extra)), 400, "unexpected", "customer_id", "note"
-    )
+    status, headers, body = post(client, split_payload(extra))
+    assert status == 200, body
+    assert body == expected
+    assert headers["specops-ignored-columns"] == "customer_id, note"
+    assert headers["specops-ignored-columns-count"] == "2"
 
 
 def test_empty_batch(client: Client) -> None:
@@ -204,7 +207,7 @@ def bad_requests(rows: pd.DataFrame) -> list[tuple[str, str, bytes | str, str | 
         ("POST", "/invocations", json.dumps({"rows": good}), json_type, True),
         ("POST", "/invocations", no_age, json_type, True),
         ("POST", "/invocations", json.dumps({"dataframe_records": wrong_type}), json_type, True),
-        ("POST", "/invocations", json.dumps(split_payload(rows.assign(x=1))), json_type, True),
+        ("POST", "/invocations", json.dumps({"dataframe_split": {"data": [[1]]}}), json_type, True),
         ("POST", "/invocations", json.dumps({"dataframe_records": []}), json_type, True),
         ("POST", "/invocations", json.dumps({"inputs": good}), "text/plain", True),
         ("POST", "/invocations", over, json_type, True),

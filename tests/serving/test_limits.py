@@ -5,7 +5,9 @@ just under the size limit (2 MiB here, 64 MiB by default), built to be as
 expensive as that form allows (a distinct unknown key per record, a header of
 a hundred thousand columns, a huge declared shape, deep nesting), must be
 answered (200 or a 4xx naming what is wrong) within a time bound and with a
-peak of Python memory bounded by a small multiple of the body.
+peak of Python memory bounded by a small multiple of the body. Unknown columns
+are ignored and named in a header by default and refused with
+``--strict-columns``: both are held to the same bounds.
 
 The second half holds a real server on 127.0.0.1 to its connection limits,
 with small values so the tests are quick: a request head over the size limit,
@@ -45,13 +47,23 @@ BINARY = "application/octet-stream"
 
 @pytest.fixture(scope="module")
 def app(lgb_store: Path) -> Iterator[Any]:
+    yield from _app(lgb_store, strict=False)
+
+
+@pytest.fixture(scope="module")
+def strict_app(lgb_store: Path) -> Iterator[Any]:
+    yield from _app(lgb_store, strict=True)
+
+
+def _app(lgb_store: Path, *, strict: bool) -> Iterator[Any]:
     from framework.plugins import get_plugins
     from framework.serving.app import ServingApp
     from framework.serving.model_holder import load_from_store
     from framework.serving.settings import ServeSettings
 
     holder = load_from_store(lgb_store, "churn", get_plugins())
-    serving = ServingApp(holder, ServeSettings(max_body_bytes=LIMIT, token=TOKEN))
+    settings = ServeSettings(max_body_bytes=LIMIT, token=TOKEN, strict_columns=strict)
+    serving = ServingApp(holder, settings)
     # first calls import pandas and friends: keep that out of the measured requests
     assert call(serving, "POST", "/invocations", dumps({"dataframe_records": [ROW]}))[0] == 200
     assert call(serving, "POST", "/invocations", f"{CSV_HEADER}\n{CSV_ROW}\n", CSV)[0] == 200
@@ -130,15 +142,18 @@ def binary_columns(n: int) -> tuple[list[dict[str, Any]], bytes]:
     return spec, b"".join(chunks)
 
 
-# (case, path, body builder, extra headers, status, words in the answer)
-FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[str, ...]]] = [
+Form = tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[str, ...]]
+
+# (case, path, body builder, extra headers, status, words in the answer: in the error
+# message of a refusal, in the specops-ignored-columns header of a 200)
+FORMS: list[Form] = [
     (
         "records: a distinct unknown key per record",
         "/invocations",
         lambda n: dumps({"dataframe_records": [{**ROW, f"extra{i}": 1} for i in range(n)]}),
         {},
-        400,
-        ("unexpected column(s): extra0", "dataframe_records[0]"),
+        200,
+        ("extra0, extra1, extra2", "extra9"),
     ),
     (
         "records: only unknown keys",
@@ -153,8 +168,8 @@ FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[s
         "/invocations",
         lambda n: dumps({"dataframe_records": [{**ROW, **{f"k{i}": 1 for i in range(n)}}]}),
         {},
-        400,
-        ("k0, k1, k2, k3, k4 (and possibly more)",),
+        200,
+        ("k0, k1, k2, k3, k4",),
     ),
     (
         "records: valid rows",
@@ -169,16 +184,16 @@ FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[s
         "/invocations",
         lambda n: dumps({"instances": [{**ROW, f"extra{i}": 1} for i in range(n)]}),
         {},
-        400,
-        ("unexpected column(s): extra0", "instances[0]"),
+        200,
+        ("extra0",),
     ),
     (
         "inputs: an object of columns, every key unknown",
         "/invocations",
         lambda n: dumps({"inputs": {**COLUMNS, **{f"k{i}": [1] for i in range(n)}}}),
         {},
-        400,
-        ("unexpected column(s): k0",),
+        200,
+        ("k0",),
     ),
     (
         "instances: rows far wider than the model",
@@ -194,7 +209,22 @@ FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[s
         lambda n: dumps({"dataframe_split": {"columns": [f"c{i}" for i in range(n)], "data": []}}),
         {},
         400,
-        ("unexpected column(s): c0",),
+        ("missing column(s) the model needs: age",),
+    ),
+    (
+        "dataframe_split: the model's columns and many unknown ones",
+        "/invocations",
+        lambda n: dumps(
+            {
+                "dataframe_split": {
+                    "columns": [*FEATURES, *(f"c{i}" for i in range(n))],
+                    "data": [[*ROW_VALUES, *([0] * n)]],
+                }
+            }
+        ),
+        {},
+        200,
+        ("c0, c1",),
     ),
     (
         "dataframe_split: one known name repeated",
@@ -234,7 +264,20 @@ FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[s
         lambda n: (",".join(f"c{i}" for i in range(n)) + "\n1\n").encode(),
         CSV,
         400,
-        ("unexpected column(s): c0", "CSV header"),
+        ("missing column(s) the model needs: age",),
+    ),
+    (
+        "CSV: the model's columns and many unknown ones",
+        "/invocations",
+        lambda n: (
+            ",".join([*FEATURES, *(f"c{i}" for i in range(n))])
+            + "\n"
+            + ",".join([CSV_ROW, *(["0"] * n)])
+            + "\n"
+        ).encode(),
+        CSV,
+        200,
+        ("c0, c1",),
     ),
     (
         "CSV: a row far wider than the header",
@@ -265,7 +308,25 @@ FORMS: list[tuple[str, str, Callable[[int], bytes], dict[str, str], int, tuple[s
         ),
         {},
         400,
-        ("inputs[0] is named 't0'",),
+        ("missing column(s) the model needs: age",),
+    ),
+    (
+        "V2: the model's inputs and many unknown ones",
+        INFER,
+        lambda n: dumps(
+            {
+                "inputs": [
+                    *column_tensors(1),
+                    *(
+                        {"name": f"t{i}", "datatype": "FP64", "shape": [1], "data": [1]}
+                        for i in range(n)
+                    ),
+                ]
+            }
+        ),
+        {},
+        200,
+        ("t0, t1",),
     ),
     (
         "V2: a huge declared shape",
@@ -314,10 +375,93 @@ def test_each_request_form_just_under_the_limit_is_bounded(
     status: int,
     words: tuple[str, ...],
 ) -> None:
+    answered_within_bounds(app, path, build, headers, status, words)
+
+
+# With --strict-columns, the forms that were ignored above are refused, naming them
+STRICT_FORMS: list[Form] = [
+    (
+        "records: a distinct unknown key per record",
+        "/invocations",
+        FORMS[0][2],
+        {},
+        400,
+        ("unexpected column(s): extra0", "dataframe_records[0]"),
+    ),
+    (
+        "records: one record with every key unknown",
+        "/invocations",
+        FORMS[2][2],
+        {},
+        400,
+        ("k0, k1, k2, k3, k4 (and possibly more)",),
+    ),
+    (
+        "instances: records with distinct unknown keys",
+        "/invocations",
+        FORMS[4][2],
+        {},
+        400,
+        ("unexpected column(s): extra0", "instances[0]"),
+    ),
+    (
+        "inputs: an object of columns, every key unknown",
+        "/invocations",
+        FORMS[5][2],
+        {},
+        400,
+        ("unexpected column(s): k0",),
+    ),
+    *(
+        (case, path, build, headers, 400, (word,))
+        for case, path, build, headers, _, _ in FORMS
+        for marker, word in (
+            ("dataframe_split: unknown column names", "unexpected column(s): c0"),
+            ("dataframe_split: the model's columns and", "unexpected column(s): c0"),
+            ("CSV: a header of unknown columns", "unexpected column(s): c0"),
+            ("CSV: the model's columns and", "unexpected column(s): c0"),
+            ("V2: many inputs with unknown names", "inputs[0] is named 't0'"),
+            ("V2: the model's inputs and", "is named 't0'"),
+        )
+        if case.startswith(marker)
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "build", "headers", "status", "words"),
+    [case[1:] for case in STRICT_FORMS],
+    ids=[case[0] for case in STRICT_FORMS],
+)
+def test_unknown_columns_refused_with_strict_columns_are_bounded(
+    strict_app: Any,
+    path: str,
+    build: Callable[[int], bytes],
+    headers: dict[str, str],
+    status: int,
+    words: tuple[str, ...],
+) -> None:
+    answered_within_bounds(strict_app, path, build, headers, status, words)
+
+
+def answered_within_bounds(
+    app: Any,
+    path: str,
+    build: Callable[[int], bytes],
+    headers: dict[str, str],
+    status: int,
+    words: tuple[str, ...],
+) -> None:
+    """The request is answered as expected, within the time and memory bounds."""
     body = just_under(build)
     elapsed, peak, reply = measured(app, path, body, headers)
     if status == 200:
         assert reply[0] == 200, reply[2][:300]
+        ignored = reply[1].get("specops-ignored-columns", "")
+        for word in words:
+            assert word in ignored, ignored
+        if words:
+            assert len(ignored) < 1000 and int(reply[1]["specops-ignored-columns-count"]) > 10
     else:
         refused(reply, path, status, *words)
     assert elapsed < SECONDS, f"{elapsed:.2f} s for {len(body):,} bytes"

@@ -9,6 +9,9 @@ with ``params`` (accepted and ignored: specops models take none), or
 label (or value) of each row; classifiers add ``"probabilities"``, one list per
 row in the order of the model's labels (``GET /version`` lists them). Errors are
 ``{"error_code": ..., "message": ...}`` with a 4xx status, as MLflow's.
+
+Columns the model does not take are ignored in every form, and named in the
+answer's headers (``--strict-columns``: refused with a 400), as MLflow ignores them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from framework.serving import jsonio, records
-from framework.serving.batch import MAX_NAMES, Batch, from_columns, from_rows, listing
+from framework.serving.batch import (
+    MAX_NAMES,
+    Batch,
+    IgnoredColumns,
+    from_columns,
+    from_rows,
+    listing,
+)
 from framework.serving.errors import RequestError, bad_request, unsupported_media
 
 if TYPE_CHECKING:
@@ -27,15 +37,28 @@ if TYPE_CHECKING:
 FORMS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON = "application/json"
 CSV = "text/csv"
+WIDE_HEADER = 1_000
+"""A CSV header wider than this is read in the model's columns only (see parse_csv)."""
 
 
-def parse(body: bytes, content_type: str | None, served: ServedModel) -> Batch:
-    """The batch a request carries; 415 for a content type MLflow does not take either."""
+def parse(
+    body: bytes, content_type: str | None, served: ServedModel, *, strict: bool = False
+) -> Batch:
+    """The batch a request carries; 415 for a content type MLflow does not take either.
+
+    ``strict``: a column the model does not take is a 400 rather than ignored.
+    """
     mime = _content_type(content_type)
+    ignored = IgnoredColumns(strict=strict)
     if mime == JSON:
-        return parse_json(jsonio.loads(body), served)
-    if mime == CSV:
-        return parse_csv(body, served)
+        batch = parse_json(jsonio.loads(body), served, ignored)
+    elif mime == CSV:
+        batch = parse_csv(body, served, ignored)
+    else:
+        batch = None
+    if batch is not None:
+        batch.ignored = ignored
+        return batch
     raise unsupported_media(
         f"content type {content_type or '(none)'!r} is not supported; "
         f"send {JSON} (dataframe_split, dataframe_records, instances or inputs) or {CSV}"
@@ -56,7 +79,7 @@ def _content_type(header: str | None) -> str:
     return parts[0].lower()
 
 
-def parse_json(document: Any, served: ServedModel) -> Batch:
+def parse_json(document: Any, served: ServedModel, ignored: IgnoredColumns) -> Batch:
     """One of MLflow's four JSON forms."""
     if not isinstance(document, dict):
         raise bad_request(
@@ -76,17 +99,19 @@ def parse_json(document: Any, served: ServedModel) -> Batch:
     form = forms[0]
     value = document[form]
     if form == "dataframe_split":
-        return _split(value, served)
+        return _split(value, served, ignored)
     if form == "dataframe_records":
-        return records.from_records(value, served.columns, form)
+        return records.from_records(value, served.columns, form, ignored)
     if isinstance(value, dict):
-        records.check_column_keys(value, served.columns, form)
-        return from_columns(value, form)
+        known = records.known_columns(value, served.columns, form, ignored)
+        if not known:
+            return Batch({}, 1)  # every column unknown: refused as missing the model's
+        return from_columns(known, form)
     if isinstance(value, list):
         if not value:
             return Batch({}, 0)
         if isinstance(value[0], dict):
-            return records.from_records(value, served.columns, form)
+            return records.from_records(value, served.columns, form, ignored)
         if isinstance(value[0], list):
             return from_rows(served.input_names, value, form)
     raise bad_request(
@@ -95,7 +120,7 @@ def parse_json(document: Any, served: ServedModel) -> Batch:
     )
 
 
-def _split(value: Any, served: ServedModel) -> Batch:
+def _split(value: Any, served: ServedModel, ignored: IgnoredColumns) -> Batch:
     if not isinstance(value, dict):
         raise bad_request(
             'dataframe_split must be an object {"columns": [...], "data": [[...], ...]}'
@@ -105,11 +130,11 @@ def _split(value: Any, served: ServedModel) -> Batch:
     columns = value.get("columns", served.input_names)
     if not isinstance(columns, list):
         raise bad_request('dataframe_split "columns" must be a list of column names')
-    records.check_names(columns, served.columns, "dataframe_split.columns")
-    return from_rows(columns, value["data"], "dataframe_split.data")
+    keep = records.check_names(columns, served.columns, "dataframe_split.columns", ignored)
+    return from_rows(columns, value["data"], "dataframe_split.data", keep)
 
 
-def parse_csv(body: bytes, served: ServedModel) -> Batch:
+def parse_csv(body: bytes, served: ServedModel, ignored: IgnoredColumns) -> Batch:
     """CSV with a header row, read by pandas as ``specops predict`` reads a CSV file.
 
     The header is read first, with the standard library, and its names checked
@@ -128,12 +153,19 @@ def parse_csv(body: bytes, served: ServedModel) -> Batch:
         header = next(csv.reader(text), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
-    records.check_names(header, served.columns, "the CSV header")
+    keep = records.check_names(header, served.columns, "the CSV header", ignored)
+    if not keep:
+        return Batch({}, 1)  # no column of the model's: refused as missing them, by name
+    # A header of up to WIDE_HEADER names is read whole (pandas then refuses a row wider
+    # than the header); a wider one only in the model's columns, never a huge table.
+    usecols = [header[j] for j in keep] if len(header) > WIDE_HEADER else None
     try:
-        frame = pd.read_csv(io.BytesIO(body))
+        frame = pd.read_csv(io.BytesIO(body), usecols=usecols)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
     frame.columns = [str(c) for c in frame.columns]
+    if len(keep) < len(header) and usecols is None:
+        frame = frame[[name for name in frame.columns if name in served.columns]]
     return Batch({}, len(frame), frame=frame)
 
 

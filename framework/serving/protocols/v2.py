@@ -15,6 +15,9 @@ classifiers, ``probabilities`` (``FP64``, ``[n, classes]`` in label order).
 Binary outputs are returned when the request asks (``parameters.binary_data_output``
 or an output's ``parameters.binary_data``), as tritonclient does by default.
 Errors are ``{"error": "..."}``.
+
+An input named after no column of the model's is ignored (its data is never
+decoded) and named in the answer's headers; ``--strict-columns`` refuses it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from framework.serving import jsonio
-from framework.serving.batch import Batch, listing
+from framework.serving.batch import Batch, IgnoredColumns, listing
 from framework.serving.errors import RequestError, bad_request, too_large, unsupported_media
 from framework.serving.fastpath import BOOL_TYPES, NUMBER_TYPES, TEXT_TYPES
 
@@ -133,8 +136,13 @@ def check_content_type(headers: dict[bytes, bytes]) -> None:
         )
 
 
-def parse(body: bytes, headers: dict[bytes, bytes], served: ServedModel) -> InferRequest:
-    """An infer request: its JSON header, binary tensors if any, as a batch of columns."""
+def parse(
+    body: bytes, headers: dict[bytes, bytes], served: ServedModel, *, strict: bool = False
+) -> InferRequest:
+    """An infer request: its JSON header, binary tensors if any, as a batch of columns.
+
+    ``strict``: an input the model does not take is a 400 rather than ignored.
+    """
     check_content_type(headers)
     header_length = headers.get(HEADER_LENGTH)
     binary = b""
@@ -155,8 +163,10 @@ def parse(body: bytes, headers: dict[bytes, bytes], served: ServedModel) -> Infe
     if not isinstance(inputs, list) or not inputs:
         raise bad_request("the infer request needs a non-empty 'inputs' list of tensors")
     columns = served.columns if len(inputs) > 1 else None
-    tensors = _tensors(inputs, binary, len(body) + len(binary), columns)
-    request = InferRequest(_batch(tensors, served))
+    ignored = IgnoredColumns(strict=strict)
+    tensors = _tensors(inputs, binary, len(body) + len(binary), columns, ignored)
+    request = InferRequest(_batch(tensors, served, ignored))
+    request.batch.ignored = ignored
     request.request_id = document.get("id") if isinstance(document.get("id"), str) else None
     parameters = document.get("parameters") or {}
     if not isinstance(parameters, dict):
@@ -175,14 +185,19 @@ class Tensor:
 
 
 def _tensors(
-    inputs: list[Any], binary: bytes, body_size: int, columns: Mapping[str, Any] | None
+    inputs: list[Any],
+    binary: bytes,
+    body_size: int,
+    columns: Mapping[str, Any] | None,
+    ignored: IgnoredColumns,
 ) -> list[Tensor]:
     """Each input's values, checked against its shape and datatype.
 
     A shape's element count is bounded by the body's size before anything is
     sized from it (every value takes at least one byte of the body), and with
-    several inputs each name must be one of the model's ``columns`` before its
-    data is read.
+    several inputs each name is looked up in the model's ``columns`` before its
+    data is read: an unknown one is skipped (its binary bytes stepped over) and
+    counted in ``ignored``, or refused when ``ignored.strict``.
     """
     import numpy as np
 
@@ -195,10 +210,14 @@ def _tensors(
         if not isinstance(name, str):
             raise bad_request(f"inputs[{index}] has no name")
         if columns is not None and name not in columns:
-            raise bad_request(
-                f"inputs[{index}] is named '{name[:60]}', which is not one of the model's "
-                f"{len(columns)} columns: {listing(list(columns))}"
-            )
+            if ignored.strict:
+                raise bad_request(
+                    f"inputs[{index}] is named '{name[:60]}', which is not one of the model's "
+                    f"{len(columns)} columns: {listing(list(columns))}"
+                )
+            ignored.add(name)
+            offset += _skipped_binary(spec, name, len(binary) - offset)
+            continue
         if datatype not in NUMERIC and datatype != "BYTES":
             raise bad_request(
                 f"input '{name}' has datatype {datatype!r}; use one of "
@@ -256,6 +275,20 @@ def _tensors(
     return tensors
 
 
+def _skipped_binary(spec: dict[str, Any], name: str, left: int) -> int:
+    """The binary bytes an ignored input occupies (0 for JSON data), checked to be there."""
+    parameters = spec.get("parameters") or {}
+    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    if size is None:
+        return 0
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= left:
+        raise bad_request(
+            f"input '{name[:60]}' says binary_data_size {size!r} but only {left} binary bytes "
+            "are left in the body"
+        )
+    return size
+
+
 def _flat(data: Any, name: str) -> list[Any]:
     if not isinstance(data, list):
         raise bad_request(f"input '{name}' data must be a list")
@@ -286,7 +319,7 @@ def _decode_bytes(chunk: bytes, name: str) -> list[str]:
     return values
 
 
-def _batch(tensors: list[Tensor], served: ServedModel) -> Batch:
+def _batch(tensors: list[Tensor], served: ServedModel, ignored: IgnoredColumns) -> Batch:
     names = served.input_names
     datatypes = served.input_datatypes
     if len(tensors) == 1 and tensors[0].name not in datatypes and len(tensors[0].shape) == 2:
@@ -294,6 +327,10 @@ def _batch(tensors: list[Tensor], served: ServedModel) -> Batch:
     columns: dict[str, Any] = {}
     rows = None
     for tensor in tensors:
+        if tensor.name not in datatypes and not ignored.strict:
+            ignored.add(tensor.name)  # one input, not the model's: the batch lacks columns
+            rows = tensor.shape[0] if rows is None else rows
+            continue
         if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
             raise bad_request(
                 f"input '{tensor.name}' has shape {tensor.shape}; a column input has shape "
