@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -22,10 +23,51 @@ DATABASE = "store.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+_connections: dict[Path, int] = {}
+"""SQLite connections this process has open, per database file.
+
+Closing *any* descriptor of a file drops every POSIX lock this process holds on it,
+SQLite's included. A header read while a connection is open would therefore leave
+that connection unlocked: another process closing the store would then take itself
+for the last user and delete the WAL file under it, and the connection (a server's
+alias follower, say) would read a deleted WAL, never seeing a commit again. So the
+header is read only when no connection here has the file open; one that is open
+was checked when it was opened.
+"""
+
+
+opening = threading.RLock()
+"""Held from a header check to the count of the connection opened after it, so that no
+thread reads a header while another thread's connection is open but not yet counted."""
+
+
+def connection_opened(database: Path) -> None:
+    key = database.absolute()
+    with opening:
+        _connections[key] = _connections.get(key, 0) + 1
+
+
+def connection_closed(database: Path) -> None:
+    key = database.absolute()
+    with opening:
+        left = _connections.get(key, 0) - 1
+        if left > 0:
+            _connections[key] = left
+        else:
+            _connections.pop(key, None)
+
+
 def check_database_file(root: Path) -> None:
     """Refuse a store whose database is not SQLite, is truncated, or is lost while its
     blobs remain. A store with neither (a genuinely new one) passes."""
     database = root / DATABASE
+    with opening:
+        if database.absolute() in _connections:
+            return  # checked when first opened; reading it now would drop SQLite's locks
+        _check_database_file(root, database)
+
+
+def _check_database_file(root: Path, database: Path) -> None:
     size = database.stat().st_size if database.is_file() else None
     if not size:
         blobs = _count_blobs(root / "artifacts")
@@ -112,6 +154,11 @@ def connect_read_only(database: Path) -> sqlite3.Connection:
     try:
         db = _read_only(f"{uri}?mode=ro")
     except sqlite3.OperationalError:
+        # immutable=1 never looks at the file again: right only where nobody can change
+        # it. Where the store can be written (a writer was busy, say), a follower on an
+        # immutable connection would never see an alias move.
+        if read_only_reason(database.parent) is None:
+            raise
         db = _read_only(f"{uri}?mode=ro&immutable=1")
     return db
 

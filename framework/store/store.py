@@ -30,6 +30,9 @@ from framework.store.opening import (
     check_database_file,
     connect_read_only,
     connect_read_write,
+    connection_closed,
+    connection_opened,
+    opening,
     read_only_reason,
 )
 
@@ -191,18 +194,21 @@ class Store(MonitoringRecords):
         self.artifacts = ArtifactStore(root / "artifacts")
         self._process_lock: LiveLock | None = None
         self._run_locks: dict[str, LiveLock] = {}
-        check_database_file(root)
-        reason = read_only_reason(root)
-        if reason and write:
-            raise read_only(root, reason)
-        self.read_only = reason is not None
         try:
+            with opening:  # no other thread reads the header until this connection counts
+                check_database_file(root)
+                reason = read_only_reason(root)
+                if reason and write:
+                    raise read_only(root, reason)
+                self.read_only = reason is not None
+                if not self.read_only:
+                    root.mkdir(parents=True, exist_ok=True)
+                connect = connect_read_only if self.read_only else connect_read_write
+                self.db = connect(self.database)
+                connection_opened(self.database)
             if self.read_only:
-                self.db = connect_read_only(self.database)
                 _refuse_old_schema(self.db, self.root)
             else:
-                root.mkdir(parents=True, exist_ok=True)
-                self.db = connect_read_write(self.database)
                 with self.transaction():
                     statements = _schema_statements()
                     for statement in statements:
@@ -236,6 +242,8 @@ class Store(MonitoringRecords):
         db: sqlite3.Connection | None = getattr(self, "db", None)  # None: opening failed
         if db is not None:
             db.close()
+            self.db = None  # type: ignore[assignment]
+            connection_closed(self.database)
 
     def own_locks(self) -> set[Path]:
         """The lock files this store object holds (``store gc`` ignores its own)."""
