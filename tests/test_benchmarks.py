@@ -66,10 +66,11 @@ def test_parse_importtime(bench: dict[str, ModuleType]) -> None:
 
 
 def test_validate_and_plan_import_no_data_library(bench: dict[str, ModuleType]) -> None:
-    """What cold_start.py reports, as a regression test (run in a real subprocess)."""
+    """What cold_start.py reports, as a regression test (run in a real subprocess).
+    ``plan`` reads the source (pandas) unless told ``--no-data``."""
     check = bench["cold_start"].check_imports
     spec = "specs/breast_cancer.yaml"
-    for args in (["--help"], ["validate", spec], ["plan", spec]):
+    for args in (["--help"], ["validate", spec], ["plan", "--no-data", spec]):
         assert check(args, " ".join(args)).heavy == []
 
 
