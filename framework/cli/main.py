@@ -25,6 +25,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "framework.cli.predict",
     "framework.cli.monitor",
     "framework.cli.serve",
+    "framework.cli.scaffold",
 )
 
 
