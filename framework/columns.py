@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+PREDICTION = "prediction"
+"""The column predictions are written under: predict's output, the request log, and
+the monitor's drift test on what the model answered."""
+
 
 def role_of(series: pd.Series) -> str:
     """The role a column's dtype implies; anything non-numeric counts as categorical."""

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework import partial_output
+from framework.columns import PREDICTION
 from framework.data_limits import check_csv_header, parquet_metadata, refuse_huge_integers
 from framework.errors import DataError, UserError
 from framework.store.failures import write_error
@@ -46,7 +47,6 @@ DEFAULT_CHUNK_ROWS = 100_000
 READ_BUFFER = 1 << 20
 """Parquet column chunks are read through a 1 MiB buffer, page by page: a lower peak
 than reading each column chunk of a row group whole, at the same speed."""
-PREDICTION = "prediction"
 PROBA_PREFIX = "proba_"
 CSV_SUFFIXES = (".csv",)
 PARQUET_SUFFIXES = (".parquet", ".pq")

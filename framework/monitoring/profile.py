@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.columns import PREDICTION
 from framework.errors import StoreError
-from framework.monitoring.spec import PREDICTION
 
 if TYPE_CHECKING:
     import numpy as np

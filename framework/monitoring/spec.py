@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from framework.columns import PREDICTION
 from framework.spec.model import (
     ComponentSpec,
     DriftSpec,
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from framework.errors import Problem
 
 KeyPath = tuple[Any, ...]
-PREDICTION = "prediction"
-"""The name the model's output goes by in ``monitor.columns`` and in every report."""
 
 
 def _section(data: dict[str, Any]) -> dict[str, Any]:
