@@ -213,3 +213,15 @@ def test_an_unknown_dataset_version_is_exit_2_listing_recent_ones(cli, write_spe
     result = cli("run", spec)
     assert result.code == 2
     assert "no dataset version 'deadbeef'" in result.err and data_hash[:12] in result.err
+
+
+def test_thousands_of_problems_print_the_first_fifty_and_a_count(cli, write_spec) -> None:
+    spec = write_spec("name: x\ntask: binary\n" + "".join(f"extra{i}: 1\n" for i in range(200)))
+
+    result = cli("validate", spec)
+
+    assert result.code == 2
+    assert "... and " in result.err and "more (--json lists every one)" in result.err
+    assert result.err.count("error:") == 50
+    listed = cli("validate", spec, "--json")
+    assert len(json.loads(listed.out)[0]["problems"]) > 200

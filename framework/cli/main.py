@@ -86,7 +86,11 @@ def _main(argv: Sequence[str] | None) -> int:
         # a damaged, full or read-only store (or disk) is bad input, not a bug: exit 2;
         # an exception from a plugin's code is that plugin's bug, named: exit 3
         exc = as_user_error(raised) or _plugin_fault(raised) or raised
-        code = report_error(exc)
+        try:
+            code = report_error(exc)
+        except Exception as unprintable:  # the error path itself must never traceback
+            print(f"internal error: {type(exc).__name__} ({unprintable!r})", file=sys.stderr)
+            code = 3
         if getattr(args, "json", False):
             import json
 

@@ -38,17 +38,25 @@ def format_problem(problem: Problem, stream: TextIO | None = None) -> str:
         lines.append(f"    key: {problem.path}")
     if problem.expected:
         lines.append(f"    expected: {problem.expected}")
-    if problem.found and problem.found not in problem.message:
-        lines.append(f"    found: {problem.found}")
+    found = None if problem.found is None else str(problem.found)
+    if found and found not in problem.message:
+        lines.append(f"    found: {found}")
     if problem.hint:
         lines.append(f"    hint: {problem.hint}")
     return "\n".join(lines)
 
 
+MAX_SHOWN_PROBLEMS = 50
+"""A spec with 20,000 bad keys is fixed from its first few problems; --json lists all."""
+
+
 def print_problems(problems: list[Problem], stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
-    for problem in problems:
+    for problem in problems[:MAX_SHOWN_PROBLEMS]:
         print(format_problem(problem, stream), file=stream)
+    hidden = len(problems) - MAX_SHOWN_PROBLEMS
+    if hidden > 0:
+        print(f"... and {hidden} more (--json lists every one)", file=stream)
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", file=stream)
 
 
