@@ -298,20 +298,23 @@ def test_a_user_folder_that_appears_while_the_model_trains_stops_the_run_before_
         store.close()
 
 
-def test_two_deploy_targets_of_one_spec_on_one_path_do_not_erase_each_other(
-    tmp_path: Path, cli: Cli
+@pytest.mark.parametrize("second", ["./out/", "out/model", "."])
+def test_two_deploy_targets_on_one_or_nested_paths_are_refused_before_training(
+    tmp_path: Path, cli: Cli, second: str
 ) -> None:
     deploy = (
         "deploy:\n"
         "  - {type: directory, params: {path: out}}\n"
-        "  - {type: directory, params: {path: ./out/}}\n"
+        f"  - {{type: directory, params: {{path: '{second}'}}}}\n"
     )
-    spec = write_project(tmp_path, deploy)
+    spec = write_project(tmp_path / "project", deploy)
+    before = snapshot(spec.parent)
 
-    result = cli("run", spec)
+    result = cli("validate", spec)
+    run = cli("run", spec)
 
-    assert result.code == 2
-    assert f"{tmp_path / 'out'} was just written by this run's directory deploy target" in (
-        result.err
-    )
-    assert (tmp_path / "out" / "release.json").is_file()  # the first export is intact
+    assert result.code == run.code == 2
+    written = f"path: '{second}'"
+    assert f"spec.yaml:{line_of(spec, written)}:" in result.err
+    assert "overlaps deploy[0].params.path" in result.err or "spec's folder" in result.err
+    assert snapshot(spec.parent) == before  # nothing trained, stored or written

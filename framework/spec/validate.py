@@ -70,6 +70,7 @@ def load_spec(
     checker = _Checker(data, positions, plugins, path, from_env)
     problems += checker.components()
     problems += checker.gate()
+    problems += checker.deploy_overlaps()
     problems += checker.columns()
     problems += checker.monitor()
     problems = [p for p in problems if p.path not in unset or p in found]
@@ -255,6 +256,32 @@ class _Checker:
         except UnknownComponent:
             return False
         return True
+
+    def deploy_overlaps(self) -> list[Problem]:
+        """Two deploy targets whose paths are the same or nested: the second would replace
+        what the first just wrote (found here, before training, not after register)."""
+        written: list[tuple[KeyPath, Path]] = []
+        problems: list[Problem] = []
+        for kind, path, node in component_paths(self.data):
+            params = node.get("params") if isinstance(node, dict) else None
+            if kind != "deploy" or not isinstance(params, dict):
+                continue
+            for key in ("path", "output"):
+                if not isinstance(params.get(key), str) or not params[key]:
+                    continue
+                here = self.ctx.path(params[key]).resolve()
+                for earlier_key, earlier in written:
+                    if here == earlier or earlier in here.parents or here in earlier.parents:
+                        problems.append(
+                            self.problem(
+                                f"deploy path {here} overlaps {dotted(earlier_key)} ({earlier}): "
+                                "one target would replace what the other wrote",
+                                path + ("params", key),
+                                hint="give each deploy target its own folder",
+                            )
+                        )
+                written.append((path + ("params", key), here))
+        return problems
 
     # gate ------------------------------------------------------------------
 
