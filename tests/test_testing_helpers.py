@@ -460,3 +460,36 @@ def test_the_pytest_fixture_gives_a_fresh_project(specops_project: SpecopsProjec
     unknown = specops_project.validate(BLOBS)
     assert unknown.code == 2
     assert "unknown source type 'jsonl'" in unknown.err  # nothing registered, nothing installed
+
+
+# ---------------------------------------------------------------------------
+# docs/plugin_testing.md: its whole test file runs as printed
+# ---------------------------------------------------------------------------
+
+
+def test_the_test_file_in_the_docs_passes_as_printed(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+
+    from tests.conftest import REPO
+
+    def python_blocks(page: str) -> list[str]:
+        text = (REPO / "docs" / page).read_text(encoding="utf-8")
+        return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+    (tmp_path / "specops_centroid.py").write_text(python_blocks("plugins.md")[0])
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_centroid.py").write_text(python_blocks("plugin_testing.md")[0])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECOPS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "6 passed" in done.stdout

@@ -16,14 +16,21 @@ TARGET = "target"
 """The target column's name in every sample table."""
 
 
-def context(directory: Path, task: str = "binary", seed: int = 0, **fields: Any) -> StepContext:
-    """A :class:`StepContext` for a spec in ``directory`` (``run_id`` and ``store_root``
-    may be given as keywords)."""
+def context(
+    directory: Path,
+    task: str = "binary",
+    *,
+    target: str = TARGET,
+    seed: int = 0,
+    **fields: Any,
+) -> StepContext:
+    """A :class:`StepContext` for a spec in ``directory``, as the engine builds one
+    (``run_id`` and ``store_root`` may be given as keywords)."""
     return StepContext(
         spec_name="contract",
         task=task,
-        target=TARGET,
-        base_dir=Path(directory),
+        target=target,
+        base_dir=Path(directory).resolve(),
         seed=seed,
         **fields,
     )
