@@ -101,29 +101,6 @@ def test_a_file_or_a_foreign_directory_at_the_path_is_refused_before_training(
         assert not (tmp_path / "project" / ".specops").exists()
 
 
-def test_a_foreign_directory_found_at_deploy_time_is_refused_and_nothing_is_promoted(
-    tmp_path: Path, cli: Cli
-) -> None:
-    """The first target creates ``out`` as a plain parent folder; the second must not
-    replace it. The run stops with exit 2, the champion stays where it was."""
-    deploy = (
-        "deploy:\n"
-        "  - type: registry\n"
-        "  - {type: directory, params: {path: out/inner}}\n"
-        "  - {type: directory, params: {path: out}}\n"
-    )
-    spec = write_project(tmp_path, deploy)
-    assert cli("validate", spec).code == 0  # nothing is there yet
-
-    result = cli("run", spec)
-
-    assert result.code == 2, result.err
-    assert f"{tmp_path / 'out'} is a directory specops did not write" in result.err
-    assert (tmp_path / "out" / "inner" / DEPLOY_MARKER).is_file()  # the first export is intact
-    assert (tmp_path / "notes.txt").read_text() == "the user's own notes"
-    assert champion(tmp_path / ".specops") is None  # the registry target's move never happened
-
-
 def test_a_second_deploy_replaces_the_first_and_only_that(tmp_path: Path, cli: Cli) -> None:
     spec = write_project(tmp_path, "deploy: {type: directory, params: {path: out}}\n")
     (tmp_path / ".out-old").write_text("a user's file that looks like a retired export")
