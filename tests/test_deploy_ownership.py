@@ -14,7 +14,7 @@ import pytest
 
 from framework import DEPLOY_MARKER, UserError, replace_directory
 from tests.conftest import CliResult
-from tests.helpers import breast_cancer_spec, champion
+from tests.helpers import breast_cancer_spec
 
 Cli = Callable[..., CliResult]
 
