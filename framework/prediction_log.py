@@ -14,9 +14,12 @@ deleted, so the log keeps roughly the most recent ``max_rows`` rows and the cost
 of rotating is one indexed delete, never a scan. The newest segment is never
 dropped, so one request larger than the whole bound is still kept until the next.
 
-Values are stored as the client sent them (only the model's feature columns,
-extra columns are refused before this point), so monitoring sees unseen
-categories and out-of-range numbers, not what the model made of them.
+Only the model's feature columns are stored. Categories are stored as the
+client sent them, so monitoring sees unseen ones; number and boolean columns
+in their signature's type (float64, booleans 1/0), so a column never mixes
+``"12"`` and ``12`` whichever form a request used; out-of-range numbers are
+kept. Columns a request sent that the model does not take are not stored: the
+entry's outputs name the first few and count them (:data:`IGNORED_KEY`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ if TYPE_CHECKING:
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_BYTES = 256 * 2**20
 DEFAULT_SEGMENTS = 10
+
+IGNORED_KEY = "ignored_columns"
+"""Key of an entry's outputs naming the columns the request sent that the model does not
+take: ``{"names": [the first ten], "count": distinct names}`` (absent when none)."""
 
 OUTPUT_COLUMNS = ("prediction", "version", "time")
 """Columns :func:`read_window` adds after the features; a feature with one of these

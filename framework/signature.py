@@ -62,8 +62,17 @@ def _python(values: Any) -> list[Any]:
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
-def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
-    """The column as numbers, or a DataError naming the first values that are not."""
+BOOLEAN_NUMBERS = {"true": 1.0, "false": 0.0}
+"""At prediction time a number column takes a boolean as 1/0: JSON ``true``/``false``
+(MLflow records, V2 tensors) and the words ``true``/``false`` in any case (a CSV
+cell, a text tensor), so every scoring path reads the same request alike."""
+
+
+def as_numeric(frame: pd.DataFrame, column: str, why: str, *, booleans: bool = False) -> pd.Series:
+    """The column as numbers, or a DataError naming the first values that are not.
+
+    ``booleans``: a boolean (or the word true/false) counts as 1/0, as at prediction time.
+    """
     import pandas as pd
 
     series = frame[column]
@@ -78,6 +87,11 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
         )
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna() & series.notna()
+    if booleans and bad.any():  # only the few values that are not numbers are looked at
+        words = series[bad].map(_boolean_number).astype("float64")
+        converted = converted.astype("float64")
+        converted[bad] = words
+        bad = converted.isna() & series.notna()
     if bad.any():
         raise _bad_values(
             series,
@@ -88,6 +102,14 @@ def as_numeric(frame: pd.DataFrame, column: str, why: str) -> pd.Series:
             hint="fix the data, or declare the column categorical in data.features",
         )
     return converted
+
+
+def _boolean_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        return BOOLEAN_NUMBERS.get(value.strip().lower())
+    return None
 
 
 def _bad_values(
@@ -257,7 +279,7 @@ def conform(frame: pd.DataFrame, signature: Signature) -> tuple[pd.DataFrame, li
     prepared = {}
     for column in signature.columns:
         if column.role == "numeric":
-            prepared[column.name] = as_numeric(frame, column.name, "must be numeric")
+            prepared[column.name] = as_numeric(frame, column.name, "must be numeric", booleans=True)
         elif column.role == "boolean":
             prepared[column.name] = as_boolean(frame, column.name)
         else:
@@ -302,3 +324,23 @@ def _align_types(series: pd.Series, categories: list[Any]) -> pd.Series:
     if numbers and not types.is_numeric_dtype(series.dtype):
         return pd.to_numeric(series, errors="coerce")
     return series
+
+
+def unseen_categories(
+    frame: pd.DataFrame, signature: Signature, limit: int = MAX_EXAMPLES
+) -> dict[str, tuple[int, list[Any]]]:
+    """Per categorical column: how many values are not among the training categories (they
+    are scored as missing), and the first ``limit`` distinct ones; columns with none left out.
+    """
+    found: dict[str, tuple[int, list[Any]]] = {}
+    for column in signature.columns:
+        if column.role != "categorical" or column.name not in frame.columns:
+            continue
+        series = frame[column.name]
+        coded = as_training_categories(series, column.categories or [])
+        unseen = (coded.codes == -1) & series.notna().to_numpy()
+        count = int(unseen.sum())
+        if count:
+            examples = _python(series[unseen].drop_duplicates().head(limit))
+            found[column.name] = (count, examples)
+    return found

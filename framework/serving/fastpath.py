@@ -8,10 +8,10 @@ unseen: NaN). Doing the same directly costs about 20 µs for one row instead of
 about 5 ms, which is what makes single-row serving sub-millisecond.
 
 Correctness comes first: the fast path only takes values whose meaning is
-unambiguous — numbers (or null) in numeric columns, strings (or null) in
-categorical ones, booleans (or 0/1) in boolean ones — and returns None for
-anything else (a number sent as a string, a boolean in a numeric column, a
-nested list), which sends the request down the pandas path. That path gives
+unambiguous — numbers, booleans (as 1/0) or null in numeric columns, strings
+(or null) in categorical ones, booleans (or 0/1) in boolean ones — and returns
+None for anything else (a number sent as a string, a nested list), which sends
+the request down the pandas path. That path gives
 the answer the rest of specops gives, or the error that names the bad value.
 Tests compare both paths row for row.
 """
@@ -126,9 +126,11 @@ def _numbers(values: Sequence[Any]) -> Any:
     kind = getattr(getattr(values, "dtype", None), "kind", None)
     if kind in ("f", "i", "u"):
         return values
+    if kind == "b":  # a binary BOOL tensor
+        return values.astype("float64")
     values = _as_list(values)
     kinds = set(map(type, values))
-    if not kinds <= NUMBER_TYPES:
+    if not kinds <= NUMBER_TYPES | BOOL_TYPES:  # a boolean is 1/0, as in signature.as_numeric
         return None
     try:
         column = np.array(values, dtype=np.float64)

@@ -18,7 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.prediction_log import LogEntry, LogLimits, append_batch
+from framework.prediction_log import IGNORED_KEY, LogEntry, LogLimits, append_batch
 
 if TYPE_CHECKING:
     from framework.package import Predictions
@@ -116,23 +116,53 @@ class RequestLogWriter:
 
 
 def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: float) -> LogEntry:
-    """The log entry of one request: its feature columns as sent, its answers."""
-    if batch.frame is not None:
-        inputs = {name: _column(batch.frame[name]) for name in served.input_names}
-    else:
-        inputs = {name: batch.columns[name] for name in served.input_names}
-        for name, array in batch.arrays.items():  # what the fast path already converted
-            inputs[name] = _floats(array)
+    """The log entry of one request: its feature columns, its answers, what it ignored.
+
+    Number and boolean columns are stored in their signature's type, float64
+    (booleans as 1/0), however the request spelt them (``"12"`` in a text tensor,
+    ``true``, a CSV integer), so :func:`~framework.prediction_log.read_window` never
+    mixes ``"12"`` and ``12`` in one column. Categories are kept as sent, so
+    monitoring sees the unseen ones.
+    """
+    inputs: dict[str, Any] = {}
+    for column in served.signature.columns:
+        name = column.name
+        if name in batch.arrays:  # what the fast path already converted
+            inputs[name] = _floats(batch.arrays[name])
+            continue
+        values = batch.frame[name] if batch.frame is not None else batch.columns[name]
+        if column.role in ("numeric", "boolean"):
+            inputs[name] = _typed(values, column.role, name)
+        else:
+            inputs[name] = values.tolist() if hasattr(values, "tolist") else values
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels
         outputs["proba"] = predictions.proba
+    if batch.ignored.count:
+        outputs[IGNORED_KEY] = {"names": batch.ignored.names, "count": batch.ignored.count}
     return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)
 
 
-def _column(series: Any) -> Any:
-    """A CSV column as stored: floats as an array, anything else (ints exactly) as read."""
-    return _floats(series.to_numpy()) if series.dtype.kind == "f" else series.tolist()
+def _typed(values: Any, role: str, name: str) -> Any:
+    """A number or boolean column as float64, read by the signature's own rules (so
+    ``"true"`` is 1 and ``"yes"`` in a boolean column is 1); as sent if it cannot be."""
+    try:
+        return _floats(values)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    import pandas as pd
+
+    from framework.errors import DataError
+    from framework.signature import as_boolean, as_numeric
+
+    frame = pd.DataFrame({name: list(values) if not hasattr(values, "dtype") else values})
+    try:
+        if role == "boolean":
+            return _floats(as_boolean(frame, name).to_numpy())
+        return _floats(as_numeric(frame, name, "must be numeric", booleans=True).to_numpy())
+    except (DataError, TypeError, ValueError, OverflowError):
+        return values.tolist() if hasattr(values, "tolist") else values
 
 
 def _floats(values: Any) -> Any:

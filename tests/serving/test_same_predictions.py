@@ -103,12 +103,16 @@ def test_fast_path_steps_aside_for_values_it_cannot_read_exactly(
     rows = awkward_rows(rows=20)
     as_text = rows.copy()
     as_text["income"] = as_text["income"].map(lambda v: None if v is None else str(v))
+    batch = as_batch(as_text)
+    assert served.fast.predict(batch) is None
+    assert_same(served.predict(batch), served.package.predict(as_text)[0])
+    # a boolean in a number column is 1/0 on every path, so the fast path takes it
     flagged = rows.copy()
-    flagged["score"] = [True, *rows["score"].tolist()[1:]]
-    for frame in (as_text, flagged):
-        batch = as_batch(frame)
-        assert served.fast.predict(batch) is None
-        assert_same(served.predict(batch), served.package.predict(frame)[0])
+    flagged["score"] = [True, False, *rows["score"].tolist()[2:]]
+    fast = served.fast.predict(as_batch(flagged))
+    assert fast is not None
+    assert_same(fast, served.package.predict(flagged)[0])
+    assert_same(fast, served.predict_pandas(as_batch(flagged)))
 
 
 def test_models_with_preprocessing_use_the_pandas_path(stores: dict[str, Path]) -> None:

@@ -366,7 +366,8 @@ def _check_datatype(tensor: Tensor, expected: str) -> None:
             f"input '{tensor.name}' is BYTES but the model takes numbers there: send {expected}"
         )
     if isinstance(tensor.values, list):
-        allowed = BOOL_TYPES if tensor.datatype == "BOOL" else NUMBER_TYPES
+        # JSON true/false count as 1/0 in any numeric tensor, as in every other path
+        allowed = BOOL_TYPES if tensor.datatype == "BOOL" else NUMBER_TYPES | BOOL_TYPES
         if not set(map(type, tensor.values)) <= allowed:
             raise bad_request(
                 f"input '{tensor.name}' is {tensor.datatype} but holds values that are not "
