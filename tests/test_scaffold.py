@@ -166,6 +166,7 @@ def test_an_existing_folder_is_never_overwritten(
         ("class", "gives the import name 'class', which Python cannot import"),
         ("specops", "would shadow the 'specops' package once installed"),
         ("Framework", "would shadow the 'framework' package once installed"),
+        ("a" * 300, "... is 300 characters long; use at most 100"),
     ],
 )
 def test_a_bad_name_is_refused_and_nothing_is_written(
@@ -183,4 +184,11 @@ def test_an_unknown_kind_is_refused_with_a_suggestion(
     refused = cli("new-plugin", "acme", "--kinds", "source,modle", "--dir", tmp_path)
     assert refused.code == 2
     assert "--kinds: unknown kind 'modle'; did you mean 'model'?" in refused.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_parent_folder_is_refused(tmp_path: Path, cli: Callable[..., object]) -> None:
+    refused = cli("new-plugin", "acme", "--dir", tmp_path / "nowhere")
+    assert refused.code == 2
+    assert f"{tmp_path / 'nowhere'} is not a directory" in refused.err
     assert list(tmp_path.iterdir()) == []

@@ -37,6 +37,9 @@ DEFAULT_KINDS = ("source", "model")
 DIST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 """A distribution name as packaging (PEP 508) accepts it."""
 
+MAX_NAME = 100
+"""The longest plugin name accepted: it names a folder, a package and a distribution."""
+
 RESERVED = {"specops", "framework", "plugins", "tests"}
 """Package names that would shadow specops itself (or a project's tests) when installed."""
 
@@ -55,6 +58,11 @@ class PluginNames:
 
 def plugin_names(name: str) -> PluginNames:
     """The names for ``name``, or a UserError saying what a valid name looks like."""
+    if len(name) > MAX_NAME:
+        raise _refusal(
+            f"plugin name {name[:20]!r}... is {len(name)} characters long",
+            hint=f"use at most {MAX_NAME}",
+        )
     if not DIST_NAME.fullmatch(name):
         raise _refusal(
             f"plugin name {name!r} is not a valid package name",
@@ -105,11 +113,17 @@ def new_plugin(name: str, parent: Path, kinds: Iterable[str]) -> tuple[Path, lis
     names = plugin_names(name)
     templates = [TEMPLATES[kind] for kind in kinds]
     target = Path(parent).expanduser().absolute() / name
-    _refuse_existing(target)
+    try:
+        _refuse_existing(target)
+        if not target.parent.is_dir():
+            raise UserError(f"cannot create {target}: {target.parent} is not a directory")
+    except OSError as exc:
+        raise UserError(f"cannot create {target}: {exc.strerror or exc}") from exc
     files = _contents(names, templates)
-    if not target.parent.is_dir():
-        raise UserError(f"cannot create {target}: {target.parent} is not a directory")
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    except OSError as exc:
+        raise UserError(f"cannot write the plugin package at {target}: {exc}") from exc
     try:
         for relative, text in files.items():
             path = staging / relative

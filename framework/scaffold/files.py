@@ -186,8 +186,8 @@ def readme(names: PluginNames, templates: list[Template]) -> str:
     )
     return f"""# {names.dist}
 
-A [specops](https://github.com/) plugin. Installed, its components are available to
-every spec: `specops plugins` lists them under `{names.stem}`.
+A specops plugin. Installed, its components are available to every spec:
+`specops plugins` lists them under `{names.stem}`.
 
 | kind | type | code | what it does |
 | --- | --- | --- | --- |
