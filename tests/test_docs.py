@@ -148,7 +148,7 @@ def anchors(page: Path) -> set[str]:
     return {slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
 
 
-@pytest.mark.parametrize("page", ["plugins.md", "plugin_reference.md"])
+@pytest.mark.parametrize("page", ["plugins.md", "plugin_reference.md", "plugin_testing.md"])
 def test_links_between_the_plugin_pages_resolve(page: str) -> None:
     text = re.sub(r"```.*?```", "", (DOCS / page).read_text(encoding="utf-8"), flags=re.S)
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
