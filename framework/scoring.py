@@ -4,7 +4,8 @@ Input is CSV or Parquet (by extension; a directory is read as its Parquet files
 in name order), output CSV or Parquet (by extension). Each chunk goes through
 :meth:`ModelPackage.predict`, so a batch is checked and shaped exactly like any
 other prediction: missing columns and impossible values are refused by name,
-unseen categories become missing, extra columns are ignored (and reported once).
+unseen categories become missing (and are counted per column), extra columns
+are ignored and reported once (refused with ``strict_columns``), as a server does.
 
 Memory does not grow with the file. Parquet is read one row group at a time, in
 batches (``ParquetFile.iter_batches`` over all row groups at once keeps memory
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from framework.package import ModelPackage, Predictions
 
 DEFAULT_CHUNK_ROWS = 100_000
+MAX_UNSEEN_EXAMPLES = 3
 READ_BUFFER = 1 << 20
 """Parquet column chunks are read through a 1 MiB buffer, page by page: a lower peak
 than reading each column chunk of a row group whole, at the same speed."""
@@ -66,6 +68,8 @@ class ScoreResult:
     seconds: float
     ignored_columns: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    unseen_categories: dict[str, UnseenCategories] = field(default_factory=dict)
+    """Per categorical column: values not among the training categories (scored as missing)."""
 
     @property
     def rows_per_second(self) -> float:
@@ -80,7 +84,25 @@ class ScoreResult:
             "rows_per_second": round(self.rows_per_second, 1),
             "ignored_columns": self.ignored_columns,
             "columns": self.columns,
+            "unseen_categories": {
+                name: {"count": unseen.count, "examples": unseen.examples}
+                for name, unseen in self.unseen_categories.items()
+            },
         }
+
+
+@dataclass
+class UnseenCategories:
+    """How many values of one column were not training categories, and the first few."""
+
+    count: int = 0
+    examples: list[Any] = field(default_factory=list)
+
+    def add(self, count: int, examples: list[Any]) -> None:
+        self.count += count
+        for example in examples:
+            if len(self.examples) < MAX_UNSEEN_EXAMPLES and example not in self.examples:
+                self.examples.append(example)
 
 
 def score_file(
@@ -91,28 +113,43 @@ def score_file(
     id_column: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
+    strict_columns: bool = False,
 ) -> ScoreResult:
     """Score every row of ``input_path`` with ``package`` and write ``output_path``.
 
     The output holds the id column (when given), ``prediction`` in the target's
-    own labels and, for classifiers, ``proba_<label>`` per class.
+    own labels and, for classifiers, ``proba_<label>`` per class. ``strict_columns``:
+    an input column the model does not take (other than the id) is a DataError,
+    before anything is written, rather than ignored.
     """
+    from framework.signature import unseen_categories
+
     started = time.perf_counter()
     if chunk_rows < 1:
         raise UserError(f"chunk rows must be at least 1, got {chunk_rows}")
     output = Path(output_path)
     file_format(output, "output")
     source = open_input(Path(input_path), package, id_column)
+    if strict_columns and source.extra:
+        raise DataError(
+            f"{source.path}: column(s) the model does not take: {_listed(source.extra)}; "
+            f"the model takes {_listed(package.signature.names)}",
+            hint="drop them, pass the one to keep as --id-column, or leave out "
+            "--strict-columns to ignore them",
+        )
     if output.resolve() == source.path.resolve():
         raise UserError(f"the output would overwrite the input {source.path}; choose another path")
     outputs = OutputColumns.of(package, id_column)
     writer = ChunkWriter(output)
     rows = 0
+    unseen: dict[str, UnseenCategories] = {}
     try:
         for frame, ids in source.chunks(chunk_rows):
             if len(frame) == 0:
                 continue
             predictions = _predict(package, frame, source)
+            for name, (count, examples) in unseen_categories(frame, package.signature).items():
+                unseen.setdefault(name, UnseenCategories()).add(count, examples)
             writer.write(outputs.table(ids, predictions))
             rows += len(frame)
             if progress is not None:
@@ -130,6 +167,7 @@ def score_file(
         time.perf_counter() - started,
         source.extra,
         outputs.names,
+        unseen,
     )
 
 

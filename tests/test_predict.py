@@ -377,3 +377,80 @@ def test_memory_does_not_grow_with_the_file(trained: Path, suffix: str) -> None:
         source.unlink()
     small, large = peaks
     assert large < 1.3 * small, f"peak RSS {small} kB at 200k rows, {large} kB at 800k rows"
+
+
+# ---------------------------------------------------------------------------
+# the rules every scoring path shares (docs/serving.md): extra columns, booleans,
+# unseen categories; and a rejected version is named before it is used
+# ---------------------------------------------------------------------------
+
+
+def test_strict_columns_refuses_extra_columns_and_writes_nothing(cli, trained: Path) -> None:
+    source = scoring_rows(trained)
+    output = trained / "scored.csv"
+    args = ("score", "-i", source, "-o", output, "--strict-columns")
+    result = predict(cli, trained, *args)
+    assert result.code == 2, result.out
+    assert "column(s) the model does not take: customer_id, note" in result.err
+    assert "Traceback" not in result.err and not output.exists()
+    result = predict(cli, trained, *args, "--id-column", "customer_id")
+    assert result.code == 2 and "does not take: note;" in result.err
+    clean = trained / "clean.csv"
+    pd.read_csv(source).drop(columns="note").to_csv(clean, index=False)
+    result = predict(cli, trained, "score", "-i", clean, "-o", output, "--strict-columns",
+                     "--id-column", "customer_id")  # fmt: skip
+    assert result.code == 0, result.err
+    assert "ignored" not in result.out
+
+
+def test_unseen_categories_are_counted_per_column(cli, trained: Path) -> None:
+    frame = make_rows(50, seed=4).drop(columns="churned")
+    frame.loc[:6, "code"] = "Z9"
+    frame.loc[7:8, "code"] = "Q1"
+    frame.loc[:2, "color"] = "purple"
+    source = trained / "unseen.csv"
+    frame.to_csv(source, index=False)
+    output = trained / "scored.csv"
+    args = ("score", "-i", source, "-o", output, "--id-column", "customer_id", "--chunk-rows", "4")
+    result = predict(cli, trained, *args)
+    assert result.code == 0, result.err
+    assert "unseen categories, scored as missing: code 9 (e.g. 'Z9', 'Q1'); color 3" in result.out
+    report = json.loads(predict(cli, trained, *args, "--json").out)
+    assert report["unseen_categories"] == {
+        "code": {"count": 9, "examples": ["Z9", "Q1"]},
+        "color": {"count": 3, "examples": ["purple"]},
+    }
+    assert_same_predictions(read(output), in_process(trained, frame))
+    clean = predict(cli, trained, "score", "-i", scoring_rows(trained), "-o", output, "--json")
+    assert json.loads(clean.out)["unseen_categories"] == {}
+
+
+def test_true_and_false_in_a_number_column_are_one_and_zero(cli, trained: Path) -> None:
+    frame = make_rows(20, seed=5).drop(columns="churned")
+    frame["x2"] = [1, 0, 0, 1] * 5
+    words = frame.assign(x2=["true", "0", "FALSE", "1"] * 5)  # words among numbers
+    numbers, flags = trained / "numbers.csv", trained / "flags.csv"
+    frame.to_csv(numbers, index=False)
+    words.to_csv(flags, index=False)
+    for source in (numbers, flags):
+        output = source.with_name(f"scored-{source.name}")
+        result = predict(cli, trained, "score", "-i", source, "-o", output)
+        assert result.code == 0, result.err
+    assert read(trained / "scored-flags.csv").equals(read(trained / "scored-numbers.csv"))
+    assert_same_predictions(read(trained / "scored-flags.csv"), in_process(trained, frame))
+
+
+def test_scoring_with_a_rejected_version_warns_and_says_why(cli, trained: Path) -> None:
+    spec = trained / "spec.yaml"
+    rejected = cli("run", spec, "--set", "gate.roc_auc.min=0.9999")
+    assert rejected.code == 1, rejected.err
+    source = scoring_rows(trained)
+    output = trained / "scored.csv"
+    result = predict(cli, trained, "score/2", "-i", source, "-o", output)
+    assert result.code == 0, result.err
+    assert "warning: score/2 was rejected by the gate" in result.err
+    assert "roc_auc" in result.err  # the gate's reason
+    report = json.loads(predict(cli, trained, "score/2", "-i", source, "-o", output, "--json").out)
+    assert len(report["warnings"]) == 1 and "score/2 was rejected" in report["warnings"][0]
+    champion = predict(cli, trained, "score", "-i", source, "-o", output, "--json")
+    assert json.loads(champion.out)["warnings"] == [] and "warning" not in champion.err

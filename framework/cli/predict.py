@@ -37,6 +37,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="rows scored at a time; bounds memory (default 100000)",
     )
+    predict.add_argument(
+        "--strict-columns",
+        action="store_true",
+        help="refuse (exit 2) an input with columns the model does not take, instead of "
+        "ignoring them (the --id-column is always allowed)",
+    )
     store_option(predict)
     common(predict)
     handler(predict, "framework.cli.predict:cmd_predict")
@@ -54,8 +60,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         version = resolve(store, args.ref)
         package = ModelPackage.from_store(store, version, plugins)
+        warnings = version_warnings(store, version)
     finally:
         store.close()
+    for warning in warnings:  # before scoring: a long run should not hide it to the end
+        print(f"warning: {warning}", file=sys.stderr)
     with terminal_progress(enabled=not args.json) as progress:
         result = score_file(
             package,
@@ -64,9 +73,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             id_column=args.id_column,
             chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
             progress=progress,
+            strict_columns=args.strict_columns,
         )
     if args.json:
-        report = {"status": "ok", "model": version.ref, **result.to_dict()}
+        report = {"status": "ok", "model": version.ref, **result.to_dict(), "warnings": warnings}
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
@@ -76,7 +86,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
         f"({result.rows_per_second:,.0f} rows/s) -> {result.output}"
         + (ignored if result.ignored_columns else "")
     )
+    if result.unseen_categories:
+        counts = "; ".join(
+            f"{name} {unseen.count:,} (e.g. {', '.join(map(repr, unseen.examples))})"
+            for name, unseen in result.unseen_categories.items()
+        )
+        print(f"unseen categories, scored as missing: {counts}")
     return 0
+
+
+def version_warnings(store: Any, version: Any) -> list[str]:
+    """What a user scoring with this version should know: it was rejected, and why."""
+    if version.status != "rejected":
+        return []
+    why = next((step.detail for step in store.steps(version.run_id) if step.name == "gate"), "")
+    reason = f" ({why})" if why else ""
+    return [
+        f"{version.ref} was rejected by the gate of run {version.run_id}{reason}; "
+        "it is scored anyway, as asked"
+    ]
 
 
 @contextmanager
