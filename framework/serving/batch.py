@@ -156,22 +156,6 @@ def from_rows(
     return Batch(dict(zip(names, zip(*rows, strict=True), strict=True)), len(rows))
 
 
-def from_records(records: Any, where: str = "dataframe_records") -> Batch:
-    """A list of ``{column: value}`` objects; a key a record lacks is missing there."""
-    if not isinstance(records, list):
-        raise bad_request(f"{where} must be a list of objects, got {type(records).__name__}")
-    if not records:
-        return Batch({}, 0)
-    if set(map(type, records)) != {dict}:
-        index = next(i for i, r in enumerate(records) if not isinstance(r, dict))
-        raise bad_request(
-            f"{where}[{index}] must be an object of column: value, "
-            f"got {type(records[index]).__name__}"
-        )
-    keys = list(dict.fromkeys(key for record in records for key in record))
-    return Batch({key: [record.get(key) for record in records] for key in keys}, len(records))
-
-
 def check_columns(batch: Batch, wanted: Mapping[str, Any]) -> None:
     """Refuse a batch with no rows, lacking a column, or with one the model does not take.
 
