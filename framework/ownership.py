@@ -21,9 +21,11 @@ or the registry. Stdlib only: ``framework`` exports these.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,7 +55,7 @@ def write_marker(directory: Path, owner: Mapping[str, Any]) -> None:
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": entries,
     }
-    (directory / MARKER).write_text(json.dumps(info, indent=2, default=str) + "\n")
+    _write_new(directory / MARKER, json.dumps(info, indent=2, default=str) + "\n")
 
 
 def replace_refusal(target: Path, run_id: str | None = None) -> str | None:
@@ -110,7 +112,7 @@ def mark_file(path: Path, owner: Mapping[str, Any]) -> None:
         "size": path.stat().st_size,
         "sha256": _sha256(path),
     }
-    file_marker(path).write_text(json.dumps(info, indent=2, default=str) + "\n")
+    _write_new(file_marker(path), json.dumps(info, indent=2, default=str) + "\n")
 
 
 def file_refusal(path: Path, run_id: str | None = None) -> str | None:
@@ -119,11 +121,11 @@ def file_refusal(path: Path, run_id: str | None = None) -> str | None:
     one another target of the deploying run ``run_id`` wrote)."""
     if path.is_symlink():
         return _refusal(path, f"is a symbolic link (to {os.readlink(path)})", what="file")
+    marker = file_marker(path)
     if not path.exists():
-        return None
+        return _absent_file_refusal(path, marker)
     if not path.is_file():
         return _refusal(path, "is not a file", what="file")
-    marker = file_marker(path)
     if marker.is_symlink() or not marker.is_file():
         return _refusal(path, f"is a file specops did not write (no {marker.name})", what="file")
     try:
@@ -189,6 +191,40 @@ def deploy_file_findings(target: Path, ctx: StepContext, key: str) -> list[Findi
 
     refusal = protected_refusal(target, ctx) or file_refusal(target)
     return [Finding(refusal, key=key)] if refusal else []
+
+
+def _absent_file_refusal(path: Path, marker: Path) -> str | None:
+    """Why a deploy may not write the absent file ``path``: its sidecar's name is
+    taken by a link or by something specops did not write (the marker written after
+    the output would replace it), or None."""
+    if marker.is_symlink():
+        why = f"has a {marker.name} that is a symbolic link (to {os.readlink(marker)})"
+        return _refusal(path, why, what="file")
+    if not marker.exists():
+        return None
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+        ours = isinstance(info, dict) and info.get("written_by") == MARKER_KIND
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        return _refusal(path, f"has a {marker.name} that specops did not write", what="file")
+    return None
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``path`` through a fresh temporary file renamed over it: a link (or a link
+    put there since a check) at that name is replaced, never followed to its target."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # as a plain write would leave it, not mkstemp's 0600
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _entries(directory: Path) -> set[str]:

@@ -237,6 +237,50 @@ def test_batch_output_over_a_user_file_or_in_the_store_is_refused_before_trainin
     assert not (tmp_path / ".specops").exists()
 
 
+def test_a_link_at_the_batch_markers_name_is_refused_and_its_target_never_written(
+    tmp_path: Path, cli: Cli
+) -> None:
+    """The sidecar is written after the output: a link planted at its name must not
+    turn the marker into a write to whatever file the link points at."""
+    spec = batch_project(tmp_path, "scores.csv")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file")
+    (tmp_path / f".scores.csv{DEPLOY_MARKER}").symlink_to(victim)
+
+    result = cli("run", spec)
+
+    assert result.code == 2, result.err
+    assert f".scores.csv{DEPLOY_MARKER} that is a symbolic link (to {victim})" in result.err
+    assert victim.read_text() == "the user's file"
+    assert not (tmp_path / "scores.csv").exists()
+
+
+@pytest.mark.parametrize("marker_of", ["file", "directory"])
+def test_a_marker_replaces_a_link_put_at_its_name_after_the_checks(
+    tmp_path: Path, marker_of: str
+) -> None:
+    """A link planted between the checks and the marker's write is replaced, not followed."""
+    from framework.ownership import file_marker, mark_file, write_marker
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file")
+    if marker_of == "file":
+        (tmp_path / "scores.csv").write_text("prediction\n1\n")
+        marker = file_marker(tmp_path / "scores.csv")
+        marker.symlink_to(victim)
+        mark_file(tmp_path / "scores.csv", {"target": "batch"})
+    else:
+        (tmp_path / "out").mkdir()
+        marker = tmp_path / "out" / DEPLOY_MARKER
+        marker.symlink_to(victim)
+        write_marker(tmp_path / "out", {"target": "directory"})
+
+    assert victim.read_text() == "the user's file"
+    assert not marker.is_symlink()
+    assert json.loads(marker.read_text())["written_by"] == "specops deploy target output"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
 def test_a_user_folder_that_appears_while_the_model_trains_stops_the_run_before_register(
     tmp_path: Path,
 ) -> None:
