@@ -493,3 +493,82 @@ def test_the_test_file_in_the_docs_passes_as_printed(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "6 passed" in done.stdout
+
+
+# ---------------------------------------------------------------------------
+# the checks are calibrated: specops' own components pass them
+# ---------------------------------------------------------------------------
+
+
+def builtin_types(kind: str) -> list[str]:
+    """Built-in component types of ``kind`` that need no params."""
+    from framework.plugins import get_plugins
+
+    registry = get_plugins().registry
+    return sorted(
+        entry.type_name
+        for entry in registry.entries.values()
+        if entry.kind == kind
+        and entry.plugin.builtin
+        and not (entry.params_schema or {}).get("required")
+    )
+
+
+def built(kind: str, type_name: str, **params: Any) -> Any:
+    from framework.plugins import get_plugins
+
+    return get_plugins().build(kind, type_name, params)
+
+
+def get_factory(kind: str, type_name: str) -> Any:
+    from framework.plugins import get_plugins
+
+    entry = get_plugins().registry.find(kind, type_name)
+    assert entry is not None
+    return entry.factory
+
+
+@pytest.mark.parametrize("type_name", builtin_types("model"))
+def test_every_builtin_model_keeps_the_model_contract(type_name: str) -> None:
+    factory = get_factory("model", type_name)
+    task = "binary" if "binary" in factory.tasks else "regression"
+    check_model(lambda **params: built("model", type_name, **params), task)
+
+
+def test_every_builtin_metric_drift_test_transform_and_splitter_keeps_its_contract(
+    tmp_path: Path,
+) -> None:
+    metrics, drift = builtin_types("metric"), builtin_types("drift_test")
+    assert {"accuracy", "roc_auc", "rmse", "r2"} <= set(metrics)
+    assert {"ks", "psi", "chi_square"} <= set(drift)
+    for type_name in metrics:
+        check_metric(built("metric", type_name))
+    for type_name in drift:
+        check_drift_test(built("drift_test", type_name))
+    for type_name in builtin_types("transform"):
+        check_transform(built("transform", type_name))
+    for type_name in builtin_types("split"):
+        check_split(built("split", type_name), table(rows=200), context(tmp_path))
+
+
+def test_the_builtin_directory_and_batch_targets_keep_the_deploy_contract(
+    tmp_path: Path,
+) -> None:
+    outcome = check_deploy_target(
+        lambda path: built("deploy", "directory", path=path), tmp_path / "directory"
+    )
+    assert outcome.location == str(tmp_path / "directory" / "out" / "deployed")
+
+    batch = tmp_path / "batch" / "input.csv"
+    batch.parent.mkdir()
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.drop(columns="target").head(20).to_csv(
+        batch, index=False
+    )
+    outcome = check_deploy_target(
+        lambda path: built("deploy", "batch", input=str(batch), output=path),
+        tmp_path / "batch",
+        name="predictions.csv",
+    )
+    assert "scored 20 rows" in outcome.summary

@@ -10,6 +10,7 @@ every file of the sandbox before and after.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -35,12 +36,16 @@ deploy:
 
 
 class _Capture:
-    """An in-process deploy target that keeps the Release the engine hands it."""
+    """An in-process deploy target that keeps a copy of the Release the engine hands it
+    (the engine removes the package folder it deploys from once the run ends)."""
 
     release: Release | None = None
+    keep: Path | None = None
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
-        _Capture.release = release
+        assert _Capture.keep is not None
+        shutil.copytree(release.package_dir, _Capture.keep)
+        _Capture.release = replace(release, package_dir=_Capture.keep)
         return DeployOutcome("captured")
 
 
@@ -53,11 +58,19 @@ class _CapturePlugin:
 def real_release(directory: Path) -> tuple[Release, StepContext]:
     """A model version that passed its gate in a real run in ``directory``, and the
     context its deploy targets got (spec folder, store, run id)."""
+    from framework.package import ModelPackage
+
     project = SpecopsProject(directory, [("capture", _CapturePlugin())])
-    result = project.run(RELEASE_SPEC)
-    if result.code != 0 or _Capture.release is None:
+    _Capture.keep = project.directory / "release"
+    try:
+        result = project.run(RELEASE_SPEC)
+        release = _Capture.release
+    finally:
+        _Capture.release = _Capture.keep = None
+    if result.code != 0 or release is None:
         raise RuntimeError(f"the release for the deploy check could not be made: {result}")
-    release, _Capture.release = _Capture.release, None
+    plugins, package = project.plugins, release.package_dir
+    release.load = lambda: ModelPackage(package, plugins)
     ctx = StepContext(
         spec_name="contract",
         task="binary",
@@ -69,51 +82,57 @@ def real_release(directory: Path) -> tuple[Release, StepContext]:
     return release, ctx
 
 
-def check_deploy_target(make_target: Callable[[str], Any], directory: Path) -> DeployOutcome:
+def check_deploy_target(
+    make_target: Callable[[str], Any], directory: Path, *, name: str = "deployed"
+) -> DeployOutcome:
     """Assert that the target ``make_target(path)`` builds (``path`` is the absolute deploy
     path its params would name) deploys a real release into ``path`` and nowhere else,
     leaves the deploy marker (a ``.specops-deploy.json`` in a directory it wrote, or the
     sidecar ``.NAME.specops-deploy.json`` beside a file), deploys again over its own
     output, and refuses (``validate`` finding or :class:`framework.UserError`) a path
     holding a user's files and the spec's own folder, changing nothing there.
-    ``directory`` is an empty scratch folder (``tmp_path``). Returns the first outcome."""
+    ``directory`` is an empty scratch folder (``tmp_path``); ``name`` the last part of
+    the deploy path (``"predictions.csv"`` for a target that wants a suffix). Returns
+    the first outcome."""
     directory = Path(directory).resolve()
     release, ctx = real_release(directory / "project")
-    name = type(make_target(str(directory / "probe"))).__name__
-    deployed = directory / "out" / "deployed"
+    deployed = directory / "out" / name
+    label = type(make_target(str(deployed))).__name__
 
     before = _files(directory)
-    outcome = _deploy(make_target, deployed, release, ctx, name)
+    outcome = _deploy(make_target, deployed, release, ctx, label)
     if not isinstance(outcome, DeployOutcome) or not isinstance(outcome.summary, str):
-        raise AssertionError(f"{name}: deploy must return a framework.DeployOutcome")
+        raise AssertionError(f"{label}: deploy must return a framework.DeployOutcome")
     changed = _changes(before, _files(directory))
     allowed = {deployed, file_marker(deployed)}
     stray = [p for p in changed if p not in allowed and deployed not in p.parents]
     if stray:
         raise AssertionError(
-            f"{name}: deploy to {deployed} also changed files elsewhere: "
+            f"{label}: deploy to {deployed} also changed files elsewhere: "
             + ", ".join(str(p) for p in stray[:5])
         )
     if deployed.is_dir():
         if not (deployed / MARKER).is_file():
             raise AssertionError(
-                f"{name}: the directory it wrote has no {MARKER}; write it with "
+                f"{label}: the directory it wrote has no {MARKER}; write it with "
                 "framework.replace_directory (or write_release_package), so the next deploy "
                 "knows it may replace it"
             )
     elif deployed.is_file():
         if not file_marker(deployed).is_file():
             raise AssertionError(
-                f"{name}: the file it wrote has no {file_marker(deployed).name} beside it; call "
+                f"{label}: the file it wrote has no {file_marker(deployed).name} beside it; call "
                 "framework.mark_file after writing, so the next deploy knows it may replace it"
             )
     else:
-        raise AssertionError(f"{name}: deploy returned but wrote nothing at {deployed}")
+        raise AssertionError(f"{label}: deploy returned but wrote nothing at {deployed}")
 
     again = replace(ctx, run_id=f"{ctx.run_id}-again")
-    _deploy(make_target, deployed, release, again, name, what="a second deploy over its own output")
+    _deploy(
+        make_target, deployed, release, again, label, what="a second deploy over its own output"
+    )
 
-    users = directory / "out" / "users"
+    users = deployed.with_name(f"users{deployed.suffix}")
     if deployed.is_dir():
         users.mkdir(parents=True)
         (users / "notes.txt").write_text("a user's notes\n")
@@ -122,16 +141,16 @@ def check_deploy_target(make_target: Callable[[str], Any], directory: Path) -> D
         users.write_text("a user's file\n")
     for place, why in ((users, "a user's files"), (ctx.base_dir, "the spec's folder")):
         before = _files(directory)
-        refused = _refused(make_target, place, release, again, name)
+        refused = _refused(make_target, place, release, again, label)
         if not refused:
             raise AssertionError(
-                f"{name}: deployed over {place}, which holds {why}; refuse it (use "
+                f"{label}: deployed over {place}, which holds {why}; refuse it (use "
                 "framework.protected_refusal and file_refusal, or replace_directory)"
             )
         changed = _changes(before, _files(directory))
         if changed:
             raise AssertionError(
-                f"{name}: refused {place} but changed {', '.join(map(str, changed[:5]))}"
+                f"{label}: refused {place} but changed {', '.join(map(str, changed[:5]))}"
             )
     return outcome
 
