@@ -572,3 +572,16 @@ def test_the_builtin_directory_and_batch_targets_keep_the_deploy_contract(
         name="predictions.csv",
     )
     assert "scored 20 rows" in outcome.summary
+
+
+def test_builtin_sources_and_checks_keep_their_contracts(tmp_path: Path) -> None:
+    source = built("source", "sklearn_dataset", name="breast_cancer")
+    frame = check_source(source, context(tmp_path))
+    assert len(frame) == 569
+    for type_name, params in [
+        ("row_count", {"min": 10}),
+        ("max_null_fraction", {"max": 0.5}),
+        ("range", {"column": "x1", "min": -100, "max": 100}),
+        ("unique", {"columns": ["x1"]}),
+    ]:
+        assert check_check(built("check", type_name, **params), table(), context(tmp_path))
