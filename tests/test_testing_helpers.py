@@ -449,6 +449,12 @@ def test_a_project_runs_a_spec_with_plugins_registered_in_process(
     assert listed.code == 0, listed
     assert "blobs" in listed.out
 
+    write_data(project.directory / "new.csv", 200, seed=2, shift=3.0)  # x1 moved
+    monitored = project.monitor("spec.yaml", project.directory / "new.csv")
+    assert monitored.code == 1, monitored  # drift found
+    drifted = {c["column"] for c in monitored.report["columns"] if c["drifted"]}
+    assert "x1" in drifted and monitored.report["decision"] == "drift"
+
     bad = project.run(BLOBS.replace("n_neighbors: 9", "n_neighbors: 0"))
     assert bad.code == 2
     assert "model.params.n_neighbors" in bad.err and "Traceback" not in bad.err
