@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
 from framework.manifest import verify_package
+from framework.registry import UnknownComponent
 from framework.safe_format import load_skops, save_skops
 from framework.signature import Signature, conform
 
@@ -87,10 +88,31 @@ def predict_transformed(model: Any, features: pd.DataFrame, task: str) -> Predic
     return Predictions(proba.argmax(axis=1), None, proba)
 
 
+def _model_entry(plugins: Plugins, metadata: dict[str, Any], where: str) -> Any:
+    """The registered model type a package needs. When no plugin here provides it, the
+    message names the plugin distribution and version the package's lineage says
+    trained it, so whoever serves or scores the model knows what to install."""
+    model_type = metadata["model_type"]
+    entry = plugins.registry.find("model", model_type)
+    if entry is not None:
+        return entry
+    why = plugins.registry.unknown_type_message("model", model_type)
+    made_by = (metadata.get("lineage") or {}).get("plugins") or {}
+    record = made_by.get(f"model {model_type}") if isinstance(made_by, dict) else None
+    if not why.startswith("unknown ") or not isinstance(record, dict) or not record.get("dist"):
+        raise UnknownComponent(why)  # a conflict, a broken plugin, or an older package
+    dist, version = record["dist"], record.get("version", "")
+    raise UnknownComponent(
+        f"model {where} needs model type '{model_type}' from plugin "
+        f"'{record.get('plugin', dist)}' ({dist} {version}), which is not installed here; "
+        f"install {dist}=={version} where the model is loaded"
+    )
+
+
 class ModelPackage:
     """A loaded package, ready to predict on raw rows."""
 
-    def __init__(self, directory: Path, plugins: Plugins) -> None:
+    def __init__(self, directory: Path, plugins: Plugins, *, where: str | None = None) -> None:
         self.directory = directory
         self.version: ModelVersion | None = None
         verify_package(directory)  # an exported package: every file as it was exported
@@ -103,7 +125,7 @@ class ModelPackage:
             raise StoreError(f"model package {directory} is unreadable: {exc}") from exc
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
-        entry = plugins.registry.get("model", self.metadata["model_type"])
+        entry = _model_entry(plugins, self.metadata, where or str(directory))
         transform_file = directory / "transform.skops"
         self.transform = load_skops(transform_file) if transform_file.exists() else None
         try:
@@ -120,7 +142,7 @@ class ModelPackage:
 
         scratch = None if store.read_only else store.root  # a read-only store: system temp
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
-            package = cls(store.materialize(version, Path(tmp)), plugins)
+            package = cls(store.materialize(version, Path(tmp)), plugins, where=version.ref)
         package.directory = Path(f"{store.root}::{version.ref}")
         package.version = version
         return package

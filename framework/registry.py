@@ -146,7 +146,8 @@ class ComponentRegistry:
                     f"({broken.dist} {broken.version}), which failed to load: {broken.error}"
                 )
         available = self.types(kind)
-        message = f"unknown {kind} type '{type_name}'{did_you_mean(type_name, available)}"
+        suggestion = did_you_mean(type_name, available)
+        message = f"unknown {kind} type '{type_name}'{suggestion or ';'}"
         message += f" available: {', '.join(available) or 'none'}"
         if self.broken:
             names = ", ".join(f"'{b.name}' ({b.error})" for b in self.broken)

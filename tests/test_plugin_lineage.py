@@ -126,3 +126,34 @@ def test_runs_made_before_plugins_were_recorded_still_show(cli, tmp_path: Path) 
     assert model.code == 0 and "plugins: not recorded" in model.out
     diff = json.loads(cli("runs", "diff", oldest, newest, "--store", store, "--json").out)
     assert not [r for r in diff["rows"] if r["section"] == "plugins"]
+
+
+def test_a_model_whose_plugin_is_not_installed_names_the_plugin_to_install(
+    cli_process, project: Path
+) -> None:
+    """predict and serve load a model on another machine; "unknown model type 'knn' (is
+    the plugin installed?)" did not say which plugin, although the model records it."""
+    site, store = project / "site", project / ".specops"
+    env = {"PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
+    install(site, "0.3.1", p=1)
+    assert cli_process("run", project / "spec.yaml", env=env).code == 0
+    (project / "rows.csv").write_text("a\n1\n")
+    shutil.rmtree(next(site.glob(f"{MODULE}-*.dist-info")))  # uninstalled
+    scored = cli_process(
+        "predict",
+        "demo",
+        "--store",
+        store,
+        "--input",
+        project / "rows.csv",
+        "--output",
+        project / "out.csv",
+        env=env,
+    )
+    assert scored.code == 2, scored.err
+    assert (
+        f"model demo/1 needs model type 'knn' from plugin 'knn' ({DIST} 0.3.1), "
+        f"which is not installed here; install {DIST}==0.3.1"
+    ) in scored.err
+    assert ".load-" not in scored.err and "Traceback" not in scored.err
+    assert not (project / "out.csv").exists()
