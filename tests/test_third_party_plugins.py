@@ -119,3 +119,34 @@ def test_switches_limit_which_plugins_load(cli_process, site: Path) -> None:
     allow = cli_process("plugins", "--json", env=env_for(site, SPECOPS_PLUGINS="centroid"))
     report = json.loads(allow.out)
     assert "centroid" in {p["name"] for p in report["plugins"]} and report["broken"] == []
+
+
+LONG_NAMES = """
+from framework import hookimpl
+
+
+class Share:
+    tasks = frozenset({"binary"})
+    higher_is_better = True
+    bounds = (0.0, 1.0)
+
+    def compute(self, y_true, y_pred, y_score):
+        return 1.0
+
+
+@hookimpl
+def specops_register_metrics(register):
+    register("balanced_accuracy_of_the_positive_class", Share, None, summary="A long name")
+"""
+
+
+def test_tables_never_cut_a_type_or_distribution_name(cli_process, tmp_path: Path) -> None:
+    """`specops plugins` on an 80-column terminal printed `balanced_accura…` and
+    `(specops-contri…`: the one thing a user copies into a spec was cut."""
+    site = tmp_path / "site"
+    install(site, "specops-contrib-long-names", "long_names", LONG_NAMES, "long")
+    listed = cli_process("plugins", env=env_for(site, COLUMNS="80"))
+    assert listed.code == 0, listed.err
+    assert "…" not in listed.out
+    cells = "".join(line.split("│")[4].strip() for line in listed.out.splitlines() if "│" in line)
+    assert "balanced_accuracy_of_the_positive_class" in cells  # folded, whole

@@ -47,7 +47,7 @@ def _print(outcome: Reproduction) -> None:
         title=f"reproduce {outcome.run_id} (rerun {outcome.rerun_id})", title_justify="left"
     )
     for column in ("kind", "item", "original", "reproduced", "match", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a cut name or version hides the change
     marks = {True: "[green]same[/]", False: "[red]DIFFERENT[/]", None: "[dim]-[/]"}
     unchanged = [c.item for c in outcome.comparisons if c.kind == "plugin" and c.match is True]
     for c in outcome.comparisons:

@@ -23,7 +23,8 @@ def _table(title: str, *columns: str) -> Any:
 
     table = Table(title=title, title_justify="left", title_style="bold")
     for column in columns:
-        table.add_column(column)
+        # fold, never "…": a cut type name, path or param cannot be copied into a spec
+        table.add_column(column, overflow="fold")
     return table
 
 
