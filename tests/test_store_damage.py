@@ -237,6 +237,7 @@ def test_a_read_only_store_answers_reads_and_names_itself_on_writes(
             ("models", "show", "bc"),
             ("runs", "list"),
             ("runs", "diff", first, second),
+            ("runs", "show", first),
             ("store", "verify"),
             ("store", "gc", "--min-age", "0"),
             ("predict", "bc", "-i", rows, "-o", tmp_path / "out.csv"),
@@ -244,6 +245,8 @@ def test_a_read_only_store_answers_reads_and_names_itself_on_writes(
         ):
             result = cli(*args, "--store", store)
             assert result.code == 0, (args, result.err)
+        history = cli("monitor", "history", "bc", "--store", store)  # read, not refused
+        assert "no monitor runs recorded for 'bc'" in history.err, history.err
         for args in (
             ("models", "promote", "bc/1", "--store", store),
             ("models", "rollback", "bc", "--store", store),

@@ -132,7 +132,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from framework.refs import store_root
     from framework.store import Store
 
-    store = Store.open_existing(store_root(args.store))
+    store = Store.open_existing(store_root(args.store), write=False)  # works read-only
     try:
         report = history(store, args.name, args.limit)
     finally:
