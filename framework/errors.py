@@ -26,11 +26,18 @@ class Problem:
     """One thing wrong with a spec: what, where, what was expected and found."""
 
     message: str
+    """What is wrong, in the user's words."""
     path: str = ""
+    """The key path in the spec (``model.params.p``, ``checks[0].type``); ``""`` for the
+    whole spec."""
     location: Location | None = None
+    """``file:line:column`` of the key, when the spec file is known."""
     expected: str | None = None
+    """What would be accepted (``"integer >= 1"``, ``"one of: csv, parquet"``)."""
     found: str | None = None
+    """What the spec holds there, as text."""
     hint: str | None = None
+    """What to do about it (``"did you mean 'knn'?"``)."""
 
     def to_dict(self) -> dict[str, object]:
         loc = self.location

@@ -36,8 +36,11 @@ class StepInfo:
     comma-separated for ``check`` and ``transform``; ``""`` for steps the engine does
     itself (``evaluate``, ``gate``, ``register``)."""
     plugin: str = ""
-    """The name of the plugin providing the component (its entry-point name),
-    comma-separated like ``component``, or ``"specops"`` for the engine's own steps."""
+    """Who provides the component, as the run table shows it: a third-party plugin's
+    distribution (``"specops-contrib-demo"``), a built-in plugin's entry-point name
+    (``"csv"``, ``"deploy"``); comma-separated like ``component``; ``"specops"`` for the
+    engine's own steps. The entry-point name and version of each are in
+    ``run.outputs["lineage"]["plugins"]``."""
     status: str = "pending"
     """``running`` during ``specops_step_start``; then ``passed``, ``failed`` (a check or the
     gate said no), ``skipped`` or ``error`` (the step raised)."""

@@ -84,6 +84,8 @@ def reference_entry(name: str) -> str:
         "ColumnProfile",
         "RunInfo",
         "StepInfo",
+        "DataError",
+        "Problem",
     ],
 )
 def test_every_field_a_plugin_receives_is_documented(name: str) -> None:
