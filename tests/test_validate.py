@@ -316,6 +316,18 @@ def test_a_set_override_that_cannot_apply_is_exit_2(cli, override: str, message:
     assert message in result.err and "Traceback" not in result.err
 
 
+def test_a_set_key_may_be_written_as_messages_print_it(cli) -> None:
+    """Problems print list items as ``checks[0].params``; --set took only ``checks.0``
+    and said "unknown key 'checks[0]' in the spec" when a user pasted the printed path."""
+    spec = SPECS / "churn_csv.yaml"
+    bad = cli("validate", spec, "--set", "checks[0].params.columns=7")
+    assert bad.code == 2 and "checks[0].params.columns" in bad.err
+    assert "unknown key 'checks[0]'" not in bad.err
+    plan = json.loads(cli("plan", spec, "--set", "checks[4].params.max=0.1", "--json").out)
+    by_path = {step.get("path"): step for step in plan["steps"]}
+    assert by_path["checks[4]"]["params"]["max"] == 0.1
+
+
 def test_features_that_contradict_the_target_or_exclude(cli, write_spec) -> None:
     path = write_spec(
         """

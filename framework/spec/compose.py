@@ -103,7 +103,9 @@ def apply_overrides(
         if problem is not None:
             problems.append(problem)
             continue
-        path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
+        # ``checks[0].type``, as messages print key paths, is ``checks.0.type``
+        key = re.sub(r"\[(\d+)\](?=\.|$)", r".\1", key.strip())
+        path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
         if len(path) > Limits.from_env().max_depth:
             problems.append(
                 Problem("--set key path is deeper than a spec may nest", location=origin)
