@@ -200,6 +200,64 @@ def test_a_lost_database_beside_blobs_is_refused_never_a_new_store(
         assert not database.exists()
 
 
+@pytest.mark.parametrize(
+    ("part", "replace", "said"),
+    [
+        ("", "file", "the store path {path} is a file, not a store directory"),
+        ("store.db", "directory", "store database {path} is a directory, not a file"),
+        ("artifacts", "file", "{path} is a file, but the store keeps its blobs in a folder"),
+        ("live", "file", "{path} is a file, but the store keeps the lock files"),
+        ("serve", "file", "{path} is a file, but the store keeps the records of its servers"),
+        ("artifacts", "dangling", "{path} is a broken symbolic link (to {path}.gone)"),
+    ],
+)
+def test_a_store_part_of_the_wrong_kind_is_named_by_every_command(
+    cli, project: Path, tmp_path: Path, part: str, replace: str, said: str
+) -> None:
+    """A file where the store keeps a folder (or the reverse) was a FileExistsError
+    (exit 3) for every command, or "store.db is missing" for a folder there."""
+    store = project / ".specops"
+    path = store / part if part else store
+    if path.exists():
+        path.rename(tmp_path / "moved-away")
+    if replace == "file":
+        path.write_text("not what the store put here\n")
+    elif replace == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to(f"{path}.gone")
+    for args in (
+        ("models", "list", "--store", store),
+        ("store", "verify", "--store", store),
+        ("store", "gc", "--min-age", "0", "--apply", "--store", store),
+        ("run", project / "spec.yaml"),
+    ):
+        result = cli(*args)
+        assert result.code == 2, (args, result.err)
+        assert said.format(path=path) in result.err, (args, result.err)
+    assert path.is_symlink() or (path.is_file() if replace == "file" else path.is_dir())
+
+
+def test_a_blob_folder_replaced_by_a_file_is_named_when_a_run_stores_a_blob(
+    cli, project: Path
+) -> None:
+    store = project / ".specops"
+    assert cli("run", project / "spec.yaml", "--set", "model.params.n_estimators=7").code == 0
+    (version,) = store_rows(store, "SELECT max(version) FROM model_versions")[0]
+    for name in "0123456789abcdef":  # the next run's new blobs need a folder of their own
+        for other in "0123456789abcdef":
+            place = store / "artifacts" / (name + other)
+            if not place.exists():
+                place.write_text("not a folder\n")
+
+    result = cli("run", project / "spec.yaml", "--set", "model.params.n_estimators=9")
+
+    assert result.code == 2, result.err
+    assert "is not a directory, but the store keeps the blobs whose names start with" in result.err
+    assert store_rows(store, "SELECT max(version) FROM model_versions")[0][0] == version
+    assert not list((store / "artifacts").glob(".incoming-*"))
+
+
 def test_a_new_store_is_still_created_where_there_is_nothing(cli, write_spec) -> None:
     spec = write_spec(breast_cancer_spec(n_estimators=5))
     assert cli("run", spec).code == 0

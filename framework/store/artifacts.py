@@ -86,6 +86,12 @@ class ArtifactStore:
             temp.unlink()
         else:
             if not target.parent.is_dir():
+                if target.parent.exists() or target.parent.is_symlink():
+                    raise StoreError(
+                        f"{target.parent} is not a directory, but the store keeps the blobs "
+                        f"whose names start with {target.parent.name} there: move it away "
+                        "(or restore the store from a backup) and run again"
+                    )
                 target.parent.mkdir(exist_ok=True)
                 sync_directory(self.root)
             os.replace(temp, target)

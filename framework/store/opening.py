@@ -67,7 +67,52 @@ def check_database_file(root: Path) -> None:
         _check_database_file(root, database)
 
 
+STORE_DIRECTORIES = {
+    "artifacts": "its blobs",
+    "live": "the lock files of live processes",
+    "serve": "the records of its servers",  # framework.serving.daemon.SERVE_DIR
+}
+"""Folders a store keeps under its root, and what each holds (for the message)."""
+
+
+def check_layout(root: Path) -> None:
+    """Refuse a store whose root, database or folders are the wrong kind of thing (a
+    file where a folder goes, a folder where store.db goes): named, before any
+    ``mkdir`` or ``open`` inside it fails with a bare FileExistsError."""
+    if _exists(root) and not root.is_dir():
+        raise StoreError(
+            f"the store path {root} is {_kind(root)}, not a store directory: "
+            "point --store (or store.path) at the .specops directory, or move it away"
+        )
+    database = root / DATABASE
+    if _exists(database) and not database.is_file():
+        raise StoreError(
+            f"store database {database} is {_kind(database)}, not a file: "
+            "restore store.db from a backup, or move the store away to start a new one"
+        )
+    for name, holds in STORE_DIRECTORIES.items():
+        place = root / name
+        if _exists(place) and not place.is_dir():
+            raise StoreError(
+                f"{place} is {_kind(place)}, but the store keeps {holds} in a folder "
+                f"there: move it away (or restore {root} from a backup) and run again"
+            )
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _kind(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"a broken symbolic link (to {os.readlink(path)})"
+    if path.is_dir():
+        return "a directory"
+    return "a file" if path.is_file() else "a special file"
+
+
 def _check_database_file(root: Path, database: Path) -> None:
+    check_layout(root)
     size = database.stat().st_size if database.is_file() else None
     if not size:
         blobs = _count_blobs(root / "artifacts")
