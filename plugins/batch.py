@@ -55,6 +55,7 @@ BATCH_PARAMS: dict[str, Any] = {
             "description": "Rows scored at a time; bounds memory.",
             "type": "integer",
             "minimum": 1,
+            "maximum": 10_000_000,
             "default": 100000,
         },
     },

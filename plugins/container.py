@@ -100,6 +100,7 @@ CONTAINER_PARAMS: dict[str, Any] = {
             "description": "Pods in the Deployment.",
             "type": "integer",
             "minimum": 1,
+            "maximum": 1000,
             "default": 1,
         },
         "base_image": {

@@ -63,6 +63,7 @@ HTTP_PARAMS: dict[str, Any] = {
             "description": "Larger request bodies are refused with 413.",
             "type": "integer",
             "minimum": 1024,
+            "maximum": 1 << 30,
             "default": DEFAULT_MAX_BODY_BYTES,
         },
         "request_log": {

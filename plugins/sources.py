@@ -91,6 +91,7 @@ def _require_rows(frame: pd.DataFrame, where: str) -> pd.DataFrame:
 MAX_COLUMNS_PARAM: dict[str, Any] = {
     "type": "integer",
     "minimum": 1,
+    "maximum": 1_000_000,
     "description": "Refuse a file with more columns than this before reading it "
     "(default: $SPECOPS_MAX_COLUMNS, else 10000).",
 }
@@ -310,6 +311,7 @@ PARQUET_PARAMS: dict[str, Any] = {
         "max_cells": {
             "type": "integer",
             "minimum": 1,
+            "maximum": 10**12,
             "description": "Refuse data whose metadata declares more values (rows x columns) "
             "than this, before reading it (default: $SPECOPS_MAX_CELLS, else 250000000).",
         },

@@ -249,6 +249,7 @@ class OneHot(ColumnTransform):
             "max_categories": {
                 "type": "integer",
                 "minimum": 2,
+                "maximum": 100_000,
                 "description": "At most this many columns per feature; the rarest "
                 "categories are grouped into one 'infrequent' column.",
             },

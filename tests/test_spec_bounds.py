@@ -339,3 +339,25 @@ def test_the_depth_bound_cannot_be_raised_past_what_python_can_walk(
     monkeypatch.setenv("SPECOPS_MAX_SPEC_DEPTH", "256")
     deep = write_spec(breast_cancer_spec(5) + "extra: " + "[" * 250 + "]" * 250 + "\n", "deep.yaml")
     assert "unknown key 'extra'" in cli("validate", deep).err
+
+
+@pytest.mark.parametrize(
+    ("model", "param"),
+    [
+        ("random_forest", "n_estimators"),
+        ("extra_trees", "n_estimators"),
+        ("logistic_regression", "max_iter"),
+        ("hist_gradient_boosting", "max_iter"),
+        ("lightgbm", "n_estimators"),
+    ],
+)
+def test_a_training_budget_typo_is_refused_not_trained_for_days(
+    cli, write_spec, model: str, param: str
+) -> None:
+    spec = breast_cancer_spec(5).replace(
+        "  type: lightgbm\n  params: {n_estimators: 5, num_leaves: 7}",
+        f"  type: {model}\n  params: {{{param}: 1000000000}}",
+    )
+    result = cli("validate", write_spec(spec))
+    assert result.code == 2
+    assert f"model.params.{param}" in result.err and "100000" in result.err

@@ -57,6 +57,11 @@ def _schema(**properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
+MAX_ROUNDS = 100_000
+"""Trees, boosting rounds or solver iterations: a spec's typo (1e9) must not train for days
+(LightGBM's n_estimators has the same bound)."""
+
+
 def _integer(minimum: int, default: int | None, description: str, nullable: bool = False) -> dict:
     kind: Any = ["integer", "null"] if nullable else "integer"
     return {"type": kind, "minimum": minimum, "default": default, "description": description}
@@ -94,7 +99,7 @@ MAX_DEPTH = _integer(
 def forest_schema(bootstrap: bool) -> dict[str, Any]:
     """Random forest and extra trees share their hyperparameters, not their bootstrap default."""
     return _schema(
-        n_estimators=_integer(1, 100, "Number of trees."),
+        n_estimators={**_integer(1, 100, "Number of trees."), "maximum": MAX_ROUNDS},
         max_depth=MAX_DEPTH,
         min_samples_split=_integer(2, 2, "Minimum rows to split a node."),
         min_samples_leaf=_integer(1, 1, "Minimum rows in a leaf; raise it to smooth predictions."),
@@ -212,7 +217,10 @@ class LogisticRegressionModel(SklearnModel):
     defaults = {"max_iter": 1000}
     params_schema = _schema(
         C=_number(1.0, "Inverse regularisation strength: smaller is simpler.", exclusiveMinimum=0),
-        max_iter=_integer(1, 1000, "Solver iterations (scikit-learn's 100 is often too few)."),
+        max_iter={
+            **_integer(1, 1000, "Solver iterations (scikit-learn's 100 is often too few)."),
+            "maximum": MAX_ROUNDS,
+        },
         fit_intercept=FIT_INTERCEPT,
         class_weight=CLASS_WEIGHT,
     )
@@ -270,7 +278,7 @@ class HistGradientBoostingModel(SklearnModel):
     defaults = {"categorical_features": "from_dtype"}
     params_schema = _schema(
         learning_rate=_number(0.1, "Shrinkage of each tree.", exclusiveMinimum=0, maximum=1),
-        max_iter=_integer(1, 100, "Boosting rounds (trees per class)."),
+        max_iter={**_integer(1, 100, "Boosting rounds (trees per class)."), "maximum": MAX_ROUNDS},
         max_leaf_nodes=_integer(
             2, 31, "Maximum leaves per tree; null for no limit.", nullable=True
         ),
