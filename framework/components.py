@@ -285,7 +285,9 @@ class Release:
     """The spec's task: ``binary``, ``multiclass`` or ``regression``."""
     package_dir: Path
     """The stored model package; read it, never write into it (it is hash-checked).
-    ``framework.write_release_package(release, directory)`` copies it for serving."""
+    It is a temporary copy, removed once the deploy step ends: copy what you need during
+    ``deploy()`` (``framework.write_release_package(release, directory)`` does), never
+    keep the path for later (an upload started in the background, say)."""
     metrics: dict[str, float]
     """The test-split metrics the gate judged, by metric name."""
     set_alias: Callable[[str, str], None]
