@@ -258,6 +258,40 @@ def test_a_blob_folder_replaced_by_a_file_is_named_when_a_run_stores_a_blob(
     assert not list((store / "artifacts").glob(".incoming-*"))
 
 
+def test_a_checkpoint_stopped_half_way_is_not_called_damage(cli, project: Path) -> None:
+    """A checkpoint writes page 1 (the new page count) before the pages that grow the
+    file; killed there, or out of disk space there (seen after `monitor` on a nearly
+    full disk), the file is shorter than its header says while the WAL holds every
+    page. SQLite finishes the checkpoint on the next open: that is no damage, and
+    "restore it from a backup" would have thrown a good store away."""
+    store, crashed = project / ".specops", project / "crashed"
+    shutil.copytree(store, crashed, ignore=shutil.ignore_patterns("store.db*"))
+    db = sqlite3.connect(store / "store.db")
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    with db:
+        db.execute("CREATE TABLE grown (data BLOB)")
+        db.executemany("INSERT INTO grown VALUES (?)", [(os.urandom(8000),)] * 20)
+    for name in ("store.db", "store.db-wal"):  # the moment the checkpoint starts
+        shutil.copy2(store / name, crashed / name)
+    db.close()  # the last connection checkpoints: page 1 now has the grown page count
+    page_size = int.from_bytes((store / "store.db").read_bytes()[16:18], "big")
+    with (crashed / "store.db").open("r+b") as handle:  # ... and only page 1 got written
+        handle.write((store / "store.db").read_bytes()[:page_size])
+    assert (crashed / "store.db").stat().st_size < (store / "store.db").stat().st_size
+
+    listed = cli("models", "list", "--store", crashed, "--json")
+    verified = cli("store", "verify", "--store", crashed)
+
+    assert listed.code == 0, listed.err
+    assert sorted(v["version"] for v in json.loads(listed.out)["models"][0]["versions"]) == [
+        1,
+        2,
+        3,
+    ]
+    assert verified.code == 0, verified.err + verified.out
+    assert store_rows(crashed, "SELECT count(*) FROM grown") == [(20,)]
+
+
 def test_a_new_store_is_still_created_where_there_is_nothing(cli, write_spec) -> None:
     spec = write_spec(breast_cancer_spec(n_estimators=5))
     assert cli("run", spec).code == 0

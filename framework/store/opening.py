@@ -132,6 +132,12 @@ def _check_database_file(root: Path, database: Path) -> None:
         problem, settled = _header_problem(database)
         if problem is None:
             return
+        if problem.startswith("truncated") and _has_wal(database):
+            # a checkpoint that stopped half-way (its process killed, or the disk full
+            # while it grew the file) leaves exactly this; the WAL still holds every
+            # page and SQLite finishes the checkpoint on the next open. Real damage
+            # is still found by the first read of a missing page, or `store verify`.
+            return
         if settled or time.monotonic() > deadline:
             raise damaged(database, problem)
         time.sleep(0.05)
@@ -140,6 +146,15 @@ def _check_database_file(root: Path, database: Path) -> None:
 TORN_READ_SECONDS = 1.0
 """How long a database whose size disagrees with its header is looked at again before
 it is called truncated (a checkpoint of another process may be extending it)."""
+
+
+def _has_wal(database: Path) -> bool:
+    """Whether ``database`` has a write-ahead log with frames in it (more than its
+    32-byte header): pages SQLite reads in preference to the main file's."""
+    try:
+        return database.with_name(database.name + "-wal").stat().st_size > 32
+    except OSError:
+        return False
 
 
 def _header_problem(database: Path) -> tuple[str | None, bool]:
