@@ -62,7 +62,7 @@ def verify_package(directory: Path) -> None:
         return
     try:
         listed = json.loads(release.read_text()).get(MANIFEST_KEY)
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError, AttributeError, RecursionError) as exc:
         raise StoreError(f"{release} is unreadable: {exc}") from exc
     if listed is None:
         log.warning(

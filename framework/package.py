@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
 from framework.manifest import verify_package
+from framework.package_check import check_label_count, check_metadata, check_signature
 from framework.registry import UnknownComponent
 from framework.safe_format import load_skops, save_skops
 from framework.signature import Signature, conform
@@ -116,12 +117,14 @@ class ModelPackage:
         self.directory = directory
         self.version: ModelVersion | None = None
         verify_package(directory)  # an exported package: every file as it was exported
+        shown = where or str(directory)
         try:
             self.metadata = json.loads((directory / "model.json").read_text())
-            self.signature = Signature.from_dict(
-                json.loads((directory / "signature.json").read_text())
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            check_metadata(self.metadata, shown)
+            signature = json.loads((directory / "signature.json").read_text())
+            check_signature(signature, shown)
+            self.signature = Signature.from_dict(signature)
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise StoreError(f"model package {directory} is unreadable: {exc}") from exc
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
@@ -153,5 +156,6 @@ class ModelPackage:
         if self.transform is not None:
             features = self.transform.transform(features)
         predictions = predict_transformed(self.model, features, self.task)
+        check_label_count(self.labels, predictions.proba, str(self.directory))
         predictions.labels = self.labels
         return predictions, extra

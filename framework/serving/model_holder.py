@@ -273,6 +273,7 @@ def load_from_store(
 def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = True) -> ModelHolder:
     """A holder for an exported package directory (``directory`` or ``container`` target)."""
     from framework.package import ModelPackage
+    from framework.package_check import check_release
 
     if not (directory / "model.json").is_file():
         raise StoreError(
@@ -285,9 +286,10 @@ def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = Tr
     if release.is_file():
         try:
             info = json.loads(release.read_text())
-            name, version = str(info.get("name") or name), info.get("version")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise StoreError(f"{release} is unreadable: {exc}") from exc
+        check_release(info, str(directory))
+        name, version = str(info.get("name") or name), info.get("version")
     served = ServedModel(
         package, name, int(version) if version is not None else None, fast_path=fast_path
     )

@@ -12,6 +12,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
+from framework.package_check import check_label_count
 from framework.serving.batch import Batch, check_columns
 from framework.serving.errors import RequestError, bad_request
 from framework.serving.fastpath import LightGBMFastPath
@@ -108,7 +109,7 @@ class ServedModel:
         """Score one all-missing row, so the first real request pays no first-call costs."""
         row = Batch({name: [None] for name in self.input_names}, 1)
         with contextlib.suppress(RequestError):  # a model refusing missing values still serves
-            self.predict(row)
+            check_label_count(self.labels, self.predict(row).proba, self.ref)
 
     def describe(self) -> dict[str, Any]:
         """What ``/version`` says: which version answers, and what it takes and returns."""
