@@ -408,6 +408,25 @@ def test_a_full_disk_is_named_at_every_fill_level_and_nothing_is_half_written(
         assert champion(store) == 1
 
 
+def test_a_lock_file_that_cannot_be_written_is_named_and_not_left_behind(
+    tmp_path: Path,
+) -> None:
+    """Room for SQLite but not for a lock file's first block: every command said only
+    "no space left on device" (which file, on which file system?) and left an empty
+    lock file. The error now carries the lock's path, which the CLI's message names."""
+    from framework.store.liveness import LiveLock
+
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        store = disk / ".specops"
+        (store / "live").mkdir(parents=True)
+        fill(disk, 0)
+        with pytest.raises(OSError) as raised:
+            LiveLock.for_process(store)
+        assert raised.value.filename is not None
+        assert Path(raised.value.filename).parent == store / "live"
+        assert list((store / "live").iterdir()) == []
+
+
 def test_predict_on_a_full_disk_is_exit_2_and_leaves_no_partial_file(
     cli, built: Path, tmp_path: Path
 ) -> None:

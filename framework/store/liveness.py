@@ -33,8 +33,15 @@ class LiveLock:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)  # a fresh, unique name: granted at once
-        os.write(self._fd, f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n".encode())
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # a fresh, unique name: granted at once
+            line = f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n"
+            os.write(self._fd, line.encode())
+        except OSError as exc:  # a full disk: name the file, leave no empty lock behind
+            self.release()
+            if exc.filename is None:
+                exc.filename = str(path)
+            raise
 
     @classmethod
     def for_process(cls, root: Path) -> LiveLock:
