@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from framework import contracts
 from framework.components import CheckOutcome, StepContext
 from framework.redact import scrub_fields
 
@@ -25,7 +26,7 @@ def run_checks(
     failed: list[CheckOutcome] = []
     for check_spec in checks:
         check = plugins.build("check", check_spec.type, check_spec.kwargs())
-        for outcome in check.run(frame, ctx):
+        for outcome in contracts.check_outcomes(plugins, check_spec.type, check.run(frame, ctx)):
             # what a check quotes of its params may have come from ${env:...}
             outcome = scrub_fields(outcome, "column", "observed", "expected", "detail")
             if not outcome.passed and check_spec.severity == "warn":

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import training_rows
+from framework import contracts, training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext, check_findings
-from framework.errors import DataError, PluginFault, UserError
+from framework.errors import DataError, PluginFault, StoreError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import (
@@ -32,7 +32,7 @@ from framework.lineage import (
     plugin_distributions,
     plugin_versions,
 )
-from framework.package import ModelPackage, predict_transformed, write_package
+from framework.package import ModelPackage, Predictions, predict_transformed, write_package
 from framework.plan import PlannedStep, components_taking_part, make_plan, metrics_for
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
@@ -181,12 +181,16 @@ class Engine:
             step.status = "error"
             step.seconds = time.perf_counter() - started
             scrub_exception(exc)  # trackers may print the error too
-            fault = self._plugin_fault(exc, name, [planned] if planned else group)
+            fault = (
+                exc
+                if isinstance(exc, PluginFault)
+                else self._plugin_fault(exc, name, [planned] if planned else group)
+            )
             step.detail = str(fault or exc)
             if fault is not None:
                 step.outputs["plugin_error"] = fault.to_dict()
             self.plugins.step_error(run, step.scrub(), fault or exc)
-            if fault is not None:
+            if fault is not None and fault is not exc:
                 raise fault from exc
             raise
         step.seconds = time.perf_counter() - started
@@ -278,9 +282,13 @@ class Engine:
 
         with self._step(run, "split", self.plan[("split", spec.split.path)]) as step:
             splitter = plugins.build("split", spec.split.type, spec.split.kwargs())
-            train_part, test_part = splitter.split(frame, ctx)
-            positions_train = _positions(frame, train_part, spec.split.type)
-            positions_test = _positions(frame, test_part, spec.split.type)
+            positions_train, positions_test = contracts.split_positions(
+                plugins,
+                spec.split.type,
+                splitter.split(frame, ctx),
+                len(frame),
+                lambda part: _positions(frame, part, spec.split.type),
+            )
             if len(positions_train) == 0 or len(positions_test) == 0:
                 raise DataError(
                     f"the split left {len(positions_train)} training and "
@@ -314,7 +322,20 @@ class Engine:
             step.detail = f"{spec.model.type} on {x_train_t.shape[1]} columns"
 
         with self._step(run, "evaluate") as step:
-            predictions = predict_transformed(model, x_test_t, spec.task)
+            if spec.task == "regression":
+                predictions = predict_transformed(model, x_test_t, spec.task)
+                contracts.regression_values(
+                    plugins, spec.model.type, predictions.codes, len(x_test_t)
+                )
+            else:  # checked before argmax and the metrics read it
+                proba = contracts.probabilities(
+                    plugins,
+                    spec.model.type,
+                    model.predict_proba(x_test_t),
+                    len(x_test_t),
+                    len(labels or ()),
+                )
+                predictions = Predictions(proba.argmax(axis=1), None, proba)
             metrics, directions = self._metrics(
                 y_test, predictions.codes, predictions.score(spec.task)
             )
@@ -385,6 +406,7 @@ class Engine:
                 from framework.monitoring.profile import write_profile  # for `specops monitor`
 
                 write_profile(package_dir, x_train, signature, predictions, spec.task, labels)
+                self._reloads(package_dir, x_test, predictions)
                 version = store.add_version(
                     name=spec.name,
                     run_id=run.run_id,
@@ -417,6 +439,51 @@ class Engine:
 
     # ------------------------------------------------------------------
 
+    def _reloads(self, package_dir: Path, x_test: pd.DataFrame, made: Predictions) -> None:
+        """Load the package as ``predict`` and ``serve`` will, and predict a few test rows
+        again, before anything is registered: a model whose ``save`` loses state, whose
+        ``load`` fails, or a pipeline specops will not load (a function in a transform)
+        was promoted, and failed only where it was to be used."""
+        import numpy as np
+
+        spec = self.spec
+        transforms = [t.type for t in spec.preprocess]
+        try:
+            package = ModelPackage(package_dir, self.plugins)
+            again, _ = package.predict(x_test.iloc[:100])
+        except StoreError as exc:
+            if "transform.skops" in str(exc) and transforms:
+                custom = [t for t in transforms if not _builtin(self.plugins, "transform", t)]
+                kind, type_name = "transform", (custom or transforms)[0]
+            else:
+                kind, type_name = "model", spec.model.type
+            raise contracts.broken(
+                self.plugins,
+                kind,
+                type_name,
+                "the model package it made cannot be loaded back: "
+                + str(exc).replace(f"{package_dir}/", ""),
+                step="register",
+            ) from exc
+        made_values = made.proba if made.proba is not None else made.codes
+        new_values = again.proba if again.proba is not None else again.codes
+        rows = min(len(x_test), 100)
+        if not np.allclose(
+            np.asarray(new_values, dtype=float),
+            np.asarray(made_values[:rows], dtype=float),
+            rtol=1e-6,
+            atol=1e-9,
+            equal_nan=True,
+        ):
+            raise contracts.broken(
+                self.plugins,
+                "model",
+                spec.model.type,
+                "predictions differ after save and load; save must keep everything "
+                "predict uses, at full precision",
+                step="register",
+            )
+
     def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
         outcomes, failed = run_checks(self.plugins, self.spec.checks, frame, self.ctx)
         result.checks.extend(outcomes)
@@ -428,7 +495,8 @@ class Engine:
         metrics, directions = {}, {}
         for name in metrics_for(self.spec, self.plugins):
             metric = self.plugins.build("metric", name)
-            metrics[name] = float(metric.compute(y_true, y_pred, y_score))
+            value = metric.compute(y_true, y_pred, y_score)
+            metrics[name] = contracts.metric_value(self.plugins, name, metric, value)
             directions[name] = bool(metric.higher_is_better)
         return metrics, directions
 
@@ -481,7 +549,9 @@ class Engine:
         for target in spec.deploy:
             with self._step(run, "deploy", self.plan[("deploy", target.path)]) as step:
                 deployer = self.plugins.build("deploy", target.type, target.kwargs())
-                outcome = deployer.deploy(release, self.ctx)
+                outcome = contracts.deploy_outcome(
+                    self.plugins, target.type, deployer.deploy(release, self.ctx)
+                )
                 step.detail = outcome.summary
                 outcomes.append({"type": target.type, **outcome.__dict__})
         store.set_aliases(spec.name, version, moves, actor=f"run {run.run_id}")
@@ -511,6 +581,11 @@ def _positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
     if positions.dtype.kind not in "iu":
         raise DataError(f"split '{split_type}' returned {positions.dtype} positions, not integers")
     return positions
+
+
+def _builtin(plugins: Plugins, kind: str, type_name: str) -> bool:
+    entry = plugins.registry.find(kind, type_name)
+    return entry is None or entry.plugin.builtin
 
 
 def _split_hash(spec: Spec) -> str:

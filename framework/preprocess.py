@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from framework import contracts
 from framework.columns import columns_with_role
 from framework.components import StepContext
 
@@ -53,9 +54,10 @@ def fit_preprocess(
     described: list[str] = []
     current = train
 
-    def apply(name: str, component: Any) -> None:
+    def apply(name: str, type_name: str, component: Any) -> None:
         nonlocal current
-        estimator, columns = component.build(current, ctx)
+        built = component.build(current, ctx)
+        estimator, columns = contracts.transform_built(plugins, type_name, built, current.columns)
         if not columns:
             described.append(f"{name}: no matching columns, skipped")
             return
@@ -65,15 +67,16 @@ def fit_preprocess(
         described.append(f"{name}: {', '.join(columns[:6])}{' ...' if len(columns) > 6 else ''}")
 
     for index, spec in enumerate(transforms):
-        apply(f"{index}_{spec.type}", plugins.build("transform", spec.type, spec.kwargs()))
+        component = plugins.build("transform", spec.type, spec.kwargs())
+        apply(f"{index}_{spec.type}", spec.type, component)
 
     if not getattr(model, "native_categorical", True) and columns_with_role(current, "categorical"):
-        apply("auto_one_hot", plugins.build("transform", "one_hot", {}))
+        apply("auto_one_hot", "one_hot", plugins.build("transform", "one_hot", {}))
     if not getattr(model, "handles_missing", True) and columns_with_role(
         current, "numeric", "boolean"
     ):
         # always, not only when training has gaps: the test split and served rows may
-        apply("auto_impute", plugins.build("transform", "impute", {}))
+        apply("auto_impute", "impute", plugins.build("transform", "impute", {}))
 
     if not fitted:
         return FittedPreprocess(None, current, described)

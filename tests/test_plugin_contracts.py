@@ -1,0 +1,209 @@
+"""What a component returns is checked where the engine receives it: a broken promise
+is a bug of the plugin that made it, named with its component and step (exit 3), and
+nothing is registered or promoted.
+
+Before, each of these ended in "internal error (a bug in specops or a plugin)" without
+a name, blamed a built-in metric for a model's NaN probabilities, or exited 0: a
+splitter whose test rows were also its training rows passed the gate on inflated
+metrics, and a model that could not be loaded back (a function in its transform, a
+`save` that wrote nothing) was promoted to champion, failing only in `predict` and
+`serve`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framework import CheckOutcome, DeployOutcome, hookimpl, load_skops, save_skops
+from framework.testing import SpecopsProject
+
+SPEC = """
+name: contract
+task: binary
+data:
+  source: {type: sklearn_dataset, params: {name: breast_cancer}}
+  target: target
+  split: {type: c_split}
+checks:
+  - {type: c_check}
+preprocess:
+  - {type: c_transform}
+model: {type: c_model}
+gate:
+  c_metric: {min: 0.1}
+deploy:
+  - {type: registry}
+  - {type: c_deploy}
+"""
+
+
+class Plugin:
+    """One misbehaving component per test; the others keep their contracts."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    @hookimpl
+    def specops_register_splits(self, register) -> None:
+        mode = self.mode
+
+        class Split:
+            def split(self, frame, ctx):
+                rows = np.arange(len(frame))
+                if mode == "split_overlap":
+                    return rows, rows[-50:]
+                if mode == "split_outside":
+                    return rows[:-50], np.arange(len(frame), len(frame) + 5)
+                if mode == "split_none":
+                    return None
+                return rows[:-100], rows[-100:]
+
+        register("c_split", Split, None, summary="s")
+
+    @hookimpl
+    def specops_register_checks(self, register) -> None:
+        mode = self.mode
+
+        class Check:
+            def run(self, frame, ctx):
+                if mode == "check_dict":
+                    return {"passed": True}
+                return [CheckOutcome("c_check", "no" if mode == "check_text" else True)]
+
+        register("c_check", Check, None, summary="s")
+
+    @hookimpl
+    def specops_register_transforms(self, register) -> None:
+        mode = self.mode
+
+        class Transform:
+            def build(self, frame, ctx):
+                from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+                if mode == "transform_function":
+                    return FunctionTransformer(np.abs), ["mean radius"]
+                if mode == "transform_column":
+                    return StandardScaler(), ["no such column"]
+                return StandardScaler(), ["mean radius"]
+
+        register("c_transform", Transform, None, summary="s")
+
+    @hookimpl
+    def specops_register_models(self, register) -> None:
+        mode = self.mode
+
+        class Model:
+            tasks = frozenset({"binary"})
+            native_categorical = False
+            handles_missing = False
+
+            def __init__(self) -> None:
+                self.fitted = None
+
+            def fit(self, X, y, ctx) -> None:
+                from sklearn.linear_model import LogisticRegression
+
+                self.fitted = LogisticRegression(max_iter=200).fit(X.to_numpy(), y)
+
+            def predict(self, X):
+                return self.predict_proba(X).argmax(axis=1)
+
+            def predict_proba(self, X):
+                proba = self.fitted.predict_proba(X.to_numpy())
+                if mode == "model_nan":
+                    proba[0] = np.nan
+                if mode == "model_one_column":
+                    return proba[:, :1]
+                return proba
+
+            def save(self, directory) -> None:
+                if mode != "model_saves_nothing":
+                    save_skops(self.fitted, directory / "m.skops")
+
+            @classmethod
+            def load(cls, directory):
+                model = cls()
+                model.fitted = load_skops(directory / "m.skops")
+                if mode == "model_loses_state":
+                    model.fitted.coef_ = model.fitted.coef_ * 0.5
+                return model
+
+        register("c_model", Model, None, summary="s")
+
+    @hookimpl
+    def specops_register_metrics(self, register) -> None:
+        mode = self.mode
+
+        class Metric:
+            tasks = frozenset({"binary"})
+            higher_is_better = True
+            bounds = (0.0, 1.0)
+
+            def compute(self, y_true, y_pred, y_score):
+                return {"metric_outside": 7.0, "metric_text": "high"}.get(mode, 0.9)
+
+        register("c_metric", Metric, None, summary="s")
+
+    @hookimpl
+    def specops_register_deploy_targets(self, register) -> None:
+        mode = self.mode
+
+        class Deploy:
+            def deploy(self, release, ctx):
+                return None if mode == "deploy_none" else DeployOutcome("done")
+
+        register("c_deploy", Deploy, None, summary="s")
+
+
+def run(tmp_path, mode: str):
+    project = SpecopsProject(tmp_path / "project", [("contract", Plugin(mode))])
+    return project, project.run(SPEC)
+
+
+def test_a_plugin_keeping_its_contracts_runs(tmp_path) -> None:
+    _, result = run(tmp_path, "none")
+    assert result.code == 0, result
+
+
+@pytest.mark.parametrize(
+    ("mode", "component", "step", "message"),
+    [
+        ("split_overlap", "split 'c_split'", "split", "50 row(s) are in both train and test"),
+        ("split_outside", "split 'c_split'", "split", "the test positions run from 569 to"),
+        ("split_none", "split 'c_split'", "split", "not a (train, test) pair"),
+        ("check_dict", "check 'c_check'", "check", "run returned dict, not a list"),
+        ("check_text", "check 'c_check'", "check", "passed is str 'no', not True or False"),
+        (
+            "transform_column",
+            "transform 'c_transform'",
+            "transform",
+            "columns that are not in the table at this point: no such column",
+        ),
+        (
+            "transform_function",
+            "transform 'c_transform'",
+            "register",
+            "cannot be loaded back: transform.skops contains types specops does not trust",
+        ),
+        ("model_nan", "model 'c_model'", "evaluate", "values that are not finite numbers"),
+        ("model_one_column", "model 'c_model'", "evaluate", "predict_proba returned shape"),
+        ("model_saves_nothing", "model 'c_model'", "register", "cannot be loaded back"),
+        ("model_loses_state", "model 'c_model'", "register", "predictions differ after save"),
+        ("metric_outside", "metric 'c_metric'", "evaluate", "outside its declared bounds"),
+        ("metric_text", "metric 'c_metric'", "evaluate", "compute returned str 'high'"),
+        ("deploy_none", "deploy 'c_deploy'", "deploy", "deploy returned NoneType"),
+    ],
+)
+def test_a_broken_contract_names_the_plugin_and_promotes_nothing(
+    tmp_path, mode: str, component: str, step: str, message: str
+) -> None:
+    project, result = run(tmp_path, mode)
+    assert result.code == 3, result
+    assert f"error in plugin 'contract' ({component}, step {step}): " in result.err
+    assert message in result.err and "internal error" not in result.err
+    assert "Traceback" not in result.err and ".package-" not in result.err
+    assert result.report["plugin_error"]["component"] == component
+    models = project.cli("models", "list", "--json")
+    aliases = [v.get("aliases") for m in models.report.get("models", []) for v in m["versions"]]
+    assert not any(aliases), models.out  # no champion: nothing promoted
