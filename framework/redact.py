@@ -382,20 +382,45 @@ def redacted_streams() -> Iterator[None]:
 # -- the store's side: no row is written with a remembered value in it ------------
 
 
+def _redacted_number(value: Any, secrets: Secrets) -> Any:
+    """A number whose printed form is a remembered value of :data:`ANYWHERE_LENGTH`
+    characters or more (``0.30000017``, a drift threshold from the environment) as
+    its placeholder; any other value unchanged. Shorter numbers stay numbers: a metric
+    of 0.95 must not vanish because ``${env:MIN_AUC}`` is 0.95."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    for form in (repr(value), f"{value:.10g}"):
+        if len(form) >= ANYWHERE_LENGTH and secrets.redact(form) != form:
+            return secrets.redact(form)
+    return value
+
+
+def _redacted_stored(value: Any, secrets: Secrets) -> Any:
+    """:func:`_redacted`, numbers included (see :func:`_redacted_number`)."""
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted_stored(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted_stored(v, secrets) for v in value]
+    return _redacted(_redacted_number(value, secrets), secrets)
+
+
+def redact_stored(value: Any) -> Any:
+    """What a store may keep of ``value`` (text, numbers, dicts and lists of them):
+    :func:`redact`, and a long number from the environment as its placeholder. For
+    records written outside SQLite (a monitor's JSON report blob)."""
+    return _redacted_stored(value, _active) if _active else value
+
+
 def _redacted_parameter(value: Any) -> Any:
     if not isinstance(value, str):
-        return value
+        return _redacted_number(value, _active)
     redacted = _active.redact(value)
-    if redacted is value or redacted == value or value[:1] not in "{[":
-        return redacted
-    try:  # JSON text: the replacement must not have cut through an escape sequence
-        json.loads(redacted)
+    if redacted == value or value[:1] not in "{[":
+        return redacted  # no remembered form in it at all, or not JSON
+    try:  # JSON text: redact its numbers too; the replacement must not cut an escape
+        return json.dumps(_redacted_stored(json.loads(value), _active))
     except ValueError:
-        try:
-            return json.dumps(_redacted(json.loads(value), _active))
-        except ValueError:
-            pass
-    return redacted
+        return redacted
 
 
 def redact_parameters(parameters: Any) -> Any:

@@ -197,6 +197,38 @@ def test_monitor_checks_from_the_environment_stay_out_of_records_and_reports(
     assert "${env:MON_COLUMN}" in as_json.out and "${env:MON_MIN}" in as_json.out
 
 
+def test_numbers_from_the_environment_stay_out_of_gate_and_drift_records(
+    cli, write_spec, monkeypatch, tmp_path: Path
+) -> None:
+    """A gate threshold, a drift share and a drift test's threshold from the environment:
+    all three are numbers (two of them were refused as text: only the first placeholder
+    of the spec's core was read as a number), and the store kept their values inside
+    JSON records, the monitor's column rows and its report blob."""
+    from sklearn.datasets import load_breast_cancer
+
+    batch = tmp_path / "batch.csv"
+    load_breast_cancer(as_frame=True).frame.to_csv(batch, index=False)
+    values = {"GATE_MIN": "0.80000041", "SHARE": "0.30000017", "PSI": "0.20000023"}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    spec = write_spec(
+        breast_cancer_spec(n_estimators=5).replace("min: 0.9,", 'min: "${env:GATE_MIN}",')
+        + "monitor:\n  drift:\n    share: ${env:SHARE}\n    columns:\n"
+        + '      prediction: {type: psi, params: {threshold: "${env:PSI}"}}\n'
+    )
+    assert cli("run", spec).code == 0
+    report = tmp_path / "report.html"
+    monitored = cli("monitor", spec, "--data", batch, "--report", report, "--json")
+    history = cli("monitor", "history", "bc", "--store", spec.parent / ".specops")
+    history_json = cli("monitor", "history", "bc", "--store", spec.parent / ".specops", "--json")
+
+    assert monitored.code == 0, monitored.err
+    assert history.code == history_json.code == 0, history.err
+    texts = (monitored.out, monitored.err, history.out, history_json.out, report.read_text())
+    assert_nowhere(tuple(values.values()), *texts, every_byte(spec.parent / ".specops"))
+    assert "${env:PSI}" in history_json.out
+
+
 def test_a_tracker_plugin_sees_placeholders_not_values(
     monkeypatch, write_spec, tmp_path: Path
 ) -> None:

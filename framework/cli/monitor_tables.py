@@ -67,8 +67,11 @@ def number(value: float | None) -> str:
     return f"{value:.4f}"
 
 
-def threshold_text(drift_if: str, threshold: float | None) -> str:
-    return "-" if threshold is None else f"{drift_if} {threshold:g}"
+def threshold_text(drift_if: str, threshold: float | str | None) -> str:
+    """``>= 0.2``; a stored threshold that came from the environment is its placeholder."""
+    if threshold is None:
+        return "-"
+    return f"{drift_if} {threshold}" if isinstance(threshold, str) else f"{drift_if} {threshold:g}"
 
 
 def _nulls(summary: dict[str, Any]) -> str:

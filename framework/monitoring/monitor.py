@@ -32,6 +32,7 @@ from framework.monitoring.drift import (
 )
 from framework.monitoring.performance import Performance
 from framework.monitoring.spec import PREDICTION
+from framework.redact import redact_stored
 from framework.store.store import new_run_id, now
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ def _outcome(store: Store, result: MonitorResult) -> dict[str, Any]:
         "decision": result.decision,
         "exit_code": result.exit_code,
         "summary_json": json.dumps(_summary(result), default=str),
-        "report_blob": _blob(store, json.dumps(result.to_dict(), default=str)),
+        "report_blob": _blob(store, json.dumps(redact_stored(result.to_dict()), default=str)),
         "report_path": result.report_path,
     }
 
@@ -354,7 +355,7 @@ def record_outcome(store: Store, result: MonitorResult, html: str | None) -> Non
     """After retraining or a report: the final decision, the chain and the blobs."""
     fields = _outcome(store, result)
     if html is not None:
-        fields["html_blob"] = _blob(store, html)
+        fields["html_blob"] = _blob(store, redact_stored(html))
     if result.retrain is not None:
         fields.update(
             retrain_run_id=result.retrain.run_id,

@@ -59,7 +59,9 @@ def schema_problems(
     """
     validator = SpecValidator(schema)
     errors = list(validator.iter_errors(instance))
-    if from_env and any(_coerce(error, prefix, from_env, instance) for error in errors):
+    # every error gets its chance to coerce (any() over a generator stopped at the
+    # first: a second number from the environment was then refused as text)
+    if from_env and any([_coerce(error, prefix, from_env, instance) for error in errors]):
         errors = list(validator.iter_errors(instance))
     problems: list[Problem] = []
     for error in errors:
