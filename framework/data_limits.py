@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError, UserError
+from framework.file_kind import require_regular
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +97,8 @@ def check_csv_header(
     (pandas takes 31 s and 1.2 GB to read it, and the run died later at 6.7 GB).
     Returns None when the count cannot be known this way (a regex separator).
     """
+    if not isinstance(path, (bytes, bytearray, memoryview)):
+        require_regular(path)  # a FIFO would block the open, /dev/zero never ends a line
     limit = MAX_COLUMNS.value(max_columns)
     byte_limit = MAX_HEADER_BYTES.value()
     shown = where or str(path)
@@ -239,6 +242,7 @@ def parquet_metadata(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    require_regular(file)  # pyarrow's open of a FIFO waits for a writer
     limit = MAX_COLUMNS.value(max_columns)
     # A flat schema lists each column once, plus the root; nested types add a node per
     # level: twice the limit leaves room for those and still refuses the bomb.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import UserError
+from framework.file_kind import special_file_problem
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -104,8 +105,16 @@ def _retrain(spec: Any, plugins: Any, frame: Any, monitor_id: str, args: argpars
         plugins.unregister(progress)
 
 
+REPORT_SUFFIXES = (".html", ".htm")
+
+
 def _check_report_target(path: Path) -> None:
-    """Refuse a report path that can never be written: a directory, or under a file."""
+    """Refuse a report path that can never be written, or whose file is not a report.
+
+    The report replaces what is at its path, so the path must be an HTML name and
+    hold nothing but an earlier report: ``--report spec.yaml`` once replaced the
+    user's spec with HTML. A FIFO would block the write forever.
+    """
     if path.is_dir():
         raise UserError(f"cannot write the report to {path}: it is a directory")
     folder = path.parent
@@ -113,16 +122,55 @@ def _check_report_target(path: Path) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise UserError(f"cannot write the report to {path}: {folder} is a file, not a directory")
+    special = special_file_problem(path)
+    if special is not None:
+        raise UserError(f"cannot write the report to {path}: {special}")
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise UserError(
+            f"cannot write the report to {path}: a report is an HTML file, its name must "
+            "end in .html (nothing was written)"
+        )
+    if path.exists() and not _holds_html(path):
+        raise UserError(
+            f"cannot write the report to {path}: the file exists and is not an HTML page; "
+            "a report replaces only an earlier report (nothing was written)"
+        )
+
+
+def _holds_html(path: Path) -> bool:
+    """Whether the file starts as an HTML page does (an earlier report), or is empty."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512).lstrip().lower()
+    except OSError:
+        return False
+    return not head or head.startswith((b"<!doctype html", b"<html"))
 
 
 def _write_report(result: Any, path: Path) -> str:
+    """Write the report whole or not at all: a temporary file renamed into place (a
+    symbolic link at the path is replaced, never written through)."""
+    import os
+    import tempfile
+
     from framework.monitoring.report_html import render
 
     html = render(result)
+    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
+            handle.write(html)
+        umask = os.umask(0)
+        os.umask(umask)
+        temporary.chmod(0o666 & ~umask)  # as an ordinary write would, not the temp file's 0600
+        os.replace(temporary, path)
     except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         raise UserError(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
     return html
 

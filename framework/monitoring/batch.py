@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.data_limits import check_csv_header, check_parquet_whole, refuse_huge_integers
 from framework.errors import DataError
+from framework.file_kind import require_regular
 from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ def read_batch(path: Path) -> pd.DataFrame:
             f"cannot read {path}: expected a .csv or .parquet file",
             hint="convert the batch to CSV or Parquet",
         )
+    require_regular(path, "new data")  # a FIFO would block the read
+    if path.is_dir():
+        raise DataError(f"new data {path.absolute()} is a directory, not a .csv or .parquet file")
     if not path.is_file():
         raise DataError(f"new data file not found: {path.absolute()}")
     # Width (and, for Parquet, declared size) before reading: the batch is read whole.

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from framework.errors import Location, Problem
+from framework.file_kind import special_file_problem
 from framework.spec.limits import Limits, location, read_bounded, scan
 
 KeyPath = tuple[str | int, ...]
@@ -94,6 +95,9 @@ def read_spec_text(path: Path, limits: Limits | None = None) -> SpecText:
     """
     file = str(path)
     positions = Positions()
+    special = special_file_problem(path)
+    if special is not None:  # opening a FIFO waits for a writer: never open one
+        return SpecText(path, None, positions, [Problem(f"cannot read spec file: {special}")])
     try:
         limits = limits or Limits.from_env()
         text = read_bounded(path, limits)

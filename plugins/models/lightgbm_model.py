@@ -152,6 +152,18 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return len(y) / (np.count_nonzero(counts) * counts[y])
 
 
+def positional(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with its columns named by position (``column_0``, ...) for LightGBM.
+
+    LightGBM refuses a feature name holding a JSON character (``"``, ``,``, ``:``,
+    ``[``, ``]``, ``{``, ``}``) and two names that are equal, and pandas gives
+    such names freely: an empty CSV header is ``Unnamed: 3``, a one-hot column
+    carries its category (``city_Paris, TX``). LightGBM matches columns by
+    position anyway; the real names are kept in ``features`` (model.json).
+    """
+    return X.set_axis([f"column_{i}" for i in range(X.shape[1])], axis=1)
+
+
 class LightGBMModel:
     """Gradient-boosted trees for binary, multiclass and regression tasks."""
 
@@ -184,7 +196,7 @@ class LightGBMModel:
         self.n_classes = class_count(ctx.task, y)
         self.features = [str(name) for name in X.columns]
         weights = balanced_weights(y) if self.params.get("class_weight") == "balanced" else None
-        dataset = lgb.Dataset(X, label=y, weight=weights, categorical_feature="auto")
+        dataset = lgb.Dataset(positional(X), label=y, weight=weights, categorical_feature="auto")
         self._booster = lgb.train(
             self.booster_params(ctx),
             dataset,
@@ -218,7 +230,7 @@ class LightGBMModel:
                 column=missing[0],
             )
         # LightGBM matches columns by position: put them in training order.
-        return self._booster.predict(text_as_categories(X[self.features]))
+        return self._booster.predict(positional(text_as_categories(X[self.features])))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         import numpy as np

@@ -1,0 +1,176 @@
+"""Hostile or careless paths and files given to every reader and writer of user data.
+
+A FIFO or a device named as a spec, a data file, an input or a report must be
+refused at once (exit 2, naming the path), never waited on; a report path must
+never replace a file that is not a report; odd column names must not crash a model.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import SPECS
+
+SPEC = """
+name: churn
+task: binary
+seed: 7
+data:
+  source: {type: csv, params: {path: data.csv}}
+  target: churned
+  exclude: [customer_id]
+model: {type: lightgbm, params: {n_estimators: 5, num_leaves: 7}}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with a champion, churn/1, trained on the churn example's data."""
+    from framework.cli.main import main
+
+    project = tmp_path_factory.mktemp("project")
+    (project / "data.csv").write_bytes((SPECS / "data/churn.csv").read_bytes())
+    (project / "spec.yaml").write_text(SPEC)
+    assert main(["run", str(project / "spec.yaml"), "--json"]) == 0
+    os.mkfifo(project / "fifo.csv")
+    os.mkfifo(project / "fifo.parquet")
+    os.mkfifo(project / "fifo.yaml")
+    os.mkfifo(project / "fifo.html")
+    return project
+
+
+def specops(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it; a command that waits on a FIFO fails the test, not hangs."""
+    command = [sys.executable, "-m", "framework.cli.main", *args]
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    try:
+        return subprocess.run(
+            command, cwd=project, capture_output=True, text=True, timeout=60, env=env
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"specops {' '.join(args)} waited for over 60 s")
+
+
+PATH = "data.source.params.path"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["validate", "fifo.yaml"], "fifo.yaml is a FIFO (named pipe), not a regular file"),
+        (["validate", "spec.yaml", "--set", f"{PATH}=fifo.csv"], "fifo.csv is a FIFO"),
+        (["run", "spec.yaml", "--set", f"{PATH}=/dev/zero"], "/dev/zero is a character device"),
+        (
+            [
+                "run",
+                "spec.yaml",
+                "--set",
+                "data.source.type=parquet",
+                "--set",
+                f"{PATH}=fifo.parquet",
+            ],
+            "fifo.parquet is a FIFO",
+        ),
+        (["predict", "churn", "-i", "fifo.csv", "-o", "out.csv"], "fifo.csv is a FIFO"),
+        (["predict", "churn", "-i", "fifo.parquet", "-o", "out.csv"], "fifo.parquet is a FIFO"),
+        (["monitor", "spec.yaml", "--data", "fifo.csv"], "new data fifo.csv is a FIFO"),
+        (
+            ["monitor", "spec.yaml", "--data", "data.csv", "--report", "fifo.html"],
+            "cannot write the report to fifo.html: fifo.html is a FIFO",
+        ),
+    ],
+    ids=[
+        "spec",
+        "csv",
+        "dev-zero",
+        "parquet",
+        "predict-csv",
+        "predict-parquet",
+        "monitor",
+        "report",
+    ],
+)
+def test_a_fifo_or_device_is_refused_at_once_not_waited_on(
+    trained: Path, args: list[str], named: str
+) -> None:
+    done = specops(trained, *args)
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr and "Traceback" not in done.stderr
+    assert not (trained / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        ("spec.yaml", "a report is an HTML file, its name must end in .html"),
+        ("data.csv", "a report is an HTML file, its name must end in .html"),
+        ("notes.html", "the file exists and is not an HTML page"),
+        ("link.html", "the file exists and is not an HTML page"),
+    ],
+)
+def test_a_report_never_replaces_a_file_that_is_not_a_report(
+    trained: Path, cli, report: str, message: str
+) -> None:
+    (trained / "notes.html").write_text("my notes, not a report\n")
+    (trained / "link.html").unlink(missing_ok=True)
+    (trained / "link.html").symlink_to("spec.yaml")
+    before = {p.name: p.read_bytes() for p in trained.iterdir() if p.is_file()}
+    result = cli(
+        "monitor",
+        trained / "spec.yaml",
+        "--data",
+        trained / "data.csv",
+        "--report",
+        trained / report,
+    )
+    assert result.code == 2
+    assert f"cannot write the report to {trained / report}: {message}" in result.err
+    assert {p.name: p.read_bytes() for p in trained.iterdir() if p.is_file()} == before
+
+
+def test_a_report_replaces_an_earlier_report_and_a_link_is_replaced_not_followed(
+    trained: Path, cli
+) -> None:
+    report = trained / "reports" / "drift.html"
+    args = ("monitor", trained / "spec.yaml", "--data", trained / "data.csv", "--report", report)
+    assert cli(*args).code == 0
+    first = report.read_text()
+    assert first.lstrip().lower().startswith("<!doctype html")
+    target = trained / "reports" / "kept.html"
+    target.write_text(first)
+    report.unlink()
+    report.symlink_to(target.name)
+    assert cli(*args).code == 0
+    assert not report.is_symlink() and target.read_text() == first
+    assert not [p for p in report.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_lightgbm_trains_and_scores_columns_whose_names_lightgbm_refuses(
+    tmp_path: Path, cli
+) -> None:
+    """An empty CSV header is pandas' ``Unnamed: 3``; LightGBM refuses ``:``, ``,``,
+    brackets and quotes in feature names (it was exit 3, 'a bug in that plugin')."""
+    frame = pd.read_csv(SPECS / "data/churn.csv").head(400)
+    frame = frame.rename(columns={"support_calls": "", "tenure_months": 'tenure [months], "t"'})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    run = cli("run", tmp_path / "spec.yaml")
+    assert run.code == 0, run.err
+    predicted = cli(
+        "predict",
+        "churn",
+        "-i",
+        tmp_path / "data.csv",
+        "-o",
+        tmp_path / "p.csv",
+        "--store",
+        tmp_path / ".specops",
+    )
+    assert predicted.code == 0, predicted.err
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 400
