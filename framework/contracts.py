@@ -11,6 +11,7 @@ O(rows) at most, run once per step.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import PluginFault
@@ -179,3 +180,35 @@ def deploy_outcome(plugins: Plugins, type_name: str, returned: Any) -> Any:
             step="deploy",
         )
     return returned
+
+
+def drift_result(plugins: Plugins, type_name: str, column: str, result: Any) -> Any:
+    """A drift test's DriftResult: numbers, ``drift_if`` one of ``>=`` and ``<``, and a
+    verdict that follows from them (a report must not say "ok" beside a statistic
+    past its threshold)."""
+    from framework.components import DriftResult
+
+    what = ""
+    if not isinstance(result, DriftResult):
+        what = f"statistic returned {type(result).__name__}, not a DriftResult"
+    elif not all(
+        isinstance(value, numbers.Real) and not isinstance(value, bool)
+        for value in (result.statistic, result.threshold)
+    ):
+        what = f"statistic {result.statistic!r} and threshold {result.threshold!r} must be numbers"
+    elif result.drift_if not in (">=", "<"):
+        what = f"drift_if is {result.drift_if!r}; it must be '>=' (a distance) or '<' (a p-value)"
+    elif math.isfinite(result.statistic) and math.isfinite(result.threshold):
+        expected = (
+            result.statistic >= result.threshold
+            if result.drift_if == ">="
+            else result.statistic < result.threshold
+        )
+        if bool(result.drifted) != expected:
+            what = (
+                f"drifted={result.drifted!r}, but statistic {result.statistic:g} "
+                f"{result.drift_if} threshold {result.threshold:g} is {expected}"
+            )
+    if what:
+        raise broken(plugins, "drift_test", type_name, f"column '{column}': {what}")
+    return result

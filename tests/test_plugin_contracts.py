@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framework import CheckOutcome, DeployOutcome, hookimpl, load_skops, save_skops
+from framework import CheckOutcome, DeployOutcome, DriftResult, hookimpl, load_skops, save_skops
 from framework.testing import SpecopsProject
 
 SPEC = """
@@ -207,3 +207,61 @@ def test_a_broken_contract_names_the_plugin_and_promotes_nothing(
     models = project.cli("models", "list", "--json")
     aliases = [v.get("aliases") for m in models.report.get("models", []) for v in m["versions"]]
     assert not any(aliases), models.out  # no champion: nothing promoted
+
+
+class DriftPlugin:
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    @hookimpl
+    def specops_register_drift_tests(self, register) -> None:
+        mode = self.mode
+
+        class Drift:
+            roles = frozenset({"numeric"})
+
+            def statistic(self, reference, current):
+                if mode == "drift_none":
+                    return None
+                if mode == "drift_side":
+                    return DriftResult(0.1, 0.5, False, drift_if="~")
+                return DriftResult(0.9, 0.5, mode != "drift_lies", drift_if=">=")
+
+        register("c_drift", Drift, None, summary="s")
+
+
+DRIFT_SPEC = """
+name: drifting
+task: binary
+data:
+  source: {type: sklearn_dataset, params: {name: breast_cancer}}
+  target: target
+model: {type: logistic_regression}
+monitor:
+  columns: [mean radius]
+  drift:
+    numeric: {type: c_drift}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("drift_none", "statistic returned NoneType, not a DriftResult"),
+        ("drift_lies", "drifted=False, but statistic 0.9 >= threshold 0.5 is True"),
+        ("drift_side", "drift_if is '~'"),
+    ],
+)
+def test_a_drift_result_that_breaks_its_contract_names_the_plugin(
+    tmp_path, mode: str, message: str
+) -> None:
+    """A verdict of "ok" beside a statistic past its threshold was reported as is."""
+    from sklearn.datasets import load_breast_cancer
+
+    project = SpecopsProject(tmp_path / "project", [("contract", DriftPlugin(mode))])
+    assert project.run(DRIFT_SPEC).code == 0
+    project.write("new.csv", load_breast_cancer(as_frame=True).frame.to_csv(index=False))
+    result = project.monitor(DRIFT_SPEC, "new.csv")
+    assert result.code == 3, result
+    expected = f"error in plugin 'contract' (drift_test 'c_drift'): column 'mean radius': {message}"
+    assert expected in result.err and "Traceback" not in result.err

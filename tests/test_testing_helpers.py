@@ -450,7 +450,8 @@ def test_a_project_runs_a_spec_with_plugins_registered_in_process(
     assert "blobs" in listed.out
 
     write_data(project.directory / "new.csv", 200, seed=2, shift=3.0)  # x1 moved
-    monitored = project.monitor("spec.yaml", project.directory / "new.csv")
+    # a data file named as `write` and the spec are: relative to the project, not the cwd
+    monitored = project.monitor("spec.yaml", "new.csv")
     assert monitored.code == 1, monitored  # drift found
     drifted = {c["column"] for c in monitored.report["columns"] if c["drifted"]}
     assert "x1" in drifted and monitored.report["decision"] == "drift"

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from framework import contracts
 from framework.errors import Problem, SpecError, UserError
 from framework.monitoring.batch import (
     ColumnProblem,
@@ -150,7 +151,9 @@ def judge_column(
             f"drift test '{type_name}' ({where}) does not apply to {reference.role} column "
             f"'{name}'; it applies to: {', '.join(sorted(roles))}"
         )
-    result = test.statistic(reference, prepared.values)
+    result = contracts.drift_result(
+        plugins, type_name, name, test.statistic(reference, prepared.values)
+    )
     verdict.status = "drift" if result.drifted else "ok"
     verdict.statistic = float(result.statistic)
     verdict.threshold = float(result.threshold)

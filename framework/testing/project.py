@@ -148,8 +148,10 @@ class SpecopsProject:
         return self.cli("validate", self._spec_path(spec), *args)
 
     def monitor(self, spec: str | Path, data: str | Path, *args: str) -> CommandResult:
-        """``specops monitor SPEC --data DATA --json ARGS``."""
-        return self.cli("monitor", self._spec_path(spec), "--data", data, "--json", *args)
+        """``specops monitor SPEC --data DATA --json ARGS``; a relative ``DATA`` is a file
+        in the project, as ``write`` puts it (not the test's working directory)."""
+        batch = self.directory / data if isinstance(data, str) else data
+        return self.cli("monitor", self._spec_path(spec), "--data", batch, "--json", *args)
 
     def _spec_path(self, spec: str | Path) -> Path:
         if isinstance(spec, Path):
