@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -234,7 +235,7 @@ class Engine:
             source = self.source_override or plugins.build(
                 "source", spec.source.type, spec.source.kwargs()
             )
-            frame = _as_table(source.load(ctx), spec.source.type)
+            frame = _as_table(source.load(ctx), spec.source.type, plugins)
             y, labels = _target(frame, spec)
             features, excluded = _feature_frame(frame, spec)
             signature, features = infer_signature(features, dict(spec.features or {}))
@@ -600,14 +601,28 @@ def _split_hash(spec: Spec) -> str:
     )
 
 
-def _as_table(frame: Any, source_type: str) -> pd.DataFrame:
+def _as_table(frame: Any, source_type: str, plugins: Plugins | None = None) -> pd.DataFrame:
+    """The source's table with text column names. Something else than a DataFrame is
+    a bug of the source's plugin (named when ``plugins`` is given); duplicate names
+    are refused here, before a later step fails on them without saying why."""
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
+        what = f"load returned {type(frame).__name__}, not a pandas DataFrame"
+        if plugins is not None:
+            raise contracts.broken(plugins, "source", source_type, what, step="ingest")
         raise DataError(f"source '{source_type}' returned {type(frame).__name__}, not a table")
     if frame.empty:
         raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
-    frame.columns = [str(c) for c in frame.columns]
+    names = [str(c) for c in frame.columns]
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise DataError(
+            f"source '{source_type}' returned more than one column named "
+            f"{', '.join(repr(name) for name in repeated[:5])}",
+            hint="every column needs its own name (names are compared as text)",
+        )
+    frame.columns = names
     return frame.reset_index(drop=True)
 
 

@@ -56,7 +56,7 @@ def preview_data(spec: Spec, plugins: Plugins) -> DataPreview:
         seed=spec.seed,
     )
     source = plugins.build("source", spec.source.type, spec.source.kwargs())
-    frame = _as_table(source.load(ctx), spec.source.type)
+    frame = _as_table(source.load(ctx), spec.source.type, plugins)
     _target(frame, spec)
     features, unused_dates = _feature_frame(frame, spec)
     signature, _ = infer_signature(features, dict(spec.features or {}))

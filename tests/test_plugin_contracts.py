@@ -265,3 +265,53 @@ def test_a_drift_result_that_breaks_its_contract_names_the_plugin(
     assert result.code == 3, result
     expected = f"error in plugin 'contract' (drift_test 'c_drift'): column 'mean radius': {message}"
     assert expected in result.err and "Traceback" not in result.err
+
+
+class SourcePlugin:
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    @hookimpl
+    def specops_register_sources(self, register) -> None:
+        mode = self.mode
+
+        class Source:
+            def load(self, ctx):
+                import pandas as pd
+
+                if mode == "source_none":
+                    return None
+                frame = pd.DataFrame({"a": [1.0, 2.0] * 20, "b": [0.5] * 40, "label": [0, 1] * 20})
+                return frame.rename(columns={"b": "a"})  # two columns named 'a'
+
+        register("c_source", Source, None, summary="s")
+
+
+SOURCE_SPEC = """
+name: sourced
+task: binary
+data:
+  source: {type: c_source}
+  target: label
+model: {type: logistic_regression}
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_source_returning_no_table_is_its_bug_and_duplicate_names_are_refused(
+    tmp_path, command: str
+) -> None:
+    """None was "data error: ... not a table" (exit 2, the data blamed); two columns
+    of one name failed later as "internal error: 'DataFrame' object has no attribute
+    'dtype'" (exit 3, no one named)."""
+    project = SpecopsProject(tmp_path / "none", [("contract", SourcePlugin("source_none"))])
+    result = project.cli(command, project.write_spec(SOURCE_SPEC))
+    assert result.code == 3, result
+    assert (
+        "error in plugin 'contract' (source 'c_source', step ingest): "
+        "load returned NoneType, not a pandas DataFrame"
+    ) in result.err
+    project = SpecopsProject(tmp_path / "dup", [("contract", SourcePlugin("source_twice"))])
+    result = project.cli(command, project.write_spec(SOURCE_SPEC))
+    assert result.code == 2, result
+    assert "source 'c_source' returned more than one column named 'a'" in result.err
