@@ -38,6 +38,7 @@ from framework.plan import PlannedStep, components_taking_part, make_plan, metri
 from framework.plugins import Plugins
 from framework.preprocess import fit_preprocess
 from framework.redact import scrub_exception
+from framework.refs import ALIAS_PATTERN
 from framework.signature import infer_signature, training_categories
 from framework.spec.model import Spec, spec_hash
 from framework.step_warnings import caught_warnings, summarize
@@ -534,6 +535,14 @@ class Engine:
         moves: list[tuple[str, str]] = []
 
         def set_alias(alias: str, reason: str) -> None:
+            # what NAME@ALIAS and `models promote --alias` accept, so it can be used
+            if not isinstance(alias, str) or not ALIAS_PATTERN.match(alias):
+                raise ValueError(
+                    f"set_alias({alias!r}): an alias is lower case letters, digits, '_' "
+                    "and '-', starting with a letter"
+                )
+            if not isinstance(reason, str):
+                raise TypeError(f"set_alias reason must be text, not {type(reason).__name__}")
             moves.append((alias, reason))
 
         release = Release(

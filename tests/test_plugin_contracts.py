@@ -151,6 +151,8 @@ class Plugin:
 
         class Deploy:
             def deploy(self, release, ctx):
+                if mode == "deploy_bad_alias":  # NAME@ALIAS could never name it
+                    release.set_alias("Champion Of/The World", "x")
                 return None if mode == "deploy_none" else DeployOutcome("done")
 
         register("c_deploy", Deploy, None, summary="s")
@@ -193,6 +195,7 @@ def test_a_plugin_keeping_its_contracts_runs(tmp_path) -> None:
         ("metric_outside", "metric 'c_metric'", "evaluate", "outside its declared bounds"),
         ("metric_text", "metric 'c_metric'", "evaluate", "compute returned str 'high'"),
         ("deploy_none", "deploy 'c_deploy'", "deploy", "deploy returned NoneType"),
+        ("deploy_bad_alias", "deploy 'c_deploy'", "deploy", "set_alias('Champion Of/The World')"),
     ],
 )
 def test_a_broken_contract_names_the_plugin_and_promotes_nothing(
