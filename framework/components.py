@@ -293,7 +293,9 @@ class Release:
     set_alias: Callable[[str, str], None]
     """``set_alias(alias, reason)``: ask for ``alias`` (``"champion"``) to point at this
     version. Aliases move together once every deploy target has succeeded, so a failed
-    target leaves the registry as it was."""
+    target leaves the registry as it was. ``alias`` is what ``NAME@ALIAS`` can name
+    (lower case letters, digits, ``_`` and ``-``, starting with a letter) and ``reason``
+    text; anything else raises."""
     load: Callable[[], Any]
     """``load()`` returns the package ready to predict: ``package.predict(frame)`` returns
     ``(predictions, ignored_columns)``; use it to smoke-test a version before publishing
