@@ -126,7 +126,11 @@ def _check_values(values: Any, where: str, file: str, what: str, *, minimum: int
     if len(values) < minimum:
         raise _refuse(where, file, f"{what} must list at least {minimum} values")
     for index, value in enumerate(values):
-        if not isinstance(value, SCALARS) or value != value:  # value != value: NaN
+        if (
+            not isinstance(value, SCALARS)
+            or value != value  # NaN
+            or (isinstance(value, int) and not -(2**63) <= value < 2**63)  # JSON cannot echo it
+        ):
             raise _refuse(
                 where, file, f"{what}[{index}] is {_shown(value)}; expected text or a number"
             )

@@ -97,13 +97,19 @@ def check_names(
 
 
 def from_records(
-    records: Any, wanted: Mapping[str, Any], where: str, ignored: IgnoredColumns
+    records: Any,
+    wanted: Mapping[str, Any],
+    where: str,
+    ignored: IgnoredColumns,
+    *,
+    size: int | None = None,
 ) -> Batch:
     """A list of ``{column: value}`` objects; a key a record lacks is missing there.
 
     Every key is looked up in ``wanted`` as it is met; the columns built are the
     model's columns some record names, one value per record. Unknown keys are
-    counted in ``ignored`` (or refused when ``ignored.strict``).
+    counted in ``ignored`` (or refused when ``ignored.strict``). ``size``: the
+    body's, which bounds the values built (see :func:`check_sparse`).
     """
     if not isinstance(records, list):
         raise bad_request(f"{where} must be a list of objects, got {type(records).__name__}")
@@ -127,9 +133,38 @@ def from_records(
             else:
                 ignored.add(key)
     names = [name for name in wanted if name in present]
+    if names and size is not None:
+        check_sparse(len(records), len(wanted), size, where)
     batch = Batch({name: [record.get(name) for record in records] for name in names}, len(records))
     batch.ignored = ignored
     return batch
+
+
+BYTES_PER_VALUE = 2
+"""The least a dense JSON body spends on one value of a row (``0,``)."""
+SMALL = 64 * 1024
+"""A body this small may hold any number of missing values: they cost next to nothing."""
+
+
+def check_sparse(rows: int, columns: int, size: int, where: str) -> None:
+    """Records may not hold more than one value (row x model column) per ``BYTES_PER_VALUE``
+    bytes of the body.
+
+    A record that leaves a column out has a missing value there, so
+    ``[{...}, {}, {}, ...]`` is three bytes a row however many columns the model
+    takes; building, scoring and answering those rows cost over 160 times the body
+    (10 GB for a 64 MiB request). Every dense form spends at least two bytes a
+    value, so only records that leave out most columns are refused (as V2 refuses a
+    shape with more values than its body holds), before any column is built.
+    Bodies under ``SMALL`` are not held to it: a few sparse records are cheap.
+    """
+    if rows * columns * BYTES_PER_VALUE > max(size, SMALL):
+        raise bad_request(
+            f"{where} has {rows:,} records for the model's {columns} columns: "
+            f"{rows * columns:,} values, more than a {size:,}-byte request holds at "
+            f"{BYTES_PER_VALUE} bytes a value (a record that leaves a column out has a "
+            "missing value there); send the values of each record"
+        )
 
 
 def known_columns(

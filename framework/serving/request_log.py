@@ -106,7 +106,11 @@ class RequestLogWriter:
         if not items:
             return 0
         try:
-            written = append_batch(store, [_entry(*item) for item in items], self.limits)
+            entries = [_entry(*item) for item in items]
+            try:
+                written = append_batch(store, entries, self.limits)
+            except TypeError:  # a value as sent that JSON cannot hold: store it as text
+                written = append_batch(store, [_storable(e) for e in entries], self.limits)
         except Exception:
             log.exception("prediction log: could not write %d request(s); dropped", len(items))
             with self._lock:  # record() updates the same counter from the event loop
@@ -173,3 +177,38 @@ def _floats(values: Any) -> Any:
     array = np.asarray(values, dtype=np.float64)
     infinite = np.isinf(array)
     return np.where(infinite, np.nan, array) if infinite.any() else array
+
+
+INT64 = 2**63
+
+
+def _storable(entry: LogEntry) -> LogEntry:
+    """The entry with every value written as JSON the log's reader can read back.
+
+    A request may carry what Python parses but orjson does not write (an integer
+    past 64 bits, a string with a lone surrogate from a ``\\ud800`` escape) in a
+    category column or an ignored column's name. Only those values change: the
+    integer is kept as its digits, the surrogate becomes "?". Without this, one
+    such request made the whole flush fail, dropping every request queued with it.
+    """
+    from dataclasses import replace
+
+    return replace(
+        entry,
+        inputs={name: _plain(values) for name, values in entry.inputs.items()},
+        outputs={name: _plain(values) for name, values in entry.outputs.items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if getattr(value, "dtype", None) is not None and value.dtype == object:
+        return [_plain(item) for item in value.tolist()]
+    return value

@@ -87,6 +87,7 @@ CASES: list[tuple[str, str, Edit, str]] = [
     ("labels-number", "model.json", _set("labels", 5), "'labels' must be a list, not int"),
     ("labels-nested", "model.json", _set("labels", [[1], [2]]), "'labels'[0] is [1]"),
     ("labels-three", "model.json", _set("labels", ["a", "b", "c"]), "a binary model has 2"),
+    ("labels-huge-int", "model.json", _set("labels", [10**30, 1]), "'labels'[0] is 1000"),
     ("labels-twice", "model.json", _set("labels", ["a", "a"]), "lists a value more than once"),
     ("name-header", "model.json", _set("name", "a\r\nX-Evil: 1"), "'name' is 'a\\r\\nX-Evil"),
     ("sig-list", "signature.json", lambda d: [d], "'columns' is a non-empty list"),

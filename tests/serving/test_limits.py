@@ -359,6 +359,22 @@ FORMS: list[Form] = [
         200,
         (),
     ),
+    (  # 3 bytes a row, each a row of missing values: 164x the body before it was refused
+        "records: rows that leave out every column",
+        "/invocations",
+        lambda n: dumps({"dataframe_records": [ROW] + [{}] * n}),
+        {},
+        400,
+        ("records for the model's 9 columns", "send the values of each record"),
+    ),
+    (
+        "instances: records of one key each",
+        "/invocations",
+        lambda n: dumps({"instances": [ROW] + [{"age": 1}] * n}),
+        {},
+        400,
+        ("instances has", "values, more than a"),
+    ),
 ]
 
 

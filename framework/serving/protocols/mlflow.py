@@ -51,7 +51,7 @@ def parse(
     mime = _content_type(content_type)
     ignored = IgnoredColumns(strict=strict)
     if mime == JSON:
-        batch = parse_json(jsonio.loads(body), served, ignored)
+        batch = parse_json(jsonio.loads(body), served, ignored, size=len(body))
     elif mime == CSV:
         batch = parse_csv(body, served, ignored)
     else:
@@ -79,8 +79,10 @@ def _content_type(header: str | None) -> str:
     return parts[0].lower()
 
 
-def parse_json(document: Any, served: ServedModel, ignored: IgnoredColumns) -> Batch:
-    """One of MLflow's four JSON forms."""
+def parse_json(
+    document: Any, served: ServedModel, ignored: IgnoredColumns, *, size: int | None = None
+) -> Batch:
+    """One of MLflow's four JSON forms; ``size``: the body's, which bounds sparse records."""
     if not isinstance(document, dict):
         raise bad_request(
             "the body must be a JSON object with one of the keys "
@@ -101,7 +103,7 @@ def parse_json(document: Any, served: ServedModel, ignored: IgnoredColumns) -> B
     if form == "dataframe_split":
         return _split(value, served, ignored)
     if form == "dataframe_records":
-        return records.from_records(value, served.columns, form, ignored)
+        return records.from_records(value, served.columns, form, ignored, size=size)
     if isinstance(value, dict):
         known = records.known_columns(value, served.columns, form, ignored)
         if not known:
@@ -111,7 +113,7 @@ def parse_json(document: Any, served: ServedModel, ignored: IgnoredColumns) -> B
         if not value:
             return Batch({}, 0)
         if isinstance(value[0], dict):
-            return records.from_records(value, served.columns, form, ignored)
+            return records.from_records(value, served.columns, form, ignored, size=size)
         if isinstance(value[0], list):
             return from_rows(served.input_names, value, form)
     raise bad_request(

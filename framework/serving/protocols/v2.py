@@ -218,7 +218,7 @@ def _tensors(
             ignored.add(name)
             offset += _skipped_binary(spec, name, len(binary) - offset)
             continue
-        if datatype not in NUMERIC and datatype != "BYTES":
+        if not isinstance(datatype, str) or (datatype not in NUMERIC and datatype != "BYTES"):
             raise bad_request(
                 f"input '{name}' has datatype {datatype!r}; use one of "
                 f"{', '.join(sorted(NUMERIC))} or BYTES"
@@ -241,7 +241,12 @@ def _tensors(
         parameters = spec.get("parameters") or {}
         size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if (
+                not isinstance(size, int)
+                or isinstance(size, bool)
+                or size < 0
+                or offset + size > len(binary)
+            ):
                 raise bad_request(
                     f"input '{name}' says binary_data_size {size!r} but only "
                     f"{len(binary) - offset} binary bytes are left in the body"
@@ -411,6 +416,8 @@ def _requested_outputs(outputs: Any, served: ServedModel, request: InferRequest)
             raise bad_request(
                 f"outputs[{index}] asks for {name!r}; this model has: {', '.join(available)}"
             )
+        if name in names:  # each repeat would be rendered again: an answer many times the body
+            raise bad_request(f"outputs[{index}] asks for {name!r} again; name each output once")
         names.append(name)
         parameters = output.get("parameters") or {}
         if isinstance(parameters, dict) and "binary_data" in parameters:
