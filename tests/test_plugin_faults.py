@@ -447,6 +447,27 @@ def test_a_failing_tracker_is_reported_once_recorded_and_the_run_goes_on(
     }
 
 
+def test_runs_show_lists_the_failures_of_a_tracker_the_run_went_on_without(
+    tmp_path: Path,
+) -> None:
+    """The warning says later failures are "recorded in the run, not shown"; no command
+    showed them (runs show had neither a line nor a JSON field)."""
+    from framework.testing import SpecopsProject
+
+    project = SpecopsProject(tmp_path / "project", [("flaky", FlakyTracker())])
+    run = project.run(breast_cancer_spec(5))
+    assert run.code == 0, run
+    shown = project.cli("runs", "show", run.report["run_id"], "--json")
+    failures = shown.report["observer_errors"]
+    assert len(failures) == 10 and failures[0]["hook"] == "specops_step_end"
+    table = " ".join(project.cli("runs", "show", run.report["run_id"]).out.split())
+    assert (
+        "tracker failed: 'flaky' in specops_step_end (9 times): ConnectionError: tracking "
+        "server unreachable"
+    ) in table
+    assert "tracker failed: 'flaky' in specops_run_end: ConnectionError" in table
+
+
 def test_a_required_tracker_that_fails_ends_the_run_naming_it(tmp_path: Path) -> None:
     plugins = load_plugins(extra=[("audit", RequiredTracker())])
     path = tmp_path / "spec.yaml"

@@ -303,6 +303,8 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "verdicts": run.outputs.get("verdicts", []),
         "champion_note": run.outputs.get("champion_note"),
         "warnings": run.outputs.get("warnings") or {},
+        # trackers that failed while the run went on: recorded, so shown here
+        "observer_errors": run.outputs.get("observer_errors") or [],
         "models": _version_briefs(store.versions_of_run(run.id)),
         "params": store.params(run.id),
         "plugins": _plugins(run.lineage),

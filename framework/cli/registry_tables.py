@@ -395,6 +395,16 @@ def _print_verdicts(console: Console, report: Report) -> None:
     for step, said in (report.get("warnings") or {}).items():
         for line in said:
             console.print(f"[yellow]warning[/] in {escape(step)}: {escape(line)}")
+    failures: dict[tuple[str, ...], int] = {}
+    for failed in report.get("observer_errors") or []:
+        key = tuple(str(failed.get(k, "")) for k in ("plugin", "version", "hook", "error"))
+        failures[key] = failures.get(key, 0) + 1
+    for (plugin, version, hook, error), times in failures.items():
+        version = f" {version}" if version not in ("", "-") else ""
+        console.print(
+            f"[yellow]tracker failed[/]: '{escape(plugin)}'{escape(version)} in "
+            f"{escape(hook)}{f' ({times} times)' if times > 1 else ''}: {escape(error)}"
+        )
 
 
 def print_diff(report: Report) -> None:
