@@ -168,7 +168,7 @@ class Plugins:
         self._warned.add((run.run_id, name))
         print(
             f"warning: tracker {self._label(name)} failed in {hook}: {error}; the run "
-            f"continues (its later failures are recorded in the run, not shown)",
+            f"continues (specops runs show {run.run_id} lists its failures)",
             file=sys.stderr,
         )
 
