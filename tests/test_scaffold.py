@@ -187,6 +187,18 @@ def test_an_unknown_kind_is_refused_with_a_suggestion(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_tracker_is_pointed_to_the_lifecycle_hooks(
+    tmp_path: Path, cli: Callable[..., object]
+) -> None:
+    """A tracker is one of the kinds the guide shows, but not a component: the scaffold
+    said only "unknown kind 'tracker'"."""
+    refused = cli("new-plugin", "acme", "--kinds", "model,tracker", "--dir", tmp_path)
+    assert refused.code == 2
+    assert "a tracker is not a component kind: it implements the lifecycle hooks" in refused.err
+    assert "'Tracker (lifecycle events)'" in refused.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_missing_parent_folder_is_refused(tmp_path: Path, cli: Callable[..., object]) -> None:
     refused = cli("new-plugin", "acme", "--dir", tmp_path / "nowhere")
     assert refused.code == 2

@@ -96,6 +96,13 @@ def chosen_kinds(text: str | None) -> list[str]:
     aliases = {"drift": "drift_test", "deploy_target": "deploy", "splitter": "split"}
     names = [aliases.get(name, name) for name in names]
     unknown = [name for name in names if name not in TEMPLATES]
+    if {"tracker", "observer", "lifecycle"} & set(unknown):
+        raise _refusal(
+            "--kinds: a tracker is not a component kind: it implements the lifecycle hooks "
+            "(specops_run_start, specops_step_end, specops_run_end, ...) and no spec names it",
+            hint="add a module with those hooks by hand, as docs/plugins.md shows under "
+            f"'Tracker (lifecycle events)'; kinds: {', '.join(TEMPLATES)}",
+        )
     if unknown:
         raise _refusal(
             f"--kinds: unknown kind {unknown[0]!r}{did_you_mean(unknown[0], TEMPLATES)}",
