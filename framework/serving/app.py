@@ -249,7 +249,7 @@ class ServingApp:
         )
         predictions = served.predict(batch)
         if self.request_log is not None:
-            self.request_log.record(served, batch, predictions)
+            self.request_log.record(served, batch, predictions, len(body))
         headers_out = [*self._model_headers(served), *_ignored_headers(batch)]
         return 200, headers_out, mlflow.render(predictions, served)
 
@@ -279,7 +279,7 @@ class ServingApp:
         request = v2.parse(body, headers, served, strict=self.settings.strict_columns)
         predictions = served.predict(request.batch)
         if self.request_log is not None:
-            self.request_log.record(served, request.batch, predictions)
+            self.request_log.record(served, request.batch, predictions, len(body))
         payload, header_length = v2.render(predictions, served, request)
         ignored = _ignored_headers(request.batch)
         if header_length is None:

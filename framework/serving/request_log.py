@@ -4,9 +4,12 @@ A request only appends a tuple of references (its columns, its predictions) to
 a deque: no serialisation, no I/O, no lock it could wait on. Every
 ``flush_seconds`` the writer thread drains the deque, serialises the batch and
 appends it to the store in one transaction (``framework.prediction_log``).
-If the store cannot keep up, the queue is bounded by rows: requests beyond
-``max_pending_rows`` are counted as dropped rather than held, so serving never
-slows down or grows for the sake of its log.
+If the store cannot keep up (or is locked by another writer), the queue is
+bounded by rows and by bytes: requests beyond ``max_pending_rows`` rows or
+``max_pending_bytes`` of request bodies are counted as dropped rather than held,
+so serving never slows down or grows for the sake of its log. (Bounded by rows
+alone, one-row requests of 64 MiB each held 64 MiB apiece while the store was
+locked.)
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ log = logging.getLogger("specops.serve")
 
 DEFAULT_FLUSH_SECONDS = 0.5
 DEFAULT_MAX_PENDING_ROWS = 500_000
+DEFAULT_MAX_PENDING_BYTES = 256 * 2**20
 
 
 class RequestLogWriter:
@@ -42,26 +46,38 @@ class RequestLogWriter:
         *,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
         max_pending_rows: int = DEFAULT_MAX_PENDING_ROWS,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
     ) -> None:
         self.store_root = store_root
         self.limits = limits or LogLimits()
         self.flush_seconds = flush_seconds
         self.max_pending_rows = max_pending_rows
+        self.max_pending_bytes = max_pending_bytes
         self.dropped_rows = 0
         self._pending: deque[tuple[Any, ...]] = deque()
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._lock = threading.Lock()  # uncontended: held for a queue or counter update only
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
 
-    def record(self, served: ServedModel, batch: Batch, predictions: Predictions) -> None:
-        """Queue one answered request; O(1), never waits on the writer."""
+    def record(
+        self, served: ServedModel, batch: Batch, predictions: Predictions, size: int = 0
+    ) -> None:
+        """Queue one answered request; O(1), never waits on the writer.
+
+        ``size``: the request body's, what holding its values costs about.
+        """
         with self._lock:
-            if self._pending_rows + batch.rows > self.max_pending_rows:
+            if (
+                self._pending_rows + batch.rows > self.max_pending_rows
+                or self._pending_bytes + size > self.max_pending_bytes
+            ):
                 self.dropped_rows += batch.rows
                 return
             self._pending_rows += batch.rows
+            self._pending_bytes += size
             self._pending.append((served, batch, predictions, time.time()))
 
     def start(self) -> None:
@@ -103,6 +119,7 @@ class RequestLogWriter:
             items = list(self._pending)
             self._pending.clear()
             self._pending_rows = 0
+            self._pending_bytes = 0
         if not items:
             return 0
         try:

@@ -93,3 +93,50 @@ def test_values_json_cannot_echo_do_not_cost_the_log_other_requests(
     logged = read_window(lgb_store, "churn", since=started)
     assert logged["plan"].tolist() == [ROW["plan"], "1" + "0" * 400, ROW["plan"], ROW["plan"]]
     assert logged["region"].tolist()[2] == "?"
+
+
+def test_the_log_queue_is_bounded_by_bytes_while_the_store_cannot_take_it(
+    lgb_store: Path, tmp_path: Path
+) -> None:
+    """One-row requests of 64 MiB were each held until the store took them (bounded by
+    rows only): with the store locked by another writer, memory grew with every request."""
+    from framework.plugins import get_plugins
+    from framework.serving.batch import Batch
+    from framework.serving.model_holder import load_from_store
+    from framework.serving.request_log import DEFAULT_MAX_PENDING_BYTES, RequestLogWriter
+    from framework.store import Store
+
+    served = load_from_store(lgb_store, "churn", get_plugins()).current
+    batch = Batch({name: [ROW[name]] for name in FEATURES}, 1)
+    predictions = served.predict(batch)
+    writer = RequestLogWriter(tmp_path / ".specops")  # not started: nothing drains the queue
+    body = 64 * 2**20
+    for _ in range(10):
+        writer.record(served, batch, predictions, body)
+    kept = DEFAULT_MAX_PENDING_BYTES // body
+    assert writer.dropped_rows == 10 - kept
+    store = Store(tmp_path / ".specops")
+    try:
+        assert writer.flush(store) == kept  # what was kept is written once the store is free
+    finally:
+        store.close()
+    writer.record(served, batch, predictions, body)  # and the queue takes requests again
+    assert writer.dropped_rows == 10 - kept
+
+
+@pytest.mark.parametrize(
+    ("mangle", "words"),
+    [
+        (lambda data: data + b"trailing junk", "13 bytes after its stream ends"),
+        (lambda data: data + data, "bytes after its stream ends"),  # a second member
+        (lambda data: data[: len(data) // 2], "cut short"),
+    ],
+    ids=["trailing-bytes", "two-members", "truncated"],
+)
+def test_a_gzip_body_is_one_whole_stream(app: Any, mangle: Any, words: str) -> None:
+    import gzip
+
+    data = gzip.compress(json.dumps({"inputs": column_tensors()}).encode())
+    assert call(app, "POST", INFER, data, {"content-encoding": "gzip"})[0] == 200
+    reply = call(app, "POST", INFER, mangle(data), {"content-encoding": "gzip"})
+    refused(reply, INFER, 400, words)

@@ -121,6 +121,13 @@ def decode_body(body: bytes, headers: dict[bytes, bytes], limit: int) -> bytes:
         raise bad_request(f"the {encoding} body cannot be decompressed: {exc}") from None
     if len(plain) > limit or inflater.unconsumed_tail:
         raise too_large(limit)
+    if not inflater.eof:
+        raise bad_request(f"the {encoding} body is cut short: its stream does not end")
+    if inflater.unused_data:
+        raise bad_request(
+            f"the {encoding} body has {len(inflater.unused_data):,} bytes after its stream "
+            "ends (one stream per body)"
+        )
     return plain
 
 
