@@ -212,3 +212,21 @@ def drift_result(plugins: Plugins, type_name: str, column: str, result: Any) -> 
     if what:
         raise broken(plugins, "drift_test", type_name, f"column '{column}': {what}")
     return result
+
+
+def findings(plugins: Plugins, kind: str, type_name: str, component: Any, ctx: Any) -> list[Any]:
+    """A component's ``validate(ctx)`` findings: a list of ``Finding`` (or nothing)."""
+    from framework.components import Finding, check_findings
+
+    returned = check_findings(component, ctx)
+    what = ""
+    if returned is None or isinstance(returned, str | bytes | dict):
+        what = f"validate returned {type(returned).__name__}, not a list of Finding"
+    else:
+        returned = list(returned)
+        strays = [f for f in returned if not isinstance(f, Finding)]
+        if strays:
+            what = f"validate returned a {type(strays[0]).__name__} among its findings"
+    if what:
+        raise broken(plugins, kind, type_name, what)
+    return returned

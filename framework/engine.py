@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from framework import contracts, training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
-from framework.components import CheckOutcome, Release, StepContext, check_findings
+from framework.components import CheckOutcome, Release, StepContext
 from framework.errors import DataError, PluginFault, StoreError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
@@ -515,8 +515,12 @@ class Engine:
             if finding.key
             else f"{target.path}: {finding.message}"
             for target in self.spec.deploy
-            for finding in check_findings(
-                self.plugins.build("deploy", target.type, target.kwargs()), self.ctx
+            for finding in contracts.findings(
+                self.plugins,
+                "deploy",
+                target.type,
+                self.plugins.build("deploy", target.type, target.kwargs()),
+                self.ctx,
             )
         ]
         if problems:

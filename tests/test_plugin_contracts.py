@@ -318,3 +318,27 @@ def test_a_source_returning_no_table_is_its_bug_and_duplicate_names_are_refused(
     result = project.cli(command, project.write_spec(SOURCE_SPEC))
     assert result.code == 2, result
     assert "source 'c_source' returned more than one column named 'a'" in result.err
+
+
+class ValidatingPlugin:
+    @hookimpl
+    def specops_register_sources(self, register) -> None:
+        class Source:
+            def validate(self, ctx):
+                return "the file is missing"  # a message, not a list of Finding
+
+            def load(self, ctx):
+                raise AssertionError("never loaded")
+
+        register("c_source", Source, None, summary="s")
+
+
+def test_a_validate_returning_no_findings_list_names_the_plugin(tmp_path) -> None:
+    """It was "internal error: AttributeError: 'str' object has no attribute 'message'"."""
+    project = SpecopsProject(tmp_path / "project", [("contract", ValidatingPlugin())])
+    result = project.validate(SOURCE_SPEC)
+    assert result.code == 3, result
+    assert (
+        "error in plugin 'contract' (source 'c_source'): validate returned str, not a list "
+        "of Finding"
+    ) in result.err

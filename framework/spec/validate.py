@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from framework.components import StepContext, check_findings
+from framework import contracts
+from framework.components import StepContext
 from framework.errors import Problem, SpecError, UserError
 from framework.plugins import Plugins
 from framework.redact import hashable
@@ -229,7 +230,7 @@ class _Checker:
                 path + ("params", f.key) if f.key else path,
                 hint=f.hint,
             )
-            for f in check_findings(component, self.ctx)
+            for f in contracts.findings(self.plugins, kind, type_name, component, self.ctx)
         ]
         tasks = getattr(component, "tasks", None)
         if kind == "model" and tasks is not None and self.task and self.task not in tasks:
