@@ -172,7 +172,7 @@ def deploy_path_findings(target: Path, ctx: StepContext, key: str = "path") -> l
     from framework.components import Finding
 
     hint = "choose a new or empty directory; paths are relative to the spec file"
-    refusal = protected_refusal(target, ctx)
+    refusal = _length_refusal(target, len(".-new-") + 8) or protected_refusal(target, ctx)
     if refusal:
         return [Finding(refusal, key=key, hint=hint)]
     for place in target.parents:
@@ -189,8 +189,43 @@ def deploy_file_findings(target: Path, ctx: StepContext, key: str) -> list[Findi
     not over a folder, and nothing there it may not replace."""
     from framework.components import Finding
 
-    refusal = protected_refusal(target, ctx) or file_refusal(target)
+    refusal = (
+        _length_refusal(target, len(f".{MARKER}") + len(".tmp") + 10)
+        or protected_refusal(target, ctx)
+        or file_refusal(target)
+    )
     return [Finding(refusal, key=key)] if refusal else []
+
+
+NAME_MAX = 255
+"""Bytes in one file or folder name on common file systems (ext4, XFS, APFS, NTFS)."""
+
+PATH_MAX = 4096
+"""Bytes in a whole path on Linux."""
+
+
+def _length_refusal(target: Path, added: int) -> str | None:
+    """Why ``target`` cannot be written by a deploy because a name in it is too long
+    (with the ``added`` characters of the staging or marker name made from it), caught
+    at ``validate`` rather than after the model is registered."""
+    longest = max((len(part.encode()) for part in target.parts), default=0)
+    if longest + added > NAME_MAX:
+        return (
+            f"deploy path {_shortened(target)} has a name of {longest} bytes: a deploy "
+            f"adds {added} characters to it for its staging or marker files, and a name "
+            f"may have at most {NAME_MAX} bytes"
+        )
+    if len(str(target).encode()) + added > PATH_MAX:
+        return (
+            f"deploy path {_shortened(target)} is {len(str(target).encode())} bytes long: "
+            f"a path may have at most {PATH_MAX}"
+        )
+    return None
+
+
+def _shortened(target: Path) -> str:
+    text = str(target)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-50:]}"
 
 
 def _absent_file_refusal(path: Path, marker: Path) -> str | None:

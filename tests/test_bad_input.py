@@ -225,3 +225,52 @@ def test_thousands_of_problems_print_the_first_fifty_and_a_count(cli, write_spec
     assert result.err.count("error:") == 50
     listed = cli("validate", spec, "--json")
     assert len(json.loads(listed.out)[0]["problems"]) > 200
+
+
+LONG_NAME = "x" * 300
+DEEP = "/".join(["a"] * 2100)
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "said"),
+    [
+        ("deploy", "out/a\\0b", "a path contains a NUL character"),
+        ("source", "data\\0.csv", "a path contains a NUL character"),
+        ("store", "st\\0ore", "a path contains a NUL character"),
+        ("deploy", f"out/{LONG_NAME}", "has a name of 300 bytes"),  # at validate, with line
+        ("source", f"{DEEP}.csv", "path too long for the file system"),
+        ("store", f"out/{LONG_NAME}", "path too long for the file system"),
+    ],
+)
+def test_a_path_no_file_system_takes_is_bad_input_for_every_kind_of_path(
+    cli, write_spec, tmp_path: Path, where: str, path: str, said: str
+) -> None:
+    """A NUL (a YAML escape) or an over-long name in a deploy path, a source path or
+    the store path: a ValueError or ENAMETOOLONG was blamed on whichever plugin met
+    it first ("a bug in that plugin"), exit 3."""
+    source = "{type: sklearn_dataset, params: {name: breast_cancer}}"
+    if where == "source":
+        source = f'{{type: csv, params: {{path: "{path}"}}}}'
+    deploy = (
+        f'deploy: [{{type: directory, params: {{path: "{path}"}}}}]' if where == "deploy" else ""
+    )
+    store = f'store: {{path: "{path}"}}' if where == "store" else ""
+    spec = write_spec(
+        f"""
+        name: bc
+        task: binary
+        data: {{source: {source}, target: target}}
+        model: {{type: lightgbm, params: {{n_estimators: 5}}}}
+        {deploy}
+        {store}
+        """
+    )
+    validated, ran = cli("validate", spec), cli("run", spec)
+    assert validated.code in (0, 2), validated.err  # the store path is first used by run
+    assert ran.code == 2, ran.err
+    for result in (validated, ran):
+        assert "bug" not in result.err and len(result.err) < 1000, result.err  # shortened
+    assert said in ran.err, ran.err
+    store = tmp_path / ".specops"
+    if (store / "store.db").exists():
+        assert store_rows(store, "SELECT count(*) FROM model_versions") == [(0,)]

@@ -82,8 +82,35 @@ def as_user_error(exc: BaseException) -> UserError | None:
                 return found
         if isinstance(current, OSError) and current.errno in NO_SPACE | READ_ONLY:
             return _from_os_error(current)
+        bad_path = _bad_path(current)
+        if bad_path is not None:
+            return bad_path
     if any(_says_no_space(str(current)) for current in _chain(exc)):
         return no_space(None, str(exc))  # a library that reported ENOSPC only in words
+    return None
+
+
+SHOWN_PATH = 120
+"""Characters of an over-long path a message shows (its start and its end)."""
+
+
+def _bad_path(exc: BaseException) -> UserError | None:
+    """A path no file system takes (a name over 255 bytes, a path over 4096, a NUL
+    character): it came from a spec or an argument, so it is bad input, not a bug
+    of whichever plugin or module tried to open it first."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename) if exc.filename is not None else ""
+        shown = name if len(name) <= SHOWN_PATH else f"{name[:60]}...{name[-50:]}"
+        return UserError(
+            f"path too long for the file system ({len(name)} characters; a name may have "
+            f"at most 255 bytes, a whole path 4096): {shown}; shorten it in the spec or "
+            "the arguments"
+        )
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):
+        return UserError(
+            "a path contains a NUL character, which no file system accepts: check the "
+            'paths in the spec (a YAML escape such as "\\0") and the arguments'
+        )
     return None
 
 
