@@ -135,6 +135,10 @@ class Secrets:
             for form in _forms(value):
                 if len(form) >= MIN_LENGTH or (secret_key and len(form) >= SHORTEST_SECRET):
                     forms.setdefault(form, placeholder)
+            for part in _url_parts(value):  # "database not found: /srv/x.db" quotes a part
+                for form in _forms(part):
+                    if len(form) >= ANYWHERE_LENGTH:
+                        forms.setdefault(form, placeholder)
         whole = value and CREDENTIAL_KEY.search(key)
         credentials = {value: f"${{env:{name}}}"} if whole else {}
         for part in _credentials_in(value):
@@ -244,6 +248,20 @@ def _number_forms(value: str) -> list[str]:
     if number.is_integer():
         forms.append(str(int(number)))
     return forms
+
+
+def _url_parts(value: str) -> list[str]:
+    """A URL's host and path, which a driver's message quotes on their own ("could not
+    connect to db.internal", "SQLite database not found: /srv/sales.db")."""
+    if "://" not in value:
+        return []
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+    except ValueError:
+        return []
+    path = parts.path
+    return [host, path, "/" + path.lstrip("/")] if path.strip("/") else [host]
 
 
 def _credentials_in(value: str) -> list[str]:

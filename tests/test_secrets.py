@@ -197,6 +197,25 @@ def test_monitor_checks_from_the_environment_stay_out_of_records_and_reports(
     assert "${env:MON_COLUMN}" in as_json.out and "${env:MON_MIN}" in as_json.out
 
 
+def test_a_part_of_a_url_from_the_environment_quoted_alone_is_not_stored_or_shown(
+    cli, write_spec, monkeypatch, tmp_path: Path
+) -> None:
+    """A driver's message quotes the URL's path or host on its own ("SQLite database not
+    found: /srv/...db"): only the whole URL and its password were remembered."""
+    missing = tmp_path / "Private-Finance-Share" / "ledger.db"
+    monkeypatch.setenv("LEDGER_URL", f"sqlite:///{missing}?password=Pw-Ledger-9")
+    spec = write_spec(SQL_SPEC.replace("${env:DB_URL}", "${env:LEDGER_URL}"))
+
+    run, as_json = cli("run", spec), cli("run", spec, "--json", "--debug")
+
+    assert run.code == as_json.code == 2, run.err
+    assert "SQLite database not found: ${env:LEDGER_URL}" in run.err
+    texts = (run.out, run.err, as_json.out, as_json.err)
+    assert_nowhere(
+        ("Private-Finance-Share", "Pw-Ledger-9"), *texts, every_byte(tmp_path / ".specops")
+    )
+
+
 def test_numbers_from_the_environment_stay_out_of_gate_and_drift_records(
     cli, write_spec, monkeypatch, tmp_path: Path
 ) -> None:
