@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import PluginFault
@@ -230,3 +231,60 @@ def findings(plugins: Plugins, kind: str, type_name: str, component: Any, ctx: A
     if what:
         raise broken(plugins, kind, type_name, what)
     return returned
+
+
+def built(plugins: Plugins, kind: str, type_name: str, component: Any) -> Any:
+    """A component just built: the attributes the engine reads without calling
+    anything have the types it relies on (``tasks = "binary"`` matched by substring).
+    A missing member is named when it is first used (see ``plugin_host.fault``), so
+    partial test doubles still work."""
+    from framework.components import TASKS
+
+    def of(name: str) -> Any:
+        return getattr(component, name, None)
+
+    what = ""
+    if kind == "model" and of("tasks") is not None:
+        tasks = of("tasks")
+        if (
+            isinstance(tasks, str)
+            or not isinstance(tasks, Iterable)
+            or not set(tasks) <= set(TASKS)
+        ):
+            what = f"tasks is {tasks!r}; it must be a set of {', '.join(TASKS)}"
+    if not what and kind == "drift_test" and of("roles") is not None:
+        roles = of("roles")
+        if (
+            isinstance(roles, str)
+            or not isinstance(roles, Iterable)
+            or not set(roles) <= {"numeric", "categorical"}
+        ):
+            what = f"roles is {roles!r}; it must be a set of numeric, categorical"
+    if what:
+        raise broken(plugins, kind, type_name, what)
+    return component
+
+
+def metric_declares(plugins: Plugins, name: str, metric: Any) -> None:
+    """A metric a gate names: ``higher_is_better`` a bool and ``bounds`` two numbers
+    or None (a ``higher_is_better`` of ``"no"`` read as True: the gate backwards).
+    Checked for gated metrics only, so a broken metric no spec gates on stops nothing."""
+    direction = getattr(metric, "higher_is_better", None)
+    what = ""
+    if not isinstance(direction, bool):
+        what = f"higher_is_better is {direction!r}, not True or False"
+    elif not _bounds(getattr(metric, "bounds", None)):
+        what = (
+            f"bounds is {getattr(metric, 'bounds', None)!r}, not (lowest, highest) numbers or None"
+        )
+    if what:
+        raise broken(plugins, "metric", name, what)
+
+
+def _bounds(bounds: Any) -> bool:
+    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+        return False
+    ends = [b for b in bounds if b is not None]
+    if not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in ends):
+        return False
+    return len(ends) < 2 or ends[0] <= ends[1]

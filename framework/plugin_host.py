@@ -23,7 +23,7 @@ from typing import Any
 
 import pluggy
 
-from framework import hookspecs
+from framework import contracts, hookspecs
 from framework.errors import PluginError, PluginFault, UserError
 from framework.events import RunInfo, StepInfo
 from framework.param_defaults import with_defaults
@@ -95,16 +95,17 @@ class Plugins:
                     f"plugin {self._label(name)} failed in {hook} for {what}: {_described(exc)}"
                 ) from exc
             if component is not None:
-                return component
+                return contracts.built(self, kind, type_name, component)
         entry = self.registry.get(kind, type_name)  # UnknownComponent names the alternatives
         try:
-            return entry.factory(**dict(params or {}))
+            component = entry.factory(**dict(params or {}))
         except UserError:
             raise
         except Exception as exc:
             raise PluginError(
                 f"plugin {self._info_label(entry.plugin)} could not build {what}: {_described(exc)}"
             ) from exc
+        return contracts.built(self, kind, type_name, component)
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Add an in-process plugin for lifecycle events (progress display, tracking)."""
@@ -203,6 +204,24 @@ class Plugins:
                 component=self._component(owner, frames, [components, fallback]),
                 step=step,
             )
+        return self._missing_member(exc, step)
+
+    def _missing_member(self, exc: BaseException, step: str) -> PluginFault | None:
+        """An AttributeError raised by specops reading a member a plugin's component
+        lacks (``fit``, ``bounds``, ...): that plugin's bug, not specops'."""
+        component = getattr(exc, "obj", None) if isinstance(exc, AttributeError) else None
+        if component is None:
+            return None
+        for entry in self.registry.entries.values():
+            if isinstance(entry.factory, type) and isinstance(component, entry.factory):
+                return PluginFault(
+                    entry.plugin.label,
+                    entry.plugin.version,
+                    f"{type(component).__name__} has no '{exc.name}', which a "
+                    f"{entry.kind} must have (docs/plugin_reference.md)",
+                    component=f"{entry.kind} '{entry.type_name}'",
+                    step=step,
+                )
         return None
 
     def owner_of(self, module: str) -> PluginInfo | None:

@@ -342,3 +342,63 @@ def test_a_validate_returning_no_findings_list_names_the_plugin(tmp_path) -> Non
         "error in plugin 'contract' (source 'c_source'): validate returned str, not a list "
         "of Finding"
     ) in result.err
+
+
+class ShapelessPlugin:
+    """A metric whose direction is text, and a model without ``fit``."""
+
+    @hookimpl
+    def specops_register_metrics(self, register) -> None:
+        class Metric:
+            tasks = frozenset({"binary"})
+            higher_is_better = "no"  # bool("no") is True: the gate would read it backwards
+            bounds = (0.0, 1.0)
+
+            def compute(self, y_true, y_pred, y_score):
+                return 0.5
+
+        register("c_metric", Metric, None, summary="s")
+
+    @hookimpl
+    def specops_register_models(self, register) -> None:
+        class Lazy:
+            tasks = frozenset({"binary"})
+            native_categorical = False
+            handles_missing = False
+
+        register("c_model", Lazy, None, summary="s")
+
+
+SHAPELESS_SPEC = """
+name: shapeless
+task: binary
+data:
+  source: {type: sklearn_dataset, params: {name: breast_cancer}}
+  target: target
+model: {type: MODEL}
+gate:
+  METRIC: {min: 0.1}
+"""
+
+
+def test_a_metric_direction_that_is_not_a_bool_names_the_plugin(tmp_path) -> None:
+    project = SpecopsProject(tmp_path / "project", [("contract", ShapelessPlugin())])
+    spec = SHAPELESS_SPEC.replace("MODEL", "logistic_regression").replace("METRIC", "c_metric")
+    result = project.validate(spec)
+    assert result.code == 3, result
+    assert (
+        "error in plugin 'contract' (metric 'c_metric'): higher_is_better is 'no', "
+        "not True or False"
+    ) in result.err
+
+
+def test_a_member_the_engine_needs_and_the_component_lacks_names_the_plugin(tmp_path) -> None:
+    """It was "internal error (a bug in specops or a plugin): AttributeError: 'Lazy'
+    object has no attribute 'fit'", no plugin named."""
+    project = SpecopsProject(tmp_path / "project", [("contract", ShapelessPlugin())])
+    result = project.run(SHAPELESS_SPEC.replace("MODEL", "c_model").replace("METRIC", "accuracy"))
+    assert result.code == 3, result
+    assert (
+        "error in plugin 'contract' (model 'c_model', step train): Lazy has no 'fit', which "
+        "a model must have"
+    ) in result.err

@@ -22,7 +22,7 @@ from typing import Any
 
 from framework import contracts
 from framework.components import StepContext
-from framework.errors import Problem, SpecError, UserError
+from framework.errors import PluginFault, Problem, SpecError, UserError
 from framework.plugins import Plugins
 from framework.redact import hashable
 from framework.registry import UnknownComponent
@@ -222,6 +222,8 @@ class _Checker:
             return found
         try:
             component = self.plugins.build(kind, type_name, params)
+        except PluginFault:
+            raise  # the component it built breaks its protocol: a bug, not the params
         except Exception as exc:  # a plugin's constructor rejecting its params
             return [self.problem(f"{kind} '{type_name}' rejects its params: {exc}", path)]
         problems = [
@@ -327,6 +329,7 @@ class _Checker:
         numeric = (int, float)
         low = low if isinstance(low, numeric) and not isinstance(low, bool) else None
         high = high if isinstance(high, numeric) and not isinstance(high, bool) else None
+        contracts.metric_declares(self.plugins, name, metric)
         bound_low, bound_high = metric.bounds
         problems = []
         if low is not None and high is not None and low > high:
