@@ -23,6 +23,7 @@ from framework import (
     text_as_categories,
 )
 from plugins.models._common import class_count, read_meta, write_meta
+from plugins.models.lightgbm_file import check_model_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -271,8 +272,13 @@ class LightGBMModel:
         model.task = meta["task"]
         model.n_classes = meta["n_classes"]
         model.features = meta["features"]
+        try:
+            text = (directory / MODEL_FILE).read_text(encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
+        check_model_text(text, meta)  # LightGBM's reader crashes on a crafted file
         try:  # parsed by LightGBM's C++ reader; its categories line by json, never eval
-            model._booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+            model._booster = lgb.Booster(model_str=text)
         except (lgb.basic.LightGBMError, ValueError, OSError) as exc:
             raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
         return model

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -145,3 +146,63 @@ def test_deeply_nested_json_in_a_package_is_exit_2(
 def test_the_exported_package_itself_still_loads(exported: Path, taken_port: int, cli: Any) -> None:
     result = cli("serve", "--package", exported, "--port", taken_port)
     assert result.code == 2 and "cannot listen" in result.err  # loaded, then the port
+
+
+def _edit_trees(package: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` once in model.txt, then make ``tree_sizes`` right again
+    (as whoever crafts a file would), so only the edit itself is left to be caught."""
+    path = package / "model" / "model.txt"
+    text = path.read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    head, _, rest = text.partition("\nTree=")
+    trees, end, tail = ("Tree=" + rest).partition("end of trees")
+    blocks = re.split(r"(?m)^(?=Tree=\d+$)", trees)[1:]
+    sizes = " ".join(str(len(block)) for block in blocks)
+    head = re.sub(r"(?m)^tree_sizes=.*$", f"tree_sizes={sizes}", head)
+    path.write_text(f"{head}\n{''.join(blocks)}{end}{tail}")
+
+
+LIGHTGBM_CASES: list[tuple[str, str, str, str]] = [
+    ("classes", "num_class=1", "num_class=2000000000", "num_class=2000000000"),
+    ("features", "max_feature_idx=8", "max_feature_idx=2000000000", "max_feature_idx="),
+    ("leaves", "num_leaves=7", "num_leaves=2000000000", "num_leaves=2000000000"),
+    ("split-feature", "split_feature=0 4 2 2 4 4", "split_feature=0 4 2 2 4 99999", "feature"),
+    ("child-outside", "left_child=2 3 4 5 -1 -2", "left_child=2 3 4 5 -1 99", "left_child=99"),
+    ("child-loop", "left_child=2 3 4 5 -1 -2", "left_child=2 3 4 0 -1 -2", "left_child=0"),
+    ("leaf-outside", "right_child=1 -3 -4 -5 -6 -7", "right_child=1 -3 -4 -5 -6 -70", "-70"),
+    ("short-array", "decision_type=2 2 2 2 2 2", "decision_type=2 2 2", "3 entries, not 6"),
+    ("linear", "is_linear=0", "is_linear=1", "linear tree"),
+    ("tree-sizes", "tree_sizes=856", "tree_sizes=85600000000", "tree_sizes does not match"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [case[1:] for case in LIGHTGBM_CASES],
+    ids=[case[0] for case in LIGHTGBM_CASES],
+)
+def test_a_crafted_lightgbm_file_is_refused_before_lightgbm_reads_it(
+    exported: Path,
+    tmp_path: Path,
+    taken_port: int,
+    cli_process: Any,
+    old: str,
+    new: str,
+    message: str,
+) -> None:
+    """LightGBM aborted ("terminate called without an active exception", exit -6) or
+    segfaulted (-11) on these, allocated 30 GiB for num_class, or predicted through a
+    child index outside the tree. Run as a process: a crash is a crash, not a failure."""
+    package = tmp_path / "pkg"
+    shutil.copytree(exported, package)
+    if old.startswith("tree_sizes"):
+        path = package / "model" / "model.txt"
+        path.write_text(path.read_text().replace(old, new, 1))
+    else:
+        _edit_trees(package, old, new)
+    _rehash(package)
+    result = cli_process("serve", "--package", package, "--port", taken_port)
+    assert result.code == 2, result.err[-500:]
+    assert "model.txt is not a readable LightGBM model" in result.err
+    assert message in result.err and "cannot listen" not in result.err
