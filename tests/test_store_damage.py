@@ -354,6 +354,33 @@ def test_a_read_only_store_answers_reads_and_names_itself_on_writes(
     assert blobs(store) == before and champion(store) == 3
 
 
+def test_a_read_only_store_is_served_without_a_request_log(project: Path) -> None:
+    """serve wrote its PID record into the store first: a read-only store could not be
+    served at all, though serving only reads the model."""
+    from tests.serving.conftest import Client, start_server
+
+    store = project / ".specops"
+    with read_only_mount(store):
+        refused = subprocess.run(
+            [sys.executable, "-m", "framework.cli.main", "serve", "bc", "--store", store],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "serve a read-only store with --no-request-log" in refused.stderr
+        server = start_server("bc", "--store", store, "--no-request-log")
+        try:
+            client = Client(server.port)
+            assert client.get("/ping")[0] == 200
+            status, version = client.get("/version")
+            assert status == 200 and version["version"] == 3
+        finally:
+            server.stop()
+        _, err = server.process.communicate(timeout=10)
+        assert "not listed by `specops serve --status`" in err
+
+
 # full disk --------------------------------------------------------------------------
 
 

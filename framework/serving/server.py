@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from framework.errors import UserError
 from framework.serving.settings import SETTINGS_ENV, TOKEN_ENV, ServeSettings
@@ -147,6 +147,32 @@ def url_of(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
+def _write_record(root: Path | None, record: Any, request_log: bool) -> Path | None:
+    """This server's PID record in the store, or None: a store on a read-only mount
+    is still served (read-only, with --no-request-log), only not listed by --status."""
+    from framework.serving import daemon
+    from framework.store.failures import READ_ONLY
+
+    if root is None:
+        return None
+    try:
+        return daemon.write_record(root, record)
+    except OSError as exc:
+        if exc.errno not in READ_ONLY:
+            raise
+        if request_log:
+            raise UserError(
+                f"cannot write {daemon.serve_dir(root)} ({exc.strerror}): the request log "
+                "is kept in the store too; serve a read-only store with --no-request-log"
+            ) from exc
+        print(
+            f"note: cannot write {daemon.serve_dir(root)} ({exc.strerror}): this server "
+            "is not listed by `specops serve --status`; stop it with Ctrl-C or its PID",
+            file=sys.stderr,
+        )
+        return None
+
+
 def run(settings: ServeSettings, log_file: str | None = None) -> int:
     """Serve in this process until SIGTERM or Ctrl-C; returns the exit code.
 
@@ -165,7 +191,7 @@ def run(settings: ServeSettings, log_file: str | None = None) -> int:
     served = holder.current
     root = store_root_of(settings)
     record = daemon.ServerRecord.for_this_process(settings, served, log_file)
-    pid_file = daemon.write_record(root, record) if root is not None else None
+    pid_file = _write_record(root, record, settings.request_log)
     _announce(settings, served, holder)
     from framework.serving.connections import ConnectionLimits, LimitedHttpProtocol
 
