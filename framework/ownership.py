@@ -157,13 +157,27 @@ def protected_refusal(target: Path, ctx: StepContext) -> str | None:
     target = target.resolve()
     for label, place in places:
         place = place.resolve()
-        if target == place:
+        if _same(target, place):
             return f"deploy path {target} is {label}: a deploy would replace it"
-        if target in place.parents:
+        if any(_same(target, parent) for parent in place.parents):
             return f"deploy path {target} holds {label} ({place}): a deploy would replace it"
-    if ctx.store_root is not None and ctx.store_root.resolve() in target.parents:
-        return f"deploy path {target} is inside the store ({ctx.store_root.resolve()})"
+    if ctx.store_root is not None:
+        store = ctx.store_root.resolve()
+        if any(_same(parent, store) for parent in target.parents):
+            return f"deploy path {target} is inside the store ({store})"
     return None
+
+
+def _same(path: Path, place: Path) -> bool:
+    """Whether two paths name one directory: equal, or (both existing) the same file on
+    disk, however spelt: another case on a case-insensitive file system (macOS,
+    Windows), a bind mount, a second mount of the same folder."""
+    if path == place:
+        return True
+    try:
+        return os.path.samefile(path, place)
+    except (OSError, ValueError):
+        return False
 
 
 def deploy_path_findings(target: Path, ctx: StepContext, key: str = "path") -> list[Finding]:

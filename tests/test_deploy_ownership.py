@@ -281,6 +281,41 @@ def test_a_marker_replaces_a_link_put_at_its_name_after_the_checks(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
 
 
+@pytest.mark.parametrize("place", ["store", "spec folder"])
+def test_the_store_or_project_under_another_name_is_still_protected(
+    tmp_path: Path, cli: Cli, place: str
+) -> None:
+    """Resolving links is not enough: a bind mount (or another case of the name on a
+    case-insensitive file system) is the same folder under a name no path comparison
+    matches. A deploy into the store through it was allowed."""
+    import subprocess
+
+    project = tmp_path / "project"
+    spec = write_project(project, "")
+    assert cli("run", spec).code == 0
+    alias = tmp_path / "alias"
+    alias.mkdir()
+    source = project / ".specops" if place == "store" else project
+    bound = subprocess.run(["mount", "--bind", str(source), str(alias)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        path = alias / "exported" if place == "store" else alias
+        spec.write_text(
+            spec.read_text() + f"deploy: [{{type: directory, params: {{path: '{path}'}}}}]\n"
+        )
+        before = snapshot(project)
+
+        result = cli("validate", spec)
+
+        assert result.code == 2, result.err
+        said = "is inside the store" if place == "store" else "is the spec's folder"
+        assert f"deploy path {path} {said}" in result.err
+        assert snapshot(project) == before
+    finally:
+        subprocess.run(["umount", "--lazy", str(alias)], check=True)
+
+
 def test_a_user_folder_that_appears_while_the_model_trains_stops_the_run_before_register(
     tmp_path: Path,
 ) -> None:
