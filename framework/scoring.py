@@ -137,7 +137,7 @@ def score_file(
             hint="drop them, pass the one to keep as --id-column, or leave out "
             "--strict-columns to ignore them",
         )
-    if output.resolve() == source.path.resolve():
+    if output.resolve() == source.path.resolve() or _same_file(output, source.path):
         raise UserError(f"the output would overwrite the input {source.path}; choose another path")
     outputs = OutputColumns.of(package, id_column)
     writer = ChunkWriter(output)
@@ -579,3 +579,12 @@ class ChunkWriter:
             self._writer = None
         self.partial.unlink(missing_ok=True)
         partial_output.release(self._claim)
+
+
+def _same_file(output: Path, source: Path) -> bool:
+    """Whether ``output`` already is the input under another name (a bind mount, another
+    case on a case-insensitive file system): the rename at the end would replace it."""
+    try:
+        return os.path.samefile(output, source)
+    except (OSError, ValueError):
+        return False

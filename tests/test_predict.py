@@ -248,6 +248,28 @@ def test_bad_file_names_are_exit_2(cli, trained: Path) -> None:
     assert result.code == 2 and "no id column 'cust_id'; did you mean 'customer_id'" in result.err
 
 
+def test_the_input_under_another_name_is_never_the_output(cli, trained: Path) -> None:
+    """Through a bind mount (or another case of the name on a case-insensitive file
+    system) the input's path does not resolve to the output's: the rename at the end
+    replaced the input with its own predictions."""
+    data = trained / "data"
+    data.mkdir()
+    source = scoring_rows(data)
+    before = source.read_bytes()
+    alias = trained / "alias"
+    alias.mkdir()
+    bound = subprocess.run(["mount", "--bind", str(data), str(alias)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
+    try:
+        result = predict(cli, trained, "score", "-i", source, "-o", alias / source.name)
+    finally:
+        subprocess.run(["umount", "--lazy", str(alias)], check=True)
+    assert result.code == 2, result.err
+    assert f"the output would overwrite the input {source}" in result.err
+    assert source.read_bytes() == before
+
+
 def test_outputs_that_would_clash_are_exit_2_and_write_nothing(cli, trained: Path) -> None:
     source = scoring_rows(trained)
     before = source.read_bytes()
