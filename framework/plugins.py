@@ -148,17 +148,28 @@ def _admit(pm: pluggy.PluginManager, plugin: object, info: PluginInfo) -> None:
         if callable(getattr(plugin, hook, None))
         and not hasattr(getattr(plugin, hook), f"{ENTRY_POINT_GROUP}_impl")
     ]
+    wrong = []  # every problem at once, so an author fixes them in one go
     if unmarked:  # pluggy would skip it silently: the plugin would do nothing
-        raise Refused(
+        wrong.append(
             f"defines {', '.join(unmarked)} without @hookimpl, so specops would never "
             "call it; decorate it with framework.hookimpl"
         )
-    wrong = [
+    wrong += [
         problem
         for hook in known
         if callable(getattr(plugin, hook, None))
         for problem in argument_problems(hook, getattr(plugin, hook), getattr(hookspecs, hook))
     ]
+    marked = f"{ENTRY_POINT_GROUP}_impl"
+    misnamed = [
+        name
+        for name in dir(plugin)
+        if name not in known
+        and isinstance(getattr(getattr(plugin, name, None), marked, None), dict)
+        and not getattr(getattr(plugin, name), marked).get("optionalhook")
+    ]
+    if misnamed:
+        wrong += unknown_hook_problems(misnamed, known)
     if wrong:
         raise Refused("; ".join(wrong))
     try:

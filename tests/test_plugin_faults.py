@@ -296,6 +296,33 @@ def test_faulty_plugins_are_refused_whole_by_name_and_the_rest_works(
     assert run.code == 0, run.err  # the refused plugin's run_start was never called
 
 
+class ThreeMistakes:
+    @hookimpl
+    def specops_step_ends(self, run, step) -> None:  # misspelt
+        pass
+
+    @hookimpl
+    def specops_run_end(self, run, stp=None) -> None:  # an argument the hook does not pass
+        pass
+
+    def specops_run_start(self, run) -> None:  # no @hookimpl
+        pass
+
+
+def test_a_plugin_is_told_every_hook_mistake_at_once() -> None:
+    """Refusals came one at a time (unmarked, then arguments, then names): an author
+    fixed one, reloaded and met the next."""
+    with pytest.raises(PluginError) as refused:
+        load_plugins(extra=[("typos", ThreeMistakes())])
+    message = str(refused.value)
+    assert "defines specops_run_start without @hookimpl" in message
+    assert "'stp' is not an argument of this hook" in message
+    assert (
+        "implements an unknown hook 'specops_step_ends'; did you mean 'specops_step_end'?"
+        in message
+    )
+
+
 def test_type_collisions_are_all_named_and_the_user_chooses(
     cli_process, site: Path, tmp_path: Path
 ) -> None:
