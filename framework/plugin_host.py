@@ -107,6 +107,16 @@ class Plugins:
             ) from exc
         return contracts.built(self, kind, type_name, component)
 
+    def observes(self, name: str) -> list[str]:
+        """The lifecycle hooks plugin ``name`` implements (a tracker has no components,
+        so this is how ``specops plugins`` shows it does something)."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is None:
+            return []
+        hooks = [caller.name for caller in self.pm.get_hookcallers(plugin) or []]
+        lifecycle = ("specops_run_", "specops_step_")
+        return sorted(hook for hook in hooks if hook.startswith(lifecycle))
+
     def register(self, plugin: object, name: str | None = None) -> None:
         """Add an in-process plugin for lifecycle events (progress display, tracking)."""
         self.pm.register(plugin, name=name)

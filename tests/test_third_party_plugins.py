@@ -150,3 +150,27 @@ def test_tables_never_cut_a_type_or_distribution_name(cli_process, tmp_path: Pat
     assert "…" not in listed.out
     cells = "".join(line.split("│")[4].strip() for line in listed.out.splitlines() if "│" in line)
     assert "balanced_accuracy_of_the_positive_class" in cells  # folded, whole
+
+
+TRACKER = """
+from framework import hookimpl
+
+
+@hookimpl
+def specops_run_end(run):
+    pass
+"""
+
+
+def test_a_tracker_is_listed_with_the_lifecycle_hooks_it_implements(
+    cli_process, tmp_path: Path
+) -> None:
+    """A tracker has no components: `specops plugins` said only "(no components)", so
+    nothing showed it would see every run."""
+    site = tmp_path / "site"
+    install(site, "specops-runlog", "runlog", TRACKER, "runlog")
+    listed = cli_process("plugins", "--json", env=env_for(site))
+    plugin = next(p for p in json.loads(listed.out)["plugins"] if p["name"] == "runlog")
+    assert plugin["components"] == [] and plugin["lifecycle_hooks"] == ["specops_run_end"]
+    table = cli_process("plugins", env=env_for(site)).out
+    assert "lifecycle hooks: run_end" in " ".join(table.split())

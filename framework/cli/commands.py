@@ -142,6 +142,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                             {"kind": e.kind, "type": e.type_name, "summary": e.summary}
                             for e in entries
                         ],
+                        "lifecycle_hooks": plugins.observes(info.name),
                     }
                     for info, entries in registry.by_plugin()
                 ],
@@ -152,5 +153,5 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         return 0
     from framework.cli.tables import print_plugins
 
-    print_plugins(registry)
+    print_plugins(registry, {info.name: plugins.observes(info.name) for info in registry.plugins})
     return 0

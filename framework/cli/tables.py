@@ -200,8 +200,19 @@ def run_json(result: RunResult) -> dict[str, Any]:
     }
 
 
-def print_plugins(registry: ComponentRegistry) -> None:
-    """One row per component with its summary; then plugins refused and types withheld."""
+def _hooks_line(hooks: list[str] | None) -> str:
+    from rich.markup import escape
+
+    if not hooks:
+        return ""
+    return "lifecycle hooks: " + escape(", ".join(h.removeprefix("specops_") for h in hooks))
+
+
+def print_plugins(
+    registry: ComponentRegistry, observes: dict[str, list[str]] | None = None
+) -> None:
+    """One row per component with its summary (a plugin with none, a tracker, shows the
+    lifecycle hooks it implements); then plugins refused and types withheld."""
     from rich.markup import escape
 
     console = _console()
@@ -217,7 +228,7 @@ def print_plugins(registry: ComponentRegistry) -> None:
                 escape(info.version) if index == 0 else "",
                 entry.kind if entry else "",
                 escape(entry.type_name) if entry else "[dim](no components)[/]",
-                escape(entry.summary) if entry else "",
+                escape(entry.summary) if entry else _hooks_line((observes or {}).get(info.name)),
             )
     console.print(table)
     for broken in registry.broken:
