@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from framework.errors import StoreError
@@ -51,12 +52,42 @@ def package_files(directory: Path) -> dict[str, str]:
     return files
 
 
-def verify_package(directory: Path) -> None:
-    """Refuse an exported package whose files differ from its ``release.json`` list.
+def check_entries(directory: Path) -> None:
+    """Refuse a package holding anything but regular files and folders.
 
-    Does nothing for a directory without ``release.json`` (a package materialised from
-    the store, already verified blob by blob).
+    Checked for every package, with or without ``release.json``: a FIFO named
+    ``signature.json`` blocked the loader for ever, and ``model/model.txt`` linked to
+    ``/dev/zero`` was read without end. Nothing is opened here (``lstat`` only), and
+    folders are walked with a list, not recursion, however deep they nest.
     """
+    pending = [directory]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise StoreError(f"model package {directory}: cannot list {folder}: {exc}") from exc
+        for entry in entries:
+            relative = Path(entry.path).relative_to(directory).as_posix()
+            if entry.is_symlink():
+                raise StoreError(f"model package {directory}: {relative} is a symbolic link")
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif not entry.is_file(follow_symlinks=False):
+                raise StoreError(
+                    f"model package {directory}: {relative} is not a regular file "
+                    "(a FIFO, socket or device)"
+                )
+
+
+def verify_package(directory: Path) -> None:
+    """Refuse a package holding special files or symbolic links, and an exported package
+    whose files differ from its ``release.json`` list.
+
+    The list is not checked for a directory without ``release.json`` (a package
+    materialised from the store, already verified blob by blob).
+    """
+    check_entries(directory)
     release = directory / RELEASE_FILE
     if not release.is_file():
         return

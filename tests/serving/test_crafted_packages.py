@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +209,34 @@ def test_a_crafted_lightgbm_file_is_refused_before_lightgbm_reads_it(
     assert result.code == 2, result.err[-500:]
     assert "model.txt is not a readable LightGBM model" in result.err
     assert message in result.err and "cannot listen" not in result.err
+
+
+def _fifo(package: Path) -> None:
+    (package / "signature.json").unlink()
+    os.mkfifo(package / "signature.json")
+
+
+def _device(package: Path) -> None:
+    (package / "model" / "model.txt").unlink()
+    os.symlink("/dev/zero", package / "model" / "model.txt")
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [(_fifo, "signature.json is not a regular file"), (_device, "model.txt is a symbolic")],
+    ids=["fifo", "link-to-dev-zero"],
+)
+def test_a_package_without_release_json_may_hold_only_regular_files(
+    exported: Path, tmp_path: Path, taken_port: int, mangle: Any, message: str
+) -> None:
+    """An older export has no file list to check; a FIFO in it blocked the loader for
+    ever and a link to /dev/zero was read without end."""
+    package = tmp_path / "pkg"
+    shutil.copytree(exported, package)
+    (package / "release.json").unlink()
+    mangle(package)
+    command = [sys.executable, "-m", "framework.cli.main", "serve", "--package", str(package)]
+    done = subprocess.run(
+        [*command, "--port", str(taken_port)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-500:]
