@@ -112,7 +112,9 @@ class ModelHolder:
 
         assert self.store_root is not None
         # SQLite connections belong to the thread that made them; reading needs no write access
-        store = Store(self.store_root, write=False)
+        store = self._open(Store)
+        if store is None:
+            return  # stopped before the store could be opened
         try:
             while not self._stop.wait(self.poll_seconds):
                 try:
@@ -121,6 +123,28 @@ class ModelHolder:
                     log.exception("checking %s@%s failed", self.current.name, self.follows)
         finally:
             store.close()
+
+    def _open(self, opener: Callable[..., Store]) -> Store | None:
+        """The store, opened for reading; while it cannot be (a full disk, a damaged
+        file) say why in one line and try again with backoff, so that the follower
+        never dies: the version already loaded keeps serving meanwhile."""
+        from framework.errors import UserError
+
+        delay = 1.0
+        while True:
+            try:
+                return opener(self.store_root, write=False)
+            except UserError as exc:
+                log.error(
+                    "following %s@%s: cannot open the store (retrying in %.0f s): %s",
+                    self.current.name,
+                    self.follows,
+                    delay,
+                    exc,
+                )
+            if self._stop.wait(delay):
+                return None
+            delay = min(delay * 2, 30.0)
 
     def check(self, store: Store) -> bool:
         """Swap to the alias's version if the alias moved since last seen, or if loading it

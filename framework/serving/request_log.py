@@ -61,6 +61,7 @@ class RequestLogWriter:
         self._wake = threading.Event()
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._open_error = ""  # why the store last failed to open, said once
 
     def record(
         self, served: ServedModel, batch: Batch, predictions: Predictions, size: int = 0
@@ -99,19 +100,45 @@ class RequestLogWriter:
             )
 
     def _run(self) -> None:
-        from framework.store import Store
-
-        store = Store(self.store_root)
+        store = None
         try:
             while True:
                 self._wake.wait(self.flush_seconds)
                 self._wake.clear()
-                self.flush(store)
+                store = store or self._open()
+                self.flush(store) if store is not None else self._drop_pending()
                 if self._stop:
-                    self.flush(store)
+                    if store is not None:
+                        self.flush(store)
                     return
         finally:
-            store.close()
+            if store is not None:
+                store.close()
+
+    def _open(self) -> Store | None:
+        """The store, or None while it cannot be opened (a full disk, a read-only mount):
+        said once, in one line, and tried again at the next flush; the thread lives on."""
+        from framework.errors import UserError
+        from framework.store import Store
+
+        try:
+            store = Store(self.store_root)
+        except UserError as exc:
+            if str(exc) != self._open_error:
+                self._open_error = str(exc)
+                log.error("prediction log: cannot open the store, requests are dropped: %s", exc)
+            return None
+        if self._open_error:
+            log.warning("prediction log: the store opens again; logging resumes")
+            self._open_error = ""
+        return store
+
+    def _drop_pending(self) -> None:
+        with self._lock:
+            self.dropped_rows += sum(item[1].rows for item in self._pending)
+            self._pending.clear()
+            self._pending_rows = 0
+            self._pending_bytes = 0
 
     def flush(self, store: Store) -> int:
         """Append everything queued so far; returns the rows written."""
@@ -128,8 +155,16 @@ class RequestLogWriter:
                 written = append_batch(store, entries, self.limits)
             except TypeError:  # a value as sent that JSON cannot hold: store it as text
                 written = append_batch(store, [_storable(e) for e in entries], self.limits)
-        except Exception:
-            log.exception("prediction log: could not write %d request(s); dropped", len(items))
+        except Exception as exc:
+            from framework.store.failures import as_user_error
+
+            known = as_user_error(exc)  # a full disk or a read-only store: one line, no trace
+            if known is not None:
+                log.error(
+                    "prediction log: could not write %d request(s); dropped: %s", len(items), known
+                )
+            else:
+                log.exception("prediction log: could not write %d request(s); dropped", len(items))
             with self._lock:  # record() updates the same counter from the event loop
                 self.dropped_rows += sum(item[1].rows for item in items)
             return 0

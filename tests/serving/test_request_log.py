@@ -295,3 +295,51 @@ def binary_tensors(frame: pd.DataFrame) -> tuple[bytes, dict[str, str]]:
         inputs.append(tensor)
     header = json.dumps({"inputs": inputs}).encode()
     return header + b"".join(chunks), {"Inference-Header-Content-Length": str(len(header))}
+
+
+def test_a_full_disk_drops_log_entries_with_one_line_and_keeps_serving(
+    lgb_store: Path, sample_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The writer logged a full traceback per failed flush; a full disk is not a bug."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.serving.conftest import start_server
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        store = disk / ".specops"
+        shutil.copytree(lgb_store, store, ignore=shutil.ignore_patterns("serve", "live"))
+        server = start_server("churn", "--store", store)
+        try:
+            stats = os.statvfs(disk)
+            with (disk / "filler").open("wb") as handle:
+                os.posix_fallocate(handle.fileno(), 0, stats.f_bavail * stats.f_frsize - 8192)
+            client = server.connect()
+            for _ in range(5):
+                status, _ = client.post_json("/invocations", split_payload(sample_rows))
+                assert status == 200
+            time.sleep(2)  # a flush or two
+            assert client.get("/ping")[0] == 200
+            (disk / "filler").unlink()  # space again: the writer (still alive) logs again
+            since = time.time()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(read_window(store, "churn", since)) < 3:
+                client.post_json("/invocations", split_payload(sample_rows.head(3)))
+                time.sleep(0.5)
+            client.close()
+            assert len(read_window(store, "churn", since)) >= 3
+        finally:
+            server.stop()
+        _, err = server.process.communicate(timeout=10)
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+    assert "prediction log: " in err and "no space left on device" in err, err
+    assert "Traceback" not in err, err
