@@ -32,7 +32,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         host=args.host,
         port=DEFAULT_PORT if args.port is None else args.port,
         workers=args.workers,
-        token=args.token or os.environ.get(TOKEN_ENV) or None,
+        token=_token(args.token),
         max_body_bytes=args.max_body_bytes,
         poll_seconds=args.poll_ms / 1000,
         request_log=args.request_log,
@@ -48,6 +48,30 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         retry_min_seconds=min(DEFAULT_RETRY_MIN_SECONDS, args.retry_max),
         retry_max_seconds=args.retry_max,
     )
+
+
+def _token(given: str | None) -> str | None:
+    """The bearer token: ``--token``, else ``$SPECOPS_SERVE_TOKEN`` (unset or empty: none).
+
+    An empty ``--token`` is refused rather than read as "no token" (``--token "$UNSET"``
+    served without one, silently), and so is a token no client can send back: spaces
+    around it (the server strips them from the header), control or non-ASCII characters.
+    """
+    if given is not None and not given:
+        raise UserError(
+            "--token is empty (an unset variable?); give the token, or leave --token out "
+            "to serve without one"
+        )
+    token = given if given is not None else os.environ.get(TOKEN_ENV) or None
+    if token is not None and not (
+        token == token.strip() and token.isascii() and token.isprintable()
+    ):
+        where = "--token" if given is not None else TOKEN_ENV
+        raise UserError(
+            f"{where} has spaces around it or characters a client cannot send in an "
+            "'Authorization: Bearer' header; use printable ASCII"
+        )
+    return token
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -140,3 +140,33 @@ def test_a_gzip_body_is_one_whole_stream(app: Any, mangle: Any, words: str) -> N
     assert call(app, "POST", INFER, data, {"content-encoding": "gzip"})[0] == 200
     reply = call(app, "POST", INFER, mangle(data), {"content-encoding": "gzip"})
     refused(reply, INFER, 400, words)
+
+
+@pytest.mark.parametrize(
+    ("given", "env", "message"),
+    [
+        ("", None, "--token is empty (an unset variable?)"),
+        (None, "s3cret\n", "SPECOPS_SERVE_TOKEN has spaces around it"),
+        (" s3cret", None, "--token has spaces around it"),
+        ("s3crét", None, "use printable ASCII"),
+    ],
+    ids=["empty-flag", "newline-in-env", "leading-space", "non-ascii"],
+)
+def test_a_token_no_client_could_send_is_refused_before_serving(
+    lgb_store: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, given: Any, env: Any, message: str
+) -> None:
+    """``--token "$UNSET"`` served with no token at all, silently; a token with a newline
+    (or a space, or non-ASCII) could never match what a client sends: every request 401."""
+    import socket
+
+    monkeypatch.delenv("SPECOPS_SERVE_TOKEN", raising=False)
+    if env is not None:
+        monkeypatch.setenv("SPECOPS_SERVE_TOKEN", env)
+    flag = [] if given is None else ["--token", given]
+    with socket.socket() as taken:  # a server that got past the check would stop here
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        result = cli("serve", "churn", "--store", lgb_store, "--port", port, *flag)
+    assert result.code == 2 and message in result.err, result.err
+    assert "cannot listen" not in result.err
