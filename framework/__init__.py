@@ -35,10 +35,12 @@ from framework.data_limits import (
     decimals_as_floats,
     parquet_files,
     refuse_huge_integers,
+    rows_as_frame,
 )
 from framework.errors import DataError, Problem, SpecError, StoreError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.export import replace_directory, write_release_package
+from framework.file_kind import require_regular
 from framework.hookspecs import HOOK_API_VERSION, hookimpl
 from framework.monitoring.profile import ColumnProfile
 from framework.ownership import MARKER as DEPLOY_MARKER
@@ -128,7 +130,9 @@ __all__ = [
     "read_snapshot",
     "refuse_huge_integers",
     "replace_directory",
+    "require_regular",
     "role_of",
+    "rows_as_frame",
     "save_skops",
     "score_file",
     "text_as_categories",

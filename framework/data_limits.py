@@ -67,6 +67,7 @@ class Limit:
 MAX_COLUMNS = Limit("columns", 10_000, "SPECOPS_MAX_COLUMNS", "columns")
 MAX_HEADER_BYTES = Limit("header bytes", 4 << 20, "SPECOPS_MAX_HEADER_BYTES", "bytes")
 MAX_CELLS = Limit("cells", 250_000_000, "SPECOPS_MAX_CELLS", "cells (rows x columns)")
+MAX_QUERY_BYTES = Limit("bytes", 4 << 30, "SPECOPS_MAX_QUERY_BYTES", "bytes")
 
 INT64_MIN = -(2**63)
 UINT64_MAX = 2**64 - 1
@@ -318,6 +319,57 @@ def parquet_files(path: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------
+# query results: rows fetched in blocks, counted as they come
+# ---------------------------------------------------------------------------
+
+
+def rows_as_frame(
+    result: Any,
+    names: Sequence[str],
+    where: str,
+    *,
+    max_cells: int | None = None,
+    block_rows: int = 1_000,
+) -> pd.DataFrame:
+    """A query's rows as a table, refused once they pass the cells limit or
+    ``$SPECOPS_MAX_QUERY_BYTES`` of text and blobs (default 4 GiB).
+
+    A 100-byte query can return without end (a recursive CTE with no stop, a cross
+    join of a table with itself): ``pandas.read_sql_query`` fetches everything
+    first and would fill memory. ``result`` is anything with ``fetchmany`` (a DB-API
+    cursor, a SQLAlchemy result); the table is built as pandas builds it.
+    """
+    import pandas as pd
+
+    limit = MAX_CELLS.value(max_cells)
+    byte_limit = MAX_QUERY_BYTES.value()
+    width = max(len(names), 1)
+    rows: list[Any] = []
+    text_bytes = 0
+    while True:
+        block = result.fetchmany(block_rows)
+        if not block:
+            break
+        rows.extend(block)
+        if len(rows) * width > limit:
+            raise DataError(
+                f"{where} returned more than {limit:,} values (rows x columns) and was "
+                "stopped: too many to read into memory",
+                hint=MAX_CELLS.hint("max_cells") + "; or narrow the query (WHERE, LIMIT)",
+            )
+        # Text and blobs: a few rows of zeroblob(10^9) are small in cells, huge in bytes.
+        text_bytes += sum(len(v) for row in block for v in row if type(v) in (str, bytes))
+        if text_bytes > byte_limit:
+            raise DataError(
+                f"{where} returned more than {byte_limit:,} bytes of text and blobs and "
+                "was stopped: too much to read into memory",
+                hint=f"narrow the query, or set {MAX_QUERY_BYTES.env} "
+                f"(default {MAX_QUERY_BYTES.default:,}) to allow more",
+            )
+    return pd.DataFrame.from_records(rows, columns=list(names), coerce_float=True)
+
+
+# ---------------------------------------------------------------------------
 # values: whole numbers beyond 64 bits
 # ---------------------------------------------------------------------------
 
@@ -334,8 +386,8 @@ def refuse_huge_integers(
     """
     from pandas.api.types import infer_dtype
 
-    for name in frame.columns:
-        series = frame[name]
+    for position, name in enumerate(frame.columns):
+        series = frame.iloc[:, position]  # by position: two columns may share a name
         if series.dtype != object:
             continue
         if "integer" not in infer_dtype(series, skipna=True):
@@ -362,15 +414,15 @@ def decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
     from pandas.api.types import infer_dtype
 
     decimal = [
-        name
-        for name in frame.columns
-        if frame[name].dtype == object and infer_dtype(frame[name], skipna=True) == "decimal"
+        position
+        for position in range(frame.shape[1])
+        if frame.iloc[:, position].dtype == object
+        and infer_dtype(frame.iloc[:, position], skipna=True) == "decimal"
     ]
     if not decimal:
         return frame
-    return frame.assign(
-        **{
-            str(name): frame[name].map(float, na_action="ignore").astype("float64")
-            for name in decimal
-        }
-    )
+    frame = frame.copy()
+    for position in decimal:  # by position: two columns may share a name
+        values = frame.iloc[:, position].map(float, na_action="ignore").astype("float64")
+        frame.isetitem(position, values)
+    return frame

@@ -105,6 +105,8 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "parquet_files",
             "decimals_as_floats",
             "refuse_huge_integers",
+            "rows_as_frame",
+            "require_regular",
         ),
     ),
     (

@@ -635,6 +635,24 @@ def _as_table(frame: Any, source_type: str, plugins: Plugins | None = None) -> p
             f"{', '.join(repr(name) for name in repeated[:5])}",
             hint="every column needs its own name (names are compared as text)",
         )
+    blank = [position + 1 for position, name in enumerate(names) if not name.strip()]
+    if blank:  # the stored signature, the model and every message need a name
+        raise DataError(
+            f"source '{source_type}' returned a column with no name (column {blank[0]} of "
+            f"{len(names)})",
+            hint="give every column a name (in a query: SELECT ... AS name)",
+        )
+    from pandas.api.types import infer_dtype
+
+    for position, name in enumerate(names):
+        column = frame.iloc[:, position]
+        if column.dtype == object and infer_dtype(column, skipna=True) == "bytes":
+            raise DataError(  # no model, profile or signature takes raw bytes (was exit 3)
+                f"source '{source_type}' returned column '{name}' of binary values (blobs)",
+                column=name,
+                hint="convert it to text or a number in the source (in SQL: CAST(... AS TEXT)) "
+                "or leave it out of the query",
+            )
     frame.columns = names
     return frame.reset_index(drop=True)
 

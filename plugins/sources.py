@@ -28,8 +28,17 @@ from framework import (
     parquet_files,
     read_snapshot,
     refuse_huge_integers,
+    require_regular,
+    rows_as_frame,
 )
-from plugins.sql_guard import begin_read_only, connect_sqlite_read_only, statement_problem
+from plugins.sql_guard import (
+    QUERY_SECONDS_ENV,
+    VALUE_BYTES,
+    begin_read_only,
+    connect_sqlite_read_only,
+    query_seconds,
+    statement_problem,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -418,6 +427,12 @@ SQL_PARAMS: dict[str, Any] = {
             "type": "string",
             "description": "A table to read whole: 'name' or 'schema.name'.",
         },
+        "max_cells": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Stop a query once it has returned more values (rows x columns) "
+            "than this (default: $SPECOPS_MAX_CELLS, else 250000000).",
+        },
     },
     "required": [],
 }
@@ -448,11 +463,13 @@ class SqlSource:
         url: str | None = None,
         query: str | None = None,
         table: str | None = None,
+        max_cells: int | None = None,
     ) -> None:
         self.db_path = path
         self.url = url
         self.query = query
         self.table = table
+        self.max_cells = max_cells
 
     def describe(self) -> str:
         where = f"sqlite {self.db_path}" if self.db_path else _hide_password(self.url or "?")
@@ -470,6 +487,8 @@ class SqlSource:
             )
         elif self.db_path is not None and not _resolve(ctx, self.db_path).exists():
             findings.append(_missing_file_finding(_resolve(ctx, self.db_path)))
+        elif self.db_path is not None:
+            findings.extend(_limit_finding(require_regular, _resolve(ctx, self.db_path)))
         elif self.url is not None and importlib.util.find_spec("sqlalchemy") is None:
             findings.append(
                 Finding(
@@ -526,23 +545,32 @@ class SqlSource:
         first guard; this one holds even for a statement that got past it)."""
         import sqlite3
 
-        import pandas as pd
-
         sql = self.query or self._select_table(lambda name: f'"{name}"')
         try:
             with closing(connect_sqlite_read_only(path)) as connection:
                 try:
-                    return pd.read_sql_query(sql, connection)
-                except pd.errors.DatabaseError as exc:
-                    reason = _sqlite_reason(exc)
+                    cursor = connection.execute(sql)
+                    if cursor.description is None:  # a comment, a lone ';'
+                        raise DataError(
+                            f"the query on SQLite database {path} returned no columns",
+                            hint=READ_ONLY_HINT,
+                        )
+                    names = [column[0] for column in cursor.description]
+                    where = f"the query on SQLite database {path}"
+                    return rows_as_frame(cursor, names, where, max_cells=self.max_cells)
+                except sqlite3.Error as exc:
+                    reason = str(exc)
+                    if reason == "interrupted":
+                        raise DataError(
+                            f"the query on SQLite database {path} ran longer than "
+                            f"{query_seconds():,} seconds and was stopped",
+                            hint=f"narrow the query, or set {QUERY_SECONDS_ENV} to allow longer",
+                        ) from exc
+                    if reason == "string or blob too big":
+                        reason += f" (a value or row over {VALUE_BYTES:,} bytes)"
                     hint = _sqlite_tables_hint(connection, reason)
                     raise DataError(
                         f"SQL failed on SQLite database {path}: {reason}", hint=hint
-                    ) from exc
-                except TypeError as exc:  # pandas, on a statement with no result set
-                    raise DataError(
-                        f"the query on SQLite database {path} returned no columns",
-                        hint=READ_ONLY_HINT,
                     ) from exc
         except sqlite3.Error as exc:
             raise DataError(f"cannot open SQLite database {path}: {exc}") from exc
@@ -568,7 +596,12 @@ class SqlSource:
                 # rolled back: pandas commits a transaction it opens itself.
                 transaction = begin_read_only(connection)
                 try:
-                    return pd.read_sql_query(sqlalchemy.text(sql), connection)
+                    result = connection.execute(sqlalchemy.text(sql))
+                    if not result.returns_rows:
+                        return None
+                    where = f"the query on {shown}"
+                    names = list(result.keys())
+                    return rows_as_frame(result, names, where, max_cells=self.max_cells)
                 finally:
                     transaction.rollback()
         except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:

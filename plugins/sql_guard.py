@@ -17,10 +17,14 @@ a database role that can only read, which docs/guide.md asks for.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
+
+from framework import UserError
 
 WRITE_KEYWORDS = frozenset(
     (
@@ -166,16 +170,62 @@ def _authorize_reads(action: int, arg1: Any, arg2: Any, database: Any, trigger: 
     return sqlite3.SQLITE_OK
 
 
+QUERY_SECONDS_ENV = "SPECOPS_SQL_TIMEOUT"
+QUERY_SECONDS = 600
+"""How long a SQLite query may run, in seconds: a recursive CTE without an end, or a
+join of a table with itself, returns nothing for hours while holding the run."""
+
+
+def query_seconds() -> int:
+    """The time limit of one SQLite query: ``$SPECOPS_SQL_TIMEOUT``, else 600 s."""
+    raw = os.environ.get(QUERY_SECONDS_ENV, "").strip()
+    if not raw:
+        return QUERY_SECONDS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"{QUERY_SECONDS_ENV} must be a whole number of seconds >= 1, got {raw!r}")
+    return value
+
+
+VALUE_BYTES = 1 << 20
+"""The longest text or blob value (and row) a SQLite query may return: a feature is
+never a megabyte, and ``zeroblob(10^9)`` per row filled memory before any count."""
+
+
+def _deadline_handler(seconds: int) -> Any:
+    """A progress handler that stops the statement after ``seconds`` (SQLite then says
+    "interrupted"), or at Ctrl-C, which SQLite's C loop would otherwise not see."""
+    deadline = time.monotonic() + seconds
+    interrupted = False
+
+    def handler() -> int:
+        nonlocal interrupted
+        try:
+            return int(interrupted or time.monotonic() > deadline)
+        except KeyboardInterrupt:  # raised here, it would be swallowed by sqlite3
+            interrupted = True
+            return 1
+
+    return handler
+
+
 def connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
-    """A connection to ``path`` that cannot write it or any other file.
+    """A connection to ``path`` that cannot write it or any other file, nor run a
+    statement longer than :func:`query_seconds`.
 
     ``mode=ro`` refuses writes to the database; the authorizer refuses every
     statement but a read (PRAGMA, ATTACH, VACUUM INTO included), and no database
     may be attached, which is how ``VACUUM INTO`` would write its copy.
     """
+    seconds = query_seconds()
     connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
     try:
+        connection.set_progress_handler(_deadline_handler(seconds), 10_000)
         connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, VALUE_BYTES)
         connection.set_authorizer(_authorize_reads)
     except Exception:
         connection.close()

@@ -174,3 +174,89 @@ def test_lightgbm_trains_and_scores_columns_whose_names_lightgbm_refuses(
     )
     assert predicted.code == 0, predicted.err
     assert len(pd.read_csv(tmp_path / "p.csv")) == 400
+
+
+@pytest.fixture(scope="module")
+def sql_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A spec over a SQLite copy of the churn data (table ``customers``)."""
+    import sqlite3
+
+    project = tmp_path_factory.mktemp("sql")
+    with sqlite3.connect(project / "db.sqlite") as db:
+        pd.read_csv(SPECS / "data/churn.csv").head(300).to_sql("customers", db, index=False)
+    (project / "spec.yaml").write_text(SPEC)
+    os.mkfifo(project / "fifo.db")
+    return project
+
+
+def sql_run(cli, project: Path, query: str, path: str = "db.sqlite"):
+    import json
+
+    params = json.dumps({"path": path, "query": query})
+    source = ("--set", "data.source.type=sql", "--set", f"data.source.params={params}")
+    return cli("run", project / "spec.yaml", *source)
+
+
+ENDLESS = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+
+
+@pytest.mark.parametrize(
+    ("query", "env", "message"),
+    [
+        (
+            ENDLESS + "SELECT count(*) AS n FROM r",
+            {"SPECOPS_SQL_TIMEOUT": "1"},
+            "ran longer than 1 seconds and was stopped",
+        ),
+        (
+            ENDLESS + "SELECT * FROM customers, r",  # r is built whole first: no row comes
+            {"SPECOPS_SQL_TIMEOUT": "1"},
+            "ran longer than 1 seconds and was stopped",
+        ),
+        (
+            "SELECT * FROM customers a, customers b, customers c",
+            {"SPECOPS_MAX_CELLS": "100000"},
+            "returned more than 100,000 values (rows x columns) and was stopped",
+        ),
+        (
+            "SELECT zeroblob(1000000000) AS x, * FROM customers",
+            {},
+            "string or blob too big (a value or row over 1,048,576 bytes)",
+        ),
+        (
+            "SELECT printf('%.*c', 500000, 'x') AS x, * FROM customers",
+            {"SPECOPS_MAX_QUERY_BYTES": "10000000"},
+            "returned more than 10,000,000 bytes of text and blobs and was stopped",
+        ),
+    ],
+    ids=["endless-cte", "endless-rows", "cross-join", "huge-blob", "many-bytes"],
+)
+def test_a_sql_query_without_end_is_stopped_with_the_limit_named(
+    sql_project: Path, cli, monkeypatch: pytest.MonkeyPatch, query: str, env: dict, message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = sql_run(cli, sql_project, query)
+    assert result.code == 2 and message in result.err, result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("query", "path", "message"),
+    [
+        (
+            "SELECT customer_id, churned, customer_id FROM customers",
+            "db.sqlite",
+            "returned more than one column named 'customer_id'",
+        ),
+        ('SELECT *, tenure_months AS "" FROM customers', "db.sqlite", "a column with no name"),
+        ("SELECT zeroblob(8) AS x, * FROM customers", "db.sqlite", "column 'x' of binary"),
+        ("SELECT * FROM customers", "fifo.db", "fifo.db is a FIFO (named pipe)"),
+    ],
+    ids=["duplicate-names", "empty-name", "blob-column", "fifo"],
+)
+def test_a_sql_result_no_step_can_take_is_refused_by_name(
+    sql_project: Path, cli, query: str, path: str, message: str
+) -> None:
+    result = sql_run(cli, sql_project, query, path)
+    assert result.code == 2 and message in result.err, result.err
