@@ -404,6 +404,36 @@ def refuse_huge_integers(
                 )
 
 
+UNUSABLE_HINT = (
+    "convert it to text or a number in the source (in SQL: CAST(... AS TEXT)), "
+    "or leave it out of the file or query"
+)
+
+
+def unusable_column(frame: pd.DataFrame) -> tuple[str, str] | None:
+    """(name, what it holds) of the first column no step can take, or None.
+
+    Binary values (SQL BLOB, Parquet binary) and nested ones (Parquet struct, list
+    or map columns: dicts, lists and arrays in pandas) fail far from the file in
+    profiling, hashing or the model (an unhashable dict, exit 3). Looked at by
+    position, so two columns sharing a name cost nothing more.
+    """
+    from pandas.api.types import infer_dtype
+
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]
+        if column.dtype != object:
+            continue
+        kind = infer_dtype(column, skipna=True)
+        if kind == "bytes":
+            return str(name), "binary values (blobs)"
+        if kind == "mixed":
+            first = column.dropna().iloc[:1].tolist()
+            if first and not isinstance(first[0], (str, int, float, bool)):
+                return str(name), f"nested values ({type(first[0]).__name__})"
+    return None
+
+
 def decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
     """Decimal columns (Parquet ``decimal128``, SQL ``NUMERIC``) as float64.
 

@@ -23,6 +23,7 @@ from framework import contracts, training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext
+from framework.data_limits import UNUSABLE_HINT, unusable_column
 from framework.errors import DataError, PluginFault, StoreError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
@@ -642,17 +643,13 @@ def _as_table(frame: Any, source_type: str, plugins: Plugins | None = None) -> p
             f"{len(names)})",
             hint="give every column a name (in a query: SELECT ... AS name)",
         )
-    from pandas.api.types import infer_dtype
-
-    for position, name in enumerate(names):
-        column = frame.iloc[:, position]
-        if column.dtype == object and infer_dtype(column, skipna=True) == "bytes":
-            raise DataError(  # no model, profile or signature takes raw bytes (was exit 3)
-                f"source '{source_type}' returned column '{name}' of binary values (blobs)",
-                column=name,
-                hint="convert it to text or a number in the source (in SQL: CAST(... AS TEXT)) "
-                "or leave it out of the query",
-            )
+    unusable = unusable_column(frame)
+    if unusable is not None:  # no model, profile or signature takes them (was exit 3)
+        raise DataError(
+            f"source '{source_type}' returned column '{unusable[0]}' of {unusable[1]}",
+            column=unusable[0],
+            hint=UNUSABLE_HINT,
+        )
     frame.columns = names
     return frame.reset_index(drop=True)
 

@@ -260,3 +260,25 @@ def test_a_sql_result_no_step_can_take_is_refused_by_name(
 ) -> None:
     result = sql_run(cli, sql_project, query, path)
     assert result.code == 2 and message in result.err, result.err
+
+
+@pytest.mark.parametrize("command", ["run", "monitor"])
+def test_a_parquet_column_of_nested_values_is_refused_by_name(
+    trained: Path, cli, command: str
+) -> None:
+    """A struct column reads as dicts: profiling failed with 'unhashable dict' (exit 3)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(trained / "data.csv")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("nested", pa.array([{"a": [1, 2]}] * len(frame)))
+    pq.write_table(table, trained / "nested.parquet")
+    if command == "run":
+        parquet = ("--set", "data.source.type=parquet", "--set", f"{PATH}=nested.parquet")
+        result = cli("run", trained / "spec.yaml", *parquet)
+        message = "source 'parquet' returned column 'nested' of nested values (dict)"
+    else:
+        result = cli("monitor", trained / "spec.yaml", "--data", trained / "nested.parquet")
+        message = "column 'nested' holds nested values (dict)"
+    assert result.code == 2 and message in result.err, result.err

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.data_limits import check_csv_header, check_parquet_whole, refuse_huge_integers
+from framework.data_limits import (
+    UNUSABLE_HINT,
+    check_csv_header,
+    check_parquet_whole,
+    refuse_huge_integers,
+    unusable_column,
+)
 from framework.errors import DataError
 from framework.file_kind import require_regular
 from framework.suggest import did_you_mean
@@ -53,6 +59,13 @@ def read_batch(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path} as {kind}: {exc}") from exc
     frame.columns = [str(c) for c in frame.columns]
     refuse_huge_integers(frame, str(path), line_offset=2 if kind == "csv" else None)
+    unusable = unusable_column(frame)
+    if unusable is not None:  # profiling would fail on it without naming it (exit 3)
+        raise DataError(
+            f"{path}: column '{unusable[0]}' holds {unusable[1]}",
+            column=unusable[0],
+            hint=UNUSABLE_HINT,
+        )
     return frame
 
 
