@@ -67,6 +67,7 @@ class Limit:
 MAX_COLUMNS = Limit("columns", 10_000, "SPECOPS_MAX_COLUMNS", "columns")
 MAX_HEADER_BYTES = Limit("header bytes", 4 << 20, "SPECOPS_MAX_HEADER_BYTES", "bytes")
 MAX_CELLS = Limit("cells", 250_000_000, "SPECOPS_MAX_CELLS", "cells (rows x columns)")
+MAX_CLASSES = Limit("classes", 1_000, "SPECOPS_MAX_CLASSES", "classes")
 MAX_QUERY_BYTES = Limit("bytes", 4 << 30, "SPECOPS_MAX_QUERY_BYTES", "bytes")
 
 INT64_MIN = -(2**63)

@@ -23,7 +23,7 @@ from framework import contracts, training_rows
 from framework.champion import CandidateTest, compare
 from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext
-from framework.data_limits import UNUSABLE_HINT, unusable_column
+from framework.data_limits import MAX_CLASSES, UNUSABLE_HINT, unusable_column
 from framework.errors import DataError, PluginFault, StoreError, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.gate import MetricVerdict, gate_passed, judge
@@ -694,6 +694,14 @@ def _target(frame: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, list[Any] | No
             f"target '{spec.target}' has {len(labels)} classes but the task is binary",
             column=spec.target,
             hint="use task: multiclass",
+        )
+    most = MAX_CLASSES.value()
+    if len(labels) > most:  # scores are rows x classes: 10^5 labels in a 2 MB CSV is 80 GB
+        raise DataError(
+            f"target '{spec.target}' has {len(labels):,} classes, more than the limit of {most:,}",
+            column=spec.target,
+            hint="is it an identifier or a measured value (task: regression)? "
+            f"{MAX_CLASSES.env} raises the limit",
         )
     return np.asarray(codes, dtype="int64"), labels
 
