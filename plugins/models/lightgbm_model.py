@@ -153,15 +153,28 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return len(y) / (np.count_nonzero(counts) * counts[y])
 
 
+LIGHTGBM_REFUSES = frozenset('",:[]{}')
+"""Characters LightGBM refuses in a feature name (it writes the names as JSON)."""
+
+
 def positional(X: pd.DataFrame) -> pd.DataFrame:
-    """``X`` with its columns named by position (``column_0``, ...) for LightGBM.
+    """``X`` as LightGBM can take it: its own column names where LightGBM accepts them,
+    else every column named by position (``column_0``, ...).
 
     LightGBM refuses a feature name holding a JSON character (``"``, ``,``, ``:``,
     ``[``, ``]``, ``{``, ``}``) and two names that are equal, and pandas gives
     such names freely: an empty CSV header is ``Unnamed: 3``, a one-hot column
     carries its category (``city_Paris, TX``). LightGBM matches columns by
-    position anyway; the real names are kept in ``features`` (model.json).
+    position anyway; the real names are kept in ``features`` (model.json). Names
+    LightGBM accepts are kept, so a model file is byte for byte what earlier
+    specops versions wrote for the same data (``reproduce`` of their runs matches).
     """
+    names = [str(name) for name in X.columns]
+    refused = len(set(names)) != len(names) or any(
+        LIGHTGBM_REFUSES.intersection(name) or not name for name in names
+    )
+    if not refused:
+        return X
     return X.set_axis([f"column_{i}" for i in range(X.shape[1])], axis=1)
 
 
