@@ -261,12 +261,35 @@ class CsvSource:
         except (OSError, ValueError) as exc:
             self._require_named_columns(path, options)
             raise DataError(f"cannot read CSV file {path}: {exc}") from exc
+        if any(_MANGLED.search(str(name)) for name in frame.columns):  # 'x.1': pandas'?
+            self._refuse_repeated_names(path, options)
         if self.columns is not None:
             frame = frame[self.columns]  # usecols keeps file order; honour the spec's
         else:
             self._refuse_one_glued_column(frame, path)
         refuse_huge_integers(frame, f"CSV file {path}", line_offset=2)
         return _require_rows(frame, f"CSV file {path}")
+
+    def _refuse_repeated_names(self, path: Path, options: dict[str, Any]) -> None:
+        """Two header cells with one name: pandas would silently rename the second
+        (``tenure.1``), and the model would train on a column the file never named.
+        The header is read again only when a name looks renamed so."""
+        import pandas as pd
+
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
+        names = (
+            ["" if pd.isna(name) else str(name) for name in header.iloc[0]] if len(header) else []
+        )
+        seen: dict[str, int] = {}
+        for position, name in enumerate(names, start=1):
+            if name and name in seen:
+                raise DataError(
+                    f"CSV file {path} names column '{name}' twice (columns {seen[name]} and "
+                    f"{position} of the header)",
+                    column=name,
+                    hint="give every column its own name",
+                )
+            seen.setdefault(name, position)
 
     def _refuse_one_glued_column(self, frame: pd.DataFrame, path: Path) -> None:
         """One column whose name holds another separator: the file was written with it."""
@@ -437,6 +460,8 @@ SQL_PARAMS: dict[str, Any] = {
     "required": [],
 }
 
+_MANGLED = re.compile(r"\.\d+$")
+"""How pandas renames a repeated CSV header name ('x', 'x.1', 'x.2')."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]+):[^@]*@")
 

@@ -298,3 +298,15 @@ def test_a_target_with_more_classes_than_the_limit_is_refused_before_training(
     assert result.code == 2
     assert "target 'churned' has 60 classes, more than the limit of 50" in result.err
     assert "SPECOPS_MAX_CLASSES" in result.err
+
+
+def test_a_csv_header_naming_one_column_twice_is_refused_not_renamed(tmp_path: Path, cli) -> None:
+    """pandas renamed the second 'tenure_months' to 'tenure_months.1' and the run
+    trained on a column the file never named."""
+    lines = (SPECS / "data/churn.csv").read_text().splitlines()[:301]
+    rows = [lines[0] + ",tenure_months"] + [line + ",1" for line in lines[1:]]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    result = cli("run", tmp_path / "spec.yaml")
+    assert result.code == 2
+    assert "names column 'tenure_months' twice (columns 2 and 10 of the header)" in result.err
