@@ -6,6 +6,10 @@ an exclusive ``flock`` on the partial file for as long as it writes; the kernel 
 it when the process dies. The next write to the same output removes every partial
 file of that output nobody holds: those of dead writers, never a live one's.
 ``store gc`` does not know where outputs were written, so this is where they go.
+
+Only files specops named are ever removed: the name carries its mark
+(``.OUTPUT.specops-PID-HEX.partial``, matched exactly), since the folder is the
+user's and a file of theirs may happen to end in ``.partial``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import fcntl
 import glob
 import os
+import re
 from pathlib import Path
 
 from framework.store.liveness import held
@@ -21,7 +26,16 @@ from framework.store.liveness import held
 
 def partial_name(output: Path) -> Path:
     """A fresh partial file name beside ``output`` (pid for people, random for uniqueness)."""
-    return output.parent / f".{output.name}.{os.getpid()}-{os.urandom(3).hex()}.partial"
+    return output.parent / f".{output.name}.{MARK}-{os.getpid()}-{os.urandom(3).hex()}.partial"
+
+
+MARK = "specops"
+"""In every partial file's name: what the sweep recognises as its own."""
+
+
+def _ours(output: Path) -> re.Pattern[str]:
+    """Exactly the names ``partial_name`` (and ``claim``, while locking) give."""
+    return re.compile(rf"\.{re.escape(output.name)}\.{MARK}-\d+-[0-9a-f]{{6}}\.partial(\.claim)?")
 
 
 def claim(partial: Path, output: Path) -> int:
@@ -44,10 +58,10 @@ def release(descriptor: int | None) -> None:
 
 def sweep(output: Path) -> list[Path]:
     """Remove the partial files of ``output`` whose writer died; returns them."""
-    pattern = f".{glob.escape(output.name)}.*.partial"
+    ours = _ours(output)
     removed = []
-    for partial in sorted(output.parent.glob(pattern)):
-        if held(partial) is False:
+    for partial in sorted(output.parent.glob(f".{glob.escape(output.name)}.{MARK}-*")):
+        if ours.fullmatch(partial.name) and held(partial) is False:
             with contextlib.suppress(FileNotFoundError):
                 partial.unlink()
                 removed.append(partial)

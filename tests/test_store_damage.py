@@ -616,7 +616,7 @@ def test_partial_outputs_of_killed_predicts_are_swept_by_the_next_one(
         seen.append(set(out.parent.glob(".scores.csv.*.partial")))
     # SIGKILL: no finally ran, so each left its partial; the second swept the first's
     assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]
-    live = out.parent / ".scores.csv.4242-abcdef.partial"  # a writer alive right now
+    live = out.parent / ".scores.csv.specops-4242-abcdef.partial"  # a writer alive right now
     live.write_text("being written")
     with live.open() as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -624,6 +624,32 @@ def test_partial_outputs_of_killed_predicts_are_swept_by_the_next_one(
         assert cli("predict", "bc", "-i", small, "-o", out, "--store", built / ".specops").code == 0
         left = sorted(p.name for p in out.parent.iterdir())
     assert left == [live.name, "scores.csv"]
+
+
+def test_the_sweep_never_removes_a_partial_file_specops_did_not_name(
+    cli, built: Path, tmp_path: Path
+) -> None:
+    """The output's folder is the user's: only names carrying specops' mark are swept."""
+    out = tmp_path / "out" / "scores.csv"
+    out.parent.mkdir()
+    theirs = [
+        ".scores.csv.backup.partial",
+        ".scores.csv.4242-abcdef.partial",
+        ".scores.csv.abcdefgh.partial",
+        ".scores.csv.specops-1-abcdef.partial.bak",
+        ".scores.csv.specops-x-abcdef.partial",
+    ]
+    for name in theirs:
+        (out.parent / name).write_text("the user's own")
+    dead = out.parent / ".scores.csv.specops-4242-abcdef.partial"  # no lock: its writer died
+    dead.write_text("half written")
+
+    small = bc_rows(tmp_path / "small.csv")
+    assert cli("predict", "bc", "-i", small, "-o", out, "--store", built / ".specops").code == 0
+
+    assert not dead.exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([*theirs, "scores.csv"])
+    assert all((out.parent / name).read_text() == "the user's own" for name in theirs)
 
 
 # durability -------------------------------------------------------------------------
