@@ -600,15 +600,13 @@ class SqlSource:
         except sqlite3.Error as exc:
             raise DataError(f"cannot open SQLite database {path}: {exc}") from exc
 
-    def _load_sqlalchemy(self, url: str) -> pd.DataFrame:
+    def _load_sqlalchemy(self, url: str) -> pd.DataFrame | None:
         try:
             import sqlalchemy
         except ImportError as exc:
             raise DataError(
                 "a sql url needs SQLAlchemy, which is not installed", hint=SQL_EXTRA_HINT
             ) from exc
-        import pandas as pd
-
         shown = _hide_password(url)
         try:
             engine = _read_only_engine(sqlalchemy, url)
@@ -629,10 +627,9 @@ class SqlSource:
                     return rows_as_frame(result, names, where, max_cells=self.max_cells)
                 finally:
                     transaction.rollback()
-        except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
-            # pandas wraps SQLAlchemy's error, which wraps the driver's: report the driver's.
-            cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) else exc
-            reason = str(getattr(cause, "orig", None) or cause or exc).splitlines()[0]
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # SQLAlchemy's error wraps the driver's: report the driver's.
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise DataError(f"SQL failed on {shown}: {reason}") from exc
         finally:
             engine.dispose()
@@ -654,12 +651,6 @@ def _read_only_engine(sqlalchemy: Any, url: str) -> Any:
     if not database.is_file():
         raise DataError(f"SQLite database not found: {database.absolute()}")
     return sqlalchemy.create_engine("sqlite://", creator=lambda: connect_sqlite_read_only(database))
-
-
-def _sqlite_reason(exc: Exception) -> str:
-    """sqlite3's own message: pandas' wrapper repeats the whole statement before it."""
-    cause = exc.__cause__ or exc.__context__
-    return str(cause) if cause is not None else str(exc)
 
 
 def _sqlite_tables_hint(connection: Any, reason: str) -> str | None:
