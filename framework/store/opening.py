@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from framework.errors import StoreError
 from framework.redact import RedactingConnection
-from framework.store.failures import damaged, read_only, remember
+from framework.store.failures import damaged, remember
 
 DATABASE = "store.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -233,13 +233,6 @@ def _read_only(uri: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
-
-
-def refuse_writes(root: Path) -> None:
-    """Raise the read-only message if this process cannot write the store."""
-    reason = read_only_reason(root)
-    if reason:
-        raise read_only(root, reason)
 
 
 def _enable_wal(db: sqlite3.Connection, timeout: float = 60.0) -> None:
