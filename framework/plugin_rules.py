@@ -35,6 +35,22 @@ class Registration:
     summary: str
 
 
+def recorder(found: list[Registration], kind: str) -> Callable[..., None]:
+    """The ``register`` callback a ``kind`` registration hook is called with: it only
+    appends to ``found``, so the loader and framework.testing check before anything is kept."""
+
+    def register(
+        type_name: str,
+        factory: Any,
+        params_schema: Any = None,
+        *,
+        summary: str = "",
+    ) -> None:
+        found.append(Registration(kind, type_name, factory, params_schema, summary))
+
+    return register
+
+
 # -------------------------------------------------------------------------
 # hook API versions
 # -------------------------------------------------------------------------

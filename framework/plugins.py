@@ -43,6 +43,7 @@ from framework.plugin_rules import (
     api_problem,
     argument_problems,
     duplicate_problems,
+    recorder,
     registration_problems,
     unknown_hook_problems,
 )
@@ -198,17 +199,7 @@ def _registrations(pm: pluggy.PluginManager, info: PluginInfo) -> list[Registrat
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin_name != info.name:
                 continue
-
-            def register(
-                type_name: str,
-                factory: object,
-                params_schema: object = None,
-                *,
-                summary: str = "",
-                _kind: str = kind,
-            ) -> None:
-                found.append(Registration(_kind, type_name, factory, params_schema, summary))
-
+            register = recorder(found, kind)
             try:
                 impl.function(*[{"register": register}[arg] for arg in impl.argnames])
             except Exception as exc:

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from framework.plugin_checks import check_defaults
-from framework.plugin_rules import Registration, registration_problems
+from framework.plugin_rules import Registration, recorder, registration_problems
 
 
 def registrations(plugin: object) -> list[Registration]:
@@ -23,18 +23,7 @@ def registrations(plugin: object) -> list[Registration]:
         implementation = getattr(plugin, hook, None)
         if not callable(implementation):
             continue
-
-        def register(
-            type_name: str,
-            factory: Any,
-            params_schema: Any = None,
-            *,
-            summary: str = "",
-            _kind: str = kind,
-        ) -> None:
-            found.append(Registration(_kind, type_name, factory, params_schema, summary))
-
-        implementation(register)
+        implementation(recorder(found, kind))
     return found
 
 
