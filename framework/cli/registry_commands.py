@@ -307,12 +307,12 @@ def _run_report(store: Store, run: RunRecord) -> Report:
         "observer_errors": run.outputs.get("observer_errors") or [],
         "models": _version_briefs(store.versions_of_run(run.id)),
         "params": store.params(run.id),
-        "plugins": _plugins(run.lineage),
+        "plugins": recorded_plugins(run.lineage),
         "lineage": run.lineage,
     }
 
 
-def _plugins(lineage: dict[str, Any]) -> list[Report] | None:
+def recorded_plugins(lineage: dict[str, Any]) -> list[Report] | None:
     """Each component the run used with its plugin, distribution and version; None for a
     run made before specops recorded them."""
     recorded = lineage.get("plugins")
@@ -327,7 +327,7 @@ def _plugin_versions(run: RunRecord) -> dict[str, str]:
     """``{"model knn": "specops-contrib-demo 0.3.1"}``: a diff row per component."""
     from framework.lineage import described
 
-    return {row["component"]: described(row) for row in _plugins(run.lineage) or []}
+    return {row["component"]: described(row) for row in recorded_plugins(run.lineage) or []}
 
 
 def cmd_runs_diff(args: argparse.Namespace) -> int:

@@ -209,14 +209,9 @@ def _print_lineage(console: Console, lineage: dict[str, Any]) -> None:
     for key, value in rows.items():
         table.add_row(key, _text(value))
     console.print(table)
-    _print_plugins(console, _recorded_plugins(lineage))
+    from framework.cli.registry_commands import recorded_plugins  # loaded: it loads us
 
-
-def _recorded_plugins(lineage: dict[str, Any]) -> list[Report] | None:
-    recorded = lineage.get("plugins")
-    if not isinstance(recorded, dict):
-        return None
-    return [{"component": k, **v} for k, v in recorded.items() if isinstance(v, dict)]
+    _print_plugins(console, recorded_plugins(lineage))
 
 
 def _print_plugins(console: Console, plugins: list[Report] | None) -> None:
