@@ -165,8 +165,6 @@ class _Checker:
         data_section = data.get("data") if isinstance(data.get("data"), dict) else {}
         target = data_section.get("target")
         seed = data.get("seed")
-        store = data.get("store") if isinstance(data.get("store"), dict) else {}
-        store_path = store.get("path") if isinstance(store.get("path"), str) else None
         self.ctx = StepContext(
             spec_name=str(data.get("name", "")),
             task=self.task,
@@ -174,11 +172,7 @@ class _Checker:
             base_dir=path.resolve().parent,
             seed=seed if isinstance(seed, int) else 0,
             # deploy targets refuse a path that would replace the store
-            store_root=(
-                path.resolve().parent / Path(store_path).expanduser()
-                if store_path is not None
-                else default_store_dir(path)
-            ),
+            store_root=_store_root(data, path),
         )
 
     def problem(self, message: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> Problem:
@@ -413,6 +407,15 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _store_root(data: dict[str, Any], path: Path) -> Path:
+    """The store's folder: ``store.path`` (relative to the spec's folder), else the default."""
+    store = data.get("store")
+    raw = store.get("path") if isinstance(store, dict) else None
+    if not isinstance(raw, str):
+        return default_store_dir(path)
+    return path.resolve().parent / Path(raw).expanduser()
+
+
 def _build(
     data: dict[str, Any], document: dict[str, Any], path: Path, profiles: tuple[str, ...]
 ) -> Spec:
@@ -425,8 +428,6 @@ def _build(
     if isinstance(features, list):
         features = {name: "infer" for name in features}
     store = data.get("store") or {}
-    base_dir = path.resolve().parent
-    store_path = Path(store["path"]).expanduser() if "path" in store else default_store_dir(path)
     gate = data.get("gate") or {}
     return Spec(
         name=data["name"],
@@ -451,7 +452,7 @@ def _build(
             _component("deploy", node, ("deploy", i) if isinstance(deploy, list) else ("deploy",))
             for i, node in enumerate(deploy_nodes)
         ),
-        store_path=store_path if store_path.is_absolute() else base_dir / store_path,
+        store_path=_store_root(data, path),
         snapshot_data=bool(store.get("snapshot_data", True)),
         path=path.resolve(),
         profile=", ".join(profiles) or None,
