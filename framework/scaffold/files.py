@@ -10,20 +10,6 @@ from framework.scaffold.components import Template
 if TYPE_CHECKING:
     from framework.scaffold import PluginNames
 
-TEST_HELPERS = (
-    "check_check",
-    "check_deploy_target",
-    "check_drift_test",
-    "check_metric",
-    "check_model",
-    "check_registration",
-    "check_source",
-    "check_split",
-    "check_transform",
-    "context",
-    "table",
-)
-
 
 def pyproject(names: PluginNames) -> str:
     from framework import __version__
@@ -97,7 +83,9 @@ SPECOPS_HOOK_API = ">=1.0,<2"
 def tests_module(names: PluginNames, templates: list[Template]) -> str:
     tests = "".join(t.test for t in templates)
     body = tests + _spec_test(names)
-    helpers = [h for h in TEST_HELPERS if f"{h}(" in body or h == "check_registration"]
+    from framework import testing  # light: its checks import pandas only when called
+
+    helpers = [h for h in testing.__all__ if f"{h}(" in body or h == "check_registration"]
     classes = "\n".join(
         f"from {names.package}.{t.module} import {t.cls}"
         for t in sorted(templates, key=lambda t: t.module)
