@@ -360,8 +360,9 @@ class Ordinal(ColumnTransform):
     def _require_ranked(self, column: pd.Series, name: str) -> None:
         """Every value seen in training must have a rank: a missing one is a spec typo."""
         ranked = self.order[name]
+        rank_set = set(ranked)  # a set: a long order times many values stays linear
         seen = column.dropna().unique().tolist()
-        unranked = [value for value in seen if value not in ranked]
+        unranked = [value for value in seen if value not in rank_set]
         if unranked:
             example = str(unranked[0])
             raise DataError(
