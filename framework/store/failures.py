@@ -177,9 +177,15 @@ def _nearly_full(path: Path) -> bool:
 
 def _mount_point(path: Path) -> Path:
     """The mount point of the file system holding ``path`` (which may not exist yet)."""
+    current = existing_parent(path)
+    while not os.path.ismount(current) and current != current.parent:
+        current = current.parent
+    return current
+
+
+def existing_parent(path: Path) -> Path:
+    """``path``, or its nearest ancestor that exists."""
     current = path.absolute()
     while not current.exists() and current != current.parent:
-        current = current.parent
-    while not os.path.ismount(current) and current != current.parent:
         current = current.parent
     return current

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from framework.errors import StoreError
 from framework.redact import RedactingConnection
-from framework.store.failures import damaged, remember
+from framework.store.failures import damaged, existing_parent, remember
 
 DATABASE = "store.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -177,7 +177,7 @@ def _header_problem(database: Path) -> tuple[str | None, bool]:
 
 def read_only_reason(root: Path) -> str | None:
     """Why this process cannot write the store, or None when it can."""
-    probe = root if root.exists() else _existing_parent(root)
+    probe = existing_parent(root)
     try:
         if os.statvfs(probe).f_flag & os.ST_RDONLY:
             return "its file system is mounted read-only"
@@ -263,10 +263,3 @@ def _count_blobs(artifacts: Path) -> int:
         for entry in directory.iterdir()
         if entry.is_file() and not entry.name.startswith(".")
     )
-
-
-def _existing_parent(path: Path) -> Path:
-    current = path.absolute()
-    while not current.exists() and current != current.parent:
-        current = current.parent
-    return current
