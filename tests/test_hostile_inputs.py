@@ -241,6 +241,16 @@ def test_a_sql_query_without_end_is_stopped_with_the_limit_named(
     assert "Traceback" not in result.err
 
 
+def test_a_sql_time_limit_that_is_not_a_number_is_refused_by_name(
+    sql_project: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPECOPS_SQL_TIMEOUT", "soon")
+    result = sql_run(cli, sql_project, "SELECT * FROM customers")
+    assert result.code == 2, result.err
+    assert "SPECOPS_SQL_TIMEOUT must be a whole number of seconds >= 1, got 'soon'" in result.err
+    assert "Traceback" not in result.err
+
+
 @pytest.mark.parametrize(
     ("query", "path", "message"),
     [
