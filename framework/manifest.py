@@ -13,7 +13,6 @@ with a warning that nothing was verified.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,11 +30,10 @@ log = logging.getLogger("specops.package")
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The store's own file hash (imported late: loading the store is not needed to start)."""
+    from framework.store.artifacts import sha256_file
+
+    return sha256_file(path)
 
 
 def package_files(directory: Path) -> dict[str, str]:

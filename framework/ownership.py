@@ -22,7 +22,6 @@ or the registry. Stdlib only: ``framework`` exports these.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -299,11 +298,9 @@ def _same_run(path: Path, info: dict[str, Any]) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from framework.store.artifacts import sha256_file  # late: framework's import stays light
+
+    return sha256_file(path)
 
 
 def _refusal(target: Path, why: str, what: str = "directory") -> str:
