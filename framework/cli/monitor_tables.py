@@ -167,7 +167,7 @@ def _print_retrain(console: Console, outcome: Any) -> None:
     if outcome.gate:
         title = f"retraining run {outcome.run_id}: gate, challenger vs champion"
         console.print(_metric_table(title, "challenger", "champion", outcome.gate))
-        if getattr(outcome, "champion_note", ""):
+        if outcome.champion_note:  # RetrainOutcome always has one ("" when none)
             console.print(f"[dim]gate: {escape(outcome.champion_note)}[/]")
     promoted = (
         f"promoted version {outcome.promoted_version} to champion"
