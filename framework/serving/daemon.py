@@ -138,11 +138,6 @@ def current_state(record: ServerRecord, timeout: float = 2.0) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-def current_version(record: ServerRecord, timeout: float = 2.0) -> Any:
-    """The version the server answers with now (its ``/version``); None if it does not say."""
-    return current_state(record, timeout).get("version")
-
-
 def http_get(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
     """One GET against a local server; (0, b'') when it does not answer."""
     connection = http.client.HTTPConnection(connect_host(host), port, timeout=timeout)
