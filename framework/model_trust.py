@@ -492,6 +492,16 @@ def _check_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
         raise Refused(f"array {info.filename}'s header does not match its data")
 
 
+def check_file_size(size: int) -> None:
+    """Refuse a model file over ``SPECOPS_MAX_MODEL_FILE_BYTES`` (before it is read, when
+    the caller knows its size from the file system)."""
+    if size > limit("SPECOPS_MAX_MODEL_FILE_BYTES"):
+        raise Refused(
+            f"the file is {size} bytes, over the limit of "
+            f"{limit('SPECOPS_MAX_MODEL_FILE_BYTES')} (SPECOPS_MAX_MODEL_FILE_BYTES)"
+        )
+
+
 def audit(data: bytes) -> list[str]:
     """The names this skops archive uses that specops does not trust (empty: safe to load).
 
@@ -499,11 +509,7 @@ def audit(data: bytes) -> list[str]:
     """
     from skops.io._protocol import PROTOCOL
 
-    if len(data) > limit("SPECOPS_MAX_MODEL_FILE_BYTES"):
-        raise Refused(
-            f"the file is {len(data)} bytes, over the limit of "
-            f"{limit('SPECOPS_MAX_MODEL_FILE_BYTES')} (SPECOPS_MAX_MODEL_FILE_BYTES)"
-        )
+    check_file_size(len(data))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             _check_entries(archive, "the archive")

@@ -79,15 +79,10 @@ def load_skops(path: Path) -> Any:
     """
     import skops.io as sio
 
-    from framework.model_trust import Refused, audit, limit
+    from framework.model_trust import Refused, audit, check_file_size
 
     try:
-        size = path.stat().st_size
-        if size > limit("SPECOPS_MAX_MODEL_FILE_BYTES"):
-            raise Refused(
-                f"the file is {size} bytes, over the limit of "
-                f"{limit('SPECOPS_MAX_MODEL_FILE_BYTES')} (SPECOPS_MAX_MODEL_FILE_BYTES)"
-            )
+        check_file_size(path.stat().st_size)  # before reading it into memory
         data = path.read_bytes()
         refused = audit(data)
     except (Refused, OSError) as exc:  # a truncated, foreign or oversized file: never load it
