@@ -32,7 +32,7 @@ def unknown_names(names: Iterable[Any], wanted: Mapping[str, Any]) -> list[str]:
     unknown: list[str] = []
     for name in names:
         if name not in wanted:
-            unknown.append(_shown(name))
+            unknown.append(shown_name(name))
             if len(unknown) >= SHOWN_UNKNOWN:
                 break
     return unknown
@@ -180,7 +180,3 @@ def known_columns(
         if key not in wanted:
             ignored.add(key)
     return {key: value for key, value in columns.items() if key in wanted}
-
-
-def _shown(name: Any) -> str:
-    return shown_name(name)
