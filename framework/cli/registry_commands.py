@@ -419,7 +419,7 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
     from framework.store.integrity import verify
 
     with _store(args) as store:
-        result = verify(store, full=bool(getattr(args, "full", False)))
+        result = verify(store, full=args.full)
         report = {
             "store": str(store.root),
             "ok": result.ok,
