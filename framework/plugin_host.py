@@ -86,7 +86,7 @@ class Plugins:
                 continue
             try:
                 component = self._call(
-                    name, hook, kind=kind, type_name=type_name, params=dict(params or {})
+                    name, hook, kind=kind, type_name=type_name, params=dict(params)
                 )
             except UserError:
                 raise
@@ -98,7 +98,7 @@ class Plugins:
                 return contracts.built(self, kind, type_name, component)
         entry = self.registry.get(kind, type_name)  # UnknownComponent names the alternatives
         try:
-            component = entry.factory(**dict(params or {}))
+            component = entry.factory(**params)
         except UserError:
             raise
         except Exception as exc:
