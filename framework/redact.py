@@ -408,8 +408,8 @@ def _redacted_number(value: Any, secrets: Secrets) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
     for form in (repr(value), f"{value:.10g}"):
-        if len(form) >= ANYWHERE_LENGTH and secrets.redact(form) != form:
-            return secrets.redact(form)
+        if len(form) >= ANYWHERE_LENGTH and (redacted := secrets.redact(form)) != form:
+            return redacted
     return value
 
 
