@@ -128,7 +128,7 @@ class ModelPackage:
             raise StoreError(f"model package {directory} is unreadable: {exc}") from exc
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
-        entry = _model_entry(plugins, self.metadata, where or str(directory))
+        entry = _model_entry(plugins, self.metadata, shown)
         transform_file = directory / "transform.skops"
         self.transform = load_skops(transform_file) if transform_file.exists() else None
         try:
