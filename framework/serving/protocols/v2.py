@@ -223,7 +223,7 @@ def _tensors(
                     f"{len(columns)} columns: {listing(list(columns))}"
                 )
             ignored.add(name)
-            offset += _skipped_binary(spec, name, len(binary) - offset)
+            offset += _binary_size(spec, name[:60], len(binary) - offset) or 0
             continue
         if not isinstance(datatype, str) or (datatype not in NUMERIC and datatype != "BYTES"):
             raise bad_request(
@@ -245,19 +245,8 @@ def _tensors(
                     f"input '{name}' has shape {shown}: more values than a "
                     f"{body_size:,}-byte request can hold"
                 )
-        parameters = spec.get("parameters") or {}
-        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        size = _binary_size(spec, name, len(binary) - offset)
         if size is not None:
-            if (
-                not isinstance(size, int)
-                or isinstance(size, bool)
-                or size < 0
-                or offset + size > len(binary)
-            ):
-                raise bad_request(
-                    f"input '{name}' says binary_data_size {size!r} but only "
-                    f"{len(binary) - offset} binary bytes are left in the body"
-                )
             chunk = binary[offset : offset + size]
             offset += size
             if datatype == "BYTES":
@@ -287,15 +276,16 @@ def _tensors(
     return tensors
 
 
-def _skipped_binary(spec: dict[str, Any], name: str, left: int) -> int:
-    """The binary bytes an ignored input occupies (0 for JSON data), checked to be there."""
+def _binary_size(spec: dict[str, Any], name: str, left: int) -> int | None:
+    """The input's ``binary_data_size`` (None for JSON data), checked to fit in the ``left``
+    binary bytes of the body."""
     parameters = spec.get("parameters") or {}
     size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
-    if size is None:
-        return 0
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= left:
+    if size is not None and (
+        not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= left
+    ):
         raise bad_request(
-            f"input '{name[:60]}' says binary_data_size {size!r} but only {left} binary bytes "
+            f"input '{name}' says binary_data_size {size!r} but only {left} binary bytes "
             "are left in the body"
         )
     return size
