@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,10 @@ ROOT_EXTRAS = frozenset({"serve"})
 NOT_PACKAGES = frozenset({"python"})
 IMAGE_PLATFORM = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
 """The marker values of the image (Linux), whatever system writes the build context."""
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]*")
+"""A distribution name and a PEP 440 version: nothing else reaches ``constraints.txt``,
+so a model.json cannot add a line (``--index-url ...``) to it."""
 
 
 @dataclass
@@ -57,7 +62,11 @@ def recorded_packages(package_dir: Path) -> dict[str, str]:
         return {}
     if not isinstance(packages, dict):
         return {}
-    return {str(k): str(v) for k, v in packages.items() if isinstance(v, str)}
+    return {
+        k: v
+        for k, v in packages.items()
+        if isinstance(k, str) and isinstance(v, str) and NAME.fullmatch(k) and VERSION.fullmatch(v)
+    }
 
 
 def image_pins(recorded: Mapping[str, str]) -> Pins:
