@@ -108,11 +108,9 @@ class ModelHolder:
             self._thread = None
 
     def _run(self) -> None:
-        from framework.store import Store
-
         assert self.store_root is not None
         # SQLite connections belong to the thread that made them; reading needs no write access
-        store = self._open(Store)
+        store = self._open()
         if store is None:
             return  # stopped before the store could be opened
         try:
@@ -124,16 +122,17 @@ class ModelHolder:
         finally:
             store.close()
 
-    def _open(self, opener: Callable[..., Store]) -> Store | None:
+    def _open(self) -> Store | None:
         """The store, opened for reading; while it cannot be (a full disk, a damaged
         file) say why in one line and try again with backoff, so that the follower
         never dies: the version already loaded keeps serving meanwhile."""
         from framework.errors import UserError
+        from framework.store import Store
 
         delay = 1.0
         while True:
             try:
-                return opener(self.store_root, write=False)
+                return Store(self.store_root, write=False)
             except UserError as exc:
                 log.error(
                     "following %s@%s: cannot open the store (retrying in %.0f s): %s",
