@@ -38,9 +38,7 @@ def unknown_names(names: Iterable[Any], wanted: Mapping[str, Any]) -> list[str]:
     return unknown
 
 
-def refuse(
-    given: Iterable[Any], wanted: Mapping[str, Any], where: str, *, sized: int | None = None
-) -> None:
+def refuse(given: Iterable[Any], wanted: Mapping[str, Any], where: str) -> None:
     """A 400 for names that are not the model's: a missing column first (with the unknown
     name it was probably misspelt as), else the first few unknown names.
 
