@@ -30,13 +30,17 @@ class LiveLock:
     """A lock file this process holds until ``release`` (or until it dies)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        # locked under another name first, then renamed: a ``*.lock`` file is held from
+        # the moment it exists, so ``store gc`` never takes a lock being made for stale
+        self.path = path.with_name(path.name + ".claim")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)  # a fresh, unique name: granted at once
             line = f"{socket.gethostname()} {os.getpid()} {time.time():.3f}\n"
             os.write(self._fd, line.encode())
+            os.replace(self.path, path)
+            self.path = path
         except OSError as exc:  # a full disk: name the file, leave no empty lock behind
             self.release()
             if exc.filename is None:
