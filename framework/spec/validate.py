@@ -74,7 +74,8 @@ def load_spec(
     problems += checker.deploy_overlaps()
     problems += checker.columns()
     problems += checker.monitor()
-    problems = [p for p in problems if p.path not in unset or p in found]
+    unset_problems = set(map(id, found))  # by identity: `in` a long list is quadratic
+    problems = [p for p in problems if p.path not in unset or id(p) in unset_problems]
     # A NaN or a 30-digit integer also breaks the schema's bounds: one message is enough.
     numbered = {p.path for p in bad_numbers}
     kept = set(map(id, bad_numbers))  # by identity: `in` a list of 50,000 took minutes
