@@ -24,7 +24,7 @@ from typing import Any
 from framework.errors import StoreError
 
 MAX_DEPTH_OF_OBJECTS = 200
-"""How deep the loaded object graph is walked (pipelines nest a few levels)."""
+"""How deep the loaded object graph may nest (pipelines nest a few levels); deeper is refused."""
 
 
 def check_trees(obj: Any, source: str) -> None:
@@ -35,8 +35,10 @@ def check_trees(obj: Any, source: str) -> None:
 def _walk(
     obj: Any, n_features: int | None, categorical: Any, source: str, seen: set[int], depth: int
 ) -> None:
-    if id(obj) in seen or depth > MAX_DEPTH_OF_OBJECTS:
+    if id(obj) in seen:
         return
+    if depth > MAX_DEPTH_OF_OBJECTS:  # never skip: a tree hidden deeper must not go unchecked
+        raise _refuse(source, "model", f"objects nested more than {MAX_DEPTH_OF_OBJECTS} deep")
     seen.add(id(obj))
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.tree._tree import Tree
