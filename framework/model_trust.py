@@ -465,6 +465,8 @@ def _check_entries(archive: zipfile.ZipFile, where: str) -> None:
         if info.filename.endswith(".npy"):
             _check_array(archive, info)
         elif info.filename.endswith(".npz"):
+            if where != "the archive":  # skops' sparse .npz holds arrays: an archive in one
+                raise Refused(f"{where} holds another archive, {info.filename}")  # is a bomb
             with zipfile.ZipFile(io.BytesIO(archive.read(info))) as inner:
                 _check_entries(inner, f"{where} entry {info.filename}")
 
