@@ -1,0 +1,51 @@
+"""A real ``distributed.LocalCluster`` shared by the Dask tests: 2 worker processes,
+1 thread each, started once per test session (a few seconds) and closed at the end.
+
+Every test here is marked ``dask``; CI runs them (``pytest -m dask`` selects them alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/dask/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.dask)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    """A LocalCluster made apart from specops, as a team's scheduler would be."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        memory_limit="2GiB",
+        host="127.0.0.1",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def dask_address(dask_cluster: Any) -> str:
+    """The scheduler address (``tcp://127.0.0.1:PORT``) a spec's ``address:`` points at."""
+    return dask_cluster.scheduler_address
+
+
+@pytest.fixture
+def dask_client(dask_cluster: Any) -> Iterator[Any]:
+    """A client of the shared cluster, closed after the test (the cluster stays up)."""
+    from distributed import Client
+
+    with Client(dask_cluster) as client:
+        yield client
