@@ -11,6 +11,25 @@ methods, not a base class. Every kind may also implement ``validate(ctx)`` which
 returns :class:`Finding` objects for problems visible without running anything
 (a data file that does not exist, say); ``specops validate`` reports them with the
 spec location of the offending key.
+
+Distributed execution (``execution: {type: dask}``) is opt-in per component, through
+OPTIONAL methods next to the required ones below; a component without them runs
+only locally, and the dask executor's ``validate`` refuses a spec naming it (exit
+2, at its spec line, saying what to use instead). The executor protocol itself
+(kind ``execution``) is in :mod:`framework.execution`.
+
+============  ==========================================================  =============
+kind          optional method                                             called by
+============  ==========================================================  =============
+source        ``load_distributed(ctx) -> dask.dataframe.DataFrame``;       ingest, plan
+              ``partitions(ctx) -> int`` (cheap, no data read)
+check         ``run_distributed(ddf, ctx) -> list[CheckOutcome]``          check
+split         ``content_rule(ctx) -> dict`` (rows chosen by content)       split
+transform     ``fit_distributed(ddf, ctx, client) -> fitted transformer``  transform
+model         ``fit_distributed(X, y, ctx, client)``                       train
+============  ==========================================================  =============
+
+Each protocol's docstring says what its method must return.
 """
 
 from __future__ import annotations
@@ -33,6 +52,7 @@ KINDS: tuple[str, ...] = (
     "metric",
     "deploy",
     "drift_test",
+    "execution",
 )
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
@@ -108,7 +128,14 @@ class StepContext:
 
 @runtime_checkable
 class Source(Protocol):
-    """Loads the table named by ``data.source``."""
+    """Loads the table named by ``data.source``.
+
+    Optional, for ``execution: dask``: ``load_distributed(ctx)`` returns the same
+    table as a lazy ``dask.dataframe.DataFrame`` (same columns, same dtypes as
+    ``load`` gives; read on the workers, never materialised in this process), and
+    ``partitions(ctx) -> int`` says how many partitions it would yield, cheaply (file
+    listing, footers), for ``specops plan``.
+    """
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
         """The whole table, target column included; column names become text.
@@ -138,7 +165,12 @@ class CheckOutcome:
 
 @runtime_checkable
 class Check(Protocol):
-    """Judges the ingested table; a failed outcome stops the run with exit code 1."""
+    """Judges the ingested table; a failed outcome stops the run with exit code 1.
+
+    Optional, for ``execution: dask``: ``run_distributed(ddf, ctx)`` judges a
+    ``dask.dataframe.DataFrame`` with distributed aggregations and returns the SAME
+    outcomes (verdicts, observed values, messages) as ``run`` on the same rows.
+    """
 
     def run(self, frame: pd.DataFrame, ctx: StepContext) -> list[CheckOutcome]:
         """One outcome per thing judged (per column, say), passed or not. ``frame`` is the
@@ -153,6 +185,12 @@ class Splitter(Protocol):
 
     Returns two DataFrames holding the rows, or two integer arrays of row
     positions (cheaper: nothing is copied until a step needs the rows).
+
+    Optional, for ``execution: dask``: a splitter that decides each row by its
+    content and the seed, never by its position (so partitions and workers do not
+    change the rows), says so with ``content_rule(ctx) -> dict`` (``{"seed": ...,
+    "test_size": ..., "stratify": bool}``: the rule of
+    :mod:`framework.execution.rows`). A splitter with only ``split`` runs locally.
     """
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]:
@@ -174,6 +212,12 @@ class Transform(Protocol):
     and returns an *unfitted* scikit-learn transformer plus the columns it applies
     to (other columns pass through untouched). The transformer must support
     ``set_output(transform="pandas")`` and be storable by skops.
+
+    Optional, for ``execution: dask``: ``fit_distributed(ddf, ctx, client)`` fits
+    the step's statistics (medians, category sets, means) with distributed
+    aggregations on the training rows and returns ``(fitted transformer, columns)``:
+    the SAME scikit-learn object ``build`` + fit would give, so the stored pipeline
+    is identical whatever the executor.
     """
 
     def build(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, list[str]]:
@@ -199,6 +243,12 @@ class Model(Protocol):
     returns those codes (or floats for regression) and ``predict_proba`` an
     ``(n, k)`` array. ``save`` writes safe files (no pickle) into a directory and
     the classmethod ``load`` reads them back.
+
+    Optional, for ``execution: dask``: ``fit_distributed(X, y, ctx, client)`` learns
+    from a ``dask.dataframe.DataFrame`` ``X`` and a dask array or series ``y`` on the
+    cluster of ``client`` (a ``distributed.Client``), e.g. with ``lightgbm.dask``;
+    afterwards the component is a plain local model: ``save``, ``predict`` and
+    ``predict_proba`` work as after ``fit``.
     """
 
     tasks: frozenset[str]

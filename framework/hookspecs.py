@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from framework.components import Register
     from framework.events import RunInfo, StepInfo
 
-HOOK_API_VERSION = "1.0"
+HOOK_API_VERSION = "1.1"
 """The hook API this specops provides, ``MAJOR.MINOR``.
 
 A minor bump only adds (a new hook, a new optional field, a new keyword with a
@@ -49,6 +49,9 @@ default): plugins written for ``1.0`` keep working with ``1.3``. A major bump
 removes or changes something a plugin may rely on (a hook's arguments, a
 protocol's method, what a hook must return); plugins declaring ``<2`` are then
 refused with a message rather than failing mid-run.
+
+1.1 added the ``execution`` kind (:func:`specops_register_executors`, the protocol in
+:mod:`framework.execution`) and the optional distributed methods of the components.
 """
 
 hookspec = pluggy.HookspecMarker("specops")
@@ -99,6 +102,12 @@ def specops_register_deploy_targets(register: Register) -> None:
 def specops_register_drift_tests(register: Register) -> None:
     """Register drift tests (kind ``drift_test``) that ``specops monitor`` runs per column,
     named by ``monitor.drift`` (``numeric``, ``categorical``, ``columns``)."""
+
+
+@hookspec
+def specops_register_executors(register: Register) -> None:
+    """Register executors (kind ``execution``) for ``execution.type``: where a run's
+    data-heavy work happens (``local``, ``dask``); protocol in :mod:`framework.execution`."""
 
 
 # -------------------------------------------------------------------------

@@ -64,6 +64,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "metric": "specops_register_metrics",
     "deploy": "specops_register_deploy_targets",
     "drift_test": "specops_register_drift_tests",
+    "execution": "specops_register_executors",
 }
 
 

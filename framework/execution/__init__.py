@@ -1,0 +1,64 @@
+"""Where a run's data-heavy work happens: the public API for executor plugins.
+
+An executor is a component of kind ``execution``, registered through
+``specops_register_executors(register)`` like any other kind and named by the
+spec's ``execution: {type, params}`` (default ``local``). Its methods
+(:class:`Executor`) do everything that reads rows; the engine only sequences the
+steps and records what they report. A third party adds an engine (Ray, say) by
+registering a factory whose objects implement :class:`Executor`; see
+docs/plugins.md, "Execution engines".
+
+Nothing here imports pandas or dask: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from framework.execution.protocol import (
+    Evaluation,
+    Executor,
+    Prepared,
+    RowsRecord,
+    Say,
+    Scope,
+    Split,
+    Table,
+)
+
+if TYPE_CHECKING:
+    from framework.plugins import Plugins
+    from framework.spec.model import Spec
+
+__all__ = [
+    "DEFAULT",
+    "KIND",
+    "Evaluation",
+    "Executor",
+    "Prepared",
+    "RowsRecord",
+    "Say",
+    "Scope",
+    "Split",
+    "Table",
+    "build_executor",
+    "executor_for",
+]
+
+KIND = "execution"
+DEFAULT = "local"
+"""The executor of a spec with no ``execution:`` key: pandas in this process."""
+
+
+def build_executor(
+    plugins: Plugins, type_name: str = DEFAULT, params: dict[str, Any] | None = None
+) -> Executor:
+    """The executor registered as ``type_name``, built with ``params`` (the schema's
+    defaults fill the rest), as every component is built: an unknown name is a
+    UserError listing the available ones (``specops predict --execution dask``)."""
+    return plugins.build(KIND, type_name, dict(params or {}))
+
+
+def executor_for(spec: Spec, plugins: Plugins) -> Executor:
+    """The executor the spec's ``execution:`` names (``local`` when it has none)."""
+    return build_executor(plugins, spec.execution.type, spec.execution.kwargs())
