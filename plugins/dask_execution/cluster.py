@@ -1,0 +1,216 @@
+"""The cluster a Dask run uses: an existing scheduler at ``address``, or a LocalCluster.
+
+``open_cluster(settings, say)`` is a context manager yielding a connected
+``distributed.Client``. It closes only what it started: with ``address`` the client
+disconnects and the cluster (a team's, shared) stays up; without it, the LocalCluster
+specops started is shut down with its worker processes.
+
+A LocalCluster binds its scheduler, workers and dashboard to 127.0.0.1 (nothing is
+exposed to the network unless ``dashboard_address`` says otherwise) and its worker
+processes run this Python, so they import specops' plugins like the client does. A
+remote cluster's workers need specops (and every plugin the spec uses) installed in
+the same versions: tasks carry plugin functions and components by reference.
+
+Unreachable schedulers and clusters that do not start are bad input (``UserError``,
+exit 2) naming the address with any credentials masked, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from framework import UserError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds to wait for a scheduler to answer and for the first worker to join."""
+
+DEFAULT_DASHBOARD = "127.0.0.1:8787"
+"""Dask's usual dashboard port, on the loopback interface only; a busy port moves on."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """Where to run: ``address`` of a running scheduler, or the LocalCluster's shape."""
+
+    address: str | None = None
+    n_workers: int | None = None
+    threads_per_worker: int | None = None
+    memory_limit: str | int | None = None
+    dashboard_address: str | None = DEFAULT_DASHBOARD
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def local_shape(self) -> tuple[int, int]:
+        """(workers, threads per worker) a LocalCluster gets: the given numbers, else
+        Dask's own choice for this machine's cores (what LocalCluster would pick)."""
+        if self.n_workers is not None and self.threads_per_worker is not None:
+            return self.n_workers, self.threads_per_worker
+        from distributed.deploy.utils import nprocesses_nthreads
+        from distributed.system import CPU_COUNT
+
+        if self.n_workers is None and self.threads_per_worker is None:
+            return nprocesses_nthreads(CPU_COUNT)
+        if self.n_workers is None:
+            return max(1, CPU_COUNT // self.threads_per_worker), self.threads_per_worker
+        return self.n_workers, max(1, CPU_COUNT // max(self.n_workers, 1))
+
+    def where(self) -> str:
+        """One line for ``plan`` and the run: where the work goes."""
+        if self.address:
+            return f"the Dask scheduler at {shown_address(self.address)}"
+        workers, threads = self.local_shape
+        memory = self.memory_limit if self.memory_limit is not None else "auto"
+        return (
+            f"a LocalCluster on this machine: {workers} worker process(es) x {threads} "
+            f"thread(s), memory limit {memory} per worker"
+        )
+
+
+def shown_address(address: str) -> str:
+    """The address as it may be printed: a password in it is masked."""
+    from framework.redact import hide_credentials, redact
+
+    return redact(hide_credentials(address))
+
+
+@contextmanager
+def open_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Iterator[Client]:
+    """A client of the cluster ``settings`` name, closed afterwards; a LocalCluster
+    started here is closed too, an existing cluster never."""
+    if settings.address:
+        with _connect(settings) as client:
+            yield client
+        return
+    with _local_cluster(settings, say) as client:
+        yield client
+
+
+@contextmanager
+def _connect(settings: ClusterSettings) -> Iterator[Client]:
+    from distributed import Client
+
+    address = shown_address(settings.address or "")
+    _reachable(settings.address or "", settings.timeout)
+    try:
+        client = Client(settings.address, timeout=settings.timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UserError(
+            f"cannot connect to the Dask scheduler at {address} within "
+            f"{settings.timeout:g} s ({_reason(exc)})\n  {_CONNECT_HINT}"
+        ) from None
+    try:
+        _wait_for_workers(client, 1, settings.timeout, f"the Dask scheduler at {address}")
+        yield client
+    finally:
+        client.close()
+
+
+_CONNECT_HINT = (
+    "hint: start the cluster, check execution.params.address (tcp://HOST:PORT), raise "
+    "execution.params.timeout, or remove address to start a LocalCluster"
+)
+
+
+def _reachable(address: str, timeout: float) -> None:
+    """Refuse an address that is not one, or where nothing listens, before a Client is
+    made: a Client that fails to start leaves a half-built object that complains on
+    the console when it is collected."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    shown = shown_address(address)
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return  # other transports (ucx, inproc): the Client finds out
+        host, port = parse_host_port(location, default_port=8786)
+    except ValueError:
+        raise UserError(
+            f"execution.params.address {shown!r} is not a Dask scheduler address\n  "
+            "hint: write tcp://HOST:PORT (tls://HOST:PORT for TLS)"
+        ) from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot reach the Dask scheduler at {shown} within {timeout:g} s "
+            f"({_reason(exc)})\n  {_CONNECT_HINT}"
+        ) from None
+
+
+@contextmanager
+def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Iterator[Client]:
+    from distributed import Client, LocalCluster
+
+    workers, threads = settings.local_shape
+    options: dict[str, Any] = {
+        "n_workers": workers,
+        "threads_per_worker": threads,
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": settings.dashboard_address,
+    }
+    if settings.memory_limit is not None:
+        options["memory_limit"] = settings.memory_limit
+    try:
+        with warnings.catch_warnings():
+            # "Port 8787 is already in use ... on port N instead": the link printed
+            # below is the port actually used
+            warnings.filterwarnings("ignore", message=".*already in use.*")
+            cluster = LocalCluster(**options)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise UserError(
+            f"cannot start a LocalCluster of {workers} worker(s) x {threads} thread(s): "
+            f"{type(exc).__name__}: {exc}\n  "
+            "hint: check execution.params (n_workers, threads_per_worker, memory_limit, "
+            "dashboard_address)"
+        ) from None
+    try:
+        say(_started_line(cluster, workers, threads, settings.dashboard_address))
+        with Client(cluster, timeout=settings.timeout, set_as_default=False) as client:
+            _wait_for_workers(client, workers, settings.timeout, "the LocalCluster")
+            yield client
+    finally:
+        cluster.close()
+
+
+def _started_line(cluster: Any, workers: int, threads: int, dashboard: str | None) -> str:
+    line = (
+        f"Dask LocalCluster: {workers} worker(s) x {threads} thread(s) at "
+        f"{cluster.scheduler_address}"
+    )
+    link = cluster.dashboard_link if dashboard else ""
+    if link:
+        line += f"; dashboard {link}"
+        if importlib.util.find_spec("bokeh") is None:
+            line += " (its plots need `pip install bokeh`)"
+    return line
+
+
+def _wait_for_workers(client: Client, count: int, timeout: float, what: str) -> None:
+    try:
+        client.wait_for_workers(count, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        have = len(client.scheduler_info().get("workers", {}))
+        raise UserError(
+            f"{what} has {have} worker(s) after {timeout:g} s, {count} needed "
+            f"({type(exc).__name__})\n  "
+            "hint: start workers (dask worker SCHEDULER_ADDRESS) or raise "
+            "execution.params.timeout"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The complaint, with anything that looks like a password masked."""
+    return shown_address(f"{type(exc).__name__}: {exc}")
