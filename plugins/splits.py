@@ -4,6 +4,24 @@ All are deterministic for a seed (``seed`` param, else the run's ``ctx.seed``) s
 rerun trains and evaluates on the same rows. Each returns the row positions of its
 train and test sides rather than frames, so no column is copied until the engine
 selects the rows, and a row can be traced back to the source.
+
+``random`` and ``stratified`` choose rows by content (``method: content``, the
+default): a row is a test row when its mixed content fingerprint is among the
+``ceil(rows * test_size)`` smallest (per class when stratified), see
+``framework.execution.rows``. So the split does not depend on row order, partitions
+or workers (pandas and Dask choose the same rows), and identical rows always land on
+the same side. ``method: shuffle`` is scikit-learn's shuffled split of positions, as
+specops did before; ``reproduce`` uses it for runs recorded before the content rule.
+
+How executors use a splitter (the plugin-facing protocol)::
+
+    splitter.content_rule(ctx) -> ContentRule | None   # None: it needs the whole frame
+    splitter.distributed: bool                          # False: refuse on a cluster
+    splitter.split(frame, ctx) -> (train_positions, test_positions)   # local, legacy
+
+The executor computes the fingerprints once (features + target) and applies the rule
+itself; ``split(frame, ctx)`` stays for direct callers and hashes every column of
+``frame`` (so a frame holding more columns than the features splits differently).
 """
 
 from __future__ import annotations
@@ -15,6 +33,8 @@ from framework import DataError, Finding, Register, StepContext, did_you_mean, h
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from framework.execution.rows import ContentRule
 
 DEFAULT_TEST_SIZE = 0.2
 
@@ -75,27 +95,70 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+METHODS = ("content", "shuffle")
+METHOD: dict[str, Any] = {
+    "enum": list(METHODS),
+    "default": "content",
+    "description": "content: a row's side follows from its values and the seed, the same "
+    "locally and on a cluster, and duplicated rows stay on one side; shuffle: a shuffled "
+    "split of row positions (how specops split before content; local execution only).",
+}
+
 RANDOM_PARAMS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"test_size": TEST_SIZE, "seed": SEED},
+    "properties": {"test_size": TEST_SIZE, "seed": SEED, "method": METHOD},
     "required": [],
 }
 """The params of both random splits: ``random`` and ``stratified``."""
 
 
+def frame_fingerprints(frame: pd.DataFrame) -> np.ndarray:
+    """Every column of ``frame`` hashed per row: the fingerprints ``split`` uses when it is
+    called directly (the executors pass features + target instead)."""
+    from framework.training_rows import row_hashes
+
+    return row_hashes(frame, [str(name) for name in frame.columns])
+
+
 class RandomSplit:
     """Holds out a random fraction of rows: for rows that are independent of each other."""
 
-    def __init__(self, test_size: float = DEFAULT_TEST_SIZE, seed: int | None = None) -> None:
+    stratify = False
+
+    def __init__(
+        self,
+        test_size: float = DEFAULT_TEST_SIZE,
+        seed: int | None = None,
+        method: str = "content",
+    ) -> None:
         self.test_size = test_size
         self.seed = seed
+        self.method = method
+
+    @property
+    def distributed(self) -> bool:
+        """A content split runs on any executor; a shuffle needs the whole frame."""
+        return self.method == "content"
 
     def _seed(self, ctx: StepContext) -> int:
         return ctx.seed if self.seed is None else self.seed
 
+    def content_rule(self, ctx: StepContext) -> ContentRule | None:
+        """The rule the executor applies to the row fingerprints; None for ``shuffle``."""
+        if self.method != "content":
+            return None
+        from framework.execution.rows import ContentRule
+
+        return ContentRule(self.test_size, self._seed(ctx), stratify=self.stratify)
+
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
-        return _positions_split(frame, self.test_size, self._seed(ctx))
+        rule = self.content_rule(ctx)
+        if rule is None:
+            return _positions_split(frame, self.test_size, self._seed(ctx))
+        from framework.execution.rows import content_split
+
+        return content_split(frame_fingerprints(frame), rule)
 
 
 class StratifiedSplit(RandomSplit):
@@ -115,10 +178,17 @@ class StratifiedSplit(RandomSplit):
             )
         ]
 
+    stratify = True
+
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         import pandas as pd
 
         target = _require_column(frame, ctx.target, "target")
+        rule = self.content_rule(ctx)
+        if rule is not None:
+            from framework.execution.rows import content_split
+
+            return content_split(frame_fingerprints(frame), rule, target, column=ctx.target)
         # Codes, with missing values as a class of their own: sklearn cannot sort NaN.
         codes, classes = pd.factorize(target, sort=True, use_na_sentinel=False)
         counts = pd.Series(codes).value_counts()
@@ -142,6 +212,9 @@ class TimeSplit:
     table order): only the time column is sorted, no other column is copied.
     """
 
+    distributed = False
+    """Its cutoff needs every row's time: refused on a cluster (use random or stratified)."""
+
     def __init__(
         self,
         column: str,
@@ -151,6 +224,10 @@ class TimeSplit:
         self.column = column
         self.test_size = test_size
         self.cutoff = cutoff
+
+    def content_rule(self, ctx: StepContext) -> None:
+        """None: a time split is no content rule, it orders the rows by time."""
+        return None
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         times = _require_column(frame, self.column, "time")
