@@ -7,10 +7,19 @@ stored in LightGBM's own text format, which carries the training categories of
 every ``category`` column: at predict time LightGBM maps categories by value, so
 a different category order or an unseen category (treated as missing) is safe.
 Text columns (an impute step returns categories as strings) are read as categories.
+
+On ``execution: dask`` the model trains with ``lightgbm.dask`` (see
+:meth:`LightGBMModel.fit_distributed`) and is kept as the same plain booster
+afterwards, so saving, loading, predicting, the package and serving are unchanged::
+
+    LightGBMModel.fit_distributed(X: dask DataFrame, y: dask Series, ctx, client) -> None
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +187,84 @@ def positional(X: pd.DataFrame) -> pd.DataFrame:
     return X.set_axis([f"column_{i}" for i in range(X.shape[1])], axis=1)
 
 
+def _known_categories(X: Any) -> Any:
+    """``X`` with every text or category column as a category dtype whose categories
+    are the whole frame's (sorted, as ``astype("category")`` sorts them locally), so
+    every partition encodes a category with the same code. One distributed pass over
+    those columns finds their values; a known category dtype is kept as it is."""
+    import dask
+    import pandas as pd
+    from pandas.api import types
+
+    from framework.columns import role_of
+
+    meta = X._meta
+    wanted = [
+        name
+        for name in meta.columns
+        if role_of(meta[name]) == "categorical"
+        and not (isinstance(meta[name].dtype, types.CategoricalDtype) and X[name].cat.known)
+    ]
+    if not wanted:
+        return X
+    # each partition's distinct values (few), not drop_duplicates on the frame (a shuffle)
+    found = dask.compute(*[X[name].map_partitions(_distinct) for name in wanted])
+    # pd.Categorical orders its categories as astype("category") does in fit
+    dtypes = {
+        name: pd.CategoricalDtype(pd.Categorical(values.to_numpy(dtype=object)).categories)
+        for name, values in zip(wanted, found, strict=True)
+    }
+    return X.astype(dtypes)
+
+
+def _distinct(values: pd.Series) -> pd.Series:
+    return values.dropna().drop_duplicates()
+
+
+def _nonempty_partitions(X: Any, y: Any) -> tuple[Any, Any]:
+    """``X`` and ``y`` without their empty partitions (a split leaves some): a worker
+    holding only empty ones would join LightGBM's network with no rows and fail."""
+    if X.npartitions != y.npartitions:
+        raise ValueError(
+            f"X has {X.npartitions} partitions and y {y.npartitions}: "
+            "they must be partitioned alike"
+        )
+    lengths = X.map_partitions(len).compute().tolist()
+    keep = [i for i, rows in enumerate(lengths) if rows]
+    if not keep:
+        raise DataError("lightgbm: no training rows")
+    if len(keep) == len(lengths):
+        return X, y
+    return X.partitions[keep], y.partitions[keep]
+
+
+def _top(y: Any) -> Any:
+    """The largest code, as a one-element array (what :func:`class_count` reads)."""
+    import numpy as np
+
+    return np.asarray([int(y.max().compute())])
+
+
+def _balanced_weights_distributed(y: Any) -> Any:
+    """Per-row weights ``n / (classes * count)`` from the whole training split's class
+    counts (the wrapper's own ``class_weight`` would count each worker's rows apart)."""
+    import numpy as np
+
+    counts = y.value_counts().compute()
+    table = np.zeros(int(counts.index.max()) + 1)
+    table[counts.index.to_numpy(dtype="int64")] = counts.to_numpy()
+    weights = np.zeros_like(table)
+    present = table > 0
+    weights[present] = table.sum() / (np.count_nonzero(present) * table[present])
+    return y.map_partitions(_weights_of, weights, meta=(y.name, "float64"))
+
+
+def _weights_of(codes: pd.Series, weights: np.ndarray) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(weights[codes.to_numpy(dtype="int64")], index=codes.index, name=codes.name)
+
+
 class LightGBMModel:
     """Gradient-boosted trees for binary, multiclass and regression tasks."""
 
@@ -216,6 +303,42 @@ class LightGBMModel:
             dataset,
             num_boost_round=self.params.get("n_estimators", 100),
         )
+
+    def fit_distributed(self, X: Any, y: Any, ctx: StepContext, client: Any) -> None:
+        """Learn on the cluster of ``client`` with ``lightgbm.dask``: each worker builds
+        its histograms from the partitions it holds and LightGBM's own network merges
+        them into one model, with the same params as :meth:`fit`. ``X`` is a dask
+        DataFrame, ``y`` a dask Series of codes (or values) partitioned like ``X``.
+
+        LightGBM's scikit-learn wrappers are only the vehicle: the regressor one is used
+        for every task, with the task's objective and class count set explicitly,
+        because the classifier re-encodes the labels each worker holds, so a class
+        absent from one worker's partitions would shift its codes (:meth:`fit` avoids
+        the wrapper for the same reason). Categories must have the same codes on
+        every partition: text and category columns get one category list for the whole
+        frame (a category dtype already known is kept as it is). Afterwards the model is
+        the plain booster :meth:`fit` makes, and the cluster is not needed to predict.
+        """
+        from lightgbm.dask import DaskLGBMRegressor
+
+        self.task = ctx.task
+        X, y = _nonempty_partitions(_known_categories(X), y)
+        self.features = [str(name) for name in X.columns]
+        self.n_classes = 0 if ctx.task == "regression" else class_count(ctx.task, _top(y))
+        params = self.booster_params(ctx)
+        params.pop("num_threads", None)  # lightgbm.dask uses each worker's own threads
+        params["random_state"] = params.pop("seed")
+        weights = None
+        if self.params.get("class_weight") == "balanced":
+            weights = _balanced_weights_distributed(y)
+        estimator = DaskLGBMRegressor(
+            client=client, n_estimators=self.params.get("n_estimators", 100), **params
+        )
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            # lightgbm.dask prints its port search and warns that it sets threads itself
+            warnings.filterwarnings("ignore", "Parameter (n_jobs|num_threads) will be ignored")
+            estimator.fit(X.map_partitions(positional), y, sample_weight=weights)
+        self._booster = estimator.to_local().booster_
 
     def booster_params(self, ctx: StepContext) -> dict[str, Any]:
         """LightGBM's params for this task: the spec's, plus quiet and reproducible defaults."""

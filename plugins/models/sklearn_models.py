@@ -136,6 +136,9 @@ class SklearnModel:
     defaults: ClassVar[dict[str, Any]] = {}
     """Params specops sets differently from scikit-learn; the spec may override them."""
     classifier_only: ClassVar[frozenset[str]] = frozenset({"class_weight"})
+    distributed_instead: ClassVar[str] = "use type: lightgbm, or execution: local"
+    """There is no ``fit_distributed``: scikit-learn fits in one process on data in its
+    memory. What ``execution: dask``'s validate tells the user to use instead."""
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.params_schema["properties"]))
