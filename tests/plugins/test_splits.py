@@ -169,3 +169,50 @@ def test_time_split_refuses_undated_rows(frame: pd.DataFrame) -> None:
 
     with pytest.raises(DataError, match=r"time column 'day' has .* missing values"):
         TimeSplit(column="day").split(undated, context())
+
+
+def test_content_split_is_independent_of_row_order(frame: pd.DataFrame) -> None:
+    """The side of a row follows from its values and the seed: shuffling the table, or
+    cutting it into pieces, changes nothing (what lets a cluster choose the same rows)."""
+    _, test = rows(frame, RandomSplit(test_size=0.25).split(frame, context(seed=1)))
+    shuffled = frame.sample(frac=1, random_state=3)
+    _, test_shuffled = rows(shuffled, RandomSplit(test_size=0.25).split(shuffled, context(seed=1)))
+
+    assert set(test.index) == set(test_shuffled.index)
+
+
+def test_duplicated_rows_never_straddle_train_and_test(frame: pd.DataFrame) -> None:
+    doubled = pd.concat([frame, frame.iloc[:40]]).reset_index(drop=True)
+    for splitter in (RandomSplit(test_size=0.3), StratifiedSplit(test_size=0.3)):
+        train, test = rows(doubled, splitter.split(doubled, context(seed=9)))
+        keys = list(frame.columns)
+        shared = train.merge(test, on=keys)
+        assert shared.empty, f"{type(splitter).__name__}: a row is on both sides"
+        assert len(test) >= 42  # ceil(140 * 0.3); a copy of the last test row may add to it
+
+
+def test_shuffle_is_the_old_split(frame: pd.DataFrame) -> None:
+    """method: shuffle is scikit-learn's permutation, bit for bit: old runs reproduce."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(frame))
+    train, test = RandomSplit(test_size=0.25, method="shuffle").split(frame, context(seed=4))
+    old_train, old_test = train_test_split(positions, test_size=0.25, random_state=4)
+    assert list(train) == sorted(old_train) and list(test) == sorted(old_test)
+
+    train, test = StratifiedSplit(test_size=0.25, method="shuffle").split(frame, context(seed=4))
+    codes = pd.factorize(frame["label"], sort=True)[0]
+    old_train, old_test = train_test_split(
+        positions, test_size=0.25, random_state=4, stratify=codes
+    )
+    assert list(test) == sorted(old_test)
+
+
+def test_splitters_declare_whether_they_run_distributed() -> None:
+    ctx = context(seed=2)
+    rule = StratifiedSplit(test_size=0.3).content_rule(ctx)
+    assert (rule.test_size, rule.seed, rule.stratify) == (0.3, 2, True)
+    assert RandomSplit(seed=5).content_rule(ctx).seed == 5
+    assert RandomSplit(method="shuffle").content_rule(ctx) is None
+    assert RandomSplit().distributed and not RandomSplit(method="shuffle").distributed
+    assert TimeSplit(column="day").content_rule(ctx) is None

@@ -1,0 +1,365 @@
+"""The train/test split on a Dask cluster: the same rows as the local split, exactly.
+
+Public functions (plain inputs: dask DataFrames, column names, components)::
+
+    refusal(splitter, type_name: str, ctx) -> str | None
+        Why this splitter cannot split on a cluster (None: it can). For the executor's
+        validate: random/stratified (method: content) can; time, method: shuffle and
+        splitters without a content rule cannot.
+    split_distributed(ddf, rule: ContentRule, *, fingerprint: str | None = None,
+                      columns: list[str] | None = None, target: str | None = None) -> DaskSplit
+        ``fingerprint``: a column of ``ddf`` holding each row's uint64 fingerprint
+        (framework.training_rows.row_hashes over features + target), or ``columns``:
+        the columns to hash per partition. ``target`` is required when ``rule.stratify``.
+    kth_smallest_distributed(keys: dask DataFrame with columns "key" (uint64) and
+                             optionally "group", wanted: {group: k}) -> {group: Selected}
+        The exact k-th smallest key per group, found without gathering the keys.
+    DaskSplit: train, test (lazy dask DataFrames, the fingerprint column kept when given),
+        train_rows, test_rows (exact counts), thresholds {group: uint64} (None = no
+        strata), test_by_class {group: rows}.
+
+The rule (framework.execution.rows): test rows are those whose ``u = mix(fingerprint,
+seed)`` is at most the k-th smallest ``u`` (per class when stratified). The threshold
+is found by an exact distributed selection: each partition sends a histogram of the
+top 16 bits of its ``u`` (per class); the bin holding the k-th value is then either
+gathered (its distinct values with counts, a few hundred rows on any realistic data)
+or refined by the next 16 bits, so no more than a bin ever reaches the client. Then
+``u <= threshold`` is applied partition by partition. Nothing depends on how the
+data is partitioned, so 1 or 100 partitions, and pandas, choose the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from framework.execution.rows import (
+    ContentRule,
+    check_counts,
+    class_test_counts,
+    mix,
+)
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    import numpy as np
+    import pandas as pd
+
+BITS = 16
+"""Bits of the key each histogram round looks at: 65,536 bins (512 KiB a class)."""
+GATHER_LIMIT = 1 << 17
+"""A bin with at most this many rows is gathered (distinct values and counts) rather than
+refined: the most the client ever receives in one round, per class."""
+MAX_HISTOGRAM_CELLS = 1 << 22
+"""Bins x classes per histogram (32 MiB): with many classes each round looks at fewer bits."""
+NO_GROUP = "__all__"
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The k-th smallest key of a group, and how many of the group's rows are <= it
+    (more than k when the k-th value is repeated: duplicates go together)."""
+
+    value: int
+    at_most: int
+    rows: int
+
+
+@dataclass
+class DaskSplit:
+    """Both sides as lazy dask frames, with their exact sizes."""
+
+    train: dd.DataFrame
+    test: dd.DataFrame
+    train_rows: int
+    test_rows: int
+    thresholds: dict[Hashable, int] | None
+    """Per class (stratified) the largest ``u`` of a test row; None for a random split."""
+    threshold: int | None = None
+    """The random split's threshold (None when stratified)."""
+    test_by_class: dict[Hashable, int] = field(default_factory=dict)
+
+
+def refusal(splitter: Any, type_name: str, ctx: Any) -> str | None:
+    """Why ``splitter`` cannot split on a cluster, or None when it can."""
+    declare = getattr(splitter, "content_rule", None)
+    if getattr(splitter, "distributed", False) and callable(declare) and declare(ctx) is not None:
+        return None
+    if getattr(splitter, "method", None) == "shuffle":
+        return (
+            f"split '{type_name}' with method: shuffle needs the whole table in one process; "
+            "use method: content (the default), or execution: local"
+        )
+    return (
+        f"split '{type_name}' cannot run on a Dask cluster: it needs the whole table in one "
+        "process; use type: random or stratified (they split by row content, the same rows "
+        "as locally), or execution: local"
+    )
+
+
+# --- exact distributed selection ---------------------------------------------
+
+
+def _groups_of(part: pd.DataFrame) -> tuple[list[Hashable], list[np.ndarray]]:
+    """The partition's groups and, for each, the positions of its rows."""
+    import numpy as np
+    import pandas as pd
+
+    if "group" not in part.columns:
+        return [NO_GROUP], [np.arange(len(part))]
+    codes, uniques = pd.factorize(part["group"], sort=False, use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(uniques)))])
+    labels = [u.item() if hasattr(u, "item") else u for u in uniques]
+    return labels, [order[bounds[i] : bounds[i + 1]] for i in range(len(labels))]
+
+
+def _in_prefix(keys: np.ndarray, consumed: int, prefix: int) -> np.ndarray:
+    import numpy as np
+
+    if consumed == 0:
+        return keys
+    return keys[(keys >> np.uint64(64 - consumed)) == np.uint64(prefix)]
+
+
+def _histograms(part: pd.DataFrame, plan: dict[Hashable, tuple[int, int, int]]) -> dict:
+    """Per group in ``plan`` (consumed bits, prefix, bits): counts of the next bits."""
+    import numpy as np
+
+    keys = part["key"].to_numpy(dtype="uint64")
+    out = {}
+    for label, rows in zip(*_groups_of(part), strict=True):
+        if label not in plan:
+            continue
+        consumed, prefix, bits = plan[label]
+        mine = _in_prefix(keys[rows], consumed, prefix)
+        bins = (mine >> np.uint64(64 - consumed - bits)) & np.uint64((1 << bits) - 1)
+        out[label] = np.bincount(bins.astype("int64"), minlength=1 << bits).astype("int64")
+    return out
+
+
+def _gathered(part: pd.DataFrame, plan: dict[Hashable, tuple[int, int]]) -> dict:
+    """Per group in ``plan`` (consumed bits, prefix): its distinct keys there, with counts."""
+    import numpy as np
+
+    keys = part["key"].to_numpy(dtype="uint64")
+    out = {}
+    for label, rows in zip(*_groups_of(part), strict=True):
+        if label in plan:
+            out[label] = np.unique(_in_prefix(keys[rows], *plan[label]), return_counts=True)
+    return out
+
+
+def _add_histograms(left: dict, right: dict) -> dict:
+    merged = dict(left)
+    for label, counts in right.items():
+        merged[label] = merged[label] + counts if label in merged else counts
+    return merged
+
+
+def _add_gathered(left: dict, right: dict) -> dict:
+    import numpy as np
+
+    merged = dict(left)
+    for label, (values, counts) in right.items():
+        if label in merged:
+            both = np.concatenate([merged[label][0], values])
+            weights = np.concatenate([merged[label][1], counts])
+            distinct, inverse = np.unique(both, return_inverse=True)
+            merged[label] = (distinct, np.bincount(inverse, weights=weights).astype("int64"))
+        else:
+            merged[label] = (values, counts)
+    return merged
+
+
+def _tree(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """Combine per-partition results pairwise on the workers: the client gets one."""
+    import dask
+
+    level = list(parts)
+    if not level:
+        return dask.delayed(dict)()
+    while len(level) > 1:
+        level = [
+            dask.delayed(combine)(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]
+
+
+def _round(keys: dd.DataFrame, task: Callable[..., dict], plan: dict, combine: Callable) -> dict:
+    import dask
+
+    parts = [dask.delayed(task)(part, plan) for part in keys.to_delayed()]
+    (result,) = dask.compute(_tree(parts, combine))
+    return result
+
+
+def group_sizes(keys: dd.DataFrame) -> dict[Hashable, int]:
+    """Rows per group (one histogram round's worth of work, without the histogram)."""
+    import dask
+
+    def count(part: pd.DataFrame, _plan: Any) -> dict:
+        labels, rows = _groups_of(part)
+        return {label: len(r) for label, r in zip(labels, rows, strict=True) if len(r)}
+
+    def add(left: dict, right: dict) -> dict:
+        merged = dict(left)
+        for label, n in right.items():
+            merged[label] = merged.get(label, 0) + n
+        return merged
+
+    parts = [dask.delayed(count)(part, None) for part in keys.to_delayed()]
+    (sizes,) = dask.compute(_tree(parts, add))
+    return sizes
+
+
+def kth_smallest_distributed(
+    keys: dd.DataFrame, wanted: dict[Hashable, int], sizes: dict[Hashable, int] | None = None
+) -> dict[Hashable, Selected]:
+    """The exact ``wanted[group]``-th smallest (1-based) uint64 ``key`` of each group.
+
+    ``keys`` has a uint64 column ``key`` and, for groups, a column ``group`` (without it
+    every row is in the group ``NO_GROUP``). Each round sends one histogram (or one
+    bin's distinct values) per group and partition through a tree of additions on the
+    workers; at most four rounds of 16 bits reach the exact value.
+    """
+    import numpy as np
+
+    bits = BITS
+    while bits > 4 and len(wanted) * (1 << bits) > MAX_HISTOGRAM_CELLS:
+        bits -= 2
+    if sizes is None:
+        sizes = group_sizes(keys)
+    # per group: bits consumed, prefix of those bits, k within, rows up to the prefix
+    state = {label: (0, 0, k, 0, sizes[label]) for label, k in wanted.items()}
+    found: dict[Hashable, Selected] = {}
+    while state:
+        gather = {g: (c, p) for g, (c, p, _k, _below, n) in state.items() if n <= GATHER_LIMIT}
+        refine = {
+            g: (c, p, min(bits, 64 - c)) for g, (c, p, *_) in state.items() if g not in gather
+        }
+        if gather:
+            values = _round(keys, _gathered, gather, _add_gathered)
+            for label in gather:
+                _consumed, _prefix, k, below, _n = state.pop(label)
+                distinct, counts = values[label]
+                running = np.cumsum(counts)
+                at = int(np.searchsorted(running, k, side="left"))
+                found[label] = Selected(int(distinct[at]), below + int(running[at]), sizes[label])
+        if refine:
+            histograms = _round(keys, _histograms, refine, _add_histograms)
+            for label, (consumed, prefix, width) in refine.items():
+                _c, _p, k, below, _n = state[label]
+                running = np.cumsum(histograms[label])
+                at = int(np.searchsorted(running, k, side="left"))
+                before = int(running[at - 1]) if at else 0
+                in_bin = int(running[at]) - before
+                consumed += width
+                prefix = (prefix << width) | at
+                if consumed == 64:  # the bin is one value
+                    state.pop(label)
+                    found[label] = Selected(prefix, below + before + in_bin, sizes[label])
+                else:
+                    state[label] = (consumed, prefix, k - before, below + before, in_bin)
+    return found
+
+
+# --- the split -----------------------------------------------------------------
+
+
+def _fingerprints(part: pd.DataFrame, fingerprint: str | None, columns: list[str] | None):
+    if fingerprint is not None:
+        return part[fingerprint].to_numpy(dtype="uint64")
+    from framework.training_rows import row_hashes
+
+    return row_hashes(part, list(columns or []))
+
+
+def _keys_partition(
+    part: pd.DataFrame,
+    rule: ContentRule,
+    fingerprint: str | None,
+    columns: list[str] | None,
+    target: str | None,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame({"key": mix(_fingerprints(part, fingerprint, columns), rule.seed)})
+    if rule.stratify:
+        frame["group"] = part[target].to_numpy()
+    return frame
+
+
+def _side(
+    part: pd.DataFrame,
+    rule: ContentRule,
+    fingerprint: str | None,
+    columns: list[str] | None,
+    target: str | None,
+    thresholds: dict[Hashable, int],
+    test: bool,
+) -> pd.DataFrame:
+    """The partition's rows on one side: ``u <= threshold`` (of the row's class) is test."""
+    import numpy as np
+    import pandas as pd
+
+    u = mix(_fingerprints(part, fingerprint, columns), rule.seed)
+    if rule.stratify:
+        codes, uniques = pd.factorize(part[target], sort=False, use_na_sentinel=False)
+        labels = [v.item() if hasattr(v, "item") else v for v in uniques]
+        limits = np.array([thresholds[label] for label in labels], dtype="uint64")[codes]
+    else:
+        limits = np.uint64(thresholds[NO_GROUP])
+    chosen = u <= limits
+    return part[chosen if test else ~chosen]
+
+
+def split_distributed(
+    ddf: dd.DataFrame,
+    rule: ContentRule,
+    *,
+    fingerprint: str | None = None,
+    columns: list[str] | None = None,
+    target: str | None = None,
+) -> DaskSplit:
+    """Train and test sides of ``ddf`` under ``rule``: the rows the local split chooses."""
+    import pandas as pd
+
+    if (fingerprint is None) == (columns is None):
+        raise ValueError("give either the fingerprint column or the columns to hash")
+    if rule.stratify and target is None:
+        raise ValueError("a stratified rule needs the target column")
+    meta = pd.DataFrame({"key": pd.Series([], dtype="uint64")})
+    if rule.stratify:
+        meta["group"] = ddf._meta[target]
+    keys = ddf.map_partitions(
+        _keys_partition, rule, fingerprint, columns, target, meta=meta, align_dataframes=False
+    ).persist()  # 8 bytes a row (+ the class), read by every round
+    try:
+        sizes = group_sizes(keys)
+        rows = sum(sizes.values())
+        if rule.stratify:
+            wanted = class_test_counts(sizes, rule.test_size, target)
+        else:
+            wanted = {NO_GROUP: check_counts(rows, rule.test_size)}
+        selected = kth_smallest_distributed(keys, wanted, sizes)
+    finally:
+        del keys
+    thresholds = {label: found.value for label, found in selected.items()}
+    test_rows = sum(found.at_most for found in selected.values())
+    args = (rule, fingerprint, columns, target, thresholds)
+    train = ddf.map_partitions(_side, *args, False, meta=ddf._meta, align_dataframes=False)
+    test = ddf.map_partitions(_side, *args, True, meta=ddf._meta, align_dataframes=False)
+    return DaskSplit(
+        train=train,
+        test=test,
+        train_rows=rows - test_rows,
+        test_rows=test_rows,
+        thresholds=thresholds if rule.stratify else None,
+        threshold=None if rule.stratify else thresholds[NO_GROUP],
+        test_by_class={label: found.at_most for label, found in selected.items()}
+        if rule.stratify
+        else {},
+    )
