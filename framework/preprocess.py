@@ -10,6 +10,7 @@ them, an ``auto`` one-hot or impute step is added and reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,17 +30,26 @@ class FittedPreprocess:
     """The fitted pipeline (None when there is nothing to do) and what each step did."""
 
     pipeline: Any | None
-    train: pd.DataFrame
+    train: Any
+    """The training features after the pipeline: a pandas frame locally, a lazy dask
+    frame when fitted on a cluster (plugins/dask_execution/transforms.py)."""
     steps: list[str]
 
 
-def _wrap(name: str, estimator: Any, columns: list[str]) -> Any:
+def wrap_step(name: str, estimator: Any, columns: list[str]) -> Any:
+    """One step as it is stored: the estimator on its columns, the others passed through,
+    pandas out (so the next step sees column names and dtypes)."""
     from sklearn.compose import ColumnTransformer
 
     wrapped = ColumnTransformer(
         [(name, estimator, columns)], remainder="passthrough", verbose_feature_names_out=False
     )
     return wrapped.set_output(transform="pandas")
+
+
+FitStep = Callable[[str, str, Any, Any], tuple[Any | None, Any, list[str]]]
+"""``fit_step(name, type_name, component, current) -> (fitted step | None, current after it,
+columns)``: how one executor fits one step (None and no columns: nothing to do)."""
 
 
 def fit_preprocess(
@@ -50,19 +60,40 @@ def fit_preprocess(
     ctx: StepContext,
 ) -> FittedPreprocess:
     """Fit every transform in order on ``train``; add auto steps the model needs."""
+
+    def fit_here(name: str, type_name: str, component: Any, current: Any) -> Any:
+        built = component.build(current, ctx)
+        estimator, columns = contracts.transform_built(plugins, type_name, built, current.columns)
+        if not columns:
+            return None, current, columns
+        step = wrap_step(name, estimator, columns)
+        return step, step.fit_transform(current), columns
+
+    return fit_steps(train, transforms, model, plugins, fit_here, lambda current: current)
+
+
+def fit_steps(
+    train: Any,
+    transforms: tuple[ComponentSpec, ...],
+    model: Any,
+    plugins: Plugins,
+    fit_step: FitStep,
+    columns_of: Callable[[Any], pd.DataFrame],
+) -> FittedPreprocess:
+    """The spec's steps, then the auto steps the model needs, each fitted by ``fit_step``
+    on the data as the previous steps left it: the one sequence every executor follows.
+    ``columns_of(current)`` is a pandas frame with the current columns and dtypes (the
+    data itself locally, an empty frame on a cluster): roles are read from dtypes."""
     fitted: list[tuple[str, Any]] = []
     described: list[str] = []
     current = train
 
     def apply(name: str, type_name: str, component: Any) -> None:
         nonlocal current
-        built = component.build(current, ctx)
-        estimator, columns = contracts.transform_built(plugins, type_name, built, current.columns)
-        if not columns:
+        step, current, columns = fit_step(name, type_name, component, current)
+        if step is None:
             described.append(f"{name}: no matching columns, skipped")
             return
-        step = _wrap(name, estimator, columns)
-        current = step.fit_transform(current)
         fitted.append((name, step))
         described.append(f"{name}: {', '.join(columns[:6])}{' ...' if len(columns) > 6 else ''}")
 
@@ -70,10 +101,12 @@ def fit_preprocess(
         component = plugins.build("transform", spec.type, spec.kwargs())
         apply(f"{index}_{spec.type}", spec.type, component)
 
-    if not getattr(model, "native_categorical", True) and columns_with_role(current, "categorical"):
+    if not getattr(model, "native_categorical", True) and columns_with_role(
+        columns_of(current), "categorical"
+    ):
         apply("auto_one_hot", "one_hot", plugins.build("transform", "one_hot", {}))
     if not getattr(model, "handles_missing", True) and columns_with_role(
-        current, "numeric", "boolean"
+        columns_of(current), "numeric", "boolean"
     ):
         # always, not only when training has gaps: the test split and served rows may
         apply("auto_impute", "impute", plugins.build("transform", "impute", {}))

@@ -14,6 +14,9 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
     kth_smallest_distributed(keys: dask DataFrame with columns "key" (uint64) and
                              optionally "group", wanted: {group: k}) -> {group: Selected}
         The exact k-th smallest key per group, found without gathering the keys.
+    order_statistics(keys, requests: {name: (group, k)}, sizes=None) -> {name: Selected}
+        Several at once (a median's two middle values, quartiles), sharing the rounds.
+    group_sizes(keys) -> {group: rows}
     DaskSplit: train, test (lazy dask DataFrames, the fingerprint column kept when given),
         train_rows, test_rows (exact counts), thresholds {group: uint64} (None = no
         strata), test_by_class {group: rows}.
@@ -123,31 +126,42 @@ def _in_prefix(keys: np.ndarray, consumed: int, prefix: int) -> np.ndarray:
     return keys[(keys >> np.uint64(64 - consumed)) == np.uint64(prefix)]
 
 
-def _histograms(part: pd.DataFrame, plan: dict[Hashable, tuple[int, int, int]]) -> dict:
-    """Per group in ``plan`` (consumed bits, prefix, bits): counts of the next bits."""
+def _by_group(plan: dict[Hashable, tuple]) -> dict[Hashable, list[Hashable]]:
+    """The requests of each group: several order statistics of one group share its rows."""
+    wanted: dict[Hashable, list[Hashable]] = {}
+    for request, (label, *_rest) in plan.items():
+        wanted.setdefault(label, []).append(request)
+    return wanted
+
+
+def _histograms(part: pd.DataFrame, plan: dict[Hashable, tuple[Hashable, int, int, int]]) -> dict:
+    """Per request (group, consumed bits, prefix, bits): counts of the next bits."""
     import numpy as np
 
     keys = part["key"].to_numpy(dtype="uint64")
+    requests = _by_group(plan)
     out = {}
     for label, rows in zip(*_groups_of(part), strict=True):
-        if label not in plan:
-            continue
-        consumed, prefix, bits = plan[label]
-        mine = _in_prefix(keys[rows], consumed, prefix)
-        bins = (mine >> np.uint64(64 - consumed - bits)) & np.uint64((1 << bits) - 1)
-        out[label] = np.bincount(bins.astype("int64"), minlength=1 << bits).astype("int64")
+        for request in requests.get(label, ()):
+            _label, consumed, prefix, bits = plan[request]
+            mine = _in_prefix(keys[rows], consumed, prefix)
+            bins = (mine >> np.uint64(64 - consumed - bits)) & np.uint64((1 << bits) - 1)
+            out[request] = np.bincount(bins.astype("int64"), minlength=1 << bits).astype("int64")
     return out
 
 
-def _gathered(part: pd.DataFrame, plan: dict[Hashable, tuple[int, int]]) -> dict:
-    """Per group in ``plan`` (consumed bits, prefix): its distinct keys there, with counts."""
+def _gathered(part: pd.DataFrame, plan: dict[Hashable, tuple[Hashable, int, int]]) -> dict:
+    """Per request (group, consumed bits, prefix): the distinct keys there, with counts."""
     import numpy as np
 
     keys = part["key"].to_numpy(dtype="uint64")
+    requests = _by_group(plan)
     out = {}
     for label, rows in zip(*_groups_of(part), strict=True):
-        if label in plan:
-            out[label] = np.unique(_in_prefix(keys[rows], *plan[label]), return_counts=True)
+        for request in requests.get(label, ()):
+            _label, consumed, prefix = plan[request]
+            found = _in_prefix(keys[rows], consumed, prefix)
+            out[request] = np.unique(found, return_counts=True)
     return out
 
 
@@ -225,44 +239,61 @@ def kth_smallest_distributed(
     bin's distinct values) per group and partition through a tree of additions on the
     workers; at most four rounds of 16 bits reach the exact value.
     """
+    requests = {label: (label, k) for label, k in wanted.items()}
+    return order_statistics(keys, requests, sizes)
+
+
+def order_statistics(
+    keys: dd.DataFrame,
+    requests: dict[Hashable, tuple[Hashable, int]],
+    sizes: dict[Hashable, int] | None = None,
+) -> dict[Hashable, Selected]:
+    """Several exact order statistics at once: ``requests[name] = (group, k)`` asks for the
+    k-th smallest key of ``group``; the rounds are shared by all requests."""
     import numpy as np
 
     bits = BITS
-    while bits > 4 and len(wanted) * (1 << bits) > MAX_HISTOGRAM_CELLS:
+    while bits > 4 and len(requests) * (1 << bits) > MAX_HISTOGRAM_CELLS:
         bits -= 2
     if sizes is None:
         sizes = group_sizes(keys)
-    # per group: bits consumed, prefix of those bits, k within, rows up to the prefix
-    state = {label: (0, 0, k, 0, sizes[label]) for label, k in wanted.items()}
+    # per request: group, bits consumed, prefix of those bits, k within, rows below, rows in
+    state = {name: (label, 0, 0, k, 0, sizes[label]) for name, (label, k) in requests.items()}
     found: dict[Hashable, Selected] = {}
     while state:
-        gather = {g: (c, p) for g, (c, p, _k, _below, n) in state.items() if n <= GATHER_LIMIT}
+        gather = {
+            name: (label, c, p)
+            for name, (label, c, p, _k, _below, n) in state.items()
+            if n <= GATHER_LIMIT
+        }
         refine = {
-            g: (c, p, min(bits, 64 - c)) for g, (c, p, *_) in state.items() if g not in gather
+            name: (label, c, p, min(bits, 64 - c))
+            for name, (label, c, p, *_) in state.items()
+            if name not in gather
         }
         if gather:
             values = _round(keys, _gathered, gather, _add_gathered)
-            for label in gather:
-                _consumed, _prefix, k, below, _n = state.pop(label)
-                distinct, counts = values[label]
+            for name in gather:
+                label, _consumed, _prefix, k, below, _n = state.pop(name)
+                distinct, counts = values[name]
                 running = np.cumsum(counts)
                 at = int(np.searchsorted(running, k, side="left"))
-                found[label] = Selected(int(distinct[at]), below + int(running[at]), sizes[label])
+                found[name] = Selected(int(distinct[at]), below + int(running[at]), sizes[label])
         if refine:
             histograms = _round(keys, _histograms, refine, _add_histograms)
-            for label, (consumed, prefix, width) in refine.items():
-                _c, _p, k, below, _n = state[label]
-                running = np.cumsum(histograms[label])
+            for name, (label, consumed, prefix, width) in refine.items():
+                k, below = state[name][3], state[name][4]
+                running = np.cumsum(histograms[name])
                 at = int(np.searchsorted(running, k, side="left"))
                 before = int(running[at - 1]) if at else 0
                 in_bin = int(running[at]) - before
                 consumed += width
                 prefix = (prefix << width) | at
                 if consumed == 64:  # the bin is one value
-                    state.pop(label)
-                    found[label] = Selected(prefix, below + before + in_bin, sizes[label])
+                    state.pop(name)
+                    found[name] = Selected(prefix, below + before + in_bin, sizes[label])
                 else:
-                    state[label] = (consumed, prefix, k - before, below + before, in_bin)
+                    state[name] = (label, consumed, prefix, k - before, below + before, in_bin)
     return found
 
 
