@@ -151,3 +151,106 @@ def test_predict_throughput_smoke(tmp_path: Path) -> None:
     assert report["memory_growth"]["large_rows"] == 600
     assert "## Predict throughput" in (tmp_path / "report.md").read_text()
     assert not (tmp_path / "work").exists()  # its scratch store and package are removed
+
+
+# ----------------------------------------------------------------------------
+# the Dask benchmarks (dask_data.py, dask_training.py, dask_scaling.py)
+# ----------------------------------------------------------------------------
+
+
+def _bench_module(name: str) -> ModuleType:
+    """A benchmark module, imported as the scripts import each other."""
+    import importlib
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def test_dask_data_is_chunked_seeded_and_a_prefix_of_larger_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks keyed by their index: the same rows however the files fall, and the
+    smaller dataset is the start of the larger one (what makes sizes comparable)."""
+    import pandas as pd
+
+    data = _bench_module("dask_data")
+    monkeypatch.setattr(data, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(data, "FILE_ROWS", 150)  # files cut chunks in two
+    data.write_dataset(300, 5, tmp_path / "small")
+    data.write_dataset(500, 5, tmp_path / "large")
+    data.write_dataset(500, 6, tmp_path / "other")
+
+    small, large = pd.read_parquet(tmp_path / "small"), pd.read_parquet(tmp_path / "large")
+    assert list(small.columns) == data.COLUMNS and len(data.COLUMNS) == 23
+    assert len(list((tmp_path / "large").glob("part-*.parquet"))) == 4
+    assert small.equals(large.iloc[:300].reset_index(drop=True))
+    assert len(large.drop_duplicates()) == 500  # no two pieces share a generator draw
+    assert not large.equals(pd.read_parquet(tmp_path / "other"))
+    assert set(large["target"]) == {0, 1} and large["cat_b"].nunique() > 20
+    assert not list(tmp_path.glob("*.partial-*"))
+
+
+def test_dask_data_sizes_and_space_check(tmp_path: Path) -> None:
+    data = _bench_module("dask_data")
+    assert data.parse_sizes("2M, 500k,1500") == [2_000_000, 500_000, 1500]
+    assert [data.size_label(n) for n in (2_000_000, 20_000, 1500)] == ["2M", "20k", "1500"]
+    with pytest.raises(ValueError, match="not a row count"):
+        data.parse_rows("lots")
+    with pytest.raises(SystemExit, match="needs more than"):
+        data.check_space([10**15], 1, tmp_path)
+
+
+def test_dask_scaling_helpers(tmp_path: Path) -> None:
+    scaling = _bench_module("dask_scaling")
+    assert scaling.parse_bytes("3GiB") == 3 * 1024**3 and scaling.parse_bytes("1500") == 1500
+    spawn = [
+        "python",
+        "-c",
+        "from multiprocessing.spawn import spawn_main; spawn_main(pipe_handle=5)",
+    ]
+    tracker = ["python", "-c", "from multiprocessing.resource_tracker import main;main(5)"]
+    assert scaling.is_worker(spawn) and not scaling.is_worker(tracker)
+    runs = [
+        {"side": "dask", "rows": 8, "client_peak_mb": 330},
+        {"side": "dask", "rows": 2, "client_peak_mb": 300},
+        {"side": "local", "rows": 2, "client_peak_mb": 1000},
+    ]
+    assert scaling.growth(runs, "dask") == 1.1 and scaling.growth(runs, "local") is None
+    spec = scaling.spec_text(tmp_path / "d", tmp_path / "s", 1, 10, scaling.execution("dask"))
+    assert "type: dask" in spec and "n_workers: 2" in spec
+    assert "execution" not in scaling.spec_text(tmp_path, tmp_path, 1, 10, None)
+
+
+def test_dask_scaling_measures_a_process_own_peak(tmp_path: Path) -> None:
+    """The peak is the child's own VmHWM, and a cap (RLIMIT_AS) makes a big allocation fail."""
+    scaling = _bench_module("dask_scaling")
+    code = "import time; b = bytearray(300 * 1024 * 1024); time.sleep(0.3)"
+    measured = scaling.measured_run([sys.executable, "-c", code])
+    assert measured.ok and 300 <= measured.peak_mb < 400
+    capped = scaling.measured_run([sys.executable, "-c", code], cap_bytes=200 * 1024**2)
+    assert not capped.ok and "MemoryError" in capped.failure()
+
+
+@pytest.mark.dask
+def test_dask_training_quick(tmp_path: Path) -> None:
+    """Both sides train on the same rows (a LocalCluster under the __main__ guard).
+
+    Nothing is timed: the ratios are only checked to be there."""
+    pytest.importorskip("distributed")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dask_training.py"), "--quick", "--json",
+         "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "report.md")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    sides = report["summary"]["sides"]
+    assert sides["local"]["rows"] == sides["dask"]["rows"] == 20_000
+    assert sides["dask"]["partitions"] == 2
+    assert abs(sides["local"]["roc_auc"] - sides["dask"]["roc_auc"]) < 0.02
+    assert set(report["summary"]["ratios"]) == {"fit_s", "load_fit_s", "process_s"}
+    assert "lightgbm.dask training" in (tmp_path / "report.md").read_text()
