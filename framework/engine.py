@@ -10,46 +10,49 @@ input, exit 2, nothing promoted).
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from framework import contracts, training_rows
-from framework.champion import CandidateTest, compare
-from framework.checking import run_checks
 from framework.components import CheckOutcome, Release, StepContext
-from framework.data_limits import MAX_CLASSES, UNUSABLE_HINT, unusable_column
-from framework.errors import DataError, PluginFault, StoreError, UserError
+from framework.errors import PluginFault, UserError
 from framework.events import STEPS, RunInfo, StepInfo
+from framework.execution import (
+    DEFAULT,
+    Evaluation,
+    Executor,
+    Prepared,
+    Say,
+    Scope,
+    Split,
+    Table,
+    executor_for,
+    require_both_sides,
+    require_two_classes,
+)
 from framework.gate import MetricVerdict, gate_passed, judge
 from framework.lineage import (
-    frame_hash,
     git_commit,
     package_versions,
     plugin_distributions,
     plugin_versions,
 )
-from framework.package import ModelPackage, Predictions, predict_transformed, write_package
-from framework.plan import PlannedStep, components_taking_part, make_plan, metrics_for
+from framework.package import ModelPackage, write_package
+from framework.param_defaults import with_defaults
+from framework.plan import PlannedStep, components_taking_part, make_plan, masked_params
 from framework.plugins import Plugins
-from framework.preprocess import fit_preprocess
-from framework.redact import scrub_exception
+from framework.redact import scrub_exception, scrub_text
 from framework.refs import ALIAS_PATTERN
-from framework.signature import infer_signature, training_categories
 from framework.spec.model import Spec, spec_hash
 from framework.step_warnings import caught_warnings, summarize
 from framework.store import Store, new_run_id
-from framework.suggest import did_you_mean
 from framework.tracking import StoreTracker
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
 
 EXIT_CODES = {"passed": 0, "failed_checks": 1, "rejected": 1, "error": 2}
 
@@ -67,6 +70,32 @@ class RunResult:
         return EXIT_CODES.get(self.run.status, 2)
 
 
+@dataclass
+class _State:
+    """What the steps of one run hand each other, filled in step by step."""
+
+    store: Store
+    run: RunInfo
+    result: RunResult
+    lineage: dict[str, Any]
+    executor: Executor
+    scope: Scope
+    resources: ExitStack = field(default_factory=ExitStack)  # closed when the run ends
+    table: Table | None = None
+    split: Split | None = None
+    model: Any = None
+    prepared: Prepared | None = None
+    evaluation: Evaluation | None = None
+    passed: bool = False
+    package_dir: Path | None = None
+    version: int | None = None
+
+
+def say_on_stderr(text: str) -> None:
+    """The default ``say``: one line on stderr, secrets masked."""
+    print(scrub_text(text), file=sys.stderr, flush=True)
+
+
 class Engine:
     """Runs one spec; create one per run."""
 
@@ -79,16 +108,19 @@ class Engine:
         store_root: Path | None = None,
         deploy: bool = True,
         trigger: str | None = None,
+        say: Say | None = None,
     ) -> None:
         """``source`` replaces the spec's source (a data snapshot, a retraining window);
         ``store_root`` another store (a reproduction); ``deploy=False`` stops after
-        register; ``trigger`` records why the run happened (e.g. a monitor run id)."""
+        register; ``trigger`` records why the run happened (e.g. a monitor run id);
+        ``say`` prints the executor's lines for the user (a cluster's dashboard)."""
         self.spec = spec
         self.plugins = plugins
         self.source_override = source
         self.store_root = store_root or spec.store_path
         self.deploy_enabled = deploy
         self.trigger = trigger
+        self.say = say or say_on_stderr
         self.plan = {(p.step, p.path): p for p in make_plan(spec, plugins)}
         self.ctx = StepContext(
             spec_name=spec.name,
@@ -109,21 +141,28 @@ class Engine:
         tracker = StoreTracker(store)
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
         try:
-            used = plugin_versions(
-                self.plugins.registry, components_taking_part(spec, self.plugins)
-            )
+            registry = self.plugins.registry
+            used = plugin_versions(registry, components_taking_part(spec, self.plugins))
+            execution = spec.execution
+            executor_plugin = plugin_versions(registry, [(execution.kind, execution.type)])
             lineage = {
                 "spec_hash": spec.spec_hash,
                 "config_hash": spec.config_hash,
-                "split_hash": _split_hash(spec),
-                "packages": package_versions(plugin_distributions(used)),
+                "split_hash": _split_hash(spec, self.plugins),
+                "packages": package_versions(plugin_distributions({**used, **executor_plugin})),
                 "plugins": used,  # component -> plugin, distribution, version
+                "execution": next(iter(executor_plugin.values())),  # where it ran
                 "git": git_commit(spec.base_dir),
             }
             store.begin_run(run.run_id, spec, lineage, self._params(), trigger=self.trigger)
             run.outputs["lineage"] = lineage
             self.plugins.run_start(run)
-            self._lifecycle(store, run, result, lineage)
+            executor = executor_for(spec, self.plugins)
+            state = _State(
+                store, run, result, lineage, executor, Scope(spec, self.plugins, self.ctx)
+            )
+            with executor.session(self.say):
+                self._lifecycle(state)
         except KeyboardInterrupt:
             run.status = "interrupted"
             raise
@@ -158,6 +197,11 @@ class Engine:
             flat[f"{planned.path}.type"] = planned.type
             for key, value in planned.params.items():
                 flat[f"{planned.path}.params.{key}"] = value
+        execution = self.spec.execution
+        if execution.type != DEFAULT or execution.params:  # runs diff shows where it ran
+            flat["execution.type"] = execution.type
+            for key, value in masked_params(self.spec, execution).items():
+                flat[f"execution.params.{key}"] = value
         return flat
 
     @contextmanager
@@ -216,6 +260,7 @@ class Engine:
         if isinstance(own, str):
             own = [p for p in self.plan.values() if p.step == own] if own else []
         everything = [(p.kind, p.type) for p in self.plan.values()]
+        everything.append((self.spec.execution.kind, self.spec.execution.type))
         everything += [("metric", name) for name in self.plugins.registry.types("metric")]
         return self.plugins.fault(
             exc, step=step, components=[(p.kind, p.type) for p in own], fallback=everything
@@ -228,44 +273,63 @@ class Engine:
 
     # ------------------------------------------------------------------
 
-    def _lifecycle(
-        self, store: Store, run: RunInfo, result: RunResult, lineage: dict[str, Any]
-    ) -> None:
-        spec, plugins, ctx = self.spec, self.plugins, self.ctx
+    def _lifecycle(self, state: _State) -> None:
+        """The steps in order; each returns False when the run ends there."""
+        with state.resources:
+            for step in (
+                self._ingest,
+                self._check,
+                self._split,
+                self._transform,
+                self._train,
+                self._evaluate,
+                self._gate,
+                self._register,
+                self._deploy_step,
+            ):
+                if not step(state):
+                    return
+        state.run.status = "passed"
 
+    def _ingest(self, state: _State) -> bool:
+        spec, run, store = self.spec, state.run, state.store
         with self._step(run, "ingest", self.plan[("ingest", spec.source.path)]) as step:
-            source = self.source_override or plugins.build(
+            source = self.source_override or self.plugins.build(
                 "source", spec.source.type, spec.source.kwargs()
             )
-            frame = _as_table(source.load(ctx), spec.source.type, plugins)
-            y, labels = _target(frame, spec)
-            features, excluded = _feature_frame(frame, spec)
-            signature, features = infer_signature(features, dict(spec.features or {}))
-            data_hash = frame_hash(frame)
-            store.record_dataset(run.run_id, data_hash, len(frame), [str(c) for c in frame.columns])
-            lineage["data_hash"] = data_hash
+            table = state.executor.ingest(state.scope, source)
+            store.record_dataset(run.run_id, table.data_hash, table.rows, table.columns)
+            state.lineage["data_hash"] = table.data_hash
             snapshot_problem = None
             if spec.snapshot_data:
-                lineage["data_snapshot"], snapshot_problem = _snapshot(store, data_hash, frame)
+                state.lineage["data_snapshot"], snapshot_problem = state.executor.keep_snapshot(
+                    state.scope, store, table
+                )
+            signature = table.signature
             step.detail = (
-                f"{len(frame):,} rows x {frame.shape[1]} columns, {len(signature.columns)} "
+                f"{table.rows:,} rows x {len(table.columns)} columns, {len(signature.columns)} "
                 f"features: {signature.roles_summary()}"
             )
-            if excluded:
-                step.detail += f"; datetime columns not used: {', '.join(excluded)}"
+            if table.excluded:
+                step.detail += f"; datetime columns not used: {', '.join(table.excluded)}"
             if snapshot_problem:
                 step.detail += f"; {snapshot_problem}"
             step.outputs = {
-                "rows": len(frame),
-                "columns": frame.shape[1],
-                "data_hash": data_hash,
+                "rows": table.rows,
+                "columns": len(table.columns),
+                "data_hash": table.data_hash,
                 "roles": {c.name: c.role for c in signature.columns},
             }
             run.outputs["data"] = step.outputs
+        state.table = table
+        return True
 
-        if spec.checks:
+    def _check(self, state: _State) -> bool:
+        run, result = state.run, state.result
+        if self.spec.checks:
             with self._step(run, "check", group="check") as step:
-                failed = self._checks(frame, result)
+                outcomes, failed = state.executor.check(state.scope, state.table)
+                result.checks.extend(outcomes)
                 passed_count = sum(1 for c in result.checks if c.passed)
                 warnings = len(result.checks) - passed_count - len(failed)
                 step.detail = f"{passed_count} of {len(result.checks)} passed"
@@ -281,91 +345,63 @@ class Engine:
             run.status = "failed_checks"
             for name in STEPS[STEPS.index("split") :]:
                 self._skip(run, name, "data checks failed")
-            return
+            return False
+        return True
 
-        with self._step(run, "split", self.plan[("split", spec.split.path)]) as step:
-            splitter = plugins.build("split", spec.split.type, spec.split.kwargs())
-            positions_train, positions_test = contracts.split_positions(
-                plugins,
-                spec.split.type,
-                splitter.split(frame, ctx),
-                len(frame),
-                lambda part: _positions(frame, part, spec.split.type),
-            )
-            if len(positions_train) == 0 or len(positions_test) == 0:
-                raise DataError(
-                    f"the split left {len(positions_train)} training and "
-                    f"{len(positions_test)} test rows",
-                    hint="use more data or another test_size",
-                )
-            signature, x_train, x_test = training_categories(
-                signature, features.iloc[positions_train], features.iloc[positions_test]
-            )
-            y_train, y_test = y[positions_train], y[positions_test]
-            # each row's content fingerprint: what this version trained on, recorded so a
-            # later gate leaves those rows out when it scores this version as champion
-            hashed = list(dict.fromkeys([*map(str, features.columns), spec.target]))
-            fingerprints = training_rows.row_hashes(frame, hashed)
-            trained_on = training_rows.TrainingRows.of(fingerprints[positions_train], hashed)
-            if labels is not None and len(set(y_train.tolist())) < 2:
-                raise DataError("the training split has a single class; the model cannot learn")
-            step.detail = f"{len(x_train):,} train / {len(x_test):,} test"
+    def _split(self, state: _State) -> bool:
+        spec = self.spec
+        with self._step(state.run, "split", self.plan[("split", spec.split.path)]) as step:
+            splitter = self.plugins.build("split", spec.split.type, spec.split.kwargs())
+            split = state.executor.split(state.scope, state.table, splitter)
+            require_both_sides(split.train_rows, split.test_rows)
+            require_two_classes(split.train_classes)
+            step.detail = f"{split.train_rows:,} train / {split.test_rows:,} test"
+        state.split = split
+        return True
 
-        model = plugins.build("model", spec.model.type, spec.model.kwargs())
-        with self._step(run, "transform", group="transform") as step:
-            prep = fit_preprocess(x_train, spec.preprocess, model, plugins, ctx)
-            x_train_t = prep.train
-            x_test_t = prep.pipeline.transform(x_test) if prep.pipeline is not None else x_test
-            step.detail = "; ".join(prep.steps) or "no preprocessing"
-            if prep.pipeline is None:
+    def _transform(self, state: _State) -> bool:
+        spec = self.spec
+        state.model = self.plugins.build("model", spec.model.type, spec.model.kwargs())
+        with self._step(state.run, "transform", group="transform") as step:
+            prepared = state.executor.fit_transform(state.scope, state.split, state.model)
+            step.detail = "; ".join(prepared.steps) or "no preprocessing"
+            if prepared.pipeline is None:
                 step.status = "skipped"
+        state.prepared = prepared
+        return True
 
-        with self._step(run, "train", self.plan[("train", spec.model.path)]) as step:
-            model.fit(x_train_t, y_train, ctx)
-            step.detail = f"{spec.model.type} on {x_train_t.shape[1]} columns"
+    def _train(self, state: _State) -> bool:
+        spec = self.spec
+        with self._step(state.run, "train", self.plan[("train", spec.model.path)]) as step:
+            state.executor.train(state.scope, state.model, state.split, state.prepared)
+            step.detail = f"{spec.model.type} on {state.prepared.columns} columns"
+        return True
 
+    def _evaluate(self, state: _State) -> bool:
+        run = state.run
         with self._step(run, "evaluate") as step:
-            if spec.task == "regression":
-                predictions = predict_transformed(model, x_test_t, spec.task)
-                contracts.regression_values(
-                    plugins, spec.model.type, predictions.codes, len(x_test_t)
-                )
-            else:  # checked before argmax and the metrics read it
-                proba = contracts.probabilities(
-                    plugins,
-                    spec.model.type,
-                    model.predict_proba(x_test_t),
-                    len(x_test_t),
-                    len(labels or ()),
-                )
-                predictions = Predictions(proba.argmax(axis=1), None, proba)
-            metrics, directions = self._metrics(
-                y_test, predictions.codes, predictions.score(spec.task)
+            evaluation = state.executor.evaluate(
+                state.scope, state.model, state.split, state.prepared
             )
+            metrics = evaluation.metrics
             step.outputs = {"metrics": metrics}
             step.detail = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())[:4])
-        store.record_metrics(run.run_id, metrics)
+        state.store.record_metrics(run.run_id, metrics)
         run.outputs["metrics"] = metrics
+        state.evaluation = evaluation
+        return True
 
+    def _gate(self, state: _State) -> bool:
+        run, result, evaluation = state.run, state.result, state.evaluation
         with self._step(run, "gate") as step:
-            candidate = CandidateTest(
-                spec.name,
-                spec.task,
-                lineage,
-                labels,
-                frame,
-                positions_test,
-                y_test,
-                predictions,
-                trained_on,
-                fingerprints[positions_test],
+            comparison = state.executor.compare(
+                state.scope, state.store, state.split, evaluation, state.lineage
             )
-            comparison = compare(store, plugins, candidate, self._scores)
             note = comparison.note
             result.verdicts = judge(
-                metrics,
-                directions,
-                spec.gate,
+                evaluation.metrics,
+                evaluation.directions,
+                self.spec.gate,
                 comparison.champion,
                 compared=comparison.candidate,
             )
@@ -381,131 +417,77 @@ class Engine:
         run.outputs["verdicts"] = [v.to_dict() for v in result.verdicts]
         run.outputs["champion_note"] = note
         run.outputs["comparison"] = comparison.to_dict()
+        state.passed = passed
+        return True
 
-        if passed and self.deploy_enabled:
+    def _register(self, state: _State) -> bool:
+        """Register the version (``rejected`` when the gate said no: kept for the record,
+        never promoted). The package stays in a temporary folder until deploy is over."""
+        spec, run, store, lineage = self.spec, state.run, state.store, state.lineage
+        executor, scope, split = state.executor, state.scope, state.split
+        evaluation = state.evaluation
+        if state.passed and self.deploy_enabled:
             self._recheck_deploy_targets()
-        with tempfile.TemporaryDirectory(dir=store.root, prefix=".package-") as tmp:
-            package_dir = Path(tmp) / "package"
-            with self._step(run, "register") as step:
-                lineage[training_rows.LINEAGE_KEY], fingerprint_bytes = training_rows.record(
-                    store, trained_on
-                )
-                write_package(
-                    package_dir,
-                    model=model,
-                    transform=prep.pipeline,
-                    signature=signature,
-                    metadata={
-                        "name": spec.name,
-                        "task": spec.task,
-                        "model_type": spec.model.type,
-                        "labels": labels,
-                        "target": spec.target,
-                        "metrics": metrics,
-                        "run_id": run.run_id,
-                        "lineage": lineage,
-                    },
-                )
-                from framework.monitoring.profile import write_profile  # for `specops monitor`
+        tmp = state.resources.enter_context(
+            tempfile.TemporaryDirectory(dir=store.root, prefix=".package-")
+        )
+        package_dir = state.package_dir = Path(tmp) / "package"
+        with self._step(run, "register") as step:
+            rows = executor.training_rows(scope, store, split)
+            lineage[training_rows.LINEAGE_KEY] = rows.entry
+            write_package(
+                package_dir,
+                model=state.model,
+                transform=state.prepared.pipeline,
+                signature=split.signature,
+                metadata={
+                    "name": spec.name,
+                    "task": spec.task,
+                    "model_type": spec.model.type,
+                    "labels": state.table.labels,
+                    "target": spec.target,
+                    "metrics": evaluation.metrics,
+                    "run_id": run.run_id,
+                    "lineage": lineage,
+                },
+            )
+            executor.write_profile(scope, package_dir, split, evaluation)  # for `monitor`
+            executor.check_reload(scope, package_dir, split, evaluation)
+            version = store.add_version(
+                name=spec.name,
+                run_id=run.run_id,
+                status="registered" if state.passed else "rejected",
+                model_type=spec.model.type,
+                package_dir=package_dir,
+                signature=split.signature.to_dict(),
+                metrics=evaluation.metrics,
+                lineage=lineage,
+            )
+            rows.ensure()
+            step.detail = f"{version.ref} ({version.status})"
+            run.outputs["model"] = {
+                "name": version.name,
+                "version": version.version,
+                "status": version.status,
+            }
+        state.version = version.version
+        if not state.passed:
+            run.status = "rejected"
+            self._skip(run, "deploy", "the gate said no: nothing deployed or promoted")
+            return False
+        if not self.deploy_enabled:
+            run.status = "passed"
+            self._skip(run, "deploy", "deploy disabled for this run")
+            return False
+        return True
 
-                write_profile(package_dir, x_train, signature, predictions, spec.task, labels)
-                self._reloads(package_dir, x_test, predictions)
-                version = store.add_version(
-                    name=spec.name,
-                    run_id=run.run_id,
-                    status="registered" if passed else "rejected",
-                    model_type=spec.model.type,
-                    package_dir=package_dir,
-                    signature=signature.to_dict(),
-                    metrics=metrics,
-                    lineage=lineage,
-                )
-                training_rows.ensure_stored(
-                    store, lineage[training_rows.LINEAGE_KEY], fingerprint_bytes
-                )
-                step.detail = f"{version.ref} ({version.status})"
-                run.outputs["model"] = {
-                    "name": version.name,
-                    "version": version.version,
-                    "status": version.status,
-                }
-            if not passed:
-                run.status = "rejected"
-                self._skip(run, "deploy", "the gate said no: nothing deployed or promoted")
-                return
-            if not self.deploy_enabled:
-                run.status = "passed"
-                self._skip(run, "deploy", "deploy disabled for this run")
-                return
-            self._deploy(store, run, version.version, metrics, package_dir)
-        run.status = "passed"
+    def _deploy_step(self, state: _State) -> bool:
+        self._deploy(
+            state.store, state.run, state.version, state.evaluation.metrics, state.package_dir
+        )
+        return True
 
     # ------------------------------------------------------------------
-
-    def _reloads(self, package_dir: Path, x_test: pd.DataFrame, made: Predictions) -> None:
-        """Load the package as ``predict`` and ``serve`` will, and predict a few test rows
-        again, before anything is registered: a model whose ``save`` loses state, whose
-        ``load`` fails, or a pipeline specops will not load (a function in a transform)
-        was promoted, and failed only where it was to be used."""
-        import numpy as np
-
-        spec = self.spec
-        transforms = [t.type for t in spec.preprocess]
-        try:
-            package = ModelPackage(package_dir, self.plugins)
-            again, _ = package.predict(x_test.iloc[:100])
-        except StoreError as exc:
-            if "transform.skops" in str(exc) and transforms:
-                custom = [t for t in transforms if not _builtin(self.plugins, "transform", t)]
-                kind, type_name = "transform", (custom or transforms)[0]
-            else:
-                kind, type_name = "model", spec.model.type
-            raise contracts.broken(
-                self.plugins,
-                kind,
-                type_name,
-                "the model package it made cannot be loaded back: "
-                + str(exc).replace(f"{package_dir}/", ""),
-                step="register",
-            ) from exc
-        made_values = made.proba if made.proba is not None else made.codes
-        new_values = again.proba if again.proba is not None else again.codes
-        rows = min(len(x_test), 100)
-        if not np.allclose(
-            np.asarray(new_values, dtype=float),
-            np.asarray(made_values[:rows], dtype=float),
-            rtol=1e-6,
-            atol=1e-9,
-            equal_nan=True,
-        ):
-            raise contracts.broken(
-                self.plugins,
-                "model",
-                spec.model.type,
-                "predictions differ after save and load; save must keep everything "
-                "predict uses, at full precision",
-                step="register",
-            )
-
-    def _checks(self, frame: pd.DataFrame, result: RunResult) -> list[CheckOutcome]:
-        outcomes, failed = run_checks(self.plugins, self.spec.checks, frame, self.ctx)
-        result.checks.extend(outcomes)
-        return failed
-
-    def _metrics(
-        self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any
-    ) -> tuple[dict[str, float], dict[str, bool]]:
-        metrics, directions = {}, {}
-        for name in metrics_for(self.spec, self.plugins):
-            metric = self.plugins.build("metric", name)
-            value = metric.compute(y_true, y_pred, y_score)
-            metrics[name] = contracts.metric_value(self.plugins, name, metric, value)
-            directions[name] = bool(metric.higher_is_better)
-        return metrics, directions
-
-    def _scores(self, y_true: np.ndarray, y_pred: np.ndarray, y_score: Any) -> dict[str, float]:
-        """The run's metrics on some rows (the gate's comparison with the champion)."""
-        return self._metrics(y_true, y_pred, y_score)[0]
 
     def _recheck_deploy_targets(self) -> None:
         """The deploy targets' own checks again, before anything is registered: the disk
@@ -573,165 +555,19 @@ class Engine:
         run.outputs["deploy"] = outcomes
 
 
-def _snapshot(store: Store, data_hash: str, frame: pd.DataFrame) -> tuple[str | None, str | None]:
-    """Keep the ingested data for ``specops reproduce``: (blob, None), or (None, why not).
-    A table Arrow cannot hold is noted, not fatal: the run does not depend on the snapshot."""
-    try:
-        return store.keep_snapshot(data_hash, frame), None
-    except (ValueError, TypeError, OSError) as exc:
-        return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
-
-
-def _positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
-    """Row positions from what a splitter returned: a frame of rows or positions."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(part, pd.DataFrame):
-        positions = frame.index.get_indexer(part.index)
-        if (positions < 0).any():
-            raise DataError(f"split '{split_type}' returned rows that are not in the data")
-        return positions
-    positions = np.asarray(part)
-    if positions.dtype.kind not in "iu":
-        raise DataError(f"split '{split_type}' returned {positions.dtype} positions, not integers")
-    return positions
-
-
-def _builtin(plugins: Plugins, kind: str, type_name: str) -> bool:
-    entry = plugins.registry.find(kind, type_name)
-    return entry is None or entry.plugin.builtin
-
-
-def _split_hash(spec: Spec) -> str:
-    """What decides which rows are the test split, given the data."""
-    return spec_hash(
-        {
-            "split": {"type": spec.split.type, "params": spec.split.kwargs()},
-            "seed": spec.seed,
-            "target": spec.target,
-            "task": spec.task,
-        }
-    )
-
-
-def _as_table(frame: Any, source_type: str, plugins: Plugins | None = None) -> pd.DataFrame:
-    """The source's table with text column names. Something else than a DataFrame is
-    a bug of the source's plugin (named when ``plugins`` is given); duplicate names
-    are refused here, before a later step fails on them without saying why."""
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        what = f"load returned {type(frame).__name__}, not a pandas DataFrame"
-        if plugins is not None:
-            raise contracts.broken(plugins, "source", source_type, what, step="ingest")
-        raise DataError(f"source '{source_type}' returned {type(frame).__name__}, not a table")
-    if frame.empty:
-        raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
-    names = [str(c) for c in frame.columns]
-    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
-    if repeated:
-        raise DataError(
-            f"source '{source_type}' returned more than one column named "
-            f"{', '.join(repr(name) for name in repeated[:5])}",
-            hint="every column needs its own name (names are compared as text)",
-        )
-    blank = [position + 1 for position, name in enumerate(names) if not name.strip()]
-    if blank:  # the stored signature, the model and every message need a name
-        raise DataError(
-            f"source '{source_type}' returned a column with no name (column {blank[0]} of "
-            f"{len(names)})",
-            hint="give every column a name (in a query: SELECT ... AS name)",
-        )
-    unusable = unusable_column(frame)
-    if unusable is not None:  # no model, profile or signature takes them (was exit 3)
-        raise DataError(
-            f"source '{source_type}' returned column '{unusable[0]}' of {unusable[1]}",
-            column=unusable[0],
-            hint=UNUSABLE_HINT,
-        )
-    frame.columns = names
-    return frame.reset_index(drop=True)
-
-
-def _target(frame: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, list[Any] | None]:
-    """The target as model-ready values; classification labels are encoded 0..k-1."""
-    import numpy as np
-    import pandas as pd
-
-    if spec.target not in frame.columns:
-        available = [str(c) for c in frame.columns]
-        raise DataError(
-            f"target column '{spec.target}' is not in the data"
-            f"{did_you_mean(spec.target, available)}",
-            column=spec.target,
-            hint=f"columns: {', '.join(available[:20])}{' ...' if len(available) > 20 else ''}",
-        )
-    target = frame[spec.target]
-    missing = target.isna()
-    if missing.any():
-        rows = ", ".join(map(str, frame.index[missing][:5]))
-        raise DataError(
-            f"target '{spec.target}' has {int(missing.sum())} missing value(s) (rows {rows})",
-            column=spec.target,
-            hint="drop those rows or fill the target before training",
-        )
-    if spec.task == "regression":
-        from framework.signature import as_numeric
-
-        values = as_numeric(frame, spec.target, "is a regression target")
-        return values.to_numpy(dtype="float64"), None
-    codes, uniques = pd.factorize(target, sort=True)
-    labels = [v.item() if hasattr(v, "item") else v for v in uniques]
-    if len(labels) < 2:
-        raise DataError(
-            f"target '{spec.target}' has a single class ({labels[0]!r}); "
-            f"a {spec.task} task needs at least two",
-            column=spec.target,
-        )
-    if spec.task == "binary" and len(labels) > 2:
-        raise DataError(
-            f"target '{spec.target}' has {len(labels)} classes but the task is binary",
-            column=spec.target,
-            hint="use task: multiclass",
-        )
-    most = MAX_CLASSES.value()
-    if len(labels) > most:  # scores are rows x classes: 10^5 labels in a 2 MB CSV is 80 GB
-        raise DataError(
-            f"target '{spec.target}' has {len(labels):,} classes, more than the limit of {most:,}",
-            column=spec.target,
-            hint="is it an identifier or a measured value (task: regression)? "
-            f"{MAX_CLASSES.env} raises the limit",
-        )
-    return np.asarray(codes, dtype="int64"), labels
-
-
-def _feature_frame(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
-    """The feature columns: declared, or all but target and ``exclude`` (datetimes aside)."""
-    from framework.columns import role_of
-
-    available = [str(c) for c in frame.columns]
-    if spec.features:
-        wanted = list(spec.features)
-        missing = [c for c in wanted if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"feature column '{missing[0]}' is not in the data"
-                f"{did_you_mean(missing[0], available)}",
-                column=missing[0],
-            )
-        return frame[wanted], []
-    unknown = [c for c in spec.exclude if c not in frame.columns]
-    if unknown:
-        raise DataError(
-            f"excluded column '{unknown[0]}' is not in the data"
-            f"{did_you_mean(unknown[0], available)}",
-            column=unknown[0],
-        )
-    skip = {spec.target, *spec.exclude}
-    candidates = [c for c in available if c not in skip]
-    dates = [c for c in candidates if role_of(frame[c]) == "datetime"]
-    chosen = [c for c in candidates if c not in dates]
-    if not chosen:
-        raise DataError("no feature columns left after removing the target and exclude")
-    return frame[chosen], dates
+def _split_hash(spec: Spec, plugins: Plugins) -> str:
+    """What decides which rows are the test split, given the data: the splitter, its
+    params as written, and how it selects rows (``method``, with its default), so a
+    version split by position (``shuffle``, before content splits) is never taken for
+    one that trained on the same rows as a content split."""
+    hashed: dict[str, Any] = {
+        "split": {"type": spec.split.type, "params": spec.split.kwargs()},
+        "seed": spec.seed,
+        "target": spec.target,
+        "task": spec.task,
+    }
+    entry = plugins.registry.find("split", spec.split.type)
+    schema = entry.params_schema if entry is not None else None
+    if schema and "method" in (schema.get("properties") or {}):
+        hashed["rows"] = with_defaults(spec.split.kwargs(), schema).get("method")
+    return spec_hash(hashed)

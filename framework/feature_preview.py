@@ -45,7 +45,7 @@ def preview_data(spec: Spec, plugins: Plugins) -> DataPreview:
     does not fit the spec (a missing target, a wrong column), so ``plan`` finds it.
     """
     from framework.columns import role_of
-    from framework.engine import _as_table, _feature_frame, _target
+    from framework.execution.local import as_table, feature_frame, target_values
     from framework.signature import infer_signature
 
     ctx = StepContext(
@@ -56,9 +56,9 @@ def preview_data(spec: Spec, plugins: Plugins) -> DataPreview:
         seed=spec.seed,
     )
     source = plugins.build("source", spec.source.type, spec.source.kwargs())
-    frame = _as_table(source.load(ctx), spec.source.type, plugins)
-    _target(frame, spec)
-    features, unused_dates = _feature_frame(frame, spec)
+    frame = as_table(source.load(ctx), spec.source.type, plugins)
+    target_values(frame, spec)
+    features, unused_dates = feature_frame(frame, spec)
     signature, _ = infer_signature(features, dict(spec.features or {}))
     roles = {c.name: c.role for c in signature.columns}
     excluded = set(spec.exclude)

@@ -134,3 +134,26 @@ def components_taking_part(spec: Spec, plugins: Plugins) -> list[tuple[str, str]
         found.append(("transform", "impute"))
     found += [("metric", name) for name in metrics_for(spec, plugins)]
     return list(dict.fromkeys(found))
+
+
+def planned_execution(spec: Spec, plugins: Plugins) -> PlannedStep:
+    """Where the run happens: the spec's executor (``execution:``, default ``local``),
+    its plugin and its effective params, masked like every component's."""
+    return _planned("execution", plugins, spec, spec.execution, "")
+
+
+def execution_lines(spec: Spec, plugins: Plugins) -> list[str]:
+    """The executor's own account of where the run would happen (a cluster's address,
+    the partitions the source yields), for ``specops plan``; nothing connects."""
+    from framework.components import StepContext
+    from framework.execution import executor_for
+
+    ctx = StepContext(
+        spec_name=spec.name,
+        task=spec.task,
+        target=spec.target,
+        base_dir=spec.base_dir,
+        seed=spec.seed,
+    )
+    lines = executor_for(spec, plugins).describe(spec, plugins, ctx)
+    return [scrub_text(str(line)) for line in lines or []]

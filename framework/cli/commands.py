@@ -53,12 +53,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from framework.plan import make_plan, metrics_for
+    from framework.plan import execution_lines, make_plan, metrics_for, planned_execution
 
     plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
     steps = make_plan(spec, plugins)
     metrics = metrics_for(spec, plugins)
+    execution = planned_execution(spec, plugins)
+    where = execution_lines(spec, plugins)
     data, data_error = None, None
     if not args.no_data:
         from framework.errors import UserError
@@ -78,6 +80,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "profile": spec.profile,
                 "store": str(spec.store_path),
                 "steps": [s.to_dict() for s in steps],
+                "execution": {**execution.to_dict(), "describe": where},
                 "metrics": metrics,
                 "gate": [t.__dict__ for t in spec.gate],
                 "data": data.to_dict() if data else {"error": data_error},
@@ -87,11 +90,41 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from framework.cli.tables import print_plan
 
     print_plan(spec, steps, metrics, data)
+    _print_execution(execution, where)
     if data_error:
         print(f"error: cannot read the source to show its columns: {data_error}", file=sys.stderr)
         print("  (plan --no-data shows the plan without reading the source)", file=sys.stderr)
         return 2
     return 0
+
+
+def _print_execution(execution: Any, where: list[str]) -> None:
+    """``execution  dask  (plugin dask_execution 0.1.0)  n_workers=2``, then the executor's
+    own lines (cluster, partitions), under the plan's table."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from framework.redact import redact
+
+    params = ", ".join(f"{k}={redact(str(v))}" for k, v in execution.params.items())
+    console = Console(highlight=False)
+    console.print(
+        f"[bold]execution[/] {escape(execution.type)} [dim](plugin {escape(execution.plugin)} "
+        f"{escape(execution.version)})[/]" + (f"  {escape(params)}" if params else ""),
+        soft_wrap=True,
+    )
+    for line in where:
+        console.print(f"  {escape(line)}", soft_wrap=True)
+
+
+def _say(text: str) -> None:
+    """What an executor says during a run (a cluster's dashboard): a line on stderr."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from framework.redact import scrub_text
+
+    Console(stderr=True, highlight=False).print(escape(scrub_text(text)), soft_wrap=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -104,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.json)
     plugins.register(progress, name="specops.progress")
     try:
-        result = Engine(spec, plugins).run()
+        result = Engine(spec, plugins, say=_say).run()
     finally:
         plugins.unregister(progress)
     if args.json:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from framework.errors import DataError
 from framework.execution.protocol import (
     Evaluation,
     Executor,
@@ -43,6 +44,8 @@ __all__ = [
     "Table",
     "build_executor",
     "executor_for",
+    "require_both_sides",
+    "require_two_classes",
 ]
 
 KIND = "execution"
@@ -62,3 +65,18 @@ def build_executor(
 def executor_for(spec: Spec, plugins: Plugins) -> Executor:
     """The executor the spec's ``execution:`` names (``local`` when it has none)."""
     return build_executor(plugins, spec.execution.type, spec.execution.kwargs())
+
+
+def require_both_sides(train_rows: int, test_rows: int) -> None:
+    """Refuse a split that left no training or no test rows (every executor's message)."""
+    if train_rows == 0 or test_rows == 0:
+        raise DataError(
+            f"the split left {train_rows} training and {test_rows} test rows",
+            hint="use more data or another test_size",
+        )
+
+
+def require_two_classes(train_classes: int | None) -> None:
+    """Refuse a classification training split with a single class (None: regression)."""
+    if train_classes is not None and train_classes < 2:
+        raise DataError("the training split has a single class; the model cannot learn")

@@ -80,26 +80,28 @@ class Scope:
         checked against the metric's contract: ``(values, higher_is_better)`` by name.
         Executors that compute metrics elsewhere (on a worker) pass what they got to
         :meth:`checked_metrics` instead."""
-        raw = {}
+        metrics, directions = {}, {}
         for name in self.metric_names():
             metric = self.plugins.build("metric", name)
-            raw[name] = (metric, metric.compute(y_true, y_pred, y_score))
-        return self._checked(raw)
+            value = metric.compute(y_true, y_pred, y_score)
+            metrics[name], directions[name] = self._checked(name, metric, value)
+        return metrics, directions
 
     def checked_metrics(self, values: dict[str, Any]) -> tuple[dict[str, float], dict[str, bool]]:
         """Metric values computed elsewhere (``{name: value}`` for every name of
         :meth:`metric_names`), checked like :meth:`metrics` checks its own."""
-        raw = {name: (self.plugins.build("metric", name), values[name]) for name in values}
-        return self._checked(raw)
+        metrics, directions = {}, {}
+        for name, value in values.items():
+            metric = self.plugins.build("metric", name)
+            metrics[name], directions[name] = self._checked(name, metric, value)
+        return metrics, directions
 
-    def _checked(self, raw: dict[str, tuple[Any, Any]]) -> tuple[dict[str, float], dict[str, bool]]:
+    def _checked(self, name: str, metric: Any, value: Any) -> tuple[float, bool]:
         from framework import contracts
 
-        metrics, directions = {}, {}
-        for name, (metric, value) in raw.items():
-            metrics[name] = contracts.metric_value(self.plugins, name, metric, value)
-            directions[name] = bool(metric.higher_is_better)
-        return metrics, directions
+        return contracts.metric_value(self.plugins, name, metric, value), bool(
+            metric.higher_is_better
+        )
 
 
 @dataclass

@@ -63,6 +63,9 @@ class Threshold:
     max_drop: float | None = None
 
 
+LOCAL_EXECUTION = ComponentSpec("execution", "local", MappingProxyType({}), "execution")
+"""A spec with no ``execution:`` key runs here, with pandas."""
+
 ON_DRIFT: tuple[str, ...] = ("report", "fail", "retrain")
 RETRAIN_DATA: tuple[str, ...] = ("reference_plus_new", "new_only", "recent")
 
@@ -124,6 +127,9 @@ class Spec:
     config_hash: str = ""  # the spec minus source, deploy, store: see training_config
     monitor: MonitorSpec = field(default_factory=MonitorSpec)
     profiles: tuple[str, ...] = ()  # in the order applied; a later one wins
+    execution: ComponentSpec = field(default_factory=lambda: LOCAL_EXECUTION)
+    """Where the data-heavy work runs (``execution:``, default ``local``); not one of
+    :meth:`components`: it decides where the lifecycle runs, not a step of it."""
 
     @property
     def base_dir(self) -> Path:

@@ -26,6 +26,7 @@ KIND_DEFS: dict[str, str] = {
     "model": "model",
     "deploy": "deploy",
     "drift_test": "drift_test",
+    "execution": "execution",
 }
 
 

@@ -29,12 +29,20 @@ from framework.registry import UnknownComponent
 from framework.spec.compose import apply_overrides, apply_profiles, interpolate_env
 from framework.spec.explain import schema_problems
 from framework.spec.limits import numbers
-from framework.spec.model import ComponentSpec, Spec, Threshold, frozen, spec_hash
+from framework.spec.model import (
+    LOCAL_EXECUTION,
+    ComponentSpec,
+    Spec,
+    Threshold,
+    frozen,
+    spec_hash,
+)
 from framework.spec.schema import core_schema
 from framework.spec.source import KeyPath, Positions, dotted, read_spec_text
 from framework.store.location import default_store_dir
 
 CLASSIFICATION = ("binary", "multiclass")
+DEFAULT_EXECUTION = LOCAL_EXECUTION.type
 
 
 def load_spec(
@@ -83,7 +91,11 @@ def load_spec(
 
     if problems:
         raise SpecError(_unique_sorted(problems))
-    return _build(data, document, path, profiles)
+    spec = _build(data, document, path, profiles)
+    problems = checker.execution(spec)
+    if problems:
+        raise SpecError(_unique_sorted(problems))
+    return spec
 
 
 def _number_problems(data: dict[str, Any], positions: Positions) -> list[Problem]:
@@ -133,6 +145,8 @@ def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
                 yield kind, (key, index), node
     if "model" in data:
         yield "model", ("model",), data.get("model")
+    if "execution" in data:
+        yield "execution", ("execution",), data.get("execution")
     deploy = data.get("deploy")
     if isinstance(deploy, list):
         for index, node in enumerate(deploy):
@@ -160,6 +174,7 @@ class _Checker:
         self.from_env = from_env or set()
         self.plugins = plugins
         self.registry = plugins.registry
+        self.executor: Any = None  # the spec's executor, once built without problems
         task = data.get("task")
         # An unknown task is reported once, by the schema; what would follow from it
         # (no model, no metric fits it) adds nothing, so the checks here skip the task.
@@ -222,6 +237,9 @@ class _Checker:
             raise  # the component it built breaks its protocol: a bug, not the params
         except Exception as exc:  # a plugin's constructor rejecting its params
             return [self.problem(f"{kind} '{type_name}' rejects its params: {exc}", path)]
+        if kind == "execution":  # its validate(spec, plugins) judges the whole spec
+            self.executor = component
+            return []
         problems = [
             self.problem(
                 f.message,
@@ -245,6 +263,21 @@ class _Checker:
                     hint=f"models for {self.task}: {', '.join(fitting)}",
                 )
             )
+        return problems
+
+    def execution(self, spec: Spec) -> list[Problem]:
+        """The components the spec's executor cannot run (a model with no distributed
+        training on ``dask``, say), each at the line of the component it names. Asked
+        of a spec valid otherwise: the executor judges the components as they will run."""
+        from framework.execution import executor_for
+
+        executor = self.executor or executor_for(spec, self.plugins)
+        problems = []
+        for where, finding in _executor_findings(self.plugins, spec, executor):
+            path = _key_path(where)
+            if finding.key:
+                path += ("params", *_key_path(finding.key))
+            problems.append(self.problem(finding.message, path, hint=finding.hint))
         return problems
 
     def _claimed(self, kind: str, type_name: str, params: Any) -> bool:
@@ -404,6 +437,38 @@ class _Checker:
         return problems
 
 
+def _executor_findings(plugins: Plugins, spec: Spec, executor: Any) -> list[tuple[str, Any]]:
+    """``executor.validate(spec, plugins)``, held to its contract: a list of
+    ``(component path, Finding)`` pairs, else a bug of the executor's plugin."""
+    from framework.components import Finding
+
+    found = executor.validate(spec, plugins)
+    if not isinstance(found, list) or not all(
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], Finding)
+        for item in found
+    ):
+        raise contracts.broken(
+            plugins,
+            "execution",
+            spec.execution.type,
+            "validate must return a list of (component path, framework.Finding) pairs, "
+            f"not {type(found).__name__}",
+        )
+    return found
+
+
+def _key_path(dotted_path: str) -> KeyPath:
+    """``preprocess[1]`` -> ``("preprocess", 1)``, ``data.source`` -> ``("data", "source")``."""
+    path: list[str | int] = []
+    for part in dotted_path.replace("]", "").replace("[", ".").split("."):
+        if part:
+            path.append(int(part) if part.isdigit() else part)
+    return tuple(path)
+
+
 def _component(kind: str, node: dict[str, Any], path: KeyPath) -> ComponentSpec:
     return ComponentSpec.from_node(kind, node, dotted(path))
 
@@ -412,8 +477,14 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     """What decides the model given the data: the effective spec without where the
     data comes from, where the model goes and where the store is. Two runs with the
     same config hash on the same data must make the same model."""
-    config = {k: v for k, v in data.items() if k not in ("deploy", "store", "profiles", "monitor")}
+    skipped = ("deploy", "store", "profiles", "monitor", "execution")
+    config = {k: v for k, v in data.items() if k not in skipped}
     config["data"] = {k: v for k, v in data["data"].items() if k != "source"}
+    execution = data.get("execution") or {}
+    if execution.get("type", DEFAULT_EXECUTION) != DEFAULT_EXECUTION:
+        # where it runs may change the model (LightGBM's distributed training), the
+        # cluster's address or size must not: only the type counts
+        config["execution"] = {"type": execution["type"]}
     return config
 
 
@@ -472,6 +543,9 @@ def _build(
         spec_hash=spec_hash(hashable(data)),
         config_hash=spec_hash(hashable(training_config(data))),
         monitor=_monitor(data.get("monitor")),
+        execution=_component("execution", data["execution"], ("execution",))
+        if "execution" in data
+        else LOCAL_EXECUTION,
     )
 
 
