@@ -54,7 +54,7 @@ class ClusterSettings:
         if self.n_workers is not None and self.threads_per_worker is not None:
             return self.n_workers, self.threads_per_worker
         from distributed.deploy.utils import nprocesses_nthreads
-        from distributed.system import CPU_COUNT
+        from dask.system import CPU_COUNT
 
         if self.n_workers is None and self.threads_per_worker is None:
             return nprocesses_nthreads(CPU_COUNT)
