@@ -9,6 +9,13 @@ rows, or among the candidate's own (a repeated row), are left out, and both
 models are scored on the rest. When too few rows remain to say anything, the
 champion's recorded metrics (its scores on its own test split) are used, and the
 note says so. Every outcome is one sentence, shown in the gate's detail.
+
+The champion's training rows are its fingerprint blob (a local run) or its content
+rule (a run on Dask, :class:`framework.training_rows.ContentRows`); both answer
+"may it have trained on this row?", the rule conservatively. :func:`compare` runs in
+this process on a pandas test split; the Dask executor (plugins/dask_execution/gate.py)
+rescores on the workers and builds the same :class:`Comparison` from the pieces
+here (:func:`champion_for`, :func:`too_few`, :func:`rescored`, :func:`recorded`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from framework.errors import DataError
 from framework.package import ModelPackage
 from framework.store import CHAMPION, Store
-from framework.training_rows import TrainingRows, load, row_hashes
+from framework.training_rows import TrainingRows, in_training, load
 
 if TYPE_CHECKING:
     import numpy as np
@@ -89,14 +96,53 @@ class Comparison:
 
 def compare(store: Store, plugins: Plugins, candidate: CandidateTest, score: Scorer) -> Comparison:
     """The champion's metrics on rows neither trained on, or its recorded ones, and why."""
-    number = store.alias(candidate.name, CHAMPION)
+    total = len(candidate.y_test)
+    found = champion_for(store, plugins, candidate.name, candidate.lineage, candidate.labels, total)
+    if isinstance(found, Comparison):
+        return found
+    champion, package = found
+    chosen = _rows_neither_trained_on(store, champion, candidate)
+    keep = chosen.keep
+    kept = int(keep.sum())
+    too_few = chosen.unknown is None and _too_few(keep, total, candidate)
+    if too_few:
+        return recorded(champion, total, too_few, chosen.in_champion)
+    try:
+        rows = candidate.test_rows if kept == total else candidate.test_rows[keep]
+        predictions, _ = package.predict(rows)
+        theirs = score(candidate.y_test[keep], predictions.codes, predictions.score(candidate.task))
+        mine = None
+        if kept < total:
+            mine = score(
+                candidate.y_test[keep],
+                candidate.predictions.codes[keep],
+                _subset(candidate.predictions.score(candidate.task), keep),
+            )
+    except DataError as exc:
+        return recorded(champion, total, cannot_score(exc))
+    except ValueError as exc:  # a metric undefined on these rows
+        return recorded(champion, total, metric_undefined(exc))
+    return rescored(champion, theirs, mine, kept, total, chosen)
+
+
+def champion_for(
+    store: Store,
+    plugins: Plugins,
+    name: str,
+    lineage: dict[str, Any],
+    labels: list[Any] | None,
+    total: int,
+) -> Comparison | tuple[ModelVersion, ModelPackage]:
+    """What every executor decides before scoring anything: no champion, a champion
+    trained on the same rows, or one whose classes differ (each a Comparison); else
+    the champion's version and its loaded package, to rescore."""
+    number = store.alias(name, CHAMPION)
     if number is None:
         return Comparison("no champion yet")
-    champion = store.version(candidate.name, number)
+    champion = store.version(name, number)
     if champion is None:
         return Comparison("champion alias points at a missing version")
-    total = len(candidate.y_test)
-    if _same_rows(champion, candidate.lineage):
+    if _same_rows(champion, lineage):
         # Same data, same split: it trained on exactly the candidate's training rows and
         # its recorded metrics are its scores on these test rows. Check its files still.
         for relative, digest in champion.files.items():
@@ -112,31 +158,20 @@ def compare(store: Store, plugins: Plugins, candidate: CandidateTest, score: Sco
             in_champion_training=0,
         )
     package = ModelPackage.from_store(store, champion, plugins)
-    if package.labels is not None and set(map(str, package.labels)) != set(
-        map(str, candidate.labels or [])
-    ):
-        return _recorded(champion, total, "its classes differ from this data's")
-    chosen = _rows_neither_trained_on(store, champion, candidate)
-    keep = chosen.keep
-    kept = int(keep.sum())
-    too_few = chosen.unknown is None and _too_few(keep, total, candidate)
-    if too_few:
-        return _recorded(champion, total, too_few, chosen.in_champion)
-    try:
-        rows = candidate.test_rows if kept == total else candidate.test_rows[keep]
-        predictions, _ = package.predict(rows)
-        theirs = score(candidate.y_test[keep], predictions.codes, predictions.score(candidate.task))
-        mine = None
-        if kept < total:
-            mine = score(
-                candidate.y_test[keep],
-                candidate.predictions.codes[keep],
-                _subset(candidate.predictions.score(candidate.task), keep),
-            )
-    except DataError as exc:
-        return _recorded(champion, total, f"it cannot score this data: {exc}")
-    except ValueError as exc:  # a metric undefined on these rows
-        return _recorded(champion, total, f"a metric cannot be computed on the rows left: {exc}")
+    if package.labels is not None and set(map(str, package.labels)) != set(map(str, labels or [])):
+        return recorded(champion, total, "its classes differ from this data's")
+    return champion, package
+
+
+def rescored(
+    champion: ModelVersion,
+    theirs: dict[str, float],
+    mine: dict[str, float] | None,
+    kept: int,
+    total: int,
+    chosen: RowChoice,
+) -> Comparison:
+    """Both scored on ``kept`` of the ``total`` test rows (``mine``: None when all)."""
     return Comparison(
         chosen.unknown or _honest_note(champion.ref, kept, total, chosen),
         "rescored",
@@ -146,6 +181,30 @@ def compare(store: Store, plugins: Plugins, candidate: CandidateTest, score: Sco
         rows=kept,
         test_rows=total,
         in_champion_training=chosen.in_champion,
+    )
+
+
+def cannot_score(exc: Exception) -> str:
+    return f"it cannot score this data: {exc}"
+
+
+def metric_undefined(exc: Exception) -> str:
+    return f"a metric cannot be computed on the rows left: {exc}"
+
+
+def unknown_rows(champion: ModelVersion, total: int) -> str:
+    """Why every row is used when the champion recorded no training rows."""
+    return (
+        f"champion's training rows unknown ({champion.ref} was registered by an "
+        f"older specops): compared on all {total:,} test rows"
+    )
+
+
+def unmatched_columns(champion: ModelVersion, missing: list[str], total: int) -> str:
+    """Why every row is used when the champion's hashed columns are not all here."""
+    return (
+        f"champion {champion.ref}'s training rows cannot be matched (column(s) "
+        f"{', '.join(missing)} not in this data): compared on all {total:,} test rows"
     )
 
 
@@ -168,45 +227,45 @@ def _rows_neither_trained_on(
     total = len(candidate.y_test)
     theirs = load(store, champion.lineage, champion.ref)
     if theirs is None:
-        return RowChoice(
-            np.ones(total, dtype=bool),
-            unknown=f"champion's training rows unknown ({champion.ref} was registered by an "
-            f"older specops): compared on all {total:,} test rows",
-        )
+        return RowChoice(np.ones(total, dtype=bool), unknown=unknown_rows(champion, total))
     missing = [c for c in theirs.columns if c not in candidate.test_rows.columns]
     if missing:
         return RowChoice(
-            np.ones(total, dtype=bool),
-            unknown=f"champion {champion.ref}'s training rows cannot be matched (column(s) "
-            f"{', '.join(missing)} not in this data): compared on all {total:,} test rows",
+            np.ones(total, dtype=bool), unknown=unmatched_columns(champion, missing, total)
         )
-    if theirs.columns == candidate.training.columns:
-        hashes = candidate.test_hashes
-    else:
-        hashes = row_hashes(candidate.test_rows, list(theirs.columns))
-    in_champion = theirs.contains(hashes)
+    same_columns = theirs.columns == candidate.training.columns
+    # a blob or a content rule (a version trained on Dask): either tells its rows
+    in_champion = in_training(
+        theirs, candidate.test_rows, candidate.test_hashes if same_columns else None
+    )
     repeats = candidate.training.contains(candidate.test_hashes) & ~in_champion
     return RowChoice(~(in_champion | repeats), int(in_champion.sum()), int(repeats.sum()))
 
 
 def _too_few(keep: np.ndarray, total: int, candidate: CandidateTest) -> str:
     """Why the rows left cannot stand for the test split, or ''."""
-    kept = int(keep.sum())
+    lacking: list[int] = []
+    if candidate.labels is not None:
+        import numpy as np
+
+        lacking = sorted(set(np.unique(candidate.y_test)) - set(np.unique(candidate.y_test[keep])))
+    return too_few(int(keep.sum()), total, lacking, candidate.labels)
+
+
+def too_few(kept: int, total: int, lacking: list[int], labels: list[Any] | None) -> str:
+    """Why ``kept`` of ``total`` test rows cannot stand for the test split, or ''.
+    ``lacking``: class codes of the test split absent from the rows kept."""
     if kept == 0 or (kept < MIN_ROWS and kept < total):
         return (
             f"only {kept:,} of {total:,} test rows neither model trained on "
             f"(at least {MIN_ROWS} needed)"
         )
-    if candidate.labels is not None:
-        import numpy as np
-
-        lacking = sorted(set(np.unique(candidate.y_test)) - set(np.unique(candidate.y_test[keep])))
-        if lacking:
-            names = ", ".join(str(candidate.labels[int(code)]) for code in lacking)
-            return (
-                f"the {kept:,} of {total:,} test rows neither model trained on "
-                f"hold no row of class {names}"
-            )
+    if labels is not None and lacking:
+        names = ", ".join(str(labels[int(code)]) for code in lacking)
+        return (
+            f"the {kept:,} of {total:,} test rows neither model trained on "
+            f"hold no row of class {names}"
+        )
     return ""
 
 
@@ -226,7 +285,7 @@ def _honest_note(ref: str, kept: int, total: int, chosen: RowChoice) -> str:
     )
 
 
-def _recorded(
+def recorded(
     champion: ModelVersion, total: int, why: str, in_champion: int | None = None
 ) -> Comparison:
     """The champion's metrics from its own registration: on its test split, not these rows."""

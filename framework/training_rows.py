@@ -14,6 +14,20 @@ A version records the sorted, distinct fingerprints of its training rows as one
 content-addressed blob (8 bytes a row) named in its lineage as ``training_rows``,
 with the columns hashed. The blob lives in the store, not in the model package,
 so exported packages carry no trace of the training data.
+
+A version trained on a Dask cluster records a content rule instead (scheme
+``content-split/1``): its rows were split by ``u = mix(fingerprint, seed)``
+(:mod:`framework.execution.rows`), test rows being those with ``u`` at most a
+threshold (per class when stratified), so the rule, a few numbers, tells which
+rows it could have trained on without a blob the client would have to collect. It
+is conservative: a row the version never saw but whose ``u`` is above the threshold
+counts as trained on (left out of a comparison), never the other way round::
+
+    content_rule(columns, seed, test_size, stratify, target, train_rows,
+                 threshold=None, thresholds=None) -> lineage entry (no blob)
+    load(store, lineage, owner) -> TrainingRows | ContentRows | None
+    in_training(rows, frame, hashes=None) -> bool mask (either kind, a frame's rows)
+    members(store, entry, frame) -> distinct fingerprints of frame's rows trained on
 """
 
 from __future__ import annotations
@@ -34,6 +48,8 @@ if TYPE_CHECKING:
 LINEAGE_KEY = "training_rows"
 SCHEME = "pandas-hash-uint64/1"
 """How fingerprints are computed; another scheme's fingerprints are never compared."""
+CONTENT_SCHEME = "content-split/1"
+"""A content rule: the split's seed and thresholds over these fingerprints (see above)."""
 MAGIC = b"specops training rows 1\n"
 MISSING_TEXT = "\x00specops:missing"
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -93,8 +109,9 @@ class TrainingRows:
         distinct[1:] = ordered[1:] != ordered[:-1]
         return cls(tuple(columns), ordered[distinct])
 
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """For each fingerprint, whether it is one of these rows (a boolean mask)."""
+    def contains(self, hashes: np.ndarray, classes: Any = None) -> np.ndarray:
+        """For each fingerprint, whether it is one of these rows (a boolean mask).
+        ``classes`` is ignored (a content rule reads it)."""
         import numpy as np
 
         if len(self.hashes) == 0:
@@ -105,6 +122,141 @@ class TrainingRows:
 
     def to_bytes(self) -> bytes:
         return MAGIC + self.hashes.astype("<u8").tobytes()
+
+
+@dataclass(frozen=True)
+class ContentRows:
+    """The rows a version may have trained on, by the content rule of its split."""
+
+    columns: tuple[str, ...]
+    seed: int
+    target: str | None
+    threshold: int | None
+    """The random split's threshold: a row with ``u`` above it was a training row."""
+    thresholds: dict[Any, int] | None
+    """Per class (by :func:`label_key`) when the split was stratified."""
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any], owner: str) -> ContentRows:
+        """The rule a lineage entry records; a malformed one is a damaged record."""
+        try:
+            thresholds = None
+            if entry.get("stratify"):
+                thresholds = {
+                    label_key(item["label"]): _uint64(item["threshold"])
+                    for item in entry["thresholds"]
+                }
+            return cls(
+                tuple(str(c) for c in entry["columns"]),
+                int(entry["seed"]),
+                None if entry.get("target") is None else str(entry["target"]),
+                None if thresholds is not None else _uint64(entry["threshold"]),
+                thresholds,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"training rows of {owner}: the content rule in its lineage is damaged ({exc})"
+            ) from exc
+
+    def contains(self, hashes: np.ndarray, classes: Any = None) -> np.ndarray:
+        """Whether each row (its fingerprint over :attr:`columns`, its class among
+        ``classes``) may have been a training row: ``u`` above its class's threshold.
+        Without ``classes``, or for a class the version never saw, the smallest
+        threshold is used (or 0): such rows are counted as trained on."""
+        import numpy as np
+
+        from framework.execution.rows import mix
+
+        u = mix(hashes, self.seed)
+        if self.threshold is not None:
+            return u > np.uint64(self.threshold)
+        thresholds = self.thresholds or {}
+        lowest = min(thresholds.values(), default=0)
+        if classes is None:
+            return u > np.uint64(lowest)
+        keys = [label_key(value) for value in np.asarray(classes, dtype=object)]
+        limits = np.fromiter((thresholds.get(k, 0) for k in keys), dtype="uint64", count=len(u))
+        return u > limits
+
+
+def label_key(value: Any) -> Any:
+    """A class label as a rule stores and matches it: numbers (and booleans) as float,
+    so ``1``, ``1.0`` and ``True`` read back from a file match; anything else as text."""
+    import numbers
+
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool | numbers.Real):
+        return float(value)
+    return str(value)
+
+
+def _uint64(value: Any) -> int:
+    number = int(value)
+    if not 0 <= number < 1 << 64:
+        raise ValueError(f"threshold {value!r} is not a 64-bit unsigned number")
+    return number
+
+
+def content_rule(
+    *,
+    columns: list[str],
+    seed: int,
+    test_size: float,
+    stratify: bool,
+    target: str | None,
+    train_rows: int,
+    threshold: int | None = None,
+    thresholds: dict[Any, int] | None = None,
+) -> dict[str, Any]:
+    """The lineage entry of a version whose rows were split by content (no blob):
+    ``threshold`` for a random split, ``thresholds`` by class label when stratified
+    (as :class:`plugins.dask_execution.split.DaskSplit` reports them)."""
+    from framework.execution.rows import METHOD
+
+    entry: dict[str, Any] = {
+        "scheme": CONTENT_SCHEME,
+        "method": METHOD,
+        "seed": int(seed),
+        "test_size": float(test_size),
+        "stratify": bool(stratify),
+        "columns": [str(c) for c in columns],
+        "target": target,
+        "rows": int(train_rows),
+    }
+    if stratify:
+        entry["thresholds"] = [
+            {"label": value.item() if hasattr(value, "item") else value, "threshold": int(limit)}
+            for value, limit in (thresholds or {}).items()
+        ]
+    else:
+        entry["threshold"] = int(threshold if threshold is not None else 0)
+    return entry
+
+
+def in_training(
+    rows: TrainingRows | ContentRows, frame: pd.DataFrame, hashes: np.ndarray | None = None
+) -> np.ndarray:
+    """Which rows of ``frame`` the version may have trained on. ``hashes``: the rows'
+    fingerprints over ``rows.columns`` when already known (they are computed else);
+    every column of ``rows.columns`` must be in ``frame``."""
+    if hashes is None:
+        hashes = row_hashes(frame, list(rows.columns))
+    target = getattr(rows, "target", None)
+    classes = frame[target].to_numpy() if target is not None and target in frame else None
+    return rows.contains(hashes, classes)
+
+
+def members(store: Store, entry: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
+    """The distinct fingerprints of the rows a version trained on, whatever its record:
+    a blob's own list, or the rows of ``frame`` (its data) a content rule puts in training."""
+    rows = load(store, {LINEAGE_KEY: entry}, "this version")
+    if rows is None:
+        raise StoreError(f"no training rows recorded in {entry!r}")
+    if isinstance(rows, TrainingRows):
+        return rows.hashes
+    hashes = row_hashes(frame, list(rows.columns))
+    return TrainingRows.of(hashes[in_training(rows, frame, hashes)], list(rows.columns)).hashes
 
 
 def record(store: Store, rows: TrainingRows) -> tuple[dict[str, Any], bytes]:
@@ -123,17 +275,21 @@ def record(store: Store, rows: TrainingRows) -> tuple[dict[str, Any], bytes]:
 
 def ensure_stored(store: Store, entry: dict[str, Any], data: bytes) -> None:
     """After the version row is committed (``gc`` now keeps the blob): put it back if a
-    ``gc`` running between :func:`record` and the commit removed it."""
-    if not store.artifacts.path_of(entry["blob"]).is_file():
+    ``gc`` running between :func:`record` and the commit removed it (a content rule
+    has no blob)."""
+    if "blob" in entry and not store.artifacts.path_of(entry["blob"]).is_file():
         store.artifacts.put_written(lambda path: path.write_bytes(data))
 
 
-def load(store: Store, lineage: dict[str, Any], owner: str) -> TrainingRows | None:
-    """A version's training rows, hash-checked; None when it recorded none (an older
-    specops) or recorded them another way. A missing or damaged blob is a StoreError."""
+def load(store: Store, lineage: dict[str, Any], owner: str) -> TrainingRows | ContentRows | None:
+    """A version's training rows: its fingerprints (hash-checked) or its content rule;
+    None when it recorded none (an older specops) or in a scheme unknown here. A
+    missing or damaged blob, or a malformed rule, is a StoreError."""
     import numpy as np
 
     entry = lineage.get(LINEAGE_KEY)
+    if isinstance(entry, dict) and entry.get("scheme") == CONTENT_SCHEME:
+        return ContentRows.from_entry(entry, owner)
     if not isinstance(entry, dict) or entry.get("scheme") != SCHEME:
         return None
     digest = entry.get("blob")
