@@ -115,9 +115,73 @@ def _limit_finding(check: Any, *args: Any, **kwargs: Any) -> list[Finding]:
     return []
 
 
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def _is_glob(value: str) -> bool:
+    """Whether a spec's path is a pattern (``data/*.csv``, ``parts/**/*.parquet``)."""
+    return any(character in GLOB_CHARACTERS for character in value)
+
+
+def _glob_files(ctx: StepContext, value: str) -> tuple[Path, list[Path]]:
+    """(the absolute pattern, what it matches that is not a directory, in name order).
+
+    Hidden and ``_`` files are skipped as pyarrow skips them in a dataset. A FIFO or
+    device that matches stays in the list, for the readers' own checks to refuse by
+    name rather than vanish from the data unnoticed. ``**`` spans directories.
+    """
+    import glob
+
+    expanded = Path(value).expanduser()
+    pattern = expanded if expanded.is_absolute() else ctx.base_dir / expanded
+    matches = sorted(
+        Path(match)
+        for match in glob.glob(str(pattern), recursive=True)
+        if not Path(match).is_dir() and not Path(match).name.startswith((".", "_"))
+    )
+    return pattern, matches
+
+
+def _no_match_finding(pattern: Path) -> Finding:
+    return Finding(f"no data files match {pattern}", key="path", hint=RELATIVE_PATHS)
+
+
+def _unsupported(source: str, param: str, why: str) -> DataError:
+    """A param Dask cannot honour: say so rather than read the data another way."""
+    return DataError(
+        f"the {source} source's {param} cannot be used with execution: dask ({why})",
+        hint="remove it from the source params, or run with execution: local",
+    )
+
+
+def _dask_dataframe() -> Any:
+    try:
+        import dask.dataframe as dd
+    except ImportError as exc:  # the executor's validate says so first; a direct call too
+        raise DataError(
+            "reading data with Dask needs the dask extra", hint="pip install 'specops[dask]'"
+        ) from exc
+    return dd
+
+
+def _decimals_as_floats_lazy(ddf: Any) -> Any:
+    """Decimal columns (Arrow ``decimal128``) as float64, as :func:`decimals_as_floats`
+    does for a pandas frame: every later step expects a float of a number."""
+    import pandas as pd
+
+    decimal = [
+        str(name)
+        for name, dtype in ddf.dtypes.items()
+        if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype.pyarrow_dtype)
+    ]
+    return ddf.astype(dict.fromkeys(decimal, "float64")) if decimal else ddf
+
+
 # ---------------------------------------------------------------------------
 # csv
 # ---------------------------------------------------------------------------
+
+CSV_DTYPES = ("int64", "float64", "Int64", "Float64", "str", "bool", "boolean", "category")
 
 CSV_PARAMS: dict[str, Any] = {
     "type": "object",
@@ -125,7 +189,8 @@ CSV_PARAMS: dict[str, Any] = {
     "properties": {
         "path": {
             "type": "string",
-            "description": "CSV file; relative paths are relative to the spec file.",
+            "description": "A CSV file or a glob of them (data/*.csv), read as one table; "
+            "relative paths are relative to the spec file.",
         },
         "sep": {"type": "string", "description": "Field separator.", "default": ","},
         "decimal": {
@@ -165,6 +230,19 @@ CSV_PARAMS: dict[str, Any] = {
             "minItems": 1,
             "description": "Read only these columns, in this order (default: all).",
         },
+        "dtypes": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"enum": list(CSV_DTYPES)},
+            "description": "Column -> type to read it as, instead of guessing from its "
+            "values (e.g. fee: float64 for whole numbers in some files, decimals in others).",
+        },
+        "blocksize": {
+            "type": ["integer", "string"],
+            "description": "execution: dask only: bytes of CSV per partition (an integer, "
+            "or text like '64MB'); compressed files are one partition each.",
+            "default": "64MB",
+        },
         "max_columns": MAX_COLUMNS_PARAM,
     },
     "required": ["path"],
@@ -172,7 +250,8 @@ CSV_PARAMS: dict[str, Any] = {
 
 
 class CsvSource:
-    """Reads one CSV file with pandas."""
+    """Reads a CSV file, or every file a glob matches (in name order, as one table), with
+    pandas; on Dask, lazily with ``dask.dataframe.read_csv`` in blocks."""
 
     def __init__(
         self,
@@ -184,6 +263,8 @@ class CsvSource:
         na_values: list[str] | None = None,
         parse_dates: list[str] | None = None,
         columns: list[str] | None = None,
+        dtypes: dict[str, str] | None = None,
+        blocksize: int | str = "64MB",
         max_columns: int | None = None,
     ) -> None:
         self.path = path
@@ -195,16 +276,30 @@ class CsvSource:
         self.na_values = list(na_values or [])
         self.parse_dates = list(parse_dates or [])
         self.columns = list(columns) if columns else None
+        self.dtypes = dict(dtypes or {})
+        self.blocksize = blocksize
 
     def describe(self) -> str:
         return f"csv {self.path}"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        path = _resolve(ctx, self.path, ".csv")
-        if not path.exists():
-            return [_missing_file_finding(path)]
-        if path.is_dir():
-            return [Finding(f"expected a CSV file but found a directory: {path}", key="path")]
+        if _is_glob(self.path):
+            pattern, files = _glob_files(ctx, self.path)
+            if not files:
+                return [_no_match_finding(pattern)]
+        else:
+            path = _resolve(ctx, self.path, ".csv")
+            if not path.exists():
+                return [_missing_file_finding(path)]
+            if path.is_dir():
+                return [
+                    Finding(
+                        f"expected a CSV file but found a directory: {path}",
+                        key="path",
+                        hint="name its files with a glob, e.g. path: folder/*.csv",
+                    )
+                ]
+            files = [path]
         if self.columns is not None:
             unread = [c for c in self.parse_dates if c not in self.columns]
             if unread:
@@ -215,7 +310,22 @@ class CsvSource:
                         hint="add them to columns, or drop them from parse_dates",
                     )
                 ]
-        return _limit_finding(self._check_header, path)
+        for file in files:
+            findings = _limit_finding(self._check_header, file)
+            if findings:
+                return findings
+        return []
+
+    def _files(self, ctx: StepContext) -> tuple[str, list[Path]]:
+        """(how messages name the data, its files in reading order)."""
+        if _is_glob(self.path):
+            pattern, files = _glob_files(ctx, self.path)
+            if not files:
+                raise DataError(_no_match_finding(pattern).message, hint=RELATIVE_PATHS)
+            return f"CSV files {pattern}", files
+        path = _resolve(ctx, self.path, ".csv")
+        _require_file(path)
+        return f"CSV file {path}", [path]
 
     def _check_header(self, path: Path) -> None:
         check_csv_header(
@@ -226,24 +336,45 @@ class CsvSource:
             param="max_columns",
         )
 
-    def load(self, ctx: StepContext) -> pd.DataFrame:
-        import pandas as pd
-
-        path = _resolve(ctx, self.path, ".csv")
-        _require_file(path)
-        self._check_header(path)
-        options: dict[str, Any] = {
+    def _options(self) -> dict[str, Any]:
+        return {
             "sep": self.sep,
             "encoding": self.encoding,
             "decimal": self.decimal,
             "thousands": self.thousands,
         }
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        import pandas as pd
+
+        where, files = self._files(ctx)
+        frames = [self._read(path) for path in files]
+        if len(frames) == 1:
+            return _require_rows(frames[0], where)
+        first = [str(c) for c in frames[0].columns]
+        for path, frame in zip(files[1:], frames[1:], strict=True):
+            names = [str(c) for c in frame.columns]
+            if names != first:
+                raise DataError(
+                    f"{where}: {path} has columns {', '.join(names[:8])} but {files[0]} has "
+                    f"{', '.join(first[:8])}",
+                    hint="every file a glob matches must have the same header",
+                )
+        return _require_rows(pd.concat(frames, ignore_index=True), where)
+
+    def _read(self, path: Path) -> pd.DataFrame:
+        """One file, read and refused exactly as a single-file source reads it."""
+        import pandas as pd
+
+        self._check_header(path)
+        options = self._options()
         try:
             frame = pd.read_csv(
                 path,
                 na_values=self.na_values or None,
                 parse_dates=self.parse_dates or None,
                 usecols=self.columns,
+                dtype=self.dtypes or None,
                 **options,
             )
         except UnicodeDecodeError as exc:
@@ -258,7 +389,7 @@ class CsvSource:
                 f"cannot parse CSV file {path}: {exc}",
                 hint=f"check the separator (sep is {self.sep!r}) and quoting",
             ) from exc
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             self._require_named_columns(path, options)
             raise DataError(f"cannot read CSV file {path}: {exc}") from exc
         if any(_MANGLED.search(str(name)) for name in frame.columns):  # 'x.1': pandas'?
@@ -268,7 +399,63 @@ class CsvSource:
         else:
             self._refuse_one_glued_column(frame, path)
         refuse_huge_integers(frame, f"CSV file {path}", line_offset=2)
-        return _require_rows(frame, f"CSV file {path}")
+        return frame
+
+    def load_distributed(self, ctx: StepContext) -> Any:
+        """The same table, lazy: ``dask.dataframe.read_csv`` over the same files, in
+        blocks of ``blocksize`` bytes, with the same separator, decimal mark, thousands
+        separator, encoding, missing markers, dates, columns and dtypes. Each file's
+        header is checked here (bounded bytes); rows are read on the workers.
+
+        Dask guesses a column's type from the first block; a later block that does not
+        fit (decimals after whole numbers) stops the run naming the column, and
+        ``dtypes:`` fixes it."""
+        dd = _dask_dataframe()
+        where, files = self._files(ctx)
+        for path in files:
+            self._check_header(path)
+        if any(path.suffix.lower() == ".zip" for path in files):
+            raise _unsupported("csv", "path", "Dask cannot read zip archives; unzip the files")
+        blocksize: Any = self.blocksize
+        if any(path.suffix.lower() in (".gz", ".bz2", ".xz", ".zst") for path in files):
+            blocksize = None  # a compressed stream cannot be cut into blocks
+        options = self._options()
+        try:
+            ddf = dd.read_csv(
+                [str(path) for path in files],
+                blocksize=blocksize,
+                na_values=self.na_values or None,
+                parse_dates=self.parse_dates or None,
+                usecols=self.columns,
+                dtype=self.dtypes or None,
+                **options,
+            )
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"cannot decode {where} as {self.encoding}: {exc.reason}",
+                hint="set encoding: (for example latin-1 or cp1252) in the source params",
+            ) from exc
+        except (OSError, ValueError, TypeError) as exc:
+            self._require_named_columns(files[0], options)
+            raise DataError(f"cannot read {where}: {exc}") from exc
+        if any(_MANGLED.search(str(name)) for name in ddf.columns):
+            self._refuse_repeated_names(files[0], options)
+        if self.columns is not None:
+            ddf = ddf[self.columns]
+        else:
+            self._refuse_one_glued_column(ddf._meta, files[0])
+        return ddf
+
+    def partitions(self, ctx: StepContext) -> int:
+        """Blocks ``load_distributed`` cuts the files into, from their sizes alone."""
+        from dask.utils import parse_bytes
+
+        _, files = self._files(ctx)
+        compressed = (".gz", ".bz2", ".xz", ".zst", ".zip")
+        if any(path.suffix.lower() in compressed for path in files):
+            return len(files)  # one partition per file: a stream cannot be cut
+        size = parse_bytes(self.blocksize) if isinstance(self.blocksize, str) else self.blocksize
+        return sum(_blocks(path.stat().st_size, int(size)) for path in files)
 
     def _refuse_repeated_names(self, path: Path, options: dict[str, Any]) -> None:
         """Two header cells with one name: pandas would silently rename the second
@@ -321,6 +508,19 @@ class CsvSource:
         _require_columns(wanted, header, path.name)
 
 
+def _blocks(size: int, blocksize: int) -> int:
+    """How many blocks ``dask.bytes.read_bytes`` cuts a file of ``size`` bytes into: it
+    spreads the spare bytes over ``size // blocksize`` blocks (an empty file: none)."""
+    if size == 0:
+        return 0
+    step = size / (size // blocksize) if size % blocksize and size > blocksize else blocksize
+    blocks, place = 1, 0.0
+    while size - place > (step * 2) - 1:
+        place += step
+        blocks += 1
+    return blocks
+
+
 # ---------------------------------------------------------------------------
 # parquet
 # ---------------------------------------------------------------------------
@@ -331,7 +531,8 @@ PARQUET_PARAMS: dict[str, Any] = {
     "properties": {
         "path": {
             "type": "string",
-            "description": "A Parquet file, or a directory of Parquet files read as one table.",
+            "description": "A Parquet file, a directory of Parquet files read as one table "
+            "(hive partitions key=value/ become columns) or a glob (data/*.parquet).",
         },
         "columns": {
             "type": "array",
@@ -353,7 +554,9 @@ PARQUET_PARAMS: dict[str, Any] = {
 
 
 class ParquetSource:
-    """Reads a Parquet file or a directory of them (a partitioned dataset) with pyarrow."""
+    """Reads a Parquet file, a directory of them (a dataset: hive partitions ``key=value/``
+    become columns, as pyarrow reads them) or a glob of files, with pyarrow; on Dask,
+    lazily with ``dask.dataframe.read_parquet``."""
 
     def __init__(
         self,
@@ -370,45 +573,92 @@ class ParquetSource:
     def describe(self) -> str:
         return f"parquet {self.path}"
 
+    def _where(self, ctx: StepContext) -> tuple[Path, list[Path], Any]:
+        """(what messages name, the data files, what the reader opens: a file, a
+        directory or the glob's file list); a DataError when there is nothing to read."""
+        if _is_glob(self.path):
+            pattern, files = _glob_files(ctx, self.path)
+            if not files:
+                raise DataError(_no_match_finding(pattern).message, hint=RELATIVE_PATHS)
+            return pattern, files, [str(f) for f in files]
+        path = _resolve(ctx, self.path, ".parquet")
+        _require_file(path)
+        files = parquet_files(path)
+        if not files:
+            raise DataError(f"directory {path} holds no Parquet files", hint=NOT_PARQUET_HINT)
+        return path, files, path
+
     def validate(self, ctx: StepContext) -> list[Finding]:
+        if _is_glob(self.path):
+            pattern, files = _glob_files(ctx, self.path)
+            if not files:
+                return [_no_match_finding(pattern)]
+            return _limit_finding(self._check_size, files, pattern)
         path = _resolve(ctx, self.path, ".parquet")
         if not path.exists():
             return [_missing_file_finding(path)]
-        return _limit_finding(self._check_size, path)
+        files = parquet_files(path)
+        if not files:
+            return [Finding(f"directory {path} holds no Parquet files", key="path")]
+        return _limit_finding(self._check_size, files, path)
 
-    def _check_size(self, path: Path) -> None:
+    def _check_size(self, files: list[Path], where: Path) -> None:
         """Width and size from the footers, before a page is read: a small file may
         declare millions of columns, or rows that decode to gigabytes."""
-        files = parquet_files(path)
-        if files:  # an empty directory: the reader names it
-            check_parquet_whole(
-                files,
-                max_columns=self.max_columns,
-                max_cells=self.max_cells,
-                where=path,
-                read_columns=len(self.columns) if self.columns else None,
-                params=True,
-            )
+        check_parquet_whole(
+            files,
+            max_columns=self.max_columns,
+            max_cells=self.max_cells,
+            where=where,
+            read_columns=len(self.columns) if self.columns else None,
+            params=True,
+        )
 
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
         import pyarrow
 
-        path = _resolve(ctx, self.path, ".parquet")
-        _require_file(path)
-        self._check_size(path)
+        where, files, target = self._where(ctx)
+        self._check_size(files, where)
         try:
-            frame = pd.read_parquet(path, engine="pyarrow", columns=self.columns)
+            frame = pd.read_parquet(target, engine="pyarrow", columns=self.columns)
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
-            self._require_named_columns(path)
+            self._require_named_columns(target, where)
             raise DataError(
-                f"cannot read Parquet data {path}: {exc}",
-                hint="is it a Parquet file (or a directory holding only Parquet files)?",
+                f"cannot read Parquet data {where}: {exc}", hint=NOT_PARQUET_HINT
             ) from exc
-        return _require_rows(decimals_as_floats(frame), f"Parquet data {path}")
+        return _require_rows(decimals_as_floats(frame), f"Parquet data {where}")
 
-    def _require_named_columns(self, path: Path) -> None:
-        """After a failed read, name a misspelt ``columns`` entry (with a suggestion).
+    def load_distributed(self, ctx: StepContext) -> Any:
+        """The same table, lazy: ``dask.dataframe.read_parquet`` over the same files
+        (footers read here, row groups on the workers). Each file's footer is checked
+        for width as ``load`` checks it; ``max_cells`` does not apply (nothing is read
+        whole into one process's memory)."""
+        import pyarrow
+
+        dd = _dask_dataframe()
+        where, files, target = self._where(ctx)
+        # every footer, for width (cells: no limit, nothing is read whole into memory)
+        check_parquet_whole(
+            files, max_columns=self.max_columns, max_cells=NO_CELL_LIMIT, params=True
+        )
+        self._require_named_columns(target, where)
+        try:
+            ddf = dd.read_parquet(
+                target if isinstance(target, list) else str(target), columns=self.columns
+            )
+        except (OSError, ValueError, pyarrow.ArrowException) as exc:
+            raise DataError(
+                f"cannot read Parquet data {where}: {exc}", hint=NOT_PARQUET_HINT
+            ) from exc
+        return _decimals_as_floats_lazy(ddf)
+
+    def partitions(self, ctx: StepContext) -> int:
+        """How many partitions ``load_distributed`` yields (footers only, for ``plan``)."""
+        return int(self.load_distributed(ctx).npartitions)
+
+    def _require_named_columns(self, target: Any, where: Path) -> None:
+        """Name a misspelt ``columns`` entry (with a suggestion) instead of quoting pyarrow.
 
         The schema is looked up as ``read_parquet`` reads the data, hive partitioning
         included, so a partition column (``region=north/``) counts as present.
@@ -419,10 +669,15 @@ class ParquetSource:
         import pyarrow.dataset
 
         try:
-            schema = pyarrow.dataset.dataset(path, format="parquet", partitioning="hive").schema
+            schema = pyarrow.dataset.dataset(target, format="parquet", partitioning="hive").schema
         except (OSError, ValueError, pyarrow.ArrowException):
             return  # not readable as Parquet at all: the caller reports the read's error
-        _require_columns(self.columns, schema.names, path.name)
+        _require_columns(self.columns, schema.names, where.name)
+
+
+NO_CELL_LIMIT = 2**62
+"""Distributed reads hold a partition at a time: only the width limit applies."""
+NOT_PARQUET_HINT = "is it a Parquet file (or a directory holding only Parquet files)?"
 
 
 # ---------------------------------------------------------------------------
@@ -455,6 +710,18 @@ SQL_PARAMS: dict[str, Any] = {
             "minimum": 1,
             "description": "Stop a query once it has returned more values (rows x columns) "
             "than this (default: $SPECOPS_MAX_CELLS, else 250000000).",
+        },
+        "index_col": {
+            "type": "string",
+            "description": "execution: dask only: a numeric or datetime column of table "
+            "(ideally indexed) whose range is cut into partitions, each read by a worker.",
+        },
+        "npartitions": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100000,
+            "description": "execution: dask only: how many partitions to cut index_col's "
+            "range into (default: from the table's size, about 256 MiB each).",
         },
     },
     "required": [],
@@ -489,12 +756,16 @@ class SqlSource:
         query: str | None = None,
         table: str | None = None,
         max_cells: int | None = None,
+        index_col: str | None = None,
+        npartitions: int | None = None,
     ) -> None:
         self.db_path = path
         self.url = url
         self.query = query
         self.table = table
         self.max_cells = max_cells
+        self.index_col = index_col
+        self.npartitions = npartitions
 
     def describe(self) -> str:
         where = f"sqlite {self.db_path}" if self.db_path else _hide_password(self.url or "?")
@@ -553,6 +824,79 @@ class SqlSource:
             raise DataError(f"{what} returned no columns", hint="the query must be a SELECT")
         refuse_huge_integers(frame, what)
         return _require_rows(decimals_as_floats(frame), what)
+
+    def load_distributed(self, ctx: StepContext) -> Any:
+        """The table, lazy: ``dask.dataframe.read_sql_table`` cuts ``index_col``'s range
+        into ``npartitions`` and each worker reads its slice (``WHERE index_col >= ... AND
+        < ...``). Only ``table:`` can be cut so; a SQLite file is opened read-only (a
+        ``mode=ro`` URI), a server database should be reached as a role that only reads.
+        Columns come back in the table's order, ``index_col`` among them, as ``load``
+        gives them."""
+        problems = self.validate(ctx)
+        if problems:
+            raise DataError(problems[0].message, hint=problems[0].hint)
+        if self.table is None:
+            raise _unsupported(
+                "sql", "query", "Dask partitions a table on an index column, not a query"
+            )
+        if self.index_col is None:
+            raise DataError(
+                "the sql source needs index_col to read a table with execution: dask",
+                hint="index_col: a numeric or datetime column (ideally indexed) to cut "
+                "the table into partitions; npartitions: how many",
+            )
+        dd = _dask_dataframe()
+        try:
+            import sqlalchemy
+        except ImportError as exc:
+            raise DataError(
+                "reading SQL with Dask needs SQLAlchemy, which is not installed",
+                hint=SQL_EXTRA_HINT,
+            ) from exc
+        url, shown = self._distributed_url(ctx)
+        parts = _split_table_name(self.table) or []
+        schema, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+        try:
+            engine = sqlalchemy.create_engine(url)
+            try:
+                names = [c["name"] for c in sqlalchemy.inspect(engine).get_columns(name, schema)]
+            finally:
+                engine.dispose()
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DataError(f"SQL failed on {shown}: {reason}") from exc
+        if not names:
+            raise DataError(f"table {self.table} not found in {shown}")
+        _require_columns([self.index_col], names, f"table {self.table}")
+        try:
+            ddf = dd.read_sql_table(
+                name,
+                url,
+                index_col=self.index_col,
+                npartitions=self.npartitions,
+                schema=schema,
+            )
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError, TypeError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise DataError(
+                f"cannot partition table {self.table} in {shown} on {self.index_col}: {reason}",
+                hint="index_col must be a numeric or datetime column without missing values",
+            ) from exc
+        return _decimals_as_floats_lazy(ddf.reset_index()[names])
+
+    def partitions(self, ctx: StepContext) -> int:
+        """``npartitions`` when set, else what Dask cuts from the table's size (a count,
+        the index's range and a 5-row sample)."""
+        if self.npartitions is not None:
+            return self.npartitions
+        return int(self.load_distributed(ctx).npartitions)
+
+    def _distributed_url(self, ctx: StepContext) -> tuple[str, str]:
+        """(a URL every worker can open, how messages show it: no password)."""
+        if self.db_path is not None:
+            path = _resolve(ctx, self.db_path)
+            return f"sqlite:///file:{path}?mode=ro&uri=true", f"SQLite database {path}"
+        return self.url or "", _hide_password(self.url or "")
 
     def _bad_table_finding(self) -> Finding:
         return Finding(
@@ -800,11 +1144,28 @@ class SnapshotSource:
             return [Finding(f"no specops store at {ctx.path(self.store)}", key="store")]
         return []
 
-    def load(self, ctx: StepContext) -> pd.DataFrame:
+    def _root(self, ctx: StepContext) -> Path:
         root = ctx.path(self.store) if self.store else ctx.store_root
         if root is None:
             raise DataError("the snapshot source needs a store: set params.store")
-        return read_snapshot(root, self.data)
+        return root
+
+    def load(self, ctx: StepContext) -> pd.DataFrame:
+        return read_snapshot(self._root(ctx), self.data)
+
+    def load_distributed(self, ctx: StepContext) -> Any:
+        """The snapshot as a lazy dask frame, either layout (a local run's single blob,
+        a Dask run's partitions); the workers read and hash-check the parts, so the
+        store must be on a file system they share."""
+        from plugins.dask_execution.snapshot import read_distributed
+
+        return read_distributed(self._root(ctx), self.data)
+
+    def partitions(self, ctx: StepContext) -> int:
+        """Partitions of the snapshot, from its manifest alone."""
+        from plugins.dask_execution.snapshot import partition_count
+
+        return partition_count(self._root(ctx), self.data)
 
 
 @hookimpl

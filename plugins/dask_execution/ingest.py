@@ -355,7 +355,7 @@ def table_stats(
     parts = [
         dask.delayed(partition_stats)(part, target, task, checks, cap) for part in ddf.to_delayed()
     ]
-    results = list(dask.compute(*parts))
+    results = list(compute_data(*parts))
     partition_rows = [r["rows"] for r in results]
     offsets = np.concatenate([[0], np.cumsum(partition_rows)[:-1]]).astype(int).tolist()
     sums = [sum(r["hash"][i] for r in results) % (1 << 64) for i in range(len(HASH_KEYS))]
@@ -400,6 +400,41 @@ def _common_dtype(dtypes: list[str]) -> str:
     from pandas.core.dtypes.cast import find_common_type
 
     return str(find_common_type([pd.api.types.pandas_dtype(d) for d in dtypes]))
+
+
+def compute_data(*collections: Any) -> tuple[Any, ...]:
+    """``dask.compute``, with the errors reading the data may raise on a worker said in
+    the user's terms (a CSV column whose type changes between blocks)."""
+    import dask
+
+    try:
+        return dask.compute(*collections)
+    except ValueError as exc:
+        problem = _mismatched_dtypes(str(exc))
+        if problem is None:
+            raise
+        raise problem from exc
+
+
+def _mismatched_dtypes(text: str) -> DataError | None:
+    """Dask's "Mismatched dtypes found in pd.read_csv" as a DataError naming the columns
+    and the ``dtypes:`` param that fixes it."""
+    import re
+
+    if "Mismatched dtypes found" not in text:
+        return None
+    rows = re.findall(r"^\|\s*(\S[^|]*?)\s*\|\s*(\S+)\s*\|\s*(\S+)\s*\|$", text, re.M)
+    found = [(name, seen, guessed) for name, seen, guessed in rows if name != "Column"]
+    shown = ", ".join(f"'{n}' ({s} where the first rows gave {g})" for n, s, g in found[:5])
+    fix = ", ".join(
+        f"{n}: {'float64' if s.startswith(('float', 'int')) else 'str'}" for n, s, _ in found[:5]
+    )
+    return DataError(
+        f"CSV columns change type after the first rows Dask read: {shown or text[:200]}",
+        hint=f"set dtypes: {{{fix}}} in the source params"
+        if fix
+        else "set dtypes: in the source params",
+    )
 
 
 def data_hash_of(stats: TableStats, ddf: Any) -> str:

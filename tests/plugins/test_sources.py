@@ -495,3 +495,82 @@ def test_snapshot_without_a_store_says_to_set_one(ctx: StepContext) -> None:
 
     with pytest.raises(DataError, match=r"the snapshot source needs a store: set params\.store"):
         SnapshotSource(data="abcdef12").load(ctx)
+
+
+# ---------------------------------------------------------------------------
+# globs and directories (read as one table, locally)
+# ---------------------------------------------------------------------------
+
+
+def test_csv_glob_reads_every_match_in_name_order(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    (tmp_path / "parts").mkdir()
+    people.iloc[2:].to_csv(tmp_path / "parts" / "b.csv", index=False)
+    people.iloc[:2].to_csv(tmp_path / "parts" / "a.csv", index=False)
+    (tmp_path / "parts" / ".hidden.csv").write_text("age\n99\n")
+
+    source = CsvSource(path="parts/*.csv")
+    frame = source.load(ctx)
+
+    assert source.validate(ctx) == []
+    assert frame["age"].tolist() == [31, 45, 27]  # a.csv, then b.csv; hidden skipped
+    assert frame.index.tolist() == [0, 1, 2]
+
+
+def test_a_glob_matching_nothing_is_a_finding_and_a_data_error(
+    ctx: StepContext, tmp_path: Path
+) -> None:
+    for source in (CsvSource(path="none/*.csv"), ParquetSource(path="none/*.parquet")):
+        [finding] = source.validate(ctx)
+        assert finding.key == "path"
+        assert finding.message == f"no data files match {tmp_path / 'none' / source.path[5:]}"
+        with pytest.raises(DataError, match="no data files match"):
+            source.load(ctx)
+
+
+def test_an_empty_parquet_directory_is_a_finding(ctx: StepContext, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    [finding] = ParquetSource(path="empty").validate(ctx)
+    assert finding.key == "path"
+    assert finding.message == f"directory {tmp_path / 'empty'} holds no Parquet files"
+    with pytest.raises(DataError, match="holds no Parquet files"):
+        ParquetSource(path="empty").load(ctx)
+
+
+def test_limits_apply_to_every_file_a_glob_matches(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    people.to_csv(tmp_path / "a.csv", index=False)
+    people.assign(extra=1, more=2).to_csv(tmp_path / "b.csv", index=False)
+    [finding] = CsvSource(path="*.csv", max_columns=3).validate(ctx)
+    assert "b.csv has 5 columns, more than the limit of 3" in finding.message
+    with pytest.raises(DataError, match=r"b\.csv has 5 columns"):
+        CsvSource(path="*.csv", max_columns=3).load(ctx)
+
+    people.to_parquet(tmp_path / "a.parquet")
+    people.assign(extra=1, more=2).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"b\.parquet has 5 columns"):
+        ParquetSource(path="*.parquet", max_columns=4).load(ctx)
+    with pytest.raises(DataError, match="declares 24 values"):
+        ParquetSource(path="*.parquet", max_cells=10).load(ctx)
+
+
+def test_a_fifo_matched_by_a_glob_is_refused_not_skipped(
+    ctx: StepContext, people: pd.DataFrame, tmp_path: Path
+) -> None:
+    import os
+
+    people.to_csv(tmp_path / "a.csv", index=False)
+    os.mkfifo(tmp_path / "b.csv")
+    [finding] = CsvSource(path="*.csv").validate(ctx)
+    assert "b.csv is a FIFO (named pipe), not a regular file" in finding.message
+    with pytest.raises(DataError, match="FIFO"):
+        CsvSource(path="*.csv").load(ctx)
+
+
+def test_csv_dtypes_param_reads_a_column_as_asked(ctx: StepContext, tmp_path: Path) -> None:
+    (tmp_path / "codes.csv").write_text("zip,n\n01234,1\n98765,2\n")
+    frame = CsvSource(path="codes.csv", dtypes={"zip": "str", "n": "float64"}).load(ctx)
+    assert frame["zip"].tolist() == ["01234", "98765"]
+    assert frame["n"].dtype == "float64"
