@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS datasets (
     rows       INTEGER NOT NULL,
     columns    TEXT NOT NULL,
     first_seen TEXT NOT NULL,
-    blob       TEXT                        -- sha256 of the Arrow IPC (Feather) snapshot, if kept
+    blob       TEXT,                       -- sha256 of the Arrow IPC (Feather) snapshot, if kept
+                                           -- (of its JSON manifest when kept partition by partition)
+    parts_json TEXT                        -- JSON list of a partitioned snapshot's part blobs
 );
 CREATE TABLE IF NOT EXISTS model_versions (
     name           TEXT NOT NULL,

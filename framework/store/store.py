@@ -82,6 +82,9 @@ BLOB_REFERENCES: list[str] = [
     # Parquet snapshots of ingested data, kept for reproduction
     "SELECT blob, 'dataset ' || substr(hash, 1, 12), 'snapshot'"
     " FROM datasets WHERE blob IS NOT NULL",
+    # the parts of a snapshot kept partition by partition (a Dask run)
+    "SELECT p.value, 'dataset ' || substr(d.hash, 1, 12), 'snapshot part ' || p.key"
+    " FROM datasets AS d, json_each(d.parts_json) AS p WHERE d.parts_json IS NOT NULL",
     # monitor runs' drift reports (JSON and HTML)
     *MONITOR_BLOB_REFERENCES,
 ]
@@ -351,6 +354,27 @@ class Store(MonitoringRecords):
                 blob = self.artifacts.put_written(write)
             db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
         return blob
+
+    def keep_snapshot_parts(self, data_hash: str, manifest: str, parts: list[str]) -> str:
+        """Record a snapshot kept partition by partition: its manifest blob and part blobs,
+        already written with ``artifacts.put_written``. A snapshot kept before is reused.
+        Under the write lock (which ``store gc`` takes too) every named blob must still
+        exist: a missing one raises StoreError and the caller writes it again."""
+        existing = self.snapshot_blob(data_hash)
+        if existing:
+            return existing
+        with self.transaction() as db:
+            missing = [b for b in (manifest, *parts) if not self.artifacts.path_of(b).is_file()]
+            if missing:
+                raise StoreError(
+                    f"snapshot blob {missing[0][:12]} vanished before it was recorded "
+                    "(a concurrent `store gc`); write it again"
+                )
+            db.execute(
+                "UPDATE datasets SET blob = ?, parts_json = ? WHERE hash = ?",
+                (manifest, json.dumps(parts), data_hash),
+            )
+        return manifest
 
     def record_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         with self.transaction() as db:
