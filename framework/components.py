@@ -24,7 +24,7 @@ kind          optional method                                             called
 source        ``load_distributed(ctx) -> dask.dataframe.DataFrame``;       ingest, plan
               ``partitions(ctx) -> int`` (cheap, no data read)
 check         ``run_distributed(ddf, ctx) -> list[CheckOutcome]``          check
-split         ``content_rule(ctx) -> dict`` (rows chosen by content)       split
+split         ``content_rule(ctx) -> ContentRule | None``                 split
 transform     ``fit_distributed(ddf, ctx, client) -> fitted transformer``  transform
 model         ``fit_distributed(X, y, ctx, client)``                       train
 ============  ==========================================================  =============
@@ -186,11 +186,14 @@ class Splitter(Protocol):
     Returns two DataFrames holding the rows, or two integer arrays of row
     positions (cheaper: nothing is copied until a step needs the rows).
 
-    Optional, for ``execution: dask``: a splitter that decides each row by its
-    content and the seed, never by its position (so partitions and workers do not
-    change the rows), says so with ``content_rule(ctx) -> dict`` (``{"seed": ...,
-    "test_size": ..., "stratify": bool}``: the rule of
-    :mod:`framework.execution.rows`). A splitter with only ``split`` runs locally.
+    Optional, for ``execution: dask`` (and used locally too): a splitter that decides
+    each row by its content and the seed, never by its position, declares the rule with
+    ``content_rule(ctx) -> framework.execution.ContentRule | None`` ("test rows are the
+    ``ceil(n * test_size)`` rows with the smallest ``mix(fingerprint, seed)``, per class
+    when ``stratify``"); the executor applies it, so every executor and every
+    partitioning gives the same rows and a duplicated row never sits on both sides.
+    None means the splitter needs the whole table (``split`` is called, locally only).
+    ``distributed = False`` (a class attribute) says the dask executor must refuse it.
     """
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]:

@@ -25,6 +25,8 @@ from framework.errors import PluginFault, UserError
 from framework.events import STEPS, RunInfo, StepInfo
 from framework.execution import (
     DEFAULT,
+    ROWS_LINEAGE_KEY,
+    ROWS_METHOD,
     Evaluation,
     Executor,
     Prepared,
@@ -142,14 +144,18 @@ class Engine:
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
         try:
             registry = self.plugins.registry
+            executor = executor_for(spec, self.plugins)  # cheap: nothing starts before session
             used = plugin_versions(registry, components_taking_part(spec, self.plugins))
             execution = spec.execution
             executor_plugin = plugin_versions(registry, [(execution.kind, execution.type)])
+            distributions = plugin_distributions({**used, **executor_plugin})
+            distributions += [str(name) for name in getattr(executor, "packages", ())]
             lineage = {
                 "spec_hash": spec.spec_hash,
                 "config_hash": spec.config_hash,
                 "split_hash": _split_hash(spec, self.plugins),
-                "packages": package_versions(plugin_distributions({**used, **executor_plugin})),
+                ROWS_LINEAGE_KEY: ROWS_METHOD,  # rows chosen by content (reproduce reads it)
+                "packages": package_versions(distributions),
                 "plugins": used,  # component -> plugin, distribution, version
                 "execution": next(iter(executor_plugin.values())),  # where it ran
                 "git": git_commit(spec.base_dir),
@@ -157,7 +163,6 @@ class Engine:
             store.begin_run(run.run_id, spec, lineage, self._params(), trigger=self.trigger)
             run.outputs["lineage"] = lineage
             self.plugins.run_start(run)
-            executor = executor_for(spec, self.plugins)
             state = _State(
                 store, run, result, lineage, executor, Scope(spec, self.plugins, self.ctx)
             )

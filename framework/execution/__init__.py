@@ -26,14 +26,50 @@ from framework.execution.protocol import (
     Split,
     Table,
 )
+from framework.execution.rows import LINEAGE_KEY as ROWS_LINEAGE_KEY
+from framework.execution.rows import METHOD as ROWS_METHOD
+from framework.execution.rows import (
+    ContentRule,
+    check_counts,
+    class_test_counts,
+    content_split,
+    holdout_count,
+    kth_smallest,
+    mix,
+)
 
 if TYPE_CHECKING:
+    from framework.components import StepContext
     from framework.plugins import Plugins
     from framework.spec.model import Spec
+
+SCORING_NAMES = (
+    "DEFAULT_CHUNK_ROWS",
+    "PIECE_ROWS",
+    "PartResult",
+    "PartsJob",
+    "Piece",
+    "ScoreResult",
+    "score_part",
+    "score_to_parts",
+)
+"""Batch-scoring pieces an executor's ``score`` builds on, from :mod:`framework.scoring`
+(imported on first use: ``validate`` never pays for them)."""
 
 __all__ = [
     "DEFAULT",
     "KIND",
+    "ROWS_LINEAGE_KEY",
+    "ROWS_METHOD",
+    "ContentRule",
+    "check_counts",
+    "class_test_counts",
+    "content_rule",
+    "content_split",
+    "holdout_count",
+    "kth_smallest",
+    "mix",
+    *SCORING_NAMES,
     "Evaluation",
     "Executor",
     "Prepared",
@@ -80,3 +116,18 @@ def require_two_classes(train_classes: int | None) -> None:
     """Refuse a classification training split with a single class (None: regression)."""
     if train_classes is not None and train_classes < 2:
         raise DataError("the training split has a single class; the model cannot learn")
+
+
+def content_rule(splitter: Any, ctx: StepContext) -> ContentRule | None:
+    """The rule a splitter declares (``content_rule(ctx)``, optional), None when it
+    chooses rows itself (``split(frame, ctx)`` on the whole table)."""
+    declare = getattr(splitter, "content_rule", None)
+    return declare(ctx) if callable(declare) else None
+
+
+def __getattr__(name: str) -> Any:
+    if name in SCORING_NAMES:
+        from framework import scoring
+
+        return getattr(scoring, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -125,16 +125,28 @@ class LocalExecutor:
 
     def split(self, scope: Scope, table: Table, splitter: Any) -> Split:
         from framework import training_rows
-        from framework.execution import require_both_sides
+        from framework.execution import content_rule, require_both_sides
+        from framework.execution.rows import content_split
         from framework.signature import training_categories
 
         spec, plugins = scope.spec, scope.plugins
         ingested: _Ingested = table.data
         frame, features, y = ingested.frame, ingested.features, ingested.y
+        # each row's content fingerprint, computed once: a content rule chooses the rows
+        # by it, and it records what this version trained on, so a later gate leaves
+        # those rows out when it scores this version as champion
+        hashed = list(dict.fromkeys([*map(str, features.columns), spec.target]))
+        fingerprints = training_rows.row_hashes(frame, hashed)
+        rule = content_rule(splitter, scope.ctx)
+        if rule is not None:
+            classes = frame[spec.target].to_numpy() if rule.stratify else None
+            returned = content_split(fingerprints, rule, classes, column=spec.target)
+        else:  # a splitter that needs the whole table (time, custom, method: shuffle)
+            returned = splitter.split(frame, scope.ctx)
         positions_train, positions_test = contracts.split_positions(
             plugins,
             spec.split.type,
-            splitter.split(frame, scope.ctx),
+            returned,
             len(frame),
             lambda part: split_positions(frame, part, spec.split.type),
         )
@@ -143,10 +155,6 @@ class LocalExecutor:
             table.signature, features.iloc[positions_train], features.iloc[positions_test]
         )
         y_train, y_test = y[positions_train], y[positions_test]
-        # each row's content fingerprint: what this version trained on, recorded so a
-        # later gate leaves those rows out when it scores this version as champion
-        hashed = list(dict.fromkeys([*map(str, features.columns), spec.target]))
-        fingerprints = training_rows.row_hashes(frame, hashed)
         trained_on = training_rows.TrainingRows.of(fingerprints[positions_train], hashed)
         rows = _Rows(
             frame,

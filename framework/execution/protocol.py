@@ -182,7 +182,12 @@ class RowsRecord:
 class Executor(Protocol):
     """Where the data-heavy work of a run happens. Built per run from
     ``execution: {type, params}`` by its plugin's factory (``factory(**params)``, cheap:
-    no connection, no heavy import)."""
+    no connection, no heavy import).
+
+    Optional attribute ``packages: tuple[str, ...]``: distributions whose installed
+    versions the run's lineage records besides the core ones (``("dask",
+    "distributed")``), so ``reproduce`` names them when they changed.
+    """
 
     def validate(self, spec: Spec, plugins: Plugins) -> list[tuple[str, Finding]]:
         """Called by ``specops validate``, ``plan`` and before a run: every component of
