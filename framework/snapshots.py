@@ -1,21 +1,63 @@
 """Reading back the data a run ingested, from the store's content-addressed snapshots.
 
 Every run records its data's content hash; unless ``store.snapshot_data`` is off,
-the table itself is kept once per distinct hash as an Arrow IPC blob. A recorded
-dataset version can then be trained on again (``source: {type: snapshot}``) or a
-run reproduced exactly (``specops reproduce``).
+the table itself is kept once per distinct hash. A recorded dataset version can
+then be trained on again (``source: {type: snapshot}``) or a run reproduced
+exactly (``specops reproduce``).
+
+Two layouts, both read by everything here:
+
+- one blob, an Arrow IPC (Feather) file of the whole table: what a local run keeps;
+- partitioned (a Dask run): one Parquet blob per partition plus a JSON manifest
+  blob listing them in order, written one partition at a time so the process
+  writing never holds the table. ``datasets.blob`` names the manifest. Parts
+  shared by two versions (an unchanged partition) are stored once.
+
+Every blob is hash-checked before it is parsed, a part by whoever reads it.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
 from framework.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
+
+MANIFEST_FORMAT = "specops-snapshot-parts/1"
+MANIFEST_BYTES = 64 << 20
+"""A manifest lists part hashes: far below this even for 100,000 partitions."""
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    """One partition of a partitioned snapshot: its blob, where it is, its rows."""
+
+    blob: str
+    path: Path
+    rows: int
+
+
+@dataclass(frozen=True)
+class SnapshotLayout:
+    """Where a snapshot's bytes are: ``parts`` for a partitioned one, else ``whole``
+    (the single Arrow blob's path and hash)."""
+
+    data_hash: str
+    parts: tuple[SnapshotPart, ...] = ()
+    whole: tuple[str, Path] | None = None
+    columns: tuple[str, ...] = ()
+
+    @property
+    def partitioned(self) -> bool:
+        return self.whole is None
 
 
 def find_dataset(store: Store, prefix: str) -> str:
@@ -34,12 +76,8 @@ def find_dataset(store: Store, prefix: str) -> str:
     raise StoreError(f"dataset prefix {prefix!r} is ambiguous: {len(rows)} versions match")
 
 
-def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
-    """The table a run ingested, hash-checked before it is parsed."""
-    import tempfile
-
-    import pandas as pd
-
+def snapshot_layout(store_root: Path, data_hash: str) -> SnapshotLayout:
+    """Which blobs hold a dataset version (by hash or unique prefix), manifest checked."""
     store = Store.open_existing(store_root, write=False)
     try:
         full = find_dataset(store, data_hash)
@@ -48,10 +86,165 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
             raise StoreError(
                 f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
             )
+        label = f"snapshot of dataset {full[:12]}"
+        path = store.artifacts.path_of(blob)
+        if not path.is_file():
+            raise StoreError(f"artifact {label} is missing from the store: {path}")
+        # a whole-table blob is hash-checked as it is copied out; a manifest here
+        manifest = (
+            _manifest(store.artifacts.verified(blob, label), label) if _is_manifest(path) else None
+        )
+        if manifest is None:
+            return SnapshotLayout(full, whole=(blob, path))
+        if not isinstance(manifest.get("parts"), list):
+            raise StoreError(f"{label} has a manifest without its parts ({path})")
+        parts = tuple(_part(store, entry, label) for entry in manifest["parts"])
+        return SnapshotLayout(full, parts=parts, columns=tuple(manifest.get("columns", ())))
+    finally:
+        store.close()
+
+
+def _part(store: Store, entry: Any, label: str) -> SnapshotPart:
+    """A manifest's entry, refused unless it names a blob by its sha256 (nothing else
+    may become a path under the store)."""
+    blob = entry.get("blob") if isinstance(entry, dict) else None
+    rows = entry.get("rows") if isinstance(entry, dict) else None
+    if not isinstance(blob, str) or not _SHA256.fullmatch(blob) or not isinstance(rows, int):
+        raise StoreError(f"{label} has a manifest entry specops did not write: {entry!r:.80}")
+    return SnapshotPart(blob, store.artifacts.path_of(blob), rows)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_manifest(path: Path) -> bool:
+    """A manifest is JSON (``{``); a whole-table snapshot is Arrow IPC (``ARROW1``)."""
+    with path.open("rb") as handle:
+        return handle.read(1) == b"{"
+
+
+def _manifest(path: Path, label: str) -> dict[str, Any]:
+    """The manifest a (hash-checked) blob holds."""
+    if path.stat().st_size > MANIFEST_BYTES:
+        raise StoreError(f"{label} is not a snapshot manifest specops wrote ({path})")
+    try:
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{label} has an unreadable manifest ({path}): {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise StoreError(
+            f"{label} is a manifest of format {found!r}, not {MANIFEST_FORMAT!r}: "
+            "written by a newer specops?"
+        )
+    return manifest
+
+
+def read_part(path: Path, blob: str, label: str) -> pd.DataFrame:
+    """One part of a partitioned snapshot, hash-checked before it is parsed (runs
+    wherever the part is read: this process, or a Dask worker)."""
+    import pandas as pd
+
+    from framework.store.artifacts import sha256_file
+
+    if not path.is_file():
+        raise StoreError(f"{label} is missing from the store: {path}")
+    actual = sha256_file(path)
+    if actual != blob:
+        raise StoreError(
+            f"{label} is corrupt: {path} has sha256 {actual[:12]}..., expected "
+            f"{blob[:12]}...; refusing to load it"
+        )
+    return pd.read_parquet(path, engine="pyarrow")
+
+
+def iter_snapshot(store_root: Path, data_hash: str) -> Iterator[pd.DataFrame]:
+    """A snapshot's table, a part at a time (the whole table for a single-blob one)."""
+    layout = snapshot_layout(store_root, data_hash)
+    if not layout.partitioned:
+        yield _read_whole(store_root, layout)
+        return
+    for number, part in enumerate(layout.parts, start=1):
+        yield read_part(part.path, part.blob, _part_label(layout.data_hash, number))
+
+
+def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
+    """The table a run ingested, hash-checked before it is parsed (either layout)."""
+    import pandas as pd
+
+    frames = list(iter_snapshot(store_root, data_hash))
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_whole(store_root: Path, layout: SnapshotLayout) -> pd.DataFrame:
+    import tempfile
+
+    import pandas as pd
+
+    assert layout.whole is not None
+    blob = layout.whole[0]
+    store = Store.open_existing(store_root, write=False)
+    try:
         scratch = None if store.read_only else store.root  # a read-only store: system temp
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
             local = Path(tmp) / "snapshot.arrow"
-            store.artifacts.copy_out(blob, f"snapshot of dataset {full[:12]}", local)
+            store.artifacts.copy_out(blob, f"snapshot of dataset {layout.data_hash[:12]}", local)
             return pd.read_feather(local)
     finally:
         store.close()
+
+
+def _part_label(data_hash: str, number: int) -> str:
+    return f"part {number} of the snapshot of dataset {data_hash[:12]}"
+
+
+def keep_partitioned_snapshot(
+    store: Store, data_hash: str, partitions: Iterable[pd.DataFrame]
+) -> str:
+    """Keep a dataset version as one Parquet blob per partition plus a manifest blob;
+    returns the manifest's hash (what ``datasets.blob`` names). ``partitions`` is
+    consumed one at a time: the caller may pull each from a cluster just in time.
+    A version kept before is reused without reading a partition."""
+    existing = store.snapshot_blob(data_hash)
+    if existing:
+        return existing
+    parts: list[dict[str, Any]] = []
+    columns: list[str] | None = None
+    for frame in partitions:
+        if columns is None:
+            columns = [str(c) for c in frame.columns]
+
+        def write(path: Path, frame: pd.DataFrame = frame) -> None:
+            frame.reset_index(drop=True).to_parquet(
+                path, engine="pyarrow", index=False, compression="zstd"
+            )
+
+        parts.append({"blob": store.artifacts.put_written(write), "rows": len(frame)})
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "data_hash": data_hash,
+        "rows": sum(p["rows"] for p in parts),
+        "columns": columns or [],
+        "parts": parts,
+    }
+    text = json.dumps(manifest, indent=1, sort_keys=True).encode()
+
+    def write_manifest(path: Path) -> None:
+        path.write_bytes(text)
+
+    blob = store.artifacts.put_written(write_manifest)
+    part_blobs = [p["blob"] for p in parts]
+    keep_parts = getattr(store, "keep_snapshot_parts", None)
+    if keep_parts is not None:
+        return str(keep_parts(data_hash, blob, part_blobs))
+    with store.transaction() as db:  # until the store records parts (requested)
+        missing = [b for b in (blob, *part_blobs) if not store.artifacts.path_of(b).is_file()]
+        if missing:
+            raise StoreError(
+                f"snapshot blob {missing[0][:12]} vanished before it was recorded "
+                "(store gc ran meanwhile?): run again"
+            )
+        db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
+    return blob

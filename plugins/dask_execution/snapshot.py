@@ -1,0 +1,143 @@
+"""Data snapshots of a Dask run: written partition by partition, read back lazily.
+
+Public functions (what the Dask executor and the snapshot source call)::
+
+    keep_snapshot(store: Store, data_hash: str, ddf) -> tuple[str | None, str | None]
+        # (manifest blob, None) or (None, why not); the client pulls one partition at
+        # a time and stores it as its own Parquet blob (framework.snapshots)
+    read_distributed(store_root: Path, data_hash: str) -> dask.dataframe.DataFrame
+        # a kept snapshot (either layout) as a lazy frame: each partition is read and
+        # hash-checked by a worker (the store must be on a file system they share)
+    partition_count(store_root: Path, data_hash: str) -> int   # manifest only (plan)
+
+A single-blob snapshot (kept by a local run) is read as one partition per Arrow
+record batch group, so it too is never loaded by the client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.snapshots import (
+    SnapshotLayout,
+    keep_partitioned_snapshot,
+    read_part,
+    snapshot_layout,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from framework.store import Store
+
+BATCHES_PER_PARTITION = 16
+"""Arrow record batches (64k rows each as pandas writes them) per partition of an old
+single-blob snapshot."""
+
+
+def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, str | None]:
+    """Keep the ingested table for ``specops reproduce``; a table Parquet cannot hold
+    is noted, not fatal (the run does not depend on its snapshot)."""
+    import dask
+
+    def partitions() -> Any:
+        for part in ddf.to_delayed():
+            (frame,) = dask.compute(part)
+            yield frame
+
+    try:
+        return keep_partitioned_snapshot(store, data_hash, partitions()), None
+    except (ValueError, TypeError, OSError) as exc:
+        return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
+    except Exception as exc:  # pyarrow's own errors (ArrowException is not a ValueError)
+        import pyarrow
+
+        if isinstance(exc, pyarrow.ArrowException):
+            return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
+        raise
+
+
+def read_distributed(store_root: Path, data_hash: str) -> Any:
+    """A kept snapshot as a lazy dask frame (hash-checked part by part on the workers)."""
+    import dask
+    import dask.dataframe as dd
+
+    layout = snapshot_layout(store_root, data_hash)
+    if not layout.partitioned:
+        return _read_whole(layout)
+    meta = _parquet_meta(layout)
+    parts = [
+        dask.delayed(read_part)(part.path, part.blob, _label(layout, number))
+        for number, part in enumerate(layout.parts, start=1)
+    ]
+    return dd.from_delayed(parts, meta=meta, verify_meta=False)
+
+
+def partition_count(store_root: Path, data_hash: str) -> int:
+    """How many partitions :func:`read_distributed` yields, from the manifest alone."""
+    import pyarrow as pa
+
+    layout = snapshot_layout(store_root, data_hash)
+    if layout.partitioned:
+        return len(layout.parts)
+    assert layout.whole is not None
+    with pa.memory_map(str(layout.whole[1])) as source:
+        batches = pa.ipc.open_file(source).num_record_batches
+    return max(1, -(-batches // BATCHES_PER_PARTITION))
+
+
+def _label(layout: SnapshotLayout, number: int) -> str:
+    return f"part {number} of the snapshot of dataset {layout.data_hash[:12]}"
+
+
+def _parquet_meta(layout: SnapshotLayout) -> pd.DataFrame:
+    """The empty frame a part reads as, from the first part's schema (its footer)."""
+    import pyarrow.parquet as pq
+
+    from framework.errors import StoreError
+
+    first = layout.parts[0].path if layout.parts else None
+    if first is None or not first.is_file():
+        raise StoreError(f"the snapshot of dataset {layout.data_hash[:12]} has no parts")
+    return pq.read_schema(first).empty_table().to_pandas()
+
+
+def _read_whole(layout: SnapshotLayout) -> Any:
+    """An old single-blob (Arrow IPC) snapshot: checked once here (streamed, bounded
+    memory), then read by the workers a group of record batches at a time."""
+    import dask
+    import dask.dataframe as dd
+    import pyarrow as pa
+
+    from framework.errors import StoreError
+    from framework.store.artifacts import sha256_file
+
+    assert layout.whole is not None
+    blob, path = layout.whole
+    if sha256_file(path) != blob:
+        raise StoreError(
+            f"the snapshot of dataset {layout.data_hash[:12]} is corrupt: {path}; "
+            "refusing to load it"
+        )
+    with pa.memory_map(str(path)) as source:
+        reader = pa.ipc.open_file(source)
+        batches = reader.num_record_batches
+        meta = reader.schema.empty_table().to_pandas()
+    groups = [
+        (start, min(start + BATCHES_PER_PARTITION, batches))
+        for start in range(0, max(batches, 1), BATCHES_PER_PARTITION)
+    ]
+    parts = [dask.delayed(_read_batches)(str(path), start, stop) for start, stop in groups]
+    return dd.from_delayed(parts, meta=meta, verify_meta=False)
+
+
+def _read_batches(path: str, start: int, stop: int) -> pd.DataFrame:
+    import pyarrow as pa
+
+    with pa.memory_map(path) as source:
+        reader = pa.ipc.open_file(source)
+        if stop <= start:
+            return reader.schema.empty_table().to_pandas()
+        table = pa.Table.from_batches([reader.get_batch(i) for i in range(start, stop)])
+    return table.to_pandas()
