@@ -142,12 +142,13 @@ def spec_text(data: Path, store: Path, seed: int, trees: int, block: dict[str, A
 # ----------------------------------------------------------------------------
 
 
-def high_water_kb(pid: int) -> int | None:
-    """The process's own peak resident memory so far (``VmHWM``), None once it is gone."""
+def high_water_kb(pid: int, field: str = "VmHWM") -> int | None:
+    """The process's own peak resident memory so far (``VmHWM``; ``VmPeak``: its peak
+    address space, what ``RLIMIT_AS`` bounds), None once it is gone."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except (OSError, ValueError):
         return None
@@ -192,6 +193,7 @@ class Measured:
     stderr: str
     peak_mb: float
     worker_peaks_mb: list[float]
+    address_space_mb: float = 0.0
     timed_out: bool = False
 
     @property
@@ -227,6 +229,7 @@ def measured_run(
 
     peaks: dict[int, int] = {}
     workers: dict[int, int] = {}
+    space = 0
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -246,6 +249,7 @@ def measured_run(
             own = high_water_kb(process.pid)
             if own is not None:
                 peaks[process.pid] = max(peaks.get(process.pid, 0), own)
+                space = max(space, high_water_kb(process.pid, "VmPeak") or 0)
             for worker in worker_pids([process.pid, *(worker_roots or [])]):
                 hwm = high_water_kb(worker)
                 if hwm is not None:
@@ -268,6 +272,7 @@ def measured_run(
             stderr=err.read().decode(errors="replace"),
             peak_mb=peaks.get(process.pid, 0) / 1024,
             worker_peaks_mb=sorted((kb / 1024 for kb in workers.values()), reverse=True),
+            address_space_mb=space / 1024,
             timed_out=timed_out,
         )
 
@@ -491,11 +496,13 @@ def memory_cap(data: Path, rows: int, args: argparse.Namespace, work: Path) -> d
     cap = args.cap_bytes
     local = write_spec(work, "cap-local", data, args.seed, args.trees, execution("local"))
     result: dict[str, Any] = {"rows": rows, "size": size_label(rows), "cap_gib": cap / GIB}
+    result["quick"] = args.quick
     measured = local.run(args.timeout, cap_bytes=cap)
     result["local"] = {
         "ok": measured.ok,
         "seconds": round(measured.seconds, 2),
         "peak_mb": round(measured.peak_mb),
+        "address_space_mb": round(measured.address_space_mb),
         "failure": None if measured.ok else measured.failure(),
     }
     say(f"cap local {size_label(rows)}: {result['local']}")
@@ -511,6 +518,7 @@ def memory_cap(data: Path, rows: int, args: argparse.Namespace, work: Path) -> d
         "ok": measured.ok,
         "seconds": round(measured.seconds, 2),
         "peak_mb": round(measured.peak_mb),
+        "address_space_mb": round(measured.address_space_mb),
         "worker_peaks_mb": [round(p) for p in measured.worker_peaks_mb],
         "worker_memory_limit": args.worker_memory,
         "roc_auc": report.get("roc_auc"),
@@ -668,6 +676,7 @@ def render_cap(cap: dict[str, Any]) -> list[str]:
             "trained" if local["ok"] else "failed",
             f"{local['seconds']:.1f}",
             mb(local["peak_mb"]),
+            mb(local["address_space_mb"]),
             "-",
             local["failure"] or "",
         ],
@@ -676,6 +685,7 @@ def render_cap(cap: dict[str, Any]) -> list[str]:
             "trained" if dask["ok"] else "failed",
             f"{dask['seconds']:.1f}",
             mb(dask["peak_mb"]),
+            mb(dask["address_space_mb"]),
             ", ".join(mb(p) for p in dask["worker_peaks_mb"]) or "-",
             dask["failure"] or (f"ROC AUC {dask['roc_auc']:.5f}" if dask["roc_auc"] else ""),
         ],
@@ -691,10 +701,20 @@ def render_cap(cap: dict[str, Any]) -> list[str]:
         f"{dask['worker_memory_limit']}`), uncapped, reached through `address:`.",
         "",
         markdown_table(
-            ["path", "result", "wall s", "specops process peak MB", "worker peaks MB", ""], rows
+            [
+                "path",
+                "result",
+                "wall s",
+                "specops process peak MB (resident)",
+                "its peak address space MB",
+                "worker peaks MB",
+                "",
+            ],
+            rows,
         ),
         "",
-        f"Local fails and Dask trains under the same cap: **{verdict}**.",
+        f"Local fails and Dask trains under the same cap: **{verdict}**."
+        + (" (--quick: the data is too small for the local path to fail)" if cap["quick"] else ""),
     ]
 
 
@@ -724,7 +744,8 @@ def render_overhead(o: dict[str, Any]) -> list[str]:
 
 def render_steps(report: dict[str, Any]) -> list[str]:
     """Seconds per lifecycle step of each side at the smallest size."""
-    at = [r for r in report["runs"] if r["rows"] == report["smallest"] and r.get("steps_s")]
+    runs = report.get("runs", [])
+    at = [r for r in runs if r["rows"] == report["smallest"] and r.get("steps_s")]
     if not at:
         return []
     names = list(dict.fromkeys(n for r in at for n in r["steps_s"]))
@@ -816,7 +837,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--local-max", default="8M", help="skip local runs above this size")
-    parser.add_argument("--cap", default="3GiB", help="RLIMIT_AS for the cap part")
+    parser.add_argument("--cap", default="4GiB", help="RLIMIT_AS for the cap part")
     parser.add_argument("--cap-size", default="8M", help="rows for the cap part")
     parser.add_argument("--worker-memory", default="6GiB", help="per worker, cap part cluster")
     parser.add_argument("--predict-size", default="20M", help="rows for the predict part")
