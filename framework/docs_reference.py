@@ -118,6 +118,33 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 """(title, anchor, introduction, names) per section, in the page's order."""
 
+EXECUTION_GROUP: tuple[str, str, str, tuple[str, ...]] = (
+    "Execution engines",
+    "execution-engines",
+    "Kind `execution`, named by `execution:`; imported from `framework.execution` "
+    "(`from framework.execution import Executor, Scope, ...`), the public API for "
+    "executor plugins. The guide: [Execution engines](plugins.md#execution-engines).",
+    (
+        "Executor",
+        "Scope",
+        "Table",
+        "Split",
+        "Prepared",
+        "Evaluation",
+        "RowsRecord",
+        "build_executor",
+        "executor_for",
+        "content_rule",
+        "ContentRule",
+        "content_split",
+        "require_both_sides",
+        "require_two_classes",
+        "DEFAULT",
+        "KIND",
+    ),
+)
+"""The section for ``framework.execution``'s names (not re-exported by ``framework``)."""
+
 ALIASES = {"DEPLOY_MARKER": "MARKER"}
 """Names ``framework`` exports under another name than their module's."""
 
@@ -263,6 +290,8 @@ def _decorators(node: ast.FunctionDef) -> list[str]:
 
 def render_class(name: str, obj: type) -> list[str]:
     node = _definition(obj.__module__, obj.__qualname__)
+    if node is None:  # a class a module re-exports from another one
+        node = _definition(obj.__module__, name)
     assert isinstance(node, ast.ClassDef), f"{name}: no class definition found"
     decorators = [ast.unparse(d).split("(")[0] for d in node.decorator_list]
     bases = [ast.unparse(b) for b in node.bases]
@@ -352,10 +381,11 @@ def _home_of_constant(name: str) -> str:
     return framework.__name__
 
 
-def render_name(name: str) -> list[str]:
-    import framework
+def render_name(name: str, home: str = "framework") -> list[str]:
+    import importlib
 
-    obj = getattr(framework, name)
+    module = importlib.import_module(home)
+    obj = getattr(module, name)
     if name == "hookimpl":
         return [
             "### `hookimpl`",
@@ -369,7 +399,7 @@ def render_name(name: str) -> list[str]:
         return render_class(name, obj)
     if inspect.isfunction(obj):
         return render_function(name, obj)
-    return render_constant(name, obj, _home_of_constant(name))
+    return render_constant(name, obj, _home_of_constant(name) if home == "framework" else home)
 
 
 def render_hooks() -> list[str]:
@@ -411,7 +441,7 @@ def render() -> str:
         "complete example per component kind is [plugins.md](plugins.md).",
         "",
         "Contents: "
-        + " · ".join(f"[{title}](#{anchor})" for title, anchor, _, _ in groups)
+        + " · ".join(f"[{title}](#{anchor})" for title, anchor, _, _ in [*groups, EXECUTION_GROUP])
         + " · [Hooks](#hooks)",
         "",
     ]
@@ -419,6 +449,10 @@ def render() -> str:
         lines += [f"## {title}", "", intro, ""]
         for name in names:
             lines += render_name(name)
+    title, _anchor, intro, names = EXECUTION_GROUP
+    lines += [f"## {title}", "", intro, ""]
+    for name in names:
+        lines += render_name(name, "framework.execution")
     lines += render_hooks()
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
