@@ -2,7 +2,8 @@
 
 Two forms share one command, as users say them::
 
-    specops monitor SPEC --data FILE [--labels COLUMN] [--report FILE.html] [--retrain]
+    specops monitor SPEC --data PATH [--labels COLUMN] [--report FILE.html] [--retrain]
+                 [--execution dask [--address URL]]
     specops monitor history NAME [--store DIR]
 """
 
@@ -59,7 +60,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     monitor.add_argument("spec", metavar="SPEC", help="the spec file (or the word 'history')")
     monitor.add_argument("name", nargs="?", metavar="NAME", help="with history: the model name")
     source = monitor.add_argument_group("new data")
-    source.add_argument("--data", metavar="FILE", help="the new batch: a .csv or .parquet file")
+    source.add_argument(
+        "--data",
+        metavar="PATH",
+        help="the new batch: a .csv or .parquet file, a directory of Parquet files, or a "
+        "glob of either (quote it: 'batch/*.csv')",
+    )
     source.add_argument(
         "--from-log",
         action="store_true",
@@ -86,6 +92,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     monitor.add_argument(
         "--limit", type=positive_int, default=20, metavar="N", help="with history: the last N runs"
+    )
+    monitor.add_argument(
+        "--execution",
+        metavar="TYPE",
+        default=None,
+        help="where to compute the batch's statistics: local (this process) or dask "
+        "(default: the spec's execution)",
+    )
+    monitor.add_argument(
+        "--address",
+        metavar="URL",
+        default=None,
+        help="with dask: the scheduler of an existing cluster (tcp://HOST:8786)",
     )
     store_option(monitor)
     spec_options(monitor)

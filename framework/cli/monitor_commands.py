@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +49,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, plugins, profile=args.profile, overrides=args.overrides)
     store = Store.open_existing(spec.store_path)
     try:
-        batch = _batch(args, spec, store)
-        result = judge_batch(spec, plugins, store, batch, args.labels)
-        if report is not None:
-            result.report_path = str(report.absolute())
-        record(store, result)
-        if wants_retrain(result, args.retrain):
-            apply_retrain(result, _retrain(spec, plugins, batch.frame, result.monitor_id, args))
+        with _executor_session(args, spec, plugins) as executor:
+            batch = _batch(args, spec, store, executor)
+            result = judge_batch(spec, plugins, store, batch, args.labels)
+            if report is not None:
+                result.report_path = str(report.absolute())
+            record(store, result)
+            if wants_retrain(result, args.retrain):
+                apply_retrain(result, _retrain(spec, plugins, batch, result.monitor_id, args))
         if result.retrain and result.retrain.run_id and store.run(result.retrain.run_id) is None:
             result.retrain.run_id = None  # the run never reached the store: nothing to link
         html = _write_report(result, report) if report is not None else None
@@ -70,7 +73,32 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _batch(args: argparse.Namespace, spec: Any, store: Any) -> Any:
+@contextmanager
+def _executor_session(args: argparse.Namespace, spec: Any, plugins: Any) -> Iterator[Any]:
+    """The executor that reads ``--data`` (``--execution``, else the spec's
+    ``execution:``), inside its session; None for local: the batch is read here, as
+    always, with nothing started or imported."""
+    kind = args.execution or spec.execution.type
+    if kind == "local" or not args.data:
+        if args.address and kind == "local":
+            raise UserError("--address is the scheduler of a cluster: add --execution dask")
+        yield None
+        return
+    from framework.execution import build_executor
+
+    params = dict(spec.execution.kwargs()) if kind == spec.execution.type else {}
+    if args.address:
+        params["address"] = args.address
+    executor = build_executor(plugins, kind, params)
+    with executor.session(_say):
+        yield executor
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _batch(args: argparse.Namespace, spec: Any, store: Any, executor: Any) -> Any:
     from framework.monitoring.monitor import Batch
 
     if args.from_log and args.data:
@@ -87,16 +115,27 @@ def _batch(args: argparse.Namespace, spec: Any, store: Any) -> Any:
         raise UserError(
             "no new data: pass --data FILE (CSV or Parquet) or --from-log",
         )
-    from framework.monitoring.batch import read_batch
+    if executor is None:
+        from framework.monitoring.batch_rows import read_local
 
-    path = Path(args.data)
-    return Batch(read_batch(path), str(path))
+        return read_local(Path(args.data))
+    read = getattr(executor, "read_batch", None)
+    if read is None:
+        raise UserError(
+            f"the {args.execution or spec.execution.type} executor cannot read a batch to "
+            "monitor; use --execution local"
+        )
+    return read(Path(args.data))
 
 
-def _retrain(spec: Any, plugins: Any, frame: Any, monitor_id: str, args: argparse.Namespace):
+def _retrain(spec: Any, plugins: Any, batch: Any, monitor_id: str, args: argparse.Namespace):
     from framework.cli.progress import Progress
-    from framework.monitoring.retrain import retrain
+    from framework.monitoring.retrain import RetrainOutcome, retrain
 
+    try:
+        frame = batch.for_retraining()
+    except UserError as exc:
+        return RetrainOutcome(None, "error", spec.monitor.retrain.data, note=str(exc))
     progress = Progress(enabled=not args.json)
     plugins.register(progress, name="specops.progress")
     try:

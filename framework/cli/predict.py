@@ -1,5 +1,10 @@
 """``specops predict``: score a CSV or Parquet file with a stored model version.
 
+``--execution dask`` (``--address`` for an existing scheduler) hands the scoring to the
+executor registered under that name (``framework.execution.build_executor``): it runs
+inside the executor's session and writes a partitioned Parquet directory. Without it,
+the file is scored here, chunk by chunk, as always.
+
 The parser is built on every start, so this module imports nothing heavy; the
 handler loads pandas, pyarrow and the model only when it runs.
 """
@@ -11,6 +16,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from framework.cli.options import common, handler, positive_int, store_option
@@ -22,7 +28,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="score a CSV or Parquet file with a stored model version",
         description="Score every row of a CSV or Parquet file (or a directory of Parquet "
         "files) with a stored model version, in chunks, and write the predictions to a "
-        "CSV or Parquet file (by extension). The output is written in full or not at all.",
+        "CSV or Parquet file (by extension). The input may also be a glob of CSV or "
+        "Parquet files (quote it: 'data/*.csv'). With --execution dask the pieces are scored "
+        "in parallel on a Dask cluster into a directory of Parquet parts. The output is "
+        "written in full or not at all.",
     )
     predict.add_argument("ref", metavar="REF", help="NAME (its champion), NAME@ALIAS or NAME/N")
     predict.add_argument("--input", "-i", required=True, metavar="FILE", help="rows to score")
@@ -42,6 +51,20 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="refuse (exit 2) an input with columns the model does not take, instead of "
         "ignoring them (the --id-column is always allowed)",
+    )
+    predict.add_argument(
+        "--execution",
+        metavar="TYPE",
+        default=None,
+        help="where to score: local (default, this process) or dask (a cluster; the output "
+        "is then a directory of Parquet parts)",
+    )
+    predict.add_argument(
+        "--address",
+        metavar="URL",
+        default=None,
+        help="with --execution dask: the scheduler of an existing cluster (tcp://HOST:8786); "
+        "without it a LocalCluster is started for the run",
     )
     store_option(predict)
     common(predict)
@@ -65,16 +88,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         store.close()
     for warning in warnings:  # before scoring: a long run should not hide it to the end
         print(f"warning: {warning}", file=sys.stderr)
+    executor = _executor(args, plugins)
     with terminal_progress(enabled=not args.json) as progress:
-        result = score_file(
-            package,
-            args.input,
-            args.output,
-            id_column=args.id_column,
-            chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
-            progress=progress,
-            strict_columns=args.strict_columns,
-        )
+        options = {
+            "id_column": args.id_column,
+            "chunk_rows": args.chunk_rows or DEFAULT_CHUNK_ROWS,
+            "progress": progress,
+            "strict_columns": args.strict_columns,
+        }
+        if executor is None:
+            result = score_file(package, args.input, args.output, **options)
+        else:
+            with executor.session(_say):
+                result = executor.score(package, Path(args.input), Path(args.output), **options)
     if args.json:
         report = {"status": "ok", "model": version.ref, **result.to_dict(), "warnings": warnings}
         json.dump(report, sys.stdout, indent=2)
@@ -93,6 +119,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
         print(f"unseen categories, scored as missing: {counts}")
     return 0
+
+
+def _executor(args: argparse.Namespace, plugins: Any) -> Any:
+    """The executor ``--execution`` names, or None to score here (the default, ``local``:
+    the file path as it always was, with nothing built or imported)."""
+    from framework.errors import UserError
+
+    if args.execution in (None, "local"):
+        if args.address:
+            raise UserError("--address is the scheduler of a cluster: add --execution dask")
+        return None
+    from framework.execution import build_executor
+
+    params = {"address": args.address} if args.address else {}
+    return build_executor(plugins, args.execution, params)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def version_warnings(store: Any, version: Any) -> list[str]:

@@ -17,6 +17,7 @@ about. (Evidently makes the same choice, on the reference's size alone.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,15 +120,30 @@ def judge_column(
     plugins: Plugins,
 ) -> tuple[ColumnVerdict, PreparedColumn | None]:
     """Prepare one column, choose its test and run it; never raises for the data's sake."""
+    return judge_prepared(
+        name, reference, lambda: prepare_column(frame, name, reference), len(frame), config, plugins
+    )
+
+
+def judge_prepared(
+    name: str,
+    reference: ColumnProfile,
+    prepare: Callable[[], PreparedColumn],
+    rows: int,
+    config: DriftSpec,
+    plugins: Plugins,
+) -> tuple[ColumnVerdict, PreparedColumn | None]:
+    """:func:`judge_column` for a column prepared by ``prepare`` (which raises
+    ColumnProblem when it cannot be), from a batch of ``rows`` rows wherever they are."""
     verdict = ColumnVerdict(name, reference.role, reference.source, "not computed")
     try:
-        prepared = prepare_column(frame, name, reference)
+        prepared = prepare()
     except ColumnProblem as problem:
         verdict.note = str(problem)
         verdict.summary = describe(reference, None)
         return verdict, None
     verdict.summary = describe(reference, prepared)
-    if len(frame) == 0:
+    if rows == 0:
         verdict.note = "the batch has no rows"
         return verdict, prepared
     if prepared.count == 0:

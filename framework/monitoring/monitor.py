@@ -18,16 +18,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from framework.checking import run_checks
 from framework.components import CheckOutcome, StepContext
-from framework.errors import DataError
+from framework.monitoring.batch_rows import Batch as Batch  # where callers import it
+from framework.monitoring.batch_rows import BatchRows
 from framework.monitoring.drift import (
     ColumnVerdict,
     DatasetDrift,
     dataset_drift,
-    judge_column,
+    judge_prepared,
     watched_columns,
 )
 from framework.monitoring.performance import Performance
@@ -36,9 +37,9 @@ from framework.redact import redact_stored
 from framework.store.store import new_run_id, now
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from framework.monitoring.profile import ColumnProfile
     from framework.monitoring.retrain import RetrainOutcome
+    from framework.package import ModelPackage
     from framework.plugins import Plugins
     from framework.spec.model import Spec
     from framework.store import Store
@@ -48,14 +49,6 @@ EXIT = {"no_drift": 0, "drift": 1, "failed_checks": 1, "degraded": 1, "error": 2
 
 def new_monitor_id() -> str:
     return "mon-" + new_run_id()
-
-
-@dataclass
-class Batch:
-    """The new data and where it came from (a file, or a window of the prediction log)."""
-
-    frame: pd.DataFrame
-    description: str
 
 
 @dataclass
@@ -113,11 +106,11 @@ def judge_batch(
     spec: Spec,
     plugins: Plugins,
     store: Store,
-    batch: Batch,
+    batch: BatchRows,
     labels: str | None = None,
 ) -> MonitorResult:
-    """Compare a batch with the champion's profile; no side effects."""
-    from framework.lineage import frame_hash
+    """Compare a batch with the champion's profile; no side effects. ``batch`` is a
+    :class:`Batch` (a frame here) or an executor's batch with the rows elsewhere."""
     from framework.monitoring.profile import load_profile
     from framework.package import ModelPackage
     from framework.refs import resolve
@@ -126,48 +119,54 @@ def judge_batch(
     champion = resolve(store, spec.name)
     profile = load_profile(store, champion)
     package = ModelPackage.from_store(store, champion, plugins)
-    frame = batch.frame
+    rows = batch.rows
     result = MonitorResult(
         new_monitor_id(),
         spec.name,
         champion.version,
         str(spec.path),
         batch.description,
-        frame_hash(frame),
-        len(frame),
+        batch.data_hash(),
+        rows,
         now(),
         spec.monitor.on_drift,
     )
-    if len(frame) == 0:
+    if rows == 0:
         result.problems.append(f"the batch has no rows ({batch.description})")
 
-    predictions, prediction_note = None, ""
-    if len(frame):
-        try:
-            predictions, _ = package.predict(frame)
-        except DataError as exc:
-            prediction_note = f"the champion cannot score this batch: {exc.message}"
+    prediction_note = ""
+    if rows:
+        problem = batch.prediction_problem(package)
+        if problem is not None:
+            prediction_note = f"the champion cannot score this batch: {problem}"
     for name in watched_columns(profile, spec.monitor.columns):
         reference = profile.columns[name]
         if name == PREDICTION and reference.source == "prediction":
-            verdict = _judge_prediction(spec, plugins, profile, predictions, prediction_note)
+            verdict = _judge_prediction(spec, plugins, batch, package, reference, prediction_note)
         else:
-            verdict, _ = judge_column(name, reference, frame, spec.monitor.drift, plugins)
-        if verdict.status == "not computed" and len(frame):
+            verdict, _ = judge_prepared(
+                name,
+                reference,
+                partial(batch.prepare, name, reference),
+                rows,
+                spec.monitor.drift,
+                plugins,
+            )
+        if verdict.status == "not computed" and rows:
             result.problems.append(f"column '{name}': {verdict.note}")
         result.columns.append(verdict)
     result.drift = dataset_drift(result.columns, spec.monitor.drift.share)
 
     ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
-    if len(frame):
-        result.checks, result.failed_checks = run_checks(plugins, spec.monitor.checks, frame, ctx)
+    if rows:
+        result.checks, result.failed_checks = batch.run_checks(plugins, spec.monitor.checks, ctx)
 
     if labels is not None:
         from framework.training_rows import load
 
         trained_on = load(store, champion.lineage, champion.ref)  # its rows are left out
         result.performance = _performance(
-            spec, plugins, frame, labels, predictions, champion.metrics, trained_on
+            spec, plugins, batch, labels, package, prediction_note, champion.metrics, trained_on
         )
         if result.performance.problem:
             result.problems.append(result.performance.problem)
@@ -177,52 +176,55 @@ def judge_batch(
 
 
 def _judge_prediction(
-    spec: Spec, plugins: Plugins, profile: Any, predictions: Any, note: str
+    spec: Spec,
+    plugins: Plugins,
+    batch: BatchRows,
+    package: ModelPackage,
+    reference: ColumnProfile,
+    note: str,
 ) -> ColumnVerdict:
-    import pandas as pd
-
     from framework.monitoring.batch import describe
-    from framework.monitoring.profile import prediction_series
 
-    reference = profile.columns[PREDICTION]
-    if predictions is None:
+    if note or batch.rows == 0:
         verdict = ColumnVerdict(PREDICTION, reference.role, "prediction", "not computed")
         verdict.note = note or "no predictions"
         verdict.summary = describe(reference, None)
         return verdict
-    series = prediction_series(predictions, profile.task, predictions.labels)
-    frame = pd.DataFrame({PREDICTION: series.to_numpy()})
-    verdict, _ = judge_column(PREDICTION, reference, frame, spec.monitor.drift, plugins)
+    prepare = partial(batch.prepare_prediction, package, reference)
+    verdict, _ = judge_prepared(
+        PREDICTION, reference, prepare, batch.rows, spec.monitor.drift, plugins
+    )
     return verdict
 
 
 def _performance(
     spec: Spec,
     plugins: Plugins,
-    frame: pd.DataFrame,
+    batch: BatchRows,
     labels: str,
-    predictions: Any,
+    package: ModelPackage,
+    prediction_note: str,
     recorded: dict[str, float],
     trained_on: Any = None,
 ) -> Performance:
-    from framework.monitoring.performance import score
+    from framework.monitoring.performance import judge_labelled, missing_labels
     from framework.plan import metrics_for
 
-    if predictions is None:
+    if batch.rows == 0 or prediction_note:
         result = Performance(labels)
-        if len(frame):
+        if batch.rows:
             result.note = "performance not computed: the champion could not score the batch"
         return result
-    return score(
-        frame,
-        labels,
-        predictions,
+    if labels not in batch.columns:
+        return missing_labels(labels, batch.columns)
+    return judge_labelled(
+        batch.labelled(labels, package, trained_on),
         spec.task,
+        package.labels,
         spec.monitor.performance,
         recorded,
         metrics_for(spec, plugins),
         plugins,
-        trained_on,
     )
 
 

@@ -15,6 +15,7 @@ from framework.monitoring.batch import examples
 from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from framework.package import Predictions
@@ -48,6 +49,27 @@ class Performance:
         }
 
 
+@dataclass
+class Labelled:
+    """The batch's rows that have a label and that the champion did not train on, with
+    its predictions for them: everything performance is computed from. Built from a
+    frame by :func:`labelled_rows`, or per partition and put together on Dask."""
+
+    label_column: str
+    rows: int
+    """Rows in the batch."""
+    labelled: int
+    """Rows with a label."""
+    seen: int
+    """Labelled rows the champion trained on (left out)."""
+    target: pd.Series
+    """The kept rows' labels, as the batch holds them."""
+    codes: np.ndarray
+    """The champion's predicted codes (or values) for the kept rows."""
+    score: np.ndarray | None
+    """What metrics take as ``y_score`` for the kept rows, or None."""
+
+
 def score(
     frame: pd.DataFrame,
     column: str,
@@ -64,39 +86,75 @@ def score(
     Rows the champion trained on (``trained_on``, its fingerprints) are left out: its
     score on them says nothing about how it does on new data.
     """
-    import numpy as np
-
-    result = Performance(column)
     if column not in frame.columns:
-        names = [str(c) for c in frame.columns]
-        result.problem = (
-            f"label column '{column}' is not in the new data{did_you_mean(column, names)}"
-        )
-        return result
+        return missing_labels(column, [str(c) for c in frame.columns])
+    part = labelled_rows(frame, column, predictions, task, trained_on)
+    return judge_labelled(
+        part, task, predictions.labels, thresholds, recorded, metric_names, plugins
+    )
+
+
+def missing_labels(column: str, names: list[str]) -> Performance:
+    result = Performance(column)
+    result.problem = f"label column '{column}' is not in the new data{did_you_mean(column, names)}"
+    return result
+
+
+def labelled_rows(
+    frame: pd.DataFrame,
+    column: str,
+    predictions: Predictions,
+    task: str,
+    trained_on: TrainingRows | None = None,
+) -> Labelled:
+    """The rows of ``frame`` (which holds ``column``) to score the champion on."""
     target = frame[column]
     labelled = target.notna().to_numpy()
     seen = _in_training(frame, column, trained_on) & labelled
-    if seen.any():
+    keep = labelled & ~seen
+    y_score = predictions.score(task)
+    return Labelled(
+        column,
+        len(frame),
+        int(labelled.sum()),
+        int(seen.sum()),
+        target[keep],
+        predictions.codes[keep],
+        None if y_score is None else y_score[keep],
+    )
+
+
+def judge_labelled(
+    part: Labelled,
+    task: str,
+    labels: list[Any] | None,
+    thresholds: tuple[Threshold, ...],
+    recorded: dict[str, float],
+    metric_names: list[str],
+    plugins: Plugins,
+) -> Performance:
+    """The metrics on the kept rows, judged by the thresholds (``max_drop`` against the
+    champion's metrics ``recorded`` at its registration)."""
+    import numpy as np
+
+    result = Performance(part.label_column)
+    if part.seen:
         result.note = (
-            f"{int(seen.sum()):,} of the {int(labelled.sum()):,} labelled rows were in the "
+            f"{part.seen:,} of the {part.labelled:,} labelled rows were in the "
             "champion's training data: left out"
         )
-        labelled = labelled & ~seen
-    result.rows = int(labelled.sum())
+    result.rows = part.labelled - part.seen
     if result.rows == 0:
-        result.note = result.note or f"label column '{column}' has no values yet"
+        result.note = result.note or f"label column '{part.label_column}' has no values yet"
         result.note += ": performance not computed"
         return result
-    if result.rows < len(frame):
-        scored = f"scored on the {result.rows:,} of {len(frame):,} rows that have a label"
+    if result.rows < part.rows:
+        scored = f"scored on the {result.rows:,} of {part.rows:,} rows that have a label"
         result.note = "; ".join(filter(None, [scored, result.note]))
-    y_true = _codes(target[labelled], task, predictions.labels, result)
+    y_true = _codes(part.target, task, labels, result)
     if y_true is None:
         return result
-    codes = predictions.codes[labelled]
-    y_score = predictions.score(task)
-    if y_score is not None:
-        y_score = y_score[labelled]
+    codes, y_score = part.codes, part.score
     metrics, directions, skipped = {}, {}, []
     for name in metric_names:
         metric = plugins.build("metric", name)
@@ -107,7 +165,6 @@ def score(
             continue
         if np.isfinite(value):
             metrics[name], directions[name] = value, bool(metric.higher_is_better)
-    # max_drop compares with the champion's metrics recorded at its registration
     result.verdicts = judge(
         metrics, directions, thresholds, recorded or None, reference="{} at training"
     )
