@@ -47,7 +47,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.scoring import (
+from framework.execution import (
     DEFAULT_CHUNK_ROWS,
     PIECE_ROWS,
     PartResult,

@@ -156,3 +156,35 @@ def test_an_empty_and_a_missing_column_are_judged_alike(dask_client, subs: Path)
     hours = next(c for c in local.columns if c.column == "watch_hours")
     assert hours.status == "no data"
     assert_same(comparable(dask), comparable(local))
+
+
+def test_specops_monitor_on_a_cluster_reports_what_local_reports(
+    cli, dask_address, subs: Path
+) -> None:
+    import json
+
+    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv")
+    path = split_into_files(frame, subs / "cli_batch", ".parquet", parts=3)
+    spec = subs / "spec.yaml"
+    args = ("monitor", spec, "--data", path, "--labels", "churned", "--json")
+    local = cli(*args)
+    dask = cli(*args, "--execution", "dask", "--address", dask_address)
+    assert dask.code == local.code == 1, dask.err  # drift and degraded
+    mine, theirs = json.loads(dask.out), json.loads(local.out)
+    for report in (mine, theirs):
+        for key in ("monitor_id", "started_at", "seconds", "data_hash"):
+            report.pop(key)
+    assert_same(mine, theirs)
+    shown = cli("monitor", spec, "--data", path, "--execution", "dask", "--address", dask_address)
+    assert shown.code == 0 and "tenure_months" in shown.out and "reported only" in shown.out
+
+
+def test_retraining_on_a_dask_batch_is_refused_with_exit_2(cli, dask_address, subs: Path) -> None:
+    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv")
+    path = split_into_files(frame, subs / "retrain_batch", ".parquet", parts=2)
+    result = cli(
+        "monitor", subs / "spec.yaml", "--data", path, "--retrain", "--json",
+        "--execution", "dask", "--address", dask_address,
+    )  # fmt: skip
+    assert result.code == 2, result.err
+    assert "retraining on a batch read on Dask is not supported" in result.out

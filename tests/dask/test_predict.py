@@ -165,3 +165,41 @@ def test_the_output_may_not_hold_the_input(dask_client, trained: Path, package) 
         score_partitioned(dask_client, package, folder / "*.parquet", folder)
     with pytest.raises(UserError, match="directory of Parquet parts"):
         score_partitioned(dask_client, package, folder, trained / "out.csv")
+
+
+def test_specops_predict_on_a_cluster_at_an_address(cli, dask_address, trained: Path) -> None:
+    folder = partitioned(trained, ".parquet", parts=2, rows=60)
+    local = trained / "cli-local.parquet"
+    assert predict(cli, trained, "score", "-i", folder, "-o", local).code == 0
+    output = trained / "cli-dask"
+    args = ("-i", folder, "-o", output, "--execution", "dask", "--address", dask_address)
+    result = predict(cli, trained, "score", *args, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["rows"] == 60 and report["output"] == str(output)
+    assert report["ignored_columns"] == ["customer_id", "note"]
+    pd.testing.assert_frame_equal(pd.read_parquet(output), pd.read_parquet(local))
+    text = predict(cli, trained, "score", *args)  # again: its own output is replaced
+    assert text.code == 0, text.err
+    assert "scored 60 rows with score/1" in text.out and str(output) in text.out
+
+
+def test_specops_predict_starts_a_local_cluster_without_an_address(cli, trained: Path) -> None:
+    folder = partitioned(trained, ".csv", parts=2, rows=40)
+    output = trained / "own-cluster"
+    result = predict(
+        cli, trained, "score", "-i", folder / "*.csv", "-o", output, "--execution", "dask"
+    )
+    assert result.code == 0, result.err
+    assert "scored 40 rows" in result.out
+    assert len(pd.read_parquet(output)) == 40
+
+
+def test_bad_execution_options_are_exit_2(cli, trained: Path) -> None:
+    folder = partitioned(trained, ".parquet", parts=2, rows=40)
+    out = trained / "never"
+    result = predict(cli, trained, "score", "-i", folder, "-o", out, "--address", "tcp://x:1")
+    assert result.code == 2 and "add --execution dask" in result.err
+    result = predict(cli, trained, "score", "-i", folder, "-o", out, "--execution", "dusk")
+    assert result.code == 2 and "dask" in result.err and "Traceback" not in result.err
+    assert not out.exists()
