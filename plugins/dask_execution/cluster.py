@@ -53,8 +53,8 @@ class ClusterSettings:
         Dask's own choice for this machine's cores (what LocalCluster would pick)."""
         if self.n_workers is not None and self.threads_per_worker is not None:
             return self.n_workers, self.threads_per_worker
-        from distributed.deploy.utils import nprocesses_nthreads
         from dask.system import CPU_COUNT
+        from distributed.deploy.utils import nprocesses_nthreads
 
         if self.n_workers is None and self.threads_per_worker is None:
             return nprocesses_nthreads(CPU_COUNT)
@@ -100,7 +100,9 @@ def _connect(settings: ClusterSettings) -> Iterator[Client]:
     address = shown_address(settings.address or "")
     _reachable(settings.address or "", settings.timeout)
     try:
-        client = Client(settings.address, timeout=settings.timeout, set_as_default=False)
+        # the default client: every dask compute of the run (the step modules' own
+        # .compute() and .persist()) goes to this cluster, not to local threads
+        client = Client(settings.address, timeout=settings.timeout, set_as_default=True)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UserError(
             f"cannot connect to the Dask scheduler at {address} within "
@@ -178,7 +180,7 @@ def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Ite
         ) from None
     try:
         say(_started_line(cluster, workers, threads, settings.dashboard_address))
-        with Client(cluster, timeout=settings.timeout, set_as_default=False) as client:
+        with Client(cluster, timeout=settings.timeout, set_as_default=True) as client:
             _wait_for_workers(client, workers, settings.timeout, "the LocalCluster")
             yield client
     finally:

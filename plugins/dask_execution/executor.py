@@ -22,20 +22,44 @@ the methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from framework import Finding
-from plugins.dask_execution.cluster import DEFAULT_DASHBOARD, DEFAULT_TIMEOUT, ClusterSettings
+from framework import Finding, UserError
+from framework.execution import Evaluation, Prepared, RowsRecord, Split, Table
+from plugins.dask_execution.cluster import (
+    DEFAULT_DASHBOARD,
+    DEFAULT_TIMEOUT,
+    ClusterSettings,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
 
-    from framework.components import StepContext
-    from framework.execution import Say
+    from framework.champion import Comparison
+    from framework.components import CheckOutcome, StepContext
+    from framework.execution import Say, Scope
     from framework.plugins import Plugins
     from framework.spec.model import ComponentSpec, Spec
+    from framework.store import Store
+    from plugins.dask_execution.evaluation import TestPredictions
+    from plugins.dask_execution.ingest import Ingested
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+CODES = "__specops_target_code__"
+"""Column of the split frame holding the target as model-ready codes (or values)."""
+FINGERPRINT = "__specops_fingerprint__"
+"""Column of the split frame holding each row's content fingerprint (uint64)."""
+TYPED = "__specops_feature__:"
+"""Prefix of the split frame's typed feature columns (the raw table's columns keep
+their names: the gate rescores the champion on them)."""
+RELOAD_ROWS = 100
+"""Test rows predicted again after the package is reloaded, as the local executor."""
 
 # what a component needs to run here, and what to use instead (kind -> method, hint)
 NEEDS: dict[str, tuple[str, str]] = {
@@ -57,14 +81,50 @@ NEEDS: dict[str, tuple[str, str]] = {
 WHAT: dict[str, str] = {
     "source": "cannot load its data as a Dask dataframe (it has no load_distributed)",
     "check": "cannot run as a distributed aggregation (it has no run_distributed)",
-    "split": "chooses rows by position, which depends on partitions (it has no content_rule)",
+    "split": "needs the whole table in one place to choose its rows (no content rule)",
     "transform": "cannot fit on a Dask dataframe (it has no fit_distributed)",
     "model": "does not train on a Dask cluster (it has no fit_distributed)",
 }
 
 
+def _cluster_errors(method: Method) -> Method:
+    """A cluster that fails under a step is the user's to fix, not a bug: the scheduler
+    gone, workers that kept dying on a task (out of memory, killed). Exit 2, naming what
+    happened; Dask's own retries have already been spent."""
+
+    @functools.wraps(method)
+    def guarded(self: DaskExecutor, *args: Any, **kwargs: Any) -> Any:
+        from distributed import KilledWorker
+        from distributed.comm.core import CommClosedError
+
+        try:
+            return method(self, *args, **kwargs)
+        except KilledWorker as exc:
+            raise UserError(
+                f"Dask workers died running {_task_of(exc)} (each retry's worker was lost: "
+                "out of memory, or killed); the run stops here, nothing registered\n  "
+                "hint: give workers more memory (execution.params.memory_limit), use more "
+                "partitions, or check the workers' logs"
+            ) from None
+        except (CommClosedError, ConnectionError) as exc:
+            raise UserError(
+                f"lost the connection to the Dask cluster ({self.settings.where()}): "
+                f"{type(exc).__name__}; the run stops here, nothing registered"
+            ) from None
+
+    return guarded  # type: ignore[return-value]
+
+
+def _task_of(exc: BaseException) -> str:
+    key = getattr(exc, "task", None) or (exc.args[0] if exc.args else "a task")
+    return f"task {str(key)[:80]}"
+
+
 class DaskExecutor:
     """Runs a spec's data-heavy steps on a Dask cluster; built from ``execution.params``."""
+
+    packages = ("dask", "distributed")
+    """Recorded in each run's lineage with their versions, beside the plugins' own."""
 
     def __init__(
         self,
@@ -93,8 +153,8 @@ class DaskExecutor:
         what to use instead; and cluster params that contradict each other."""
         found: list[tuple[str, Finding]] = []
         for component in [spec.source, *spec.checks, spec.split, *spec.preprocess, spec.model]:
-            method, hint = NEEDS[component.kind]
-            if not _provides(plugins, component, method):
+            hint = _refusal(plugins, component, NEEDS[component.kind][0])
+            if hint is not None:
                 message = (
                     f"{_kind_name(component.kind)} '{component.type}' {WHAT[component.kind]}: "
                     "it cannot run with execution type dask"
@@ -154,21 +214,442 @@ class DaskExecutor:
             raise RuntimeError("DaskExecutor used outside its session()")
         return self._client
 
+    # ------------------------------------------------------------------
+    # ingest, check
 
-def _provides(plugins: Plugins, component: ComponentSpec, method: str) -> bool:
-    """Whether the component has ``method``: read on its class when the factory is
-    one (nothing built), else on a built component (factories are cheap)."""
+    @_cluster_errors
+    def ingest(self, scope: Scope, source: Any) -> Table:
+        from plugins.dask_execution.ingest import ingest
+
+        spec = scope.spec
+        load = getattr(source, "load_distributed", None)
+        if not callable(load):  # validate refuses it first; a source given by code may not
+            raise UserError(
+                f"source '{spec.source.type}' cannot load its data on Dask (it has no "
+                "load_distributed); use csv, parquet or sql, or execution: local"
+            )
+        ingested = ingest(
+            load(scope.ctx),
+            source_type=spec.source.type,
+            target=spec.target,
+            task=spec.task,
+            features=dict(spec.features) if spec.features else None,
+            exclude=spec.exclude,
+        )
+        return Table(
+            data=ingested,
+            rows=ingested.rows,
+            columns=[str(c) for c in ingested.frame.columns],
+            data_hash=ingested.data_hash,
+            signature=ingested.signature,
+            labels=ingested.labels,
+            excluded=ingested.excluded,
+        )
+
+    @_cluster_errors
+    def keep_snapshot(
+        self, scope: Scope, store: Store, table: Table
+    ) -> tuple[str | None, str | None]:
+        from plugins.dask_execution.snapshot import keep_snapshot
+
+        return keep_snapshot(store, table.data_hash, table.data.frame)
+
+    @_cluster_errors
+    def check(self, scope: Scope, table: Table) -> tuple[list[CheckOutcome], list[CheckOutcome]]:
+        from plugins.dask_execution.checks import run_checks_distributed
+
+        return run_checks_distributed(scope.plugins, scope.spec.checks, table.data.frame, scope.ctx)
+
+    # ------------------------------------------------------------------
+    # split, transform, train
+
+    @_cluster_errors
+    def split(self, scope: Scope, table: Table, splitter: Any) -> Split:
+        from framework import training_rows
+        from framework.execution import content_rule
+        from plugins.dask_execution.split import refusal, split_distributed
+
+        spec = scope.spec
+        ingested: Ingested = table.data
+        rule = content_rule(splitter, scope.ctx)
+        why = refusal(splitter, spec.split.type, scope.ctx)
+        if rule is None or why:
+            raise UserError(why or f"split '{spec.split.type}' cannot run on a Dask cluster")
+        hashed = list(dict.fromkeys([*ingested.features, spec.target]))
+        frame = ingested.frame
+        joined = frame.assign(
+            **{TYPED + name: ingested.x[name] for name in ingested.features},
+            **{
+                CODES: ingested.y,
+                FINGERPRINT: frame.map_partitions(
+                    _fingerprints, hashed, meta=(FINGERPRINT, "uint64")
+                ),
+            },
+        )
+        sides = split_distributed(
+            joined, rule, fingerprint=FINGERPRINT, target=spec.target if rule.stratify else None
+        )
+        rows = _Rows(
+            train=sides.train,
+            test=sides.test,
+            features=list(ingested.features),
+            columns=[str(c) for c in frame.columns],
+            labels=table.labels,
+            entry=training_rows.content_rule(
+                columns=hashed,
+                seed=rule.seed,
+                test_size=rule.test_size,
+                stratify=rule.stratify,
+                target=spec.target if rule.stratify else None,
+                train_rows=sides.train_rows,
+                threshold=sides.threshold,
+                thresholds=sides.thresholds,
+            ),
+        )
+        signature = _with_training_categories(table.signature, rows)
+        classes = None
+        if table.labels is not None:
+            classes = int(rows.y_train.nunique().compute())
+        return Split(
+            data=rows,
+            train_rows=sides.train_rows,
+            test_rows=sides.test_rows,
+            signature=signature,
+            train_classes=classes,
+        )
+
+    @_cluster_errors
+    def fit_transform(self, scope: Scope, split: Split, model: Any) -> Prepared:
+        from plugins.dask_execution.transforms import fit_preprocess_distributed
+
+        rows: _Rows = split.data
+        fitted = fit_preprocess_distributed(
+            rows.x_train, scope.spec.preprocess, model, scope.plugins, scope.ctx
+        )
+        return Prepared(
+            pipeline=fitted.pipeline,
+            steps=list(fitted.steps),
+            columns=len(fitted.train.columns),
+            data=fitted.train,
+        )
+
+    @_cluster_errors
+    def train(self, scope: Scope, model: Any, split: Split, prepared: Prepared) -> None:
+        fit = getattr(model, "fit_distributed", None)
+        if not callable(fit):  # validate refuses it first
+            raise UserError(
+                f"model '{scope.spec.model.type}' does not train on a Dask cluster; "
+                "use lightgbm, or execution: local"
+            )
+        rows: _Rows = split.data
+        _watched(self.client, lambda: fit(prepared.data, rows.y_train, scope.ctx, self.client))
+
+    # ------------------------------------------------------------------
+    # evaluate, gate
+
+    @_cluster_errors
+    def evaluate(self, scope: Scope, model: Any, split: Split, prepared: Prepared) -> Evaluation:
+        from framework import contracts
+        from plugins.dask_execution.evaluation import evaluate
+
+        spec, plugins = scope.spec, scope.plugins
+        rows: _Rows = split.data
+        predictions = evaluate(
+            self.client,
+            model,
+            prepared.pipeline,
+            rows.x_test,
+            rows.y_test,
+            spec.task,
+            len(rows.labels or ()),
+            _metric_components(scope),
+            broken=lambda what: contracts.broken(
+                plugins, "model", spec.model.type, what, step="evaluate"
+            ),
+        )
+        metrics, directions = scope.checked_metrics(predictions.values)
+        return Evaluation(metrics, directions, predictions)
+
+    @_cluster_errors
+    def compare(
+        self,
+        scope: Scope,
+        store: Store,
+        split: Split,
+        evaluation: Evaluation,
+        lineage: dict[str, Any],
+    ) -> Comparison:
+        from plugins.dask_execution.gate import compare_distributed
+
+        spec = scope.spec
+        rows: _Rows = split.data
+        return compare_distributed(
+            self.client,
+            store,
+            scope.plugins,
+            name=spec.name,
+            task=spec.task,
+            lineage=lineage,
+            labels=rows.labels,
+            test_rows=rows.test[rows.columns],
+            predictions=evaluation.data,
+            metrics=_metric_components(scope),
+            checked=lambda values: scope.checked_metrics(values)[0],
+        )
+
+    # ------------------------------------------------------------------
+    # register
+
+    def training_rows(self, scope: Scope, store: Store, split: Split) -> RowsRecord:
+        """A content rule: a few numbers, no blob of fingerprints gathered here."""
+        return RowsRecord(dict(split.data.entry))
+
+    @_cluster_errors
+    def write_profile(
+        self, scope: Scope, package_dir: Path, split: Split, evaluation: Evaluation
+    ) -> None:
+        from plugins.dask_execution.profile import write_profile_distributed
+
+        rows: _Rows = split.data
+        write_profile_distributed(
+            package_dir,
+            rows.x_train,
+            split.signature,
+            evaluation.data,
+            scope.spec.task,
+            rows.labels,
+        )
+
+    @_cluster_errors
+    def check_reload(
+        self, scope: Scope, package_dir: Path, split: Split, evaluation: Evaluation
+    ) -> None:
+        from framework.execution.local import check_reload
+        from framework.package import Predictions
+        from plugins.dask_execution.evaluation import first_rows, head
+
+        rows: _Rows = split.data
+        predictions: TestPredictions = evaluation.data
+        x_test = first_rows(rows.x_test, RELOAD_ROWS)
+        _, codes, proba = head(predictions, RELOAD_ROWS)
+        check_reload(scope, package_dir, x_test, Predictions(codes, rows.labels, proba))
+
+    # ------------------------------------------------------------------
+    # predict, monitor
+
+    @_cluster_errors
+    def score(self, package: Any, input_path: Path, output_path: Path, **options: Any) -> Any:
+        from plugins.dask_execution.scoring import score_partitioned
+
+        return score_partitioned(self.client, package, input_path, output_path, **options)
+
+    @_cluster_errors
+    def read_batch(self, path: Path) -> Any:
+        """``specops monitor --data PATH``: the batch, read and judged on the cluster."""
+        from plugins.dask_execution.monitoring import read_batch
+
+        return read_batch(self.client, path)
+
+
+@dataclass
+class _Rows:
+    """``Split.data``: both sides of the table, lazy on the cluster. Each side holds the
+    raw table's columns (the gate rescores the champion on them), the typed features
+    (prefixed :data:`TYPED`), the target codes and the row fingerprints."""
+
+    train: Any
+    test: Any
+    features: list[str]
+    columns: list[str]
+    labels: list[Any] | None
+    entry: dict[str, Any]
+    """The lineage's ``training_rows`` entry: the content rule that chose the rows."""
+    categories: dict[str, Any] | None = None
+    """Training categories of the categorical features (set after the split)."""
+
+    def _x(self, side: Any) -> Any:
+        x = side[[TYPED + name for name in self.features]]
+        x = x.rename(columns={TYPED + name: name for name in self.features})
+        if self.categories:
+            x = x.map_partitions(
+                _set_categories, self.categories, meta=_categorised_meta(x, self.categories)
+            )
+        return x
+
+    @property
+    def x_train(self) -> Any:
+        return self._x(self.train)
+
+    @property
+    def x_test(self) -> Any:
+        return self._x(self.test)
+
+    @property
+    def y_train(self) -> Any:
+        return self.train[CODES]
+
+    @property
+    def y_test(self) -> Any:
+        return self.test[CODES]
+
+
+def _fingerprints(part: Any, columns: list[str]) -> Any:
+    """Each row's content fingerprint, as the local executor computes them."""
+    import pandas as pd
+
+    from framework.training_rows import row_hashes
+
+    return pd.Series(row_hashes(part, columns), index=part.index, name=FINGERPRINT, dtype="uint64")
+
+
+def _with_training_categories(signature: Any, rows: _Rows) -> Any:
+    """The signature with the categories the training split holds (as the local
+    executor's ``training_categories``: sorted, unseen ones missing at prediction);
+    ``rows`` casts both sides to them from now on."""
+    import dask
+
+    from framework.signature import ColumnSignature, Signature
+
+    categorical = [c.name for c in signature.columns if c.role == "categorical"]
+    if not categorical:
+        return signature
+    train = rows.train
+    found = dask.compute(*[train[TYPED + name].dropna().unique() for name in categorical])
+    categories = {
+        name: _sorted_categories(values) for name, values in zip(categorical, found, strict=True)
+    }
+    rows.categories = categories
+    columns = [
+        ColumnSignature(c.name, "categorical", "category", [_python(v) for v in categories[c.name]])
+        if c.role == "categorical"
+        else c
+        for c in signature.columns
+    ]
+    return Signature(tuple(columns))
+
+
+def _sorted_categories(values: Any) -> Any:
+    """The categories pandas gives these values (sorted when they can be), as the
+    local table's ``astype("category")`` then ``remove_unused_categories`` does."""
+    import pandas as pd
+
+    return pd.Categorical(pd.Series(values).dropna()).categories
+
+
+def _python(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _set_categories(part: Any, categories: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    return part.astype({name: pd.CategoricalDtype(cats) for name, cats in categories.items()})
+
+
+def _categorised_meta(x: Any, categories: dict[str, Any]) -> Any:
+    return _set_categories(x._meta, categories)
+
+
+def _metric_components(scope: Scope) -> dict[str, Any]:
+    return {name: scope.plugins.build("metric", name) for name in scope.metric_names()}
+
+
+class WorkerLost(UserError):
+    """A worker left the cluster while LightGBM trained: its network cannot go on."""
+
+
+def _watched(
+    client: Client, fit: Callable[[], Any], poll: float = 0.5, grace: float = 10.0
+) -> None:
+    """Run ``fit`` (LightGBM's distributed training) while watching the cluster's
+    workers. LightGBM's workers form one network for the whole fit and pin their
+    tasks to their workers, so a worker lost mid-fit is not recovered by Dask: the
+    survivors fail on a closed socket, or the fit waits forever for the lost worker's
+    task. When a worker leaves, the fit gets ``grace`` seconds to finish on its own
+    (the lost worker may have held no training data); else this process's tasks are
+    cancelled and the run ends with :class:`WorkerLost` (exit 2), before anything is
+    registered."""
+    import threading
+
+    before = set(_workers(client))
+    outcome: dict[str, BaseException] = {}
+
+    def target() -> None:
+        try:
+            fit()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="specops-dask-fit", daemon=True)
+    thread.start()
+    lost: set[str] = set()
+    while thread.is_alive():
+        thread.join(poll)
+        lost |= before - set(_workers(client))
+        if lost and thread.is_alive():
+            thread.join(grace)
+            if thread.is_alive():
+                _cancel_own(client)
+                raise _worker_lost(lost, "LightGBM waited for it")
+    error = outcome.get("error")
+    if error is None:
+        return
+    lost |= before - set(_workers(client))
+    if lost:
+        raise _worker_lost(lost, f"{type(error).__name__}: {str(error)[:200]}") from None
+    raise error
+
+
+def _workers(client: Client) -> list[str]:
+    try:
+        return list(client.scheduler_info(n_workers=-1).get("workers", {}))
+    except TypeError:  # older distributed: no n_workers
+        return list(client.scheduler_info().get("workers", {}))
+
+
+def _cancel_own(client: Client) -> None:
+    """Cancel what this process submitted (LightGBM's training tasks among them), so
+    nothing keeps a worker of a shared cluster busy for a run that has ended."""
+    from distributed import Future
+
+    keys = list(client.futures)
+    if keys:
+        client.cancel([Future(key, client) for key in keys], force=True)
+
+
+def _worker_lost(lost: set[str], what: str) -> WorkerLost:
+    names = ", ".join(sorted(lost)[:3])
+    return WorkerLost(
+        f"a Dask worker was lost during training ({names}; {what}): LightGBM's distributed "
+        "training cannot continue without it, so the run stops here, nothing registered"
+        "\n  hint: run again (a LocalCluster or a nanny restarts the worker); if "
+        "workers are killed for memory, raise execution.params.memory_limit"
+    )
+
+
+def _refusal(plugins: Plugins, component: ComponentSpec, method: str) -> str | None:
+    """None when the component can run on Dask; else what to use instead: its own
+    ``distributed_instead`` when it says, else the kind's usual advice.
+
+    A component has to have ``method``; a splitter must also say it runs distributed (a
+    shuffle or time split has the method but no rule to apply). Read on the class when
+    the factory is one, else on a built component (factories are cheap)."""
     entry = plugins.registry.find(component.kind, component.type)
     if entry is None:
-        return True  # an unknown type is validate's own finding, not ours
-    factory = entry.factory
-    if isinstance(factory, type):
-        return callable(getattr(factory, method, None))
-    try:
-        built = plugins.build(component.kind, component.type, component.kwargs())
-    except Exception:  # bad params: reported by validate's schema pass
-        return True
-    return callable(getattr(built, method, None))
+        return None  # an unknown type is validate's own finding, not ours
+    subject: Any = entry.factory
+    if not isinstance(subject, type) or component.kind == "split":
+        try:
+            subject = plugins.build(component.kind, component.type, component.kwargs())
+        except Exception:  # bad params: reported by validate's schema pass
+            return None
+    runs = callable(getattr(subject, method, None))
+    if component.kind == "split":
+        runs = runs and bool(getattr(subject, "distributed", True))
+    if runs:
+        return None
+    instead = getattr(subject, "distributed_instead", None)
+    return instead if isinstance(instead, str) and instead else NEEDS[component.kind][1]
 
 
 def _kind_name(kind: str) -> str:
