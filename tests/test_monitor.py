@@ -247,3 +247,27 @@ def test_a_narrow_terminal_keeps_names_whole_and_rows_short(
     rows = [line for line in lines if line.startswith("│")]
     table = rows[: next(i for i, line in enumerate(rows) if "prediction" in line) + 1]
     assert len(table) <= 3 * 9  # 9 columns' rows, none grown many lines tall by a sentence
+
+
+def test_a_partitioned_batch_is_judged_like_the_whole_file(cli, subs: Path) -> None:
+    late = subs / "data/subscriptions_jul_sep.csv"
+    frame = pd.read_csv(late)
+    (subs / "parts").mkdir()
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[rows].to_csv(subs / "parts" / f"{number}.csv", index=False)
+        frame.iloc[rows].to_parquet(subs / "parts" / f"{number}.parquet", index=False)
+    spec = subs / "spec.yaml"
+    args = ("--set", "monitor.on_drift=report", "--labels", "churned", "--json")
+    whole = json.loads(cli("monitor", spec, "--data", late, *args).out)
+    for batch in (subs / "parts" / "*.csv", subs / "parts" / "*.parquet"):
+        result = cli("monitor", spec, "--data", batch, *args)
+        assert result.code == 1, result.err  # drift, reported; performance degraded
+        report = json.loads(result.out)
+        assert report["data"] == str(batch) and report["rows"] == 1200
+        for key in ("monitor_id", "started_at", "seconds", "data", "data_hash"):
+            report.pop(key), whole.pop(key, None)
+        assert report == whole
+    mixed = cli("monitor", spec, "--data", subs / "parts" / "*", "--json")
+    assert mixed.code == 2 and "match only .csv or only .parquet files" in mixed.err
+    nothing = cli("monitor", spec, "--data", subs / "parts" / "*.tsv")
+    assert nothing.code == 2 and "no file matches" in nothing.err

@@ -476,3 +476,73 @@ def test_scoring_with_a_rejected_version_warns_and_says_why(cli, trained: Path) 
     assert len(report["warnings"]) == 1 and "score/2 was rejected" in report["warnings"][0]
     champion = predict(cli, trained, "score", "-i", source, "-o", output, "--json")
     assert json.loads(champion.out)["warnings"] == [] and "warning" not in champion.err
+
+
+def split_files(frame: pd.DataFrame, folder: Path, suffix: str, parts: int = 3) -> list[Path]:
+    """``frame`` written as ``parts`` files of ``folder`` (row order kept, by file name)."""
+    folder.mkdir(exist_ok=True)
+    files = []
+    for number, rows in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        files.append(folder / f"day={number:02d}{suffix}")
+        if suffix == ".csv":
+            frame.iloc[rows].to_csv(files[-1], index=False)
+        else:
+            frame.iloc[rows].to_parquet(files[-1], index=False, row_group_size=7)
+    return files
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_glob_or_directory_scores_like_the_whole_file(cli, trained: Path, suffix: str) -> None:
+    source = scoring_rows(trained, rows=101)
+    frame = pd.read_csv(source, dtype={"customer_id": str})
+    split_files(frame, trained / "parts", suffix)
+    inputs = [trained / "parts" / f"*{suffix}"] + ([trained / "parts"] if suffix != ".csv" else [])
+    whole = trained / "whole.parquet"
+    args = ("--id-column", "customer_id", "--chunk-rows", "10")
+    assert predict(cli, trained, "score", "-i", source, "-o", whole, *args).code == 0
+    for number, partitioned in enumerate(inputs):
+        output = trained / f"parts-{number}.parquet"
+        result = predict(cli, trained, "score", "-i", partitioned, "-o", output, *args, "--json")
+        assert result.code == 0, result.err
+        report = json.loads(result.out)
+        assert report["rows"] == 101 and report["ignored_columns"] == ["note"]
+        pd.testing.assert_frame_equal(read(output), read(whole))
+
+
+def test_a_bad_row_in_one_file_of_a_glob_names_that_file_and_row(cli, trained: Path) -> None:
+    frame = make_rows(30, seed=5).drop(columns="churned").astype({"x2": object})
+    frame.loc[24, "x2"] = "lots"  # the third file's row 4 (line 6)
+    files = split_files(frame, trained / "bad-parts", ".csv")
+    output = trained / "bad-parts.parquet"
+    result = predict(cli, trained, "score", "-i", trained / "bad-parts" / "*.csv", "-o", output)
+    assert result.code == 2
+    assert f"{files[2]}: column 'x2' must be numeric" in result.err
+    assert "(rows 4)" in result.err and "line N + 2" in result.err
+    assert not output.exists()
+
+
+def test_every_file_of_a_glob_must_hold_the_model_columns(cli, trained: Path) -> None:
+    frame = make_rows(30, seed=6).drop(columns="churned")
+    files = split_files(frame, trained / "short-parts", ".parquet")
+    frame.iloc[:3].drop(columns="color").to_parquet(files[1], index=False)
+    output = trained / "short.csv"
+    result = predict(cli, trained, "score", "-i", trained / "short-parts", "-o", output)
+    assert result.code == 2
+    assert f"{files[1]}: missing column(s) the model needs: color" in result.err
+    assert not output.exists()
+
+
+def test_partitioned_inputs_that_cannot_be_read_are_exit_2(cli, trained: Path) -> None:
+    folder = trained / "mixed"
+    files = split_files(make_rows(20).drop(columns="churned"), folder, ".csv", parts=2)
+    make_rows(5).to_parquet(folder / "z.parquet")
+    cases = {
+        folder / "*": "matches both CSV and Parquet files",
+        folder / "*.tsv": "no file matches",
+        folder / "*.csv": "the output would overwrite the input",
+    }
+    for pattern, message in cases.items():
+        output = files[0] if message.startswith("the output") else trained / "never.csv"
+        result = predict(cli, trained, "score", "-i", pattern, "-o", output)
+        assert result.code == 2 and message in result.err, result.err
+    assert not (trained / "never.csv").exists()
