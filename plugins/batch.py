@@ -35,8 +35,9 @@ BATCH_PARAMS: dict[str, Any] = {
     "required": ["input", "output"],
     "properties": {
         "input": {
-            "description": "The rows to score: a CSV or Parquet file, or a directory of "
-            "Parquet files; relative to the spec.",
+            "description": "The rows to score: a CSV or Parquet file, a directory of "
+            "Parquet files, or a glob of CSV or Parquet files (data/day=*/*.parquet); "
+            "relative to the spec. Scored file by file, chunk by chunk, into one output.",
             "type": "string",
             "minLength": 1,
         },
@@ -80,10 +81,11 @@ class BatchTarget:
     def validate(self, ctx: StepContext) -> list[Finding]:
         findings = []
         source = ctx.path(self.input)
-        if not source.exists():
+        if not source.exists() and not _matches(source):
+            what = "matches no file" if _is_glob(self.input) else "not found"
             findings.append(
                 Finding(
-                    f"batch input not found: {source}",
+                    f"batch input {what}: {source}",
                     key="input",
                     hint="paths are relative to the spec file",
                 )
@@ -122,11 +124,24 @@ class BatchTarget:
         return DeployOutcome(summary, location=str(result.output))
 
 
+def _is_glob(text: str) -> bool:
+    return any(character in text for character in "*?[")
+
+
+def _matches(pattern: Path) -> bool:
+    """Whether a glob input matches a file (a plain path that does not exist does not)."""
+    import glob
+
+    if not _is_glob(str(pattern)):
+        return False
+    return any(Path(p).is_file() for p in glob.iglob(str(pattern), recursive=True))
+
+
 @hookimpl
 def specops_register_deploy_targets(register: Register) -> None:
     register(
         "batch",
         BatchTarget,
         BATCH_PARAMS,
-        summary="Score a CSV or Parquet file with the new version and write its predictions",
+        summary="Score CSV or Parquet files with the new version and write their predictions",
     )

@@ -546,3 +546,22 @@ def test_partitioned_inputs_that_cannot_be_read_are_exit_2(cli, trained: Path) -
         result = predict(cli, trained, "score", "-i", pattern, "-o", output)
         assert result.code == 2 and message in result.err, result.err
     assert not (trained / "never.csv").exists()
+
+
+def test_batch_deploy_target_scores_a_glob_of_files(cli, write_spec) -> None:
+    deploy = """
+    deploy:
+      - type: batch
+        params: {input: "data/day=*.csv", output: out/scored.csv, id_column: customer_id}
+    """
+    spec = write_spec(SPEC + textwrap.dedent(deploy))
+    make_rows(600).to_csv(spec.parent / "train.csv", index=False)
+    invalid = cli("validate", spec)
+    assert invalid.code == 2 and "batch input matches no file" in invalid.err
+    frame = make_rows(50, seed=8).drop(columns="churned")
+    split_files(frame, spec.parent / "data", ".csv")
+    result = cli("run", spec, "--json")
+    assert result.code == 0, result.err
+    out = read(spec.parent / "out" / "scored.csv")
+    assert out["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert_same_predictions(out, in_process(spec.parent, frame, "score/1"))
