@@ -47,6 +47,33 @@ def wrap_step(name: str, estimator: Any, columns: list[str]) -> Any:
     return wrapped.set_output(transform="pandas")
 
 
+SKLEARN_WORDS = ("drop", "passthrough")
+"""What ColumnTransformer accepts in place of a transformer (``drop`` uses it)."""
+
+
+class _Word:
+    """Stands for "drop"/"passthrough" in the contract check, which wants fit/transform."""
+
+    def fit(self) -> None: ...
+
+    def transform(self) -> None: ...
+
+
+def checked_build(
+    plugins: Plugins, type_name: str, built: Any, columns: Any
+) -> tuple[Any, list[str]]:
+    """A transform's (unfitted transformer, columns), checked by its contract; scikit-learn's
+    words "drop" and "passthrough" are transformers too."""
+    if isinstance(built, tuple | list) and len(built) == 2 and _is_word(built[0]):
+        _, chosen = contracts.transform_built(plugins, type_name, (_Word(), built[1]), columns)
+        return built[0], chosen
+    return contracts.transform_built(plugins, type_name, built, columns)
+
+
+def _is_word(value: Any) -> bool:
+    return isinstance(value, str) and value in SKLEARN_WORDS
+
+
 FitStep = Callable[[str, str, Any, Any], tuple[Any | None, Any, list[str]]]
 """``fit_step(name, type_name, component, current) -> (fitted step | None, current after it,
 columns)``: how one executor fits one step (None and no columns: nothing to do)."""
@@ -63,7 +90,7 @@ def fit_preprocess(
 
     def fit_here(name: str, type_name: str, component: Any, current: Any) -> Any:
         built = component.build(current, ctx)
-        estimator, columns = contracts.transform_built(plugins, type_name, built, current.columns)
+        estimator, columns = checked_build(plugins, type_name, built, current.columns)
         if not columns:
             return None, current, columns
         step = wrap_step(name, estimator, columns)

@@ -7,6 +7,14 @@ stores the fitted pipeline with skops, so only scikit-learn and numpy types are
 used here: no ``FunctionTransformer`` and no custom classes, which a safe loader
 could not rebuild.
 
+On a Dask cluster (``execution: dask``) every built-in fits from distributed
+statistics (plugins/dask_execution/transforms.py) into the same scikit-learn objects:
+``distributed`` says a transform can, and then ``build`` must work from a *summary
+frame* (the current columns and dtypes, every distinct value of the categorical ones)
+and return estimators of the types that module fits. ``one_hot`` with
+``max_categories``/``min_frequency`` cannot (its grouping of rare categories is not
+computed distributed) and says so through ``distributed_refusal``.
+
 When the default selection finds no column (``scale`` on a table without numeric
 columns, say) ``build`` returns an empty column list and the engine skips the step.
 A ``columns`` entry that names a missing column is a :class:`DataError` with a
@@ -67,6 +75,10 @@ class ColumnTransform:
     default_roles: ClassVar[tuple[str, ...]] = ()
     accepted_roles: ClassVar[tuple[str, ...] | None] = None
     """Roles an explicitly named column may have; None accepts any column."""
+    distributed: bool = True
+    """Fits on a Dask cluster from distributed statistics (see the module docstring)."""
+    distributed_refusal: str | None = None
+    """Why not, when ``distributed`` is false: shown by ``validate``."""
 
     def __init__(self, columns: Sequence[str] | None = None) -> None:
         self.columns = list(columns) if columns is not None else None
@@ -273,6 +285,13 @@ class OneHot(ColumnTransform):
         super().__init__(columns)
         self.max_categories = max_categories
         self.min_frequency = min_frequency
+        if max_categories is not None or min_frequency is not None:
+            self.distributed = False
+            self.distributed_refusal = (
+                "one_hot with max_categories or min_frequency cannot fit on a Dask cluster "
+                "(rare categories are grouped from counts of the whole table in one "
+                "process); remove them, or use execution: local"
+            )
 
     def estimator(self, frame: pd.DataFrame, columns: list[str]) -> Any:
         from sklearn.preprocessing import OneHotEncoder

@@ -17,6 +17,8 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
     order_statistics(keys, requests: {name: (group, k)}, sizes=None) -> {name: Selected}
         Several at once (a median's two middle values, quartiles), sharing the rounds.
     group_sizes(keys) -> {group: rows}
+    combine_on_workers(parts: list[Delayed], combine) -> Delayed
+        Pairwise reduction of per-partition results on the workers (one result to compute).
     DaskSplit: train, test (lazy dask DataFrames, the fingerprint column kept when given),
         train_rows, test_rows (exact counts), thresholds {group: uint64} (None = no
         strata), test_by_class {group: rows}.
@@ -187,7 +189,7 @@ def _add_gathered(left: dict, right: dict) -> dict:
     return merged
 
 
-def _tree(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
+def combine_on_workers(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     """Combine per-partition results pairwise on the workers: the client gets one."""
     import dask
 
@@ -206,7 +208,7 @@ def _round(keys: dd.DataFrame, task: Callable[..., dict], plan: dict, combine: C
     import dask
 
     parts = [dask.delayed(task)(part, plan) for part in keys.to_delayed()]
-    (result,) = dask.compute(_tree(parts, combine))
+    (result,) = dask.compute(combine_on_workers(parts, combine))
     return result
 
 
@@ -225,7 +227,7 @@ def group_sizes(keys: dd.DataFrame) -> dict[Hashable, int]:
         return merged
 
     parts = [dask.delayed(count)(part, None) for part in keys.to_delayed()]
-    (sizes,) = dask.compute(_tree(parts, add))
+    (sizes,) = dask.compute(combine_on_workers(parts, add))
     return sizes
 
 
