@@ -314,11 +314,102 @@ def numeric_profile(name: str, values: np.ndarray, source: str = "feature") -> C
     return profile
 
 
+def numeric_from_counts(
+    name: str,
+    values: np.ndarray,
+    counts: np.ndarray,
+    nulls: int,
+    source: str,
+    mean: float,
+    std: float,
+) -> ColumnProfile:
+    """Profile a numeric column known by its distinct finite values (ascending) and their
+    counts: exactly what :func:`numeric_profile` gives on the rows (``mean`` and ``std``,
+    computed elsewhere, aside). For statistics aggregated over partitions."""
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64")
+    counts = np.asarray(counts, dtype="int64")
+    running = np.cumsum(counts)
+    n = int(running[-1]) if len(running) else 0
+    profile = ColumnProfile(name, "numeric", source, n, int(nulls))
+    if n == 0:
+        return profile
+
+    def at(ranks: np.ndarray) -> np.ndarray:  # the order statistics ordered[ranks]
+        return values[np.searchsorted(running, ranks, side="right")]
+
+    grid = np.unique(at(np.unique(np.rint((n - 1) * grid_levels()).astype("int64"))))
+    deciles = np.unique(at(np.rint((n - 1) * np.linspace(0, 1, DECILES + 1)).astype(int)))
+    inner = deciles[1:-1] if len(deciles) > 2 else deciles[:0]
+    below = running - counts  # rows < each value
+    where = np.searchsorted(values, grid)
+    edges = np.concatenate([[values[0]], inner, [values[-1]]])
+    positions = below[np.searchsorted(values, inner)]
+    return numeric_from_summary(
+        profile,
+        minimum=float(values[0]),
+        maximum=float(values[-1]),
+        mean=mean,
+        std=std,
+        distinct=len(values),
+        quantiles={f"{q:g}": at(np.asarray([round((n - 1) * q)]))[0] for q in SHOWN_QUANTILES},
+        grid=grid,
+        le=running[where],
+        lt=below[where],
+        edges=edges,
+        bin_counts=np.diff(np.concatenate([[0], positions, [n]])),
+        atoms=(values, counts) if len(values) <= ATOMS_MAX else None,
+    )
+
+
+def numeric_from_summary(
+    profile: ColumnProfile,
+    *,
+    minimum: float,
+    maximum: float,
+    mean: float,
+    std: float,
+    distinct: int,
+    quantiles: dict[str, float],
+    grid: np.ndarray,
+    le: np.ndarray,
+    lt: np.ndarray,
+    edges: np.ndarray,
+    bin_counts: np.ndarray,
+    atoms: tuple[np.ndarray, np.ndarray] | None,
+) -> ColumnProfile:
+    """Fill a numeric profile (``count`` and ``nulls`` set) from its statistics, however
+    they were computed: the fields :func:`numeric_profile` writes, in its format."""
+    profile.min, profile.max = float(minimum), float(maximum)
+    profile.mean, profile.std = float(mean), float(std)
+    profile.distinct = int(distinct)
+    profile.quantiles = {key: float(value) for key, value in quantiles.items()}
+    profile.grid = [float(v) for v in grid]
+    profile.le = [int(v) for v in le]
+    profile.lt = [int(v) for v in lt]
+    profile.bins = {"edges": [float(v) for v in edges], "counts": [int(v) for v in bin_counts]}
+    if atoms is not None:
+        profile.atoms = {
+            "values": [float(v) for v in atoms[0]],
+            "counts": [int(v) for v in atoms[1]],
+        }
+    return profile
+
+
 def categorical_profile(name: str, series: pd.Series, source: str = "feature") -> ColumnProfile:
     """Profile one categorical column: category counts, the rarest pooled past 1,000."""
-    counts = series.value_counts(dropna=True)
+    return categorical_from_counts(
+        name, series.value_counts(dropna=True), int(series.isna().sum()), source
+    )
+
+
+def categorical_from_counts(
+    name: str, counts: pd.Series, nulls: int, source: str = "feature"
+) -> ColumnProfile:
+    """Profile a categorical column from its counts per category (most frequent first,
+    as ``value_counts`` orders them): also for counts aggregated over partitions."""
     counts = counts[counts > 0]
-    nulls = int(series.isna().sum())
     kept = counts.iloc[:CATEGORIES_MAX]
     return ColumnProfile(
         name,
@@ -382,10 +473,19 @@ def write_profile(
     labels: list[Any] | None,
 ) -> Path:
     """Write ``profile.json`` into a model package (called by the engine's register step)."""
-    roles = {
+    profile = build_profile(features, profile_roles(signature), predictions, task, labels)
+    return save_profile(package_dir, profile)
+
+
+def profile_roles(signature: Any) -> dict[str, str]:
+    """Each feature's profile role: categorical, or numeric (booleans included)."""
+    return {
         c.name: ("categorical" if c.role == "categorical" else "numeric") for c in signature.columns
     }
-    profile = build_profile(features, roles, predictions, task, labels)
+
+
+def save_profile(package_dir: Path, profile: Profile) -> Path:
+    """Write ``profile.json`` into a model package."""
     path = package_dir / PROFILE_FILE
     path.write_text(profile.to_json())
     return path

@@ -1,0 +1,358 @@
+"""The monitoring reference profile on a Dask cluster, from distributed aggregations,
+written in the format of :mod:`framework.monitoring.profile` (``profile.json``).
+
+Public functions (plain inputs)::
+
+    build_profile_distributed(features: dd.DataFrame, roles: {column: role},
+                              predictions: TestPredictions, labels) -> Profile
+    write_profile_distributed(package_dir, features: dd.DataFrame, signature,
+                              predictions: TestPredictions, labels) -> Path
+    check_reload(package, x_rows: pd.DataFrame, predictions: TestPredictions)
+        -> str | None   (what differs after save and load; None when it predicts the same)
+
+How each statistic is computed, and how it compares with the local profile on the
+same rows (tests/dask/test_profile.py checks each):
+
+- count, nulls, min, max: exact (sums, minima, maxima over partitions).
+- mean, std: Chan's parallel merge of per-partition (count, mean, M2): equal to
+  numpy's on the whole column within a relative 1e-9 (floating-point order).
+- categorical columns: exact counts per category (value counts added up), hence the
+  same ``categories`` and ``other`` (the 1,000 most frequent; ties at that cut may
+  keep another of the tied categories).
+- numeric columns with at most 65,536 distinct finite values (flags, counts, codes,
+  anything rounded): their exact value counts are added up over partitions, and the
+  profile is built from them exactly as locally (``numeric_from_counts``): grid,
+  ``le``/``lt``, quantiles, deciles, atoms and ``distinct`` are identical.
+- numeric columns with more distinct values (continuous): the ECDF grid points are
+  Dask's approximate quantiles (``Series.quantile``, merged per-partition
+  percentiles) at the same levels, plus the exact min and max; ``le``/``lt`` at those
+  points and the decile bins' counts are then counted exactly over the partitions, so
+  the ECDF is exact at every grid point (KS and Wasserstein interpolate between
+  points as locally). The points lie within 0.002 in rank of the local ones (their
+  quantile level), the shown quantiles and decile edges too; ``distinct`` is Dask's
+  HyperLogLog estimate (``nunique_approx``, a few percent), only ever read to tell
+  whether a column has at most 20 values, which such a column never has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.columns import PREDICTION
+from framework.monitoring.profile import (
+    ATOMS_MAX,
+    DECILES,
+    SHOWN_QUANTILES,
+    ColumnProfile,
+    Profile,
+    categorical_from_counts,
+    grid_levels,
+    numeric_from_counts,
+    numeric_from_summary,
+    prediction_role,
+    profile_roles,
+    save_profile,
+)
+from plugins.dask_execution.evaluation import CODE, TestPredictions, head
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+EXACT_DISTINCT = 1 << 16
+"""A numeric column with at most this many distinct values is profiled exactly from its
+value counts (1 MiB a column at most); above it, from quantiles and exact counts."""
+
+
+# --- per partition, then added up pairwise on the workers ------------------------------
+
+
+def _numeric_part(values: np.ndarray) -> dict[str, Any]:
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64")
+    finite = values[np.isfinite(values)]
+    n = len(finite)
+    mean = float(finite.mean()) if n else 0.0
+    summary = {
+        "count": n,
+        "nulls": len(values) - n,
+        "min": float(finite.min()) if n else np.inf,
+        "max": float(finite.max()) if n else -np.inf,
+        "mean": mean,
+        "m2": float(((finite - mean) ** 2).sum()) if n else 0.0,
+        "values": None,
+    }
+    distinct, counts = np.unique(finite, return_counts=True)
+    if len(distinct) <= EXACT_DISTINCT:
+        summary["values"] = (distinct, counts)
+    return summary
+
+
+def _add_numeric(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Chan et al.'s merge of two partial (count, mean, M2), and the value counts."""
+    import numpy as np
+
+    n = left["count"] + right["count"]
+    merged = {
+        "count": n,
+        "nulls": left["nulls"] + right["nulls"],
+        "min": min(left["min"], right["min"]),
+        "max": max(left["max"], right["max"]),
+        "mean": 0.0,
+        "m2": 0.0,
+        "values": None,
+    }
+    if n:
+        delta = right["mean"] - left["mean"]
+        merged["mean"] = left["mean"] + delta * right["count"] / n
+        merged["m2"] = left["m2"] + right["m2"] + delta**2 * left["count"] * right["count"] / n
+    if left["values"] is not None and right["values"] is not None:
+        both = np.concatenate([left["values"][0], right["values"][0]])
+        weights = np.concatenate([left["values"][1], right["values"][1]])
+        distinct, inverse = np.unique(both, return_inverse=True)
+        if len(distinct) <= EXACT_DISTINCT:
+            merged["values"] = (distinct, np.bincount(inverse, weights=weights).astype("int64"))
+    return merged
+
+
+def _categorical_part(values: pd.Series) -> tuple[pd.Series, int]:
+    counts = values.value_counts(dropna=True)
+    counts = counts[counts > 0]
+    counts.index = counts.index.astype(object)  # category indexes do not add up
+    return counts, int(values.isna().sum())
+
+
+def _add_categorical(left: tuple[pd.Series, int], right: tuple[pd.Series, int]) -> tuple:
+    return left[0].add(right[0], fill_value=0).astype("int64"), left[1] + right[1]
+
+
+def _summaries(part: pd.DataFrame, roles: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: _numeric_part(_as_numbers(part[name]))
+        if role == "numeric"
+        else _categorical_part(part[name])
+        for name, role in roles.items()
+    }
+
+
+def _add_summaries(left: dict[str, Any], right: dict[str, Any], roles: dict[str, str]) -> dict:
+    return {
+        name: (_add_numeric if role == "numeric" else _add_categorical)(left[name], right[name])
+        for name, role in roles.items()
+    }
+
+
+def _as_numbers(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="float64", na_value=float("nan"))
+
+
+def _tree(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """Add per-partition results up pairwise on the workers: one result comes back."""
+    from dask import delayed
+
+    level = list(parts)
+    while len(level) > 1:
+        level = [
+            delayed(combine)(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]
+
+
+def _counts_at(
+    part: pd.DataFrame, points: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per column: rows <= and < each grid point, and rows < each inner decile edge."""
+    import numpy as np
+
+    found = {}
+    for name, (grid, inner) in points.items():
+        values = _as_numbers(part[name])
+        ordered = np.sort(values[np.isfinite(values)])
+        found[name] = (
+            np.searchsorted(ordered, grid, side="right"),
+            np.searchsorted(ordered, grid, side="left"),
+            np.searchsorted(ordered, inner, side="left"),
+        )
+    return found
+
+
+def _add_counts(left: dict, right: dict) -> dict:
+    return {
+        name: tuple(a + b for a, b in zip(left[name], right[name], strict=True)) for name in left
+    }
+
+
+# --- assembling ------------------------------------------------------------------------
+
+
+def profile_columns(frame: Any, roles: dict[str, str], source: str) -> dict[str, ColumnProfile]:
+    """The profile of each column of ``frame`` (a dask DataFrame) by its role."""
+    import dask
+    import numpy as np
+
+    if not roles:
+        return {}
+    parts = [dask.delayed(_summaries)(part, roles) for part in frame.to_delayed()]
+    (total,) = dask.compute(_tree(parts, partial(_add_summaries, roles=roles)))
+    profiles: dict[str, ColumnProfile] = {}
+    wide: dict[str, dict[str, Any]] = {}
+    for name, role in roles.items():
+        summary = total[name]
+        if role != "numeric":
+            counts, nulls = summary
+            counts = counts.sort_values(ascending=False, kind="stable")
+            profiles[name] = categorical_from_counts(name, counts, nulls, source)
+            continue
+        n = summary["count"]
+        std = float(np.sqrt(summary["m2"] / n)) if n else 0.0
+        if summary["values"] is not None or n == 0:
+            values, counts = summary["values"] or (np.zeros(0), np.zeros(0, dtype="int64"))
+            profiles[name] = numeric_from_counts(
+                name, values, counts, summary["nulls"], source, summary["mean"], std
+            )
+        else:
+            wide[name] = {**summary, "std": std}
+    if wide:
+        profiles.update(_continuous(frame, wide, source))
+    return {name: profiles[name] for name in roles}
+
+
+def _finite(part: pd.DataFrame) -> pd.DataFrame:
+    import numpy as np
+
+    return part.astype("float64").replace([np.inf, -np.inf], np.nan)
+
+
+def _continuous(
+    frame: Any, summaries: dict[str, dict[str, Any]], source: str
+) -> dict[str, ColumnProfile]:
+    """Columns with many distinct values: Dask's quantiles as grid points, exact counts."""
+    import dask
+    import numpy as np
+
+    names = list(summaries)
+    levels = grid_levels()
+    numbers = frame[names].map_partitions(_finite)
+    quantiles, distinct = dask.compute(
+        numbers.quantile(list(levels)), {name: numbers[name].nunique_approx() for name in names}
+    )
+    decile_levels = np.linspace(0, 1, DECILES + 1)
+    points, shown = {}, {}
+    for name, summary in summaries.items():
+        at = quantiles[name].to_numpy(dtype="float64")
+        low, high = summary["min"], summary["max"]
+        at = np.clip(at, low, high)
+        at[0], at[-1] = low, high  # the ends exact
+        # one point per distinct rank, as locally (tail levels share ranks on few rows)
+        _, first = np.unique(np.rint((summary["count"] - 1) * levels), return_index=True)
+        grid = np.unique(at[first])
+        deciles = np.unique(np.interp(decile_levels, levels, at))
+        deciles[0], deciles[-1] = low, high
+        inner = deciles[1:-1] if len(deciles) > 2 else deciles[:0]
+        points[name] = (grid, inner)
+        shown[name] = {f"{q:g}": float(np.interp(q, levels, at)) for q in SHOWN_QUANTILES}
+    parts = [dask.delayed(_counts_at)(part, points) for part in frame[names].to_delayed()]
+    (counted,) = dask.compute(_tree(parts, _add_counts))
+    profiles = {}
+    for name, summary in summaries.items():
+        n = summary["count"]
+        grid, inner = points[name]
+        le, lt, positions = counted[name]
+        profile = ColumnProfile(name, "numeric", source, n, summary["nulls"])
+        profiles[name] = numeric_from_summary(
+            profile,
+            minimum=summary["min"],
+            maximum=summary["max"],
+            mean=summary["mean"],
+            std=summary["std"],
+            distinct=max(int(distinct[name]), ATOMS_MAX + 1, EXACT_DISTINCT + 1),
+            quantiles=shown[name],
+            grid=grid,
+            le=le,
+            lt=lt,
+            edges=np.concatenate([[summary["min"]], inner, [summary["max"]]]),
+            bin_counts=np.diff(np.concatenate([[0], positions, [n]])),
+            atoms=None,
+        )
+    return profiles
+
+
+def _prediction_part(frame: pd.DataFrame, task: str, labels: list[Any] | None) -> pd.DataFrame:
+    """What monitoring calls the prediction (``prediction_series``), for one partition."""
+    import numpy as np
+    import pandas as pd
+
+    if task == "binary":
+        return pd.DataFrame({PREDICTION: frame["proba_1"].to_numpy(dtype="float64")})
+    if task == "multiclass":
+        names = np.asarray([str(v) for v in (labels or [])], dtype=object)
+        codes = frame[CODE].to_numpy().astype("int64")
+        values = names[codes] if len(names) else codes.astype(str)
+        return pd.DataFrame({PREDICTION: pd.Series(values, dtype=object)})
+    return pd.DataFrame({PREDICTION: frame[CODE].to_numpy(dtype="float64")})
+
+
+def build_profile_distributed(
+    features: Any, roles: dict[str, str], predictions: TestPredictions, labels: list[Any] | None
+) -> Profile:
+    """The reference profile of the training features (a dask DataFrame) and the
+    held-out predictions (kept on the workers by the evaluation)."""
+    import dask
+    import dask.dataframe as dd
+    import pandas as pd
+
+    task = predictions.task
+    columns = profile_columns(features[list(roles)], roles, "feature")
+    meta = pd.DataFrame(
+        {PREDICTION: pd.Series([], dtype=object if task == "multiclass" else "float64")}
+    )
+    predicted = dd.from_delayed(
+        [dask.delayed(_prediction_part)(part, task, labels) for part in predictions.parts],
+        meta=meta,
+    )
+    columns.update(profile_columns(predicted, {PREDICTION: prediction_role(task)}, "prediction"))
+    rows = int(features.map_partitions(len).sum().compute())
+    return Profile(columns, rows, predictions.total, task)
+
+
+def write_profile_distributed(
+    package_dir: Path,
+    features: Any,
+    signature: Any,
+    predictions: TestPredictions,
+    labels: list[Any] | None,
+) -> Path:
+    """Write ``profile.json`` into a model package, as the engine's local register step
+    does (``framework.monitoring.profile.write_profile``)."""
+    profile = build_profile_distributed(features, profile_roles(signature), predictions, labels)
+    return save_profile(package_dir, profile)
+
+
+def check_reload(package: Any, x_rows: pd.DataFrame, predictions: TestPredictions) -> str | None:
+    """Predict ``x_rows`` (the first test rows, raw: :func:`evaluation.first_rows`) with
+    the reloaded ``package`` and compare with the evaluation's predictions of the same
+    rows (:func:`evaluation.head`); what differs, or None. The executor raises
+    ``contracts.broken(..., step="register")`` with it, as the local path does."""
+    import numpy as np
+
+    _, codes, proba = head(predictions, len(x_rows))
+    again, _ = package.predict(x_rows)
+    made = proba if proba is not None else codes
+    new = again.proba if again.proba is not None else again.codes
+    if np.asarray(new).shape != np.asarray(made).shape or not np.allclose(
+        np.asarray(new, dtype=float),
+        np.asarray(made, dtype=float),
+        rtol=1e-6,
+        atol=1e-9,
+        equal_nan=True,
+    ):
+        return (
+            "predictions differ after save and load; save must keep everything predict "
+            "uses, at full precision"
+        )
+    return None
