@@ -5,10 +5,15 @@ included, so the run's table shows what was checked and not only what failed.
 A column the table lacks is a failed outcome, never an exception: one typo
 should not hide the verdicts of every other check. Everything is vectorised,
 because checks run on the full table (millions of rows).
+
+Every check also has ``run_distributed(ddf, ctx)`` for ``execution: dask``: the same
+outcomes, word for word, from distributed aggregates of a ``dask.dataframe``
+(:mod:`plugins.dask_execution.checks`); the table never reaches this process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from framework import CheckOutcome, Finding, Register, StepContext, did_you_mean, hookimpl, role_of
@@ -70,13 +75,14 @@ def _counts(values: pd.Series | pd.DataFrame) -> pd.Series:
     return counts[counts > 0]  # a categorical lists its unused categories with 0
 
 
-def _examples(counts: pd.Series) -> str:
-    """The most frequent offending values (``_counts``): ``'x' (3 rows), 'y' (1 row)``."""
+def _examples(counts: pd.Series, distinct: int | None = None) -> str:
+    """The most frequent offending values (``_counts``): ``'x' (3 rows), 'y' (1 row)``.
+    ``distinct``: how many values there are when ``counts`` holds only the first few."""
     shown = ", ".join(
         f"{_plain(v)!r} ({n} row{'s' if n != 1 else ''})"
         for v, n in counts.head(EXAMPLES_SHOWN).items()
     )
-    more = len(counts) - EXAMPLES_SHOWN
+    more = (len(counts) if distinct is None else distinct) - EXAMPLES_SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
 
 
@@ -118,6 +124,9 @@ class RequiredColumns:
             else _missing_column(self.name, column, frame)
             for column in self.columns
         ]
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        return self.run(ddf, ctx)  # names only: the dask frame's metadata answers
 
 
 # ---------------------------------------------------------------------------
@@ -207,13 +216,61 @@ class Dtypes:
         if column not in frame.columns:
             return _missing_column(self.name, column, frame)
         series = frame[column]
-        observed = str(series.dtype)
-        if _has_kind(series, kind):
+        return self._verdict(
+            column,
+            kind,
+            str(series.dtype),
+            _has_kind(series, kind),
+            lambda: _whole_numbers_with_nulls(series),
+        )
+
+    def _verdict(
+        self, column: str, kind: str, observed: str, has: bool, whole: Callable[[], bool]
+    ) -> CheckOutcome:
+        if has:
             return CheckOutcome(self.name, True, column, observed, kind, f"{observed} is {kind}")
         detail = f"dtype {observed} is not {kind}"
-        if kind == "integer" and _whole_numbers_with_nulls(series):
+        if kind == "integer" and whole():
             detail += " (whole numbers, but missing values make pandas store them as float)"
         return CheckOutcome(self.name, False, column, observed, kind, detail)
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """Kinds from the dtypes; values are looked at only where the local check looks
+        (an object column judged as text, a float column expected to be whole numbers)."""
+        from plugins.dask_execution.checks import per_partition
+
+        outcomes = []
+        for column, kind in self.columns.items():
+            if column not in ddf.columns:
+                outcomes.append(_missing_column(self.name, column, ddf))
+                continue
+            meta = ddf._meta[column]
+            has = _has_kind(meta, kind)
+            if kind == "string" and meta.dtype == object:  # values decide, as for pandas
+                has = all(per_partition(ddf[[column]], _all_text, column))
+
+            def whole(column: str = column) -> bool:
+                facts = per_partition(ddf[[column]], _whole_facts, column)
+                nulls = any(f[0] for f in facts)
+                return nulls and all(f[1] for f in facts)
+
+            outcomes.append(self._verdict(column, kind, str(meta.dtype), has, whole))
+        return outcomes
+
+
+def _all_text(part: pd.DataFrame, number: int, column: str) -> bool:
+    return _has_kind(part[column], "string")
+
+
+def _whole_facts(part: pd.DataFrame, number: int, column: str) -> tuple[bool, bool]:
+    """(has missing values, every present value is a whole number) of one partition."""
+    from pandas.api import types
+
+    series = part[column]
+    if not types.is_float_dtype(series.dtype):
+        return False, False
+    values = series.dropna()
+    return bool(series.isna().any()), bool((values == values.round()).all())
 
 
 # ---------------------------------------------------------------------------
@@ -273,7 +330,9 @@ class Range:
     def run(self, frame: pd.DataFrame, ctx: StepContext) -> list[CheckOutcome]:
         return [self._judge(frame, column) for column in self.columns]
 
-    def _judge(self, frame: pd.DataFrame, column: str) -> CheckOutcome:
+    def _judge(self, frame: pd.DataFrame, column: str, facts: Any = None) -> CheckOutcome:
+        """One column's verdict; ``facts`` (rows, present, min, max, below, above) are
+        computed here from the frame, or given (by ``run_distributed``)."""
         if column not in frame.columns:
             return _missing_column(self.name, column, frame)
         series = frame[column]
@@ -286,33 +345,78 @@ class Range:
             low, high = (_bound_for(series, b) for b in (self.low, self.high))
         except (TypeError, ValueError) as exc:
             return CheckOutcome(self.name, False, column, str(series.dtype), expected, str(exc))
-        values = series.dropna()
-        if values.empty:
+        if facts is None:
+            facts = _range_facts(frame, 0, column, low, high, self.inclusive)
+        rows, present, smallest, largest, below, above = facts
+        if present == 0:
             return CheckOutcome(self.name, True, column, "all missing", expected, "no values")
-        observed = f"min {_text(values.min())}, max {_text(values.max())}"
+        observed = f"min {_text(smallest)}, max {_text(largest)}"
         problems = []
-        if low is not None:
-            below = values < low if self.inclusive else values <= low
-            if below.any():
-                problems.append(
-                    f"{int(below.sum())} of {len(values)} values below {_text(low)} "
-                    f"(min seen {_text(values.min())})"
-                )
-        if high is not None:
-            above = values > high if self.inclusive else values >= high
-            if above.any():
-                problems.append(
-                    f"{int(above.sum())} of {len(values)} values above {_text(high)} "
-                    f"(max seen {_text(values.max())})"
-                )
-        nulls = len(series) - len(values)
+        if low is not None and below:
+            problems.append(
+                f"{below} of {present} values below {_text(low)} (min seen {_text(smallest)})"
+            )
+        if high is not None and above:
+            problems.append(
+                f"{above} of {present} values above {_text(high)} (max seen {_text(largest)})"
+            )
+        nulls = rows - present
         ignored = f" ({nulls} missing ignored)" if nulls else ""
         if problems:
             return CheckOutcome(
                 self.name, False, column, observed, expected, "; ".join(problems) + ignored
             )
-        detail = f"all {len(values)} values {expected}{ignored}"
+        detail = f"all {present} values {expected}{ignored}"
         return CheckOutcome(self.name, True, column, observed, expected, detail)
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """Counts, min and max per partition, combined: the local verdicts."""
+        from plugins.dask_execution.checks import per_partition
+
+        outcomes = []
+        for column in self.columns:
+            meta = ddf._meta
+            facts = None
+            if column in ddf.columns and role_of(meta[column]) in ("numeric", "datetime"):
+                try:
+                    low, high = (_bound_for(meta[column], b) for b in (self.low, self.high))
+                except (TypeError, ValueError):
+                    pass  # _judge says why, from the metadata alone
+                else:
+                    parts = per_partition(
+                        ddf[[column]], _range_facts, column, low, high, self.inclusive
+                    )
+                    facts = _combine_range_facts(parts)
+            outcomes.append(self._judge(meta, column, facts))
+        return outcomes
+
+
+def _range_facts(
+    frame: pd.DataFrame, number: int, column: str, low: Any, high: Any, inclusive: bool
+) -> tuple[int, int, Any, Any, int, int]:
+    """(rows, present values, min, max, below low, above high) of one frame or partition."""
+    series = frame[column]
+    values = series.dropna()
+    if values.empty:
+        return len(series), 0, None, None, 0, 0
+    below = above = 0
+    if low is not None:
+        below = int((values < low).sum() if inclusive else (values <= low).sum())
+    if high is not None:
+        above = int((values > high).sum() if inclusive else (values >= high).sum())
+    return len(series), len(values), values.min(), values.max(), below, above
+
+
+def _combine_range_facts(parts: list[tuple[int, int, Any, Any, int, int]]) -> tuple[Any, ...]:
+    seen = [p for p in parts if p[1]]
+    return (
+        sum(p[0] for p in parts),
+        sum(p[1] for p in parts),
+        min((p[2] for p in seen), default=None),
+        max((p[3] for p in seen), default=None),
+        sum(p[4] for p in parts),
+        sum(p[5] for p in parts),
+    )
 
 
 def _bound_for(series: pd.Series, bound: Any) -> Any:
@@ -371,13 +475,33 @@ class AllowedValues:
         series = frame[self.column]
         values = series.dropna()
         offending = values[~values.isin(self.values)]
-        if offending.empty:
-            detail = f"all {len(values)} values allowed"
-            return [CheckOutcome(self.name, True, self.column, [], self.values, detail)]
-        counts = _counts(offending)
+        return [self._verdict(len(values), len(offending), _counts(offending))]
+
+    def _verdict(
+        self, present: int, offending: int, counts: pd.Series, distinct: int | None = None
+    ) -> CheckOutcome:
+        if offending == 0:
+            detail = f"all {present} values allowed"
+            return CheckOutcome(self.name, True, self.column, [], self.values, detail)
         observed = [_plain(v) for v in counts.index[:EXAMPLES_SHOWN]]
-        detail = f"{len(offending)} of {len(values)} values not allowed: {_examples(counts)}"
-        return [CheckOutcome(self.name, False, self.column, observed, self.values, detail)]
+        detail = f"{offending} of {present} values not allowed: {_examples(counts, distinct)}"
+        return CheckOutcome(self.name, False, self.column, observed, self.values, detail)
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """The offending values counted on the cluster; the five most frequent come back."""
+        from plugins.dask_execution.checks import counted
+
+        if self.column not in ddf.columns:
+            return [_missing_column(self.name, self.column, ddf)]
+        column, allowed = self.column, self.values
+        found = counted(
+            ddf[[column]],
+            [column],
+            lambda rows: ~rows[column].isin(allowed),
+            shown=EXAMPLES_SHOWN,
+            also=[ddf[column].count()],
+        )
+        return [self._verdict(int(found.also[0]), found.rows, found.top, found.distinct)]
 
 
 # ---------------------------------------------------------------------------
@@ -413,8 +537,22 @@ class MaxNullFraction:
         wanted = self.columns if self.columns is not None else [str(c) for c in frame.columns]
         present = [c for c in wanted if c in frame.columns]
         null_counts = frame[present].isna().sum()  # one vectorised pass for all columns
+        return self._verdicts(frame, wanted, null_counts, len(frame))
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """Missing values counted per partition and summed."""
+        from plugins.dask_execution.checks import per_partition
+
+        wanted = self.columns if self.columns is not None else [str(c) for c in ddf.columns]
+        present = list(dict.fromkeys(c for c in wanted if c in ddf.columns))
+        parts = per_partition(ddf[present] if present else ddf, _null_counts, present)
+        nulls = {c: sum(p[1][c] for p in parts) for c in present}
+        return self._verdicts(ddf, wanted, nulls, sum(p[0] for p in parts))
+
+    def _verdicts(
+        self, frame: Any, wanted: list[str], null_counts: Any, rows: int
+    ) -> list[CheckOutcome]:
         expected = f"<= {_text(self.max)}"
-        rows = len(frame)
         outcomes = []
         for column in wanted:
             if column not in frame.columns:
@@ -428,6 +566,11 @@ class MaxNullFraction:
                 CheckOutcome(self.name, passed, column, round(fraction, 4), expected, detail)
             )
         return outcomes
+
+
+def _null_counts(part: pd.DataFrame, number: int, columns: list[str]) -> tuple[int, dict]:
+    counts = part[columns].isna().sum()
+    return len(part), {c: int(counts[c]) for c in columns}
 
 
 # ---------------------------------------------------------------------------
@@ -476,15 +619,50 @@ class Unique:
         rows = frame[key].dropna(how="any")
         duplicated = rows.duplicated(keep="first")
         count = int(duplicated.sum())
+        if count == 0:
+            return self._verdict(key, len(rows), 0, None)
+        repeated = rows[rows.duplicated(keep=False)]
+        counts = _counts(repeated[key[0]] if len(key) == 1 else repeated)
+        return self._verdict(key, len(rows), count, counts)
+
+    def _verdict(
+        self,
+        key: list[str],
+        rows: int,
+        count: int,
+        counts: pd.Series | None,
+        distinct: int | None = None,
+    ) -> CheckOutcome:
         label = ", ".join(key)
         what = "key" if len(key) > 1 else "value"
-        if count == 0:
-            detail = f"all {len(rows)} {what}s unique"
+        if count == 0 or counts is None:
+            detail = f"all {rows} {what}s unique"
             return CheckOutcome(self.name, True, label, 0, 0, detail)
-        repeated = rows[rows.duplicated(keep=False)]
-        examples = _examples(_counts(repeated[key[0]] if len(key) == 1 else repeated))
-        detail = f"{count} of {len(rows)} rows repeat an earlier {what}: {examples}"
+        examples = _examples(counts, distinct)
+        detail = f"{count} of {rows} rows repeat an earlier {what}: {examples}"
         return CheckOutcome(self.name, False, label, count, 0, detail)
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """Keys counted on the cluster: repeats = rows - distinct keys; the five most
+        repeated come back."""
+        missing = [c for c in self.columns if c not in ddf.columns]
+        if self.together:
+            if missing:
+                return [_missing_column(self.name, c, ddf) for c in missing]
+            return [self._judge_distributed(ddf, self.columns)]
+        return [
+            _missing_column(self.name, c, ddf)
+            if c in missing
+            else self._judge_distributed(ddf, [c])
+            for c in self.columns
+        ]
+
+    def _judge_distributed(self, ddf: Any, key: list[str]) -> CheckOutcome:
+        from plugins.dask_execution.checks import counted
+
+        found = counted(ddf[key], key, shown=EXAMPLES_SHOWN, repeated_only=True)
+        count = found.rows - found.distinct
+        return self._verdict(key, found.rows, count, found.top, found.repeated)
 
 
 # ---------------------------------------------------------------------------
@@ -519,7 +697,15 @@ class RowCount:
         return []
 
     def run(self, frame: pd.DataFrame, ctx: StepContext) -> list[CheckOutcome]:
-        rows = len(frame)
+        return self._verdict(len(frame))
+
+    def run_distributed(self, ddf: Any, ctx: StepContext) -> list[CheckOutcome]:
+        """Rows counted per partition on the workers."""
+        from plugins.dask_execution.checks import per_partition
+
+        return self._verdict(sum(per_partition(ddf, _length)))
+
+    def _verdict(self, rows: int) -> list[CheckOutcome]:
         expected = _bounds_text(self.low, self.high)
         too_few = self.low is not None and rows < self.low
         too_many = self.high is not None and rows > self.high
@@ -530,6 +716,10 @@ class RowCount:
         else:
             detail = f"{rows} rows"
         return [CheckOutcome(self.name, not (too_few or too_many), None, rows, expected, detail)]
+
+
+def _length(part: pd.DataFrame, number: int) -> int:
+    return len(part)
 
 
 CHECKS: tuple[tuple[type, dict[str, Any], str], ...] = (

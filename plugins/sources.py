@@ -164,6 +164,15 @@ def _dask_dataframe() -> Any:
     return dd
 
 
+def _pandas_strings() -> Any:
+    """Build a dask frame with the text dtype pandas itself reads (``str``, missing as
+    NaN), not Dask's own (``string``, missing as NA): the same dtypes, values, checks'
+    words and hashes as the local path. Decided when the frame is built."""
+    import dask
+
+    return dask.config.set({"dataframe.convert-string": False})
+
+
 def _decimals_as_floats_lazy(ddf: Any) -> Any:
     """Decimal columns (Arrow ``decimal128``) as float64, as :func:`decimals_as_floats`
     does for a pandas frame: every later step expects a float of a number."""
@@ -421,15 +430,16 @@ class CsvSource:
             blocksize = None  # a compressed stream cannot be cut into blocks
         options = self._options()
         try:
-            ddf = dd.read_csv(
-                [str(path) for path in files],
-                blocksize=blocksize,
-                na_values=self.na_values or None,
-                parse_dates=self.parse_dates or None,
-                usecols=self.columns,
-                dtype=self.dtypes or None,
-                **options,
-            )
+            with _pandas_strings():
+                ddf = dd.read_csv(
+                    [str(path) for path in files],
+                    blocksize=blocksize,
+                    na_values=self.na_values or None,
+                    parse_dates=self.parse_dates or None,
+                    usecols=self.columns,
+                    dtype=self.dtypes or None,
+                    **options,
+                )
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"cannot decode {where} as {self.encoding}: {exc.reason}",
@@ -644,9 +654,10 @@ class ParquetSource:
         )
         self._require_named_columns(target, where)
         try:
-            ddf = dd.read_parquet(
-                target if isinstance(target, list) else str(target), columns=self.columns
-            )
+            with _pandas_strings():
+                ddf = dd.read_parquet(
+                    target if isinstance(target, list) else str(target), columns=self.columns
+                )
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
             raise DataError(
                 f"cannot read Parquet data {where}: {exc}", hint=NOT_PARQUET_HINT
@@ -869,13 +880,14 @@ class SqlSource:
             raise DataError(f"table {self.table} not found in {shown}")
         _require_columns([self.index_col], names, f"table {self.table}")
         try:
-            ddf = dd.read_sql_table(
-                name,
-                url,
-                index_col=self.index_col,
-                npartitions=self.npartitions,
-                schema=schema,
-            )
+            with _pandas_strings():
+                ddf = dd.read_sql_table(
+                    name,
+                    url,
+                    index_col=self.index_col,
+                    npartitions=self.npartitions,
+                    schema=schema,
+                )
         except (sqlalchemy.exc.SQLAlchemyError, ValueError, TypeError) as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise DataError(
