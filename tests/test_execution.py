@@ -397,3 +397,16 @@ def test_validate_and_plan_stay_free_of_dask_and_pandas(bc: Path) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
+
+
+def test_plan_does_not_read_the_table_in_this_process_for_another_executor(
+    cli, bc: Path, picky: None
+) -> None:
+    with_execution(bc, "execution:\n  type: picky\n")
+    text = cli("plan", bc)
+    assert text.code == 0, text.err
+    assert "columns not previewed: execution picky reads the source on its workers" in text.out
+    assert "columns of the source" not in text.out
+    data = json.loads(cli("plan", bc, "--json").out)["data"]
+    assert list(data) == ["not_read"]
+    assert "columns of the source" in cli("plan", bc, "--set", "execution.type=local").out

@@ -53,6 +53,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from framework.execution import DEFAULT as DEFAULT_EXECUTION
     from framework.plan import execution_lines, make_plan, metrics_for, planned_execution
 
     plugins = plugins_for(args)
@@ -61,8 +62,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     metrics = metrics_for(spec, plugins)
     execution = planned_execution(spec, plugins)
     where = execution_lines(spec, plugins)
-    data, data_error = None, None
-    if not args.no_data:
+    data, data_error, data_note = None, None, None
+    if not args.no_data and spec.execution.type != DEFAULT_EXECUTION:
+        # the preview reads the whole table here, with pandas: what the executor avoids
+        data_note = (
+            f"columns not previewed: execution {spec.execution.type} reads the source on "
+            "its workers, not in this process (execution: local previews them)"
+        )
+    elif not args.no_data:
         from framework.errors import UserError
         from framework.feature_preview import preview_data
         from framework.redact import scrub_text
@@ -83,7 +90,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "execution": {**execution.to_dict(), "describe": where},
                 "metrics": metrics,
                 "gate": [t.__dict__ for t in spec.gate],
-                "data": data.to_dict() if data else {"error": data_error},
+                "data": data.to_dict() if data else _data_problem(data_note, data_error),
             }
         )
         return 2 if data_error else 0
@@ -91,11 +98,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     print_plan(spec, steps, metrics, data)
     _print_execution(execution, where)
+    if data_note:
+        print(data_note)
     if data_error:
         print(f"error: cannot read the source to show its columns: {data_error}", file=sys.stderr)
         print("  (plan --no-data shows the plan without reading the source)", file=sys.stderr)
         return 2
     return 0
+
+
+def _data_problem(note: str | None, error: str | None) -> dict[str, Any]:
+    """``plan --json``'s ``data`` when no columns are shown: why not."""
+    return {"not_read": note} if note else {"error": error}
 
 
 def _print_execution(execution: Any, where: list[str]) -> None:
