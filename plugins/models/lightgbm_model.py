@@ -322,6 +322,9 @@ class LightGBMModel:
         from lightgbm.dask import DaskLGBMRegressor
 
         self.task = ctx.task
+        # computed once: the passes below and LightGBM's own would each reread the source
+        # (LightGBM holds the training partitions in worker memory anyway)
+        X, y = client.persist([X, y])
         X, y = _nonempty_partitions(_known_categories(X), y)
         self.features = [str(name) for name in X.columns]
         self.n_classes = 0 if ctx.task == "regression" else class_count(ctx.task, _top(y))
