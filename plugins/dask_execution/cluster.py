@@ -7,7 +7,9 @@ specops started is shut down with its worker processes.
 
 A LocalCluster binds its scheduler, workers and dashboard to 127.0.0.1 (nothing is
 exposed to the network unless ``dashboard_address`` says otherwise) and its worker
-processes run this Python, so they import specops' plugins like the client does. A
+processes run this Python, so they import specops' plugins like the client does;
+their stdout is discarded (LightGBM's network prints there, and it is this process's
+stdout, which ``--json`` owns), their logs still reach stderr. A
 remote cluster's workers need specops (and every plugin the spec uses) installed in
 the same versions: tasks carry plugin functions and components by reference.
 
@@ -181,10 +183,34 @@ def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Ite
     try:
         say(_started_line(cluster, workers, threads, settings.dashboard_address))
         with Client(cluster, timeout=settings.timeout, set_as_default=True) as client:
+            client.register_plugin(_quiet_stdout(), name="specops-quiet-stdout")
             _wait_for_workers(client, workers, settings.timeout, "the LocalCluster")
             yield client
     finally:
         cluster.close()
+
+
+def _quiet_stdout() -> Any:
+    """A worker plugin sending the worker process's stdout to /dev/null. LocalCluster
+    workers inherit this process's stdout, where LightGBM's network (C++, whatever its
+    verbosity) prints its port search: it would land in ``specops run --json``'s
+    output. Worker logs (Python logging, to stderr) are kept. Registered on the client,
+    so a worker restarted by its nanny gets it too."""
+    from distributed import WorkerPlugin
+
+    class QuietStdout(WorkerPlugin):
+        idempotent = True
+
+        def setup(self, worker: Any) -> None:
+            import os
+            import sys
+
+            sys.stdout.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+
+    return QuietStdout()
 
 
 def _started_line(cluster: Any, workers: int, threads: int, dashboard: str | None) -> str:

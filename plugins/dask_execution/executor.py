@@ -153,13 +153,9 @@ class DaskExecutor:
         what to use instead; and cluster params that contradict each other."""
         found: list[tuple[str, Finding]] = []
         for component in [spec.source, *spec.checks, spec.split, *spec.preprocess, spec.model]:
-            hint = _refusal(plugins, component, NEEDS[component.kind][0])
-            if hint is not None:
-                message = (
-                    f"{_kind_name(component.kind)} '{component.type}' {WHAT[component.kind]}: "
-                    "it cannot run with execution type dask"
-                )
-                found.append((component.path, Finding(message, hint=hint)))
+            finding = _refusal(spec, plugins, component)
+            if finding is not None:
+                found.append((component.path, finding))
         if self.settings.address:
             for key in ("n_workers", "threads_per_worker", "memory_limit"):
                 if getattr(self.settings, key) is not None:
@@ -306,10 +302,7 @@ class DaskExecutor:
                 thresholds=sides.thresholds,
             ),
         )
-        signature = _with_training_categories(table.signature, rows)
-        classes = None
-        if table.labels is not None:
-            classes = int(rows.y_train.nunique().compute())
+        signature, classes = _with_training_categories(table.signature, rows)
         return Split(
             data=rows,
             train_rows=sides.train_rows,
@@ -502,22 +495,23 @@ def _fingerprints(part: Any, columns: list[str]) -> Any:
     return pd.Series(row_hashes(part, columns), index=part.index, name=FINGERPRINT, dtype="uint64")
 
 
-def _with_training_categories(signature: Any, rows: _Rows) -> Any:
+def _with_training_categories(signature: Any, rows: _Rows) -> tuple[Any, int | None]:
     """The signature with the categories the training split holds (as the local
-    executor's ``training_categories``: sorted, unseen ones missing at prediction);
-    ``rows`` casts both sides to them from now on."""
-    import dask
-
+    executor's ``training_categories``: sorted, unseen ones missing at prediction), and
+    the number of classes among the training targets (None for regression); ``rows``
+    casts both sides to those categories from now on. One pass over the training rows;
+    only distinct values reach this process."""
+    categorical = [c.name for c in signature.columns if c.role == "categorical"]
+    wanted = [TYPED + name for name in categorical]
+    if rows.labels is not None:
+        wanted.append(CODES)
+    found = _distinct(rows.train, wanted) if wanted else {}
+    classes = len(found[CODES]) if rows.labels is not None else None
+    if not categorical:
+        return signature, classes
     from framework.signature import ColumnSignature, Signature
 
-    categorical = [c.name for c in signature.columns if c.role == "categorical"]
-    if not categorical:
-        return signature
-    train = rows.train
-    found = dask.compute(*[train[TYPED + name].dropna().unique() for name in categorical])
-    categories = {
-        name: _sorted_categories(values) for name, values in zip(categorical, found, strict=True)
-    }
+    categories = {name: _sorted_categories(found[TYPED + name]) for name in categorical}
     rows.categories = categories
     columns = [
         ColumnSignature(c.name, "categorical", "category", [_python(v) for v in categories[c.name]])
@@ -525,7 +519,31 @@ def _with_training_categories(signature: Any, rows: _Rows) -> Any:
         else c
         for c in signature.columns
     ]
-    return Signature(tuple(columns))
+    return Signature(tuple(columns)), classes
+
+
+def _distinct(frame: Any, columns: list[str]) -> dict[str, Any]:
+    """Each column's distinct non-missing values: per partition on the workers, merged
+    here (a per-partition reduction, not Dask's shuffle-based ``unique``)."""
+    import dask
+    import numpy as np
+    import pandas as pd
+
+    parts = dask.compute(
+        *[dask.delayed(_partition_distinct)(p, columns) for p in frame.to_delayed()]
+    )
+    return {
+        name: pd.unique(np.concatenate([np.asarray(part[name], dtype=object) for part in parts]))
+        if parts
+        else np.array([], dtype=object)
+        for name in columns
+    }
+
+
+def _partition_distinct(part: Any, columns: list[str]) -> dict[str, Any]:
+    import numpy as np
+
+    return {name: np.asarray(part[name].dropna().unique(), dtype=object) for name in columns}
 
 
 def _sorted_categories(values: Any) -> Any:
@@ -627,29 +645,50 @@ def _worker_lost(lost: set[str], what: str) -> WorkerLost:
     )
 
 
-def _refusal(plugins: Plugins, component: ComponentSpec, method: str) -> str | None:
-    """None when the component can run on Dask; else what to use instead: its own
-    ``distributed_instead`` when it says, else the kind's usual advice.
+def _refusal(spec: Spec, plugins: Plugins, component: ComponentSpec) -> Finding | None:
+    """None when the component can run on Dask, else why not and what to use instead.
 
-    A component has to have ``method``; a splitter must also say it runs distributed (a
-    shuffle or time split has the method but no rule to apply). Read on the class when
-    the factory is one, else on a built component (factories are cheap)."""
+    Splitters and transforms are judged by their step modules' own rules (a splitter
+    must declare a content rule, a transform a distributed fit); the other kinds must
+    have their distributed method (read on the class when the factory is one, else on
+    a built component: factories are cheap). A component's ``distributed_instead``
+    text, when it has one, is the advice given."""
     entry = plugins.registry.find(component.kind, component.type)
     if entry is None:
         return None  # an unknown type is validate's own finding, not ours
     subject: Any = entry.factory
-    if not isinstance(subject, type) or component.kind == "split":
+    if not isinstance(subject, type) or component.kind in ("split", "transform"):
         try:
             subject = plugins.build(component.kind, component.type, component.kwargs())
         except Exception:  # bad params: reported by validate's schema pass
             return None
-    runs = callable(getattr(subject, method, None))
-    if component.kind == "split":
-        runs = runs and bool(getattr(subject, "distributed", True))
-    if runs:
+    if component.kind in ("split", "transform"):
+        why = _step_refusal(spec, component, subject)
+        if why is None:
+            return None
+        message, _, rest = why.partition("; use ")
+        return Finding(message, hint=f"use {rest}" if rest else None)
+    method, advice = NEEDS[component.kind]
+    if callable(getattr(subject, method, None)):
         return None
     instead = getattr(subject, "distributed_instead", None)
-    return instead if isinstance(instead, str) and instead else NEEDS[component.kind][1]
+    return Finding(
+        f"{_kind_name(component.kind)} '{component.type}' {WHAT[component.kind]}: "
+        "it cannot run with execution type dask",
+        hint=instead if isinstance(instead, str) and instead else advice,
+    )
+
+
+def _step_refusal(spec: Spec, component: ComponentSpec, built: Any) -> str | None:
+    if component.kind == "transform":
+        from plugins.dask_execution.transforms import refusal
+
+        return refusal(built, component.type)
+    from framework.components import StepContext
+    from plugins.dask_execution.split import refusal
+
+    ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
+    return refusal(built, component.type, ctx)
 
 
 def _kind_name(kind: str) -> str:
