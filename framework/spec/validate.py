@@ -10,7 +10,10 @@ Passes, each adding to one list so the user sees all problems at once:
 4. components: each type registered, its params against its own schema, then
    the component's own static findings (a data file that does not exist);
 5. meaning: metrics that fit the task, thresholds that can be met, target and
-   feature lists that agree.
+   feature lists that agree;
+6. execution: on a spec valid otherwise, the executor (``execution:``, default
+   ``local``) names the components it cannot run (a scikit-learn model on ``dask``),
+   each at that component's line.
 """
 
 from __future__ import annotations
