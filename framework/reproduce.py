@@ -10,6 +10,11 @@ the versions of the core packages; the rerun uses what is installed now. Each
 difference is listed, and a result that changed names them as its likely cause
 ("model knn: specops-contrib-demo 0.3.1 then, 0.4.0 now"), so an upgrade that
 changed behaviour is not a mystery.
+
+A run recorded before specops chose rows by content (its lineage has no
+``rows_method``) reruns its ``random``/``stratified`` split with ``method: shuffle``,
+the permutation it used then, so it still reproduces exactly; the effective spec is
+compared as the run stored it.
 """
 
 from __future__ import annotations
@@ -99,12 +104,18 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
     recorded_plugins = record.lineage.get("plugins")
     if isinstance(recorded_plugins, dict):
         _require_plugins(recorded_plugins, plugins, run_id)
+    rerun_document = with_rows_method_of(document, record.lineage)
     with tempfile.TemporaryDirectory(prefix="specops-reproduce-") as tmp:
         spec_file = Path(tmp) / "spec.yaml"
-        spec_file.write_text(yaml.safe_dump(document, sort_keys=False))
+        spec_file.write_text(yaml.safe_dump(rerun_document, sort_keys=False))
         scratch = Path(tmp) / "store"
         try:
             spec = load_spec(spec_file, plugins)
+            config_hash = spec.config_hash
+            if rerun_document is not document:  # compare the spec as the run stored it
+                stored_file = Path(tmp) / "stored-spec.yaml"
+                stored_file.write_text(yaml.safe_dump(document, sort_keys=False))
+                config_hash = load_spec(stored_file, plugins).config_hash
             result = Engine(spec, plugins, store_root=scratch, deploy=False).run()
         except SpecError as exc:
             raise _pointing_at_run(exc, run_id) from exc
@@ -115,7 +126,7 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
             rerun.close()
     copy_version = copies[0] if copies else None
     outcome = Reproduction(run_id, result.run.run_id, record.data_hash)
-    outcome.comparisons.append(_compare_config(record.lineage.get("config_hash"), spec.config_hash))
+    outcome.comparisons.append(_compare_config(record.lineage.get("config_hash"), config_hash))
     environment = _compare_plugins(recorded_plugins, plugins)
     environment += _compare_packages(record.lineage.get("packages"), recorded_plugins)
     outcome.comparisons += environment
@@ -153,6 +164,31 @@ def _rerun_document(spec: dict[str, Any], data_hash: str, store_root: Path) -> d
     document["deploy"] = []
     document.pop("store", None)
     return document
+
+
+SHUFFLED_BEFORE = ("random", "stratified")
+"""Splits that shuffled positions before rows were chosen by content."""
+
+
+def with_rows_method_of(document: dict[str, Any], lineage: dict[str, Any]) -> dict[str, Any]:
+    """The rerun's spec: ``document`` itself, or for a run recorded before the content
+    split (no ``rows_method`` in its lineage) a copy whose random/stratified split
+    says ``method: shuffle``, how that run chose its rows."""
+    from framework.execution.rows import LINEAGE_KEY
+    from framework.spec.validate import default_split
+
+    if lineage.get(LINEAGE_KEY):
+        return document
+    data = document.get("data")
+    if not isinstance(data, dict):
+        return document
+    split = data.get("split") or default_split(str(document.get("task")))
+    params = split.get("params") or {}
+    if split.get("type") not in SHUFFLED_BEFORE or "method" in params:
+        return document
+    rerun = copy.deepcopy(document)
+    rerun["data"]["split"] = {**split, "params": {**params, "method": "shuffle"}}
+    return rerun
 
 
 def _require_environment(document: dict[str, Any], run_id: str) -> None:

@@ -150,3 +150,36 @@ def test_reproduce_errors_name_the_run_not_a_temporary_file(cli, bc_spec: Path) 
     assert "specops-reproduce-" not in result.err
     assert f"run {run_id}" in result.err and "n_estimatorz" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_run_from_before_the_content_split_reruns_its_shuffle() -> None:
+    from framework.reproduce import with_rows_method_of
+
+    old = {
+        "task": "binary",
+        "data": {"split": {"type": "stratified", "params": {"test_size": 0.3}}},
+    }
+    rerun = with_rows_method_of(old, {"spec_hash": "x"})  # no rows_method: an older specops
+    assert rerun["data"]["split"]["params"] == {"test_size": 0.3, "method": "shuffle"}
+    assert "method" not in old["data"]["split"]["params"]  # the stored spec is left alone
+    # the default split of a spec without one is the one made explicit
+    bare = with_rows_method_of({"task": "regression", "data": {}}, {})
+    assert bare["data"]["split"] == {"type": "random", "params": {"method": "shuffle"}}
+    # a run that recorded its method, a time split or an explicit method: unchanged
+    assert with_rows_method_of(old, {"rows_method": "content/1"}) is old
+    timed = {"task": "binary", "data": {"split": {"type": "time", "params": {"column": "t"}}}}
+    assert with_rows_method_of(timed, {}) is timed
+    chosen = {
+        "task": "binary",
+        "data": {"split": {"type": "random", "params": {"method": "content"}}},
+    }
+    assert with_rows_method_of(chosen, {}) is chosen
+
+
+def test_a_new_run_records_its_rows_method(cli, bc_spec: Path) -> None:
+    assert cli("run", bc_spec).code == 0
+    run_id = last_run_id(bc_spec.parent)
+    [(lineage,)] = store_rows(
+        bc_spec.parent / ".specops", f"SELECT lineage_json FROM runs WHERE id = '{run_id}'"
+    )
+    assert json.loads(lineage)["rows_method"] == "content/1"
