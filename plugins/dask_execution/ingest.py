@@ -35,12 +35,12 @@ with unknown categories), ``rows``, ``columns`` and ``data_hash``.
 
 The data hash is NOT the local path's :func:`framework.lineage.frame_hash`: that one
 hashes rows in order, which a partitioned table has no cheap way to do. This one is
-order-independent: sha256 of the column names and dtypes, the row count and two
-64-bit sums (mod 2**64) of every row's ``pandas.util.hash_pandas_object`` under two
-keys. The same rows in another order or partitioning give the same hash; the same
-data ingested locally gives a different one (the hash names the executor's scheme:
-``dask-rows/1:`` is never a prefix of a local sha256... it is stored as plain hex, so
-the two schemes simply never compare equal).
+order-independent: sha256 of the scheme's name (``dask-rows/1``), the column names and
+dtypes, the row count and two 64-bit sums (mod 2**64) over the rows, of each row's
+``pandas.util.hash_pandas_object`` and of a splitmix64 remix of it. The same rows in
+another order or partitioning give the same hash (a snapshot read back included); the
+same data ingested locally gives a different one, so a champion trained locally is
+never taken to have trained on "the same data" as a Dask candidate by its hash.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 
 EXAMPLES = 3  # values named in a bad-value message (framework.signature.MAX_EXAMPLES)
 MISSING_ROWS = 5  # rows named for a missing target (as the local engine)
-HASH_KEYS = ("0123456789123456", "specops-rows/1.0")
 HASH_SCHEME = "dask-rows/1"
 
 
@@ -230,6 +229,21 @@ def _boolean_bad(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values, values.isna() & series.notna()
 
 
+def _hash_sums(rows: Any) -> list[int]:
+    """Two order-independent sums (mod 2**64) of a partition's row hashes: of the hashes
+    and of a splitmix64 remix of them, 128 bits of multiset fingerprint for one pass
+    of ``hash_pandas_object``."""
+    import numpy as np
+
+    hashes = np.asarray(rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = hashes + np.uint64(0x9E3779B97F4A7C15)
+        mixed = (mixed ^ (mixed >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        mixed = (mixed ^ (mixed >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mixed = mixed ^ (mixed >> np.uint64(31))
+    return [int(hashes.sum(dtype=np.uint64)), int(mixed.sum(dtype=np.uint64))]
+
+
 def _first(series: pd.Series, mask: Any, limit: int) -> dict[str, Any]:
     """How many rows ``mask`` marks, and the first ``limit`` (partition positions, values)."""
     import numpy as np
@@ -267,7 +281,6 @@ def partition_stats(
 ) -> dict[str, Any]:
     """One partition reduced to small facts (runs on a worker). ``checks``: column ->
     'numeric' or 'boolean', the columns whose values must convert to that role."""
-    import numpy as np
     import pandas as pd
 
     stats: dict[str, Any] = {"rows": len(part)}
@@ -278,14 +291,7 @@ def partition_stats(
             kinds[str(name)] = kind
     stats["kinds"] = kinds
     try:
-        stats["hash"] = [
-            int(
-                pd.util.hash_pandas_object(part, index=False, hash_key=key)
-                .to_numpy()
-                .sum(dtype=np.uint64)
-            )
-            for key in HASH_KEYS
-        ]
+        stats["hash"] = _hash_sums(pd.util.hash_pandas_object(part, index=False).to_numpy())
     except TypeError:  # unhashable (nested) values: refused as unusable before it matters
         stats["hash"] = [0, 0]
     if target is not None and target in part.columns:
@@ -358,7 +364,7 @@ def table_stats(
     results = list(compute_data(*parts))
     partition_rows = [r["rows"] for r in results]
     offsets = np.concatenate([[0], np.cumsum(partition_rows)[:-1]]).astype(int).tolist()
-    sums = [sum(r["hash"][i] for r in results) % (1 << 64) for i in range(len(HASH_KEYS))]
+    sums = [sum(r["hash"][i] for r in results) % (1 << 64) for i in range(2)]
     names = [str(c) for c in ddf.columns]
     stats = TableStats(
         rows=int(sum(partition_rows)),
@@ -510,7 +516,9 @@ def _refuse_text_numbers(ddf: Any, columns: list[str], sample_rows: int) -> None
         return
     from framework.signature import infer_signature
 
-    sample = ddf[columns].head(sample_rows, npartitions=-1, compute=True)
+    # the first partition only: head over every partition would read them all
+    (first,) = compute_data(ddf[columns].to_delayed()[0])
+    sample = first.head(sample_rows)
     infer_signature(sample.reset_index(drop=True), {})
 
 
