@@ -235,16 +235,6 @@ def keep_partitioned_snapshot(
         path.write_bytes(text)
 
     blob = store.artifacts.put_written(write_manifest)
-    part_blobs = [p["blob"] for p in parts]
-    keep_parts = getattr(store, "keep_snapshot_parts", None)
-    if keep_parts is not None:
-        return str(keep_parts(data_hash, blob, part_blobs))
-    with store.transaction() as db:  # until the store records parts (requested)
-        missing = [b for b in (blob, *part_blobs) if not store.artifacts.path_of(b).is_file()]
-        if missing:
-            raise StoreError(
-                f"snapshot blob {missing[0][:12]} vanished before it was recorded "
-                "(store gc ran meanwhile?): run again"
-            )
-        db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
-    return blob
+    # recorded under the write lock, every blob checked to be there (a concurrent
+    # `store gc` may have removed one meanwhile: StoreError, the caller writes again)
+    return store.keep_snapshot_parts(data_hash, blob, [p["blob"] for p in parts])

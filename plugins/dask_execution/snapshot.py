@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.errors import StoreError
 from framework.snapshots import (
     SnapshotLayout,
     keep_partitioned_snapshot,
@@ -47,7 +48,12 @@ def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, s
             yield frame
 
     try:
-        return keep_partitioned_snapshot(store, data_hash, partitions()), None
+        try:
+            return keep_partitioned_snapshot(store, data_hash, partitions()), None
+        except StoreError:  # a concurrent `store gc` took a blob before it was recorded
+            return keep_partitioned_snapshot(store, data_hash, partitions()), None
+    except StoreError as exc:
+        return None, f"data snapshot not kept ({exc})"
     except (ValueError, TypeError, OSError) as exc:
         return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
     except Exception as exc:  # pyarrow's own errors (ArrowException is not a ValueError)
@@ -95,8 +101,6 @@ def _parquet_meta(layout: SnapshotLayout) -> pd.DataFrame:
     """The empty frame a part reads as, from the first part's schema (its footer)."""
     import pyarrow.parquet as pq
 
-    from framework.errors import StoreError
-
     first = layout.parts[0].path if layout.parts else None
     if first is None or not first.is_file():
         raise StoreError(f"the snapshot of dataset {layout.data_hash[:12]} has no parts")
@@ -110,7 +114,6 @@ def _read_whole(layout: SnapshotLayout) -> Any:
     import dask.dataframe as dd
     import pyarrow as pa
 
-    from framework.errors import StoreError
     from framework.store.artifacts import sha256_file
 
     assert layout.whole is not None

@@ -163,3 +163,24 @@ def test_a_manifest_naming_something_else_than_a_blob_is_refused(tmp_path: Path)
         store.close()
     with pytest.raises(StoreError, match="manifest entry specops did not write"):
         read_snapshot(root, "b" * 64)
+
+
+def test_store_gc_keeps_the_parts_and_verify_checks_them(
+    dask_client: Any, dataset: Any, tmp_path: Path
+) -> None:
+    from framework.store.integrity import find_garbage, verify
+
+    root = tmp_path / "store"
+    digest, _ = _kept(root, dataset)
+    store = Store(root)
+    try:
+        assert find_garbage(store) == []  # every part is referenced, none collected
+        report = verify(store, full=True)
+        assert report.ok and report.blobs == 1 + 3  # the manifest and three parts
+        part = snapshot_layout(root, digest).parts[2]
+        part.path.chmod(0o644)
+        part.path.write_bytes(b"not the part")
+        [problem] = verify(store, full=True).problems
+        assert "snapshot part" in str(problem)
+    finally:
+        store.close()
