@@ -25,8 +25,9 @@ batch (partition offsets added), so the verdicts and messages are the local ones
   client as category codes (1 or 2 bytes a row) for the local preparation;
 - the champion's predictions: made per partition on the workers (the package is
   broadcast once) and kept there for the ``prediction`` column and performance;
-- data checks: each check's ``run_distributed(ddf, ctx)``; a check without one is
-  refused by name (exit 2) rather than run on gathered rows;
+- data checks: each check's ``run_distributed(ddf, ctx)``
+  (``framework.checking.run_checks_distributed``); a check without one is refused by
+  name (exit 2) rather than run on gathered rows;
 - performance (``--labels``): the labelled rows' label, prediction and score
   gathered (three columns of the labelled rows), then the local metrics.
 
@@ -223,31 +224,19 @@ class DaskBatch:
     def run_checks(
         self, plugins: Plugins, checks: Iterable[ComponentSpec], ctx: StepContext
     ) -> tuple[list[CheckOutcome], list[CheckOutcome]]:
-        """The spec's checks, each by its ``run_distributed``, judged as locally."""
-        from dataclasses import replace
+        """The spec's checks, each by its ``run_distributed``, judged as locally; a check
+        without one is refused by name before any runs."""
+        from framework.checking import run_checks_distributed
 
-        from framework import contracts
-        from framework.redact import scrub_fields
-
-        outcomes: list[CheckOutcome] = []
-        failed: list[CheckOutcome] = []
+        checks = list(checks)
         for check_spec in checks:
             check = plugins.build("check", check_spec.type, check_spec.kwargs())
-            run = getattr(check, "run_distributed", None)
-            if run is None:
+            if getattr(check, "run_distributed", None) is None:
                 raise UserError(
                     f"check '{check_spec.type}' ({check_spec.path}) cannot run on Dask: it "
                     "has no run_distributed; monitor with --execution local, or drop the check"
                 )
-            found = contracts.check_outcomes(plugins, check_spec.type, run(self.ddf, ctx))
-            for outcome in found:
-                outcome = scrub_fields(outcome, "column", "observed", "expected", "detail")
-                if not outcome.passed and check_spec.severity == "warn":
-                    outcome = replace(outcome, detail=f"(warning only) {outcome.detail}")
-                outcomes.append(outcome)
-                if not outcome.passed and check_spec.severity == "error":
-                    failed.append(outcome)
-        return outcomes, failed
+        return run_checks_distributed(plugins, checks, self.ddf, ctx)
 
     def labelled(
         self, column: str, package: ModelPackage, trained_on: TrainingRows | None

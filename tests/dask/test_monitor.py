@@ -20,18 +20,9 @@ from framework.monitoring.monitor import MonitorResult, judge_batch
 from plugins.dask_execution.monitoring import read_batch
 from tests.conftest import SPECS
 
-MONITOR_CHECKS = """  checks:                       # run on every new batch
-    - type: unique
-      params:
-        columns: [customer_id]
-    - type: max_null_fraction
-      params:
-        max: 0.05
-"""
-NO_CHECKS_NO_RETRAIN = {
+NO_RETRAIN = {
     "n_estimators: 120": "n_estimators: 40",
     "on_drift: retrain": "on_drift: report",
-    MONITOR_CHECKS: "",
 }
 
 
@@ -45,7 +36,7 @@ def subs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("subscriptions_jan_jun.csv", "subscriptions_jul_sep.csv"):
         shutil.copy(SPECS / "data" / name, target / "data" / name)
     text = (SPECS / "subscriptions_monitor.yaml").read_text()
-    for old, new in NO_CHECKS_NO_RETRAIN.items():
+    for old, new in NO_RETRAIN.items():
         assert old in text
         text = text.replace(old, new)
     (target / "spec.yaml").write_text(text)
@@ -188,3 +179,16 @@ def test_retraining_on_a_dask_batch_is_refused_with_exit_2(cli, dask_address, su
     )  # fmt: skip
     assert result.code == 2, result.err
     assert "retraining on a batch read on Dask is not supported" in result.out
+
+
+def test_failed_data_checks_are_the_local_ones(dask_client, subs: Path) -> None:
+    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv")
+    frame.loc[1000, "customer_id"] = frame.loc[10, "customer_id"]  # across partitions
+    frame.loc[frame.index[::9], "support_tickets"] = np.nan  # 11% missing > 5%
+    path = split_into_files(frame, subs / "failing", ".parquet", parts=3)
+    local = judged(subs, read_local(path), labels=None)
+    dask = judged(subs, read_batch(dask_client, path), labels=None)
+    assert local.decision == "failed_checks"
+    failed = {(c.check, c.column) for c in local.failed_checks}
+    assert failed == {("unique", "customer_id"), ("max_null_fraction", "support_tickets")}
+    assert_same(comparable(dask), comparable(local))
