@@ -248,6 +248,8 @@ CSV_PARAMS: dict[str, Any] = {
         },
         "blocksize": {
             "type": ["integer", "string"],
+            "minimum": 1024,
+            "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*([kKMGT]i?B|[kKMGT]|B)?\s*$",
             "description": "execution: dask only: bytes of CSV per partition (an integer, "
             "or text like '64MB'); compressed files are one partition each.",
             "default": "64MB",
@@ -818,6 +820,22 @@ class SqlSource:
             problem = statement_problem(self.query)
             if problem is not None:
                 findings.append(Finding(problem, key="query", hint=READ_ONLY_HINT))
+        if self.index_col is not None and self.query is not None:
+            findings.append(
+                Finding(
+                    "index_col partitions a table, not a query",
+                    key="index_col",
+                    hint="read a table: (or a view) with index_col, or drop index_col",
+                )
+            )
+        if self.npartitions is not None and self.index_col is None:
+            findings.append(
+                Finding(
+                    "npartitions needs index_col: the column whose range is cut",
+                    key="npartitions",
+                    hint="add index_col: a numeric or datetime column of the table",
+                )
+            )
         return findings
 
     def load(self, ctx: StepContext) -> pd.DataFrame:

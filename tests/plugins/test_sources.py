@@ -574,3 +574,12 @@ def test_csv_dtypes_param_reads_a_column_as_asked(ctx: StepContext, tmp_path: Pa
     frame = CsvSource(path="codes.csv", dtypes={"zip": "str", "n": "float64"}).load(ctx)
     assert frame["zip"].tolist() == ["01234", "98765"]
     assert frame["n"].dtype == "float64"
+
+
+def test_sql_partitioning_params_are_checked_at_validate(ctx: StepContext, database: Path) -> None:
+    [on_query] = SqlSource(path=database.name, query="SELECT 1", index_col="id").validate(ctx)
+    assert on_query.key == "index_col"
+    assert on_query.message == "index_col partitions a table, not a query"
+    [alone] = SqlSource(path=database.name, table="people", npartitions=4).validate(ctx)
+    assert alone.key == "npartitions"
+    assert SqlSource(path=database.name, table="people", index_col="id").validate(ctx) == []
