@@ -820,8 +820,14 @@ def score_part(package: ModelPackage, job: PartsJob, piece: Piece) -> PartResult
     typed part when the piece has no rows, so every part carries the schema). Runs
     where the executor puts it, a Dask worker for instance; the part is written beside
     itself and renamed, so a retried task replaces a dead one's part whole."""
-    if not job.directory.is_dir():  # the run failed and its staging is gone: write nothing
-        raise UserError(f"the output's staging directory {job.directory} no longer exists")
+    if not job.directory.is_dir():  # not shared with this machine, or the run failed
+        import socket
+
+        raise UserError(
+            f"the output's staging directory {job.directory} is not there on "
+            f"{socket.gethostname()}: the output must be on storage the client and every "
+            "worker share (the same path on each)"
+        )
     source = copy.copy(job.source).attach(package)
     writer = ChunkWriter(job.directory / PART_NAME.format(piece.number))
     unseen: dict[str, UnseenCategories] = {}
