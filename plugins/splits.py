@@ -231,13 +231,26 @@ class TimeSplit:
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         times = _require_column(frame, self.column, "time")
+        self.check_times(times)
+        self.check_complete(int(times.isna().sum()))
+        order = times.argsort(kind="stable").to_numpy()
+        ordered = times.iloc[order]
+        cutoff = self._cutoff(ordered)
+        first_test = int(ordered.searchsorted(cutoff, side="left"))
+        train, test = order[:first_test], order[first_test:]
+        self.check_sides(len(train), len(test), cutoff, times.min(), times.max())
+        return train, test
+
+    def check_times(self, times: pd.Series) -> None:
+        """A time column must hold datetimes or numbers (``times`` may hold no rows)."""
         if role_of(times) not in ("datetime", "numeric"):
             raise DataError(
                 f"time column '{self.column}' has dtype {times.dtype}, not datetime or numeric",
                 column=self.column,
                 hint=f"parse it as a date, e.g. parse_dates: [{self.column}] in a csv source",
             )
-        missing = int(times.isna().sum())
+
+    def check_complete(self, missing: int) -> None:
         if missing:
             raise DataError(
                 f"time column '{self.column}' has {missing} missing values: "
@@ -245,30 +258,36 @@ class TimeSplit:
                 column=self.column,
                 hint="drop or fill them before splitting",
             )
-        order = times.argsort(kind="stable").to_numpy()
-        ordered = times.iloc[order]
-        cutoff = self._cutoff(ordered)
-        first_test = int(ordered.searchsorted(cutoff, side="left"))
-        train, test = order[:first_test], order[first_test:]
-        if len(train) == 0 or len(test) == 0:
-            side = "train" if len(train) == 0 else "test"
+
+    def check_sides(self, train: int, test: int, cutoff: Any, first: Any, last: Any) -> None:
+        if train == 0 or test == 0:
+            side = "train" if train == 0 else "test"
             raise DataError(
                 f"time split at {cutoff} leaves the {side} set empty "
-                f"('{self.column}' runs from {times.min()} to {times.max()})",
+                f"('{self.column}' runs from {first} to {last})",
                 column=self.column,
                 hint="choose a cutoff inside that range, or a different test_size",
             )
-        return train, test
+
+    def latest_rows(self, rows: int) -> int:
+        """Without a cutoff: how many of the latest rows the test side starts from."""
+        import math
+
+        return max(1, math.ceil(self.test_size * rows))
 
     def _cutoff(self, ordered_times: pd.Series) -> Any:
         """The first test time: the spec's cutoff, or the time test_size rows from the end."""
-        import math
-
-        import pandas as pd
 
         if self.cutoff is None:
-            n_test = max(1, math.ceil(self.test_size * len(ordered_times)))
-            return ordered_times.iloc[-n_test]
+            return ordered_times.iloc[-self.latest_rows(len(ordered_times))]
+        return self.given_cutoff(ordered_times)
+
+    def given_cutoff(self, times: pd.Series) -> Any:
+        """The spec's ``cutoff`` as a value comparable with ``times`` (which may hold no
+        rows: only its dtype is read), or the DataError saying why it is not."""
+        import pandas as pd
+
+        ordered_times = times
         if role_of(ordered_times) == "numeric":
             try:
                 return float(self.cutoff)

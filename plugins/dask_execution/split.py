@@ -19,6 +19,11 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
     group_sizes(keys) -> {group: rows}
     combine_on_workers(parts: list[Delayed], combine) -> Delayed
         Pairwise reduction of per-partition results on the workers (one result to compute).
+    time_split_distributed(ddf, splitter: plugins.splits.TimeSplit) -> DaskSplit
+        The time split: an exact distributed cutoff (the time ``ceil(rows * test_size)``
+        rows from the end) or the spec's, rows at or after it are test; DaskSplit.cutoff.
+        (Wired once the executor calls it and records the cutoff for the gate; until then
+        TimeSplit.distributed is False and refusal() refuses it.)
     DaskSplit: train, test (lazy dask DataFrames, the fingerprint column kept when given),
         train_rows, test_rows (exact counts), thresholds {group: uint64} (None = no
         strata), test_by_class {group: rows}.
@@ -39,6 +44,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from framework.columns import role_of
 from framework.execution.rows import (
     ContentRule,
     check_counts,
@@ -84,6 +90,8 @@ class DaskSplit:
     threshold: int | None = None
     """The random split's threshold (None when stratified)."""
     test_by_class: dict[Hashable, int] = field(default_factory=dict)
+    cutoff: Any = None
+    """A time split's first test time (rows at or after it are test rows)."""
 
 
 def refusal(splitter: Any, type_name: str, ctx: Any) -> str | None:
@@ -299,6 +307,39 @@ def order_statistics(
     return found
 
 
+# --- order-preserving keys ----------------------------------------------------------
+
+
+def float_keys(values: np.ndarray) -> np.ndarray:
+    """float64 -> uint64 with the same order (negative numbers' bits reversed): numbers
+    ranked by the exact selection above (medians, quartiles, a time cutoff)."""
+    import numpy as np
+
+    bits = np.ascontiguousarray(values, dtype="float64").view("uint64")
+    negative = (bits >> np.uint64(63)) == np.uint64(1)
+    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
+
+
+def key_float(key: int) -> float:
+    """The float64 a key of :func:`float_keys` stands for."""
+    import numpy as np
+
+    bits = np.uint64(key)
+    raw = bits ^ np.uint64(1 << 63) if bits >> np.uint64(63) else ~bits
+    return float(np.array([raw], dtype="uint64").view("float64")[0])
+
+
+def int_keys(values: np.ndarray) -> np.ndarray:
+    """int64 -> uint64 with the same order (the sign bit flipped): datetimes' ticks."""
+    import numpy as np
+
+    return np.asarray(values, dtype="int64").view("uint64") ^ np.uint64(1 << 63)
+
+
+def key_int(key: int) -> int:
+    return int(((key ^ (1 << 63)) + (1 << 63)) % (1 << 64) - (1 << 63))
+
+
 # --- the split -----------------------------------------------------------------
 
 
@@ -395,4 +436,84 @@ def split_distributed(
         test_by_class={label: found.at_most for label, found in selected.items()}
         if rule.stratify
         else {},
+    )
+
+
+# --- the time split ---------------------------------------------------------------
+
+
+def _time_keys(part: pd.DataFrame, column: str) -> pd.DataFrame:
+    import pandas as pd
+
+    times = part[column]
+    if role_of(times) == "datetime":
+        keys = int_keys(times.array.asi8)
+    else:
+        keys = float_keys(times.to_numpy(dtype="float64"))
+    return pd.DataFrame({"key": keys})
+
+
+def _time_value(key: int, times: pd.Series) -> Any:
+    """The time a key stands for, typed like the column (what the local split compares)."""
+    import numpy as np
+    import pandas as pd
+
+    if role_of(times) == "datetime":
+        unit = times.array.unit
+        naive = pd.DatetimeIndex(np.array([key_int(key)], dtype="int64").view(f"M8[{unit}]"))
+        tz = getattr(times.dtype, "tz", None)
+        return (naive.tz_localize("UTC").tz_convert(tz) if tz is not None else naive)[0]
+    value = key_float(key)
+    return times.dtype.type(value) if times.dtype.kind in "iu" else value
+
+
+def time_split_distributed(ddf: dd.DataFrame, splitter: Any) -> DaskSplit:
+    """The ``time`` split on a cluster: the same rows, cutoff and errors as locally.
+
+    Without a ``cutoff`` the first test time is the ``(rows - n_test + 1)``-th smallest
+    time (``n_test = ceil(rows * test_size)``), found by the exact selection; every row
+    at or after it is a test row, so rows sharing a time stay together.
+    """
+    import dask
+    import pandas as pd
+
+    from framework import DataError, did_you_mean
+
+    column = splitter.column
+    if column not in ddf.columns:
+        names = [str(c) for c in ddf.columns]
+        raise DataError(
+            f"time column '{column}' not found{did_you_mean(column, names)}",
+            column=column,
+            hint=f"columns: {', '.join(names)}",
+        )
+    times = ddf._meta[column]
+    splitter.check_times(times)
+    series = ddf[column]
+    rows, missing, first, last = dask.compute(
+        ddf.map_partitions(len).sum(), series.isna().sum(), series.min(), series.max()
+    )
+    rows = int(rows)
+    splitter.check_complete(int(missing))
+    if splitter.cutoff is None:
+        k = rows - splitter.latest_rows(rows) + 1
+        meta = pd.DataFrame({"key": pd.Series([], dtype="uint64")})
+        keys = ddf[[column]].map_partitions(_time_keys, column, meta=meta).persist()
+        try:
+            found = kth_smallest_distributed(keys, {NO_GROUP: k}, {NO_GROUP: rows})
+        finally:
+            del keys
+        cutoff = _time_value(found[NO_GROUP].value, times)
+    else:
+        cutoff = splitter.given_cutoff(times)
+    test_rows = int((ddf[column] >= cutoff).sum().compute())
+    splitter.check_sides(rows - test_rows, test_rows, cutoff, first, last)
+    later = ddf[column] >= cutoff
+    return DaskSplit(
+        train=ddf[~later],
+        test=ddf[later],
+        train_rows=rows - test_rows,
+        test_rows=test_rows,
+        thresholds=None,
+        cutoff=cutoff,
     )

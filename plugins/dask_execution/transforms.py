@@ -250,6 +250,8 @@ def _order_keys(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
+    from plugins.dask_execution.split import float_keys
+
     keys, groups = [], []
     for name in columns:
         values = part[name].to_numpy(dtype="float64", na_value=np.nan)
@@ -264,29 +266,11 @@ def _order_keys(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     )
 
 
-def float_keys(values: np.ndarray) -> np.ndarray:
-    """float64 -> uint64 with the same order (negative numbers' bits reversed)."""
-    import numpy as np
-
-    bits = np.ascontiguousarray(values, dtype="float64").view("uint64")
-    negative = (bits >> np.uint64(63)) == np.uint64(1)
-    return np.where(negative, ~bits, bits | np.uint64(1 << 63))
-
-
-def key_float(key: int) -> float:
-    """The float64 a key of :func:`float_keys` stands for."""
-    import numpy as np
-
-    bits = np.uint64(key)
-    raw = bits ^ np.uint64(1 << 63) if bits >> np.uint64(63) else ~bits
-    return float(np.array([raw], dtype="uint64").view("float64")[0])
-
-
 def add_order_statistics(current: dd.DataFrame, stats: Stats, ranks: dict[str, set[int]]) -> None:
     """The exact k-th smallest values asked for (per column), into ``stats.order``."""
     import pandas as pd
 
-    from plugins.dask_execution.split import order_statistics
+    from plugins.dask_execution.split import key_float, order_statistics
 
     ranks = {c: r for c, r in ranks.items() if r}
     if not ranks:

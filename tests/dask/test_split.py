@@ -126,3 +126,68 @@ def test_the_mix_depends_on_the_seed_only_through_the_key() -> None:
     assert not np.array_equal(mix(hashes, 1), mix(hashes, 2))
     assert np.array_equal(mix(hashes, 1), mix(hashes.copy(), 1))
     assert len(np.unique(mix(hashes, 1))) == 1000  # a bijection: no new ties
+
+
+def time_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2024-01-01", periods=60, freq="D")
+    return pd.DataFrame(
+        {
+            "day": days[rng.integers(0, 60, size=300)],  # many rows share a day
+            "step": rng.integers(-20, 20, size=300),
+            "score": rng.normal(size=300).round(1),
+            "label": rng.choice(["a", "b"], size=300),
+        }
+    )
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 7])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"column": "day", "test_size": 0.2},
+        {"column": "step", "test_size": 0.35},
+        {"column": "score", "test_size": 0.1},
+        {"column": "day", "cutoff": "2024-02-10"},
+        {"column": "step", "cutoff": 3},
+    ],
+    ids=["day", "ints", "floats", "date-cutoff", "int-cutoff"],
+)
+def test_the_time_split_on_the_cluster_is_the_local_one(
+    dask_client: Any, partitions: int, params: dict[str, Any]
+) -> None:
+    frame = time_frame()
+    if params["column"] == "day" and partitions == 3:  # a time zone changes nothing
+        frame["day"] = frame["day"].dt.tz_localize("Europe/Paris")
+        if "cutoff" in params:
+            params = {**params, "cutoff": "2024-02-10T00:00+01:00"}
+    splitter = TimeSplit(**params)
+    train, test = local_ids(frame, splitter, context())
+
+    split = dask_split.time_split_distributed(
+        dd.from_pandas(frame, npartitions=partitions), splitter
+    )
+
+    assert ids(split.test) == test and ids(split.train) == train
+    assert (split.train_rows, split.test_rows) == (len(train), len(test))
+    assert split.cutoff == frame.loc[sorted(test), params["column"]].min()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"column": "dya"}, "time column 'dya' not found; did you mean 'day'"),
+        ({"column": "label"}, "not datetime or numeric"),
+        ({"column": "day", "cutoff": "2030-01-01"}, "leaves the test set empty"),
+        ({"column": "day", "cutoff": "someday"}, "cutoff 'someday' is not a date"),
+        ({"column": "gappy"}, r"time column 'gappy' has 3 missing values"),
+    ],
+)
+def test_the_time_split_errors_as_locally(
+    dask_client: Any, params: dict[str, Any], message: str
+) -> None:
+    frame = time_frame().assign(gappy=lambda f: f["score"].where(f.index >= 3))
+    with pytest.raises(DataError, match=message):
+        TimeSplit(**params).split(frame, context())
+    with pytest.raises(DataError, match=message):
+        dask_split.time_split_distributed(dd.from_pandas(frame, npartitions=3), TimeSplit(**params))

@@ -16,6 +16,7 @@ from framework.plugins import load_plugins
 from framework.preprocess import fit_preprocess, wrap_step
 from framework.signature import as_training_categories
 from framework.spec.model import ComponentSpec
+from plugins.dask_execution import split as dask_split
 from plugins.dask_execution import transforms as dask_transforms
 from plugins.transforms import Drop, Impute, OneHot, Ordinal, Scale
 
@@ -160,9 +161,9 @@ def test_exact_order_statistics_match_numpy(dask_client: Any) -> None:
 
 def test_float_keys_keep_the_order() -> None:
     values = np.array([-np.inf, -3.5, -0.0, 0.0, 1e-300, 2.0, np.inf])
-    keys = dask_transforms.float_keys(values)
+    keys = dask_split.float_keys(values)
     assert list(np.argsort(keys, kind="stable")) == list(range(len(values)))
-    assert [dask_transforms.key_float(int(k)) for k in keys] == list(values)
+    assert [dask_split.key_float(int(k)) for k in keys] == list(values)
 
 
 def test_transforms_that_cannot_fit_distributed_are_refused() -> None:
