@@ -81,6 +81,16 @@ WORKERS, THREADS_PER_WORKER = 2, 1
 TARGET_CLIENT_GROWTH = 1.2
 TARGET_OVERHEAD = 1.5
 POLL_SECONDS = 0.05
+QUICK: dict[str, Any] = {
+    "sizes": "20k,60k",
+    "runs": 1,
+    "trees": 10,
+    "cap_size": "20k",
+    "predict_size": "60k",
+    "local_max": "60k",
+    "worker_memory": "1GiB",
+}
+"""``--quick``: sizes a smoke run makes in seconds (per run, a LocalCluster start included)."""
 GIB = 1024**3
 
 
@@ -850,10 +860,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", help="also write the Markdown report to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.sizes, args.runs, args.trees = "20k,60k", 1, 10
-        args.cap_size, args.predict_size, args.local_max = "20k", "60k", "60k"
-        args.worker_memory = "1GiB"
+    if args.quick:  # tiny defaults; what the command line gives still wins
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
     try:
         args.sizes = sorted(parse_sizes(args.sizes))
         args.local_max = parse_rows(args.local_max)

@@ -254,3 +254,51 @@ def test_dask_training_quick(tmp_path: Path) -> None:
     assert abs(sides["local"]["roc_auc"] - sides["dask"]["roc_auc"]) < 0.02
     assert set(report["summary"]["ratios"]) == {"fit_s", "load_fit_s", "process_s"}
     assert "lightgbm.dask training" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.dask
+def test_dask_scaling_cluster_started_apart_is_reachable_and_ends(tmp_path: Path) -> None:
+    """The cap part's cluster: a scheduler and two workers that join, ended with their
+    process groups (nothing of it left running)."""
+    pytest.importorskip("distributed")
+    import psutil
+
+    scaling = _bench_module("dask_scaling")
+    cluster = scaling.start_cluster(tmp_path, "1GiB", timeout=120)
+    try:
+        assert cluster.address.startswith("tcp://127.0.0.1:")
+        assert len(scaling.worker_pids(cluster.roots)) == 2
+    finally:
+        cluster.close()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                   for pid in cluster.roots)  # fmt: skip
+
+
+@pytest.mark.dask
+def test_dask_scaling_quick(tmp_path: Path) -> None:
+    """One local and one Dask ``specops run`` (a LocalCluster specops starts) and
+    ``predict --execution dask`` with the model it trained; nothing timed."""
+    pytest.importorskip("distributed")
+    argv = [
+        "--quick", "--sizes", "20k", "--parts", "memory,predict", "--no-predict-local",
+        "--data-dir", str(tmp_path / "data"), "--work-dir", str(tmp_path / "work"),
+        "--json", "--output", str(tmp_path / "report.md"),
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "dask_scaling.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    runs = {r["side"]: r for r in report["runs"]}
+    assert runs["local"]["client_peak_mb"] > 0 and runs["local"]["worker_peaks_mb"] == []
+    assert len(runs["dask"]["worker_peaks_mb"]) == 2  # its LocalCluster's workers, apart
+    assert abs(runs["local"]["roc_auc"] - runs["dask"]["roc_auc"]) < 0.02
+    assert report["predict"]["dask"]["rows_written"] == 60_000
+    assert len(report["predict"]["dask"]["worker_peaks_mb"]) == 2
+    assert "### Batch scoring" in (tmp_path / "report.md").read_text()
+    assert not (tmp_path / "work").exists()
