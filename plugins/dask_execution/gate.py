@@ -175,7 +175,9 @@ def compare_distributed(
         if missing:
             unknown, theirs = unmatched_columns(champion, missing, total), None
     [shipped_rows] = client.scatter([theirs], broadcast=True)  # a blob: 8 bytes a row
-    parts = test_rows.to_delayed()
+    # the test rows are read twice (which to keep, then the champion's predictions):
+    # held on the workers meanwhile rather than recomputed from the source
+    parts = client.persist(test_rows).to_delayed()
     keeps = client.compute([delayed(keep_partition)(part, shipped_rows) for part in parts])
     count = len(keeps)
     kept, every, left = client.submit(row_stats, count, *keeps, *predictions.parts).result()

@@ -307,7 +307,9 @@ def build_profile_distributed(
     import pandas as pd
 
     task = predictions.task
-    columns = profile_columns(features[list(roles)], roles, "feature")
+    # held on the workers for the passes below (each would reread the source otherwise)
+    features = features[list(roles)].persist()
+    columns = profile_columns(features, roles, "feature")
     meta = pd.DataFrame(
         {PREDICTION: pd.Series([], dtype=object if task == "multiclass" else "float64")}
     )
@@ -315,8 +317,9 @@ def build_profile_distributed(
         [dask.delayed(_prediction_part)(part, task, labels) for part in predictions.parts],
         meta=meta,
     )
+    first = next(iter(columns.values()), None)
+    rows = first.count + first.nulls if first is not None else len(features)
     columns.update(profile_columns(predicted, {PREDICTION: prediction_role(task)}, "prediction"))
-    rows = int(features.map_partitions(len).sum().compute())
     return Profile(columns, rows, predictions.total, task)
 
 

@@ -82,7 +82,9 @@ def _register_champion(
         signature=signature,
         metadata={"name": NAME, "task": "binary", "model_type": "lightgbm", "labels": [0, 1]},
     )
-    if record == "blob":
+    if record == "none":  # registered by a specops that recorded no training rows
+        entry = None
+    elif record == "blob":
         entry, _ = training_rows.record(
             store, training_rows.TrainingRows.of(data.hashes[train], data.hashed)
         )
@@ -110,7 +112,7 @@ def _register_champion(
         package_dir=package,
         signature=signature.to_dict(),
         metrics={"roc_auc": 0.99, "accuracy": 0.97},
-        lineage={"data_hash": "champion-data", "training_rows": entry},
+        lineage={"data_hash": "champion-data"} | ({"training_rows": entry} if entry else {}),
     )
     store.end_run("champion-run", "passed", {})
     store.set_aliases(NAME, version.version, [("champion", "test")], actor="test")
@@ -243,6 +245,16 @@ def test_no_champion_and_a_champion_that_trained_on_no_test_row_as_locally(
     assert on_dask.note == local.note
     assert on_dask.note.endswith("neither trained on any of them")
     assert on_dask.candidate is None  # the candidate's whole split: its own metrics stand
+
+
+def test_a_champion_with_unknown_training_rows_is_compared_on_all_rows_as_locally(
+    dask_client: Any, store: Store, data: Data, tmp_path: Path
+) -> None:
+    _register_champion(store, data, seed=1, record="none", tmp=tmp_path)
+    local, on_dask = _both(store, data, dask_client, seed=2)
+    assert local.note.startswith("champion's training rows unknown (bc/1 was registered")
+    assert local.in_champion_training is None
+    _same(local, on_dask)
 
 
 def test_the_gate_works_whatever_the_partitioning(
