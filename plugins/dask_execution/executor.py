@@ -405,12 +405,7 @@ class DaskExecutor:
 
         rows: _Rows = split.data
         write_profile_distributed(
-            package_dir,
-            rows.x_train,
-            split.signature,
-            evaluation.data,
-            scope.spec.task,
-            rows.labels,
+            package_dir, rows.x_train, split.signature, evaluation.data, rows.labels
         )
 
     @_cluster_errors
@@ -457,17 +452,18 @@ class _Rows:
     labels: list[Any] | None
     entry: dict[str, Any]
     """The lineage's ``training_rows`` entry: the content rule that chose the rows."""
-    categories: dict[str, Any] | None = None
-    """Training categories of the categorical features (set after the split)."""
+    signature: Any = None
+    """The signature with training categories (set after the split): both sides'
+    categorical features are coded against it, unseen values missing."""
 
     def _x(self, side: Any) -> Any:
         x = side[[TYPED + name for name in self.features]]
         x = x.rename(columns={TYPED + name: name for name in self.features})
-        if self.categories:
-            x = x.map_partitions(
-                _set_categories, self.categories, meta=_categorised_meta(x, self.categories)
-            )
-        return x
+        if self.signature is None:
+            return x
+        from plugins.dask_execution.categories import apply_categories
+
+        return apply_categories(x, self.signature)
 
     @property
     def x_train(self) -> Any:
@@ -496,30 +492,19 @@ def _fingerprints(part: Any, columns: list[str]) -> Any:
 
 
 def _with_training_categories(signature: Any, rows: _Rows) -> tuple[Any, int | None]:
-    """The signature with the categories the training split holds (as the local
-    executor's ``training_categories``: sorted, unseen ones missing at prediction), and
-    the number of classes among the training targets (None for regression); ``rows``
-    casts both sides to those categories from now on. One pass over the training rows;
-    only distinct values reach this process."""
-    categorical = [c.name for c in signature.columns if c.role == "categorical"]
-    wanted = [TYPED + name for name in categorical]
-    if rows.labels is not None:
-        wanted.append(CODES)
-    found = _distinct(rows.train, wanted) if wanted else {}
-    classes = len(found[CODES]) if rows.labels is not None else None
-    if not categorical:
-        return signature, classes
-    from framework.signature import ColumnSignature, Signature
+    """The signature with the categories the training split holds (the local
+    executor's ``training_categories``, computed by the split's categories module),
+    and the number of classes among the training targets (None for regression);
+    ``rows`` codes both sides against those categories from now on."""
+    from plugins.dask_execution.categories import training_categories_distributed
 
-    categories = {name: _sorted_categories(found[TYPED + name]) for name in categorical}
-    rows.categories = categories
-    columns = [
-        ColumnSignature(c.name, "categorical", "category", [_python(v) for v in categories[c.name]])
-        if c.role == "categorical"
-        else c
-        for c in signature.columns
-    ]
-    return Signature(tuple(columns)), classes
+    classes = None
+    if rows.labels is not None:
+        classes = len(_distinct(rows.train, [CODES])[CODES])
+    if any(c.role == "categorical" for c in signature.columns):
+        signature = training_categories_distributed(signature, rows.x_train)
+    rows.signature = signature
+    return signature, classes
 
 
 def _distinct(frame: Any, columns: list[str]) -> dict[str, Any]:
@@ -544,28 +529,6 @@ def _partition_distinct(part: Any, columns: list[str]) -> dict[str, Any]:
     import numpy as np
 
     return {name: np.asarray(part[name].dropna().unique(), dtype=object) for name in columns}
-
-
-def _sorted_categories(values: Any) -> Any:
-    """The categories pandas gives these values (sorted when they can be), as the
-    local table's ``astype("category")`` then ``remove_unused_categories`` does."""
-    import pandas as pd
-
-    return pd.Categorical(pd.Series(values).dropna()).categories
-
-
-def _python(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def _set_categories(part: Any, categories: dict[str, Any]) -> Any:
-    import pandas as pd
-
-    return part.astype({name: pd.CategoricalDtype(cats) for name, cats in categories.items()})
-
-
-def _categorised_meta(x: Any, categories: dict[str, Any]) -> Any:
-    return _set_categories(x._meta, categories)
 
 
 def _metric_components(scope: Scope) -> dict[str, Any]:
