@@ -3,7 +3,11 @@
 ingest -> check -> split -> transform -> train -> evaluate -> gate -> register -> deploy
 
 The engine knows no concrete backend: every step calls a component the plugins
-registered. Outcomes: ``passed`` (deployed, exit 0), ``failed_checks`` or
+registered, and it never touches the data itself: each step is a small function that
+hands the data-heavy part to the executor the spec's ``execution:`` names
+(:mod:`framework.execution`; ``local`` by default) and records what it reports. The
+whole run happens inside the executor's session (a Dask cluster is started or
+reached there, and closed after). Outcomes: ``passed`` (deployed, exit 0), ``failed_checks`` or
 ``rejected`` (the lifecycle said no, exit 1, nothing promoted), ``error`` (bad
 input, exit 2, nothing promoted).
 """
