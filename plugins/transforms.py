@@ -11,9 +11,8 @@ On a Dask cluster (``execution: dask``) every built-in fits from distributed
 statistics (plugins/dask_execution/transforms.py) into the same scikit-learn objects:
 ``distributed`` says a transform can, and then ``build`` must work from a *summary
 frame* (the current columns and dtypes, every distinct value of the categorical ones)
-and return estimators of the types that module fits. ``one_hot`` with
-``max_categories``/``min_frequency`` cannot (its grouping of rare categories is not
-computed distributed) and says so through ``distributed_refusal``.
+and return estimators of the types that module fits. A transform that cannot sets
+``distributed`` false and says why in ``distributed_refusal``.
 
 When the default selection finds no column (``scale`` on a table without numeric
 columns, say) ``build`` returns an empty column list and the engine skips the step.
@@ -285,13 +284,6 @@ class OneHot(ColumnTransform):
         super().__init__(columns)
         self.max_categories = max_categories
         self.min_frequency = min_frequency
-        if max_categories is not None or min_frequency is not None:
-            self.distributed = False
-            self.distributed_refusal = (
-                "one_hot with max_categories or min_frequency cannot fit on a Dask cluster "
-                "(rare categories are grouped from counts of the whole table in one "
-                "process); remove them, or use execution: local"
-            )
 
     def estimator(self, frame: pd.DataFrame, columns: list[str]) -> Any:
         from sklearn.preprocessing import OneHotEncoder

@@ -26,9 +26,9 @@ How a step is fitted (the protocol a transform component opts in to with a true
    order statistics; most_frequent: value counts, ties to the smallest; constant),
    MissingIndicator (missing counts), StandardScaler (count, mean, centred second
    moment), MinMaxScaler (min, max), RobustScaler (exact median and quartiles, numpy's
-   linear interpolation), OneHotEncoder without infrequent grouping and OrdinalEncoder
-   (distinct values), a ColumnTransformer of those on named columns, "drop",
-   "passthrough".
+   linear interpolation), OneHotEncoder (distinct values; rare categories grouped from
+   the exact counts with its own method) and OrdinalEncoder (distinct values), a
+   ColumnTransformer of those on named columns, "drop", "passthrough".
 3. The statistics are computed with Dask aggregations and exact distributed selection
    (plugins/dask_execution/split.py), then the step is fitted on a *witness frame*: a
    few rows per column whose statistics under scikit-learn are exactly the
@@ -374,11 +374,15 @@ def _kind(estimator: Any, type_name: str) -> str:
     kind = kinds.get(type(estimator))
     if kind is None:
         raise _cannot(type_name, f"a {type(estimator).__name__}")
-    if kind == "encoder" and (
-        getattr(estimator, "max_categories", None) is not None
-        or getattr(estimator, "min_frequency", None) is not None
+    if (
+        kind == "encoder"
+        and type(estimator) is not preprocessing.OneHotEncoder
+        and (
+            getattr(estimator, "max_categories", None) is not None
+            or getattr(estimator, "min_frequency", None) is not None
+        )
     ):
-        raise _cannot(type_name, "an encoder grouping infrequent categories")
+        raise _cannot(type_name, "an ordinal encoder grouping infrequent categories")
     if kind == "impute" and (
         estimator.add_indicator or estimator.keep_empty_features or not _nan(estimator)
     ):
@@ -547,6 +551,37 @@ def _set_standard(estimator: Any, columns: list[str], stats: Stats) -> None:
         estimator.scale_ = scale
 
 
+def _group_infrequent(encoder: Any, columns: list[str], stats: Stats) -> None:
+    """A one-hot encoder's grouping of rare categories, from the exact counts: what
+    scikit-learn's fit does after counting (its own method, given the whole table's
+    counts instead of the witness rows' ones)."""
+    import numpy as np
+
+    counts = []
+    for column, categories in zip(columns, encoder.categories_, strict=True):
+        seen = {_python(v): int(n) for v, n in stats.values[column].items()}
+        row = []
+        for category in categories:
+            value = _python(category)
+            if isinstance(value, float) and value != value:  # missing: a category too
+                row.append(stats.rows - stats.count[column])
+            else:
+                row.append(seen.get(value, 0))
+        counts.append(np.array(row, dtype="int64"))
+    # one-hot counts missing values as a category that may be rare (no missing_indices)
+    encoder._fit_infrequent_category_mapping(stats.rows, counts, {})
+    encoder._set_drop_idx()
+    encoder._n_features_outs = encoder._compute_n_features_outs()
+
+
+def _record_outputs(step: Any, name: str, leaf: Any, columns: list[str]) -> None:
+    """The ColumnTransformer's record of which output columns each part made."""
+    made = len(leaf.get_feature_names_out(columns))
+    passed = len(step.feature_names_in_) - len(columns)
+    step.output_indices_[name] = slice(0, made)
+    step.output_indices_["remainder"] = slice(made, made + passed) if passed else slice(0, 0)
+
+
 def _zeros_to_one(scale: np.ndarray) -> np.ndarray:
     """scikit-learn's treatment of a zero spread: scale 1 (no division by ~0)."""
     import numpy as np
@@ -603,6 +638,10 @@ def fit_step_distributed(
     fitted = step.named_transformers_[name]
     for leaf, leaf_columns in _leaves(fitted, columns, type_name, fitted=True):
         _set_exact(leaf, _kind(leaf, type_name), leaf_columns, stats)
+        if getattr(leaf, "_infrequent_enabled", False):
+            _group_infrequent(leaf, leaf_columns, stats)
+            if leaf is fitted:  # the step's output columns changed with the grouping
+                _record_outputs(step, name, leaf, columns)
     out_meta = step.transform(frame).iloc[:0]
     return step, current.map_partitions(_transform, step, out_meta, meta=out_meta), columns
 

@@ -84,6 +84,7 @@ TRANSFORMS = {
     "scale_minmax": Scale(method="minmax"),
     "scale_robust": Scale(method="robust"),
     "one_hot": OneHot(),
+    "one_hot_infrequent": OneHot(max_categories=3, min_frequency=0.27),
     "ordinal": Ordinal(),
     "ordinal_order": Ordinal(order={"plan": ["free", "team", "pro"]}),
     "drop": Drop(columns=["city"]),
@@ -105,6 +106,14 @@ def test_each_transform_fits_the_local_statistics(
 
     assert chosen == columns
     assert type(step.named_transformers_[name]) is type(local.named_transformers_[name])
+    assert step.output_indices_ == local.output_indices_
+    if name == "one_hot_infrequent":  # rare categories grouped from the whole table's counts
+        grouped = local.named_transformers_[name].infrequent_categories_
+        assert any(c is not None for c in grouped)
+        got = step.named_transformers_[name].infrequent_categories_
+        assert [None if c is None else list(c) for c in got] == [
+            None if c is None else list(c) for c in grouped
+        ]
     assert_same_output(local, step, [train, new_frame(train)])
     pd.testing.assert_frame_equal(
         transformed.compute(), local.transform(train), check_exact=False, rtol=1e-12, atol=1e-12
@@ -168,7 +177,5 @@ def test_float_keys_keep_the_order() -> None:
 
 def test_transforms_that_cannot_fit_distributed_are_refused() -> None:
     assert dask_transforms.refusal(Impute(), "impute") is None
-    assert dask_transforms.refusal(OneHot(), "one_hot") is None
-    refused = dask_transforms.refusal(OneHot(max_categories=3), "one_hot")
-    assert refused and "max_categories" in refused
+    assert dask_transforms.refusal(OneHot(max_categories=3), "one_hot") is None
     assert "execution: local" in dask_transforms.refusal(object(), "custom")
