@@ -200,33 +200,54 @@ def _part_label(data_hash: str, number: int) -> str:
     return f"part {number} of the snapshot of dataset {data_hash[:12]}"
 
 
+@dataclass(frozen=True)
+class EncodedPart:
+    """One partition as the Parquet bytes of its blob (made where the partition is,
+    e.g. on a Dask worker, so the writer receives compressed bytes, not a table)."""
+
+    data: bytes
+    rows: int
+    columns: tuple[str, ...]
+
+
+def encode_part(frame: pd.DataFrame) -> EncodedPart:
+    """A partition as a snapshot part's bytes: Parquet, zstd, no index."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.reset_index(drop=True).to_parquet(
+        buffer, engine="pyarrow", index=False, compression="zstd"
+    )
+    return EncodedPart(buffer.getvalue(), len(frame), tuple(str(c) for c in frame.columns))
+
+
 def keep_partitioned_snapshot(
-    store: Store, data_hash: str, partitions: Iterable[pd.DataFrame]
+    store: Store, data_hash: str, partitions: Iterable[EncodedPart]
 ) -> str:
     """Keep a dataset version as one Parquet blob per partition plus a manifest blob;
     returns the manifest's hash (what ``datasets.blob`` names). ``partitions`` is
-    consumed one at a time: the caller may pull each from a cluster just in time.
-    A version kept before is reused without reading a partition."""
+    consumed one at a time (the caller pulls each from a cluster just in time). A
+    version kept before is reused without reading a partition."""
     existing = store.snapshot_blob(data_hash)
     if existing:
         return existing
     parts: list[dict[str, Any]] = []
-    columns: list[str] | None = None
-    for frame in partitions:
+    columns: tuple[str, ...] | None = None
+    for part in partitions:
         if columns is None:
-            columns = [str(c) for c in frame.columns]
+            columns = part.columns
+        elif part.columns != columns:
+            raise ValueError(f"partition {len(parts) + 1} has other columns than the first")
 
-        def write(path: Path, frame: pd.DataFrame = frame) -> None:
-            frame.reset_index(drop=True).to_parquet(
-                path, engine="pyarrow", index=False, compression="zstd"
-            )
+        def write(path: Path, data: bytes = part.data) -> None:
+            path.write_bytes(data)
 
-        parts.append({"blob": store.artifacts.put_written(write), "rows": len(frame)})
+        parts.append({"blob": store.artifacts.put_written(write), "rows": part.rows})
     manifest = {
         "format": MANIFEST_FORMAT,
         "data_hash": data_hash,
         "rows": sum(p["rows"] for p in parts),
-        "columns": columns or [],
+        "columns": list(columns or ()),
         "parts": parts,
     }
     text = json.dumps(manifest, indent=1, sort_keys=True).encode()

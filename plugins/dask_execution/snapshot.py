@@ -3,8 +3,8 @@
 Public functions (what the Dask executor and the snapshot source call)::
 
     keep_snapshot(store: Store, data_hash: str, ddf) -> tuple[str | None, str | None]
-        # (manifest blob, None) or (None, why not); the client pulls one partition at
-        # a time and stores it as its own Parquet blob (framework.snapshots)
+        # (manifest blob, None) or (None, why not); each partition is encoded as
+        # Parquet on a worker and its bytes pulled one at a time into its own blob
     read_distributed(store_root: Path, data_hash: str) -> dask.dataframe.DataFrame
         # a kept snapshot (either layout) as a lazy frame: each partition is read and
         # hash-checked by a worker (the store must be on a file system they share)
@@ -16,12 +16,17 @@ record batch group, so it too is never loaded by the client.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
 from framework.snapshots import (
+    EncodedPart,
     SnapshotLayout,
+    encode_part,
     keep_partitioned_snapshot,
     read_part,
     snapshot_layout,
@@ -40,12 +45,9 @@ single-blob snapshot."""
 def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, str | None]:
     """Keep the ingested table for ``specops reproduce``; a table Parquet cannot hold
     is noted, not fatal (the run does not depend on its snapshot)."""
-    import dask
 
     def partitions() -> Any:
-        for part in ddf.to_delayed():
-            (frame,) = dask.compute(part)
-            yield frame
+        return _encoded_parts(ddf)
 
     try:
         try:
@@ -62,6 +64,47 @@ def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, s
         if isinstance(exc, pyarrow.ArrowException):
             return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
         raise
+
+
+IN_FLIGHT = 2
+"""Partitions encoded on the workers ahead of the one being written: the workers stay
+busy while this process writes, and it holds one part's bytes at a time."""
+
+
+def _encoded_parts(ddf: Any) -> Iterator[EncodedPart]:
+    """Each partition as Parquet bytes, encoded on a worker, fetched in order one at a
+    time (a bounded window of them computing ahead)."""
+    import dask
+
+    tasks = [dask.delayed(encode_part)(part) for part in ddf.to_delayed()]
+    client = _client()
+    if client is None:  # the plain dask schedulers: one partition at a time
+        for task in tasks:
+            yield dask.compute(task)[0]
+        return
+    pending = iter(tasks)
+    window = deque(client.compute(task) for task in islice(pending, IN_FLIGHT))
+    while window:
+        future = window.popleft()
+        following = next(pending, None)
+        if following is not None:
+            window.append(client.compute(following))
+        try:
+            yield future.result()
+        finally:
+            future.release()
+    return
+
+
+def _client() -> Any:
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:  # no client in this process
+        return None
 
 
 def read_distributed(store_root: Path, data_hash: str) -> Any:
