@@ -179,3 +179,30 @@ def test_transforms_that_cannot_fit_distributed_are_refused() -> None:
     assert dask_transforms.refusal(Impute(), "impute") is None
     assert dask_transforms.refusal(OneHot(max_categories=3), "one_hot") is None
     assert "execution: local" in dask_transforms.refusal(object(), "custom")
+
+
+@pytest.mark.parametrize("strategy", ["median", "mean", "most_frequent"])
+def test_empty_partitions_and_an_empty_column(
+    dask_client: Any, plugins: Any, strategy: str
+) -> None:
+    """A split leaves some partitions empty; a column may hold no value at all (the
+    imputer then drops it, as locally)."""
+    train = training_frame(120).assign(empty=np.nan)
+    kept = train.iloc[:90]
+    parts = dd.from_pandas(train, npartitions=4)
+    parts = parts.map_partitions(
+        lambda p: p[p.index < 90], meta=parts._meta
+    )  # the last partition keeps no row
+    specs = (
+        ComponentSpec("transform", "impute", {"strategy": strategy}, "preprocess[0]"),
+        ComponentSpec("transform", "scale", {}, "preprocess[1]"),
+    )
+    model = SimpleNamespace(native_categorical=False, handles_missing=False)
+    with pytest.warns(UserWarning, match="empty"):  # scikit-learn: 'empty' has no value
+        local = fit_preprocess(kept, specs, model, plugins, CTX)
+
+    fitted = dask_transforms.fit_preprocess_distributed(parts, specs, model, plugins, CTX)
+
+    assert "empty" not in local.train.columns
+    assert_same_output(local.pipeline, fitted.pipeline, [kept, new_frame(kept).assign(empty=1.0)])
+    pd.testing.assert_frame_equal(fitted.train.compute(), local.train, rtol=1e-12, atol=1e-12)
