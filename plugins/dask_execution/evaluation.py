@@ -58,7 +58,7 @@ class TestPredictions:
     """Rows per partition (some may be 0: the split leaves empty partitions)."""
     task: str
     classes: int
-    """Probability columns (0 for regression)."""
+    """Probability columns: the model's classes (0 for regression)."""
     values: dict[str, Any] = field(default_factory=dict)
     """Each metric's value as its component returned it (check with
     ``scope.checked_metrics``)."""
@@ -97,25 +97,26 @@ def predict_partition(
     import pandas as pd
 
     model, pipeline = shipped
-    columns = [TRUE, CODE, *proba_columns(classes)]
-    if len(features) == 0:
-        return pd.DataFrame({name: np.zeros(0) for name in columns}), ""
+    if len(features) == 0:  # no probability columns: concatenated, it adds none
+        return pd.DataFrame({TRUE: np.zeros(0), CODE: np.zeros(0)}), ""
     x = pipeline.transform(features) if pipeline is not None else features
     y_true = target.to_numpy()
     if task == "regression":
         values = np.asarray(model.predict(x))
         problem = contract_problem(values, task, classes)
         if problem:
-            return pd.DataFrame(columns=columns), problem
+            return pd.DataFrame(columns=[TRUE, CODE]), problem
         return pd.DataFrame({TRUE: y_true, CODE: values.astype("float64")}), ""
     proba = np.asarray(model.predict_proba(x))
     problem = contract_problem(proba, task, classes)
     if problem:
-        return pd.DataFrame(columns=columns), problem
+        return pd.DataFrame(columns=[TRUE, CODE]), problem
+    # as many columns as the model gives (fewer than the labels when the top classes
+    # were absent from training): the metrics see what they see locally
     frame = pd.DataFrame(proba, columns=proba_columns(proba.shape[1]))
     frame.insert(0, CODE, proba.argmax(axis=1))
     frame.insert(0, TRUE, y_true)
-    return frame.reindex(columns=columns, fill_value=0.0), ""
+    return frame, ""
 
 
 def arrays(parts: list[pd.DataFrame], task: str) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -173,9 +174,9 @@ def evaluate(
     problem = next((p for p in problems if p), "")
     if problem:
         raise (broken or ValueError)(problem)
-    rows = client.gather([client.submit(len, part) for part in parts])
-    width = 0 if task == "regression" else classes
-    predictions = TestPredictions(parts, rows, task, width)
+    rows, widths = zip(*client.gather([client.submit(_shape, part) for part in parts]), strict=True)
+    width = max(widths) - 2  # the probability columns (none for regression)
+    predictions = TestPredictions(parts, list(rows), task, width)
     predictions.values = client.submit(compute_metrics, metrics, task, *parts).result()
     return predictions
 
@@ -197,6 +198,10 @@ def head(predictions: TestPredictions, rows: int = 100) -> tuple[Any, Any, Any]:
     if predictions.task != "regression":
         proba = frame[proba_columns(predictions.classes)].to_numpy(dtype="float64")
     return frame[TRUE].to_numpy(), frame[CODE].to_numpy(), proba
+
+
+def _shape(frame: pd.DataFrame) -> tuple[int, int]:
+    return frame.shape
 
 
 def _top(frame: pd.DataFrame, rows: int) -> pd.DataFrame:

@@ -287,8 +287,9 @@ def _prediction_part(frame: pd.DataFrame, task: str, labels: list[Any] | None) -
     import numpy as np
     import pandas as pd
 
-    if task == "binary":
-        return pd.DataFrame({PREDICTION: frame["proba_1"].to_numpy(dtype="float64")})
+    if task == "binary":  # an empty partition has no probability columns
+        scores = frame["proba_1"] if "proba_1" in frame else frame[CODE]
+        return pd.DataFrame({PREDICTION: scores.to_numpy(dtype="float64")})
     if task == "multiclass":
         names = np.asarray([str(v) for v in (labels or [])], dtype=object)
         codes = frame[CODE].to_numpy().astype("int64")

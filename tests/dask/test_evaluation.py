@@ -4,6 +4,7 @@ the workers for the gate, the profile and the reload check."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,46 @@ def test_empty_partitions_and_first_rows_come_from_the_first_non_empty_ones(
     np.testing.assert_allclose(
         proba, model.predict_proba(pipeline.transform(x_test.iloc[late : late + 30]))
     )
+
+
+def test_a_class_absent_from_training_gives_the_metrics_what_they_get_locally(
+    dask_client: Any,
+) -> None:
+    """The model scores the classes it saw (2 columns) while the data has 3 labels: the
+    metrics get those columns, as locally, not a padded third."""
+    import dask.dataframe as dd
+
+    data = load_wine(as_frame=True)
+    frame, target = data.data.reset_index(drop=True), data.target.to_numpy()
+    seen = target < 2
+    model = LightGBMModel(n_estimators=10, min_child_samples=5)
+    model.fit(frame[seen], target[seen], StepContext("e", "multiclass", "t", Path(".")))
+    metrics = _metrics("multiclass")
+    proba = model.predict_proba(frame)
+    assert proba.shape[1] == 2
+
+    def run(chosen: dict[str, Any]) -> Any:
+        return evaluate(
+            dask_client,
+            model,
+            None,
+            dd.from_pandas(frame, npartitions=3),
+            dd.from_pandas(pd.Series(target), npartitions=3),
+            "multiclass",
+            3,
+            chosen,
+        )
+
+    expected, refused = {}, {}
+    for name, metric in metrics.items():
+        try:
+            expected[name] = metric.compute(target, proba.argmax(axis=1), proba)
+        except ValueError as exc:  # this metric refuses such scores locally
+            refused[name] = str(exc)
+    assert expected and refused  # both cases are exercised
+    result = run({name: metrics[name] for name in expected})
+    assert result.classes == 2
+    assert result.values == pytest.approx(expected, rel=1e-12)
+    name, message = next(iter(refused.items()))
+    with pytest.raises(ValueError, match=re.escape(message)):  # and on the worker too
+        run({name: metrics[name]})

@@ -22,6 +22,7 @@ from framework.signature import infer_signature
 from plugins.dask_execution.evaluation import evaluate, first_rows
 from plugins.dask_execution.profile import (
     EXACT_DISTINCT,
+    build_profile_distributed,
     check_reload,
     profile_columns,
     write_profile_distributed,
@@ -225,3 +226,32 @@ def test_reload_check_passes_for_a_faithful_package_and_names_a_lossy_one(
     lossy = ModelPackage(tmp_path / "lossy", plugins)
     problem = check_reload(lossy, first_rows(x_test, 100), predictions)
     assert problem and "predictions differ after save and load" in problem
+
+
+def _late_rows(part: pd.DataFrame) -> pd.DataFrame:
+    return part[part.index >= 2500]
+
+
+def test_empty_partitions_after_a_split_change_nothing(dask_client: Any) -> None:
+    import dask.dataframe as dd
+
+    frame = _frame(3000, seed=6)
+    _, features = infer_signature(frame, {})
+    target = (frame["spread"].fillna(0) > 50).to_numpy().astype(int)
+    model = LightGBMModel(n_estimators=10)
+    model.fit(features.iloc[:2000], target[:2000], StepContext("p", "binary", "t", Path(".")))
+    x = dd.from_pandas(features, npartitions=4).map_partitions(_late_rows)  # 3 of 4 empty
+    y = dd.from_pandas(pd.Series(target, index=features.index), npartitions=4)
+    predictions = evaluate(
+        dask_client, model, None, x, y.map_partitions(_late_rows), "binary", 2, {}
+    )
+    assert predictions.rows[:3] == [0, 0, 0]
+    mine = build_profile_distributed(x, dict(ROLES), predictions, [0, 1])
+    rest = features.iloc[2500:]
+    proba = model.predict_proba(rest)
+    local = build_profile(
+        rest, ROLES, Predictions(proba.argmax(axis=1), None, proba), "binary", [0, 1]
+    )
+    assert (mine.rows, mine.prediction_rows) == (local.rows, local.prediction_rows) == (500, 500)
+    for name in [*ROLES, "prediction"]:
+        _same_exactly(local.columns[name].to_dict(), mine.columns[name].to_dict())
