@@ -514,12 +514,18 @@ def _refuse_text_numbers(ddf: Any, columns: list[str], sample_rows: int) -> None
     judged on a bounded sample of the first rows, as the local path judges the column."""
     if not columns:
         return
+    # the first partition only (head over every partition would read them all), cut
+    # on its worker: only the sample's rows reach this process
+    import dask
+
     from framework.signature import infer_signature
 
-    # the first partition only: head over every partition would read them all
-    (first,) = compute_data(ddf[columns].to_delayed()[0])
-    sample = first.head(sample_rows)
+    (sample,) = compute_data(dask.delayed(_head)(ddf[columns].to_delayed()[0], sample_rows))
     infer_signature(sample.reset_index(drop=True), {})
+
+
+def _head(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    return frame.head(rows)
 
 
 def _codes(series: pd.Series, labels: list[Any]) -> pd.Series:

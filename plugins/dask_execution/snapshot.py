@@ -16,9 +16,7 @@ record batch group, so it too is never loaded by the client.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,34 +64,55 @@ def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, s
         raise
 
 
-IN_FLIGHT = 2
-"""Partitions encoded on the workers ahead of the one being written: the workers stay
-busy while this process writes, and it holds one part's bytes at a time."""
+PART_ROWS = 250_000
+"""Rows per snapshot part at most: a partition larger than this is cut into several
+parts, so this process holds one part's Parquet bytes at a time, whatever the
+partition size."""
 
 
 def _encoded_parts(ddf: Any) -> Iterator[EncodedPart]:
-    """Each partition as Parquet bytes, encoded on a worker, fetched in order one at a
-    time (a bounded window of them computing ahead)."""
+    """Each partition as Parquet parts of at most :data:`PART_ROWS` rows, in order.
+
+    With a distributed client, a partition is computed once on a worker, cut and
+    encoded there; this process fetches one part's bytes at a time while the next
+    partition is already being computed. With the plain dask schedulers the
+    partition is computed here (bounded by the partition) and cut the same way.
+    """
     import dask
 
-    tasks = [dask.delayed(encode_part)(part) for part in ddf.to_delayed()]
+    tasks = list(ddf.to_delayed())
     client = _client()
-    if client is None:  # the plain dask schedulers: one partition at a time
+    if client is None:
         for task in tasks:
-            yield dask.compute(task)[0]
+            frame = dask.compute(task)[0]
+            for start, stop in _slices(len(frame)):
+                yield encode_part(frame.iloc[start:stop])
         return
-    pending = iter(tasks)
-    window = deque(client.compute(task) for task in islice(pending, IN_FLIGHT))
-    while window:
-        future = window.popleft()
-        following = next(pending, None)
-        if following is not None:
-            window.append(client.compute(following))
+    following = client.compute(tasks[0]) if tasks else None
+    for number in range(len(tasks)):
+        frame, following = (
+            following,
+            (client.compute(tasks[number + 1]) if number + 1 < len(tasks) else None),
+        )
         try:
-            yield future.result()
+            rows = client.submit(len, frame).result()
+            for start, stop in _slices(rows):
+                part = client.submit(_encode_slice, frame, start, stop)
+                try:
+                    yield part.result()
+                finally:
+                    part.release()
         finally:
-            future.release()
-    return
+            frame.release()
+
+
+def _slices(rows: int) -> list[tuple[int, int]]:
+    """Row ranges of at most PART_ROWS (one, empty, for an empty partition)."""
+    return [(start, min(start + PART_ROWS, rows)) for start in range(0, max(rows, 1), PART_ROWS)]
+
+
+def _encode_slice(frame: pd.DataFrame, start: int, stop: int) -> EncodedPart:
+    return encode_part(frame.iloc[start:stop])
 
 
 def _client() -> Any:

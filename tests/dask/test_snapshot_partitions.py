@@ -184,3 +184,29 @@ def test_store_gc_keeps_the_parts_and_verify_checks_them(
         assert "snapshot part" in str(problem)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("with_cluster", [True, False], ids=["cluster", "no client"])
+def test_a_large_partition_is_cut_into_parts_of_bounded_rows(
+    request: pytest.FixtureRequest,
+    dataset: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    with_cluster: bool,
+) -> None:
+    """This process holds one part's bytes at a time, however large a partition is."""
+    from plugins.dask_execution import snapshot
+
+    if with_cluster:
+        request.getfixturevalue("dask_client")
+    monkeypatch.setattr(snapshot, "PART_ROWS", 300)
+    root = tmp_path / "store"
+    digest, _ = _kept(root, dataset)
+    layout = snapshot_layout(root, digest)
+    assert all(part.rows <= 300 for part in layout.parts)
+    assert len(layout.parts) >= ROWS // 300
+    assert sum(part.rows for part in layout.parts) == ROWS
+    pd.testing.assert_frame_equal(
+        read_snapshot(root, digest), dataset.compute().reset_index(drop=True)
+    )
+    assert dask_ingest.data_hash(read_distributed(root, digest)) == digest
