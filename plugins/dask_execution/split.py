@@ -14,9 +14,12 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
     kth_smallest_distributed(keys: dask DataFrame with columns "key" (uint64) and
                              optionally "group", wanted: {group: k}) -> {group: Selected}
         The exact k-th smallest key per group, found without gathering the keys.
-    order_statistics(keys, requests: {name: (group, k)}, sizes=None) -> {name: Selected}
-        Several at once (a median's two middle values, quartiles), sharing the rounds.
-    group_sizes(keys) -> {group: rows}
+    order_statistics(data, requests: {name: (group, k)}, sizes=None, produce=keys_by_group)
+        -> {name: Selected}
+        Several at once (a median's two middle values, quartiles), sharing the rounds;
+        ``produce(partition) -> {group: uint64 keys}`` reads any dask frame (the keys are
+        never materialised between rounds). A prefix holding one value ends at once.
+    group_sizes(data, produce=keys_by_group) -> {group: keys}
     combine_on_workers(parts: list[Delayed], combine) -> Delayed
         Pairwise reduction of per-partition results on the workers (one result to compute).
     time_split_distributed(ddf, splitter: plugins.splits.TimeSplit) -> DaskSplit
@@ -128,6 +131,16 @@ def _groups_of(part: pd.DataFrame) -> tuple[list[Hashable], list[np.ndarray]]:
     return labels, [order[bounds[i] : bounds[i + 1]] for i in range(len(labels))]
 
 
+def keys_by_group(part: pd.DataFrame) -> dict[Hashable, np.ndarray]:
+    """The default producer: a frame's uint64 ``key`` column, split by its ``group``."""
+    keys = part["key"].to_numpy(dtype="uint64")
+    return {label: keys[rows] for label, rows in zip(*_groups_of(part), strict=True)}
+
+
+Producer = Callable[[Any], dict[Hashable, "np.ndarray"]]
+"""A partition -> its keys per group: how the selection reads a partition."""
+
+
 def _in_prefix(keys: np.ndarray, consumed: int, prefix: int) -> np.ndarray:
     import numpy as np
 
@@ -144,41 +157,45 @@ def _by_group(plan: dict[Hashable, tuple]) -> dict[Hashable, list[Hashable]]:
     return wanted
 
 
-def _histograms(part: pd.DataFrame, plan: dict[Hashable, tuple[Hashable, int, int, int]]) -> dict:
-    """Per request (group, consumed bits, prefix, bits): counts of the next bits."""
+def _histograms(part: Any, produce: Producer, plan: dict[Hashable, tuple]) -> dict:
+    """Per request (group, consumed bits, prefix, bits): counts of the next bits, and the
+    smallest and largest key in the prefix (equal: the prefix holds one value)."""
     import numpy as np
 
-    keys = part["key"].to_numpy(dtype="uint64")
-    requests = _by_group(plan)
+    keys = produce(part)
     out = {}
-    for label, rows in zip(*_groups_of(part), strict=True):
-        for request in requests.get(label, ()):
-            _label, consumed, prefix, bits = plan[request]
-            mine = _in_prefix(keys[rows], consumed, prefix)
-            bins = (mine >> np.uint64(64 - consumed - bits)) & np.uint64((1 << bits) - 1)
-            out[request] = np.bincount(bins.astype("int64"), minlength=1 << bits).astype("int64")
+    for request, (label, consumed, prefix, bits) in plan.items():
+        if label not in keys:
+            continue
+        mine = _in_prefix(keys[label], consumed, prefix)
+        if not len(mine):
+            continue
+        bins = (mine >> np.uint64(64 - consumed - bits)) & np.uint64((1 << bits) - 1)
+        counts = np.bincount(bins.astype("int64"), minlength=1 << bits).astype("int64")
+        out[request] = (counts, int(mine.min()), int(mine.max()))
     return out
 
 
-def _gathered(part: pd.DataFrame, plan: dict[Hashable, tuple[Hashable, int, int]]) -> dict:
+def _gathered(part: Any, produce: Producer, plan: dict[Hashable, tuple]) -> dict:
     """Per request (group, consumed bits, prefix): the distinct keys there, with counts."""
     import numpy as np
 
-    keys = part["key"].to_numpy(dtype="uint64")
-    requests = _by_group(plan)
+    keys = produce(part)
     out = {}
-    for label, rows in zip(*_groups_of(part), strict=True):
-        for request in requests.get(label, ()):
-            _label, consumed, prefix = plan[request]
-            found = _in_prefix(keys[rows], consumed, prefix)
-            out[request] = np.unique(found, return_counts=True)
+    for request, (label, consumed, prefix) in plan.items():
+        if label in keys:
+            out[request] = np.unique(_in_prefix(keys[label], consumed, prefix), return_counts=True)
     return out
 
 
 def _add_histograms(left: dict, right: dict) -> dict:
     merged = dict(left)
-    for label, counts in right.items():
-        merged[label] = merged[label] + counts if label in merged else counts
+    for label, (counts, low, high) in right.items():
+        if label in merged:
+            before, low_before, high_before = merged[label]
+            merged[label] = (before + counts, min(low, low_before), max(high, high_before))
+        else:
+            merged[label] = (counts, low, high)
     return merged
 
 
@@ -212,21 +229,22 @@ def combine_on_workers(parts: list[Any], combine: Callable[[Any, Any], Any]) -> 
     return level[0]
 
 
-def _round(keys: dd.DataFrame, task: Callable[..., dict], plan: dict, combine: Callable) -> dict:
+def _round(
+    data: dd.DataFrame, produce: Producer, task: Callable[..., dict], plan: dict, combine: Callable
+) -> dict:
     import dask
 
-    parts = [dask.delayed(task)(part, plan) for part in keys.to_delayed()]
+    parts = [dask.delayed(task)(part, produce, plan) for part in data.to_delayed()]
     (result,) = dask.compute(combine_on_workers(parts, combine))
     return result
 
 
-def group_sizes(keys: dd.DataFrame) -> dict[Hashable, int]:
-    """Rows per group (one histogram round's worth of work, without the histogram)."""
+def group_sizes(data: dd.DataFrame, produce: Producer = keys_by_group) -> dict[Hashable, int]:
+    """Keys per group (one pass)."""
     import dask
 
-    def count(part: pd.DataFrame, _plan: Any) -> dict:
-        labels, rows = _groups_of(part)
-        return {label: len(r) for label, r in zip(labels, rows, strict=True) if len(r)}
+    def count(part: Any, produce: Producer) -> dict:
+        return {label: len(keys) for label, keys in produce(part).items() if len(keys)}
 
     def add(left: dict, right: dict) -> dict:
         merged = dict(left)
@@ -234,7 +252,7 @@ def group_sizes(keys: dd.DataFrame) -> dict[Hashable, int]:
             merged[label] = merged.get(label, 0) + n
         return merged
 
-    parts = [dask.delayed(count)(part, None) for part in keys.to_delayed()]
+    parts = [dask.delayed(count)(part, produce) for part in data.to_delayed()]
     (sizes,) = dask.compute(combine_on_workers(parts, add))
     return sizes
 
@@ -254,19 +272,22 @@ def kth_smallest_distributed(
 
 
 def order_statistics(
-    keys: dd.DataFrame,
+    data: dd.DataFrame,
     requests: dict[Hashable, tuple[Hashable, int]],
     sizes: dict[Hashable, int] | None = None,
+    produce: Producer = keys_by_group,
 ) -> dict[Hashable, Selected]:
     """Several exact order statistics at once: ``requests[name] = (group, k)`` asks for the
-    k-th smallest key of ``group``; the rounds are shared by all requests."""
+    k-th smallest key of ``group``; the rounds are shared by all requests. ``produce``
+    reads a partition of ``data`` into its keys per group (default: a frame's ``key``
+    and ``group`` columns), so the keys need not be materialised between rounds."""
     import numpy as np
 
     bits = BITS
     while bits > 4 and len(requests) * (1 << bits) > MAX_HISTOGRAM_CELLS:
         bits -= 2
     if sizes is None:
-        sizes = group_sizes(keys)
+        sizes = group_sizes(data, produce)
     # per request: group, bits consumed, prefix of those bits, k within, rows below, rows in
     state = {name: (label, 0, 0, k, 0, sizes[label]) for name, (label, k) in requests.items()}
     found: dict[Hashable, Selected] = {}
@@ -282,7 +303,7 @@ def order_statistics(
             if name not in gather
         }
         if gather:
-            values = _round(keys, _gathered, gather, _add_gathered)
+            values = _round(data, produce, _gathered, gather, _add_gathered)
             for name in gather:
                 label, _consumed, _prefix, k, below, _n = state.pop(name)
                 distinct, counts = values[name]
@@ -290,10 +311,15 @@ def order_statistics(
                 at = int(np.searchsorted(running, k, side="left"))
                 found[name] = Selected(int(distinct[at]), below + int(running[at]), sizes[label])
         if refine:
-            histograms = _round(keys, _histograms, refine, _add_histograms)
+            histograms = _round(data, produce, _histograms, refine, _add_histograms)
             for name, (label, consumed, prefix, width) in refine.items():
                 k, below = state[name][3], state[name][4]
-                running = np.cumsum(histograms[name])
+                counts, low, high = histograms[name]
+                if low == high:  # the prefix holds a single value (a constant, a 0/1 column)
+                    state.pop(name)
+                    found[name] = Selected(low, below + int(counts.sum()), sizes[label])
+                    continue
+                running = np.cumsum(counts)
                 at = int(np.searchsorted(running, k, side="left"))
                 before = int(running[at - 1]) if at else 0
                 in_bin = int(running[at]) - before

@@ -244,31 +244,25 @@ def basic_stats(current: dd.DataFrame) -> Stats:
     return stats
 
 
-def _order_keys(part: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Each non-missing value of ``columns`` as an order-preserving uint64 key, grouped by
-    column: what the exact distributed selection ranks."""
+def column_keys(part: pd.DataFrame, columns: list[str]) -> dict[int, np.ndarray]:
+    """Each non-missing value of ``columns`` as an order-preserving uint64 key, by the
+    column's position: what the exact distributed selection ranks, read per partition."""
     import numpy as np
-    import pandas as pd
 
     from plugins.dask_execution.split import float_keys
 
-    keys, groups = [], []
-    for name in columns:
+    keys = {}
+    for code, name in enumerate(columns):
         values = part[name].to_numpy(dtype="float64", na_value=np.nan)
-        values = values[~np.isnan(values)]
-        keys.append(float_keys(values))
-        groups.append(np.full(len(values), name, dtype=object))
-    return pd.DataFrame(
-        {
-            "key": np.concatenate(keys) if keys else np.array([], dtype="uint64"),
-            "group": np.concatenate(groups) if groups else np.array([], dtype=object),
-        }
-    )
+        keys[code] = float_keys(values[~np.isnan(values)])
+    return keys
 
 
 def add_order_statistics(current: dd.DataFrame, stats: Stats, ranks: dict[str, set[int]]) -> None:
-    """The exact k-th smallest values asked for (per column), into ``stats.order``."""
-    import pandas as pd
+    """The exact k-th smallest values asked for (per column), into ``stats.order``. The
+    keys are computed from the data in each round, never kept: a median of many columns
+    costs a few passes, not memory."""
+    from functools import partial
 
     from plugins.dask_execution.split import key_float, order_statistics
 
@@ -276,16 +270,10 @@ def add_order_statistics(current: dd.DataFrame, stats: Stats, ranks: dict[str, s
     if not ranks:
         return
     columns = sorted(ranks)
-    meta = pd.DataFrame(
-        {"key": pd.Series([], dtype="uint64"), "group": pd.Series([], dtype=object)}
-    )
-    keys = current.map_partitions(_order_keys, columns, meta=meta).persist()
-    try:
-        sizes = {c: stats.count[c] for c in columns}
-        requests = {(c, k): (c, k) for c in columns for k in ranks[c]}
-        found = order_statistics(keys, requests, sizes)
-    finally:
-        del keys
+    sizes = {code: stats.count[c] for code, c in enumerate(columns)}
+    requests = {(c, k): (code, k) for code, c in enumerate(columns) for k in ranks[c]}
+    produce = partial(column_keys, columns=columns)
+    found = order_statistics(current[columns], requests, sizes, produce)
     for request, selected in found.items():
         stats.order[request] = key_float(selected.value)
 

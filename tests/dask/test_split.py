@@ -191,3 +191,28 @@ def test_the_time_split_errors_as_locally(
         TimeSplit(**params).split(frame, context())
     with pytest.raises(DataError, match=message):
         dask_split.time_split_distributed(dd.from_pandas(frame, npartitions=3), TimeSplit(**params))
+
+
+def test_few_distinct_values_end_the_selection_early(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0/1 column: once the bin holds one value the selection stops, exactly."""
+    monkeypatch.setattr(dask_split, "GATHER_LIMIT", 2)
+    rounds = []
+    real = dask_split._round
+    monkeypatch.setattr(dask_split, "_round", lambda *a: rounds.append(1) or real(*a))
+    zero, one = (int(k) for k in dask_split.float_keys(np.array([0.0, 1.0])))
+    keys = np.array([zero] * 700 + [one] * 300, dtype="uint64")
+    ddf = dd.from_pandas(pd.DataFrame({"key": keys}), npartitions=4)
+    for k, value, at_most in (
+        (1, zero, 700),
+        (700, zero, 700),
+        (701, one, 1000),
+        (1000, one, 1000),
+    ):
+        rounds.clear()
+        found = dask_split.kth_smallest_distributed(
+            ddf, {dask_split.NO_GROUP: k}, {"__all__": 1000}
+        )
+        assert (found["__all__"].value, found["__all__"].at_most) == (value, at_most)
+        assert len(rounds) == 2  # the whole range, then the value's bin: one value
