@@ -46,9 +46,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from framework.store import Store
 
     plugins = plugins_for(args)
-    spec = load_spec(args.spec, plugins, profile=args.profile, overrides=args.overrides)
+    spec = load_spec(args.spec, plugins, profile=args.profile, overrides=_overrides(args))
     store = Store.open_existing(spec.store_path)
     try:
+        window = None
         with _executor_session(args, spec, plugins) as executor:
             batch = _batch(args, spec, store, executor)
             result = judge_batch(spec, plugins, store, batch, args.labels)
@@ -56,7 +57,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 result.report_path = str(report.absolute())
             record(store, result)
             if wants_retrain(result, args.retrain):
-                apply_retrain(result, _retrain(spec, plugins, batch, result.monitor_id, args))
+                window = _window(spec, plugins, batch)  # while the batch's cluster is up
+        del batch  # a batch held on a cluster is released with its session
+        if window is not None:  # the retraining run opens its executor's session itself
+            apply_retrain(result, _retrain(spec, plugins, window, result.monitor_id, args))
         if result.retrain and result.retrain.run_id and store.run(result.retrain.run_id) is None:
             result.retrain.run_id = None  # the run never reached the store: nothing to link
         html = _write_report(result, report) if report is not None else None
@@ -73,23 +77,31 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--execution TYPE`` and ``--address URL`` are ``--set execution.type=TYPE`` and
+    ``--set execution.params.address=URL``: the batch is read there, and a retraining
+    run trains there too."""
+    overrides = list(args.overrides)
+    if args.address and not args.execution:
+        raise UserError("--address is the scheduler of a cluster: add --execution dask")
+    if args.execution:
+        overrides.append(f"execution.type={args.execution}")
+    if args.address:
+        overrides.append(f"execution.params.address={args.address}")
+    return overrides
+
+
 @contextmanager
 def _executor_session(args: argparse.Namespace, spec: Any, plugins: Any) -> Iterator[Any]:
-    """The executor that reads ``--data`` (``--execution``, else the spec's
-    ``execution:``), inside its session; None for local: the batch is read here, as
+    """The spec's executor (``execution:``, or ``--execution``) inside its session, to
+    read ``--data``; None for local or a window of the log: the batch is read here, as
     always, with nothing started or imported."""
-    kind = args.execution or spec.execution.type
-    if kind == "local" or not args.data:
-        if args.address and kind == "local":
-            raise UserError("--address is the scheduler of a cluster: add --execution dask")
+    if spec.execution.type == "local" or not args.data:
         yield None
         return
-    from framework.execution import build_executor
+    from framework.execution import executor_for
 
-    params = dict(spec.execution.kwargs()) if kind == spec.execution.type else {}
-    if args.address:
-        params["address"] = args.address
-    executor = build_executor(plugins, kind, params)
+    executor = executor_for(spec, plugins)
     with executor.session(_say):
         yield executor
 
@@ -122,24 +134,32 @@ def _batch(args: argparse.Namespace, spec: Any, store: Any, executor: Any) -> An
     read = getattr(executor, "read_batch", None)
     if read is None:
         raise UserError(
-            f"the {args.execution or spec.execution.type} executor cannot read a batch to "
-            "monitor; use --execution local"
+            f"the {spec.execution.type} executor cannot read a batch to monitor; "
+            "use --execution local"
         )
     return read(Path(args.data))
 
 
-def _retrain(spec: Any, plugins: Any, batch: Any, monitor_id: str, args: argparse.Namespace):
-    from framework.cli.progress import Progress
-    from framework.monitoring.retrain import RetrainOutcome, retrain
+def _window(spec: Any, plugins: Any, batch: Any) -> Any:
+    """The retraining window, or a RetrainOutcome saying why there is none."""
+    from framework.monitoring.retrain import RetrainOutcome
 
     try:
-        frame = batch.for_retraining()
+        return batch.retraining_window(spec, plugins)
     except UserError as exc:
         return RetrainOutcome(None, "error", spec.monitor.retrain.data, note=str(exc))
+
+
+def _retrain(spec: Any, plugins: Any, window: Any, monitor_id: str, args: argparse.Namespace):
+    from framework.cli.progress import Progress
+    from framework.monitoring.retrain import RetrainOutcome, retrain_window
+
+    if isinstance(window, RetrainOutcome):
+        return window
     progress = Progress(enabled=not args.json)
     plugins.register(progress, name="specops.progress")
     try:
-        return retrain(spec, plugins, frame, monitor_id)
+        return retrain_window(spec, plugins, window, monitor_id)
     finally:
         plugins.unregister(progress)
 

@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from framework.monitoring.batch import PreparedColumn
     from framework.monitoring.performance import Labelled
     from framework.monitoring.profile import ColumnProfile
+    from framework.monitoring.retrain import Window
     from framework.package import ModelPackage, Predictions
     from framework.plugins import Plugins
-    from framework.spec.model import ComponentSpec
+    from framework.spec.model import ComponentSpec, Spec
     from framework.training_rows import TrainingRows
 
 
@@ -86,8 +87,10 @@ class BatchRows(Protocol):
         did not train on, with its predictions; PredictionProblem when it cannot score."""
         ...
 
-    def for_retraining(self) -> pd.DataFrame:
-        """The rows as one table, to retrain on; a UserError where that cannot be."""
+    def retraining_window(self, spec: Spec, plugins: Plugins) -> Window:
+        """The rows a challenger retrains on (``monitor.retrain``: this batch, or the
+        spec's source then this batch, the last ``rows`` of it), as a source the spec's
+        executor loads; UserError (DataError) when they cannot be (no target column)."""
         ...
 
 
@@ -161,8 +164,10 @@ class Batch:
         predictions = self.predictions(package)
         return labelled_rows(self.frame, column, predictions, package.task, trained_on)
 
-    def for_retraining(self) -> pd.DataFrame:
-        return self.frame
+    def retraining_window(self, spec: Spec, plugins: Plugins) -> Window:
+        from framework.monitoring.retrain import frame_window
+
+        return frame_window(spec, plugins, self.frame)
 
 
 def read_local(path: Path) -> Batch:

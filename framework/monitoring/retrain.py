@@ -43,14 +43,43 @@ class RetrainOutcome:
         return dataclasses.asdict(self)
 
 
+ROWS_PER_PARTITION = 500_000
+"""Rows per partition when a window held here is handed to a Dask run."""
+
+
 class FrameSource:
-    """A source that hands the engine a table already in memory: the retraining window."""
+    """A source that hands the engine a table already in memory: the retraining window.
+    On a Dask run (the spec's ``execution: dask``) it is cut into partitions."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
 
     def load(self, ctx: Any) -> pd.DataFrame:
         return self.frame.copy()
+
+    def partitions(self, ctx: Any) -> int:
+        return max(1, -(-len(self.frame) // ROWS_PER_PARTITION))
+
+    def load_distributed(self, ctx: Any) -> Any:
+        import dask.dataframe as dd
+
+        return dd.from_pandas(self.frame, npartitions=self.partitions(ctx), sort=False)
+
+
+@dataclass
+class Window:
+    """The rows a challenger retrains on: a source the engine loads (here, or on Dask),
+    how many rows, and a sentence saying which they are."""
+
+    source: Any
+    rows: int
+    description: str
+
+
+def frame_window(spec: Spec, plugins: Plugins, batch: pd.DataFrame) -> Window:
+    """The window of a batch held here (:func:`window_frame`), as a source."""
+    frame, description = window_frame(spec, plugins, batch)
+    return Window(FrameSource(frame), len(frame), description)
 
 
 def window_frame(spec: Spec, plugins: Plugins, batch: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -97,30 +126,38 @@ def window_spec(spec: Spec, description: str) -> Spec:
 
 
 def retrain(spec: Spec, plugins: Plugins, batch: pd.DataFrame, monitor_id: str) -> RetrainOutcome:
-    """Train a challenger on the window, gate it, promote it only if it passes."""
+    """Train a challenger on the window of a batch held here, gate it, promote it only
+    if it passes."""
+    try:
+        window = frame_window(spec, plugins, batch)
+    except UserError as exc:
+        return RetrainOutcome(None, "error", spec.monitor.retrain.data, note=str(exc))
+    return retrain_window(spec, plugins, window, monitor_id)
+
+
+def retrain_window(spec: Spec, plugins: Plugins, window: Window, monitor_id: str) -> RetrainOutcome:
+    """Train a challenger on ``window`` (by the spec's executor), gate it, promote it
+    only if it passes."""
     from framework.engine import Engine
     from framework.store import CHAMPION, Store
 
-    window = spec.monitor.retrain.data
-    try:
-        frame, description = window_frame(spec, plugins, batch)
-    except UserError as exc:
-        return RetrainOutcome(None, "error", window, note=str(exc))
+    kind = spec.monitor.retrain.data
+    description = window.description
     engine = Engine(
-        window_spec(spec, description), plugins, source=FrameSource(frame), trigger=monitor_id
+        window_spec(spec, description), plugins, source=window.source, trigger=monitor_id
     )
     try:
         result = engine.run()
     except UserError as exc:
         run_id = engine.ctx.run_id
-        return RetrainOutcome(run_id, "error", window, len(frame), note=f"{description}: {exc}")
+        return RetrainOutcome(run_id, "error", kind, window.rows, note=f"{description}: {exc}")
     run = result.run
     model = run.outputs.get("model") or {}
     outcome = RetrainOutcome(
         run.run_id,
         run.status,
-        window,
-        len(frame),
+        kind,
+        window.rows,
         version=model.get("version"),
         gate=[v.to_dict() for v in result.verdicts],
         note=description,

@@ -170,15 +170,58 @@ def test_specops_monitor_on_a_cluster_reports_what_local_reports(
     assert shown.code == 0 and "tenure_months" in shown.out and "reported only" in shown.out
 
 
-def test_retraining_on_a_dask_batch_is_refused_with_exit_2(cli, dask_address, subs: Path) -> None:
-    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv")
-    path = split_into_files(frame, subs / "retrain_batch", ".parquet", parts=2)
+def test_drift_retrains_on_the_cluster_from_the_batch_files(
+    cli, dask_address, subs: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from framework.monitoring.retrain import frame_window
+    from framework.plugins import get_plugins
+    from framework.spec import load_spec
+
+    own = tmp_path / "subs"
+    shutil.copytree(subs, own)  # this test's retraining must not move the others' champion
+    frame = pd.read_csv(own / "data/subscriptions_jul_sep.csv")
+    path = split_into_files(frame, own / "retrain_batch", ".parquet", parts=2)
+    spec = own / "spec.yaml"
+    args = ("monitor", spec, "--data", path, "--retrain", "--json")
+    result = cli(*args, "--execution", "dask", "--address", dask_address)
+    assert result.code in (0, 1), result.err
+    retrain = json.loads(result.out)["retrain"]
+    assert retrain["status"] in ("passed", "rejected") and retrain["run_id"], retrain
+    local = frame_window(load_spec(spec, get_plugins()), get_plugins(), frame)
+    assert retrain["note"] == local.description
+    assert retrain["rows"] == local.rows == 2400
+    shown = cli("runs", "show", retrain["run_id"], "--store", own / ".specops", "--json")
+    assert shown.code == 0, shown.err
+    assert found(json.loads(shown.out), "execution.type") == "dask"  # trained on the cluster
+
+
+def found(report: Any, key: str) -> Any:
+    """The value of ``key`` anywhere in a JSON report (None when absent)."""
+    if isinstance(report, dict):
+        if key in report:
+            return report[key]
+        report = list(report.values())
+    if isinstance(report, list):
+        for item in report:
+            value = found(item, key)
+            if value is not None:
+                return value
+    return None
+
+
+def test_a_window_the_cluster_cannot_read_is_a_retraining_error(
+    cli, dask_address, subs: Path
+) -> None:
+    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv").drop(columns="churned")
+    path = split_into_files(frame, subs / "unlabelled", ".parquet", parts=2)
     result = cli(
-        "monitor", subs / "spec.yaml", "--data", path, "--retrain", "--json",
+        "monitor", subs / "spec.yaml", "--data", path, "--retrain",
         "--execution", "dask", "--address", dask_address,
     )  # fmt: skip
     assert result.code == 2, result.err
-    assert "retraining on a batch read on Dask is not supported" in result.out
+    assert "retraining needs labels" in result.out
 
 
 def test_failed_data_checks_are_the_local_ones(dask_client, subs: Path) -> None:
