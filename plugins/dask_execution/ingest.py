@@ -5,7 +5,9 @@ The local engine loads a pandas frame and checks it in place; here the table is 
 needs values (row count, the data hash, missing targets, class labels, values a
 declared role cannot take, unusable object columns) is computed in ONE pass: each
 partition is reduced to a small dict of statistics on its worker, and only those
-dicts reach the client. Messages are the local path's, word for word, with row
+dicts reach the client (plus, for text features whose role is inferred, a sample of
+at most ``sample_rows`` rows of the first partition, judged as the local path judges
+text that is mostly numbers). Messages are the local path's, word for word, with row
 numbers counted over the whole table (partition offsets added).
 
 Public functions (what the Dask executor calls)::
@@ -24,6 +26,8 @@ Public functions (what the Dask executor calls)::
         # the one distributed pass (rows, hash sums, target facts, bad values)
     data_hash(ddf) -> str          # alone (e.g. for a snapshot read back)
     row_count(ddf) -> int
+    compute_data(*collections) -> tuple   # dask.compute, with a CSV column whose type
+                                          # changes between blocks said as a DataError
 
 ``Ingested`` holds: ``frame`` (the validated table, lazy), ``y`` (lazy Series: int64
 class codes 0..k-1, or float64 for regression), ``labels`` (sorted class labels or
@@ -31,7 +35,8 @@ None), ``features`` (names), ``excluded`` (datetime columns left out), ``signatu
 (``framework.signature.Signature``; categorical columns have ``categories=None``:
 the executor fills them from the training split, after the split), ``x`` (lazy
 feature frame cast to the signature: numbers, booleans as float64, text as category
-with unknown categories), ``rows``, ``columns`` and ``data_hash``.
+with unknown categories), ``rows``, ``columns`` (how many), ``data_hash`` and
+``partitions``.
 
 The data hash is NOT the local path's :func:`framework.lineage.frame_hash`: that one
 hashes rows in order, which a partitioned table has no cheap way to do. This one is
