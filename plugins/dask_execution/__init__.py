@@ -65,6 +65,15 @@ PARAMS: dict[str, Any] = {
                 "moves on); null turns it off. Printed when the cluster starts."
             ),
         },
+        "persist": {
+            "type": "boolean",
+            "default": True,
+            "description": (
+                "Hold the ingested table in the workers' memory for the run, so the "
+                "source is read once; false rereads it at each step (for a table larger "
+                "than the cluster's memory: Dask spills to disk otherwise)."
+            ),
+        },
         "timeout": {
             "type": "number",
             "exclusiveMinimum": 0,

@@ -134,6 +134,7 @@ class DaskExecutor:
         memory_limit: str | int | None = None,
         dashboard_address: str | None = DEFAULT_DASHBOARD,
         timeout: float = DEFAULT_TIMEOUT,
+        persist: bool = True,
     ) -> None:
         self.settings = ClusterSettings(
             address=address,
@@ -143,6 +144,7 @@ class DaskExecutor:
             dashboard_address=dashboard_address,
             timeout=float(timeout),
         )
+        self.persist = persist
         self._client: Client | None = None
 
     # ------------------------------------------------------------------
@@ -175,6 +177,11 @@ class DaskExecutor:
     def describe(self, spec: Spec, plugins: Plugins, ctx: StepContext) -> list[str]:
         """Where the run happens and how many partitions the source yields."""
         lines = [f"runs on {self.settings.where()}"]
+        lines.append(
+            "the table is read once and held in the workers' memory for the run"
+            if self.persist
+            else "the table is reread from the source by each step (persist: false)"
+        )
         if self.settings.address:
             lines.append(
                 "the cluster's workers need specops and the spec's plugins installed, "
@@ -224,8 +231,14 @@ class DaskExecutor:
                 f"source '{spec.source.type}' cannot load its data on Dask (it has no "
                 "load_distributed); use csv, parquet or sql, or execution: local"
             )
+        table = load(scope.ctx)
+        if self.persist and hasattr(table, "__dask_graph__"):
+            # read once: every later step (checks, split, transforms, the gate) reads the
+            # workers' copy, not the files. The whole table, never a column projection
+            # of the read (dask/dask#12488: a persisted projected read loses its parts)
+            table = self.client.persist(table)
         ingested = ingest(
-            load(scope.ctx),
+            table,
             source_type=spec.source.type,
             target=spec.target,
             task=spec.task,
