@@ -162,7 +162,9 @@ def evaluate(
         raise ValueError(
             f"x_test has {x_test.npartitions} partitions and y_test {y_test.npartitions}"
         )
-    [shipped] = client.scatter([(model, pipeline)], broadcast=True)
+    # hash=False: a key of its own, so the same objects scattered by a later call are
+    # not released under it when this call's futures go (a "lost dependencies" race)
+    [shipped] = client.scatter([(model, pipeline)], broadcast=True, hash=False)
     outputs = client.compute(
         [
             delayed(predict_partition)(x, y, shipped, task, classes)

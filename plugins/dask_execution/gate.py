@@ -174,7 +174,8 @@ def compare_distributed(
         missing = [c for c in theirs.columns if c not in test_rows.columns]
         if missing:
             unknown, theirs = unmatched_columns(champion, missing, total), None
-    [shipped_rows] = client.scatter([theirs], broadcast=True)  # a blob: 8 bytes a row
+    # a blob is 8 bytes a row; hash=False: keys of its own (see evaluation.evaluate)
+    [shipped_rows] = client.scatter([theirs], broadcast=True, hash=False)
     # the test rows are read twice (which to keep, then the champion's predictions):
     # held on the workers meanwhile rather than recomputed from the source
     parts = client.persist(test_rows).to_delayed()
@@ -187,7 +188,7 @@ def compare_distributed(
         why = too_few(kept, total, lacking, labels)
         if why:
             return recorded(champion, total, why, in_champion)
-    [shipped_package] = client.scatter([package], broadcast=True)
+    [shipped_package] = client.scatter([package], broadcast=True, hash=False)
     champion_parts = client.compute(
         [
             delayed(champion_partition)(part, keep, shipped_package)
