@@ -96,11 +96,15 @@ def _encoded_parts(ddf: Any) -> Iterator[EncodedPart]:
         )
         try:
             rows = client.submit(len, frame).result()
-            for start, stop in _slices(rows):
-                part = client.submit(_encode_slice, frame, start, stop)
-                try:
+            # every slice encodes at once, on the worker holding the partition; the
+            # bytes stay there until fetched, one part at a time
+            parts = [client.submit(_encode_slice, frame, a, b) for a, b in _slices(rows)]
+            try:
+                for part in parts:
                     yield part.result()
-                finally:
+                    part.release()
+            finally:
+                for part in parts:
                     part.release()
         finally:
             frame.release()
