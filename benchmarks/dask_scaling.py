@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from _common import (
     publish,
     rotated,
     specops_command,
+    write_report,
 )
 from dask_data import (
     CATEGORY_LEVELS,
@@ -339,6 +341,8 @@ class Job:
             "runs": len(self.runs),
             "failed": [m.failure() for m in self.runs if not m.ok],
         }
+        if not self.runs:
+            result["pending"] = True
         if not good:
             return result
         result.update(
@@ -365,10 +369,14 @@ def write_spec(
 
 
 def memory_and_overhead(
-    data: dict[int, Path], args: argparse.Namespace, work: Path
+    data: dict[int, Path],
+    args: argparse.Namespace,
+    work: Path,
+    after_each: Callable[[dict[int, dict[str, Job]]], None] = lambda jobs: None,
 ) -> dict[int, dict[str, Job]]:
     """``specops run`` on both sides at every size; ``--runs`` rounds at the smallest
-    (the overhead comparison), one at the others; sides alternate round by round."""
+    (the overhead comparison), one at the others; sides alternate round by round.
+    ``after_each`` sees the jobs after every run (to write a partial report)."""
     jobs: dict[int, dict[str, Job]] = {}
     smallest = min(data)
     for rows, path in sorted(data.items()):
@@ -380,6 +388,7 @@ def memory_and_overhead(
             job = write_spec(work, key, path, args.seed, args.trees, execution(side))
             job.rows = rows
             jobs[rows][side] = job
+    for rows in sorted(data):
         rounds = args.runs if rows == smallest and "overhead" in args.parts else 1
         if rows != smallest and "memory" not in args.parts:
             continue
@@ -393,6 +402,7 @@ def memory_and_overhead(
                     f"client {measured.peak_mb:.0f} MB, workers "
                     f"{[round(p) for p in measured.worker_peaks_mb]} MB ({state})"
                 )
+                after_each(jobs)
     return jobs
 
 
@@ -610,9 +620,10 @@ def growth(results: list[dict[str, Any]], side: str) -> float | None:
 def overhead(jobs: dict[str, Job]) -> dict[str, Any] | None:
     """Per-round ratio dask/local at one size, when both sides ran every round."""
     local, dask = jobs.get("local"), jobs.get("dask")
-    if not local or not dask or len(local.runs) != len(dask.runs):
+    if not local or not dask:
         return None
-    pairs = [(d, lo) for d, lo in zip(dask.runs, local.runs, strict=True) if d.ok and lo.ok]
+    # rounds both sides finished (a partial report may have one side a round ahead)
+    pairs = [(d, lo) for d, lo in zip(dask.runs, local.runs, strict=False) if d.ok and lo.ok]
     if not pairs:
         return None
     ratio = median([d.seconds / lo.seconds for d, lo in pairs])
@@ -636,6 +647,9 @@ def render_memory(report: dict[str, Any]) -> list[str]:
     for r in report["runs"]:
         if r["side"] == "local" and r.get("skipped"):
             rows.append([r["size"], "local", "skipped", "-", "-", "-", r["skipped"]])
+            continue
+        if r.get("pending"):
+            rows.append([r["size"], r["side"], "not run (yet)", "-", "-", "-", ""])
             continue
         if "median_s" not in r:
             rows.append([r["size"], r["side"], "FAILED", "-", "-", "-", "; ".join(r["failed"])])
@@ -881,6 +895,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+PARTIAL = "PARTIAL: this report is rewritten after every run; the benchmark was still running"
+
+
+def summarise_runs(
+    report: dict[str, Any],
+    jobs: dict[int, dict[str, Job]],
+    sizes: list[int],
+    args: argparse.Namespace,
+) -> bool:
+    """Put the runs, the growth of the peaks and the overhead into ``report``; True if
+    a run failed."""
+    failed = False
+    runs = []
+    for rows in sizes:
+        for side in SIDES:
+            job = jobs.get(rows, {}).get(side)
+            if job is None:
+                skipped = f"above --local-max {size_label(args.local_max)}"
+                runs.append(
+                    {"side": side, "rows": rows, "size": size_label(rows), "skipped": skipped}
+                )
+                continue
+            summary = job.summary()
+            failed |= bool(summary["failed"])
+            runs.append(summary)
+    if "memory" in args.parts:
+        report["runs"] = runs
+        local_sizes = [r["size"] for r in runs if r["side"] == "local" and "median_s" in r]
+        report["growth"] = {
+            "dask": growth(runs, "dask"),
+            "local": growth(runs, "local"),
+            "local_sizes": ", ".join(local_sizes) or "none",
+        }
+        skipped_note = (
+            f"local runs above {size_label(args.local_max)} rows were not made "
+            "(--local-max): the local path holds the whole table and its copies in "
+            "one process, more memory than this shared machine should give one run"
+        )
+        if any(r.get("skipped") for r in runs) and skipped_note not in report["notes"]:
+            report["notes"].append(skipped_note)
+    else:
+        report["runs"] = [r for r in runs if r["rows"] == args.sizes[0]]
+        report["growth"] = {"dask": None, "local": None, "local_sizes": ""}
+    if "overhead" in args.parts:
+        report["overhead"] = overhead(jobs.get(args.sizes[0], {}))
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     facts = machine()
@@ -903,39 +965,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if {"memory", "overhead", "predict"} & set(args.parts):
         sizes = args.sizes if "memory" in args.parts else args.sizes[:1]
-        jobs = memory_and_overhead({r: data[r] for r in sizes}, args, work)
-        runs = []
-        for rows in sizes:
-            for side in SIDES:
-                job = jobs[rows].get(side)
-                if job is None:
-                    skipped = f"above --local-max {size_label(args.local_max)}"
-                    runs.append(
-                        {"side": side, "rows": rows, "size": size_label(rows), "skipped": skipped}
-                    )
-                    continue
-                summary = job.summary()
-                failed |= bool(summary["failed"])
-                runs.append(summary)
-        if "memory" in args.parts:
-            report["runs"] = runs
-            local_sizes = [r["size"] for r in runs if r["side"] == "local" and "median_s" in r]
-            report["growth"] = {
-                "dask": growth(runs, "dask"),
-                "local": growth(runs, "local"),
-                "local_sizes": ", ".join(local_sizes) or "none",
-            }
-            if any(r.get("skipped") for r in runs):
-                notes.append(
-                    f"local runs above {size_label(args.local_max)} rows were not made "
-                    "(--local-max): the local path holds the whole table and its copies in "
-                    "one process, more memory than this shared machine should give one run"
-                )
-        else:
-            report["runs"] = [r for r in runs if r["rows"] == args.sizes[0]]
-            report["growth"] = {"dask": None, "local": None, "local_sizes": ""}
-        if "overhead" in args.parts:
-            report["overhead"] = overhead(jobs[args.sizes[0]])
+
+        def partial(jobs: dict[int, dict[str, Job]]) -> None:
+            """Write the report so far: a run stopped later still leaves its numbers."""
+            if args.output:
+                draft = {**report, "notes": [*notes, PARTIAL]}
+                summarise_runs(draft, jobs, sizes, args)
+                write_report(render(draft), args.output)
+
+        jobs = memory_and_overhead({r: data[r] for r in sizes}, args, work, partial)
+        failed |= summarise_runs(report, jobs, sizes, args)
         smallest = jobs[args.sizes[0]]
         trained = next(
             (
@@ -950,6 +989,9 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append("predict: no run trained a model, so nothing was scored")
                 failed = True
             else:
+                if args.output:
+                    draft = {**report, "notes": [*notes, PARTIAL + " (predict running)"]}
+                    write_report(render(draft), args.output)
                 p = predict(data[args.predict_size], args.predict_size, trained, args, work)
                 notes.append(f"predict: the model of {trained.name} ({size_label(args.sizes[0])})")
                 failed |= not all(p[s]["ok"] for s in ("dask", "local") if s in p)
