@@ -14,9 +14,10 @@ Public functions (what the Dask executor calls)::
 
     ingest(ddf, *, source_type: str, target: str, task: str,
            features: dict[str, str] | None = None, exclude: Sequence[str] = (),
-           sample_rows: int = 10_000) -> Ingested
+           sample_rows: int = 10_000, plugins: Plugins | None = None) -> Ingested
         # everything below in one go; raises DataError with the local messages
-    as_table(ddf, source_type: str) -> dd.DataFrame
+        # (plugins: a source returning something else is named as a plugin's bug)
+    as_table(ddf, source_type: str, plugins=None) -> dd.DataFrame
         # a dask DataFrame with text names: not a DataFrame / no columns /
         # duplicate or blank names refused (no compute)
     feature_columns(meta: pd.DataFrame, target: str, features: dict | None,
@@ -121,12 +122,19 @@ class Ingested:
 # ---------------------------------------------------------------------------
 
 
-def as_table(ddf: Any, source_type: str) -> dd.DataFrame:
+def as_table(ddf: Any, source_type: str, plugins: Any = None) -> dd.DataFrame:
     """The source's lazy table with text column names; refused as the local path refuses
-    (only what metadata shows: emptiness and unusable values need the data pass)."""
+    (only what metadata shows: emptiness and unusable values need the data pass).
+    Something else than a dask DataFrame is a bug of the source's plugin, named (exit
+    3) when ``plugins`` is given, as the local executor names it."""
     import dask.dataframe as dd
 
     if not isinstance(ddf, dd.DataFrame):
+        if plugins is not None:
+            from framework import contracts
+
+            what = f"load_distributed returned {type(ddf).__name__}, not a dask DataFrame"
+            raise contracts.broken(plugins, "source", source_type, what, step="ingest")
         raise DataError(
             f"source '{source_type}' load_distributed returned {type(ddf).__name__}, "
             "not a dask DataFrame"
@@ -657,12 +665,13 @@ def ingest(
     features: dict[str, str] | None = None,
     exclude: Sequence[str] = (),
     sample_rows: int = 10_000,
+    plugins: Any = None,
 ) -> Ingested:
     """Validate a source's lazy table and describe it, in the local path's order and words:
     table, target, feature columns, signature; one distributed pass for the values."""
     from framework.data_limits import UNUSABLE_HINT
 
-    frame = as_table(ddf, source_type)
+    frame = as_table(ddf, source_type, plugins)
     meta = frame._meta
     _require_target(meta, target)
     declared = dict(features or {})

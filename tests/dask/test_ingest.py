@@ -291,3 +291,19 @@ def _dask_error_of(ddf: Any, spec: SimpleNamespace) -> DataError:
 def test_something_else_than_a_dask_frame_is_refused() -> None:
     with pytest.raises(DataError, match="not a dask DataFrame"):
         dask_ingest.as_table(pd.DataFrame({"a": [1]}), "test")
+
+
+def test_a_source_returning_no_dask_frame_is_its_plugins_bug() -> None:
+    from framework.errors import PluginFault
+    from framework.plugins import get_plugins
+
+    with pytest.raises(PluginFault) as caught:
+        dask_ingest.ingest(
+            pd.DataFrame({"a": [1]}),
+            source_type="csv",
+            target="a",
+            task="binary",
+            plugins=get_plugins(),
+        )
+    assert "load_distributed returned DataFrame, not a dask DataFrame" in str(caught.value)
+    assert "source 'csv'" in str(caught.value)
