@@ -33,7 +33,7 @@ batch (partition offsets added), so the verdicts and messages are the local ones
 
 The batch is persisted on the workers for the run (every column is one more pass
 over it), and released when the DaskBatch is. Retraining on drift reads the window
-again, lazily, on the retraining run's own cluster (:class:`WindowSource`): the
+again, lazily, on the retraining run's own cluster (``retraining.py``): the
 spec's source by its ``load_distributed``, then the batch's files, the last
 ``monitor.retrain.rows`` rows; nothing of it passes through the client.
 The data hash is the Dask ingest's order-independent one
@@ -299,111 +299,15 @@ class DaskBatch:
         )
 
     def retraining_window(self, spec: Spec, plugins: Plugins) -> Window:
-        """The window as a source a Dask run loads lazily (the batch's files read again,
-        after the spec's source's ``load_distributed`` unless ``new_only``), the row
-        counts taken here; the same rows and the same sentence as the local window."""
-        from framework.components import StepContext
-        from framework.monitoring.retrain import Window
-        from plugins.dask_execution.ingest import row_count
+        """The window as a source a Dask run loads lazily (:mod:`.retraining`)."""
+        from plugins.dask_execution.retraining import batch_window
 
-        if spec.target not in self.columns:
-            raise DataError(
-                f"retraining needs labels, but the new data has no target column '{spec.target}'",
-                column=spec.target,
-                hint="add the labels to the batch, or use on_drift: fail until they arrive",
-            )
-        if self.files is None or spec.execution.type != "dask":
+        if self.files is None:
             raise UserError(
-                "retraining on a batch read on Dask needs the spec's execution: dask and a "
-                "batch read from files"
+                "retraining on a batch read on Dask needs a batch read from files "
+                "(specops monitor --data)"
             )
-        policy = spec.monitor.retrain
-        reference = None
-        if policy.data == "new_only":
-            rows, what = self.rows, f"the new batch ({self.rows:,} rows)"
-        else:
-            ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
-            reference = plugins.build("source", spec.source.type, spec.source.kwargs())
-            if not callable(getattr(reference, "load_distributed", None)):
-                raise UserError(
-                    f"retraining on Dask reads the spec's source on Dask, and source "
-                    f"'{spec.source.type}' cannot (no load_distributed); use monitor.retrain"
-                    ".data: new_only, or execution: local"
-                )
-            table = reference.load_distributed(ctx)
-            columns = [str(c) for c in table.columns]
-            before = row_count(table)
-            rows = before + self.rows
-            what = f"the spec's source ({before:,} rows) then the new batch ({self.rows:,})"
-            extra = [c for c in self.columns if c not in set(columns)]
-            if extra:
-                what += f"; batch columns not in the source ignored: {', '.join(extra)}"
-        if policy.rows is not None and rows > policy.rows:
-            rows, what = policy.rows, f"the last {policy.rows:,} rows of {what}"
-        return Window(WindowSource(self.files, reference, policy.rows), rows, what)
-
-
-class WindowSource:
-    """The retraining window of a Dask batch, loaded on the retraining run's cluster:
-    ``reference`` (the spec's source, None for ``new_only``) then the batch's files
-    aligned to its columns, cast to the dtypes pandas' concat would give, the last
-    ``keep`` rows."""
-
-    def __init__(self, files: BatchFiles, reference: Any | None, keep: int | None) -> None:
-        self.files = files
-        self.reference = reference
-        self.keep = keep
-
-    def partitions(self, ctx: StepContext) -> int:
-        count = getattr(self.reference, "partitions", None)
-        before = int(count(ctx)) if callable(count) else 0
-        return before + len(self.files.files)
-
-    def load(self, ctx: StepContext) -> pd.DataFrame:
-        raise UserError("this retraining window is read on Dask only (execution: dask)")
-
-    def load_distributed(self, ctx: StepContext) -> Any:
-        import dask.dataframe as dd
-        import pandas as pd
-
-        batch = self.files.frame()
-        if self.reference is None:
-            frame = batch
-        else:
-            table = self.reference.load_distributed(ctx)
-            table = table.rename(columns={c: str(c) for c in table.columns})
-            columns = list(table.columns)
-            aligned_meta = batch._meta.reindex(columns=columns)
-            dtypes = dict(pd.concat([table._meta, aligned_meta]).dtypes.items())
-            cast = {n: d for n, d in dtypes.items() if str(table._meta[n].dtype) != str(d)}
-            if cast:
-                table = table.astype(cast)
-            aligned = batch.map_partitions(
-                _aligned, columns, dtypes, meta=aligned_meta.astype(dtypes)
-            )
-            frame = dd.concat([table, aligned])
-        if self.keep is not None:
-            frame = _last_rows(frame, self.keep)
-        return frame
-
-
-def _aligned(frame: pd.DataFrame, columns: list[str], dtypes: dict[str, Any]) -> pd.DataFrame:
-    return frame.reindex(columns=columns).astype(dtypes)
-
-
-def _last_rows(frame: Any, keep: int) -> Any:
-    """The last ``keep`` rows of a Dask DataFrame, partitions in order."""
-    lengths = [int(n) for n in frame.map_partitions(len).compute()]
-    start = max(sum(lengths) - keep, 0)
-    offsets = [sum(lengths[:i]) for i in range(len(lengths))]
-    return frame.map_partitions(_from_row, start, offsets, meta=frame._meta)
-
-
-def _from_row(
-    frame: pd.DataFrame, start: int, offsets: list[int], partition_info: Any = None
-) -> pd.DataFrame:
-    offset = offsets[partition_info["number"]] if partition_info else 0
-    return frame.iloc[max(start - offset, 0) :]
+        return batch_window(spec, plugins, self.files, self.rows, self.columns)
 
 
 # ---------------------------------------------------------------------------
