@@ -92,6 +92,8 @@ class TableStats:
     partition_rows: list[int]
     hash_sums: tuple[int, int]
     unusable: tuple[str, str] | None = None
+    huge: tuple[str, int, int] | None = None
+    """(column, row, digits) of the first whole number too large for 64 bits."""
     target_missing: BadValues = field(default_factory=BadValues)
     target_bad: BadValues = field(default_factory=BadValues)
     labels: list[Any] | None = None
@@ -289,6 +291,17 @@ def _object_kind(series: pd.Series) -> tuple[str, str | None] | None:
     return kind, odd
 
 
+def _huge_integer(series: pd.Series, name: str) -> tuple[str, int, int] | None:
+    """(column, partition position, digits) of the first whole number no 64-bit type
+    holds (what :func:`framework.data_limits.refuse_huge_integers` refuses)."""
+    from framework.data_limits import INT64_MIN, UINT64_MAX
+
+    for position, value in enumerate(series.tolist()):
+        if isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
+            return name, position, len(str(abs(value)))
+    return None
+
+
 def partition_stats(
     part: pd.DataFrame, target: str | None, task: str | None, checks: dict[str, str], cap: int
 ) -> dict[str, Any]:
@@ -298,14 +311,18 @@ def partition_stats(
 
     stats: dict[str, Any] = {"rows": len(part)}
     kinds = {}
+    huge = None
     for position, name in enumerate(part.columns):
         kind = _object_kind(part.iloc[:, position])
         if kind is not None:
             kinds[str(name)] = kind
+            if huge is None and "integer" in kind[0]:
+                huge = _huge_integer(part.iloc[:, position], str(name))
     stats["kinds"] = kinds
+    stats["huge"] = huge
     try:
         stats["hash"] = _hash_sums(pd.util.hash_pandas_object(part, index=False).to_numpy())
-    except TypeError:  # unhashable (nested) values: refused as unusable before it matters
+    except (TypeError, OverflowError):  # nested or huge values: refused before it matters
         stats["hash"] = [0, 0]
     if target is not None and target in part.columns:
         values = part[target]
@@ -384,6 +401,14 @@ def table_stats(
         partition_rows=partition_rows,
         hash_sums=(sums[0], sums[1]),
         unusable=_unusable([r["kinds"] for r in results], names),
+        huge=next(
+            (
+                (r["huge"][0], offset + r["huge"][1], r["huge"][2])
+                for offset, r in zip(offsets, results, strict=True)
+                if r["huge"] is not None
+            ),
+            None,
+        ),
     )
     if target is not None and results and "target_missing" in results[0]:
         stats.target_missing = _merge_first(
@@ -694,6 +719,17 @@ def ingest(
             f"source '{source_type}' returned column '{name}' of {what}",
             column=name,
             hint=UNUSABLE_HINT,
+        )
+    if stats.huge is not None:  # as the sources refuse it locally (was exit 3 later)
+        from framework.data_limits import INT64_MIN, UINT64_MAX
+
+        name, row, digits = stats.huge
+        raise DataError(
+            f"source '{source_type}': column '{name}' row {row} holds a whole number of "
+            f"{digits} digits, too large for a 64-bit number",
+            column=name,
+            hint=f"numbers must fit in 64 bits ({INT64_MIN} to {UINT64_MAX}); if "
+            "the column is an identifier, store it as text (e.g. with a letter prefix)",
         )
     y, labels = _target(frame, stats, target, task)
     if feature_problem is not None:

@@ -184,3 +184,31 @@ def test_ingest_of_a_parquet_dataset_end_to_end(
         "categorical",
         "categorical",
     ]
+
+
+def test_a_whole_number_beyond_64_bits_is_refused_by_row(
+    dask_client: Any, ctx: StepContext, tmp_path: Path
+) -> None:
+    rows = ["a,churn", *(f"{i},{i % 2}" for i in range(1000))]
+    rows[901] = "123456789012345678901234567890,1"  # row 900 of the table
+    (tmp_path / "huge.csv").write_text("\n".join(rows) + "\n")
+    source = CsvSource(path="huge.csv", blocksize=1024, dtypes={"a": "str"})
+    text = source.load_distributed(ctx)
+    assert text.npartitions > 2
+    meta = text._meta.assign(a=pd.Series([], dtype=object))
+    with pytest.raises(DataError) as caught:
+        dask_ingest.ingest(
+            text.map_partitions(_ints, meta=meta),
+            source_type="csv",
+            target="churn",
+            task="binary",
+        )
+    assert caught.value.message == (
+        "source 'csv': column 'a' row 900 holds a whole number of 30 digits, "
+        "too large for a 64-bit number"
+    )
+
+
+def _ints(part: pd.DataFrame) -> pd.DataFrame:
+    """Text to Python ints, as pandas reads a column of whole numbers too big for int64."""
+    return part.assign(a=part["a"].map(int).astype(object))
