@@ -127,8 +127,21 @@ def _groups_of(part: pd.DataFrame) -> tuple[list[Hashable], list[np.ndarray]]:
     codes, uniques = pd.factorize(part["group"], sort=False, use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(uniques)))])
-    labels = [u.item() if hasattr(u, "item") else u for u in uniques]
+    labels = [group_label(u) for u in uniques]
     return labels, [order[bounds[i] : bounds[i + 1]] for i in range(len(labels))]
+
+
+MISSING_GROUP = "\x00missing"
+"""The group of rows whose class is missing (NaN is not equal to itself: no dict key)."""
+
+
+def group_label(value: Any) -> Hashable:
+    """A class value as a plain, hashable group label."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return MISSING_GROUP
+    return value.item() if hasattr(value, "item") else value
 
 
 def keys_by_group(part: pd.DataFrame) -> dict[Hashable, np.ndarray]:
@@ -408,7 +421,7 @@ def _side(
     u = mix(_fingerprints(part, fingerprint, columns), rule.seed)
     if rule.stratify:
         codes, uniques = pd.factorize(part[target], sort=False, use_na_sentinel=False)
-        labels = [v.item() if hasattr(v, "item") else v for v in uniques]
+        labels = [group_label(v) for v in uniques]
         limits = np.array([thresholds[label] for label in labels], dtype="uint64")[codes]
     else:
         limits = np.uint64(thresholds[NO_GROUP])

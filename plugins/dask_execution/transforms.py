@@ -90,12 +90,21 @@ def transform_distributed(pipeline: Any, ddf: dd.DataFrame) -> dd.DataFrame:
     if pipeline is None:
         return ddf
     meta = pipeline.transform(as_local(ddf._meta_nonempty)).iloc[:0]
-    return ddf.map_partitions(_transform, pipeline, meta, meta=meta)
+    return ddf.map_partitions(_transform, pipeline, _Empty(meta), meta=meta)
 
 
-def _transform(part: pd.DataFrame, fitted: Any, meta: pd.DataFrame) -> pd.DataFrame:
+class _Empty:
+    """The output of a partition without rows. Held in an object, not passed as a frame:
+    Dask would turn a pandas frame argument into a collection and align the partitions
+    with it (a repartition of the whole table, seconds per step)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+
+def _transform(part: pd.DataFrame, fitted: Any, empty: _Empty) -> pd.DataFrame:
     if len(part) == 0:  # scikit-learn refuses 0 rows; a filtered partition may have none
-        return meta.copy()
+        return empty.frame.copy()
     return fitted.transform(as_local(part))
 
 
@@ -130,6 +139,20 @@ def _local_frames(current: dd.DataFrame) -> dd.DataFrame:
     if not _pd_na_text(current._meta):
         return current
     return current.map_partitions(as_local, meta=as_local(current._meta))
+
+
+def _kept(current: dd.DataFrame) -> dd.DataFrame:
+    """The step's input kept in the workers' memory while its statistics are computed
+    (2 to 6 passes), so the previous steps' transforms run once, not once a pass. It is
+    released when the next step keeps its own input (nothing refers to it then). Only on
+    a distributed cluster: without one, persisting would fill this process's memory."""
+    try:
+        from distributed import default_client
+
+        default_client()
+    except (ImportError, ValueError):
+        return current
+    return current.persist()
 
 
 # --- statistics ---------------------------------------------------------------
@@ -592,7 +615,7 @@ def fit_step_distributed(
 ) -> tuple[Any | None, dd.DataFrame, list[str]]:
     """Build, fit and apply one step: the fitted ColumnTransformer (None when the step
     has no columns), the data after it (lazy) and its columns."""
-    current = _local_frames(current)
+    current = _kept(_local_frames(current))
     meta = current._meta
     stats = basic_stats(current)
     summary = _frame(
@@ -631,7 +654,8 @@ def fit_step_distributed(
             if leaf is fitted:  # the step's output columns changed with the grouping
                 _record_outputs(step, name, leaf, columns)
     out_meta = step.transform(frame).iloc[:0]
-    return step, current.map_partitions(_transform, step, out_meta, meta=out_meta), columns
+    transformed = current.map_partitions(_transform, step, _Empty(out_meta), meta=out_meta)
+    return step, transformed, columns
 
 
 __all__ = [

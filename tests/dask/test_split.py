@@ -216,3 +216,15 @@ def test_few_distinct_values_end_the_selection_early(
         )
         assert (found["__all__"].value, found["__all__"].at_most) == (value, at_most)
         assert len(rounds) == 2  # the whole range, then the value's bin: one value
+
+
+def test_a_missing_class_is_a_stratum_as_locally(dask_client: Any, frame: pd.DataFrame) -> None:
+    """A class column with gaps (the engine refuses a gappy target, a direct caller may
+    stratify on anything): missing values form one stratum, as in the local split."""
+    rule = ContentRule(0.25, seed=8, stratify=True)
+    hashes = row_hashes(frame, list(frame.columns))
+    _, test = content_split(hashes, rule, frame["city"].to_numpy())
+    split = dask_split.split_distributed(
+        dd.from_pandas(frame, npartitions=3), rule, columns=list(frame.columns), target="city"
+    )
+    assert ids(split.test) == set(test)
