@@ -184,12 +184,13 @@ def rescored(
     )
 
 
-def cannot_score(exc: Exception) -> str:
-    return f"it cannot score this data: {exc}"
+def cannot_score(error: object) -> str:
+    """Why the recorded metrics are used: the champion's error (or its text) on these rows."""
+    return f"it cannot score this data: {error}"
 
 
-def metric_undefined(exc: Exception) -> str:
-    return f"a metric cannot be computed on the rows left: {exc}"
+def metric_undefined(error: object) -> str:
+    return f"a metric cannot be computed on the rows left: {error}"
 
 
 def unknown_rows(champion: ModelVersion, total: int) -> str:

@@ -206,17 +206,13 @@ def compare_distributed(
         *champion_parts,
     ).result()
     if "data" in scored:
-        return recorded(champion, total, cannot_score(_Said(scored["data"])))
+        return recorded(champion, total, cannot_score(scored["data"]))
     if "metric" in scored:
-        return recorded(champion, total, metric_undefined(_Said(scored["metric"])))
+        return recorded(champion, total, metric_undefined(scored["metric"]))
     check = checked or _floats
     mine = None if scored["mine"] is None else check(scored["mine"])
     chosen = RowChoice(_nothing(), in_champion, 0, unknown)
     return rescored(champion, check(scored["theirs"]), mine, kept, total, chosen)
-
-
-class _Said(Exception):
-    """A worker's error message, shown as the local path shows the exception."""
 
 
 def _floats(values: dict[str, Any]) -> dict[str, float]:

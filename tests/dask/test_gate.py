@@ -67,14 +67,24 @@ def _fit(frame: pd.DataFrame, features: list[str]) -> LightGBMModel:
 
 
 def _register_champion(
-    store: Store, data: Data, seed: int, record: str, tmp: Path, test_size: float = TEST_SIZE
+    store: Store,
+    data: Data,
+    seed: int,
+    record: str,
+    tmp: Path,
+    test_size: float = TEST_SIZE,
+    extra: str | None = None,
 ) -> None:
     """Train a version on a content split (seed), record its rows as a blob or a rule,
-    and make it the champion."""
+    and make it the champion. ``extra``: a feature column the candidate's data lacks."""
     rule = ContentRule(test_size, seed)
     train, _ = content_split(data.hashes, rule)
-    model = _fit(data.frame.iloc[train], data.features)
-    signature, _ = infer_signature(data.frame[data.features], {})
+    frame, features = data.frame, data.features
+    if extra:
+        frame = frame.assign(**{extra: np.arange(len(frame)) % 3})
+        features = [*features, extra]
+    model = _fit(frame.iloc[train], features)
+    signature, _ = infer_signature(frame[features], {})
     package = write_package(
         tmp / f"package-{record}",
         model=model,
@@ -254,6 +264,16 @@ def test_a_champion_with_unknown_training_rows_is_compared_on_all_rows_as_locall
     local, on_dask = _both(store, data, dask_client, seed=2)
     assert local.note.startswith("champion's training rows unknown (bc/1 was registered")
     assert local.in_champion_training is None
+    _same(local, on_dask)
+
+
+def test_a_champion_that_cannot_score_these_rows_is_judged_by_its_recorded_metrics(
+    dask_client: Any, store: Store, data: Data, tmp_path: Path
+) -> None:
+    _register_champion(store, data, seed=1, record="none", tmp=tmp_path, extra="branch")
+    local, on_dask = _both(store, data, dask_client, seed=2)
+    assert local.basis == "recorded"
+    assert "it cannot score this data" in local.note and "branch" in local.note
     _same(local, on_dask)
 
 
