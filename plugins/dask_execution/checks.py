@@ -135,7 +135,11 @@ def counted(
         meta=meta,
         verify_meta=False,
     )
-    combined = partials.groupby(columns, observed=True, dropna=True).agg({_N: "sum", _FIRST: "min"})
+    # spread over as many partitions as the table: a key per row (an id column) must
+    # not gather on one worker
+    combined = partials.groupby(columns, observed=True, dropna=True).agg(
+        {_N: "sum", _FIRST: "min"}, split_out=max(1, partials.npartitions)
+    )
     rows = combined[_N].sum()
     distinct = combined[_N].count()
     repeated = (combined[_N] > 1).sum()
