@@ -247,11 +247,12 @@ CSV_PARAMS: dict[str, Any] = {
             "values (e.g. fee: float64 for whole numbers in some files, decimals in others).",
         },
         "blocksize": {
-            "type": ["integer", "string"],
+            "type": ["integer", "string", "null"],
             "minimum": 1024,
             "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*([kKMGT]i?B|[kKMGT]|B)?\s*$",
             "description": "execution: dask only: bytes of CSV per partition (an integer, "
-            "or text like '64MB'); compressed files are one partition each.",
+            "or text like '64MB'); null: one partition per file (needed when quoted "
+            "fields hold line breaks). Compressed files are one partition each.",
             "default": "64MB",
         },
         "max_columns": MAX_COLUMNS_PARAM,
@@ -275,7 +276,7 @@ class CsvSource:
         parse_dates: list[str] | None = None,
         columns: list[str] | None = None,
         dtypes: dict[str, str] | None = None,
-        blocksize: int | str = "64MB",
+        blocksize: int | str | None = "64MB",
         max_columns: int | None = None,
     ) -> None:
         self.path = path
@@ -420,16 +421,15 @@ class CsvSource:
 
         Dask guesses a column's type from the first block; a later block that does not
         fit (decimals after whole numbers) stops the run naming the column, and
-        ``dtypes:`` fixes it."""
+        ``dtypes:`` fixes it. Blocks are cut at line breaks: a quoted field holding one
+        needs ``blocksize: null`` (a partition per file)."""
         dd = _dask_dataframe()
         where, files = self._files(ctx)
         for path in files:
             self._check_header(path)
         if any(path.suffix.lower() == ".zip" for path in files):
             raise _unsupported("csv", "path", "Dask cannot read zip archives; unzip the files")
-        blocksize: Any = self.blocksize
-        if any(path.suffix.lower() in (".gz", ".bz2", ".xz", ".zst") for path in files):
-            blocksize = None  # a compressed stream cannot be cut into blocks
+        blocksize: Any = None if self._whole_files(files) else self.blocksize
         options = self._options()
         try:
             with _pandas_strings():
@@ -458,14 +458,25 @@ class CsvSource:
             self._refuse_one_glued_column(ddf._meta, files[0])
         return ddf
 
+    def _whole_files(self, files: list[Path]) -> bool:
+        """Whether each file is read as one partition: asked for (``blocksize: null``), a
+        compressed stream (it cannot be cut), or an encoding whose line break is not the
+        byte ``\\n`` that Dask cuts blocks at (UTF-16, UTF-32)."""
+        compressed = (".gz", ".bz2", ".xz", ".zst")
+        wide = self.encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16"))
+        return (
+            self.blocksize is None
+            or wide
+            or any(path.suffix.lower() in compressed for path in files)
+        )
+
     def partitions(self, ctx: StepContext) -> int:
         """Blocks ``load_distributed`` cuts the files into, from their sizes alone."""
         from dask.utils import parse_bytes
 
         _, files = self._files(ctx)
-        compressed = (".gz", ".bz2", ".xz", ".zst", ".zip")
-        if any(path.suffix.lower() in compressed for path in files):
-            return len(files)  # one partition per file: a stream cannot be cut
+        if self._whole_files(files):
+            return len(files)
         size = parse_bytes(self.blocksize) if isinstance(self.blocksize, str) else self.blocksize
         return sum(_blocks(path.stat().st_size, int(size)) for path in files)
 

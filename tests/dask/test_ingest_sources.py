@@ -212,3 +212,20 @@ def test_a_whole_number_beyond_64_bits_is_refused_by_row(
 def _ints(part: pd.DataFrame) -> pd.DataFrame:
     """Text to Python ints, as pandas reads a column of whole numbers too big for int64."""
     return part.assign(a=part["a"].map(int).astype(object))
+
+
+def test_csv_files_read_whole_when_blocks_cannot_be_cut(
+    dask_client: Any, ctx: StepContext, tmp_path: Path
+) -> None:
+    frame = _frame(300)
+    frame["plan"] = frame["plan"] + "\nline two"  # a quoted field holding a line break
+    frame.iloc[:150].to_csv(tmp_path / "a.csv", index=False)
+    frame.iloc[150:].to_csv(tmp_path / "b.csv", index=False)
+    whole = CsvSource(path="*.csv", blocksize=None)
+    assert whole.partitions(ctx) == 2 == whole.load_distributed(ctx).npartitions
+    _same_table(whole.load(ctx), whole.load_distributed(ctx))
+
+    frame.iloc[:150].to_csv(tmp_path / "wide.tsv", index=False, encoding="utf-16")
+    wide = CsvSource(path="wide.tsv", encoding="utf-16", blocksize=1024)
+    assert wide.partitions(ctx) == 1 == wide.load_distributed(ctx).npartitions
+    _same_table(wide.load(ctx), wide.load_distributed(ctx))
