@@ -134,12 +134,16 @@ def judge_batch(
     if rows == 0:
         result.problems.append(f"the batch has no rows ({batch.description})")
 
+    watched = watched_columns(profile, spec.monitor.columns)
+    predicted = [
+        n for n in watched if n == PREDICTION and profile.columns[n].source == "prediction"
+    ]
     prediction_note = ""
-    if rows:
+    if rows and (predicted or labels is not None):  # else no one needs the predictions
         problem = batch.prediction_problem(package)
         if problem is not None:
             prediction_note = f"the champion cannot score this batch: {problem}"
-    for name in watched_columns(profile, spec.monitor.columns):
+    for name in watched:
         reference = profile.columns[name]
         if name == PREDICTION and reference.source == "prediction":
             verdict = _judge_prediction(spec, plugins, batch, package, reference, prediction_note)
