@@ -141,16 +141,31 @@ def _local_frames(current: dd.DataFrame) -> dd.DataFrame:
     return current.map_partitions(as_local, meta=as_local(current._meta))
 
 
-def _kept(current: dd.DataFrame) -> dd.DataFrame:
-    """The step's input kept in the workers' memory while its statistics are computed
-    (2 to 6 passes), so the previous steps' transforms run once, not once a pass. It is
-    released when the next step keeps its own input (nothing refers to it then). Only on
-    a distributed cluster: without one, persisting would fill this process's memory."""
+KEEP_SHARE = 0.25
+"""A step's input is kept in the workers' memory between passes when its estimated size
+is at most this share of the cluster's memory; else each pass computes it again."""
+TEXT_BYTES = 64
+"""Estimated bytes of a text value in memory (numbers: their item size)."""
+
+
+def _kept(current: dd.DataFrame, rows: int) -> dd.DataFrame:
+    """The step's input kept in the workers' memory for the passes after the first (order
+    statistics, moments), so the previous steps' transforms run once more, not once a
+    pass; released when the next step keeps its own input. Only on a distributed cluster
+    with room for it: without one, persisting would fill this process's memory."""
     try:
         from distributed import default_client
 
-        default_client()
+        client = default_client()
     except (ImportError, ValueError):
+        return current
+    workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
+    memory = sum(int(w.get("memory_limit") or 0) for w in workers)
+    width = sum(
+        dtype.itemsize if getattr(dtype, "kind", "O") in "biufcmM" else TEXT_BYTES
+        for dtype in current._meta.dtypes
+    )
+    if not memory or rows * width > memory * KEEP_SHARE:
         return current
     return current.persist()
 
@@ -615,9 +630,10 @@ def fit_step_distributed(
 ) -> tuple[Any | None, dd.DataFrame, list[str]]:
     """Build, fit and apply one step: the fitted ColumnTransformer (None when the step
     has no columns), the data after it (lazy) and its columns."""
-    current = _kept(_local_frames(current))
+    current = _local_frames(current)
     meta = current._meta
     stats = basic_stats(current)
+    current = _kept(current, stats.rows)
     summary = _frame(
         meta,
         {str(c): stats.distinct(str(c)) for c in meta.columns if str(c) in stats.values},
