@@ -235,3 +235,14 @@ def test_failed_data_checks_are_the_local_ones(dask_client, subs: Path) -> None:
     failed = {(c.check, c.column) for c in local.failed_checks}
     assert failed == {("unique", "customer_id"), ("max_null_fraction", "support_tickets")}
     assert_same(comparable(dask), comparable(local))
+
+
+def test_an_unreadable_file_of_the_batch_is_named(cli, dask_address, subs: Path) -> None:
+    frame = pd.read_csv(subs / "data/subscriptions_jul_sep.csv")
+    path = split_into_files(frame, subs / "damaged", ".parquet", parts=3)
+    (path / "part-1.parquet").write_bytes(b"PAR1 this is not a Parquet file")
+    args = ("monitor", subs / "spec.yaml", "--data", path)
+    for extra in ((), ("--execution", "dask", "--address", dask_address)):
+        result = cli(*args, *extra)
+        assert result.code == 2 and "Traceback" not in result.err, result.err
+        assert str(path / "part-1.parquet") in result.err

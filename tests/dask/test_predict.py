@@ -203,3 +203,13 @@ def test_bad_execution_options_are_exit_2(cli, trained: Path) -> None:
     result = predict(cli, trained, "score", "-i", folder, "-o", out, "--execution", "dusk")
     assert result.code == 2 and "dask" in result.err and "Traceback" not in result.err
     assert not out.exists()
+
+
+def test_an_unreadable_file_of_the_input_is_named(dask_client, trained: Path, package) -> None:
+    folder = partitioned(trained, ".parquet", parts=3, rows=30)
+    damaged = folder / "day=01.parquet"
+    damaged.write_bytes(b"PAR1 this is not a Parquet file")
+    with pytest.raises(DataError) as caught:
+        score_partitioned(dask_client, package, folder, trained / "damaged-out")
+    assert str(damaged) in str(caught.value)
+    assert not (trained / "damaged-out").exists()
