@@ -50,7 +50,10 @@ def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, s
     try:
         try:
             return keep_partitioned_snapshot(store, data_hash, partitions()), None
-        except StoreError:  # a concurrent `store gc` took a blob before it was recorded
+        except StoreError as exc:
+            if "vanished" not in str(exc):
+                raise
+            # a concurrent `store gc` took a blob before it was recorded: once more
             return keep_partitioned_snapshot(store, data_hash, partitions()), None
     except StoreError as exc:
         return None, f"data snapshot not kept ({exc})"

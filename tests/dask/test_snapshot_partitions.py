@@ -210,3 +210,42 @@ def test_a_large_partition_is_cut_into_parts_of_bounded_rows(
         read_snapshot(root, digest), dataset.compute().reset_index(drop=True)
     )
     assert dask_ingest.data_hash(read_distributed(root, digest)) == digest
+
+
+def test_a_part_taken_by_gc_before_the_record_is_written_again(
+    dask_client: Any, dataset: Any, tmp_path: Path
+) -> None:
+    """store.keep_snapshot_parts refuses to record a blob a concurrent gc removed; the
+    snapshot is then written once more (and noted as not kept if that fails too)."""
+    root = tmp_path / "store"
+    digest = dask_ingest.data_hash(dataset)
+    store = Store(root)
+    try:
+        store.record_dataset("no-run", digest, ROWS, [str(c) for c in dataset.columns])
+        real = store.keep_snapshot_parts
+        calls: list[int] = []
+
+        def racing(data_hash: str, manifest: str, parts: list[str]) -> str:
+            calls.append(len(parts))
+            if len(calls) == 1:
+                store.artifacts.path_of(parts[0]).unlink()  # what gc would do
+                raise StoreError(f"snapshot blob {parts[0][:12]} vanished before it was recorded")
+            return real(data_hash, manifest, parts)
+
+        store.keep_snapshot_parts = racing  # type: ignore[method-assign]
+        blob, problem = keep_snapshot(store, digest, dataset)
+        assert problem is None and blob is not None and len(calls) == 2
+
+        store.keep_snapshot_parts = lambda *args: (_ for _ in ()).throw(  # type: ignore[method-assign]
+            StoreError("the store is read-only")
+        )
+        other = dataset[dataset["fee"] > 50]
+        assert keep_snapshot(store, "c" * 64, other) == (
+            None,
+            "data snapshot not kept (the store is read-only)",
+        )
+    finally:
+        store.close()
+    pd.testing.assert_frame_equal(
+        read_snapshot(root, digest), dataset.compute().reset_index(drop=True)
+    )
