@@ -42,11 +42,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         record_outcome,
         wants_retrain,
     )
-    from framework.spec import load_spec
     from framework.store import Store
 
     plugins = plugins_for(args)
-    spec = load_spec(args.spec, plugins, profile=args.profile, overrides=_overrides(args))
+    spec = _load(args, plugins)
     store = Store.open_existing(spec.store_path)
     try:
         window = None
@@ -77,18 +76,25 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _overrides(args: argparse.Namespace) -> list[str]:
-    """``--execution TYPE`` and ``--address URL`` are ``--set execution.type=TYPE`` and
-    ``--set execution.params.address=URL``: the batch is read there, and a retraining
-    run trains there too."""
+def _load(args: argparse.Namespace, plugins: Any) -> Any:
+    """The spec, ``--execution TYPE`` and ``--address URL`` applied as ``--set
+    execution.type=TYPE`` and ``--set execution.params.address=URL``: the batch is read
+    there, and a retraining run trains there too."""
+    from framework.spec import load_spec
+
     overrides = list(args.overrides)
-    if args.address and not args.execution:
-        raise UserError("--address is the scheduler of a cluster: add --execution dask")
     if args.execution:
         overrides.append(f"execution.type={args.execution}")
-    if args.address:
-        overrides.append(f"execution.params.address={args.address}")
-    return overrides
+    spec = load_spec(args.spec, plugins, profile=args.profile, overrides=overrides)
+    if not args.address:
+        return spec
+    if spec.execution.type == "local":
+        raise UserError(
+            "--address is the scheduler of a cluster: add --execution dask "
+            "(or set execution: {type: dask} in the spec)"
+        )
+    overrides.append(f"execution.params.address={args.address}")
+    return load_spec(args.spec, plugins, profile=args.profile, overrides=overrides)
 
 
 @contextmanager

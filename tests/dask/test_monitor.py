@@ -166,7 +166,8 @@ def test_specops_monitor_on_a_cluster_reports_what_local_reports(
         for key in ("monitor_id", "started_at", "seconds", "data_hash"):
             report.pop(key)
     assert_same(mine, theirs)
-    shown = cli("monitor", spec, "--data", path, "--execution", "dask", "--address", dask_address)
+    dask_spec = ("--set", "execution.type=dask")  # a spec that says dask takes --address alone
+    shown = cli("monitor", spec, "--data", path, *dask_spec, "--address", dask_address)
     assert shown.code == 0 and "tenure_months" in shown.out and "reported only" in shown.out
 
 
@@ -246,3 +247,8 @@ def test_an_unreadable_file_of_the_batch_is_named(cli, dask_address, subs: Path)
         result = cli(*args, *extra)
         assert result.code == 2 and "Traceback" not in result.err, result.err
         assert str(path / "part-1.parquet") in result.err
+
+
+def test_an_address_without_a_cluster_executor_is_exit_2(cli, subs: Path) -> None:
+    result = cli("monitor", subs / "spec.yaml", "--data", subs / "data", "--address", "tcp://x:1")
+    assert result.code == 2 and "add --execution dask" in result.err
