@@ -25,7 +25,7 @@ from framework.cli.options import common, handler, positive_int, store_option
 def add_commands(commands: argparse._SubParsersAction) -> None:
     predict = commands.add_parser(
         "predict",
-        help="score a CSV or Parquet file with a stored model version",
+        help="score CSV or Parquet files with a stored model version",
         description="Score every row of a CSV or Parquet file (or a directory of Parquet "
         "files) with a stored model version, in chunks, and write the predictions to a "
         "CSV or Parquet file (by extension). The input may also be a glob of CSV or "
@@ -34,8 +34,22 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "written in full or not at all.",
     )
     predict.add_argument("ref", metavar="REF", help="NAME (its champion), NAME@ALIAS or NAME/N")
-    predict.add_argument("--input", "-i", required=True, metavar="FILE", help="rows to score")
-    predict.add_argument("--output", "-o", required=True, metavar="FILE", help="where to write")
+    predict.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        metavar="PATH",
+        help="rows to score: a CSV or Parquet file, a directory of Parquet files, or a quoted "
+        "glob of either",
+    )
+    predict.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="PATH",
+        help="where to write: a .csv or .parquet file (with --execution dask: a directory of "
+        "Parquet parts)",
+    )
     predict.add_argument(
         "--id-column", metavar="COL", help="a column to copy to the output, to join on later"
     )
