@@ -552,6 +552,10 @@ class WorkerLost(UserError):
     """A worker left the cluster while LightGBM trained: its network cannot go on."""
 
 
+TRAINING_TASK = "_train_part"
+"""The key prefix of lightgbm.dask's per-worker training tasks."""
+
+
 def _watched(
     client: Client, fit: Callable[[], Any], poll: float = 0.5, grace: float = 10.0
 ) -> None:
@@ -559,11 +563,13 @@ def _watched(
     workers. LightGBM's workers form one network for the whole fit and pin their
     tasks to their workers, so a worker lost mid-fit is not recovered by Dask: the
     survivors fail on a closed socket, or the fit waits forever for the lost worker's
-    task. When a worker leaves, the fit gets ``grace`` seconds to finish on its own
-    (the lost worker may have held no training data); else this process's tasks are
-    cancelled and the run ends with :class:`WorkerLost` (exit 2), before anything is
-    registered."""
+    task. So: a lost worker seen running a training task ends the fit at once; a lost
+    worker never seen training (an idle one retired by an adaptive cluster, or one
+    lost before the first look) gives the fit ``grace`` seconds to finish on its own.
+    Ending the fit cancels this process's tasks and raises :class:`WorkerLost` (exit
+    2), before anything is registered."""
     import threading
+    import time
 
     before = set(_workers(client))
     outcome: dict[str, BaseException] = {}
@@ -577,14 +583,18 @@ def _watched(
     thread = threading.Thread(target=target, name="specops-dask-fit", daemon=True)
     thread.start()
     lost: set[str] = set()
+    trainers: set[str] = set()
+    lost_since: float | None = None
     while thread.is_alive():
         thread.join(poll)
+        trainers |= _training_workers(client)
         lost |= before - set(_workers(client))
-        if lost and thread.is_alive():
-            thread.join(grace)
-            if thread.is_alive():
-                _cancel_own(client)
-                raise _worker_lost(lost, "LightGBM waited for it")
+        if not lost or not thread.is_alive():
+            continue
+        lost_since = lost_since or time.monotonic()
+        if lost & trainers or time.monotonic() - lost_since > grace:
+            _cancel_own(client)
+            raise _worker_lost(lost, "LightGBM cannot finish without it")
     error = outcome.get("error")
     if error is None:
         return
@@ -592,6 +602,19 @@ def _watched(
     if lost:
         raise _worker_lost(lost, f"{type(error).__name__}: {str(error)[:200]}") from None
     raise error
+
+
+def _training_workers(client: Client) -> set[str]:
+    """Workers running one of LightGBM's training tasks now."""
+    try:
+        processing = client.processing()
+    except (OSError, TimeoutError):
+        return set()
+    return {
+        worker
+        for worker, keys in processing.items()
+        if any(str(key).startswith(TRAINING_TASK) for key in keys)
+    }
 
 
 def _workers(client: Client) -> list[str]:

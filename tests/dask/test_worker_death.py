@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,3 +126,53 @@ def test_a_worker_killed_during_training_never_leaves_a_half_registered_version(
         assert store_rows(store, "SELECT COUNT(*) FROM aliases") == [(0,)]
         statuses = store_rows(store, "SELECT status FROM runs")
         assert statuses == [("error",)]
+
+
+def _pinned_fit(client: Any, worker: str, seconds: float) -> Any:
+    """A stand-in for lightgbm.dask's fit: a training task pinned to one worker, waited for."""
+    import uuid
+
+    def train(wait: float) -> str:
+        time.sleep(wait)
+        return "trained"
+
+    def fit() -> None:
+        future = client.submit(
+            train,
+            seconds,
+            key=f"_train_part-{uuid.uuid4().hex}",
+            workers=[worker],
+            allow_other_workers=False,
+            pure=False,
+        )
+        assert future.result() == "trained"
+
+    return fit
+
+
+def test_watchdog_ends_a_fit_whose_training_worker_dies_and_spares_one_losing_an_idle_worker(
+    own_cluster: Any,
+) -> None:
+    from distributed import Client
+
+    from plugins.dask_execution.executor import WorkerLost, _watched
+
+    with Client(own_cluster.scheduler_address, timeout=20) as client:
+        trainer, idle = sorted(client.scheduler_info()["workers"])
+        # an idle worker retired mid-fit (an adaptive cluster scaling down): the fit goes on
+        retire = threading.Timer(1.0, lambda: client.retire_workers([idle], close_workers=True))
+        retire.start()
+        started = time.monotonic()
+        _watched(client, _pinned_fit(client, trainer, 4.0), grace=30)
+        assert time.monotonic() - started >= 4.0
+        retire.join()
+        assert list(client.scheduler_info()["workers"]) == [trainer]
+
+        # the worker running the training task killed: the fit ends at once, not after grace
+        pid = client.run(os.getpid, workers=[trainer])[trainer]
+        threading.Timer(1.5, os.kill, (pid, signal.SIGKILL)).start()
+        started = time.monotonic()
+        with pytest.raises(WorkerLost) as caught:
+            _watched(client, _pinned_fit(client, trainer, 120.0), grace=300)
+        assert time.monotonic() - started < 60
+        assert trainer in str(caught.value) and "nothing registered" in str(caught.value)
