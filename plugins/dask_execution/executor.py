@@ -563,11 +563,12 @@ def _watched(
     workers. LightGBM's workers form one network for the whole fit and pin their
     tasks to their workers, so a worker lost mid-fit is not recovered by Dask: the
     survivors fail on a closed socket, or the fit waits forever for the lost worker's
-    task. So: a lost worker seen running a training task ends the fit at once; a lost
-    worker never seen training (an idle one retired by an adaptive cluster, or one
-    lost before the first look) gives the fit ``grace`` seconds to finish on its own.
-    Ending the fit cancels this process's tasks and raises :class:`WorkerLost` (exit
-    2), before anything is registered."""
+    task. So, once a worker has left: the fit ends at once when the lost worker was
+    seen running a training task, or when a training task can no longer run anywhere
+    (pinned to a worker that is gone); a worker never seen training (an idle one an
+    adaptive cluster retires) does not end it, unless no training task was seen at
+    all within ``grace`` seconds. Ending the fit cancels this process's tasks and
+    raises :class:`WorkerLost` (exit 2), before anything is registered."""
     import threading
     import time
 
@@ -592,7 +593,8 @@ def _watched(
         if not lost or not thread.is_alive():
             continue
         lost_since = lost_since or time.monotonic()
-        if lost & trainers or time.monotonic() - lost_since > grace:
+        unknown = not trainers and time.monotonic() - lost_since > grace
+        if lost & trainers or unknown or _stranded_training(client):
             _cancel_own(client)
             raise _worker_lost(lost, "LightGBM cannot finish without it")
     error = outcome.get("error")
@@ -602,6 +604,22 @@ def _watched(
     if lost:
         raise _worker_lost(lost, f"{type(error).__name__}: {str(error)[:200]}") from None
     raise error
+
+
+def _stranded_training(client: Client) -> bool:
+    """Whether a training task waits for a worker that is gone (it can never run)."""
+    try:
+        return bool(client.run_on_scheduler(_unrunnable_training))
+    except (OSError, TimeoutError, ValueError):
+        return False
+
+
+def _unrunnable_training(dask_scheduler: Any) -> list[str]:
+    return [
+        str(task.key)
+        for task in dask_scheduler.unrunnable
+        if str(task.key).startswith(TRAINING_TASK)
+    ]
 
 
 def _training_workers(client: Client) -> set[str]:

@@ -163,7 +163,7 @@ def test_watchdog_ends_a_fit_whose_training_worker_dies_and_spares_one_losing_an
         retire = threading.Timer(1.0, lambda: client.retire_workers([idle], close_workers=True))
         retire.start()
         started = time.monotonic()
-        _watched(client, _pinned_fit(client, trainer, 4.0), grace=30)
+        _watched(client, _pinned_fit(client, trainer, 4.0), grace=0.1)
         assert time.monotonic() - started >= 4.0
         retire.join()
         assert list(client.scheduler_info()["workers"]) == [trainer]
