@@ -291,3 +291,24 @@ def test_importing_the_plugin_leaves_heavy_libraries_unimported() -> None:
     heavy = ("pandas", "numpy", "sklearn", "lightgbm")
 
     assert heavy_imports(["plugins.transforms"], heavy) == []
+
+
+def test_drop_fits_through_the_engine_path() -> None:
+    """``specops run`` builds each step through the transform contract: scikit-learn's
+    "drop" is a transformer there too (it used to end the run as a plugin fault)."""
+    from types import SimpleNamespace
+
+    from framework.plugins import load_plugins
+    from framework.preprocess import fit_preprocess
+    from framework.spec.model import ComponentSpec
+
+    spec = ComponentSpec("transform", "drop", {"columns": ["city"]}, "preprocess[0]")
+    model = SimpleNamespace(native_categorical=True, handles_missing=True)
+    fitted = fit_preprocess(training_frame(), (spec,), model, load_plugins(), CTX)
+    assert "city" not in fitted.train.columns
+    assert fitted.steps == ["0_drop: city"]
+
+
+def test_built_ins_declare_a_distributed_fit() -> None:
+    for transform in (Impute(), Scale(), OneHot(max_categories=3), Ordinal(), Drop(["x"])):
+        assert transform.distributed is True and transform.distributed_refusal is None
