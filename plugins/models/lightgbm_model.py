@@ -265,6 +265,41 @@ def _weights_of(codes: pd.Series, weights: np.ndarray) -> pd.Series:
     return pd.Series(weights[codes.to_numpy(dtype="int64")], index=codes.index, name=codes.name)
 
 
+NETWORK_TIME_OUT = 5
+"""Minutes LightGBM's network waits for a peer (its default is 120): a worker lost
+mid-fit frees the survivors' threads after this long, not two hours later."""
+
+LOCAL_NETWORK = {
+    "num_machines": "1",
+    "local_listen_port": "12400",
+    "machines": "",
+    "time_out": "120",
+}
+"""What a local fit writes for LightGBM's network params (LightGBM's defaults)."""
+
+
+def _without_cluster(booster: Any, local_params: dict[str, Any]) -> Any:
+    """``booster`` rebuilt from its model text with the cluster's network params (hosts,
+    ports, machine count, time-out) and thread count set to what :meth:`LightGBMModel.fit`
+    writes: the stored model names no host, and its bytes depend on the trees alone.
+    Only the parameters section changes; the trees are LightGBM's text as it was."""
+    import re
+
+    import lightgbm as lgb
+
+    text = booster.model_to_string()
+    start = text.index("\nparameters:\n")
+    end = text.index("\nend of parameters", start)
+    local = {**LOCAL_NETWORK, "num_threads": str(local_params.get("num_threads", 0))}
+
+    def reset(match: re.Match[str]) -> str:
+        return f"[{match[1]}: {local[match[1]]}]"
+
+    pattern = re.compile(rf"^\[({'|'.join(local)}): [^\n]*\]$", re.MULTILINE)
+    section = pattern.sub(reset, text[start:end])
+    return lgb.Booster(model_str=text[:start] + section + text[end:])
+
+
 class LightGBMModel:
     """Gradient-boosted trees for binary, multiclass and regression tasks."""
 
@@ -281,6 +316,8 @@ class LightGBMModel:
         self.n_classes = 0
         self.features: list[str] = []
         self._booster: Any = None
+        self.fit_info: dict[str, Any] = {}
+        """How the last fit ran where that matters to reproduce it (Dask: ``workers``)."""
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         if ctx.task == "regression" and self.params.get("class_weight"):
@@ -304,11 +341,15 @@ class LightGBMModel:
             num_boost_round=self.params.get("n_estimators", 100),
         )
 
-    def fit_distributed(self, X: Any, y: Any, ctx: StepContext, client: Any) -> None:
+    def fit_distributed(
+        self, X: Any, y: Any, ctx: StepContext, client: Any, *, workers: int | None = None
+    ) -> None:
         """Learn on the cluster of ``client`` with ``lightgbm.dask``: each worker builds
         its histograms from the partitions it holds and LightGBM's own network merges
         them into one model, with the same params as :meth:`fit`. ``X`` is a dask
         DataFrame, ``y`` a dask Series of codes (or values) partitioned like ``X``.
+        ``workers``: train on the first that many workers (sorted by address), e.g. the
+        count a run recorded (``fit_info["workers"]``); default every worker.
 
         LightGBM's scikit-learn wrappers are only the vehicle: the regressor one is used
         for every task, with the task's objective and class count set explicitly,
@@ -316,32 +357,47 @@ class LightGBMModel:
         absent from one worker's partitions would shift its codes (:meth:`fit` avoids
         the wrapper for the same reason). Categories must have the same codes on
         every partition: text and category columns get one category list for the whole
-        frame (a category dtype already known is kept as it is). Afterwards the model is
-        the plain booster :meth:`fit` makes, and the cluster is not needed to predict.
+        frame (a category dtype already known is kept as it is).
+
+        Reproducible: which rows a worker holds decides its histogram bins, so the rows
+        are placed by rule (partition ``i`` on worker ``i mod n``, see
+        :mod:`plugins.dask_execution.training`), not where the scheduler put them, and
+        training is ``deterministic``: the same data on the same number of workers gives
+        the same model, byte for byte. Afterwards the model is the plain booster
+        :meth:`fit` makes, its text free of this cluster's hosts and ports, and the
+        cluster is not needed to predict.
         """
         from lightgbm.dask import DaskLGBMRegressor
 
+        from plugins.dask_execution.training import RankedClient, place, sorted_workers
+
         self.task = ctx.task
         # computed once: the passes below and LightGBM's own would each reread the source
-        # (LightGBM holds the training partitions in worker memory anyway)
         X, y = client.persist([X, y])
         X, y = _nonempty_partitions(_known_categories(X), y)
         self.features = [str(name) for name in X.columns]
         self.n_classes = 0 if ctx.task == "regression" else class_count(ctx.task, _top(y))
-        params = self.booster_params(ctx)
+        local_params = self.booster_params(ctx)
+        params = dict(local_params)
         params.pop("num_threads", None)  # lightgbm.dask uses each worker's own threads
         params["random_state"] = params.pop("seed")
-        weights = None
+        params["time_out"] = NETWORK_TIME_OUT
+        collections = [X.map_partitions(positional), y]
         if self.params.get("class_weight") == "balanced":
-            weights = _balanced_weights_distributed(y)
+            collections.append(_balanced_weights_distributed(y))
+        addresses = sorted_workers(client)
+        placed = place(client, collections, addresses[:workers] if workers else addresses)
+        del X, y, collections  # the placed copies are what LightGBM reads from here on
+        x_placed, y_placed, *weights = placed.collections
         estimator = DaskLGBMRegressor(
-            client=client, n_estimators=self.params.get("n_estimators", 100), **params
+            client=RankedClient(client), n_estimators=self.params.get("n_estimators", 100), **params
         )
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             # lightgbm.dask prints its port search and warns that it sets threads itself
             warnings.filterwarnings("ignore", "Parameter (n_jobs|num_threads) will be ignored")
-            estimator.fit(X.map_partitions(positional), y, sample_weight=weights)
-        self._booster = estimator.to_local().booster_
+            estimator.fit(x_placed, y_placed, sample_weight=weights[0] if weights else None)
+        self._booster = _without_cluster(estimator.to_local().booster_, local_params)
+        self.fit_info = {"workers": len(placed.workers)}
 
     def booster_params(self, ctx: StepContext) -> dict[str, Any]:
         """LightGBM's params for this task: the spec's, plus quiet and reproducible defaults."""

@@ -1,0 +1,125 @@
+"""Where the training rows sit on the cluster, decided by partition index, not by the scheduler.
+
+LightGBM's data-parallel training (``lightgbm.dask``) gives each worker the partitions
+it happens to hold: each worker finds the histogram bins of its share of the features
+from its own rows, and a worker's rank is its place in the ``machines`` list. So the
+same rows trained twice can give two different models when the scheduler put the
+partitions elsewhere the second time (``specops reproduce`` then reports a different
+model). Here the placement is a rule: partition ``i`` goes to worker ``i mod n`` of the
+workers sorted by address, concatenated in partition order, so the same data on the same
+number of workers gives the same rows on each rank, in the same order::
+
+    placed = place(client, [X, y, weights], workers=None) -> Placement
+    placed.collections   # the collections, one partition per worker, held there
+    placed.workers       # the worker addresses used, sorted; len() is the count to record
+    RankedClient(client) # the client to hand lightgbm.dask: ranks follow the placement
+
+Each group is computed once on its worker and held there (``allow_other_workers=False``):
+the tasks LightGBM adds on top of it (it packs each partition's X, y and weights) depend
+only on data held by that worker, so the scheduler runs them there.
+
+The rank is the other half: lightgbm.dask lists its machines (and so numbers its ranks,
+which decide who finds the bins of which features and the order histograms are summed)
+in the order ``Client.who_has`` returns the parts, and distributed returns them in the
+order of a set of random task keys. :class:`RankedClient` lists them in the order asked
+(partition order), so rank ``j`` is the worker holding group ``j``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Collections regrouped one partition per worker, and the workers, in rank order."""
+
+    collections: list[Any]
+    workers: list[str]
+    futures: list[list[Any]]
+    """Per collection, its groups' futures (group ``j`` held on ``workers[j]``)."""
+
+
+def sorted_workers(client: Any) -> list[str]:
+    """The cluster's worker addresses, sorted: rank ``j`` is the ``j``-th of them."""
+    return sorted(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def groups(partitions: int, workers: int) -> list[list[int]]:
+    """Partition indices per worker: ``i`` goes to ``i mod workers`` (at most as many
+    groups as partitions, so no worker is left with no rows)."""
+    count = min(partitions, workers)
+    return [list(range(j, partitions, count)) for j in range(count)]
+
+
+def place(
+    client: Any, collections: Sequence[Any], workers: Sequence[str] | None = None
+) -> Placement:
+    """``collections`` (dask DataFrames/Series partitioned alike) regrouped by
+    :func:`groups` onto ``workers`` (default: every worker, sorted by address); each
+    group is the partitions concatenated in index order, computed on its worker and kept
+    there. The originals are left as they were (release them to free their memory)."""
+    import dask
+    import dask.dataframe as dd
+    from distributed import wait
+
+    addresses = sorted(workers) if workers is not None else sorted_workers(client)
+    if not addresses:
+        raise RuntimeError("the Dask cluster has no workers")
+    counts = {collection.npartitions for collection in collections}
+    if len(counts) != 1:
+        raise ValueError(f"the collections are partitioned differently: {sorted(counts)}")
+    plan = groups(counts.pop(), len(addresses))
+    addresses = addresses[: len(plan)]
+    placed = []
+    for collection in collections:
+        parts = collection.to_delayed()
+        futures = [
+            client.compute(
+                dask.delayed(_concat)(*[parts[i] for i in indices]),
+                workers=[address],
+                allow_other_workers=False,
+            )
+            for indices, address in zip(plan, addresses, strict=True)
+        ]
+        placed.append((collection, futures))
+    everything = [future for _, futures in placed for future in futures]
+    wait(everything)
+    for future in everything:
+        if future.status == "error":
+            future.result()  # raises the task's own error here, not inside LightGBM
+    return Placement(
+        collections=[
+            dd.from_delayed(futures, meta=collection._meta, verify_meta=False)
+            for collection, futures in placed
+        ],
+        workers=list(addresses),
+        futures=[futures for _, futures in placed],
+    )
+
+
+def _concat(*parts: Any) -> Any:
+    import pandas as pd
+
+    return parts[0] if len(parts) == 1 else pd.concat(parts)
+
+
+class RankedClient:
+    """``client`` with one difference: :meth:`who_has` lists the futures in the order
+    given (distributed's own lists them in set order, random from call to call), so
+    lightgbm.dask, which ranks its machines in that order, ranks them by partition.
+    Everything else is the client's own."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def who_has(self, futures: Any = None, **kwargs: Any) -> dict[Any, Any]:
+        found = self._client.who_has(futures, **kwargs)
+        if futures is None:
+            return found
+        return {future.key: found[future.key] for future in futures}
