@@ -259,3 +259,34 @@ def test_reproduce_a_dask_trained_version(cli, project: Path, dask_address: str)
     files = {c["item"]: c for c in reproduced["comparisons"] if c["kind"] == "file"}
     assert "model/model.txt" in files
     assert store_rows(project / ".specops", "SELECT COUNT(*) FROM model_versions") == [(1,)]
+
+
+def test_unreachable_scheduler_is_exit_2_naming_it_and_nothing_registered(
+    cli, project: Path
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = write(
+        project, f"{{type: dask, params: {{address: 'tcp://127.0.0.1:{port}', timeout: 2}}}}"
+    )
+    result = cli("run", spec)
+    assert result.code == 2
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 2 s" in result.err
+    assert "Traceback" not in result.err
+    assert store_rows(project / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]
+
+
+def test_bad_data_on_dask_is_exit_2_with_the_local_message(
+    cli, project: Path, dask_address: str
+) -> None:
+    spec = write(project, f"{{type: dask, params: {{address: '{dask_address}'}}}}")
+    spec.write_text(spec.read_text().replace("target: target", "target: diagnosis"))
+    on_dask = cli("run", spec)
+    local = cli("run", spec, "--set", "execution={type: local}")
+    assert on_dask.code == local.code == 2
+    assert "target column 'diagnosis' is not in the data" in on_dask.err
+    assert on_dask.err.splitlines()[-1] == local.err.splitlines()[-1]
+    assert store_rows(project / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]
