@@ -92,7 +92,24 @@ def _entry_points() -> list[metadata.EntryPoint]:
 
 
 def _is_builtin(ep: metadata.EntryPoint) -> bool:
-    return ep.dist is not None and ep.dist.name == DISTRIBUTION
+    return _distribution(ep)[0] == DISTRIBUTION
+
+
+_distributions: dict[int, tuple[metadata.Distribution, tuple[str, str]]] = {}
+
+
+def _distribution(ep: metadata.EntryPoint) -> tuple[str, str]:
+    """``(name, version)`` of the distribution behind ``ep``, ``("?", "?")`` if none.
+    Each lookup parses the distribution's METADATA file; a start asks ~4 times per entry
+    point, so the answer is kept per distribution object for the process."""
+    dist = ep.dist
+    if dist is None:
+        return ("?", "?")
+    found = _distributions.get(id(dist))
+    if found is None or found[0] is not dist:
+        meta = dist.metadata
+        _distributions[id(dist)] = found = (dist, (meta["Name"], meta["Version"]))
+    return found[1]
 
 
 def _names(variable: str) -> list[str] | None:
@@ -231,8 +248,7 @@ def load_plugins(extra: Iterable[tuple[str, object]] = ()) -> Plugins:
     for ep in selected_entry_points():
         if pm.has_plugin(ep.name):
             continue
-        dist = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
+        dist, version = _distribution(ep)
         info = PluginInfo(ep.name, dist, version, _is_builtin(ep), ep.module)
         try:
             plugin = ep.load()
