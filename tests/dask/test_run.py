@@ -218,7 +218,25 @@ def test_plan_shows_the_executor_and_the_partitions(cli, project: Path) -> None:
     assert "dask" in text
     assert "a LocalCluster on this machine: 2 worker process(es) x 1 thread(s)" in text
     assert f"yields {PARTS} partition(s)" in text
+    assert "held in the workers' memory" in text
     assert not (project / ".specops").exists()  # plan runs nothing
+
+
+def test_a_profile_moves_a_local_spec_to_an_existing_cluster(cli, project: Path) -> None:
+    spec = write(project, "{type: local}")
+    spec.write_text(
+        spec.read_text()
+        + "profiles:\n  cluster:\n    execution: {type: dask, params: {address: 'tcp://sched:8786'}}\n"
+    )
+    local = cli("plan", spec, "--json")
+    assert local.code == 0, local.err
+    assert json.loads(local.out)["execution"]["type"] == "local"
+    remote = cli("plan", spec, "--profile", "cluster", "--json")
+    assert remote.code == 0, remote.err
+    execution = json.loads(remote.out)["execution"]
+    assert execution["type"] == "dask"
+    assert "runs on the Dask scheduler at tcp://sched:8786" in execution["describe"]
+    assert f"source 'parquet' yields {PARTS} partition(s)" in execution["describe"]
 
 
 def test_validate_refuses_a_model_with_no_distributed_training_at_its_line(
