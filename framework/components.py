@@ -18,16 +18,18 @@ only locally, and the dask executor's ``validate`` refuses a spec naming it (exi
 2, at its spec line, saying what to use instead). The executor protocol itself
 (kind ``execution``) is in :mod:`framework.execution`.
 
-============  ==========================================================  =============
-kind          optional method                                             called by
-============  ==========================================================  =============
-source        ``load_distributed(ctx) -> dask.dataframe.DataFrame``;       ingest, plan
-              ``partitions(ctx) -> int`` (cheap, no data read)
-check         ``run_distributed(ddf, ctx) -> list[CheckOutcome]``          check
-split         ``content_rule(ctx) -> ContentRule | None``                 split
-transform     ``fit_distributed(ddf, ctx, client) -> fitted transformer``  transform
-model         ``fit_distributed(X, y, ctx, client)``                       train
-============  ==========================================================  =============
+============  ==============================================================  ==========
+kind          optional members                                                called by
+============  ==============================================================  ==========
+source        ``load_distributed(ctx) -> dask.dataframe.DataFrame``;           ingest,
+              ``partitions(ctx) -> int`` (cheap, no data read)                plan
+check         ``run_distributed(ddf, ctx) -> list[CheckOutcome]``              check
+split         ``distributed = True`` and ``content_rule(ctx) -> ContentRule``  split
+transform     ``distributed = True`` (``build`` then sees a summary frame);    transform
+              ``distributed_refusal``: why not, when False
+model         ``fit_distributed(X, y, ctx, client)``;                          train
+              ``distributed_instead``: what to use instead, without it
+============  ==============================================================  ==========
 
 Each protocol's docstring says what its method must return.
 """
@@ -193,7 +195,8 @@ class Splitter(Protocol):
     when ``stratify``"); the executor applies it, so every executor and every
     partitioning gives the same rows and a duplicated row never sits on both sides.
     None means the splitter needs the whole table (``split`` is called, locally only).
-    ``distributed = False`` (a class attribute) says the dask executor must refuse it.
+    The class attribute ``distributed = True`` says the rule may run on a cluster; the
+    dask executor refuses a splitter without it.
     """
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, Any]:
@@ -216,11 +219,15 @@ class Transform(Protocol):
     to (other columns pass through untouched). The transformer must support
     ``set_output(transform="pandas")`` and be storable by skops.
 
-    Optional, for ``execution: dask``: ``fit_distributed(ddf, ctx, client)`` fits
-    the step's statistics (medians, category sets, means) with distributed
-    aggregations on the training rows and returns ``(fitted transformer, columns)``:
-    the SAME scikit-learn object ``build`` + fit would give, so the stored pipeline
-    is identical whatever the executor.
+    Optional, for ``execution: dask``: the class attribute ``distributed = True`` says
+    the step can be fitted from distributed statistics. On a cluster ``build`` then
+    receives a small pandas *summary frame* (the current columns and dtypes, every
+    distinct value of each categorical column) and must return estimators the dask
+    executor knows how to fit (``SimpleImputer``, ``MissingIndicator``, the scalers,
+    ``OneHotEncoder``, ``OrdinalEncoder``, a ``ColumnTransformer`` of those, ``"drop"``,
+    ``"passthrough"``); the fitted step is the SAME scikit-learn object the local fit
+    stores. ``distributed_refusal`` (text) says why a step cannot, when its params
+    prevent it; the dask executor shows it.
     """
 
     def build(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[Any, list[str]]:
@@ -248,10 +255,11 @@ class Model(Protocol):
     the classmethod ``load`` reads them back.
 
     Optional, for ``execution: dask``: ``fit_distributed(X, y, ctx, client)`` learns
-    from a ``dask.dataframe.DataFrame`` ``X`` and a dask array or series ``y`` on the
-    cluster of ``client`` (a ``distributed.Client``), e.g. with ``lightgbm.dask``;
-    afterwards the component is a plain local model: ``save``, ``predict`` and
-    ``predict_proba`` work as after ``fit``.
+    from a ``dask.dataframe.DataFrame`` ``X`` and a dask series ``y`` on the cluster of
+    ``client`` (a ``distributed.Client``), e.g. with ``lightgbm.dask``; afterwards the
+    component is a plain local model: ``save``, ``predict`` and ``predict_proba`` work as
+    after ``fit``. A model without it may say what to use instead in the class
+    attribute ``distributed_instead`` (``"use type: lightgbm, or execution: local"``).
     """
 
     tasks: frozenset[str]

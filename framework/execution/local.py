@@ -266,12 +266,17 @@ class LocalExecutor:
     ) -> None:
         check_reload(scope, package_dir, split.data.x_test, evaluation.data)
 
-    # predict ---------------------------------------------------------------------
+    # predict, monitor -----------------------------------------------------------
 
     def score(self, package: Any, input_path: Path, output_path: Path, **options: Any) -> Any:
         from framework.scoring import score_file
 
         return score_file(package, input_path, output_path, **options)
+
+    def read_batch(self, path: Path) -> Any:
+        from framework.monitoring.batch_rows import read_local
+
+        return read_local(Path(path))
 
 
 # ---------------------------------------------------------------------------

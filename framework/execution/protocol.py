@@ -287,5 +287,13 @@ class Executor(Protocol):
         """``specops predict``: score ``input_path`` with ``package`` into
         ``output_path``; returns a ``framework.scoring.ScoreResult``. ``options`` are
         ``score_file``'s keywords (``id_column``, ``chunk_rows``, ``strict_columns``,
-        ``progress``)."""
+        ``progress``). Called inside :meth:`session`."""
+        ...
+
+    def read_batch(self, path: Path) -> Any:
+        """``specops monitor --data PATH``: the new batch (a CSV or Parquet file, a
+        Parquet directory, a glob of either) as a
+        ``framework.monitoring.batch_rows.BatchRows``, its rows held where this
+        executor computes; the monitor judges it there. Called inside :meth:`session`.
+        Optional: without it, ``monitor`` on this executor says to use ``local``."""
         ...
