@@ -12,7 +12,10 @@ On ``execution: dask`` the model trains with ``lightgbm.dask`` (see
 :meth:`LightGBMModel.fit_distributed`) and is kept as the same plain booster
 afterwards, so saving, loading, predicting, the package and serving are unchanged::
 
-    LightGBMModel.fit_distributed(X: dask DataFrame, y: dask Series, ctx, client) -> None
+    LightGBMModel.fit_distributed(X: dask DataFrame, y: dask Series, ctx, client,
+                                  *, workers: int | None = None) -> None
+    model.fit_info  # {"workers": n} after a Dask fit: the same data on n workers
+                    # gives the same model, byte for byte
 """
 
 from __future__ import annotations
@@ -282,7 +285,8 @@ def _without_cluster(booster: Any, local_params: dict[str, Any]) -> Any:
     """``booster`` rebuilt from its model text with the cluster's network params (hosts,
     ports, machine count, time-out) and thread count set to what :meth:`LightGBMModel.fit`
     writes: the stored model names no host, and its bytes depend on the trees alone.
-    Only the parameters section changes; the trees are LightGBM's text as it was."""
+    Only the parameters section changes; the trees are LightGBM's text as it was.
+    ``tree_learner: data`` stays: it says how the trees were learnt and names no host."""
     import re
 
     import lightgbm as lgb
