@@ -410,3 +410,20 @@ def test_plan_does_not_read_the_table_in_this_process_for_another_executor(
     data = json.loads(cli("plan", bc, "--json").out)["data"]
     assert list(data) == ["not_read"]
     assert "columns of the source" in cli("plan", bc, "--set", "execution.type=local").out
+
+
+def test_the_spec_knows_which_keys_the_command_line_set(bc: Path) -> None:
+    """A cluster address given with --set is the operator's choice, one in the file its
+    author's: what the dask executor needs to tell them apart."""
+    with_execution(bc, "execution:\n  type: local\n")
+    plugins = load_plugins()
+    written = load_spec(bc, plugins)
+    assert not written.was_set("execution.type")
+    chosen = load_spec(
+        bc,
+        plugins,
+        overrides=["execution={type: local}", "model.params.n_estimators=3"],
+    )
+    assert chosen.was_set("execution.type") and chosen.was_set("execution.params.address")
+    assert chosen.was_set("model.params.n_estimators") and not chosen.was_set("model.type")
+    assert chosen.overridden == frozenset({"execution", "model.params.n_estimators"})

@@ -103,9 +103,7 @@ def apply_overrides(
         if problem is not None:
             problems.append(problem)
             continue
-        # ``checks[0].type``, as messages print key paths, is ``checks.0.type``
-        key = re.sub(r"\[(\d+)\](?=\.|$)", r".\1", key.strip())
-        path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
+        path = override_path(key)
         if len(path) > Limits.from_env().max_depth:
             problems.append(
                 Problem("--set key path is deeper than a spec may nest", location=origin)
@@ -119,6 +117,23 @@ def apply_overrides(
         positions.values[path] = origin
         positions.keys[path] = origin
     return problems
+
+
+def override_path(key: str) -> KeyPath:
+    """The key path a ``--set KEY=...`` names: ``checks[0].type``, as messages print
+    key paths, is ``checks.0.type``."""
+    key = re.sub(r"\[(\d+)\](?=\.|$)", r".\1", key.strip())
+    return tuple(int(p) if p.isdigit() else p for p in key.split("."))
+
+
+def overridden_paths(overrides: Sequence[str]) -> frozenset[str]:
+    """The dotted key paths ``--set`` gave a value (``execution.params.address``):
+    what the person running the command chose, not what the spec file says."""
+    return frozenset(
+        dotted(override_path(key))
+        for key, sep, _ in (text.partition("=") for text in overrides)
+        if sep and key.strip()
+    )
 
 
 def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:

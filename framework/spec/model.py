@@ -130,10 +130,18 @@ class Spec:
     execution: ComponentSpec = field(default_factory=lambda: LOCAL_EXECUTION)
     """Where the data-heavy work runs (``execution:``, default ``local``); not one of
     :meth:`components`: it decides where the lifecycle runs, not a step of it."""
+    overridden: frozenset[str] = frozenset()
+    """Dotted key paths given on the command line with ``--set`` (see :meth:`was_set`)."""
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent
+
+    def was_set(self, path: str) -> bool:
+        """Whether ``path`` (``execution.params.address``) got its value from ``--set``,
+        itself or a section holding it (``--set execution={...}``): the operator's
+        choice, where a value in the spec file is its author's."""
+        return any(path == key or path.startswith(key + ".") for key in self.overridden)
 
     def components(self) -> list[ComponentSpec]:
         """Every component in lifecycle order."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,12 @@ from framework.errors import PluginFault, Problem, SpecError, UserError
 from framework.plugins import Plugins
 from framework.redact import hashable
 from framework.registry import UnknownComponent
-from framework.spec.compose import apply_overrides, apply_profiles, interpolate_env
+from framework.spec.compose import (
+    apply_overrides,
+    apply_profiles,
+    interpolate_env,
+    overridden_paths,
+)
 from framework.spec.explain import schema_problems
 from framework.spec.limits import numbers
 from framework.spec.model import (
@@ -94,7 +100,7 @@ def load_spec(
 
     if problems:
         raise SpecError(_unique_sorted(problems))
-    spec = _build(data, document, path, profiles)
+    spec = replace(_build(data, document, path, profiles), overridden=overridden_paths(overrides))
     problems = checker.execution(spec)
     if problems:
         raise SpecError(_unique_sorted(problems))
