@@ -10,11 +10,16 @@ Components opt in to distributed work with optional methods
 (:mod:`framework.components`); :meth:`DaskExecutor.validate` refuses a spec naming
 one without them, at its spec line, before anything runs.
 
+The ingested table is persisted on the workers (``persist``, default true): the
+source is read once, and every later step reads the workers' copy.
+
 Worker failures: reading, checking, splitting and transforming are pure Dask graphs,
-so a lost worker's tasks are recomputed elsewhere by Dask itself. LightGBM's
-distributed training is not: its workers form one network for the whole fit, so a
-worker lost mid-fit ends the run with a clear error (exit 2) and no version is
-registered (registration comes after training; the store is untouched).
+so a lost worker's tasks are recomputed elsewhere by Dask itself (a task that keeps
+killing workers, Dask's ``KilledWorker``, and a lost scheduler are exit 2 with what
+happened). LightGBM's distributed training is not: its workers form one network for
+the whole fit, so a worker lost mid-fit ends the run with a clear error (exit 2,
+:class:`WorkerLost`, see :func:`_watched`) and no version is registered
+(registration comes after training; the store is untouched).
 
 Importing this module is cheap: dask, distributed and pandas are imported inside
 the methods.
@@ -61,30 +66,22 @@ their names: the gate rescores the champion on them)."""
 RELOAD_ROWS = 100
 """Test rows predicted again after the package is reloaded, as the local executor."""
 
-# what a component needs to run here, and what to use instead (kind -> method, hint)
+# what a source, check or model needs to run here, and what to use instead (splitters
+# and transforms are judged by the split and transforms modules' own rules)
 NEEDS: dict[str, tuple[str, str]] = {
     "source": (
         "load_distributed",
         "use a csv, parquet or sql source (they load as Dask dataframes), or execution: local",
     ),
     "check": ("run_distributed", "remove the check, or use execution: local"),
-    "split": (
-        "content_rule",
-        "use split random or stratified (rows chosen by content and seed), or execution: local",
-    ),
-    "transform": (
-        "fit_distributed",
-        "use impute, scale, one_hot, ordinal or drop, or execution: local",
-    ),
     "model": ("fit_distributed", "use lightgbm (lightgbm.dask), or execution: local"),
 }
 WHAT: dict[str, str] = {
     "source": "cannot load its data as a Dask dataframe (it has no load_distributed)",
     "check": "cannot run as a distributed aggregation (it has no run_distributed)",
-    "split": "needs the whole table in one place to choose its rows (no content rule)",
-    "transform": "cannot fit on a Dask dataframe (it has no fit_distributed)",
     "model": "does not train on a Dask cluster (it has no fit_distributed)",
 }
+STOPPED = "stopped here: nothing registered, no partial output kept"
 
 
 def _cluster_errors(method: Method) -> Method:
@@ -102,14 +99,14 @@ def _cluster_errors(method: Method) -> Method:
         except KilledWorker as exc:
             raise UserError(
                 f"Dask workers died running {_task_of(exc)} (each retry's worker was lost: "
-                "out of memory, or killed); the run stops here, nothing registered\n  "
+                f"out of memory, or killed); {STOPPED}\n  "
                 "hint: give workers more memory (execution.params.memory_limit), use more "
                 "partitions, or check the workers' logs"
             ) from None
         except (CommClosedError, ConnectionError) as exc:
             raise UserError(
                 f"lost the connection to the Dask cluster ({self.settings.where()}): "
-                f"{type(exc).__name__}; the run stops here, nothing registered"
+                f"{type(exc).__name__}; {STOPPED}"
             ) from None
 
     return guarded  # type: ignore[return-value]

@@ -176,3 +176,34 @@ def test_watchdog_ends_a_fit_whose_training_worker_dies_and_spares_one_losing_an
             _watched(client, _pinned_fit(client, trainer, 120.0), grace=300)
         assert time.monotonic() - started < 60
         assert trainer in str(caught.value) and "nothing registered" in str(caught.value)
+
+
+def test_a_task_that_keeps_killing_workers_is_exit_2_not_a_traceback() -> None:
+    """Dask retries a task whose worker died; when it has killed ``allowed-failures``
+    workers Dask gives up (KilledWorker), and the executor says so as bad input."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from framework import UserError
+    from plugins.dask_execution.cluster import ClusterSettings
+    from plugins.dask_execution.executor import _cluster_errors
+
+    class Step:
+        settings = ClusterSettings(address="tcp://127.0.0.1:1")
+
+        @_cluster_errors
+        def run(self, client: Any) -> Any:
+            return client.submit(os._exit, 1, pure=False).result()
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        ) as cluster,
+        Client(cluster) as client,
+        pytest.raises(UserError) as caught,
+    ):
+        Step().run(client)
+    message = str(caught.value)
+    assert "Dask workers died running task _exit" in message
+    assert "nothing registered" in message and "memory_limit" in message
