@@ -138,18 +138,19 @@ class LocalExecutor:
         hashed = list(dict.fromkeys([*map(str, features.columns), spec.target]))
         fingerprints = training_rows.row_hashes(frame, hashed)
         rule = content_rule(splitter, scope.ctx)
-        if rule is not None:
+        if rule is not None:  # disjoint, in range, by construction: no contract to check
             classes = frame[spec.target].to_numpy() if rule.stratify else None
-            returned = content_split(fingerprints, rule, classes, column=spec.target)
+            positions_train, positions_test = content_split(
+                fingerprints, rule, classes, column=spec.target
+            )
         else:  # a splitter that needs the whole table (time, custom, method: shuffle)
-            returned = splitter.split(frame, scope.ctx)
-        positions_train, positions_test = contracts.split_positions(
-            plugins,
-            spec.split.type,
-            returned,
-            len(frame),
-            lambda part: split_positions(frame, part, spec.split.type),
-        )
+            positions_train, positions_test = contracts.split_positions(
+                plugins,
+                spec.split.type,
+                splitter.split(frame, scope.ctx),
+                len(frame),
+                lambda part: split_positions(frame, part, spec.split.type),
+            )
         require_both_sides(len(positions_train), len(positions_test))
         signature, x_train, x_test = training_categories(
             table.signature, features.iloc[positions_train], features.iloc[positions_test]
