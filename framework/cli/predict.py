@@ -109,6 +109,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "chunk_rows": args.chunk_rows or DEFAULT_CHUNK_ROWS,
             "progress": progress,
             "strict_columns": args.strict_columns,
+            "store": store_root(args.store),  # the output may not go in it
         }
         if executor is None:
             result = score_file(package, args.input, args.output, **options)

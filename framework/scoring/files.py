@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.errors import DataError, UserError
-from framework.scoring.inputs import InputFile, Piece, _listed, file_format, open_input
+from framework.scoring.inputs import (
+    GLOB_CHARACTERS,
+    InputFile,
+    Piece,
+    _listed,
+    file_format,
+    open_input,
+)
 from framework.scoring.outputs import (
     ChunkWriter,
     OutputColumns,
@@ -39,20 +46,22 @@ def score_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
     strict_columns: bool = False,
+    store: Path | None = None,
 ) -> ScoreResult:
     """Score every row of ``input_path`` with ``package`` and write ``output_path``.
 
     The output holds the id column (when given), ``prediction`` in the target's
     own labels and, for classifiers, ``proba_<label>`` per class. ``strict_columns``:
     an input column the model does not take (other than the id) is a DataError,
-    before anything is written, rather than ignored.
+    before anything is written, rather than ignored. ``store``: the store's root, where
+    the output may not go (:func:`refuse_overwriting_input`).
     """
     started = time.perf_counter()
     check_chunk_rows(chunk_rows)
     output = Path(output_path)
     file_format(output, "output")
     source = prepare_input(package, input_path, id_column, strict_columns)
-    refuse_overwriting_input(output, source)
+    refuse_overwriting_input(output, source, store)
     outputs = OutputColumns.of(package, id_column)
     writer = ChunkWriter(output)
     rows = 0
@@ -99,13 +108,80 @@ def prepare_input(
     return source
 
 
-def refuse_overwriting_input(output: Path, source: InputFile) -> None:
-    """The output may be neither the input nor one of its files, under any name."""
+def refuse_overwriting_input(output: Path, source: InputFile, store: Path | None = None) -> None:
+    """Where the output may not go, under any name: over the input or one of its files,
+    around them, inside the input (a directory, or where its glob would match: the next
+    read of the input would take the predictions as rows), or in the store ``store``
+    (or around it: its registry, artifacts and lock files are specops' own)."""
+    target = output.absolute()
     for path in (source.path, *source.files):
         if output.resolve() == path.resolve() or _same_file(output, path):
             raise UserError(f"the output would overwrite the input {path}; choose another path")
         if output.resolve() in path.resolve().parents:
             raise UserError(f"the output {output} holds the input {path}; choose another path")
+    where = source.path.absolute()
+    if source.path.is_dir() and _inside(target, where):
+        raise UserError(
+            f"the output {target} is inside the input {where}: the next read of the input "
+            "would take the predictions as rows; write it outside the input"
+        )
+    if _is_glob(source.path) and _glob_would_read(where, target):
+        raise UserError(
+            f"the output {target} is inside the input {where}: the pattern matches the "
+            "output, so the next read of the input would take the predictions as rows; "
+            "write it where the pattern does not match"
+        )
+    if store is not None:
+        root = store.absolute()
+        if _inside(target, root):
+            raise UserError(
+                f"the output {target} is inside the store {root}: the store holds only "
+                "what specops keeps there; write the output outside it"
+            )
+        if _inside(root, target):
+            raise UserError(
+                f"the output {target} holds the store {root}: writing it would replace "
+                "the registry; choose another path"
+            )
+
+
+def _inside(path: Path, place: Path) -> bool:
+    """Whether ``path`` is ``place`` or lies under it, however either is spelt (links,
+    ``..``, a bind mount of the same folder): compared resolved and by identity."""
+    place_resolved = place.resolve()
+    for candidate in (path.resolve(), *path.resolve().parents):
+        if candidate == place_resolved or _same_file(candidate, place_resolved):
+            return True
+    return False
+
+
+def _is_glob(path: Path) -> bool:
+    return not path.exists() and any(c in str(path) for c in GLOB_CHARACTERS)
+
+
+def _glob_would_read(pattern: Path, output: Path) -> bool:
+    """Whether a later read of the glob ``pattern`` would take the output in: the
+    output itself, or a part file in it (a directory of parts), matches the pattern
+    as ``glob`` matches (``*`` within one name, ``**`` across folders)."""
+    from framework.scoring.parts import PART_NAME
+
+    for path in (output, output.resolve()):
+        for written in (path, path / PART_NAME.format(0)):
+            if _match_parts(pattern.parts, written.parts):
+                return True
+    return False
+
+
+def _match_parts(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """``glob``'s rule on split paths: each name by ``fnmatch``, ``**`` any names."""
+    from fnmatch import fnmatchcase
+
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_match_parts(rest, parts[skip:]) for skip in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], head) and _match_parts(rest, parts[1:])
 
 
 def score_piece(

@@ -102,6 +102,7 @@ def score_to_parts(
     strict_columns: bool = False,
     piece_rows: int = PIECE_ROWS,
     owner: dict[str, Any] | None = None,
+    store: Path | None = None,
 ) -> ScoreResult:
     """Score ``input_path`` into the directory ``output_path`` as a Parquet dataset, one
     ``part-NNNNN.parquet`` per piece, the pieces scored by ``run_parts``.
@@ -112,8 +113,10 @@ def score_to_parts(
     (:func:`framework.export.replace_directory`): a reader sees the old output or the
     whole new one. Only an absent path, an empty directory or an output specops wrote
     (its :data:`framework.ownership.MARKER` lists every file) is replaced; anything else
-    is a UserError naming it, before a row is scored. On a failure the staging
-    directory is removed and the output is left as it was.
+    is a UserError naming it, before a row is scored, as is an output inside the input
+    or the store ``store`` (:func:`refuse_overwriting_input`). On a failure the staging
+    directory is removed and the output is left as it was. Both paths are made absolute
+    first: a worker's working directory need not be this process's.
     """
     from framework.export import replace_directory
     from framework.ownership import replace_refusal
@@ -122,17 +125,17 @@ def score_to_parts(
     check_chunk_rows(chunk_rows)
     if piece_rows < 1:
         raise UserError(f"piece rows must be at least 1, got {piece_rows}")
-    output = Path(output_path)
+    output = Path(output_path).absolute()
     if output.suffix.lower() in CSV_SUFFIXES:
         raise UserError(
             f"output {output}: a partitioned output is a directory of Parquet parts; "
             "name a directory (out/ or out.parquet), or score to a CSV file locally"
         )
-    source = prepare_input(package, input_path, id_column, strict_columns)
-    refuse_overwriting_input(output, source)
+    source = prepare_input(package, Path(input_path).absolute(), id_column, strict_columns)
+    refuse_overwriting_input(output, source, store)
     refusal = replace_refusal(output)
     if refusal:
-        raise UserError(refusal)
+        raise UserError(_as_predict(refusal))
     outputs = OutputColumns.of(package, id_column)
     pieces = source.pieces(piece_rows)
     results: dict[int, PartResult] = {}
@@ -166,6 +169,14 @@ def score_to_parts(
         source.extra,
         outputs.names,
         unseen,
+    )
+
+
+def _as_predict(refusal: str) -> str:
+    """The ownership rule's refusal in predict's words: it is written for deploy
+    targets (``framework.ownership``), and the rule is the same for predict."""
+    return refusal.replace("a deploy only replaces", "specops predict only replaces").replace(
+        "the last deploy did not write", "the last specops predict did not write"
     )
 
 

@@ -14,6 +14,7 @@ Public function (the DaskExecutor's ``score`` calls it inside its session)::
         progress: Callable[[int, int | None], None] | None = None,
         piece_rows: int = 1_000_000,     # rows per task (Parquet row groups gathered)
         owner: dict | None = None,       # extra fields for the output's ownership marker
+        store: Path | None = None,       # the store's root: the output may not go in it
     ) -> framework.scoring.ScoreResult
 
 The input is cut into pieces (files, or runs of row groups of one Parquet file) on
@@ -79,6 +80,7 @@ def score_partitioned(
     progress: Callable[[int, int | None], None] | None = None,
     piece_rows: int = PIECE_ROWS,
     owner: dict[str, Any] | None = None,
+    store: Path | None = None,
 ) -> ScoreResult:
     """Score ``input_path`` on the cluster behind ``client`` into the Parquet dataset
     directory ``output_path``; see the module docstring."""
@@ -93,6 +95,7 @@ def score_partitioned(
         strict_columns=strict_columns,
         piece_rows=piece_rows,
         owner={"execution": "dask", **(owner or {})},
+        store=store,
     )
 
 
