@@ -27,8 +27,17 @@ Public functions (what the Dask executor calls)::
         # the one distributed pass (rows, hash sums, target facts, bad values)
     data_hash(ddf) -> str          # alone (e.g. for a snapshot read back)
     row_count(ddf) -> int
-    compute_data(*collections) -> tuple   # dask.compute, with a CSV column whose type
-                                          # changes between blocks said as a DataError
+    compute_data(*collections, where=None) -> tuple
+        # dask.compute, with a CSV column whose type changes between blocks, or a SQL
+        # value that does not fit its column's type, said as a DataError
+    dtype_family(dtype) -> str     # number / boolean / text / datetime / other
+    require_meta_shape(part, number, expected, where) -> None
+        # on a worker: a partition whose columns or kinds of value differ from the
+        # metadata (a file unlike the first) is a DataError naming the partition;
+        # table_stats runs it on every partition
+
+Parquet files that disagree are refused earlier, on the client, from their footers,
+naming the file (``plugins.sources``); this check is the backstop for any source.
 
 ``Ingested`` holds: ``frame`` (the validated table, lazy), ``y`` (lazy Series: int64
 class codes 0..k-1, or float64 for regression), ``labels`` (sorted class labels or
@@ -302,13 +311,76 @@ def _huge_integer(series: pd.Series, name: str) -> tuple[str, int, int] | None:
     return None
 
 
+def dtype_family(dtype: Any) -> str:
+    """The kind of value a dtype holds, as the later steps judge it: every int and float
+    width (nullable too) is a number; object, str, string and category are text."""
+    import pandas as pd
+    from pandas.api import types
+
+    if isinstance(dtype, pd.CategoricalDtype) or types.is_string_dtype(dtype):
+        return "text"
+    if types.is_bool_dtype(dtype):
+        return "boolean"
+    if types.is_numeric_dtype(dtype):
+        return "number"
+    if types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    return str(dtype)
+
+
+def require_meta_shape(
+    part: pd.DataFrame, number: int, expected: Sequence[tuple[str, str]], where: str
+) -> None:
+    """Refuse a partition whose columns, or the kind of value a column holds, differ from
+    the table's metadata (what Dask took from the first file or rows). Runs on the
+    worker: a file that disagrees would otherwise fail later far from its cause (a
+    "not in index" KeyError, LightGBM refusing text), as a bug of a plugin (exit 3).
+    A column all missing in the partition agrees with any kind."""
+    names = [str(c) for c in part.columns]
+    wanted = [name for name, _ in expected]
+    hint = "every file or partition of the data must have the same columns and types"
+    if names != wanted:
+        missing = [n for n in wanted if n not in names]
+        extra = [n for n in names if n not in wanted]
+        what = (
+            f"lacks column(s) {', '.join(map(repr, missing[:5]))}"
+            if missing
+            else f"has column(s) {', '.join(map(repr, extra[:5]))} the first lacks"
+            if extra
+            else "has the columns in another order"
+        )
+        raise DataError(
+            f"{where}: partition {number} {what} (columns of the first: {', '.join(wanted[:8])})",
+            hint=hint,
+        )
+    for position, (name, family) in enumerate(expected):
+        series = part.iloc[:, position]
+        found = dtype_family(series.dtype)
+        if found != family and series.notna().any():
+            raise DataError(
+                f"{where}: partition {number} holds column '{name}' as {series.dtype} "
+                f"({found}) where the table's first rows are {family}",
+                column=name,
+                hint=hint,
+            )
+
+
 def partition_stats(
-    part: pd.DataFrame, target: str | None, task: str | None, checks: dict[str, str], cap: int
+    part: pd.DataFrame,
+    target: str | None,
+    task: str | None,
+    checks: dict[str, str],
+    cap: int,
+    shape: tuple[int, Sequence[tuple[str, str]], str] | None = None,
 ) -> dict[str, Any]:
     """One partition reduced to small facts (runs on a worker). ``checks``: column ->
-    'numeric' or 'boolean', the columns whose values must convert to that role."""
+    'numeric' or 'boolean', the columns whose values must convert to that role.
+    ``shape``: (partition number, (column, dtype family) of the metadata, what to call
+    the data), to refuse a partition that disagrees (:func:`require_meta_shape`)."""
     import pandas as pd
 
+    if shape is not None:
+        require_meta_shape(part, *shape)
     stats: dict[str, Any] = {"rows": len(part)}
     kinds = {}
     huge = None
@@ -377,10 +449,16 @@ def _unusable(
 
 
 def table_stats(
-    ddf: Any, *, target: str | None, task: str | None, checks: dict[str, str]
+    ddf: Any,
+    *,
+    target: str | None,
+    task: str | None,
+    checks: dict[str, str],
+    where: str = "the data",
 ) -> TableStats:
     """Rows, hash sums and the value facts of every partition, in one distributed pass;
-    only the per-partition dicts reach the client."""
+    only the per-partition dicts reach the client. A partition whose columns or kinds of
+    value differ from the metadata is refused there, ``where`` naming the data."""
     import dask
     import numpy as np
     import pandas as pd
@@ -388,10 +466,12 @@ def table_stats(
     from framework.data_limits import MAX_CLASSES
 
     cap = MAX_CLASSES.value()
+    expected = [(str(name), dtype_family(dtype)) for name, dtype in ddf.dtypes.items()]
     parts = [
-        dask.delayed(partition_stats)(part, target, task, checks, cap) for part in ddf.to_delayed()
+        dask.delayed(partition_stats)(part, target, task, checks, cap, (number, expected, where))
+        for number, part in enumerate(ddf.to_delayed())
     ]
-    results = list(compute_data(*parts))
+    results = list(compute_data(*parts, where=where))
     partition_rows = [r["rows"] for r in results]
     offsets = np.concatenate([[0], np.cumsum(partition_rows)[:-1]]).astype(int).tolist()
     sums = [sum(r["hash"][i] for r in results) % (1 << 64) for i in range(2)]
@@ -446,18 +526,40 @@ def _common_dtype(dtypes: list[str]) -> str:
     return str(find_common_type([pd.api.types.pandas_dtype(d) for d in dtypes]))
 
 
-def compute_data(*collections: Any) -> tuple[Any, ...]:
+def compute_data(*collections: Any, where: str | None = None) -> tuple[Any, ...]:
     """``dask.compute``, with the errors reading the data may raise on a worker said in
-    the user's terms (a CSV column whose type changes between blocks)."""
+    the user's terms (a CSV column whose type changes between blocks, a SQL value that
+    does not fit its column's type); ``where`` names the data in the latter."""
     import dask
 
     try:
         return dask.compute(*collections)
     except ValueError as exc:
-        problem = _mismatched_dtypes(str(exc))
+        problem = _mismatched_dtypes(str(exc)) or _cast_failed(str(exc), where)
         if problem is None:
             raise
         raise problem from exc
+
+
+def _cast_failed(text: str, where: str | None) -> DataError | None:
+    """Dask's SQL reader casting a slice to the dtypes of the table's first rows
+    (``Error while type casting for column 'b'``: text in an INTEGER column of SQLite,
+    say) as a DataError naming the column, not a bug of the executor."""
+    import re
+
+    found = re.search(r"Error while type casting for column '([^']*)'", text)
+    if found is None:
+        return None
+    column = found.group(1)
+    reason = text[: found.start()].rstrip(": ").strip() or text[:200]
+    return DataError(
+        f"{where + ': ' if where else ''}"
+        f"column '{column}' holds a value that does not fit the type Dask took from the "
+        f"table's first rows, in a later partition: {reason[:200]}",
+        column=column,
+        hint="fix the value in the table, or read the column through a view that CASTs "
+        "it to one type (text, or a number)",
+    )
 
 
 def _mismatched_dtypes(text: str) -> DataError | None:
@@ -710,7 +812,9 @@ def ingest(
         roles, checks = _roles(meta, chosen, declared)
     except DataError as exc:
         feature_problem = exc
-    stats = table_stats(frame, target=target, task=task, checks=checks)
+    stats = table_stats(
+        frame, target=target, task=task, checks=checks, where=f"source '{source_type}'"
+    )
     if stats.rows == 0:
         raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
     if stats.unusable is not None:
