@@ -164,7 +164,7 @@ def unify_dtypes(schemas: list[dict[str, Any]]) -> dict[str, Any]:
     unified: dict[str, Any] = {}
     for name, dtypes in names.items():
         first = dtypes[0]
-        if all(str(d) == str(first) for d in dtypes):
+        if all(_same_dtype(d, first) for d in dtypes):
             unified[name] = first
             continue
         try:
@@ -185,8 +185,18 @@ def conform_file(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
 
     if list(frame.columns) != list(dtypes):
         frame = frame.reindex(columns=list(dtypes), fill_value=np.nan)
-    changed = {n: d for n, d in dtypes.items() if str(frame[n].dtype) != str(d)}
+    changed = {n: d for n, d in dtypes.items() if not _same_dtype(frame[n].dtype, d)}
     return frame.astype(changed) if changed else frame
+
+
+def _same_dtype(found: Any, wanted: Any) -> bool:
+    """Dtypes compared by name, except categories: every ``category`` dtype has that
+    name, and files whose categories differ (one file has a value the others lack) are
+    one column only as the values' common type, which ``pd.concat`` gives locally and
+    a Dask DataFrame needs (its partitions must all have the dtype of its meta)."""
+    if str(found) != str(wanted):
+        return False
+    return str(found) != "category" or found == wanted
 
 
 def concat_unified(frames: list[pd.DataFrame], where: str) -> pd.DataFrame:

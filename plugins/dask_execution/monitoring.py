@@ -146,8 +146,13 @@ class DaskBatch:
         self.ddf = client.persist(ddf)
         lengths = client.compute(self.ddf.map_partitions(len), sync=True)
         self.lengths = [int(n) for n in lengths]
-        self.offsets = [sum(self.lengths[:i]) for i in range(len(self.lengths))]
-        self._parts = self.ddf.to_delayed()
+        offsets = [sum(self.lengths[:i]) for i in range(len(self.lengths))]
+        # per-partition work (statistics, predictions, labels) skips empty partitions,
+        # a 0-row file's: a model cannot predict no rows, and they add nothing
+        kept = [i for i, n in enumerate(self.lengths) if n > 0] or list(range(len(lengths)))
+        parts = self.ddf.to_delayed()
+        self.offsets = [offsets[i] for i in kept]
+        self._parts = [parts[i] for i in kept]
         self._package: Any = None
         self._predicted: list[Any] | None = None
 
