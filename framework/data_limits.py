@@ -306,17 +306,62 @@ def check_parquet_whole(
         )
 
 
+def check_parquet_files(
+    files: Sequence[Path],
+    *,
+    max_columns: int | None = None,
+    max_cells: int | None = None,
+    read_columns: int | None = None,
+    params: bool = False,
+) -> list[Any]:
+    """Refuse Parquet data that is too wide, or a FILE too big to read whole into memory;
+    returns each file's metadata (``pyarrow.parquet.FileMetaData``, in ``files`` order).
+
+    For readers that hold one file at a time, never the table (Dask's ``read_parquet``:
+    each worker reads its partitions one by one). The limit is per file, not per row
+    group: Dask splits a file by row groups only when their declared uncompressed size
+    is large, and a bomb (50 million RLE zeros in 400 KB) declares little, so one worker
+    reads such a file whole. ``read_columns`` and ``params`` as :func:`check_parquet_whole`.
+    """
+    cells_limit = MAX_CELLS.value(max_cells)
+    param = "max_columns" if params else None
+    metadata = []
+    for file in files:
+        footer = parquet_metadata(file, max_columns=max_columns, param=param)
+        cells = footer.num_rows * (read_columns or max(footer.num_columns, 1))
+        if cells > cells_limit:
+            raise DataError(
+                f"Parquet file {file} declares {cells:,} values (rows x columns), more than "
+                f"the limit of {cells_limit:,} for one file: a file is read whole into one "
+                "process's memory (on Dask, by one worker)",
+                hint=MAX_CELLS.hint("max_cells" if params else None)
+                + "; or write the data as more, smaller files",
+            )
+        metadata.append(footer)
+    return metadata
+
+
 def parquet_files(path: Path) -> list[Path]:
     """The file itself, or a directory's data files as pyarrow reads them (hidden and
-    ``_`` files skipped), in name order."""
+    ``_`` files skipped), in name order.
+
+    A FIFO, device or socket inside the directory is refused by name (a DataError),
+    never skipped: left out silently, its rows would vanish from the data unnoticed
+    (and opened, a FIFO waits for a writer). A symlink is judged by its target; a
+    symlinked directory is not descended into (``rglob`` does not follow it).
+    """
     if not path.is_dir():
         return [path]
-    return sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file()
-        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-    )
+    files = []
+    for entry in sorted(path.rglob("*")):
+        if any(part.startswith((".", "_")) for part in entry.relative_to(path).parts):
+            continue
+        if entry.is_dir():
+            continue
+        require_regular(entry, "data file")
+        if entry.is_file():
+            files.append(entry)
+    return files
 
 
 # ---------------------------------------------------------------------------

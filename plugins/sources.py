@@ -431,6 +431,7 @@ class CsvSource:
             raise _unsupported("csv", "path", "Dask cannot read zip archives; unzip the files")
         blocksize: Any = None if self._whole_files(files) else self.blocksize
         options = self._options()
+        self._require_same_headers(where, files, options)
         try:
             with _pandas_strings():
                 ddf = dd.read_csv(
@@ -457,6 +458,30 @@ class CsvSource:
         else:
             self._refuse_one_glued_column(ddf._meta, files[0])
         return ddf
+
+    def _require_same_headers(self, where: str, files: list[Path], options: dict[str, Any]) -> None:
+        """Every file's header names the first file's columns, as ``load`` requires: Dask
+        takes the columns from the first file and reads each other file under its own
+        header, so a renamed column reached the split as "not in index" (exit 3). Only
+        the header lines are read here (each already checked for width)."""
+        if len(files) < 2:
+            return
+        import pandas as pd
+
+        first: list[str] | None = None
+        for path in files:
+            try:
+                names = [str(c) for c in pd.read_csv(path, nrows=0, **options).columns]
+            except (OSError, ValueError, UnicodeDecodeError):
+                continue  # an unreadable header: the read that follows names the file
+            if first is None:
+                first, first_path = names, path
+            elif names != first:
+                raise DataError(
+                    f"{where}: {path} has columns {', '.join(names[:8])} but {first_path} "
+                    f"has {', '.join(first[:8])}",
+                    hint="every file a glob matches must have the same header",
+                )
 
     def _whole_files(self, files: list[Path]) -> bool:
         """Whether each file is read as one partition: asked for (``blocksize: null``), a
@@ -612,28 +637,47 @@ class ParquetSource:
         return path, files, path
 
     def validate(self, ctx: StepContext) -> list[Finding]:
+        whole = _reads_whole(ctx)
         if _is_glob(self.path):
             pattern, files = _glob_files(ctx, self.path)
             if not files:
                 return [_no_match_finding(pattern)]
-            return _limit_finding(self._check_size, files, pattern)
+            return _limit_finding(self._check_size, files, pattern, whole=whole)
         path = _resolve(ctx, self.path, ".parquet")
         if not path.exists():
             return [_missing_file_finding(path)]
-        files = parquet_files(path)
+        try:
+            files = parquet_files(path)
+        except DataError as exc:  # a FIFO or device inside the directory, named
+            return [Finding(exc.message, key="path", hint=exc.hint)]
         if not files:
             return [Finding(f"directory {path} holds no Parquet files", key="path")]
-        return _limit_finding(self._check_size, files, path)
+        return _limit_finding(self._check_size, files, path, whole=whole)
 
-    def _check_size(self, files: list[Path], where: Path) -> None:
+    def _check_size(self, files: list[Path], where: Path, *, whole: bool = True) -> list[Any]:
         """Width and size from the footers, before a page is read: a small file may
-        declare millions of columns, or rows that decode to gigabytes."""
-        check_parquet_whole(
+        declare millions of columns, or rows that decode to gigabytes. ``whole``: the
+        table is read whole into this process (``load``), so ``max_cells`` bounds the
+        table; else (Dask: a worker reads a file at a time) it bounds each file.
+        Returns the footers when checked per file (None otherwise)."""
+        from framework.data_limits import check_parquet_files
+
+        read_columns = len(self.columns) if self.columns else None
+        if whole:
+            check_parquet_whole(
+                files,
+                max_columns=self.max_columns,
+                max_cells=self.max_cells,
+                where=where,
+                read_columns=read_columns,
+                params=True,
+            )
+            return []
+        return check_parquet_files(
             files,
             max_columns=self.max_columns,
             max_cells=self.max_cells,
-            where=where,
-            read_columns=len(self.columns) if self.columns else None,
+            read_columns=read_columns,
             params=True,
         )
 
@@ -655,16 +699,17 @@ class ParquetSource:
     def load_distributed(self, ctx: StepContext) -> Any:
         """The same table, lazy: ``dask.dataframe.read_parquet`` over the same files
         (footers read here, row groups on the workers). Each file's footer is checked
-        for width as ``load`` checks it; ``max_cells`` does not apply (nothing is read
-        whole into one process's memory)."""
+        for width as ``load`` checks it, and ``max_cells`` bounds each FILE (a worker
+        reads one whole), not the table (never read whole into one process). The
+        footers' schemas must agree with the first file's (see
+        :func:`_schema_disagreement`): a file lacking a column, or storing it as another
+        kind of value, is refused here naming it, before any worker reads a page."""
         import pyarrow
 
         dd = _dask_dataframe()
         where, files, target = self._where(ctx)
-        # every footer, for width (cells: no limit, nothing is read whole into memory)
-        check_parquet_whole(
-            files, max_columns=self.max_columns, max_cells=NO_CELL_LIMIT, params=True
-        )
+        footers = self._check_size(files, where, whole=False)
+        casts = _schema_disagreement(files, footers, self.columns)
         self._require_named_columns(target, where)
         try:
             with _pandas_strings():
@@ -675,7 +720,9 @@ class ParquetSource:
             raise DataError(
                 f"cannot read Parquet data {where}: {exc}", hint=NOT_PARQUET_HINT
             ) from exc
-        return _decimals_as_floats_lazy(ddf)
+        ddf = _decimals_as_floats_lazy(ddf)
+        casts = {name: dtype for name, dtype in casts.items() if name in ddf.columns}
+        return ddf.astype(casts) if casts else ddf
 
     def partitions(self, ctx: StepContext) -> int:
         """How many partitions ``load_distributed`` yields (footers only, for ``plan``),
@@ -700,8 +747,108 @@ class ParquetSource:
         _require_columns(self.columns, schema.names, where.name)
 
 
-NO_CELL_LIMIT = 2**62
-"""Distributed reads hold a partition at a time: only the width limit applies."""
+def _reads_whole(ctx: StepContext) -> bool:
+    """Whether the spec's executor reads the table whole into this process (``local``).
+
+    Told by ``ctx.execution`` where the engine sets it. Where it does not (an older
+    engine), validate judges as for Dask (width and per-file size, which hold for both
+    executors), and the local ``load`` still refuses a table too big to read whole
+    before reading a page: the refusal comes at ingest instead of at validate."""
+    return getattr(ctx, "execution", None) == "local"
+
+
+def _family(arrow_type: Any) -> str:
+    """The kind of value a Parquet column holds, as the later steps judge it: int and
+    float widths are all numbers, dictionary-encoded text is text, null is none."""
+    import pyarrow.types as pat
+
+    if pat.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    checks = (
+        (pat.is_null, "null"),
+        (pat.is_boolean, "boolean"),
+        (lambda t: pat.is_integer(t) or pat.is_floating(t) or pat.is_decimal(t), "number"),
+        (lambda t: pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t), "text"),
+        (lambda t: pat.is_timestamp(t) or pat.is_date(t), "datetime"),
+        (pat.is_duration, "duration"),
+        (lambda t: pat.is_binary(t) or pat.is_large_binary(t), "binary"),
+    )
+    for check, family in checks:
+        if check(arrow_type):
+            return family
+    return str(arrow_type)
+
+
+def _schema_disagreement(
+    files: list[Path], footers: list[Any], columns: list[str] | None
+) -> dict[str, str]:
+    """Refuse files whose columns differ from the first file's; returns the casts that
+    make number columns agree (column -> dtype).
+
+    Dask takes the table's columns and dtypes from the first file and reads every other
+    file as it is: a file lacking a column failed on a worker ("not in index", exit 3),
+    and text where the first file has numbers reached the model (LightGBM: "pandas
+    dtypes must be int, float or bool", exit 3). A column all null in one file (Parquet
+    type null) agrees with any; number columns of other widths or int in one file and
+    float in another are read as float64 (int64 when all are whole), as pyarrow would
+    combine them. Hive partition keys are not in the files and are not compared."""
+    if len(footers) < 2:
+        return {}
+    schemas = [footer.schema.to_arrow_schema() for footer in footers]
+    first = schemas[0]
+    first_names = list(first.names)
+    wanted = [c for c in columns if c in first_names] if columns else first_names
+    families: dict[str, set[str]] = {name: set() for name in wanted}
+    floats: set[str] = set()
+    widths: dict[str, set[str]] = {name: set() for name in wanted}
+    hint = (
+        "write every file with the same columns and types, or read only the columns "
+        "all files share (columns: in the source params)"
+    )
+    for file, schema in zip(files, schemas, strict=True):
+        names = list(schema.names)
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise DataError(
+                f"Parquet file {file} lacks column(s) {', '.join(map(repr, missing[:5]))} "
+                f"that the first file {files[0]} has",
+                column=missing[0],
+                hint=hint,
+            )
+        extra = [name for name in names if name not in first_names] if not columns else []
+        if extra:
+            raise DataError(
+                f"Parquet file {file} has column(s) {', '.join(map(repr, extra[:5]))} that "
+                f"the first file {files[0]} lacks",
+                column=extra[0],
+                hint=hint,
+            )
+        for name in wanted:
+            arrow_type = schema.types[names.index(name)]
+            family = _family(arrow_type)
+            expected = _family(first.types[first_names.index(name)])
+            if "null" not in (family, expected) and family != expected:
+                raise DataError(
+                    f"Parquet file {file} stores column '{name}' as {arrow_type} ({family}) "
+                    f"where the first file {files[0]} stores "
+                    f"{first.types[first_names.index(name)]} ({expected})",
+                    column=name,
+                    hint=hint,
+                )
+            families[name].add(family)
+            widths[name].add(str(arrow_type))
+            if family == "null" or (
+                family == "number" and not str(arrow_type).startswith(("int", "uint"))
+            ):
+                floats.add(name)
+    casts = {}
+    for name in wanted:
+        if families[name] <= {"number", "null"} and len(widths[name]) > 1:
+            casts[name] = "float64" if name in floats else "int64"
+    return casts
+
+
+NOT_PARQUET_HINT = "is it a Parquet file (or a directory holding only Parquet files)?"
 NOT_PARQUET_HINT = "is it a Parquet file (or a directory holding only Parquet files)?"
 
 

@@ -372,3 +372,40 @@ def test_the_header_check_reads_compressed_files_bytes_and_quotes(tmp_path: Path
     assert check_csv_header(quoted.encode()) == 10_000  # separators inside quotes not counted
     assert check_csv_header(b"a;b;c\n1;2;3\n", sep=";") == 3
     assert check_csv_header(tmp_path / "missing.csv") is None  # the reader reports it
+
+
+# ---------------------------------------------------------------------------
+# special files inside a Parquet directory (were skipped silently)
+# ---------------------------------------------------------------------------
+
+
+def test_a_fifo_inside_a_parquet_directory_is_refused_by_name(
+    cli: Cli, trained: Path, tmp_path: Path
+) -> None:
+    """docs/security.md: only regular files are read; a FIFO among a dataset's files
+    was left out of the data unnoticed (its rows gone), by validate, run and monitor."""
+    import os
+
+    from framework import DataError, parquet_files
+
+    data = tmp_path / "data"
+    data.mkdir()
+    frame().to_parquet(data / "part-0.parquet", index=False)
+    frame().to_parquet(data / "part-1.parquet", index=False)
+    os.mkfifo(data / "part-9.parquet")
+    message = f"data file {data / 'part-9.parquet'} is a FIFO (named pipe), not a regular file"
+
+    with pytest.raises(DataError, match="FIFO"):
+        parquet_files(data)
+    spec = write_spec(tmp_path, "parquet", "{path: data}")
+    for command in ("validate", "run"):
+        result = cli(command, spec)
+        assert result.code == 2, result.err
+        assert message in result.err
+    monitored = cli("monitor", trained / "spec.yaml", "--data", data)
+    assert monitored.code == 2, monitored.err
+    assert message in monitored.err
+    # hidden and _ entries stay skipped, whatever they are
+    (data / "part-9.parquet").unlink()
+    os.mkfifo(data / "_tmp-pipe")
+    assert parquet_files(data) == [data / "part-0.parquet", data / "part-1.parquet"]
