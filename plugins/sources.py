@@ -477,9 +477,19 @@ class CsvSource:
             if first is None:
                 first, first_path = names, path
             elif names != first:
+                lacks = [n for n in first if n not in names]
+                more = [n for n in names if n not in first]
+                what = "; ".join(
+                    part
+                    for part in (
+                        f"lacks {', '.join(map(repr, lacks[:5]))}" if lacks else "",
+                        f"has {', '.join(map(repr, more[:5]))}" if more else "",
+                    )
+                    if part
+                )
                 raise DataError(
-                    f"{where}: {path} has columns {', '.join(names[:8])} but {first_path} "
-                    f"has {', '.join(first[:8])}",
+                    f"{where}: {path} has other columns than the first file {first_path} "
+                    f"({what or 'the same names in another order'})",
                     hint="every file a glob matches must have the same header",
                 )
 
