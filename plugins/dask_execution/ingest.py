@@ -557,8 +557,13 @@ def _cast_failed(text: str, where: str | None) -> DataError | None:
         f"column '{column}' holds a value that does not fit the type Dask took from the "
         f"table's first rows, in a later partition: {reason[:200]}",
         column=column,
-        hint="fix the value in the table, or read the column through a view that CASTs "
-        "it to one type (text, or a number)",
+        hint=(
+            "the column has missing values (NULL) past the rows Dask sampled, which a "
+            "whole-number type cannot hold: read it through a view that CASTs it to REAL"
+            if "non-finite" in reason
+            else "fix the value in the table, or read the column through a view that "
+            "CASTs it to one type (text, or a number)"
+        ),
     )
 
 

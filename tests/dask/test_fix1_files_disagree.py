@@ -197,3 +197,24 @@ def test_run_on_a_parquet_dataset_with_a_missing_column_is_exit_2_naming_the_fil
     assert not (tmp_path / ".specops" / "artifacts").exists() or not any(
         (tmp_path / ".specops" / "artifacts").rglob("model*")
     )
+
+
+@pytest.mark.skipif(
+    __import__("importlib").util.find_spec("sqlalchemy") is None, reason="needs SQLAlchemy"
+)
+def test_a_sql_null_late_in_an_integer_column_says_how_to_read_it(
+    dask_client: Any, ctx: StepContext, tmp_path: Path
+) -> None:
+    frame = _frame(0, 1000)
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, calls INTEGER, fee REAL, plan TEXT, "
+            "churn INTEGER)"
+        )
+        db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", frame.values.tolist())
+        db.execute("UPDATE t SET calls = NULL WHERE id = 990")
+    source = SqlSource(path="db.sqlite", table="t", index_col="id", npartitions=4)
+    with pytest.raises(DataError) as raised:
+        _ingest(source.load_distributed(ctx), "sql")
+    assert "column 'calls' holds a value that does not fit" in raised.value.message
+    assert "CASTs it to REAL" in (raised.value.hint or "")
