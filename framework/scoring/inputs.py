@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from framework.data_limits import check_csv_header, parquet_metadata, refuse_huge_integers
 from framework.errors import DataError, UserError
+from framework.file_kind import require_regular
 from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ def input_files(path: Path) -> tuple[str, list[Path]]:
     all of one format."""
     if not path.exists() and any(c in str(path) for c in GLOB_CHARACTERS):
         matched = sorted(Path(p) for p in glob.iglob(str(path), recursive=True))
-        files = [p for p in matched if p.is_file()]
+        files = [p for p in matched if not p.is_dir()]
+        for file in files:  # a FIFO or device is refused by name, never skipped
+            require_regular(file, "input")
         if not files:
             raise UserError(f"input not found: no file matches {path}")
         if len(files) > MAX_INPUT_FILES:
@@ -419,15 +422,11 @@ class ParquetInput(InputFile):
 
 
 def _parquet_files(path: Path) -> list[Path]:
-    """The file itself, or a directory's files in name order (hidden and ``_`` files skipped)."""
-    if not path.is_dir():
-        return [path]
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file()
-        and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-    )
+    """The file itself, or a directory's files in name order (hidden and ``_`` files
+    skipped; a FIFO or device refused by name, never skipped: its rows would vanish)."""
+    from framework.data_limits import parquet_files
+
+    files = parquet_files(path)
     if not files:
         raise DataError(f"no Parquet files in directory {path}")
     return files
