@@ -3,6 +3,7 @@ predict`` here; the ``batch`` deploy target), and the loop every executor shares
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -165,9 +166,10 @@ def _glob_would_read(pattern: Path, output: Path) -> bool:
     as ``glob`` matches (``*`` within one name, ``**`` across folders)."""
     from framework.scoring.parts import PART_NAME
 
-    for path in (output, output.resolve()):
+    spelt = Path(os.path.normpath(pattern)).parts  # "a/../b/*.csv" matches as "b/*.csv"
+    for path in (Path(os.path.normpath(output)), output.resolve()):
         for written in (path, path / PART_NAME.format(0)):
-            if _match_parts(pattern.parts, written.parts):
+            if _match_parts(spelt, written.parts):
                 return True
     return False
 

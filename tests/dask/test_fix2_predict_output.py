@@ -150,3 +150,22 @@ def test_predict_says_predict_when_it_refuses_a_folder(
     assert "predict only replaces a directory it wrote itself" in result.err
     assert "a deploy only" not in result.err
     assert (target / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    "pattern, output",
+    [
+        ("input/../input/*.parquet", "input/scored.parquet"),  # spelt with ..
+        ("input/**/*.parquet", "input/deeper/scored.parquet"),  # ** across folders
+    ],
+)
+def test_a_glob_spelt_otherwise_still_sees_the_output(
+    trained: Path, tmp_path: Path, pattern: str, output: str
+) -> None:
+    from framework.scoring import score_file
+
+    partitioned(tmp_path)
+    package = stored_package(trained / ".specops", "score")
+    with pytest.raises(UserError, match="inside the input"):
+        score_file(package, tmp_path / pattern, tmp_path / output)
+    assert not (tmp_path / output).exists()
