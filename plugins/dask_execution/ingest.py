@@ -328,6 +328,23 @@ def dtype_family(dtype: Any) -> str:
     return str(dtype)
 
 
+def _values_family(series: pd.Series) -> str:
+    """A partition column's family; for an object column, of its values (a Parquet
+    boolean or integer column with nulls in one file reads as object)."""
+    from pandas.api.types import infer_dtype
+
+    if series.dtype != object:
+        return dtype_family(series.dtype)
+    kind = infer_dtype(series, skipna=True)
+    if kind == "boolean":
+        return "boolean"
+    if kind in ("integer", "floating", "mixed-integer-float", "decimal"):
+        return "number"
+    if kind in ("datetime", "datetime64", "date"):
+        return "datetime"
+    return "text"
+
+
 def require_meta_shape(
     part: pd.DataFrame, number: int, expected: Sequence[tuple[str, str]], where: str
 ) -> None:
@@ -335,7 +352,8 @@ def require_meta_shape(
     the table's metadata (what Dask took from the first file or rows). Runs on the
     worker: a file that disagrees would otherwise fail later far from its cause (a
     "not in index" KeyError, LightGBM refusing text), as a bug of a plugin (exit 3).
-    A column all missing in the partition agrees with any kind."""
+    A column all missing in the partition agrees with any kind, and an object column of
+    the metadata with any values (``expected`` family ``"object"``)."""
     names = [str(c) for c in part.columns]
     wanted = [name for name, _ in expected]
     hint = "every file or partition of the data must have the same columns and types"
@@ -354,8 +372,10 @@ def require_meta_shape(
             hint=hint,
         )
     for position, (name, family) in enumerate(expected):
+        if family == "object":  # the metadata's object column may hold anything
+            continue
         series = part.iloc[:, position]
-        found = dtype_family(series.dtype)
+        found = _values_family(series)
         if found != family and series.notna().any():
             raise DataError(
                 f"{where}: partition {number} holds column '{name}' as {series.dtype} "
@@ -466,7 +486,10 @@ def table_stats(
     from framework.data_limits import MAX_CLASSES
 
     cap = MAX_CLASSES.value()
-    expected = [(str(name), dtype_family(dtype)) for name, dtype in ddf.dtypes.items()]
+    expected = [
+        (str(name), "object" if str(dtype) == "object" else dtype_family(dtype))
+        for name, dtype in ddf.dtypes.items()
+    ]
     parts = [
         dask.delayed(partition_stats)(part, target, task, checks, cap, (number, expected, where))
         for number, part in enumerate(ddf.to_delayed())

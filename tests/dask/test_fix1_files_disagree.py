@@ -218,3 +218,19 @@ def test_a_sql_null_late_in_an_integer_column_says_how_to_read_it(
         _ingest(source.load_distributed(ctx), "sql")
     assert "column 'calls' holds a value that does not fit" in raised.value.message
     assert "CASTs it to REAL" in (raised.value.hint or "")
+
+
+def test_the_backstop_takes_a_boolean_column_with_nulls_in_one_file(
+    dask_client: Any, ctx: StepContext, tmp_path: Path
+) -> None:
+    """pyarrow reads a boolean column holding nulls as object: still booleans, not a
+    file that disagrees (the metadata's bool comes from the first file)."""
+    first = _frame(0).assign(promo=True)
+    second = _frame(ROWS).assign(promo=pd.Series([None] + [False] * (ROWS - 1), dtype=object))
+    _parts(tmp_path / "data", [first, second])
+    ddf = ParquetSource(path="data").load_distributed(ctx)
+    assert str(ddf.dtypes["promo"]) == "bool"
+    ingested = _ingest(ddf, "parquet")
+    assert ingested.rows == 2 * ROWS
+    promo = ingested.x["promo"].get_partition(1).compute()
+    assert str(promo.dtype) == "float64" and promo.isna().sum() == 1  # the model takes it
