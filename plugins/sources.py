@@ -604,7 +604,9 @@ PARQUET_PARAMS: dict[str, Any] = {
             "minimum": 1,
             "maximum": 10**12,
             "description": "Refuse data whose metadata declares more values (rows x columns) "
-            "than this, before reading it (default: $SPECOPS_MAX_CELLS, else 250000000).",
+            "than this, before reading it: the whole table with execution: local (read whole "
+            "into memory), each file with execution: dask (a worker reads a file whole) "
+            "(default: $SPECOPS_MAX_CELLS, else 250000000).",
         },
     },
     "required": ["path"],
