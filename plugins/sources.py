@@ -791,6 +791,10 @@ def _family(arrow_type: Any) -> str:
     return str(arrow_type)
 
 
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+"""A pandas index pyarrow stored as a column: an index, not data (one file may have it)."""
+
+
 def _schema_disagreement(
     files: list[Path], footers: list[Any], columns: list[str] | None
 ) -> dict[str, str]:
@@ -808,7 +812,7 @@ def _schema_disagreement(
         return {}
     schemas = [footer.schema.to_arrow_schema() for footer in footers]
     first = schemas[0]
-    first_names = list(first.names)
+    first_names = [name for name in first.names if not _PANDAS_INDEX.fullmatch(name)]
     wanted = [c for c in columns if c in first_names] if columns else first_names
     families: dict[str, set[str]] = {name: set() for name in wanted}
     floats: set[str] = set()
@@ -818,7 +822,7 @@ def _schema_disagreement(
         "all files share (columns: in the source params)"
     )
     for file, schema in zip(files, schemas, strict=True):
-        names = list(schema.names)
+        names = [name for name in schema.names if not _PANDAS_INDEX.fullmatch(name)]
         missing = [name for name in wanted if name not in names]
         if missing:
             raise DataError(
@@ -836,14 +840,16 @@ def _schema_disagreement(
                 hint=hint,
             )
         for name in wanted:
-            arrow_type = schema.types[names.index(name)]
+            arrow_type = schema.field(name).type if names.count(name) == 1 else None
+            first_type = first.field(name).type if first_names.count(name) == 1 else None
+            if arrow_type is None or first_type is None:
+                continue  # a repeated name: the table's own check refuses it
             family = _family(arrow_type)
-            expected = _family(first.types[first_names.index(name)])
+            expected = _family(first_type)
             if "null" not in (family, expected) and family != expected:
                 raise DataError(
                     f"Parquet file {file} stores column '{name}' as {arrow_type} ({family}) "
-                    f"where the first file {files[0]} stores "
-                    f"{first.types[first_names.index(name)]} ({expected})",
+                    f"where the first file {files[0]} stores {first_type} ({expected})",
                     column=name,
                     hint=hint,
                 )

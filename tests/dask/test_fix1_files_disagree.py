@@ -234,3 +234,16 @@ def test_the_backstop_takes_a_boolean_column_with_nulls_in_one_file(
     assert ingested.rows == 2 * ROWS
     promo = ingested.x["promo"].get_partition(1).compute()
     assert str(promo.dtype) == "float64" and promo.isna().sum() == 1  # the model takes it
+
+
+def test_a_pandas_index_stored_in_one_file_only_is_not_a_disagreement(
+    dask_client: Any, ctx: StepContext, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    _frame(0).to_parquet(tmp_path / "data" / "part-0.parquet")  # RangeIndex: metadata only
+    second = _frame(ROWS)
+    second[second["calls"] >= 0].set_axis(range(5, 5 + ROWS * 2, 2)).to_parquet(
+        tmp_path / "data" / "part-1.parquet"
+    )  # __index_level_0__ stored as a column
+    ddf = ParquetSource(path="data", columns=["id", "fee", "churn"]).load_distributed(ctx)
+    assert sorted(ddf.compute()["id"].tolist()) == list(range(2 * ROWS))
