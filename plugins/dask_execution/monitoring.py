@@ -312,7 +312,17 @@ class DaskBatch:
                 "retraining on a batch read on Dask needs a batch read from files "
                 "(specops monitor --data)"
             )
-        return batch_window(spec, plugins, self.files, self.rows, self.columns)
+        return batch_window(spec, plugins, self._files_with_rows(), self.rows, self.columns)
+
+    def _files_with_rows(self) -> BatchFiles:
+        """The batch's files but those with no rows (one partition per file): an empty
+        partition carries no categories, and training's category coding refuses to
+        mix its empty categories with the others' (the rows are the same without it)."""
+        from dataclasses import replace
+
+        assert self.files is not None
+        kept = [f for f, n in zip(self.files.files, self.lengths, strict=True) if n > 0]
+        return replace(self.files, files=kept) if kept else self.files
 
 
 # ---------------------------------------------------------------------------

@@ -110,3 +110,29 @@ def test_specops_monitor_exits_as_locally_on_both_batches(cli, dask_address, sub
             for key in ("monitor_id", "started_at", "seconds", "data_hash"):
                 report.pop(key)
         assert_same(mine, theirs)
+
+
+@pytest.mark.parametrize("case", ["empty file", "categories"])
+def test_retraining_on_the_cluster_reads_such_a_batch_again(
+    cli, dask_address, subs: Path, tmp_path: Path, case: str
+) -> None:
+    own = tmp_path / "subs"
+    shutil.copytree(subs, own)  # this test's retraining must not move the others' champion
+    frame = pd.read_csv(SPECS / "data/subscriptions_jul_sep.csv")
+    folder = own / "batch"
+    folder.mkdir()
+    for number, rows in enumerate((frame.iloc[:1000], frame.iloc[1000:])):
+        rows = rows.copy()
+        if case == "categories":
+            rows["plan"] = rows["plan"].astype("category")
+            if number:
+                rows["plan"] = rows["plan"].cat.add_categories(["legacy"])
+        rows.to_parquet(folder / f"part-{number}.parquet", index=False)
+    if case == "empty file":
+        frame.iloc[:0].to_parquet(folder / "part-5.parquet", index=False)
+    args = ("monitor", own / "spec.yaml", "--data", folder, "--retrain", "--json")
+    result = cli(*args, "--execution", "dask", "--address", dask_address)
+    assert result.code in (0, 1), result.err
+    retrain = json.loads(result.out)["retrain"]
+    assert retrain["status"] in ("passed", "rejected") and retrain["run_id"], retrain
+    assert retrain["rows"] == 2400
