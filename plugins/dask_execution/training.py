@@ -12,17 +12,23 @@ number of workers gives the same rows on each rank, in the same order::
     placed = place(client, [X, y, weights], workers=None) -> Placement
     placed.collections   # the collections, one partition per worker, held there
     placed.workers       # the worker addresses used, sorted; len() is the count to record
-    RankedClient(client) # the client to hand lightgbm.dask: ranks follow the placement
+    RankedClient(client, placed.workers)  # the client to hand lightgbm.dask: rank j
+                                          # is placed.workers[j], training group j
 
 Each group is computed once on its worker and held there (``allow_other_workers=False``):
 the tasks LightGBM adds on top of it (it packs each partition's X, y and weights) depend
-only on data held by that worker, so the scheduler runs them there.
+only on data held by that worker, so the scheduler usually runs them there (and where it
+does not, the rank below does not follow it).
 
 The rank is the other half: lightgbm.dask lists its machines (and so numbers its ranks,
 which decide who finds the bins of which features and the order histograms are summed)
-in the order ``Client.who_has`` returns the parts, and distributed returns them in the
-order of a set of random task keys. :class:`RankedClient` lists them in the order asked
-(partition order), so rank ``j`` is the worker holding group ``j``.
+in the order ``Client.who_has`` returns its parts, and trains each part on the worker
+named there. distributed returns them in the order of a set of random task keys, and a
+part (a new task wrapping a group) may have been run or copied on another worker than
+its group's. :class:`RankedClient` answers with the placement: part ``j`` on
+``workers[j]``, in partition order, so rank ``j`` is the worker holding group ``j``
+whatever the cluster's addresses, ports or scheduling (two LocalClusters started apart
+write the same model).
 """
 
 from __future__ import annotations
@@ -107,19 +113,31 @@ def _concat(*parts: Any) -> Any:
 
 
 class RankedClient:
-    """``client`` with one difference: :meth:`who_has` lists the futures in the order
-    given (distributed's own lists them in set order, random from call to call), so
-    lightgbm.dask, which ranks its machines in that order, ranks them by partition.
+    """``client`` with one difference: :meth:`who_has` answers in the order given and,
+    for one future per placed group (LightGBM's parts, in partition order), names the
+    group's worker, so lightgbm.dask, which ranks its machines in that order and trains
+    each part where ``who_has`` names, makes rank ``j`` the worker holding group ``j``.
     Everything else is the client's own."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, workers: Sequence[str] | None = None) -> None:
         self._client = client
+        self._workers = list(workers) if workers is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def who_has(self, futures: Any = None, **kwargs: Any) -> dict[Any, Any]:
-        found = self._client.who_has(futures, **kwargs)
+        """Where each future trains. LightGBM's part ``j`` is a new task wrapping group
+        ``j``: the scheduler may run it, or copy it, on another worker (a busy worker's
+        task is stolen), and the real answer would then rank that worker, or give two
+        parts one machine. The placement's worker is named instead; LightGBM's
+        training task there fetches the part if it is elsewhere."""
         if futures is None:
-            return found
+            return self._client.who_has(None, **kwargs)
+        futures = list(futures)
+        if self._workers is not None and len(futures) == len(self._workers):
+            return {
+                future.key: [worker] for future, worker in zip(futures, self._workers, strict=True)
+            }
+        found = self._client.who_has(futures, **kwargs)
         return {future.key: found[future.key] for future in futures}

@@ -394,7 +394,9 @@ class LightGBMModel:
         del X, y, collections  # the placed copies are what LightGBM reads from here on
         x_placed, y_placed, *weights = placed.collections
         estimator = DaskLGBMRegressor(
-            client=RankedClient(client), n_estimators=self.params.get("n_estimators", 100), **params
+            client=RankedClient(client, placed.workers),
+            n_estimators=self.params.get("n_estimators", 100),
+            **params,
         )
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             # lightgbm.dask prints its port search and warns that it sets threads itself
