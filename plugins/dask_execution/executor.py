@@ -587,13 +587,15 @@ def _watched(
         thread.join(poll)
         trainers |= _training_workers(client)
         lost |= before - set(_workers(client))
-        if not lost or not thread.is_alive():
+        stranded = _stranded_training(client)
+        if not (lost or stranded) or not thread.is_alive():
             continue
         lost_since = lost_since or time.monotonic()
         unknown = not trainers and time.monotonic() - lost_since > grace
-        if lost & trainers or unknown or _stranded_training(client):
+        if lost & trainers or unknown or stranded:
             _cancel_own(client)
-            raise _worker_lost(lost, "LightGBM cannot finish without it")
+            gone = lost or {f"the worker {stranded[0][:60]} was pinned to"}
+            raise _worker_lost(gone, "its training task cannot run on another worker")
     error = outcome.get("error")
     if error is None:
         return
@@ -603,19 +605,28 @@ def _watched(
     raise error
 
 
-def _stranded_training(client: Client) -> bool:
-    """Whether a training task waits for a worker that is gone (it can never run)."""
+def _stranded_training(client: Client) -> list[str]:
+    """Training tasks pinned to a worker that is gone (they can never run)."""
     try:
-        return bool(client.run_on_scheduler(_unrunnable_training))
+        return list(client.run_on_scheduler(_unrunnable_training))
     except (OSError, TimeoutError, ValueError):
-        return False
+        return []
 
 
 def _unrunnable_training(dask_scheduler: Any) -> list[str]:
+    """(Run on the scheduler.) LightGBM's training tasks pinned to workers that are all
+    gone: they wait forever (their data was on the lost worker too, so they may sit in
+    ``waiting`` rather than ``no-worker``)."""
+    alive = set(dask_scheduler.workers)
+    done = ("memory", "erred", "released", "forgotten")
     return [
-        str(task.key)
-        for task in dask_scheduler.unrunnable
-        if str(task.key).startswith(TRAINING_TASK)
+        str(key)
+        for key, task in dask_scheduler.tasks.items()
+        if str(key).startswith(TRAINING_TASK)
+        and task.state not in done
+        and task.worker_restrictions
+        and not task.loose_restrictions
+        and not set(task.worker_restrictions) & alive
     ]
 
 
@@ -633,10 +644,8 @@ def _training_workers(client: Client) -> set[str]:
 
 
 def _workers(client: Client) -> list[str]:
-    try:
-        return list(client.scheduler_info(n_workers=-1).get("workers", {}))
-    except TypeError:  # older distributed: no n_workers
-        return list(client.scheduler_info().get("workers", {}))
+    """The addresses of the cluster's workers now (a restarted worker has a new one)."""
+    return list(client.scheduler_info(n_workers=-1).get("workers", {}))
 
 
 def _cancel_own(client: Client) -> None:
