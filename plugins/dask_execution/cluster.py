@@ -114,7 +114,7 @@ def _connect(settings: ClusterSettings) -> Iterator[Client]:
         _wait_for_workers(client, 1, settings.timeout, f"the Dask scheduler at {address}")
         yield client
     finally:
-        client.close()
+        _close(client)
 
 
 _CONNECT_HINT = (
@@ -182,12 +182,31 @@ def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Ite
         ) from None
     try:
         say(_started_line(cluster, workers, threads, settings.dashboard_address))
-        with Client(cluster, timeout=settings.timeout, set_as_default=True) as client:
+        client = Client(cluster, timeout=settings.timeout, set_as_default=True)
+        try:
             client.register_plugin(_quiet_stdout(), name="specops-quiet-stdout")
             _wait_for_workers(client, workers, settings.timeout, "the LocalCluster")
             yield client
+        finally:
+            _close(client)
     finally:
         cluster.close()
+
+
+def _close(client: Client) -> None:
+    """Close the client. A run that ended while a task still waited (training stopped
+    after a worker died) makes distributed log the cancelled wait as an ERROR with a
+    traceback while the client shuts down: noise after a clear message, so its client
+    logger is muted for the close only."""
+    import logging
+
+    logger = logging.getLogger("distributed.client")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        client.close()
+    finally:
+        logger.setLevel(level)
 
 
 def _quiet_stdout() -> Any:
