@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,17 @@ class Reproduction:
         }
 
 
-def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproduction:
-    """Rerun a run on its snapshot in a scratch store; compare metrics and model files."""
+def reproduce(
+    store_root: Path, run_prefix: str, plugins: Plugins, *, overrides: Sequence[str] = ()
+) -> Reproduction:
+    """Rerun a run on its snapshot in a scratch store; compare metrics and model files.
+
+    ``overrides`` (``--set``) may only say where the rerun executes (``execution.*``):
+    a cluster address or another executor; anything else would not be a reproduction."""
     from framework.engine import Engine
     from framework.spec import load_spec
 
+    _require_execution_only(overrides)
     store = Store.open_existing(store_root, write=False)
     try:
         record = find_run(store, run_prefix)
@@ -110,7 +117,7 @@ def reproduce(store_root: Path, run_prefix: str, plugins: Plugins) -> Reproducti
         spec_file.write_text(yaml.safe_dump(rerun_document, sort_keys=False))
         scratch = Path(tmp) / "store"
         try:
-            spec = load_spec(spec_file, plugins)
+            spec = load_spec(spec_file, plugins, overrides=list(overrides))
             config_hash = spec.config_hash
             if rerun_document is not document:  # compare the spec as the run stored it
                 stored_file = Path(tmp) / "stored-spec.yaml"
@@ -189,6 +196,17 @@ def with_rows_method_of(document: dict[str, Any], lineage: dict[str, Any]) -> di
     rerun = copy.deepcopy(document)
     rerun["data"]["split"] = {**split, "params": {**params, "method": "shuffle"}}
     return rerun
+
+
+def _require_execution_only(overrides: Sequence[str]) -> None:
+    for override in overrides:
+        key = override.split("=", 1)[0].strip()
+        if key != "execution" and not key.startswith("execution."):
+            raise UserError(
+                f"reproduce --set {key}: only where the rerun executes may change "
+                "(execution.type, execution.params.*); a changed spec is a new run, "
+                "not a reproduction (use `specops run SPEC --set ...` for that)"
+            )
 
 
 def _require_environment(document: dict[str, Any], run_id: str) -> None:

@@ -183,3 +183,20 @@ def test_a_new_run_records_its_rows_method(cli, bc_spec: Path) -> None:
         bc_spec.parent / ".specops", f"SELECT lineage_json FROM runs WHERE id = '{run_id}'"
     )
     assert json.loads(lineage)["rows_method"] == "content/1"
+
+
+def test_reproduce_set_may_only_say_where_the_rerun_executes(cli, bc_spec: Path) -> None:
+    """`reproduce --set model.params...` would be a new run, not a reproduction: refused;
+    `--set execution.type=local` reruns (the recorded spec is already local: it matches)."""
+    assert cli("run", bc_spec).code == 0
+    store = bc_spec.parent / ".specops"
+    run_id = last_run_id(bc_spec.parent)
+
+    refused = cli("reproduce", run_id, "--store", store, "--set", "model.params.n_estimators=5")
+    assert refused.code == 2
+    assert "only where the rerun executes may change" in refused.err
+    assert "Traceback" not in refused.err
+
+    rerun = cli("reproduce", run_id, "--store", store, "--set", "execution.type=local", "--json")
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert json.loads(rerun.out)["matched"] is True

@@ -17,6 +17,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="rerun a run on its data snapshot; check metrics and model files match",
     )
     reproduce.add_argument("run_id", metavar="RUN_ID", help="a run id (a unique prefix will do)")
+    reproduce.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="where the rerun executes, e.g. --set execution.params.address=tcp://HOST:8786 "
+        "(only execution.* keys: anything else would not be a reproduction)",
+    )
     store_option(reproduce)
     common(reproduce)
     handler(reproduce, "framework.cli.reproduce:cmd_reproduce")
@@ -29,7 +38,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from framework.refs import store_root
     from framework.reproduce import reproduce
 
-    outcome = reproduce(store_root(args.store), args.run_id, plugins_for(args))
+    outcome = reproduce(
+        store_root(args.store), args.run_id, plugins_for(args), overrides=args.overrides
+    )
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2, default=str))
     else:
