@@ -114,6 +114,10 @@ class StepContext:
     store_root: Path | None = None
     """The folder of the store this run records into (``.specops/`` beside the spec by
     default); None outside a run. Deploy targets use it to refuse writing into the store."""
+    execution: str = "local"
+    """The spec's ``execution.type`` (``local``, ``dask``, ...): a source may judge its
+    limits by how the table will be read (whole into this process, or partition by
+    partition on workers)."""
 
     def path(self, value: str | Path) -> Path:
         """Resolve a path written in the spec: ``~`` is expanded, a relative path is taken

@@ -134,6 +134,7 @@ class Engine:
             target=spec.target,
             base_dir=spec.base_dir,
             seed=spec.seed,
+            execution=spec.execution.type,
         )
 
     # ------------------------------------------------------------------

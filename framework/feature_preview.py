@@ -54,6 +54,7 @@ def preview_data(spec: Spec, plugins: Plugins) -> DataPreview:
         target=spec.target,
         base_dir=spec.base_dir,
         seed=spec.seed,
+        execution=spec.execution.type,
     )
     source = plugins.build("source", spec.source.type, spec.source.kwargs())
     frame = as_table(source.load(ctx), spec.source.type, plugins)

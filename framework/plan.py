@@ -154,6 +154,7 @@ def execution_lines(spec: Spec, plugins: Plugins) -> list[str]:
         target=spec.target,
         base_dir=spec.base_dir,
         seed=spec.seed,
+        execution=spec.execution.type,
     )
     lines = executor_for(spec, plugins).describe(spec, plugins, ctx)
     return [scrub_text(str(line)) for line in lines or []]

@@ -762,10 +762,10 @@ class ParquetSource:
 def _reads_whole(ctx: StepContext) -> bool:
     """Whether the spec's executor reads the table whole into this process (``local``).
 
-    Told by ``ctx.execution`` where the engine sets it. Where it does not (an older
-    engine), validate judges as for Dask (width and per-file size, which hold for both
-    executors), and the local ``load`` still refuses a table too big to read whole
-    before reading a page: the refusal comes at ingest instead of at validate."""
+    ``ctx.execution`` says (``specops validate``, ``plan`` and ``run`` set it from the
+    spec). A context without it (made by an older specops) is judged as for Dask (width
+    and per-file size, which hold for both), and the local ``load`` still refuses a table
+    too big to read whole before reading a page."""
     return getattr(ctx, "execution", None) == "local"
 
 

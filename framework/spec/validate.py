@@ -199,6 +199,7 @@ class _Checker:
             seed=seed if isinstance(seed, int) else 0,
             # deploy targets refuse a path that would replace the store
             store_root=_store_root(data, path),
+            execution=_execution_type(data),
         )
 
     def problem(self, message: str, path: KeyPath, *, at_key: bool = False, **kw: Any) -> Problem:
@@ -562,3 +563,11 @@ def _monitor(section: Any) -> Any:
     from framework.monitoring.spec import build_monitor
 
     return build_monitor(section)
+
+
+def _execution_type(data: dict[str, Any]) -> str:
+    """``execution.type`` as written (``local`` when absent or malformed: the schema
+    reports a malformed one)."""
+    section = data.get("execution")
+    kind = section.get("type") if isinstance(section, dict) else None
+    return kind if isinstance(kind, str) and kind else "local"

@@ -116,6 +116,8 @@ def test_plan_of_a_dask_spec_over_the_table_limit_passes_and_local_is_refused(
         assert result.code == 0, result.err
 
     spec.write_text(textwrap.dedent(body.format(execution="")).lstrip())
+    refused = cli("validate", spec)  # locally the table is read whole: known at validate
+    assert refused.code == 2 and "reading a table whole into memory" in refused.err
     result = cli("run", spec)
     assert result.code == 2, result.err
     assert "declares 1,500 values (rows x columns), more than the limit of 1,000" in result.err
