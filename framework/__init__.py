@@ -69,6 +69,14 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
     return read(store_root, data_hash)
 
 
+def output_inside_input(output: str | Path, source: str | Path) -> str | None:
+    """Why a scoring output may not go where it is (inside the input directory, or
+    matched by the input glob), judged from the paths alone; None when it may."""
+    from framework.scoring.files import output_inside_input as judge
+
+    return judge(Path(output), Path(source))
+
+
 def score_file(
     package: Any,
     input_path: str | Path,
@@ -125,6 +133,7 @@ __all__ = [
     "hookimpl",
     "load_skops",
     "mark_file",
+    "output_inside_input",
     "parquet_files",
     "protected_refusal",
     "read_snapshot",

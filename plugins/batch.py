@@ -23,6 +23,7 @@ from framework import (
     file_refusal,
     hookimpl,
     mark_file,
+    output_inside_input,
     protected_refusal,
     score_file,
 )
@@ -99,6 +100,9 @@ class BatchTarget:
             )
         else:
             findings += deploy_file_findings(ctx.path(self.output), ctx, key="output")
+        inside = output_inside_input(ctx.path(self.output), source)
+        if inside:
+            findings.append(Finding(inside, key="output", hint="write it outside the input"))
         return findings
 
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:

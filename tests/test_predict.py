@@ -565,3 +565,20 @@ def test_batch_deploy_target_scores_a_glob_of_files(cli, write_spec) -> None:
     out = read(spec.parent / "out" / "scored.csv")
     assert out["customer_id"].tolist() == frame["customer_id"].tolist()
     assert_same_predictions(out, in_process(spec.parent, frame, "score/1"))
+
+
+def test_batch_target_writing_into_its_own_input_is_refused_at_validate(cli, write_spec) -> None:
+    """An output the input's glob would read again is refused before anything trains
+    (not at deploy, after the version was registered)."""
+    deploy = """
+    deploy:
+      - type: batch
+        params: {input: "data/*.csv", output: data/scored.csv}
+    """
+    spec = write_spec(SPEC + textwrap.dedent(deploy))
+    make_rows(600).to_csv(spec.parent / "train.csv", index=False)
+    split_files(make_rows(50, seed=8).drop(columns="churned"), spec.parent / "data", ".csv")
+    result = cli("validate", spec)
+    assert result.code == 2
+    assert "is matched by the input pattern" in result.err
+    assert "deploy.0.params.output" in result.err or "deploy[0]" in result.err

@@ -146,6 +146,24 @@ def refuse_overwriting_input(output: Path, source: InputFile, store: Path | None
             )
 
 
+def output_inside_input(output: Path, source: Path) -> str | None:
+    """Why ``output`` may not be written where it is, judged from paths alone (a deploy
+    target's validate, before any model exists): inside the input directory, or matched
+    by the input glob. None when it may."""
+    target, where = output.absolute(), source.absolute()
+    if source.is_dir() and _inside(target, where):
+        return (
+            f"the output {target} is inside the input {where}: the next read of the "
+            "input would take the predictions as rows"
+        )
+    if _is_glob(source) and _glob_would_read(where, target):
+        return (
+            f"the output {target} is matched by the input pattern {where}: the next read "
+            "of the input would take the predictions as rows"
+        )
+    return None
+
+
 def _inside(path: Path, place: Path) -> bool:
     """Whether ``path`` is ``place`` or lies under it, however either is spelt (links,
     ``..``, a bind mount of the same folder): compared resolved and by identity."""
