@@ -112,7 +112,14 @@ def execution(side: str, address: str | None = None) -> dict[str, Any] | None:
     return {"type": "dask", "params": {**params, "dashboard_address": None}}
 
 
-def spec_text(data: Path, store: Path, seed: int, trees: int, block: dict[str, Any] | None) -> str:
+def spec_text(
+    data: Path,
+    store: Path,
+    seed: int,
+    trees: int,
+    block: dict[str, Any] | None,
+    snapshot: bool = True,
+) -> str:
     """The benchmark's spec: the same lifecycle on both sides but for ``execution:``.
 
     Three distributed-capable checks, the content-rule stratified split, LightGBM on
@@ -144,7 +151,7 @@ def spec_text(data: Path, store: Path, seed: int, trees: int, block: dict[str, A
         "model": {"type": "lightgbm", "params": {"n_estimators": trees}},
         "gate": {"roc_auc": {"min": 0.5}},
         "deploy": {"type": "registry"},
-        "store": {"path": str(store)},
+        "store": {"path": str(store), **({} if snapshot else {"snapshot_data": False})},
     }
     return yaml.safe_dump(spec, sort_keys=False)
 
@@ -359,11 +366,16 @@ class Job:
         return result
 
 
+SNAPSHOT = True
+"""Keep the data snapshot (the default of ``store.snapshot_data``); ``--no-snapshot``."""
+
+
 def write_spec(
     work: Path, key: str, data: Path, seed: int, trees: int, block: dict[str, Any] | None
 ) -> Job:
     spec, store = work / f"{key}.yaml", work / f"store-{key}"
-    spec.write_text(spec_text(data, store, seed, trees, block), encoding="utf-8")
+    text = spec_text(data, store, seed, trees, block, snapshot=SNAPSHOT)
+    spec.write_text(text, encoding="utf-8")
     side = "local" if block is None else "dask"
     return Job(side, 0, spec, store)
 
@@ -870,6 +882,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run at most")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="dataset cache")
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="both sides with store.snapshot_data: false (what the snapshot costs)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke: tiny sizes, 10 trees")
     parser.add_argument("--output", help="also write the Markdown report to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
@@ -944,7 +961,9 @@ def summarise_runs(
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SNAPSHOT
     args = parse_args(argv)
+    SNAPSHOT = not args.no_snapshot
     facts = machine()
     work = args.work_dir
     shutil.rmtree(work, ignore_errors=True)
@@ -958,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
         f"data: {args.data_dir}; on disk: "
         + ", ".join(f"{size_label(r)} {dataset_bytes(p) / 1e6:,.0f} MB" for r, p in data.items()),
         *env_notes(),
+        *([] if SNAPSHOT else ["both sides ran with store.snapshot_data: false (--no-snapshot)"]),
     ]
     report: dict[str, Any] = {"machine": facts, "trees": args.trees, "notes": notes}
     report["smallest"] = args.sizes[0]
