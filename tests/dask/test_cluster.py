@@ -66,19 +66,20 @@ def test_local_cluster_is_announced_bound_to_loopback_and_closed() -> None:
     )
     with open_cluster(settings, said.append) as client:
         address = client.scheduler.address
-        assert address.startswith("tcp://127.0.0.1:")
+        assert address.startswith("tls://127.0.0.1:")  # TLS: no other local process gets in
         workers = client.scheduler_info()["workers"]
         assert len(workers) == 1
-        assert all(w.startswith("tcp://127.0.0.1:") for w in workers)
+        assert all(w.startswith("tls://127.0.0.1:") for w in workers)
         assert next(iter(workers.values()))["memory_limit"] == 2**30
         # worker processes import specops' plugins like the client
         assert client.submit(_plugin_module_name).result() == "plugins.dask_execution.cluster"
     assert len(said) == 1 and "1 worker(s) x 1 thread(s)" in said[0] and address in said[0]
     assert "dashboard" not in said[0]  # dashboard_address: null turns it off
-    from distributed import Client
+    import socket
 
-    with pytest.raises(OSError):  # the cluster specops started is gone
-        Client(address, timeout=1)
+    host, port = address.removeprefix("tls://").rsplit(":", 1)
+    with pytest.raises(OSError):  # the cluster specops started is gone: nothing listens
+        socket.create_connection((host, int(port)), timeout=1).close()
 
 
 def test_local_cluster_prints_its_dashboard_address() -> None:
