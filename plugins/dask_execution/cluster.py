@@ -30,10 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from framework import UserError
+from framework import Finding, UserError
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from framework.spec.model import Spec
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a scheduler to answer and for the first worker to join."""
@@ -85,6 +87,87 @@ def shown_address(address: str) -> str:
     from framework.redact import hide_credentials, redact
 
     return redact(hide_credentials(address))
+
+
+ALLOWED_ADDRESSES = "SPECOPS_DASK_ADDRESSES"
+"""Environment variable: comma-separated scheduler addresses a spec file may name."""
+
+
+def trust_findings(spec: Spec, settings: ClusterSettings) -> list[Finding]:
+    """A spec file may not choose the cluster, nor open the dashboard to the network.
+
+    Connecting to a scheduler runs code in this process (Dask's client unpickles the
+    results and errors the scheduler and its workers send) and hands that cluster the
+    data, the champion and every ``${env:...}`` value the tasks carry; a spec may come
+    from a pull request (docs/security.md). So an address on another machine must come
+    from the operator: the command line (``--set``, ``monitor --address``), the
+    environment (``address: ${env:DASK_SCHEDULER}``) or the allow-list
+    ``$SPECOPS_DASK_ADDRESSES``. A scheduler on this machine (127.0.0.1, localhost, ::1:
+    one started here, or a ``kubectl port-forward``) is one its users started.
+    """
+    from framework.execution.origin import SPEC_FILE, allowed_by_env, value_origin
+
+    found: list[Finding] = []
+    address = settings.address
+    if (
+        address
+        and not _is_loopback(_host_of(address))
+        and value_origin(spec, ("execution", "params", "address")) == SPEC_FILE
+        and not allowed_by_env(address, ALLOWED_ADDRESSES)
+    ):
+        shown = shown_address(address)
+        found.append(
+            Finding(
+                f"the spec file chooses the Dask scheduler {shown}: a spec cannot choose "
+                "the cluster (a scheduler runs code in the specops process and receives "
+                "the data and the secrets the tasks carry)",
+                key="address",
+                hint=(
+                    f"pass it on the command line (--set execution.params.address={shown}"
+                    "), write address: ${env:DASK_SCHEDULER}, or allow it: export "
+                    f"{ALLOWED_ADDRESSES}={shown}"
+                ),
+            )
+        )
+    dashboard = settings.dashboard_address
+    if (
+        not address
+        and dashboard
+        and not _is_loopback(_host_of(dashboard))
+        and value_origin(spec, ("execution", "params", "dashboard_address")) == SPEC_FILE
+    ):
+        found.append(
+            Finding(
+                f"the spec file serves the Dask dashboard on {dashboard}: a spec cannot "
+                "open it beyond this machine (its pages show the workers' logs and tasks)",
+                key="dashboard_address",
+                hint=(
+                    "use 127.0.0.1:PORT, or pass another host on the command line "
+                    "(--set execution.params.dashboard_address=HOST:PORT)"
+                ),
+            )
+        )
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_of(address: str) -> str:
+    """The host of ``HOST:PORT``, ``:PORT`` (every interface: ``""``) or a URL."""
+    rest = address.split("://", 1)[-1]
+    if rest.startswith("["):
+        return rest[: rest.find("]") + 1]
+    host = rest.rsplit(":", 1)[0] if ":" in rest else rest
+    return host if host else "0.0.0.0"
 
 
 @contextmanager

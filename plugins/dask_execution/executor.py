@@ -40,6 +40,7 @@ from plugins.dask_execution.cluster import (
     DEFAULT_DASHBOARD,
     DEFAULT_TIMEOUT,
     ClusterSettings,
+    trust_findings,
 )
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ class DaskExecutor:
                             ),
                         )
                     )
+        found += [("execution", finding) for finding in trust_findings(spec, self.settings)]
         return found
 
     def describe(self, spec: Spec, plugins: Plugins, ctx: StepContext) -> list[str]:

@@ -222,7 +222,11 @@ def test_plan_shows_the_executor_and_the_partitions(cli, project: Path) -> None:
     assert not (project / ".specops").exists()  # plan runs nothing
 
 
-def test_a_profile_moves_a_local_spec_to_an_existing_cluster(cli, project: Path) -> None:
+def test_a_profile_moves_a_local_spec_to_an_existing_cluster(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another machine's scheduler named in a spec file: the operator allows it (RED F1)
+    monkeypatch.setenv("SPECOPS_DASK_ADDRESSES", "tcp://sched:8786")
     spec = write(project, "{type: local}")
     spec.write_text(
         spec.read_text()
