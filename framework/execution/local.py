@@ -12,7 +12,6 @@ data preview reads a source exactly as ``ingest`` does.
 
 from __future__ import annotations
 
-from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from framework import contracts
 from framework.data_limits import MAX_CLASSES, UNUSABLE_HINT, unusable_column
 from framework.errors import DataError, StoreError
+from framework.execution.columns import choose_features, require_column_names, require_target
 from framework.execution.protocol import (
     Evaluation,
     Prepared,
@@ -30,7 +30,6 @@ from framework.execution.protocol import (
     Split,
     Table,
 )
-from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -299,20 +298,7 @@ def as_table(frame: Any, source_type: str, plugins: Plugins | None = None) -> pd
     if frame.empty:
         raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
     names = [str(c) for c in frame.columns]
-    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
-    if repeated:
-        raise DataError(
-            f"source '{source_type}' returned more than one column named "
-            f"{', '.join(repr(name) for name in repeated[:5])}",
-            hint="every column needs its own name (names are compared as text)",
-        )
-    blank = [position + 1 for position, name in enumerate(names) if not name.strip()]
-    if blank:  # the stored signature, the model and every message need a name
-        raise DataError(
-            f"source '{source_type}' returned a column with no name (column {blank[0]} of "
-            f"{len(names)})",
-            hint="give every column a name (in a query: SELECT ... AS name)",
-        )
+    require_column_names(names, source_type)
     unusable = unusable_column(frame)
     if unusable is not None:  # no model, profile or signature takes them (was exit 3)
         raise DataError(
@@ -329,14 +315,7 @@ def target_values(frame: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, list[Any
     import numpy as np
     import pandas as pd
 
-    if spec.target not in frame.columns:
-        available = [str(c) for c in frame.columns]
-        raise DataError(
-            f"target column '{spec.target}' is not in the data"
-            f"{did_you_mean(spec.target, available)}",
-            column=spec.target,
-            hint=f"columns: {', '.join(available[:20])}{' ...' if len(available) > 20 else ''}",
-        )
+    require_target([str(c) for c in frame.columns], spec.target)
     target = frame[spec.target]
     missing = target.isna()
     if missing.any():
@@ -385,32 +364,7 @@ def check_labels(labels: list[Any], spec: Spec) -> None:
 
 def feature_frame(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:
     """The feature columns: declared, or all but target and ``exclude`` (datetimes aside)."""
-    from framework.columns import role_of
-
-    available = [str(c) for c in frame.columns]
-    if spec.features:
-        wanted = list(spec.features)
-        missing = [c for c in wanted if c not in frame.columns]
-        if missing:
-            raise DataError(
-                f"feature column '{missing[0]}' is not in the data"
-                f"{did_you_mean(missing[0], available)}",
-                column=missing[0],
-            )
-        return frame[wanted], []
-    unknown = [c for c in spec.exclude if c not in frame.columns]
-    if unknown:
-        raise DataError(
-            f"excluded column '{unknown[0]}' is not in the data"
-            f"{did_you_mean(unknown[0], available)}",
-            column=unknown[0],
-        )
-    skip = {spec.target, *spec.exclude}
-    candidates = [c for c in available if c not in skip]
-    dates = [c for c in candidates if role_of(frame[c]) == "datetime"]
-    chosen = [c for c in candidates if c not in dates]
-    if not chosen:
-        raise DataError("no feature columns left after removing the target and exclude")
+    chosen, dates = choose_features(frame, spec.target, spec.features, spec.exclude)
     return frame[chosen], dates
 
 

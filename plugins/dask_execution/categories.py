@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from framework.signature import ColumnSignature, Signature
+from framework.execution import ColumnSignature, Signature
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -64,7 +64,7 @@ def apply_categories(ddf: dd.DataFrame, signature: Signature) -> dd.DataFrame:
 
 
 def _coded(part: pd.DataFrame, wanted: dict[str, list[Any]]) -> pd.DataFrame:
-    from framework.signature import as_training_categories
+    from framework.execution import as_training_categories
 
     present = {name: cats for name, cats in wanted.items() if name in part.columns}
     return (

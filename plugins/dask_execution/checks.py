@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from framework import CheckOutcome, StepContext
-    from framework.plugins import Plugins
-    from framework.spec.model import ComponentSpec
+    from framework.execution import ComponentSpec, Plugins
 
 
 def run_checks_distributed(
@@ -40,7 +39,7 @@ def run_checks_distributed(
 ) -> tuple[list[CheckOutcome], list[CheckOutcome]]:
     """The spec's checks on a dask frame (each by its ``run_distributed``): every
     outcome, and the failed ones of severity error (:mod:`framework.checking`)."""
-    from framework.checking import run_checks_distributed as run
+    from framework.execution import run_checks_distributed as run
 
     return run(plugins, checks, ddf, ctx)
 

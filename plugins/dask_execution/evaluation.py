@@ -14,7 +14,7 @@ once), and the model's outputs are checked there with the same contracts as the
 local path (:mod:`framework.contracts`: probabilities' shape, range and sums;
 regression values finite). A broken promise comes back as its message and is
 raised on the client through ``broken(what)`` (the executor passes
-``contracts.broken(plugins, "model", type, what, step="evaluate")``).
+``contract_broken(plugins, "model", type, what, step="evaluate")``).
 
 Metrics are exact, not sketched: the partitions' ``(y_true, code, probabilities)``
 are gathered on ONE worker, where the metric components compute on whole arrays as
@@ -76,14 +76,13 @@ message; the client names the plugin (``broken``)."""
 def contract_problem(values: np.ndarray, task: str, classes: int) -> str:
     """What is wrong with a model's outputs for one partition, by the local path's own
     checks (:func:`framework.contracts.probabilities` / ``regression_values``); ''."""
-    from framework import contracts
-    from framework.errors import PluginFault
+    from framework.execution import PluginFault, check_probabilities, check_regression_values
 
     try:
         if task == "regression":
-            contracts.regression_values(_NO_PLUGINS, "model", values, len(values))
+            check_regression_values(_NO_PLUGINS, "model", values, len(values))
         else:
-            contracts.probabilities(_NO_PLUGINS, "model", values, len(values), classes)
+            check_probabilities(_NO_PLUGINS, "model", values, len(values), classes)
     except PluginFault as fault:
         return fault.error
     return ""

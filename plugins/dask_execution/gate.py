@@ -34,11 +34,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from framework.champion import (
+from framework import DataError
+from framework.execution import (
     Comparison,
     RowChoice,
     cannot_score,
     champion_for,
+    in_training,
+    load_training_rows,
     metric_undefined,
     recorded,
     rescored,
@@ -46,8 +49,6 @@ from framework.champion import (
     unknown_rows,
     unmatched_columns,
 )
-from framework.errors import DataError
-from framework.training_rows import in_training, load
 from plugins.dask_execution.evaluation import TRUE, TestPredictions, arrays
 
 if TYPE_CHECKING:
@@ -55,8 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
-    from framework.plugins import Plugins
-    from framework.store import Store
+    from framework.execution import Plugins, Store
 
 
 def keep_partition(part: pd.DataFrame, rows: Any) -> np.ndarray:
@@ -166,7 +166,7 @@ def compare_distributed(
             f"test_rows has {test_rows.npartitions} partitions, the predictions "
             f"{len(predictions.parts)}: they must be partitioned alike"
         )
-    theirs = load(store, champion.lineage, champion.ref)
+    theirs = load_training_rows(store, champion.lineage, champion.ref)
     unknown = None
     if theirs is None:
         unknown = unknown_rows(champion, total)

@@ -20,9 +20,10 @@ Public functions (what the Dask executor calls)::
     as_table(ddf, source_type: str, plugins=None) -> dd.DataFrame
         # a dask DataFrame with text names: not a DataFrame / no columns /
         # duplicate or blank names refused (no compute)
-    feature_columns(meta: pd.DataFrame, target: str, features: dict | None,
-                    exclude: Sequence[str]) -> tuple[list[str], list[str]]
-        # (feature names, datetime columns left out); metadata only
+
+The column rules (names, target, which features) are the local executor's own,
+shared through ``framework.execution`` (``require_column_names``, ``require_target``,
+``choose_features``) and judged on the table's metadata.
     table_stats(ddf, *, target: str, task: str, checks: dict[str, str]) -> TableStats
         # the one distributed pass (rows, hash sums, target facts, bad values)
     data_hash(ddf) -> str          # alone (e.g. for a snapshot read back)
@@ -61,18 +62,18 @@ never taken to have trained on "the same data" as a Dask candidate by its hash.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from framework import DataError, did_you_mean, role_of
+from framework import DataError, role_of
+from framework.execution import choose_features, require_column_names, require_target
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     import pandas as pd
 
-    from framework.signature import Signature
+    from framework.execution import Signature
 
 EXAMPLES = 3  # values named in a bad-value message (framework.signature.MAX_EXAMPLES)
 MISSING_ROWS = 5  # rows named for a missing target (as the local engine)
@@ -142,10 +143,10 @@ def as_table(ddf: Any, source_type: str, plugins: Any = None) -> dd.DataFrame:
 
     if not isinstance(ddf, dd.DataFrame):
         if plugins is not None:
-            from framework import contracts
+            from framework.execution import contract_broken
 
             what = f"load_distributed returned {type(ddf).__name__}, not a dask DataFrame"
-            raise contracts.broken(plugins, "source", source_type, what, step="ingest")
+            raise contract_broken(plugins, "source", source_type, what, step="ingest")
         raise DataError(
             f"source '{source_type}' load_distributed returned {type(ddf).__name__}, "
             "not a dask DataFrame"
@@ -153,67 +154,10 @@ def as_table(ddf: Any, source_type: str, plugins: Any = None) -> dd.DataFrame:
     names = [str(c) for c in ddf.columns]
     if not names:
         raise DataError(f"source '{source_type}' returned no rows: the dataset is empty")
-    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
-    if repeated:
-        raise DataError(
-            f"source '{source_type}' returned more than one column named "
-            f"{', '.join(repr(name) for name in repeated[:5])}",
-            hint="every column needs its own name (names are compared as text)",
-        )
-    blank = [position + 1 for position, name in enumerate(names) if not name.strip()]
-    if blank:
-        raise DataError(
-            f"source '{source_type}' returned a column with no name (column {blank[0]} of "
-            f"{len(names)})",
-            hint="give every column a name (in a query: SELECT ... AS name)",
-        )
+    require_column_names(names, source_type)
     if names != list(ddf.columns):
         ddf = ddf.rename(columns=dict(zip(ddf.columns, names, strict=True)))
     return ddf
-
-
-def feature_columns(
-    meta: pd.DataFrame, target: str, features: dict[str, str] | None, exclude: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """The feature columns: declared, or all but target and ``exclude`` (datetimes aside).
-
-    Roles come from dtypes only, so the (empty) metadata frame is enough.
-    """
-    available = [str(c) for c in meta.columns]
-    if features:
-        wanted = list(features)
-        missing = [c for c in wanted if c not in available]
-        if missing:
-            raise DataError(
-                f"feature column '{missing[0]}' is not in the data"
-                f"{did_you_mean(missing[0], available)}",
-                column=missing[0],
-            )
-        return wanted, []
-    unknown = [c for c in exclude if c not in available]
-    if unknown:
-        raise DataError(
-            f"excluded column '{unknown[0]}' is not in the data"
-            f"{did_you_mean(unknown[0], available)}",
-            column=unknown[0],
-        )
-    skip = {target, *exclude}
-    candidates = [c for c in available if c not in skip]
-    dates = [c for c in candidates if role_of(meta[c]) == "datetime"]
-    chosen = [c for c in candidates if c not in dates]
-    if not chosen:
-        raise DataError("no feature columns left after removing the target and exclude")
-    return chosen, dates
-
-
-def _require_target(meta: pd.DataFrame, target: str) -> None:
-    if target not in meta.columns:
-        available = [str(c) for c in meta.columns]
-        raise DataError(
-            f"target column '{target}' is not in the data{did_you_mean(target, available)}",
-            column=target,
-            hint=f"columns: {', '.join(available[:20])}{' ...' if len(available) > 20 else ''}",
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -240,7 +184,7 @@ def _boolean_bad(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     import numpy as np
     import pandas as pd
 
-    from framework.signature import FALSE_WORDS, TRUE_WORDS
+    from framework.execution import FALSE_WORDS, TRUE_WORDS
 
     if role_of(series) in ("boolean", "numeric"):
         values = series.astype("float64")
@@ -303,7 +247,7 @@ def _object_kind(series: pd.Series) -> tuple[str, str | None] | None:
 def _huge_integer(series: pd.Series, name: str) -> tuple[str, int, int] | None:
     """(column, partition position, digits) of the first whole number no 64-bit type
     holds (what :func:`framework.data_limits.refuse_huge_integers` refuses)."""
-    from framework.data_limits import INT64_MIN, UINT64_MAX
+    from framework.execution import INT64_MIN, UINT64_MAX
 
     for position, value in enumerate(series.tolist()):
         if isinstance(value, int) and not INT64_MIN <= value <= UINT64_MAX:
@@ -483,7 +427,7 @@ def table_stats(
     import numpy as np
     import pandas as pd
 
-    from framework.data_limits import MAX_CLASSES
+    from framework.execution import MAX_CLASSES
 
     cap = MAX_CLASSES.value()
     expected = [
@@ -686,7 +630,7 @@ def _refuse_text_numbers(ddf: Any, columns: list[str], sample_rows: int) -> None
     # on its worker: only the sample's rows reach this process
     import dask
 
-    from framework.signature import infer_signature
+    from framework.execution import infer_signature
 
     (sample,) = compute_data(dask.delayed(_head)(ddf[columns].to_delayed()[0], sample_rows))
     infer_signature(sample.reset_index(drop=True), {})
@@ -718,7 +662,7 @@ def _as_boolean(series: pd.Series) -> pd.Series:
 
 def _target(ddf: Any, stats: TableStats, target: str, task: str) -> tuple[Any, list[Any] | None]:
     """The lazy target (codes or floats) and the labels, refused as the local path refuses."""
-    from framework.data_limits import MAX_CLASSES
+    from framework.execution import MAX_CLASSES
 
     if stats.target_missing.count:
         rows = ", ".join(map(str, stats.target_missing.rows))
@@ -773,7 +717,7 @@ def _signature(
     declared: dict[str, str],
 ) -> tuple[Signature, Any]:
     """The signature (categories left to the split) and the lazily cast feature frame."""
-    from framework.signature import ColumnSignature, Signature
+    from framework.execution import ColumnSignature, Signature
 
     meta = ddf._meta
     x = ddf[features]
@@ -824,11 +768,11 @@ def ingest(
 ) -> Ingested:
     """Validate a source's lazy table and describe it, in the local path's order and words:
     table, target, feature columns, signature; one distributed pass for the values."""
-    from framework.data_limits import UNUSABLE_HINT
+    from framework.execution import UNUSABLE_HINT
 
     frame = as_table(ddf, source_type, plugins)
     meta = frame._meta
-    _require_target(meta, target)
+    require_target([str(c) for c in meta.columns], target)
     declared = dict(features or {})
     feature_problem: DataError | None = None
     chosen: list[str] = []
@@ -836,7 +780,7 @@ def ingest(
     roles: dict[str, str] = {}
     checks: dict[str, str] = {}
     try:  # reported after the target's problems, in the local path's order
-        chosen, excluded = feature_columns(meta, target, features, exclude)
+        chosen, excluded = choose_features(meta, target, features, exclude)
         roles, checks = _roles(meta, chosen, declared)
     except DataError as exc:
         feature_problem = exc
@@ -853,7 +797,7 @@ def ingest(
             hint=UNUSABLE_HINT,
         )
     if stats.huge is not None:  # as the sources refuse it locally (was exit 3 later)
-        from framework.data_limits import INT64_MIN, UINT64_MAX
+        from framework.execution import INT64_MIN, UINT64_MAX
 
         name, row, digits = stats.huge
         raise DataError(

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.errors import DataError, UserError
+from framework import DataError, UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -54,15 +54,18 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
-    from framework.components import CheckOutcome, StepContext
-    from framework.monitoring.batch import NumericPart, PreparedColumn
-    from framework.monitoring.performance import Labelled
-    from framework.monitoring.profile import ColumnProfile
-    from framework.monitoring.retrain import Window
-    from framework.package import ModelPackage
-    from framework.plugins import Plugins
-    from framework.spec.model import ComponentSpec, Spec
-    from framework.training_rows import TrainingRows
+    from framework import CheckOutcome, ColumnProfile, StepContext
+    from framework.execution import (
+        ComponentSpec,
+        Labelled,
+        ModelPackage,
+        NumericPart,
+        Plugins,
+        PreparedColumn,
+        Spec,
+        TrainingRows,
+        Window,
+    )
 
 
 def read_batch(client: Client, path: Path) -> DaskBatch:
@@ -71,7 +74,7 @@ def read_batch(client: Client, path: Path) -> DaskBatch:
     import dask.dataframe as dd
     import pandas as pd
 
-    from framework.monitoring.batch import batch_source, unify_dtypes
+    from framework.execution import batch_source, unify_dtypes
 
     kind, files = batch_source(Path(path))
     raw = client.map(_read_file, [kind] * len(files), files, pure=False)
@@ -109,7 +112,7 @@ def _read_conformed(file: Path, kind: str, dtypes: dict[str, Any]) -> pd.DataFra
 
 
 def _read_file(kind: str, file: Path) -> pd.DataFrame:
-    from framework.monitoring.batch import read_file, refuse_unusable
+    from framework.execution import read_file, refuse_unusable
 
     frame = read_file(kind, file)
     refuse_unusable(frame, str(file))
@@ -121,7 +124,7 @@ def _schema(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def _conform(frame: pd.DataFrame, dtypes: dict[str, Any]) -> pd.DataFrame:
-    from framework.monitoring.batch import conform_file
+    from framework.execution import conform_file
 
     return conform_file(frame, dtypes)
 
@@ -174,12 +177,12 @@ class DaskBatch:
     # columns ------------------------------------------------------------------
 
     def prepare(self, name: str, reference: ColumnProfile) -> PreparedColumn:
-        from framework.monitoring.batch import (
+        from framework import did_you_mean
+        from framework.execution import (
             ColumnProblem,
             numeric_from_parts,
             refuse_numbers_for_categories,
         )
-        from framework.suggest import did_you_mean
 
         if name not in self.columns:
             raise ColumnProblem(f"missing from the new data{did_you_mean(name, self.columns)}")
@@ -228,7 +231,7 @@ class DaskBatch:
         checked again over every partition, gathered alone (this is the error path)."""
         import pandas as pd
 
-        from framework.signature import as_boolean, as_numeric
+        from framework.execution import as_boolean, as_numeric
 
         for column in package.signature.columns:
             if column.role not in ("numeric", "boolean") or column.name not in self.columns:
@@ -245,7 +248,7 @@ class DaskBatch:
         return None
 
     def prepare_prediction(self, package: ModelPackage, reference: ColumnProfile) -> PreparedColumn:
-        from framework.monitoring.batch import numeric_from_parts
+        from framework.execution import numeric_from_parts
 
         futures = self._predictions(package)
         if reference.role == "numeric":
@@ -261,7 +264,7 @@ class DaskBatch:
     ) -> tuple[list[CheckOutcome], list[CheckOutcome]]:
         """The spec's checks, each by its ``run_distributed``, judged as locally; a check
         without one is refused by name before any runs."""
-        from framework.checking import run_checks_distributed
+        from framework.execution import run_checks_distributed
 
         checks = list(checks)
         for check_spec in checks:
@@ -279,7 +282,7 @@ class DaskBatch:
         import numpy as np
         import pandas as pd
 
-        from framework.monitoring.performance import Labelled
+        from framework.execution import Labelled
 
         futures = self._predictions(package)
         [known] = self.client.scatter([trained_on], broadcast=True, hash=False)
@@ -340,7 +343,7 @@ def _numbered(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
 
 
 def _numeric_of_column(frame: pd.DataFrame, offset: int, name: str) -> NumericPart:
-    from framework.monitoring.batch import numeric_part
+    from framework.execution import numeric_part
 
     return numeric_part(_numbered(frame[[name]], offset)[name])
 
@@ -371,7 +374,7 @@ def _categorical_from_counts(
     import numpy as np
     import pandas as pd
 
-    from framework.monitoring.batch import prepare_categorical
+    from framework.execution import prepare_categorical
 
     totals: dict[Any, int] = {}
     for counts, _ in parts:
@@ -403,14 +406,14 @@ def _problem_of(predicted: _Predicted) -> str | None:
 
 
 def _prediction_series(predicted: _Predicted, task: str) -> pd.Series:
-    from framework.monitoring.profile import prediction_series
+    from framework.execution import prediction_series
 
     predictions = predicted.predictions
     return prediction_series(predictions, task, predictions.labels)
 
 
 def _prediction_numeric(predicted: _Predicted, task: str) -> NumericPart:
-    from framework.monitoring.batch import numeric_part
+    from framework.execution import numeric_part
 
     return numeric_part(_prediction_series(predicted, task))
 
@@ -427,6 +430,6 @@ def _labelled(
     task: str,
     trained_on: TrainingRows | None,
 ) -> Labelled:
-    from framework.monitoring.performance import labelled_rows
+    from framework.execution import labelled_rows
 
     return labelled_rows(_numbered(frame, offset), column, predicted.predictions, task, trained_on)

@@ -42,12 +42,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.columns import PREDICTION
-from framework.monitoring.profile import (
+from framework import ColumnProfile
+from framework.execution import (
     ATOMS_MAX,
     DECILES,
+    PREDICTION,
     SHOWN_QUANTILES,
-    ColumnProfile,
     Profile,
     categorical_from_counts,
     grid_levels,

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from framework.errors import DataError, UserError
+from framework import DataError, UserError
 from plugins.dask_execution.ingest import row_count
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from framework.components import StepContext
-    from framework.monitoring.retrain import Window
-    from framework.plugins import Plugins
-    from framework.spec.model import Spec
+    from framework import StepContext
+    from framework.execution import Plugins, Spec, Window
     from plugins.dask_execution.monitoring import BatchFiles
 
 
@@ -38,8 +36,8 @@ def batch_window(
     """The window as a source a Dask run loads lazily (the batch's files read again,
     after the spec's source's ``load_distributed`` unless ``new_only``), the row
     counts taken here; the same rows and the same sentence as the local window."""
-    from framework.components import StepContext
-    from framework.monitoring.retrain import Window
+    from framework import StepContext
+    from framework.execution import Window
 
     if spec.target not in batch_columns:
         raise DataError(

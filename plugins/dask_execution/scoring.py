@@ -62,7 +62,7 @@ from framework.execution import (
 if TYPE_CHECKING:
     from distributed import Client
 
-    from framework.package import ModelPackage
+    from framework.execution import ModelPackage
 
 SETTLE_SECONDS = 60.0
 """After a failure, how long to wait for the tasks still running to stop writing."""

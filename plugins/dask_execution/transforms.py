@@ -45,18 +45,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from framework import UserError
-from framework.columns import role_of
-from framework.preprocess import FittedPreprocess, checked_build, fit_steps, wrap_step
+from framework import UserError, role_of
+from framework.execution import FittedPreprocess, checked_build, fit_steps, wrap_step
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     import numpy as np
     import pandas as pd
 
-    from framework.components import StepContext
-    from framework.plugins import Plugins
-    from framework.spec.model import ComponentSpec
+    from framework import StepContext
+    from framework.execution import ComponentSpec, Plugins
 
 
 def refusal(component: Any, type_name: str) -> str | None:
