@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.errors import StoreError
-from framework.snapshots import (
+from framework import StoreError
+from framework.execution import (
     EncodedPart,
     SnapshotLayout,
     encode_part,
@@ -33,7 +33,7 @@ from framework.snapshots import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from framework.store import Store
+    from framework.execution import Store
 
 BATCHES_PER_PARTITION = 16
 """Arrow record batches (64k rows each as pandas writes them) per partition of an old
@@ -43,6 +43,8 @@ single-blob snapshot."""
 def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, str | None]:
     """Keep the ingested table for ``specops reproduce``; a table Parquet cannot hold
     is noted, not fatal (the run does not depend on its snapshot)."""
+
+    import pyarrow
 
     def partitions() -> Any:
         return _encoded_parts(ddf)
@@ -57,14 +59,9 @@ def keep_snapshot(store: Store, data_hash: str, ddf: Any) -> tuple[str | None, s
             return keep_partitioned_snapshot(store, data_hash, partitions()), None
     except StoreError as exc:
         return None, f"data snapshot not kept ({exc})"
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, pyarrow.ArrowException) as exc:
+        # pyarrow's own errors are listed: ArrowException is not a ValueError
         return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
-    except Exception as exc:  # pyarrow's own errors (ArrowException is not a ValueError)
-        import pyarrow
-
-        if isinstance(exc, pyarrow.ArrowException):
-            return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
-        raise
 
 
 PART_ROWS = 250_000
@@ -183,7 +180,7 @@ def _read_whole(layout: SnapshotLayout) -> Any:
     import dask.dataframe as dd
     import pyarrow as pa
 
-    from framework.store.artifacts import sha256_file
+    from framework.execution import sha256_file
 
     assert layout.whole is not None
     blob, path = layout.whole
