@@ -47,13 +47,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from framework.columns import role_of
-from framework.execution.rows import (
-    ContentRule,
-    check_counts,
-    class_test_counts,
-    mix,
-)
+from framework import role_of
+from framework.execution import ContentRule, check_counts, class_test_counts, mix
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -160,14 +155,6 @@ def _in_prefix(keys: np.ndarray, consumed: int, prefix: int) -> np.ndarray:
     if consumed == 0:
         return keys
     return keys[(keys >> np.uint64(64 - consumed)) == np.uint64(prefix)]
-
-
-def _by_group(plan: dict[Hashable, tuple]) -> dict[Hashable, list[Hashable]]:
-    """The requests of each group: several order statistics of one group share its rows."""
-    wanted: dict[Hashable, list[Hashable]] = {}
-    for request, (label, *_rest) in plan.items():
-        wanted.setdefault(label, []).append(request)
-    return wanted
 
 
 def _histograms(part: Any, produce: Producer, plan: dict[Hashable, tuple]) -> dict:
@@ -385,7 +372,7 @@ def key_int(key: int) -> int:
 def _fingerprints(part: pd.DataFrame, fingerprint: str | None, columns: list[str] | None):
     if fingerprint is not None:
         return part[fingerprint].to_numpy(dtype="uint64")
-    from framework.training_rows import row_hashes
+    from framework.execution import row_hashes
 
     return row_hashes(part, list(columns or []))
 
