@@ -188,6 +188,7 @@ def _connect(settings: ClusterSettings) -> Iterator[Client]:
 
     address = shown_address(settings.address or "")
     _reachable(settings.address or "", settings.timeout)
+    _require_tls_config(settings.address or "")
     try:
         # the default client: every dask compute of the run (the step modules' own
         # .compute() and .persist()) goes to this cluster, not to local threads
@@ -202,6 +203,25 @@ def _connect(settings: ClusterSettings) -> Iterator[Client]:
         yield client
     finally:
         _close(client)
+
+
+def _require_tls_config(address: str) -> None:
+    """A ``tls://`` scheduler needs the CA (and usually a client certificate) from Dask's
+    own configuration; without it the Client fails with a TypeError about an SSL
+    context, which says nothing of what to set."""
+    if not address.lower().startswith("tls://"):
+        return
+    from distributed.security import Security
+
+    if not Security().tls_ca_file:
+        raise UserError(
+            f"the Dask scheduler at {shown_address(address)} speaks TLS, and no TLS "
+            "certificate authority is configured for this client\n  hint: set Dask's TLS "
+            "config (distributed.comm.tls.ca-file, .client.cert, .client.key), e.g. "
+            "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem "
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT=cert.pem "
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY=key.pem"
+        )
 
 
 _CONNECT_HINT = (

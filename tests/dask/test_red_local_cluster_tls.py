@@ -8,9 +8,13 @@ only) a client without them is refused, whichever scheme it tries.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
+import pytest
+
+from framework import UserError
 from plugins.dask_execution.cluster import ClusterSettings, open_cluster
 
 INTRUDER = """
@@ -44,6 +48,22 @@ def test_another_local_process_cannot_use_the_local_cluster() -> None:
     assert "RAN" not in as_tls and "REFUSED" in as_tls
     assert "RAN" not in as_tcp and "REFUSED" in as_tcp
     assert address in said[0]
+
+
+def test_a_tls_scheduler_without_tls_config_is_bad_input_not_a_crash() -> None:
+    """RED finding F9: it was exit 3, "a bug in plugin dask_execution" (TypeError)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    address = f"tls://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        settings = ClusterSettings(address=address, timeout=2)
+        with pytest.raises(UserError) as caught, open_cluster(settings, print):
+            pass
+    finally:
+        server.close()
+    assert f"the Dask scheduler at {address} speaks TLS" in str(caught.value)
+    assert "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in str(caught.value)
 
 
 def test_workers_keep_their_files_in_a_private_folder_removed_afterwards() -> None:
