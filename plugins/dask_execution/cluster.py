@@ -150,6 +150,48 @@ def trust_findings(spec: Spec, settings: ClusterSettings) -> list[Finding]:
     return found
 
 
+MAX_WORKERS = "SPECOPS_DASK_MAX_WORKERS"
+"""Environment variable: most worker processes a LocalCluster may start (default: the
+machine's cores, at least 4)."""
+
+
+def max_local_workers() -> int:
+    """The bound on a LocalCluster's worker processes: each costs about 60 MB idle and
+    200-300 MB once it has run specops' tasks, so ``n_workers: 1024`` (a 20-byte spec
+    line) would ask this machine for tens of gigabytes. More processes than cores buy
+    nothing on one machine."""
+    import os
+
+    raw = os.environ.get(MAX_WORKERS, "").strip()
+    if not raw:
+        return max(os.cpu_count() or 1, 4)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"{MAX_WORKERS} must be a whole number of processes >= 1, got {raw!r}")
+    return value
+
+
+def size_findings(settings: ClusterSettings) -> list[Finding]:
+    """A LocalCluster larger than the machine is refused before it starts."""
+    limit = max_local_workers()
+    if settings.address or settings.n_workers is None or settings.n_workers <= limit:
+        return []
+    return [
+        Finding(
+            f"n_workers {settings.n_workers} starts more worker processes than this machine "
+            f"allows ({limit}: each takes 60-300 MB of memory)",
+            key="n_workers",
+            hint=(
+                f"use at most {limit} (more threads_per_worker instead), point address at a "
+                f"cluster, or raise {MAX_WORKERS}"
+            ),
+        )
+    ]
+
+
 def _is_loopback(host: str) -> bool:
     import ipaddress
 

@@ -40,6 +40,7 @@ from plugins.dask_execution.cluster import (
     DEFAULT_DASHBOARD,
     DEFAULT_TIMEOUT,
     ClusterSettings,
+    size_findings,
     trust_findings,
 )
 
@@ -171,6 +172,7 @@ class DaskExecutor:
                         )
                     )
         found += [("execution", finding) for finding in trust_findings(spec, self.settings)]
+        found += [("execution", finding) for finding in size_findings(self.settings)]
         return found
 
     def describe(self, spec: Spec, plugins: Plugins, ctx: StepContext) -> list[str]:
