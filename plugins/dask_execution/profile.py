@@ -96,7 +96,30 @@ def _numeric_part(values: np.ndarray) -> dict[str, Any]:
         summary["values"] = (distinct, counts)
     else:
         summary["registers"] = _registers(distinct)
+        summary["sketches"] = [_percentiles(distinct, counts)]
     return summary
+
+
+def _percentiles(distinct: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int]:
+    """What Dask's ``Series.quantile`` computes per partition (``np.percentile``, linear,
+    at the grid levels) for ``dask.array.percentile.merge_percentiles``, here from the
+    partition's sorted distinct values and their counts (no second pass, no sort)."""
+    import numpy as np
+
+    ends = np.cumsum(counts)
+    n = int(ends[-1])
+    ranks = grid_levels() * (n - 1)
+    low = np.floor(ranks)
+    at_low = distinct[np.searchsorted(ends, low, side="right")]
+    at_high = distinct[np.searchsorted(ends, np.ceil(ranks), side="right")]
+    return at_low + (at_high - at_low) * (ranks - low), n
+
+
+def _sketches_of(summary: dict[str, Any]) -> list[tuple[np.ndarray, int]]:
+    if summary.get("sketches") is not None:
+        return summary["sketches"]
+    distinct, counts = summary["values"]
+    return [_percentiles(distinct, counts)] if len(distinct) else []
 
 
 def _registers(distinct: np.ndarray) -> np.ndarray:
@@ -151,6 +174,7 @@ def _add_numeric(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
             merged["values"] = (distinct, np.bincount(inverse, weights=weights).astype("int64"))
     if merged["values"] is None:
         merged["registers"] = np.maximum(_registers_of(left), _registers_of(right))
+        merged["sketches"] = _sketches_of(left) + _sketches_of(right)
     return merged
 
 
@@ -257,28 +281,29 @@ def profile_columns(frame: Any, roles: dict[str, str], source: str) -> dict[str,
     return {name: profiles[name] for name in roles}
 
 
-def _finite(part: pd.DataFrame) -> pd.DataFrame:
-    import numpy as np
-
-    return part.astype("float64").replace([np.inf, -np.inf], np.nan)
-
-
 def _continuous(
     frame: Any, summaries: dict[str, dict[str, Any]], source: str
 ) -> dict[str, ColumnProfile]:
     """Columns with many distinct values: Dask's quantiles as grid points, exact counts."""
     import dask
     import numpy as np
+    from dask.array.percentile import merge_percentiles
     from dask.dataframe.hyperloglog import estimate_count
 
     names = list(summaries)
     levels = grid_levels()
-    numbers = frame[names].map_partitions(_finite)
-    quantiles = numbers.quantile(list(levels)).compute()
     decile_levels = np.linspace(0, 1, DECILES + 1)
     points, shown = {}, {}
     for name, summary in summaries.items():
-        at = quantiles[name].to_numpy(dtype="float64")
+        sketches = summary["sketches"]
+        at = merge_percentiles(
+            levels * 100,
+            [levels * 100] * len(sketches),
+            [values for values, _ in sketches],
+            "lower",
+            [n for _, n in sketches],
+            False,
+        ).astype("float64")
         low, high = summary["min"], summary["max"]
         at = np.clip(at, low, high)
         at[0], at[-1] = low, high  # the ends exact
