@@ -714,7 +714,7 @@ def _step_refusal(spec: Spec, component: ComponentSpec, built: Any) -> str | Non
     from framework.components import StepContext
     from plugins.dask_execution.split import refusal
 
-    ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
+    ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed, execution="dask")
     return refusal(built, component.type, ctx)
 
 

@@ -52,7 +52,10 @@ def batch_window(
     if policy.data == "new_only":
         rows, what = batch_rows, f"the new batch ({batch_rows:,} rows)"
     else:
-        ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
+        # a Dask read: the source judges its limits per file, not as a whole table
+        ctx = StepContext(
+            spec.name, spec.task, spec.target, spec.base_dir, spec.seed, execution="dask"
+        )
         reference = plugins.build("source", spec.source.type, spec.source.kwargs())
         if not callable(getattr(reference, "load_distributed", None)):
             raise UserError(
