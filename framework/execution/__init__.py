@@ -23,7 +23,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
-from framework.execution.columns import choose_features, require_column_names, require_target
+from framework.execution.columns import (
+    choose_features,
+    require_classes,
+    require_column_names,
+    require_target,
+)
 from framework.execution.protocol import (
     Evaluation,
     Executor,
@@ -183,6 +188,7 @@ __all__ = [
     "build_executor",
     "executor_for",
     "require_both_sides",
+    "require_classes",
     "require_column_names",
     "require_target",
     "require_two_classes",

@@ -1,4 +1,5 @@
-"""Which columns a table offers and which the spec picks: the rules every executor applies.
+"""Which columns a table offers, which the spec picks, and what its target must hold:
+the rules every executor applies.
 
 The local executor judges a pandas table, the Dask one a lazy table's metadata; both
 must refuse the same things in the same words, so the rules live here once and take
@@ -80,3 +81,31 @@ def choose_features(
     if not chosen:
         raise DataError("no feature columns left after removing the target and exclude")
     return chosen, dates
+
+
+def require_classes(target: str, task: str, classes: int, first_label: Any = None) -> None:
+    """Refuse a classification target with one class, more than two for a binary task,
+    or more than ``MAX_CLASSES`` (scores are rows x classes: 10^5 labels in a 2 MB CSV
+    is 80 GB). ``classes`` is counted however the executor can (exactly, past the limit)."""
+    from framework.data_limits import MAX_CLASSES
+
+    if classes < 2:
+        raise DataError(
+            f"target '{target}' has a single class ({first_label!r}); "
+            f"a {task} task needs at least two",
+            column=target,
+        )
+    if task == "binary" and classes > 2:
+        raise DataError(
+            f"target '{target}' has {classes} classes but the task is binary",
+            column=target,
+            hint="use task: multiclass",
+        )
+    most = MAX_CLASSES.value()
+    if classes > most:
+        raise DataError(
+            f"target '{target}' has {classes:,} classes, more than the limit of {most:,}",
+            column=target,
+            hint="is it an identifier or a measured value (task: regression)? "
+            f"{MAX_CLASSES.env} raises the limit",
+        )

@@ -18,9 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework import contracts
-from framework.data_limits import MAX_CLASSES, UNUSABLE_HINT, unusable_column
+from framework.data_limits import UNUSABLE_HINT, unusable_column
 from framework.errors import DataError, StoreError
-from framework.execution.columns import choose_features, require_column_names, require_target
+from framework.execution.columns import (
+    choose_features,
+    require_classes,
+    require_column_names,
+    require_target,
+)
 from framework.execution.protocol import (
     Evaluation,
     Prepared,
@@ -332,34 +337,8 @@ def target_values(frame: pd.DataFrame, spec: Spec) -> tuple[np.ndarray, list[Any
         return values.to_numpy(dtype="float64"), None
     codes, uniques = pd.factorize(target, sort=True)
     labels = [v.item() if hasattr(v, "item") else v for v in uniques]
-    check_labels(labels, spec)
+    require_classes(spec.target, spec.task, len(labels), labels[0] if labels else None)
     return np.asarray(codes, dtype="int64"), labels
-
-
-def check_labels(labels: list[Any], spec: Spec) -> None:
-    """Refuse a classification target with one class, more than two for a binary
-    task, or more than :data:`MAX_CLASSES` (scores are rows x classes: 10^5 labels in
-    a 2 MB CSV is 80 GB). Shared with executors that find the labels another way."""
-    if len(labels) < 2:
-        raise DataError(
-            f"target '{spec.target}' has a single class ({labels[0]!r}); "
-            f"a {spec.task} task needs at least two",
-            column=spec.target,
-        )
-    if spec.task == "binary" and len(labels) > 2:
-        raise DataError(
-            f"target '{spec.target}' has {len(labels)} classes but the task is binary",
-            column=spec.target,
-            hint="use task: multiclass",
-        )
-    most = MAX_CLASSES.value()
-    if len(labels) > most:
-        raise DataError(
-            f"target '{spec.target}' has {len(labels):,} classes, more than the limit of {most:,}",
-            column=spec.target,
-            hint="is it an identifier or a measured value (task: regression)? "
-            f"{MAX_CLASSES.env} raises the limit",
-        )
 
 
 def feature_frame(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[str]]:

@@ -67,7 +67,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from framework import DataError, role_of
-from framework.execution import choose_features, require_column_names, require_target
+from framework.execution import (
+    choose_features,
+    require_classes,
+    require_column_names,
+    require_target,
+)
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -662,8 +667,6 @@ def _as_boolean(series: pd.Series) -> pd.Series:
 
 def _target(ddf: Any, stats: TableStats, target: str, task: str) -> tuple[Any, list[Any] | None]:
     """The lazy target (codes or floats) and the labels, refused as the local path refuses."""
-    from framework.execution import MAX_CLASSES
-
     if stats.target_missing.count:
         rows = ", ".join(map(str, stats.target_missing.rows))
         raise DataError(
@@ -685,27 +688,9 @@ def _target(ddf: Any, stats: TableStats, target: str, task: str) -> tuple[Any, l
                 target, "is a regression target", "non-numeric", stats.target_bad, NUMERIC_HINT
             )
         return series.map_partitions(_as_float, meta=(target, "float64")), None
-    labels = stats.labels
-    if labels is not None and len(labels) < 2:
-        raise DataError(
-            f"target '{target}' has a single class ({labels[0]!r}); "
-            f"a {task} task needs at least two",
-            column=target,
-        )
-    if task == "binary" and stats.classes > 2:
-        raise DataError(
-            f"target '{target}' has {stats.classes} classes but the task is binary",
-            column=target,
-            hint="use task: multiclass",
-        )
-    most = MAX_CLASSES.value()
-    if labels is None or stats.classes > most:
-        raise DataError(
-            f"target '{target}' has {stats.classes:,} classes, more than the limit of {most:,}",
-            column=target,
-            hint="is it an identifier or a measured value (task: regression)? "
-            f"{MAX_CLASSES.env} raises the limit",
-        )
+    labels = stats.labels  # None: more than the limit, counted exactly on the cluster
+    require_classes(target, task, stats.classes, labels[0] if labels else None)
+    assert labels is not None  # require_classes refused more classes than the limit
     return series.map_partitions(_codes, labels, meta=(target, "int64")), labels
 
 
