@@ -24,8 +24,10 @@ same rows (tests/dask/test_profile.py checks each):
   profile is built from them exactly as locally (``numeric_from_counts``): grid,
   ``le``/``lt``, quantiles, deciles, atoms and ``distinct`` are identical.
 - numeric columns with more distinct values (continuous): the ECDF grid points are
-  Dask's approximate quantiles (``Series.quantile``, merged per-partition
-  percentiles) at the same levels, plus the exact min and max; ``le``/``lt`` at those
+  Dask's approximate quantiles (as ``Series.quantile``: per-partition percentiles,
+  taken in the first pass from each partition's sorted values, merged by
+  ``dask.array.percentile.merge_percentiles``) at the same levels, plus the exact min
+  and max; ``le``/``lt`` at those
   points and the decile bins' counts are then counted exactly over the partitions, so
   the ECDF is exact at every grid point (KS and Wasserstein interpolate between
   points as locally). The points lie within 0.002 in rank of the local ones (their
@@ -91,13 +93,27 @@ def _numeric_part(values: np.ndarray) -> dict[str, Any]:
         "m2": float(((finite - mean) ** 2).sum()) if n else 0.0,
         "values": None,
     }
-    distinct, counts = np.unique(finite, return_counts=True)
-    if len(distinct) <= EXACT_DISTINCT:
-        summary["values"] = (distinct, counts)
+    # np.unique's result from one sort (np.unique with counts takes 3 times as long)
+    ordered = np.sort(finite)
+    first = np.ones(n, dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    if len(starts) <= EXACT_DISTINCT:
+        summary["values"] = (ordered[starts], np.diff(np.append(starts, n)))
     else:
-        summary["registers"] = _registers(distinct)
-        summary["sketches"] = [_percentiles(distinct, counts)]
+        summary["registers"] = _registers(ordered[starts])
+        summary["sketches"] = [(_linear(ordered, grid_levels() * (n - 1)), n)]
     return summary
+
+
+def _linear(ordered: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """``np.percentile``'s linear interpolation between order statistics at ``ranks``."""
+    import numpy as np
+
+    low = np.floor(ranks)
+    at_low = ordered[low.astype("int64")]
+    at_high = ordered[np.ceil(ranks).astype("int64")]
+    return at_low + (at_high - at_low) * (ranks - low)
 
 
 def _percentiles(distinct: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int]:
