@@ -44,6 +44,7 @@ for classifiers."""
 
 
 def proba_columns(classes: int) -> list[str]:
+    """The names of the class-probability columns a prediction partition carries."""
     return [f"proba_{i}" for i in range(classes)]
 
 

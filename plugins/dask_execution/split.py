@@ -363,13 +363,17 @@ def int_keys(values: np.ndarray) -> np.ndarray:
 
 
 def key_int(key: int) -> int:
-    return int(((key ^ (1 << 63)) + (1 << 63)) % (1 << 64) - (1 << 63))
+    """The int64 a key of :func:`int_keys` stands for (that one adds 2**63)."""
+    return int(key) - (1 << 63)
 
 
 # --- the split -----------------------------------------------------------------
 
 
-def _fingerprints(part: pd.DataFrame, fingerprint: str | None, columns: list[str] | None):
+def _fingerprints(
+    part: pd.DataFrame, fingerprint: str | None, columns: list[str] | None
+) -> np.ndarray:
+    """The rows' fingerprints: the column computed at ingest, else hashed here."""
     if fingerprint is not None:
         return part[fingerprint].to_numpy(dtype="uint64")
     from framework.execution import row_hashes

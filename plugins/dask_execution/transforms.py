@@ -341,6 +341,7 @@ def _centred_sums(part: pd.DataFrame, columns: list[str], means: np.ndarray) -> 
 
 
 def add_value_counts(current: dd.DataFrame, stats: Stats, columns: list[str]) -> None:
+    """Count the values of ``columns`` not counted yet, in one pass for all of them."""
     import dask
 
     missing = [c for c in columns if c not in stats.values]
