@@ -304,6 +304,23 @@ def _reachable(address: str, timeout: float) -> None:
 
 @contextmanager
 def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Iterator[Client]:
+    """A LocalCluster whose workers keep their spill and lock files in a folder of this
+    run's own, not in the machine-wide /tmp/dask-scratch-space another user may own
+    (spilled partitions are pickles the worker reads back); the folder goes with the
+    cluster, whatever ended it (a SIGKILL of this process leaves it behind)."""
+    scratch = tempfile.mkdtemp(prefix="specops-dask-")
+    try:
+        with _started_cluster(settings, say, scratch) as client:
+            yield client
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _started_cluster(
+    settings: ClusterSettings, say: Callable[[str], None], scratch: str
+) -> Iterator[Client]:
+    import dask
     from distributed import Client, LocalCluster
 
     workers, threads = settings.local_shape
@@ -319,19 +336,15 @@ def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Ite
     security = _local_security()
     if security is not None:
         options["security"] = security
-    # the workers' spill and lock files in a folder of this run's own, not in the
-    # machine-wide /tmp/dask-scratch-space another user may own (spilled partitions are
-    # pickles the worker reads back)
-    scratch = tempfile.mkdtemp(prefix="specops-dask-")
     options["local_directory"] = scratch
     try:
-        with warnings.catch_warnings():
+        # the scheduler's own scratch folder too (dask's temporary-directory)
+        with warnings.catch_warnings(), dask.config.set({"temporary-directory": scratch}):
             # "Port 8787 is already in use ... on port N instead": the link printed
             # below is the port actually used
             warnings.filterwarnings("ignore", message=".*already in use.*")
             cluster = LocalCluster(**options)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        shutil.rmtree(scratch, ignore_errors=True)
         raise UserError(
             f"cannot start a LocalCluster of {workers} worker(s) x {threads} thread(s): "
             f"{type(exc).__name__}: {exc}\n  "
@@ -354,7 +367,6 @@ def _local_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Ite
             _close(client)
     finally:
         cluster.close()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _close(client: Client) -> None:

@@ -78,3 +78,15 @@ def test_workers_keep_their_files_in_a_private_folder_removed_afterwards() -> No
         assert scratch.is_dir() and not str(scratch).startswith("/tmp/dask-scratch-space")
         assert oct(os.stat(scratch).st_mode & 0o777) == oct(0o700)
     assert not scratch.exists()
+
+
+def test_a_cluster_that_cannot_start_leaves_no_scratch_folder(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp puts it
+    bad = ClusterSettings(n_workers=1, threads_per_worker=1, memory_limit="lots of it")
+    with pytest.raises(UserError), open_cluster(bad, print):
+        pass
+    assert list(tmp_path.iterdir()) == []
