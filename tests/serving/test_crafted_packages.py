@@ -166,17 +166,39 @@ def _edit_trees(package: Path, old: str, new: str) -> None:
     path.write_text(f"{head}\n{''.join(blocks)}{end}{tail}")
 
 
+def _concrete(text: str, old: str, new: str) -> tuple[str, str]:
+    """A case written against the trained file's first ``KEY=`` line: ``last=V`` sets its
+    last value, ``inner=V`` its last non-negative value but the first (a child pointing
+    back at the root), ``first=SUFFIX`` appends to its first value; other cases are
+    literal."""
+    if "=" not in new or new.split("=", 1)[0] not in ("last", "inner", "first"):
+        return old, new
+    how, value = new.split("=", 1)
+    line = next(row for row in text.splitlines() if row.startswith(old))
+    key, _, values = line.partition("=")
+    items = values.split()
+    if how == "last":
+        items[-1] = value
+    elif how == "first":
+        items[0] += value
+    else:
+        inner = [i for i, item in enumerate(items) if i > 0 and int(item) >= 0]
+        items[inner[-1]] = value
+    return line, f"{key}={' '.join(items)}"
+
+
 LIGHTGBM_CASES: list[tuple[str, str, str, str]] = [
     ("classes", "num_class=1", "num_class=2000000000", "num_class=2000000000"),
     ("features", "max_feature_idx=8", "max_feature_idx=2000000000", "max_feature_idx="),
     ("leaves", "num_leaves=7", "num_leaves=2000000000", "num_leaves=2000000000"),
-    ("split-feature", "split_feature=0 4 2 2 4 4", "split_feature=0 4 2 2 4 99999", "feature"),
-    ("child-outside", "left_child=2 3 4 5 -1 -2", "left_child=2 3 4 5 -1 99", "left_child=99"),
-    ("child-loop", "left_child=2 3 4 5 -1 -2", "left_child=2 3 4 0 -1 -2", "left_child=0"),
+    # these three edit the first tree's line, whatever the trained values are
+    ("split-feature", "split_feature=", "last=99999", "feature"),
+    ("child-outside", "left_child=", "last=99", "left_child=99"),
+    ("child-loop", "left_child=", "inner=0", "left_child=0"),
     ("leaf-outside", "right_child=1 -3 -4 -5 -6 -7", "right_child=1 -3 -4 -5 -6 -70", "-70"),
     ("short-array", "decision_type=2 2 2 2 2 2", "decision_type=2 2 2", "3 entries, not 6"),
     ("linear", "is_linear=0", "is_linear=1", "linear tree"),
-    ("tree-sizes", "tree_sizes=856", "tree_sizes=85600000000", "tree_sizes does not match"),
+    ("tree-sizes", "tree_sizes=", "first=00000000", "tree_sizes does not match"),
 ]
 
 
@@ -199,8 +221,9 @@ def test_a_crafted_lightgbm_file_is_refused_before_lightgbm_reads_it(
     child index outside the tree. Run as a process: a crash is a crash, not a failure."""
     package = tmp_path / "pkg"
     shutil.copytree(exported, package)
+    path = package / "model" / "model.txt"
+    old, new = _concrete(path.read_text(), old, new)
     if old.startswith("tree_sizes"):
-        path = package / "model" / "model.txt"
         path.write_text(path.read_text().replace(old, new, 1))
     else:
         _edit_trees(package, old, new)
