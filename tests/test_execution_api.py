@@ -21,13 +21,6 @@ PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
 PUBLIC_MODULES = {"framework", "framework.execution"}
 
 KNOWN_INTERNAL_IMPORTS: dict[str, set[str]] = {
-    # TODO(GLUE): cluster.py and executor.py were being rewritten by their owner during
-    # this review, so they are tolerated whole ("*") for now. Most names they import are
-    # already re-exported by framework.execution (hide_credentials, redact, Comparison,
-    # Store, check_reload, Predictions, row_hashes, training_rows_rule, contract_broken);
-    # switch them, then list here only what is left, or nothing.
-    "dask_execution/cluster.py": {"*"},
-    "dask_execution/executor.py": {"*"},
     # TODO: the non-executor plugins below predate this test. serving.py and
     # container.py need the serving defaults (ports, token variable) that no public
     # module names yet; execution.py registers the built-in LocalExecutor, which lives in

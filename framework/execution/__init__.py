@@ -74,6 +74,11 @@ LAZY_EXPORTS: dict[str, str] = {
     "sha256_file": "framework.store.artifacts:sha256_file",
     "hide_credentials": "framework.redact:hide_credentials",
     "redact": "framework.redact:redact",
+    # who chose a value: the spec file, the command line or the environment (what a spec
+    # alone may not choose, such as a cluster on another machine)
+    "SPEC_FILE": "framework.execution.origin:SPEC_FILE",
+    "allowed_by_env": "framework.execution.origin:allowed_by_env",
+    "value_origin": "framework.execution.origin:value_origin",
     # component contracts: a component that breaks one is named as the culprit
     "PluginFault": "framework.errors:PluginFault",
     "contract_broken": "framework.contracts:broken",

@@ -35,7 +35,7 @@ from framework import Finding, UserError
 if TYPE_CHECKING:
     from distributed import Client
 
-    from framework.spec.model import Spec
+    from framework.execution import Spec
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds to wait for a scheduler to answer and for the first worker to join."""
@@ -84,7 +84,7 @@ class ClusterSettings:
 
 def shown_address(address: str) -> str:
     """The address as it may be printed: a password in it is masked."""
-    from framework.redact import hide_credentials, redact
+    from framework.execution import hide_credentials, redact
 
     return redact(hide_credentials(address))
 
@@ -105,7 +105,7 @@ def trust_findings(spec: Spec, settings: ClusterSettings) -> list[Finding]:
     ``$SPECOPS_DASK_ADDRESSES``. A scheduler on this machine (127.0.0.1, localhost, ::1:
     one started here, or a ``kubectl port-forward``) is one its users started.
     """
-    from framework.execution.origin import SPEC_FILE, allowed_by_env, value_origin
+    from framework.execution import SPEC_FILE, allowed_by_env, value_origin
 
     found: list[Finding] = []
     address = settings.address

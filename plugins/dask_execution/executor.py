@@ -47,12 +47,16 @@ from plugins.dask_execution.cluster import (
 if TYPE_CHECKING:
     from distributed import Client
 
-    from framework.champion import Comparison
-    from framework.components import CheckOutcome, StepContext
-    from framework.execution import Say, Scope
-    from framework.plugins import Plugins
-    from framework.spec.model import ComponentSpec, Spec
-    from framework.store import Store
+    from framework import CheckOutcome, StepContext
+    from framework.execution import (
+        Comparison,
+        ComponentSpec,
+        Plugins,
+        Say,
+        Scope,
+        Spec,
+        Store,
+    )
     from plugins.dask_execution.evaluation import TestPredictions
     from plugins.dask_execution.ingest import Ingested
 
@@ -275,8 +279,7 @@ class DaskExecutor:
 
     @_cluster_errors
     def split(self, scope: Scope, table: Table, splitter: Any) -> Split:
-        from framework import training_rows
-        from framework.execution import content_rule
+        from framework.execution import content_rule, training_rows_rule
         from plugins.dask_execution.split import refusal, split_distributed
 
         spec = scope.spec
@@ -305,7 +308,7 @@ class DaskExecutor:
             features=list(ingested.features),
             columns=[str(c) for c in frame.columns],
             labels=table.labels,
-            entry=training_rows.content_rule(
+            entry=training_rows_rule(
                 columns=hashed,
                 seed=rule.seed,
                 test_size=rule.test_size,
@@ -356,7 +359,7 @@ class DaskExecutor:
 
     @_cluster_errors
     def evaluate(self, scope: Scope, model: Any, split: Split, prepared: Prepared) -> Evaluation:
-        from framework import contracts
+        from framework.execution import contract_broken
         from plugins.dask_execution.evaluation import evaluate
 
         spec, plugins = scope.spec, scope.plugins
@@ -370,7 +373,7 @@ class DaskExecutor:
             spec.task,
             len(rows.labels or ()),
             _metric_components(scope),
-            broken=lambda what: contracts.broken(
+            broken=lambda what: contract_broken(
                 plugins, "model", spec.model.type, what, step="evaluate"
             ),
         )
@@ -426,8 +429,7 @@ class DaskExecutor:
     def check_reload(
         self, scope: Scope, package_dir: Path, split: Split, evaluation: Evaluation
     ) -> None:
-        from framework.execution.local import check_reload
-        from framework.package import Predictions
+        from framework.execution import Predictions, check_reload
         from plugins.dask_execution.evaluation import first_rows, head
 
         rows: _Rows = split.data
@@ -500,7 +502,7 @@ def _fingerprints(part: Any, columns: list[str]) -> Any:
     """Each row's content fingerprint, as the local executor computes them."""
     import pandas as pd
 
-    from framework.training_rows import row_hashes
+    from framework.execution import row_hashes
 
     return pd.Series(row_hashes(part, columns), index=part.index, name=FINGERPRINT, dtype="uint64")
 
@@ -711,7 +713,7 @@ def _step_refusal(spec: Spec, component: ComponentSpec, built: Any) -> str | Non
         from plugins.dask_execution.transforms import refusal
 
         return refusal(built, component.type)
-    from framework.components import StepContext
+    from framework import StepContext
     from plugins.dask_execution.split import refusal
 
     ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed, execution="dask")
