@@ -216,6 +216,7 @@ def _host_of(address: str) -> str:
 def open_cluster(settings: ClusterSettings, say: Callable[[str], None]) -> Iterator[Client]:
     """A client of the cluster ``settings`` name, closed afterwards; a LocalCluster
     started here is closed too, an existing cluster never."""
+    _quiet_routine_logs()
     if settings.address:
         with _connect(settings) as client:
             yield client
@@ -367,6 +368,19 @@ def _started_cluster(
             _close(client)
     finally:
         cluster.close()
+
+
+ROUTINE_LOGGERS = ("distributed.shuffle._scheduler_plugin",)
+"""Loggers that report routine work as WARNING lines ("Shuffle ... initialized by task"):
+a LocalCluster's scheduler runs in this process, so they would land among the steps."""
+
+
+def _quiet_routine_logs() -> None:
+    """Keep distributed's routine notices out of the user's terminal; errors still show."""
+    import logging
+
+    for name in ROUTINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _close(client: Client) -> None:

@@ -3,13 +3,18 @@ LocalCluster specops starts is announced and closed; an unreachable one is bad i
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from framework import UserError
 from plugins.dask_execution.cluster import ClusterSettings, open_cluster, shown_address
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -105,3 +110,16 @@ def _plugin_module_name() -> str:
     import plugins.dask_execution.cluster as module
 
     return module.__name__
+
+
+def test_a_run_on_a_local_cluster_prints_no_routine_dask_warnings(
+    cli_process: Any, tmp_path: Path
+) -> None:
+    """The shuffle a check or a split makes was announced as WARNING lines among the steps
+    ("Shuffle ... initialized by task"): routine work, not something to act on."""
+    example = tmp_path / "example"
+    shutil.copytree(REPO / "specs", example, ignore=shutil.ignore_patterns(".specops"))
+    result = cli_process("run", example / "churn_dask.yaml")
+    assert result.code == 0, result.err[-2000:]
+    assert "distributed.shuffle" not in result.err
+    assert "WARNING" not in result.err
