@@ -134,8 +134,35 @@ def test_rewriting_the_network_params_keeps_every_prediction(dask_client: Any) -
     assert np.array_equal(rebuilt.predict(X, raw_score=True), booster.predict(X, raw_score=True))
 
 
-def test_network_time_out_is_minutes_not_lightgbm_s_two_hours() -> None:
-    assert 1 <= NETWORK_TIME_OUT <= 10
+def test_the_fit_waits_minutes_for_a_lost_peer_and_the_stored_text_says_local_defaults(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LightGBM's network waits ``time_out`` minutes for a peer (120 by default): the fit
+    itself runs with specops' few minutes, so a worker lost mid-fit frees the survivors
+    soon; the model stored afterwards carries the local fit's value, not the cluster's."""
+    import dask.dataframe as dd
+
+    import plugins.models.lightgbm_model as lightgbm_model
+
+    trained_with: list[str] = []
+    rewrite = lightgbm_model._without_cluster
+
+    def seen(booster: Any, local_params: dict[str, Any]) -> Any:
+        trained_with.append(booster.model_to_string())
+        return rewrite(booster, local_params)
+
+    monkeypatch.setattr(lightgbm_model, "_without_cluster", seen)
+    X, y = _table()
+    model = LightGBMModel(**PARAMS)
+    model.fit_distributed(
+        dd.from_pandas(X, npartitions=PARTS),
+        dd.from_pandas(y, npartitions=PARTS),
+        _context(),
+        dask_client,
+    )
+    (text,) = trained_with
+    assert f"[time_out: {NETWORK_TIME_OUT}]" in text and NETWORK_TIME_OUT < 120
+    assert "[time_out: 120]" in model._booster.model_to_string()
 
 
 def test_training_on_fewer_workers_records_the_count(dask_client: Any) -> None:
