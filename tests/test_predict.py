@@ -582,3 +582,15 @@ def test_batch_target_writing_into_its_own_input_is_refused_at_validate(cli, wri
     assert result.code == 2
     assert "is matched by the input pattern" in result.err
     assert "deploy.0.params.output" in result.err or "deploy[0]" in result.err
+
+
+def test_an_output_writer_aborted_before_its_first_chunk_deletes_nothing(tmp_path: Path) -> None:
+    """abort() removes only the partial file its writer created: before the first chunk
+    there is none, and a file of that name (however it got there) is left alone."""
+    from framework.scoring.outputs import ChunkWriter
+
+    writer = ChunkWriter(tmp_path / "scored.csv")
+    writer.partial.write_text("not specops'")
+    writer.abort()
+    assert writer.partial.read_text() == "not specops'"
+    assert not (tmp_path / "scored.csv").exists()

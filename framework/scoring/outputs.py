@@ -173,15 +173,19 @@ class ChunkWriter:
             raise write_error(self.path, exc) from exc
         finally:
             partial_output.release(self._claim)
+            self._claim = None  # its descriptor is closed: never closed twice
 
     def abort(self) -> None:
-        """Drop the partial file; the output path is left as it was."""
+        """Drop the partial file this writer created (none before the first chunk); the
+        output path is left as it was."""
         if self._writer is not None:
             with contextlib.suppress(Exception):  # it may fail half-written; it goes anyway
                 self._writer.close()
             self._writer = None
-        self.partial.unlink(missing_ok=True)
+        if self._claim is not None:  # claim() created it, under its exclusive lock
+            self.partial.unlink(missing_ok=True)
         partial_output.release(self._claim)
+        self._claim = None
 
 
 def _same_file(output: Path, source: Path) -> bool:
