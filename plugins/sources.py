@@ -356,6 +356,21 @@ class CsvSource:
             "thousands": self.thousands,
         }
 
+    def _columns_and_types(self) -> dict[str, Any]:
+        """How both readers (pandas' and Dask's) pick and type the columns."""
+        return {
+            "na_values": self.na_values or None,
+            "parse_dates": self.parse_dates or None,
+            "usecols": self.columns,
+            "dtype": self.dtypes or None,
+        }
+
+    def _decode_error(self, where: Any, exc: UnicodeDecodeError) -> DataError:
+        return DataError(
+            f"cannot decode {where} as {self.encoding}: {exc.reason}",
+            hint="set encoding: (for example latin-1 or cp1252) in the source params",
+        )
+
     def load(self, ctx: StepContext) -> pd.DataFrame:
         import pandas as pd
 
@@ -381,19 +396,9 @@ class CsvSource:
         self._check_header(path)
         options = self._options()
         try:
-            frame = pd.read_csv(
-                path,
-                na_values=self.na_values or None,
-                parse_dates=self.parse_dates or None,
-                usecols=self.columns,
-                dtype=self.dtypes or None,
-                **options,
-            )
+            frame = pd.read_csv(path, **self._columns_and_types(), **options)
         except UnicodeDecodeError as exc:
-            raise DataError(
-                f"cannot decode {path} as {self.encoding}: {exc.reason}",
-                hint="set encoding: (for example latin-1 or cp1252) in the source params",
-            ) from exc
+            raise self._decode_error(path, exc) from exc
         except pd.errors.EmptyDataError as exc:
             raise DataError(f"CSV file is empty: {path}") from exc
         except pd.errors.ParserError as exc:
@@ -439,17 +444,11 @@ class CsvSource:
                 ddf = dd.read_csv(
                     [str(path) for path in files],
                     blocksize=blocksize,
-                    na_values=self.na_values or None,
-                    parse_dates=self.parse_dates or None,
-                    usecols=self.columns,
-                    dtype=self.dtypes or None,
+                    **self._columns_and_types(),
                     **options,
                 )
         except UnicodeDecodeError as exc:
-            raise DataError(
-                f"cannot decode {where} as {self.encoding}: {exc.reason}",
-                hint="set encoding: (for example latin-1 or cp1252) in the source params",
-            ) from exc
+            raise self._decode_error(where, exc) from exc
         except (OSError, ValueError, TypeError) as exc:
             self._require_named_columns(files[0], options)
             raise DataError(f"cannot read {where}: {exc}") from exc
