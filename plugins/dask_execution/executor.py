@@ -600,7 +600,7 @@ def _watched(
         unknown = not trainers and time.monotonic() - lost_since > grace
         if lost & trainers or unknown or stranded:
             _cancel_own(client)
-            gone = lost or {f"the worker {stranded[0][:60]} was pinned to"}
+            gone = lost or set(stranded)
             raise _worker_lost(gone, "its training task cannot run on another worker")
     error = outcome.get("error")
     if error is None:
@@ -612,7 +612,7 @@ def _watched(
 
 
 def _stranded_training(client: Client) -> list[str]:
-    """Training tasks pinned to a worker that is gone (they can never run)."""
+    """The gone workers that training tasks are pinned to (those tasks can never run)."""
     try:
         return list(client.run_on_scheduler(_unrunnable_training))
     except (OSError, TimeoutError, ValueError):
@@ -620,20 +620,23 @@ def _stranded_training(client: Client) -> list[str]:
 
 
 def _unrunnable_training(dask_scheduler: Any) -> list[str]:
-    """(Run on the scheduler.) LightGBM's training tasks pinned to workers that are all
-    gone: they wait forever (their data was on the lost worker too, so they may sit in
-    ``waiting`` rather than ``no-worker``)."""
+    """(Run on the scheduler.) The workers, all gone, that LightGBM's unfinished training
+    tasks are pinned to: those tasks wait forever (their data was on the lost worker
+    too, so they may sit in ``waiting`` rather than ``no-worker``)."""
     alive = set(dask_scheduler.workers)
     done = ("memory", "erred", "released", "forgotten")
-    return [
-        str(key)
-        for key, task in dask_scheduler.tasks.items()
-        if str(key).startswith(TRAINING_TASK)
-        and task.state not in done
-        and task.worker_restrictions
-        and not task.loose_restrictions
-        and not set(task.worker_restrictions) & alive
-    ]
+    return sorted(
+        {
+            str(worker)
+            for key, task in dask_scheduler.tasks.items()
+            if str(key).startswith(TRAINING_TASK)
+            and task.state not in done
+            and task.worker_restrictions
+            and not task.loose_restrictions
+            and not set(task.worker_restrictions) & alive
+            for worker in task.worker_restrictions
+        }
+    )
 
 
 def _training_workers(client: Client) -> set[str]:

@@ -20,19 +20,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.dask)
 
 
-@pytest.fixture(scope="session")
-def dask_cluster() -> Iterator[Any]:
-    """A LocalCluster made apart from specops, as a team's scheduler would be."""
+def small_cluster(memory_limit: str = "1GiB") -> Any:
+    """A new LocalCluster of 2 worker processes x 1 thread on loopback (a context
+    manager): for a test that kills its workers or needs a cluster of its own."""
     from distributed import LocalCluster
 
-    with LocalCluster(
+    return LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
-        memory_limit="2GiB",
+        memory_limit=memory_limit,
         host="127.0.0.1",
-    ) as cluster:
+    )
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    """A LocalCluster made apart from specops, as a team's scheduler would be."""
+    with small_cluster(memory_limit="2GiB") as cluster:
         yield cluster
 
 

@@ -16,25 +16,16 @@ import pandas as pd
 import pytest
 
 from plugins.dask_execution.scoring import score_partitioned
+from tests.dask.conftest import small_cluster
 from tests.dask.test_predict import package, partitioned, trained  # noqa: F401 (fixtures)
 from tests.test_predict import predict
 
 
 @pytest.fixture
 def own_cluster():
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            host="127.0.0.1",
-            memory_limit="1GiB",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with small_cluster() as cluster, Client(cluster) as client:
         yield client
 
 

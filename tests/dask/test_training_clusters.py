@@ -21,6 +21,7 @@ from sklearn.datasets import load_breast_cancer
 from framework import StepContext
 from plugins.dask_execution.training import RankedClient, place, sorted_workers
 from plugins.models.lightgbm_model import LightGBMModel
+from tests.dask.conftest import small_cluster
 
 PARAMS = {"n_estimators": 30, "num_leaves": 15, "min_child_samples": 10}
 PARTS = 4
@@ -46,19 +47,9 @@ def _fit_and_save(client: Any, directory: Path) -> bytes:
 
 
 def _on_a_new_cluster(directory: Path) -> tuple[bytes, list[str]]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="1GiB",
-            host="127.0.0.1",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with small_cluster() as cluster, Client(cluster) as client:
         return _fit_and_save(client, directory), sorted_workers(client)
 
 
