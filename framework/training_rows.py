@@ -21,11 +21,17 @@ A version trained on a Dask cluster records a content rule instead (scheme
 threshold (per class when stratified), so the rule, a few numbers, tells which
 rows it could have trained on without a blob the client would have to collect. It
 is conservative: a row the version never saw but whose ``u`` is above the threshold
-counts as trained on (left out of a comparison), never the other way round::
+counts as trained on (left out of a comparison), never the other way round.
+
+A version split by time on a Dask cluster records its time rule (scheme
+``time-split/1``): the time column and the cutoff, its first test time. Every row it
+trained on was earlier than the cutoff, so "trained on" is ``time < cutoff`` (and,
+conservatively, a row whose time is missing or cannot be compared with the cutoff)::
 
     content_rule(columns, seed, test_size, stratify, target, train_rows,
                  threshold=None, thresholds=None) -> lineage entry (no blob)
-    load(store, lineage, owner) -> TrainingRows | ContentRows | None
+    time_rule(column, cutoff, train_rows, test_size, given) -> lineage entry (no blob)
+    load(store, lineage, owner) -> TrainingRows | ContentRows | TimeRows | None
     in_training(rows, frame, hashes=None) -> bool mask (either kind, a frame's rows)
     members(store, entry, frame) -> distinct fingerprints of frame's rows trained on
 """
@@ -50,6 +56,8 @@ SCHEME = "pandas-hash-uint64/1"
 """How fingerprints are computed; another scheme's fingerprints are never compared."""
 CONTENT_SCHEME = "content-split/1"
 """A content rule: the split's seed and thresholds over these fingerprints (see above)."""
+TIME_SCHEME = "time-split/1"
+"""A time rule: the rows earlier than the cutoff in this column were the training rows."""
 MAGIC = b"specops training rows 1\n"
 MISSING_TEXT = "\x00specops:missing"
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -179,6 +187,69 @@ class ContentRows:
         return u > limits
 
 
+@dataclass(frozen=True)
+class TimeRows:
+    """The rows a version may have trained on, by the time rule of its split: those
+    earlier than the cutoff in :attr:`column`."""
+
+    column: str
+    cutoff: Any
+    """The first test time: a ``pandas.Timestamp`` (with the time zone it was recorded
+    with, or none) or a number."""
+    target: None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The one column the rule reads (the gate checks the data still has it)."""
+        return (self.column,)
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any], owner: str) -> TimeRows:
+        """The rule a lineage entry records; a malformed one is a damaged record."""
+        try:
+            column, kind, value = str(entry["column"]), entry["kind"], entry["cutoff"]
+            if kind == "datetime":
+                import pandas as pd
+
+                cutoff: Any = pd.Timestamp(str(value))
+            elif kind == "number" and type(value) in (int, float):
+                cutoff = value
+            else:
+                raise ValueError(f"cutoff {value!r} of kind {kind!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(
+                f"training rows of {owner}: the time rule in its lineage is damaged ({exc})"
+            ) from exc
+        return cls(column, cutoff)
+
+    def in_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Whether each row of ``frame`` (which holds :attr:`column`) may have been a
+        training row: earlier than the cutoff. A missing time, or a column the cutoff
+        cannot be compared with (other type, time zone present on one side only),
+        counts as trained on: conservative, like a content rule."""
+        import numpy as np
+        import pandas as pd
+
+        times = frame[self.column]
+        everything = np.ones(len(times), dtype=bool)
+        if isinstance(self.cutoff, pd.Timestamp):
+            if not pd.api.types.is_datetime64_any_dtype(times):
+                return everything
+            if (getattr(times.dtype, "tz", None) is None) != (self.cutoff.tzinfo is None):
+                return everything
+        elif pd.api.types.is_bool_dtype(times) or not pd.api.types.is_numeric_dtype(times):
+            return everything
+        earlier = (times < self.cutoff).to_numpy(dtype=bool, na_value=True)
+        return earlier | times.isna().to_numpy()
+
+    def contains(self, hashes: np.ndarray, classes: Any = None) -> np.ndarray:
+        """Fingerprints cannot tell a row's time: every row counts as trained on
+        (conservative). Callers with the rows themselves use :func:`in_training`."""
+        import numpy as np
+
+        return np.ones(len(hashes), dtype=bool)
+
+
 def label_key(value: Any) -> Any:
     """A class label as a rule stores and matches it: numbers (and booleans) as float,
     so ``1``, ``1.0`` and ``True`` read back from a file match; anything else as text."""
@@ -234,12 +305,42 @@ def content_rule(
     return entry
 
 
+def time_rule(
+    *, column: str, cutoff: Any, train_rows: int, test_size: float, given: bool
+) -> dict[str, Any]:
+    """The lineage entry of a version whose rows were split by time (no blob): rows of
+    ``column`` earlier than ``cutoff`` were its training rows. ``given``: the cutoff
+    came from the spec (else it was found ``test_size`` of the rows from the end)."""
+    import pandas as pd
+
+    if isinstance(cutoff, pd.Timestamp):
+        kind, value = "datetime", cutoff.isoformat()
+    else:
+        number = cutoff.item() if hasattr(cutoff, "item") else cutoff
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise TypeError(f"a time split's cutoff is a Timestamp or a number, not {cutoff!r}")
+        kind, value = "number", number
+    return {
+        "scheme": TIME_SCHEME,
+        "column": str(column),
+        "kind": kind,
+        "cutoff": value,
+        "cutoff_from": "spec" if given else "test_size",
+        "test_size": float(test_size),
+        "rows": int(train_rows),
+    }
+
+
 def in_training(
-    rows: TrainingRows | ContentRows, frame: pd.DataFrame, hashes: np.ndarray | None = None
+    rows: TrainingRows | ContentRows | TimeRows,
+    frame: pd.DataFrame,
+    hashes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which rows of ``frame`` the version may have trained on. ``hashes``: the rows'
     fingerprints over ``rows.columns`` when already known (they are computed else);
     every column of ``rows.columns`` must be in ``frame``."""
+    if isinstance(rows, TimeRows):
+        return rows.in_frame(frame)
     if hashes is None:
         hashes = row_hashes(frame, list(rows.columns))
     target = getattr(rows, "target", None)
@@ -255,6 +356,8 @@ def members(store: Store, entry: dict[str, Any], frame: pd.DataFrame) -> np.ndar
         raise StoreError(f"no training rows recorded in {entry!r}")
     if isinstance(rows, TrainingRows):
         return rows.hashes
+    if isinstance(rows, TimeRows):
+        raise StoreError(f"a time rule names a time column, not fingerprints: {entry!r}")
     hashes = row_hashes(frame, list(rows.columns))
     return TrainingRows.of(hashes[in_training(rows, frame, hashes)], list(rows.columns)).hashes
 
@@ -281,15 +384,19 @@ def ensure_stored(store: Store, entry: dict[str, Any], data: bytes) -> None:
         store.artifacts.put_written(lambda path: path.write_bytes(data))
 
 
-def load(store: Store, lineage: dict[str, Any], owner: str) -> TrainingRows | ContentRows | None:
-    """A version's training rows: its fingerprints (hash-checked) or its content rule;
-    None when it recorded none (an older specops) or in a scheme unknown here. A
-    missing or damaged blob, or a malformed rule, is a StoreError."""
+def load(
+    store: Store, lineage: dict[str, Any], owner: str
+) -> TrainingRows | ContentRows | TimeRows | None:
+    """A version's training rows: its fingerprints (hash-checked), its content rule or
+    its time rule; None when it recorded none (an older specops) or in a scheme unknown
+    here. A missing or damaged blob, or a malformed rule, is a StoreError."""
     import numpy as np
 
     entry = lineage.get(LINEAGE_KEY)
     if isinstance(entry, dict) and entry.get("scheme") == CONTENT_SCHEME:
         return ContentRows.from_entry(entry, owner)
+    if isinstance(entry, dict) and entry.get("scheme") == TIME_SCHEME:
+        return TimeRows.from_entry(entry, owner)
     if not isinstance(entry, dict) or entry.get("scheme") != SCHEME:
         return None
     digest = entry.get("blob")

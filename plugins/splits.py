@@ -17,6 +17,7 @@ How executors use a splitter (the plugin-facing protocol)::
 
     splitter.content_rule(ctx) -> ContentRule | None   # None: it needs the whole frame
     splitter.distributed: bool                          # False: refuse on a cluster
+    splitter.time_rule(cutoff, train_rows) -> dict      # time: its rows' lineage record
     splitter.split(frame, ctx) -> (train_positions, test_positions)   # local, legacy
 
 The executor computes the fingerprints once (features + target) and applies the rule
@@ -212,8 +213,9 @@ class TimeSplit:
     table order): only the time column is sorted, no other column is copied.
     """
 
-    distributed = False
-    """Its cutoff needs every row's time: refused on a cluster (use random or stratified)."""
+    distributed = True
+    """On a cluster the cutoff is found by an exact distributed selection over the times
+    (plugins/dask_execution/split.py): the same rows as here."""
 
     def __init__(
         self,
@@ -228,6 +230,20 @@ class TimeSplit:
     def content_rule(self, ctx: StepContext) -> None:
         """None: a time split is no content rule, it orders the rows by time."""
         return None
+
+    def time_rule(self, cutoff: Any, train_rows: int) -> dict[str, Any]:
+        """The lineage's record of the rows a split at ``cutoff`` trained on (rows
+        earlier than it): what the gate and monitoring leave out when this version is
+        the champion, for an executor that keeps no fingerprints of them."""
+        from framework.training_rows import time_rule
+
+        return time_rule(
+            column=self.column,
+            cutoff=cutoff,
+            train_rows=train_rows,
+            test_size=self.test_size,
+            given=self.cutoff is not None,
+        )
 
     def split(self, frame: pd.DataFrame, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
         times = _require_column(frame, self.column, "time")

@@ -4,8 +4,8 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
 
     refusal(splitter, type_name: str, ctx) -> str | None
         Why this splitter cannot split on a cluster (None: it can). For the executor's
-        validate: random/stratified (method: content) can; time, method: shuffle and
-        splitters without a content rule cannot.
+        validate: random/stratified (method: content) and time can; method: shuffle and
+        splitters without a content rule (or a time rule) cannot.
     split_distributed(ddf, rule: ContentRule, *, fingerprint: str | None = None,
                       columns: list[str] | None = None, target: str | None = None) -> DaskSplit
         ``fingerprint``: a column of ``ddf`` holding each row's uint64 fingerprint
@@ -24,9 +24,9 @@ Public functions (plain inputs: dask DataFrames, column names, components)::
         Pairwise reduction of per-partition results on the workers (one result to compute).
     time_split_distributed(ddf, splitter: plugins.splits.TimeSplit) -> DaskSplit
         The time split: an exact distributed cutoff (the time ``ceil(rows * test_size)``
-        rows from the end) or the spec's, rows at or after it are test; DaskSplit.cutoff.
-        (Wired once the executor calls it and records the cutoff for the gate; until then
-        TimeSplit.distributed is False and refusal() refuses it.)
+        rows from the end) or the spec's, rows at or after it are test; DaskSplit.cutoff,
+        and DaskSplit.entry: the lineage's training_rows record (the splitter's
+        time_rule: column and cutoff), what the gate and monitoring leave out later.
     DaskSplit: train, test (lazy dask DataFrames, the fingerprint column kept when given),
         train_rows, test_rows (exact counts), thresholds {group: uint64} (None = no
         strata), test_by_class {group: rows}.
@@ -90,12 +90,17 @@ class DaskSplit:
     test_by_class: dict[Hashable, int] = field(default_factory=dict)
     cutoff: Any = None
     """A time split's first test time (rows at or after it are test rows)."""
+    entry: dict[str, Any] | None = None
+    """A time split's ``training_rows`` lineage entry (a content split's is built by the
+    executor from the rule and thresholds)."""
 
 
 def refusal(splitter: Any, type_name: str, ctx: Any) -> str | None:
     """Why ``splitter`` cannot split on a cluster, or None when it can."""
     declare = getattr(splitter, "content_rule", None)
     if getattr(splitter, "distributed", False) and callable(declare) and declare(ctx) is not None:
+        return None
+    if getattr(splitter, "distributed", False) and is_time_split(splitter):
         return None
     if getattr(splitter, "method", None) == "shuffle":
         return (
@@ -104,8 +109,28 @@ def refusal(splitter: Any, type_name: str, ctx: Any) -> str | None:
         )
     return (
         f"split '{type_name}' cannot run on a Dask cluster: it needs the whole table in one "
-        "process; use type: random or stratified (they split by row content, the same rows "
-        "as locally), or execution: local"
+        "process; use type: random, stratified (they split by row content, the same rows "
+        "as locally) or time, or execution: local"
+    )
+
+
+TIME_PROTOCOL = (
+    "column",
+    "cutoff",
+    "check_times",
+    "check_complete",
+    "check_sides",
+    "latest_rows",
+    "given_cutoff",
+)
+"""What :func:`time_split_distributed` reads of a time splitter, beside ``time_rule``."""
+
+
+def is_time_split(splitter: Any) -> bool:
+    """A splitter :func:`time_split_distributed` can run: it orders rows by a column and
+    records its rows as a time rule (``time_rule(cutoff, train_rows)``)."""
+    return callable(getattr(splitter, "time_rule", None)) and all(
+        hasattr(splitter, name) for name in TIME_PROTOCOL
     )
 
 
@@ -546,4 +571,5 @@ def time_split_distributed(ddf: dd.DataFrame, splitter: Any) -> DaskSplit:
         test_rows=test_rows,
         thresholds=None,
         cutoff=cutoff,
+        entry=splitter.time_rule(cutoff, rows - test_rows),
     )

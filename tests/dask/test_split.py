@@ -118,7 +118,16 @@ def test_splitters_that_need_the_whole_table_are_refused() -> None:
     assert dask_split.refusal(RandomSplit(), "random", ctx) is None
     assert dask_split.refusal(StratifiedSplit(), "stratified", ctx) is None
     assert "method: shuffle" in dask_split.refusal(RandomSplit(method="shuffle"), "random", ctx)
-    assert "use type: random or stratified" in dask_split.refusal(TimeSplit("day"), "time", ctx)
+    assert dask_split.refusal(TimeSplit("day"), "time", ctx) is None  # its exact cutoff
+
+    class WholeTable:  # a custom splitter with neither a content nor a time rule
+        distributed = True
+
+        def split(self, frame: Any, ctx: Any) -> Any:
+            raise AssertionError("never called")
+
+    refused = dask_split.refusal(WholeTable(), "custom", ctx)
+    assert "use type: random, stratified" in refused and "or time" in refused
 
 
 def test_the_mix_depends_on_the_seed_only_through_the_key() -> None:
