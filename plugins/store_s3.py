@@ -1,0 +1,531 @@
+"""Blobs in S3 (or any S3-compatible service: MinIO, Ceph, R2): the ``s3`` artifact store.
+
+``s3://bucket/prefix`` keeps each blob at ``prefix/blobs/ab/cdef...``, named by the
+sha256 of its bytes like the local store. What this backend promises:
+
+- **Whole or absent.** A blob is uploaded by one PutObject (or one multipart upload
+  for large files, completed in one call): S3 shows an object only once it is whole,
+  so a process killed mid-upload leaves nothing a row could name.
+- **Checked on the way in.** The sha256 is computed locally before the upload and sent
+  with it (``x-amz-checksum-sha256``; per part for multipart uploads): S3 refuses an
+  upload whose bytes arrive damaged. A blob already present (HEAD) is not sent again.
+- **Checked on the way out.** Every read downloads into the local cache
+  (``WORKDIR/cache/blobs/ab/cdef...``) through a temporary file, hashes it and only
+  then renames it into place. A cached copy is reused but **re-hashed on every read**
+  (what the local store does to its own files): the cache is a plain local folder
+  anyone with the account can write, so a copy that no longer hashes right is thrown
+  away and downloaded again, and a downloaded copy that does not hash right is refused
+  naming the object. The cache may be deleted at any time.
+
+Where and who: the endpoint is ``params.endpoint_url``, else boto3's own lookup
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, the AWS config file); region and
+credentials come from the standard ``AWS_*`` environment (or config/instance role),
+never from the URL or the spec, and are never stored or shown: ``display_url`` is
+``s3://bucket/prefix``. Every S3 call has connect/read time-outs and a bounded number
+of attempts, and every failure becomes a StoreError (exit 2) naming the bucket, the
+endpoint and what failed.
+
+boto3 is imported only when a blob is first touched (``pip install 'specops[s3]'``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from framework import Register, StoreError, UserError, hookimpl
+from framework.store.backends import BlobInfo
+
+CHUNK = 1 << 20
+MULTIPART_THRESHOLD = 64 << 20
+"""Bytes: a larger blob goes up as a multipart upload (each part checksummed by S3)."""
+TEMP_PREFIX = ".incoming-"
+"""Temporary files in the cache: named like the local store's so ``store gc`` knows them."""
+
+DEFAULTS: dict[str, Any] = {"connect_timeout": 10.0, "read_timeout": 60.0, "max_attempts": 4}
+
+PARAMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "endpoint_url": {
+            "type": "string",
+            "description": "the S3 API endpoint (MinIO, Ceph, ...); empty or absent: "
+            "AWS_ENDPOINT_URL, else AWS itself",
+        },
+        "connect_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 600,
+            "description": "seconds to wait for a connection (default 10)",
+        },
+        "read_timeout": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 3600,
+            "description": "seconds to wait for the server to answer (default 60)",
+        },
+        "max_attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+            "description": "tries of each request, the first included (default 4)",
+        },
+    },
+}
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_BLOB_KEY = re.compile(r"^([0-9a-f]{2})/([0-9a-f]{62})$")
+_DENIED = {
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
+    "AccountProblem",
+}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``; UserError naming
+    what is wrong otherwise (never echoing credentials a URL should not carry)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "s3":
+        raise UserError(f"an S3 artifact store URL starts with s3://, not {parts.scheme}://")
+    if "@" in parts.netloc:
+        raise UserError(
+            "an s3:// URL names a bucket, never credentials: remove the 'user:secret@' part "
+            "and set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment instead"
+        )
+    if parts.query or parts.fragment:
+        raise UserError(
+            f"s3://{parts.netloc}{parts.path}: an s3:// URL takes no '?...' or '#...'; "
+            "put options in the store's params (endpoint_url, timeouts)"
+        )
+    bucket = parts.netloc
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise UserError(
+            f"s3://{bucket}: not a valid bucket name (3 to 63 lower-case letters, digits, "
+            "'.' and '-', starting and ending with a letter or digit)"
+        )
+    segments = [s for s in parts.path.split("/") if s]
+    if any(s in (".", "..") for s in segments):
+        raise UserError(f"s3://{bucket}{parts.path}: '.' and '..' are not allowed in the prefix")
+    return bucket, "/".join(segments)
+
+
+def safe_endpoint(endpoint: str | None) -> str:
+    """An endpoint URL fit to show: any ``user:password@`` and query removed."""
+    if not endpoint:
+        return "the default AWS endpoint"
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class S3Artifacts:
+    """Content-addressed blobs in ``s3://bucket/prefix``, cached and verified locally."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        workdir: Path,
+        *,
+        endpoint_url: str | None = None,
+        connect_timeout: float = DEFAULTS["connect_timeout"],
+        read_timeout: float = DEFAULTS["read_timeout"],
+        max_attempts: int = DEFAULTS["max_attempts"],
+        read_only: bool = False,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.workdir = workdir
+        self.cache = workdir / "cache" / "blobs"
+        self.read_only = read_only
+        self.display_url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        self._endpoint_url = endpoint_url or None
+        self._timeouts = (float(connect_timeout), float(read_timeout), int(max_attempts))
+        self._s3: Any = None
+
+    # where things are --------------------------------------------------------
+
+    def key_of(self, digest: str) -> str:
+        return f"{self._blob_root}{digest[:2]}/{digest[2:]}"
+
+    @property
+    def _blob_root(self) -> str:
+        return f"{self.prefix}/blobs/" if self.prefix else "blobs/"
+
+    def url_of(self, digest: str) -> str:
+        """Where a blob is, as a user can find it: ``s3://bucket/prefix/blobs/ab/cdef...``."""
+        return f"s3://{self.bucket}/{self.key_of(digest)}"
+
+    def cached_path(self, digest: str) -> Path:
+        return self.cache / digest[:2] / digest[2:]
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint in use, safe to show (boto3's choice once a client exists)."""
+        if self._s3 is not None:
+            return safe_endpoint(self._s3.meta.endpoint_url)
+        return safe_endpoint(self._endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+
+    # writing -----------------------------------------------------------------
+
+    def put_written(self, write: Callable[[Path], None]) -> str:
+        """Upload what ``write(path)`` writes to a temporary file in the local cache; the
+        written file then becomes the cached copy (no download to read it back)."""
+        self._writable()
+        temp = self._temp()
+        try:
+            write(temp)
+            digest = _sha256(temp)
+            self._upload(temp, digest)
+            self._keep(temp, digest)
+            return digest
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+    def put_file(self, source: Path) -> str:
+        """Upload a local file (hashed first); a blob already in the bucket is not sent."""
+        self._writable()
+        digest = _sha256(source)
+        self._upload(source, digest)
+        return digest
+
+    def _upload(self, path: Path, digest: str) -> None:
+        """Send ``path`` as blob ``digest`` unless an object of that name is there."""
+        if self._head(digest, "check whether blob is present") is not None:
+            return
+        size = path.stat().st_size
+        what = f"upload blob {digest[:12]}... ({size} bytes)"
+        with self._errors(what, digest):
+            if size <= MULTIPART_THRESHOLD:
+                with path.open("rb") as body:
+                    self._client().put_object(
+                        Bucket=self.bucket,
+                        Key=self.key_of(digest),
+                        Body=body,
+                        ContentLength=size,
+                        ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode("ascii"),
+                        Metadata={"sha256": digest},
+                    )
+            else:
+                from boto3.s3.transfer import TransferConfig
+
+                self._client().upload_file(
+                    str(path),
+                    self.bucket,
+                    self.key_of(digest),
+                    ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest}},
+                    Config=TransferConfig(
+                        multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=32 << 20
+                    ),
+                )
+        head = self._head(digest, "check the uploaded blob")
+        if head is None or head.get("ContentLength") != size:
+            found = "nothing" if head is None else f"{head.get('ContentLength')} bytes"
+            raise StoreError(
+                f"uploading blob {digest[:12]}... to {self.url_of(digest)} ({self.endpoint}) "
+                f"did not stick: {size} bytes sent, {found} there; nothing refers to it, "
+                "run again"
+            )
+
+    def _keep(self, temp: Path, digest: str) -> None:
+        """Move a local file known to hash to ``digest`` into the cache."""
+        target = self.cached_path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temp, target)
+
+    def _temp(self) -> Path:
+        self.cache.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.cache, prefix=TEMP_PREFIX)
+        os.close(handle)
+        return Path(name)
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"the artifact store {self.display_url} was opened read-only")
+
+    # reading -----------------------------------------------------------------
+
+    def exists(self, digest: str) -> bool:
+        """Is the object in the bucket (one HEAD; the local cache does not count)?"""
+        return self._head(digest, "check whether blob is present") is not None
+
+    def verified(self, digest: str, label: str) -> Path:
+        """The cached copy, re-hashed; downloaded (and hashed) when absent or damaged."""
+        target = self.cached_path(digest)
+        if target.is_file():
+            if _sha256(target) == digest:
+                return target
+            target.unlink(missing_ok=True)  # a damaged cache: the bucket is the truth
+        temp = self._temp()
+        try:
+            actual = self._download(digest, label, temp)
+            if actual != digest:
+                raise StoreError(
+                    f"artifact {label} is corrupt: {self.url_of(digest)} has sha256 "
+                    f"{actual[:12]}..., expected {digest[:12]}...; refusing to load it"
+                )
+            self._keep(temp, digest)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return target
+
+    def copy_out(self, digest: str, label: str, destination: Path) -> None:
+        """Copy the verified blob to ``destination`` and hash the copy too."""
+        source = self.verified(digest, label)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+        actual = _sha256(destination)
+        if actual != digest:
+            destination.unlink()
+            raise StoreError(
+                f"artifact {label}: the copy at {destination} has sha256 {actual[:12]}..., "
+                f"expected {digest[:12]}... (the disk under it is failing?)"
+            )
+
+    def _download(self, digest: str, label: str, temp: Path) -> str:
+        """Stream the object into ``temp``, hashing as it comes; its sha256."""
+        hasher = hashlib.sha256()
+        with self._errors(f"download artifact {label}", digest, missing=label):
+            response = self._client().get_object(Bucket=self.bucket, Key=self.key_of(digest))
+            with temp.open("wb") as out:
+                for chunk in response["Body"].iter_chunks(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+        return hasher.hexdigest()
+
+    def problem(self, digest: str, *, full: bool) -> str | None:
+        """Missing (HEAD), or with ``full`` also corrupt (downloaded and hashed)."""
+        head = self._head(digest, "check blob")
+        if head is None:
+            return f"blob is missing: {self.url_of(digest)}"
+        claimed = head.get("ChecksumSHA256")
+        whole = "-" not in str(head.get("ETag", ""))  # a multipart upload's is per part
+        expected = base64.b64encode(bytes.fromhex(digest)).decode("ascii")
+        if claimed and whole and claimed != expected:
+            return f"blob is corrupt: {self.url_of(digest)} carries another sha256 checksum"
+        if full:
+            try:
+                self.verified(digest, digest[:12])
+            except StoreError as exc:
+                if "is corrupt" not in str(exc):
+                    raise
+                return str(exc).replace(f"artifact {digest[:12]} is", "blob is")
+        return None
+
+    # listing and deleting ----------------------------------------------------
+
+    def blobs(self) -> Iterator[BlobInfo]:
+        """Every blob object under ``prefix/blobs/`` (other keys are not ours: skipped)."""
+        root = self._blob_root
+        with self._errors("list blobs"):
+            pages = (
+                self._client()
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=self.bucket, Prefix=root)
+            )
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    found = _BLOB_KEY.match(item["Key"][len(root) :])
+                    if found:
+                        yield BlobInfo(
+                            found.group(1) + found.group(2),
+                            int(item["Size"]),
+                            item["LastModified"].timestamp(),
+                        )
+
+    def delete(self, digest: str) -> bool:
+        """Delete the object (and the cached copy); False when it was not there."""
+        self._writable()
+        with contextlib.suppress(FileNotFoundError):
+            self.cached_path(digest).unlink()
+        if self._head(digest, "check blob before deleting it") is None:
+            return False
+        with self._errors(f"delete blob {digest[:12]}...", digest):
+            self._client().delete_object(Bucket=self.bucket, Key=self.key_of(digest))
+        return True
+
+    # S3 ----------------------------------------------------------------------
+
+    def _head(self, digest: str, what: str) -> dict[str, Any] | None:
+        """The object's metadata, or None when there is no such object."""
+        from botocore.exceptions import ClientError
+
+        if not _DIGEST.match(digest):
+            raise StoreError(f"{digest[:80]!r} is not a blob name (a sha256 in hex)")
+        try:
+            with self._errors(what, digest, missing_ok=True):
+                return self._client().head_object(
+                    Bucket=self.bucket, Key=self.key_of(digest), ChecksumMode="ENABLED"
+                )
+        except ClientError:  # only a "not found" gets here (missing_ok)
+            return None
+
+    def _client(self) -> Any:
+        """One boto3 client per backend, made on first use, the bucket checked once."""
+        if self._s3 is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError as exc:
+                raise UserError(
+                    f"the artifact store {self.display_url} needs boto3: pip install 'specops[s3]'"
+                ) from exc
+            connect, read, attempts = self._timeouts
+            config = Config(
+                connect_timeout=connect,
+                read_timeout=read,
+                retries={"max_attempts": attempts, "mode": "standard"},
+                signature_version="s3v4",
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            with self._errors("connect"):
+                client = boto3.session.Session().client(
+                    "s3", endpoint_url=self._endpoint_url, config=config
+                )
+            self._s3 = client
+            try:
+                with self._errors("open the bucket"):
+                    client.head_bucket(Bucket=self.bucket)
+            except BaseException:
+                self._s3 = None
+                raise
+        return self._s3
+
+    @contextlib.contextmanager
+    def _errors(
+        self,
+        what: str,
+        digest: str | None = None,
+        *,
+        missing: str | None = None,
+        missing_ok: bool = False,
+    ) -> Iterator[None]:
+        """Turn what boto3 raises into one StoreError line: what failed, the bucket, the
+        endpoint and why (never a credential: boto3's messages carry none, and the
+        endpoint is shown without any ``user:password@``)."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            PartialCredentialsError,
+            ReadTimeoutError,
+        )
+
+        where = f"{self.display_url} at {self.endpoint}"
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            if code == "NoSuchBucket" or (what == "open the bucket" and code in _NOT_FOUND):
+                raise StoreError(
+                    f"cannot {what}: the bucket {self.bucket} does not exist at "
+                    f"{self.endpoint} (create it, or fix the store's artifacts URL)"
+                ) from None
+            if code in _NOT_FOUND:
+                if missing_ok:
+                    raise
+                if missing is not None and digest is not None:
+                    raise StoreError(
+                        f"artifact {missing} is missing from the store: {self.url_of(digest)}"
+                    ) from None
+            if code in _DENIED:
+                raise StoreError(
+                    f"cannot {what}: access denied to {where} ({code}); check the "
+                    "credentials in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) "
+                    "and the bucket's policy"
+                ) from None
+            message = _clean(str(error.get("Message") or exc))
+            raise StoreError(f"cannot {what} in {where}: {code} {message}".rstrip()) from None
+        except (NoCredentialsError, PartialCredentialsError):
+            raise StoreError(
+                f"cannot {what} in {where}: no AWS credentials found; set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment"
+            ) from None
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            raise StoreError(
+                f"cannot {what}: the S3 endpoint {self.endpoint} is unreachable "
+                f"({type(exc).__name__}) for {self.display_url}"
+            ) from None
+        except ReadTimeoutError:
+            _, read, attempts = self._timeouts
+            raise StoreError(
+                f"cannot {what}: the S3 endpoint {self.endpoint} did not answer within "
+                f"{read:g} s ({attempts} attempts) for {self.display_url}"
+            ) from None
+        except BotoCoreError as exc:
+            raise StoreError(
+                f"cannot {what} in {where}: {type(exc).__name__}: {_clean(str(exc))}"
+            ) from None
+
+
+def _clean(text: str) -> str:
+    """A server's message on one line, bounded, any URL's ``user:password@`` removed."""
+    text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)
+    return " ".join(text.split())[:300]
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def open_s3(
+    url: str, params: Mapping[str, Any], workdir: Path, *, read_only: bool = False
+) -> S3Artifacts:
+    """The ``artifact_store`` factory for ``s3://bucket/prefix`` URLs."""
+    bucket, prefix = parse_url(url)
+    unknown = sorted(set(params) - set(PARAMS_SCHEMA["properties"]))
+    if unknown:
+        raise UserError(
+            f"unknown param(s) of the s3 artifact store: {', '.join(unknown)} "
+            f"(known: {', '.join(PARAMS_SCHEMA['properties'])})"
+        )
+    options = {**DEFAULTS, **{k: v for k, v in params.items() if k != "endpoint_url"}}
+    return S3Artifacts(
+        bucket,
+        prefix,
+        workdir,
+        endpoint_url=str(params.get("endpoint_url") or "") or None,
+        read_only=read_only,
+        **options,
+    )
+
+
+@hookimpl
+def specops_register_artifact_stores(register: Register) -> None:
+    register(
+        "s3",
+        open_s3,
+        PARAMS_SCHEMA,
+        summary="blobs in S3 or an S3-compatible service (MinIO, Ceph), verified on read",
+    )
