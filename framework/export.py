@@ -45,6 +45,7 @@ def replace_directory(
     write: Callable[[Path], None],
     *,
     owner: Mapping[str, Any] | None = None,
+    actor: str | None = None,
 ) -> None:
     """Have ``write`` fill a staging directory beside ``target``, mark it as specops'
     (with ``owner``: target type, model, version, run), then swap it into place.
@@ -54,13 +55,15 @@ def replace_directory(
     it, before anything is written. A reader of ``target`` sees the old directory or the
     new one, never half of one; if ``write`` fails, ``target`` is left as it was and
     the staging directory is removed. Nothing but the staging directory and the old,
-    marked ``target`` is ever deleted.
+    marked ``target`` is ever deleted. ``actor`` names who is refused
+    (:data:`framework.ownership.DEPLOY`, the default, or ``PREDICT``).
     """
     from framework.errors import UserError
-    from framework.ownership import replace_refusal, write_marker
+    from framework.ownership import DEPLOY, replace_refusal, write_marker
 
     run_id = (owner or {}).get("run_id")
-    refusal = replace_refusal(target, run_id)
+    actor = actor or DEPLOY
+    refusal = replace_refusal(target, run_id, actor=actor)
     if refusal:
         raise UserError(refusal)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +71,7 @@ def replace_directory(
     try:
         write(staging)
         write_marker(staging, owner or {})
-        refusal = replace_refusal(target, run_id)  # it may have changed while we wrote
+        refusal = replace_refusal(target, run_id, actor=actor)  # changed while we wrote?
         if refusal:
             raise UserError(refusal)
         if target.exists():

@@ -42,6 +42,11 @@ MARKER_KIND = "specops deploy target output"
 MAX_LISTED = 5
 """How many unexpected files a refusal names before it says 'and N more'."""
 
+DEPLOY = "a deploy"
+PREDICT = "specops predict"
+"""Who is refused, as a refusal names it (``actor``): ``a deploy only replaces a
+directory it wrote itself``, ``the last specops predict did not write``."""
+
 
 def write_marker(directory: Path, owner: Mapping[str, Any]) -> None:
     """Record in ``directory`` that specops wrote it, with ``owner`` (target type, model,
@@ -57,33 +62,35 @@ def write_marker(directory: Path, owner: Mapping[str, Any]) -> None:
     _write_new(directory / MARKER, json.dumps(info, indent=2, default=str) + "\n")
 
 
-def replace_refusal(target: Path, run_id: str | None = None) -> str | None:
-    """Why ``target`` may not be replaced by a deploy, or None when it may (absent,
-    an empty directory, or a directory a deploy wrote that holds nothing else).
+def replace_refusal(target: Path, run_id: str | None = None, *, actor: str = DEPLOY) -> str | None:
+    """Why ``target`` may not be replaced by ``actor`` (:data:`DEPLOY`, :data:`PREDICT`:
+    the rule is the same, the message names who asks), or None when it may (absent,
+    an empty directory, or a directory specops wrote that holds nothing else).
     ``run_id``: the deploying run; what another target of that same run wrote is
     refused too (two targets of one spec share the path, the first would be lost)."""
     if target.is_symlink():
-        return _refusal(target, f"is a symbolic link (to {os.readlink(target)})")
+        return _refusal(target, f"is a symbolic link (to {os.readlink(target)})", actor=actor)
     if not target.exists():
         return None
     if not target.is_dir():
-        return _refusal(target, "is a file, not a directory a deploy wrote")
+        return _refusal(target, f"is a file, not a directory {actor} wrote", actor=actor)
     try:
         found = _entries(target)
     except OSError as exc:
-        return _refusal(target, f"cannot be listed ({exc.strerror or exc})")
+        return _refusal(target, f"cannot be listed ({exc.strerror or exc})", actor=actor)
     if not found:
         return None
     marker = target / MARKER
     if MARKER not in found or marker.is_symlink() or not marker.is_file():
-        return _refusal(target, f"is a directory specops did not write (it has no {MARKER})")
+        why = f"is a directory specops did not write (it has no {MARKER})"
+        return _refusal(target, why, actor=actor)
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
         listed = set(info["files"]) if info.get("written_by") == MARKER_KIND else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         listed = None
     if listed is None:
-        return _refusal(target, f"has a {MARKER} that specops did not write")
+        return _refusal(target, f"has a {MARKER} that specops did not write", actor=actor)
     if run_id is not None and info.get("run_id") == run_id:
         return _same_run(target, info)
     extra = sorted(found - listed - {MARKER})
@@ -91,7 +98,8 @@ def replace_refusal(target: Path, run_id: str | None = None) -> str | None:
         named = ", ".join(extra[:MAX_LISTED])
         if len(extra) > MAX_LISTED:
             named += f" and {len(extra) - MAX_LISTED} more"
-        return _refusal(target, f"holds files the last deploy did not write: {named}")
+        why = f"holds files {_the_last(actor)} did not write: {named}"
+        return _refusal(target, why, actor=actor)
     return None
 
 
@@ -114,26 +122,29 @@ def mark_file(path: Path, owner: Mapping[str, Any]) -> None:
     _write_new(file_marker(path), json.dumps(info, indent=2, default=str) + "\n")
 
 
-def file_refusal(path: Path, run_id: str | None = None) -> str | None:
-    """Why the file at ``path`` may not be replaced by a deploy, or None when it may
-    (absent, or exactly the file a deploy wrote there, by its sidecar marker; not
+def file_refusal(path: Path, run_id: str | None = None, *, actor: str = DEPLOY) -> str | None:
+    """Why the file at ``path`` may not be replaced by ``actor``, or None when it may
+    (absent, or exactly the file specops wrote there, by its sidecar marker; not
     one another target of the deploying run ``run_id`` wrote)."""
     if path.is_symlink():
-        return _refusal(path, f"is a symbolic link (to {os.readlink(path)})", what="file")
+        why = f"is a symbolic link (to {os.readlink(path)})"
+        return _refusal(path, why, what="file", actor=actor)
     marker = file_marker(path)
     if not path.exists():
-        return _absent_file_refusal(path, marker)
+        return _absent_file_refusal(path, marker, actor)
     if not path.is_file():
-        return _refusal(path, "is not a file", what="file")
+        return _refusal(path, "is not a file", what="file", actor=actor)
     if marker.is_symlink() or not marker.is_file():
-        return _refusal(path, f"is a file specops did not write (no {marker.name})", what="file")
+        why = f"is a file specops did not write (no {marker.name})"
+        return _refusal(path, why, what="file", actor=actor)
     try:
         info = json.loads(marker.read_text(encoding="utf-8"))
         recorded = (info["size"], info["sha256"]) if info.get("written_by") == MARKER_KIND else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         recorded = None
     if recorded is None:
-        return _refusal(path, f"has a {marker.name} that specops did not write", what="file")
+        why = f"has a {marker.name} that specops did not write"
+        return _refusal(path, why, what="file", actor=actor)
     if run_id is not None and info.get("run_id") == run_id:
         return _same_run(path, info)
     try:
@@ -141,9 +152,11 @@ def file_refusal(path: Path, run_id: str | None = None) -> str | None:
             (path.stat().st_size, _sha256(path)) if path.stat().st_size == recorded[0] else None
         )
     except OSError as exc:
-        return _refusal(path, f"cannot be read ({exc.strerror or exc})", what="file")
+        why = f"cannot be read ({exc.strerror or exc})"
+        return _refusal(path, why, what="file", actor=actor)
     if current != tuple(recorded):
-        return _refusal(path, "changed since the last deploy wrote it", what="file")
+        why = f"changed since {_the_last(actor)} wrote it"
+        return _refusal(path, why, what="file", actor=actor)
     return None
 
 
@@ -241,13 +254,13 @@ def _shortened(target: Path) -> str:
     return text if len(text) <= 120 else f"{text[:60]}...{text[-50:]}"
 
 
-def _absent_file_refusal(path: Path, marker: Path) -> str | None:
+def _absent_file_refusal(path: Path, marker: Path, actor: str = DEPLOY) -> str | None:
     """Why a deploy may not write the absent file ``path``: its sidecar's name is
     taken by a link or by something specops did not write (the marker written after
     the output would replace it), or None."""
     if marker.is_symlink():
         why = f"has a {marker.name} that is a symbolic link (to {os.readlink(marker)})"
-        return _refusal(path, why, what="file")
+        return _refusal(path, why, what="file", actor=actor)
     if not marker.exists():
         return None
     try:
@@ -256,7 +269,8 @@ def _absent_file_refusal(path: Path, marker: Path) -> str | None:
     except (OSError, ValueError):
         ours = False
     if not ours:
-        return _refusal(path, f"has a {marker.name} that specops did not write", what="file")
+        why = f"has a {marker.name} that specops did not write"
+        return _refusal(path, why, what="file", actor=actor)
     return None
 
 
@@ -303,10 +317,18 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def _refusal(target: Path, why: str, what: str = "directory") -> str:
+def _the_last(actor: str) -> str:
+    """``a deploy`` -> ``the last deploy``; ``specops predict`` -> ``the last specops predict``."""
+    for article in ("a ", "an "):
+        if actor.startswith(article):
+            return f"the last {actor[len(article) :]}"
+    return f"the last {actor}"
+
+
+def _refusal(target: Path, why: str, what: str = "directory", actor: str = DEPLOY) -> str:
     new = "new or empty path" if what == "directory" else "new path"
     return (
-        f"{target} {why}; a deploy only replaces a {what} it wrote itself "
+        f"{target} {why}; {actor} only replaces a {what} it wrote itself "
         f"(marked by {MARKER}). Choose a {new}, or remove {target} yourself "
         "if nothing in it is needed"
     )

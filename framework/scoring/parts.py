@@ -119,7 +119,7 @@ def score_to_parts(
     first: a worker's working directory need not be this process's.
     """
     from framework.export import replace_directory
-    from framework.ownership import replace_refusal
+    from framework.ownership import PREDICT, replace_refusal
 
     started = time.perf_counter()
     check_chunk_rows(chunk_rows)
@@ -133,9 +133,9 @@ def score_to_parts(
         )
     source = prepare_input(package, Path(input_path).absolute(), id_column, strict_columns)
     refuse_overwriting_input(output, source, store)
-    refusal = replace_refusal(output)
+    refusal = replace_refusal(output, actor=PREDICT)
     if refusal:
-        raise UserError(_as_predict(refusal))
+        raise UserError(refusal)
     outputs = OutputColumns.of(package, id_column)
     pieces = source.pieces(piece_rows)
     results: dict[int, PartResult] = {}
@@ -156,7 +156,7 @@ def score_to_parts(
 
     version = getattr(package, "version", None)
     marker = {"target": "predict", "model": getattr(version, "ref", None), **(owner or {})}
-    replace_directory(output, write, owner=marker)
+    replace_directory(output, write, owner=marker, actor=PREDICT)
     unseen: dict[str, UnseenCategories] = {}
     for number in sorted(results):  # input order: the same examples as score_file gives
         for name, (count, examples) in results[number].unseen.items():
@@ -169,14 +169,6 @@ def score_to_parts(
         source.extra,
         outputs.names,
         unseen,
-    )
-
-
-def _as_predict(refusal: str) -> str:
-    """The ownership rule's refusal in predict's words: it is written for deploy
-    targets (``framework.ownership``), and the rule is the same for predict."""
-    return refusal.replace("a deploy only replaces", "specops predict only replaces").replace(
-        "the last deploy did not write", "the last specops predict did not write"
     )
 
 
