@@ -19,12 +19,25 @@ It writes, to ``path`` (replaced atomically, like the ``directory`` target)::
                         all capabilities dropped, RuntimeDefault seccomp) with a
                         read-only root filesystem and an emptyDir at /tmp
     k8s/service.yaml    a ClusterIP Service in front of it
+    k8s/cronjob.yaml    with ``monitor.schedule`` in the spec: a CronJob running
+                        `specops monitor SPEC --from-log --retrain` on that schedule
+                        (same image, same hardened pod), so drift -> retrain ->
+                        gate -> promote -> hot swap needs no person
+    spec/spec.yaml      then too: the spec the CronJob monitors, as the run stored
+                        it (``${env:...}`` placeholders kept, literal passwords
+                        masked), deploying to the registry's champion
 
-Nothing is built or applied: Docker and a cluster are the user's. The image
-serves exactly the packaged version (it has no store to follow an alias in, and
-so keeps no request log); a new version means a new image, which is how
-container platforms roll out. ``path`` is replaced only if an earlier deploy
-wrote it (see framework/ownership.py).
+Nothing is built or applied: Docker and a cluster are the user's. With a local
+store the image serves exactly the packaged version (there is no store in the
+pod to follow an alias in, and so no request log); a new version means a new
+image, which is how container platforms roll out. With a shared store (the run's
+store is a URL) or a schedule, the Deployment serves ``NAME/VERSION`` from the
+shared store and follows ``NAME@champion`` there (the hot swap), logging every
+request to the store's prediction log for the CronJob to read. Where that store
+is and how to log in comes from a Kubernetes Secret (``store_secret``, key
+``SPECOPS_STORE`` plus the optional ``AWS_*``, ``PGPASSWORD``, ``SPECOPS_ARTIFACTS``
+and each ``${env:NAME}`` the spec uses), never from the manifests. ``path`` is
+replaced only if an earlier deploy wrote it (see framework/ownership.py).
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +57,7 @@ from framework import (
     Register,
     Release,
     StepContext,
+    UserError,
     hookimpl,
     write_release_package,
 )
@@ -64,6 +79,27 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
     "requests": {"cpu": "500m", "memory": "512Mi"},
     "limits": {"cpu": "2", "memory": "1Gi"},
 }
+SECRET_NAME = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+"""A Kubernetes object name (RFC 1123 subdomain), for the Secrets the pods read."""
+SPEC_DIR = "/opt/spec"
+SPEC_FILE = "spec.yaml"
+MONITOR_COMMAND = ("specops", "monitor", f"{SPEC_DIR}/{SPEC_FILE}", "--from-log", "--retrain")
+STORE_WORKDIR = f"{WRITABLE_DIR}/.specops"
+"""The local scratch folder of a pod on a shared store (caches, server records)."""
+STORE_KEY = "SPECOPS_STORE"
+STORE_CREDENTIALS = (
+    "SPECOPS_ARTIFACTS",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "PGPASSWORD",
+)
+"""Optional keys of the store Secret passed to the pods: what the S3 client (boto3) and
+the PostgreSQL client (libpq) read from the environment."""
+ENV_NAME = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 SOURCE_DIR = "specops-src"
 SOURCE_PARTS = ("framework", "plugins", "schemas", "pyproject.toml", "README.md", "LICENSE")
 
@@ -142,7 +178,31 @@ CONTAINER_PARAMS: dict[str, Any] = {
         "token_secret": {
             "description": "Kubernetes Secret (key 'token') holding a bearer token to require.",
             "type": "string",
-            "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+            "pattern": SECRET_NAME,
+        },
+        "store_secret": {
+            "description": "Kubernetes Secret holding the shared store's address (key "
+            "SPECOPS_STORE) and its credentials (AWS_*, PGPASSWORD, and each ${env:NAME} the "
+            "spec uses), read by the servers and the monitor CronJob when the store is shared "
+            "or monitor.schedule is set; never written into the manifests.",
+            "type": "string",
+            "pattern": SECRET_NAME,
+            "default": "specops-store",
+        },
+        "follow": {
+            "description": "With a shared store: the alias the servers follow (they serve the "
+            "new version, then whatever the alias points at).",
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]*$",
+            "default": "champion",
+        },
+        "monitor_timeout": {
+            "description": "Seconds a scheduled monitor (and its retraining) may run before "
+            "Kubernetes stops it.",
+            "type": "integer",
+            "minimum": 60,
+            "maximum": 7 * 86400,
+            "default": 3600,
         },
     },
 }
@@ -179,6 +239,9 @@ class ContainerTarget:
     token_secret: str | None = None
     resources: dict[str, dict[str, str]] | None = None
     tmp_size: str = "256Mi"
+    store_secret: str = "specops-store"
+    follow: str = "champion"
+    monitor_timeout: int = 3600
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         """``path`` passes the ``directory`` target's checks; what goes into the
@@ -212,21 +275,29 @@ class ContainerTarget:
     def deploy(self, release: Release, ctx: StepContext) -> DeployOutcome:
         target = ctx.path(self.path)
         image = self.image or f"specops-{dns_name(release.name)}:{release.version}"
+        plan = SharedPlan.of(release)
         replace_package(
             target,
             ctx,
             release,
             "container",
-            lambda staging: self._write(staging, release, image),
+            lambda staging: self._write(staging, release, image, plan),
             what="the build context",
         )
-        return DeployOutcome(
+        summary = (
             f"build context written to {target}: docker build -t {image} {target} && "
-            f"kubectl apply -f {target / 'k8s'}",
-            location=str(target),
+            f"kubectl apply -f {target / 'k8s'}"
         )
+        if plan.shared:
+            summary += (
+                f"; the servers follow {release.name}@{self.follow} in the shared store named "
+                f"by Secret {self.store_secret} (key {STORE_KEY})"
+            )
+        if plan.schedule:
+            summary += f"; CronJob monitors the request log and retrains on '{plan.schedule}'"
+        return DeployOutcome(summary, location=str(target))
 
-    def _write(self, context: Path, release: Release, image: str) -> None:
+    def _write(self, context: Path, release: Release, image: str, plan: SharedPlan) -> None:
         import yaml
 
         write_release_package(release, context / "model")
@@ -235,20 +306,36 @@ class ContainerTarget:
             _copy_source(source, context / SOURCE_DIR)
         pins = image_pins(recorded_packages(release.package_dir))
         (context / CONSTRAINTS).write_text(pins.constraints())
-        dockerfile = self.dockerfile(release, image, source is not None, pins.python)
+        with_spec = bool(plan.schedule and plan.document is not None)
+        dockerfile = self.dockerfile(release, image, source is not None, pins.python, with_spec)
         (context / "Dockerfile").write_text(dockerfile)
         (context / ".dockerignore").write_text(f"**/__pycache__\n**/*.pyc\nk8s/\n{DEPLOY_MARKER}\n")
         manifests = context / "k8s"
         manifests.mkdir()
-        deployment, service = self.manifests(release, image)
+        deployment, service = self.manifests(release, image, plan)
         (manifests / "deployment.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
         (manifests / "service.yaml").write_text(yaml.safe_dump(service, sort_keys=False))
+        if plan.schedule and plan.document is not None:
+            (context / "spec").mkdir()
+            (context / "spec" / SPEC_FILE).write_text(
+                yaml.safe_dump(plan.document, sort_keys=False)
+            )
+            cronjob = self.cronjob(release, image, plan)
+            (manifests / "cronjob.yaml").write_text(yaml.safe_dump(cronjob, sort_keys=False))
 
     def dockerfile(
-        self, release: Release, image: str, bundled_source: bool, python: str | None = None
+        self,
+        release: Release,
+        image: str,
+        bundled_source: bool,
+        python: str | None = None,
+        with_spec: bool = False,
     ) -> str:
-        """The image: pinned packages, the model, a non-root user, a health check."""
+        """The image: pinned packages, the model, a non-root user, a health check (and the
+        spec the monitor CronJob runs, when there is one)."""
         from framework import __version__
+
+        spec_copy = f"COPY spec/ {SPEC_DIR}/\n" if with_spec else ""
 
         pip = f"pip install --no-cache-dir --constraint /opt/{CONSTRAINTS}"
         if bundled_source:
@@ -277,6 +364,7 @@ class ContainerTarget:
             f"COPY {CONSTRAINTS} /opt/{CONSTRAINTS}\n"
             f"{install}\n"
             f"COPY model/ {MODEL_DIR}/\n"
+            f"{spec_copy}"
             f"RUN groupadd --system --gid {USER_ID} specops \\\n"
             f"    && useradd --system --uid {USER_ID} --gid {USER_ID} --no-create-home"
             f" --home-dir {WRITABLE_DIR} specops\n"
@@ -297,15 +385,16 @@ class ContainerTarget:
             for part in ("requests", "limits")
         }
 
-    def manifests(self, release: Release, image: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A Deployment that passes the "restricted" Pod Security Standard, and its Service."""
+    def manifests(
+        self, release: Release, image: str, plan: SharedPlan | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A Deployment that passes the "restricted" Pod Security Standard, and its Service.
+
+        With a shared store its server serves ``NAME/VERSION`` from that store and follows
+        the alias there, the store's address and credentials read from the Secret."""
+        plan = plan or SharedPlan()
         name = dns_name(f"specops-{release.name}")
-        labels = {
-            "app.kubernetes.io/name": name,
-            "app.kubernetes.io/managed-by": "specops",
-            "specops/model": dns_name(release.name),
-            "specops/version": str(release.version),
-        }
+        labels = self.labels(release, name)
         selector = {"app.kubernetes.io/name": name}
         container: dict[str, Any] = {
             "name": "model",
@@ -324,26 +413,21 @@ class ContainerTarget:
                 "timeoutSeconds": 2,
                 "failureThreshold": 3,
             },
-            "resources": self.resource_limits(),
-            "securityContext": {
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
-                "privileged": False,
-                "readOnlyRootFilesystem": True,
-                "runAsNonRoot": True,
-                "runAsUser": USER_ID,
-                "runAsGroup": USER_ID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "volumeMounts": [{"name": "tmp", "mountPath": WRITABLE_DIR}],
+            **self.hardened_container(),
         }
+        env: list[dict[str, Any]] = []
         if self.token_secret:
-            container["env"] = [
-                {
-                    "name": TOKEN_ENV,
-                    "valueFrom": {"secretKeyRef": {"name": self.token_secret, "key": "token"}},
-                }
-            ]
+            env.append(_from_secret(TOKEN_ENV, self.token_secret, "token"))
+        if plan.shared:
+            container["command"] = [
+                "specops", "serve", f"{release.name}/{release.version}",
+                "--follow", self.follow, "--host", "0.0.0.0",
+                "--port", str(self.port), "--workers", str(self.workers),
+            ]  # fmt: skip
+            container["workingDir"] = WRITABLE_DIR
+            env.extend(self.store_env(()))
+        if env:
+            container["env"] = env
         deployment = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -353,20 +437,7 @@ class ContainerTarget:
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": labels},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": USER_ID,
-                            "runAsGroup": USER_ID,
-                            "fsGroup": USER_ID,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "tmp", "emptyDir": {"sizeLimit": self.tmp_size}},
-                        ],
-                    },
+                    "spec": self.pod([container]),
                 },
             },
         }
@@ -381,6 +452,159 @@ class ContainerTarget:
             },
         }
         return deployment, service
+
+    def cronjob(self, release: Release, image: str, plan: SharedPlan) -> dict[str, Any]:
+        """The CronJob of continuous training: ``specops monitor SPEC --from-log --retrain``
+        on ``monitor.schedule``, against the shared store the Secret names.
+
+        One run at a time (``Forbid``: two retrainings of one model would race for the
+        champion), never retried by Kubernetes (a rejected challenger is an answer, exit
+        1, not a fault to repeat), stopped after ``monitor_timeout`` seconds."""
+        name = dns_name(f"specops-{release.name}")[:52].rstrip("-") + "-monitor"
+        labels = {
+            **self.labels(release, name),
+            "app.kubernetes.io/component": "monitor",
+        }
+        container = {
+            "name": "monitor",
+            "image": image,
+            "command": list(MONITOR_COMMAND),
+            "workingDir": WRITABLE_DIR,
+            "env": self.store_env(plan.env_names),
+            **self.hardened_container(),
+        }
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "schedule": plan.schedule,
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 300,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "backoffLimit": 0,
+                        "activeDeadlineSeconds": self.monitor_timeout,
+                        "template": {
+                            "metadata": {"labels": labels},
+                            "spec": {"restartPolicy": "Never", **self.pod([container])},
+                        },
+                    },
+                },
+            },
+        }
+
+    @staticmethod
+    def labels(release: Release, name: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/managed-by": "specops",
+            "specops/model": dns_name(release.name),
+            "specops/version": str(release.version),
+        }
+
+    def hardened_container(self) -> dict[str, Any]:
+        """What every container here has: limits, a locked-down context, /tmp writable."""
+        return {
+            "resources": self.resource_limits(),
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "privileged": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "runAsUser": USER_ID,
+                "runAsGroup": USER_ID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [{"name": "tmp", "mountPath": WRITABLE_DIR}],
+        }
+
+    def pod(self, containers: list[dict[str, Any]]) -> dict[str, Any]:
+        """A pod spec meeting the "restricted" Pod Security Standard."""
+        return {
+            "automountServiceAccountToken": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": USER_ID,
+                "runAsGroup": USER_ID,
+                "fsGroup": USER_ID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": containers,
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": self.tmp_size}}],
+        }
+
+    def store_env(self, extra: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The shared store's address and credentials, each from the store Secret: the
+        address is required (a pod without it would not start, rather than serve or
+        monitor a store of its own), the rest optional."""
+        env = [_from_secret(STORE_KEY, self.store_secret, STORE_KEY)]
+        names = [*STORE_CREDENTIALS, *(n for n in extra if n not in STORE_CREDENTIALS)]
+        for key in names:
+            if key not in (STORE_KEY, TOKEN_ENV):
+                env.append(_from_secret(key, self.store_secret, key, optional=True))
+        return env
+
+
+@dataclass(frozen=True)
+class SharedPlan:
+    """What the run says about continuous training: whether its store is shared, the
+    schedule, and the spec the CronJob runs (as the image gets it)."""
+
+    shared: bool = False
+    schedule: str | None = None
+    document: dict[str, Any] | None = None
+    env_names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, release: Release) -> SharedPlan:
+        """Read from the release (the engine fills ``spec_document``, ``store_url``; an
+        engine that does not: a local store, no schedule)."""
+        document = getattr(release, "spec_document", None) or release.extras.get("spec")
+        store_url = getattr(release, "store_url", None) or release.extras.get("store_url")
+        schedule = None
+        if isinstance(document, Mapping):
+            monitor = document.get("monitor")
+            if isinstance(monitor, Mapping) and isinstance(monitor.get("schedule"), str):
+                schedule = monitor["schedule"].strip()
+        if schedule is None:
+            return cls(shared=bool(store_url))
+        from framework.monitoring.schedule import cron_problem
+
+        problem = cron_problem(schedule)
+        if problem is not None:
+            raise UserError(f"monitor.schedule: {problem}")
+        image_spec = monitor_spec(document)  # type: ignore[arg-type]
+        names = tuple(sorted(set(ENV_NAME.findall(json.dumps(image_spec)))))
+        return cls(True, schedule, image_spec, names)
+
+
+def monitor_spec(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec the monitor CronJob runs, from the run's effective spec: literal
+    passwords masked (the store's address comes from the Secret), its local scratch
+    folder in the pod's writable /tmp, and deploying to the registry only: a drift's
+    challenger that passes its gate becomes the champion, which the servers follow
+    (the spec's own targets, a build context here, would write into the image)."""
+    from framework.redact import scrub
+
+    spec = json.loads(json.dumps(scrub(dict(document)), default=str))
+    store = dict(spec.get("store") or {})
+    store["path"] = STORE_WORKDIR
+    spec["store"] = store
+    spec["deploy"] = {"type": "registry", "params": {"alias": "champion"}}
+    spec.pop("profiles", None)  # the document is already the profiles' result
+    return spec
+
+
+def _from_secret(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    reference: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        reference["optional"] = True
+    return {"name": name, "valueFrom": {"secretKeyRef": reference}}
 
 
 UNITS = {"m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
