@@ -144,10 +144,13 @@ def _append_model(
         if not segment or seg_rows >= limits.segment_rows or seg_bytes >= limits.segment_bytes:
             if segment:
                 _close_segment(db, segment, seg_rows, seg_bytes)
-            segment = db.execute(
-                "INSERT INTO prediction_log_segments (model, opened_at) VALUES (?, ?)",
-                (model, entry.at),
-            ).lastrowid
+            segment = int(
+                db.execute(
+                    "INSERT INTO prediction_log_segments (model, opened_at) VALUES (?, ?)"
+                    " RETURNING id",
+                    (model, entry.at),
+                ).fetchone()[0]
+            )
             seg_rows = seg_bytes = 0
         db.execute(
             "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"

@@ -682,7 +682,7 @@ def test_a_blobs_directory_is_synced_before_the_row_naming_it_commits(
         return db
 
     monkeypatch.setattr(artifacts, "sync_directory", synced)
-    monkeypatch.setattr("framework.store.store.connect_read_write", traced)
+    monkeypatch.setattr("framework.store.sqlite_backend.connect_read_write", traced)
     assert cli("run", bc_spec).code == 0
     store = bc_spec.parent / ".specops"
     files = json.loads(store_rows(store, "SELECT files_json FROM model_versions")[0][0])

@@ -1,7 +1,7 @@
 """A store too old to read without upgrading, opened where it cannot be written.
 
 Tests run as root here, so a read-only store cannot be made with chmod: the check
-is called on a real SQLite database that lacks the newer tables.
+is called on a real SQLite store (its backend) whose database lacks the newer tables.
 """
 
 from __future__ import annotations
@@ -12,16 +12,26 @@ from pathlib import Path
 import pytest
 
 from framework.errors import StoreError
+from framework.store.sqlite_backend import SQLiteMetadata
 from framework.store.store import _refuse_old_schema, _schema_statements
 
 
+def _store_with(tmp_path: Path, *statements: str) -> SQLiteMetadata:
+    """A store directory whose store.db was made by ``statements`` alone, opened."""
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        for statement in statements:
+            db.execute(statement)
+    db.close()
+    return SQLiteMetadata(tmp_path, write=False)
+
+
 def test_a_read_only_store_lacking_tables_is_refused_with_what_it_lacks(tmp_path: Path) -> None:
-    db = sqlite3.connect(":memory:")
     runs = next(s for s in _schema_statements() if "CREATE TABLE IF NOT EXISTS runs" in s)
-    db.execute(runs)  # only the runs table: every other table is missing
+    db = _store_with(tmp_path, runs)  # only the runs table: every other table is missing
 
     with pytest.raises(StoreError) as raised:
-        _refuse_old_schema(db, tmp_path)
+        _refuse_old_schema(db, str(tmp_path))
+    db.close()
 
     message = str(raised.value)
     assert f"the store at {tmp_path} was made by an older specops and is read-only" in message
@@ -30,9 +40,10 @@ def test_a_read_only_store_lacking_tables_is_refused_with_what_it_lacks(tmp_path
 
 
 def test_a_read_only_store_lacking_only_the_run_lock_column_opens(tmp_path: Path) -> None:
-    db = sqlite3.connect(":memory:")
-    for statement in _schema_statements():
-        db.execute(statement)
-    db.execute("ALTER TABLE runs DROP COLUMN lock")  # as a store made before run locks
+    # as a store made before run locks (and before store_settings)
+    schema = [s for s in _schema_statements() if "store_settings" not in s]
+    db = _store_with(tmp_path, *schema, "ALTER TABLE runs DROP COLUMN lock")
 
-    _refuse_old_schema(db, tmp_path)  # runs.lock is done without: no error
+    lacking = _refuse_old_schema(db, str(tmp_path))  # done without: no error
+    db.close()
+    assert ("runs", "lock") in lacking and ("store_settings", "key") in lacking

@@ -78,3 +78,9 @@ CREATE TABLE IF NOT EXISTS alias_history (
     actor        TEXT NOT NULL,
     reason       TEXT NOT NULL
 );
+-- Facts about the store itself: where its artifacts are ("artifacts": a display URL,
+-- never a credential), recorded at first use so the metadata's URL is enough to find them.
+CREATE TABLE IF NOT EXISTS store_settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

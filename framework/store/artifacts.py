@@ -9,14 +9,17 @@ anything parses it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from framework.errors import StoreError
+from framework.store.backends import BlobInfo
 
 CHUNK = 1 << 20
 
@@ -29,11 +32,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+BLOB_NAME = re.compile(r"^[0-9a-f]{62}$")
+BLOB_DIR = re.compile(r"^[0-9a-f]{2}$")
+
+
 class ArtifactStore:
-    """Blobs under ``root/ab/cdef...``, written atomically and verified on read."""
+    """Blobs under ``root/ab/cdef...``, written atomically and verified on read.
+
+    The ``file`` artifact backend (:class:`framework.store.backends.ArtifactBackend`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.display_url = str(root)
 
     def path_of(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -111,6 +122,48 @@ class ArtifactStore:
         if actual != digest:
             raise _corrupt(label, path, actual, digest)
         return path
+
+    def exists(self, digest: str) -> bool:
+        return self.path_of(digest).is_file()
+
+    def problem(self, digest: str, *, full: bool) -> str | None:
+        """ "blob is missing", or (with ``full``, reading it) "blob is corrupt: ..."."""
+        path = self.path_of(digest)
+        if not path.is_file():
+            return "blob is missing"
+        if full:
+            actual = sha256_file(path)
+            if actual != digest:
+                return f"blob is corrupt: sha256 {actual[:12]}..., expected {digest[:12]}..."
+        return None
+
+    def blobs(self) -> Iterator[BlobInfo]:
+        """Every blob file under ``root/ab/cdef...`` (temporary files are not blobs)."""
+        if not self.root.is_dir():
+            return
+        for directory in sorted(self.root.iterdir()):
+            if not (BLOB_DIR.match(directory.name) and directory.is_dir()):
+                continue
+            for path in sorted(directory.iterdir()):
+                if not BLOB_NAME.match(path.name):
+                    continue
+                try:
+                    stat = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if path.is_file():
+                    yield BlobInfo(directory.name + path.name, stat.st_size, stat.st_mtime)
+
+    def delete(self, digest: str) -> bool:
+        """Delete a blob (and its folder once empty); False when it was not there."""
+        path = self.path_of(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(OSError):  # other blobs share the folder
+            path.parent.rmdir()
+        return True
 
     def copy_out(self, digest: str, label: str, destination: Path) -> None:
         """Copy a blob to ``destination`` and verify the copy: what is loaded is checked."""

@@ -8,16 +8,13 @@ and only while holding the store's write lock (see ``Store._restore_missing_blob
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
-import sqlite3
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from framework.store.artifacts import sha256_file
+from framework.store.backends import BlobInfo
 from framework.store.liveness import live_processes, stale_locks
 from framework.store.store import BlobReference, ModelVersion, Store
 
@@ -26,9 +23,6 @@ TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champio
 
 DEFAULT_MIN_AGE = 3600.0
 """Seconds: younger temp files and blobs may belong to a run still in progress."""
-
-_BLOB_NAME = re.compile(r"^[0-9a-f]{62}$")
-_BLOB_DIR = re.compile(r"^[0-9a-f]{2}$")
 
 
 @dataclass(frozen=True)
@@ -61,14 +55,15 @@ class Garbage:
     """A blob nothing references, or a temp file or directory left behind."""
 
     kind: str  # "blob" | "temp" | "lock"
-    path: Path
+    path: Path  # a blob: its file, or for a remote artifact store where it is
     size: int
     age: float  # seconds since last modified
     owner: str = ""  # the lock of a live process that may own it: never deleted
+    blob: str = ""  # a blob's sha256
 
     @property
     def digest(self) -> str | None:
-        return self.path.parent.name + self.path.name if self.kind == "blob" else None
+        return self.blob or None if self.kind == "blob" else None
 
 
 # verify ---------------------------------------------------------------------
@@ -77,18 +72,19 @@ class Garbage:
 def verify(store: Store, *, full: bool = False) -> VerifyReport:
     """Every problem in the store; an empty list means it is consistent.
 
-    First SQLite's own check of the database's pages (``quick_check``, or
+    First the database's own check (SQLite's of its pages: ``quick_check``, or
     ``integrity_check`` when ``full``): a damaged page is found here even if no
     query below happens to read it. The rows are then read in one read
     transaction, a snapshot: a run or promote that commits meanwhile is either
-    wholly seen or not at all, never half.
+    wholly seen or not at all, never half. Every named blob is read and hashed.
     """
     pragma = "integrity_check" if full else "quick_check"
-    problems = _database_problems(store, pragma)
+    if store.db.dialect != "sqlite":
+        pragma = f"{store.db.dialect} check"
+    problems = _database_problems(store, full)
     if problems:
         return VerifyReport(problems, 0, 0, 0, pragma)  # rows of a damaged file mislead
-    store.db.execute("BEGIN")
-    try:
+    with store.db.snapshot():
         references = store.blob_references()
         versions = store.versions()
         aliases = store.alias_table()
@@ -98,43 +94,45 @@ def verify(store: Store, *, full: bool = False) -> VerifyReport:
             + _version_problems(store, versions)
         )
         blobs = len({ref.digest for ref in references})
-        return VerifyReport(problems, blobs, len(versions), len(aliases), pragma)
-    finally:
-        store.db.execute("COMMIT")
+    return VerifyReport(problems, blobs, len(versions), len(aliases), pragma)
 
 
-def _database_problems(store: Store, pragma: str) -> list[IntegrityProblem]:
-    """What SQLite's page check finds wrong with the database file (at most 20 lines)."""
-    where = f"database {store.database.name}"
-    try:
-        lines = [str(row[0]) for row in store.db.execute(f"PRAGMA {pragma}(20)")]
-    except sqlite3.DatabaseError as exc:
-        lines = [str(exc)]
-    if lines == ["ok"]:
+def _database_problems(store: Store, full: bool) -> list[IntegrityProblem]:
+    """What the database's own check finds wrong (SQLite: at most 20 lines)."""
+    lines = store.db.integrity_problems(full=full)
+    if not lines:
         return []
-    hint = f"restore it from a backup, or move {store.root} away to start a new store"
-    return [
-        IntegrityProblem("damaged_database", f"{line} ({hint})", where, str(store.database))
-        for line in lines
-    ]
+    if store.db.dialect == "sqlite":
+        where, path = f"database {store.database.name}", str(store.database)
+        hint = f"restore it from a backup, or move {store.root} away to start a new store"
+    else:
+        where, path = f"database {store.display_url}", ""
+        hint = "restore it from a backup"
+    return [IntegrityProblem("damaged_database", f"{line} ({hint})", where, path) for line in lines]
 
 
 def _blob_problems(store: Store, references: list[BlobReference]) -> list[IntegrityProblem]:
     """Each reference to a blob that is missing or no longer hashes to its name."""
-    states: dict[str, str | None] = {}  # digest -> actual sha256, or None when missing
+    states: dict[str, str | None] = {}  # digest -> what is wrong with it, None: nothing
     problems = []
     for ref in references:
-        path = store.artifacts.path_of(ref.digest)
         if ref.digest not in states:
-            states[ref.digest] = sha256_file(path) if path.is_file() else None
-        actual = states[ref.digest]
+            states[ref.digest] = store.artifacts.problem(ref.digest, full=True)
+        what = states[ref.digest]
+        if what is None:
+            continue
+        kind = "missing_blob" if "missing" in what else "corrupt_blob"
         where = f"{ref.owner} file {ref.item}"
-        if actual is None:
-            problems.append(IntegrityProblem("missing_blob", "blob is missing", where, str(path)))
-        elif actual != ref.digest:
-            what = f"blob is corrupt: sha256 {actual[:12]}..., expected {ref.digest[:12]}..."
-            problems.append(IntegrityProblem("corrupt_blob", what, where, str(path)))
+        problems.append(IntegrityProblem(kind, what, where, blob_location(store, ref.digest)))
     return problems
+
+
+def blob_location(store: Store, digest: str) -> str:
+    """Where a blob is, to show: its file in a local store, else the backend's URL."""
+    path_of = getattr(store.artifacts, "path_of", None)
+    if path_of is not None:
+        return str(path_of(digest))
+    return f"{store.artifacts.display_url} blob {digest}"
 
 
 def _alias_problems(store: Store, aliases: list[tuple[str, str, int]]) -> list[IntegrityProblem]:
@@ -180,7 +178,7 @@ def find_garbage(store: Store) -> list[Garbage]:
     whatever ``--min-age`` says.
     """
     referenced = {ref.digest for ref in store.blob_references()}
-    found = [g for g in _blobs(store.artifacts.root) if g.digest not in referenced]
+    found = [_blob(store, b) for b in store.artifacts.blobs() if b.digest not in referenced]
     found += _temp_entries(store.root)
     found = _mark_live(store, found)
     found += [_garbage("lock", path) for path in stale_locks(store.root)]
@@ -211,26 +209,19 @@ def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
         for item in garbage:
             if item.owner or (item.kind == "blob" and item.digest in referenced):
                 continue
-            if _remove(item.path):
+            if item.kind == "blob":
+                if store.artifacts.delete(item.blob):
+                    deleted.append(item)
+            elif _remove(item.path):
                 deleted.append(item)
-    for item in deleted:
-        if item.kind == "blob":
-            _remove_if_empty(item.path.parent)
     return deleted
 
 
-def _blobs(root: Path) -> list[Garbage]:
-    """Every blob file under ``artifacts/ab/cdef...``."""
-    if not root.is_dir():
-        return []
-    found = []
-    for directory in sorted(root.iterdir()):
-        if not (directory.is_dir() and _BLOB_DIR.match(directory.name)):
-            continue
-        for path in sorted(directory.iterdir()):
-            if path.is_file() and _BLOB_NAME.match(path.name):
-                found.append(_garbage("blob", path))
-    return found
+def _blob(store: Store, info: BlobInfo) -> Garbage:
+    """A blob no row names, as garbage: its size and age from the backend's listing."""
+    age = max(0.0, time.time() - info.modified)
+    path = Path(blob_location(store, info.digest))
+    return Garbage("blob", path, info.size, age, blob=info.digest)
 
 
 def _temp_entries(root: Path) -> list[Garbage]:
@@ -283,8 +274,3 @@ def _remove(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def _remove_if_empty(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        directory.rmdir()

@@ -8,8 +8,9 @@ monitoring queries live beside their tables rather than in the core store module
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
+
+from framework.store.backends import MetadataBackend, Row
 
 MONITOR_BLOB_REFERENCES: list[str] = [
     "SELECT report_blob, 'monitor ' || id, 'report.json' FROM monitor_runs"
@@ -63,7 +64,7 @@ UPDATABLE = {
 class MonitoringRecords:
     """Monitor runs: written by ``specops monitor``, read by history and ``runs show``."""
 
-    db: sqlite3.Connection
+    db: MetadataBackend
 
     def record_monitor_run(self, row: dict[str, Any], columns: list[dict[str, Any]]) -> None:
         """One monitor run and its per-column statistics, in one transaction."""
@@ -181,7 +182,7 @@ class MonitoringRecords:
         }
 
 
-def _decoded(row: sqlite3.Row) -> dict[str, Any]:
+def _decoded(row: Row) -> dict[str, Any]:
     data = dict(row)
     data["summary"] = json.loads(data.pop("summary_json") or "{}")
     data["gate"] = json.loads(data.pop("gate_json") or "null")

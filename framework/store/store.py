@@ -12,8 +12,8 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -21,22 +21,31 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import StoreError
-from framework.store.artifacts import ArtifactStore
-from framework.store.failures import as_user_error, read_only
-from framework.store.liveness import LiveLock, held
-from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
-from framework.store.opening import (
-    DATABASE,
-    check_database_file,
-    connect_read_only,
-    connect_read_write,
-    connection_closed,
-    connection_opened,
-    opening,
-    read_only_reason,
+from framework.store.addressing import (
+    address_for,
+    display_url,
+    local_directory,
+    normalized_artifacts,
+    open_artifacts,
+    open_metadata,
 )
+from framework.store.artifacts import ArtifactStore
+from framework.store.backends import (
+    ArtifactBackend,
+    Liveness,
+    MetadataBackend,
+    Row,
+    StoreAddress,
+)
+from framework.store.failures import as_user_error
+from framework.store.liveness import LiveLock
+from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
+from framework.store.opening import DATABASE, check_database_file
 
 CHAMPION = "champion"
+
+ARTIFACTS_SETTING = "artifacts"
+"""The ``store_settings`` key recording where a store's blobs are (a display URL)."""
 
 
 def now() -> str:
@@ -71,24 +80,43 @@ class ModelVersion:
 ROLLBACK = "rollback"
 """The reason of an alias move made by ``Store.rollback`` (``rollback: why`` with a note)."""
 
-BLOB_REFERENCES: list[str] = [
-    # model package files: one row per file of every version
-    "SELECT f.value, 'model ' || v.name || '/' || v.version, f.key"
-    " FROM model_versions AS v, json_each(v.files_json) AS f",
+
+def _package_files(row: Row) -> Iterable[tuple[str, str, str]]:
+    owner = f"model {row[0]}/{row[1]}"
+    return [(digest, owner, relative) for relative, digest in json.loads(row[2]).items()]
+
+
+def _training_rows(row: Row) -> Iterable[tuple[str, str, str]]:
+    rows = json.loads(row[2] or "{}").get("training_rows")
+    blob = rows.get("blob") if isinstance(rows, dict) else None
+    return [(blob, f"model {row[0]}/{row[1]}", "training rows")] if blob else []
+
+
+def _snapshot_parts(row: Row) -> Iterable[tuple[str, str, str]]:
+    owner = f"dataset {row[0][:12]}"
+    parts = json.loads(row[1] or "[]")
+    items = parts.items() if isinstance(parts, dict) else enumerate(parts)
+    return [(digest, owner, f"snapshot part {key}") for key, digest in items]
+
+
+ReferenceQuery = str | tuple[str, Callable[[Row], Iterable[tuple[str, str, str]]]]
+
+BLOB_REFERENCES: list[ReferenceQuery] = [
+    # model package files: one per file of every version (files_json: file -> sha256)
+    ("SELECT name, version, files_json FROM model_versions", _package_files),
     # fingerprints of each version's training rows, for the gate (framework.training_rows)
-    "SELECT json_extract(lineage_json, '$.training_rows.blob'),"
-    " 'model ' || name || '/' || version, 'training rows'"
-    " FROM model_versions WHERE json_extract(lineage_json, '$.training_rows.blob') IS NOT NULL",
-    # Parquet snapshots of ingested data, kept for reproduction
+    ("SELECT name, version, lineage_json FROM model_versions", _training_rows),
+    # snapshots of ingested data, kept for reproduction
     "SELECT blob, 'dataset ' || substr(hash, 1, 12), 'snapshot'"
     " FROM datasets WHERE blob IS NOT NULL",
     # the parts of a snapshot kept partition by partition (a Dask run)
-    "SELECT p.value, 'dataset ' || substr(d.hash, 1, 12), 'snapshot part ' || p.key"
-    " FROM datasets AS d, json_each(d.parts_json) AS p WHERE d.parts_json IS NOT NULL",
+    ("SELECT hash, parts_json FROM datasets WHERE parts_json IS NOT NULL", _snapshot_parts),
     # monitor runs' drift reports (JSON and HTML)
     *MONITOR_BLOB_REFERENCES,
 ]
-"""Every place a row names a blob, as SQL returning ``(sha256, owner, item)``.
+"""Every place a row names a blob: SQL returning ``(sha256, owner, item)``, or SQL and
+a function reading those from each row (blobs named inside a JSON column: decoded
+here, so the SQL stays what every backend's dialect speaks).
 
 ``store verify`` checks each named blob and ``store gc`` keeps them, so a table
 that starts naming blobs appends its query here. ``gc`` deletes unreferenced blobs
@@ -183,41 +211,37 @@ def undo_stack(moves: list[AliasMove]) -> list[AliasMove]:
 
 
 class Store(MonitoringRecords):
-    """Runs, datasets, model versions and aliases of one ``.specops`` directory."""
+    """Runs, datasets, model versions and aliases of one store: rows in a metadata
+    backend (``store.db`` in a ``.specops`` directory, or a shared database) and blobs
+    in an artifact backend (its ``artifacts/`` folder, or an object store)."""
 
-    def __init__(self, root: Path, *, write: bool = True) -> None:
-        """Open (for ``write``, creating) the store at ``root``.
+    def __init__(self, where: Path | StoreAddress, *, write: bool = True) -> None:
+        """Open (for ``write``, creating) the store ``where`` names: a local store's
+        directory (or the workdir of the remote store this command chose, see
+        :func:`framework.store.addressing.address_for`), or an address.
 
-        A damaged or lost database is refused before SQLite sees it (see
+        A damaged or lost local database is refused before SQLite sees it (see
         :mod:`framework.store.opening`). Without ``write``, a store this process
         cannot write is opened read-only: reading commands work on a read-only copy.
         """
-        self.root = root
-        self.database = root / DATABASE
-        self.artifacts = ArtifactStore(root / "artifacts")
+        address = where if isinstance(where, StoreAddress) else address_for(where)
+        self.address = address
+        self.root = address.workdir
+        """The local directory: the store itself when local, scratch and caches if not."""
         self._process_lock: LiveLock | None = None
-        self._run_locks: dict[str, LiveLock] = {}
+        self._run_locks: dict[str, Liveness] = {}
+        self.db: MetadataBackend = None  # type: ignore[assignment]
         try:
-            with opening:  # no other thread reads the header until this connection counts
-                check_database_file(root)
-                reason = read_only_reason(root)
-                if reason and write:
-                    raise read_only(root, reason)
-                self.read_only = reason is not None
-                if not self.read_only:
-                    root.mkdir(parents=True, exist_ok=True)
-                connect = connect_read_only if self.read_only else connect_read_write
-                self.db = connect(self.database)
-                connection_opened(self.database)
+            self.db = open_metadata(address, write=write)
+            self.read_only = self.db.read_only
+            self._missing: list[tuple[str, str]] = []
             if self.read_only:
-                _refuse_old_schema(self.db, self.root)
+                self._missing = _refuse_old_schema(self.db, self.display_url)
             else:
-                with self.transaction():
-                    statements = _schema_statements()
-                    for statement in statements:
-                        self.db.execute(statement)
-                    _add_new_columns(self.db, statements)
-                self._process_lock = LiveLock.for_process(root)
+                self.db.ensure_schema(_schema_statements())
+            self.artifacts: ArtifactBackend = self._open_artifacts()
+            if not self.read_only and (address.is_local or write):
+                self._process_lock = LiveLock.for_process(self.root)
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.DatabaseError):
@@ -225,44 +249,115 @@ class Store(MonitoringRecords):
             raise
 
     @classmethod
-    def open_existing(cls, root: Path, *, write: bool = True) -> Store:
+    def open(cls, address: StoreAddress, *, write: bool = True) -> Store:
+        """Open (for ``write``, creating) the store at ``address``."""
+        return cls(address, write=write)
+
+    @classmethod
+    def open_existing(cls, where: Path | StoreAddress, *, write: bool = True) -> Store:
         """Open a store that must already exist: registry commands never create one."""
-        if not (root / DATABASE).is_file():
-            check_database_file(root)  # blobs without a database: lost, not "no store"
+        address = where if isinstance(where, StoreAddress) else address_for(where)
+        if address.is_local:
+            root = local_directory(address.metadata)
+            if not (root / DATABASE).is_file():
+                check_database_file(root)  # blobs without a database: lost, not "no store"
+                raise StoreError(
+                    f"no specops store at {root}; run `specops run SPEC` first, "
+                    "or point --store (or SPECOPS_STORE) at the .specops directory"
+                )
+            return cls(address, write=write)
+        store = cls(address, write=write)
+        if store.read_only and ("runs", "id") in store.db.missing_columns(_schema_statements()):
+            where_ = store.display_url
+            store.close()
             raise StoreError(
-                f"no specops store at {root}; run `specops run SPEC` first, "
-                "or point --store (or SPECOPS_STORE) at the .specops directory"
+                f"no specops store at {where_}; run `specops run SPEC --store ...` first"
             )
-        return cls(root, write=write)
+        return store
+
+    @property
+    def display_url(self) -> str:
+        """Where the store's metadata is, safe to show (no password)."""
+        db = getattr(self, "db", None)
+        return db.display_url if db is not None else display_url(self.address.metadata)
+
+    @property
+    def database(self) -> Path:
+        """A local store's database file."""
+        return self.root / DATABASE
+
+    def _open_artifacts(self) -> ArtifactBackend:
+        """The artifact backend: the one given, else the one recorded, else (local) the
+        folder beside the metadata. A location given that differs from the recorded one
+        is refused; a first one given is recorded (its display URL: no credentials)."""
+        address = self.address
+        recorded = self.setting(ARTIFACTS_SETTING)
+        given = address.artifacts
+        if given is None:
+            if recorded is not None:
+                return open_artifacts(recorded, address)
+            if address.is_local:
+                return ArtifactStore(local_directory(address.metadata) / "artifacts")
+            raise StoreError(
+                f"the store {self.display_url} has no artifacts location recorded: say where "
+                "its blobs go with --artifacts URL, SPECOPS_ARTIFACTS or store.artifacts in "
+                "the spec (e.g. s3://bucket/prefix)"
+            )
+        wanted = normalized_artifacts(given)
+        if recorded is not None and recorded != wanted:
+            raise StoreError(
+                f"the store {self.display_url} keeps its artifacts at {recorded}, but "
+                f"{wanted} was given: drop --artifacts / SPECOPS_ARTIFACTS / "
+                "store.artifacts, or name the recorded location"
+            )
+        backend = open_artifacts(given, address)
+        beside = address.is_local and wanted == str(
+            (local_directory(address.metadata) / "artifacts").absolute()
+        )
+        if recorded is None and not beside and not self.read_only:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO store_settings (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (ARTIFACTS_SETTING, wanted),
+                )
+            if self.setting(ARTIFACTS_SETTING) != wanted:  # another process recorded first
+                backend_url = self.setting(ARTIFACTS_SETTING)
+                raise StoreError(
+                    f"the store {self.display_url} keeps its artifacts at {backend_url}, "
+                    f"but {wanted} was given"
+                )
+        return backend
+
+    def setting(self, key: str) -> str | None:
+        """A value of ``store_settings`` (None: not recorded, or an old read-only store)."""
+        if ("store_settings", "key") in self._missing:
+            return None
+        row = self.db.execute("SELECT value FROM store_settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def close(self) -> None:
-        for lock in self._run_locks.values():
-            lock.release()
+        for liveness in self._run_locks.values():
+            liveness.release()
         self._run_locks.clear()
         if self._process_lock is not None:
             self._process_lock.release()
             self._process_lock = None
-        db: sqlite3.Connection | None = getattr(self, "db", None)  # None: opening failed
+        db = getattr(self, "db", None)  # None: opening failed
         if db is not None:
             db.close()
             self.db = None  # type: ignore[assignment]
-            connection_closed(self.database)
 
     def own_locks(self) -> set[Path]:
         """The lock files this store object holds (``store gc`` ignores its own)."""
-        locks = [*self._run_locks.values(), self._process_lock]
-        return {lock.path for lock in locks if lock is not None}
+        locks = {self._process_lock.path} if self._process_lock is not None else set()
+        if self.db is not None and self.db.dialect == "sqlite":
+            locks |= {self.root / lock.token for lock in self._run_locks.values()}
+        return locks
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front so concurrent writers queue, not fail."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[MetadataBackend]:
+        """One write transaction; writers of every process (and machine) queue for it."""
+        return self.db.transaction()
 
     # runs -------------------------------------------------------------------
 
@@ -278,7 +373,7 @@ class Store(MonitoringRecords):
         from framework.spec.model import thawed
 
         # held from before the row exists until after it says how the run ended
-        lock = self._run_locks[run_id] = LiveLock.for_run(self.root, run_id)
+        lock = self._run_locks[run_id] = self.db.hold(f"run-{run_id}")
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, spec_name, spec_path, spec_hash, spec_json, profile,"
@@ -296,18 +391,24 @@ class Store(MonitoringRecords):
                     json.dumps(lineage, default=str),
                     trigger,
                     f"{socket.gethostname()}:{os.getpid()}",
-                    str(lock.path.relative_to(self.root)),
+                    lock.token,
                 ),
             )
             db.executemany(
-                "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
                 [(run_id, k, json.dumps(v, default=str)) for k, v in params.items()],
             )
 
     def record_step(self, run_id: str, position: int, step: Any) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO steps (run_id, position, name, component, plugin, status,"
+                " seconds, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, position) DO UPDATE SET name = excluded.name,"
+                " component = excluded.component, plugin = excluded.plugin,"
+                " status = excluded.status, seconds = excluded.seconds,"
+                " detail = excluded.detail",
                 (
                     run_id,
                     position,
@@ -323,8 +424,8 @@ class Store(MonitoringRecords):
     def record_dataset(self, run_id: str, digest: str, rows: int, columns: list[str]) -> None:
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO datasets (hash, rows, columns, first_seen)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO datasets (hash, rows, columns, first_seen)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
                 (digest, rows, json.dumps(columns), now()),
             )
             db.execute("UPDATE runs SET data_hash = ? WHERE id = ?", (digest, run_id))
@@ -350,7 +451,7 @@ class Store(MonitoringRecords):
         blob = self.artifacts.put_written(write)
         with self.transaction() as db:
             # under the write lock `store gc` also takes: the blob stays until we commit
-            if not self.artifacts.path_of(blob).is_file():
+            if not self.artifacts.exists(blob):
                 blob = self.artifacts.put_written(write)
             db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
         return blob
@@ -364,7 +465,7 @@ class Store(MonitoringRecords):
         if existing:
             return existing
         with self.transaction() as db:
-            missing = [b for b in (manifest, *parts) if not self.artifacts.path_of(b).is_file()]
+            missing = [b for b in (manifest, *parts) if not self.artifacts.exists(b)]
             if missing:
                 raise StoreError(
                     f"snapshot blob {missing[0][:12]} vanished before it was recorded "
@@ -379,7 +480,8 @@ class Store(MonitoringRecords):
     def record_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         with self.transaction() as db:
             db.executemany(
-                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?)",
+                "INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
                 [(run_id, k, v) for k, v in metrics.items()],
             )
 
@@ -421,7 +523,9 @@ class Store(MonitoringRecords):
             ).fetchone()
             version = int(row[0])
             db.execute(
-                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO model_versions (name, version, run_id, status, created_at,"
+                " model_type, files_json, signature_json, metrics_json, lineage_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     version,
@@ -515,7 +619,7 @@ class Store(MonitoringRecords):
         so after this check the blobs stay until the row naming them is committed.
         """
         for relative, digest in files.items():
-            if not self.artifacts.path_of(digest).is_file():
+            if not self.artifacts.exists(digest):
                 self.artifacts.put_file(package_dir / relative)
 
     # registry and run queries ---------------------------------------------------
@@ -587,11 +691,11 @@ class Store(MonitoringRecords):
         query += " ORDER BY started_at DESC, id DESC"
         if limit:
             query, args = query + " LIMIT ?", [*args, limit]
-        return [_run(row, self.root) for row in self.db.execute(query, args)]
+        return [self._run(row) for row in self.db.execute(query, args)]
 
     def run(self, run_id: str) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _run(row, self.root) if row else None
+        return self._run(row) if row else None
 
     def run_ids(self, prefix: str = "") -> list[str]:
         """Run ids starting with ``prefix``, newest first (no LIKE: ids may hold '_')."""
@@ -635,64 +739,85 @@ class Store(MonitoringRecords):
 
     def blob_references(self) -> list[BlobReference]:
         """Every blob some row names, from every query in ``BLOB_REFERENCES``."""
-        return [
-            BlobReference(str(row[0]), str(row[1]), str(row[2]))
-            for query in BLOB_REFERENCES
-            for row in self.db.execute(query)
-        ]
+        found = []
+        for query in BLOB_REFERENCES:
+            if isinstance(query, str):
+                rows: Iterable[Any] = self.db.execute(query)
+            else:
+                sql, expand = query
+                rows = [named for row in self.db.execute(sql) for named in expand(row)]
+            found += [BlobReference(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+        return found
+
+    def _run(self, row: Row) -> RunRecord:
+        return RunRecord(
+            id=row["id"],
+            spec_name=row["spec_name"],
+            spec_path=row["spec_path"],
+            spec_hash=row["spec_hash"],
+            spec=json.loads(row["spec_json"] or "{}"),
+            profile=row["profile"],
+            status=self._live_status(row["status"], row["owner"], _column(row, "lock")),
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            data_hash=row["data_hash"],
+            lineage=json.loads(row["lineage_json"] or "{}"),
+            outputs=json.loads(row["outputs_json"] or "{}"),
+            trigger=row["trigger"],
+        )
+
+    def _live_status(self, status: str, owner: str | None, lock: str | None) -> str:
+        """A run still marked running whose process is gone (killed, crashed) was
+        interrupted.
+
+        A run's process holds its liveness lock (``MetadataBackend.hold``: a lock file
+        locally, see :mod:`framework.store.liveness`) until it records how it ended, so
+        an unheld lock means it died, whatever PID the host reuses. A local lock file
+        says nothing about another machine's process; runs of older stores have no lock:
+        their host and PID are checked.
+        """
+        if status != "running" or not owner:
+            return status
+        host, _, pid = owner.rpartition(":")
+        if lock and self.db.dialect != "sqlite":
+            held = self.db.is_held(lock)
+            return status if held is None else ("running" if held else "interrupted")
+        if host != socket.gethostname():
+            return status  # another machine's run: we cannot tell
+        if lock:
+            return "running" if self.db.is_held(lock) else "interrupted"
+        if not pid.isdigit():
+            return status
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except PermissionError:
+            return status
+        return status
 
 
-def _add_new_columns(db: sqlite3.Connection, statements: list[str]) -> None:
-    """Bring a store made by an older specops up to date: add columns that tables
-    gained since (``CREATE TABLE IF NOT EXISTS`` leaves existing tables alone).
-    New columns are always nullable, so adding them loses and changes nothing."""
-    for table, column, declared in _missing_columns(db, statements):
-        if table in _tables(db):
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
-
-
-def _missing_columns(db: sqlite3.Connection, statements: list[str]) -> list[tuple[str, str, str]]:
-    """``(table, column, declared type)`` of every column the schema has and ``db`` lacks
-    (all of a missing table's columns)."""
-    scratch = sqlite3.connect(":memory:")
-    try:
-        for statement in statements:
-            if statement.upper().startswith("CREATE TABLE"):
-                scratch.execute(statement)
-        missing = []
-        for table in _tables(scratch):
-            wanted = scratch.execute(f"PRAGMA table_info({table})").fetchall()
-            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            missing += [(table, row[1], row[2]) for row in wanted if row[1] not in present]
-        return missing
-    finally:
-        scratch.close()
-
-
-def _tables(db: sqlite3.Connection) -> list[str]:
-    rows = db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-    return [row[0] for row in rows if not row[0].startswith("sqlite_")]
-
-
-READ_ONLY_TOLERATED = {("runs", "lock")}
+READ_ONLY_TOLERATED = {("runs", "lock"), ("store_settings", "key"), ("store_settings", "value")}
 """Columns a read-only store may lack: the queries do without them (see ``_column``)."""
 
 
-def _refuse_old_schema(db: sqlite3.Connection, root: Path) -> None:
+def _refuse_old_schema(db: MetadataBackend, where: str) -> list[tuple[str, str]]:
     """A read-only store cannot be upgraded: refuse one that lacks more than we can do
-    without, rather than fail later on a missing table."""
+    without, rather than fail later on a missing table. Returns what it lacks."""
+    lacking = db.missing_columns(_schema_statements())
     missing = [
         f"{table}.{column}"
-        for table, column, _ in _missing_columns(db, _schema_statements())
+        for table, column in lacking
         if (table, column) not in READ_ONLY_TOLERATED
     ]
     if missing:
         raise StoreError(
-            f"the store at {root} was made by an older specops and is read-only, so it "
+            f"the store at {where} was made by an older specops and is read-only, so it "
             f"cannot be upgraded (it lacks {', '.join(missing[:5])}"
             f"{', ...' if len(missing) > 5 else ''}): open it once with write access "
             "(any specops command) to upgrade it"
         )
+    return lacking
 
 
 def _schema_statements() -> list[str]:
@@ -714,7 +839,7 @@ def _schema_statements() -> list[str]:
     return statements
 
 
-def _version(row: sqlite3.Row) -> ModelVersion:
+def _version(row: Row) -> ModelVersion:
     return ModelVersion(
         name=row["name"],
         version=int(row["version"]),
@@ -730,7 +855,7 @@ def _version(row: sqlite3.Row) -> ModelVersion:
 
 
 def _move_alias(
-    db: sqlite3.Connection, name: str, alias: str, version: int, *, actor: str, reason: str
+    db: MetadataBackend, name: str, alias: str, version: int, *, actor: str, reason: str
 ) -> AliasMove:
     """Move an alias and append its history row; the caller holds the transaction."""
     row = db.execute(
@@ -745,18 +870,21 @@ def _move_alias(
     ).fetchone()
     from_version = int(old[0]) if old else None
     at = now()
-    db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", (name, alias, version, at))
-    cursor = db.execute(
+    db.execute(
+        "INSERT INTO aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version,"
+        " updated_at = excluded.updated_at",
+        (name, alias, version, at),
+    )
+    row = db.execute(
         "INSERT INTO alias_history (name, alias, from_version, to_version, at, actor, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (name, alias, from_version, version, at, actor, reason),
-    )
-    return AliasMove(
-        int(cursor.lastrowid or 0), name, alias, from_version, version, at, actor, reason
-    )
+    ).fetchone()
+    return AliasMove(int(row[0]), name, alias, from_version, version, at, actor, reason)
 
 
-def _move(row: sqlite3.Row) -> AliasMove:
+def _move(row: Row) -> AliasMove:
     return AliasMove(
         id=int(row["id"]),
         name=row["name"],
@@ -769,49 +897,6 @@ def _move(row: sqlite3.Row) -> AliasMove:
     )
 
 
-def _live_status(status: str, owner: str | None, lock: str | None, root: Path) -> str:
-    """A run still marked running whose process is gone (killed, crashed) was interrupted.
-
-    A run's process holds its lock file (see :mod:`framework.store.liveness`) until it
-    records how it ended, so an unheld or missing lock means it died, whatever PID the
-    host reuses. Runs of older stores have no lock: their host and PID are checked.
-    """
-    if status != "running" or not owner:
-        return status
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return status  # another machine's run: we cannot tell
-    if lock:
-        return "running" if held(root / lock) else "interrupted"
-    if not pid.isdigit():
-        return status
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return "interrupted"
-    except PermissionError:
-        return status
-    return status
-
-
-def _run(row: sqlite3.Row, root: Path) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        spec_name=row["spec_name"],
-        spec_path=row["spec_path"],
-        spec_hash=row["spec_hash"],
-        spec=json.loads(row["spec_json"] or "{}"),
-        profile=row["profile"],
-        status=_live_status(row["status"], row["owner"], _column(row, "lock"), root),
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        data_hash=row["data_hash"],
-        lineage=json.loads(row["lineage_json"] or "{}"),
-        outputs=json.loads(row["outputs_json"] or "{}"),
-        trigger=row["trigger"],
-    )
-
-
-def _column(row: sqlite3.Row, name: str) -> Any:
+def _column(row: Row, name: str) -> Any:
     """A column that older stores opened read-only (so not upgraded) may lack."""
     return row[name] if name in row.keys() else None  # noqa: SIM118 (Row: in = values)

@@ -1,0 +1,178 @@
+"""Which store a command uses, and opening its two backends by URL scheme.
+
+Sources, highest first: ``--store URL|DIR`` > ``$SPECOPS_STORE`` > the spec's
+``store: {url, artifacts, params, path}`` > the default ``.specops`` directory
+(:mod:`framework.store.location`); ``--artifacts`` / ``$SPECOPS_ARTIFACTS`` likewise.
+
+A plain local store (a directory, or ``sqlite:``) opens without loading plugins, so
+the default costs nothing at startup; any other scheme is looked up among the
+loaded plugins' ``metadata_store`` / ``artifact_store`` kinds.
+
+Commands and plugins pass a store around as its local *workdir* (``ctx.store_root``,
+a Path). When the command's store is remote, :func:`use_address` records which
+address that workdir stands for in this process, so code that opens ``Store(root)``
+reaches the remote store, not a stray local one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from framework.errors import StoreError
+from framework.store.backends import ArtifactBackend, MetadataBackend, StoreAddress, url_scheme
+
+STORE_VARIABLE = "SPECOPS_STORE"
+ARTIFACTS_VARIABLE = "SPECOPS_ARTIFACTS"
+
+METADATA_KIND = "metadata_store"
+ARTIFACT_KIND = "artifact_store"
+
+EXTRAS: dict[str, str] = {"postgresql": "postgres", "postgres": "postgres", "s3": "s3"}
+"""The ``specops[...]`` extra that brings the backend of each built-in scheme."""
+
+LOCAL_METADATA = ("sqlite",)
+LOCAL_ARTIFACTS = ("file",)
+
+_addresses: dict[Path, StoreAddress] = {}
+"""Remote stores this process's command chose, by workdir (see the module docstring)."""
+
+
+def display_url(url: str) -> str:
+    """``url`` safe to print, log and store: passwords and credential params masked."""
+    from framework.redact import hide_credentials
+
+    return str(hide_credentials(url))
+
+
+def use_address(address: StoreAddress) -> None:
+    """Make ``Store(address.workdir)`` in this process open ``address``."""
+    key = address.workdir.absolute()
+    if address.is_local and Path(local_directory(address.metadata)).absolute() == key:
+        _addresses.pop(key, None)
+    else:
+        _addresses[key] = address
+
+
+def address_for(root: Path) -> StoreAddress:
+    """The address a workdir stands for: a remote store chosen by this command, or the
+    local store in that directory."""
+    found = _addresses.get(root.absolute())
+    if found is not None:
+        return found
+    artifacts = os.environ.get(ARTIFACTS_VARIABLE) or None
+    return StoreAddress(str(root), root, artifacts)
+
+
+def local_directory(metadata: str) -> Path:
+    """The ``.specops`` directory a local metadata address (path or ``sqlite:`` URL) names."""
+    from framework.store.sqlite_backend import sqlite_path
+
+    return sqlite_path(metadata)
+
+
+def command_address(
+    argument: str | None = None,
+    *,
+    artifacts: str | None = None,
+    spec_store: Mapping[str, Any] | None = None,
+    workdir: Path | None = None,
+) -> StoreAddress:
+    """The store a command uses: ``argument`` (``--store``) > ``$SPECOPS_STORE`` >
+    ``spec_store`` (a spec's resolved ``store:`` section) > the default.
+
+    ``workdir`` is the local directory the spec (or the working directory) implies:
+    a local store lives there unless told otherwise; a remote one keeps its scratch
+    files and caches there.
+    """
+    from framework.store.location import find_store_dir
+
+    spec_store = spec_store or {}
+    chosen = argument or os.environ.get(STORE_VARIABLE) or None
+    params: Mapping[str, Any] = {}
+    if chosen is None and isinstance(spec_store.get("url"), str):
+        chosen = spec_store["url"]
+    if chosen is None or spec_store.get("url") == chosen:
+        raw_params = spec_store.get("params")
+        params = raw_params if isinstance(raw_params, Mapping) else {}
+    default = workdir if workdir is not None else find_store_dir()
+    artifacts = (
+        artifacts
+        or os.environ.get(ARTIFACTS_VARIABLE)
+        or (spec_store.get("artifacts") if isinstance(spec_store.get("artifacts"), str) else None)
+        or None
+    )
+    if chosen is None:
+        return StoreAddress(str(default), default, artifacts, params)
+    scheme = url_scheme(chosen)
+    if scheme is None or scheme in LOCAL_METADATA:
+        directory = local_directory(chosen)
+        return StoreAddress(str(directory), directory, artifacts, params)
+    return StoreAddress(chosen, default, artifacts, params)
+
+
+# opening --------------------------------------------------------------------
+
+
+def open_metadata(address: StoreAddress, *, write: bool) -> MetadataBackend:
+    """The metadata backend of ``address``: SQLite directly, others through plugins."""
+    if address.is_local:
+        from framework.store.sqlite_backend import SQLiteMetadata
+
+        return SQLiteMetadata(local_directory(address.metadata), write=write)
+    factory = _factory(METADATA_KIND, address.scheme, address.metadata)
+    return factory(address.metadata, address.params, address.workdir, read_only=not write)
+
+
+def open_artifacts(url: str, address: StoreAddress) -> ArtifactBackend:
+    """The artifact backend at ``url``: a folder directly, others through plugins."""
+    scheme = url_scheme(url)
+    if scheme is None or scheme in LOCAL_ARTIFACTS:
+        from framework.store.artifacts import ArtifactStore
+
+        return ArtifactStore(file_path(url))
+    factory = _factory(ARTIFACT_KIND, scheme, url)
+    return factory(url, address.params, address.workdir, read_only=False)
+
+
+def file_path(url: str) -> Path:
+    """The folder a ``file:`` URL (or a plain path) names, absolute."""
+    for prefix in ("file://", "file:"):
+        if url.lower().startswith(prefix):
+            url = url[len(prefix) :]
+            break
+    return Path(url).expanduser().absolute()
+
+
+def normalized_artifacts(url: str) -> str:
+    """How an artifacts location is recorded and compared: a folder as its absolute
+    path, anything else as its display URL without a trailing slash."""
+    scheme = url_scheme(url)
+    if scheme is None or scheme in LOCAL_ARTIFACTS:
+        return str(file_path(url))
+    return display_url(url).rstrip("/")
+
+
+def _factory(kind: str, scheme: str, url: str) -> Any:
+    """The registered factory of ``kind`` for ``scheme``, or exit 2 naming what to install."""
+    from framework.plugins import get_plugins
+
+    registry = get_plugins().registry
+    entry = registry.find(kind, scheme)
+    if entry is not None:
+        return entry.factory
+    installed = ", ".join(registry.types(kind)) or "none"
+    extra = EXTRAS.get(scheme)
+    install = (
+        f"install it with: pip install 'specops[{extra}]'"
+        if extra
+        else "install a plugin that registers it"
+    )
+    broken = [b for b in registry.broken if (kind, scheme) in b.provides]
+    why = f" (plugin '{broken[0].name}' failed to load: {broken[0].error})" if broken else ""
+    raise StoreError(
+        f"no {kind.replace('_', ' ')} backend for '{scheme}://' ({display_url(url)}){why}; "
+        f"installed: {installed}; {install}"
+    )
