@@ -57,7 +57,7 @@ def postgres_bin() -> Path | None:
         return Path(override)
     found = shutil.which("pg_ctl")
     if found and shutil.which("initdb"):
-        return Path(found).parent
+        return Path(found).resolve().parent  # /usr/local/bin/pg_ctl may be a symlink
     versions = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
         key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
