@@ -55,6 +55,8 @@ KINDS: tuple[str, ...] = (
     "deploy",
     "drift_test",
     "execution",
+    "metadata_store",
+    "artifact_store",
 )
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 

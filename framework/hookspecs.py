@@ -110,6 +110,22 @@ def specops_register_executors(register: Register) -> None:
     data-heavy work happens (``local``, ``dask``); protocol in :mod:`framework.execution`."""
 
 
+@hookspec
+def specops_register_metadata_stores(register: Register) -> None:
+    """Register metadata store backends (kind ``metadata_store``), named by the URL scheme
+    of ``store.url`` / ``--store`` (``sqlite``, ``postgresql``). The factory is called as
+    ``factory(url, params, workdir, *, read_only=...)`` and returns a
+    :class:`framework.store.backends.MetadataBackend`."""
+
+
+@hookspec
+def specops_register_artifact_stores(register: Register) -> None:
+    """Register artifact store backends (kind ``artifact_store``), named by the URL scheme
+    of ``store.artifacts`` / ``--artifacts`` (``file``, ``s3``). The factory is called as
+    ``factory(url, params, workdir, *, read_only=...)`` and returns a
+    :class:`framework.store.backends.ArtifactBackend`."""
+
+
 # -------------------------------------------------------------------------
 # Resolution: an escape hatch for claiming steps by predicate
 # -------------------------------------------------------------------------

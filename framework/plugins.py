@@ -65,6 +65,8 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "deploy": "specops_register_deploy_targets",
     "drift_test": "specops_register_drift_tests",
     "execution": "specops_register_executors",
+    "metadata_store": "specops_register_metadata_stores",
+    "artifact_store": "specops_register_artifact_stores",
 }
 
 
