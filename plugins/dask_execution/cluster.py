@@ -365,6 +365,7 @@ def _started_cluster(
             _wait_for_workers(client, workers, settings.timeout, "the LocalCluster")
             yield client
         finally:
+            _exit_quickly(client)
             _close(client)
     finally:
         cluster.close()
@@ -439,6 +440,42 @@ def _quiet_stdout() -> Any:
             os.close(devnull)
 
     return QuietStdout()
+
+
+def _exit_quickly(client: Client) -> None:
+    """Let this run's LocalCluster workers end without Python's interpreter teardown.
+
+    A closing worker process otherwise frees, one object at a time, everything it held
+    (the table, the split, LightGBM's copies) and runs every module's finalizers: 1.3 s
+    of a 200k-row run's wall time, spent after the run is over, growing with the data.
+    Registered only at the very end, on a cluster specops started and is closing (its
+    spill folder is removed with the cluster, its results are in the store): the
+    plugin's teardown, the first thing a closing worker runs, flushes the worker's
+    output and leaves with ``os._exit``. A worker that cannot be reached any more is
+    left to the ordinary close."""
+    try:
+        client.register_plugin(_quick_exit(), name="specops-quick-exit")
+    except Exception:  # a cluster already failing: its normal close says why
+        return
+
+
+def _quick_exit() -> Any:
+    from distributed import WorkerPlugin
+
+    class QuickExit(WorkerPlugin):
+        idempotent = True
+
+        def teardown(self, worker: Any) -> None:
+            import contextlib
+            import os
+            import sys
+
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(0)
+
+    return QuickExit()
 
 
 def _started_line(cluster: Any, workers: int, threads: int, dashboard: str | None) -> str:
