@@ -780,8 +780,9 @@ class Store(MonitoringRecords):
             return status
         host, _, pid = owner.rpartition(":")
         if lock and self.db.dialect != "sqlite":
-            held = self.db.is_held(lock)
-            return status if held is None else ("running" if held else "interrupted")
+            held = self.db.is_held(lock)  # a server's lock: answers for every machine
+            if held is not None:
+                return "running" if held else "interrupted"
         if host != socket.gethostname():
             return status  # another machine's run: we cannot tell
         if lock:
