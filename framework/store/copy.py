@@ -1,0 +1,498 @@
+"""``specops store copy SRC DST``: move a whole store (rows and blobs) to another one.
+
+The order is what keeps the destination consistent whenever the copy stops:
+
+1. SRC's rows are read in one snapshot, with every blob they name;
+2. each of those blobs is copied first, read verified from SRC (a damaged or missing
+   blob stops the copy before any row is written) and stored in DST (a blob already
+   there is not sent again);
+3. then every row, table by table, in **one** DST write transaction: a copy killed
+   before the commit leaves DST's rows as they were, and the blobs it already sent are
+   unreferenced (``store gc`` collects them). Inside the transaction every blob a new
+   row names is checked again (a concurrent ``store gc`` may not take it away).
+
+Idempotent: a row already in DST (same key, same values) is skipped, so a second copy
+copies nothing and says so. A row DST holds under the same key with other values is a
+conflict (a model version number taken by a different version, a run id with another
+spec): the copy is refused naming each one, and nothing is written. A NULL column DST
+has where SRC has a value (a dataset whose snapshot SRC kept since) is filled in.
+
+Rows whose meaning is local to a store are translated, the same way every time: a run's
+liveness ``lock`` (a file or lock key of SRC) is not copied, and a run SRC's liveness
+check finds dead while marked running is copied as ``interrupted``. A run still running
+in SRC refuses the copy (copy again once it has ended). Ids made by the database (the
+alias history, the prediction log) are not copied: rows are matched by what they say
+(an alias's moves in order, a log segment by model and opening time, a log entry by
+time, rows and content), and DST gives them new ids. ``store_settings`` (where a
+store's blobs are) is not copied: DST keeps its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from framework.errors import StoreError
+from framework.store.backends import MetadataBackend
+from framework.store.store import BlobReference, Store
+
+KEYED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("runs", ("id",)),
+    ("steps", ("run_id", "position")),
+    ("params", ("run_id", "key")),
+    ("metrics", ("run_id", "name")),
+    ("datasets", ("hash",)),
+    ("model_versions", ("name", "version")),
+    ("monitor_runs", ("id",)),
+    ("monitor_columns", ("monitor_id", "column_name")),
+)
+"""Tables whose rows are keyed by what they are, in an order where a row's references
+come before it; then ``alias_history`` and ``aliases``, then the prediction log."""
+
+NOT_COPIED: dict[str, frozenset[str]] = {"runs": frozenset({"lock"})}
+"""Columns meaningful only in the store that wrote them."""
+
+DST_KEEPS: dict[str, frozenset[str]] = {
+    "datasets": frozenset({"first_seen", "blob", "parts_json"}),
+}
+"""Columns where DST's own value stands when both stores have one: when each store
+first saw a dataset, and which snapshot of the same rows it kept (both hold the same
+rows: the key is their hash)."""
+
+HISTORY_FIELDS = ("from_version", "to_version", "at", "actor", "reason")
+SEGMENT_FIELDS = ("model", "opened_at")
+LOG_FIELDS = ("model", "version", "at", "rows", "inputs", "outputs")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CopyReport:
+    """What a copy did: blobs sent and already there, rows written per table."""
+
+    source: str
+    destination: str
+    blobs_copied: int = 0
+    blobs_present: int = 0
+    bytes_copied: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows inserted per table (a filled-in NULL counts as one)."""
+    rows_present: dict[str, int] = field(default_factory=dict)
+    """Rows DST already held, per table."""
+
+    @property
+    def copied_nothing(self) -> bool:
+        return self.blobs_copied == 0 and not any(self.rows.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "copied_nothing": self.copied_nothing,
+            "blobs": {
+                "copied": self.blobs_copied,
+                "already_there": self.blobs_present,
+                "bytes_copied": self.bytes_copied,
+            },
+            "rows": {
+                table: {"copied": self.rows.get(table, 0), "already_there": present}
+                for table, present in self.rows_present.items()
+            },
+        }
+
+
+@dataclass
+class _Plan:
+    """The writes of one table: rows to insert, NULLs to fill, conflicts found."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    fills: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    present: int = 0
+
+
+def copy_store(
+    source: Store, destination: Store, *, progress: Progress | None = None
+) -> CopyReport:
+    """Copy every row and every blob a row names from ``source`` into ``destination``."""
+    say = progress or (lambda _: None)
+    if _same_store(source, destination):
+        raise StoreError(f"SRC and DST are the same store ({source.display_url}): nothing to copy")
+    report = CopyReport(source.display_url, destination.display_url)
+    with source.db.snapshot():
+        running = [run.id for run in source.runs() if run.status == "running"]
+        if running:
+            raise StoreError(
+                f"run {running[0]}{f' (and {len(running) - 1} more)' if len(running) > 1 else ''}"
+                f" is still running in {source.display_url}: copy the store once it has "
+                "ended (a run of another machine still marked running counts too: "
+                "`specops runs list --store SRC` shows them)"
+            )
+        statuses = {run.id: run.status for run in source.runs()}
+        tables = {table: _rows(source.db, table) for table, _ in KEYED_TABLES}
+        tables["alias_history"] = _rows(source.db, "alias_history", order="id")
+        tables["aliases"] = _rows(source.db, "aliases")
+        tables["prediction_log_segments"] = _rows(source.db, "prediction_log_segments", "id")
+        tables["prediction_log"] = _rows(source.db, "prediction_log", order="id")
+        references = source.blob_references()
+    for run in tables["runs"]:
+        run["status"] = statuses.get(run["id"], run["status"])  # dead "running": interrupted
+        run.pop("lock", None)
+
+    _copy_blobs(source, destination, references, report, say)
+
+    say("writing rows")
+    with destination.transaction() as db:
+        conflicts: list[str] = []
+        plans = {
+            table: _plan_keyed(db, table, key, tables[table], conflicts)
+            for table, key in KEYED_TABLES
+        }
+        history = _plan_aliases(db, tables["alias_history"], tables["aliases"], conflicts)
+        if conflicts:
+            shown = "\n  ".join(conflicts[:20])
+            more = f"\n  ... and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+            raise StoreError(
+                f"cannot copy {source.display_url} (SRC) into {destination.display_url} "
+                f"(DST): rows DST already holds differ from SRC's, so nothing was copied:"
+                f"\n  {shown}{more}"
+            )
+        _recheck_blobs(source, destination, references, report)
+        for table, _ in KEYED_TABLES:
+            _write_keyed(db, table, plans[table], report)
+        _write_aliases(db, history, report)
+        _copy_prediction_log(
+            db, tables["prediction_log_segments"], tables["prediction_log"], report
+        )
+    return report
+
+
+def _same_store(source: Store, destination: Store) -> bool:
+    if source.address.is_local and destination.address.is_local:
+        return source.root.resolve() == destination.root.resolve()
+    return source.display_url == destination.display_url
+
+
+def _rows(db: MetadataBackend, table: str, order: str | None = None) -> list[dict[str, Any]]:
+    """Every row of ``table`` as a dict of plain values (bytes, not memoryviews)."""
+    sql = f"SELECT * FROM {table}" + (f" ORDER BY {order}" if order else "")
+    return [_as_dict(row) for row in db.execute(sql)]
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    names = row.keys()  # a sqlite3.Row iterates over its values, not its names
+    return {name: _plain(row[name]) for name in names}
+
+
+def _plain(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview | bytearray) else value
+
+
+# blobs ---------------------------------------------------------------------------
+
+
+def _copy_blobs(
+    source: Store,
+    destination: Store,
+    references: Sequence[BlobReference],
+    report: CopyReport,
+    say: Progress,
+) -> None:
+    """Each blob a SRC row names, read verified from SRC, stored in DST if absent."""
+    labels = _labels(references)
+    say(f"copying {len(labels)} blob(s) to {destination.artifacts.display_url}")
+    for digest, label in labels.items():
+        if destination.artifacts.exists(digest):
+            report.blobs_present += 1
+            continue
+        _send(source, destination, digest, label, report)
+
+
+def _send(source: Store, destination: Store, digest: str, label: str, report: CopyReport) -> None:
+    local = source.artifacts.verified(digest, label)
+    stored = destination.artifacts.put_file(local)
+    if stored != digest:  # the bytes changed between SRC's check and DST's hash
+        raise StoreError(
+            f"copying {label}: {local} changed while it was copied "
+            f"(sha256 {stored[:12]}..., expected {digest[:12]}...); run the copy again"
+        )
+    report.blobs_copied += 1
+    report.bytes_copied += local.stat().st_size
+
+
+def _recheck_blobs(
+    source: Store, destination: Store, references: Sequence[BlobReference], report: CopyReport
+) -> None:
+    """Under DST's write lock (which ``store gc`` takes to delete), every blob the rows
+    name is still there: one collected meanwhile is sent again before any row names it."""
+    for digest, label in _labels(references).items():
+        if not destination.artifacts.exists(digest):
+            _send(source, destination, digest, label, report)
+
+
+def _labels(references: Iterable[BlobReference]) -> dict[str, str]:
+    """Each named blob once, with a label saying whose it is (for error messages)."""
+    labels: dict[str, str] = {}
+    for ref in references:
+        labels.setdefault(ref.digest, f"{ref.item} of {ref.owner}")
+    return labels
+
+
+# rows with a natural key ---------------------------------------------------------
+
+
+def _plan_keyed(
+    db: MetadataBackend,
+    table: str,
+    key: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    conflicts: list[str],
+) -> _Plan:
+    """Compare SRC's rows with DST's of the same key: insert, skip, fill or conflict."""
+    plan = _Plan()
+    if not rows:
+        return plan
+    ignored = NOT_COPIED.get(table, frozenset())
+    existing = {tuple(row[k] for k in key): row for row in _rows(db, table)}
+    for row in rows:
+        theirs = existing.get(tuple(row[k] for k in key))
+        if theirs is None:
+            plan.inserts.append({k: v for k, v in row.items() if k not in ignored})
+            continue
+        keeps = DST_KEEPS.get(table, frozenset())
+        differ = [
+            column
+            for column, value in row.items()
+            if column not in ignored
+            and column not in keeps
+            and value is not None
+            and theirs.get(column) is not None
+            and not _same(value, theirs[column])
+        ]
+        if differ:
+            conflicts.append(_conflict(table, key, row, theirs, differ))
+            continue
+        missing = {
+            column: value
+            for column, value in row.items()
+            if column not in ignored and value is not None and theirs.get(column) is None
+        }
+        if missing:
+            plan.fills.append(({k: row[k] for k in key}, missing))
+        else:
+            plan.present += 1
+    return plan
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def _conflict(
+    table: str,
+    key: tuple[str, ...],
+    ours: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    differ: list[str],
+) -> str:
+    """One line saying which row clashes and how, in the words of the registry."""
+    if table == "model_versions":
+        return (
+            f"model version {ours['name']}/{ours['version']} is taken in DST by a different "
+            f"version (made by run {theirs['run_id']}, in SRC by run {ours['run_id']})"
+        )
+    if table == "runs":
+        return f"run {ours['id']} differs in DST ({', '.join(differ)})"
+    name = ", ".join(f"{k}={ours[k]}" for k in key)
+    column = differ[0]
+    return (
+        f"{table} row ({name}): {column} is {_short(theirs[column])} in DST, "
+        f"{_short(ours[column])} in SRC"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _write_keyed(db: MetadataBackend, table: str, plan: _Plan, report: CopyReport) -> None:
+    for row in plan.inserts:
+        columns = list(row)
+        db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING",
+            [row[c] for c in columns],
+        )
+    for key, values in plan.fills:
+        sets = ", ".join(f"{c} = ?" for c in values)
+        where = " AND ".join(f"{c} = ?" for c in key)
+        db.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*values.values(), *key.values()])
+    report.rows[table] = len(plan.inserts) + len(plan.fills)
+    report.rows_present[table] = plan.present
+
+
+# aliases -------------------------------------------------------------------------
+
+
+@dataclass
+class _AliasPlan:
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    present_moves: int = 0
+    present_aliases: int = 0
+
+
+def _plan_aliases(
+    db: MetadataBackend,
+    history: list[dict[str, Any]],
+    aliases: list[dict[str, Any]],
+    conflicts: list[str],
+) -> _AliasPlan:
+    """Per alias: DST's moves must be the first of SRC's (then the rest are appended and
+    the alias set as in SRC), or SRC's the first of DST's (DST moved on: nothing to do).
+    Histories that part ways are a conflict."""
+    plan = _AliasPlan()
+    theirs_history: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in _rows(db, "alias_history", order="id"):
+        theirs_history.setdefault((row["name"], row["alias"]), []).append(_move(row))
+    theirs_alias = {(r["name"], r["alias"]): r for r in _rows(db, "aliases")}
+    ours_history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in history:
+        ours_history.setdefault((row["name"], row["alias"]), []).append(row)
+    ours_alias = {(r["name"], r["alias"]): r for r in aliases}
+
+    for pair in sorted(ours_history.keys() | ours_alias.keys()):
+        ours = ours_history.get(pair, [])
+        theirs = theirs_history.get(pair, [])
+        ours_moves = [_move(row) for row in ours]
+        where = f"alias {pair[0]}@{pair[1]}"
+        if ours_moves[: len(theirs)] == theirs:
+            plan.present_moves += len(theirs)
+            plan.moves += ours[len(theirs) :]
+            alias = ours_alias.get(pair)
+            current = theirs_alias.get(pair)
+            if alias is None:
+                continue
+            if current is None or len(ours) > len(theirs):
+                plan.aliases.append(alias)
+            elif current["version"] == alias["version"]:
+                plan.present_aliases += 1
+            else:
+                conflicts.append(
+                    f"{where} is at version {current['version']} in DST, "
+                    f"{alias['version']} in SRC, with the same history"
+                )
+        elif theirs[: len(ours_moves)] == ours_moves:
+            plan.present_moves += len(ours_moves)  # DST moved on since: it is ahead
+            plan.present_aliases += int(pair in ours_alias)
+        else:
+            at = next(i for i, (a, b) in enumerate(zip(ours_moves, theirs, strict=False)) if a != b)
+            conflicts.append(
+                f"{where}: its history in DST parts from SRC's at move {at + 1} "
+                f"(DST: to version {theirs[at][1]} at {theirs[at][2]} by {theirs[at][3]}; "
+                f"SRC: to version {ours_moves[at][1]} at {ours_moves[at][2]} by "
+                f"{ours_moves[at][3]})"
+            )
+    return plan
+
+
+def _move(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[f] for f in HISTORY_FIELDS)
+
+
+def _write_aliases(db: MetadataBackend, plan: _AliasPlan, report: CopyReport) -> None:
+    columns = ("name", "alias", *HISTORY_FIELDS)
+    for move in plan.moves:
+        db.execute(
+            f"INSERT INTO alias_history ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' for _ in columns)})",
+            [move[c] for c in columns],
+        )
+    for alias in plan.aliases:
+        db.execute(
+            "INSERT INTO aliases (name, alias, version, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version,"
+            " updated_at = excluded.updated_at",
+            (alias["name"], alias["alias"], alias["version"], alias["updated_at"]),
+        )
+    report.rows["alias_history"] = len(plan.moves)
+    report.rows_present["alias_history"] = plan.present_moves
+    report.rows["aliases"] = len(plan.aliases)
+    report.rows_present["aliases"] = plan.present_aliases
+
+
+# the prediction log ---------------------------------------------------------------
+
+
+def _copy_prediction_log(
+    db: MetadataBackend,
+    segments: list[dict[str, Any]],
+    entries: list[dict[str, Any]],
+    report: CopyReport,
+) -> None:
+    """Segments matched by (model, opened_at), entries by what they hold; new ones get
+    DST's ids, and a segment's counters cover the entries it then holds."""
+    report.rows["prediction_log"] = report.rows["prediction_log_segments"] = 0
+    report.rows_present["prediction_log"] = report.rows_present["prediction_log_segments"] = 0
+    if not segments:
+        return
+    theirs = {
+        tuple(row[f] for f in SEGMENT_FIELDS): row for row in _rows(db, "prediction_log_segments")
+    }
+    by_segment: dict[Any, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_segment.setdefault(entry["segment"], []).append(entry)
+    for segment in segments:
+        mine = by_segment.get(segment["id"], [])
+        match = theirs.get(tuple(segment[f] for f in SEGMENT_FIELDS))
+        if match is None:
+            created = db.execute(
+                "INSERT INTO prediction_log_segments (model, opened_at, rows, bytes)"
+                " VALUES (?, ?, 0, 0) RETURNING id",
+                (segment["model"], segment["opened_at"]),
+            ).fetchone()
+            target, rows, size, known = created[0], 0, 0, set()
+            report.rows["prediction_log_segments"] += 1
+        else:
+            target, rows, size = match["id"], int(match["rows"]), int(match["bytes"])
+            known = {_entry_key(e) for e in _segment_entries(db, target)}
+            report.rows_present["prediction_log_segments"] += 1
+        added = 0
+        for entry in mine:
+            if _entry_key(entry) in known:
+                report.rows_present["prediction_log"] += 1
+                continue
+            db.execute(
+                "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (target, *(entry[f] for f in LOG_FIELDS)),
+            )
+            rows += int(entry["rows"])
+            size += len(entry["inputs"]) + len(entry["outputs"])
+            added += 1
+        if added or match is None:
+            db.execute(
+                "UPDATE prediction_log_segments SET rows = ?, bytes = ? WHERE id = ?",
+                (rows, size, target),
+            )
+        report.rows["prediction_log"] += added
+
+
+def _segment_entries(db: MetadataBackend, segment: Any) -> list[dict[str, Any]]:
+    return [
+        _as_dict(row)
+        for row in db.execute("SELECT * FROM prediction_log WHERE segment = ?", (segment,))
+    ]
+
+
+def _entry_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a log entry is: its time, rows, version and a hash of what it held."""
+    digest = hashlib.sha256(bytes(entry["inputs"]) + b"\0" + bytes(entry["outputs"]))
+    return (entry["model"], entry["version"], float(entry["at"]), entry["rows"], digest.digest())
