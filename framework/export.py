@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,10 +55,13 @@ def replace_directory(
     new one, never half of one; if ``write`` fails, ``target`` is left as it was and
     the staging directory is removed. Nothing but the staging directory and the old,
     marked ``target`` is ever deleted. ``actor`` names who is refused
-    (:data:`framework.ownership.DEPLOY`, the default, or ``PREDICT``).
+    (:data:`framework.ownership.DEPLOY`, the default, or ``PREDICT``). A staging
+    directory left by a writer that was killed is removed by the next write of
+    ``target`` (:mod:`framework.partial_output`).
     """
     from framework.errors import UserError
     from framework.ownership import DEPLOY, replace_refusal, write_marker
+    from framework.partial_output import staging_directory
 
     run_id = (owner or {}).get("run_id")
     actor = actor or DEPLOY
@@ -67,8 +69,8 @@ def replace_directory(
     if refusal:
         raise UserError(refusal)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-new-"))
-    try:
+    # locked while this process lives: one killed mid-write is swept by the next write
+    with staging_directory(target) as (staging, retired):
         write(staging)
         write_marker(staging, owner or {})
         refusal = replace_refusal(target, run_id, actor=actor)  # changed while we wrote?
@@ -76,8 +78,6 @@ def replace_directory(
             raise UserError(refusal)
         if target.exists():
             # a fresh name of our own: a user's file called ".NAME-old" is never touched
-            retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
-            os.rmdir(retired)
             os.replace(target, retired)
             try:
                 os.replace(staging, target)
@@ -87,5 +87,3 @@ def replace_directory(
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

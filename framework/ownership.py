@@ -198,7 +198,9 @@ def deploy_path_findings(target: Path, ctx: StepContext, key: str = "path") -> l
     from framework.components import Finding
 
     hint = "choose a new or empty directory; paths are relative to the spec file"
-    refusal = _length_refusal(target, len(".-new-") + 8) or protected_refusal(target, ctx)
+    from framework.partial_output import STAGING_ADDED
+
+    refusal = _length_refusal(target, STAGING_ADDED) or protected_refusal(target, ctx)
     if refusal:
         return [Finding(refusal, key=key, hint=hint)]
     for place in target.parents:
