@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from framework import Register, StoreError, UserError, hookimpl
-from framework.store.backends import BlobInfo
+from framework.store import BlobInfo
 
 CHUNK = 1 << 20
 MULTIPART_THRESHOLD = 64 << 20

@@ -2,7 +2,6 @@
 127.0.0.1): blobs go in checked, come out verified, and every failure is one line that
 names the bucket and the endpoint and never a credential."""
 
-# ruff: noqa: F811  (the fixtures imported from tests.team.s3_server are arguments)
 from __future__ import annotations
 
 import base64
@@ -16,15 +15,7 @@ import pytest
 
 from framework.errors import StoreError, UserError
 from plugins.store_s3 import S3Artifacts, open_s3, parse_url
-from tests.team.s3_server import (  # noqa: F401  (fixtures)
-    SECRET_KEY,
-    S3Prefix,
-    S3Server,
-    free_port,
-    moto_process,
-    s3_prefix,
-    s3_server,
-)
+from tests.team.s3_server import SECRET_KEY, S3Prefix, S3Server, free_port, moto_process
 
 pytest.importorskip("boto3", reason="the s3 extra is not installed")
 
