@@ -380,7 +380,7 @@ def ensure_stored(store: Store, entry: dict[str, Any], data: bytes) -> None:
     """After the version row is committed (``gc`` now keeps the blob): put it back if a
     ``gc`` running between :func:`record` and the commit removed it (a content rule
     has no blob)."""
-    if "blob" in entry and not store.artifacts.path_of(entry["blob"]).is_file():
+    if "blob" in entry and not store.artifacts.exists(entry["blob"]):
         store.artifacts.put_written(lambda path: path.write_bytes(data))
 
 

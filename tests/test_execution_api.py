@@ -18,7 +18,7 @@ import framework
 import framework.execution
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-PUBLIC_MODULES = {"framework", "framework.execution"}
+PUBLIC_MODULES = {"framework", "framework.execution", "framework.store"}
 
 KNOWN_INTERNAL_IMPORTS: dict[str, set[str]] = {
     # TODO: the non-executor plugins below predate this test. serving.py and

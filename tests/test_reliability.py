@@ -71,7 +71,7 @@ class Dying:
 
     def execute(self, sql, *args):
         cursor = self.db.execute(sql, *args)
-        if sql.startswith("INSERT OR REPLACE INTO aliases"):
+        if sql.startswith("INSERT INTO aliases"):
             os.kill(os.getpid(), signal.SIGKILL)
         return cursor
 
