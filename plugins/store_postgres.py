@@ -44,7 +44,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 from framework import StoreError, hookimpl
 from framework.redact import redact_parameters
-from framework.store.backends import Liveness
+from framework.store import Liveness
 from plugins.store_postgres_sql import Schema, placeholders, translate_schema
 
 SPECOPS_HOOK_API = "1"
