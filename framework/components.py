@@ -368,9 +368,19 @@ class Release:
     ``(predictions, ignored_columns)``; use it to smoke-test a version before publishing
     it, or pass it to :func:`framework.score_file`."""
     store_root: Path | None = None
-    """The store the version was registered in."""
+    """The store the version was registered in (its local working directory when the
+    store is shared: see ``store_url``)."""
     extras: dict[str, Any] = field(default_factory=dict)
     """Reserved for future use; the engine passes it empty."""
+    spec_document: Mapping[str, Any] | None = None
+    """The effective spec as the run stored it (``${env:...}`` values still placeholders),
+    safe to write into a build context: a container that runs ``specops monitor`` needs it."""
+    spec_path: Path | None = None
+    """The spec file the run was started from."""
+    store_url: str | None = None
+    """The shared store's metadata URL, safe to show (no password), when the run's store is
+    not a local directory; None for a local store. A deploy target that starts servers
+    elsewhere points them at it (credentials come from the environment there)."""
 
 
 @dataclass(frozen=True)
