@@ -258,11 +258,13 @@ class PostgresMetadata:
                 finally:
                     self._depth -= 1
                 return
-            self.execute("BEGIN")
             self._depth = 1
             try:
-                self.execute(f"SET LOCAL lock_timeout = '{self._lock_timeout}s'")
-                self.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                # one round trip (a constant key and a number: nothing to quote)
+                self.execute(
+                    f"BEGIN; SET LOCAL lock_timeout = '{self._lock_timeout}s'; "
+                    f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                )
                 yield self
             except BaseException:
                 self._depth = 0
