@@ -287,3 +287,50 @@ def test_copying_a_store_into_itself_is_refused(
     code, _, err = copy(source, source)
     assert code == 2
     assert "SRC and DST are the same store" in err
+
+
+def test_local_to_postgres_and_s3_and_back(
+    source: Path,
+    tmp_path: Path,
+    postgres_db: Any,
+    s3_prefix: Any,
+    copy: Callable[..., CopyResult],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.team.postgres_server import PASSWORD
+
+    pytest.importorskip("boto3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_prefix.endpoint)
+    shared = postgres_db.url
+
+    code, out, err = copy(source, shared, "--artifacts", s3_prefix.url)
+    assert code == 0, err
+    blobs = {p.parent.name + p.name for p in (source / "artifacts").rglob("*/*")}
+    assert out.startswith(f"copied {len(blobs)} blob(s)"), out
+    assert f"to {postgres_db.display_url}" in out
+    assert PASSWORD not in out + err
+    assert {s3_prefix.key(d) for d in blobs} == set(s3_prefix.keys())
+    verified = cli("store", "verify", "--store", shared, "--json")
+    assert verified.code == 0, verified.out
+    assert json.loads(verified.out)["checked"]["versions"] == 3
+    for args in (["models", "list"], ["runs", "list", "--limit", "0"]):
+        ours = cli(*args, "--store", source, "--json")
+        theirs = cli(*args, "--store", shared, "--json")
+        assert _without_paths(json.loads(theirs.out), "") == _without_paths(
+            json.loads(ours.out), ""
+        )
+
+    code, out, _ = copy(source, shared, "--json")  # the artifacts URL is recorded in DST
+    assert code == 0
+    assert json.loads(out)["copied_nothing"] is True
+
+    back = tmp_path / "back" / ".specops"  # and home again: the same registry
+    code, out, err = copy(shared, back)
+    assert code == 0, err
+    assert cli("store", "verify", "--store", back).code == 0
+    assert view(cli, back) == view(cli, source)
+    assert aliases_and_history(back)[0] == aliases_and_history(source)[0]
+    assert [r[1:] for r in aliases_and_history(back)[1]] == [
+        r[1:] for r in aliases_and_history(source)[1]
+    ]
