@@ -334,3 +334,54 @@ def test_local_to_postgres_and_s3_and_back(
     assert [r[1:] for r in aliases_and_history(back)[1]] == [
         r[1:] for r in aliases_and_history(source)[1]
     ]
+
+
+def _log(store: Path, start: int, count: int) -> None:
+    """``count`` answered requests of 40 rows each, logged in segments of 100 rows."""
+    from framework.prediction_log import LogEntry, LogLimits, append_batch
+
+    entries = [
+        LogEntry(
+            model="bc",
+            version=3,
+            at=1_700_000_000.0 + i,
+            rows=40,
+            inputs={"mean radius": [float(i)] * 40},
+            outputs={"prediction": [i % 2] * 40},
+        )
+        for i in range(start, start + count)
+    ]
+    append_batch(store, entries, LogLimits(max_rows=10_000, segments=100))
+
+
+def _log_view(store: Path) -> tuple[list[tuple], list[tuple]]:
+    segments = store_rows(
+        store, "SELECT model, opened_at, rows, bytes FROM prediction_log_segments ORDER BY id"
+    )
+    entries = store_rows(
+        store, "SELECT model, version, at, rows, inputs, outputs FROM prediction_log ORDER BY id"
+    )
+    return segments, entries
+
+
+def test_the_prediction_log_is_copied_once_and_then_only_what_is_new(
+    source: Path, tmp_path: Path, copy: Callable[..., CopyResult]
+) -> None:
+    _log(source, 0, 5)  # segments of 3, 2 entries (100-row segments)
+    destination = tmp_path / "dst"
+    code, out, _ = copy(source, destination, "--json")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    assert rows["prediction_log_segments"] == {"copied": 2, "already_there": 0}
+    assert rows["prediction_log"] == {"copied": 5, "already_there": 0}
+    assert _log_view(destination) == _log_view(source)
+
+    code, out, _ = copy(source, destination, "--json")
+    assert json.loads(out)["copied_nothing"] is True
+
+    _log(source, 5, 2)  # fills the open segment, opens a new one
+    code, out, _ = copy(source, destination, "--json")
+    rows = json.loads(out)["rows"]
+    assert rows["prediction_log"] == {"copied": 2, "already_there": 5}
+    assert rows["prediction_log_segments"] == {"copied": 1, "already_there": 2}
+    assert _log_view(destination) == _log_view(source)
