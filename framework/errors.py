@@ -136,3 +136,41 @@ class PluginFault(Exception):
             "hook": self.hook,
             "error": self.error,
         }
+
+
+class OutOfMemory(DataError):
+    """The data, or what a step makes of it, did not fit in this process's memory: a
+    table too big for the local executor is bad input to fix by running elsewhere,
+    not a bug (exit 2). Made from a MemoryError by :func:`out_of_memory`."""
+
+
+SCALING_DOC = "docs/scaling.md"
+"""Where running on Dask workers is explained (named in :func:`out_of_memory`'s hint)."""
+
+
+def out_of_memory(
+    error: BaseException, *, step: str = "", command: str = "", on_cluster: bool = False
+) -> OutOfMemory:
+    """What to tell a user whose ``command`` ran out of memory (``error``, a
+    MemoryError) in ``step``: what did not fit, where, and how to run it where it fits:
+    ``execution: {type: dask}`` for the lifecycle, ``--execution dask`` for batch
+    commands; more worker memory when it already ran on a cluster (``on_cluster``)."""
+    detail = str(error).strip() or type(error).__name__
+    where = f" in step {step}" if step else (f" (specops {command})" if command else "")
+    if on_cluster:
+        return OutOfMemory(
+            f"a Dask worker ran out of memory{where}: {detail}",
+            hint="give the workers more memory (execution.params.memory_limit, or the "
+            f"cluster's own) or cut the data into more partitions; see {SCALING_DOC}",
+        )
+    if command in ("predict", "monitor"):
+        instead = f"run it on Dask workers with --execution dask (see {SCALING_DOC})"
+    else:
+        instead = (
+            "run it on Dask workers: execution: {type: dask} in the spec, or "
+            f"--set execution.type=dask (see {SCALING_DOC})"
+        )
+    return OutOfMemory(
+        f"the data did not fit in this process's memory{where}: {detail}",
+        hint=f"{instead}; or give this process more memory",
+    )

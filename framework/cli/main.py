@@ -84,8 +84,14 @@ def _main(argv: Sequence[str] | None) -> int:
 
             traceback.print_exc()
         # a damaged, full or read-only store (or disk) is bad input, not a bug: exit 2;
+        # so is data too big for this process's memory (a plugin's MemoryError too);
         # an exception from a plugin's code is that plugin's bug, named: exit 3
-        exc = as_user_error(raised) or _plugin_fault(raised) or raised
+        exc = (
+            _out_of_memory(raised, args.command)
+            or as_user_error(raised)
+            or _plugin_fault(raised)
+            or raised
+        )
         try:
             code = report_error(exc)
         except Exception as unprintable:  # the error path itself must never traceback
@@ -111,6 +117,52 @@ def _plugin_fault(raised: Exception) -> Exception | None:
 
     plugins = loaded_plugins()
     return plugins.fault(raised) if plugins is not None else None
+
+
+def _out_of_memory(raised: BaseException, command: str) -> Exception | None:
+    """A MemoryError (itself, or the cause of what a step or a plugin wrapped it in:
+    a PluginFault, a source's DataError) as the user's exit 2, naming the step that
+    ran out and how to run it where it fits; None otherwise."""
+    from framework.errors import out_of_memory
+
+    error: BaseException | None = raised
+    for _ in range(8):  # the chain a step wraps it in (PluginFault from MemoryError)
+        if error is None or isinstance(error, MemoryError):
+            break
+        error = error.__cause__ or error.__context__
+    if not isinstance(error, MemoryError):
+        return None
+    # the step: a plugin fault names it; else the engine's frames on the way hold it
+    # (on the MemoryError's traceback, or on the error a component wrapped it in)
+    step = getattr(raised, "step", "") or _engine_step(raised) or _engine_step(error)
+    return out_of_memory(error, step=step, command=command, on_cluster=_remote(error))
+
+
+def _engine_step(error: BaseException) -> str:
+    """The lifecycle step ``error`` came through: the one a frame on its way holds as
+    a :class:`framework.events.StepInfo` the engine marked failed (``with
+    self._step(run, "train") as step``); '' outside a run."""
+    import traceback
+
+    from framework.events import StepInfo
+
+    step = ""
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        for value in frame.f_locals.values():
+            if isinstance(value, StepInfo) and value.status == "error":
+                step = value.name  # the innermost failed step
+    return step
+
+
+def _remote(error: BaseException) -> bool:
+    """Whether ``error`` was raised on a Dask worker and handed back by the client."""
+    import os
+    import traceback
+
+    marker = f"{os.sep}distributed{os.sep}"
+    return any(
+        marker in frame.f_code.co_filename for frame, _ in traceback.walk_tb(error.__traceback__)
+    )
 
 
 def _silence_stdout() -> None:
