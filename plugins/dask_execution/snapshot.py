@@ -16,6 +16,7 @@ record batch group, so it too is never loaded by the client.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,13 +71,21 @@ parts, so this process holds one part's Parquet bytes at a time, whatever the
 partition size."""
 
 
+AHEAD_PER_WORKER = 4
+"""Parts encoded ahead of the one this process is storing, per worker (at most
+``PART_ROWS`` rows each): every worker encodes its own partitions' parts while this
+process stores the earlier ones, and no worker holds more than a few parts' bytes."""
+
+
 def _encoded_parts(ddf: Any) -> Iterator[EncodedPart]:
     """Each partition as Parquet parts of at most :data:`PART_ROWS` rows, in order.
 
-    With a distributed client, a partition is computed once on a worker, cut and
-    encoded there; this process fetches one part's bytes at a time while the next
-    partition is already being computed. With the plain dask schedulers the
-    partition is computed here (bounded by the partition) and cut the same way.
+    With a distributed client, each part is cut and encoded on the worker holding its
+    partition, up to :data:`AHEAD_PER_WORKER` parts per worker ahead of the one being
+    stored: the workers encode in parallel (all of them, not one partition after the
+    other) while this process fetches and stores one part's bytes at a time, in order.
+    With the plain dask schedulers the partition is computed here (bounded by the
+    partition) and cut the same way.
     """
     import dask
 
@@ -88,26 +97,32 @@ def _encoded_parts(ddf: Any) -> Iterator[EncodedPart]:
             for start, stop in _slices(len(frame)):
                 yield encode_part(frame.iloc[start:stop])
         return
-    following = client.compute(tasks[0]) if tasks else None
-    for number in range(len(tasks)):
-        frame, following = (
-            following,
-            (client.compute(tasks[number + 1]) if number + 1 < len(tasks) else None),
-        )
-        try:
-            rows = client.submit(len, frame).result()
-            # every slice encodes at once, on the worker holding the partition; the
-            # bytes stay there until fetched, one part at a time
-            parts = [client.submit(_encode_slice, frame, a, b) for a, b in _slices(rows)]
+    ahead = AHEAD_PER_WORKER * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    pending: deque[Any] = deque()
+    try:
+        for task in tasks:
+            frame = client.compute(task)  # a persisted table's partition: already there
             try:
-                for part in parts:
-                    yield part.result()
-                    part.release()
+                rows = client.submit(len, frame).result()
+                for start, stop in _slices(rows):
+                    pending.append(client.submit(_encode_slice, frame, start, stop))
+                    while len(pending) > ahead:
+                        yield _taken(pending.popleft())
             finally:
-                for part in parts:
-                    part.release()
-        finally:
-            frame.release()
+                frame.release()  # its parts' tasks hold it until they have run
+        while pending:
+            yield _taken(pending.popleft())
+    finally:
+        for part in pending:
+            part.release()
+
+
+def _taken(part: Any) -> EncodedPart:
+    """A part's bytes, fetched; the worker's copy let go at once."""
+    try:
+        return part.result()
+    finally:
+        part.release()
 
 
 def _slices(rows: int) -> list[tuple[int, int]]:
