@@ -51,7 +51,9 @@ MULTIPART_THRESHOLD = 64 << 20
 TEMP_PREFIX = ".incoming-"
 """Temporary files in the cache: named like the local store's so ``store gc`` knows them."""
 
-DEFAULTS: dict[str, Any] = {"connect_timeout": 10.0, "read_timeout": 60.0, "max_attempts": 4}
+DEFAULTS: dict[str, Any] = {"connect_timeout": 5.0, "read_timeout": 60.0, "max_attempts": 3}
+"""A dead endpoint fails a command in seconds (connection refused) or about half a minute
+(no answer to connect: 3 attempts x 5 s plus back-off), never hangs it."""
 
 PARAMS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -66,7 +68,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
             "type": "number",
             "exclusiveMinimum": 0,
             "maximum": 600,
-            "description": "seconds to wait for a connection (default 10)",
+            "description": "seconds to wait for a connection (default 5)",
         },
         "read_timeout": {
             "type": "number",
@@ -78,7 +80,7 @@ PARAMS_SCHEMA: dict[str, Any] = {
             "type": "integer",
             "minimum": 1,
             "maximum": 20,
-            "description": "tries of each request, the first included (default 4)",
+            "description": "tries of each request, the first included (default 3)",
         },
     },
 }
@@ -511,6 +513,20 @@ def open_s3(
             f"(known: {', '.join(PARAMS_SCHEMA['properties'])})"
         )
     options = {**DEFAULTS, **{k: v for k, v in params.items() if k != "endpoint_url"}}
+    for name, value in options.items():
+        schema = PARAMS_SCHEMA["properties"][name]
+        whole = schema["type"] == "integer"
+        number = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+        low = schema.get("minimum", schema.get("exclusiveMinimum"))
+        if not number or value > schema["maximum"] or value < low or value == 0:
+            kind = "a whole number" if whole else "a number of seconds"
+            raise UserError(
+                f"s3 artifact store param {name}: expected {kind} from {low} to "
+                f"{schema['maximum']} (exclusive of 0), got {value!r}"
+            )
+    endpoint = params.get("endpoint_url")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise UserError(f"s3 artifact store param endpoint_url: expected a URL, got {endpoint!r}")
     return S3Artifacts(
         bucket,
         prefix,

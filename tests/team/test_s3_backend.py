@@ -296,3 +296,18 @@ def test_urls_with_credentials_or_options_are_refused() -> None:
 def test_unknown_params_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"unknown param.*secret_key"):
         open_s3("s3://bucket/p", {"secret_key": "x"}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"read_timeout": 0}, "read_timeout"),
+        ({"connect_timeout": "5"}, "connect_timeout"),
+        ({"max_attempts": 1.5}, "max_attempts"),
+        ({"max_attempts": 100}, "max_attempts"),
+        ({"endpoint_url": 9000}, "endpoint_url"),
+    ],
+)
+def test_bad_params_are_refused_by_name(params: dict, named: str, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=f"param {named}: expected"):
+        open_s3("s3://bucket/p", params, tmp_path)
