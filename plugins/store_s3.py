@@ -48,6 +48,8 @@ from framework.store import BlobInfo
 CHUNK = 1 << 20
 MULTIPART_THRESHOLD = 64 << 20
 """Bytes: a larger blob goes up as a multipart upload (each part checksummed by S3)."""
+MULTIPART_CHUNK = 32 << 20
+"""Bytes per part of a multipart upload."""
 TEMP_PREFIX = ".incoming-"
 """Temporary files in the cache: named like the local store's so ``store gc`` knows them."""
 
@@ -239,7 +241,7 @@ class S3Artifacts:
                     self.key_of(digest),
                     ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest}},
                     Config=TransferConfig(
-                        multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=32 << 20
+                        multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK
                     ),
                 )
         head = self._head(digest, "check the uploaded blob")

@@ -311,3 +311,51 @@ def test_unknown_params_are_refused(tmp_path: Path) -> None:
 def test_bad_params_are_refused_by_name(params: dict, named: str, tmp_path: Path) -> None:
     with pytest.raises(UserError, match=f"param {named}: expected"):
         open_s3("s3://bucket/p", params, tmp_path)
+
+
+KILLED_UPLOAD = """
+import os, sys
+from pathlib import Path
+import plugins.store_s3 as s3
+s3.MULTIPART_THRESHOLD = s3.MULTIPART_CHUNK = 5 << 20
+blobs = s3.open_s3(sys.argv[1], {"endpoint_url": sys.argv[2]}, Path(sys.argv[3]))
+blobs.put_written(lambda p: p.write_bytes(os.urandom(60 << 20)))
+"""
+
+
+def test_an_upload_killed_midway_leaves_no_object(s3_prefix: S3Prefix, tmp_path: Path) -> None:
+    """SIGKILL during a multipart upload: S3 shows an object only once it is completed,
+    so nothing a row could name appears (the parts wait for the bucket's lifecycle rule)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "upload.py"
+    script.write_text(KILLED_UPLOAD)
+    process = subprocess.Popen(
+        [sys.executable, str(script), s3_prefix.url, s3_prefix.endpoint, str(tmp_path / "w")],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    client = s3_prefix.server.client()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            uploads = client.list_multipart_uploads(
+                Bucket=s3_prefix.bucket, Prefix=s3_prefix.prefix
+            ).get("Uploads", [])
+            if uploads:
+                break
+            time.sleep(0.05)
+        assert uploads, "the upload never started"
+        time.sleep(0.1)  # some parts are on their way
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    pending = client.list_multipart_uploads(Bucket=s3_prefix.bucket, Prefix=s3_prefix.prefix)
+    assert pending.get("Uploads"), "the upload ended before the kill: nothing was tested"
+    assert s3_prefix.keys() == []
+    reader = open_s3(s3_prefix.url, {"endpoint_url": s3_prefix.endpoint}, tmp_path / "r")
+    assert list(reader.blobs()) == []
