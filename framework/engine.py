@@ -141,7 +141,9 @@ class Engine:
 
     def run(self) -> RunResult:
         spec = self.spec
-        store = Store(self.store_root)
+        from framework.store.addressing import spec_address  # --store, SPECOPS_STORE, store:
+
+        store = Store(spec_address(spec, self.store_root))
         run = RunInfo(new_run_id(), spec.name, str(spec.path), spec.task)
         self.ctx = replace(self.ctx, run_id=run.run_id, store_root=store.root)
         result = RunResult(run)

@@ -7,13 +7,12 @@ bad input (exit 2) and says what does exist.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import StoreError, UserError
-from framework.store import CHAMPION, ModelVersion, Store
+from framework.store import CHAMPION, ModelVersion, Store, StoreAddress
 from framework.store.store import RunRecord
 from framework.suggest import did_you_mean
 
@@ -55,7 +54,7 @@ def resolve(store: Store, ref: ModelRef | str) -> ModelVersion:
     names = store.model_names()
     if ref.name not in names:
         raise StoreError(
-            f"no model named '{ref.name}' in {store.root}{did_you_mean(ref.name, names)}; "
+            f"no model named '{ref.name}' in {store.display_url}{did_you_mean(ref.name, names)}; "
             f"models: {', '.join(names) or 'none yet'}"
         )
     number = ref.version if ref.version is not None else store.alias(ref.name, ref.alias or "")
@@ -94,13 +93,24 @@ def find_run(store: Store, text: str) -> RunRecord:
         )
     recent = store.run_ids()[:RECENT_RUNS]
     raise StoreError(
-        f"no run '{text}' in {store.root}; most recent runs: {', '.join(recent) or 'none yet'}"
+        f"no run '{text}' in {store.display_url}; "
+        f"most recent runs: {', '.join(recent) or 'none yet'}"
     )
 
 
-def store_root(argument: str | None) -> Path:
-    """The store a command reads: --store, else $SPECOPS_STORE, else the nearest .specops."""
-    from framework.store.location import find_store_dir
+def store_root(argument: str | None, artifacts: str | None = None) -> Path:
+    """The local directory of the store a command reads: --store (a directory or a
+    URL), else $SPECOPS_STORE, else the nearest .specops. For a URL (a shared store)
+    that directory is the local workdir (scratch, caches, server records), and
+    ``Store(directory)`` in this process opens the shared store it stands for."""
+    return store_address(argument, artifacts).workdir
 
-    chosen = argument or os.environ.get("SPECOPS_STORE")
-    return Path(chosen).expanduser() if chosen else find_store_dir()
+
+def store_address(argument: str | None, artifacts: str | None = None) -> StoreAddress:
+    """Where the store a command reads is: --store URL|DIR, else $SPECOPS_STORE, else the
+    nearest .specops; --artifacts URL, else $SPECOPS_ARTIFACTS, else the recorded one."""
+    from framework.store.addressing import command_address, use_address
+
+    address = command_address(argument, artifacts=artifacts)
+    use_address(address)
+    return address

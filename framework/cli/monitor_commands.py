@@ -43,10 +43,12 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         wants_retrain,
     )
     from framework.store import Store
+    from framework.store.addressing import choose, spec_address
 
     plugins = plugins_for(args)
     spec = _load(args, plugins)
-    store = Store.open_existing(spec.store_path)
+    choose(None, getattr(args, "artifacts", None))  # --store is refused above
+    store = Store.open_existing(spec_address(spec))
     try:
         window = None
         with _executor_session(args, spec, plugins) as executor:
@@ -242,10 +244,11 @@ def _write_report(result: Any, path: Path) -> str:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from framework.monitoring.history import history
-    from framework.refs import store_root
+    from framework.refs import store_address
     from framework.store import Store
 
-    store = Store.open_existing(store_root(args.store), write=False)  # works read-only
+    where = store_address(args.store, getattr(args, "artifacts", None))
+    store = Store.open_existing(where, write=False)  # works read-only
     try:
         report = history(store, args.name, args.limit)
     finally:

@@ -32,12 +32,20 @@ def common(parser: argparse.ArgumentParser, json_flag: bool = True) -> None:
 
 
 def store_option(parser: argparse.ArgumentParser) -> None:
-    """``--store DIR``: which store a registry command reads (default ./.specops)."""
+    """``--store URL|DIR`` and ``--artifacts URL``: which store a command uses."""
     parser.add_argument(
         "--store",
         default=None,
-        metavar="DIR",
-        help="the store directory (default: $SPECOPS_STORE or ./.specops)",
+        metavar="URL|DIR",
+        help="the store: a .specops directory, or a shared store's URL such as "
+        "postgresql://user@host/db (default: $SPECOPS_STORE, else the nearest .specops)",
+    )
+    parser.add_argument(
+        "--artifacts",
+        default=None,
+        metavar="URL",
+        help="where the store's blobs are, e.g. s3://bucket/prefix (default: "
+        "$SPECOPS_ARTIFACTS, else where the store recorded them, else beside a local store)",
     )
 
 

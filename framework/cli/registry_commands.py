@@ -18,7 +18,14 @@ from dataclasses import asdict
 from typing import Any
 
 from framework.errors import StoreError, UserError
-from framework.refs import ALIAS_PATTERN, ModelRef, find_run, parse_ref, resolve, store_root
+from framework.refs import (
+    ALIAS_PATTERN,
+    ModelRef,
+    find_run,
+    parse_ref,
+    resolve,
+    store_address,
+)
 from framework.store.store import (
     AliasMove,
     ModelVersion,
@@ -38,7 +45,8 @@ def _store(args: argparse.Namespace, *, write: bool = False) -> Iterator[Store]:
 
     Only commands that change it ask to ``write``: the others work on a read-only store.
     """
-    store = Store.open_existing(store_root(args.store), write=write)
+    where = store_address(args.store, getattr(args, "artifacts", None))
+    store = Store.open_existing(where, write=write)
     try:
         yield store
     finally:
@@ -84,7 +92,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     """Every model with its versions and aliases: what is there, and what serves."""
     with _store(args) as store:
         report = {
-            "store": str(store.root),
+            "store": store.display_url,
             "models": [_model_summary(store, name) for name in store.model_names()],
         }
     _emit(args, report, "print_models")
@@ -132,19 +140,29 @@ def cmd_models_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _blob_facts(store: Store, digest: str) -> Report:
+    """Where a blob is and its size when that costs nothing (a local file's); a remote
+    store's blob is named by its URL, unread."""
+    from framework.store.integrity import blob_location
+
+    path_of = getattr(store.artifacts, "path_of", None)
+    if path_of is None:
+        return {"size": None, "blob": blob_location(store, digest)}
+    path = path_of(digest)
+    return {"size": path.stat().st_size if path.is_file() else None, "blob": str(path)}
+
+
 def _model_report(store: Store, version: ModelVersion) -> Report:
     """Everything stored about one version; files are listed, not read (no hashing)."""
     run = store.run(version.run_id)
     aliases = store.aliases(version.name)
     files = []
     for relative, digest in sorted(version.files.items()):
-        path = store.artifacts.path_of(digest)
-        size = path.stat().st_size if path.is_file() else None
-        files.append({"path": relative, "sha256": digest, "size": size, "blob": str(path)})
+        files.append({"path": relative, "sha256": digest, **_blob_facts(store, digest)})
     lineage = dict(version.lineage)
     lineage.setdefault("run_id", version.run_id)
     return {
-        "store": str(store.root),
+        "store": store.display_url,
         "name": version.name,
         "version": version.version,
         "ref": version.ref,
@@ -268,7 +286,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             }
             for run in store.runs(limit=args.limit or None, spec_name=args.spec)
         ]
-        report = {"store": str(store.root), "runs": runs}
+        report = {"store": store.display_url, "runs": runs}
     _emit(args, report, "print_runs")
     return 0
 
@@ -284,7 +302,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 def _run_report(store: Store, run: RunRecord) -> Report:
     return {
-        "store": str(store.root),
+        "store": store.display_url,
         "run_id": run.id,
         "spec": run.spec_name,
         "spec_path": run.spec_path,
@@ -421,7 +439,7 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
     with _store(args) as store:
         result = verify(store, full=args.full)
         report = {
-            "store": str(store.root),
+            "store": store.display_url,
             "ok": result.ok,
             "checked": {
                 "database": result.database_check,
@@ -449,7 +467,7 @@ def cmd_store_gc(args: argparse.Namespace) -> int:
         young = [g for g in found if not g.owner and g.age < min_age]
         deleted = collect(store, eligible) if args.apply else []
         report = {
-            "store": str(store.root),
+            "store": store.display_url,
             "apply": bool(args.apply),
             "min_age": min_age,
             "garbage": [_garbage(g) for g in eligible],

@@ -91,6 +91,7 @@ def load_spec(
     problems += checker.deploy_overlaps()
     problems += checker.columns()
     problems += checker.monitor()
+    problems += checker.store()
     unset_problems = set(map(id, found))  # by identity: `in` a long list is quadratic
     problems = [p for p in problems if p.path not in unset or id(p) in unset_problems]
     # A NaN or a 30-digit integer also breaks the schema's bounds: one message is enough.
@@ -401,6 +402,23 @@ class _Checker:
                     path + ("max",),
                 )
             )
+        return problems
+
+    def store(self) -> list[Problem]:
+        """``store.url`` and ``store.artifacts`` name backends that are installed: their
+        URL schemes are metadata_store / artifact_store types (nothing is connected)."""
+        from framework.store.addressing import backend_problem
+
+        section = self.data.get("store")
+        if not isinstance(section, dict):
+            return []
+        problems = []
+        for key, kind in (("url", "metadata_store"), ("artifacts", "artifact_store")):
+            value = section.get(key)
+            if isinstance(value, str):
+                found = backend_problem(self.registry, kind, value)
+                if found is not None:
+                    problems.append(self.problem(found, ("store", key)))
         return problems
 
     def monitor(self) -> list[Problem]:

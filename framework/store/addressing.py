@@ -37,7 +37,7 @@ LOCAL_METADATA = ("sqlite",)
 LOCAL_ARTIFACTS = ("file",)
 
 _addresses: dict[Path, StoreAddress] = {}
-"""Remote stores this process's command chose, by workdir (see the module docstring)."""
+"""The stores this process's commands chose, by workdir (see the module docstring)."""
 
 
 def display_url(url: str) -> str:
@@ -48,12 +48,9 @@ def display_url(url: str) -> str:
 
 
 def use_address(address: StoreAddress) -> None:
-    """Make ``Store(address.workdir)`` in this process open ``address``."""
-    key = address.workdir.absolute()
-    if address.is_local and Path(local_directory(address.metadata)).absolute() == key:
-        _addresses.pop(key, None)
-    else:
-        _addresses[key] = address
+    """Make ``Store(address.workdir)`` in this process open ``address`` (each command
+    that chooses a store calls it, replacing what an earlier command chose there)."""
+    _addresses[address.workdir.absolute()] = address
 
 
 def address_for(root: Path) -> StoreAddress:
@@ -113,6 +110,57 @@ def command_address(
     return StoreAddress(chosen, default, artifacts, params)
 
 
+_chosen: tuple[str | None, str | None] = (None, None)
+"""``--store`` and ``--artifacts`` of the command running in this process (see
+:func:`choose`): a spec's run reads them through :func:`spec_address`."""
+
+
+def choose(store: str | None, artifacts: str | None = None) -> None:
+    """Record the command's ``--store`` / ``--artifacts`` (None: not given). Every
+    command that runs a spec calls it, so one command's choice never outlives it."""
+    global _chosen
+    _chosen = (store or None, artifacts or None)
+
+
+def spec_address(spec: Any, store_root: Path | None = None) -> StoreAddress:
+    """The store a spec's run (or monitor) uses: ``--store`` > ``$SPECOPS_STORE`` >
+    the spec's ``store: {url, artifacts, params}`` > its ``store.path`` / default
+    directory, which is also the local workdir of a remote store. A ``store_root``
+    other than the spec's own (a reproduction's scratch store) is used as it is.
+    Remembered with :func:`use_address`, so ``Store(spec.store_path)`` finds it."""
+    if store_root is not None and Path(store_root) != Path(spec.store_path):
+        address = StoreAddress(str(store_root), Path(store_root))
+    else:
+        argument, artifacts = _chosen
+        address = command_address(
+            argument,
+            artifacts=artifacts,
+            spec_store=_resolved_store_section(spec),
+            workdir=Path(spec.store_path),
+        )
+    use_address(address)
+    return address
+
+
+def _resolved_store_section(spec: Any) -> Mapping[str, Any] | None:
+    """The spec's ``store:`` with ``${env:...}`` filled in. The spec keeps the
+    placeholders (what is stored and shown); the values are read from the environment
+    here, as at load (and remembered, so no output of this command shows them)."""
+    document = getattr(spec, "document", None) or {}
+    section = document.get("store") if isinstance(document, Mapping) else None
+    if not isinstance(section, Mapping):
+        return None
+    from framework.errors import SpecError
+    from framework.spec.compose import interpolate_env
+    from framework.spec.model import thawed
+    from framework.spec.source import Positions
+
+    resolved, _, problems = interpolate_env({"store": thawed(section)}, Positions())
+    if problems:
+        raise SpecError(problems)
+    return resolved["store"]  # type: ignore[no-any-return]
+
+
 # opening --------------------------------------------------------------------
 
 
@@ -155,14 +203,17 @@ def normalized_artifacts(url: str) -> str:
     return display_url(url).rstrip("/")
 
 
-def _factory(kind: str, scheme: str, url: str) -> Any:
-    """The registered factory of ``kind`` for ``scheme``, or exit 2 naming what to install."""
-    from framework.plugins import get_plugins
+def backend_problem(registry: Any, kind: str, url: str) -> str | None:
+    """Why ``url`` names no installed backend of ``kind`` (None: it does). A plain path
+    is a local store (metadata) or folder (artifacts)."""
+    scheme = url_scheme(url)
+    local = LOCAL_METADATA if kind == METADATA_KIND else LOCAL_ARTIFACTS
+    if scheme is None or scheme in local or registry.find(kind, scheme) is not None:
+        return None
+    return _missing_backend(registry, kind, scheme, url)
 
-    registry = get_plugins().registry
-    entry = registry.find(kind, scheme)
-    if entry is not None:
-        return entry.factory
+
+def _missing_backend(registry: Any, kind: str, scheme: str, url: str) -> str:
     installed = ", ".join(registry.types(kind)) or "none"
     extra = EXTRAS.get(scheme)
     install = (
@@ -172,7 +223,18 @@ def _factory(kind: str, scheme: str, url: str) -> Any:
     )
     broken = [b for b in registry.broken if (kind, scheme) in b.provides]
     why = f" (plugin '{broken[0].name}' failed to load: {broken[0].error})" if broken else ""
-    raise StoreError(
+    return (
         f"no {kind.replace('_', ' ')} backend for '{scheme}://' ({display_url(url)}){why}; "
         f"installed: {installed}; {install}"
     )
+
+
+def _factory(kind: str, scheme: str, url: str) -> Any:
+    """The registered factory of ``kind`` for ``scheme``, or exit 2 naming what to install."""
+    from framework.plugins import get_plugins
+
+    registry = get_plugins().registry
+    entry = registry.find(kind, scheme)
+    if entry is not None:
+        return entry.factory
+    raise StoreError(_missing_backend(registry, kind, scheme, url))
