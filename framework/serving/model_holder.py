@@ -13,12 +13,21 @@ the old one keeps serving, but the holder does not give up on it: the load is
 retried after 1 s, then 2, 4, ... up to ``retry_max_seconds`` (60 s by default),
 so a repaired blob is picked up without a restart. Meanwhile ``/version`` says
 the truth: which version answers, where the alias points, and why they differ.
+
+A store that cannot be reached (a database server down, a network cut, a local
+store moved away or its permissions taken) is not a reason to stop answering:
+the loaded version keeps serving, ``/version`` says ``"store": {"reachable":
+false, "since": ..., "error": ...}`` (one line, never a credential), and the
+store is opened again every ``poll_seconds``, doubling up to
+:data:`STORE_RETRY_MAX_SECONDS`; the first read that works clears it, and an
+alias moved meanwhile is followed as usual.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +52,35 @@ log = logging.getLogger("specops.serve")
 
 MAX_ERROR = 300
 """Characters of a load error that ``/version`` repeats (the server log has it all)."""
+
+STORE_RETRY_MAX_SECONDS = 5.0
+"""Longest wait between attempts to reach a store that could not be reached: a store
+that comes back is followed again within this (plus one poll)."""
+
+
+class StoreUnreachable(Exception):
+    """The store cannot be read now; the loaded version keeps serving."""
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Whether the followed store answered the last time it was asked, and if not since
+    when and why (one line, credentials masked)."""
+
+    reachable: bool = True
+    since: float | None = None  # time.time() of the first failed attempt
+    error: str | None = None
+    attempts: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        if self.reachable:
+            return {"reachable": True}
+        return {
+            "reachable": False,
+            "since": _iso(self.since),
+            "error": self.error,
+            "attempts": self.attempts,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,8 @@ class ModelHolder:
         self.retry_max_seconds = max(retry_max_seconds, retry_min_seconds)
         self.after_swap: Callable[[], None] | None = None
         """Called on the follower thread after each swap (the server settles its heap)."""
+        self.store_health = StoreHealth()
+        """Whether the store answered the follower's last read (see the module docstring)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -108,48 +148,101 @@ class ModelHolder:
             self._thread = None
 
     def _run(self) -> None:
-        assert self.store_root is not None
-        # SQLite connections belong to the thread that made them; reading needs no write access
-        store = self._open()
-        if store is None:
-            return  # stopped before the store could be opened
+        # SQLite connections belong to the thread that made them; reading needs no write
+        # access. A store that stops answering is closed and opened again (a database
+        # connection that died does not come back by itself).
+        store: Store | None = None
         try:
-            while not self._stop.wait(self.poll_seconds):
-                try:
-                    self.check(store)
-                except Exception:  # never let the follower die: the old version keeps serving
-                    log.exception("checking %s@%s failed", self.current.name, self.follows)
+            while True:
+                if store is None:
+                    store = self._open()
+                if store is not None:
+                    try:
+                        self._check_location(store)
+                        self.check(store)
+                    except Exception as exc:  # never let the follower die
+                        self._unreachable(exc)
+                        store.close()
+                        store = None
+                if self._stop.wait(self._next_wait()):
+                    return
         finally:
-            store.close()
+            if store is not None:
+                store.close()
+
+    def _next_wait(self) -> float:
+        health = self.store_health
+        if health.reachable:
+            return self.poll_seconds
+        return min(STORE_RETRY_MAX_SECONDS, self.poll_seconds * 2 ** min(health.attempts - 1, 20))
 
     def _open(self) -> Store | None:
-        """The store, opened for reading; while it cannot be (a full disk, a damaged
-        file) say why in one line and try again with backoff, so that the follower
-        never dies: the version already loaded keeps serving meanwhile."""
-        from framework.errors import UserError
+        """The store, opened for reading, or None while it cannot be (said in
+        ``store_health``); an existing store only: a local store moved away is never
+        replaced by a new empty one."""
         from framework.store import Store
 
-        delay = 1.0
-        while True:
-            try:
-                return Store(self.store_root, write=False)
-            except UserError as exc:
-                log.error(
-                    "following %s@%s: cannot open the store (retrying in %.0f s): %s",
-                    self.current.name,
-                    self.follows,
-                    delay,
-                    exc,
-                )
-            if self._stop.wait(delay):
-                return None
-            delay = min(delay * 2, 30.0)
+        try:
+            store = Store.open_existing(self.store_root, write=False)
+        except Exception as exc:
+            self._unreachable(exc)
+            return None
+        self._location = _database_identity(store)
+        return store
+
+    def _check_location(self, store: Store) -> None:
+        """A local store's database must still be the file the connection reads: an open
+        SQLite connection keeps reading a store that was moved away, deleted or made
+        unreadable, and would never see the alias move at its path again."""
+        expected = getattr(self, "_location", None)
+        if expected is None:
+            return
+        path, identity = expected
+        try:
+            found = os.stat(path)
+        except OSError as exc:
+            raise StoreUnreachable(f"cannot reach {path}: {exc.strerror or exc}") from None
+        if (found.st_dev, found.st_ino) != identity:
+            raise StoreUnreachable(f"{path} was replaced by another file; opening it again")
+        if not os.access(path, os.R_OK):
+            raise StoreUnreachable(f"cannot read {path}: permission denied")
+
+    def _unreachable(self, exc: BaseException) -> None:
+        """Record (and log, once per distinct error) that the store could not be read."""
+        error = _one_line(exc)
+        before = self.store_health
+        if before.reachable or before.error != error:
+            log.error(
+                "following %s@%s: the store cannot be reached (still serving %s; trying again): %s",
+                self.current.name,
+                self.follows,
+                self.current.ref,
+                error,
+            )
+        self.store_health = StoreHealth(
+            reachable=False,
+            since=before.since if not before.reachable else time.time(),
+            error=error,
+            attempts=before.attempts + 1,
+        )
+
+    def _reachable(self) -> None:
+        before = self.store_health
+        if not before.reachable:
+            log.warning(
+                "following %s@%s: the store answers again (unreachable for %.1f s)",
+                self.current.name,
+                self.follows,
+                time.time() - (before.since or time.time()),
+            )
+            self.store_health = StoreHealth()
 
     def check(self, store: Store) -> bool:
         """Swap to the alias's version if the alias moved since last seen, or if loading it
         failed before and its retry is due; True if swapped."""
         name, alias = self.current.name, self.follows or ""
         version = store.alias(name, alias)
+        self._reachable()  # before a load that may take seconds: the store did answer
         self.alias_version = version
         if version is None or version == self.current.version:
             self._last_seen, self.failure = version, None
@@ -228,6 +321,13 @@ class ModelHolder:
             answer["retry_in_seconds"] = round(max(0.0, failure.retry_at - time.monotonic()), 1)
         elif self.alias_version is None:
             stale = f"alias {alias_ref} is not set; serving {served.ref}"
+        health = self.store_health
+        answer["store"] = health.describe()
+        if stale is None and not health.reachable:
+            stale = (
+                f"the store cannot be reached since {_iso(health.since)} ({health.error}); "
+                f"serving {served.ref}, {alias_ref} may have moved meanwhile"
+            )
         answer["stale"] = stale
         return answer
 
@@ -318,3 +418,33 @@ def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = Tr
     )
     served.warm_up()
     return ModelHolder(served)
+
+
+def _database_identity(store: Store) -> tuple[Path, tuple[int, int]] | None:
+    """A local store's database file and its (device, inode), to notice it moved."""
+    address = getattr(store, "address", None)
+    if address is not None and not address.is_local:
+        return None
+    path = Path(store.root) / "store.db"
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return path, (found.st_dev, found.st_ino)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as ``/version`` shows it: its first line, credentials masked, bounded."""
+    from framework.redact import scrub_text
+
+    text = str(getattr(exc, "message", None) or exc) or type(exc).__name__
+    line = scrub_text(text).strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= MAX_ERROR else line[: MAX_ERROR - 3] + "..."
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
