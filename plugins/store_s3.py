@@ -209,16 +209,30 @@ class S3Artifacts:
             raise
 
     def put_file(self, source: Path) -> str:
-        """Upload a local file (hashed first); a blob already in the bucket is not sent."""
+        """Upload a local file (hashed first); a blob already in the bucket is not sent.
+        A copy goes into the cache, so reading it back in this workdir downloads nothing
+        (reads re-hash the cached copy: a file changed meanwhile is fetched again)."""
         self._writable()
         digest = _sha256(source)
         self._upload(source, digest)
+        if not self.cached_path(digest).is_file():
+            temp = self._temp()
+            try:
+                shutil.copyfile(source, temp)
+                self._keep(temp, digest)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
         return digest
 
-    def _upload(self, path: Path, digest: str) -> None:
-        """Send ``path`` as blob ``digest`` unless an object of that name is there."""
+    def _upload(self, path: Path, digest: str) -> bool:
+        """Send ``path`` as blob ``digest`` unless an object of that name is there; True
+        when it was sent.
+
+        One PutObject carries the sha256, so S3 refuses bytes that arrive damaged; a
+        multipart upload is checked part by part, and its size is checked afterwards."""
         if self._head(digest, "check whether blob is present") is not None:
-            return
+            return False
         size = path.stat().st_size
         what = f"upload blob {digest[:12]}... ({size} bytes)"
         with self._errors(what, digest):
@@ -232,18 +246,18 @@ class S3Artifacts:
                         ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode("ascii"),
                         Metadata={"sha256": digest},
                     )
-            else:
-                from boto3.s3.transfer import TransferConfig
+                return True
+            from boto3.s3.transfer import TransferConfig
 
-                self._client().upload_file(
-                    str(path),
-                    self.bucket,
-                    self.key_of(digest),
-                    ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest}},
-                    Config=TransferConfig(
-                        multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK
-                    ),
-                )
+            self._client().upload_file(
+                str(path),
+                self.bucket,
+                self.key_of(digest),
+                ExtraArgs={"ChecksumAlgorithm": "SHA256", "Metadata": {"sha256": digest}},
+                Config=TransferConfig(
+                    multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_CHUNK
+                ),
+            )
         head = self._head(digest, "check the uploaded blob")
         if head is None or head.get("ContentLength") != size:
             found = "nothing" if head is None else f"{head.get('ContentLength')} bytes"
@@ -252,6 +266,7 @@ class S3Artifacts:
                 f"did not stick: {size} bytes sent, {found} there; nothing refers to it, "
                 "run again"
             )
+        return True
 
     def _keep(self, temp: Path, digest: str) -> None:
         """Move a local file known to hash to ``digest`` into the cache."""

@@ -359,3 +359,21 @@ def test_an_upload_killed_midway_leaves_no_object(s3_prefix: S3Prefix, tmp_path:
     assert s3_prefix.keys() == []
     reader = open_s3(s3_prefix.url, {"endpoint_url": s3_prefix.endpoint}, tmp_path / "r")
     assert list(reader.blobs()) == []
+
+
+def test_what_this_workdir_stored_is_read_back_without_a_download(
+    blobs: S3Artifacts, tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    blobs._client().meta.events.register(
+        "before-call.s3", lambda event_name, **_: calls.append(event_name.rsplit(".", 1)[-1])
+    )
+    source = tmp_path / "model.txt"
+    source.write_text("trees")
+    written = blobs.put_written(lambda p: p.write_text("rows"))
+    copied = blobs.put_file(source)
+    source.write_text("edited after storing")  # the cache holds its own copy
+
+    assert blobs.verified(copied, "model.txt").read_text() == "trees"
+    assert blobs.verified(written, "rows").read_text() == "rows"
+    assert calls == ["HeadObject", "PutObject", "HeadObject", "PutObject"]
