@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,8 @@ class S3Artifacts:
         self._endpoint_url = endpoint_url or None
         self._timeouts = (float(connect_timeout), float(read_timeout), int(max_attempts))
         self._s3: Any = None
+        self._opening = threading.Lock()  # several threads may send blobs at once
+        self._pending: Any = None
 
     # where things are --------------------------------------------------------
 
@@ -187,8 +190,9 @@ class S3Artifacts:
     @property
     def endpoint(self) -> str:
         """The endpoint in use, safe to show (boto3's choice once a client exists)."""
-        if self._s3 is not None:
-            return safe_endpoint(self._s3.meta.endpoint_url)
+        client = self._s3 or self._pending
+        if client is not None:
+            return safe_endpoint(client.meta.endpoint_url)
         return safe_endpoint(self._endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
 
     # writing -----------------------------------------------------------------
@@ -403,7 +407,14 @@ class S3Artifacts:
             return None
 
     def _client(self) -> Any:
-        """One boto3 client per backend, made on first use, the bucket checked once."""
+        """One boto3 client per backend (boto3's clients are thread-safe), made on first
+        use, the bucket checked once."""
+        if self._s3 is not None:
+            return self._s3
+        with self._opening:
+            return self._open_client()
+
+    def _open_client(self) -> Any:
         if self._s3 is None:
             try:
                 import boto3
@@ -425,13 +436,13 @@ class S3Artifacts:
                 client = boto3.session.Session().client(
                     "s3", endpoint_url=self._endpoint_url, config=config
                 )
-            self._s3 = client
+            self._pending = client  # its endpoint names errors of the bucket check
             try:
                 with self._errors("open the bucket"):
                     client.head_bucket(Bucket=self.bucket)
-            except BaseException:
-                self._s3 = None
-                raise
+            finally:
+                self._pending = None
+            self._s3 = client  # only a checked client is shared with other threads
         return self._s3
 
     @contextlib.contextmanager
