@@ -329,6 +329,9 @@ def test_local_to_postgres_and_s3_and_back(
     code, out, err = copy(shared, back)
     assert code == 0, err
     assert cli("store", "verify", "--store", back).code == 0
+    code, out, _ = copy(shared, back, "--json")
+    assert code == 0
+    assert json.loads(out)["copied_nothing"] is True
     assert view(cli, back) == view(cli, source)
     assert aliases_and_history(back)[0] == aliases_and_history(source)[0]
     assert [r[1:] for r in aliases_and_history(back)[1]] == [
