@@ -296,6 +296,7 @@ class S3Artifacts:
 
     def verified(self, digest: str, label: str) -> Path:
         """The cached copy, re-hashed; downloaded (and hashed) when absent or damaged."""
+        _check_digest(digest)
         target = self.cached_path(digest)
         if target.is_file():
             if _sha256(target) == digest:
@@ -305,7 +306,7 @@ class S3Artifacts:
         try:
             actual = self._download(digest, label, temp)
             if actual != digest:
-                raise StoreError(
+                raise CorruptBlob(
                     f"artifact {label} is corrupt: {self.url_of(digest)} has sha256 "
                     f"{actual[:12]}..., expected {digest[:12]}...; refusing to load it"
                 )
@@ -351,11 +352,9 @@ class S3Artifacts:
             return f"blob is corrupt: {self.url_of(digest)} carries another sha256 checksum"
         if full:
             try:
-                self.verified(digest, digest[:12])
-            except StoreError as exc:
-                if "is corrupt" not in str(exc):
-                    raise
-                return str(exc).replace(f"artifact {digest[:12]} is", "blob is")
+                self.verified(digest, "blob")
+            except CorruptBlob as exc:
+                return str(exc).removeprefix("artifact ").removesuffix("; refusing to load it")
         return None
 
     # listing and deleting ----------------------------------------------------
@@ -382,6 +381,7 @@ class S3Artifacts:
     def delete(self, digest: str) -> bool:
         """Delete the object (and the cached copy); False when it was not there."""
         self._writable()
+        _check_digest(digest)
         with contextlib.suppress(FileNotFoundError):
             self.cached_path(digest).unlink()
         if self._head(digest, "check blob before deleting it") is None:
@@ -396,8 +396,7 @@ class S3Artifacts:
         """The object's metadata, or None when there is no such object."""
         from botocore.exceptions import ClientError
 
-        if not _DIGEST.match(digest):
-            raise StoreError(f"{digest[:80]!r} is not a blob name (a sha256 in hex)")
+        _check_digest(digest)
         try:
             with self._errors(what, digest, missing_ok=True):
                 return self._client().head_object(
@@ -513,6 +512,17 @@ class S3Artifacts:
             raise StoreError(
                 f"cannot {what} in {where}: {type(exc).__name__}: {_clean(str(exc))}"
             ) from None
+
+
+class CorruptBlob(StoreError):
+    """A blob whose bytes do not hash to its name."""
+
+
+def _check_digest(digest: str) -> None:
+    """A blob name is 64 hex digits: anything else (from a damaged or hand-edited row)
+    never becomes a key or a path in the cache."""
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise StoreError(f"{str(digest)[:80]!r} is not a blob name (a sha256 in hex)")
 
 
 def _clean(text: str) -> str:

@@ -103,7 +103,9 @@ def test_a_tampered_object_is_refused_on_read(
         reader.copy_out(digest, "model.pkl of churn/3", tmp_path / "x" / "model.pkl")
     assert not (tmp_path / "x" / "model.pkl").exists()
     assert reader.problem(digest, full=True) is not None
-    assert "corrupt" in (reader.problem(digest, full=True) or "")
+    assert (reader.problem(digest, full=True) or "").startswith(
+        f"blob is corrupt: s3://{s3_prefix.bucket}/{s3_prefix.key(digest)} has sha256 "
+    )
 
 
 def test_a_tampered_cache_is_not_trusted(blobs: S3Artifacts) -> None:
@@ -377,3 +379,11 @@ def test_what_this_workdir_stored_is_read_back_without_a_download(
     assert blobs.verified(copied, "model.txt").read_text() == "trees"
     assert blobs.verified(written, "rows").read_text() == "rows"
     assert calls == ["HeadObject", "PutObject", "HeadObject", "PutObject"]
+
+
+def test_a_name_that_is_not_a_sha256_never_becomes_a_path_or_key(blobs: S3Artifacts) -> None:
+    for bad in ("../../../etc/passwd", "AB" * 32, "a" * 63):
+        with pytest.raises(StoreError, match="is not a blob name"):
+            blobs.verified(bad, "model.pkl")
+        with pytest.raises(StoreError, match="is not a blob name"):
+            blobs.exists(bad)
