@@ -30,6 +30,7 @@ store's blobs are) is not copied: DST keeps its own.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,8 @@ rows: the key is their hash)."""
 HISTORY_FIELDS = ("from_version", "to_version", "at", "actor", "reason")
 SEGMENT_FIELDS = ("model", "opened_at")
 LOG_FIELDS = ("model", "version", "at", "rows", "inputs", "outputs")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 TRANSFERS = 8
 """Blobs copied at once."""
@@ -259,6 +262,11 @@ def _labels(references: Iterable[BlobReference]) -> dict[str, str]:
     """Each named blob once, with a label saying whose it is (for error messages)."""
     labels: dict[str, str] = {}
     for ref in references:
+        if not _SHA256.match(ref.digest):  # a damaged row: never a path or a key
+            raise StoreError(
+                f"{ref.item} of {ref.owner} names the blob {ref.digest[:80]!r}, which is not "
+                "a sha256: SRC is damaged (`specops store verify --store SRC`); nothing copied"
+            )
         labels.setdefault(ref.digest, f"{ref.item} of {ref.owner}")
     return labels
 

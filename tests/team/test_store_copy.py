@@ -388,3 +388,21 @@ def test_the_prediction_log_is_copied_once_and_then_only_what_is_new(
     assert rows["prediction_log"] == {"copied": 2, "already_there": 5}
     assert rows["prediction_log_segments"] == {"copied": 1, "already_there": 2}
     assert _log_view(destination) == _log_view(source)
+
+
+def test_a_row_naming_a_blob_by_a_path_stops_the_copy(
+    source: Path, tmp_path: Path, copy: Callable[..., CopyResult]
+) -> None:
+    (tmp_path / "secret.txt").write_text("not a blob")
+    files = json.loads(store_rows(source, "SELECT files_json FROM model_versions")[0][0])
+    files["model.json"] = "../../secret.txt"
+    escaped = json.dumps(files).replace("'", "''")
+    store_execute(source, f"UPDATE model_versions SET files_json = '{escaped}' WHERE version = 1")
+    destination = tmp_path / "dst"
+
+    code, _, err = copy(source, destination)
+    assert code == 2
+    assert "names the blob '../../secret.txt', which is not a sha256" in err
+    assert not (destination / "artifacts").exists() or not any(
+        (destination / "artifacts").rglob("*/*")
+    )
