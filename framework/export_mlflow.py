@@ -104,9 +104,13 @@ def export_mlflow(store: Store, version: ModelVersion, destination: Path) -> Pat
     wrote (replaced whole, never half: see :func:`framework.export.replace_directory`);
     anything else is refused before anything is written."""
     from framework.export import replace_directory
+    from framework.ownership import replace_refusal
 
-    _require_mlflow()
     destination = Path(destination)
+    refusal = replace_refusal(destination)  # before any work (replace_directory asks again)
+    if refusal:
+        raise UserError(refusal)
+    _require_mlflow()
     owner = {"target": "models export --format mlflow", "model": version.ref}
     with tempfile.TemporaryDirectory(prefix=".specops-export-") as scratch:
         package = Path(scratch) / PACKAGE_ARTIFACT

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -129,10 +130,19 @@ def churn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_a_classifier_predicts_exactly_what_specops_predict_writes(churn: Path) -> None:
+@pytest.fixture(scope="module")
+def churn_model(churn: Path) -> tuple[Path, str]:
+    """``specops models export churn --format mlflow DIR`` once; its directory and output."""
     model = churn / "mlflow-model"
     code, out, err = export("churn", model, churn)
     assert code == 0, err
+    return model, out
+
+
+def test_a_classifier_predicts_exactly_what_specops_predict_writes(
+    churn: Path, churn_model: tuple[Path, str]
+) -> None:
+    model, out = churn_model
     assert "churn/1" in out and "mlflow.pyfunc.load_model" in out
     expected = specops_predictions("churn", churn / "rows.csv", churn / "specops.parquet", churn)
     got = mlflow_predictions(model, churn / "rows.csv", churn / "mlflow.parquet")
@@ -141,9 +151,10 @@ def test_a_classifier_predicts_exactly_what_specops_predict_writes(churn: Path) 
     assert set(got["prediction"]) == {"no", "yes"}
 
 
-def test_the_export_records_its_signature_and_holds_no_pickle(churn: Path) -> None:
-    model = churn / "signature-model"
-    assert export("churn/1", model, churn)[0] == 0
+def test_the_export_records_its_signature_and_holds_no_pickle(
+    churn_model: tuple[Path, str],
+) -> None:
+    model, _ = churn_model
     from mlflow.models import Model
 
     meta = Model.load(str(model))
@@ -187,9 +198,11 @@ def test_a_regressor_predicts_exactly_what_specops_predict_writes(
     pd.testing.assert_frame_equal(got, expected, check_exact=True, check_dtype=False)
 
 
-def test_a_tampered_export_is_refused_when_loaded(churn: Path, tmp_path: Path) -> None:
+def test_a_tampered_export_is_refused_when_loaded(
+    churn: Path, churn_model: tuple[Path, str], tmp_path: Path
+) -> None:
     model = tmp_path / "model"
-    assert export("churn", model, churn)[0] == 0
+    shutil.copytree(churn_model[0], model)
     text = model / "artifacts" / "package" / "model" / "model.txt"
     text.write_text(text.read_text().replace("num_leaves", "num_leaves ", 1))
     done = subprocess.run(
@@ -212,14 +225,16 @@ def test_a_directory_specops_did_not_write_is_refused_and_kept(churn: Path) -> N
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
 
 
-def test_an_earlier_export_is_replaced_whole(churn: Path) -> None:
+def test_an_earlier_export_is_replaced_whole(churn: Path, churn_model: tuple[Path, str]) -> None:
     model = churn / "again"
-    assert export("churn", model, churn)[0] == 0
+    shutil.copytree(churn_model[0], model)
     first = json.loads((model / "artifacts" / "package" / "release.json").read_text())
+    (model / "specops_model.py").unlink()  # damaged: the new export replaces it all
     code, out, err = export("churn", model, churn, "--json")
     assert code == 0, err
     assert json.loads(out)["path"] == str(model)
     assert json.loads((model / "artifacts" / "package" / "release.json").read_text()) == first
+    assert (model / "specops_model.py").is_file()
 
 
 def test_an_unknown_model_is_exit_2(churn: Path, tmp_path: Path) -> None:
