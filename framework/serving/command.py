@@ -28,6 +28,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         ref=args.ref,
         package=str(Path(args.package).expanduser().resolve()) if args.package else None,
         store=args.store,
+        artifacts=getattr(args, "artifacts", None),
         follow=args.follow,
         host=args.host,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -91,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _store(args: argparse.Namespace) -> Path:
     from framework.refs import store_root
 
-    return store_root(args.store)
+    return store_root(args.store, getattr(args, "artifacts", None))
 
 
 def _detach(args: argparse.Namespace, settings: ServeSettings) -> int:

@@ -184,6 +184,8 @@ def serve_argv(settings: ServeSettings) -> list[str]:
         argv.append(settings.ref or "")
     if settings.store is not None:
         argv += ["--store", settings.store]
+    if settings.artifacts is not None:
+        argv += ["--artifacts", settings.artifacts]
     if settings.follow:
         argv += ["--follow", settings.follow]
     argv += [
@@ -231,12 +233,27 @@ def start_background(
     Its output goes to ``<store>/serve/<name>-<port>.log`` (appended). If it exits
     before it is ready, the error it printed is raised here.
     """
+    from framework.store.addressing import ARTIFACTS_VARIABLE, STORE_VARIABLE, address_for
+
+    address = address_for(store_root)
     store_root = store_root.resolve()
-    settings = replace(settings, store=str(store_root))  # the child may run elsewhere
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cwd = None
+    if address.is_local:
+        settings = replace(settings, store=str(store_root))  # the child may run elsewhere
+    else:
+        # a shared store's URL (which may hold a password) goes to the child in its
+        # environment, never on its command line where `ps` shows it; the child finds
+        # the same workdir (server records, caches) from its working directory
+        env[STORE_VARIABLE] = address.metadata
+        env.pop(ARTIFACTS_VARIABLE, None)
+        if address.artifacts:
+            env[ARTIFACTS_VARIABLE] = address.artifacts
+        settings = replace(settings, store=None, artifacts=None)
+        cwd = store_root.parent
     directory = serve_dir(store_root)
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / f"{name}-{settings.port or 'any'}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if settings.token:
         env[TOKEN_ENV] = settings.token
     argv = [*serve_argv(settings), "--log-file", str(log_path)]
@@ -247,6 +264,7 @@ def start_background(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,  # not killed with this process or its terminal
             close_fds=True,
         )

@@ -10,6 +10,11 @@ bounded by rows and by bytes: requests beyond ``max_pending_rows`` rows or
 so serving never slows down or grows for the sake of its log. (Bounded by rows
 alone, one-row requests of 64 MiB each held 64 MiB apiece while the store was
 locked.)
+
+On a shared store (PostgreSQL) several servers append at once, each batch one
+transaction; a flush that fails (the database restarted, the network cut) drops
+its batch, counted, and the store is opened again for the next one: a connection
+that died does not come back by itself.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class RequestLogWriter:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._open_error = ""  # why the store last failed to open, said once
+        self._failed = False  # the last flush failed: reopen the store before the next
 
     def record(
         self, served: ServedModel, batch: Batch, predictions: Predictions, size: int = 0
@@ -107,6 +113,11 @@ class RequestLogWriter:
                 self._wake.clear()
                 store = store or self._open()
                 self.flush(store) if store is not None else self._drop_pending()
+                if self._failed and store is not None:
+                    # a shared store's connection that failed (its server restarted, the
+                    # network cut) does not come back: open the store again next time
+                    store.close()
+                    store = None
                 if self._stop:
                     if store is not None:
                         self.flush(store)
@@ -118,15 +129,17 @@ class RequestLogWriter:
     def _open(self) -> Store | None:
         """The store, or None while it cannot be opened (a full disk, a read-only mount):
         said once, in one line, and tried again at the next flush; the thread lives on."""
-        from framework.errors import UserError
         from framework.store import Store
 
-        try:
-            store = Store(self.store_root)
-        except UserError as exc:
-            if str(exc) != self._open_error:
-                self._open_error = str(exc)
-                log.error("prediction log: cannot open the store, requests are dropped: %s", exc)
+        try:  # an existing store only: one moved away is never replaced by a new, empty one
+            store = Store.open_existing(self.store_root)
+        except Exception as exc:  # a shared store's server down: a UserError, or the driver's
+            from framework.redact import scrub_text
+
+            said = scrub_text(str(exc)).strip().split("\n")[0]
+            if said != self._open_error:
+                self._open_error = said
+                log.error("prediction log: cannot open the store, requests are dropped: %s", said)
             return None
         if self._open_error:
             log.warning("prediction log: the store opens again; logging resumes")
@@ -147,6 +160,7 @@ class RequestLogWriter:
             self._pending.clear()
             self._pending_rows = 0
             self._pending_bytes = 0
+        self._failed = False
         if not items:
             return 0
         try:
@@ -167,6 +181,7 @@ class RequestLogWriter:
                 log.exception("prediction log: could not write %d request(s); dropped", len(items))
             with self._lock:  # record() updates the same counter from the event loop
                 self.dropped_rows += sum(item[1].rows for item in items)
+            self._failed = True
             return 0
         return written
 

@@ -68,12 +68,16 @@ def configure_logging() -> None:
 
 
 def store_root_of(settings: ServeSettings) -> Path | None:
-    """The store a server reads and logs to; a package server has one only if given."""
+    """The store a server reads and logs to; a package server has one only if given.
+
+    The local workdir is returned: for a shared store (a URL) ``Store(workdir)`` in this
+    process opens the shared store (see :mod:`framework.store.addressing`), and the
+    workdir keeps this machine's server records and caches."""
     from framework.refs import store_root
 
     if settings.package is not None and not (settings.store or os.environ.get("SPECOPS_STORE")):
         return None
-    return store_root(settings.store)
+    return store_root(settings.store, settings.artifacts)
 
 
 def load_holder(settings: ServeSettings) -> ModelHolder:

@@ -38,6 +38,9 @@ class ServeSettings:
     ref: str | None = None
     package: str | None = None
     store: str | None = None
+    """``--store`` as given: a directory or a shared store's URL (None: $SPECOPS_STORE,
+    else the nearest .specops). Worker processes resolve it again themselves."""
+    artifacts: str | None = None
     follow: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
