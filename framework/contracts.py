@@ -51,7 +51,10 @@ def split_positions(
                 f"the {side} positions run from {positions.min()} to {positions.max()}; "
                 f"the table has rows 0 to {rows - 1}"
             )
-    shared = np.intersect1d(train, test)
+    # a mask, not np.intersect1d: that sorts both sides (60 ms at 200,000 rows)
+    on_train = np.zeros(rows, dtype=bool)
+    on_train[train] = True
+    shared = np.unique(test[on_train[test]])
     if len(shared):
         raise fault(
             f"{len(shared)} row(s) are in both train and test (first at position "
