@@ -178,9 +178,11 @@ def _in_training(frame: pd.DataFrame, column: str, trained_on: TrainingRows | No
     (the last of the hashed columns); all False when that cannot be told."""
     import numpy as np
 
-    from framework.training_rows import row_hashes
+    from framework.training_rows import TimeRows, row_hashes
 
     nothing = np.zeros(len(frame), dtype=bool)
+    if isinstance(trained_on, TimeRows):  # a time split: the cutoff tells, not fingerprints
+        return trained_on.in_frame(frame) if trained_on.column in frame.columns else nothing
     if trained_on is None or not trained_on.columns:
         return nothing
     *features, target = trained_on.columns
