@@ -218,6 +218,21 @@ def test_a_rejected_run_says_why_in_mlflow(mlflow_server: MlflowServer, churn: P
     assert tags["specops.model_status"] == "rejected"
 
 
+def test_a_run_stopped_by_its_checks_is_in_mlflow_without_a_model(
+    mlflow_server: MlflowServer, churn: Path
+) -> None:
+    entries = [{"type": "mlflow", "params": {"uri": mlflow_server.uri, "experiment": "churn-d"}}]
+    result = run_tracked(churn, entries, overrides=("checks[5].params.min=5000",))
+    assert result.run.status == "failed_checks"
+    logged = mlflow_run(mlflow_server, "churn-d", result.run.run_id)
+    assert logged.info.status == "FINISHED"
+    assert logged.data.tags["specops.status"] == "failed_checks"
+    assert "specops.model" not in logged.data.tags and "specops.gate" not in logged.data.tags
+    artifacts = {a.path for a in mlflow_server.client().list_artifacts(logged.info.run_id)}
+    assert artifacts == {"specops"}
+    assert logged.data.metrics["step_seconds.check"] >= 0
+
+
 def test_a_dead_server_costs_a_warning_never_the_run(
     mlflow_server: MlflowServer, churn: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
