@@ -44,6 +44,10 @@ class IgnoredColumns:
     def count(self) -> int:
         return len(self._seen)
 
+    def saw(self, name: Any) -> bool:
+        """Whether the request sent a column of that name (among the ignored ones)."""
+        return name in self._seen
+
     def add(self, name: Any) -> None:
         if name in self._seen:
             return
@@ -85,6 +89,11 @@ class Batch:
     request log encodes those far faster than lists of Python numbers."""
     ignored: IgnoredColumns = field(default_factory=IgnoredColumns)
     """The columns the request sent that the model does not take (left out of ``columns``)."""
+    label: Sequence[Any] | None = None
+    """The true labels, when the request carried the model's target column (one value per
+    row): never scored, only written to the request log, so ``specops monitor --from-log``
+    can judge performance and retrain on what the servers saw (see
+    :mod:`framework.serving.labels`)."""
 
     @property
     def names(self) -> list[str]:

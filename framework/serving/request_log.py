@@ -206,6 +206,8 @@ def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: floa
             inputs[name] = _typed(values, column.role, name)
         else:
             inputs[name] = values.tolist() if hasattr(values, "tolist") else values
+    if batch.label is not None and served.target is not None:
+        inputs[served.target] = list(batch.label)  # the true labels the client sent
     outputs: dict[str, Any] = {"prediction": predictions.values}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels

@@ -67,6 +67,9 @@ class ServedModel:
         self.task = package.task
         self.labels = package.labels
         self.model_type = str(package.metadata.get("model_type", "unknown"))
+        target = package.metadata.get("target")
+        self.target = target if isinstance(target, str) and target not in self.columns else None
+        """The target column's name: a request carrying it has it logged as labels."""
         self.fast = LightGBMFastPath.for_package(package) if fast_path else None
         self.ref = f"{name}/{version}" if version is not None else name
         self.ref_header = self.ref.encode()

@@ -51,7 +51,14 @@ def parse(
     mime = _content_type(content_type)
     ignored = IgnoredColumns(strict=strict)
     if mime == JSON:
-        batch = parse_json(jsonio.loads(body), served, ignored, size=len(body))
+        document = jsonio.loads(body)
+        batch = parse_json(document, served, ignored, size=len(body))
+        batch.ignored = ignored
+        if served.target is not None and ignored.count:
+            from framework.serving import labels
+
+            form = next((key for key in FORMS if key in document), "")
+            labels.attach(batch, form, document.get(form), served.target)
     elif mime == CSV:
         batch = parse_csv(body, served, ignored)
     else:
@@ -160,15 +167,24 @@ def parse_csv(body: bytes, served: ServedModel, ignored: IgnoredColumns) -> Batc
         return Batch({}, 1)  # no column of the model's: refused as missing them, by name
     # A header of up to WIDE_HEADER names is read whole (pandas then refuses a row wider
     # than the header); a wider one only in the model's columns, never a huge table.
+    target = served.target if served.target is not None and ignored.saw(served.target) else None
     usecols = [header[j] for j in keep] if len(header) > WIDE_HEADER else None
+    if usecols is not None and target is not None:
+        usecols.append(target)
     try:
         frame = pd.read_csv(io.BytesIO(body), usecols=usecols)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise bad_request(f"the CSV body cannot be read: {exc}") from None
     frame.columns = [str(c) for c in frame.columns]
-    if len(keep) < len(header) and usecols is None:
+    label = frame[target] if target is not None and target in frame.columns else None
+    if len(keep) < len(frame.columns):
         frame = frame[[name for name in frame.columns if name in served.columns]]
-    return Batch({}, len(frame), frame=frame)
+    batch = Batch({}, len(frame), frame=frame)
+    if label is not None:
+        from framework.serving import labels
+
+        labels.keep(batch, label.astype(object).where(label.notna(), None).to_numpy())
+    return batch
 
 
 def render(predictions: Predictions, served: ServedModel) -> bytes:
