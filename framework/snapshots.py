@@ -87,9 +87,7 @@ def snapshot_layout(store_root: Path, data_hash: str) -> SnapshotLayout:
                 f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
             )
         label = f"snapshot of dataset {full[:12]}"
-        path = store.artifacts.path_of(blob)
-        if not path.is_file():
-            raise StoreError(f"artifact {label} is missing from the store: {path}")
+        path = _blob_file(store, blob, label)
         # a whole-table blob is hash-checked as it is copied out; a manifest here
         manifest = (
             _manifest(store.artifacts.verified(blob, label), label) if _is_manifest(path) else None
@@ -111,7 +109,22 @@ def _part(store: Store, entry: Any, label: str) -> SnapshotPart:
     rows = entry.get("rows") if isinstance(entry, dict) else None
     if not isinstance(blob, str) or not _SHA256.fullmatch(blob) or not isinstance(rows, int):
         raise StoreError(f"{label} has a manifest entry specops did not write: {entry!r:.80}")
-    return SnapshotPart(blob, store.artifacts.path_of(blob), rows)
+    path_of = getattr(store.artifacts, "path_of", None)
+    if path_of is None:  # a remote store: fetched into the workdir's cache, verified
+        return SnapshotPart(blob, store.artifacts.verified(blob, f"part of the {label}"), rows)
+    return SnapshotPart(blob, path_of(blob), rows)
+
+
+def _blob_file(store: Store, blob: str, label: str) -> Path:
+    """A local file holding the blob: a local store's own (hash-checked where it is
+    read), or a remote store's copy in the workdir's cache (verified on download)."""
+    path_of = getattr(store.artifacts, "path_of", None)
+    if path_of is None:
+        return store.artifacts.verified(blob, label)
+    path = path_of(blob)
+    if not path.is_file():
+        raise StoreError(f"artifact {label} is missing from the store: {path}")
+    return path
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

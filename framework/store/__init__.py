@@ -2,10 +2,12 @@
 
 Also the API of store backend plugins (kinds ``metadata_store`` and
 ``artifact_store``): the protocols and types of :mod:`framework.store.backends`,
-and the local backends' factories.
+the local backends' factories, and the redaction every backend applies to what it
+writes (``redact_parameters``) and shows (``hide_credentials``, ``display_url``).
 """
 
-from framework.store.addressing import display_url
+from framework.redact import hide_credentials, redact_parameters
+from framework.store.addressing import display_url, store_present
 from framework.store.backends import (
     ArtifactBackend,
     BlobInfo,
@@ -31,8 +33,11 @@ __all__ = [
     "Store",
     "StoreAddress",
     "display_url",
+    "hide_credentials",
     "new_run_id",
     "open_file_artifacts",
     "open_sqlite_metadata",
+    "redact_parameters",
+    "store_present",
     "url_scheme",
 ]

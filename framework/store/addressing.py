@@ -63,6 +63,16 @@ def address_for(root: Path) -> StoreAddress:
     return StoreAddress(str(root), root, artifacts)
 
 
+def store_present(root: Path) -> bool:
+    """Whether a store is at ``root``: the shared store this command chose for that
+    workdir (its presence is checked when opened), or a local ``store.db`` there."""
+    found = _addresses.get(root.absolute())
+    if found is not None and not found.is_local:
+        return True
+    directory = local_directory(found.metadata) if found is not None else root
+    return (directory / "store.db").is_file()
+
+
 def local_directory(metadata: str) -> Path:
     """The ``.specops`` directory a local metadata address (path or ``sqlite:`` URL) names."""
     from framework.store.sqlite_backend import sqlite_path

@@ -55,7 +55,7 @@ class Garbage:
     """A blob nothing references, or a temp file or directory left behind."""
 
     kind: str  # "blob" | "temp" | "lock"
-    path: Path  # a blob: its file, or for a remote artifact store where it is
+    path: Path | str  # a blob: its file, or (a remote artifact store) its URL
     size: int
     age: float  # seconds since last modified
     owner: str = ""  # the lock of a live process that may own it: never deleted
@@ -132,6 +132,9 @@ def blob_location(store: Store, digest: str) -> str:
     path_of = getattr(store.artifacts, "path_of", None)
     if path_of is not None:
         return str(path_of(digest))
+    url_of = getattr(store.artifacts, "url_of", None)  # a remote backend may say where
+    if url_of is not None:
+        return str(url_of(digest))
     return f"{store.artifacts.display_url} blob {digest}"
 
 
@@ -212,7 +215,7 @@ def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
             if item.kind == "blob":
                 if store.artifacts.delete(item.blob):
                     deleted.append(item)
-            elif _remove(item.path):
+            elif _remove(Path(item.path)):
                 deleted.append(item)
     return deleted
 
@@ -220,7 +223,8 @@ def collect(store: Store, garbage: list[Garbage]) -> list[Garbage]:
 def _blob(store: Store, info: BlobInfo) -> Garbage:
     """A blob no row names, as garbage: its size and age from the backend's listing."""
     age = max(0.0, time.time() - info.modified)
-    path = Path(blob_location(store, info.digest))
+    path_of = getattr(store.artifacts, "path_of", None)
+    path = path_of(info.digest) if path_of is not None else blob_location(store, info.digest)
     return Garbage("blob", path, info.size, age, blob=info.digest)
 
 

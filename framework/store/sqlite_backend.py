@@ -202,12 +202,16 @@ def _tables(db: sqlite3.Connection | None) -> list[str]:
 
 
 def sqlite_path(url: str) -> Path:
-    """The store directory a ``sqlite:`` URL (or a plain path) names."""
-    for prefix in ("sqlite:///", "sqlite://", "sqlite:"):
-        if url.lower().startswith(prefix):
-            rest = url[len(prefix) :]
-            return Path(("/" + rest) if prefix == "sqlite:///" else rest).expanduser()
-    return Path(url).expanduser()
+    """The store directory a ``sqlite:`` URL (or a plain path) names:
+    ``sqlite:///abs/dir`` (also ``sqlite:////abs/dir``) or ``sqlite:rel/dir``."""
+    if not url.lower().startswith("sqlite:"):
+        return Path(url).expanduser()
+    rest = url[len("sqlite:") :]
+    if rest.startswith("//"):
+        rest = rest[2:]  # the (empty) authority
+    if rest.startswith("//"):
+        rest = "/" + rest.lstrip("/")
+    return Path(rest).expanduser()
 
 
 def open_sqlite(

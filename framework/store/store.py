@@ -310,10 +310,16 @@ class Store(MonitoringRecords):
                 f"{wanted} was given: drop --artifacts / SPECOPS_ARTIFACTS / "
                 "store.artifacts, or name the recorded location"
             )
+        folder = (local_directory(address.metadata) / "artifacts").absolute()
+        beside = address.is_local and wanted == str(folder)
+        if address.is_local and recorded is None and not beside and self._has_records(folder):
+            raise StoreError(
+                f"the store {self.display_url} keeps its artifacts beside it ({folder}), but "
+                f"{wanted} was given: a store's blobs stay where its rows expect them; to move "
+                f"the store, copy it: `specops store copy {self.display_url} NEW_STORE "
+                f"--artifacts {wanted}`"
+            )
         backend = open_artifacts(given, address)
-        beside = address.is_local and wanted == str(
-            (local_directory(address.metadata) / "artifacts").absolute()
-        )
         if recorded is None and not beside and not self.read_only:
             with self.transaction() as db:
                 db.execute(
@@ -328,6 +334,12 @@ class Store(MonitoringRecords):
                     f"but {wanted} was given"
                 )
         return backend
+
+    def _has_records(self, folder: Path) -> bool:
+        """Whether the store holds anything: a run recorded, or blobs in ``folder``."""
+        if self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None:
+            return True
+        return folder.is_dir() and any(True for _ in ArtifactStore(folder).blobs())
 
     def setting(self, key: str) -> str | None:
         """A value of ``store_settings`` (None: not recorded, or an old read-only store)."""

@@ -1,0 +1,84 @@
+"""Choosing a local store and its artifacts: ``--store`` (a directory or a ``sqlite:``
+URL), ``SPECOPS_STORE`` for a run, ``--artifacts`` / ``SPECOPS_ARTIFACTS`` recorded at
+first use, and a used store never switched to other artifacts behind its rows' back.
+Real runs, the CLI in process; the shared backends are in tests/team/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import breast_cancer_spec, store_rows
+
+
+@pytest.fixture(autouse=True)
+def no_chosen_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SPECOPS_STORE", "SPECOPS_ARTIFACTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def _spec(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "spec.yaml"
+    path.write_text(breast_cancer_spec(n_estimators=10).lstrip())
+    return path
+
+
+def test_specops_store_chooses_where_a_run_goes_and_sqlite_urls_name_it(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(tmp_path / "project")
+    elsewhere = tmp_path / "team-store"
+    monkeypatch.setenv("SPECOPS_STORE", str(elsewhere))
+    ran = cli("run", spec, "--json")
+    assert ran.code == 0, ran.err
+    assert (elsewhere / "store.db").is_file()
+    assert not (spec.parent / ".specops" / "store.db").exists()
+
+    monkeypatch.delenv("SPECOPS_STORE")
+    listed = cli("models", "list", "--store", f"sqlite:///{elsewhere}", "--json")
+    assert listed.code == 0, listed.err
+    report = json.loads(listed.out)
+    assert report["store"] == str(elsewhere)
+    assert [m["name"] for m in report["models"]] == ["bc"]
+
+
+def test_artifacts_given_for_a_new_store_are_recorded_and_used_without_saying_again(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(tmp_path / "project")
+    blobs = tmp_path / "blobs"
+    monkeypatch.setenv("SPECOPS_ARTIFACTS", str(blobs))
+    assert cli("run", spec, "--json").code == 0
+    store = spec.parent / ".specops"
+    assert store_rows(store, "SELECT key, value FROM store_settings") == [("artifacts", str(blobs))]
+    assert not (store / "artifacts").exists() and any(blobs.rglob("*"))
+
+    monkeypatch.delenv("SPECOPS_ARTIFACTS")
+    verified = cli("store", "verify", "--store", store, "--json")
+    assert verified.code == 0, verified.out + verified.err
+    assert json.loads(verified.out)["checked"]["blobs"] > 0
+
+    other = tmp_path / "other-blobs"
+    refused = cli("models", "list", "--store", store, "--artifacts", other)
+    assert refused.code == 2
+    assert f"keeps its artifacts at {blobs}" in refused.err and str(other) in refused.err
+
+
+def test_a_used_store_is_not_switched_to_other_artifacts(cli: Any, tmp_path: Path) -> None:
+    spec = _spec(tmp_path / "project")
+    assert cli("run", spec, "--json").code == 0
+    store = spec.parent / ".specops"
+    before = store_rows(store, "SELECT name, alias, version FROM aliases")
+
+    refused = cli("models", "promote", "bc/1", "--store", store, "--artifacts", tmp_path / "x")
+    assert refused.code == 2
+    assert f"keeps its artifacts beside it ({store / 'artifacts'})" in refused.err
+    assert "specops store copy" in refused.err
+    assert store_rows(store, "SELECT key FROM store_settings") == []  # nothing recorded
+    assert store_rows(store, "SELECT name, alias, version FROM aliases") == before
+    assert not (tmp_path / "x").exists()
