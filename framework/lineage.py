@@ -18,14 +18,24 @@ if TYPE_CHECKING:
 PACKAGES = ("specops", "pandas", "numpy", "scikit-learn", "lightgbm", "pyarrow", "skops")
 
 
+ROWS_AT_ONCE = 1 << 15
+"""Rows :func:`frame_hash` hashes together: small enough that each column's temporary
+arrays are reused by the allocator, not mapped and faulted in afresh per column."""
+
+
 def frame_hash(frame: pd.DataFrame) -> str:
-    """A content hash of a table: its column names, dtypes and every value (vectorised)."""
+    """A content hash of a table: its column names, dtypes and every value (vectorised).
+
+    A row's hash depends on that row alone, so the rows are hashed a block at a time:
+    the digest is the same as for the whole table at once, without its temporaries.
+    """
     import pandas as pd
 
     digest = hashlib.sha256()
     digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-    rows = pd.util.hash_pandas_object(frame, index=False)
-    digest.update(rows.to_numpy().tobytes())
+    for start in range(0, len(frame), ROWS_AT_ONCE):
+        rows = pd.util.hash_pandas_object(frame.iloc[start : start + ROWS_AT_ONCE], index=False)
+        digest.update(rows.to_numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -41,23 +51,39 @@ def package_versions(extra: Iterable[str] = ()) -> dict[str, str]:
 
 
 def git_commit(directory: Path) -> dict[str, Any] | None:
-    """The commit of the repository holding the spec, and whether it had local changes."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode != 0:
+    """The commit of the repository holding the spec, and whether it had local changes.
+
+    One ``git status`` says both (its ``branch.oid`` header is ``HEAD``): a second git
+    process for ``rev-parse`` cost as much again on every run. Where that status
+    fails (a git older than 2.11), ``rev-parse`` alone names the commit, as before.
+    """
+    status = _git(directory, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
+        return None
+    if status.returncode != 0:
+        commit = _git(directory, "rev-parse", "HEAD")
+        if commit is None or commit.returncode != 0:
             return None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=5,
+        return {"commit": commit.stdout.strip(), "dirty": False}
+    commit, dirty = None, False
+    for line in status.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.removeprefix("# branch.oid ").strip()
+        elif not line.startswith("#"):
+            dirty = True
+    if commit is None or commit == "(initial)":  # no commit yet: rev-parse HEAD fails too
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(directory: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
+    """``git ARGS`` in ``directory``; None when git cannot be run (absent, too slow)."""
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=directory, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
 def plugin_versions(
