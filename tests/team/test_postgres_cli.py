@@ -256,3 +256,32 @@ def test_wrong_credentials_and_no_server_are_one_clear_line(team: Team) -> None:
         assert expected in done.err and "127.0.0.1" in done.err
         assert "Traceback" not in done.err
         assert PASSWORD not in done.err + done.out
+
+
+def test_a_read_only_role_reads_and_a_write_is_refused_cleanly(team: Team) -> None:
+    """A role with SELECT only (a dashboard's, an auditor's), and a read-only session
+    asked for in the URL: reading commands work, a promote is exit 2 with nothing moved."""
+    from tests.team.postgres_server import READER, READER_PASSWORD
+
+    reader = team.cluster.url(team.database, user=READER, password=READER_PASSWORD)
+    read_only = team.url + "?options=-c%20default_transaction_read_only%3Don"
+    shown = team.on_b("models", "show", "bc", "--json").json()
+    before = shown["alias_history"]
+    other = 1 if shown["version"] == 2 else 2  # a promote that would move it
+    versions = team.on_b("models", "list", "--json").json()["models"][0]["versions"]
+    if next(v for v in versions if v["version"] == other)["status"] != "registered":
+        pytest.skip(f"bc/{other} was rejected by the gate on this machine: nothing to promote")
+    for url in (reader, read_only):
+        listed = team.specops("models", "list", "--store", url, "--json", cwd=team.machine_b)
+        assert listed.code == 0, listed.err
+        assert [v["version"] for v in listed.json()["models"][0]["versions"]] == [1, 2]
+        runs = team.specops("runs", "list", "--store", url, cwd=team.machine_b)
+        assert runs.code == 0, runs.err
+        promoted = team.specops(
+            "models", "promote", f"bc/{other}", "--store", url, cwd=team.machine_b
+        )
+        assert promoted.code == 2, promoted.out + promoted.err
+        assert "Traceback" not in promoted.err
+        assert "read-only" in promoted.err or "refused a write" in promoted.err
+        assert READER_PASSWORD not in promoted.err and PASSWORD not in promoted.err
+    assert team.on_b("models", "show", "bc", "--json").json()["alias_history"] == before
