@@ -311,3 +311,29 @@ def test_a_detached_server_on_a_shared_store_gets_its_url_in_its_environment_not
         stopped = specops(store, "serve", "--stop", "shared")
     assert f"pid {pid}" in stopped
     assert (store.project / ".specops" / "serve").is_dir()  # records in the local workdir
+
+
+def test_every_worker_of_a_multi_worker_server_follows_the_shared_store(
+    postgres_db: PostgresDatabase, tmp_path: Path, servers: list[Server]
+) -> None:
+    """--workers 2: each worker process resolves the store (given in the environment
+    only) itself, follows the alias and logs its own answers."""
+    store = make_shared_store(tmp_path, postgres_db.url)
+    server = start_server(
+        store.project, "shared", "--workers", "2", "--poll-ms", str(POLL_MS), env=store.env
+    )
+    servers.append(server)
+    rows = make_frame(10, 3).drop(columns="target")
+    specops(store, "models", "promote", "shared/2")
+    began = time.monotonic()
+    answered: set[str] = set()
+    while time.monotonic() < began + SECONDS:  # 20 answers in a row from version 2
+        answered = {server.predict(rows) for _ in range(20)}
+        if answered == {"shared/2"}:
+            break
+        time.sleep(0.05)
+    assert answered == {"shared/2"}
+    deadline = time.monotonic() + SECONDS
+    while len(read_log(store, tmp_path / "reader")) < 20 * 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(read_log(store, tmp_path / "reader")) >= 20 * 10
