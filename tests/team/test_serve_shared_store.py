@@ -337,3 +337,23 @@ def test_every_worker_of_a_multi_worker_server_follows_the_shared_store(
     while len(read_log(store, tmp_path / "reader")) < 20 * 10 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(read_log(store, tmp_path / "reader")) >= 20 * 10
+
+
+def test_the_http_deploy_target_on_a_shared_store_starts_a_server_that_follows_it(
+    postgres_db: PostgresDatabase, tmp_path: Path
+) -> None:
+    store = make_shared_store(tmp_path, postgres_db.url)
+    deploy = "deploy={type: http, params: {port: 0}}"
+    report = json.loads(specops(store, "run", "spec.yaml", "--set", deploy, "--json"))
+    [server] = json.loads(specops(store, "serve", "--status", "--json"))["servers"]
+    try:
+        assert server["serving_version"] == 3 and server["follows"] == "champion"
+        argv = Path(f"/proc/{server['pid']}/cmdline").read_bytes().decode()
+        assert "postgresql://" not in argv
+        running = Server(subprocess.Popen(["true"]), server["port"])
+        assert running.version()["store"] == {"reachable": True}
+        assert report["status"] == "passed"
+        specops(store, "models", "promote", "shared/1", cwd=tmp_path / "laptop")
+        wait_all([running], lambda a: a["version"] == 1, "following the promote")
+    finally:
+        specops(store, "serve", "--stop", "shared")
