@@ -43,8 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode
 
 from framework import StoreError, hookimpl
-from framework.redact import redact_parameters
-from framework.store import Liveness
+from framework.store import Liveness, redact_parameters
 from plugins.store_postgres_sql import Schema, placeholders, translate_schema
 
 SPECOPS_HOOK_API = "1"
