@@ -25,7 +25,9 @@ It writes, to ``path`` (replaced atomically, like the ``directory`` target)::
                         gate -> promote -> hot swap needs no person
     spec/spec.yaml      then too: the spec the CronJob monitors, as the run stored
                         it (``${env:...}`` placeholders kept, literal passwords
-                        masked), deploying to the registry's champion
+                        masked), deploying to the registry's champion; a source of
+                        local files (not in the image) becomes the run's data
+                        snapshot in the store
 
 Nothing is built or applied: Docker and a cluster are the user's. With a local
 store the image serves exactly the packaged version (there is no store in the
@@ -562,10 +564,10 @@ class SharedPlan:
 
     @classmethod
     def of(cls, release: Release) -> SharedPlan:
-        """Read from the release (the engine fills ``spec_document``, ``store_url``; an
-        engine that does not: a local store, no schedule)."""
-        document = getattr(release, "spec_document", None) or release.extras.get("spec")
-        store_url = getattr(release, "store_url", None) or release.extras.get("store_url")
+        """Read from the release (an engine that does not fill ``spec_document`` and
+        ``store_url``: a local store, no schedule)."""
+        document = release.spec_document
+        store_url = release.store_url
         schedule = None
         if isinstance(document, Mapping):
             monitor = document.get("monitor")
@@ -578,17 +580,28 @@ class SharedPlan:
         problem = cron_problem(schedule)
         if problem is not None:
             raise UserError(f"monitor.schedule: {problem}")
-        image_spec = monitor_spec(document)  # type: ignore[arg-type]
+        image_spec = monitor_spec(document, _lineage(release))  # type: ignore[arg-type]
         names = tuple(sorted(set(ENV_NAME.findall(json.dumps(image_spec)))))
         return cls(True, schedule, image_spec, names)
 
 
-def monitor_spec(document: Mapping[str, Any]) -> dict[str, Any]:
+FILE_SOURCES = frozenset({"csv", "parquet"})
+"""Sources that read files on the machine the run was on: not in the image."""
+
+
+def monitor_spec(
+    document: Mapping[str, Any], lineage: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The spec the monitor CronJob runs, from the run's effective spec: literal
     passwords masked (the store's address comes from the Secret), its local scratch
     folder in the pod's writable /tmp, and deploying to the registry only: a drift's
     challenger that passes its gate becomes the champion, which the servers follow
-    (the spec's own targets, a build context here, would write into the image)."""
+    (the spec's own targets, a build context here, would write into the image).
+
+    A source reading local files (csv, parquet) would find nothing in the pod: when
+    the run kept a snapshot of its data in the store (``store.snapshot_data``, the
+    default), the pod reads that instead (``type: snapshot``), which is exactly what
+    this version trained on; a retraining then learns from it plus the logged rows."""
     from framework.redact import scrub
 
     spec = json.loads(json.dumps(scrub(dict(document)), default=str))
@@ -597,7 +610,27 @@ def monitor_spec(document: Mapping[str, Any]) -> dict[str, Any]:
     spec["store"] = store
     spec["deploy"] = {"type": "registry", "params": {"alias": "champion"}}
     spec.pop("profiles", None)  # the document is already the profiles' result
+    data = spec.get("data")
+    lineage = lineage or {}
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("source"), dict)
+        and data["source"].get("type") in FILE_SOURCES
+        and isinstance(lineage.get("data_hash"), str)
+        and lineage.get("data_snapshot")
+    ):
+        data["source"] = {"type": "snapshot", "params": {"data": lineage["data_hash"]}}
     return spec
+
+
+def _lineage(release: Release) -> dict[str, Any]:
+    """The version's recorded lineage (data hash, snapshot), from its package."""
+    try:
+        metadata = json.loads((release.package_dir / "model.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    lineage = metadata.get("lineage") if isinstance(metadata, dict) else None
+    return lineage if isinstance(lineage, dict) else {}
 
 
 def _from_secret(name: str, secret: str, key: str, *, optional: bool = False) -> dict[str, Any]:

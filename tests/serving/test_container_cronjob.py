@@ -108,8 +108,7 @@ def deploy(
     from plugins.container import ContainerTarget
 
     release, ctx = released
-    extras = {"spec": document, "store_url": store_url}
-    release = replace(release, extras=extras)
+    release = replace(release, spec_document=document, store_url=store_url)
     ctx = replace(ctx, base_dir=directory)
     target = ContainerTarget(path="ctx", **params)
     assert target.validate(ctx) == []
@@ -251,3 +250,45 @@ def test_a_bad_schedule_is_refused_naming_the_field(
     with pytest.raises(UserError, match=r"monitor\.schedule: hour '25': 25 is out of range"):
         deploy(released, tmp_path, spec_document("0 25 * * *"), None)
     assert not (tmp_path / "ctx").exists()
+
+
+@pytest.mark.skipif(not schema_has_schedule(), reason="monitor.schedule is not in the schema yet")
+def test_specops_run_with_a_schedule_writes_the_cronjob_and_validate_refuses_a_bad_schedule(
+    tmp_path: Path, cli: Any
+) -> None:
+    import kubernetes_validate
+
+    from tests.serving.conftest import train
+
+    deploy = "deploy={type: container, params: {path: ctx}}"
+    train(tmp_path, name="sched", extra=("--set", deploy, "--set", "monitor.schedule='0 3 * * *'"))
+    context = tmp_path / "ctx"
+    cronjob = manifest(context, "cronjob.yaml")
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(cronjob, version, strict=True)
+    assert cronjob["spec"]["schedule"] == "0 3 * * *"
+    image_spec = context / "spec" / "spec.yaml"
+    assert yaml.safe_load(image_spec.read_text())["name"] == "sched"
+    assert cli("validate", image_spec).code == 0
+    [server] = manifest(context, "deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    assert server["command"][2:5] == ["sched/1", "--follow", "champion"]  # the loop needs it
+
+    refused = cli("validate", tmp_path / "spec.yaml", "--set", "monitor.schedule='0 3 * *'")
+    assert refused.code == 2 and "monitor.schedule" in refused.err and "5 fields" in refused.err
+
+
+def test_a_source_of_local_files_becomes_the_runs_data_snapshot_in_the_image_spec(
+    released: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """data.csv is not in the image; the version's snapshot in the shared store is."""
+    document = spec_document("@daily")
+    document["data"]["source"] = {"type": "csv", "params": {"path": "data.csv"}}
+    context = deploy(released, tmp_path, document, "postgresql://db/specops")
+    lineage = json.loads((context / "model" / "model.json").read_text())["lineage"]
+    assert lineage["data_snapshot"]  # the run kept one (store.snapshot_data: true)
+    image_spec = yaml.safe_load((context / "spec" / "spec.yaml").read_text())
+    assert image_spec["data"]["source"] == {
+        "type": "snapshot",
+        "params": {"data": lineage["data_hash"]},
+    }
+    assert image_spec["data"]["target"] == "target"
