@@ -514,3 +514,44 @@ def test_psycopg_is_not_imported_by_loading_the_plugin() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_threads_sharing_a_backend_never_write_inside_each_others_transaction(
+    meta: PostgresMetadata,
+) -> None:
+    """A server's threads share one store: a statement of another thread waits for the
+    open transaction to end instead of landing in it (and being rolled back with it)."""
+    inside, done = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        inside.wait(10)
+        meta.execute("INSERT INTO params (run_id, key, value) VALUES ('r', 'other', '1')")
+        done.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with pytest.raises(RuntimeError), meta.transaction():
+        meta.execute("INSERT INTO params (run_id, key, value) VALUES ('r', 'mine', '1')")
+        inside.set()
+        assert not done.wait(0.5)  # the other thread's insert waits for us
+        raise RuntimeError("roll back")
+    thread.join(10)
+    keys = [row[0] for row in meta.execute("SELECT key FROM params ORDER BY key")]
+    assert keys == ["other"]  # ours rolled back, theirs kept
+
+
+def test_the_liveness_session_asks_the_server_to_probe_a_vanished_client(
+    meta: PostgresMetadata,
+) -> None:
+    """A machine that dies without closing its socket (power off) would hold its run's
+    lock for the kernel's default two hours; the session's keepalives make it ~1 min."""
+    meta.hold("run-keepalive")
+    settings = {
+        name: meta._holder.execute(f"SHOW {name}").fetchone()[0]
+        for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+    }
+    assert settings == {
+        "tcp_keepalives_idle": "30",
+        "tcp_keepalives_interval": "10",
+        "tcp_keepalives_count": "3",
+    }
