@@ -399,8 +399,9 @@ class PostgresMetadata:
             if top is not None and (top > last or (top == last and not called)):
                 problems.append(
                     f"{table}.{column}: its sequence is at {last} but the table holds ids up "
-                    f"to {top} (rows copied in with their ids); the next insert would fail: "
-                    "run `specops store copy` again, or setval the sequence past them"
+                    f"to {top} (rows inserted with their ids by hand or by a tool); the next "
+                    "insert would fail. Fix: SELECT setval(pg_get_serial_sequence("
+                    f"'{table}', '{column}'), (SELECT MAX({column}) FROM {table}))"
                 )
         invalid = self.execute(
             "SELECT c.relname FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid"
