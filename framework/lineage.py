@@ -26,17 +26,32 @@ arrays are reused by the allocator, not mapped and faulted in afresh per column.
 def frame_hash(frame: pd.DataFrame) -> str:
     """A content hash of a table: its column names, dtypes and every value (vectorised).
 
-    A row's hash depends on that row alone, so the rows are hashed a block at a time:
-    the digest is the same as for the whole table at once, without its temporaries.
+    Where every row's hash depends on that row alone (see :func:`_hashed_row_by_row`),
+    the rows are hashed a block at a time: the same digest as for the whole table at
+    once, without its whole-column temporaries.
     """
     import pandas as pd
 
     digest = hashlib.sha256()
     digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-    for start in range(0, len(frame), ROWS_AT_ONCE):
-        rows = pd.util.hash_pandas_object(frame.iloc[start : start + ROWS_AT_ONCE], index=False)
+    step = ROWS_AT_ONCE if all(map(_hashed_row_by_row, frame.dtypes)) else max(len(frame), 1)
+    for start in range(0, len(frame), step):
+        rows = pd.util.hash_pandas_object(frame.iloc[start : start + step], index=False)
         digest.update(rows.to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def _hashed_row_by_row(dtype: Any) -> bool:
+    """Whether ``hash_pandas_object`` hashes each value of this dtype on its own: numbers,
+    booleans, times, categories and text do. Object columns are factorised first and
+    values equal to each other (``1``, ``1.0``, ``True``) all get the hash of the first
+    one seen, so their hashes depend on which rows are hashed together."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype | pd.StringDtype):
+        return True
+    return isinstance(dtype, np.dtype) and dtype.kind in "biufmM"
 
 
 def package_versions(extra: Iterable[str] = ()) -> dict[str, str]:

