@@ -114,7 +114,7 @@ class PostgresMetadata:
         }
         self._secrets = _secrets_of(url, self._password)
         self._lock = threading.RLock()
-        self._depth = 0  # transactions open on this thread's connection (nested ones join)
+        self._depth = 0  # open transactions, nested ones joining the outer (under _lock)
         self._holder: Any = None  # the connection holding liveness locks
         self._held: dict[str, int] = {}  # name -> how many times held
         self._conn: Any = None
