@@ -42,15 +42,6 @@ import json, os, sys, time
 from pathlib import Path
 from framework.store import Store, StoreAddress
 
-def ensure_plugin():
-    # the plugin is found through its entry point; a checkout whose installed metadata
-    # predates it registers the module in process (same factory, same code)
-    from framework import plugins
-    if plugins.get_plugins().registry.find("metadata_store", "postgresql") is None:
-        import plugins.store_postgres as module
-        plugins._cached = plugins.load_plugins(extra=[("store_postgres", module)])
-
-ensure_plugin()
 url, work, blobs = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 
 class Spec:
@@ -72,19 +63,8 @@ def package(where):
 """
 
 
-def ensure_plugin() -> None:
-    """The plugin in this process's registry (see PRELUDE: same for the subprocesses)."""
-    from framework import plugins
-
-    if plugins.get_plugins().registry.find("metadata_store", "postgresql") is None:
-        import plugins.store_postgres as module
-
-        plugins._cached = plugins.load_plugins(extra=[("store_postgres", module)])
-
-
 @pytest.fixture
 def address(postgres_db: PostgresDatabase, tmp_path: Path) -> StoreAddress:
-    ensure_plugin()
     return StoreAddress(postgres_db.url, tmp_path / "work", str(tmp_path / "blobs"))
 
 
