@@ -98,7 +98,11 @@ def window_frame(spec: Spec, plugins: Plugins, batch: pd.DataFrame) -> tuple[pd.
     if policy.data == "new_only":
         frame, what = batch, f"the new batch ({len(batch):,} rows)"
     else:
-        ctx = StepContext(spec.name, spec.task, spec.target, spec.base_dir, spec.seed)
+        # the store too: a snapshot source reads the run's data from it (a CronJob's
+        # spec on a shared store has no other copy of the data)
+        ctx = StepContext(
+            spec.name, spec.task, spec.target, spec.base_dir, spec.seed, store_root=spec.store_path
+        )
         source = plugins.build("source", spec.source.type, spec.source.kwargs())
         reference = source.load(ctx)
         reference.columns = [str(c) for c in reference.columns]

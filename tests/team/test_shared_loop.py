@@ -63,6 +63,31 @@ def drifted(rows: int, seed: int) -> Any:
     return frame
 
 
+def cronjob_spec(directory: Path, env: dict[str, str]) -> Path:
+    """What the container target writes to the image's /opt/spec/spec.yaml for this
+    spec and version 1 (plugins/container.py), with the pod's /tmp under ``directory``."""
+    import yaml
+
+    from framework.store import Store, StoreAddress
+    from plugins.container import monitor_spec
+
+    directory.mkdir(parents=True)
+    address = StoreAddress(env["SPECOPS_STORE"], directory / "reader", env["SPECOPS_ARTIFACTS"])
+    store = Store.open_existing(address, write=False)
+    try:
+        version = store.version("loop", 1)
+        assert version is not None
+        lineage = version.lineage
+    finally:
+        store.close()
+    spec = monitor_spec(yaml.safe_load(SPEC), lineage)
+    assert spec["data"]["source"]["type"] == "snapshot"  # data.csv is not in the image
+    spec["store"]["path"] = str(directory / "tmp" / ".specops")
+    path = directory / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
 def send(server: Server, frame: Any) -> None:
     """Rows with their labels, as records (the target column is logged, not scored)."""
     from tests.serving.conftest import Client
@@ -130,14 +155,15 @@ def test_drift_in_both_servers_traffic_retrains_promotes_and_both_servers_swap(
     for number, server in enumerate(servers):
         send(server, drifted(ROWS_PER_SERVER, seed=10 + number))
 
-    # the CronJob's command, from a third place (its own workdir)
+    # the CronJob's command on the spec the container target puts in the image, in a
+    # place without the project's files (its data source is the run's snapshot)
+    cronjob = cronjob_spec(tmp_path / "cronjob", env)
     began = time.monotonic()
     deadline = began + 60
     while True:  # the servers flush their logs every 0.5 s
         monitored = specops(
-            "monitor", str(project / "spec.yaml"), "--from-log", "--retrain", "--json",
-            cwd=tmp_path / "cronjob",
-        )  # fmt: skip
+            "monitor", str(cronjob), "--from-log", "--retrain", "--json", cwd=cronjob.parent
+        )
         result = json.loads(monitored.stdout) if monitored.stdout.startswith("{") else {}
         if result.get("rows") == 2 * ROWS_PER_SERVER or time.monotonic() > deadline:
             break
