@@ -240,8 +240,10 @@ class Store(MonitoringRecords):
             else:
                 self.db.ensure_schema(_schema_statements())
             self.artifacts: ArtifactBackend = self._open_artifacts()
-            if not self.read_only and (address.is_local or write):
+            if not self.read_only and address.is_local:
                 self._process_lock = LiveLock.for_process(self.root)
+            elif write:
+                self._process_lock = _workdir_lock(self.root)
         except BaseException as exc:
             self.close()
             if isinstance(exc, sqlite3.DatabaseError):
@@ -812,6 +814,16 @@ class Store(MonitoringRecords):
 
 READ_ONLY_TOLERATED = {("runs", "lock"), ("store_settings", "key"), ("store_settings", "value")}
 """Columns a read-only store may lack: the queries do without them (see ``_column``)."""
+
+
+def _workdir_lock(workdir: Path) -> LiveLock | None:
+    """A shared store's process lock in its local workdir (it protects this process's
+    scratch files there from ``store gc``); None where the workdir cannot be written (a
+    container's read-only file system): then no scratch file is written there either."""
+    try:
+        return LiveLock.for_process(workdir)
+    except OSError:
+        return None
 
 
 def _refuse_old_schema(db: MetadataBackend, where: str) -> list[tuple[str, str]]:

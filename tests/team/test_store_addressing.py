@@ -154,3 +154,41 @@ def test_a_spec_naming_an_uninstalled_backend_is_refused_by_validate(
     assert "store.url" in checked.err + checked.out
     assert "'mysql://'" in checked.err + checked.out
     assert "hunter2hunter2" not in checked.err + checked.out
+
+
+def test_a_password_written_in_the_spec_is_stored_and_shown_masked(
+    cli: Any,
+    postgres_db: Any,
+    s3_prefix: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = _spec(
+        tmp_path / "laptop",
+        f"""
+        store:
+          url: "{postgres_db.url}"
+          artifacts: {s3_prefix.url}
+          params: {{endpoint_url: "{s3_prefix.endpoint}"}}
+        """,
+    )
+    ran = cli("run", spec, "--json")
+    assert ran.code == 0, ran.err
+    assert PASSWORD not in ran.out + ran.err
+    run_id = json.loads(ran.out)["run_id"]
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_prefix.endpoint)
+    for command in (("runs", "show", run_id), ("runs", "list"), ("models", "show", "bc/1")):
+        shown = cli(*command, "--store", postgres_db.url)
+        assert shown.code == 0, shown.err
+        assert PASSWORD not in shown.out + shown.err
+    from framework.store import Store, StoreAddress
+
+    store = Store.open_existing(StoreAddress(postgres_db.url, tmp_path / "w"), write=False)
+    try:
+        stored = store.run(run_id)
+        assert PASSWORD not in store.display_url
+    finally:
+        store.close()
+    assert stored is not None
+    assert PASSWORD not in json.dumps(stored.spec) and "***" in stored.spec["store"]["url"]
