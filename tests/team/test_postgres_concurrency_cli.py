@@ -8,7 +8,10 @@
 - ``specops run`` killed with SIGKILL while it uploads (right after its gate step is
   recorded, i.e. during register) or while it ingests: the run shows
   ``interrupted``, ``store verify --full`` passes (no version names a missing or
-  partial blob), and the next run gets the next version number.
+  partial blob), and the next run gets the next version number;
+- ``store gc --apply --min-age 0`` looping on another machine while runs upload: it
+  deletes their blobs in flight, they store them again under the write lock, nothing a
+  row names is ever missing.
 """
 
 # ruff: noqa: F811  (the fixtures imported from tests.team.* are arguments)
@@ -213,3 +216,29 @@ def test_a_run_killed_mid_way_leaves_no_half_version(shared: Shared, kill_after:
     after = shared.specops("run", "spec.yaml", "--json")
     assert after.returncode in (0, 1), after.stderr
     assert json.loads(after.stdout)["model"]["version"] == len(versions) + 1
+
+
+def test_gc_from_another_machine_while_runs_upload_deletes_nothing_they_reference(
+    shared: Shared, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``store gc --apply --min-age 0`` in a loop, from a working directory of its own
+    (another machine: its live-process locks do not show the runs), while three runs
+    upload: whatever gc deletes before a row names it is stored again under the write
+    lock, so every run ends well and ``store verify --full`` passes."""
+    elsewhere = tmp_path_factory.mktemp("gc-machine")
+    first = shared.specops("run", "spec.yaml")
+    assert first.returncode == 0, first.stderr
+    runs = [shared.popen("run", "spec.yaml", "--json", "--set", f"seed={i + 2}") for i in range(3)]
+    rounds = 0
+    while any(run.poll() is None for run in runs) or rounds == 0:
+        gc = shared.popen("store", "gc", "--apply", "--min-age", "0", cwd=elsewhere)
+        out, err = gc.communicate(timeout=300)
+        assert gc.returncode == 0, out + err
+        rounds += 1
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode in (0, 1), err
+    versions = shared.rows("SELECT version FROM model_versions ORDER BY version")
+    assert versions == [(v,) for v in range(1, 5)]
+    verify = shared.specops("store", "verify", "--full")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
