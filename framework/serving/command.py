@@ -130,12 +130,14 @@ def _print_started(args: argparse.Namespace, record: Any) -> int:
     if args.json:
         print(json.dumps({"status": "started", **asdict(record)}, indent=2))
         return 0
+    from framework.redact import hide_credentials
+
     follows = f", follows {record.model}@{record.follows}" if record.follows else ""
     print(
         f"serving {record.model}/{record.version}{follows} at {record.url}\n"
         f"  pid {record.pid}, log {record.log}\n"
         f"  stop with: specops serve --stop {record.model}"
-        + (f" --store {args.store}" if args.store else "")
+        + (f" --store {hide_credentials(args.store)}" if args.store else "")
     )
     return 0
 

@@ -307,9 +307,12 @@ def test_a_detached_server_on_a_shared_store_gets_its_url_in_its_environment_not
         assert [(s["pid"], s["serving_version"]) for s in listed] == [(pid, 1)]
         answer = Server(subprocess.Popen(["true"]), started["port"]).version()
         assert answer["store"] == {"reachable": True} and answer["version"] == 1
+        # given on the command line, the URL is not repeated with its password
+        said = specops(store, "serve", "shared", "--detach", "--port", "0", "--store", store.url)
+        assert "stop with: specops serve --stop shared --store postgresql://specops:***@" in said
     finally:
         stopped = specops(store, "serve", "--stop", "shared")
-    assert f"pid {pid}" in stopped
+    assert f"pid {pid}" in stopped and stopped.count("stopped shared") == 2
     assert (store.project / ".specops" / "serve").is_dir()  # records in the local workdir
 
 
