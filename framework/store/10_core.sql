@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS runs (
     outputs_json TEXT,
     trigger      TEXT,                     -- why it ran: null (by hand), a monitor run id, ...
     owner        TEXT,                     -- host:pid of the process running it (for display)
-    lock         TEXT                      -- its lock file under the store, held while it runs
+    lock         TEXT                      -- its liveness lock, held while it runs: a lock file
+                                           -- under the store, or a server lock (backend.hold)
 );
 CREATE TABLE IF NOT EXISTS steps (
     run_id      TEXT NOT NULL REFERENCES runs(id),
