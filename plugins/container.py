@@ -33,9 +33,11 @@ Nothing is built or applied: Docker and a cluster are the user's. With a local
 store the image serves exactly the packaged version (there is no store in the
 pod to follow an alias in, and so no request log); a new version means a new
 image, which is how container platforms roll out. With a shared store (the run's
-store is a URL) or a schedule, the Deployment serves ``NAME/VERSION`` from the
-shared store and follows ``NAME@champion`` there (the hot swap), logging every
-request to the store's prediction log for the CronJob to read. Where that store
+store is a URL) or a schedule, the target moves ``follow`` (``champion``) to the
+new version, as the ``http`` target does, and the Deployment serves ``NAME@champion``
+from the shared store, following it there (the hot swap; a restarted pod serves the
+champion of the moment, not the image's version), logging every request to the
+store's prediction log for the CronJob to read. Where that store
 is and how to log in comes from a Kubernetes Secret (``store_secret``, key
 ``SPECOPS_STORE`` plus the optional ``AWS_*``, ``PGPASSWORD``, ``SPECOPS_ARTIFACTS``
 and each ``${env:NAME}`` the spec uses), never from the manifests. ``path`` is
@@ -192,8 +194,8 @@ CONTAINER_PARAMS: dict[str, Any] = {
             "default": "specops-store",
         },
         "follow": {
-            "description": "With a shared store: the alias the servers follow (they serve the "
-            "new version, then whatever the alias points at).",
+            "description": "With a shared store (or a schedule): the alias this deploy moves to "
+            "the new version and the servers follow.",
             "type": "string",
             "pattern": "^[a-z][a-z0-9_-]*$",
             "default": "champion",
@@ -291,9 +293,14 @@ class ContainerTarget:
             f"kubectl apply -f {target / 'k8s'}"
         )
         if plan.shared:
+            # the servers serve the alias of the shared store (a pod restarted after a
+            # retraining serves the new champion, not the image's version): so the alias
+            # moves to this version, as the http target does, once every target succeeded
+            release.set_alias(self.follow, "gate passed")
             summary += (
-                f"; the servers follow {release.name}@{self.follow} in the shared store named "
-                f"by Secret {self.store_secret} (key {STORE_KEY})"
+                f"; {release.name}@{self.follow} -> version {release.version}, which the "
+                f"servers follow in the shared store named by Secret {self.store_secret} "
+                f"(key {STORE_KEY})"
             )
         if plan.schedule:
             summary += f"; CronJob monitors the request log and retrains on '{plan.schedule}'"
@@ -422,8 +429,7 @@ class ContainerTarget:
             env.append(_from_secret(TOKEN_ENV, self.token_secret, "token"))
         if plan.shared:
             container["command"] = [
-                "specops", "serve", f"{release.name}/{release.version}",
-                "--follow", self.follow, "--host", "0.0.0.0",
+                "specops", "serve", f"{release.name}@{self.follow}", "--host", "0.0.0.0",
                 "--port", str(self.port), "--workers", str(self.workers),
             ]  # fmt: skip
             container["workingDir"] = WRITABLE_DIR

@@ -108,12 +108,22 @@ def deploy(
     from plugins.container import ContainerTarget
 
     release, ctx = released
-    release = replace(release, spec_document=document, store_url=store_url)
+    moves.clear()
+    release = replace(
+        release,
+        spec_document=document,
+        store_url=store_url,
+        set_alias=lambda alias, reason: moves.append((alias, reason)),
+    )
     ctx = replace(ctx, base_dir=directory)
     target = ContainerTarget(path="ctx", **params)
     assert target.validate(ctx) == []
     target.deploy(release, ctx)
     return directory / "ctx"
+
+
+moves: list[tuple[str, str]] = []
+"""The alias moves the last deploy() asked for."""
 
 
 def manifest(context: Path, name: str) -> dict[str, Any]:
@@ -178,7 +188,8 @@ def test_a_schedule_writes_a_valid_restricted_cronjob_running_monitor_retrain_on
 
     # the servers follow the champion in the shared store, named by the same Secret
     [server] = deployment["spec"]["template"]["spec"]["containers"]
-    assert server["command"][:5] == ["specops", "serve", "contract/1", "--follow", "champion"]
+    assert server["command"][:3] == ["specops", "serve", "contract@champion"]
+    assert moves == [("champion", "gate passed")]  # a restarted pod serves the champion
     assert env_of(server)["SPECOPS_STORE"] == {"name": "team-store", "key": "SPECOPS_STORE"}
     assert restricted_violations(deployment["spec"]["template"]["spec"]) == []
 
@@ -226,7 +237,8 @@ def test_a_shared_store_without_a_schedule_follows_the_champion_and_writes_no_cr
     for version in KUBERNETES_VERSIONS:
         kubernetes_validate.validate(deployment, version, strict=True)
     [server] = deployment["spec"]["template"]["spec"]["containers"]
-    assert server["command"][2:5] == ["contract/1", "--follow", "stable"]
+    assert server["command"][2] == "contract@stable"
+    assert moves == [("stable", "gate passed")]
     assert server["workingDir"] == "/tmp"
     assert env_of(server)["SPECOPS_STORE"]["name"] == "specops-store"  # the default Secret
 
@@ -238,6 +250,7 @@ def test_a_local_store_without_a_schedule_serves_the_packaged_version_as_before(
     assert not (context / "k8s" / "cronjob.yaml").exists()
     [server] = manifest(context, "deployment.yaml")["spec"]["template"]["spec"]["containers"]
     assert "command" not in server  # the image's CMD: serve --package /opt/model
+    assert moves == []  # a local store: the container target promotes nothing, as before
     assert [item["name"] for item in server["env"]] == ["SPECOPS_SERVE_TOKEN"]
     assert "COPY spec/" not in (context / "Dockerfile").read_text()
 
@@ -271,7 +284,7 @@ def test_specops_run_with_a_schedule_writes_the_cronjob_and_validate_refuses_a_b
     assert yaml.safe_load(image_spec.read_text())["name"] == "sched"
     assert cli("validate", image_spec).code == 0
     [server] = manifest(context, "deployment.yaml")["spec"]["template"]["spec"]["containers"]
-    assert server["command"][2:5] == ["sched/1", "--follow", "champion"]  # the loop needs it
+    assert server["command"][2] == "sched@champion"  # the loop needs it
 
     refused = cli("validate", tmp_path / "spec.yaml", "--set", "monitor.schedule='0 3 * *'")
     assert refused.code == 2 and "monitor.schedule" in refused.err and "5 fields" in refused.err
