@@ -1380,7 +1380,9 @@ class SnapshotSource:
         return f"snapshot {self.data[:12]}"
 
     def validate(self, ctx: StepContext) -> list[Finding]:
-        if self.store is not None and not (ctx.path(self.store) / "store.db").is_file():
+        from framework.store import store_present  # a shared store: no store.db here
+
+        if self.store is not None and not store_present(ctx.path(self.store)):
             return [Finding(f"no specops store at {ctx.path(self.store)}", key="store")]
         return []
 

@@ -177,12 +177,6 @@ def test_runs_list_show_and_diff_from_the_other_machine(team: Team) -> None:
     assert "n_estimators" in diff.out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reproduce on a remote store: its snapshot source opens the local workdir "
-    "(data.source.params.store: 'no specops store at machine-b/.specops'); reported to "
-    "store-core in /tmp/coord/requests/store-postgres.md",
-)
 def test_reproduce_on_the_other_machine(team: Team) -> None:
     done = team.on_b("reproduce", team.runs[0], "--json")
     assert done.code == 0, done.out + done.err
