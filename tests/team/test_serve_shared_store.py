@@ -290,6 +290,13 @@ def test_a_server_keeps_serving_while_postgres_is_down_and_follows_again_once_it
     specops(store, "models", "promote", "shared/2", cwd=tmp_path)
     wait_all(servers, lambda a: a["version"] == 2, "following the promote after the outage")
     assert server.predict(rows) == "shared/2"
+    # the request log writer opened the store again: what was answered since is logged
+    deadline = time.monotonic() + SECONDS
+    logged = read_log(store, tmp_path / "reader")
+    while (logged["version"] == 2).sum() < len(rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        logged = read_log(store, tmp_path / "reader")
+    assert (logged["version"] == 2).sum() == len(rows)
     log = server.stop()
     assert PASSWORD not in log
 
