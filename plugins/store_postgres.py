@@ -90,6 +90,10 @@ def _key(text: str) -> int:
 WRITE_LOCK = _key("specops: the store's write lock")
 """The one key every write transaction (and schema creation) takes: see the module text."""
 
+TABLE_MARK = "specops store"
+"""The comment on every table specops makes: how it tells its tables from another
+application's of the same name."""
+
 TOKEN_PREFIX = "pg-advisory:"
 """What ``runs.lock`` records for a run whose liveness is a PostgreSQL advisory lock."""
 
@@ -309,18 +313,26 @@ class PostgresMetadata:
         Otherwise the DDL runs in one transaction under the write lock, so two
         processes creating a new store at once queue instead of failing on each
         other's half-made tables (PostgreSQL's DDL is transactional: all or none).
+
+        Each table made is marked (``COMMENT ON TABLE``): a table of the same name
+        without the mark belongs to something else (MLflow's database has ``runs``,
+        ``params`` and ``metrics`` too) and is refused, never altered nor read.
         """
         schema = translate_schema(list(statements))
-        if not _missing(schema, self._present()):
+        present = self._present()
+        self._refuse_foreign(schema, present)
+        if not _missing(schema, present):
             return
         with self.transaction():
             present = self._present()  # again, under the lock: another process may be done
+            self._refuse_foreign(schema, present)
             missing = _missing(schema, present)
             if not missing:
                 return
             for table in schema.tables:
                 if table.name not in present.tables:
                     self.execute(table.statement)
+                    self.execute(f"COMMENT ON TABLE {table.name} IS '{TABLE_MARK}'")
             for table in schema.tables:
                 have = present.tables.get(table.name)
                 if have is None:
@@ -338,6 +350,7 @@ class PostgresMetadata:
     def missing_columns(self, statements: Sequence[str]) -> list[tuple[str, str]]:
         schema = translate_schema(list(statements))
         present = self._present()
+        self._refuse_foreign(schema, present)
         return [
             (table.name, column.name)
             for table in schema.tables
@@ -346,21 +359,40 @@ class PostgresMetadata:
         ]
 
     def _present(self) -> _Catalog:
-        """The tables (with their columns) and indexes of the schema we write into."""
+        """The tables (with their columns and marks) and indexes of the schema we use."""
         rows = self.execute(
-            "SELECT c.relname, c.relkind, a.attname FROM pg_class AS c"
+            "SELECT c.relname, c.relkind, a.attname, obj_description(c.oid, 'pg_class')"
+            " FROM pg_class AS c"
             " LEFT JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0"
             " AND NOT a.attisdropped AND c.relkind IN ('r', 'p')"
             " WHERE c.relnamespace = current_schema()::regnamespace"
             " AND c.relkind IN ('r', 'p', 'i')"
         ).fetchall()
         catalog = _Catalog({}, set())
-        for name, kind, column in rows:
+        for name, kind, column, comment in rows:
             if kind == "i":
                 catalog.indexes.add(name)
             else:
                 catalog.tables.setdefault(name, set()).add(column)
+                if comment == TABLE_MARK:
+                    catalog.marked.add(name)
         return catalog
+
+    def _refuse_foreign(self, schema: Schema, present: _Catalog) -> None:
+        """A table the store needs exists but specops did not make it: stop, touching
+        nothing (adding columns to another application's table would damage it)."""
+        foreign = sorted(
+            t.name
+            for t in schema.tables
+            if t.name in present.tables and t.name not in present.marked
+        )
+        if foreign:
+            raise StoreError(
+                f"the database {self.display_url} already has table(s) specops did not make "
+                f"({', '.join(foreign)}): another application's? Give specops a database of "
+                "its own, or a schema of its own (?options=-c%20search_path%3Dspecops in "
+                "the URL, after CREATE SCHEMA specops)"
+            )
 
     def sync_identities(self) -> list[str]:
         """Move every identity sequence past its column's largest value (after rows were
@@ -610,11 +642,13 @@ def _value(value: Any) -> Any:
 
 
 class _Catalog:
-    __slots__ = ("indexes", "tables")
+    __slots__ = ("indexes", "marked", "tables")
 
     def __init__(self, tables: dict[str, set[str]], indexes: set[str]) -> None:
         self.tables = tables
         self.indexes = indexes
+        self.marked: set[str] = set()
+        """Tables carrying specops' mark (made by ``ensure_schema``)."""
 
 
 def _missing(schema: Schema, present: _Catalog) -> bool:

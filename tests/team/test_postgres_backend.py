@@ -555,3 +555,40 @@ def test_the_liveness_session_asks_the_server_to_probe_a_vanished_client(
         "tcp_keepalives_interval": "10",
         "tcp_keepalives_count": "3",
     }
+
+
+def test_tables_of_another_application_are_refused_never_altered(
+    postgres_db: PostgresDatabase,
+) -> None:
+    """MLflow's database has ``runs``, ``params`` and ``metrics`` tables too: a store
+    pointed at it must not add its columns to them, nor read them as its own."""
+    other = PostgresMetadata(postgres_db.url)
+    other.execute("CREATE TABLE runs (run_uuid TEXT PRIMARY KEY, name TEXT)")
+    other.execute("INSERT INTO runs VALUES ('abc', 'an mlflow run')")
+    for read_only in (False, True):
+        backend = PostgresMetadata(postgres_db.url, read_only=read_only)
+        with pytest.raises(
+            StoreError, match=r"already has table\(s\) specops did not make \(runs\)"
+        ):
+            if read_only:
+                backend.missing_columns(store_schema())
+            else:
+                backend.ensure_schema(store_schema())
+        backend.close()
+    columns = other.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+        " ORDER BY ordinal_position"
+    ).fetchall()
+    assert [row[0] for row in columns] == ["run_uuid", "name"]
+    tables = other.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    ).fetchall()
+    assert [row[0] for row in tables] == ["runs"]  # nothing else was made either
+    # a schema of its own in the same database works
+    other.execute("CREATE SCHEMA specops")
+    url = postgres_db.url + "?options=-c%20search_path%3Dspecops"
+    backend = PostgresMetadata(url)
+    backend.ensure_schema(store_schema())
+    assert backend.missing_columns(store_schema()) == []
+    backend.close()
+    other.close()
