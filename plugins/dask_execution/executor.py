@@ -280,14 +280,14 @@ class DaskExecutor:
     @_cluster_errors
     def split(self, scope: Scope, table: Table, splitter: Any) -> Split:
         from framework.execution import content_rule, training_rows_rule
-        from plugins.dask_execution.split import refusal, split_distributed
+        from plugins.dask_execution.split import refusal, split_distributed, time_split_distributed
 
         spec = scope.spec
         ingested: Ingested = table.data
         rule = content_rule(splitter, scope.ctx)
         why = refusal(splitter, spec.split.type, scope.ctx)
-        if rule is None or why:
-            raise UserError(why or f"split '{spec.split.type}' cannot run on a Dask cluster")
+        if why:
+            raise UserError(why)
         hashed = list(dict.fromkeys([*ingested.features, spec.target]))
         frame = ingested.frame
         joined = frame.assign(
@@ -299,16 +299,20 @@ class DaskExecutor:
                 ),
             },
         )
-        sides = split_distributed(
-            joined, rule, fingerprint=FINGERPRINT, target=spec.target if rule.stratify else None
-        )
-        rows = _Rows(
-            train=sides.train,
-            test=sides.test,
-            features=list(ingested.features),
-            columns=[str(c) for c in frame.columns],
-            labels=table.labels,
-            entry=training_rows_rule(
+        if self.persist:
+            # computed once, held on the workers while the split needs it: every row's
+            # fingerprint (hashing the features and target is the costliest part of a
+            # pass), the typed features, the target codes. The split's rounds and both
+            # sides read it; before, each pass over a side hashed every row again.
+            joined = self.client.persist(joined)
+        if rule is None:
+            sides = time_split_distributed(joined, splitter)
+            entry = sides.entry
+        else:
+            sides = split_distributed(
+                joined, rule, fingerprint=FINGERPRINT, target=spec.target if rule.stratify else None
+            )
+            entry = training_rows_rule(
                 columns=hashed,
                 seed=rule.seed,
                 test_size=rule.test_size,
@@ -317,7 +321,23 @@ class DaskExecutor:
                 train_rows=sides.train_rows,
                 threshold=sides.threshold,
                 thresholds=sides.thresholds,
-            ),
+            )
+        train, test = sides.train, sides.test
+        columns = [str(c) for c in frame.columns]
+        if self.persist:
+            # each side filtered once and held on the workers; the table (and the copy
+            # above) let go: no step after the split reads it, and every pass from here
+            # on (categories, training, evaluation, the gate, the profile) reads a side
+            train, test = self.client.persist([train, test])
+            del frame, joined
+            ingested.release()
+        rows = _Rows(
+            train=train,
+            test=test,
+            features=list(ingested.features),
+            columns=columns,
+            labels=table.labels,
+            entry=entry,
         )
         signature, classes = _with_training_categories(table.signature, rows)
         return Split(

@@ -133,6 +133,12 @@ class Ingested:
     data_hash: str
     partitions: int
 
+    def release(self) -> None:
+        """Drop this process's handles on the table (``frame``, ``x``, ``y``), so the
+        workers free its persisted partitions once nothing computed from it needs them.
+        The executor calls it after the split, which holds its own copy of the rows."""
+        self.frame = self.x = self.y = None
+
 
 # ---------------------------------------------------------------------------
 # the table
