@@ -5,13 +5,15 @@ it happens to hold: each worker finds the histogram bins of its share of the fea
 from its own rows, and a worker's rank is its place in the ``machines`` list. So the
 same rows trained twice can give two different models when the scheduler put the
 partitions elsewhere the second time (``specops reproduce`` then reports a different
-model). Here the placement is a rule: partition ``i`` goes to worker ``i mod n`` of the
-workers sorted by address, concatenated in partition order, so the same data on the same
-number of workers gives the same rows on each rank, in the same order::
+model). Here the placement is a rule: partition ``i`` goes to group ``i mod n``,
+concatenated in partition order, and group ``j`` trains as rank ``j``, so the same data
+on the same number of workers gives the same rows on each rank, in the same order. A
+group is held by the worker that already holds most of its partitions (the machine does
+not matter to the model, only the rank does), so the rows rarely move::
 
     placed = place(client, [X, y, weights], workers=None) -> Placement
     placed.collections   # the collections, one partition per worker, held there
-    placed.workers       # the worker addresses used, sorted; len() is the count to record
+    placed.workers       # group j's worker at j; len() is the count to record
     RankedClient(client, placed.workers)  # the client to hand lightgbm.dask: rank j
                                           # is placed.workers[j], training group j
 
@@ -64,9 +66,15 @@ def place(
     client: Any, collections: Sequence[Any], workers: Sequence[str] | None = None
 ) -> Placement:
     """``collections`` (dask DataFrames/Series partitioned alike) regrouped by
-    :func:`groups` onto ``workers`` (default: every worker, sorted by address); each
+    :func:`groups`, one group per worker of ``workers`` (default: every worker); each
     group is the partitions concatenated in index order, computed on its worker and kept
-    there. The originals are left as they were (release them to free their memory)."""
+    there. The originals are left as they were (release them to free their memory).
+
+    Group ``j`` goes to the worker that already holds most of its partitions (ties and
+    groups whose rows are elsewhere: the next free worker by address). Which machine
+    holds a group does not change the model (rank ``j`` is group ``j`` wherever it
+    sits, see :class:`RankedClient`); moving every training row to a worker chosen by
+    address alone cost a transfer of the whole training split in half the runs."""
     import dask
     import dask.dataframe as dd
     from distributed import wait
@@ -78,32 +86,60 @@ def place(
     if len(counts) != 1:
         raise ValueError(f"the collections are partitioned differently: {sorted(counts)}")
     plan = groups(counts.pop(), len(addresses))
-    addresses = addresses[: len(plan)]
+    # each partition computed where the scheduler finds its input (no move), then looked up
+    computed = [client.compute(collection.to_delayed()) for collection in collections]
+    wait([future for futures in computed for future in futures])
+    _raise_errors([future for futures in computed for future in futures])
+    owners = _owners(client, computed[0], plan, addresses)
     placed = []
-    for collection in collections:
-        parts = collection.to_delayed()
+    for collection, parts in zip(collections, computed, strict=True):
         futures = [
             client.compute(
                 dask.delayed(_concat)(*[parts[i] for i in indices]),
                 workers=[address],
                 allow_other_workers=False,
             )
-            for indices, address in zip(plan, addresses, strict=True)
+            for indices, address in zip(plan, owners, strict=True)
         ]
         placed.append((collection, futures))
     everything = [future for _, futures in placed for future in futures]
     wait(everything)
-    for future in everything:
-        if future.status == "error":
-            future.result()  # raises the task's own error here, not inside LightGBM
+    _raise_errors(everything)
+    del computed  # the groups hold the rows now
     return Placement(
         collections=[
             dd.from_delayed(futures, meta=collection._meta, verify_meta=False)
             for collection, futures in placed
         ],
-        workers=list(addresses),
+        workers=list(owners),
         futures=[futures for _, futures in placed],
     )
+
+
+def _owners(
+    client: Any, parts: list[Any], plan: list[list[int]], addresses: list[str]
+) -> list[str]:
+    """The worker for each group: the free one of ``addresses`` holding most of the
+    group's partitions (``parts``: futures), else the first free one by address."""
+    where = client.who_has(parts)
+    free = list(addresses)
+    owners: list[str] = []
+    for indices in plan:
+        held: dict[str, int] = {}
+        for i in indices:
+            for worker in where.get(parts[i].key, ()):
+                if worker in free:
+                    held[worker] = held.get(worker, 0) + 1
+        best = max(free, key=lambda worker: (held.get(worker, 0), -free.index(worker)))
+        owners.append(best)
+        free.remove(best)
+    return owners
+
+
+def _raise_errors(futures: list[Any]) -> None:
+    for future in futures:
+        if future.status == "error":
+            future.result()  # raises the task's own error here, not inside LightGBM
 
 
 def _concat(*parts: Any) -> Any:
