@@ -138,6 +138,16 @@ def compute_metrics(metrics: dict[str, Any], task: str, *parts: pd.DataFrame) ->
     return {name: metric.compute(y_true, y_pred, y_score) for name, metric in metrics.items()}
 
 
+def _metrics_unless_broken(
+    metrics: dict[str, Any], task: str, *outputs: tuple[pd.DataFrame, str]
+) -> dict[str, Any] | None:
+    """:func:`compute_metrics` of the partitions' predictions; None when a partition's
+    outputs broke the model's contract (the client raises that, not a metric's error)."""
+    if any(problem for _, problem in outputs):
+        return None
+    return compute_metrics(metrics, task, *[frame for frame, _ in outputs])
+
+
 def evaluate(
     client: Client,
     model: Any,
@@ -172,14 +182,18 @@ def evaluate(
         ]
     )
     parts = [client.submit(operator.itemgetter(0), out) for out in outputs]
-    problems = client.gather([client.submit(operator.itemgetter(1), out) for out in outputs])
-    problem = next((p for p in problems if p), "")
+    # the metrics start at once, beside the checks: one round trip for the checks and
+    # shapes, then the metrics' result (None when an output broke its contract)
+    values = client.submit(_metrics_unless_broken, metrics, task, *outputs)
+    checked = client.gather([client.submit(_checked_shape, out) for out in outputs])
+    problem = next((p for p, _ in checked if p), "")
     if problem:
+        values.release()
         raise (broken or ValueError)(problem)
-    rows, widths = zip(*client.gather([client.submit(_shape, part) for part in parts]), strict=True)
+    rows, widths = zip(*[shape for _, shape in checked], strict=True)
     width = max(widths) - 2  # the probability columns (none for regression)
     predictions = TestPredictions(parts, list(rows), task, width)
-    predictions.values = client.submit(compute_metrics, metrics, task, *parts).result()
+    predictions.values = values.result()
     return predictions
 
 
@@ -202,8 +216,10 @@ def head(predictions: TestPredictions, rows: int = 100) -> tuple[Any, Any, Any]:
     return frame[TRUE].to_numpy(), frame[CODE].to_numpy(), proba
 
 
-def _shape(frame: pd.DataFrame) -> tuple[int, int]:
-    return frame.shape
+def _checked_shape(output: tuple[pd.DataFrame, str]) -> tuple[str, tuple[int, int]]:
+    """A partition's contract problem ('' if none) and its prediction frame's shape."""
+    frame, problem = output
+    return problem, frame.shape
 
 
 def _top(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
