@@ -150,11 +150,13 @@ def _registers(distinct: np.ndarray) -> np.ndarray:
 
     hashes = hash_pandas_object(pd.Series(distinct), index=False).to_numpy().astype(np.uint32)
     lowest = hashes & (~hashes + np.uint32(1))  # the lowest set bit; 0 for a zero hash
-    first_bit = np.where(
-        hashes == 0, 33, np.log2(np.maximum(lowest, 1).astype("float64")).astype(np.int64) + 1
-    )
+    # its position + 1, read from the exponent bits of the power of two as a float32
+    # (exact up to 2**31; a third of the time of log2 on float64)
+    exponent = lowest.astype(np.float32).view(np.uint32) >> np.uint32(23)
+    first_bit = (exponent.astype(np.int16) - 126).astype(np.uint8)
+    first_bit[hashes == 0] = 33
     registers = np.zeros(1 << HLL_BITS, dtype=np.uint8)
-    np.maximum.at(registers, hashes >> (32 - HLL_BITS), first_bit.astype(np.uint8))
+    np.maximum.at(registers, hashes >> (32 - HLL_BITS), first_bit)
     return registers
 
 
