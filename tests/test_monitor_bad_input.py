@@ -137,7 +137,7 @@ def test_labels_unknown_to_the_model_are_bad_input(cli, trained: Path) -> None:
             "select a window of the log: add --from-log",
         ),
         (["x.csv"], "unexpected argument"),
-        (["--data", "x.csv", "--store", "elsewhere"], "--store is for `specops monitor history`"),
+        (["--data", "x.csv", "--store", "elsewhere"], "no specops store at elsewhere"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(cli, trained: Path, args, message) -> None:

@@ -82,3 +82,32 @@ def test_a_used_store_is_not_switched_to_other_artifacts(cli: Any, tmp_path: Pat
     assert store_rows(store, "SELECT key FROM store_settings") == []  # nothing recorded
     assert store_rows(store, "SELECT name, alias, version FROM aliases") == before
     assert not (tmp_path / "x").exists()
+
+
+def test_run_takes_store_and_artifacts_flags_over_the_environment(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(tmp_path / "project")
+    monkeypatch.setenv("SPECOPS_STORE", str(tmp_path / "from-env"))
+    chosen, blobs = tmp_path / "chosen", tmp_path / "chosen-blobs"
+    ran = cli("run", spec, "--json", "--store", chosen, "--artifacts", blobs)
+    assert ran.code == 0, ran.err
+    assert (chosen / "store.db").is_file() and any(blobs.rglob("*"))
+    assert not (tmp_path / "from-env").exists()
+    assert store_rows(chosen, "SELECT value FROM store_settings") == [(str(blobs),)]
+
+    again = cli("run", spec, "--json")  # no flags: the environment's store again
+    assert again.code == 0, again.err
+    assert (tmp_path / "from-env" / "store.db").is_file()
+
+
+def test_a_password_in_a_misplaced_argument_is_masked_in_argparse_s_error(
+    cli: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = _spec(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        cli("validate", spec, "--store", "postgresql://app:Sw0rdfish-9x@db.internal/specops")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err and "postgresql://app:***@db.internal" in err
+    assert "Sw0rdfish-9x" not in err

@@ -143,7 +143,9 @@ def _say(text: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from framework.engine import Engine
+    from framework.store.addressing import choose
 
+    choose(args.store, args.artifacts)  # over SPECOPS_STORE and the spec's store:
     plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
     from framework.cli.progress import Progress

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from framework.cli.options import common, handler, spec_options
+from framework.cli.options import common, handler, spec_options, store_option
 
 COMMANDS = "framework.cli.commands"
 
@@ -13,6 +13,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run the lifecycle: ingest ... gate, register, deploy")
     run.add_argument("spec", help="the spec file")
     spec_options(run)
+    store_option(run)
     common(run)
     handler(run, f"{COMMANDS}:cmd_run")
 

@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 EXIT_BUG = 3
 
@@ -29,10 +30,20 @@ COMMAND_GROUPS: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's errors quote the command line; a store URL in it may hold a password
+    (``--store postgresql://user:pw@host/db`` given to the wrong command): masked."""
+
+    def error(self, message: str) -> NoReturn:
+        from framework.redact import hide_credentials
+
+        super().error(str(hide_credentials(message)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from framework import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="specops",
         description="Declarative MLOps: one YAML spec from data to a gated, deployed model.",
         epilog="Exit codes: 0 ok, 1 a check or the gate said no, 2 bad input, 3 a bug.",

@@ -26,11 +26,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             f"unexpected argument '{args.name}': write `specops monitor SPEC --data FILE` "
             "or `specops monitor history NAME`"
         )
-    if args.store:
-        raise UserError(
-            "--store is for `specops monitor history`; a spec is monitored against its own "
-            "store (store.path): to choose another, --set store.path=DIR"
-        )
     report = Path(args.report) if args.report else None
     if report is not None:
         _check_report_target(report)  # before any work: a bad path must not cost a retraining
@@ -47,7 +42,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     plugins = plugins_for(args)
     spec = _load(args, plugins)
-    choose(None, getattr(args, "artifacts", None))  # --store is refused above
+    choose(args.store, args.artifacts)  # over SPECOPS_STORE and the spec's store:
     store = Store.open_existing(spec_address(spec))
     try:
         window = None
