@@ -102,7 +102,8 @@ class RequestLogWriter:
             self._thread = None
         if self.dropped_rows:
             log.warning(
-                "prediction log: %d row(s) dropped while the store was busy", self.dropped_rows
+                "prediction log: %d row(s) dropped (the store was busy or unreachable)",
+                self.dropped_rows,
             )
 
     def _run(self) -> None:

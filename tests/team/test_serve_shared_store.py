@@ -283,6 +283,7 @@ def test_a_server_keeps_serving_while_postgres_is_down_and_follows_again_once_it
         assert PASSWORD not in json.dumps(answer) and "\n" not in error
         assert answer["stale"].startswith("the store cannot be reached since ")
         assert server.predict(rows) == "shared/1"  # the loaded version still answers
+        time.sleep(1.5)  # the request log tries to write it (every 0.5 s) and cannot
     finally:
         pg_ctl(private_cluster, "start")
 
@@ -299,6 +300,9 @@ def test_a_server_keeps_serving_while_postgres_is_down_and_follows_again_once_it
     assert (logged["version"] == 2).sum() == len(rows)
     log = server.stop()
     assert PASSWORD not in log
+    # the answers given while PostgreSQL was down could not be logged, and it says so
+    assert "prediction log: cannot open the store, requests are dropped: " in log, log
+    assert f"{len(rows)} row(s) dropped (the store was busy or unreachable)" in log, log
 
 
 def test_a_detached_server_on_a_shared_store_gets_its_url_in_its_environment_not_its_argv(
