@@ -57,6 +57,7 @@ KINDS: tuple[str, ...] = (
     "execution",
     "metadata_store",
     "artifact_store",
+    "tracker",
 )
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 

@@ -58,6 +58,7 @@ from framework.refs import ALIAS_PATTERN
 from framework.spec.model import Spec, spec_hash
 from framework.step_warnings import caught_warnings, summarize
 from framework.store import Store, new_run_id
+from framework.trackers import tracker_name, trackers_for
 from framework.tracking import StoreTracker
 
 EXIT_CODES = {"passed": 0, "failed_checks": 1, "rejected": 1, "error": 2}
@@ -149,7 +150,13 @@ class Engine:
         result = RunResult(run)
         tracker = StoreTracker(store)
         self.plugins.register(tracker, name=f"specops.tracker.{run.run_id}")
+        observers: list[object] = []
         try:
+            for position, observer in enumerate(trackers_for(spec, self.plugins, store)):
+                self.plugins.register(
+                    observer, name=tracker_name(position, spec.tracking[position].type)
+                )
+                observers.append(observer)
             registry = self.plugins.registry
             executor = executor_for(spec, self.plugins)  # cheap: nothing starts before session
             used = plugin_versions(registry, components_taking_part(spec, self.plugins))
@@ -195,6 +202,8 @@ class Engine:
             try:
                 self.plugins.run_end(run.scrub())
             finally:
+                for observer in observers:
+                    self.plugins.unregister(observer)
                 self.plugins.unregister(tracker)
                 store.close()
         return result

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from framework.components import Register
     from framework.events import RunInfo, StepInfo
 
-HOOK_API_VERSION = "1.1"
+HOOK_API_VERSION = "1.2"
 """The hook API this specops provides, ``MAJOR.MINOR``.
 
 A minor bump only adds (a new hook, a new optional field, a new keyword with a
@@ -52,6 +52,10 @@ refused with a message rather than failing mid-run.
 
 1.1 added the ``execution`` kind (:func:`specops_register_executors`, the protocol in
 :mod:`framework.execution`) and the optional distributed methods of the components.
+1.2 added the store backend kinds ``metadata_store`` and ``artifact_store``
+(:func:`specops_register_metadata_stores`, :func:`specops_register_artifact_stores`, the
+protocols in :mod:`framework.store`) and the ``tracker`` kind
+(:func:`specops_register_trackers`, ``tracking:`` in a spec).
 """
 
 hookspec = pluggy.HookspecMarker("specops")
@@ -108,6 +112,12 @@ def specops_register_drift_tests(register: Register) -> None:
 def specops_register_executors(register: Register) -> None:
     """Register executors (kind ``execution``) for ``execution.type``: where a run's
     data-heavy work happens (``local``, ``dask``); protocol in :mod:`framework.execution`."""
+
+
+@hookspec
+def specops_register_trackers(register: Register) -> None:
+    """Register trackers (kind ``tracker``) for ``tracking:``: lifecycle-event observers a
+    run reports to beside the store (an MLflow server); see :mod:`framework.trackers`."""
 
 
 @hookspec

@@ -67,6 +67,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "execution": "specops_register_executors",
     "metadata_store": "specops_register_metadata_stores",
     "artifact_store": "specops_register_artifact_stores",
+    "tracker": "specops_register_trackers",
 }
 
 

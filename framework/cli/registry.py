@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from framework.cli.models_export import add_export
 from framework.cli.options import common, handler, store_option
 
 COMMANDS = "framework.cli.registry_commands"
@@ -87,6 +88,8 @@ def _models(commands: argparse._SubParsersAction) -> None:
     rollback.add_argument("name", metavar="NAME", help="the model name (or NAME@ALIAS)")
     rollback.add_argument("--alias", default="champion", help="the alias (default: champion)")
     rollback.add_argument("--reason", help="why, recorded as 'rollback: REASON'")
+
+    add_export(group)  # `models export REF --format mlflow DIR`
 
 
 def _runs(commands: argparse._SubParsersAction) -> None:

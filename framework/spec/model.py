@@ -99,6 +99,8 @@ class MonitorSpec:
     performance: tuple[Threshold, ...] = ()
     on_drift: str = "fail"
     retrain: RetrainSpec = field(default_factory=RetrainSpec)
+    schedule: str | None = None
+    """``monitor.schedule``: when a CronJob runs ``specops monitor --from-log --retrain``."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ class Spec:
     :meth:`components`: it decides where the lifecycle runs, not a step of it."""
     overridden: frozenset[str] = frozenset()
     """Dotted key paths given on the command line with ``--set`` (see :meth:`was_set`)."""
+    tracking: tuple[ComponentSpec, ...] = ()
+    """The trackers the run reports to beside the store (``tracking:``); not steps."""
 
     @property
     def base_dir(self) -> Path:

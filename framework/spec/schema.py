@@ -27,6 +27,7 @@ KIND_DEFS: dict[str, str] = {
     "deploy": "deploy",
     "drift_test": "drift_test",
     "execution": "execution",
+    "tracker": "tracker",
 }
 
 

@@ -49,6 +49,7 @@ from framework.spec.model import (
 from framework.spec.schema import core_schema
 from framework.spec.source import KeyPath, Positions, dotted, read_spec_text
 from framework.store.location import default_store_dir
+from framework.trackers import tracking_specs
 
 CLASSIFICATION = ("binary", "multiclass")
 DEFAULT_EXECUTION = LOCAL_EXECUTION.type
@@ -92,6 +93,7 @@ def load_spec(
     problems += checker.columns()
     problems += checker.monitor()
     problems += checker.store()
+    problems += checker.schedule()
     unset_problems = set(map(id, found))  # by identity: `in` a long list is quadratic
     problems = [p for p in problems if p.path not in unset or id(p) in unset_problems]
     # A NaN or a 30-digit integer also breaks the schema's bounds: one message is enough.
@@ -164,8 +166,10 @@ def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
     elif deploy is not None:
         yield "deploy", ("deploy",), deploy
     from framework.monitoring.spec import monitor_components
+    from framework.trackers import tracking_components
 
     yield from monitor_components(data)
+    yield from tracking_components(data)
 
 
 class _Checker:
@@ -404,6 +408,18 @@ class _Checker:
             )
         return problems
 
+    def schedule(self) -> list[Problem]:
+        """``monitor.schedule`` is a cron expression a Kubernetes CronJob accepts, checked
+        whatever the deploy targets (see :mod:`framework.monitoring.schedule`)."""
+        section = self.data.get("monitor")
+        value = section.get("schedule") if isinstance(section, dict) else None
+        if not isinstance(value, str):
+            return []  # absent, or not text: the schema says so
+        from framework.monitoring.schedule import cron_problem
+
+        found = cron_problem(value)
+        return [] if found is None else [self.problem(found, ("monitor", "schedule"))]
+
     def store(self) -> list[Problem]:
         """``store.url`` and ``store.artifacts`` name backends that are installed: their
         URL schemes are metadata_store / artifact_store types (nothing is connected)."""
@@ -505,7 +521,7 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     """What decides the model given the data: the effective spec without where the
     data comes from, where the model goes and where the store is. Two runs with the
     same config hash on the same data must make the same model."""
-    skipped = ("deploy", "store", "profiles", "monitor", "execution")
+    skipped = ("deploy", "store", "profiles", "monitor", "execution", "tracking")
     config = {k: v for k, v in data.items() if k not in skipped}
     config["data"] = {k: v for k, v in data["data"].items() if k != "source"}
     execution = data.get("execution") or {}
@@ -574,13 +590,18 @@ def _build(
         execution=_component("execution", data["execution"], ("execution",))
         if "execution" in data
         else LOCAL_EXECUTION,
+        tracking=tracking_specs(data),
     )
 
 
 def _monitor(section: Any) -> Any:
     from framework.monitoring.spec import build_monitor
 
-    return build_monitor(section)
+    built = build_monitor(section)
+    schedule = section.get("schedule") if isinstance(section, dict) else None
+    if built is None or not isinstance(schedule, str):
+        return built
+    return replace(built, schedule=schedule.strip())
 
 
 def _execution_type(data: dict[str, Any]) -> str:
