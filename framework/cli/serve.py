@@ -27,8 +27,11 @@ Serve a model over HTTP with two protocols existing clients speak: MLflow's
 scoring protocol (POST /invocations) and the Open Inference Protocol / KServe V2
 (POST /v2/models/NAME/infer). REF is NAME (follows its champion), NAME@ALIAS
 (follows that alias) or NAME/VERSION (pinned). A server that follows an alias
-switches to the new version when the alias moves, without a restart. Listens on
-127.0.0.1 unless --host says otherwise. See docs/serving.md.
+switches to the new version when the alias moves, without a restart. On a shared
+store (--store postgresql://... or SPECOPS_STORE) servers on every machine follow
+the same alias, log to the same prediction log, and keep serving their version
+while the store cannot be reached (/version says so). Listens on 127.0.0.1 unless
+--host says otherwise. See docs/serving.md.
 """
 
 

@@ -3,8 +3,10 @@
 Requests read :attr:`ModelHolder.current` once, at their start, and use that
 model to the end: replacing the attribute is one reference assignment, so a
 swap never disturbs a request in flight and needs no lock. A background thread
-reads the alias with one indexed SQLite query every ``poll_seconds`` (0.5 s by
-default; microseconds each, nothing on the request path). When the alias has
+reads the alias with one indexed query every ``poll_seconds`` (0.5 s by default;
+microseconds on SQLite, one round trip on a shared PostgreSQL store; nothing on
+the request path), so a promote made on any machine is served within the poll
+interval plus the load of the version. When the alias has
 moved it loads the new version there — every file hash-checked, the fast path
 built, one warm-up prediction — and only then swaps.
 
