@@ -53,9 +53,9 @@ from framework.package import ModelPackage, write_package
 from framework.param_defaults import with_defaults
 from framework.plan import PlannedStep, components_taking_part, make_plan, masked_params
 from framework.plugins import Plugins
-from framework.redact import scrub_exception, scrub_text
+from framework.redact import hide_credentials, scrub_exception, scrub_text
 from framework.refs import ALIAS_PATTERN
-from framework.spec.model import Spec, spec_hash
+from framework.spec.model import Spec, spec_hash, thawed
 from framework.step_warnings import caught_warnings, summarize
 from framework.store import Store, new_run_id
 from framework.trackers import tracker_name, trackers_for
@@ -562,6 +562,9 @@ class Engine:
             set_alias,
             load=lambda: ModelPackage(package, self.plugins),
             store_root=store.root,
+            spec_document=hide_credentials(thawed(spec.document)),  # as the run stored it
+            spec_path=spec.path,
+            store_url=None if store.address.is_local else store.display_url,
         )
         outcomes = []
         for target in spec.deploy:
