@@ -134,6 +134,8 @@ class Spec:
     :meth:`components`: it decides where the lifecycle runs, not a step of it."""
     overridden: frozenset[str] = frozenset()
     """Dotted key paths given on the command line with ``--set`` (see :meth:`was_set`)."""
+    tracking: tuple[ComponentSpec, ...] = ()
+    """The trackers the run reports to beside the store (``tracking:``); not steps."""
 
     @property
     def base_dir(self) -> Path:

@@ -49,6 +49,7 @@ from framework.spec.model import (
 from framework.spec.schema import core_schema
 from framework.spec.source import KeyPath, Positions, dotted, read_spec_text
 from framework.store.location import default_store_dir
+from framework.trackers import tracking_specs
 
 CLASSIFICATION = ("binary", "multiclass")
 DEFAULT_EXECUTION = LOCAL_EXECUTION.type
@@ -165,8 +166,10 @@ def component_paths(data: dict[str, Any]) -> Iterator[tuple[str, KeyPath, Any]]:
     elif deploy is not None:
         yield "deploy", ("deploy",), deploy
     from framework.monitoring.spec import monitor_components
+    from framework.trackers import tracking_components
 
     yield from monitor_components(data)
+    yield from tracking_components(data)
 
 
 class _Checker:
@@ -518,7 +521,7 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     """What decides the model given the data: the effective spec without where the
     data comes from, where the model goes and where the store is. Two runs with the
     same config hash on the same data must make the same model."""
-    skipped = ("deploy", "store", "profiles", "monitor", "execution")
+    skipped = ("deploy", "store", "profiles", "monitor", "execution", "tracking")
     config = {k: v for k, v in data.items() if k not in skipped}
     config["data"] = {k: v for k, v in data["data"].items() if k != "source"}
     execution = data.get("execution") or {}
@@ -587,6 +590,7 @@ def _build(
         execution=_component("execution", data["execution"], ("execution",))
         if "execution" in data
         else LOCAL_EXECUTION,
+        tracking=tracking_specs(data),
     )
 
 
