@@ -148,3 +148,31 @@ def test_an_unknown_scheme_names_itself_the_installed_ones_and_the_extra(
     message = str(raised.value)
     assert "'s3://'" in message and "installed: none" in message
     assert "pip install 'specops[s3]'" in message
+
+
+def test_the_prediction_log_on_postgres_appends_bounds_and_reads_back(
+    postgres_db: Any, s3_prefix: Any, tmp_path: Path
+) -> None:
+    from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summary, read_window
+
+    params = {"endpoint_url": s3_prefix.endpoint}
+    store = Store.open(StoreAddress(postgres_db.url, tmp_path, s3_prefix.url, params))
+    try:
+        limits = LogLimits(max_rows=6, segments=3)  # segments of 2 rows, at most 6 kept
+        for i in range(5):
+            entry = LogEntry(
+                model="shared",
+                version=1,
+                at=1_700_000_000.0 + i,
+                rows=2,
+                inputs={"x": [float(i), float(i) + 0.5]},
+                outputs={"prediction": [i, i]},
+            )
+            assert append_batch(store, [entry], limits) == 2
+        summary = log_summary(store, "shared")
+        frame = read_window(store, "shared")
+    finally:
+        store.close()
+    assert summary["rows"] <= 6 and summary["segments"] <= 3
+    assert list(frame["x"])[-2:] == [4.0, 4.5]  # the newest rows kept, bytes intact
+    assert list(frame["prediction"])[-2:] == [4, 4]
