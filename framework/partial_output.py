@@ -135,7 +135,7 @@ def sweep_staging(target: Path) -> list[Path]:
     removed = []
     pattern = f".{glob.escape(target.name)}-new-{MARK}-*.lock*"
     for lock in sorted(target.parent.glob(pattern)):
-        name, dot, rest = lock.name.partition(".lock")
+        name, dot, rest = lock.name.rpartition(".lock")
         if not dot or rest not in ("", ".claim") or not ours.fullmatch(name):
             continue
         if lock.is_symlink() or not _staging_lock(lock) or held(lock) is not False:

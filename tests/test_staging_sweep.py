@@ -122,7 +122,7 @@ def test_a_link_named_like_a_staging_directory_is_not_followed(tmp_path: Path) -
     assert (precious / "data.csv").read_text() == "a\n1\n"
 
 
-@pytest.mark.parametrize("name", ["export", "my export [v2]*"])
+@pytest.mark.parametrize("name", ["export", "my export [v2]*", "out.lock"])
 def test_names_with_glob_characters_are_matched_exactly(tmp_path: Path, name: str) -> None:
     target = tmp_path / name
     process, staging = _writer(tmp_path, target)
