@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -83,6 +84,7 @@ class PostgresCluster:
     _as_postgres: list[str] = field(default_factory=list)
     _databases: list[str] = field(default_factory=list)
     _stopped: bool = False
+    _watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def data(self) -> Path:
@@ -150,10 +152,31 @@ class PostgresCluster:
         else:
             raise RuntimeError(f"PostgreSQL did not start: {self._log_tail()}")
         self.start_seconds = time.monotonic() - began
+        self._watch()
         self.admin(
             f"CREATE ROLE {USER} LOGIN PASSWORD '{PASSWORD}'",
             f"CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'",
             f"CREATE DATABASE {SHARED_DATABASE} OWNER {USER} TEMPLATE template0",
+        )
+
+    def _watch(self) -> None:
+        """A sentinel process that stops and deletes the cluster once this process is
+        gone without calling ``stop`` (SIGKILL, or ``timeout``'s SIGTERM: neither runs
+        atexit), so an interrupted test session leaves no server behind."""
+        pg_ctl = " ".join(
+            shlex.quote(p) for p in [*self._as_postgres, str(self.bin_dir / "pg_ctl")]
+        )
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{pg_ctl} -D {shlex.quote(str(self.data))} -m immediate -w stop >/dev/null 2>&1; "
+            f"rm -rf {shlex.quote(str(self.base))}"
+        )
+        self._watchdog = subprocess.Popen(
+            ["/bin/sh", "-c", script],
+            start_new_session=True,  # not in the test process's group: a ^C spares it
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def _log_tail(self) -> str:
@@ -214,6 +237,9 @@ class PostgresCluster:
         with contextlib.suppress(Exception):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
 
 
 def _uid(user: str) -> int:

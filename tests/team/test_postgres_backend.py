@@ -592,3 +592,40 @@ def test_tables_of_another_application_are_refused_never_altered(
     assert backend.missing_columns(store_schema()) == []
     backend.close()
     other.close()
+
+
+ABANDON_A_CLUSTER = """
+import time
+from tests.team.postgres_server import shared_cluster
+cluster = shared_cluster()
+print(cluster.base, cluster.port, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_test_process_killed_leaves_no_server_behind(postgres_server) -> None:
+    """``timeout`` and SIGKILL skip atexit: the sentinel stops and deletes the cluster."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", ABANDON_A_CLUSTER],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base, port = owner.stdout.readline().split()
+        assert Path(base, "data").is_dir(), owner.stderr.read()
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5):
+            pass  # it answers
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 30
+        while Path(base).exists():
+            assert time.monotonic() < deadline, "the abandoned cluster is still there"
+            time.sleep(0.1)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+        owner.communicate()
