@@ -98,12 +98,11 @@ def command_address(
 
     spec_store = spec_store or {}
     chosen = argument or os.environ.get(STORE_VARIABLE) or None
-    params: Mapping[str, Any] = {}
     if chosen is None and isinstance(spec_store.get("url"), str):
         chosen = spec_store["url"]
-    if chosen is None or spec_store.get("url") == chosen:
-        raw_params = spec_store.get("params")
-        params = raw_params if isinstance(raw_params, Mapping) else {}
+    # the backends' settings (an S3 endpoint, a connect timeout) hold whoever chose the URL
+    raw_params = spec_store.get("params")
+    params: Mapping[str, Any] = raw_params if isinstance(raw_params, Mapping) else {}
     default = workdir if workdir is not None else find_store_dir()
     artifacts = (
         artifacts

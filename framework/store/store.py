@@ -1,8 +1,12 @@
-"""The local store: SQLite for what happened, content-addressed blobs for what was made.
+"""The store: rows for what happened, content-addressed blobs for what was made.
 
-Every write that must be all-or-nothing (a model version and its alias move) is
-one SQLite transaction; blobs are written before the row that names them, so a
-crash leaves at worst an unreferenced blob, never a row pointing at nothing.
+Rows live in a metadata backend (``store.db``, SQLite, by default; PostgreSQL for a
+team), blobs in an artifact backend (the ``artifacts/`` folder; S3): see
+:mod:`framework.store.backends`. The queries here are portable SQL. Every write that
+must be all-or-nothing (a model version and its alias move) is one transaction, and
+writers of every process (and machine) queue for it; blobs are written before the row
+that names them, so a crash leaves at worst an unreferenced blob, never a row pointing
+at nothing.
 """
 
 from __future__ import annotations
