@@ -111,3 +111,14 @@ def test_a_password_in_a_misplaced_argument_is_masked_in_argparse_s_error(
     err = capsys.readouterr().err
     assert "unrecognized arguments" in err and "postgresql://app:***@db.internal" in err
     assert "Sw0rdfish-9x" not in err
+
+
+def test_a_store_url_of_an_unknown_scheme_exits_2_naming_it_and_what_is_installed(
+    cli: Any,
+) -> None:
+    listed = cli("models", "list", "--store", "mysql://app:Sw0rdfish-9x@db.internal/specops")
+    assert listed.code == 2 and "Traceback" not in listed.err
+    assert "'mysql://'" in listed.err and "installed: " in listed.err and "sqlite" in listed.err
+    assert "Sw0rdfish-9x" not in listed.err
+    plugins = cli("plugins")
+    assert plugins.code == 0 and "metadata_store" in plugins.out and "artifact_store" in plugins.out
