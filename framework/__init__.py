@@ -43,6 +43,7 @@ from framework.export import replace_directory, write_release_package
 from framework.file_kind import require_regular
 from framework.hookspecs import HOOK_API_VERSION, hookimpl
 from framework.monitoring.profile import ColumnProfile
+from framework.monitoring.schedule import cron_problem
 from framework.ownership import MARKER as DEPLOY_MARKER
 from framework.ownership import (
     deploy_file_findings,
@@ -51,6 +52,7 @@ from framework.ownership import (
     mark_file,
     protected_refusal,
 )
+from framework.redact import hide_credentials
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -125,11 +127,13 @@ __all__ = [
     "check_csv_header",
     "check_parquet_whole",
     "columns_with_role",
+    "cron_problem",
     "decimals_as_floats",
     "deploy_file_findings",
     "deploy_path_findings",
     "did_you_mean",
     "file_refusal",
+    "hide_credentials",
     "hookimpl",
     "load_skops",
     "mark_file",
