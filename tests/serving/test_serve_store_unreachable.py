@@ -62,6 +62,7 @@ def test_a_store_moved_away_is_reported_and_the_server_keeps_serving_then_follow
 
     away = two_versions.with_name("moved-away")
     two_versions.rename(away)
+    two_versions.write_text("moved away")  # holds the path: nothing may make a store there
     try:
         lost, _ = wait_for(server, lambda a: not a["store"]["reachable"], "noticing the loss")
         assert lost["version"] == 1
@@ -86,6 +87,7 @@ def test_a_store_moved_away_is_reported_and_the_server_keeps_serving_then_follow
         assert wait_for(server, lambda a: True, "")[0]["version"] == 1
         assert server.process.poll() is None
     finally:
+        two_versions.unlink()
         away.rename(two_versions)
 
     back, took = wait_for(server, lambda a: a["version"] == 2, "following again once back")
