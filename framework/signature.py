@@ -170,7 +170,7 @@ def infer_signature(
     import pandas as pd
 
     columns = []
-    prepared = {}
+    changed = {}
     for name in frame.columns:
         role = declared.get(name, "infer")
         series = frame[name]
@@ -195,8 +195,14 @@ def infer_signature(
             series = series.astype("category") if series.dtype != "category" else series
             categories = _python(series.cat.categories)
             columns.append(ColumnSignature(name, "categorical", "category", categories))
+        if series.dtype != frame[name].dtype:  # as_numeric returns a numeric column as is
+            changed[name] = series
+    # only the cast columns are replaced: a new frame of every column copied the numeric
+    # ones into one block (32 MB at 200,000 rows x 20 columns, ~0.1 s to fault in)
+    prepared = frame.copy(deep=False)
+    for name, series in changed.items():
         prepared[name] = series
-    return Signature(tuple(columns)), pd.DataFrame(prepared, index=frame.index)
+    return Signature(tuple(columns)), prepared
 
 
 def training_categories(
