@@ -10,6 +10,7 @@ import argparse
 
 from framework.cli.models_export import add_export
 from framework.cli.options import common, handler, store_option
+from framework.cli.store_copy import add_copy
 
 COMMANDS = "framework.cli.registry_commands"
 
@@ -159,3 +160,5 @@ def _store(commands: argparse._SubParsersAction) -> None:
         help="also leave entries younger than this alone (default 3600; entries a live "
         "process may own are kept at any age)",
     )
+
+    add_copy(group)  # `store copy SRC DST`

@@ -15,6 +15,29 @@ from dataclasses import replace
 
 from framework.errors import UserError
 
+DESCRIPTION = (
+    "Copy a whole store: every blob its rows name first (read verified from SRC, not sent "
+    "again when DST has it), then every row in one transaction on DST. A second copy "
+    "copies nothing and says so. Rows DST holds under the same key with other values (a "
+    "model version number taken by a different version) refuse the copy, naming each; "
+    "nothing is written then. `specops store verify --store DST` passes afterwards."
+)
+
+
+def add_copy(group: argparse._SubParsersAction) -> None:
+    """``store copy SRC DST [--artifacts URL]`` under the ``store`` command."""
+    from framework.cli.options import common, handler
+
+    parser = group.add_parser(
+        "copy",
+        help="copy every row and blob of store SRC into store DST (local <-> shared); "
+        "idempotent, verified",
+        description=DESCRIPTION,
+    )
+    add_arguments(parser)
+    common(parser)
+    handler(parser, "framework.cli.store_copy:cmd_store_copy")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """SRC, DST and --artifacts (the parser's --json/--debug come from ``common``)."""

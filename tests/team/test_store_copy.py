@@ -41,41 +41,15 @@ def source(built: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def copy(capsys: pytest.CaptureFixture[str]) -> Callable[..., CopyResult]:
     """``specops store copy ARGS`` in this process: (exit code, stdout, stderr)."""
-    from framework.cli import main as cli_main
-
-    _ensure_copy_parser(cli_main)
+    from framework.cli.main import main
 
     def run(*args: str | Path) -> CopyResult:
         capsys.readouterr()
-        code = cli_main.main(["store", "copy", *map(str, args)])
+        code = main(["store", "copy", *map(str, args)])
         out, err = capsys.readouterr()
         return code, out, err
 
     return run
-
-
-def _ensure_copy_parser(cli_main: Any) -> None:
-    """TEMPORARY until framework/cli/registry.py registers `store copy` (requested from
-    its owner): add the subcommand the way that request does."""
-    parser = cli_main.build_parser()
-    store = parser._subparsers._group_actions[0].choices["store"]  # type: ignore[union-attr]
-    if "copy" in store._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
-        return
-    build = cli_main.build_parser
-
-    def with_copy() -> Any:
-        from framework.cli import store_copy
-        from framework.cli.options import common, handler
-
-        built = build()
-        group = built._subparsers._group_actions[0].choices["store"]._subparsers  # type: ignore[union-attr]
-        leaf = group._group_actions[0].add_parser("copy")
-        store_copy.add_arguments(leaf)
-        common(leaf)
-        handler(leaf, "framework.cli.store_copy:cmd_store_copy")
-        return built
-
-    cli_main.build_parser = with_copy
 
 
 def view(cli: Callable[..., Any], store: Path) -> dict[str, Any]:
