@@ -43,6 +43,7 @@ gate:
 monitor:
   on_drift: retrain
   drift: {share: 0.3}
+  schedule: "*/10 * * * *"
 """
 ROWS_PER_SERVER = 400
 BATCH = 50
@@ -63,26 +64,21 @@ def drifted(rows: int, seed: int) -> Any:
     return frame
 
 
-def cronjob_spec(directory: Path, env: dict[str, str]) -> Path:
-    """What the container target writes to the image's /opt/spec/spec.yaml for this
-    spec and version 1 (plugins/container.py), with the pod's /tmp under ``directory``."""
+def cronjob_spec(context: Path, directory: Path) -> Path:
+    """The spec the container target put in the build context for the image's
+    /opt/spec/spec.yaml, checked against its CronJob, with the pod's /tmp under
+    ``directory``."""
     import yaml
 
-    from framework.store import Store, StoreAddress
-    from plugins.container import monitor_spec
-
-    directory.mkdir(parents=True)
-    address = StoreAddress(env["SPECOPS_STORE"], directory / "reader", env["SPECOPS_ARTIFACTS"])
-    store = Store.open_existing(address, write=False)
-    try:
-        version = store.version("loop", 1)
-        assert version is not None
-        lineage = version.lineage
-    finally:
-        store.close()
-    spec = monitor_spec(yaml.safe_load(SPEC), lineage)
+    cronjob = yaml.safe_load((context / "k8s" / "cronjob.yaml").read_text())
+    assert cronjob["spec"]["schedule"] == "*/10 * * * *"
+    [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"][1:] == ["monitor", "/opt/spec/spec.yaml", "--from-log", "--retrain"]
+    spec = yaml.safe_load((context / "spec" / "spec.yaml").read_text())
     assert spec["data"]["source"]["type"] == "snapshot"  # data.csv is not in the image
+    assert spec["store"]["path"] == "/tmp/.specops"
     spec["store"]["path"] = str(directory / "tmp" / ".specops")
+    directory.mkdir(parents=True)
     path = directory / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -143,7 +139,9 @@ def test_drift_in_both_servers_traffic_retrains_promotes_and_both_servers_swap(
             assert secret not in done.stdout + done.stderr
         return done
 
-    trained = specops("run", "spec.yaml")
+    # the container target on the shared store: version 1 becomes the champion, the
+    # build context holds the Deployment, the CronJob and the spec the CronJob runs
+    trained = specops("run", "spec.yaml", "--set", "deploy={type: container, params: {path: ctx}}")
     assert trained.returncode == 0, trained.stderr
 
     # two replicas, each with its own workdir, as two pods would be
@@ -157,7 +155,7 @@ def test_drift_in_both_servers_traffic_retrains_promotes_and_both_servers_swap(
 
     # the CronJob's command on the spec the container target puts in the image, in a
     # place without the project's files (its data source is the run's snapshot)
-    cronjob = cronjob_spec(tmp_path / "cronjob", env)
+    cronjob = cronjob_spec(project / "ctx", tmp_path / "cronjob")
     began = time.monotonic()
     deadline = began + 60
     while True:  # the servers flush their logs every 0.5 s
