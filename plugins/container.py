@@ -85,6 +85,8 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 }
 SECRET_NAME = "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 """A Kubernetes object name (RFC 1123 subdomain), for the Secrets the pods read."""
+CRONJOB_NAME = 52
+"""Longest CronJob name Kubernetes takes (its Jobs append 11 characters to it)."""
 SPEC_DIR = "/opt/spec"
 SPEC_FILE = "spec.yaml"
 MONITOR_COMMAND = ("specops", "monitor", f"{SPEC_DIR}/{SPEC_FILE}", "--from-log", "--retrain")
@@ -468,7 +470,9 @@ class ContainerTarget:
         One run at a time (``Forbid``: two retrainings of one model would race for the
         champion), never retried by Kubernetes (a rejected challenger is an answer, exit
         1, not a fault to repeat), stopped after ``monitor_timeout`` seconds."""
-        name = dns_name(f"specops-{release.name}")[:52].rstrip("-") + "-monitor"
+        suffix = "-monitor"
+        name = dns_name(f"specops-{release.name}")[: CRONJOB_NAME - len(suffix)].rstrip("-")
+        name += suffix
         labels = {
             **self.labels(release, name),
             "app.kubernetes.io/component": "monitor",

@@ -305,3 +305,16 @@ def test_a_source_of_local_files_becomes_the_runs_data_snapshot_in_the_image_spe
         "params": {"data": lineage["data_hash"]},
     }
     assert image_spec["data"]["target"] == "target"
+
+
+def test_a_long_model_name_gives_a_cronjob_name_kubernetes_takes(
+    released: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """Kubernetes refuses CronJob names over 52 characters (kubernetes-validate does
+    not check it: the schema has no length)."""
+    release, ctx = released
+    long = replace(release, name="a-very-long-model-name-" * 4)
+    context = deploy((long, ctx), tmp_path, spec_document("@daily"), None)
+    name = manifest(context, "cronjob.yaml")["metadata"]["name"]
+    assert len(name) <= 52 and name.endswith("-monitor") and name.startswith("specops-a-very")
+    assert len(manifest(context, "deployment.yaml")["metadata"]["name"]) <= 63
