@@ -491,6 +491,7 @@ class ContainerTarget:
             "metadata": {"name": name, "labels": labels},
             "spec": {
                 "schedule": plan.schedule,
+                "timeZone": "Etc/UTC",  # else the controller manager's own time zone
                 "concurrencyPolicy": "Forbid",
                 "startingDeadlineSeconds": 300,
                 "successfulJobsHistoryLimit": 3,

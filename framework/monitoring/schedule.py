@@ -40,7 +40,10 @@ def cron_problem(text: str) -> str | None:
             return None
         return f"unknown macro {expression!r}; use one of {', '.join(sorted(MACROS))}"
     if expression.upper().startswith(("TZ=", "CRON_TZ=")):
-        return "a time zone in the schedule is not supported by Kubernetes CronJobs; times are UTC"
+        return (
+            "a time zone in the schedule is not supported by Kubernetes CronJobs; the "
+            "CronJob runs on UTC"
+        )
     parts = expression.split()
     if len(parts) != len(FIELDS):
         return (

@@ -162,7 +162,7 @@ def test_a_schedule_writes_a_valid_restricted_cronjob_running_monitor_retrain_on
 
     assert cronjob["kind"] == "CronJob" and cronjob["apiVersion"] == "batch/v1"
     spec = cronjob["spec"]
-    assert spec["schedule"] == "*/30 * * * 1-5"
+    assert spec["schedule"] == "*/30 * * * 1-5" and spec["timeZone"] == "Etc/UTC"
     assert spec["concurrencyPolicy"] == "Forbid"  # two retrainings would race for the champion
     job = spec["jobTemplate"]["spec"]
     assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 900
