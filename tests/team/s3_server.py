@@ -145,6 +145,20 @@ class MotoProcess:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
             )
+        # a sentinel stops the server once this process is gone without calling stop()
+        # (SIGKILL, or timeout's SIGTERM: neither runs atexit)
+        self.watchdog = subprocess.Popen(
+            [
+                "/bin/sh",
+                "-c",
+                f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                f"kill {self.process.pid} 2>/dev/null",
+            ],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_until_up(self.endpoint, self.process)
         except BaseException:
@@ -152,6 +166,9 @@ class MotoProcess:
             raise
 
     def stop(self) -> None:
+        if self.watchdog.poll() is None:
+            self.watchdog.kill()
+            self.watchdog.wait()
         if self.process.poll() is None:
             self.process.terminate()
             try:
