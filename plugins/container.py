@@ -586,11 +586,9 @@ class SharedPlan:
                 schedule = monitor["schedule"].strip()
         if schedule is None:
             return cls(shared=bool(store_url))
-        from framework.monitoring.schedule import cron_problem
-
-        problem = cron_problem(schedule)
-        if problem is not None:
-            raise UserError(f"monitor.schedule: {problem}")
+        if len(schedule.split()) != 5 and not schedule.startswith("@"):
+            # `specops validate` checked it field by field; this only guards the manifest
+            raise UserError(f"monitor.schedule: {schedule!r} is not a 5-field cron expression")
         image_spec = monitor_spec(document, _lineage(release))  # type: ignore[arg-type]
         names = tuple(sorted(set(ENV_NAME.findall(json.dumps(image_spec)))))
         return cls(True, schedule, image_spec, names)
@@ -603,20 +601,21 @@ FILE_SOURCES = frozenset({"csv", "parquet"})
 def monitor_spec(
     document: Mapping[str, Any], lineage: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The spec the monitor CronJob runs, from the run's effective spec: literal
-    passwords masked (the store's address comes from the Secret), its local scratch
-    folder in the pod's writable /tmp, and deploying to the registry only: a drift's
-    challenger that passes its gate becomes the champion, which the servers follow
-    (the spec's own targets, a build context here, would write into the image).
+    """The spec the monitor CronJob runs, from the run's effective spec (as the run
+    stored it: ``${env:...}`` placeholders, literal passwords masked): without a store
+    URL (the pod's comes from the Secret, ``SPECOPS_STORE``, which wins anyway), its
+    local scratch folder in the pod's writable /tmp, and deploying to the registry
+    only: a drift's challenger that passes its gate becomes the champion, which the
+    servers follow (the spec's own targets, a build context here, would write into
+    the image).
 
     A source reading local files (csv, parquet) would find nothing in the pod: when
     the run kept a snapshot of its data in the store (``store.snapshot_data``, the
     default), the pod reads that instead (``type: snapshot``), which is exactly what
     this version trained on; a retraining then learns from it plus the logged rows."""
-    from framework.redact import scrub
-
-    spec = json.loads(json.dumps(scrub(dict(document)), default=str))
+    spec = json.loads(json.dumps(dict(document), default=str))
     store = dict(spec.get("store") or {})
+    store.pop("url", None)
     store["path"] = STORE_WORKDIR
     spec["store"] = store
     spec["deploy"] = {"type": "registry", "params": {"alias": "champion"}}
