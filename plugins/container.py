@@ -62,6 +62,8 @@ from framework import (
     Release,
     StepContext,
     UserError,
+    cron_problem,
+    hide_credentials,
     hookimpl,
     write_release_package,
 )
@@ -586,9 +588,9 @@ class SharedPlan:
                 schedule = monitor["schedule"].strip()
         if schedule is None:
             return cls(shared=bool(store_url))
-        if len(schedule.split()) != 5 and not schedule.startswith("@"):
-            # `specops validate` checked it field by field; this only guards the manifest
-            raise UserError(f"monitor.schedule: {schedule!r} is not a 5-field cron expression")
+        problem = cron_problem(schedule)  # `specops validate` said so first; a manifest never
+        if problem is not None:
+            raise UserError(f"monitor.schedule: {problem}")
         image_spec = monitor_spec(document, _lineage(release))  # type: ignore[arg-type]
         names = tuple(sorted(set(ENV_NAME.findall(json.dumps(image_spec)))))
         return cls(True, schedule, image_spec, names)
@@ -613,7 +615,7 @@ def monitor_spec(
     the run kept a snapshot of its data in the store (``store.snapshot_data``, the
     default), the pod reads that instead (``type: snapshot``), which is exactly what
     this version trained on; a retraining then learns from it plus the logged rows."""
-    spec = json.loads(json.dumps(dict(document), default=str))
+    spec = json.loads(json.dumps(hide_credentials(dict(document)), default=str))
     store = dict(spec.get("store") or {})
     store.pop("url", None)
     store["path"] = STORE_WORKDIR

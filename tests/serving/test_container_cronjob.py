@@ -201,6 +201,9 @@ def test_a_schedule_writes_a_valid_restricted_cronjob_running_monitor_retrain_on
     assert image_spec["store"]["path"] == "/tmp/.specops"
     assert image_spec["store"]["params"] == {"endpoint_url": "${env:S3_ENDPOINT:-}"}
     assert "url" not in image_spec["store"]  # the Secret's SPECOPS_STORE says where
+    document["data"]["source"]["params"]["name"] = f"postgresql://u:{PASSWORD}@h/x"
+    context = deploy(released, tmp_path / "again", document, None)
+    assert PASSWORD not in (context / "spec" / "spec.yaml").read_text()  # masked anywhere
 
     # no credential anywhere in what would be built or applied
     for path in context.rglob("*"):
@@ -260,8 +263,8 @@ def test_a_schedule_that_is_not_cron_never_reaches_a_manifest(
 ) -> None:
     from framework.errors import UserError
 
-    with pytest.raises(UserError, match=r"monitor\.schedule: '0 25 \* \*' is not a 5-field"):
-        deploy(released, tmp_path, spec_document("0 25 * *"), None)
+    with pytest.raises(UserError, match=r"monitor\.schedule: hour '25': 25 is out of range"):
+        deploy(released, tmp_path, spec_document("0 25 * * *"), None)
     assert not (tmp_path / "ctx").exists()
 
 
