@@ -380,10 +380,11 @@ def _started_cluster(
             _exit_quickly(client)
             _close(client)
     finally:
-        cluster.close()
+        with _muted(CLOSING_LOGGERS):
+            cluster.close()
 
 
-WORKER_IMPORTS = ("dask.dataframe", "pyarrow.parquet", "sklearn.metrics", "lightgbm")
+WORKER_IMPORTS = ("dask.dataframe", "pyarrow.parquet", "sklearn.metrics", "lightgbm.dask")
 """What a run's tasks import on a worker: the table's reader, scikit-learn (the metrics
 and the fitted pipeline shipped to evaluate), the built-in distributed model. A new
 worker otherwise imports each at the first task needing it, the cluster waiting (about
@@ -486,6 +487,27 @@ def _quiet_stdout() -> Any:
             os.close(devnull)
 
     return QuietStdout()
+
+
+CLOSING_LOGGERS = ("distributed.batched", "distributed.core", "distributed.comm")
+"""Loggers that report a worker's connection closing under a message being sent (an
+INFO line with a traceback): routine when the workers of a finished run leave at once."""
+
+
+@contextmanager
+def _muted(names: tuple[str, ...]) -> Iterator[None]:
+    """Those loggers silenced (but for CRITICAL) for the block, as they were afterwards."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _exit_quickly(client: Client) -> None:
