@@ -43,6 +43,7 @@ from framework.store.backends import (
 )
 from framework.store.failures import as_user_error
 from framework.store.liveness import LiveLock
+from framework.store.migrations import LATEST, SCHEMA_TABLE, migrate, newer_error, recorded_version
 from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
 from framework.store.opening import DATABASE, check_database_file
 
@@ -239,10 +240,20 @@ class Store(MonitoringRecords):
             self.db = open_metadata(address, write=write)
             self.read_only = self.db.read_only
             self._missing: list[tuple[str, str]] = []
-            if self.read_only:
-                self._missing = _refuse_old_schema(self.db, self.display_url)
+            self.schema_version = recorded_version(self.db)
+            newer = self.schema_version is not None and self.schema_version > LATEST
+            if newer and write:
+                raise newer_error(self.display_url, self.schema_version or 0)
+            if self.read_only or newer:
+                self.read_only = True  # a newer store is read, never written
+                self._missing = _refuse_old_schema(
+                    self.db, self.display_url, newer=self.schema_version if newer else None
+                )
             else:
                 self.db.ensure_schema(_schema_statements())
+                if self.schema_version != LATEST:
+                    migrate(self.db, self.display_url)
+                    self.schema_version = recorded_version(self.db)
             self.artifacts: ArtifactBackend = self._open_artifacts()
             if not self.read_only and address.is_local:
                 self._process_lock = LiveLock.for_process(self.root)
@@ -817,7 +828,8 @@ class Store(MonitoringRecords):
 
 
 READ_ONLY_TOLERATED = {("runs", "lock"), ("store_settings", "key"), ("store_settings", "value")}
-"""Columns a read-only store may lack: the queries do without them (see ``_column``)."""
+"""Columns a read-only store may lack: the queries do without them (see ``_column``).
+So may ``store_schema`` (a store made before schema versions: version 1)."""
 
 
 def _workdir_lock(workdir: Path) -> LiveLock | None:
@@ -830,15 +842,26 @@ def _workdir_lock(workdir: Path) -> LiveLock | None:
         return None
 
 
-def _refuse_old_schema(db: MetadataBackend, where: str) -> list[tuple[str, str]]:
+def _refuse_old_schema(
+    db: MetadataBackend, where: str, *, newer: int | None = None
+) -> list[tuple[str, str]]:
     """A read-only store cannot be upgraded: refuse one that lacks more than we can do
-    without, rather than fail later on a missing table. Returns what it lacks."""
+    without, rather than fail later on a missing table. Returns what it lacks.
+
+    A store of a ``newer`` schema version is read only while it has every column this
+    specops reads (a newer migration may have renamed or dropped one)."""
     lacking = db.missing_columns(_schema_statements())
     missing = [
         f"{table}.{column}"
         for table, column in lacking
-        if (table, column) not in READ_ONLY_TOLERATED
+        if (table, column) not in READ_ONLY_TOLERATED and table != SCHEMA_TABLE
     ]
+    if missing and newer is not None:
+        raise StoreError(
+            f"the store at {where} was made by a newer specops (schema {newer}; this one "
+            f"knows {LATEST}) and lacks {', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}, which this one reads: upgrade specops"
+        )
     if missing:
         raise StoreError(
             f"the store at {where} was made by an older specops and is read-only, so it "
