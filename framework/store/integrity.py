@@ -44,6 +44,8 @@ class VerifyReport:
     versions: int
     aliases: int
     database_check: str = "quick_check"
+    schema_version: int | None = None
+    """The store's schema version (``framework.store.migrations``) when it was read."""
 
     @property
     def ok(self) -> bool:
@@ -83,7 +85,8 @@ def verify(store: Store, *, full: bool = False) -> VerifyReport:
         pragma = f"{store.db.dialect} check"
     problems = _database_problems(store, full)
     if problems:
-        return VerifyReport(problems, 0, 0, 0, pragma)  # rows of a damaged file mislead
+        # rows of a damaged file mislead
+        return VerifyReport(problems, 0, 0, 0, pragma, store.schema_version)
     with store.db.snapshot():
         references = store.blob_references()
         versions = store.versions()
@@ -94,7 +97,7 @@ def verify(store: Store, *, full: bool = False) -> VerifyReport:
             + _version_problems(store, versions)
         )
         blobs = len({ref.digest for ref in references})
-    return VerifyReport(problems, blobs, len(versions), len(aliases), pragma)
+    return VerifyReport(problems, blobs, len(versions), len(aliases), pragma, store.schema_version)
 
 
 def _database_problems(store: Store, full: bool) -> list[IntegrityProblem]:

@@ -78,6 +78,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+BASELINE = 1
+"""The version of a store made before schema versions (tables, no ``store_schema`` row)."""
+
 LATEST = MIGRATIONS[-1].number
 """The schema version this specops makes and knows."""
 

@@ -43,7 +43,14 @@ from framework.store.backends import (
 )
 from framework.store.failures import as_user_error
 from framework.store.liveness import LiveLock
-from framework.store.migrations import LATEST, SCHEMA_TABLE, migrate, newer_error, recorded_version
+from framework.store.migrations import (
+    BASELINE,
+    LATEST,
+    SCHEMA_TABLE,
+    migrate,
+    newer_error,
+    recorded_version,
+)
 from framework.store.monitoring import MONITOR_BLOB_REFERENCES, MonitoringRecords
 from framework.store.opening import DATABASE, check_database_file
 
@@ -249,6 +256,8 @@ class Store(MonitoringRecords):
                 self._missing = _refuse_old_schema(
                     self.db, self.display_url, newer=self.schema_version if newer else None
                 )
+                if self.schema_version is None:
+                    self.schema_version = BASELINE  # made before schema versions
             else:
                 self.db.ensure_schema(_schema_statements())
                 if self.schema_version != LATEST:
