@@ -50,7 +50,9 @@ KEYED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("monitor_columns", ("monitor_id", "column_name")),
 )
 """Tables whose rows are keyed by what they are, in an order where a row's references
-come before it; then ``alias_history`` and ``aliases``, then the prediction log."""
+come before it; then ``alias_history`` and ``aliases``, then the prediction log.
+``store_settings`` and ``store_schema`` are each store's own (where its blobs are, which
+migrations it had: DST is migrated when it is opened), never copied."""
 
 NOT_COPIED: dict[str, frozenset[str]] = {"runs": frozenset({"lock"})}
 """Columns meaningful only in the store that wrote them."""

@@ -38,7 +38,7 @@ from framework.store.backends import MetadataBackend
 SCHEMA_TABLE = "store_schema"
 
 SCHEMA_DDL = (
-    "CREATE TABLE IF NOT EXISTS store_schema (version INTEGER PRIMARY KEY, "
+    "CREATE TABLE IF NOT EXISTS store_schema (version INTEGER NOT NULL PRIMARY KEY, "
     "why TEXT NOT NULL, applied_at TEXT NOT NULL, specops_version TEXT NOT NULL)"
 )
 """The table's shape, to ask a backend whether a store has it (see ``05_schema_versions.sql``,
