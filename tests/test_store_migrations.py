@@ -174,3 +174,29 @@ def test_a_newer_store_lacking_a_column_this_specops_reads_is_refused_for_readin
     assert listed.code == 2
     assert f"made by a newer specops (schema {LATEST + 1}; this one knows {LATEST})" in listed.err
     assert "lacks runs.trigger, which this one reads: upgrade specops" in listed.err
+
+
+def test_a_read_only_old_store_is_read_and_never_migrated(
+    old_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store(old_store).close()  # as the specops before schema versions left it:
+    with sqlite3.connect(old_store / "store.db") as db:  # every column, no version
+        db.execute("DROP TABLE store_schema")
+        for index in ("runs_by_spec", "runs_by_start", "model_versions_by_run"):
+            db.execute(f"DROP INDEX {index}")
+        db.execute("DROP INDEX alias_history_by_alias")
+    db.close()
+    # tests run as root: the read-only file system is the one thing made up here
+    monkeypatch.setattr(
+        "framework.store.sqlite_backend.read_only_reason",
+        lambda root: "its file system is mounted read-only",
+    )
+    with pytest.raises(StoreError, match="read-only"):
+        Store(old_store)  # for writing: refused, as before
+    store = Store(old_store, write=False)
+    try:
+        assert store.read_only and store.schema_version == 1
+        assert store.alias("churn") == 3
+    finally:
+        store.close()
+    assert _rows(old_store, "SELECT name FROM sqlite_master WHERE name = 'store_schema'") == []
