@@ -83,6 +83,13 @@ def sweep(output: Path) -> list[Path]:
     return removed
 
 
+def leftovers(output: Path) -> list[Path]:
+    """The partial files of ``output`` that specops made and that are still there."""
+    ours = _ours(output)
+    found = output.parent.glob(f".{glob.escape(output.name)}.{MARK}-*")
+    return sorted(partial for partial in found if ours.fullmatch(partial.name))
+
+
 # --- staging directories ------------------------------------------------------------
 
 STAGING_OWNER = "specops staging directory"

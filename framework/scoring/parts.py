@@ -151,8 +151,7 @@ def score_to_parts(
         missing = [p.number for p in pieces if p.number not in results]
         if missing:
             raise RuntimeError(f"the executor scored no part {missing[0]}: a bug")
-        for piece in pieces:  # a dead worker's partial file, its part since rewritten
-            partial_output.sweep(staging / PART_NAME.format(piece.number))
+        _sweep_dead_writers(staging, [staging / PART_NAME.format(p.number) for p in pieces])
 
     version = getattr(package, "version", None)
     marker = {"target": "predict", "model": getattr(version, "ref", None), **(owner or {})}
@@ -170,6 +169,41 @@ def score_to_parts(
         outputs.names,
         unseen,
     )
+
+
+DYING_WRITER_SECONDS = 10.0
+"""How long a killed worker's partial file may stay locked after its part was written
+again elsewhere: the kernel drops the lock when the process is gone, which can lag the
+kill (a process in the middle of a disk write dies when the write returns)."""
+
+
+def _sweep_dead_writers(staging: Path, parts: list[Path]) -> None:
+    """Remove the partial files a killed worker left among the parts (each part was since
+    written whole by another worker), waiting a moment for a dying writer's lock to go,
+    so the output that is published holds the parts and nothing else. A writer still
+    alive after the wait (a worker cut off from the scheduler, still running) keeps its
+    file: it is its to finish, and what it renames into place is the same part."""
+    wanted = {part.name: part for part in parts}
+    deadline = time.monotonic() + DYING_WRITER_SECONDS
+    while True:
+        suspects = [wanted[name] for name in _partials_for(staging) if name in wanted]
+        for part in suspects:
+            partial_output.sweep(part)
+        if not any(partial_output.leftovers(part) for part in suspects):
+            return
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
+
+
+def _partials_for(staging: Path) -> set[str]:
+    """The names of the outputs that have partial files in ``staging`` (one listing)."""
+    infix = f".{partial_output.MARK}-"
+    return {
+        entry.name[1 : entry.name.index(infix)]
+        for entry in staging.iterdir()
+        if entry.name.startswith(".") and infix in entry.name
+    }
 
 
 def run_parts_here(
