@@ -20,7 +20,8 @@ It writes, to ``path`` (replaced atomically, like the ``directory`` target)::
                         read-only root filesystem and an emptyDir at /tmp
     k8s/service.yaml    a ClusterIP Service in front of it
     k8s/cronjob.yaml    with ``monitor.schedule`` in the spec: a CronJob running
-                        `specops monitor SPEC --from-log --retrain` on that schedule
+                        `specops monitor SPEC --from-log --since champion --retrain`
+                        on that schedule
                         (same image, same hardened pod), so drift -> retrain ->
                         gate -> promote -> hot swap needs no person
     spec/spec.yaml      then too: the spec the CronJob monitors, as the run stored
@@ -91,7 +92,15 @@ CRONJOB_NAME = 52
 """Longest CronJob name Kubernetes takes (its Jobs append 11 characters to it)."""
 SPEC_DIR = "/opt/spec"
 SPEC_FILE = "spec.yaml"
-MONITOR_COMMAND = ("specops", "monitor", f"{SPEC_DIR}/{SPEC_FILE}", "--from-log", "--retrain")
+MONITOR_COMMAND = (
+    "specops",
+    "monitor",
+    f"{SPEC_DIR}/{SPEC_FILE}",
+    "--from-log",
+    "--since",
+    "champion",  # only what the serving champion answered: no retraining twice on one log
+    "--retrain",
+)
 STORE_WORKDIR = f"{WRITABLE_DIR}/.specops"
 """The local scratch folder of a pod on a shared store (caches, server records)."""
 STORE_KEY = "SPECOPS_STORE"
@@ -466,8 +475,8 @@ class ContainerTarget:
         return deployment, service
 
     def cronjob(self, release: Release, image: str, plan: SharedPlan) -> dict[str, Any]:
-        """The CronJob of continuous training: ``specops monitor SPEC --from-log --retrain``
-        on ``monitor.schedule``, against the shared store the Secret names.
+        """The CronJob of continuous training: ``specops monitor SPEC --from-log --since
+        champion --retrain`` on ``monitor.schedule``, against the shared store the Secret names.
 
         One run at a time (``Forbid``: two retrainings of one model would race for the
         champion), never retried by Kubernetes (a rejected challenger is an answer, exit

@@ -271,3 +271,31 @@ def test_a_partitioned_batch_is_judged_like_the_whole_file(cli, subs: Path) -> N
     assert mixed.code == 2 and "match only .csv or only .parquet files" in mixed.err
     nothing = cli("monitor", spec, "--data", subs / "parts" / "*.tsv")
     assert nothing.code == 2 and "no file matches" in nothing.err
+
+
+def test_from_log_since_champion_judges_only_what_the_champion_answered(cli, subs: Path) -> None:
+    """A scheduled monitor (the container target's CronJob) reads `--since champion`: the
+    log from the current champion's promotion on, so traffic a retraining already saw is
+    not judged (and retrained on) again; `--since 1h` counts back from now."""
+    import time
+
+    from framework.prediction_log import LogEntry, append_batch
+
+    frame = pd.read_csv(same_period_batch(subs)).drop(columns=["churned", "customer_id", "month"])
+    inputs = {c: frame[c].where(frame[c].notna(), None).tolist() for c in frame.columns}
+    outputs = {"prediction": ["no"] * len(frame)}
+    old = LogEntry("subscriptions", 1, 1_700_000_000.0, len(frame), inputs, outputs)
+    recent = LogEntry("subscriptions", 1, time.time() + 5, len(frame), inputs, outputs)
+    append_batch(subs / ".specops", [old, recent])
+    spec = subs / "spec.yaml"
+    no_checks = ("--set", "monitor.checks=[]")
+
+    def rows(since: str) -> int:
+        result = cli("monitor", spec, "--from-log", "--since", since, *no_checks, "--json")
+        assert result.code == 0, result.err
+        return json.loads(result.out)["rows"]
+
+    assert rows("2023-01-01") == 2 * len(frame)
+    assert rows("champion") == len(frame)  # promoted by the run, after the old entry
+    assert rows("1h") == len(frame)
+    assert rows("100000d") == 2 * len(frame)

@@ -152,6 +152,7 @@ def test_bad_arguments_exit_2_with_a_message(cli, trained: Path, args, message) 
         (["history", "subs", "--limit", "0"], "argument --limit: expected a whole number >= 1"),
         (["spec.yaml", "--from-log", "--until", "yesterday"], "argument --until: expected an ISO"),
         (["spec.yaml", "--from-log", "--since", "7/1/2024"], "argument --since: expected an ISO"),
+        (["spec.yaml", "--from-log", "--since", "1 hour"], "a duration back from now such as 1h"),
     ],
 )
 def test_malformed_options_are_refused_before_anything_runs(cli, capsys, args, message) -> None:

@@ -34,16 +34,53 @@ unknown labels), with a message and the columns that could not be judged.
 """
 
 
+SINCE_CHAMPION = "champion"
+"""``--since champion``: the log from when the current champion was promoted, so a
+scheduled monitor judges only what the model now serving answered (and does not retrain
+again on traffic a retraining has already seen)."""
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 def _time(text: str) -> str:
-    """An argparse type for a window bound: the text, once the prediction log can read it."""
+    """An argparse type for a window bound: an ISO time, a duration back from now
+    (``90m``, ``1h``, ``7d``) or ``champion``, once the prediction log can read it."""
     from framework.prediction_log import epoch_seconds
 
+    if text == SINCE_CHAMPION or _duration_seconds(text) is not None:
+        return text
     try:
         epoch_seconds(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2024-07-01 or 2024-07-01T12:00:00Z, got {text!r}"
+            "expected an ISO 8601 time such as 2024-07-01 or 2024-07-01T12:00:00Z, a "
+            f"duration back from now such as 1h or 7d, or 'champion'; got {text!r}"
         ) from None
+    return text
+
+
+def _duration_seconds(text: str) -> float | None:
+    """``1h`` -> 3600.0; None when ``text`` is not a duration."""
+    number, unit = text[:-1], text[-1:]
+    if unit not in DURATION_UNITS or not number.isdigit() or len(number) > 9:
+        return None
+    return float(number) * DURATION_UNITS[unit]
+
+
+def window_bound(text: str | None, store: object, model_name: str) -> str | float | None:
+    """What a ``--since``/``--until`` text means for the log: epoch seconds for a
+    duration, the champion's promotion time for ``champion`` (None, the whole log, when
+    the model has no champion yet), the ISO text itself otherwise."""
+    import time
+
+    if text is None:
+        return None
+    seconds = _duration_seconds(text)
+    if seconds is not None:
+        return time.time() - seconds
+    if text == SINCE_CHAMPION:
+        moves = store.alias_history(model_name, SINCE_CHAMPION)  # type: ignore[attr-defined]
+        return moves[-1].at if moves else None
     return text
 
 
@@ -72,7 +109,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="read the batch from the serving prediction log instead of --data",
     )
     source.add_argument(
-        "--since", type=_time, metavar="TIME", help="with --from-log: ISO time, inclusive"
+        "--since",
+        type=_time,
+        metavar="TIME",
+        help="with --from-log: ISO time, a duration back from now (1h, 7d), or 'champion' "
+        "(since the current champion was promoted), inclusive",
     )
     source.add_argument(
         "--until", type=_time, metavar="TIME", help="with --from-log: ISO time, exclusive"

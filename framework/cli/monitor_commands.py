@@ -119,9 +119,12 @@ def _batch(args: argparse.Namespace, spec: Any, store: Any, executor: Any) -> An
     if args.from_log and args.data:
         raise UserError("give either --data FILE or --from-log, not both")
     if args.from_log:
+        from framework.cli.monitor import window_bound
         from framework.prediction_log import read_window
 
-        frame = read_window(store, spec.name, args.since, args.until)
+        since = window_bound(args.since, store, spec.name)
+        until = window_bound(args.until, store, spec.name)
+        frame = read_window(store, spec.name, since, until)
         window = f"prediction log of {spec.name} from {args.since or 'the start'}"
         return Batch(frame, f"{window} until {args.until or 'now'}")
     if args.since or args.until:

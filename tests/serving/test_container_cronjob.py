@@ -171,7 +171,8 @@ def test_a_schedule_writes_a_valid_restricted_cronjob_running_monitor_retrain_on
     assert restricted_violations(pod) == []
     [container] = pod["containers"]
     assert container["command"] == [
-        "specops", "monitor", "/opt/spec/spec.yaml", "--from-log", "--retrain",
+        "specops", "monitor", "/opt/spec/spec.yaml", "--from-log", "--since", "champion",
+        "--retrain",
     ]  # fmt: skip
     assert container["workingDir"] == "/tmp"  # the only writable place
     env = env_of(container)

@@ -73,7 +73,14 @@ def cronjob_spec(context: Path, directory: Path) -> Path:
     cronjob = yaml.safe_load((context / "k8s" / "cronjob.yaml").read_text())
     assert cronjob["spec"]["schedule"] == "*/10 * * * *"
     [container] = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    assert container["command"][1:] == ["monitor", "/opt/spec/spec.yaml", "--from-log", "--retrain"]
+    assert container["command"][1:] == [
+        "monitor",
+        "/opt/spec/spec.yaml",
+        "--from-log",
+        "--since",
+        "champion",
+        "--retrain",
+    ]
     spec = yaml.safe_load((context / "spec" / "spec.yaml").read_text())
     assert spec["data"]["source"]["type"] == "snapshot"  # data.csv is not in the image
     assert spec["store"]["path"] == "/tmp/.specops"
@@ -158,14 +165,35 @@ def test_drift_in_both_servers_traffic_retrains_promotes_and_both_servers_swap(
     cronjob = cronjob_spec(project / "ctx", tmp_path / "cronjob")
     began = time.monotonic()
     deadline = began + 60
-    while True:  # the servers flush their logs every 0.5 s
-        monitored = specops(
-            "monitor", str(cronjob), "--from-log", "--retrain", "--json", cwd=cronjob.parent
+    while True:  # the servers flush their logs every 0.5 s: wait for both, judging only
+        counted = specops(
+            "monitor",
+            str(cronjob),
+            "--from-log",
+            "--since",
+            "champion",
+            "--set",
+            "monitor.on_drift=report",
+            "--json",
+            cwd=cronjob.parent,
         )
-        result = json.loads(monitored.stdout) if monitored.stdout.startswith("{") else {}
-        if result.get("rows") == 2 * ROWS_PER_SERVER or time.monotonic() > deadline:
+        seen = json.loads(counted.stdout) if counted.stdout.startswith("{") else {}
+        if seen.get("rows") == 2 * ROWS_PER_SERVER or time.monotonic() > deadline:
             break
         time.sleep(0.5)
+    # then the CronJob's command, once, as the schedule would run it
+    began = time.monotonic()
+    monitored = specops(
+        "monitor",
+        str(cronjob),
+        "--from-log",
+        "--since",
+        "champion",
+        "--retrain",
+        "--json",
+        cwd=cronjob.parent,
+    )
+    result = json.loads(monitored.stdout) if monitored.stdout.startswith("{") else {}
     assert monitored.returncode == 0, monitored.stderr + monitored.stdout[:3000]
     assert result["rows"] == 2 * ROWS_PER_SERVER, result  # what both replicas answered
     assert result["decision"] == "drift" and result["dataset_drift"]["detected"] is True
