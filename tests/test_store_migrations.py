@@ -200,3 +200,11 @@ def test_a_read_only_old_store_is_read_and_never_migrated(
     finally:
         store.close()
     assert _rows(old_store, "SELECT name FROM sqlite_master WHERE name = 'store_schema'") == []
+
+
+def test_store_verify_says_the_schema_version(cli, old_store: Path) -> None:
+    report = cli("store", "verify", "--store", old_store, "--json")
+    assert report.code == 0, report.err
+    assert json.loads(report.out)["checked"]["schema_version"] == LATEST
+    table = cli("store", "verify", "--store", old_store)
+    assert f"schema version {LATEST}" in " ".join(table.out.split())  # rich wraps lines

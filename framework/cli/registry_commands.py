@@ -446,6 +446,7 @@ def cmd_store_verify(args: argparse.Namespace) -> int:
                 "blobs": result.blobs,
                 "versions": result.versions,
                 "aliases": result.aliases,
+                "schema_version": result.schema_version,
             },
             "problems": [asdict(problem) for problem in result.problems],
         }

@@ -443,6 +443,7 @@ def print_verify(report: Report) -> None:
         f"database {checked.get('database', 'checked')}, "
         f"{checked['blobs']} blobs hashed, {checked['versions']} versions, "
         f"{checked['aliases']} alias{'es' if checked['aliases'] != 1 else ''}"
+        + (f", schema version {checked['schema_version']}" if checked.get("schema_version") else "")
     )
     if report["ok"]:
         console.print(f"[green]ok[/]: store {escape(report['store'])} is consistent ({counts})")
