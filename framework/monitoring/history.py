@@ -38,7 +38,7 @@ def history(store: Store, name: str, limit: int = 20) -> dict[str, Any]:
     if not runs:
         known = store.monitored_models()
         raise StoreError(
-            f"no monitor runs recorded for '{name}' in {store.root}"
+            f"no monitor runs recorded for '{name}' in {store.display_url}"
             f"{did_you_mean(name, known)}; monitored models: {', '.join(known) or 'none yet'}"
         )
     by_run = store.monitor_columns([r["id"] for r in runs])
