@@ -734,6 +734,8 @@ class ParquetSource:
         self._check_size(files, where)
         try:
             frame = pd.read_parquet(target, engine="pyarrow", columns=self.columns)
+        except MemoryError:  # pyarrow's ArrowMemoryError too: too big, not "not Parquet"
+            raise
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
             self._require_named_columns(target, where)
             raise DataError(
@@ -761,6 +763,8 @@ class ParquetSource:
                 ddf = dd.read_parquet(
                     target if isinstance(target, list) else str(target), columns=self.columns
                 )
+        except MemoryError:
+            raise
         except (OSError, ValueError, pyarrow.ArrowException) as exc:
             raise DataError(
                 f"cannot read Parquet data {where}: {exc}", hint=NOT_PARQUET_HINT

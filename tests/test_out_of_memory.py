@@ -70,6 +70,17 @@ def test_a_table_too_big_for_memory_is_exit_2_naming_the_step_and_dask(tmp_path:
     report = json.loads(done.stdout)
     assert report["exit_code"] == 2 and "execution: {type: dask}" in report["hint"]
     assert report["error"].startswith("the data did not fit in this process's memory")
+    # the run's record says the same: not "is it a Parquet file?" (pyarrow's
+    # ArrowMemoryError is a MemoryError, and the source lets it through)
+    from framework.store import Store
+
+    store = Store(tmp_path / ".specops", write=False)
+    try:
+        [run] = store.runs()
+        [ingest] = [step for step in store.steps(run.id) if step.name == "ingest"]
+    finally:
+        store.close()
+    assert run.status == "error" and "Parquet file" not in (ingest.detail or ""), ingest
 
 
 def test_the_advice_fits_the_command_and_where_it_ran() -> None:
