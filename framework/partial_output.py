@@ -119,14 +119,16 @@ def staging_directory(target: Path) -> Iterator[tuple[Path, Path]]:
     claiming = lock.with_name(lock.name + ".claim")
     # locked under another name first: a sweeper never sees the lock file unlocked
     descriptor = os.open(claiming, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    made = False  # only a staging directory this call made is removed on leaving
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         os.write(descriptor, f"{STAGING_OWNER}: {socket.gethostname()} {os.getpid()}\n".encode())
         os.replace(claiming, lock)
         os.mkdir(staging, 0o700)
+        made = True
         yield staging, retired
     finally:
-        for leftover in (staging, retired):
+        for leftover in (staging, retired) if made else ():
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
         for name_left in (lock, claiming):

@@ -148,3 +148,18 @@ def test_a_deploy_path_too_long_for_its_staging_names_is_refused_at_validate(
     assert (longest / "f").read_text() == "x"
     [finding] = deploy_path_findings(tmp_path / ("d" * (NAME_MAX - STAGING_ADDED + 1)), ctx)
     assert f"adds {STAGING_ADDED} characters to it" in finding.message
+
+
+def test_a_taken_staging_name_is_refused_and_left_alone(tmp_path: Path, monkeypatch) -> None:
+    """Were a staging name ever taken (the same pid and random suffix), specops fails
+    to make its directory and removes nothing on the way out: not what was there."""
+    from framework import partial_output
+
+    target = tmp_path / "out"
+    taken = tmp_path / f".out-new-{partial_output.MARK}-{os.getpid()}-abcdef"
+    taken.mkdir()
+    (taken / "theirs.txt").write_text("not specops'")
+    monkeypatch.setattr(partial_output.os, "urandom", lambda n: bytes.fromhex("abcdef"))
+    with pytest.raises(FileExistsError), partial_output.staging_directory(target):
+        pass
+    assert (taken / "theirs.txt").read_text() == "not specops'"
