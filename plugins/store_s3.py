@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from framework import Register, StoreError, UserError, hookimpl
-from framework.store import BlobInfo
+from framework.store import BlobInfo, sha256_file
 
 CHUNK = 1 << 20
 MULTIPART_THRESHOLD = 64 << 20
@@ -204,7 +204,7 @@ class S3Artifacts:
         temp = self._temp()
         try:
             write(temp)
-            digest = _sha256(temp)
+            digest = sha256_file(temp)
             self._upload(temp, digest)
             self._keep(temp, digest)
             return digest
@@ -217,7 +217,7 @@ class S3Artifacts:
         A copy goes into the cache, so reading it back in this workdir downloads nothing
         (reads re-hash the cached copy: a file changed meanwhile is fetched again)."""
         self._writable()
-        digest = _sha256(source)
+        digest = sha256_file(source)
         self._upload(source, digest)
         if not self.cached_path(digest).is_file():
             temp = self._temp()
@@ -299,7 +299,7 @@ class S3Artifacts:
         _check_digest(digest)
         target = self.cached_path(digest)
         if target.is_file():
-            if _sha256(target) == digest:
+            if sha256_file(target) == digest:
                 return target
             target.unlink(missing_ok=True)  # a damaged cache: the bucket is the truth
         temp = self._temp()
@@ -321,7 +321,7 @@ class S3Artifacts:
         source = self.verified(digest, label)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
-        actual = _sha256(destination)
+        actual = sha256_file(destination)
         if actual != digest:
             destination.unlink()
             raise StoreError(
@@ -529,14 +529,6 @@ def _clean(text: str) -> str:
     """A server's message on one line, bounded, any URL's ``user:password@`` removed."""
     text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)
     return " ".join(text.split())[:300]
-
-
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def open_s3(
