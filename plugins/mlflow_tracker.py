@@ -34,8 +34,6 @@ import re
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -341,6 +339,9 @@ class MlflowTracker:
             netloc = f"[{netloc}]"  # an IPv6 address
         if parts.port:
             netloc += f":{parts.port}"
+        import urllib.error  # here, not at load: every run loads this plugin
+        import urllib.request
+
         path = parts.path.rstrip("/") + "/health"
         request = urllib.request.Request(urlunsplit((parts.scheme, netloc, path, "", "")))
         if parts.username is not None:  # urllib takes no user:password@ in the URL
