@@ -1,0 +1,1 @@
+"""Prediction runtimes: faster, verified forms of a stored model (see :mod:`.base`)."""
