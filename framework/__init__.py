@@ -53,6 +53,16 @@ from framework.ownership import (
     protected_refusal,
 )
 from framework.redact import hide_credentials
+from framework.runtimes.base import (
+    EXACT,
+    FLOAT32,
+    RawColumns,
+    Runtime,
+    RuntimeUnavailable,
+    Scorer,
+    Tolerance,
+    Verdict,
+)
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -96,6 +106,8 @@ def score_file(
 
 __all__ = [
     "DEPLOY_MARKER",
+    "EXACT",
+    "FLOAT32",
     "HOOK_API_VERSION",
     "KINDS",
     "STEPS",
@@ -112,17 +124,23 @@ __all__ = [
     "Metric",
     "Model",
     "Problem",
+    "RawColumns",
     "Register",
     "Release",
     "RunInfo",
+    "Runtime",
+    "RuntimeUnavailable",
+    "Scorer",
     "Source",
     "SpecError",
     "Splitter",
     "StepContext",
     "StepInfo",
     "StoreError",
+    "Tolerance",
     "Transform",
     "UserError",
+    "Verdict",
     "__version__",
     "check_csv_header",
     "check_parquet_whole",

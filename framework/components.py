@@ -58,6 +58,7 @@ KINDS: tuple[str, ...] = (
     "metadata_store",
     "artifact_store",
     "tracker",
+    "runtime",
 )
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 

@@ -79,6 +79,22 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
         ("DriftTest", "DriftResult", "ColumnProfile"),
     ),
     (
+        "Runtimes",
+        "runtimes",
+        "Kind `runtime`, named by `serve.runtime` / `--runtime`; verified at registration "
+        "(docs/runtimes.md).",
+        (
+            "Runtime",
+            "Scorer",
+            "RawColumns",
+            "Tolerance",
+            "EXACT",
+            "FLOAT32",
+            "RuntimeUnavailable",
+            "Verdict",
+        ),
+    ),
+    (
         "Lifecycle events",
         "lifecycle-events",
         "What trackers and other observers receive from the lifecycle hooks.",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from framework.components import Register
     from framework.events import RunInfo, StepInfo
 
-HOOK_API_VERSION = "1.2"
+HOOK_API_VERSION = "1.3"
 """The hook API this specops provides, ``MAJOR.MINOR``.
 
 A minor bump only adds (a new hook, a new optional field, a new keyword with a
@@ -56,6 +56,9 @@ refused with a message rather than failing mid-run.
 (:func:`specops_register_metadata_stores`, :func:`specops_register_artifact_stores`, the
 protocols in :mod:`framework.store`) and the ``tracker`` kind
 (:func:`specops_register_trackers`, ``tracking:`` in a spec).
+1.3 added the ``runtime`` kind (:func:`specops_register_runtimes`, the protocol in
+:mod:`framework.runtimes.base`, ``serve.runtime`` in a spec): faster, verified forms of a
+stored model for serving and batch scoring.
 """
 
 hookspec = pluggy.HookspecMarker("specops")
@@ -134,6 +137,15 @@ def specops_register_artifact_stores(register: Register) -> None:
     of ``store.artifacts`` / ``--artifacts`` (``file``, ``s3``). The factory is called as
     ``factory(url, params, workdir, *, read_only=...)`` and returns a
     :class:`framework.store.backends.ArtifactBackend`."""
+
+
+@hookspec
+def specops_register_runtimes(register: Register) -> None:
+    """Register prediction runtimes (kind ``runtime``) for ``serve.runtime`` /
+    ``--runtime``: ways to compile a stored model package into a faster form (an ONNX
+    graph, compiled trees) that registration verifies against the native predictions.
+    The factory is called with no arguments and returns a :class:`framework.Runtime`;
+    register it without a params schema. See docs/runtimes.md."""
 
 
 # -------------------------------------------------------------------------

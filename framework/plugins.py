@@ -68,6 +68,7 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "metadata_store": "specops_register_metadata_stores",
     "artifact_store": "specops_register_artifact_stores",
     "tracker": "specops_register_trackers",
+    "runtime": "specops_register_runtimes",
 }
 
 
