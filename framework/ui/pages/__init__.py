@@ -1,0 +1,1 @@
+"""The UI's pages: each module exposes ``ROUTES = [(method, pattern, handler)]``."""
