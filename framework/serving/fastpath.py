@@ -18,10 +18,18 @@ Tests compare both paths row for row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from framework.package import Predictions
+from framework.serving.raw_columns import (
+    BOOL_TYPES,
+    LARGEST_EXACT_INT,
+    NUMBER_TYPES,
+    TEXT_TYPES,
+    RequestColumns,
+    as_list,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,28 +37,28 @@ if TYPE_CHECKING:
     from framework.package import ModelPackage
     from framework.serving.batch import Batch
 
-NONE = type(None)
-NUMBER_TYPES = frozenset({int, float, NONE})
-TEXT_TYPES = frozenset({str, NONE})
-BOOL_TYPES = frozenset({bool, NONE})
-LARGEST_EXACT_INT = 2.0**63
-"""Beyond int64 pandas keeps Python ints as objects: leave those to the pandas path."""
-
 TASKS = ("binary", "multiclass", "regression")
+NAN = float("nan")
+
+__all__ = ["BOOL_TYPES", "NUMBER_TYPES", "TEXT_TYPES", "LightGBMFastPath", "LightGBMScorer"]
 
 
-class LightGBMFastPath:
-    """Builds LightGBM's input matrix from a batch's columns, then predicts as the model does."""
+class LightGBMScorer:
+    """Builds LightGBM's input matrix from raw columns, then predicts as the model does.
+
+    A :class:`~framework.runtimes.base.Scorer`: the native runtime's fast form for a
+    LightGBM model without preprocessing (nothing compiled, nothing stored).
+    """
 
     def __init__(self, booster: Any, task: str, labels: list[Any] | None, plan: list[Any]) -> None:
         self.booster = booster
         self.task = task
         self.labels = labels
-        self.plan = plan  # (column, role, {category: code} or None), in model feature order
+        self.plan = plan  # (column, {category: code} or None), in model feature order
 
     @classmethod
-    def for_package(cls, package: ModelPackage) -> LightGBMFastPath | None:
-        """The fast path for this package, or None when only the pandas path is exact."""
+    def for_package(cls, package: ModelPackage) -> LightGBMScorer | None:
+        """The scorer for this package, or None when only the pandas path is exact."""
         if package.transform is not None or package.metadata.get("model_type") != "lightgbm":
             return None
         if package.task not in TASKS:
@@ -75,40 +83,35 @@ class LightGBMFastPath:
                     return None
                 if set(categories) != set(column.categories or []):
                     return None
-                plan.append((name, "categorical", {c: float(i) for i, c in enumerate(categories)}))
+                plan.append((name, {c: float(i) for i, c in enumerate(categories)}))
             elif column.role in ("numeric", "boolean"):
-                plan.append((name, column.role, None))
+                plan.append((name, None))
             else:
                 return None
         return cls(booster, package.task, package.labels, plan)
 
-    def matrix(self, batch: Batch) -> np.ndarray | None:
-        """The float matrix LightGBM would build from this batch, or None to use pandas."""
+    def matrix(self, columns: Mapping[str, Any], rows: int) -> np.ndarray:
+        """The float matrix LightGBM builds from these rows (categories as their codes;
+        missing and unseen ones NaN)."""
         import numpy as np
 
-        matrix = np.empty((batch.rows, len(self.plan)), dtype=np.float64)
-        for position, (name, role, codes) in enumerate(self.plan):
-            values = batch.columns[name]
-            if role == "numeric":
-                column = _numbers(values)
-            elif role == "boolean":
-                column = _booleans(values)
+        matrix = np.empty((rows, len(self.plan)), dtype=np.float64)
+        for position, (name, codes) in enumerate(self.plan):
+            if codes is None:
+                matrix[:, position] = columns[name]
             else:
-                column = _categories(values, codes)
-            if column is None:
-                return None
-            matrix[:, position] = column
-            if role != "categorical":
-                batch.arrays[name] = column  # for the request log, which converts it off this path
+                values = as_list(columns[name])  # text or None: unseen and missing are NaN
+                matrix[:, position] = np.array(list(map(codes.get, values)), dtype=np.float64)
         return matrix
 
-    def predict(self, batch: Batch) -> Predictions | None:
-        """Predictions exactly as ``ModelPackage.predict`` makes them, or None to use pandas."""
+    def predict(self, columns: Mapping[str, Any], rows: int) -> Predictions:
+        """Predictions exactly as ``ModelPackage.predict`` makes them."""
+        return self.from_matrix(self.matrix(columns, rows))
+
+    def from_matrix(self, matrix: np.ndarray) -> Predictions:
+        """Predictions from LightGBM's own input matrix (see :meth:`matrix`)."""
         import numpy as np
 
-        matrix = self.matrix(batch)
-        if matrix is None:
-            return None
         scores = self.booster.predict(matrix)
         if self.task == "regression":
             return Predictions(scores, None, None)
@@ -116,52 +119,68 @@ class LightGBMFastPath:
         return Predictions(proba.argmax(axis=1), self.labels, proba)
 
 
-def _as_list(values: Sequence[Any]) -> Sequence[Any]:
-    return values.tolist() if hasattr(values, "tolist") else values
+class LightGBMFastPath:
+    """Request columns -> raw columns -> :class:`LightGBMScorer`, or None for the pandas path.
 
+    One row (the usual online request) skips the per-column arrays: its values are read
+    one by one, by the same rules as :mod:`framework.serving.raw_columns`, into the one
+    matrix row LightGBM takes.
+    """
 
-def _numbers(values: Sequence[Any]) -> Any:
-    import numpy as np
+    def __init__(
+        self, scorer: LightGBMScorer, decoder: RequestColumns, roles: Mapping[str, str]
+    ) -> None:
+        self.scorer = scorer
+        self.decoder = decoder
+        self.row_plan = [(name, roles[name], codes) for name, codes in scorer.plan]
 
-    kind = getattr(getattr(values, "dtype", None), "kind", None)
-    if kind in ("f", "i", "u"):
-        return values
-    if kind == "b":  # a binary BOOL tensor
-        return values.astype("float64")
-    values = _as_list(values)
-    kinds = set(map(type, values))
-    if not kinds <= NUMBER_TYPES | BOOL_TYPES:  # a boolean is 1/0, as in signature.as_numeric
-        return None
-    try:
-        column = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if int in kinds and len(column) and np.nanmax(np.abs(column), initial=0.0) >= LARGEST_EXACT_INT:
-        return None
-    return column
+    @classmethod
+    def for_package(cls, package: ModelPackage) -> LightGBMFastPath | None:
+        """The fast path for this package, or None when only the pandas path is exact."""
+        scorer = LightGBMScorer.for_package(package)
+        if scorer is None:
+            return None
+        roles = {column.name: column.role for column in package.signature.columns}
+        return cls(scorer, RequestColumns(package.signature), roles)
 
+    def predict(self, batch: Batch) -> Predictions | None:
+        """Predictions exactly as ``ModelPackage.predict`` makes them, or None to use pandas."""
+        if batch.rows == 1 and batch.frame is None:
+            row = self.one_row(batch.columns)
+            if row is not None:
+                import numpy as np
 
-def _booleans(values: Sequence[Any]) -> Any:
-    import numpy as np
+                return self.scorer.from_matrix(np.array([row], dtype=np.float64))
+        columns = self.decoder.decode(batch)
+        if columns is None:
+            return None
+        return self.scorer.predict(columns, batch.rows)
 
-    kind = getattr(getattr(values, "dtype", None), "kind", None)
-    if kind == "b":
-        return values
-    values = _as_list(values)
-    kinds = set(map(type, values))
-    if kinds <= BOOL_TYPES:
-        return np.array([None if v is None else float(v) for v in values], dtype=np.float64)
-    column = _numbers(values)
-    if column is None:
-        return None
-    present = column[~np.isnan(column)]
-    return column if np.isin(present, (0.0, 1.0)).all() else None
-
-
-def _categories(values: Sequence[Any], codes: dict[str, float]) -> Any:
-    import numpy as np
-
-    values = _as_list(values)
-    if not set(map(type, values)) <= TEXT_TYPES:
-        return None
-    return np.array(list(map(codes.get, values)), dtype=np.float64)
+    def one_row(self, columns: Mapping[str, Any]) -> list[float] | None:
+        """The matrix row of a one-row batch of plain lists, or None (arrays, or a value
+        only the column decoders or the pandas path read)."""
+        row: list[float] = []
+        append = row.append
+        for name, role, codes in self.row_plan:
+            values = columns[name]
+            if type(values) is not list and type(values) is not tuple:
+                return None
+            value = values[0]
+            kind = type(value)
+            if value is None:
+                append(NAN)
+            elif codes is not None:
+                if kind is not str:
+                    return None
+                append(codes.get(value, NAN))
+            elif kind is float or kind is bool:
+                if role == "boolean" and value == value and value not in (0.0, 1.0):
+                    return None
+                append(float(value))
+            elif kind is int:
+                if abs(value) >= LARGEST_EXACT_INT or (role == "boolean" and value not in (0, 1)):
+                    return None
+                append(float(value))
+            else:
+                return None
+        return row

@@ -2,13 +2,29 @@
 
 Every protocol goes through :meth:`ServedModel.predict`, so MLflow and Open
 Inference clients get the same checks and the same numbers as
-``ModelPackage.predict`` (and so ``specops predict``): the LightGBM fast path
-when it applies, the package's own pandas path otherwise.
+``ModelPackage.predict`` (and so ``specops predict``).
+
+Which code computes them depends on the version's *runtime* (chosen when it was
+loaded: see :mod:`framework.serving.model_holder`):
+
+- a compiled runtime (onnx, treelite, ...): the request's columns decoded to raw
+  columns without pandas (:mod:`framework.serving.raw_columns`), or, for a CSV body,
+  the table conformed to the signature first; then the runtime's scorer;
+- ``native``: the LightGBM fast path when it applies (the same decoding, then the
+  booster on a matrix built by hand);
+- and always, for a request either cannot read exactly (a number sent as text, ...),
+  the package's own pandas path, whose answer or error message is the reference.
+
+A compiled scorer that raises on a request does not fail it: the request is answered
+by the pandas path and the error logged (once per version), since the native path is
+what the compiled form was verified against.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
@@ -16,9 +32,15 @@ from framework.package_check import check_label_count
 from framework.serving.batch import Batch, check_columns
 from framework.serving.errors import RequestError, bad_request
 from framework.serving.fastpath import LightGBMFastPath
+from framework.serving.raw_columns import RequestColumns
 
 if TYPE_CHECKING:
     from framework.package import ModelPackage, Predictions
+    from framework.runtimes.base import Scorer
+
+log = logging.getLogger("specops.serve")
+
+NATIVE = "native"
 
 
 def input_datatype(role: str, categories: list[Any] | None) -> str:
@@ -52,7 +74,13 @@ class ServedModel:
         *,
         follows: str | None = None,
         fast_path: bool = True,
+        runtime: str = NATIVE,
+        scorer: Scorer | None = None,
+        not_used: Mapping[str, str] | None = None,
     ) -> None:
+        """``runtime`` is the runtime serving and ``scorer`` its loaded form (None for
+        native, which needs none); ``not_used`` says, per other runtime, why it is not
+        the one serving (for ``/version``)."""
         self.package = package
         self.name = name
         self.version = version
@@ -70,7 +98,12 @@ class ServedModel:
         target = package.metadata.get("target")
         self.target = target if isinstance(target, str) and target not in self.columns else None
         """The target column's name: a request carrying it has it logged as labels."""
-        self.fast = LightGBMFastPath.for_package(package) if fast_path else None
+        self.runtime = runtime if scorer is not None else NATIVE
+        self.scorer = scorer
+        self.not_used = dict(not_used or {})
+        self.decoder = RequestColumns(package.signature)
+        self.fast = LightGBMFastPath.for_package(package) if fast_path and scorer is None else None
+        self._scorer_failed = False
         self.ref = f"{name}/{version}" if version is not None else name
         self.ref_header = self.ref.encode()
         self.label_datatype = label_datatype(self.labels)
@@ -83,11 +116,49 @@ class ServedModel:
     def predict(self, batch: Batch) -> Predictions:
         """Score a batch; a 400 naming the column or value when it does not fit the model."""
         check_columns(batch, self.columns)
-        if self.fast is not None and batch.frame is None:
+        if self.scorer is not None:
+            predictions = self.predict_runtime(batch)
+            if predictions is not None:
+                return predictions
+        elif self.fast is not None and batch.frame is None:
             predictions = self.fast.predict(batch)
             if predictions is not None:
                 return predictions
         return self.predict_pandas(batch)
+
+    def predict_runtime(self, batch: Batch) -> Predictions | None:
+        """The runtime's scorer on the batch's raw columns, or None for the pandas path
+        (a value only pandas reads exactly, a table that does not fit the signature, or
+        a scorer that failed)."""
+        assert self.scorer is not None
+        rows = batch.rows
+        columns = self.decoder.decode(batch) if batch.frame is None else self._from_table(batch)
+        if columns is None:
+            return None
+        try:
+            return self.scorer.predict(columns, rows)
+        except Exception:
+            if not self._scorer_failed:
+                self._scorer_failed = True
+                log.exception(
+                    "%s: the %s runtime failed on a request; answered by the native path "
+                    "(logged once)",
+                    self.ref,
+                    self.runtime,
+                )
+            return None
+
+    def _from_table(self, batch: Batch) -> Mapping[str, Any] | None:
+        """A CSV body's table conformed to the signature (the pandas path's own checks),
+        as raw columns; None to let the pandas path answer (it names the bad value)."""
+        from framework.serving.raw_columns import from_frame
+        from framework.signature import conform
+
+        try:
+            features, _ = conform(batch.frame, self.signature)
+        except (DataError, OverflowError, TypeError, ValueError):
+            return None
+        return from_frame(features, self.signature)
 
     def predict_pandas(self, batch: Batch) -> Predictions:
         """The package's own path: DataFrame, signature, stored transform, model."""
@@ -129,6 +200,8 @@ class ServedModel:
             "inputs": [
                 {"name": column.name, "role": column.role} for column in self.signature.columns
             ],
+            "runtime": self.runtime,
+            "runtimes_not_used": self.not_used,
             "specops": __version__,
         }
 
