@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from framework.package import ModelPackage, Predictions
+    from framework.runtimes.base import Scorer
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -48,6 +49,7 @@ def score_file(
     progress: Progress | None = None,
     strict_columns: bool = False,
     store: Path | None = None,
+    scorer: Scorer | None = None,
 ) -> ScoreResult:
     """Score every row of ``input_path`` with ``package`` and write ``output_path``.
 
@@ -55,7 +57,9 @@ def score_file(
     own labels and, for classifiers, ``proba_<label>`` per class. ``strict_columns``:
     an input column the model does not take (other than the id) is a DataError,
     before anything is written, rather than ignored. ``store``: the store's root, where
-    the output may not go (:func:`refuse_overwriting_input`).
+    the output may not go (:func:`refuse_overwriting_input`). ``scorer``: a compiled
+    runtime's (``--runtime``), verified against the native path at registration; None
+    scores each chunk with ``package.predict``.
     """
     started = time.perf_counter()
     check_chunk_rows(chunk_rows)
@@ -70,7 +74,16 @@ def score_file(
     try:
         for piece in source.pieces():
             rows = score_piece(
-                package, source, piece, outputs, writer.write, chunk_rows, unseen, progress, rows
+                package,
+                source,
+                piece,
+                outputs,
+                writer.write,
+                chunk_rows,
+                unseen,
+                progress,
+                rows,
+                scorer=scorer,
             )
         if rows == 0:
             writer.write(outputs.empty(source.id_type))
@@ -214,6 +227,8 @@ def score_piece(
     unseen: dict[str, UnseenCategories],
     progress: Progress | None = None,
     done: int = 0,
+    *,
+    scorer: Scorer | None = None,
 ) -> int:
     """Score one piece chunk by chunk, ``write`` each chunk's output table, add its
     unseen categories to ``unseen``; returns ``done`` plus the piece's rows.
@@ -226,7 +241,7 @@ def score_piece(
     for frame, ids in source.read(piece, chunk_rows):
         if len(frame) == 0:
             continue
-        predictions = _predict(package, frame, source, piece)
+        predictions = _predict(package, frame, source, piece, scorer)
         for name, (count, examples) in unseen_categories(frame, package.signature).items():
             unseen.setdefault(name, UnseenCategories()).add(count, examples)
         write(outputs.table(ids, predictions))
@@ -237,11 +252,18 @@ def score_piece(
 
 
 def _predict(
-    package: ModelPackage, frame: pd.DataFrame, source: InputFile, piece: Piece
+    package: ModelPackage,
+    frame: pd.DataFrame,
+    source: InputFile,
+    piece: Piece,
+    scorer: Scorer | None = None,
 ) -> Predictions:
     """One chunk's predictions; a data error says which file (and line) it came from."""
     try:
-        predictions, _ = package.predict(frame)
+        if scorer is None:
+            predictions, _ = package.predict(frame)
+        else:
+            predictions = _predict_compiled(package, frame, scorer)
     except DataError as exc:
         where = source.path if len(source.files) == 1 else piece.file
         raise DataError(
@@ -250,4 +272,17 @@ def _predict(
             hint=source.row_hint if "rows" in exc.context else exc.hint,
             context=exc.context,
         ) from exc
+    return predictions
+
+
+def _predict_compiled(package: ModelPackage, frame: pd.DataFrame, scorer: Scorer) -> Predictions:
+    """The chunk checked as ``package.predict`` checks it, scored by a compiled runtime."""
+    from framework.package_check import check_label_count
+    from framework.scoring.raw import raw_columns
+    from framework.signature import conform
+
+    features, _ = conform(frame, package.signature)
+    predictions = scorer.predict(raw_columns(features, package.signature), len(features))
+    check_label_count(package.labels, predictions.proba, str(package.directory))
+    predictions.labels = package.labels
     return predictions
