@@ -470,10 +470,12 @@ class Engine:
                     "metrics": evaluation.metrics,
                     "run_id": run.run_id,
                     "lineage": lineage,
+                    "serve_runtime": spec.serve_runtime,
                 },
             )
             executor.write_profile(scope, package_dir, split, evaluation)  # for `monitor`
             executor.check_reload(scope, package_dir, split, evaluation)
+            runtimes = self._runtimes(package_dir, split) if state.passed else ""
             version = store.add_version(
                 name=spec.name,
                 run_id=run.run_id,
@@ -486,6 +488,8 @@ class Engine:
             )
             rows.ensure()
             step.detail = f"{version.ref} ({version.status})"
+            if runtimes:
+                step.detail += f"; {runtimes}"
             run.outputs["model"] = {
                 "name": version.name,
                 "version": version.version,
@@ -501,6 +505,22 @@ class Engine:
             self._skip(run, "deploy", "deploy disabled for this run")
             return False
         return True
+
+    def _runtimes(self, package_dir: Path, split: Any) -> str:
+        """Compile, verify and measure the runtimes ``serve.runtime`` allows, recorded in
+        the package before it is stored (see :mod:`framework.runtimes.compile`); nothing
+        to do, and nothing imported, when only native is allowed or registered. A
+        rejected version never serves: the caller skips it."""
+        from framework.runtimes.lookup import to_compile
+
+        if not to_compile(self.spec.serve_runtime, self.plugins):
+            return ""
+        from framework.runtimes.compile import compile_runtimes, summary
+
+        verdicts = compile_runtimes(
+            package_dir, self.plugins, split.data.x_test, requested=self.spec.serve_runtime
+        )
+        return summary(verdicts)
 
     def _deploy_step(self, state: _State) -> bool:
         self._deploy(

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from framework.errors import StoreError
 from framework.manifest import verify_package
-from framework.package_check import check_label_count, check_metadata, check_signature
+from framework.package_check import (
+    check_label_count,
+    check_metadata,
+    check_signature,
+    runtime_folders,
+)
 from framework.registry import UnknownComponent
 from framework.safe_format import load_skops, save_skops
 from framework.signature import Signature, conform
@@ -126,6 +131,10 @@ class ModelPackage:
             self.signature = Signature.from_dict(signature)
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise StoreError(f"model package {directory} is unreadable: {exc}") from exc
+        self.runtime_files: dict[str, dict[str, bytes]] | None = None
+        """A stored version's runtime files, read while its copy existed (see
+        :func:`framework.runtimes.choose.runtime_directory`); None for a folder on disk."""
+        self._runtime_folders = runtime_folders(directory, shown)
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
         entry = _model_entry(plugins, self.metadata, shown)
@@ -146,9 +155,23 @@ class ModelPackage:
         scratch = None if store.read_only else store.root  # a read-only store: system temp
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
             package = cls(store.materialize(version, Path(tmp)), plugins, where=version.ref)
+            package.runtime_files = package._read_runtimes()
         package.directory = Path(f"{store.root}::{version.ref}")
         package.version = version
         return package
+
+    def _read_runtimes(self) -> dict[str, dict[str, bytes]]:
+        """The files of each runtime the version verified, read before its temporary
+        copy is removed (bounded when the package was loaded); a runtime serves from
+        them only through :func:`framework.runtimes.choose.runtime_directory`."""
+        verdicts = self.metadata.get("runtimes") or {}
+        read: dict[str, dict[str, bytes]] = {}
+        for name, paths in self._runtime_folders.items():
+            if not (verdicts.get(name) or {}).get("verified"):
+                continue
+            root = self.directory / "runtimes" / name
+            read[name] = {path.relative_to(root).as_posix(): path.read_bytes() for path in paths}
+        return read
 
     def predict(self, frame: pd.DataFrame) -> tuple[Predictions, list[str]]:
         """Predictions for raw rows, and the extra columns that were ignored."""

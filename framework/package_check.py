@@ -14,6 +14,7 @@ exported; this says what it holds makes sense.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from framework.components import TASKS
@@ -59,6 +60,7 @@ def check_metadata(metadata: Any, where: str) -> None:
         raise _refuse(where, file, f"'model_type' is {_shown(model_type)}; expected a type name")
     if "name" in metadata:
         check_name(metadata["name"], where, file)
+    check_runtimes(metadata, where)
     labels = metadata.get("labels")
     if labels is None:
         return
@@ -67,6 +69,75 @@ def check_metadata(metadata: Any, where: str) -> None:
     _check_values(labels, where, file, "'labels'", minimum=2)
     if task == "binary" and len(labels) != 2:
         raise _refuse(where, file, f"a binary model has 2 'labels', not {len(labels)}")
+
+
+RUNTIME_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""A runtime's name, as ``serve.runtime`` writes it."""
+MAX_RUNTIMES = 32
+VERDICT_TYPES: dict[str, tuple[type, ...]] = {
+    "runtime": (str,),
+    "verified": (bool,),
+    "why": (str,),
+    "rows": (int,),
+    "max_proba_error": (int, float),
+    "max_value_error": (int, float),
+    "single_row_us": (int, float),
+    "rows_per_second": (int, float),
+    "compile_seconds": (int, float),
+    "files": (list,),
+}
+"""The fields of a recorded runtime verdict (:class:`framework.runtimes.base.Verdict`)."""
+MAX_WHY = 2000
+MAX_RUNTIME_FILES = 1000
+
+
+def check_runtimes(metadata: dict[str, Any], where: str) -> None:
+    """``serve_runtime`` and ``runtimes`` (one verdict per runtime, what ``models show``
+    prints and serving chooses by): names a spec could write, each field of its type,
+    bounded, so a hand-edited verdict is one message, not a crash while serving."""
+    file = "model.json"
+    requested = metadata.get("serve_runtime")
+    if requested is not None and (
+        not isinstance(requested, str) or not RUNTIME_NAME.fullmatch(requested)
+    ):
+        raise _refuse(where, file, f"'serve_runtime' is {_shown(requested)}; expected a name")
+    verdicts = metadata.get("runtimes")
+    if verdicts is None:
+        return
+    if not isinstance(verdicts, dict) or len(verdicts) > MAX_RUNTIMES:
+        raise _refuse(
+            where, file, f"'runtimes' must be an object of at most {MAX_RUNTIMES} verdicts"
+        )
+    for name, verdict in verdicts.items():
+        at = f"runtimes.{_shown(name)}"
+        if not isinstance(name, str) or not RUNTIME_NAME.fullmatch(name):
+            raise _refuse(where, file, f"{at}: a runtime name is lower case letters, digits, '_'")
+        if not isinstance(verdict, dict) or not isinstance(verdict.get("verified"), bool):
+            raise _refuse(where, file, f"{at} must be an object with a boolean 'verified'")
+        for key, value in verdict.items():
+            types = VERDICT_TYPES.get(key)
+            if types is None:
+                raise _refuse(where, file, f"{at} has an unknown key {_shown(key)}")
+            if value is None:
+                continue
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise _refuse(where, file, f"{at}.{key} is {_shown(value)}; wrong type")
+            if isinstance(value, float) and not (value == value and abs(value) < 1e300):
+                raise _refuse(where, file, f"{at}.{key} is {_shown(value)}; not a number")
+        if verdict.get("runtime", name) != name:
+            raise _refuse(where, file, f"{at}.runtime says {_shown(verdict['runtime'])}")
+        if len(verdict.get("why") or "") > MAX_WHY:
+            raise _refuse(where, file, f"{at}.why is longer than {MAX_WHY} characters")
+        files = verdict.get("files") or []
+        if len(files) > MAX_RUNTIME_FILES or not all(
+            isinstance(f, str) and f.startswith(f"runtimes/{name}/") and ".." not in f.split("/")
+            for f in files
+        ):
+            raise _refuse(
+                where,
+                file,
+                f"{at}.files must list at most {MAX_RUNTIME_FILES} files under runtimes/{name}/",
+            )
 
 
 def check_signature(data: Any, where: str) -> None:
@@ -147,3 +218,55 @@ def check_label_count(labels: list[Any] | None, proba: Any, where: str) -> None:
             "model.json",
             f"lists {len(labels)} labels but the model predicts {proba.shape[-1]} classes",
         )
+
+
+RUNTIME_CODE_SUFFIXES = (
+    ".so",
+    ".dylib",
+    ".dll",
+    ".pyd",
+    ".py",
+    ".pyc",
+    ".pkl",
+    ".pickle",
+    ".joblib",
+)
+"""Files a package's ``runtimes/`` may not hold: code a loader would execute. A runtime
+stores data (an ONNX graph, a model text) and builds native code where it runs."""
+MAX_RUNTIME_BYTES = 256 * 2**20
+"""One runtime's stored files, at most (what compiling refuses to write beyond)."""
+
+
+def runtime_folders(directory: Path, where: str) -> dict[str, list[Path]]:
+    """The files under ``directory/runtimes/<name>/``, by runtime name, refused when one
+    is code, when a runtime's files exceed :data:`MAX_RUNTIME_BYTES` or when there are
+    more than :data:`MAX_RUNTIME_FILES` of them."""
+    root = directory / "runtimes"
+    if not root.is_dir():
+        return {}
+    found: dict[str, list[Path]] = {}
+    sizes: dict[str, int] = {}
+    count = 0
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_dir():
+            continue
+        count += 1
+        parts = path.relative_to(root).parts
+        if count > MAX_RUNTIME_FILES * MAX_RUNTIMES or len(parts) < 2:
+            raise _refuse(where, relative, "is not a runtime's file (runtimes/<name>/...)")
+        if path.suffix.lower() in RUNTIME_CODE_SUFFIXES:
+            raise _refuse(
+                where,
+                relative,
+                "a runtime's stored file may not be code; specops never loads code from a "
+                "package (a runtime builds native code where it runs)",
+            )
+        name = parts[0]
+        sizes[name] = sizes.get(name, 0) + path.stat().st_size
+        if sizes[name] > MAX_RUNTIME_BYTES:
+            raise _refuse(
+                where, f"runtimes/{name}", f"holds more than {MAX_RUNTIME_BYTES // 2**20} MB"
+            )
+        found.setdefault(name, []).append(path)
+    return found

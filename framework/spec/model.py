@@ -136,6 +136,9 @@ class Spec:
     """Dotted key paths given on the command line with ``--set`` (see :meth:`was_set`)."""
     tracking: tuple[ComponentSpec, ...] = ()
     """The trackers the run reports to beside the store (``tracking:``); not steps."""
+    serve_runtime: str = "auto"
+    """``serve.runtime``: the prediction runtime registration compiles and verifies, and
+    what serving and scoring use by default (``auto``, ``native`` or a runtime's name)."""
 
     @property
     def base_dir(self) -> Path:

@@ -67,6 +67,11 @@ def composed_schema(registry: ComponentRegistry) -> dict[str, Any]:
         if rules:  # JSON Schema wants a non-empty allOf
             base["allOf"] = rules
         defs[def_name] = base
+    from framework.runtimes.lookup import choices
+
+    serve = schema["properties"]["serve"]["properties"]["runtime"]
+    serve["enum"] = choices(registry)  # checked against the registry, with a did-you-mean
+    serve.pop("pattern", None)
     metrics = registry.types("metric")
     schema["properties"]["gate"]["propertyNames"] = {"enum": metrics}
     return schema

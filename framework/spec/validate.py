@@ -94,6 +94,7 @@ def load_spec(
     problems += checker.monitor()
     problems += checker.store()
     problems += checker.schedule()
+    problems += checker.serve()
     unset_problems = set(map(id, found))  # by identity: `in` a long list is quadratic
     problems = [p for p in problems if p.path not in unset or id(p) in unset_problems]
     # A NaN or a 30-digit integer also breaks the schema's bounds: one message is enough.
@@ -437,6 +438,27 @@ class _Checker:
                     problems.append(self.problem(found, ("store", key)))
         return problems
 
+    def serve(self) -> list[Problem]:
+        """``serve.runtime`` names a runtime some installed plugin registers (``auto`` and
+        ``native`` always do), with a did-you-mean at the line that misspells it."""
+        from framework.runtimes.lookup import choices, unknown_message
+
+        section = self.data.get("serve")
+        value = section.get("runtime") if isinstance(section, dict) else None
+        if not isinstance(value, str):
+            return []  # absent, or not text: the schema says so
+        found = unknown_message(value, self.registry)
+        if found is None:
+            return []
+        return [
+            self.problem(
+                found,
+                ("serve", "runtime"),
+                expected="one of: " + ", ".join(choices(self.registry)),
+                found=repr(value),
+            )
+        ]
+
     def monitor(self) -> list[Problem]:
         """The ``monitor:`` section's meaning (see :mod:`framework.monitoring.spec`)."""
         from framework.monitoring.spec import monitor_problems
@@ -521,7 +543,7 @@ def training_config(data: dict[str, Any]) -> dict[str, Any]:
     """What decides the model given the data: the effective spec without where the
     data comes from, where the model goes and where the store is. Two runs with the
     same config hash on the same data must make the same model."""
-    skipped = ("deploy", "store", "profiles", "monitor", "execution", "tracking")
+    skipped = ("deploy", "store", "profiles", "monitor", "execution", "tracking", "serve")
     config = {k: v for k, v in data.items() if k not in skipped}
     config["data"] = {k: v for k, v in data["data"].items() if k != "source"}
     execution = data.get("execution") or {}
@@ -591,7 +613,16 @@ def _build(
         if "execution" in data
         else LOCAL_EXECUTION,
         tracking=tracking_specs(data),
+        serve_runtime=_serve_runtime(data),
     )
+
+
+def _serve_runtime(data: dict[str, Any]) -> str:
+    from framework.runtimes.lookup import DEFAULT
+
+    section = data.get("serve")
+    value = section.get("runtime") if isinstance(section, dict) else None
+    return value if isinstance(value, str) else DEFAULT
 
 
 def _monitor(section: Any) -> Any:

@@ -1,0 +1,193 @@
+"""Which runtime a loaded version predicts with, and loading it.
+
+Registration recorded a verdict per runtime (``model.json`` ``runtimes``). Serving and
+scoring ask :func:`choose_runtime` with what the user wants (``--runtime``, else the
+spec's ``serve.runtime`` recorded in the version, else ``auto``) and what for: a server
+answers single rows (ranked by ``single_row_us``), ``predict`` and the batch target
+score large batches (ranked by ``rows_per_second``). Only verified runtimes are
+candidates; ``auto`` takes the fastest, native included. A candidate that fails to load
+here (no C compiler on this machine, its plugin not installed) is skipped with its
+reason, and native is the last resort, so a version always predicts, and says how.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from framework.runtimes.base import RuntimeUnavailable
+from framework.runtimes.compile import METADATA_KEY, REQUESTED_KEY, RUNTIMES_DIR
+from framework.runtimes.lookup import AUTO, DEFAULT, KIND, NATIVE, require_known
+
+if TYPE_CHECKING:
+    from framework.package import ModelPackage, Predictions
+    from framework.plugins import Plugins
+    from framework.runtimes.base import RawColumns, Scorer
+
+PURPOSES = {"serve": ("single_row_us", False), "batch": ("rows_per_second", True)}
+"""What each purpose ranks runtimes by, and whether more is better."""
+
+
+class Chosen(NamedTuple):
+    """The runtime a version predicts with: its scorer, its name, and for every other
+    runtime the version knows, why it is not the one (``{"treelite": "not verified:
+    ..."}``)."""
+
+    scorer: Scorer
+    name: str
+    reasons: dict[str, str]
+
+
+def requested_runtime(package: ModelPackage, requested: str | None = None) -> str:
+    """What to use when the caller says ``requested`` (None: the version's own
+    ``serve.runtime``, else ``auto``)."""
+    if requested:
+        return requested
+    recorded = package.metadata.get(REQUESTED_KEY)
+    return recorded if isinstance(recorded, str) and recorded else DEFAULT
+
+
+def recorded_verdicts(package: ModelPackage) -> dict[str, dict[str, Any]]:
+    """The verdicts registration recorded (checked when the package was loaded)."""
+    found = package.metadata.get(METADATA_KEY)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def ranking(
+    verdicts: dict[str, dict[str, Any]], requested: str, purpose: str = "serve"
+) -> tuple[list[str], dict[str, str]]:
+    """The runtimes to try in order (best first, native left out: it is the last
+    resort) and why each other recorded runtime is not tried. Pure: used by
+    :func:`choose_runtime`, ``models show`` and ``plan`` alike."""
+    key, more_is_better = PURPOSES[purpose]
+    reasons: dict[str, str] = {}
+    verified: list[str] = []
+    for name, verdict in verdicts.items():
+        if name == NATIVE:
+            continue
+        if not verdict.get("verified"):
+            reasons[name] = f"not verified: {verdict.get('why') or 'no reason recorded'}"
+        elif requested not in (AUTO, name):
+            reasons[name] = f"verified, but {requested} was asked for"
+        else:
+            verified.append(name)
+    if requested not in (AUTO, NATIVE) and requested not in verdicts:
+        reasons[requested] = "not compiled for this version (it was not allowed at registration)"
+
+    def speed(name: str) -> float:
+        value = verdicts[name].get(key)
+        if not isinstance(value, int | float):
+            return float("-inf")
+        return value if more_is_better else -value
+
+    verified.sort(key=speed, reverse=True)
+    native = verdicts.get(NATIVE, {}).get(key)
+    if requested == AUTO and isinstance(native, int | float):
+        baseline = native if more_is_better else -native
+        slower = [name for name in verified if speed(name) <= baseline]
+        for name in slower:
+            unit = "rows/s" if more_is_better else "µs/row"
+            reasons[name] = (
+                f"verified, but not faster than native here ({verdicts[name].get(key):g} "
+                f"against {native:g} {unit})"
+            )
+        verified = [name for name in verified if name not in slower]
+    return verified, reasons
+
+
+def choose_runtime(
+    package: ModelPackage,
+    plugins: Plugins,
+    requested: str | None = None,
+    purpose: str = "serve",
+) -> Chosen:
+    """Load the runtime ``package`` should predict with for ``purpose`` (``serve``:
+    fastest single row; ``batch``: most rows per second). ``requested``: ``auto``,
+    ``native``, a runtime's name, or None for the version's own ``serve.runtime``. A
+    name no plugin here registers is a :class:`~framework.errors.UserError`; one that is
+    not verified for this version, or fails to load, falls back to native with the
+    reason in :attr:`Chosen.reasons`."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+    wanted = requested_runtime(package, requested)
+    require_known(wanted, plugins)
+    order, reasons = ranking(recorded_verdicts(package), wanted, purpose)
+    installed = set(plugins.registry.types(KIND))
+    for name in order:
+        if name not in installed:
+            reasons[name] = "verified, but its plugin is not installed here"
+            continue
+        try:
+            scorer = load_runtime(package, plugins, name)
+        except Exception as exc:  # this machine cannot: the next one, finally native
+            reasons[name] = f"verified, but could not load here: {_short(exc)}"
+            continue
+        return Chosen(scorer, name, reasons)
+    return Chosen(native_scorer(package, plugins), NATIVE, reasons)
+
+
+def load_runtime(package: ModelPackage, plugins: Plugins, name: str) -> Scorer:
+    """The scorer of the verified runtime ``name`` from the package's own files."""
+    from framework.runtimes.lookup import build
+
+    runtime = build(name, plugins)
+    with runtime_directory(package, name) as directory:
+        scorer = runtime.load(package, directory)
+    if not callable(getattr(scorer, "predict", None)):
+        raise TypeError(f"runtime {name!r} load returned {type(scorer).__name__}, not a Scorer")
+    return scorer
+
+
+@contextlib.contextmanager
+def runtime_directory(package: ModelPackage, name: str) -> Iterator[Path]:
+    """The folder of runtime ``name``'s files: the package's own when it is a folder on
+    disk, else a temporary copy of the files read when the version was loaded from a
+    store (removed when the runtime has loaded them)."""
+    files = getattr(package, "runtime_files", None)
+    if files is None:
+        yield Path(package.directory) / RUNTIMES_DIR / name
+        return
+    with tempfile.TemporaryDirectory(prefix="specops-runtime-") as tmp:
+        directory = Path(tmp) / name
+        directory.mkdir()
+        for relative, content in files.get(name, {}).items():
+            target = directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        yield directory
+
+
+class PackageScorer:
+    """The native path as a scorer: raw columns back into a DataFrame, then
+    :meth:`ModelPackage.predict` (used when the ``native`` runtime's plugin is not
+    loaded, so a version always predicts)."""
+
+    def __init__(self, package: ModelPackage) -> None:
+        self.package = package
+        self.names = list(package.signature.names)
+
+    def predict(self, columns: RawColumns, rows: int) -> Predictions:
+        import pandas as pd
+
+        frame = pd.DataFrame({name: columns[name] for name in self.names}, index=range(rows))
+        predictions, _ = self.package.predict(frame)
+        return predictions
+
+
+def native_scorer(package: ModelPackage, plugins: Plugins) -> Scorer:
+    """The registered ``native`` runtime's scorer, or the framework's own when its plugin
+    is not loaded (disabled, say)."""
+    if NATIVE in plugins.registry.types(KIND):
+        from framework.runtimes.lookup import build
+
+        return build(NATIVE, plugins).load(package, Path(package.directory))
+    return PackageScorer(package)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text if isinstance(exc, RuntimeUnavailable) else f"{type(exc).__name__}: {text}"
+    return text if len(text) <= 300 else text[:297] + "..."
