@@ -27,6 +27,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "framework.cli.monitor",
     "framework.cli.serve",
     "framework.cli.scaffold",
+    "framework.cli.ui",
 )
 
 

@@ -166,11 +166,11 @@ class UiApp:
         return self._store
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        """Close the store on the thread that opened it, then stop that thread."""
         if self._store is not None:
             store, self._store = self._store, None
-            # the connection belongs to the handlers' thread, now stopped: close it here
-            store.close()
+            self.executor.submit(store.close).result()
+        self.executor.shutdown(wait=True)
 
     # ASGI ------------------------------------------------------------------------
 

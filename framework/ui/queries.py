@@ -43,3 +43,102 @@ def key_metrics(gate: Any, metrics: dict[str, float]) -> list[str]:
     first few by name (what ``models list`` shows)."""
     named = [m for m in gate if m in metrics] if isinstance(gate, dict) else []
     return named or sorted(metrics)[:KEY_METRICS]
+
+
+# package files: present, intact, damaged --------------------------------------
+
+MAX_HASHED_BYTES = 64 * 1024 * 1024
+"""A version page re-hashes its package's files up to this many bytes in all; larger
+files are checked for presence only (and said so). Results are remembered per blob
+while its size and modification time stay the same."""
+MAX_MODEL_JSON_BYTES = 4 * 1024 * 1024
+"""model.json is read (for its runtime verdicts) only up to this size."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """One file of a version's package: its stored hash and what the blob looks like now."""
+
+    path: str
+    sha256: str
+    size: int | None
+    state: str
+    """``ok`` (hash checked), ``present`` (not hashed: too large or remote),
+    ``missing`` or ``corrupt``."""
+    detail: str = ""
+
+    @property
+    def damaged(self) -> bool:
+        return self.state in ("missing", "corrupt")
+
+
+_checked: dict[str, tuple[int, float, str, str]] = {}
+"""digest -> (size, mtime, state, detail) of blobs already hashed by this process."""
+
+
+def package_files(store: Any, files: dict[str, str]) -> list[FileState]:
+    """Each package file's state: a local blob is hashed (within ``MAX_HASHED_BYTES``
+    per call, cached while unchanged); a remote one is checked for presence."""
+    from framework.store import sha256_file
+
+    path_of = getattr(store.artifacts, "path_of", None)
+    budget = MAX_HASHED_BYTES
+    found = []
+    for relative, digest in sorted(files.items()):
+        if path_of is None:
+            problem = store.artifacts.problem(digest, full=False)
+            state = "missing" if problem else "present"
+            found.append(FileState(relative, digest, None, state, problem or "remote: not hashed"))
+            continue
+        path = path_of(digest)
+        try:
+            stat = path.stat()
+        except OSError:
+            found.append(FileState(relative, digest, None, "missing", f"no blob at {path}"))
+            continue
+        known = _checked.get(digest)
+        if known and known[:2] == (stat.st_size, stat.st_mtime):
+            found.append(FileState(relative, digest, stat.st_size, known[2], known[3]))
+            continue
+        if stat.st_size > budget:
+            found.append(FileState(relative, digest, stat.st_size, "present", "large: not hashed"))
+            continue
+        budget -= stat.st_size
+        try:
+            actual = sha256_file(path)
+        except OSError as exc:
+            found.append(FileState(relative, digest, stat.st_size, "missing", str(exc)))
+            continue
+        if actual == digest:
+            state, detail = "ok", ""
+        else:
+            state, detail = "corrupt", f"its bytes hash to {actual[:12]}…"
+        if len(_checked) > 100_000:
+            _checked.clear()
+        _checked[digest] = (stat.st_size, stat.st_mtime, state, detail)
+        found.append(FileState(relative, digest, stat.st_size, state, detail))
+    return found
+
+
+def read_model_json(store: Any, files: dict[str, str], states: list[FileState]) -> Any:
+    """The package's model.json (runtime verdicts and more), or None when it is not
+    there, damaged or too large: read only when its hash was just checked."""
+    import json
+
+    digest = files.get("model.json")
+    state = next((s for s in states if s.path == "model.json"), None)
+    if digest is None or state is None or state.state not in ("ok", "present"):
+        return None
+    try:
+        path = store.artifacts.verified(digest, "model.json")
+        if path.stat().st_size > MAX_MODEL_JSON_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    except Exception as exc:  # a StoreError: damaged since the check
+        from framework.errors import StoreError
+
+        if isinstance(exc, StoreError):
+            return None
+        raise
