@@ -68,6 +68,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     import os
+    from pathlib import Path
 
     from framework.errors import UserError
     from framework.serving.command import _token
@@ -93,5 +94,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         allow_writes=args.allow_writes,
+        root=Path.cwd(),
     )
     return serve(settings)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -63,6 +64,8 @@ class UiSettings:
     port: int = 8765
     token: str | None = None
     allow_writes: bool = False
+    root: Path = field(default_factory=Path.cwd)
+    """The directory the UI was started in: the spec page reads spec paths under it."""
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Signs CSRF tokens; new per server process, so a restart invalidates old forms."""
 

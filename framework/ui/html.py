@@ -349,6 +349,9 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     scripts: tuple[str, ...] = ()
     """Inline scripts the body carries: the CSP allows exactly these."""
+    csp: str | None = None
+    """A Content-Security-Policy of its own (e.g. a stored report shown sandboxed);
+    None: the UI's policy (:func:`csp`)."""
 
     def encoded(self) -> bytes:
         return self.body.encode() if isinstance(self.body, str) else self.body
@@ -356,7 +359,7 @@ class Response:
     def all_headers(self) -> list[tuple[str, str]]:
         return [
             ("content-type", self.content_type),
-            ("content-security-policy", csp(self.scripts)),
+            ("content-security-policy", self.csp or csp(self.scripts)),
             *SECURITY_HEADERS,
             *self.headers,
         ]
