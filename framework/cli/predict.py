@@ -80,6 +80,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="with --execution dask: the scheduler of an existing cluster (tcp://HOST:8786); "
         "without it a LocalCluster is started for the run",
     )
+    predict.add_argument(
+        "--runtime",
+        metavar="NAME",
+        default=None,
+        help="what computes the predictions: auto (the verified runtime with the most rows/s), "
+        "native (the stored pipeline as trained) or a runtime's name (onnx, treelite, ...); "
+        "default: the version's serve.runtime (auto when its spec did not say). A runtime "
+        "that cannot load here falls back to native, and the output says so",
+    )
     store_option(predict)
     common(predict)
     handler(predict, "framework.cli.predict:cmd_predict")
@@ -90,9 +99,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from framework.package import ModelPackage
     from framework.refs import resolve, store_root
     from framework.scoring import DEFAULT_CHUNK_ROWS, score_file
+    from framework.serving.runtime_scoring import with_runtime
     from framework.store import Store
 
     plugins = plugins_for(args)
+    if args.runtime is not None:
+        from framework.runtimes.lookup import require_known
+
+        require_known(args.runtime, plugins)  # before anything is read: a typo exits 2
     store = Store.open_existing(store_root(args.store), write=False)  # works read-only
     try:
         version = resolve(store, args.ref)
@@ -100,9 +114,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
         warnings = version_warnings(store, version)
     finally:
         store.close()
+    executor = _executor(args, plugins)
+    if executor is None:
+        scoring, runtime, not_used = with_runtime(package, args.runtime, plugins)
+    else:  # a compiled form does not travel to the workers: they score natively
+        scoring, runtime, not_used = package, "native", {}
+        if args.runtime not in (None, "auto", "native"):
+            warnings.append(
+                f"--runtime {args.runtime}: --execution {args.execution} workers score with "
+                "the native runtime"
+            )
+    if args.runtime not in (None, "auto") and runtime != args.runtime:
+        warnings.append(
+            f"the {args.runtime} runtime is not used: {not_used.get(args.runtime, 'not available')}"
+            "; scoring with native"
+        )
     for warning in warnings:  # before scoring: a long run should not hide it to the end
         print(f"warning: {warning}", file=sys.stderr)
-    executor = _executor(args, plugins)
     with terminal_progress(enabled=not args.json) as progress:
         options = {
             "id_column": args.id_column,
@@ -112,18 +140,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "store": store_root(args.store),  # the output may not go in it
         }
         if executor is None:
-            result = score_file(package, args.input, args.output, **options)
+            result = score_file(scoring, args.input, args.output, **options)
         else:
             with executor.session(_say):
                 result = executor.score(package, Path(args.input), Path(args.output), **options)
     if args.json:
-        report = {"status": "ok", "model": version.ref, **result.to_dict(), "warnings": warnings}
+        report = {
+            "status": "ok",
+            "model": version.ref,
+            "runtime": runtime,
+            "runtimes_not_used": not_used,
+            **result.to_dict(),
+            "warnings": warnings,
+        }
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     ignored = f"; ignored columns: {', '.join(result.ignored_columns)}"
     print(
-        f"scored {result.rows:,} rows with {version.ref} in {result.seconds:.2f} s "
+        f"scored {result.rows:,} rows with {version.ref} ({runtime} runtime) in "
+        f"{result.seconds:.2f} s "
         f"({result.rows_per_second:,.0f} rows/s) -> {result.output}"
         + (ignored if result.ignored_columns else "")
     )

@@ -7,8 +7,16 @@ reads the alias with one indexed query every ``poll_seconds`` (0.5 s by default;
 microseconds on SQLite, one round trip on a shared PostgreSQL store; nothing on
 the request path), so a promote made on any machine is served within the poll
 interval plus the load of the version. When the alias has
-moved it loads the new version there — every file hash-checked, the fast path
-built, one warm-up prediction — and only then swaps.
+moved it loads the new version there — every file hash-checked, its runtime
+chosen and loaded, one warm-up prediction — and only then swaps.
+
+Each version is served by its own runtime (:func:`serve_package`): the one asked for
+(``--runtime``; by default the version's own ``serve.runtime``, ``auto`` when its spec
+did not say) among those registration verified, the fastest for single rows under
+``auto``. A compiled form that does not load here, or loads but answers a probe row
+otherwise than the native path, is not used: the version serves natively, a log line
+and ``/version`` (``runtimes_not_used``) say why. Versions before and after a swap may
+use different runtimes.
 
 A version that fails to load (a damaged blob, a missing plugin) is logged and
 the old one keeps serving, but the holder does not give up on it: the load is
@@ -47,7 +55,9 @@ from framework.serving.defaults import (
 from framework.serving.served import ServedModel
 
 if TYPE_CHECKING:
+    from framework.package import ModelPackage
     from framework.plugins import Plugins
+    from framework.runtimes.base import Tolerance
     from framework.store import ModelVersion, Store
 
 log = logging.getLogger("specops.serve")
@@ -110,8 +120,11 @@ class ModelHolder:
         fast_path: bool = True,
         retry_min_seconds: float = DEFAULT_RETRY_MIN_SECONDS,
         retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS,
+        runtime: str | None = None,
     ) -> None:
         self.current = current
+        self.runtime = runtime
+        """The runtime asked for (None: each version's own ``serve.runtime``)."""
         self.plugins = plugins
         self.store_root = store_root
         self.follows = follows
@@ -260,14 +273,24 @@ class ModelHolder:
             found = store.version(name, version)
             if found is None:
                 raise StoreError(f"{name}@{alias} points at version {version}, which is not stored")
-            served = load_version(store, found, self.plugins, alias, self.fast_path)
+            served = load_version(
+                store, found, self.plugins, alias, self.fast_path, runtime=self.runtime
+            )
         except Exception as exc:
             self.failure = self._failed(version, exc, failure)
             return False
         old = self.current
         self.current = served
         self.failure = None
-        log.info("%s@%s moved: now serving %s (was %s)", name, alias, served.ref, old.ref)
+        log.info(
+            "%s@%s moved: now serving %s with the %s runtime (was %s, %s)",
+            name,
+            alias,
+            served.ref,
+            served.runtime,
+            old.ref,
+            old.runtime,
+        )
         del old
         if self.after_swap is not None:
             self.after_swap()
@@ -340,17 +363,100 @@ def load_version(
     plugins: Plugins | None,
     follows: str | None,
     fast_path: bool = True,
+    *,
+    runtime: str | None = None,
 ) -> ServedModel:
-    """Load a stored version (hash-checked) and make it ready to answer."""
+    """Load a stored version (hash-checked), choose its runtime, make it ready to answer."""
     from framework.package import ModelPackage
     from framework.plugins import get_plugins
 
-    package = ModelPackage.from_store(store, version, plugins or get_plugins())
-    served = ServedModel(
-        package, version.name, version.version, follows=follows, fast_path=fast_path
+    plugins = plugins or get_plugins()
+    package = ModelPackage.from_store(store, version, plugins)
+    return serve_package(
+        package,
+        version.name,
+        version.version,
+        plugins,
+        follows=follows,
+        fast_path=fast_path,
+        runtime=runtime,
     )
+
+
+def serve_package(
+    package: ModelPackage,
+    name: str,
+    version: int | None,
+    plugins: Plugins,
+    *,
+    follows: str | None = None,
+    fast_path: bool = True,
+    runtime: str | None = None,
+) -> ServedModel:
+    """The package as a served model, with the runtime ``runtime`` asks for (None: the
+    package's own ``serve.runtime``) when it loads and agrees with the native path here,
+    natively otherwise (said in the log and in ``/version``); warmed up."""
+    from framework.serving.runtime_scoring import worth_a_warning
+
+    ref = f"{name}/{version}" if version is not None else name
+    chosen_name, scorer, not_used = _choose(package, plugins, runtime, fast_path, ref)
+    served = ServedModel(
+        package,
+        name,
+        version,
+        follows=follows,
+        fast_path=fast_path,
+        runtime=chosen_name,
+        scorer=scorer,
+        not_used=not_used,
+    )
+    problem = served.runtime_problem(_tolerance(chosen_name, plugins)) if scorer else None
+    if problem is not None:
+        not_used = {**not_used, chosen_name: f"verified, but loaded here it {problem}"}
+        served = ServedModel(
+            package, name, version, follows=follows, fast_path=fast_path, not_used=not_used
+        )
+    for other, why in served.not_used.items():
+        if worth_a_warning(other, why, runtime) or (problem and other == chosen_name):
+            log.warning("%s: the %s runtime is not used: %s", ref, other, why)
+    log.info("%s: predicting with the %s runtime", ref, served.runtime)
     served.warm_up()
     return served
+
+
+def _choose(
+    package: ModelPackage, plugins: Plugins, runtime: str | None, fast_path: bool, ref: str
+) -> tuple[str, Any, dict[str, str]]:
+    """(runtime name, its scorer or None for native, why each other runtime is not used).
+
+    ``--no-fast-path`` means every request through pandas: the native runtime. A
+    runtime that cannot be chosen for a reason nobody foresaw (a plugin's bug) is a
+    reason to serve natively, never to stop serving."""
+    from framework.errors import UserError
+    from framework.runtimes.choose import choose_runtime
+    from framework.runtimes.lookup import NATIVE
+
+    if not fast_path:
+        return NATIVE, None, {"compiled runtimes": "--no-fast-path: every request through pandas"}
+    try:
+        chosen = choose_runtime(package, plugins, requested=runtime, purpose="serve")
+    except UserError:
+        raise  # an unknown --runtime: refused at start with its did-you-mean
+    except Exception as exc:
+        log.exception("%s: choosing a runtime failed; serving natively", ref)
+        return NATIVE, None, {"compiled runtimes": f"choosing a runtime failed: {_one_line(exc)}"}
+    name = chosen.name
+    reasons = {str(key): str(value) for key, value in chosen.reasons.items() if key != name}
+    return name, (None if name == NATIVE else chosen.scorer), reasons
+
+
+def _tolerance(name: str, plugins: Plugins) -> Tolerance:
+    """The runtime's own tolerance (its class says it), the loosest built-in one if not."""
+    from framework.runtimes.base import FLOAT32
+
+    entry = plugins.registry.find("runtime", name)
+    tolerance = getattr(getattr(entry, "factory", None), "tolerance", None)
+    return tolerance if tolerance is not None else FLOAT32
 
 
 def load_from_store(
@@ -363,6 +469,7 @@ def load_from_store(
     fast_path: bool = True,
     retry_min_seconds: float = DEFAULT_RETRY_MIN_SECONDS,
     retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS,
+    runtime: str | None = None,
 ) -> ModelHolder:
     """A holder for ``NAME``, ``NAME@ALIAS`` (both follow the alias) or ``NAME/VERSION``.
 
@@ -379,7 +486,7 @@ def load_from_store(
     try:
         version = resolve(store, ref)
         last_seen = store.alias(ref.name, follows) if follows else None
-        served = load_version(store, version, plugins, follows, fast_path)
+        served = load_version(store, version, plugins, follows, fast_path, runtime=runtime)
     finally:
         store.close()
     return ModelHolder(
@@ -392,10 +499,13 @@ def load_from_store(
         fast_path=fast_path,
         retry_min_seconds=retry_min_seconds,
         retry_max_seconds=retry_max_seconds,
+        runtime=runtime,
     )
 
 
-def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = True) -> ModelHolder:
+def load_from_package(
+    directory: Path, plugins: Plugins, *, fast_path: bool = True, runtime: str | None = None
+) -> ModelHolder:
     """A holder for an exported package directory (``directory`` or ``container`` target)."""
     from framework.package import ModelPackage
     from framework.package_check import check_release
@@ -415,11 +525,15 @@ def load_from_package(directory: Path, plugins: Plugins, *, fast_path: bool = Tr
             raise StoreError(f"{release} is unreadable: {exc}") from exc
         check_release(info, str(directory))
         name, version = str(info.get("name") or name), info.get("version")
-    served = ServedModel(
-        package, name, int(version) if version is not None else None, fast_path=fast_path
+    served = serve_package(
+        package,
+        name,
+        int(version) if version is not None else None,
+        plugins,
+        fast_path=fast_path,
+        runtime=runtime,
     )
-    served.warm_up()
-    return ModelHolder(served)
+    return ModelHolder(served, runtime=runtime)
 
 
 def _database_identity(store: Store) -> tuple[Path, tuple[int, int]] | None:

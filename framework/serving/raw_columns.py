@@ -152,23 +152,3 @@ def categories(values: Sequence[Any], kind: str | None) -> Any:
             if value != value:
                 column[position] = None
     return column
-
-
-def from_frame(features: Any, signature: Signature) -> dict[str, np.ndarray]:
-    """Raw columns from a table already conformed to ``signature`` (``framework.signature.
-    conform``): numbers and booleans as float64 with NaN, categories as an object array
-    of the training categories' values (None where missing or unseen, as conform left them)."""
-    import numpy as np
-
-    columns: dict[str, np.ndarray] = {}
-    for column in signature.columns:
-        series = features[column.name]
-        if column.role == "categorical":
-            values = series.array if hasattr(series, "array") else series
-            lookup = np.empty(len(values.categories) + 1, dtype=object)
-            lookup[:-1] = values.categories.tolist()
-            lookup[-1] = None  # code -1: missing or unseen
-            columns[column.name] = lookup[np.asarray(values.codes)]
-        else:
-            columns[column.name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return columns

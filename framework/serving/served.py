@@ -36,7 +36,7 @@ from framework.serving.raw_columns import RequestColumns
 
 if TYPE_CHECKING:
     from framework.package import ModelPackage, Predictions
-    from framework.runtimes.base import Scorer
+    from framework.runtimes.base import Scorer, Tolerance
 
 log = logging.getLogger("specops.serve")
 
@@ -151,14 +151,14 @@ class ServedModel:
     def _from_table(self, batch: Batch) -> Mapping[str, Any] | None:
         """A CSV body's table conformed to the signature (the pandas path's own checks),
         as raw columns; None to let the pandas path answer (it names the bad value)."""
-        from framework.serving.raw_columns import from_frame
+        from framework.runtimes.columns import raw_columns
         from framework.signature import conform
 
         try:
             features, _ = conform(batch.frame, self.signature)
         except (DataError, OverflowError, TypeError, ValueError):
             return None
-        return from_frame(features, self.signature)
+        return raw_columns(features, self.signature)
 
     def predict_pandas(self, batch: Batch) -> Predictions:
         """The package's own path: DataFrame, signature, stored transform, model."""
@@ -184,6 +184,42 @@ class ServedModel:
         row = Batch({name: [None] for name in self.input_names}, 1)
         with contextlib.suppress(RequestError):  # a model refusing missing values still serves
             check_label_count(self.labels, self.predict(row).proba, self.ref)
+
+    def runtime_problem(self, tolerance: Tolerance) -> str | None:
+        """Why the runtime's scorer must not serve here, or None: it is asked for one row
+        with every value missing and must answer as the native path does (within the
+        runtime's tolerance). Registration verified the compiled form on many rows; this
+        catches a form that loads here but computes otherwise (another library version,
+        a stale native build)."""
+        import numpy as np
+
+        if self.scorer is None:
+            return None
+        row = Batch({name: [None] for name in self.input_names}, 1)
+        try:
+            expected = self.predict_pandas(row)
+        except RequestError:
+            return None  # the model refuses missing values: nothing to compare on
+        columns = self.decoder.decode(row)
+        assert columns is not None  # nulls decode in every column
+        try:
+            found = self.scorer.predict(columns, 1)
+        except Exception as exc:
+            return f"failed on a row of missing values: {_one_line(exc)}"
+        if np.asarray(found.codes).tolist() != np.asarray(expected.codes).tolist():
+            return "predicts another label than the native path (a row of missing values)"
+        if expected.proba is not None:
+            error = float(np.max(np.abs(np.asarray(found.proba) - expected.proba)))
+            if not error <= tolerance.proba:
+                return f"gives probabilities {error:.3g} away from the native path's"
+        elif expected.labels is None:
+            native = np.asarray(expected.codes, dtype=np.float64)
+            error = float(
+                np.max(np.abs(np.asarray(found.codes) - native) / np.maximum(1.0, np.abs(native)))
+            )
+            if not error <= tolerance.value:
+                return f"gives values {error:.3g} (relative) away from the native path's"
+        return None
 
     def describe(self) -> dict[str, Any]:
         """What ``/version`` says: which version answers, and what it takes and returns."""
@@ -251,3 +287,9 @@ def _refuse_nested(batch: Batch) -> None:
                 f"column '{name}' holds lists or objects; each value must be a single "
                 "number, string, boolean or null"
             )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
