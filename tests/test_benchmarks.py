@@ -306,3 +306,35 @@ def test_dask_scaling_quick(tmp_path: Path) -> None:
     assert len(report["predict"]["dask"]["worker_peaks_mb"]) == workers
     assert "### Batch scoring" in (tmp_path / "report.md").read_text()
     assert not (tmp_path / "work").exists()
+
+
+def test_ui_pages_quick(tmp_path: Path) -> None:
+    """Every page type answers 200 on the fixture store through `specops ui` (a small
+    one here). Nothing is timed against the target: only that each page was timed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "ui_pages.py"), "--quick", "--json",
+         "--store-dir", str(tmp_path / "store"), "--output", str(tmp_path / "report.md")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    pages = report["pages"]
+    assert {p["page"] for p in pages} == {
+        "models", "model", "version", "runs", "run", "compare", "monitoring",
+        "monitor run", "spec plan",
+    }  # fmt: skip
+    assert all(p["statuses"] == [200] for p in pages), [
+        (p["path"], p["statuses"]) for p in pages if p["statuses"] != [200]
+    ]
+    assert all(p["requests"] == 2 and p["median_ms"] > 0 for p in pages)
+    assert "| spec plan |" in (tmp_path / "report.md").read_text()
+    # a second run reuses the store built in --store-dir
+    second = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "ui_pages.py"), "--quick", "--json",
+         "--store-dir", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    reused = json.loads(second.stdout)["store"]
+    assert reused["reused"] is True and reused["runs"] == report["store"]["runs"]
