@@ -4,8 +4,9 @@ upload one (POST), and see every step with its plugin and effective params, what
 does (status 400), a path outside the UI's directory is refused (403).
 
 Reading and planning are :mod:`framework.ui.pages._spec_data`'s; nothing here
-touches the store, so the upload form changes nothing (it still carries the UI's
-CSRF token when the write helpers are there, like every POST form of the UI).
+touches the store, so the upload form changes nothing; it still carries the UI's
+CSRF token like every POST form of the UI (a cross-site form must not make the UI
+read and plan files).
 """
 
 from __future__ import annotations
@@ -39,8 +40,7 @@ NODE_KINDS = {
 
 def _root(request: Any) -> Path:
     """The directory the UI was started in: specs are read only under it."""
-    root = getattr(request.settings, "root", None)
-    return Path(root) if root else Path.cwd()
+    return Path(request.settings.root)
 
 
 def spec_page(request: Any) -> h.Response:
@@ -113,18 +113,16 @@ def _forms(request: Any, given: str) -> Html:
 
 
 def _csrf_field(request: Any) -> Html:
-    try:
-        from framework.ui.writes import csrf_field
-    except ImportError:
-        return Html("")
+    from framework.ui.writes import csrf_field
+
     return csrf_field(request)
 
 
 def _csrf_problem(request: Any, fields: dict[str, str]) -> str | None:
-    try:
-        from framework.ui.writes import check_csrf
-    except ImportError:
-        return None
+    """Why the POST is not our own form (another site, no token), or None. The upload
+    writes nothing, but a cross-site form must not make the UI read and plan files."""
+    from framework.ui.writes import check_csrf
+
     return check_csrf(request, {k: [v] for k, v in fields.items()})
 
 
