@@ -99,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from framework.package import ModelPackage
     from framework.refs import resolve, store_root
     from framework.scoring import DEFAULT_CHUNK_ROWS, score_file
-    from framework.serving.runtime_scoring import with_runtime
+    from framework.serving.runtime_scoring import batch_scorer
     from framework.store import Store
 
     plugins = plugins_for(args)
@@ -116,9 +116,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         store.close()
     executor = _executor(args, plugins)
     if executor is None:
-        scoring, runtime, not_used = with_runtime(package, args.runtime, plugins)
+        scorer, runtime, not_used = batch_scorer(package, args.runtime, plugins)
     else:  # a compiled form does not travel to the workers: they score natively
-        scoring, runtime, not_used = package, "native", {}
+        scorer, runtime, not_used = None, "native", {}
         if args.runtime not in (None, "auto", "native"):
             warnings.append(
                 f"--runtime {args.runtime}: --execution {args.execution} workers score with "
@@ -140,7 +140,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "store": store_root(args.store),  # the output may not go in it
         }
         if executor is None:
-            result = score_file(scoring, args.input, args.output, **options)
+            result = score_file(package, args.input, args.output, scorer=scorer, **options)
         else:
             with executor.session(_say):
                 result = executor.score(package, Path(args.input), Path(args.output), **options)
