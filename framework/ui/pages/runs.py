@@ -53,7 +53,7 @@ def _filters(data: RunsPage) -> Html:
         Html('<button type="submit">Show</button>'),
     ]
     if query.per_page != RunsQuery().per_page:
-        fields.append(h.tag("input", type="hidden", name="per_page", value=query.per_page))
+        fields.append(Html(f'<input type="hidden" name="per_page" value="{query.per_page}">'))
     return Html(f'<form method="get" action="/runs" class="filters">{h.join(fields, " ")}</form>')
 
 
