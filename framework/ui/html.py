@@ -410,5 +410,5 @@ def redirect(location: str, status_code: int = 303) -> Response:
     """See other: ``location`` must be a path on this server (starts with one '/')."""
     if not location.startswith("/") or location.startswith("//"):
         location = "/"
-    location = quote(location, safe="/?&=%:@!$'()*+,;~-._")  # a header is ASCII
+    location = quote(location, safe="/?&=%:@!$'()*+,;~-._#")  # a header is ASCII
     return Response(status_code, b"", "text/plain", headers=[("location", location)])

@@ -49,8 +49,8 @@ def version_page(request: Request) -> h.Response:
                 h.Html(
                     f"<strong>damaged</strong>: {len(damaged)} of {len(files)} files of this "
                     "version's package are missing or do not match their hash ("
-                    + h.esc(", ".join(f"{f.path}: {f.state}" for f in damaged[:5]))
-                    + "). It cannot be served or promoted; run <code>specops store verify</code>."
+                    f"{h.esc(', '.join(f'{f.path}: {f.state}' for f in damaged[:5]))}). It "
+                    "cannot be served or promoted; run <code>specops store verify</code>."
                 ),
                 "bad",
             )
