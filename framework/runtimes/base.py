@@ -56,7 +56,9 @@ class Tolerance:
     """
 
     proba: float
+    """Largest absolute difference allowed in any class probability."""
     value: float
+    """Largest difference allowed in a regression value, relative to ``max(1, |native|)``."""
 
     def describe(self) -> str:
         return f"probabilities within {self.proba:g}, values within {self.value:g} (relative)"
@@ -70,8 +72,9 @@ FLOAT32 = Tolerance(proba=1e-6, value=1e-5)
 
 @runtime_checkable
 class Scorer(Protocol):
-    """A loaded compiled form, ready to predict. Must be safe to call from one thread at a
-    time (the server calls it from its event loop; ``predict`` from its chunk loop)."""
+    """A loaded compiled form, ready to predict. Must be safe to call from two threads at
+    once: the server scores small requests on its event loop and large ones on a worker
+    thread, so a scorer keeps no per-call scratch state on itself."""
 
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         """Predictions for ``rows`` raw rows, shaped as the native path shapes them:
@@ -122,15 +125,25 @@ class Verdict:
     under ``runtimes.<name>`` and shown by ``models show``, ``plan`` and ``/version``."""
 
     runtime: str
+    """The runtime's registered name."""
     verified: bool
+    """Whether every verification row agreed with the native path within the tolerance."""
     why: str | None = None
+    """Why the runtime is not used for this version (not verified, unavailable, failed)."""
     rows: int = 0
+    """How many rows verification compared (test rows plus probe rows)."""
     max_proba_error: float | None = None
+    """Largest absolute probability difference seen (classifiers)."""
     max_value_error: float | None = None
+    """Largest relative value difference seen (regression)."""
     single_row_us: float | None = None
+    """Median time to score one row, in microseconds (what ``auto`` picks by for serving)."""
     rows_per_second: float | None = None
+    """Rows scored per second on a batch (what ``auto`` picks by for ``predict``)."""
     compile_seconds: float | None = None
+    """How long compiling took at registration."""
     files: tuple[str, ...] = ()
+    """The compiled form's files, relative to the package's ``runtimes/<name>/``."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {key: value for key, value in vars(self).items() if value not in (None, ())}
