@@ -177,8 +177,23 @@ def _model_report(store: Store, version: ModelVersion) -> Report:
         "signature": version.signature,
         "lineage": lineage,
         "files": files,
+        "runtimes": _runtimes(store, version),
         "alias_history": [asdict(move) for move in store.alias_history(version.name)],
     }
+
+
+def _runtimes(store: Store, version: ModelVersion) -> Report:
+    """Each runtime's verdict from the version's ``model.json``, and which one serves and
+    scores by default with the runtimes installed here."""
+    from framework.runtimes.report import version_runtimes
+
+    try:
+        from framework.plugins import get_plugins
+
+        installed: list[str] | None = get_plugins().registry.types("runtime")
+    except UserError:  # a plugin switch names no plugin: judge by the verdicts alone
+        installed = None
+    return version_runtimes(store, version, installed)
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:
@@ -295,12 +310,12 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     """One run as recorded: its steps, metrics, gate verdicts, data and model."""
     with _store(args) as store:
         run = find_run(store, args.run_id)
-        report = _run_report(store, run)
+        report = run_report(store, run)
     _emit(args, report, "print_run_record")
     return 0
 
 
-def _run_report(store: Store, run: RunRecord) -> Report:
+def run_report(store: Store, run: RunRecord) -> Report:
     return {
         "store": store.display_url,
         "run_id": run.id,

@@ -1,6 +1,6 @@
 """One run's page data: what ``specops runs show`` reports, plus the effective spec.
 
-The report is the CLI's own (:func:`framework.cli.registry_commands._run_report` is
+The report is the CLI's own (:func:`framework.cli.registry_commands.run_report` is
 what ``runs show --json`` prints), so the page shows the same facts. Added here: the
 steps laid out on a time line (each step's start is the sum of the durations before
 it: the store records durations, not start times) and the spec as stored.
@@ -50,13 +50,13 @@ class RunView:
 
 def run_view(store: Store, run_id: str) -> RunView | None:
     """The run of that id (or unique id prefix); None when there is none."""
-    from framework.cli.registry_commands import _run_report
+    from framework.cli.registry_commands import run_report
     from framework.ui.pages._compare_data import find
 
     run = find(store, run_id)
     if run is None:
         return None
-    report = scrub(_run_report(store, run))
+    report = scrub(run_report(store, run))
     steps, clock = [], 0.0
     for step in report["steps"]:
         seconds = step.get("seconds")
