@@ -48,6 +48,13 @@ MAX_QUERY_VALUES = 200
 TOKEN_COOKIE = "specops_ui_token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#1d2330"/>'
+    b'<path d="M3 11 L6 7 L9 9 L13 4" stroke="#7aa7ff" stroke-width="2" fill="none"/></svg>'
+)
+"""The tab icon (browsers ask for /favicon.ico on every page; a 404 is a console error)."""
+
 Handler = Callable[["Request"], Response]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -268,6 +275,8 @@ class UiApp:
     ) -> Response:
         if path == "/":
             return redirect("/models", 302)
+        if path == "/favicon.ico" and method in ("GET", "HEAD"):
+            return Response(200, FAVICON, "image/svg+xml")
         allowed = []
         for route_method, pattern, handler in self.routes:
             match = pattern.match(path)

@@ -393,6 +393,7 @@ def page(
     document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="/favicon.ico" type="image/svg+xml">'
         f"<title>{esc(title)} · specops</title><style>{CSS}</style></head><body>"
         f'<header><a class="brand" href="/">specops</a><nav>{links}</nav>'
         f'<span class="store" title="the store this UI reads">{esc(store)}</span></header>'

@@ -192,6 +192,8 @@ def test_unknown_things_are_404_and_wrong_methods_405(ui: str) -> None:
     assert get(ui + "/models/bc/versions/99").status == 404
     assert get(ui + "/models/bc/versions/x").status == 404
     assert get(ui + "/nowhere").status == 404
+    icon = get(ui + "/favicon.ico")  # asked for by every browser tab: never a 404
+    assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
     reply = post(ui + "/models", {})
     assert reply.status == 405 and reply.headers["allow"] == "GET"
 
