@@ -158,3 +158,30 @@ def execution_lines(spec: Spec, plugins: Plugins) -> list[str]:
     )
     lines = executor_for(spec, plugins).describe(spec, plugins, ctx)
     return [scrub_text(str(line)) for line in lines or []]
+
+
+def planned_runtimes(spec: Spec, plugins: Plugins) -> dict[str, Any]:
+    """What ``register`` will compile and verify for ``serve.runtime``, by which plugins,
+    and what will serve (``plan`` prints it under register; nothing is compiled here)."""
+    from framework.runtimes.lookup import AUTO, KIND, NATIVE, to_compile
+
+    requested = spec.serve_runtime
+    compiled = []
+    for name in to_compile(requested, plugins):
+        entry = plugins.registry.find(KIND, name)
+        plugin = "" if entry is None else entry.plugin.name
+        version = "" if entry is None else entry.plugin.version
+        compiled.append({"runtime": name, "plugin": plugin, "version": version})
+    names = ", ".join(item["runtime"] for item in compiled)
+    if requested == NATIVE:
+        serves = "native: nothing compiled"
+    elif not compiled and requested == AUTO:
+        serves = "native: no compiled runtime is installed (auto)"
+    elif requested == AUTO:
+        serves = (
+            f"auto: {names} compiled and verified at register; the fastest verified one "
+            "serves, else native"
+        )
+    else:
+        serves = f"{requested}: compiled and verified at register; native if it is not verified"
+    return {"requested": requested, "compile": compiled, "serves": serves}

@@ -54,7 +54,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from framework.execution import DEFAULT as DEFAULT_EXECUTION
-    from framework.plan import execution_lines, make_plan, metrics_for, planned_execution
+    from framework.plan import (
+        execution_lines,
+        make_plan,
+        metrics_for,
+        planned_execution,
+        planned_runtimes,
+    )
 
     plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
@@ -62,6 +68,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     metrics = metrics_for(spec, plugins)
     execution = planned_execution(spec, plugins)
     where = execution_lines(spec, plugins)
+    runtime = planned_runtimes(spec, plugins)
     data, data_error, data_note = None, None, None
     if not args.no_data and spec.execution.type != DEFAULT_EXECUTION:
         # the preview reads the whole table here, with pandas: what the executor avoids
@@ -90,13 +97,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "execution": {**execution.to_dict(), "describe": where},
                 "metrics": metrics,
                 "gate": [t.__dict__ for t in spec.gate],
+                "runtime": runtime,
                 "data": data.to_dict() if data else _data_problem(data_note, data_error),
             }
         )
         return 2 if data_error else 0
     from framework.cli.tables import print_plan
 
-    print_plan(spec, steps, metrics, data)
+    print_plan(spec, steps, metrics, data, runtime)
     _print_execution(execution, where)
     if data_note:
         print(data_note)

@@ -167,7 +167,61 @@ def print_model(report: Report) -> None:
     for file in report["files"]:
         files.add_row(escape(file["path"]), file["sha256"], _bytes(file["size"]))
     console.print(files)
+    _print_runtimes(console, report.get("runtimes"))
     _print_alias_history(console, report["name"], report["alias_history"])
+
+
+def _print_runtimes(console: Console, runtimes: dict[str, Any] | None) -> None:
+    """Each runtime's verdict (verified, the error measured, single-row µs, rows/s, or why
+    not) and which one serves by default."""
+    if not runtimes:
+        return
+    if "error" in runtimes:
+        console.print(f"[yellow]runtimes: cannot read them[/]: {escape(runtimes['error'])}")
+        return
+    verdicts = runtimes["verdicts"]
+    requested = runtimes["requested"]
+    if not verdicts:
+        console.print(
+            f"runtimes: none compiled (serve.runtime: {escape(requested)}); "
+            "serves and scores natively"
+        )
+        return
+    table = _table(
+        f"runtimes (serve.runtime: {requested})",
+        "runtime",
+        "verified",
+        "max error",
+        "single row",
+        "rows/s",
+        "compile",
+        "note",
+    )
+    for name, verdict in verdicts.items():
+        error = verdict.get("max_proba_error", verdict.get("max_value_error"))
+        single = verdict.get("single_row_us")
+        per_second = verdict.get("rows_per_second")
+        seconds = verdict.get("compile_seconds")
+        notes = []
+        if name == runtimes["serves"]:
+            notes.append("serves")
+        if name == runtimes["scores"]:
+            notes.append("scores batches")
+        why = verdict.get("why") or runtimes["reasons"].get(name, "")
+        table.add_row(
+            escape(name),
+            "[green]yes[/]" if verdict.get("verified") else "[red]no[/]",
+            "-" if error is None else f"{error:.2g}",
+            "-" if single is None else f"{single:,.1f} µs",
+            "-" if per_second is None else f"{per_second:,.0f}",
+            "-" if seconds is None else f"{seconds:.2f} s",
+            escape("; ".join(notes + ([why] if why else []))),
+        )
+    console.print(table)
+    console.print(
+        f"serves with [bold]{escape(runtimes['serves'])}[/], scores batches with "
+        f"[bold]{escape(runtimes['scores'])}[/] (--runtime chooses another)"
+    )
 
 
 def _print_params(console: Console, params: dict[str, Any]) -> None:

@@ -41,7 +41,11 @@ def _param_lines(params: dict[str, Any]) -> str:
 
 
 def print_plan(
-    spec: Spec, steps: list[PlannedStep], metrics: list[str], data: DataPreview | None = None
+    spec: Spec,
+    steps: list[PlannedStep],
+    metrics: list[str],
+    data: DataPreview | None = None,
+    runtime: dict[str, Any] | None = None,
 ) -> None:
     console = _console()
     profile = f", profile {spec.profile}" if spec.profile else ""
@@ -53,7 +57,7 @@ def print_plan(
     deploy_at = next((i for i, s in enumerate(steps) if s.step == "deploy"), len(steps))
     for step in steps[:deploy_at]:
         _add_step_row(table, step)
-    _add_core_rows(table, spec, metrics)
+    _add_core_rows(table, spec, metrics, runtime)
     for step in steps[deploy_at:]:
         _add_step_row(table, step)
     console.print(table)
@@ -74,7 +78,9 @@ def _add_step_row(table: Any, step: PlannedStep) -> None:
     table.add_row(step.step, step.type, f"{step.plugin} {step.version}", cell)
 
 
-def _add_core_rows(table: Any, spec: Spec, metrics: list[str]) -> None:
+def _add_core_rows(
+    table: Any, spec: Spec, metrics: list[str], runtime: dict[str, Any] | None = None
+) -> None:
     rules = []
     for rule in spec.gate:
         parts = [
@@ -85,9 +91,14 @@ def _add_core_rows(table: Any, spec: Spec, metrics: list[str]) -> None:
         rules.append(f"{rule.metric}: {', '.join(parts)}")
     table.add_row("evaluate", "metrics", "specops", ", ".join(metrics))
     table.add_row("gate", "thresholds", "specops", "\n".join(rules) or "[dim]no thresholds[/]")
+    from rich.markup import escape
+
     from framework.redact import redact  # a cell may wrap: redact before rich splits it
 
-    table.add_row("register", "registry", "specops", f"store={redact(str(spec.store_path))}")
+    store = f"store={redact(str(spec.store_path))}"
+    if runtime is not None:  # what register compiles and verifies, what serves
+        store += f"\n[dim]runtime {escape(redact(runtime['serves']))}[/]"
+    table.add_row("register", "registry", "specops", store)
 
 
 def _number(value: float | None) -> str:

@@ -1,0 +1,83 @@
+"""What a stored version says about its runtimes, for ``models show`` (and the UI).
+
+Read from the version's ``model.json`` (one small blob, hash-checked, size-bounded),
+never by loading the package: the verdicts registration recorded, the runtime the spec
+asked for, and which one serves and scores by default with the plugins installed here
+(the same ranking :func:`framework.runtimes.choose.choose_runtime` loads by).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from framework.errors import StoreError
+from framework.package_check import check_runtimes
+from framework.runtimes.compile import METADATA_KEY, REQUESTED_KEY
+from framework.runtimes.lookup import DEFAULT, NATIVE
+
+if TYPE_CHECKING:
+    from framework.store import ModelVersion, Store
+
+MAX_MODEL_JSON = 16 * 2**20
+"""``model.json`` read for the report, at most (metrics, lineage and verdicts)."""
+
+
+def read_model_json(store: Store, version: ModelVersion) -> dict[str, Any]:
+    """The version's ``model.json``, hash-checked as it is copied out, bounded."""
+    digest = version.files.get("model.json")
+    if digest is None:
+        raise StoreError(f"{version.ref} has no model.json")
+    with tempfile.TemporaryDirectory(prefix="specops-show-") as tmp:
+        target = Path(tmp) / "model.json"
+        store.artifacts.copy_out(digest, f"model.json of {version.ref}", target)
+        if target.stat().st_size > MAX_MODEL_JSON:
+            raise StoreError(f"model.json of {version.ref} is larger than 16 MB")
+        data = json.loads(target.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise StoreError(f"model.json of {version.ref} is not a JSON object")
+    return data
+
+
+def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dict[str, Any]:
+    """``{requested, serves, scores, verdicts, reasons}``: the spec's ``serve.runtime``
+    when the version was made, the runtime that serves single rows and the one that
+    scores batches by default here (``installed``: the registered runtimes; None: any),
+    each recorded verdict, and why each other runtime does not serve."""
+    from framework.runtimes.choose import ranking
+
+    requested = metadata.get(REQUESTED_KEY) or DEFAULT
+    verdicts = metadata.get(METADATA_KEY) or {}
+
+    def first(purpose: str) -> tuple[str, dict[str, str]]:
+        order, reasons = ranking(verdicts, requested, purpose)
+        for name in order:
+            if installed is None or name in installed:
+                return name, reasons
+            reasons[name] = "verified, but its plugin is not installed here"
+        return NATIVE, reasons
+
+    serves, reasons = first("serve")
+    scores, _ = first("batch")
+    return {
+        "requested": requested,
+        "serves": serves,
+        "scores": scores,
+        "verdicts": verdicts,
+        "reasons": reasons,
+    }
+
+
+def version_runtimes(
+    store: Store, version: ModelVersion, installed: list[str] | None
+) -> dict[str, Any]:
+    """:func:`runtime_report` of a stored version; ``{"error": ...}`` when its
+    ``model.json`` cannot be read (the rest of ``models show`` still prints)."""
+    try:
+        metadata = read_model_json(store, version)
+        check_runtimes(metadata, version.ref)
+    except (StoreError, OSError, ValueError) as exc:
+        return {"error": str(exc)}
+    return runtime_report(metadata, installed)
