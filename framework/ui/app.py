@@ -162,6 +162,7 @@ class UiApp:
         self.token = settings.token.encode() if settings.token else None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specops-ui")
         self._store: Any = None
+        self._runtimes: list[str] | None = None
         self.store_label = ""
 
     # the store -------------------------------------------------------------------
@@ -174,6 +175,31 @@ class UiApp:
             self._store = open_store(self.settings.store, self.settings.artifacts)
             self.store_label = self._store.display_url
         return self._store
+
+    def installed_runtimes(self) -> list[str] | None:
+        """The runtimes registered here (what serving could load), looked up once;
+        None when the plugins cannot be listed (verdicts are then judged alone)."""
+        if self._runtimes is None:
+            from framework.errors import UserError
+
+            try:
+                from framework.plugins import get_plugins
+
+                self._runtimes = list(get_plugins().registry.types("runtime"))
+            except UserError:
+                return None
+        return self._runtimes
+
+    def warm(self) -> None:
+        """Open the store and list the plugins before the first page asks (on the
+        handlers' thread; a failure is left for that page to show)."""
+        from framework.errors import UserError
+
+        try:
+            self.store()
+            self.installed_runtimes()
+        except UserError:
+            pass
 
     def close(self) -> None:
         """Close the store on the thread that opened it, then stop that thread."""
@@ -191,6 +217,7 @@ class UiApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    self.executor.submit(self.warm)  # not awaited: the port answers now
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})

@@ -80,7 +80,9 @@ def number(value: Any, digits: int = 4) -> Html:
             return esc("NaN")
         if math.isinf(value):
             return esc("∞" if value > 0 else "-∞")
-        return esc(f"{value:.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}f}")
+        if abs(value) >= 1e4 or 0 < abs(value) < 10**-digits:
+            return esc(f"{value:.{digits}g}")  # 2.9e+06, 1.2e-12: not 0.0000
+        return esc(f"{value:.{digits}f}")
     return esc(value)
 
 

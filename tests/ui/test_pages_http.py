@@ -7,6 +7,7 @@ without ``--allow-writes`` and recorded in the alias history with it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -139,7 +140,7 @@ def test_model_page_charts_the_key_metric_across_versions(ui: str, store: Path) 
     assert chart.count('class="point bad"') == 1  # bc/2, rejected
     assert 'class="threshold"' in chart and "gate min 0.9000" in chart
     stored = store_rows(store, "SELECT metrics_json FROM model_versions WHERE version = 3")
-    auc = __import__("json").loads(stored[0][0])["roc_auc"]
+    auc = json.loads(stored[0][0])["roc_auc"]
     assert f"v3: {auc:.4f}" in chart  # the point's tooltip is the stored value
     versions = re.search(r'<table class="versions">.*?</table>', reply.body).group(0)
     assert versions.count("<tr") == 4  # header + 3 versions, newest first
@@ -168,13 +169,24 @@ def test_version_page_judges_against_the_gate_and_the_champion_of_its_time(ui: s
     assert "Promote" not in body  # read-only: no form
 
 
-def test_version_page_shows_alias_history_and_serving_runtime(ui: str) -> None:
+def test_version_page_shows_alias_history_and_serving_runtime(ui: str, store: Path) -> None:
     body = get(ui + "/models/bc/versions/3").body
     aliases = re.search(r'<section id="aliases">.*?</section>', body).group(0)
     assert "points here now: champion" in aliases
     assert "gate passed" in aliases and ">v1<" in aliases  # moved from v1 to v3
     runtime = re.search(r'<section id="runtime">.*?</section>', body).group(0)
-    assert "serves with" in runtime or "native" in runtime
+    serves = re.search(r"serves single rows with <strong>([^<]+)</strong>", runtime).group(1)
+    digest = json.loads(
+        store_rows(store, "SELECT files_json FROM model_versions WHERE name='bc' AND version=3")[0][
+            0
+        ]
+    )["model.json"]
+    recorded = json.loads((store / "artifacts" / digest[:2] / digest[2:]).read_text())
+    verdicts = recorded.get("runtimes") or {}
+    for name in verdicts:  # every recorded verdict is listed
+        assert f"<td>{name}</td>" in runtime
+    verified = [n for n, v in verdicts.items() if v.get("verified")]
+    assert serves in [*verified, "native"]
 
 
 def test_hostile_names_are_escaped_everywhere(ui: str) -> None:
@@ -246,7 +258,7 @@ def test_a_new_run_shows_on_reload(ui: str, store: Path, made: Path) -> None:
 
 
 def test_a_damaged_artifact_shows_as_damaged_not_as_an_error(ui: str, store: Path) -> None:
-    files = __import__("json").loads(
+    files = json.loads(
         store_rows(store, "SELECT files_json FROM model_versions WHERE name='bc' AND version=1")[0][
             0
         ]

@@ -60,7 +60,7 @@ def version_page(request: Request) -> h.Response:
     parts.append(h.section("Lineage", _lineage(store, version, run, pointing), id="lineage"))
     parts.append(h.section("Params", _params(store.params(version.run_id)), id="params"))
     parts.append(h.section("Signature", _signature(version.signature), id="signature"))
-    parts.append(h.section("Runtime", _runtimes(model_json, run, damaged), id="runtime"))
+    parts.append(h.section("Runtime", _runtimes(request, model_json, damaged), id="runtime"))
     parts.append(h.section("Aliases", _aliases(request, version, pointing), id="aliases"))
     parts.append(h.section("Package files", _files(files), id="files"))
     return h.page(
@@ -184,20 +184,31 @@ def _signature(signature: Any) -> h.Html:
     return described + h.table(["column", "role", "dtype", "categories"], rows)
 
 
-def _runtimes(model_json: Any, run: Any, damaged: list[FileState]) -> h.Html:
-    """The runtime verdicts model.json records and the one serving would pick."""
-    if damaged and model_json is None:
-        return h.tag("p", "unknown: model.json is damaged", class_="fail")
-    verdicts = model_json.get("runtimes") if isinstance(model_json, dict) else None
-    serve = run.spec.get("serve") if run is not None and isinstance(run.spec, dict) else None
-    requested = serve.get("runtime", "auto") if isinstance(serve, dict) else "auto"
-    if not isinstance(verdicts, dict) or not verdicts:
-        return h.tag(
-            "p",
-            "native (this version records no compiled runtimes: it serves with its "
-            "model's own predict)",
+def _runtimes(request: Request, model_json: Any, damaged: list[FileState]) -> h.Html:
+    """The runtime verdicts model.json records, and which runtime serves single rows
+    and scores batches here: runtime-core's own report (what ``models show`` says)."""
+    from framework.errors import StoreError
+    from framework.package_check import check_runtimes
+    from framework.runtimes.report import runtime_report
+
+    if not isinstance(model_json, dict):
+        why = "model.json is damaged" if damaged else "model.json could not be read"
+        return h.tag("p", f"unknown: {why}", class_="fail")
+    try:
+        check_runtimes(model_json, "this version")
+    except StoreError as exc:
+        return h.tag("p", f"unknown: {exc}", class_="fail")
+    report = runtime_report(model_json, request.app.installed_runtimes())
+    verdicts = report["verdicts"]
+    said = h.Html(
+        f"serves single rows with <strong>{h.esc(report['serves'])}</strong>, scores "
+        f"batches with <strong>{h.esc(report['scores'])}</strong> "
+        f"(serve.runtime: {h.esc(report['requested'])})"
+    )
+    if not verdicts:
+        return h.tag("p", said) + h.tag(
+            "p", "no compiled runtime was recorded for this version", class_="muted"
         )
-    chosen, why = _chosen(verdicts, str(requested))
     rows, classes = [], []
     for name, verdict in sorted(verdicts.items()):
         if not isinstance(verdict, dict):
@@ -212,31 +223,15 @@ def _runtimes(model_json: Any, run: Any, damaged: list[FileState]) -> h.Html:
                 verdict.get("rows_per_second"),
                 verdict.get("max_proba_error", verdict.get("max_value_error")),
                 verdict.get("compile_seconds"),
-                verdict.get("why") or "",
+                report["reasons"].get(name) or verdict.get("why") or "",
             ]
         )
-        classes.append("changed" if name == chosen else "")
-    return h.tag("p", h.Html(f"serves with <strong>{h.esc(chosen)}</strong> ") + h.esc(why)) + (
-        h.table(
-            ["runtime", "verification", "µs per row", "rows/s", "max error", "compile s", "why"],
-            rows,
-            row_classes=classes,
-        )
+        classes.append("changed" if name == report["serves"] else "")
+    return h.tag("p", said) + h.table(
+        ["runtime", "verification", "µs per row", "rows/s", "max error", "compile s", "note"],
+        rows,
+        row_classes=classes,
     )
-
-
-def _chosen(verdicts: dict[str, Any], requested: str) -> tuple[str, str]:
-    """What serving picks: the requested runtime when verified, else (``auto``) the
-    verified one with the lowest single-row latency; native when none is verified."""
-    verified = {n: v for n, v in verdicts.items() if isinstance(v, dict) and v.get("verified")}
-    if requested not in ("auto", "") and requested in verified:
-        return requested, f"(serve.runtime: {requested})"
-    if requested not in ("auto", "", "native"):
-        return "native", f"(serve.runtime {requested} is not verified for this version)"
-    if requested == "native" or not verified:
-        return "native", "(no verified compiled runtime)" if requested != "native" else ""
-    fastest = min(verified, key=lambda n: float(verified[n].get("single_row_us") or float("inf")))
-    return fastest, "(auto: the fastest verified runtime for one row, where it loads)"
 
 
 def _aliases(request: Request, version: Any, pointing: list[str]) -> h.Html:
