@@ -88,7 +88,7 @@ def promote_form(request: Request, name: str, version: int, status: str) -> h.Ht
     return h.Html(
         f'<form class="inline" method="post" action="{h.esc(action)}">{csrf_field(request)}'
         '<label>alias <input name="alias" value="champion" size="10" '
-        'pattern="[a-z][a-z0-9_-]*" required></label> '
+        'pattern="[a-z][a-z0-9_\\-]*" required></label> '
         '<label>reason <input name="reason" size="30" maxlength="500"></label> '
         f'<button type="submit">Promote {h.esc(f"{name}/{version}")}</button></form>'
     )
