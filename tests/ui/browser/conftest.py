@@ -114,7 +114,8 @@ def tab_on(browser: Any, base: str) -> Iterator[Tab]:
 
     def console(message: Any) -> None:
         if message.type in ("error", "assert"):
-            opened.errors.append(f"console {message.type}: {message.text} ({page.url})")
+            source = (message.location or {}).get("url") or page.url
+            opened.errors.append(f"console {message.type} on {page.url}: {message.text} ({source})")
 
     page.on("console", console)
     page.on("pageerror", lambda error: opened.errors.append(f"page error: {error} ({page.url})"))
