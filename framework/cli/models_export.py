@@ -1,7 +1,14 @@
-"""``specops models export REF --format mlflow DIR``: a stored version in another tool's format.
+"""``specops models export REF --format mlflow|onnx PATH``: a stored version in another
+tool's format.
 
-The parser is built on every start, so nothing here imports MLflow or a data library;
-the handler loads them only when it runs (:mod:`framework.export_mlflow`).
+``mlflow`` writes an MLflow model directory (:mod:`framework.export_mlflow`). ``onnx``
+writes the ONNX graph the ``onnx`` runtime compiled and verified at registration: the
+stored file itself (hash-checked as it is copied out), and only when the version's
+``model.json`` records an ``onnx`` verdict that passed, so a graph that disagreed with
+the native predictions is never handed out.
+
+The parser is built on every start, so nothing here imports MLflow, ONNX or a data
+library; the handler loads them only when it runs.
 """
 
 from __future__ import annotations
@@ -9,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from framework.cli.options import common, handler, store_option
 
-FORMATS: tuple[str, ...] = ("mlflow",)
+FORMATS: tuple[str, ...] = ("mlflow", "onnx")
 """The formats ``--format`` takes (kept here, not imported: the parser must stay light)."""
 
 
@@ -20,20 +28,30 @@ def add_export(models: argparse._SubParsersAction) -> None:
     """Add ``export`` to the ``models`` command group."""
     export = models.add_parser(
         "export",
-        help="write a stored version as a model another tool loads (MLflow)",
-        description="Write a stored model version as an MLflow model directory: "
-        "mlflow.pyfunc.load_model(DIR) loads it (with specops installed) and predicts what "
+        help="write a stored version as a model another tool loads (MLflow, ONNX)",
+        description="mlflow: write a stored model version as an MLflow model directory: "
+        "mlflow.pyfunc.load_model(PATH) loads it (with specops installed) and predicts what "
         "`specops predict` writes for the same rows. Nothing in it is a pickle: the specops "
-        "package is copied in (every file hash-checked) and loaded by specops. DIR must be "
-        "absent, empty, or an earlier export (replaced whole).",
+        "package is copied in (every file hash-checked) and loaded by specops. PATH must be "
+        "absent, empty, or an earlier export (replaced whole). "
+        "onnx: write the ONNX graph the onnx runtime compiled and verified at registration "
+        "(refused when the version has no verified onnx verdict). Inputs: one per column, "
+        "named after it: double [N,1] for numeric and boolean columns (NaN missing), "
+        "string [N,1] for categorical ones (the category's text; any other string, e.g. "
+        "the empty one, is missing, as an unseen value is). Outputs: probabilities "
+        "double [N,classes], code int64 [N], label string [N] for classifiers; value "
+        "double [N] for regression. PATH must be new or a file an earlier export wrote.",
     )
     export.add_argument("ref", metavar="REF", help="NAME (its champion), NAME@ALIAS or NAME/N")
-    export.add_argument("destination", metavar="DIR", help="the directory to write")
+    export.add_argument(
+        "destination", metavar="PATH", help="the directory (mlflow) or file (onnx) to write"
+    )
     export.add_argument(
         "--format",
         required=True,
         choices=FORMATS,
-        help="the format to write: mlflow (an MLflow pyfunc model)",
+        help="the format to write: mlflow (an MLflow pyfunc model directory), onnx (the "
+        "verified ONNX graph, one .onnx file)",
     )
     store_option(export)
     common(export)
@@ -50,6 +68,8 @@ def cmd_models_export(args: argparse.Namespace) -> int:
     store = Store.open_existing(store_root(args.store), write=False)
     try:
         version = resolve(store, args.ref)
+        if args.format == "onnx":
+            return _report_onnx(args, version.ref, export_onnx(store, version, args.destination))
         written = export_mlflow(store, version, Path(args.destination))
     finally:
         store.close()
@@ -67,4 +87,144 @@ def cmd_models_export(args: argparse.Namespace) -> int:
         f"exported {version.ref} as an MLflow model -> {written} "
         f"(load it with mlflow.pyfunc.load_model({str(written)!r}))"
     )
+    return 0
+
+
+ONNX_RUNTIME = "onnx"
+GRAPH = "runtimes/onnx/model.onnx"
+"""Where the onnx runtime's graph is in a stored package."""
+MAX_MODEL_JSON = 64 * 1024 * 1024
+EXPORTER = "specops models export"
+
+
+def export_onnx(store: Any, version: Any, destination: str) -> dict[str, Any]:
+    """Write ``version``'s verified ONNX graph to ``destination``; returns what was written
+    (path, verdict, inputs, outputs). Refused (UserError, nothing written) when the
+    version has no verified onnx verdict, or the path is not one an export may write."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from framework.errors import UserError
+    from framework.ownership import file_refusal, mark_file
+
+    path = Path(destination)
+    refusal = file_refusal(path, actor=EXPORTER)
+    if refusal:
+        raise UserError(refusal)
+    with tempfile.TemporaryDirectory(prefix=".specops-export-") as scratch:
+        meta = _model_json(store, version, Path(scratch))
+        verdict = _verified_onnx(version.ref, meta)
+        digest = version.files.get(GRAPH)
+        if digest is None:
+            raise UserError(
+                f"{version.ref}'s onnx verdict passed but its package has no {GRAPH}; "
+                "run `specops store verify`"
+            )
+        copied = Path(scratch) / "model.onnx"
+        store.artifacts.copy_out(digest, f"{GRAPH} of {version.ref}", copied)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out, copied.open("rb") as source:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    mark_file(path, {"target": "models export --format onnx", "model": version.ref})
+    return {
+        "path": str(path),
+        "verdict": verdict,
+        "inputs": _inputs(version.signature),
+        "outputs": _outputs(meta.get("task")),
+    }
+
+
+def _model_json(store: Any, version: Any, scratch: Any) -> dict[str, Any]:
+    from framework.errors import StoreError
+
+    digest = version.files.get("model.json")
+    if digest is None:
+        raise StoreError(f"{version.ref}'s package has no model.json; run `specops store verify`")
+    copied = scratch / "model.json"
+    store.artifacts.copy_out(digest, f"model.json of {version.ref}", copied)
+    if copied.stat().st_size > MAX_MODEL_JSON:
+        raise StoreError(f"model.json of {version.ref} is larger than any specops writes")
+    try:
+        meta = json.loads(copied.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StoreError(f"model.json of {version.ref} is not JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise StoreError(f"model.json of {version.ref} is not an object")
+    return meta
+
+
+def _verified_onnx(ref: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """The version's onnx verdict when it passed; else a UserError saying why not."""
+    from framework.errors import UserError
+
+    runtimes = meta.get("runtimes")
+    if not isinstance(runtimes, dict) or not runtimes:
+        raise UserError(
+            f"{ref} has no compiled runtimes (registered by a specops without them, or with "
+            "serve.runtime: native), so there is no verified ONNX graph to export; "
+            "train it again with serve.runtime: auto or onnx"
+        )
+    verdict = runtimes.get(ONNX_RUNTIME)
+    if not isinstance(verdict, dict):
+        compiled = ", ".join(sorted(runtimes)) or "none"
+        raise UserError(
+            f"{ref} has no onnx verdict (runtimes compiled at registration: {compiled}); "
+            "train it again with serve.runtime: auto or onnx, with the onnx extra installed "
+            "(pip install 'specops[onnx]')"
+        )
+    if verdict.get("verified") is not True:
+        why = verdict.get("why") or "no reason recorded"
+        raise UserError(f"{ref}'s onnx graph was not verified at registration: {why}")
+    return verdict
+
+
+def _inputs(signature: dict[str, Any]) -> list[dict[str, str]]:
+    columns = signature.get("columns", []) if isinstance(signature, dict) else []
+    return [
+        {
+            "name": str(column.get("name")),
+            "type": "string [N,1]" if column.get("role") == "categorical" else "double [N,1]",
+        }
+        for column in columns
+        if isinstance(column, dict)
+    ]
+
+
+def _outputs(task: Any) -> list[dict[str, str]]:
+    if task == "regression":
+        return [{"name": "value", "type": "double [N]"}]
+    return [
+        {"name": "probabilities", "type": "double [N,classes]"},
+        {"name": "code", "type": "int64 [N]"},
+        {"name": "label", "type": "string [N]"},
+    ]
+
+
+def _report_onnx(args: argparse.Namespace, ref: str, written: dict[str, Any]) -> int:
+    if args.json:
+        report = {"status": "ok", "model": ref, "format": "onnx", **written}
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    verdict = written["verdict"]
+    error = verdict.get("max_proba_error", verdict.get("max_value_error"))
+    checked = f"verified on {verdict.get('rows', 0)} rows"
+    if error is not None:
+        checked += f", largest difference from native {error:.1e}"
+    print(f"exported {ref}'s ONNX graph -> {written['path']} ({checked})")
+    inputs = written["inputs"]
+    shown = ", ".join(f"{i['name']}: {i['type']}" for i in inputs[:8])
+    more = f", ... ({len(inputs)} in all)" if len(inputs) > 8 else ""
+    print(f"  inputs:  {shown}{more}")
+    print("  outputs: " + ", ".join(f"{o['name']}: {o['type']}" for o in written["outputs"]))
+    print("  categorical inputs take the category's text; any other string is missing")
     return 0
