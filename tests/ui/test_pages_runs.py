@@ -185,6 +185,9 @@ def test_a_run_page_shows_steps_checks_gate_and_the_spec_without_secrets(
     assert "postgresql://me:***@db/x" in text
     # hostile markup from the spec is text, not markup
     assert HOSTILE not in text and html.escape(HOSTILE) in text
+    # one link compares it with the model's run before it; a model's first run has none
+    assert f'href="/compare?run={made.first}&amp;run={made.rejected}"' in text
+    assert "/compare?" not in fetch(f"{base}/runs/{made.first}").text
 
 
 def test_a_failed_run_shows_its_error_escaped(made: RunsStore, base: str) -> None:

@@ -46,6 +46,8 @@ class RunView:
     checks: list[dict[str, Any]]
     spec_text: str
     plugin_error: dict[str, Any] | None
+    previous: str | None = None
+    """The run of the same spec just before this one: what "compare" pairs it with."""
 
 
 def run_view(store: Store, run_id: str) -> RunView | None:
@@ -83,7 +85,19 @@ def run_view(store: Store, run_id: str) -> RunView | None:
         checks=scrub(checks),
         spec_text=spec_text(run.spec),
         plugin_error=scrub(error) if isinstance(error, dict) else None,
+        previous=previous_run(store, run.id, run.spec_name, run.started_at),
     )
+
+
+def previous_run(store: Store, run_id: str, spec_name: str, started_at: str) -> str | None:
+    """The id of the run of ``spec_name`` that started last before this one (the
+    ``runs_by_spec`` index answers it), or None for a spec's first run."""
+    row = store.db.execute(
+        "SELECT id FROM runs WHERE spec_name = ? AND (started_at < ? OR"
+        " (started_at = ? AND id < ?)) ORDER BY started_at DESC, id DESC LIMIT 1",
+        (spec_name, started_at, started_at, run_id),
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def spec_text(document: Any) -> str:

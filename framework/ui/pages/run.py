@@ -38,8 +38,18 @@ def run_page(request: Any) -> h.Response:
             crumbs=crumbs,
         )
     report = view.report
+    compare = (
+        h.tag(
+            "p",
+            h.link(h.compare_url([view.previous, report["run_id"]]),
+                   "compare with the run of this model before it"),
+        )
+        if view.previous
+        else ""
+    )  # fmt: skip
     parts = [
         _overview(report),
+        compare,
         _error(view),
         h.section("Steps", h.join([timeline(view.steps, view.total_seconds), _steps(view)])),
         _chain(report.get("chain")),
