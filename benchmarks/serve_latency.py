@@ -1,33 +1,45 @@
-"""Online serving speed: `specops serve` next to `mlflow models serve`, same LightGBM model.
+"""Online serving speed: `specops serve` next to `mlflow models serve`, same models, one run.
 
-The model: LightGBM, 200 trees (``--trees``), 31 leaves, trained by ``specops run``
-on the generated 23-column table of ``engine_overhead.py`` (20 numeric, 3 text
-columns). The report also gives LightGBM's own predict time for one big request's
-rows, timed in this process: no server can answer a big request faster than
-that, so it shows how much of each server's time is the model and how much is
-the server. Each server is a separate process on 127.0.0.1; the client is this
-process, one keep-alive ``http.client`` connection, one request at a time:
+Three **cases**, each a model trained by ``specops run`` on the generated 23-column
+table of ``engine_overhead.py`` (20 numeric, 3 text columns) and served by both:
 
-* **single rows**: ``--requests`` requests of one row each (200 different rows,
-  cycled), as MLflow's ``dataframe_split``; latency median and p99, requests/s;
-* **big batches**: ``--big-requests`` requests of ``--big-rows`` rows; rows/s. For
-  specops also as Open Inference binary tensors (numeric columns as raw FP64
-  bytes, text columns as JSON strings), which skips JSON number parsing.
+* ``lightgbm``: LightGBM, 200 trees (``--trees``), 31 leaves, no preprocessing;
+* ``forest``: ``impute`` (median) + ``one_hot`` + ``random_forest`` (``--forest-trees``
+  trees, depth ``--forest-depth``);
+* ``logistic``: ``scale`` (standard) + ``one_hot`` + ``logistic_regression``.
 
-Variants: specops (fast path, the default), specops with ``--no-fast-path``
-(every request through pandas, as ``ModelPackage.predict``), and MLflow's
-scoring server when ``--peer-python`` has mlflow and lightgbm. MLflow serves the
-very same booster file (logged as an MLflow "model from code" that casts the
-text columns to the training categories, which LightGBM needs) and its answers
-are checked against specops' before anything is timed. Variants take turns
-within each round (``--rounds``); the report gives the median over rounds.
-Targets (from the issue): single-row median < 1 ms and >= 5x MLflow's
-requests/s; big batches >= 3x MLflow's rows/s.
+**Variants** of each case, each a separate server process on 127.0.0.1: ``specops serve``
+(what a user gets: the runtime ``auto`` picks), ``specops serve --runtime NAME`` for each
+runtime (``--runtimes``; native, onnx, numpy, treelite as they are registered), and
+``mlflow models serve`` of the very same fitted model when ``--peer-python`` has mlflow
+(see ``serve_peers.py``; its answers are checked against specops' before anything is
+timed). The LightGBM case adds ``specops serve --no-request-log`` (what the prediction log
+costs) and ``--no-fast-path`` (every request through pandas) when the server has the flag.
 
-    python benchmarks/serve_latency.py --peer-python /tmp/peers/bin/python
-    python benchmarks/serve_latency.py --requests 200 --big-requests 2 --rounds 1  # smoke
+**Load**: the client is this process, one keep-alive ``http.client`` connection, one
+request at a time:
 
-Peer venv: ``python -m venv /tmp/peers && /tmp/peers/bin/pip install mlflow lightgbm``.
+* single rows: ``--requests`` requests of one row (200 different rows, cycled) as MLflow's
+  ``dataframe_split``: latency median and p99, requests/s;
+* big batches (the LightGBM case; every case with ``--big-all``): ``--big-requests``
+  requests of ``--big-rows`` rows, as ``dataframe_split`` JSON and, for specops, as Open
+  Inference binary tensors (numbers as raw FP64, text as JSON strings): rows/s.
+
+**The model's own time**, measured in this process each round: LightGBM's ``predict`` from
+a ready float matrix, the scikit-learn pipeline's ``transform`` + ``predict_proba`` from a
+conformed DataFrame, and each runtime's scorer from raw columns, for one row (median over
+the 200) and for one big request's rows. No server answers faster than its model; "beyond
+the model" is a server's time per big request minus its model's own time (MLflow's and the
+native variants' model is the native one). Variants take turns within each round
+(``--rounds``); the report gives medians over rounds.
+
+Targets (issue 14): LightGBM single rows >= 12x MLflow's requests/s with a median under
+0.5 ms; the two preprocessing specs >= 5x MLflow's requests/s; 10,000-row requests >= 3.5x
+MLflow's rows/s with binary tensors and >= 2.3x with JSON; time beyond the model per
+10,000-row request <= 1/3 of MLflow's with JSON and <= 1/6 with binary tensors.
+
+    python benchmarks/serve_latency.py --peer-python .venv/bin/python --output serve.md
+    python benchmarks/serve_latency.py --quick                        # smoke: small, 1 round
 """
 
 from __future__ import annotations
@@ -35,12 +47,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import re
 import select
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -56,6 +65,7 @@ from _common import (
     machine_lines,
     markdown_table,
     median,
+    notes_lines,
     percentile,
     publish,
     rotated,
@@ -63,51 +73,110 @@ from _common import (
     train_with_specops,
 )
 from engine_overhead import DATA_DIR, MODEL_PARAMS, WORK_DIR, ensure_dataset, spec_text
+from serve_peers import peer_usable, positive_score, start_mlflow
 
-TARGET_MEDIAN_MS = 1.0
-TARGET_RPS_RATIO = 5.0
-TARGET_ROWS_RATIO = 3.0
-REFERENCE_MLFLOW = {"rps": 165.0, "rows_per_s": 49_000.0}
-"""MLflow's numbers quoted in the issue (2 cores), used only when no peer is installed."""
-
+MODEL_NAME = "serve-bench"
 START_SECONDS = 180
 BANNER = re.compile(r" on (http://127\.0\.0\.1:(\d+))")
+SINGLE_ROWS = 200
+"""Different rows the single-row requests cycle through."""
+TOLERANCE = 1e-6
+"""Largest difference in a probability between two servers of the same model (float32
+runtimes are verified to 1e-6; the native ones agree exactly)."""
 
-PEER_MODEL = '''\
-"""MLflow "model from code": the specops-trained LightGBM booster, categories restored."""
-import json
-
-import lightgbm as lgb
-import mlflow
-import pandas as pd
-from mlflow.pyfunc import PythonModel
-
-
-class Booster(PythonModel):
-    def load_context(self, context):
-        self.booster = lgb.Booster(model_file=context.artifacts["booster"])
-        columns = json.load(open(context.artifacts["signature"]))["columns"]
-        self.categorical = [c["name"] for c in columns if c["role"] == "categorical"]
-        self.features = self.booster.feature_name()
-
-    def predict(self, context, model_input, params=None):
-        frame = model_input[self.features].copy()
-        for name, categories in zip(self.categorical, self.booster.pandas_categorical):
-            frame[name] = pd.Categorical(frame[name], categories=categories)
-        return self.booster.predict(frame)
+TARGETS = {
+    "single_rps_lightgbm": 12.0,
+    "single_median_ms_lightgbm": 0.5,
+    "single_rps_preprocessing": 5.0,
+    "big_rows_binary": 3.5,
+    "big_rows_json": 2.3,
+    "beyond_json": 1 / 3,
+    "beyond_binary": 1 / 6,
+}
+QUICK = {
+    "rows": 2000,
+    "requests": 50,
+    "warmup": 10,
+    "big_requests": 2,
+    "big_rows": 1000,
+    "rounds": 1,
+    "trees": 20,
+    "forest_trees": 10,
+    "forest_depth": 6,
+}
 
 
-mlflow.models.set_model(Booster())
-'''
+# ----------------------------------------------------------------------------
+# cases: the models served
+# ----------------------------------------------------------------------------
 
-PEER_SAVE = """\
-import sys
-import mlflow
-code, booster, signature, out = sys.argv[1:5]
-mlflow.pyfunc.save_model(
-    path=out, python_model=code, artifacts={"booster": booster, "signature": signature}
-)
-"""
+
+@dataclass(frozen=True)
+class Case:
+    """One model: how the spec declares it and what the report calls it."""
+
+    key: str
+    title: str
+    preprocess: list[dict[str, Any]]
+    model: dict[str, Any]
+    sklearn: bool
+
+    def spec(self, data: Path, store: Path, seed: int) -> str:
+        import yaml
+
+        text = spec_text(data, store, seed, name=MODEL_NAME, gate={"roc_auc": {"min": 0.5}})
+        spec = yaml.safe_load(text)
+        spec["model"] = self.model
+        if self.preprocess:
+            spec["preprocess"] = self.preprocess
+        return yaml.safe_dump(spec, sort_keys=False)
+
+    def work_name(self, rows: int, seed: int) -> str:
+        params = "_".join(f"{k}{v}" for k, v in sorted(self.model.get("params", {}).items()))
+        return f"{self.key}_{rows}_{seed}_{params}".replace(".", "p")
+
+
+def make_cases(args: argparse.Namespace) -> list[Case]:
+    lightgbm = {"type": "lightgbm", "params": {**MODEL_PARAMS, "n_estimators": args.trees}}
+    forest = {
+        "type": "random_forest",
+        "params": {"n_estimators": args.forest_trees, "max_depth": args.forest_depth},
+    }
+    one_hot = {"type": "one_hot"}
+    every = {
+        "lightgbm": Case("lightgbm", f"LightGBM, {args.trees} trees", [], lightgbm, False),
+        "forest": Case(
+            "forest",
+            f"impute + one_hot + random_forest ({args.forest_trees} trees, "
+            f"depth {args.forest_depth})",
+            [{"type": "impute", "params": {"strategy": "median"}}, one_hot],
+            forest,
+            True,
+        ),
+        "logistic": Case(
+            "logistic",
+            "scale + one_hot + logistic_regression",
+            [{"type": "scale", "params": {"method": "standard"}}, one_hot],
+            {"type": "logistic_regression"},
+            True,
+        ),
+    }
+    unknown = sorted(set(args.cases) - set(every))
+    if unknown:
+        raise SystemExit(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(every)}")
+    return [every[key] for key in args.cases]
+
+
+def train(case: Case, work: Path, data: Path, seed: int) -> Path:
+    """Train the case's model with ``specops run`` (once per work dir); returns the store."""
+    store = work / ".specops"
+    if (store / "store.db").exists():
+        return store
+    work.mkdir(parents=True, exist_ok=True)
+    spec = work / "spec.yaml"
+    spec.write_text(case.spec(data, store, seed), encoding="utf-8")
+    train_with_specops(spec, cwd=None)
+    return store
 
 
 # ----------------------------------------------------------------------------
@@ -120,10 +189,17 @@ class Variant:
     """One server under test and what it measured, per round."""
 
     name: str
+    flags: list[str] = field(default_factory=list)
+    runtime: str | None = None
+    """The runtime asked for with --runtime (None: the server's choice)."""
+    peer: bool = False
+    big: bool = False
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    serving: str | None = None
+    """The runtime the server says it answers with (``/version``), when it says."""
     single: list[dict[str, float]] = field(default_factory=list)
-    big: list[float] = field(default_factory=list)
+    big_json: list[float] = field(default_factory=list)
     big_v2: list[float] = field(default_factory=list)
     note: str = ""
 
@@ -137,24 +213,27 @@ class Variant:
                 self.process.wait(timeout=10)
 
 
-def train(work: Path, data: Path, seed: int, trees: int) -> Path:
-    """Train engine_overhead's model with ``specops run`` (once per work dir); returns the store."""
-    store = work / ".specops"
-    if (store / "store.db").exists():
-        return store
-    work.mkdir(parents=True, exist_ok=True)
-    spec = work / "spec.yaml"
-    gate = {"roc_auc": {"min": 0.5}}
-    text = spec_text(
-        data, store, seed, name="serve-bench", gate=gate, model_params={"n_estimators": trees}
+def serve_flags() -> set[str]:
+    """The options this specops' ``serve`` has (``--runtime`` arrives with issue 14)."""
+    done = subprocess.run(
+        [*specops_command(), "serve", "--help"], capture_output=True, text=True, check=False
     )
-    spec.write_text(text, encoding="utf-8")
-    train_with_specops(spec, cwd=None)
-    return store
+    return set(re.findall(r"--[a-z][a-z-]+", done.stdout))
+
+
+def registered_runtimes() -> list[str]:
+    """The runtime kind's registered names, native first (none before issue 14)."""
+    try:
+        from framework.plugins import get_plugins
+
+        names = list(get_plugins().registry.types("runtime"))
+    except Exception:  # an older specops: no runtime kind
+        return []
+    return sorted(names, key=lambda name: (name != "native", name))
 
 
 def start_specops(store: Path, extra: list[str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    argv = [*specops_command(), "serve", "serve-bench", "--store", str(store), "--port", "0"]
+    argv = [*specops_command(), "serve", MODEL_NAME, "--store", str(store), "--port", "0"]
     process = subprocess.Popen(
         [*argv, *extra],
         stdout=subprocess.PIPE,
@@ -172,90 +251,42 @@ def start_specops(store: Path, extra: list[str], log: Path) -> tuple[subprocess.
         if process.poll() is not None:
             break
     process.kill()
-    raise SystemExit(f"specops serve did not start; see {log}")
+    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+    raise RuntimeError(f"specops serve {' '.join(extra)} did not start: {' '.join(tail)}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def served_runtime(port: int) -> str | None:
+    """What ``/version`` says about the runtime answering (None before issue 14)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/version")
+    document = json.loads(connection.getresponse().read())
+    connection.close()
+    runtime = document.get("runtime")
+    if isinstance(runtime, dict):
+        name, why = runtime.get("name"), runtime.get("why") or runtime.get("reason")
+        return f"{name} ({why})" if why and name == "native" else str(name)
+    return str(runtime) if runtime else None
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the MLflow server exited; see {log}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/ping")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the MLflow server was not ready in {START_SECONDS} s; see {log}")
-
-
-def peer_usable(python: str | None) -> tuple[bool, str]:
-    if not python:
-        return False, "no --peer-python given"
-    if not Path(python).exists():
-        return False, f"{python} does not exist"
-    probe = subprocess.run(
-        [python, "-c", "import mlflow, lightgbm; print(mlflow.__version__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return False, f"{python} lacks mlflow or lightgbm"
-    return True, f"mlflow {probe.stdout.strip()}"
-
-
-def run_or_exit(argv: list[str], what: str) -> None:
-    """Run one untimed setup step; if it fails, end the benchmark with its stderr's tail."""
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{what} failed: {done.stderr[-2000:]}")
-
-
-def start_mlflow(
-    python: str, package: Path, work: Path, log: Path
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Save the exported package's booster as an MLflow model, `mlflow models serve` it."""
-    code = work / "mlflow_peer_model.py"
-    code.write_text(PEER_MODEL)
-    saver = work / "mlflow_peer_save.py"
-    saver.write_text(PEER_SAVE)
-    model_dir = work / "mlflow_model"
-    shutil.rmtree(model_dir, ignore_errors=True)
-    run_or_exit(
-        [
-            python,
-            str(saver),
-            str(code),
-            str(package / "model" / "model.txt"),
-            str(package / "signature.json"),
-            str(model_dir),
-        ],
-        "saving the MLflow model",
-    )
-    port = free_port()
-    mlflow_cli = [python, "-m", "mlflow", "models", "serve", "-m", str(model_dir)]
-    process = subprocess.Popen(
-        [*mlflow_cli, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-        stdout=open(log, "wb"),  # noqa: SIM115 - the child keeps it
-        stderr=subprocess.STDOUT,
-        env={
-            **os.environ,
-            "MLFLOW_TRACKING_URI": str(work / "mlruns"),
-            # mlflow runs `uvicorn` by name: the peer venv's must come first
-            "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        },
-    )
-    wait_ready(port, process, log)
-    return process, port
+def variants_for(
+    case: Case, runtimes: list[str], flags: set[str], peer_ok: bool, big_all: bool, extras: bool
+) -> list[Variant]:
+    """The servers of one case; ``extras``: LightGBM without the request log, and through
+    pandas (what the log and the fast path are worth)."""
+    big = case.key == "lightgbm" or big_all
+    found = [Variant("specops serve", big=big)]
+    if "--runtime" in flags:
+        found += [
+            Variant(f"specops serve --runtime {r}", ["--runtime", r], r, big=big) for r in runtimes
+        ]
+    if case.key == "lightgbm" and extras:
+        if "--no-request-log" in flags:
+            found.append(Variant("specops serve --no-request-log", ["--no-request-log"], big=big))
+        if "--no-fast-path" in flags:
+            found.append(Variant("specops serve --no-fast-path", ["--no-fast-path"], big=big))
+    if peer_ok:
+        found.append(Variant("mlflow models serve", peer=True, big=big))
+    return found
 
 
 # ----------------------------------------------------------------------------
@@ -283,12 +314,31 @@ def v2_body(frame: Any) -> tuple[bytes, int]:
     return header + b"".join(chunks), len(header)
 
 
-def payloads(data: Path, big_rows: int) -> tuple[list[bytes], bytes, tuple[bytes, int], Any]:
-    """200 single-row bodies, one big body as MLflow's dataframe_split and as V2, its rows."""
+@dataclass
+class Payloads:
+    """What the client sends: single rows, one big request in both forms, and their rows."""
+
+    singles: list[bytes]
+    single_frame: Any
+    big_json: bytes
+    big_v2: bytes
+    big_v2_header: int
+    big_frame: Any
+
+    @property
+    def v2_headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/octet-stream",
+            "Inference-Header-Content-Length": str(self.big_v2_header),
+        }
+
+
+def payloads(data: Path, big_rows: int) -> Payloads:
     import pandas as pd
 
     frame = pd.read_parquet(data).drop(columns="target")
-    split = json.loads(frame.head(200).to_json(orient="split", index=False))
+    head = frame.head(SINGLE_ROWS)
+    split = json.loads(head.to_json(orient="split", index=False))
     singles = [
         json.dumps({"dataframe_split": {"columns": split["columns"], "data": [row]}}).encode()
         for row in split["data"]
@@ -297,43 +347,8 @@ def payloads(data: Path, big_rows: int) -> tuple[list[bytes], bytes, tuple[bytes
     body = json.dumps(
         {"dataframe_split": json.loads(big.to_json(orient="split", index=False))}
     ).encode()
-    return singles, body, v2_body(big), big
-
-
-def model_matrix(package: Path, frame: Any) -> tuple[Any, Any]:
-    """LightGBM's booster and the float matrix it builds from ``frame`` (text columns as
-    positions in the training categories), checked against predicting ``frame`` itself."""
-    import lightgbm as lgb
-    import numpy as np
-    import pandas as pd
-
-    booster = lgb.Booster(model_file=str(package / "model" / "model.txt"))
-    features = booster.feature_name()
-    table = frame[features].copy()
-    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(table[c])]
-    for name, categories in zip(categorical, booster.pandas_categorical or [], strict=True):
-        table[name] = pd.Categorical(table[name], categories=categories)
-    columns = []
-    for name in features:
-        if name in categorical:
-            codes = table[name].cat.codes.to_numpy()
-            columns.append(np.where(codes < 0, np.nan, codes.astype(np.float64)))
-        else:
-            columns.append(table[name].to_numpy(np.float64))
-    matrix = np.column_stack(columns)
-    if not np.array_equal(booster.predict(matrix), booster.predict(table)):
-        raise SystemExit("the model-alone matrix does not reproduce LightGBM's own predictions")
-    return booster, matrix
-
-
-def model_alone(booster: Any, matrix: Any, repeats: int = 10) -> float:
-    """Median ms of LightGBM's own predict of ``matrix`` on every core: no server is faster."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        booster.predict(matrix)
-        times.append(time.perf_counter() - started)
-    return median(times) * 1e3
+    v2, header = v2_body(big)
+    return Payloads(singles, head, body, v2, header, big)
 
 
 def post(
@@ -388,226 +403,464 @@ def measure_big(
     return rows * count / elapsed
 
 
-def check_agreement(specops_port: int, peer_port: int, bodies: list[bytes]) -> str:
-    """The peer serves the same model: its positive-class scores equal specops' exactly."""
-    a = http.client.HTTPConnection("127.0.0.1", specops_port, timeout=60)
-    b = http.client.HTTPConnection("127.0.0.1", peer_port, timeout=60)
+def check_agreement(reference: Variant, other: Variant, bodies: list[bytes]) -> float:
+    """The largest difference in the positive-class probability between two servers over
+    50 single rows; more than :data:`TOLERANCE` ends the benchmark (not the same model)."""
+    a = http.client.HTTPConnection("127.0.0.1", reference.port, timeout=60)
+    b = http.client.HTTPConnection("127.0.0.1", other.port, timeout=60)
     worst = 0.0
     for body in bodies[:50]:
-        ours = json.loads(post(a, body))["probabilities"][0][1]
-        theirs = json.loads(post(b, body))["predictions"][0]
+        ours = positive_score(post(a, body), reference.peer)
+        theirs = positive_score(post(b, body), other.peer)
         worst = max(worst, abs(ours - theirs))
     a.close()
     b.close()
-    if worst > 1e-12:
-        raise SystemExit(f"MLflow and specops disagree by up to {worst}: not the same model")
-    return f"answers agree on 50 rows (max difference {worst:g})"
+    if worst > TOLERANCE:
+        raise SystemExit(
+            f"{other.name} and {reference.name} disagree by up to {worst}: not the same model"
+        )
+    return worst
 
 
 # ----------------------------------------------------------------------------
-# report
+# the model's own time, in this process
 # ----------------------------------------------------------------------------
 
 
-def summarise(
-    variants: list[Variant], peer_ok: bool, big_rows: int, model_ms: float
+class ModelAlone:
+    """Times the case's model without a server: native, and each runtime's scorer."""
+
+    def __init__(self, package_dir: Path, single: Any, big: Any, runtimes: list[str]) -> None:
+        from framework.package import ModelPackage
+        from framework.plugins import get_plugins
+        from framework.scoring.raw import raw_columns
+        from framework.signature import conform
+
+        plugins = get_plugins()
+        self.package = ModelPackage(package_dir, plugins)
+        signature = self.package.signature
+        self.single_rows = [conform(single.iloc[[i]], signature)[0] for i in range(len(single))]
+        self.big_rows = conform(big, signature)[0]
+        self.native = self._native()
+        self.scorers: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.raw_single = [raw_columns(f, signature) for f in self.single_rows]
+        self.raw_big = raw_columns(self.big_rows, signature)
+        for name in runtimes:
+            directory = package_dir / "runtimes" / name
+            if name == "native":
+                continue
+            try:
+                entry = plugins.registry.find("runtime", name)
+                if entry is None or not directory.is_dir():
+                    raise RuntimeError("not compiled for this version")
+                self.scorers[name] = entry.factory().load(self.package, directory)
+            except Exception as exc:  # any failure is a note: the server's row still counts
+                self.notes.append(f"{name}'s scorer not timed in-process: {exc}")
+
+    def _native(self) -> Any:
+        """The native model's predict on a conformed frame: LightGBM's booster on its
+        float matrix (as ``booster.predict(DataFrame)`` builds it), else transform +
+        ``predict_proba``."""
+        import numpy as np
+
+        model, transform = self.package.model, self.package.transform
+        booster = getattr(model, "_booster", None)
+        if booster is not None and transform is None:
+            import pandas as pd
+
+            features = booster.feature_name()
+            categorical = [
+                n for n in features if isinstance(self.big_rows[n].dtype, pd.CategoricalDtype)
+            ]
+            order = dict(zip(categorical, booster.pandas_categorical or [], strict=True))
+
+            def matrix(frame: Any) -> Any:
+                """Text as its position in LightGBM's own category order (NaN: missing)."""
+                columns = []
+                for name in features:
+                    series = frame[name]
+                    if name in order:
+                        codes = pd.Index(order[name]).get_indexer(series.astype(object))
+                        columns.append(np.where(codes < 0, np.nan, codes.astype(np.float64)))
+                    else:
+                        columns.append(series.to_numpy(np.float64))
+                return np.column_stack(columns)
+
+            self.single_inputs = [matrix(f) for f in self.single_rows]
+            self.big_input = matrix(self.big_rows)
+            reference = model.predict_proba(self.big_rows)[:, -1]
+            if not np.allclose(booster.predict(self.big_input), reference, rtol=0, atol=1e-12):
+                raise SystemExit("the model-alone matrix does not reproduce LightGBM's predictions")
+            return booster.predict
+
+        def pipeline(frame: Any) -> Any:
+            features = transform.transform(frame) if transform is not None else frame
+            return model.predict_proba(features)
+
+        self.single_inputs = self.single_rows
+        self.big_input = self.big_rows
+        return pipeline
+
+    def measure(self) -> dict[str, dict[str, float]]:
+        """Per runtime (``native`` for the model's own library): ms for one row, one big request."""
+        times = {"native": self._time(self.native, self.single_inputs, self.big_input)}
+        for name, scorer in self.scorers.items():
+            times[name] = self._time(scorer.predict, self.raw_single, self.raw_big, raw=True)
+        return times
+
+    def _time(
+        self, predict: Any, singles: list[Any], big: Any, raw: bool = False
+    ) -> dict[str, float]:
+        """``predict(x)``, or a scorer's ``predict(columns, rows)`` when ``raw``."""
+        rows = len(self.big_rows)
+        if raw:
+            calls = [lambda x=x: predict(x, 1) for x in singles]
+            return self._time_calls(calls, lambda: predict(big, rows))
+        return self._time_calls([lambda x=x: predict(x) for x in singles], lambda: predict(big))
+
+    @staticmethod
+    def _time_calls(singles: list[Any], big: Any, repeats: int = 5) -> dict[str, float]:
+        for call in singles[:10]:
+            call()
+        one = []
+        for call in singles:
+            started = time.perf_counter()
+            call()
+            one.append(time.perf_counter() - started)
+        many = []
+        big()
+        for _ in range(repeats):
+            started = time.perf_counter()
+            big()
+            many.append(time.perf_counter() - started)
+        return {"single_ms": median(one) * 1e3, "big_ms": median(many) * 1e3}
+
+
+# ----------------------------------------------------------------------------
+# running one case
+# ----------------------------------------------------------------------------
+
+
+def say(text: str) -> None:
+    """Progress on stderr (the report goes to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def run_case(
+    case: Case,
+    args: argparse.Namespace,
+    flags: set[str],
+    runtimes: list[str],
+    peer: tuple[bool, str],
+) -> dict[str, Any]:
+    data, _ = ensure_dataset(args.rows, args.seed, args.data_dir)
+    work = args.work_dir / case.work_name(args.rows, args.seed)
+    say(f"{case.key}: training (once per work dir)")
+    store = train(case, work, data, args.seed)
+    load = payloads(data, args.big_rows)
+    package = export_package(store, MODEL_NAME, work / "package")
+    alone = ModelAlone(package, load.single_frame, load.big_frame, runtimes)
+    notes = list(alone.notes)
+    peer_ok, peer_note = peer
+    notes.append(f"peer: {peer_note}" if peer_ok else f"MLflow peer skipped: {peer_note}")
+    extras = not args.quick
+    variants = variants_for(case, runtimes, flags, peer_ok, args.big_all, extras)
+    started: list[Variant] = []
+    model_ms: list[dict[str, dict[str, float]]] = []
+    try:
+        for variant in variants:
+            say(f"{case.key}: starting {variant.name}")
+            log = work / f"{re.sub(r'[^a-z0-9]+', '_', variant.name)}.log"
+            try:
+                if variant.peer:
+                    variant.process, variant.port = start_mlflow(
+                        args.peer_python, package, work, log
+                    )
+                else:
+                    variant.process, variant.port = start_specops(store, variant.flags, log)
+                    variant.serving = served_runtime(variant.port)
+            except RuntimeError as exc:
+                notes.append(f"{variant.name} skipped: {exc}")
+                continue
+            started.append(variant)
+        reference = started[0]
+        for variant in started[1:]:
+            worst = check_agreement(reference, variant, load.singles)
+            notes.append(
+                f"{variant.name} agrees with {reference.name} on 50 rows (max |Δ| {worst:g})"
+            )
+        for round_number in range(args.rounds):
+            say(f"{case.key}: round {round_number + 1} of {args.rounds}")
+            model_ms.append(alone.measure())
+            for variant in rotated(started, round_number):
+                measure_variant(variant, load, args)
+    finally:
+        for variant in variants:
+            variant.stop()
+    return summarise_case(case, started, model_ms, notes, args.big_rows)
+
+
+def measure_variant(variant: Variant, load: Payloads, args: argparse.Namespace) -> None:
+    variant.single.append(measure_single(variant.port, load.singles, args.requests, args.warmup))
+    if not variant.big:
+        return
+    variant.big_json.append(
+        measure_big(variant.port, load.big_json, args.big_rows, args.big_requests)
+    )
+    if not variant.peer:
+        path = f"/v2/models/{MODEL_NAME}/infer"
+        variant.big_v2.append(
+            measure_big(
+                variant.port, load.big_v2, args.big_rows, args.big_requests, path, load.v2_headers
+            )
+        )
+
+
+# ----------------------------------------------------------------------------
+# summary and report
+# ----------------------------------------------------------------------------
+
+
+def model_times(
+    model_ms: list[dict[str, dict[str, float]]], runtime: str
+) -> dict[str, float] | None:
+    rounds = [m[runtime] for m in model_ms if runtime in m]
+    if not rounds:
+        return None
+    return {key: median([r[key] for r in rounds]) for key in ("single_ms", "big_ms")}
+
+
+def runtime_of(variant: Variant) -> str:
+    """Whose model time applies to a variant: the runtime it serves with (native for MLflow,
+    and for a server that does not say)."""
+    if variant.peer:
+        return "native"
+    said = (variant.serving or "").split(" ")[0]
+    return said or variant.runtime or "native"
+
+
+def summarise_case(
+    case: Case,
+    variants: list[Variant],
+    model_ms: list[dict[str, dict[str, float]]],
+    notes: list[str],
+    big_rows: int,
 ) -> dict[str, Any]:
     rows = []
     for v in variants:
-        rows.append(
-            {
-                "variant": v.name,
-                "median_ms": median([r["median_ms"] for r in v.single]),
-                "p99_ms": median([r["p99_ms"] for r in v.single]),
-                "rps": median([r["rps"] for r in v.single]),
-                "rows_per_s": median(v.big) if v.big else None,
-            }
-        )
-        if v.big_v2:
-            rows.append(
-                {
-                    "variant": f"{v.name}, Open Inference binary tensors",
-                    "median_ms": None,
-                    "p99_ms": None,
-                    "rps": None,
-                    "rows_per_s": median(v.big_v2),
-                }
-            )
-    baseline = next((r for r in rows if r["variant"] == "mlflow models serve"), None)
-    reference = baseline or {**REFERENCE_MLFLOW, "variant": "MLflow (issue's numbers)"}
+        model = model_times(model_ms, runtime_of(v)) or model_times(model_ms, "native") or {}
+        row: dict[str, Any] = {
+            "variant": v.name,
+            "peer": v.peer,
+            "serving": v.serving,
+            "median_ms": median([r["median_ms"] for r in v.single]),
+            "p99_ms": median([r["p99_ms"] for r in v.single]),
+            "rps": median([r["rps"] for r in v.single]),
+            "model_single_ms": model.get("single_ms"),
+            "model_big_ms": model.get("big_ms"),
+        }
+        for form, values in (("json", v.big_json), ("binary", v.big_v2)):
+            if values:
+                rate = median(values)
+                row[f"{form}_rows_per_s"] = rate
+                row[f"{form}_ms"] = big_rows / rate * 1e3
+                row[f"{form}_beyond_ms"] = row[f"{form}_ms"] - (model.get("big_ms") or 0.0)
+        rows.append(row)
+    peer = next((r for r in rows if r["peer"]), None)
     for row in rows:
-        row["rps_ratio"] = row["rps"] / reference["rps"] if row["rps"] else None
-        row["rows_ratio"] = (
-            row["rows_per_s"] / reference["rows_per_s"] if row["rows_per_s"] else None
-        )
-        row["big_ms"] = big_rows / row["rows_per_s"] * 1e3 if row["rows_per_s"] else None
-        row["beyond_model_ms"] = row["big_ms"] - model_ms if row["big_ms"] else None
-    budget_ms = big_rows / (TARGET_ROWS_RATIO * reference["rows_per_s"]) * 1e3
+        if peer is None:
+            continue
+        row["rps_ratio"] = row["rps"] / peer["rps"]
+        for form in ("json", "binary"):
+            if f"{form}_rows_per_s" in row and "json_rows_per_s" in peer:
+                row[f"{form}_rows_ratio"] = row[f"{form}_rows_per_s"] / peer["json_rows_per_s"]
+                row[f"{form}_beyond_ratio"] = row[f"{form}_beyond_ms"] / peer["json_beyond_ms"]
     return {
+        "case": case.key,
+        "title": case.title,
         "rows": rows,
-        "baseline": reference["variant"],
-        "measured_peer": peer_ok,
-        "budget_ms": budget_ms,
+        "model_ms": {
+            name: model_times(model_ms, name) for name in (model_ms[0] if model_ms else {})
+        },
+        "notes": notes,
     }
 
 
+def verdicts(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each issue target against ``specops serve`` (the default variant) of its case."""
+    found = []
+
+    def default(case: dict[str, Any]) -> dict[str, Any] | None:
+        return next((r for r in case["rows"] if r["variant"] == "specops serve"), None)
+
+    def add(target: str, value: float | None, limit: float, higher: bool, shown: str) -> None:
+        met = None if value is None else (value >= limit if higher else value <= limit)
+        found.append({"target": target, "value": value, "limit": limit, "met": met, "shown": shown})
+
+    for case in cases:
+        row = default(case)
+        if row is None:
+            continue
+        ratio = row.get("rps_ratio")
+        if case["case"] == "lightgbm":
+            limit = TARGETS["single_rps_lightgbm"]
+            add("LightGBM single rows: requests/s vs MLflow", ratio, limit, True, f">= {limit:g}x")
+            limit = TARGETS["single_median_ms_lightgbm"]
+            add("LightGBM single rows: median ms", row["median_ms"], limit, False, f"< {limit} ms")
+            for form, key, beyond in (
+                ("binary", "big_rows_binary", "beyond_binary"),
+                ("json", "big_rows_json", "beyond_json"),
+            ):
+                limit = TARGETS[key]
+                add(f"10k rows, {form}: rows/s vs MLflow", row.get(f"{form}_rows_ratio"), limit,
+                    True, f">= {limit:g}x")  # fmt: skip
+                limit = TARGETS[beyond]
+                shown = f"<= 1/{round(1 / limit)}"
+                add(f"10k rows, {form}: time beyond the model vs MLflow's",
+                    row.get(f"{form}_beyond_ratio"), limit, False, shown)  # fmt: skip
+        else:
+            limit = TARGETS["single_rps_preprocessing"]
+            add(f"{case['title']}: single rows, requests/s vs MLflow", ratio, limit, True,
+                f">= {limit:g}x")  # fmt: skip
+    return found
+
+
+def _f(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
 def render(report: dict[str, Any]) -> str:
-    summary = report["summary"]
     lines = ["# specops serve: latency and throughput", "", *machine_lines(report["machine"])]
-    lines += [f"- {note}" for note in report["notes"]]
     lines += [
         "",
         f"Single rows: {report['requests']} requests per round; big batches: "
         f"{report['big_requests']} requests of {report['big_rows']:,} rows; "
-        f"{report['rounds']} round(s), medians over rounds. Ratios are to "
-        f"**{summary['baseline']}**. The model: LightGBM, {report['trees']} trees.",
-        "",
+        f"{report['rounds']} round(s), medians over rounds; {report['train_rows']:,} training "
+        "rows. Ratios are to `mlflow models serve` of the same model, measured in this run. "
+        "The model's own time is measured in the client process (see benchmarks/README.md).",
     ]
-    table = []
-    for row in summary["rows"]:
-        specops = row["variant"].startswith("specops")
-        if row["rps"] is None:
+    for case in report["cases"]:
+        lines += ["", f"## {case['title']}", ""]
+        table = []
+        for row in case["rows"]:
             table.append(
-                [row["variant"], "-", "-", "-", "-"]
-                + [f"{row['rows_per_s']:,.0f}", f"{row['rows_ratio']:.1f}x"]
-                + [f"{row['big_ms']:.1f}", f"{row['beyond_model_ms']:.1f}"]
+                [
+                    row["variant"] + (f" (serving: {row['serving']})" if row["serving"] else ""),
+                    _f(row["median_ms"], ".3f"),
+                    _f(row["p99_ms"], ".2f"),
+                    _f(row["rps"], ",.0f"),
+                    _f(row.get("rps_ratio"), ".1f", "x"),
+                    _f(row["model_single_ms"], ".3f"),
+                ]
             )
-            continue
-        table.append(
-            [
-                row["variant"],
-                f"{row['median_ms']:.3f}",
-                f"{row['p99_ms']:.2f}",
-                f"{row['rps']:,.0f}",
-                f"{row['rps_ratio']:.1f}x",
-                f"{row['rows_per_s']:,.0f}" if row["rows_per_s"] else "-",
-                f"{row['rows_ratio']:.1f}x" if row["rows_ratio"] else "-",
-                f"{row['big_ms']:.1f}" if row["big_ms"] else "-",
-                f"{row['beyond_model_ms']:.1f}" if row["big_ms"] else "-",
-            ]
+        header = ["variant", "1-row median ms", "p99 ms", "requests/s", "vs MLflow"]
+        lines.append(markdown_table([*header, "model's own ms per row"], table))
+        big = [r for r in case["rows"] if "json_rows_per_s" in r]
+        if big:
+            lines += ["", f"{report['big_rows']:,}-row requests:", ""]
+            table = []
+            for row in big:
+                for form in ("json", "binary"):
+                    if f"{form}_rows_per_s" not in row:
+                        continue
+                    table.append(
+                        [
+                            row["variant"],
+                            "JSON" if form == "json" else "binary tensors",
+                            _f(row[f"{form}_rows_per_s"], ",.0f"),
+                            _f(row.get(f"{form}_rows_ratio"), ".2f", "x"),
+                            _f(row[f"{form}_ms"], ".1f"),
+                            _f(row["model_big_ms"], ".1f"),
+                            _f(row[f"{form}_beyond_ms"], ".1f"),
+                            _f(row.get(f"{form}_beyond_ratio"), ".2f", "x"),
+                        ]
+                    )
+            header = ["variant", "body", "rows/s", "vs MLflow", "ms per request"]
+            header += ["model's own ms", "beyond the model ms", "beyond vs MLflow's"]
+            lines.append(markdown_table(header, table))
+        timed = ", ".join(
+            f"{name} {t['single_ms']:.3f} ms per row, {t['big_ms']:.1f} ms per big request"
+            for name, t in case["model_ms"].items()
+            if t
         )
-        if specops and row["variant"] == "specops serve":
-            verdict = (
-                ("pass" if row["median_ms"] < TARGET_MEDIAN_MS else "FAIL")
-                + " / "
-                + ("pass" if row["rps_ratio"] >= TARGET_RPS_RATIO else "FAIL")
-                + " / "
-                + ("pass" if (row["rows_ratio"] or 0) >= TARGET_ROWS_RATIO else "FAIL")
-            )
-            report["verdict"] = verdict
-    lines.append(
-        markdown_table(
-            [
-                "variant",
-                "1-row median ms",
-                "1-row p99 ms",
-                "requests/s",
-                "vs MLflow",
-                "big-batch rows/s",
-                "vs MLflow",
-                "ms per big request",
-                "of it beyond the model",
-            ],
-            table,
-        )
-    )
-    rows_cap = report["big_rows"] / report["model_alone_ms"] * 1e3
-    lines += [
-        "",
-        f"LightGBM alone (its own `predict` of one big request's {report['big_rows']:,} rows "
-        f"from a ready float matrix, every core, timed in the client process each round) "
-        f"takes {report['model_alone_ms']:.1f} ms: no server answers faster than "
-        f"{rows_cap:,.0f} rows/s with this model on this machine. "
-        f"{TARGET_ROWS_RATIO:g}x {summary['baseline']}'s rows/s needs "
-        f"{summary['budget_ms']:.1f} ms per request, all in. The last column is each "
-        "server's time per big request minus that.",
+        lines += ["", f"The model alone: {timed}."]
+        lines += notes_lines(case["notes"])
+    lines += ["", "## Targets (issue 14), for `specops serve` as started by default", ""]
+    table = [
+        [
+            v["target"],
+            v["shown"],
+            _f(v["value"], ".3f"),
+            "n/a" if v["met"] is None else ("met" if v["met"] else "**missed**"),
+        ]
+        for v in report["verdicts"]
     ]
-    lines += [
-        "",
-        f"Targets: median < {TARGET_MEDIAN_MS} ms, requests/s >= {TARGET_RPS_RATIO}x MLflow, "
-        f"rows/s >= {TARGET_ROWS_RATIO}x MLflow. specops serve (median / rps / rows): "
-        f"{report.get('verdict', 'n/a')}.",
-    ]
-    return "\n".join(lines)
+    lines.append(markdown_table(["target", "limit", "measured", "verdict"], table))
+    lines += notes_lines(report["notes"])
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke: small sizes, one round")
     parser.add_argument("--rows", type=int, default=200_000, help="rows to train on")
     parser.add_argument("--requests", type=int, default=5000, help="single-row requests/round")
     parser.add_argument("--warmup", type=int, default=200, help="untimed single-row requests")
     parser.add_argument("--big-requests", type=int, default=20, help="big requests per round")
     parser.add_argument("--big-rows", type=int, default=10_000, help="rows per big request")
+    parser.add_argument("--big-all", action="store_true", help="big batches for every case")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; variants take turns")
     parser.add_argument("--seed", type=int, default=42, help="data and model seed")
     parser.add_argument(
         "--trees", type=int, default=MODEL_PARAMS["n_estimators"], help="LightGBM trees"
     )
-    parser.add_argument("--peer-python", help="a Python with mlflow and lightgbm installed")
+    parser.add_argument("--forest-trees", type=int, default=100, help="random forest trees")
+    parser.add_argument("--forest-depth", type=int, default=10, help="random forest depth")
     parser.add_argument(
-        "--no-pandas-variant", action="store_true", help="skip specops --no-fast-path"
+        "--cases",
+        default="lightgbm,forest,logistic",
+        help="comma-separated: lightgbm,forest,logistic",
     )
+    parser.add_argument(
+        "--runtimes",
+        default="all",
+        help="runtimes to start a `--runtime NAME` server for: all registered ones, none, "
+        "or a comma-separated list",
+    )
+    parser.add_argument("--peer-python", help="a Python with mlflow, lightgbm, scikit-learn, skops")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="dataset cache")
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR / "serve_latency")
     parser.add_argument("--output", help="also write the Markdown report to this file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     facts = machine()
-    data, _ = ensure_dataset(args.rows, args.seed, args.data_dir)
-    work = args.work_dir / f"{args.rows}_{args.seed}_{args.trees}trees"
-    store = train(work, data, args.seed, args.trees)
-    singles, big_body, (v2_big, v2_header), big_frame = payloads(data, args.big_rows)
-    package = export_package(store, "serve-bench", work / "package")
-    booster, matrix = model_matrix(package, big_frame)
-    model_ms: list[float] = []
-    v2_headers = {
-        "Content-Type": "application/octet-stream",
-        "Inference-Header-Content-Length": str(v2_header),
-    }
+    flags = serve_flags()
+    registered = registered_runtimes()
+    if args.runtimes == "all":
+        runtimes = registered
+    elif args.runtimes == "none":
+        runtimes = []
+    else:
+        runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     notes = [*env_notes()]
-    variants = [Variant("specops serve")]
-    if not args.no_pandas_variant:
-        variants.append(Variant("specops serve --no-fast-path"))
-    peer_ok, peer_note = peer_usable(args.peer_python)
-    notes.append(f"peer: {peer_note}" if peer_ok else f"MLflow peer skipped: {peer_note}")
-    try:
-        for variant in variants:
-            extra = ["--no-fast-path"] if "no-fast-path" in variant.name else []
-            log = work / f"{variant.name.replace(' ', '_').replace('-', '')}.log"
-            variant.process, variant.port = start_specops(store, extra, log)
-        if peer_ok:
-            peer = Variant("mlflow models serve")
-            variant_log = work / "mlflow.log"
-            peer.process, peer.port = start_mlflow(args.peer_python, package, work, variant_log)
-            variants.append(peer)
-            notes.append(check_agreement(variants[0].port, peer.port, singles))
-        for round_number in range(args.rounds):
-            model_ms.append(model_alone(booster, matrix))
-            for variant in rotated(variants, round_number):
-                variant.single.append(
-                    measure_single(variant.port, singles, args.requests, args.warmup)
-                )
-                variant.big.append(
-                    measure_big(variant.port, big_body, args.big_rows, args.big_requests)
-                )
-                if variant.name == "specops serve":
-                    variant.big_v2.append(
-                        measure_big(
-                            variant.port,
-                            v2_big,
-                            args.big_rows,
-                            args.big_requests,
-                            "/v2/models/serve-bench/infer",
-                            v2_headers,
-                        )
-                    )
-    finally:
-        for variant in variants:
-            variant.stop()
+    if "--runtime" not in flags:
+        notes.append("this specops serve has no --runtime option: one server per case")
+    cases = make_cases(args)
+    results = []
+    for case in cases:
+        peer = peer_usable(args.peer_python, case.sklearn)
+        results.append(run_case(case, args, flags, runtimes, peer))
     report = {
         "machine": facts,
         "notes": notes,
@@ -615,9 +868,10 @@ def main(argv: list[str] | None = None) -> int:
         "big_requests": args.big_requests,
         "big_rows": args.big_rows,
         "rounds": args.rounds,
-        "summary": summarise(variants, peer_ok, args.big_rows, median(model_ms)),
-        "trees": args.trees,
-        "model_alone_ms": median(model_ms),
+        "train_rows": args.rows,
+        "runtimes": runtimes,
+        "cases": results,
+        "verdicts": verdicts(results),
     }
     publish(report, render(report), args.output, args.json)
     return 0

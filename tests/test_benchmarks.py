@@ -338,3 +338,69 @@ def test_ui_pages_quick(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr[-3000:]
     reused = json.loads(second.stdout)["store"]
     assert reused["reused"] is True and reused["runs"] == report["store"]["runs"]
+
+
+# ----------------------------------------------------------------------------
+# serve_latency.py: specops serve next to mlflow models serve
+# ----------------------------------------------------------------------------
+
+
+def test_serve_latency_quick(tmp_path: Path) -> None:
+    """Two cases served for real (LightGBM with big batches in both bodies, and a
+    preprocessing spec), every server's answers checked against the first; nothing timed.
+    Without a peer the ratios and verdicts are absent, never invented."""
+    argv = [
+        "--quick", "--cases", "lightgbm,logistic", "--runtimes", "native",
+        "--data-dir", str(tmp_path / "data"), "--work-dir", str(tmp_path / "work"),
+        "--json", "--output", str(tmp_path / "report.md"),
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "serve_latency.py"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    lightgbm, logistic = report["cases"]
+    assert [lightgbm["case"], logistic["case"]] == ["lightgbm", "logistic"]
+    default = lightgbm["rows"][0]
+    assert default["variant"] == "specops serve" and default["rps"] > 0
+    assert default["json_rows_per_s"] > 0 and default["binary_rows_per_s"] > 0
+    assert default["model_big_ms"] > 0 and "rps_ratio" not in default
+    assert "json_rows_per_s" not in logistic["rows"][0]  # big batches: the LightGBM case only
+    assert logistic["model_ms"]["native"]["single_ms"] > 0
+    met = {v["target"]: v["met"] for v in report["verdicts"]}
+    assert met.pop("LightGBM single rows: median ms") in (True, False)  # needs no peer
+    assert set(met.values()) == {None}  # every ratio needs MLflow's numbers
+    assert any("MLflow peer skipped" in note for note in lightgbm["notes"])
+    text = (tmp_path / "report.md").read_text()
+    assert "## scale + one_hot + logistic_regression" in text and "1,000-row requests" in text
+
+
+def test_serve_latency_ratios_and_verdicts() -> None:
+    """The summary's arithmetic: ratios to the peer, time beyond each variant's own model."""
+    serve = _bench_module("serve_latency")
+    single = [{"median_ms": 0.4, "p99_ms": 1.0, "rps": 2400.0}]
+    ours = serve.Variant("specops serve", big=True, serving="treelite", single=single,
+                         big_json=[200_000.0], big_v2=[400_000.0])  # fmt: skip
+    peer = serve.Variant("mlflow models serve", peer=True, big=True,
+                         single=[{"median_ms": 4.0, "p99_ms": 9.0, "rps": 200.0}],
+                         big_json=[50_000.0])  # fmt: skip
+    model_ms = [{"native": {"single_ms": 0.02, "big_ms": 40.0},
+                 "treelite": {"single_ms": 0.01, "big_ms": 15.0}}]  # fmt: skip
+    case = serve.make_cases(serve.parse_args(["--cases", "lightgbm"]))[0]
+
+    summary = serve.summarise_case(case, [ours, peer], model_ms, [], 10_000)
+
+    row, mlflow = summary["rows"]
+    assert row["rps_ratio"] == 12.0 and row["model_big_ms"] == 15.0  # its own runtime's time
+    assert row["json_ms"] == 50.0 and row["json_beyond_ms"] == 35.0
+    assert mlflow["json_ms"] == 200.0 and mlflow["json_beyond_ms"] == 160.0  # native model
+    assert row["binary_rows_ratio"] == 8.0 and row["binary_beyond_ratio"] == 10.0 / 160.0
+    verdicts = {v["target"]: v["met"] for v in serve.verdicts([summary])}
+    assert verdicts["LightGBM single rows: requests/s vs MLflow"] is True
+    assert verdicts["10k rows, json: time beyond the model vs MLflow's"] is True  # 35/160
+    assert verdicts["10k rows, json: rows/s vs MLflow"] is True  # 4x
