@@ -96,12 +96,27 @@ def score_file(
     *,
     id_column: str | None = None,
     chunk_rows: int = 100_000,
+    runtime: str | None = None,
 ) -> ScoreResult:
     """Score a CSV or Parquet file with a loaded model package (``Release.load()``), in
-    chunks, and write the predictions to a CSV or Parquet file, all or nothing."""
-    from framework.scoring import score_file as score
+    chunks, and write the predictions to a CSV or Parquet file, all or nothing.
 
-    return score(package, input_path, output_path, id_column=id_column, chunk_rows=chunk_rows)
+    ``runtime`` says what computes the predictions: None (the version's own
+    ``serve.runtime``, ``auto`` when its spec did not say), ``auto`` (the verified runtime
+    with the most rows per second), ``native`` or a runtime's name; one that cannot load
+    here falls back to native (logged). An unknown name is a UserError."""
+    from framework.scoring import score_file as score
+    from framework.serving.runtime_scoring import batch_scorer
+
+    scorer, _, _ = batch_scorer(package, runtime)
+    return score(
+        package,
+        input_path,
+        output_path,
+        id_column=id_column,
+        chunk_rows=chunk_rows,
+        scorer=scorer,
+    )
 
 
 __all__ = [

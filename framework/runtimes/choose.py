@@ -123,7 +123,7 @@ def choose_runtime(
         try:
             scorer = load_runtime(package, plugins, name)
         except Exception as exc:  # this machine cannot: the next one, finally native
-            reasons[name] = f"verified, but could not load here: {_short(exc)}"
+            reasons[name] = f"verified, but failed to load here: {_short(exc)}"
             continue
         return Chosen(scorer, name, reasons)
     return Chosen(native_scorer(package, plugins), NATIVE, reasons)

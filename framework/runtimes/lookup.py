@@ -22,7 +22,19 @@ KIND = "runtime"
 AUTO = "auto"
 NATIVE = "native"
 DEFAULT = AUTO
-"""What a spec without ``serve.runtime`` asks for."""
+"""What a spec without ``serve.runtime`` asks for (unless :data:`ENVIRONMENT` says)."""
+ENVIRONMENT = "SPECOPS_RUNTIME"
+"""The environment variable naming the runtime for specs that do not say
+(``SPECOPS_RUNTIME=native``: a test suite or a CI job that trains many throwaway models
+and serves none of them skips compiling); a spec's ``serve.runtime`` always wins."""
+
+
+def default_runtime() -> str:
+    """``$SPECOPS_RUNTIME`` when set (stripped), else ``auto``."""
+    import os
+
+    value = os.environ.get(ENVIRONMENT, "").strip()
+    return value or DEFAULT
 
 
 def runtime_names(registry: ComponentRegistry) -> list[str]:

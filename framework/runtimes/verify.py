@@ -19,6 +19,7 @@ import shutil
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,8 +43,12 @@ SECONDS = 120.0
 """How long one runtime may take to compile, load, verify and measure
 (``SPECOPS_RUNTIME_SECONDS`` overrides)."""
 SINGLE_ROW_CALLS = 200
-SINGLE_ROW_BUDGET = 1.0  # seconds: a slow runtime is measured on fewer calls
-BATCH_BUDGET = 0.5
+"""One-row calls measured at most; their median is ``single_row_us``."""
+MEASURE_SECONDS = 0.05
+"""Time spent measuring each of single rows and the batch, per runtime: registration
+stays cheap (a few hundred calls of a compiled form, a few dozen of the native path,
+are plenty for a median), and at least :data:`MIN_CALLS` calls are made however slow."""
+MIN_CALLS = 3
 UNSEEN_TEXT = "__specops_unseen__"
 WHY_LENGTH = 400
 
@@ -250,28 +255,30 @@ def _label(predictions: Predictions, code: Any) -> Any:
 
 
 def measure(scorer: Scorer, rows: Rows) -> tuple[float, float]:
-    """``(single_row_us, rows_per_second)``: the median of up to
-    :data:`SINGLE_ROW_CALLS` one-row calls, and the test batch's rows per second (the
-    best of a few calls within :data:`BATCH_BUDGET`)."""
+    """``(single_row_us, rows_per_second)``: the median of one-row calls (up to
+    :data:`SINGLE_ROW_CALLS`, within :data:`MEASURE_SECONDS`), and the test batch's rows
+    per second (the best of the calls made within :data:`MEASURE_SECONDS`, at most 3).
+    The verification call already warmed the scorer up."""
     one = rows.head(1)
-    for _ in range(3):  # warm caches and lazy initialisation
-        scorer.predict(one, 1)
+    scorer.predict(one, 1)  # the first one-row call pays for lazy set-up
+    timings = _timed(lambda: scorer.predict(one, 1), SINGLE_ROW_CALLS, MIN_CALLS)
+    batch = rows.head(rows.tested)
+    best = min(_timed(lambda: scorer.predict(batch, rows.tested), 3, 1))
+    return statistics.median(timings) * 1e6, rows.tested / max(best, 1e-9)
+
+
+def _timed(call: Callable[[], object], most: int, least: int) -> list[float]:
+    """Durations of ``call``: ``least`` calls, then more while :data:`MEASURE_SECONDS`
+    lasts, ``most`` in all at most."""
     timings: list[float] = []
     started = time.perf_counter()
-    while len(timings) < SINGLE_ROW_CALLS and time.perf_counter() - started < SINGLE_ROW_BUDGET:
+    while len(timings) < most and (
+        len(timings) < least or time.perf_counter() - started < MEASURE_SECONDS
+    ):
         begin = time.perf_counter()
-        scorer.predict(one, 1)
+        call()
         timings.append(time.perf_counter() - begin)
-    batch = rows.head(rows.tested)
-    best = float("inf")
-    started = time.perf_counter()
-    for _ in range(5):
-        begin = time.perf_counter()
-        scorer.predict(batch, rows.tested)
-        best = min(best, time.perf_counter() - begin)
-        if time.perf_counter() - started > BATCH_BUDGET:
-            break
-    return statistics.median(timings) * 1e6, rows.tested / max(best, 1e-9)
+    return timings
 
 
 # ---------------------------------------------------------------------------

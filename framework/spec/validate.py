@@ -441,12 +441,18 @@ class _Checker:
     def serve(self) -> list[Problem]:
         """``serve.runtime`` names a runtime some installed plugin registers (``auto`` and
         ``native`` always do), with a did-you-mean at the line that misspells it."""
-        from framework.runtimes.lookup import choices, unknown_message
+        from framework.runtimes.lookup import ENVIRONMENT, choices, default_runtime, unknown_message
 
         section = self.data.get("serve")
         value = section.get("runtime") if isinstance(section, dict) else None
+        if value is None and not (isinstance(section, dict) and "runtime" in section):
+            fallback = default_runtime()  # the spec is silent: $SPECOPS_RUNTIME decides
+            found = unknown_message(fallback, self.registry)
+            if found is None:
+                return []
+            return [self.problem(f"{ENVIRONMENT}={fallback}: {found}", ("name",))]
         if not isinstance(value, str):
-            return []  # absent, or not text: the schema says so
+            return []  # not text: the schema says so
         found = unknown_message(value, self.registry)
         if found is None:
             return []
@@ -618,11 +624,11 @@ def _build(
 
 
 def _serve_runtime(data: dict[str, Any]) -> str:
-    from framework.runtimes.lookup import DEFAULT
+    from framework.runtimes.lookup import default_runtime
 
     section = data.get("serve")
     value = section.get("runtime") if isinstance(section, dict) else None
-    return value if isinstance(value, str) else DEFAULT
+    return value if isinstance(value, str) else default_runtime()
 
 
 def _monitor(section: Any) -> Any:

@@ -5,6 +5,7 @@ registered in process through the real hook (tests/runtimes/made_up.py)."""
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,35 @@ def native_is_installed() -> bool:
     )
 
 
+def other_runtime_plugins() -> list[str]:
+    """The installed built-in runtime plugins but native (onnx, numpy, ...): these tests
+    verify made-up runtimes only, so the verdicts they expect are exactly theirs."""
+    return [
+        ep.name
+        for ep in metadata.entry_points(group="specops")
+        if ep.value.startswith("plugins.runtimes.") and ep.value != "plugins.runtimes.native"
+    ]
+
+
 def make_project(tmp_path: Path, *runtimes: type) -> SpecopsProject:
+    """A project whose runtimes are native and the made-up ones given."""
     plugins: list[tuple[str, object]] = [("made_up", MadeUp(*runtimes))]
     if not native_is_installed():
         import plugins.runtimes.native as native
 
         plugins.append(("native_runtime", native))
-    return SpecopsProject(tmp_path / "project", plugins)
+    project = SpecopsProject(tmp_path / "project", plugins)
+    others = other_runtime_plugins()
+    saved = os.environ.get("SPECOPS_DISABLE_PLUGINS")
+    os.environ["SPECOPS_DISABLE_PLUGINS"] = ",".join(others) if others else ""
+    try:
+        assert project.plugins  # loaded once, here, with the other runtimes left out
+    finally:
+        if saved is None:
+            os.environ.pop("SPECOPS_DISABLE_PLUGINS")
+        else:
+            os.environ["SPECOPS_DISABLE_PLUGINS"] = saved
+    return project
 
 
 def stored_model_json(project: SpecopsProject, version: int = 1) -> dict[str, Any]:
@@ -188,7 +211,7 @@ def test_choosing_loads_a_verified_runtime_from_the_store_and_falls_back_with_th
     fallen = choose_runtime(package, plugins, "fragile")
     assert fallen.name == "native"
     assert fallen.reasons["fragile"] == (
-        "verified, but could not load here: no C compiler here (cc not found)"
+        "verified, but failed to load here: no C compiler here (cc not found)"
     )
     same = fallen.scorer.predict(columns, 50)
     assert (same.proba == native.proba).all()
