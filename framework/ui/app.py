@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from framework.ui.html import Response, error_page, esc, redirect
 
@@ -267,7 +267,10 @@ class UiApp:
             # and out of the address bar (and out of the history)
             response = redirect(path if path.startswith("/") else "/")
             response.headers.append(
-                ("set-cookie", f"{TOKEN_COOKIE}={given}; HttpOnly; SameSite=Strict; Path=/")
+                (
+                    "set-cookie",
+                    f"{TOKEN_COOKIE}={quote(given, safe='')}; HttpOnly; SameSite=Strict; Path=/",
+                )
             )
             return response
         response = error_page(
@@ -288,7 +291,9 @@ class UiApp:
             return True
         for part in headers.get("cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
-            if key == TOKEN_COOKIE and hmac.compare_digest(value.encode("latin-1"), self.token):
+            if key == TOKEN_COOKIE and hmac.compare_digest(
+                unquote(value).encode("latin-1", errors="replace"), self.token
+            ):
                 return True
         return False
 

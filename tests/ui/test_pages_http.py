@@ -330,6 +330,8 @@ def test_promote_and_rollback_with_allow_writes_are_recorded(store: Path) -> Non
         assert champion(store) == 3
         reason = store_rows(store, "SELECT reason FROM alias_history ORDER BY id DESC LIMIT 1")
         assert reason[0][0] == "rollback"
+        moves = re.search(r'<section id="moves">.*?</section>', get(base + "/models/bc").body)
+        assert moves.group(0).index("<td>rollback</td>") < moves.group(0).index("manual promote")
         # a rejected version is refused by the store, as by the CLI: a page, not a 500
         refused = post(base + "/models/bc/versions/2/promote", {"alias": "champion", "csrf": token})
         assert refused.status == 400 and "only a registered version" in refused.body

@@ -129,6 +129,7 @@ def model_page(request: Request) -> h.Response:
             id="versions",
         )
     )
+    parts.append(h.section("Recent alias moves", _moves(store, name), id="moves"))
     parts.append(
         h.tag(
             "p",
@@ -172,6 +173,27 @@ def _alias_facts(request: Request, name: str, overview: browsing.ModelOverview) 
     items.append(("versions", overview.versions))
     items.append(("latest", h.version_link(name, overview.latest, f"v{overview.latest}")))
     return h.Html(f'<div id="aliases">{h.facts(items)}</div>')
+
+
+RECENT_MOVES = 20
+
+
+def _moves(store: Any, name: str) -> h.Html:
+    """The model's latest alias moves (promotions by gates and by hand, rollbacks)."""
+    rows = [
+        [
+            h.when(move.at),
+            move.alias,
+            h.version_link(name, move.from_version, f"v{move.from_version}")
+            if move.from_version is not None
+            else h.esc("—"),
+            h.version_link(name, move.to_version, f"v{move.to_version}"),
+            move.actor,
+            move.reason,
+        ]
+        for move in browsing.alias_moves(store, name, limit=RECENT_MOVES)
+    ]
+    return h.table(["at", "alias", "from", "to", "by", "reason"], rows, empty="no alias moved yet")
 
 
 def _chart(name: str, metric: str, newest: list[browsing.VersionRow], gate: Any) -> h.Html:
