@@ -1,0 +1,415 @@
+"""Serving and ``specops predict`` through a version's runtime, on real servers.
+
+The runtime here is a third-party plugin installed as pip would leave it (a module
+and its dist-info on ``PYTHONPATH``), so the training run, the ``specops serve``
+processes and ``specops predict`` all find it through its entry point, as they would
+find a GPU runtime. ``tally`` scores the raw columns it is handed through the
+package's own path (so its answers are the native ones exactly when the server
+decoded the request right) and appends the rows it scored to ``$TALLY_FILE``, which
+shows which requests it answered. ``skewed`` swaps the classes' probabilities: its
+verification at registration fails. ``TALLY_BROKEN=load`` makes ``tally`` fail to
+load where it serves (a machine without a compiler); ``TALLY_BROKEN=skew`` makes it
+load but answer otherwise than native (a stale build).
+
+Every answer is compared with ``ModelPackage.predict`` in this process (native),
+value for value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import install_plugin, stored_package
+from tests.serving.conftest import SPEC, Server, make_frame, split_payload, start_server
+
+PLUGIN = '''
+"""Test runtimes for serving: tally (right, counts what it scores) and skewed (wrong)."""
+import json
+import os
+
+from framework import EXACT, RuntimeUnavailable, hookimpl
+
+SPECOPS_HOOK_API = ">=1.3,<2"
+
+
+class TallyScorer:
+    def __init__(self, package, skew):
+        self.package = package
+        self.names = list(package.signature.names)
+        self.skew = skew
+
+    def predict(self, columns, rows):
+        import pandas as pd
+
+        frame = pd.DataFrame({name: columns[name] for name in self.names}, index=range(rows))
+        predictions, _ = self.package.predict(frame)
+        if self.skew and predictions.proba is not None:
+            predictions.proba = predictions.proba[:, ::-1].copy()
+            predictions.codes = predictions.proba.argmax(axis=1)
+        elif self.skew:
+            predictions.codes = predictions.codes + 1.0
+        tally = os.environ.get("TALLY_FILE")
+        if tally:
+            with open(tally, "a") as out:
+                out.write(f"{rows}\\n")
+        return predictions
+
+
+class TallyRuntime:
+    name = "tally"
+    tolerance = EXACT
+    skew = False
+
+    def why_not(self, package):
+        return None
+
+    def compile(self, package, directory):
+        (directory / "tally.json").write_text(json.dumps(package.signature.names))
+
+    def load(self, package, directory):
+        broken = os.environ.get("TALLY_BROKEN", "")
+        if broken == "load":
+            raise RuntimeUnavailable("no C compiler here (TALLY_BROKEN=load)")
+        if json.loads((directory / "tally.json").read_text()) != package.signature.names:
+            raise ValueError("tally.json does not match the package")
+        return TallyScorer(package, self.skew or broken == "skew")
+
+
+class SkewedRuntime(TallyRuntime):
+    name = "skewed"
+    skew = True
+
+
+@hookimpl
+def specops_register_runtimes(register):
+    register("tally", TallyRuntime, summary="test runtime: the package's path, tallied")
+    register("skewed", SkewedRuntime, summary="test runtime: classes swapped")
+'''
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    install_plugin(site, "specops-tally-runtime", "tally_runtime", PLUGIN, "tally_runtime")
+    return site
+
+
+def environment(site: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TALLY_")}
+    return {**env, "PYTHONPATH": str(site), "PYTHONUNBUFFERED": "1", **extra}
+
+
+def specops(site: Path, *args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "framework.cli.main", *map(str, args)]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=environment(site, **extra), timeout=300
+    )
+
+
+def train(
+    site: Path,
+    directory: Path,
+    *,
+    name: str,
+    runtime: str,
+    task: str = "binary",
+    model: str = "lightgbm",
+    params: str = "{n_estimators: 15, num_leaves: 7}",
+    preprocess: str = "",
+) -> Path:
+    """A run of a spec with ``serve: {runtime: RUNTIME}``, in a process that has the plugin."""
+    directory.mkdir(parents=True, exist_ok=True)
+    classes = {"binary": 2, "multiclass": 3, "regression": 0}[task]
+    make_frame(300, 1, classes).to_csv(directory / "data.csv", index=False)
+    metric, minimum = ("r2", -100) if task == "regression" else ("accuracy", 0.0)
+    spec = SPEC.format(
+        name=name,
+        task=task,
+        model=model,
+        params=params,
+        preprocess=preprocess,
+        metric=metric,
+        minimum=minimum,
+    )
+    (directory / "spec.yaml").write_text(spec + f"serve:\n  runtime: {runtime}\n")
+    done = specops(site, "run", directory / "spec.yaml", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return directory / ".specops"
+
+
+@pytest.fixture(scope="module")
+def binary_store(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(site, tmp_path_factory.mktemp("bin"), name="bin", runtime="tally")
+
+
+@pytest.fixture(scope="module")
+def regression_store(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(
+        site,
+        tmp_path_factory.mktemp("reg"),
+        name="reg",
+        runtime="tally",
+        task="regression",
+        model="ridge",
+        params="{}",
+        preprocess="preprocess:\n  - {type: impute}\n  - {type: one_hot}\n  - {type: scale}\n",
+    )
+
+
+def serve(site: Path, *args: str | Path, **extra: str) -> Server:
+    return start_server(*args, "--no-request-log", env=environment(site, **extra))
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    started: list[Server] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def awkward_rows(seed: int, rows: int = 60) -> pd.DataFrame:
+    """Rows as clients send them: nulls in every column kind, unseen categories, ints."""
+    frame = make_frame(rows, seed).drop(columns="target").astype(object)
+    rng = np.random.default_rng(seed)
+    frame.loc[rng.random(rows) < 0.15, "score"] = None
+    frame.loc[rng.random(rows) < 0.15, "plan"] = "enterprise"  # never seen in training
+    frame.loc[rng.random(rows) < 0.15, "region"] = None
+    frame.loc[rng.random(rows) < 0.15, "active"] = None
+    frame.loc[rng.random(rows) < 0.2, "ratio"] = 1
+    frame.loc[0] = None  # one row with every value missing
+    return frame
+
+
+def tallied(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+def assert_answers(answer: dict[str, Any], expected: Any) -> None:
+    assert answer["predictions"] == expected.values.tolist()
+    if expected.proba is not None:
+        assert np.array_equal(np.asarray(answer["probabilities"]), expected.proba)
+
+
+def as_sent(payload: dict[str, Any]) -> pd.DataFrame:
+    """The rows a ``dataframe_split`` payload carries (pandas writes 10 significant digits)."""
+    split = payload["dataframe_split"]
+    return pd.DataFrame(split["data"], columns=split["columns"], dtype=object)
+
+
+def triton_inputs(rows: pd.DataFrame) -> list[Any]:
+    import tritonclient.http as triton
+
+    inputs = []
+    for name in rows.columns:
+        column = rows[name]
+        if pd.api.types.is_bool_dtype(column):
+            array, datatype = column.to_numpy(dtype=bool), "BOOL"
+        elif pd.api.types.is_numeric_dtype(column):
+            array, datatype = column.to_numpy(dtype=np.float64), "FP64"
+        else:
+            array, datatype = column.to_numpy(dtype=object), "BYTES"
+        tensor = triton.InferInput(name, [len(rows)], datatype)
+        tensor.set_data_from_numpy(array, binary_data=True)
+        inputs.append(tensor)
+    return inputs
+
+
+def test_a_compiled_runtime_answers_json_csv_and_binary_as_native(
+    site: Path, binary_store: Path, servers: list[Server], tmp_path: Path
+) -> None:
+    tally = tmp_path / "tally.txt"
+    server = serve(site, "bin", "--store", binary_store, TALLY_FILE=str(tally))
+    servers.append(server)
+    native = stored_package(binary_store, "bin")
+    client = server.connect()
+    status, version = client.get("/version")
+    assert status == 200 and version["runtime"] == "tally", version
+    assert "tally" not in version["runtimes_not_used"]
+    assert tallied(tally) == [1, 1]  # loading: the check against native, then the warm-up
+
+    rows = awkward_rows(seed=4)
+    payload = split_payload(rows)
+    expected, _ = native.predict(as_sent(payload))
+    status, answer = client.post_json("/invocations", payload)
+    assert status == 200, answer
+    assert_answers(answer, expected)
+    records = {"dataframe_records": json.loads(rows.to_json(orient="records"))}
+    status, answer = client.post_json("/invocations", records)
+    assert status == 200, answer
+    assert_answers(answer, expected)
+    single = split_payload(rows.iloc[[3]])
+    status, answer = client.post_json("/invocations", single)
+    assert status == 200, answer
+    assert_answers(answer, native.predict(as_sent(single))[0])
+    assert tallied(tally)[2:] == [len(rows), len(rows), 1]  # the runtime answered each
+
+    status, _, body = client.request(
+        "POST", "/invocations", rows.to_csv(index=False), content_type="text/csv"
+    )
+    assert status == 200, body
+    assert_answers(json.loads(body), native.predict(rows)[0])
+    assert tallied(tally)[-1] == len(rows)
+
+    # numbers sent as text: only pandas reads them, and answers as it always did
+    as_text = rows.copy()
+    as_text["income"] = as_text["income"].map(lambda v: None if pd.isna(v) else str(v))
+    before = len(tallied(tally))
+    payload = split_payload(as_text)
+    status, answer = client.post_json("/invocations", payload)
+    assert status == 200, answer
+    assert_answers(answer, native.predict(as_sent(payload))[0])
+    assert len(tallied(tally)) == before  # the pandas path answered, not the runtime
+    status, answer = client.post_json(
+        "/invocations", split_payload(rows.assign(age=["x"] * len(rows)))
+    )
+    assert status == 400 and "'age'" in answer["message"]
+    client.close()
+
+    import tritonclient.http as triton
+
+    plain = make_frame(80, 12).drop(columns="target")
+    plain.loc[plain.index[::7], "plan"] = "enterprise"
+    expected, _ = native.predict(plain)
+    triton_client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    result = triton_client.infer("bin", triton_inputs(plain))
+    labels = [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("predictions")]
+    assert labels == expected.values.tolist()
+    assert np.array_equal(result.as_numpy("probabilities"), expected.proba)
+    triton_client.close()
+    assert tallied(tally)[-1] == len(plain)
+
+
+def test_regression_with_preprocessing_answers_as_native(
+    site: Path, regression_store: Path, servers: list[Server], tmp_path: Path
+) -> None:
+    tally = tmp_path / "tally.txt"
+    server = serve(site, "reg", "--store", regression_store, TALLY_FILE=str(tally))
+    servers.append(server)
+    native = stored_package(regression_store, "reg")
+    rows = awkward_rows(seed=6)
+    client = server.connect()
+    assert client.get("/version")[1]["runtime"] == "tally"
+    payload = split_payload(rows)
+    status, answer = client.post_json("/invocations", payload)
+    assert status == 200, answer
+    assert answer["predictions"] == native.predict(as_sent(payload))[0].values.tolist()
+    status, _, body = client.request(
+        "POST", "/invocations", rows.to_csv(index=False), content_type="text/csv"
+    )
+    assert status == 200, body
+    assert json.loads(body)["predictions"] == native.predict(rows)[0].values.tolist()
+    client.close()
+    assert tallied(tally)[2:] == [len(rows), len(rows)]
+
+
+@pytest.mark.parametrize(
+    ("broken", "why"),
+    [
+        ("load", "failed to load here: no C compiler here (TALLY_BROKEN=load)"),
+        ("skew", "verified, but loaded here it predicts another label than the native path"),
+    ],
+)
+def test_a_compiled_form_that_fails_here_serves_natively_and_says_why(
+    site: Path, binary_store: Path, tmp_path: Path, broken: str, why: str
+) -> None:
+    tally = tmp_path / "tally.txt"
+    server = serve(site, "bin", "--store", binary_store, TALLY_FILE=str(tally), TALLY_BROKEN=broken)
+    try:
+        client = server.connect()
+        status, version = client.get("/version")
+        assert status == 200 and version["runtime"] == "native", version
+        assert why in version["runtimes_not_used"]["tally"]
+        rows = awkward_rows(seed=8)
+        payload = split_payload(rows)
+        status, answer = client.post_json("/invocations", payload)
+        assert status == 200, answer
+        assert_answers(answer, stored_package(binary_store, "bin").predict(as_sent(payload))[0])
+        client.close()
+        served_by_tally = sum(tallied(tally))
+    finally:
+        server.stop()
+    assert served_by_tally <= 1  # the skewed form answered only the check of one row
+    log = server.process.stderr.read() if server.process.stderr else ""
+    assert "WARNING" in log and "the tally runtime is not used" in log and why in log, log
+
+
+def test_hot_swap_between_versions_with_different_runtimes(
+    site: Path, tmp_path_factory: pytest.TempPathFactory, servers: list[Server], tmp_path: Path
+) -> None:
+    directory = tmp_path_factory.mktemp("swap")
+    store = train(site, directory, name="hs", runtime="tally")
+    train(site, directory, name="hs", runtime="skewed", params="{n_estimators: 4}")
+    assert specops(site, "models", "rollback", "hs", "--store", store).returncode == 0
+    tally = tmp_path / "tally.txt"
+    server = serve(site, "hs", "--store", store, "--poll-ms", "100", TALLY_FILE=str(tally))
+    servers.append(server)
+    payload = split_payload(awkward_rows(seed=10, rows=30))
+    sent = as_sent(payload)
+    client = server.connect()
+
+    def answer_of(version: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while client.get("/version")[1]["version"] != version:
+            assert time.monotonic() < deadline, f"the server did not switch to version {version}"
+            time.sleep(0.05)
+        status, answer = client.post_json("/invocations", payload)
+        assert status == 200, answer
+        assert_answers(answer, stored_package(store, f"hs/{version}").predict(sent)[0])
+        return client.get("/version")[1]
+
+    first = answer_of(1)
+    assert first["runtime"] == "tally"
+    assert tallied(tally)[-1] == len(sent)
+    served_by_tally = len(tallied(tally))
+    assert specops(site, "models", "promote", "hs/2", "--store", store).returncode == 0
+    second = answer_of(2)
+    assert second["runtime"] == "native"
+    assert second["runtimes_not_used"]["skewed"].startswith("not verified: ")
+    assert len(tallied(tally)) == served_by_tally  # version 2 has no tally form: native answered
+    assert specops(site, "models", "rollback", "hs", "--store", store).returncode == 0
+    assert answer_of(1)["runtime"] == "tally"
+    assert tallied(tally)[-1] == len(sent)
+    client.close()
+
+
+def test_predict_runtime_writes_what_native_writes(
+    site: Path, binary_store: Path, tmp_path: Path
+) -> None:
+    rows = awkward_rows(seed=14, rows=150)
+    source = tmp_path / "rows.csv"
+    rows.to_csv(source, index=False)
+    args = ("predict", "bin", "--store", binary_store, "-i", source)
+    outputs = {}
+    for runtime in ("native", None):  # None: the version's own serve.runtime, tally
+        output = tmp_path / f"{runtime}.csv"
+        tally = tmp_path / f"{runtime}.tally"
+        chosen = ("--runtime", runtime) if runtime else ()
+        done = specops(site, *args, "-o", output, *chosen, "--json", TALLY_FILE=str(tally))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["runtime"] == (runtime or "tally")
+        assert sum(tallied(tally)) == (0 if runtime else len(rows))
+        outputs[runtime] = output.read_bytes()
+    assert outputs[None] == outputs["native"]
+
+    broken = specops(
+        site, *args, "-o", tmp_path / "b.csv", "--runtime", "tally", TALLY_BROKEN="load"
+    )
+    assert broken.returncode == 0, broken.stderr
+    assert "the tally runtime is not used" in broken.stderr and "no C compiler" in broken.stderr
+    assert (tmp_path / "b.csv").read_bytes() == outputs["native"]
+
+    typo = specops(site, *args, "-o", tmp_path / "t.csv", "--runtime", "taly")
+    assert typo.returncode == 2 and "tally" in typo.stderr and "Traceback" not in typo.stderr
+    assert not (tmp_path / "t.csv").exists()
