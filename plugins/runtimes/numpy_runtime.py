@@ -147,29 +147,52 @@ def compile_model(package: ModelPackage, transform: dict[str, Any]) -> dict[str,
     return data
 
 
+class ModelMatrix:
+    """Raw columns -> the matrix the model is given: the compiled transform's output in
+    the model's column order, LightGBM's categorical columns as its training codes."""
+
+    def __init__(self, transform: dict[str, Any], model: dict[str, Any]) -> None:
+        import numpy as np
+
+        from plugins.runtimes.numpy_transform import NumpyTransform
+
+        self.transform = NumpyTransform(transform)
+        self.names = list(self.transform.names)
+        self.order = np.asarray(model["order"], dtype=np.intp)
+        self.tables = [
+            None
+            if table is None
+            else np.asarray([np.nan if v is None else v for v in table] + [np.nan])
+            for table in model.get("tables") or []
+        ]
+        self.categorical = [i for i, t in enumerate(self.tables) if t is not None]
+
+    def __call__(self, columns: RawColumns, rows: int) -> np.ndarray:
+        import numpy as np
+
+        X = self.transform.matrix(columns, rows)[:, self.order]
+        for i in self.categorical:
+            table = self.tables[i]
+            codes = X[:, i]
+            index = np.where(np.isnan(codes), len(table) - 1, codes).astype(np.intp)
+            X[:, i] = table[index]
+        return X
+
+
 class NumpyScorer:
     """Raw columns -> transform matrix -> the model's arithmetic, all in NumPy."""
 
     def __init__(self, package: ModelPackage, transform: dict[str, Any], model: dict[str, Any]):
         import numpy as np
 
-        from plugins.runtimes.numpy_transform import NumpyTransform
-
-        self.transform = NumpyTransform(transform)
+        self.matrix = ModelMatrix(transform, model)
         self.task = package.task
         self.labels = package.labels
-        self.names = list(self.transform.names)
-        self.order = np.asarray(model["order"], dtype=np.intp)
+        self.names = self.matrix.names
+        self.order = self.matrix.order
         self.kind = model["kind"]
         if self.kind == "lightgbm":
             self.booster = package.model._booster
-            self.tables = [
-                None
-                if table is None
-                else np.asarray([np.nan if v is None else v for v in table] + [np.nan])
-                for table in model["tables"]
-            ]
-            self.categorical = [i for i, t in enumerate(self.tables) if t is not None]
         elif self.kind == "linear":
             from scipy.special import expit
 
@@ -183,20 +206,6 @@ class NumpyScorer:
             self.n_classes = int(model.get("n_classes", 0))
         else:
             raise ValueError(f"unknown numpy model kind {self.kind!r}")
-
-    def matrix(self, columns: RawColumns, rows: int) -> np.ndarray:
-        """What the model is given: the transform's output in the model's column order."""
-        state = self.transform.matrix(columns, rows)
-        X = state[:, self.order]
-        if self.kind == "lightgbm":
-            import numpy as np
-
-            for i in self.categorical:
-                table = self.tables[i]
-                codes = X[:, i]
-                index = np.where(np.isnan(codes), len(table) - 1, codes).astype(np.intp)
-                X[:, i] = table[index]
-        return X
 
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         X = self.matrix(columns, rows)

@@ -1,0 +1,201 @@
+"""The ``treelite`` runtime: LightGBM (categorical splits too), random forests and extra
+trees compiled with TL2cgen and gcc, against the native predictions; the library cache
+(built once, shared by concurrent loaders, usable without a compiler once built, never
+trusted when others can write to it); and preparing a package for a container image."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framework import EXACT, RuntimeUnavailable
+from framework.runtimes.verify import build_rows, check_runtime
+from plugins.runtimes import treelite_cache
+from plugins.runtimes.native import NativeScorer
+from plugins.runtimes.treelite import TreeliteRuntime, main
+from tests.runtimes.trees_packages import table, train, with_probes
+
+pytestmark = pytest.mark.skipif(
+    treelite_cache.compiler() is None, reason="no C compiler on this machine"
+)
+
+SMALL = {"n_estimators": 4, "max_depth": 5}
+CASES = [
+    ("binary", "lightgbm", {"n_estimators": 8}, (), {"rating": "categorical"}),
+    (
+        "multiclass",
+        "lightgbm",
+        {"n_estimators": 4},
+        (("impute", {"strategy": "most_frequent", "add_indicator": True}),),
+        None,
+    ),
+    ("regression", "lightgbm", {"n_estimators": 8}, (("ordinal", {}), ("scale", {})), None),
+    ("binary", "random_forest", SMALL, (), None),
+    (
+        "multiclass",
+        "extra_trees",
+        SMALL,
+        (("impute", {"strategy": "constant", "fill_value": "none"}), ("one_hot", {})),
+        None,
+    ),
+    ("regression", "random_forest", SMALL, (("scale", {"method": "robust"}),), None),
+    ("regression", "extra_trees", SMALL, (("impute", {"add_indicator": True}),), None),
+]
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own, never the user's."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("SPECOPS_RUNTIME_CACHE", str(root))
+    return root / "treelite"
+
+
+def _ids(case: tuple) -> str:
+    task, model, _, steps, declared = case
+    extra = ["int-categories"] if declared else []
+    return "-".join([task, model, *(step[0] for step in steps), *extra])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_same_predictions_as_native(case: tuple, tmp_path: Path, cache: Path) -> None:
+    task, model_type, params, steps, declared = case
+    package, test = train(tmp_path, table(task=task), task, model_type, params, steps, declared)
+    rows = build_rows(with_probes(test), package.signature)
+    native = NativeScorer(package).predict(rows.columns, rows.count)
+
+    verdict = check_runtime(TreeliteRuntime(), package, rows, native, tmp_path / "treelite")
+    assert verdict.verified, verdict.why
+    assert verdict.files == ("model.json", "transform.json", "trees.tl")  # data only
+    assert list(cache.glob("*/*/lib.so"))  # the library is in the cache, not the package
+
+    scorer = TreeliteRuntime().load(package, tmp_path / "treelite")
+    got = scorer.predict(rows.columns, rows.count)
+    reference = native.proba if native.proba is not None else native.codes
+    mine = got.proba if got.proba is not None else got.codes
+    assert mine.shape == reference.shape
+    assert np.abs(mine - reference).max() <= EXACT.proba
+    if task != "regression":
+        np.testing.assert_array_equal(got.codes, native.codes)
+        assert got.labels == package.labels
+    for index in range(0, rows.count, 11):  # one row at a time, as served
+        one = {name: values[index : index + 1] for name, values in rows.columns.items()}
+        single = scorer.predict(one, 1)
+        value = single.proba if single.proba is not None else single.codes
+        assert np.abs(value[0] - reference[index]).max() <= EXACT.proba, rows.describe(index)
+
+
+def _compiled(tmp_path: Path, model_type: str = "lightgbm") -> tuple:
+    params = {"n_estimators": 5} if model_type == "lightgbm" else SMALL
+    package, test = train(tmp_path, table(160), "binary", model_type, params)
+    target = tmp_path / "treelite"
+    target.mkdir()
+    TreeliteRuntime().compile(package, target)
+    return package, test, target
+
+
+def test_built_once_then_loaded_from_the_cache(tmp_path: Path, cache: Path) -> None:
+    package, _, target = _compiled(tmp_path)
+    TreeliteRuntime().load(package, target)
+    (build,) = (library.parent for library in cache.glob("*/*/lib.so"))
+    record = json.loads((build / "build.json").read_text())
+    assert record["compiler"].startswith(treelite_cache.compiler())
+    assert record["seconds"] > 0
+    stamp = (build / "lib.so").stat().st_mtime_ns
+    TreeliteRuntime().load(package, target)
+    assert [p.parent for p in cache.glob("*/*/lib.so")] == [build]
+    assert (build / "lib.so").stat().st_mtime_ns == stamp
+    # a changed model (other trees) is another key, never the old library
+    other, _, other_target = _compiled(tmp_path / "other", "random_forest")
+    TreeliteRuntime().load(other, other_target)
+    assert len(list(cache.glob("*/*/lib.so"))) == 2
+
+
+def test_concurrent_loaders_build_once(tmp_path: Path, cache: Path) -> None:
+    package, _, target = _compiled(tmp_path)
+    scorers: list = []
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            scorers.append(TreeliteRuntime().load(package, target))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(scorers) == 3
+    assert len(list(cache.glob("*/*/lib.so"))) == 1
+    assert not list(cache.glob("*/.build-*"))  # no scratch left behind
+
+
+def test_without_a_compiler(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No compiler: not available for a new model (saying why); a model whose library
+    was built here before (a container's builder stage) loads and predicts."""
+    package, test, target = _compiled(tmp_path)
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    treelite_cache.compiler.cache_clear()
+    try:
+        assert "no C compiler" in (TreeliteRuntime().why_not(package) or "")
+        with pytest.raises(RuntimeUnavailable, match=r"no C compiler here .* prepare"):
+            TreeliteRuntime().load(package, target)
+        monkeypatch.undo()
+        monkeypatch.setenv("SPECOPS_RUNTIME_CACHE", str(cache.parent))
+        treelite_cache.compiler.cache_clear()
+        TreeliteRuntime().load(package, target)  # built with the compiler
+        monkeypatch.setenv("PATH", str(empty))
+        treelite_cache.compiler.cache_clear()
+        rows = build_rows(test, package.signature)
+        got = TreeliteRuntime().load(package, target).predict(rows.columns, rows.count)
+        native = NativeScorer(package).predict(rows.columns, rows.count)
+        assert np.abs(got.proba - native.proba).max() <= EXACT.proba
+    finally:
+        treelite_cache.compiler.cache_clear()
+
+
+def test_a_cache_others_can_write_to_is_refused(tmp_path: Path, cache: Path) -> None:
+    package, _, target = _compiled(tmp_path)
+    cache.mkdir(parents=True)
+    os.chmod(cache, 0o777)
+    with pytest.raises(RuntimeUnavailable, match="writable by other users"):
+        TreeliteRuntime().load(package, target)
+
+
+def test_models_it_does_not_compile_say_why(tmp_path: Path) -> None:
+    package, _ = train(tmp_path, table(120), "binary", "logistic_regression", {})
+    assert (TreeliteRuntime().why_not(package) or "").startswith(
+        "logistic_regression is not a tree model it compiles"
+    )
+
+
+def test_prepare_builds_what_a_served_image_loads(
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The container's builder stage: `python -m plugins.runtimes.treelite prepare DIR` on
+    a package whose model.json says treelite was verified builds the library."""
+    import plugins.runtimes.treelite as module
+    from framework.plugins import load_plugins
+    from framework.runtimes.compile import compile_runtimes
+
+    package, test = train(tmp_path, table(160), "binary", "lightgbm", {"n_estimators": 5})
+    plugins = load_plugins(extra=[("treelite_runtime_test", module)])
+    verdicts = compile_runtimes(package.directory, plugins, test, requested="treelite")
+    assert verdicts["treelite"].verified, verdicts["treelite"].why
+    for built in cache.glob("*"):  # as on a fresh builder: nothing compiled yet
+        shutil.rmtree(built)
+    assert main(["prepare", str(package.directory)]) == 0
+    assert "compiled trees ready at" in capsys.readouterr().out
+    assert len(list(cache.glob("*/*/lib.so"))) == 1
+    assert main(["prepare"]) == 2
