@@ -9,6 +9,7 @@ run's value is marked ``changed`` too, so the eye finds which run moved.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from framework.redact import hide_credentials
@@ -16,6 +17,7 @@ from framework.ui import html as h
 from framework.ui.html import Html
 from framework.ui.pages._compare_data import MAX_RUNS, Comparison, chosen_ids, compare
 
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
 MAX_CELL = 300
 """Characters of a value shown in a cell (a long list param); the whole is the tooltip."""
 
@@ -108,6 +110,8 @@ def _cell(value: Any) -> Html:
     else:
         text = json.dumps(value, default=str)
     text = hide_credentials(text)
+    if DIGEST.match(text):  # spec and data hashes: the start tells them apart
+        return h.short_hash(text)
     shown = text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
     return h.tag("span", shown, title=text if shown != text else None)
 

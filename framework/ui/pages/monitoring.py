@@ -97,11 +97,12 @@ def model_page(request: Any) -> h.Response:
 
 
 def _column_chart(column: dict[str, Any], runs: list[dict[str, Any]]) -> Html:
+    days = {(run["started_at"] or "")[:10] for run in runs}
     points = []
     for run, value, status in zip(runs, column["values"], column["statuses"], strict=True):
         points.append(
             svg.Point(
-                label=_short_time(run["started_at"]),
+                label=_short_time(run["started_at"], one_day=len(days) == 1),
                 value=value,
                 href=h.monitor_run_url(run["id"]),
                 note=f"{run['id']}: {status or 'not judged'}",
@@ -121,9 +122,10 @@ def _column_chart(column: dict[str, Any], runs: list[dict[str, Any]]) -> Html:
     )
 
 
-def _short_time(iso: str | None) -> str:
-    """``12-05 03:26``: the x axis has room for little (the tooltip has the run id)."""
-    return (iso or "")[5:16].replace("T", " ")
+def _short_time(iso: str | None, *, one_day: bool) -> str:
+    """``12-05`` (``03:26`` when every run was on one day): the x axis has room for
+    little; a point's tooltip names its monitor run."""
+    return (iso or "")[11:16] if one_day else (iso or "")[5:10]
 
 
 def _runs_table(model: str, runs: list[dict[str, Any]]) -> Html:

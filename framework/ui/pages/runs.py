@@ -14,7 +14,7 @@ from framework.ui import html as h
 from framework.ui.html import Html
 from framework.ui.pages._runs_data import STATUSES, TRIGGERS, RunRow, RunsPage, RunsQuery, runs_page
 
-MAX_METRIC_COLUMNS = 8
+MAX_METRIC_COLUMNS = 5
 """Metric columns shown; the one sorted by is always among them."""
 
 
