@@ -38,17 +38,12 @@ class MonitoredModel:
 def monitored_models(store: Store) -> list[MonitoredModel]:
     """Every monitored model: how many monitor runs, the last one's time and decision."""
     rows = store.db.execute(
-        "SELECT model, COUNT(*), MAX(started_at) FROM monitor_runs GROUP BY model ORDER BY model"
+        "SELECT m.model, COUNT(*), MAX(m.started_at),"
+        " (SELECT l.decision FROM monitor_runs l WHERE l.model = m.model"
+        "  ORDER BY l.started_at DESC, l.id DESC LIMIT 1)"
+        " FROM monitor_runs m GROUP BY m.model ORDER BY m.model"
     ).fetchall()
-    found = []
-    for name, count, last_at in rows:
-        last = store.db.execute(
-            "SELECT decision FROM monitor_runs WHERE model = ? AND started_at = ?"
-            " ORDER BY id DESC LIMIT 1",
-            (name, last_at),
-        ).fetchone()
-        found.append(MonitoredModel(name, int(count), last_at, last[0] if last else ""))
-    return found
+    return [MonitoredModel(row[0], int(row[1]), row[2], row[3] or "") for row in rows]
 
 
 def model_history(store: Store, model: str, runs: int = HISTORY_RUNS) -> dict[str, Any] | None:
