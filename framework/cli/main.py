@@ -28,6 +28,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "framework.cli.serve",
     "framework.cli.scaffold",
     "framework.cli.ui",
+    "framework.cli.runtimes",
 )
 
 

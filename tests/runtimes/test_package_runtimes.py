@@ -1,0 +1,96 @@
+"""A package's runtimes travel with it: the verified files and verdicts are stored,
+exported with the package, loaded from an exported folder, prepared for an image, and
+checked when a package is loaded (a hand-edited verdict or a shared library in
+``runtimes/`` is refused by name, never loaded)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from framework.errors import StoreError
+from framework.package import ModelPackage
+from tests.runtimes.made_up import LOAD_FAILS, Drifting, Echo, Fragile
+from tests.runtimes.test_compile import SPEC, make_project
+
+EXPORTED = SPEC.replace("RUNTIME", "auto") + (
+    "deploy:\n  - {type: directory, params: {path: exported}}\n"
+)
+
+
+@pytest.fixture
+def exported(tmp_path: Path) -> tuple[object, Path]:
+    project = make_project(tmp_path, Echo, Drifting, Fragile)
+    result = project.run(EXPORTED)
+    assert result.code == 0, result
+    return project, project.directory / "exported"
+
+
+def test_an_exported_package_carries_its_verified_runtimes(exported: tuple) -> None:
+    from framework.runtimes.choose import choose_runtime
+
+    project, folder = exported
+    assert (folder / "runtimes" / "echo" / "columns.json").is_file()
+    assert not (folder / "runtimes" / "drifting").exists()
+    recorded = json.loads((folder / "model.json").read_text())["runtimes"]
+    assert recorded["echo"]["verified"] and not recorded["drifting"]["verified"]
+    package = ModelPackage(folder, project.plugins)  # release.json hashes cover runtimes/
+    chosen = choose_runtime(package, project.plugins, "echo")
+    assert chosen.name == "echo"
+
+
+def test_prepare_builds_each_verified_runtime_and_fails_loudly(
+    exported: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project, folder = exported
+    done = project.cli("runtimes", "prepare", folder)
+    assert done.code == 0, done
+    assert "echo: prepared: nothing to prepare" in done.out
+    assert "fragile: prepared: 30 columns cached" in done.out
+    assert "drifting" not in done.out  # not verified: nothing of it to prepare
+
+    monkeypatch.setenv(LOAD_FAILS, "1")
+    failed = project.cli("runtimes", "prepare", folder, "--json")
+    assert failed.code == 1, failed
+    assert {
+        "runtime": "fragile",
+        "ok": False,
+        "note": ("RuntimeUnavailable: no C compiler here (cc not found)"),
+    } in failed.report
+
+    missing = project.cli("runtimes", "prepare", project.directory / "nowhere")
+    assert missing.code == 2 and "is not a model package folder" in missing.err
+
+
+def test_a_hand_edited_verdict_is_refused_by_name(exported: tuple, tmp_path: Path) -> None:
+    project, folder = exported
+    copy = tmp_path / "edited"
+    shutil.copytree(folder, copy)
+    (copy / "release.json").unlink()  # a bare package folder: its JSON is all we check
+    metadata = json.loads((copy / "model.json").read_text())
+    metadata["runtimes"]["echo"]["verified"] = "yes"
+    (copy / "model.json").write_text(json.dumps(metadata))
+    with pytest.raises(
+        StoreError, match=r"model.json: runtimes.'echo' must be an object with a boolean 'verif"
+    ):
+        ModelPackage(copy, project.plugins)
+
+    metadata["runtimes"]["echo"] = {"verified": True, "single_row_us": "fast"}
+    (copy / "model.json").write_text(json.dumps(metadata))
+    with pytest.raises(StoreError, match=r"runtimes.'echo'.single_row_us is 'fast'; wrong type"):
+        ModelPackage(copy, project.plugins)
+
+
+def test_code_in_a_runtime_folder_is_never_loaded(exported: tuple, tmp_path: Path) -> None:
+    project, folder = exported
+    copy = tmp_path / "with-code"
+    shutil.copytree(folder, copy)
+    (copy / "release.json").unlink()
+    (copy / "runtimes" / "echo" / "trees.so").write_bytes(b"\x7fELF")
+    with pytest.raises(
+        StoreError, match=r"runtimes/echo/trees.so: a runtime's stored file may not be"
+    ):
+        ModelPackage(copy, project.plugins)
