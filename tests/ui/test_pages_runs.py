@@ -127,6 +127,10 @@ def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
     assert ("params", "model.params.n_estimators") in changed
     assert ("metrics", "roc_auc") in changed
     assert ("run", "spec name") in same and ("params", "model.type") in same
+    # the spec's hostile description is a row too: text, with its password masked
+    assert ("spec", "description") in same
+    assert HOSTILE not in answer.text and html.escape(HOSTILE) in answer.text
+    assert PASSWORD not in answer.text and SECRET_VALUE not in answer.text
     # the cell that moved is marked, not the ones equal to the first run's
     n_estimators = re.search(
         r"<code>model.params.n_estimators</code></td>(.*?)</tr>", answer.text
