@@ -54,6 +54,17 @@ CASES = [
     ("regression", "ridge", {}, (("scale", {"method": "minmax"}), ("ordinal", {})), None),
     ("regression", "extra_trees", {"n_estimators": 8}, (("ordinal", {}),), None),
     ("multiclass", "hist_gradient_boosting", {"max_iter": 15}, (("one_hot", {}),), None),
+    ("binary", "hist_gradient_boosting", {"max_iter": 15}, (("one_hot", {}),), None),
+    ("regression", "hist_gradient_boosting", {"max_iter": 15}, (("ordinal", {}),), None),
+    ("multiclass", "random_forest", {"n_estimators": 6, "min_samples_leaf": 3}, (), None),
+    ("binary", "extra_trees", {"n_estimators": 6}, (("drop", {"columns": ["city"]}),), None),
+    (
+        "regression",
+        "linear_regression",
+        {},
+        (("impute", {"strategy": "mean", "add_indicator": True}), ("one_hot", {})),
+        None,
+    ),
 ]
 
 
