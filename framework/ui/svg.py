@@ -240,18 +240,27 @@ def graph(nodes: Sequence[Node], edges: Sequence[tuple[str, str]], *, title: str
 
 
 def _layers(nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
-    """Each node's column: the longest path reaching it (Kahn's order; nodes left on
-    a cycle keep the depth reached so far)."""
+    """Each node's column: the longest path reaching it (Kahn's order). On a cycle the
+    first node still waiting (in the given order) is taken as if ready: the edge that
+    closes the cycle then points back to an earlier column."""
     incoming = {n.id: 0 for n in nodes}
     after: dict[str, list[str]] = {n.id: [] for n in nodes}
     for a, b in edges:
         incoming[b] += 1
         after[a].append(b)
     depth = {n.id: 0 for n in nodes}
+    done: set[str] = set()
     ready = [n.id for n in nodes if incoming[n.id] == 0]
-    while ready:
+    while len(done) < len(nodes):
+        if not ready:
+            ready = [next(n.id for n in nodes if n.id not in done)]
         current = ready.pop(0)
+        if current in done:
+            continue
+        done.add(current)
         for nxt in after[current]:
+            if nxt in done:
+                continue
             depth[nxt] = max(depth[nxt], depth[current] + 1)
             incoming[nxt] -= 1
             if incoming[nxt] == 0:
