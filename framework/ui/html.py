@@ -283,6 +283,7 @@ table{border-collapse:collapse;background:#fff;margin:6px 0;min-width:40%}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f6;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+span.meas{display:block;text-align:right;font-variant-numeric:tabular-nums}
 tr.changed td{background:#fff4d6}
 td.changed{background:#fff4d6}
 .pass{color:var(--good)}.fail{color:var(--bad)}

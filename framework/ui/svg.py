@@ -124,7 +124,7 @@ def line_chart(
             f'<polyline class="series" fill="none" stroke="{COLORS["line"]}" '
             f'stroke-width="2" points="{path}"/>'
         )
-    step = max(1, math.ceil(len(shown) / 12))  # at most ~12 x labels
+    labelled = _labelled([x for x, _ in coords])
     for index, (point, (x, y)) in enumerate(zip(shown, coords, strict=True)):
         tip = f"{point.label}: {number(point.value)}" + (f" — {point.note}" if point.note else "")
         color = COLORS["bad"] if point.bad else COLORS["point"]
@@ -135,7 +135,7 @@ def line_chart(
         if point.href:
             circle = f'<a href="{esc(point.href)}">{circle}</a>'
         parts.append(circle)
-        if index % step == 0 or index == len(shown) - 1:
+        if index in labelled:
             parts.append(
                 f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11" '
                 f'text-anchor="middle" fill="{COLORS["text"]}">{esc(_clip(point.label, 14))}'
@@ -265,7 +265,30 @@ def _layers(nodes: Sequence[Node], edges: Sequence[tuple[str, str]]) -> dict[str
             incoming[nxt] -= 1
             if incoming[nxt] == 0:
                 ready.append(nxt)
+    # a source (data, a judged version) sits just left of the first node it feeds, not
+    # in column 0, so its arrow does not run through the columns between
+    sources = [n.id for n in nodes if not any(b == n.id for _, b in edges)]
+    for source in sources:
+        later = [depth[b] for b in after[source] if depth[b] > 0]
+        if later:
+            depth[source] = max(depth[source], min(later) - 1)
     return depth
+
+
+LABEL_GAP = 44
+"""Pixels between two x labels: closer ones are left out (the newest is always shown)."""
+
+
+def _labelled(xs: list[float]) -> set[int]:
+    """Which points get an x label: from the newest backwards, each at least
+    ``LABEL_GAP`` pixels left of the previous one drawn."""
+    chosen: set[int] = set()
+    last = math.inf
+    for index in range(len(xs) - 1, -1, -1):
+        if last - xs[index] >= LABEL_GAP:
+            chosen.add(index)
+            last = xs[index]
+    return chosen
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:

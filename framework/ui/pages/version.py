@@ -219,10 +219,10 @@ def _runtimes(request: Request, model_json: Any, damaged: list[FileState]) -> h.
                 h.tag("span", "verified", class_="pass")
                 if verdict.get("verified")
                 else h.tag("span", "not verified", class_="fail"),
-                verdict.get("single_row_us"),
-                verdict.get("rows_per_second"),
-                verdict.get("max_proba_error", verdict.get("max_value_error")),
-                verdict.get("compile_seconds"),
+                _shown(verdict.get("single_row_us"), "{:,.1f}"),
+                _shown(verdict.get("rows_per_second"), "{:,.0f}"),
+                _shown(verdict.get("max_proba_error", verdict.get("max_value_error")), "{:.2g}"),
+                _shown(verdict.get("compile_seconds"), "{:.2f}"),
                 report["reasons"].get(name) or verdict.get("why") or "",
             ]
         )
@@ -232,6 +232,13 @@ def _runtimes(request: Request, model_json: Any, damaged: list[FileState]) -> h.
         rows,
         row_classes=classes,
     )
+
+
+def _shown(value: Any, form: str) -> h.Html:
+    """A measurement in its own format, right-aligned ('' when not measured)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return h.esc("")
+    return h.tag("span", form.format(value), class_="meas")
 
 
 def _aliases(request: Request, version: Any, pointing: list[str]) -> h.Html:
