@@ -65,6 +65,10 @@ def test_the_table_lists_every_run_newest_first_with_status_and_version(
     # every row links to its run, and the form sends the ticked ones to /compare
     assert answer.text.count(f'href="/runs/{made.first}"') == 1
     assert '<form method="get" action="/compare">' in answer.text
+    # metric columns: the ones the gate judges (bc's: roc_auc); the sort offers all
+    headers = re.findall(r"<th><a [^>]*>([^<]*)</a></th>", answer.text)
+    assert headers == ["model", "status", "started ↓", "duration", "roc_auc"]
+    assert '<option value="metric:log_loss">log_loss</option>' in answer.text
 
 
 def test_filters_by_model_status_and_trigger(made: RunsStore, base: str) -> None:
@@ -104,8 +108,8 @@ def test_pages_through_the_runs(made: RunsStore, base: str) -> None:
     assert _row_ids(second.text) == [made.third, made.rejected]
     assert _row_ids(last.text) == [made.first]
     assert "page 2 of 3 (5 runs)" in second.text
-    assert 'href="/runs?page=3&amp;per_page=2">next →</a>' in second.text
-    assert 'href="/runs?per_page=2">← previous</a>' in second.text
+    assert 'href="/runs?page=3&amp;per_page=2" rel="next">next →</a>' in second.text
+    assert 'href="/runs?per_page=2" rel="prev">← previous</a>' in second.text
     beyond = fetch(f"{base}/runs?per_page=2&page=99")
     assert beyond.status == 200 and _row_ids(beyond.text) == []
 

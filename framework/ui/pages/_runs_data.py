@@ -97,6 +97,9 @@ class RunsPage:
     total: int
     metric_names: list[str]
     models: list[str]
+    key_metrics: list[str] = field(default_factory=list)
+    """The metrics the gates of this page's runs judge (else the first few by name):
+    the table's columns; the sort offers every metric."""
 
     @property
     def pages(self) -> int:
@@ -125,7 +128,30 @@ def runs_page(store: Store, query: RunsQuery) -> RunsPage:
     shown = [
         replace(row, metrics=metrics.get(row.id, {}), models=models.get(row.id, [])) for row in rows
     ]
-    return RunsPage(query, shown, total, metric_names(store, query.model), spec_names(store))
+    return RunsPage(
+        query,
+        shown,
+        total,
+        metric_names(store, query.model),
+        spec_names(store),
+        _key_metrics(store, shown),
+    )
+
+
+def _key_metrics(store: Store, rows: Sequence[RunRow]) -> list[str]:
+    """What ``models list`` shows per version, for the page's runs together: the
+    metrics each run's gate names, else its first few by name; in order, once."""
+    from framework.store.browsing import run_specs
+    from framework.ui.queries import key_metrics
+
+    specs = run_specs(store, [row.id for row in rows if row.metrics])
+    found = [
+        name
+        for row in rows
+        if row.metrics
+        for name in key_metrics(specs.get(row.id, {}).get("gate"), row.metrics)
+    ]
+    return list(dict.fromkeys(found))
 
 
 def _filters(query: RunsQuery) -> tuple[str, list[Any]]:

@@ -14,8 +14,8 @@ from framework.ui import html as h
 from framework.ui.html import Html
 from framework.ui.pages._runs_data import STATUSES, TRIGGERS, RunRow, RunsPage, RunsQuery, runs_page
 
-MAX_METRIC_COLUMNS = 5
-"""Metric columns shown; the one sorted by is always among them."""
+MAX_METRIC_COLUMNS = 4
+"""Metric columns shown (the sort offers every metric); the one sorted by comes first."""
 
 
 def runs(request: Any) -> h.Response:
@@ -67,11 +67,11 @@ def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) 
 
 
 def _metric_columns(data: RunsPage) -> list[str]:
-    names = data.metric_names
+    """The metric sorted by, then the key metrics of the page's runs (their gates')."""
     sorted_by = data.query.sort[len("metric:") :] if data.query.sort.startswith("metric:") else ""
     shown = [sorted_by] if sorted_by else []
-    shown += [m for m in names if m != sorted_by][: MAX_METRIC_COLUMNS - len(shown)]
-    return shown
+    shown += [m for m in data.key_metrics if m != sorted_by]
+    return shown[:MAX_METRIC_COLUMNS]
 
 
 def _header(data: RunsPage, label: str, sort: str) -> Html:
@@ -146,13 +146,14 @@ def _pages(data: RunsPage) -> Html:
     query = data.query
     parts = []
     if query.page > 1:
-        parts.append(h.link(h.runs_url(**query.params(page=query.page - 1)), "← previous"))
+        href = h.runs_url(**query.params(page=query.page - 1))
+        parts.append(h.link(href, "← previous", rel="prev"))
     shown = min(query.page, data.pages)
     parts.append(
         h.tag("span", f"page {shown} of {data.pages} ({data.total:,} runs)", class_="page")
     )
     if query.page < data.pages:
-        parts.append(h.link(h.runs_url(**query.params(page=query.page + 1)), "next →"))
+        parts.append(h.link(h.runs_url(**query.params(page=query.page + 1)), "next →", rel="next"))
     return h.tag("nav", h.join(parts, " "), class_="pager")
 
 
