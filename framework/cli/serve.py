@@ -179,6 +179,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="always score through pandas (for comparison; same answers, slower)",
     )
     serve.add_argument(
+        "--runtime",
+        metavar="NAME",
+        default=None,
+        help="what computes the predictions: auto (the fastest verified runtime for single "
+        "rows), native (the stored pipeline as trained) or a runtime's name (onnx, treelite, "
+        "...); default: each version's serve.runtime (auto when its spec did not say). A "
+        "runtime that cannot load here falls back to native: /version says which serves and "
+        "why the others do not",
+    )
+    serve.add_argument(
         "--strict-columns",
         action="store_true",
         help="refuse (400) a request with columns the model does not take, instead of "

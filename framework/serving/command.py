@@ -24,6 +24,12 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         )
     if args.follow and args.package:
         raise UserError("--follow needs a store: a package is one fixed version")
+    runtime = getattr(args, "runtime", None)
+    if not args.fast_path and runtime not in (None, "native"):
+        raise UserError(
+            f"--no-fast-path scores every request through pandas: it cannot go with "
+            f"--runtime {runtime}"
+        )
     return ServeSettings(
         ref=args.ref,
         package=str(Path(args.package).expanduser().resolve()) if args.package else None,
@@ -40,6 +46,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         log_max_rows=args.log_max_rows,
         log_max_bytes=args.log_max_bytes,
         fast_path=args.fast_path,
+        runtime=runtime,
         strict_columns=args.strict_columns,
         max_header_bytes=args.max_header_bytes,
         header_timeout=args.header_timeout,
@@ -84,6 +91,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     server.require_serve_extra()
     settings = settings_from_args(args)
+    if settings.runtime is not None:
+        from framework.plugins import get_plugins
+        from framework.runtimes.lookup import require_known
+
+        require_known(settings.runtime, get_plugins())  # a typo exits 2 here, not in a log
     if args.detach:
         return _detach(args, settings)
     return server.run(settings, log_file=args.log_file)

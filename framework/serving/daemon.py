@@ -216,6 +216,8 @@ def serve_argv(settings: ServeSettings) -> list[str]:
         argv.append("--no-request-log")
     if not settings.fast_path:
         argv.append("--no-fast-path")
+    if settings.runtime:
+        argv += ["--runtime", settings.runtime]
     if settings.strict_columns:
         argv.append("--strict-columns")
     if settings.log_max_rows:

@@ -88,7 +88,10 @@ def load_holder(settings: ServeSettings) -> ModelHolder:
     plugins = get_plugins()
     if settings.package is not None:
         return load_from_package(
-            Path(settings.package).expanduser(), plugins, fast_path=settings.fast_path
+            Path(settings.package).expanduser(),
+            plugins,
+            fast_path=settings.fast_path,
+            runtime=settings.runtime,
         )
     root = store_root_of(settings)
     assert root is not None and settings.ref is not None
@@ -99,6 +102,7 @@ def load_holder(settings: ServeSettings) -> ModelHolder:
         follow=settings.follow,
         poll_seconds=settings.poll_seconds,
         fast_path=settings.fast_path,
+        runtime=settings.runtime,
         retry_min_seconds=settings.retry_min_seconds,
         retry_max_seconds=settings.retry_max_seconds,
     )
@@ -283,7 +287,10 @@ def _has(module: str) -> bool:
 def _announce(settings: ServeSettings, served: ServedModel, holder: ModelHolder) -> None:
     url = url_of(settings.host, settings.port)
     follows = f", follows {served.name}@{holder.follows}" if holder.following else ""
-    path = "fast path" if served.fast is not None else "pandas path"
+    if served.scorer is not None:
+        path = f"{served.runtime} runtime"
+    else:
+        path = f"native runtime, {'fast' if served.fast is not None else 'pandas'} path"
     print(
         f"serving {served.ref}{follows} on {url} ({settings.workers} worker(s), {path})\n"
         f"  MLflow:         POST {url}/invocations   GET {url}/ping  {url}/version\n"

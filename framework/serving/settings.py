@@ -52,6 +52,9 @@ class ServeSettings:
     log_max_rows: int | None = None
     log_max_bytes: int | None = None
     fast_path: bool = True
+    runtime: str | None = None
+    """``--runtime``: auto, native or a runtime's name; None: each version's own
+    ``serve.runtime`` (auto when its spec did not say)."""
     strict_columns: bool = False
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float = DEFAULT_HEADER_TIMEOUT

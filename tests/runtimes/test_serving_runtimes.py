@@ -232,6 +232,7 @@ def test_a_compiled_runtime_answers_json_csv_and_binary_as_native(
     tally = tmp_path / "tally.txt"
     server = serve(site, "bin", "--store", binary_store, TALLY_FILE=str(tally))
     servers.append(server)
+    assert "(1 worker(s), tally runtime)" in server.banner
     native = stored_package(binary_store, "bin")
     client = server.connect()
     status, version = client.get("/version")
@@ -413,3 +414,30 @@ def test_predict_runtime_writes_what_native_writes(
     typo = specops(site, *args, "-o", tmp_path / "t.csv", "--runtime", "taly")
     assert typo.returncode == 2 and "tally" in typo.stderr and "Traceback" not in typo.stderr
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_serve_runtime_flag_overrides_the_versions_own(
+    site: Path, binary_store: Path, servers: list[Server], tmp_path: Path
+) -> None:
+    tally = tmp_path / "tally.txt"
+    server = serve(
+        site, "bin", "--store", binary_store, "--runtime", "native", TALLY_FILE=str(tally)
+    )
+    servers.append(server)
+    assert "native runtime, fast path" in server.banner
+    client = server.connect()
+    version = client.get("/version")[1]
+    assert version["runtime"] == "native"
+    assert version["runtimes_not_used"]["tally"] == "verified, but native was asked for"
+    payload = split_payload(awkward_rows(seed=16, rows=20))
+    status, answer = client.post_json("/invocations", payload)
+    assert status == 200
+    assert_answers(answer, stored_package(binary_store, "bin").predict(as_sent(payload))[0])
+    client.close()
+    assert not tally.exists()
+
+    typo = specops(
+        site, "serve", "bin", "--store", binary_store, "--runtime", "taly", "--port", "0"
+    )
+    assert typo.returncode == 2 and "did you mean" in typo.stderr and "tally" in typo.stderr
+    assert "Traceback" not in typo.stderr
