@@ -259,6 +259,8 @@ class _Bulk:
         self.datasets: list[tuple] = []
         self.monitors: list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]] = []
         self.error_run = ""
+        self.drifts: list[datetime] = []
+        """When the model being written gets its drifted batches (retrainings)."""
 
     def write(self, runs: int, versions: int, monitors_per_model: int) -> tuple[str, str]:
         models = [
@@ -310,7 +312,7 @@ class _Bulk:
     def _model_history(self, model: _Model, versions: int, plain: int, monitors: int) -> None:
         """Lay the model's runs and monitor runs on the quarter, then write them oldest
         first, so the champion moves as the gate decides at each point in time. Every
-        third versioned run is a retraining that a drifted monitor batch triggered."""
+        tenth versioned run is a retraining that a drifted monitor batch triggered."""
         span = (self.end - self.start).total_seconds()
         events: list[tuple[datetime, str]] = [
             (self.start + timedelta(seconds=span * (i + 0.5) / versions), "version")
@@ -320,13 +322,15 @@ class _Bulk:
             (self.start + timedelta(seconds=self.rng.uniform(0, span)), "plain")
             for _ in range(plain)
         ]
-        retrains = set(range(1, versions, 6))
+        retrains = set(range(1, versions, 10))
         quiet = max(monitors - len(retrains), 0)
         events += [
             (self.start + timedelta(seconds=span * (i + 0.2) / quiet), "monitor")
             for i in range(quiet)
         ]
         events.sort()
+        versioned = [moment for moment, kind in events if kind == "version"]
+        self.drifts = [versioned[i] for i in sorted(retrains)]
         datasets = [self._dataset(model, i) for i in range(6)]
         position = 0
         for moment, kind in events:
@@ -628,17 +632,25 @@ class _Bulk:
     # -- monitoring and aliases ---------------------------------------------------
 
     def _monitor(self, model: _Model, moment: datetime, *, drift: bool) -> str:
-        """A monitor run on a day of the prediction log: each column's statistic follows
-        a slow wave under its threshold; a drifted batch pushes half of them over."""
+        """A monitor run on a day of the prediction log. Each column's statistic follows
+        a slow wave under its threshold; the columns that drifted in the real monitor
+        run creep up in the days before a drifted batch, which pushes most of them over
+        (the retraining resets them: the new champion saw the new data)."""
         monitor_id = "mon-" + self._run_id(moment)
         days = (moment - self.start).total_seconds() / 86400
+        ahead = [(d - moment).total_seconds() / 3600 for d in self.drifts if d >= moment]
+        pressure = math.exp(-min(ahead) / 60) if ahead else 0.0
+        prone = set(self.t.monitor.get("summary", {}).get("drifted_columns", []))
         columns = []
         for position, real in enumerate(self.t.monitor_columns):
             threshold = real["threshold"]
-            wave = 0.35 + 0.25 * math.sin(days / 11 + position)
-            statistic = threshold * max(wave + self.rng.gauss(0, 0.08), 0.01)
-            if drift and position % 2 == 0:
-                statistic = threshold * self.rng.uniform(1.2, 3.0)
+            wave = 0.3 + 0.15 * math.sin(days / 11 + position)
+            level = wave + (0.55 * pressure if real["column_name"] in prone else 0.0)
+            statistic = threshold * max(level + self.rng.gauss(0, 0.05), 0.01)
+            if drift and real["column_name"] in prone and self.rng.random() < 0.8:
+                statistic = threshold * self.rng.uniform(1.1, 2.2)
+            elif drift:
+                statistic = min(statistic, threshold * 0.95)
             columns.append(
                 {
                     "column": real["column_name"],
@@ -652,6 +664,11 @@ class _Bulk:
                     "null_share": real["null_share"],
                 }
             )
+        if drift:  # a drifted batch: at least the dataset-drift share of columns
+            for column in [c for c in columns if c["column"] in prone][:3]:
+                if column["status"] != "drift":
+                    column["statistic"] = column["threshold"] * self.rng.uniform(1.05, 1.5)
+                    column["status"] = "drift"
         drifted = [c["column"] for c in columns if c["status"] == "drift"]
         share = len(drifted) / len(columns)
         decision = "drift" if share >= 0.3 else "no_drift"

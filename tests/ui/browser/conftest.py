@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +94,17 @@ class Tab:
         assert response.status == status, f"{path}: HTTP {response.status}, wanted {status}"
         return response
 
-    def shot(self, name: str, *, full_page: bool = True) -> None:
-        """Write ``name.png`` into $SPECOPS_UI_SCREENSHOTS, when that is set."""
+    def shot(self, name: str, *, height: int = 1000) -> None:
+        """Write ``name.png`` (the page's top ``height`` pixels, less if it is shorter)
+        into $SPECOPS_UI_SCREENSHOTS, when that is set."""
         where = os.environ.get(SCREENSHOTS_ENV)
         if not where:
             return
         directory = Path(where) if Path(where).is_absolute() else REPO / where
         directory.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(directory / f"{name}.png"), full_page=full_page)
+        tall = self.page.evaluate("document.documentElement.scrollHeight")
+        clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": min(tall, height)}
+        self.page.screenshot(path=str(directory / f"{name}.png"), full_page=True, clip=clip)
 
 
 @contextmanager
@@ -144,9 +148,20 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
     return build_ui_store(tmp_path_factory.mktemp("ui-big"))
 
 
-def small_store(directory: Path) -> UiStore:
-    """The same kinds of records, few of them: for tests that change the store."""
-    return build_ui_store(directory, runs=60, versions=16, monitors_per_model=6)
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
+    """The same kinds of records, few of them, built once: modules that change a store
+    each get a copy (:func:`small_store`)."""
+    return build_ui_store(
+        tmp_path_factory.mktemp("ui-small") / "store", runs=60, versions=16, monitors_per_model=6
+    )
+
+
+def small_store(template: UiStore, directory: Path) -> UiStore:
+    """A copy of the small store (its spec and data too) in ``directory``, for one module."""
+    shutil.copytree(template.root, directory)
+    return replace(template, root=directory, store=directory / ".specops",
+                   spec=directory / "spec.yaml")  # fmt: skip
 
 
 @dataclass

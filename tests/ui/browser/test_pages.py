@@ -62,19 +62,20 @@ def test_every_page_loads_without_console_errors(tab: Tab, big_store: UiStore, s
         heading = tab.page.locator("h1").first.inner_text()
         assert heading.strip(), f"{name}: no heading"
         assert "Internal error" not in heading
+    # the pages docs/ui.md shows, and how much of each (pixels from the top)
     screenshots = {
-        "models": "/models",
-        "model": f"/models/{busiest}",
-        "version": f"/models/{REAL_MODEL}/versions/2",
-        "runs": "/runs",
-        "compare": "/compare?" + "&".join(f"run={r}" for r in runs),
-        "run": f"/runs/{big_store.retrain_run}",
-        "monitoring": f"/monitoring/{busiest}",
-        "spec": "/spec?path=spec.yaml",
+        "models": ("/models", 420),
+        "model": (f"/models/{busiest}", 1000),
+        "version": (f"/models/{REAL_MODEL}/versions/2", 1080),
+        "runs": ("/runs", 900),
+        "compare": ("/compare?changed=1&" + "&".join(f"run={r}" for r in runs), 760),
+        "run": (f"/runs/{big_store.retrain_run}", 1000),
+        "monitoring": (f"/monitoring/{busiest}", 1000),
+        "spec": ("/spec?path=spec.yaml", 760),
     }
-    for name, path in screenshots.items():
+    for name, (path, height) in screenshots.items():
         tab.open(path)
-        tab.shot(name)
+        tab.shot(name, height=height)
 
 
 def test_links_lead_from_models_to_a_version_and_its_run(tab: Tab, big_store: UiStore) -> None:

@@ -20,8 +20,8 @@ from tests.ui.fixture_store import REAL_MODEL, UiStore
 
 
 @pytest.fixture(scope="module")
-def writable(tmp_path_factory: pytest.TempPathFactory) -> UiStore:
-    return small_store(tmp_path_factory.mktemp("ui-writes"))
+def writable(small_template: UiStore, tmp_path_factory: pytest.TempPathFactory) -> UiStore:
+    return small_store(small_template, tmp_path_factory.mktemp("ui-writes") / "store")
 
 
 @pytest.fixture(scope="module")
