@@ -98,6 +98,24 @@ def ranking(
     return verified, reasons
 
 
+def slower(
+    order: list[str], chosen: str, verdicts: dict[str, dict[str, Any]], purpose: str
+) -> dict[str, str]:
+    """Why each verified runtime ranked after ``chosen`` is not used: it is slower."""
+    key, more_is_better = PURPOSES[purpose]
+    unit = "rows/s" if more_is_better else "µs/row"
+    best = verdicts.get(chosen, {}).get(key)
+    reasons = {}
+    for name in order[order.index(chosen) + 1 :] if chosen in order else []:
+        value = verdicts.get(name, {}).get(key)
+        reasons[name] = (
+            f"verified, but {chosen} is faster here ({value:g} against {best:g} {unit})"
+            if isinstance(value, int | float) and isinstance(best, int | float)
+            else f"verified, but {chosen} is faster here"
+        )
+    return reasons
+
+
 def choose_runtime(
     package: ModelPackage,
     plugins: Plugins,
@@ -114,7 +132,8 @@ def choose_runtime(
         raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
     wanted = requested_runtime(package, requested)
     require_known(wanted, plugins)
-    order, reasons = ranking(recorded_verdicts(package), wanted, purpose)
+    verdicts = recorded_verdicts(package)
+    order, reasons = ranking(verdicts, wanted, purpose)
     installed = set(plugins.registry.types(KIND))
     for name in order:
         if name not in installed:
@@ -125,7 +144,7 @@ def choose_runtime(
         except Exception as exc:  # this machine cannot: the next one, finally native
             reasons[name] = f"verified, but failed to load here: {_short(exc)}"
             continue
-        return Chosen(scorer, name, reasons)
+        return Chosen(scorer, name, {**reasons, **slower(order, name, verdicts, purpose)})
     return Chosen(native_scorer(package, plugins), NATIVE, reasons)
 
 

@@ -46,7 +46,7 @@ def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dic
     when the version was made, the runtime that serves single rows and the one that
     scores batches by default here (``installed``: the registered runtimes; None: any),
     each recorded verdict, and why each other runtime does not serve."""
-    from framework.runtimes.choose import ranking
+    from framework.runtimes.choose import ranking, slower
 
     requested = metadata.get(REQUESTED_KEY) or DEFAULT
     verdicts = metadata.get(METADATA_KEY) or {}
@@ -55,7 +55,7 @@ def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dic
         order, reasons = ranking(verdicts, requested, purpose)
         for name in order:
             if installed is None or name in installed:
-                return name, reasons
+                return name, {**reasons, **slower(order, name, verdicts, purpose)}
             reasons[name] = "verified, but its plugin is not installed here"
         return NATIVE, reasons
 
