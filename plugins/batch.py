@@ -1,7 +1,8 @@
 """The ``batch`` deploy target: score a file with the version the run just released.
 
 The last step of ``specops run`` then leaves predictions next to the model, with
-the same checks, chunking and all-or-nothing output as ``specops predict``. Unlike
+the same checks, chunking and all-or-nothing output as ``specops predict``, computed by
+the runtime the spec's ``serve.runtime`` asks for (see :func:`_serve_runtime`). Unlike
 ``specops predict --output``, where a person names the file at the prompt, ``output``
 comes from a spec that runs again and again (and from monitor-triggered retraining),
 so it only ever replaces a file this target wrote: see framework/ownership.py.
@@ -116,6 +117,7 @@ class BatchTarget:
             output,
             id_column=self.id_column,
             chunk_rows=self.chunk_rows,
+            runtime=_serve_runtime(release),
         )
         owner = {"target": "batch", "model": release.name, "version": release.version}
         mark_file(output, {**owner, "run_id": ctx.run_id})
@@ -126,6 +128,15 @@ class BatchTarget:
         if result.ignored_columns:
             summary += f"; ignored columns: {', '.join(result.ignored_columns)}"
         return DeployOutcome(summary, location=str(result.output))
+
+
+def _serve_runtime(release: Release) -> str | None:
+    """The spec's ``serve.runtime``: the runtime registration verified for this version
+    and that scores its batch (the fastest in rows/s under ``auto``); None when the spec
+    does not say, which is the version's own recorded choice."""
+    serve = (release.spec_document or {}).get("serve")
+    runtime = serve.get("runtime") if isinstance(serve, dict) else None
+    return runtime if isinstance(runtime, str) and runtime else None
 
 
 def _is_glob(text: str) -> bool:

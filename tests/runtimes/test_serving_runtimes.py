@@ -127,6 +127,8 @@ def train(
     model: str = "lightgbm",
     params: str = "{n_estimators: 15, num_leaves: 7}",
     preprocess: str = "",
+    deploy: str = "",
+    **env: str,
 ) -> Path:
     """A run of a spec with ``serve: {runtime: RUNTIME}``, in a process that has the plugin."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -142,15 +144,26 @@ def train(
         metric=metric,
         minimum=minimum,
     )
-    (directory / "spec.yaml").write_text(spec + f"serve:\n  runtime: {runtime}\n")
-    done = specops(site, "run", directory / "spec.yaml", "--json")
+    (directory / "spec.yaml").write_text(spec + f"serve:\n  runtime: {runtime}\n{deploy}")
+    done = specops(site, "run", directory / "spec.yaml", "--json", **env)
     assert done.returncode == 0, done.stdout + done.stderr
     return directory / ".specops"
 
 
 @pytest.fixture(scope="module")
 def binary_store(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train(site, tmp_path_factory.mktemp("bin"), name="bin", runtime="tally")
+    """``bin/1``, served by tally; its run also scored ``new.csv`` with the batch target."""
+    directory = tmp_path_factory.mktemp("bin")
+    awkward_rows(seed=20, rows=BATCH_ROWS).to_csv(directory / "new.csv", index=False)
+    deploy = (
+        "deploy:\n  - {type: registry}\n"
+        "  - {type: batch, params: {input: new.csv, output: scored.csv}}\n"
+    )
+    tally = str(directory / "run.tally")
+    return train(site, directory, name="bin", runtime="tally", deploy=deploy, TALLY_FILE=tally)
+
+
+BATCH_ROWS = 77
 
 
 @pytest.fixture(scope="module")
@@ -441,3 +454,14 @@ def test_serve_runtime_flag_overrides_the_versions_own(
     )
     assert typo.returncode == 2 and "did you mean" in typo.stderr and "tally" in typo.stderr
     assert "Traceback" not in typo.stderr
+
+
+def test_the_batch_target_scores_with_the_specs_runtime(
+    site: Path, binary_store: Path, tmp_path: Path
+) -> None:
+    directory = binary_store.parent
+    assert tallied(directory / "run.tally")[-1] == BATCH_ROWS  # the batch target's one chunk
+    args = ("predict", "bin", "--store", binary_store, "-i", directory / "new.csv")
+    done = specops(site, *args, "-o", tmp_path / "native.csv", "--runtime", "native")
+    assert done.returncode == 0, done.stderr
+    assert (directory / "scored.csv").read_bytes() == (tmp_path / "native.csv").read_bytes()
