@@ -340,11 +340,30 @@ class UiApp:
 
         try:
             return handler(request)
-        except UserError as exc:  # bad input, a missing store: said plainly
+        except UserError as exc:  # bad input, a missing or damaged store: said plainly
+            from framework.errors import StoreError
             from framework.redact import scrub_text
 
+            if isinstance(exc, StoreError):
+                return error_page(
+                    503, "Store unavailable", scrub_text(str(exc)), store=self.store_label
+                )
             return error_page(400, "Cannot show this", scrub_text(str(exc)), store=self.store_label)
-        except Exception:
+        except Exception as exc:
+            from framework.store.failures import as_user_error
+
+            trouble = as_user_error(exc)  # a damaged, locked or full store: said, not a bug
+            if trouble is None and _unreadable_rows(exc):
+                trouble = UserError(
+                    f"a record of the store could not be read ({str(exc)[:200]}); "
+                    "run `specops store verify`"
+                )
+            if trouble is not None:
+                from framework.redact import scrub_text
+
+                return error_page(
+                    503, "Store unavailable", scrub_text(str(trouble)), store=self.store_label
+                )
             log.exception("UI page %s failed", request.path)
             return error_page(
                 500,
@@ -352,6 +371,15 @@ class UiApp:
                 esc("this page failed; the server's log has the traceback"),
                 store=self.store_label,
             )
+
+
+def _unreadable_rows(exc: BaseException) -> bool:
+    """Whether a page failed on the store's rows themselves (bytes that are not text
+    or JSON, an SQLite error), not on a bug of the page."""
+    import json
+    import sqlite3
+
+    return isinstance(exc, (sqlite3.DatabaseError, json.JSONDecodeError, UnicodeDecodeError))
 
 
 async def _read_body(receive: Receive, headers: dict[str, str]) -> tuple[bytes, bool]:

@@ -18,6 +18,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from framework.errors import StoreError
 from framework.ui import html as h
 
 if TYPE_CHECKING:
@@ -121,13 +122,16 @@ def promote(request: Request) -> h.Response:
     reason = f"manual promote: {note}" if note else "manual promote"
     if version is None or alias is None:
         return _bad(request, "give a version number and an alias (lowercase letters, digits)")
-    with _writable(request) as store:
-        current = store.alias(name, alias)
-        model = store.version(name, version)
-        if model is None:
-            return h.error_page(404, "Not found", f"model {name} has no version {version}")
-        if current != version:
-            store.set_alias(name, alias, version, actor=_actor(), reason=reason)
+    try:
+        with _writable(request) as store:
+            current = store.alias(name, alias)
+            model = store.version(name, version)
+            if model is None:
+                return h.error_page(404, "Not found", f"model {name} has no version {version}")
+            if current != version:
+                store.set_alias(name, alias, version, actor=_actor(), reason=reason)
+    except StoreError as exc:  # rejected, damaged package: the store's own refusal
+        return _bad(request, str(exc))
     return h.redirect(h.version_url(name, version) + "#aliases")
 
 
@@ -141,8 +145,11 @@ def rollback(request: Request) -> h.Response:
     note = (form.get("reason") or [""])[0].strip()[:MAX_REASON] or None
     if alias is None:
         return _bad(request, "give an alias (lowercase letters, digits, '-' and '_')")
-    with _writable(request) as store:
-        store.rollback(name, alias, actor=_actor(), note=note)
+    try:
+        with _writable(request) as store:
+            store.rollback(name, alias, actor=_actor(), note=note)
+    except StoreError as exc:  # nothing to roll back to: the store's own refusal
+        return _bad(request, str(exc))
     return h.redirect(h.model_url(name) + "#aliases")
 
 
@@ -157,7 +164,9 @@ def _refusal(request: Request) -> h.Response | None:
 
 
 def _bad(request: Request, message: str) -> h.Response:
-    return h.error_page(400, "Cannot do that", message, store=request.store_label)
+    from framework.redact import scrub_text
+
+    return h.error_page(400, "Cannot do that", scrub_text(message), store=request.store_label)
 
 
 def _writable(request: Request) -> Any:

@@ -278,6 +278,17 @@ def test_a_damaged_artifact_shows_as_damaged_not_as_an_error(ui: str, store: Pat
     assert get(ui + "/models/bc/versions/3").status == 200  # other versions unaffected
 
 
+def test_unreadable_records_are_a_store_notice_not_a_crash(ui: str, store: Path) -> None:
+    from tests.helpers import store_execute
+
+    store_execute(store, "UPDATE model_versions SET metrics_json = '{not json' WHERE version = 2")
+    for path in ("/models/bc", "/models/bc/versions/2"):
+        reply = get(ui + path)
+        assert reply.status == 503, path
+        assert "<h1>Store unavailable</h1>" in reply.body and "store verify" in reply.body
+    assert get(ui + "/models/odd").status == 200  # the rest of the store still shows
+
+
 # writes --------------------------------------------------------------------------------
 
 
@@ -336,6 +347,8 @@ def test_promote_and_rollback_with_allow_writes_are_recorded(store: Path) -> Non
         refused = post(base + "/models/bc/versions/2/promote", {"alias": "champion", "csrf": token})
         assert refused.status == 400 and "only a registered version" in refused.body
         assert champion(store) == 3
+        never = post(base + "/models/odd/rollback", {"alias": "champion", "csrf": token})
+        assert never.status == 400 and "nothing to roll back to" in never.body
 
 
 # the command ---------------------------------------------------------------------------
