@@ -49,6 +49,7 @@ import http.client
 import json
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -542,6 +543,30 @@ class ModelAlone:
 # ----------------------------------------------------------------------------
 
 
+def verdicts_of(package: Path) -> dict[str, Any]:
+    """What registration recorded per runtime (``model.json`` ``runtimes``; empty before)."""
+    found = json.loads((package / "model.json").read_text()).get("runtimes")
+    return found if isinstance(found, dict) else {}
+
+
+def registration_note(package: Path) -> str:
+    """One line: each runtime's verdict at registration, as ``models show`` gives it."""
+    parts = []
+    for name, verdict in verdicts_of(package).items():
+        if not verdict.get("verified"):
+            parts.append(f"{name} not verified ({verdict.get('why') or 'no reason recorded'})")
+            continue
+        speed = []
+        if verdict.get("single_row_us") is not None:
+            speed.append(f"{verdict['single_row_us']:,.1f} µs a row")
+        if verdict.get("rows_per_second") is not None:
+            speed.append(f"{verdict['rows_per_second']:,.0f} rows/s")
+        if verdict.get("compile_seconds") is not None:
+            speed.append(f"compiled in {verdict['compile_seconds']:.2f} s")
+        parts.append(f"{name} verified ({', '.join(speed)})")
+    return "registration: " + ("; ".join(parts) if parts else "no runtime verdicts recorded")
+
+
 def say(text: str) -> None:
     """Progress on stderr (the report goes to stdout)."""
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
@@ -558,10 +583,15 @@ def run_case(
     work = args.work_dir / case.work_name(args.rows, args.seed)
     say(f"{case.key}: training (once per work dir)")
     store = train(case, work, data, args.seed)
-    load = payloads(data, args.big_rows)
     package = export_package(store, MODEL_NAME, work / "package")
+    if set(runtimes) - {"native"} and not verdicts_of(package):
+        say(f"{case.key}: the cached model predates compiled runtimes: training again")
+        shutil.rmtree(store)
+        store = train(case, work, data, args.seed)
+        package = export_package(store, MODEL_NAME, work / "package")
+    load = payloads(data, args.big_rows)
     alone = ModelAlone(package, load.single_frame, load.big_frame, runtimes)
-    notes = list(alone.notes)
+    notes = [registration_note(package), *alone.notes]
     peer_ok, peer_note = peer
     notes.append(f"peer: {peer_note}" if peer_ok else f"MLflow peer skipped: {peer_note}")
     extras = not args.quick
