@@ -301,6 +301,7 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 .empty{color:var(--muted)}
 nav.pager{margin:10px 0;display:flex;gap:14px}
 .muted{color:var(--muted)}
+.nowrap{white-space:nowrap}
 svg{background:#fff;border:1px solid var(--line);max-width:100%;height:auto}
 form.inline{display:inline}
 button{font:inherit;padding:3px 10px;cursor:pointer}
