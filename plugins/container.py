@@ -8,6 +8,11 @@ It writes, to ``path`` (replaced atomically, like the ``directory`` target)::
                         with a HEALTHCHECK on /v2/health/ready
     constraints.txt     exact versions: the model's own (model.json) and the rest
                         as installed where the deploy ran (plugins/image_pins.py)
+                        When the model verified a runtime that builds native code
+                        as it loads (``treelite``), a builder stage with gcc runs
+                        `specops runtimes prepare /opt/model` and the served stage
+                        copies the built cache: it serves the compiled trees without
+                        a compiler. Each verified runtime's packages are installed.
     .dockerignore
     model/              the self-contained model package (+ release.json)
     specops-src/        specops' own source, when it runs from a source checkout
@@ -118,6 +123,18 @@ STORE_CREDENTIALS = (
 the PostgreSQL client (libpq) read from the environment."""
 ENV_NAME = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 SOURCE_DIR = "specops-src"
+RUNTIME_PACKAGES: dict[str, tuple[str, ...]] = {
+    "onnx": ("onnx", "onnxruntime"),
+    "treelite": ("treelite", "tl2cgen"),
+}
+"""What the image installs beside specops for each compiled runtime the model verified
+(the ``onnx`` and ``treelite`` extras), pinned at the versions installed here."""
+BUILT_AT_LOAD = frozenset({"treelite"})
+"""Runtimes that build native code from the package's files when they load (into a
+cache): the image builds it in a builder stage with a compiler, and the served stage
+copies the cache, so it serves the compiled form without a compiler."""
+RUNTIME_CACHE = "/opt/specops-runtime-cache"
+BUILDER = "compile-runtimes"
 SOURCE_PARTS = ("framework", "plugins", "schemas", "pyproject.toml", "README.md", "LICENSE")
 
 CONTAINER_PARAMS: dict[str, Any] = {
@@ -327,7 +344,9 @@ class ContainerTarget:
         if source is not None:
             _copy_source(source, context / SOURCE_DIR)
         pins = image_pins(recorded_packages(release.package_dir))
-        (context / CONSTRAINTS).write_text(pins.constraints())
+        constraints = pins.constraints()
+        runtimes = verified_runtimes(release.package_dir)
+        (context / CONSTRAINTS).write_text(constraints + runtime_pins(runtimes, constraints))
         with_spec = bool(plan.schedule and plan.document is not None)
         dockerfile = self.dockerfile(release, image, source is not None, pins.python, with_spec)
         (context / "Dockerfile").write_text(dockerfile)
@@ -358,13 +377,36 @@ class ContainerTarget:
         from framework import __version__
 
         spec_copy = f"COPY spec/ {SPEC_DIR}/\n" if with_spec else ""
+        runtimes = verified_runtimes(release.package_dir)
+        also = "".join(f' "{name}"' for r in runtimes for name in RUNTIME_PACKAGES[r])
 
         pip = f"pip install --no-cache-dir --constraint /opt/{CONSTRAINTS}"
         if bundled_source:
-            install = f'COPY {SOURCE_DIR}/ /opt/{SOURCE_DIR}/\nRUN {pip} "/opt/{SOURCE_DIR}[serve]"'
+            install = (
+                f'COPY {SOURCE_DIR}/ /opt/{SOURCE_DIR}/\nRUN {pip} "/opt/{SOURCE_DIR}[serve]"{also}'
+            )
         else:
             requirement = self.install or f"specops[serve]=={__version__}"
-            install = f'RUN {pip} "{requirement}"'
+            install = f'RUN {pip} "{requirement}"{also}'
+        base = self.base_image or base_image_for(python)
+        builder, cache_copy, cache_env = "", "", ""
+        if BUILT_AT_LOAD.intersection(runtimes):
+            builder = (
+                f"FROM {base} AS {BUILDER}\n"
+                "# Builds the model's compiled runtimes (trees to C with TL2cgen and gcc) into\n"
+                "# the runtime cache; the served stage copies the cache and has no compiler.\n"
+                "RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev"
+                " libgomp1 \\\n"
+                "    && rm -rf /var/lib/apt/lists/*\n"
+                f"COPY {CONSTRAINTS} /opt/{CONSTRAINTS}\n"
+                f"{install}\n"
+                f"COPY model/ {MODEL_DIR}/\n"
+                f"ENV SPECOPS_RUNTIME_CACHE={RUNTIME_CACHE}\n"
+                f"RUN specops runtimes prepare {MODEL_DIR}\n"
+                "\n"
+            )
+            cache_copy = f"COPY --from={BUILDER} {RUNTIME_CACHE} {RUNTIME_CACHE}\n"
+            cache_env = f" SPECOPS_RUNTIME_CACHE={RUNTIME_CACHE}"
         command = [
             "specops", "serve", "--package", MODEL_DIR, "--host", "0.0.0.0",
             "--port", str(self.port), "--workers", str(self.workers),
@@ -378,7 +420,8 @@ class ContainerTarget:
             f"# Serves {release.name}/{release.version}; written by specops' container target.\n"
             f"#   docker build -t {image} .\n"
             f"#   docker run --rm --read-only --tmpfs /tmp -p {self.port}:{self.port} {image}\n"
-            f"FROM {self.base_image or base_image_for(python)}\n"
+            f"{builder}"
+            f"FROM {base}\n"
             "# LightGBM needs the OpenMP runtime.\n"
             "RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \\\n"
             "    && rm -rf /var/lib/apt/lists/*\n"
@@ -386,13 +429,14 @@ class ContainerTarget:
             f"COPY {CONSTRAINTS} /opt/{CONSTRAINTS}\n"
             f"{install}\n"
             f"COPY model/ {MODEL_DIR}/\n"
+            f"{cache_copy}"
             f"{spec_copy}"
             f"RUN groupadd --system --gid {USER_ID} specops \\\n"
             f"    && useradd --system --uid {USER_ID} --gid {USER_ID} --no-create-home"
             f" --home-dir {WRITABLE_DIR} specops\n"
             f"USER {USER_ID}:{USER_ID}\n"
             "# The root filesystem may be read-only: nothing is written but to /tmp.\n"
-            f"ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME={WRITABLE_DIR}\n"
+            f"ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME={WRITABLE_DIR}{cache_env}\n"
             f"EXPOSE {self.port}\n"
             "HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \\\n"
             f"    CMD {json.dumps(probe)}\n"
@@ -642,6 +686,49 @@ def monitor_spec(
     ):
         data["source"] = {"type": "snapshot", "params": {"data": lineage["data_hash"]}}
     return spec
+
+
+def verified_runtimes(package_dir: Path) -> list[str]:
+    """The compiled runtimes the model verified (model.json ``runtimes``) whose packages
+    the image installs, so it can serve the form the version was verified with."""
+    try:
+        meta = json.loads((package_dir / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    runtimes = meta.get("runtimes") if isinstance(meta, dict) else None
+    if not isinstance(runtimes, dict):
+        return []
+    return sorted(
+        name
+        for name, verdict in runtimes.items()
+        if name in RUNTIME_PACKAGES and isinstance(verdict, dict) and verdict.get("verified")
+    )
+
+
+def runtime_pins(runtimes: list[str], constraints: str) -> str:
+    """Constraint lines for the runtimes' packages at the versions installed here (the
+    same TL2cgen in the builder and served stages: its version is in the cache key)."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    pinned = {
+        canonicalize_name(line.split("==", 1)[0])
+        for line in constraints.splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    lines = []
+    for name in sorted({n for runtime in runtimes for n in RUNTIME_PACKAGES[runtime]}):
+        if canonicalize_name(name) in pinned:
+            continue
+        try:
+            lines.append(f"{name}=={metadata.version(name)}\n")
+        except metadata.PackageNotFoundError:
+            continue
+    if not lines:
+        return ""
+    prefix = "" if not constraints or constraints.endswith("\n") else "\n"
+    return prefix + "# the compiled runtimes the model was verified with\n" + "".join(lines)
 
 
 def _lineage(release: Release) -> dict[str, Any]:

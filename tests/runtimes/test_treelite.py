@@ -199,3 +199,53 @@ def test_prepare_builds_what_a_served_image_loads(
     assert "compiled trees ready at" in capsys.readouterr().out
     assert len(list(cache.glob("*/*/lib.so"))) == 1
     assert main(["prepare"]) == 2
+
+
+def test_the_container_image_builds_the_trees_in_a_builder_stage(tmp_path: Path) -> None:
+    """A version verified with treelite: the Dockerfile compiles in a builder stage (gcc,
+    `specops runtimes prepare`) and the served stage copies the cache, without gcc;
+    treelite and tl2cgen are installed and pinned. The manifests stay valid."""
+    import kubernetes_validate
+    import yaml
+
+    import plugins.runtimes.treelite as module
+    from framework.components import Release, StepContext
+    from framework.plugins import load_plugins
+    from framework.runtimes.compile import compile_runtimes
+    from plugins.container import ContainerTarget
+
+    package, test = train(tmp_path, table(160), "binary", "lightgbm", {"n_estimators": 5})
+    plugins = load_plugins(extra=[("treelite_runtime_test", module)])
+    assert compile_runtimes(package.directory, plugins, test, requested="treelite")[
+        "treelite"
+    ].verified
+    release = Release(
+        name="trees",
+        version=3,
+        task="binary",
+        package_dir=package.directory,
+        metrics={},
+        set_alias=lambda alias, reason: None,
+        load=lambda: package,
+    )
+    ctx = StepContext("trees", "binary", "target", tmp_path, 0)
+    ContainerTarget(path="ctx").deploy(release, ctx)
+    context = tmp_path / "ctx"
+    dockerfile = (context / "Dockerfile").read_text()
+    builder, served = dockerfile.split("\n\nFROM ", 1)
+    assert builder.splitlines()[3].startswith("FROM python:3.11-slim AS compile-runtimes")
+    assert "gcc" in builder and "RUN specops runtimes prepare /opt/model" in builder
+    assert "SPECOPS_RUNTIME_CACHE=/opt/specops-runtime-cache" in builder
+    assert "gcc" not in served
+    assert (
+        "COPY --from=compile-runtimes /opt/specops-runtime-cache /opt/specops-runtime-cache"
+        in served
+    )
+    assert "SPECOPS_RUNTIME_CACHE=/opt/specops-runtime-cache" in served
+    assert '[serve]" "treelite" "tl2cgen"' in served and '[serve]" "treelite" "tl2cgen"' in builder
+    pins = (context / "constraints.txt").read_text()
+    assert "\ntl2cgen==1.0.0\n" in pins and "\ntreelite==" in pins
+    assert (context / "model" / "runtimes" / "treelite" / "trees.tl").is_file()
+    assert not list((context / "model").rglob("*.so"))
+    deployment = yaml.safe_load((context / "k8s" / "deployment.yaml").read_text())
+    kubernetes_validate.validate(deployment, "1.30", strict=True)
