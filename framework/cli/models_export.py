@@ -167,7 +167,9 @@ def _verified_onnx(ref: str, meta: dict[str, Any]) -> dict[str, Any]:
     from framework.errors import UserError
 
     runtimes = meta.get("runtimes")
-    if not isinstance(runtimes, dict) or not runtimes:
+    runtimes = runtimes if isinstance(runtimes, dict) else {}
+    compiled = sorted(name for name in runtimes if name != "native")
+    if not compiled:
         raise UserError(
             f"{ref} has no compiled runtimes (registered by a specops without them, or with "
             "serve.runtime: native), so there is no verified ONNX graph to export; "
@@ -175,11 +177,10 @@ def _verified_onnx(ref: str, meta: dict[str, Any]) -> dict[str, Any]:
         )
     verdict = runtimes.get(ONNX_RUNTIME)
     if not isinstance(verdict, dict):
-        compiled = ", ".join(sorted(runtimes)) or "none"
         raise UserError(
-            f"{ref} has no onnx verdict (runtimes compiled at registration: {compiled}); "
-            "train it again with serve.runtime: auto or onnx, with the onnx extra installed "
-            "(pip install 'specops[onnx]')"
+            f"{ref} has no onnx verdict (runtimes compiled at registration: "
+            f"{', '.join(compiled)}); train it again with serve.runtime: auto or onnx, with "
+            "the onnx extra installed (pip install 'specops[onnx]')"
         )
     if verdict.get("verified") is not True:
         why = verdict.get("why") or "no reason recorded"

@@ -187,7 +187,10 @@ def _features(
             picked.append(column)
             continue
         if model_type != "lightgbm":
-            raise Unsupported(f"{model_type} reading the categorical column {name!r} directly")
+            raise Unsupported(
+                f"{model_type} reading the categorical column {name!r} itself is not "
+                "compiled (encode it with one_hot or ordinal first)"
+            )
         if categorical >= len(categories):
             raise Unsupported("the LightGBM model does not list the categories of its columns")
         picked.append(_lightgbm_category(graph, column, categories[categorical]))

@@ -290,11 +290,19 @@ def project_with_onnx(tmp_path: Path) -> SpecopsProject:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> SpecopsProject:
-    """One run with serve.runtime: onnx (version 1) and one with native (version 2)."""
+    """Runs with serve.runtime: onnx (version 1), native (version 2), and onnx on a model
+    it does not compile (version 3: histogram boosting reading categories itself)."""
     project = project_with_onnx(tmp_path_factory.mktemp("export"))
     result = project.run(SPEC.replace("RUNTIME", "onnx"))
     assert result.code == 0, result
     result = project.run(SPEC.replace("RUNTIME", "native"), "--set", "model.params.n_estimators=11")
+    assert result.code in (0, 1), result
+    spec = SPEC.replace("RUNTIME", "onnx").replace(
+        "model: {type: random_forest, params: {n_estimators: 10}}",
+        "model: {type: hist_gradient_boosting, params: {max_iter: 5}}",
+    )
+    impute = "preprocess:\n  - {type: impute, params: {strategy: most_frequent}}\n"
+    result = project.run(spec.replace(impute, ""))
     assert result.code in (0, 1), result
     return project
 
@@ -359,6 +367,15 @@ def test_export_refuses_a_version_without_a_verified_graph(
     assert result.code == 2
     assert "churn/2 has no compiled runtimes" in result.err
     assert "Traceback" not in result.err
+    assert not target.exists()
+
+    result = trained.cli("models", "export", "churn/3", "--format", "onnx", str(target))
+    assert result.code == 2
+    assert (
+        "churn/3's onnx graph was not verified at registration: not available: "
+        "hist_gradient_boosting reading the categorical column 'plan' itself is not compiled "
+        "(encode it with one_hot or ordinal first)"
+    ) in result.err
     assert not target.exists()
 
 
