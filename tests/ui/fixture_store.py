@@ -314,10 +314,12 @@ class _Bulk:
         first, so the champion moves as the gate decides at each point in time. Every
         tenth versioned run is a retraining that a drifted monitor batch triggered."""
         span = (self.end - self.start).total_seconds()
+        slot = span / max(versions, 1)  # one version every `slot` seconds, give or take
         events: list[tuple[datetime, str]] = [
-            (self.start + timedelta(seconds=span * (i + 0.5) / versions), "version")
+            (self.start + timedelta(seconds=slot * (i + 0.5 + self.rng.uniform(-0.4, 0.4))),
+             "version")
             for i in range(versions)
-        ]
+        ]  # fmt: skip
         events += [
             (self.start + timedelta(seconds=self.rng.uniform(0, span)), "plain")
             for _ in range(plain)

@@ -67,7 +67,7 @@ def test_every_page_loads_without_console_errors(tab: Tab, big_store: UiStore, s
         "models": ("/models", 420),
         "model": (f"/models/{busiest}", 1000),
         "version": (f"/models/{REAL_MODEL}/versions/2", 1080),
-        "runs": ("/runs", 900),
+        "runs": ("/runs?trigger=monitor", 900),
         "compare": ("/compare?changed=1&" + "&".join(f"run={r}" for r in runs), 760),
         "run": (f"/runs/{big_store.retrain_run}", 1000),
         "monitoring": (f"/monitoring/{busiest}", 1000),
