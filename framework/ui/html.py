@@ -91,7 +91,7 @@ def when(iso: str | None) -> Html:
     if not iso:
         return esc("")
     short = iso.replace("T", " ")[:19]
-    return tag("time", short, datetime=iso, title=iso)
+    return tag("time", short, datetime=iso, title=iso, class_="nowrap")
 
 
 def short_hash(digest: str | None, length: int = 12) -> Html:
@@ -195,7 +195,7 @@ def version_link(name: str, version: int, text: Any = None) -> Html:
 def run_link(run_id: str | None, text: Any = None) -> Html:
     if not run_id:
         return esc("")
-    return link(run_url(run_id), tag("code", text if text is not None else run_id))
+    return link(run_url(run_id), tag("code", text if text is not None else run_id), class_="nowrap")
 
 
 # building blocks ------------------------------------------------------------
