@@ -47,7 +47,7 @@ def key_metrics(gate: Any, metrics: dict[str, float]) -> list[str]:
 
 # package files: present, intact, damaged --------------------------------------
 
-MAX_HASHED_BYTES = 64 * 1024 * 1024
+MAX_HASHED_BYTES = 16 * 1024 * 1024
 """A version page re-hashes its package's files up to this many bytes in all; larger
 files are checked for presence only (and said so). Results are remembered per blob
 while its size and modification time stay the same."""
