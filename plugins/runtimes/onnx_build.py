@@ -176,6 +176,8 @@ def _features(
         estimator = package.model.estimator
         names = [str(n) for n in getattr(estimator, "feature_names_in_", list(columns))]
         categories = []
+        if model_type == "hist_gradient_boosting" and estimator.is_categorical_ is not None:
+            names, categories = _hist_gradient_boosting_order(estimator, names)
     missing = [name for name in names if name not in columns]
     if missing:
         raise Unsupported(f"the model reads {missing[0]!r}, which the transform does not make")
@@ -186,6 +188,10 @@ def _features(
         if isinstance(column, Numeric):
             picked.append(column)
             continue
+        if model_type == "hist_gradient_boosting" and categorical < len(categories):
+            picked.append(_category_position(graph, column, categories[categorical]))
+            categorical += 1
+            continue
         if model_type != "lightgbm":
             raise Unsupported(
                 f"{model_type} reading the categorical column {name!r} itself is not "
@@ -193,18 +199,37 @@ def _features(
             )
         if categorical >= len(categories):
             raise Unsupported("the LightGBM model does not list the categories of its columns")
-        picked.append(_lightgbm_category(graph, column, categories[categorical]))
+        picked.append(_category_position(graph, column, categories[categorical]))
         categorical += 1
     if categorical != len(categories):
-        raise Unsupported("the LightGBM model's categorical columns are not the ones it reads")
+        raise Unsupported(f"the {model_type} model's categorical columns are not the ones it reads")
     return pick(graph, picked)
 
 
-def _lightgbm_category(graph: Graph, column: Coded, trained: list[Any]) -> Numeric:
-    """LightGBM reads a category column as the value's position in its training
-    categories (``pandas_categorical``), NaN when missing or not among them."""
+def _hist_gradient_boosting_order(estimator: Any, names: list[str]) -> tuple[list[str], list]:
+    """The columns as histogram boosting's own preprocessor hands them to its trees: the
+    categorical ones first (ordinal codes of its encoder's categories), then the others."""
     import numpy as np
 
+    mask = np.asarray(estimator.is_categorical_, dtype=bool)
+    remapped = np.asarray(estimator._is_categorical_remapped, dtype=bool)
+    count = int(mask.sum())
+    if list(remapped) != [True] * count + [False] * (len(mask) - count):
+        raise Unsupported("hist_gradient_boosting orders its columns in a way not compiled")
+    encoder = estimator._preprocessor.named_transformers_["encoder"]
+    categories = [list(values) for values in encoder.categories_]
+    ordered = [n for n, c in zip(names, mask, strict=True) if c]
+    ordered += [n for n, c in zip(names, mask, strict=True) if not c]
+    return ordered, categories
+
+
+def _category_position(graph: Graph, column: Coded, trained: list[Any]) -> Numeric:
+    """A category column as a tree model reads it: the value's position in the model's
+    own training categories (LightGBM's ``pandas_categorical``, histogram boosting's
+    encoder), NaN when missing or not among them."""
+    import numpy as np
+
+    trained = [v for v in trained if not (isinstance(v, float) and np.isnan(v))]
     position = {(type(v), v): i for i, v in enumerate(trained)}
     table = np.full((len(column.domain) + 1, 1), np.nan)
     for j, value in enumerate(column.domain):

@@ -245,34 +245,47 @@ def forest_value(graph: Graph, features: str, forest: Any) -> str:
 
 
 def hist_gradient_boosting_raw(graph: Graph, features: str, model: Any) -> str:
-    """Histogram boosting's raw predictions ``[N, trees per iteration]``: baseline + trees."""
+    """Histogram boosting's raw predictions ``[N, trees per iteration]``: baseline + trees.
+
+    ``features`` are in the order the model's own preprocessor makes (its categorical
+    columns first, as ordinal codes, then the numeric ones). A categorical split sends
+    the categories of its bitset left; NaN (missing, and unseen, which the signature
+    made missing) goes where the split learnt missing values go."""
     import numpy as np
 
-    if getattr(model, "is_categorical_", None) is not None and np.any(model.is_categorical_):
-        raise Unsupported("hist_gradient_boosting with categorical features is not compiled")
     per_iteration = model.n_trees_per_iteration_
     ensemble = Ensemble(per_iteration)
     for iteration in model._predictors:
         for k, predictor in enumerate(iteration):
             nodes = predictor.nodes
-            if np.any(nodes["is_categorical"]):
-                raise Unsupported("hist_gradient_boosting categorical splits are not compiled")
+            bitsets = predictor.raw_left_cat_bitsets
 
-            def describe(node: int, nodes: Any = nodes) -> float | Split:
+            def describe(node: int, nodes: Any = nodes, bitsets: Any = bitsets) -> float | Split:
                 row = nodes[node]
                 if row["is_leaf"]:
                     return float(row["value"])
-                return (
-                    int(row["feature_idx"]),
-                    LEQ,
-                    float(row["num_threshold"]),
-                    (),
-                    bool(row["missing_go_to_left"]),
-                    int(row["left"]),
-                    int(row["right"]),
-                )
+                goes = bool(row["missing_go_to_left"])
+                yes, no = int(row["left"]), int(row["right"])
+                if row["is_categorical"]:
+                    members = _bitset_members(bitsets[int(row["bitset_idx"])])
+                    return int(row["feature_idx"]), MEMBER, 0.0, members, goes, yes, no
+                threshold = float(row["num_threshold"])
+                return int(row["feature_idx"]), LEQ, threshold, (), goes, yes, no
 
             ensemble.add(0, describe, k)
     summed = ensemble.emit(graph, features)
     baseline = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(1, -1)
     return graph.op("Add", [summed, graph.const(baseline, "baseline")], "raw")
+
+
+def _bitset_members(bitset: Any) -> tuple[float, ...]:
+    """The category codes a scikit-learn bitset (uint32 words) holds."""
+    members = [
+        float(32 * word + bit)
+        for word, value in enumerate(bitset)
+        for bit in range(32)
+        if (int(value) >> bit) & 1
+    ]
+    if not members:
+        raise Unsupported("hist_gradient_boosting has a categorical split with no categories")
+    return tuple(members)

@@ -55,6 +55,14 @@ CASES = [
     ("regression", "extra_trees", {"n_estimators": 8}, (("ordinal", {}),), None),
     ("multiclass", "hist_gradient_boosting", {"max_iter": 15}, (("one_hot", {}),), None),
     ("binary", "hist_gradient_boosting", {"max_iter": 15}, (("one_hot", {}),), None),
+    ("binary", "hist_gradient_boosting", {"max_iter": 15}, (), None),  # its own categories
+    (
+        "multiclass",
+        "hist_gradient_boosting",
+        {"max_iter": 10},
+        (("impute", {"strategy": "most_frequent"}),),
+        {"rating": "categorical"},
+    ),
     ("regression", "hist_gradient_boosting", {"max_iter": 15}, (("ordinal", {}),), None),
     ("multiclass", "random_forest", {"n_estimators": 6, "min_samples_leaf": 3}, (), None),
     ("binary", "extra_trees", {"n_estimators": 6}, (("drop", {"columns": ["city"]}),), None),
@@ -290,19 +298,18 @@ def project_with_onnx(tmp_path: Path) -> SpecopsProject:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> SpecopsProject:
-    """Runs with serve.runtime: onnx (version 1), native (version 2), and onnx on a model
-    it does not compile (version 3: histogram boosting reading categories itself)."""
+    """Runs with serve.runtime: onnx (version 1), native (version 2), and onnx on a
+    pipeline it does not compile (version 3: one-hot encoding a numeric column)."""
     project = project_with_onnx(tmp_path_factory.mktemp("export"))
     result = project.run(SPEC.replace("RUNTIME", "onnx"))
     assert result.code == 0, result
     result = project.run(SPEC.replace("RUNTIME", "native"), "--set", "model.params.n_estimators=11")
     assert result.code in (0, 1), result
+    encode = "  - {type: one_hot, params: {columns: [visits]}}\n"
     spec = SPEC.replace("RUNTIME", "onnx").replace(
-        "model: {type: random_forest, params: {n_estimators: 10}}",
-        "model: {type: hist_gradient_boosting, params: {max_iter: 5}}",
+        "most_frequent}}\n", "most_frequent}}\n" + encode
     )
-    impute = "preprocess:\n  - {type: impute, params: {strategy: most_frequent}}\n"
-    result = project.run(spec.replace(impute, ""))
+    result = project.run(spec)
     assert result.code in (0, 1), result
     return project
 
@@ -373,8 +380,7 @@ def test_export_refuses_a_version_without_a_verified_graph(
     assert result.code == 2
     assert (
         "churn/3's onnx graph was not verified at registration: not available: "
-        "hist_gradient_boosting reading the categorical column 'plan' itself is not compiled "
-        "(encode it with one_hot or ordinal first)"
+        "OneHotEncoder of the numeric column 'visits' is not compiled"
     ) in result.err
     assert not target.exists()
 
