@@ -531,10 +531,11 @@ def test_hook_api_declarations(declared: str | None, ok: bool) -> None:
 
 
 def test_new_kinds_were_minor_bumps_plugins_for_1_0_and_1_1_still_load() -> None:
-    assert hookspecs.HOOK_API_VERSION == "1.2"  # 1.1: execution; 1.2: stores, trackers
-    for declared in ("1", "1.0", ">=1.0,<2", ">=1.1", ">=1.2"):
+    # 1.1: execution; 1.2: stores, trackers; 1.3: runtimes
+    assert hookspecs.HOOK_API_VERSION == "1.3"
+    for declared in ("1", "1.0", ">=1.0,<2", ">=1.1", ">=1.2", ">=1.3"):
         assert api_problem(declared, hookspecs.HOOK_API_VERSION) is None
-    assert "provides hook API 1.2" in api_problem("1.3", hookspecs.HOOK_API_VERSION)
+    assert "provides hook API 1.3" in api_problem("1.4", hookspecs.HOOK_API_VERSION)
 
 
 def test_every_built_in_component_passes_the_rules_third_party_ones_must() -> None:
