@@ -127,6 +127,8 @@ def cases(facts: dict[str, Any], runs: list[str]) -> list[Case]:
         Case("monitoring", f"{busiest}: drift over a quarter", f"/monitoring/{model}"),
         Case("monitor run", "the real drift report",
              f"/monitoring/runs/{quote(facts['monitor_run'], safe='')}"),
+        Case("monitor report", "the stored HTML report, hash-checked",
+             f"/monitoring/runs/{quote(facts['monitor_run'], safe='')}/report"),
         Case("spec plan", "spec.yaml", "/spec?path=spec.yaml"),
     ]  # fmt: skip
 

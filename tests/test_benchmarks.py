@@ -323,7 +323,7 @@ def test_ui_pages_quick(tmp_path: Path) -> None:
     pages = report["pages"]
     assert {p["page"] for p in pages} == {
         "models", "model", "version", "runs", "run", "compare", "monitoring",
-        "monitor run", "spec plan",
+        "monitor run", "monitor report", "spec plan",
     }  # fmt: skip
     assert all(p["statuses"] == [200] for p in pages), [
         (p["path"], p["statuses"]) for p in pages if p["statuses"] != [200]
