@@ -179,3 +179,16 @@ def run_trigger(store: Store, run_id: str) -> str | None:
     """What started a run (a monitor run's id for a drift retraining), or None."""
     row = store.db.execute("SELECT trigger FROM runs WHERE id = ?", (run_id,)).fetchone()
     return row[0] if row else None
+
+
+def retraining_loops(store: Store, name: str, *, limit: int = 8) -> list[dict[str, Any]]:
+    """The latest monitor runs of ``name`` that started a retraining, newest first: the
+    version judged, the decision, the retraining run, its outcome and what it promoted."""
+    rows = store.db.execute(
+        "SELECT id, started_at, decision, drift_share, version, retrain_run_id,"
+        " retrain_status, promoted_version FROM monitor_runs"
+        " WHERE model = ? AND retrain_run_id IS NOT NULL"
+        " ORDER BY started_at DESC, id DESC LIMIT ?",
+        (name, _bounded(limit)),
+    )
+    return [dict(row) for row in rows]

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,11 +222,34 @@ def test_every_answer_carries_the_security_headers(ui: str) -> None:
     assert get(ui + "/models", {"Host": "evil.example:8765"}).status == 421
 
 
-def test_versions_are_paginated(tmp_path: Path) -> None:
-    from framework.ui.server import running
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A store of 220 versions written through the store's API (tests/ui/fixture_store.py),
+    with the subscriptions example's real drift -> retrain -> promote loop."""
     from tests.ui.fixture_store import build_ui_store
 
-    fixture = build_ui_store(tmp_path / "big", runs=260, versions=220, monitors_per_model=2)
+    directory = tmp_path_factory.mktemp("ui-many") / "store"
+    return build_ui_store(directory, runs=260, versions=220, monitors_per_model=2)
+
+
+def test_the_model_page_draws_the_drift_retrain_promote_loop(many: Any) -> None:
+    from framework.ui.server import running
+
+    with running(str(many.store)) as base:
+        body = get(base + "/models/subscriptions").body
+    loop = re.search(r'<section id="loop">.*?</section>', body).group(0)
+    titles = re.findall(r"<title>([^<]*)</title>", loop)
+    assert "version: subscriptions/1 — judged" in titles
+    assert any(t.startswith("monitor: monitor ") and "drifted" in t for t in titles)
+    assert "version: subscriptions/2 — registered" in titles
+    assert "alias: @champion — promoted v2" in titles
+    assert 'data-edges="4"' in loop and f'href="/runs/{many.retrain_run}"' in loop
+
+
+def test_versions_are_paginated(many: Any) -> None:
+    from framework.ui.server import running
+
+    fixture = many
     name = fixture.busiest_model
     count = store_rows(fixture.store, f"SELECT COUNT(*) FROM model_versions WHERE name='{name}'")
     assert count[0][0] > 50

@@ -129,6 +129,9 @@ def model_page(request: Request) -> h.Response:
             id="versions",
         )
     )
+    loops = _loops(store, name)
+    if loops:
+        parts.append(h.section("Drift → retrain → gate → promote", loops, id="loop"))
     parts.append(h.section("Recent alias moves", _moves(store, name), id="moves"))
     parts.append(
         h.tag(
@@ -176,6 +179,77 @@ def _alias_facts(request: Request, name: str, overview: browsing.ModelOverview) 
 
 
 RECENT_MOVES = 20
+LOOPS = 8
+"""Retrainings drawn in the model's loop graph (the newest)."""
+
+
+def _loops(store: Any, name: str) -> h.Html:
+    """The whole loop in one picture: the version a monitor run judged -> the monitor
+    run (its decision) -> the retraining it started -> the version that made (red when
+    the gate rejected it) -> @champion when it was promoted."""
+    loops = browsing.retraining_loops(store, name, limit=LOOPS)
+    if not loops:
+        return h.Html("")
+    produced = browsing.versions_of_runs(store, [loop["retrain_run_id"] for loop in loops])
+    nodes: list[svg.Node] = []
+    edges: list[tuple[str, str]] = []
+    for loop in reversed(loops):
+        monitor, retrain = f"monitor:{loop['id']}", f"run:{loop['retrain_run_id']}"
+        share = loop.get("drift_share")
+        detail = f"{loop['decision']}" + (f" {share:.0%} drifted" if share is not None else "")
+        nodes.append(
+            svg.Node(
+                monitor,
+                f"monitor {loop['started_at'][:10]}",
+                "monitor",
+                detail,
+                href=h.monitor_run_url(loop["id"]),
+                bad=True,
+            )
+        )
+        if loop.get("version") is not None:
+            judged = f"version:{loop['version']}"
+            nodes.append(
+                svg.Node(
+                    judged,
+                    f"{name}/{loop['version']}",
+                    "version",
+                    "judged",
+                    href=h.version_url(name, loop["version"]),
+                )
+            )
+            edges.append((judged, monitor))
+        nodes.append(
+            svg.Node(
+                retrain,
+                f"run {loop['retrain_run_id']}",
+                "run",
+                f"retraining: {loop.get('retrain_status') or '?'}",
+                href=h.run_url(loop["retrain_run_id"]),
+                bad=loop.get("retrain_status") != "passed",
+            )
+        )
+        edges.append((monitor, retrain))
+        for model, number, status in produced.get(loop["retrain_run_id"], []):
+            if model != name:
+                continue
+            made = f"version:{number}"
+            nodes.append(
+                svg.Node(
+                    made,
+                    f"{name}/{number}",
+                    "version",
+                    status,
+                    href=h.version_url(name, number),
+                    bad=status != "registered",
+                )
+            )
+            edges.append((retrain, made))
+            if loop.get("promoted_version") == number:
+                promoted = f"promoted:{number}"
+                nodes.append(svg.Node(promoted, "@champion", "alias", f"promoted v{number}"))
+                edges.append((made, promoted))
+    return svg.graph(nodes, edges, title=f"the latest retrainings of {name}")
 
 
 def _moves(store: Any, name: str) -> h.Html:
