@@ -30,6 +30,7 @@ Anything else in a pipeline (a transform from a third-party plugin) raises
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 FORMAT = 1
 """Version of the transform JSON; a loader refuses a format it does not know."""
 
+PROBE_CELLS = 4_000_000
+"""At most this many cells (32 MB of float64) per call when an encoder is asked how it
+encodes every value: a one-hot of a thousand categories is asked in chunks."""
 SMALL_BATCH = 64
 """Up to this many rows, categories are looked up in a Python dict (faster than pandas
 for a few values); larger batches go through pandas' vectorised lookup."""
@@ -322,28 +326,30 @@ def _compile_encoder(
             known = sorted({float(v) for v in categories if not _is_nan(_python(v))})
             unseen = (max(known) + 1.0) if known else 0.0
             probes.append([*known, float("nan"), unseen])
-    length = max(len(p) for p in probes)
-    frame = {}
-    for slot, probe in zip(taken, probes, strict=True):
-        padded = probe + [probe[-2] if slot.kind == "num" else None] * (length - len(probe))
-        if slot.kind == "num":
-            frame[slot.name] = pd.Series(padded, dtype="float64")
-        elif slot.pristine:
-            frame[slot.name] = pd.Series(pd.Categorical(padded, categories=slot.vocab))
-        else:
-            frame[slot.name] = pd.Series(padded, dtype=object)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "unknown categories encoded as zeros": asked for
-        encoded = np.asarray(encoder.transform(pd.DataFrame(frame)), dtype="float64")
     widths = list(encoder._n_features_outs) if one_hot else [1] * len(taken)
-    if sum(widths) != encoded.shape[1]:
-        raise TransformUnsupported(f"{type(encoder).__name__} output widths do not add up")
+    found: list[list[Any]] = [[] for _ in taken]
+    length = max(len(p) for p in probes)
+    step = max(1, PROBE_CELLS // max(1, sum(widths)))  # bounded memory per transform call
+    dtypes = {slot.name: pd.CategoricalDtype(slot.vocab) for slot in taken if slot.pristine}
+    asked = copy.deepcopy(encoder).set_output(transform="default")  # arrays, not frames
+    for begin in range(0, length, step):
+        end = min(length, begin + step)
+        frame = {
+            slot.name: _probe_column(slot, probe, begin, end, dtypes.get(slot.name))
+            for slot, probe in zip(taken, probes, strict=True)
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "unknown categories encoded as zeros": asked for
+            encoded = np.asarray(asked.transform(pd.DataFrame(frame)), dtype="float64")
+        if sum(widths) != encoded.shape[1]:
+            raise TransformUnsupported(f"{type(encoder).__name__} output widths do not add up")
+        start = 0
+        for j, (probe, width) in enumerate(zip(probes, widths, strict=True)):
+            block = encoded[: max(0, min(end, len(probe)) - begin), start : start + width]
+            start += width
+            found[j].extend(_one_hot_positions(block) if one_hot else _ordinal_values(block))
     features: list[dict[str, Any]] = []
-    start = 0
-    for slot, probe, width in zip(taken, probes, widths, strict=True):
-        block = encoded[: len(probe), start : start + width]
-        start += width
-        answers = _one_hot_positions(block) if one_hot else _ordinal_values(block)
+    for slot, probe, answers in zip(taken, probes, found, strict=True):
         if slot.kind == "cat":
             features.append({"kind": "cat", "table": answers})
         else:
@@ -360,6 +366,29 @@ def _compile_encoder(
     op = "one_hot" if one_hot else "ordinal"
     part = {"op": op, "cols": indices, "features": features, "widths": widths}
     return [part], [_Slot(name, "num") for name in names]
+
+
+def _probe_column(slot: _Slot, probe: list[Any], begin: int, end: int, dtype: Any) -> Any:
+    """Rows ``begin:end`` of one slot's probe values, typed as the native step sees them
+    (the signature's categorical column, an imputer's object column, or floats); rows
+    past the probe's end are missing."""
+    import numpy as np
+    import pandas as pd
+
+    rows = end - begin
+    if slot.kind == "num":
+        values = np.full(rows, np.nan)
+        real = probe[begin:end]
+        values[: len(real)] = real
+        return pd.Series(values, dtype="float64")
+    if slot.pristine:  # codes past the vocabulary (the None probe, padding) are missing
+        codes = np.arange(begin, end)
+        codes[codes >= len(slot.vocab)] = -1
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype))
+    values = np.full(rows, None, dtype=object)
+    real = probe[begin:end]
+    values[: len(real)] = real
+    return pd.Series(values, dtype=object)
 
 
 def _one_hot_positions(block: np.ndarray) -> list[int]:

@@ -7,7 +7,7 @@ where the model is *loaded*, never stored: TL2cgen turns the checkpoint into C, 
 compiles it, and the library goes into a cache this runtime owns
 (:mod:`plugins.runtimes.treelite_cache`), keyed by the stored files' hash, so a model
 is compiled once per machine (or once in a container image's builder stage, see
-``python -m plugins.runtimes.treelite prepare PACKAGE_DIR``).
+``specops runtimes prepare PACKAGE_DIR``, which calls :meth:`TreeliteRuntime.prepare`).
 
 Models: ``lightgbm`` (numeric and categorical splits, missing values as LightGBM sends
 them), ``random_forest`` and ``extra_trees`` (scikit-learn; missing values go where
@@ -20,7 +20,6 @@ are rounded to float32 first, exactly as scikit-learn's own predict does. Hence 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,32 +211,6 @@ def _read_bounded(path: Path) -> bytes:
         raise StoreError(f"{path} is not a readable runtime file: {exc}") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m plugins.runtimes.treelite prepare PACKAGE_DIR``: build the compiled
-    trees of an exported package into this machine's cache (a container's builder stage
-    runs it, so the served image needs no compiler). Exit 1 when it cannot."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or args[0] != "prepare":
-        print("usage: python -m plugins.runtimes.treelite prepare PACKAGE_DIR", file=sys.stderr)
-        return 2
-    from framework.package import ModelPackage
-    from framework.plugins import get_plugins
-
-    package_dir = Path(args[1])
-    try:
-        package = ModelPackage(package_dir, get_plugins())
-        verdict = (package.metadata.get("runtimes") or {}).get("treelite") or {}
-        if not verdict.get("verified"):
-            print(f"treelite: not verified for this package ({verdict.get('why', 'no verdict')})")
-            return 0
-        library = TreeliteRuntime().prepare(package, package_dir / "runtimes" / "treelite")
-    except (RuntimeUnavailable, StoreError, OSError) as exc:
-        print(f"treelite: cannot prepare {package_dir}: {exc}", file=sys.stderr)
-        return 1
-    print(f"treelite: compiled trees ready at {library}")
-    return 0
-
-
 @hookimpl
 def specops_register_runtimes(register: Register) -> None:
     register(
@@ -246,7 +219,3 @@ def specops_register_runtimes(register: Register) -> None:
         summary="Tree ensembles (LightGBM, random forest, extra trees) compiled to C with "
         "Treelite/TL2cgen, built once per machine into a local cache (exact)",
     )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -126,8 +126,8 @@ def library_for(contents: dict[str, bytes]) -> Path:
             return built[0] / LIBRARY
         raise RuntimeUnavailable(
             f"no C compiler here (gcc or clang) and no compiled trees for this model in "
-            f"{base.parent} (build them where a compiler is: python -m "
-            "plugins.runtimes.treelite prepare PACKAGE_DIR)"
+            f"{base.parent} (build them where a compiler is: specops runtimes prepare "
+            "PACKAGE_DIR, with the same SPECOPS_RUNTIME_CACHE)"
         )
     final = base / _short(compiler_version(name))
     if _usable(final):

@@ -203,3 +203,29 @@ def test_registered_as_the_numpy_runtime() -> None:
         registry = load_plugins(extra=[("numpy_runtime", module)]).registry
     runtime = registry.find("runtime", "numpy").factory()
     assert runtime.name == "numpy" and runtime.tolerance == EXACT
+
+
+def test_encoders_asked_in_chunks_give_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wide one-hot is asked how it encodes each value a few rows at a time (bounded
+    memory); the tables are the same as asked at once, and predictions match native."""
+    from plugins.runtimes import numpy_transform
+
+    steps = (
+        ("impute", {"strategy": "most_frequent", "add_indicator": True}),
+        ("one_hot", {"columns": ["city", "plan", "missingindicator_age"]}),
+        ("ordinal", {}),
+        ("one_hot", {"columns": ["active"]}),
+    )
+    package, test = train(
+        tmp_path, table(task="multiclass"), "multiclass", "lightgbm", {"n_estimators": 5}, steps
+    )
+    whole = numpy_transform.compile_transform(package.transform, package.signature)
+    monkeypatch.setattr(numpy_transform, "PROBE_CELLS", 5)
+    chunked = numpy_transform.compile_transform(package.transform, package.signature)
+    assert chunked == whole
+    rows = build_rows(with_probes(test), package.signature)
+    native = NativeScorer(package).predict(rows.columns, rows.count)
+    verdict = check_runtime(NumpyRuntime(), package, rows, native, tmp_path / "numpy")
+    assert verdict.verified, verdict.why

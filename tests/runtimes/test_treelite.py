@@ -18,7 +18,7 @@ from framework import EXACT, RuntimeUnavailable
 from framework.runtimes.verify import build_rows, check_runtime
 from plugins.runtimes import treelite_cache
 from plugins.runtimes.native import NativeScorer
-from plugins.runtimes.treelite import TreeliteRuntime, main
+from plugins.runtimes.treelite import TreeliteRuntime
 from tests.runtimes.trees_packages import table, train, with_probes
 
 pytestmark = pytest.mark.skipif(
@@ -149,7 +149,7 @@ def test_without_a_compiler(tmp_path: Path, cache: Path, monkeypatch: pytest.Mon
     treelite_cache.compiler.cache_clear()
     try:
         assert "no C compiler" in (TreeliteRuntime().why_not(package) or "")
-        with pytest.raises(RuntimeUnavailable, match=r"no C compiler here .* prepare"):
+        with pytest.raises(RuntimeUnavailable, match=r"no C compiler here .* runtimes prepare"):
             TreeliteRuntime().load(package, target)
         monkeypatch.undo()
         monkeypatch.setenv("SPECOPS_RUNTIME_CACHE", str(cache.parent))
@@ -180,14 +180,13 @@ def test_models_it_does_not_compile_say_why(tmp_path: Path) -> None:
     )
 
 
-def test_prepare_builds_what_a_served_image_loads(
-    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The container's builder stage: `python -m plugins.runtimes.treelite prepare DIR` on
-    a package whose model.json says treelite was verified builds the library."""
+def test_prepare_builds_what_a_served_image_loads(tmp_path: Path, cache: Path) -> None:
+    """The container's builder stage (`specops runtimes prepare DIR`) on a package whose
+    model.json says treelite was verified builds the library a compiler-less server loads."""
     import plugins.runtimes.treelite as module
     from framework.plugins import load_plugins
     from framework.runtimes.compile import compile_runtimes
+    from framework.runtimes.prepare import prepare_package
 
     package, test = train(tmp_path, table(160), "binary", "lightgbm", {"n_estimators": 5})
     plugins = load_plugins(extra=[("treelite_runtime_test", module)])
@@ -195,10 +194,10 @@ def test_prepare_builds_what_a_served_image_loads(
     assert verdicts["treelite"].verified, verdicts["treelite"].why
     for built in cache.glob("*"):  # as on a fresh builder: nothing compiled yet
         shutil.rmtree(built)
-    assert main(["prepare", str(package.directory)]) == 0
-    assert "compiled trees ready at" in capsys.readouterr().out
-    assert len(list(cache.glob("*/*/lib.so"))) == 1
-    assert main(["prepare"]) == 2
+    (prepared,) = prepare_package(package.directory, plugins)
+    assert prepared.ok, prepared
+    [library] = cache.glob("*/*/lib.so")
+    assert str(library) in prepared.note
 
 
 def test_the_container_image_builds_the_trees_in_a_builder_stage(tmp_path: Path) -> None:
