@@ -283,3 +283,30 @@ def test_verification_covers_categories_unseen_and_missing(tmp_path: Path) -> No
     wrong = verdicts["unseen_as_first"]
     assert wrong["verified"] is False
     assert "column 'plan' = '__specops_unseen__', unseen" in wrong["why"]
+
+
+@pytest.mark.parametrize(
+    ("task", "dataset", "first_difference"),
+    [
+        ("regression", "diabetes", "values differ beyond 1e-09 (relative)"),
+        ("multiclass", "iris", "probability error 0.001 > 1e-09"),
+    ],
+)
+def test_regression_and_multiclass_are_verified_too(
+    tmp_path: Path, task: str, dataset: str, first_difference: str
+) -> None:
+    project = make_project(tmp_path, Echo, Drifting)
+    spec = (
+        SPEC.replace("RUNTIME", "auto")
+        .replace("task: binary", f"task: {task}")
+        .replace("breast_cancer", dataset)
+    )
+    result = project.run(spec)
+    assert result.code == 0, result
+    verdicts = stored_model_json(project)["runtimes"]
+    assert verdicts["echo"]["verified"] is True
+    error = "max_value_error" if task == "regression" else "max_proba_error"
+    assert verdicts["echo"][error] == 0.0
+    assert verdicts["drifting"]["verified"] is False
+    assert first_difference in verdicts["drifting"]["why"]
+    assert "probe row: column " in verdicts["drifting"]["why"]
