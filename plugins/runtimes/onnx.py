@@ -115,6 +115,10 @@ def _keys(
             return out
     import pandas as pd
 
+    # all text (or missing): the graph's own lookup maps it, text it does not know to missing
+    if text is not None and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return np.where(pd.isna(values), missing, values).astype(object).reshape(rows, 1)
+
     from framework.signature import as_training_categories
 
     codes = as_training_categories(pd.Series(values, dtype=object), categories).codes
