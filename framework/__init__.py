@@ -63,6 +63,7 @@ from framework.runtimes.base import (
     Tolerance,
     Verdict,
 )
+from framework.runtimes.columns import category_coder
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
@@ -157,6 +158,7 @@ __all__ = [
     "UserError",
     "Verdict",
     "__version__",
+    "category_coder",
     "check_csv_header",
     "check_parquet_whole",
     "columns_with_role",

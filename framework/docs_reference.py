@@ -92,6 +92,7 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "FLOAT32",
             "RuntimeUnavailable",
             "Verdict",
+            "category_coder",
         ),
     ),
     (

@@ -81,3 +81,29 @@ def test_verification_rows_from_pandas_and_from_a_partitioned_frame() -> None:
     assert rows is not None and rows["x"].tolist() == list(np.arange(15.0, 27.0))
     assert verification_rows(frame.iloc[:0]) is None
     assert verification_rows(object()) is None
+
+
+@pytest.mark.parametrize(
+    "categories",
+    [["basic", "pro", "1", "True", "2.5"], [1, 2, 3], [1.5, 2.5], [True, False], []],
+)
+def test_category_coder_codes_as_the_native_path_does(categories: list) -> None:
+    from framework import category_coder
+    from framework.signature import as_training_categories
+
+    values = [
+        "basic", "pro", "team", "", None, np.nan, pd.NA, 1, 1.0, "1", True, "True", 2.5,
+        "2.5", 3, np.int64(2), np.float64(1.5), "  pro",
+    ]  # fmt: skip
+    coder = category_coder(categories)
+    native = as_training_categories(pd.Series(values, dtype=object), categories).codes
+    for rows in (values, values * 20):  # the lookup path and the vectorised one
+        array = np.empty(len(rows), dtype=object)
+        array[:] = rows
+        expected = np.tile(native, len(rows) // len(values))
+        np.testing.assert_array_equal(coder(array), expected)
+    for value in values:  # one row at a time, as a server codes a request
+        one = np.empty(1, dtype=object)
+        one[0] = value
+        want = as_training_categories(pd.Series([value], dtype=object), categories).codes
+        assert coder(one).tolist() == list(want), (value, categories)
