@@ -86,6 +86,9 @@ class Tab:
     page: Any
     base: str
     errors: list[str] = field(default_factory=list)
+    expected_statuses: set[int] = field(default_factory=set)
+    """HTTP statuses a test provokes on purpose: Chromium's console line for those
+    ("Failed to load resource: ... status of 401") is not counted as an error."""
 
     def open(self, path: str, *, status: int = 200) -> Any:
         """Load ``path`` of the UI; the response must have ``status``."""
@@ -117,6 +120,9 @@ def tab_on(browser: Any, base: str) -> Iterator[Tab]:
     opened = Tab(page, base)
 
     def console(message: Any) -> None:
+        failed = re.search(r"Failed to load resource: .* status of (\d+)", message.text)
+        if failed and int(failed.group(1)) in opened.expected_statuses:
+            return
         if message.type in ("error", "assert"):
             source = (message.location or {}).get("url") or page.url
             opened.errors.append(f"console {message.type} on {page.url}: {message.text} ({source})")
