@@ -40,12 +40,16 @@ def _row_ids(text: str) -> list[str]:
     return re.findall(r'<input type="checkbox" name="run" value="([^"]+)"', text)
 
 
-def _metric(made: RunsStore, name: str) -> dict[str, float]:
+def _metric(made: RunsStore, name: str) -> dict[str, tuple[float | None, str]]:
+    """Each run's value of the metric and its start time (ties are ordered by it)."""
     from framework.store import Store
 
     store = Store.open_existing(made.store, write=False)
     try:
-        return {run_id: store.metrics(run_id).get(name) for run_id in store.run_ids()}
+        return {
+            run_id: (store.metrics(run_id).get(name), store.run(run_id).started_at)
+            for run_id in store.run_ids()
+        }
     finally:
         store.close()
 
@@ -88,13 +92,14 @@ def test_filters_by_model_status_and_trigger(made: RunsStore, base: str) -> None
 
 def test_sorts_by_any_metric_both_ways_runs_without_it_last(made: RunsStore, base: str) -> None:
     values = _metric(made, "log_loss")
-    measured = sorted((v, k) for k, v in values.items() if v is not None)
-    unmeasured = {k for k, v in values.items() if v is None}
+    # equal values (bc/1 and bc/2 are the same model) are ordered by start time
+    measured = sorted((v, started, k) for k, (v, started) in values.items() if v is not None)
+    unmeasured = {k for k, (v, _) in values.items() if v is None}
     assert len(measured) == 3 and len(unmeasured) == 2  # checks failed / error: no metrics
     up = _row_ids(fetch(f"{base}/runs?sort=metric:log_loss&order=asc").text)
     down = _row_ids(fetch(f"{base}/runs?sort=metric:log_loss&order=desc").text)
-    assert up[:3] == [k for _, k in measured] and set(up[3:]) == unmeasured
-    assert down[:3] == [k for _, k in reversed(measured)] and set(down[3:]) == unmeasured
+    assert up[:3] == [k for *_, k in measured] and set(up[3:]) == unmeasured
+    assert down[:3] == [k for *_, k in reversed(measured)] and set(down[3:]) == unmeasured
     page = fetch(f"{base}/runs?sort=metric:log_loss").text
     # the header of the sorted column links to the other direction
     assert 'href="/runs?sort=metric%3Alog_loss&amp;order=asc">log_loss ↓</a>' in page
@@ -121,9 +126,8 @@ def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
     answer = fetch(f"{base}/compare?run={ids[0]}&run={ids[1]}&run={ids[2]}")
     assert answer.status == 200
     assert_safe_page(answer)
-    rows = re.findall(
-        r"<tr( class=\"changed\")?><td>([^<]*)</td><td><code>([^<]*)</code>", answer.text
-    )
+    row = r'<tr( class="changed")?><td>([^<]*)</td><td><code class="nowrap">([^<]*)</code>'
+    rows = re.findall(row, answer.text)
     changed = {(section, key) for mark, section, key in rows if mark}
     same = {(section, key) for mark, section, key in rows if not mark}
     # the three runs differ in the gate's minimum (run 2) and n_estimators (run 3)
@@ -137,7 +141,7 @@ def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
     assert PASSWORD not in answer.text and SECRET_VALUE not in answer.text
     # the cell that moved is marked, not the ones equal to the first run's
     n_estimators = re.search(
-        r"<code>model.params.n_estimators</code></td>(.*?)</tr>", answer.text
+        r'<code class="nowrap">model.params.n_estimators</code></td>(.*?)</tr>', answer.text
     ).group(1)
     assert re.findall(r"<td( class=\"changed\")?><span>(\d+)</span>", n_estimators) == [
         ("", "10"),
@@ -150,9 +154,10 @@ def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
 
     pairs = {(row["section"], row["key"]) for row in json.loads(diff.out)["rows"]}
     two = fetch(f"{base}/compare?run={ids[0]}&run={ids[1]}&changed=1").text
-    shown = set(re.findall(r'<tr class="changed"><td>([^<]*)</td><td><code>([^<]*)</code>', two))
+    changed_row = r'<tr class="changed"><td>([^<]*)</td><td><code class="nowrap">([^<]*)</code>'
+    shown = set(re.findall(changed_row, two))
     assert shown == pairs
-    assert 'class="changed"><td>run</td><td><code>status</code>' in two
+    assert 'class="changed"><td>run</td><td><code class="nowrap">status</code>' in two
     assert "spec name" not in two  # only what changed
 
 

@@ -84,7 +84,8 @@ def _table(data: Comparison, only_changed: bool) -> Html:
     for row in data.rows:
         if only_changed and not row.changed:
             continue
-        cells = [f"<td>{h.esc(row.section)}</td><td>{h.tag('code', row.key)}</td>"]
+        key = h.tag("code", row.key, class_="nowrap")
+        cells = [f"<td>{h.esc(row.section)}</td><td>{key}</td>"]
         for value, differs in zip(row.values, row.differs, strict=True):
             css = ' class="changed"' if differs and row.changed else ""
             cells.append(f"<td{css}>{_cell(value)}</td>")
@@ -101,12 +102,12 @@ def _table(data: Comparison, only_changed: bool) -> Html:
 def _cell(value: Any) -> Html:
     """One value as text (JSON for lists and dicts), cut to a readable length (the
     whole value is the tooltip)."""
+    if isinstance(value, float):  # a metric: 4 decimals to read, every digit on hover
+        return h.tag("span", h.number(value), title=repr(value))
     if value is None:
         text = ""
     elif isinstance(value, str):
         text = value
-    elif isinstance(value, float):
-        text = repr(value)
     else:
         text = json.dumps(value, default=str)
     text = hide_credentials(text)
