@@ -236,3 +236,20 @@ def test_version_page_draws_the_lineage_from_data_to_deployment(
     assert {"data", "run", "version", "alias", "monitor"} <= set(kinds)
     graph.locator("a", has=tab.page.locator("g.node.monitor")).first.click()
     tab.page.wait_for_url(f"**/monitoring/runs/{big_store.monitor_run}")
+
+
+def test_what_is_not_there_is_a_page_that_says_so(tab: Tab, big_store: UiStore) -> None:
+    tab.expected_statuses = {404}
+    for path, says in (
+        ("/models/no-such-model", "no-such-model"),
+        (f"/models/{REAL_MODEL}/versions/99", "99"),
+        ("/runs/20990101-000000-abcdef", "20990101-000000-abcdef"),
+        ("/monitoring/runs/mon-nope", "mon-nope"),
+        ("/nowhere", "/nowhere"),
+    ):
+        tab.open(path, status=404)
+        assert says in tab.page.locator("main").inner_text()
+        tab.page.locator("header nav a", has_text="Models").click()  # the way back is there
+        tab.page.wait_for_url("**/models")
+    tab.open(f"/models/{REAL_MODEL}/versions/3")  # a rejected version is a page, not an error
+    assert "rejected" in tab.page.locator("main").inner_text()
