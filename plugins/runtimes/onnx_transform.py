@@ -201,11 +201,15 @@ def _leaf(graph: Graph, estimator: Any, columns: dict[str, Column]) -> dict[str,
     names = list(columns)
     produced = [str(name) for name in estimator.get_feature_names_out()]
     sources = _sources(estimator, kind, names, produced)
-    if kind in ("OneHotEncoder", "OrdinalEncoder"):  # a boolean goes in as a category
-        columns = {n: as_coded(graph, c) if _is_bool(c) else c for n, c in columns.items()}
-        plain = [n for n, c in columns.items() if isinstance(c, Numeric)]
-        if plain:
-            raise Unsupported(f"{kind} of the numeric column {plain[0]!r} is not compiled")
+    if kind in ("OneHotEncoder", "OrdinalEncoder"):  # numbers and booleans go in as codes
+        columns = {
+            n: as_coded(graph, c)
+            if _is_bool(c)
+            else numbers_as_coded(graph, c, estimator.categories_[names.index(n)])
+            if isinstance(c, Numeric)
+            else c
+            for n, c in columns.items()
+        }
     numeric = [n for n in names if isinstance(columns[n], Numeric)]
     coded = [n for n in names if isinstance(columns[n], Coded)]
     out: dict[str, Column] = {}
@@ -236,6 +240,29 @@ def as_coded(graph: Graph, column: Column) -> Coded:
     )
     shifted = graph.op("Add", [codes, graph.const(1, "one", np.int64)], "bool_codes")
     return Coded(shifted, (False, True), np.dtype(bool))
+
+
+def numbers_as_coded(graph: Graph, column: Numeric, categories: Any) -> Coded:
+    """A numeric column an encoder learnt categories of, as codes into those categories
+    plus one number that is none of them (what the encoder does with an unknown number
+    is read from scikit-learn like the rest of the table); NaN is missing."""
+    import numpy as np
+    from onnx import TensorProto
+
+    known = [float(v) for v in np.asarray(categories, dtype=np.float64) if not np.isnan(v)]
+    if len(known) > MAX_DOMAIN:
+        raise Unsupported(f"an encoder learnt more than {MAX_DOMAIN} numbers as categories")
+    other = max(known) + 1.0 if known else 0.0
+    value = _pick(graph, [column])
+    equal = graph.op("Equal", [value, graph.const(np.asarray([known]), "categories")])
+    ranks = graph.const(np.arange(1, len(known) + 1, dtype=np.float64).reshape(-1, 1), "ranks")
+    found = graph.op("MatMul", [graph.op("Cast", [equal], to=TensorProto.DOUBLE), ranks])
+    unknown = graph.const(float(len(known) + 1), "unknown")
+    code = graph.op("Where", [graph.op("Greater", [found, graph.const(0.0)]), found, unknown])
+    code = graph.op("Where", [graph.op("IsNaN", [value]), graph.const(0.0), code], "code")
+    flat = graph.op("Reshape", [code, graph.const([-1], "flat", np.int64)])
+    codes = graph.op("Cast", [flat], "number_codes", to=TensorProto.INT64)
+    return Coded(codes, (*known, other), np.dtype(np.float64))
 
 
 def _numeric_leaf(

@@ -35,6 +35,17 @@ CASES = [
     ),
     ("binary", "logistic_regression", {}, (("scale", {}),), None),
     (
+        "binary",
+        "logistic_regression",
+        {},
+        (
+            ("one_hot", {"columns": ["visits"], "max_categories": 6}),  # numbers, grouped
+            ("ordinal", {"order": {"rating": [1, 2, 3, 4, 5]}}),
+            ("scale", {}),
+        ),
+        None,
+    ),
+    (
         "multiclass",
         "logistic_regression",
         {},
@@ -187,6 +198,26 @@ def test_unseen_and_missing_categories_score_alike_as_natively(tmp_path: Path) -
             assert len({round(p, 9) for p in native.proba[:, 1]}) >= 3
 
 
+def test_numbers_an_encoder_never_saw_score_as_natively(tmp_path: Path) -> None:
+    """one_hot and ordinal of numeric columns: a number outside the learnt categories is
+    what scikit-learn makes of it (the infrequent column, or NaN), in the graph too."""
+    steps = (
+        ("one_hot", {"columns": ["visits"], "max_categories": 6}),
+        ("ordinal", {"order": {"rating": [1, 2, 3, 4, 5]}}),
+    )
+    package, test = train(tmp_path, data("lightgbm"), "binary", "lightgbm", {}, steps)
+    (tmp_path / "rt").mkdir()
+    OnnxRuntime().compile(package, tmp_path / "rt")
+    scorer = OnnxRuntime().load(package, tmp_path / "rt")
+    frame = pd.concat([test.head(1)] * 7, ignore_index=True)
+    frame["visits"] = [0.0, 1.0, 3.5, 25.0, -1.0, np.nan, 19.0]
+    frame["rating"] = [1, 5, 9, 0, 3, np.nan, 2]
+    native, _ = package.predict(frame)
+    got = scorer.predict(_raw(frame, package), len(frame))
+    np.testing.assert_array_equal(got.codes, native.codes)
+    np.testing.assert_allclose(got.proba, native.proba, rtol=0, atol=1e-12)
+
+
 def _raw(frame: pd.DataFrame, package: ModelPackage) -> dict[str, np.ndarray]:
     from framework.runtimes.columns import columns_as_sent
 
@@ -298,18 +329,16 @@ def project_with_onnx(tmp_path: Path) -> SpecopsProject:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> SpecopsProject:
-    """Runs with serve.runtime: onnx (version 1), native (version 2), and onnx on a
-    pipeline it does not compile (version 3: one-hot encoding a numeric column)."""
+    """Runs with serve.runtime: onnx (version 1), native (version 2), and onnx on data
+    it does not compile (version 3: a column named like one of the graph's outputs)."""
     project = project_with_onnx(tmp_path_factory.mktemp("export"))
     result = project.run(SPEC.replace("RUNTIME", "onnx"))
     assert result.code == 0, result
     result = project.run(SPEC.replace("RUNTIME", "native"), "--set", "model.params.n_estimators=11")
     assert result.code in (0, 1), result
-    encode = "  - {type: one_hot, params: {columns: [visits]}}\n"
-    spec = SPEC.replace("RUNTIME", "onnx").replace(
-        "most_frequent}}\n", "most_frequent}}\n" + encode
-    )
-    result = project.run(spec)
+    frame = pd.read_csv(project.directory / "data.csv").rename(columns={"visits": "value"})
+    frame.to_csv(project.directory / "data.csv", index=False)
+    result = project.run(SPEC.replace("RUNTIME", "onnx"))
     assert result.code in (0, 1), result
     return project
 
@@ -380,7 +409,7 @@ def test_export_refuses_a_version_without_a_verified_graph(
     assert result.code == 2
     assert (
         "churn/3's onnx graph was not verified at registration: not available: "
-        "OneHotEncoder of the numeric column 'visits' is not compiled"
+        "a column named 'value' would clash with the graph's names"
     ) in result.err
     assert not target.exists()
 
