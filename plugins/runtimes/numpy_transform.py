@@ -47,9 +47,6 @@ FORMAT = 1
 PROBE_CELLS = 4_000_000
 """At most this many cells (32 MB of float64) per call when an encoder is asked how it
 encodes every value: a one-hot of a thousand categories is asked in chunks."""
-SMALL_BATCH = 64
-"""Up to this many rows, categories are looked up in a Python dict (faster than pandas
-for a few values); larger batches go through pandas' vectorised lookup."""
 
 
 class TransformUnsupported(Exception):
@@ -420,7 +417,7 @@ class NumpyTransform:
 
         if data.get("format") != FORMAT:
             raise ValueError(f"transform format {data.get('format')!r}, expected {FORMAT}")
-        self.inputs: list[tuple[str, bool, dict[Any, int] | None, list[Any] | None]] = []
+        self.inputs: list[tuple[str, bool, Any, list[Any] | None]] = []
         for column in data["inputs"]:
             if column["kind"] == "cat":
                 categories = list(column["categories"])
@@ -439,7 +436,7 @@ class NumpyTransform:
         for i, (name, categorical, lookup, categories) in enumerate(self.inputs):
             values = columns[name]
             if categorical:
-                state[:, i] = _category_codes(values, lookup, categories, rows)
+                state[:, i] = _category_codes(values, lookup, categories)
             else:
                 state[:, i] = values
         for parts in self.steps:
@@ -448,38 +445,38 @@ class NumpyTransform:
         return state
 
 
-def _fast_lookup(categories: list[Any]) -> dict[Any, int] | None:
-    """A dict from value to code for the value types that need no conversion to compare
-    as the native path does (str against text categories, numbers against numeric
-    ones); None when the categories mix types (every lookup then goes through pandas)."""
+TEXT_TYPES = frozenset({str, type(None)})
+NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def _fast_lookup(categories: list[Any]) -> tuple[dict[Any, float], frozenset[type]] | None:
+    """A dict from value to code, and the value types it may be asked about: those that
+    compare with the categories without conversion, as the native path compares them
+    (str against text categories; int and float against numeric ones; None, missing,
+    finds nothing). None when the categories mix types: every lookup goes through pandas.
+    """
+    codes = {c: float(i) for i, c in enumerate(categories)}
     if all(isinstance(c, str) for c in categories):
-        return {c: i for i, c in enumerate(categories)}
+        return codes, TEXT_TYPES
     if all(isinstance(c, int | float) and not isinstance(c, bool) for c in categories):
-        return {c: i for i, c in enumerate(categories)}
+        return codes, NUMBER_TYPES
     return None
 
 
 def _category_codes(
-    values: Any, lookup: dict[Any, int] | None, categories: list[Any], rows: int
+    values: Any, lookup: tuple[dict[Any, float], frozenset[type]] | None, categories: list[Any]
 ) -> Any:
-    """Codes of raw values against the training categories (NaN: missing or unseen),
-    as framework.signature.conform codes them."""
+    """Codes of raw values against the training categories (NaN: missing or unseen), as
+    framework.signature.conform codes them: a dict lookup when every value's type
+    allows it (one pass over the types first), else pandas' own conversion."""
     import numpy as np
 
-    if lookup is not None and rows <= SMALL_BATCH:
-        text = bool(categories) and isinstance(categories[0], str)
-        codes = np.empty(rows, dtype="float64")
-        for row, value in enumerate(values):
-            kind = type(value)
-            if value is None:
-                codes[row] = np.nan
-            elif kind is str if text else (kind is int or kind is float):
-                code = lookup.get(value)
-                codes[row] = np.nan if code is None else code
-            else:
-                break
-        else:
-            return codes
+    if lookup is not None:
+        codes, types = lookup
+        if types.issuperset(map(type, values)):
+            get = codes.get
+            nan = np.nan
+            return np.fromiter((get(value, nan) for value in values), "float64", len(values))
     return _codes_by_pandas(values, categories)
 
 
