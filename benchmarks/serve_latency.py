@@ -503,39 +503,48 @@ class ModelAlone:
         self.big_input = self.big_rows
         return pipeline
 
-    def measure(self) -> dict[str, dict[str, float]]:
-        """Per runtime (``native`` for the model's own library): ms for one row, one big request."""
-        times = {"native": self._time(self.native, self.single_inputs, self.big_input)}
+    def measure(self, singles: bool = True) -> dict[str, dict[str, float]]:
+        """Per runtime (``native`` for the model's own library): ms for one big request and,
+        with ``singles``, for one row. Taken once a round and again next to every big-batch
+        measurement, so a busy moment weighs on both sides of "beyond the model" alike."""
+        times = {"native": self._time(self.native, self.single_inputs, self.big_input, singles)}
         for name, scorer in self.scorers.items():
-            times[name] = self._time(scorer.predict, self.raw_single, self.raw_big, raw=True)
+            times[name] = self._time(
+                scorer.predict, self.raw_single, self.raw_big, singles, raw=True
+            )
         return times
 
     def _time(
-        self, predict: Any, singles: list[Any], big: Any, raw: bool = False
+        self, predict: Any, singles: list[Any], big: Any, with_singles: bool, raw: bool = False
     ) -> dict[str, float]:
         """``predict(x)``, or a scorer's ``predict(columns, rows)`` when ``raw``."""
         rows = len(self.big_rows)
         if raw:
-            calls = [lambda x=x: predict(x, 1) for x in singles]
+            calls = [lambda x=x: predict(x, 1) for x in singles] if with_singles else []
             return self._time_calls(calls, lambda: predict(big, rows))
-        return self._time_calls([lambda x=x: predict(x) for x in singles], lambda: predict(big))
+        calls = [lambda x=x: predict(x) for x in singles] if with_singles else []
+        return self._time_calls(calls, lambda: predict(big))
 
     @staticmethod
     def _time_calls(singles: list[Any], big: Any, repeats: int = 5) -> dict[str, float]:
-        for call in singles[:10]:
-            call()
-        one = []
-        for call in singles:
-            started = time.perf_counter()
-            call()
-            one.append(time.perf_counter() - started)
+        times = {}
+        if singles:
+            for call in singles[:10]:
+                call()
+            one = []
+            for call in singles:
+                started = time.perf_counter()
+                call()
+                one.append(time.perf_counter() - started)
+            times["single_ms"] = median(one) * 1e3
         many = []
         big()
         for _ in range(repeats):
             started = time.perf_counter()
             big()
             many.append(time.perf_counter() - started)
-        return {"single_ms": median(one) * 1e3, "big_ms": median(many) * 1e3}
+        times["big_ms"] = median(many) * 1e3
+        return times
 
 
 # ----------------------------------------------------------------------------
@@ -625,6 +634,8 @@ def run_case(
             model_ms.append(alone.measure())
             for variant in rotated(started, round_number):
                 measure_variant(variant, load, args)
+                if variant.big:
+                    model_ms.append(alone.measure(singles=False))
     finally:
         for variant in variants:
             variant.stop()
@@ -655,10 +666,12 @@ def measure_variant(variant: Variant, load: Payloads, args: argparse.Namespace) 
 def model_times(
     model_ms: list[dict[str, dict[str, float]]], runtime: str
 ) -> dict[str, float] | None:
+    """Medians of the model's own times (one row: once a round; a big request: also beside
+    every big-batch measurement)."""
     rounds = [m[runtime] for m in model_ms if runtime in m]
     if not rounds:
         return None
-    return {key: median([r[key] for r in rounds]) for key in ("single_ms", "big_ms")}
+    return {key: median([r[key] for r in rounds if key in r]) for key in ("single_ms", "big_ms")}
 
 
 def runtime_of(variant: Variant) -> str:
