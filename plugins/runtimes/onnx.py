@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import EXACT, RawColumns, Register, RuntimeUnavailable, hookimpl
+from framework import EXACT, RawColumns, Register, RuntimeUnavailable, category_coder, hookimpl
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,7 +62,7 @@ class OnnxScorer:
         self.labels = package.labels
         self.regression = package.task == "regression"
         self.numeric: list[str] = []
-        self.categorical: list[tuple[str, list[Any], np.ndarray, set[str] | None, str]] = []
+        self.categorical: list[tuple[str, Any, np.ndarray, set[str] | None, str]] = []
         categories = {c.name: c.categories for c in package.signature.columns}
         for spec in meta["inputs"]:
             if spec["type"] == "double":
@@ -70,9 +70,8 @@ class OnnxScorer:
                 continue
             keys = np.asarray([*spec["keys"], spec["missing"]], dtype=object)
             text = set(spec["keys"]) if spec.get("text") else None
-            self.categorical.append(
-                (spec["name"], list(categories[spec["name"]] or []), keys, text, spec["missing"])
-            )
+            coder = category_coder(list(categories[spec["name"]] or []))
+            self.categorical.append((spec["name"], coder, keys, text, spec["missing"]))
 
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         import numpy as np
@@ -82,8 +81,8 @@ class OnnxScorer:
         feed: dict[str, np.ndarray] = {}
         for name in self.numeric:
             feed[name] = np.asarray(columns[name], dtype=np.float64).reshape(rows, 1)
-        for name, categories, keys, text, missing in self.categorical:
-            feed[name] = _keys(columns[name], rows, categories, keys, text, missing)
+        for name, coder, keys, text, missing in self.categorical:
+            feed[name] = _keys(columns[name], rows, coder, keys, text, missing)
         results = self.session.run(self.outputs, feed)
         if self.regression:
             return Predictions(results[0], None, None)
@@ -93,7 +92,7 @@ class OnnxScorer:
 def _keys(
     values: np.ndarray,
     rows: int,
-    categories: list[Any],
+    coder: Any,
     keys: np.ndarray,
     text: set[str] | None,
     missing: str,
@@ -118,11 +117,7 @@ def _keys(
     # all text (or missing): the graph's own lookup maps it, text it does not know to missing
     if text is not None and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         return np.where(pd.isna(values), missing, values).astype(object).reshape(rows, 1)
-
-    from framework.signature import as_training_categories
-
-    codes = as_training_categories(pd.Series(values, dtype=object), categories).codes
-    return keys[codes].reshape(rows, 1)  # code -1 (missing, unseen) -> the last: missing
+    return keys[coder(values)].reshape(rows, 1)  # code -1 (missing, unseen) -> the last
 
 
 class OnnxRuntime:
