@@ -113,7 +113,8 @@ class Tab:
 @contextmanager
 def tab_on(browser: Any, base: str) -> Iterator[Tab]:
     """A new page (own context: no cookies shared) on the UI at ``base``; fails the
-    test on any console error or uncaught exception its pages raised."""
+    test on any console error or uncaught exception its pages raised, and on any
+    request they make to another origin (the UI works offline)."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -127,7 +128,13 @@ def tab_on(browser: Any, base: str) -> Iterator[Tab]:
             source = (message.location or {}).get("url") or page.url
             opened.errors.append(f"console {message.type} on {page.url}: {message.text} ({source})")
 
+    def request(sent: Any) -> None:
+        # offline by design: no CDN, font or script from anywhere but the UI itself
+        if not sent.url.startswith((base + "/", "data:", "about:")):
+            opened.errors.append(f"request to another origin from {page.url}: {sent.url}")
+
     page.on("console", console)
+    page.on("request", request)
     page.on("pageerror", lambda error: opened.errors.append(f"page error: {error} ({page.url})"))
     try:
         yield opened

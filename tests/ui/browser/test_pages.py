@@ -55,6 +55,10 @@ def test_every_page_loads_without_console_errors(tab: Tab, big_store: UiStore, s
         "monitoring-all": "/monitoring",
         "monitoring": f"/monitoring/{busiest}",
         "monitor-run": f"/monitoring/runs/{big_store.monitor_run}",
+        "monitor-report": f"/monitoring/runs/{big_store.monitor_run}/report",
+        "model-page-2": f"/models/{busiest}?page=2",
+        "model-other-metric": f"/models/{busiest}?metric=log_loss",
+        "runs-deep-page": "/runs?page=60&sort=duration&order=asc",
         "spec": "/spec?path=spec.yaml",
     }
     for name, path in pages.items():
