@@ -13,6 +13,12 @@ version. The alias moves when every deploy target of the run has succeeded, so:
 
 The run's output gives the address, the PID and the log file;
 ``specops serve --status`` and ``--stop`` manage the server afterwards.
+
+Each version is served by the runtime its own spec's ``serve.runtime`` asked for (recorded
+in the version at registration; the fastest verified one for single rows under ``auto``),
+so the server is started without ``--runtime``: a later run whose spec says otherwise is
+followed with its own choice, where a runtime pinned on the command line would outlive
+the spec that chose it. ``/version`` says which runtime answers and why the others do not.
 """
 
 from __future__ import annotations

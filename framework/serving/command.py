@@ -178,7 +178,12 @@ def _status(args: argparse.Namespace) -> int:
     for record in found:
         state = daemon.current_state(record)
         rows.append(
-            {**asdict(record), "serving_version": state.get("version"), "stale": state.get("stale")}
+            {
+                **asdict(record),
+                "serving_version": state.get("version"),
+                "runtime": state.get("runtime"),
+                "stale": state.get("stale"),
+            }
         )
     if args.json:
         print(json.dumps({"servers": rows}, indent=2))
@@ -193,6 +198,7 @@ def _status(args: argparse.Namespace) -> int:
             f"{row['model']}/{answering if answering is not None else row['version']}{follows}"
             f"  {row['url']}  pid {row['pid']}  workers {row['workers']}"
             f"  since {row['started_at']}  log {row['log'] or '-'}"
+            + (f"  runtime {row['runtime']}" if row["runtime"] else "")
         )
         if row["stale"]:
             print(f"  stale: {row['stale']}")

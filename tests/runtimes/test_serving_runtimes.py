@@ -516,3 +516,22 @@ def test_a_real_runtime_serves_json_csv_and_binary_as_native(
         answer["probabilities"] = result.as_numpy("probabilities")
     within(answer, expected, tolerance)
     triton_client.close()
+
+
+def test_the_runtime_reaches_detached_servers_and_workers(tmp_path: Path) -> None:
+    """``--detach`` (and the http target) re-run ``specops serve`` from the settings, worker
+    processes read them from the environment: ``--runtime`` survives both."""
+    from framework.cli.main import build_parser
+    from framework.errors import UserError
+    from framework.serving.command import settings_from_args
+    from framework.serving.daemon import serve_argv
+    from framework.serving.settings import ServeSettings
+
+    settings = ServeSettings(ref="churn", store=str(tmp_path), runtime="onnx", port=0)
+    argv = serve_argv(settings)
+    assert argv[argv.index("--runtime") + 1] == "onnx"
+    assert settings_from_args(build_parser().parse_args(argv[3:])) == settings
+    assert "--runtime" not in serve_argv(ServeSettings(ref="churn", store=str(tmp_path)))
+    assert json.loads(settings.to_env())["runtime"] == "onnx"
+    with pytest.raises(UserError, match=r"--no-fast-path .* cannot go with --runtime onnx"):
+        settings_from_args(build_parser().parse_args([*argv[3:], "--no-fast-path"]))
