@@ -19,9 +19,12 @@ What each library does around the comparisons is written out here as it does it:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plugins.runtimes.onnx_graph import Graph, Unsupported
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LEQ, MEMBER = 0, 6
 """``nodes_modes`` values: BRANCH_LEQ (x <= split goes to the true branch), BRANCH_MEMBER."""
@@ -96,6 +99,45 @@ class Ensemble:
                     stack.append((ids[at], described))
                 else:
                     ids[at], leafs[at] = self._leaf(target, described), 1
+
+    def add_arrays(self, tree: Any, leaf_value: np.ndarray, target: int) -> None:
+        """One scikit-learn tree (``tree_``: parallel arrays, ``children_left == -1`` at a
+        leaf), mapped with array operations rather than node by node: a forest of deep
+        trees has millions of nodes. Internal nodes and leaves keep the tree's order."""
+        import numpy as np
+
+        left, right = tree.children_left, tree.children_right
+        internal = left != -1
+        if not internal[0]:
+            self.add(0, lambda node: float(leaf_value[node]), target)
+            return
+        node_base, leaf_base = len(self.feature), len(self.leaf_weight)
+        node_index = np.cumsum(internal) - 1 + node_base
+        leaf_index = np.cumsum(~internal) - 1 + leaf_base
+        ids = np.flatnonzero(internal)
+
+        def child(children: np.ndarray) -> tuple[list[int], list[int]]:
+            is_node = internal[children]
+            where = np.where(is_node, node_index[children], leaf_index[children])
+            return where.tolist(), (~is_node).astype(np.int64).tolist()
+
+        true_id, true_leaf = child(left[ids])
+        false_id, false_leaf = child(right[ids])
+        missing = getattr(tree, "missing_go_to_left", None)
+        self.roots.append(node_base)  # node 0 is the root and the first internal node
+        self.feature.extend(tree.feature[ids].tolist())
+        self.mode.extend([LEQ] * len(ids))
+        self.split.extend(tree.threshold[ids].astype(np.float64).tolist())
+        self.missing_true.extend(
+            missing[ids].astype(np.int64).tolist() if missing is not None else [0] * len(ids)
+        )
+        self.true_id.extend(true_id)
+        self.true_leaf.extend(true_leaf)
+        self.false_id.extend(false_id)
+        self.false_leaf.extend(false_leaf)
+        leaves = np.flatnonzero(~internal)
+        self.leaf_target.extend([target] * len(leaves))
+        self.leaf_weight.extend(np.asarray(leaf_value, dtype=np.float64)[leaves].tolist())
 
     def emit(self, graph: Graph, features: str) -> str:
         """The TreeEnsemble node: ``[N, n_targets]`` float64 sums over the trees."""
@@ -182,20 +224,6 @@ def lightgbm_scores(graph: Graph, features: str, dump: dict[str, Any]) -> str:
 # --- scikit-learn trees ---------------------------------------------------------------
 
 
-def _tree_describer(tree: Any, leaf: Callable[[int], float]) -> Describe:
-    left, right = tree.children_left, tree.children_right
-    feature, threshold = tree.feature, tree.threshold
-    missing_left = getattr(tree, "missing_go_to_left", None)
-
-    def describe(node: int) -> float | Split:
-        if left[node] == -1:
-            return leaf(node)
-        goes = bool(missing_left[node]) if missing_left is not None else False
-        return int(feature[node]), LEQ, float(threshold[node]), (), goes, left[node], right[node]
-
-    return describe
-
-
 def as_float32(graph: Graph, features: str) -> str:
     """scikit-learn's trees read their input as float32: round through it first."""
     from onnx import TensorProto
@@ -225,8 +253,7 @@ def forest_proba(graph: Graph, features: str, forest: Any, n_classes: int) -> st
         for k, target in enumerate(classes):
             if two and k == 0:
                 continue
-            describe = _tree_describer(tree, lambda n, k=k, p=proba: p[n, k])
-            ensemble.add(0, describe, 0 if two else int(target))
+            ensemble.add_arrays(tree, proba[:, k], 0 if two else int(target))
     summed = ensemble.emit(graph, as_float32(graph, features))
     mean = graph.op("Div", [summed, graph.const(float(len(forest.estimators_)))], "mean")
     if not two:
@@ -239,7 +266,7 @@ def forest_value(graph: Graph, features: str, forest: Any) -> str:
     ensemble = Ensemble(1)
     for estimator in forest.estimators_:
         tree = estimator.tree_
-        ensemble.add(0, _tree_describer(tree, lambda n, t=tree: float(t.value[n, 0, 0])), 0)
+        ensemble.add_arrays(tree, tree.value[:, 0, 0], 0)
     summed = ensemble.emit(graph, as_float32(graph, features))
     return graph.op("Div", [summed, graph.const(float(len(forest.estimators_)))], "mean")
 
