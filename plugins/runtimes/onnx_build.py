@@ -82,7 +82,34 @@ def why_not_structure(package: ModelPackage) -> str | None:
             check_transform(package.transform)
     except Unsupported as exc:
         return str(exc)
+    nodes = tree_nodes(package, model_type)
+    if nodes > MAX_NODES:
+        return (
+            f"the model has about {nodes:,} tree nodes; the onnx runtime compiles at most "
+            f"{MAX_NODES:,} (a graph that size would not fit the runtime's file bound)"
+        )
     return None
+
+
+MAX_NODES = 5_000_000
+"""Tree nodes compiled at most: ~35 bytes each in the graph, so about 175 MB, under the
+256 MB a runtime may store; building it holds them in Python lists meanwhile."""
+
+
+def tree_nodes(package: ModelPackage, model_type: str) -> int:
+    """How many tree nodes the graph would hold (cheap: counts, no walking)."""
+    model = package.model
+    if model_type in FORESTS:
+        forest = model.estimator
+        copies = 1 if package.task != "multiclass" else max(1, len(forest.classes_))
+        return copies * sum(int(e.tree_.node_count) for e in forest.estimators_)
+    if model_type == "hist_gradient_boosting":
+        return sum(len(p.nodes) for iteration in model.estimator._predictors for p in iteration)
+    if model_type == "lightgbm":
+        booster = model._booster  # its params are the stored model's (a loaded one has them)
+        leaves = int((getattr(booster, "params", None) or {}).get("num_leaves", 31))
+        return int(booster.num_trees()) * (2 * leaves - 1)
+    return 0
 
 
 def build(package: ModelPackage) -> Built:

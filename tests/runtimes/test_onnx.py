@@ -18,6 +18,7 @@ pytest.importorskip("onnxruntime")
 import onnxruntime as ort
 
 import plugins.runtimes.onnx as onnx_runtime
+import plugins.runtimes.onnx_build as onnx_build
 from framework.package import ModelPackage, Predictions
 from framework.runtimes.verify import build_rows, check_runtime
 from framework.testing import SpecopsProject
@@ -251,7 +252,9 @@ def test_why_not_names_the_missing_library(tmp_path: Path, monkeypatch: pytest.M
     )
 
 
-def test_why_not_names_what_it_does_not_compile(tmp_path: Path) -> None:
+def test_why_not_names_what_it_does_not_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import PolynomialFeatures
 
@@ -261,6 +264,16 @@ def test_why_not_names_what_it_does_not_compile(tmp_path: Path) -> None:
     why = OnnxRuntime().why_not(package)
     assert (
         why == "the transform holds a PolynomialFeatures, which the onnx runtime does not compile"
+    )
+    package.transform = None
+    forest, _ = train(tmp_path / "forest", table(120), "binary", "random_forest", {}, ())
+    assert OnnxRuntime().why_not(forest) is None
+    monkeypatch.setattr(onnx_build, "MAX_NODES", 100)
+    nodes = onnx_build.tree_nodes(forest, "random_forest")
+    assert nodes == sum(e.tree_.node_count for e in forest.model.estimator.estimators_)
+    assert OnnxRuntime().why_not(forest) == (
+        f"the model has about {nodes:,} tree nodes; the onnx runtime compiles at most 100 "
+        "(a graph that size would not fit the runtime's file bound)"
     )
     package.metadata = {**package.metadata, "model_type": "made_up"}
     assert OnnxRuntime().why_not(package) == "made_up is not a model type the onnx runtime compiles"
