@@ -176,7 +176,7 @@ class UiApp:
             from framework.ui.queries import open_store
 
             self._store = open_store(self.settings.store, self.settings.artifacts)
-            self.store_label = self._store.display_url
+            self.store_label = _shown_store(self._store.display_url, self.settings.root)
         return self._store
 
     def installed_runtimes(self) -> list[str] | None:
@@ -371,6 +371,17 @@ class UiApp:
                 esc("this page failed; the server's log has the traceback"),
                 store=self.store_label,
             )
+
+
+def _shown_store(display_url: str, root: Path) -> str:
+    """The store as the page header shows it: relative to the UI's directory when it is
+    a local store inside it (``.specops``), else its display URL (never a password)."""
+    if "://" in display_url:
+        return display_url
+    try:
+        return str(Path(display_url).resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
+        return display_url
 
 
 def _unreadable_rows(exc: BaseException) -> bool:

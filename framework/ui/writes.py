@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 
 TOKEN_SECONDS = 4 * 3600
 MAX_REASON = 500
-WRITES_OFF = (
-    "this UI is read-only: start it with `specops ui --allow-writes` to promote or roll "
-    "back from here, or use `specops models promote` / `specops models rollback`"
+WRITES_OFF = h.Html(
+    "this UI is read-only: start it with <code>specops ui --allow-writes</code> to promote or "
+    "roll back from here, or use <code>specops models promote</code> / "
+    "<code>specops models rollback</code>"
 )
 
 
@@ -79,11 +80,9 @@ def promote_form(request: Request, name: str, version: int, status: str) -> h.Ht
     if status != "registered":
         return h.tag("p", f"a {status} version cannot be promoted", class_="muted")
     if not request.settings.allow_writes:
-        return h.tag(
-            "p",
-            "read-only UI: promote with `specops models promote` "
-            "or start `specops ui --allow-writes`",
-            class_="muted",
+        return h.Html(
+            '<p class="muted">read-only UI: promote with <code>specops models promote</code> '
+            "or start <code>specops ui --allow-writes</code></p>"
         )
     action = h.version_url(name, version) + "/promote"
     return h.Html(

@@ -200,6 +200,17 @@ def test_hostile_names_are_escaped_everywhere(ui: str) -> None:
     assert "a&amp;b" in body
 
 
+def test_the_header_names_the_store_relative_to_the_ui_directory(store: Path) -> None:
+    from framework.ui.server import running
+
+    with running(str(store), root=store.parent) as base:
+        inside = get(base + "/models").body
+    with running(str(store), root=store.parent / "elsewhere") as base:
+        outside = get(base + "/models").body
+    assert 'title="the store this UI reads">.specops</span>' in inside
+    assert f'title="the store this UI reads">{store}</span>' in outside
+
+
 def test_unknown_things_are_404_and_wrong_methods_405(ui: str) -> None:
     assert get(ui + "/models/nope").status == 404
     assert get(ui + "/models/bc/versions/99").status == 404
@@ -320,6 +331,7 @@ def test_writes_are_refused_without_allow_writes(ui: str, store: Path) -> None:
     before = aliases_and_history(store)
     body = get(ui + "/models/bc/versions/1").body
     assert "<form" not in body and "read-only UI" in body
+    assert "<code>specops models promote</code>" in body and "`specops" not in body
     reply = post(ui + "/models/bc/versions/1/promote", {"alias": "champion"})
     assert reply.status == 403 and "<h1>Writes are off</h1>" in reply.body
     assert "--allow-writes" in reply.body
