@@ -103,7 +103,8 @@ class ServedModel:
         self.not_used = dict(not_used or {})
         self.decoder = RequestColumns(package.signature)
         self.fast = LightGBMFastPath.for_package(package) if fast_path and scorer is None else None
-        self._scorer_failed = False
+        self.runtime_errors = 0
+        """Requests the runtime's scorer raised on (each answered by the pandas path)."""
         self.ref = f"{name}/{version}" if version is not None else name
         self.ref_header = self.ref.encode()
         self.label_datatype = label_datatype(self.labels)
@@ -138,8 +139,8 @@ class ServedModel:
         try:
             return self.scorer.predict(columns, rows)
         except Exception:
-            if not self._scorer_failed:
-                self._scorer_failed = True
+            self.runtime_errors += 1
+            if self.runtime_errors == 1:
                 log.exception(
                     "%s: the %s runtime failed on a request; answered by the native path "
                     "(logged once)",
@@ -238,6 +239,7 @@ class ServedModel:
             ],
             "runtime": self.runtime,
             "runtimes_not_used": self.not_used,
+            **({"runtime_errors": self.runtime_errors} if self.scorer is not None else {}),
             "specops": __version__,
         }
 

@@ -59,6 +59,8 @@ class TallyScorer:
             predictions.codes = predictions.proba.argmax(axis=1)
         elif self.skew:
             predictions.codes = predictions.codes + 1.0
+        if os.environ.get("TALLY_BROKEN") == "raise" and rows > 1:
+            raise RuntimeError("the compiled form crashed on a batch")
         tally = os.environ.get("TALLY_FILE")
         if tally:
             with open(tally, "a") as out:
@@ -327,6 +329,27 @@ def test_a_compiled_form_that_fails_here_serves_natively_and_says_why(
     assert served_by_tally <= 1  # the skewed form answered only the check of one row
     log = server.process.stderr.read() if server.process.stderr else ""
     assert "WARNING" in log and "the tally runtime is not used" in log and why in log, log
+
+
+def test_a_runtime_raising_on_a_request_is_answered_natively_and_counted(
+    site: Path, binary_store: Path, servers: list[Server]
+) -> None:
+    server = serve(site, "bin", "--store", binary_store, TALLY_BROKEN="raise")
+    servers.append(server)
+    client = server.connect()
+    assert client.get("/version")[1]["runtime_errors"] == 0
+    for seed in (30, 31):
+        payload = split_payload(awkward_rows(seed=seed, rows=10))
+        status, answer = client.post_json("/invocations", payload)
+        assert status == 200, answer
+        assert_answers(answer, stored_package(binary_store, "bin").predict(as_sent(payload))[0])
+    version = client.get("/version")[1]
+    assert version["runtime"] == "tally" and version["runtime_errors"] == 2
+    client.close()
+    server.stop()
+    log = server.process.stderr.read() if server.process.stderr else ""
+    assert log.count("the tally runtime failed on a request; answered by the native path") == 1
+    assert "RuntimeError: the compiled form crashed on a batch" in log
 
 
 def test_hot_swap_between_versions_with_different_runtimes(
