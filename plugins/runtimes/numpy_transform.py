@@ -425,6 +425,7 @@ class NumpyTransform:
                 self.inputs.append((column["name"], True, lookup, categories))
             else:
                 self.inputs.append((column["name"], False, None, None))
+        _check_widths(data)
         self.steps = [[_part(p) for p in step["parts"]] for step in data["steps"]]
         self.slots: list[dict[str, Any]] = data["slots"]
         self.names = [s["name"] for s in self.slots]
@@ -447,6 +448,35 @@ class NumpyTransform:
 
 TEXT_TYPES = frozenset({str, type(None)})
 NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+MAX_COLUMNS = 1_000_000
+"""More columns than any fitted pipeline here makes: a file asking for more is refused at
+load rather than allocating rows x columns at the first request."""
+
+
+def _check_widths(data: dict[str, Any]) -> None:
+    """Every step reads columns that exist and writes a bounded number of them."""
+    width = len(data["inputs"])
+    for number, step in enumerate(data["steps"]):
+        out = 0
+        for part in step["parts"]:
+            cols = [int(c) for c in part["cols"]]
+            if any(c < 0 or c >= width for c in cols):
+                raise ValueError(f"transform step {number} reads a column that is not there")
+            widths = part.get("widths")
+            op = part["op"]
+            if op == "one_hot":
+                out += sum(int(w) for w in widths)
+            elif op == "ordinal" or op in ("take", "fill", "indicator", "affine"):
+                out += len(cols)
+            else:
+                raise ValueError(f"unknown transform op {op!r}")
+        if out > MAX_COLUMNS:
+            raise ValueError(f"transform step {number} makes {out} columns")
+        width = out
+    if width != len(data["slots"]):
+        raise ValueError(f"the transform makes {width} columns, its slots say {len(data['slots'])}")
 
 
 def _fast_lookup(categories: list[Any]) -> tuple[dict[Any, float], frozenset[type]] | None:

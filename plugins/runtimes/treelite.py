@@ -78,8 +78,6 @@ class TreeliteScorer:
     def __init__(
         self, package: ModelPackage, transform: dict[str, Any], model: dict[str, Any], library: Path
     ) -> None:
-        import os
-
         import numpy as np
         import tl2cgen
 
@@ -92,7 +90,7 @@ class TreeliteScorer:
         self.lightgbm = model["kind"] == "lightgbm"
         self.matrix = ModelMatrix(transform, model)
         self.single = tl2cgen.Predictor(str(library), nthread=1)
-        self.parallel = tl2cgen.Predictor(str(library), nthread=os.cpu_count() or 1)
+        self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
         if self.single.num_feature != len(model["order"]):
             raise StoreError(
                 f"the compiled trees take {self.single.num_feature} features, the transform "
@@ -177,6 +175,16 @@ class TreeliteRuntime:
         transform = read_json(directory / TRANSFORM_FILE)
         model = read_json(directory / MODEL_FILE)
         return transform, model, library_for(contents)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _sklearn_model(package: ModelPackage, transform: dict[str, Any]) -> dict[str, Any]:

@@ -229,3 +229,46 @@ def test_encoders_asked_in_chunks_give_the_same_tables(
     native = NativeScorer(package).predict(rows.columns, rows.count)
     verdict = check_runtime(NumpyRuntime(), package, rows, native, tmp_path / "numpy")
     assert verdict.verified, verdict.why
+
+
+def test_a_run_verifies_it_and_predict_uses_it(tmp_path: Path, cli) -> None:
+    """Through `specops run` (serve.runtime: numpy): the version records a verified numpy
+    verdict with its files, and `specops predict` scores with it, as natively."""
+    import pandas as pd
+
+    table(400).to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(
+        "name: numpy-e2e\n"
+        "task: binary\n"
+        "data:\n"
+        "  source: {type: csv, params: {path: data.csv}}\n"
+        "  target: target\n"
+        "preprocess:\n"
+        "  - {type: impute, params: {add_indicator: true}}\n"
+        "  - {type: scale, params: {method: robust}}\n"
+        "model: {type: logistic_regression}\n"
+        "serve: {runtime: numpy}\n"
+    )
+    done = cli("run", tmp_path / "spec.yaml")
+    assert done.code == 0, done.err
+    store = tmp_path / ".specops"
+    shown = cli("models", "show", "numpy-e2e/1", "--json", "--store", store)
+    assert shown.code == 0, shown.err
+    runtimes = json.loads(shown.out)["runtimes"]
+    assert runtimes["serves"] == "numpy" and runtimes["scores"] == "numpy"
+    verdict = runtimes["verdicts"]["numpy"]
+    assert verdict["verified"] is True and verdict["max_proba_error"] <= EXACT.proba
+    assert verdict["files"] == ["runtimes/numpy/model.json", "runtimes/numpy/transform.json"]
+
+    rows = table(60, seed=5).drop(columns=["target"])
+    rows.loc[0, "plan"] = "never-seen"
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    for runtime in ("numpy", "native"):
+        out = tmp_path / f"{runtime}.csv"
+        scored = cli(
+            "predict", "numpy-e2e@champion", "--input", tmp_path / "rows.csv", "--output", out,
+            "--runtime", runtime, "--store", store,
+        )  # fmt: skip
+        assert scored.code == 0, scored.err
+        assert f"({runtime} runtime)" in scored.out + scored.err
+    assert pd.read_csv(tmp_path / "numpy.csv").equals(pd.read_csv(tmp_path / "native.csv"))
