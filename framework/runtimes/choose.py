@@ -125,13 +125,15 @@ def choose_runtime(
     """Load the runtime ``package`` should predict with for ``purpose`` (``serve``:
     fastest single row; ``batch``: most rows per second). ``requested``: ``auto``,
     ``native``, a runtime's name, or None for the version's own ``serve.runtime``. A
-    name no plugin here registers is a :class:`~framework.errors.UserError`; one that is
-    not verified for this version, or fails to load, falls back to native with the
+    requested name no plugin here registers is a :class:`~framework.errors.UserError`
+    (the version's own, from the machine that made it, is not: it falls back); one that
+    is not verified for this version, or fails to load, falls back to native with the
     reason in :attr:`Chosen.reasons`."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
     wanted = requested_runtime(package, requested)
-    require_known(wanted, plugins)
+    if requested:  # asked for here; a name the version recorded may be from elsewhere
+        require_known(wanted, plugins)
     verdicts = recorded_verdicts(package)
     order, reasons = ranking(verdicts, wanted, purpose)
     installed = set(plugins.registry.types(KIND))

@@ -221,6 +221,13 @@ def test_choosing_loads_a_verified_runtime_from_the_store_and_falls_back_with_th
     with pytest.raises(UserError, match="unknown runtime 'ecko'; did you mean 'echo'"):
         choose_runtime(package, plugins, "ecko")
 
+    # the version's own serve.runtime names a runtime not installed here: native, and why
+    package.metadata["serve_runtime"] = "gpu"
+    package.metadata["runtimes"]["gpu"] = {"runtime": "gpu", "verified": True}
+    elsewhere = choose_runtime(package, plugins)
+    assert elsewhere.name == "native"
+    assert elsewhere.reasons["gpu"] == "verified, but its plugin is not installed here"
+
 
 def test_verification_covers_categories_unseen_and_missing(tmp_path: Path) -> None:
     """A table with categories (one-hot preprocessing): the probes set each category to a
