@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,11 +162,17 @@ def start_ui(facts: dict[str, Any]) -> tuple[subprocess.Popen[str], str, int]:
     )  # fmt: skip
     assert process.stdout is not None
     seen = []
-    for line in process.stdout:
-        seen.append(line)
-        found = ADDRESS.search(line)
-        if found:
-            return process, found.group(1), int(found.group(2))
+    watchdog = threading.Timer(60, process.kill)  # a hung start ends the wait
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            found = ADDRESS.search(line)
+            if found:  # keep reading what it logs, so a full pipe never blocks it
+                threading.Thread(target=seen.extend, args=(process.stdout,), daemon=True).start()
+                return process, found.group(1), int(found.group(2))
+    finally:
+        watchdog.cancel()
     process.wait(timeout=10)
     raise SystemExit(f"specops ui exited {process.returncode}:\n{''.join(seen)[-3000:]}")
 

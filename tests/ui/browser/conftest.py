@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -185,9 +186,12 @@ class UiServer:
     store: UiStore
     process: subprocess.Popen[str]
     output: list[str]
+    """What it printed (and logged), read as it goes."""
+    drain: threading.Thread
 
 
 ADDRESS = re.compile(r"specops ui: (http://127\.0\.0\.1:\d+)/")
+STARTUP_SECONDS = 60
 
 
 def start_ui(store: UiStore, *flags: str) -> UiServer:
@@ -204,13 +208,24 @@ def start_ui(store: UiStore, *flags: str) -> UiServer:
     )  # fmt: skip
     assert process.stdout is not None
     output: list[str] = []
-    for line in process.stdout:
-        output.append(line)
-        found = ADDRESS.search(line)
-        if found:
-            return UiServer(found.group(1), store, process, output)
+    watchdog = threading.Timer(STARTUP_SECONDS, process.kill)  # a hung start ends the wait
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            output.append(line)
+            found = ADDRESS.search(line)
+            if found:
+                # keep reading what it logs, so a full pipe never blocks the server
+                drain = threading.Thread(target=output.extend, args=(process.stdout,), daemon=True)
+                drain.start()
+                return UiServer(found.group(1), store, process, output, drain)
+    finally:
+        watchdog.cancel()
     process.wait(timeout=10)
-    raise AssertionError(f"specops ui exited {process.returncode}:\n{''.join(output)}")
+    raise AssertionError(
+        f"specops ui exited {process.returncode} (killed after {STARTUP_SECONDS} s if it "
+        f"said nothing):\n{''.join(output)}"
+    )
 
 
 def stop_ui(server: UiServer) -> None:
@@ -222,8 +237,8 @@ def stop_ui(server: UiServer) -> None:
         server.process.kill()
         server.process.wait()
         raise
-    rest = server.process.stdout.read() if server.process.stdout else ""
-    assert code == 0, f"specops ui exited {code}:\n{''.join(server.output)}{rest}"
+    server.drain.join(timeout=5)
+    assert code == 0, f"specops ui exited {code}:\n{''.join(server.output)}"
 
 
 @pytest.fixture(scope="module")
