@@ -88,7 +88,7 @@ def monitor_run_view(store: Store, monitor_id: str) -> MonitorRunView | None:
             present, problem = False, f"damaged: {exc}"
         if not present and problem is None:
             problem = (
-                "damaged: the report's blob is missing from the store (`specops store verify`)"
+                "damaged: the report's blob is missing from the store (see specops store verify)"
             )
     return MonitorRunView(scrub(run), scrub(columns), problem)
 

@@ -54,7 +54,10 @@ def models_page(request: Any) -> h.Response:
     body = h.table(
         ["model", "monitor runs", "last run", "last decision"],
         rows,
-        empty="no monitor runs yet: `specops monitor SPEC --data FILE` records one",
+        empty=Html(
+            "no monitor runs yet: <code>specops monitor SPEC --data FILE --report FILE</code> "
+            "records one"
+        ),
     )
     return h.page("Monitoring", body, nav="monitoring", store=request.store_label)
 

@@ -101,12 +101,10 @@ def _forms(request: Any, given: str) -> Html:
         '<p><label>profile <input type="text" name="profile" size="12"></label> '
         '<button type="submit">Show plan</button></p></form>'
     )
-    note = h.tag(
-        "p",
-        f"at most {MAX_UPLOAD_BYTES // 1024} KiB; an uploaded spec is checked without this "
-        "server's environment, and its relative paths are not this machine's files: point at "
-        "its path to see it as `specops plan` would",
-        class_="muted",
+    note = Html(
+        f'<p class="muted">at most {MAX_UPLOAD_BYTES // 1024} KiB; an uploaded spec is checked '
+        "without this server's environment, and its relative paths are not this machine's "
+        "files: point at its path to see it as <code>specops plan</code> would</p>"
     )
     return h.join([h.section("A spec on this machine", path_form),
                    h.section("Or upload one", h.join([upload_form, note]))])  # fmt: skip
@@ -174,7 +172,8 @@ def _result(request: Any, result: PlanView | SpecProblems, given: str) -> h.Resp
             h.tag("pre", h.tag("code", lines), class_="problems"),
         ]
         if hidden > 0:
-            parts.append(h.tag("p", f"... and {hidden} more (`specops validate --json`)"))
+            more = f"<p>... and {hidden} more (<code>specops validate --json</code>)</p>"
+            parts.append(Html(more))
         if result.note:
             parts.append(h.notice(result.note, "info"))
         parts.append(_forms(request, given))
