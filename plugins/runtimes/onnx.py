@@ -38,6 +38,8 @@ MAX_META_BYTES = 64 * 1024 * 1024
 DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 """Operator domains the graph may use: ONNX's own. Anything else needs a custom op library."""
 SMALL = 8
+BATCH_ROWS = 4096
+"""Rows from which a call goes to the batch session (every core) instead of the one-thread one."""
 """Rows up to which categories are looked up in Python (cheaper than pandas for a request)."""
 INSTALL = "pip install 'specops[onnx]'"
 
@@ -54,10 +56,12 @@ def _missing_library() -> str | None:
 class OnnxScorer:
     """Feeds raw columns to the session; categories become their keys on the way in."""
 
-    def __init__(self, session: Any, meta: dict[str, Any], package: ModelPackage) -> None:
+    def __init__(self, data: bytes, meta: dict[str, Any], package: ModelPackage) -> None:
         import numpy as np
 
-        self.session = session
+        self.session = open_session(data, threads=1)
+        self._data = data  # for the batch session, opened when a large batch first comes
+        self._batch: Any = None
         self.outputs = list(meta["outputs"])
         self.labels = package.labels
         self.regression = package.task == "regression"
@@ -83,10 +87,19 @@ class OnnxScorer:
             feed[name] = np.asarray(columns[name], dtype=np.float64).reshape(rows, 1)
         for name, coder, keys, text, missing in self.categorical:
             feed[name] = _keys(columns[name], rows, coder, keys, text, missing)
-        results = self.session.run(self.outputs, feed)
+        results = self._session(rows).run(self.outputs, feed)
         if self.regression:
             return Predictions(results[0], None, None)
         return Predictions(results[0], self.labels, results[1])
+
+    def _session(self, rows: int) -> Any:
+        """One thread for requests (latency); every core for large batches (throughput:
+        ONNX Runtime splits a batch's rows among threads, so each row's sum is the same)."""
+        if rows < BATCH_ROWS:
+            return self.session
+        if self._batch is None:
+            self._batch = open_session(self._data, threads=0)
+        return self._batch
 
 
 def _keys(
@@ -158,7 +171,7 @@ class OnnxRuntime:
             raise RuntimeUnavailable(why)
         meta = _read_meta(directory / META_FILE)
         data = read_graph(directory / GRAPH_FILE)
-        return OnnxScorer(open_session(data), meta, package)
+        return OnnxScorer(data, meta, package)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -214,14 +227,15 @@ def check_graph(data: bytes, shown: str) -> None:
             raise ValueError(f"{shown} has subgraphs, which specops never writes")
 
 
-def open_session(data: bytes) -> Any:
-    """An InferenceSession for one request at a time: a single thread (a second one costs
-    more than it gains on a row and the server has other work for the core), sequential
-    execution, no busy-waiting, every graph optimisation."""
+def open_session(data: bytes, threads: int = 1) -> Any:
+    """An InferenceSession with ``threads`` intra-op threads (0: ONNX Runtime's default,
+    one per physical core): one for requests (a second costs more than it gains on a row,
+    and the server has other work for the core), sequential execution, no busy-waiting,
+    every graph optimisation, the CPU provider only."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

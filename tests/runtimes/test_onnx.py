@@ -225,8 +225,8 @@ def _raw(frame: pd.DataFrame, package: ModelPackage) -> dict[str, np.ndarray]:
     return dict(columns_as_sent(frame, package.signature))
 
 
-def test_the_session_is_tuned_for_one_request_at_a_time(tmp_path: Path) -> None:
-    package, _ = train(tmp_path, table(120), "binary", "logistic_regression", {}, (("scale", {}),))
+def test_requests_get_one_thread_and_large_batches_every_core(tmp_path: Path) -> None:
+    package, test = train(tmp_path, data("lightgbm"), "binary", "lightgbm", {}, ())
     (tmp_path / "rt").mkdir()
     OnnxRuntime().compile(package, tmp_path / "rt")
     scorer = OnnxRuntime().load(package, tmp_path / "rt")
@@ -234,6 +234,15 @@ def test_the_session_is_tuned_for_one_request_at_a_time(tmp_path: Path) -> None:
     assert options.intra_op_num_threads == 1 and options.inter_op_num_threads == 1
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert scorer.session.get_providers() == ["CPUExecutionProvider"]
+    assert scorer._batch is None  # opened when a batch first needs it
+
+    big = pd.concat([test] * (onnx_runtime.BATCH_ROWS // len(test) + 1), ignore_index=True)
+    big.loc[::7, "age"] = np.nan
+    native, _ = package.predict(big)
+    got = scorer.predict(_raw(big, package), len(big))
+    assert scorer._batch.get_session_options().intra_op_num_threads == 0  # one per core
+    np.testing.assert_array_equal(got.codes, native.codes)
+    np.testing.assert_allclose(got.proba, native.proba, rtol=0, atol=1e-12)
 
 
 # --- refusals ---------------------------------------------------------------------------
