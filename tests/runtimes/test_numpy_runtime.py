@@ -13,9 +13,8 @@ import pytest
 
 from framework import EXACT, RuntimeUnavailable, StoreError
 from framework.runtimes.verify import build_rows, check_runtime
-from plugins.runtimes.native import NativeScorer
 from plugins.runtimes.numpy_runtime import NumpyRuntime
-from tests.runtimes.trees_packages import table, train, with_probes
+from tests.runtimes.trees_packages import native_predictions, table, train, with_probes
 
 CASES = [
     ("binary", "logistic_regression", {}, (("scale", {}),), None),
@@ -89,7 +88,7 @@ def test_same_predictions_as_native(case: tuple, tmp_path: Path) -> None:
     task, model_type, params, steps, declared = case
     package, test = train(tmp_path, table(task=task), task, model_type, params, steps, declared)
     rows = build_rows(with_probes(test), package.signature)  # test rows + engine's probes
-    native = NativeScorer(package).predict(rows.columns, rows.count)
+    native = native_predictions(package, rows)
 
     verdict = check_runtime(NumpyRuntime(), package, rows, native, tmp_path / "numpy")
     assert verdict.verified, verdict.why
@@ -138,7 +137,7 @@ def test_categories_sent_as_other_types_are_read_like_native(tmp_path: Path) -> 
     frame["plan"] = frame["plan"].astype(object)
     frame.loc[0, "plan"] = 7  # unseen, as a number
     rows = build_rows(frame, package.signature)
-    native = NativeScorer(package).predict(rows.columns, rows.count)
+    native = native_predictions(package, rows)
     runtime = NumpyRuntime()
     (tmp_path / "numpy").mkdir()
     runtime.compile(package, tmp_path / "numpy")
@@ -226,7 +225,7 @@ def test_encoders_asked_in_chunks_give_the_same_tables(
     chunked = numpy_transform.compile_transform(package.transform, package.signature)
     assert chunked == whole
     rows = build_rows(with_probes(test), package.signature)
-    native = NativeScorer(package).predict(rows.columns, rows.count)
+    native = native_predictions(package, rows)
     verdict = check_runtime(NumpyRuntime(), package, rows, native, tmp_path / "numpy")
     assert verdict.verified, verdict.why
 

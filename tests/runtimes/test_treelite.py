@@ -17,9 +17,8 @@ import pytest
 from framework import EXACT, RuntimeUnavailable
 from framework.runtimes.verify import build_rows, check_runtime
 from plugins.runtimes import treelite_cache
-from plugins.runtimes.native import NativeScorer
 from plugins.runtimes.treelite import TreeliteRuntime
-from tests.runtimes.trees_packages import table, train, with_probes
+from tests.runtimes.trees_packages import native_predictions, table, train, with_probes
 
 pytestmark = pytest.mark.skipif(
     treelite_cache.compiler() is None, reason="no C compiler on this machine"
@@ -57,6 +56,18 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root / "treelite"
 
 
+def _plugins():
+    """The installed plugins, with this runtime registered (in process until its entry
+    point is installed)."""
+    import plugins.runtimes.treelite as module
+    from framework.plugins import get_plugins, load_plugins
+
+    plugins = get_plugins()
+    if "treelite" in plugins.registry.types("runtime"):
+        return plugins
+    return load_plugins(extra=[("treelite_runtime", module)])
+
+
 def _ids(case: tuple) -> str:
     task, model, _, steps, declared = case
     extra = ["int-categories"] if declared else []
@@ -68,7 +79,7 @@ def test_same_predictions_as_native(case: tuple, tmp_path: Path, cache: Path) ->
     task, model_type, params, steps, declared = case
     package, test = train(tmp_path, table(task=task), task, model_type, params, steps, declared)
     rows = build_rows(with_probes(test), package.signature)
-    native = NativeScorer(package).predict(rows.columns, rows.count)
+    native = native_predictions(package, rows)
 
     verdict = check_runtime(TreeliteRuntime(), package, rows, native, tmp_path / "treelite")
     assert verdict.verified, verdict.why
@@ -159,7 +170,7 @@ def test_without_a_compiler(tmp_path: Path, cache: Path, monkeypatch: pytest.Mon
         treelite_cache.compiler.cache_clear()
         rows = build_rows(test, package.signature)
         got = TreeliteRuntime().load(package, target).predict(rows.columns, rows.count)
-        native = NativeScorer(package).predict(rows.columns, rows.count)
+        native = native_predictions(package, rows)
         assert np.abs(got.proba - native.proba).max() <= EXACT.proba
     finally:
         treelite_cache.compiler.cache_clear()
@@ -183,13 +194,11 @@ def test_models_it_does_not_compile_say_why(tmp_path: Path) -> None:
 def test_prepare_builds_what_a_served_image_loads(tmp_path: Path, cache: Path) -> None:
     """The container's builder stage (`specops runtimes prepare DIR`) on a package whose
     model.json says treelite was verified builds the library a compiler-less server loads."""
-    import plugins.runtimes.treelite as module
-    from framework.plugins import load_plugins
     from framework.runtimes.compile import compile_runtimes
     from framework.runtimes.prepare import prepare_package
 
     package, test = train(tmp_path, table(160), "binary", "lightgbm", {"n_estimators": 5})
-    plugins = load_plugins(extra=[("treelite_runtime_test", module)])
+    plugins = _plugins()
     verdicts = compile_runtimes(package.directory, plugins, test, requested="treelite")
     assert verdicts["treelite"].verified, verdicts["treelite"].why
     for built in cache.glob("*"):  # as on a fresh builder: nothing compiled yet
@@ -207,14 +216,12 @@ def test_the_container_image_builds_the_trees_in_a_builder_stage(tmp_path: Path)
     import kubernetes_validate
     import yaml
 
-    import plugins.runtimes.treelite as module
     from framework.components import Release, StepContext
-    from framework.plugins import load_plugins
     from framework.runtimes.compile import compile_runtimes
     from plugins.container import ContainerTarget
 
     package, test = train(tmp_path, table(160), "binary", "lightgbm", {"n_estimators": 5})
-    plugins = load_plugins(extra=[("treelite_runtime_test", module)])
+    plugins = _plugins()
     assert compile_runtimes(package.directory, plugins, test, requested="treelite")[
         "treelite"
     ].verified
@@ -248,3 +255,49 @@ def test_the_container_image_builds_the_trees_in_a_builder_stage(tmp_path: Path)
     assert not list((context / "model").rglob("*.so"))
     deployment = yaml.safe_load((context / "k8s" / "deployment.yaml").read_text())
     kubernetes_validate.validate(deployment, "1.30", strict=True)
+
+
+def test_a_run_verifies_it_and_predict_uses_it(tmp_path: Path, cache: Path, cli) -> None:
+    """Through `specops run` (impute + one-hot + random forest, serve.runtime: treelite):
+    the version records a verified treelite verdict, and `specops predict --runtime
+    treelite` scores as natively."""
+    import pandas as pd
+
+    from framework.plugins import get_plugins
+
+    if "treelite" not in get_plugins().registry.types("runtime"):
+        pytest.skip("the treelite entry point is not installed (pyproject)")
+    table(400).to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "spec.yaml").write_text(
+        "name: trees-e2e\n"
+        "task: binary\n"
+        "data:\n"
+        "  source: {type: csv, params: {path: data.csv}}\n"
+        "  target: target\n"
+        "preprocess:\n"
+        "  - {type: impute, params: {strategy: most_frequent}}\n"
+        "  - {type: one_hot}\n"
+        "model: {type: random_forest, params: {n_estimators: 5, max_depth: 6}}\n"
+        "serve: {runtime: treelite}\n"
+    )
+    done = cli("run", tmp_path / "spec.yaml")
+    assert done.code == 0, done.err
+    store = tmp_path / ".specops"
+    shown = cli("models", "show", "trees-e2e/1", "--json", "--store", store)
+    runtimes = json.loads(shown.out)["runtimes"]
+    assert runtimes["serves"] == "treelite", runtimes
+    verdict = runtimes["verdicts"]["treelite"]
+    assert verdict["verified"] is True and verdict["max_proba_error"] <= EXACT.proba
+
+    rows = table(60, seed=5).drop(columns=["target"])
+    rows.loc[0, "city"] = "never-seen"
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    for runtime in ("treelite", "native"):
+        out = tmp_path / f"{runtime}.csv"
+        scored = cli(
+            "predict", "trees-e2e@champion", "--input", tmp_path / "rows.csv", "--output", out,
+            "--runtime", runtime, "--store", store,
+        )  # fmt: skip
+        assert scored.code == 0, scored.err
+        assert f"({runtime} runtime)" in scored.out + scored.err
+    assert pd.read_csv(tmp_path / "treelite.csv").equals(pd.read_csv(tmp_path / "native.csv"))

@@ -154,3 +154,10 @@ def with_probes(test: pd.DataFrame) -> pd.DataFrame:
         empty[name] = None if test[name].dtype == object else np.nan
     probes.append(empty)
     return pd.concat(probes, ignore_index=True)
+
+
+def native_predictions(package: ModelPackage, rows: Any) -> Any:
+    """The reference predictions for verification rows: the raw columns as a DataFrame
+    through ``ModelPackage.predict`` (signature, transform, model), as the native runtime."""
+    frame = pd.DataFrame({name: rows.columns[name] for name in package.signature.names})
+    return package.predict(frame)[0]
