@@ -64,15 +64,31 @@ from framework.runtimes.base import (
     Verdict,
 )
 from framework.runtimes.columns import category_coder
+from framework.runtimes.native import native_scorer
 from framework.safe_format import load_skops, save_skops
 from framework.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from framework.package import ModelPackage, Predictions
     from framework.scoring import ScoreResult
 
 __version__ = "0.1.0"
+
+_LAZY = {"ModelPackage": "framework.package", "Predictions": "framework.package"}
+"""Public names loaded on first use: a package's loading code is not needed to start."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'framework' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
@@ -139,6 +155,8 @@ __all__ = [
     "Finding",
     "Metric",
     "Model",
+    "ModelPackage",
+    "Predictions",
     "Problem",
     "RawColumns",
     "Register",
@@ -172,6 +190,7 @@ __all__ = [
     "hookimpl",
     "load_skops",
     "mark_file",
+    "native_scorer",
     "output_inside_input",
     "parquet_files",
     "protected_refusal",

@@ -92,7 +92,10 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "FLOAT32",
             "RuntimeUnavailable",
             "Verdict",
+            "ModelPackage",
+            "Predictions",
             "category_coder",
+            "native_scorer",
         ),
     ),
     (

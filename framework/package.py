@@ -47,8 +47,13 @@ class Predictions:
     """Model outputs for a frame: labels (or values) and, for classifiers, probabilities."""
 
     codes: np.ndarray
+    """Classifiers: the index of the predicted label in :attr:`labels`, one per row;
+    regression: the predicted values."""
     labels: list[Any] | None
+    """The target's values in code order (``model.json``'s ``labels``); None for regression."""
     proba: np.ndarray | None
+    """Classifiers: the probability of each label, shape ``(rows, len(labels))``; None for
+    regression."""
 
     @property
     def values(self) -> np.ndarray:
@@ -116,7 +121,14 @@ def _model_entry(plugins: Plugins, metadata: dict[str, Any], where: str) -> Any:
 
 
 class ModelPackage:
-    """A loaded package, ready to predict on raw rows."""
+    """A loaded package, ready to predict on raw rows.
+
+    What a runtime compiles from: ``signature`` (:class:`framework.signature.Signature`:
+    the columns, their roles and training categories), ``transform`` (the fitted
+    scikit-learn transform with pandas output, or None), ``model`` (the model plugin's
+    loaded object), ``task``, ``labels``, ``metadata`` (``model.json``: ``model_type``,
+    ``runtimes`` verdicts, ...) and ``directory``.
+    """
 
     def __init__(self, directory: Path, plugins: Plugins, *, where: str | None = None) -> None:
         self.directory = directory

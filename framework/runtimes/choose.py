@@ -23,9 +23,9 @@ from framework.runtimes.compile import METADATA_KEY, REQUESTED_KEY, RUNTIMES_DIR
 from framework.runtimes.lookup import AUTO, DEFAULT, KIND, NATIVE, require_known
 
 if TYPE_CHECKING:
-    from framework.package import ModelPackage, Predictions
+    from framework.package import ModelPackage
     from framework.plugins import Plugins
-    from framework.runtimes.base import RawColumns, Scorer
+    from framework.runtimes.base import Scorer
 
 PURPOSES = {"serve": ("single_row_us", False), "batch": ("rows_per_second", True)}
 """What each purpose ranks runtimes by, and whether more is better."""
@@ -181,31 +181,16 @@ def runtime_directory(package: ModelPackage, name: str) -> Iterator[Path]:
         yield directory
 
 
-class PackageScorer:
-    """The native path as a scorer: raw columns back into a DataFrame, then
-    :meth:`ModelPackage.predict` (used when the ``native`` runtime's plugin is not
-    loaded, so a version always predicts)."""
-
-    def __init__(self, package: ModelPackage) -> None:
-        self.package = package
-        self.names = list(package.signature.names)
-
-    def predict(self, columns: RawColumns, rows: int) -> Predictions:
-        import pandas as pd
-
-        frame = pd.DataFrame({name: columns[name] for name in self.names}, index=range(rows))
-        predictions, _ = self.package.predict(frame)
-        return predictions
-
-
 def native_scorer(package: ModelPackage, plugins: Plugins) -> Scorer:
     """The registered ``native`` runtime's scorer, or the framework's own when its plugin
-    is not loaded (disabled, say)."""
+    is not loaded (disabled, say): a version always predicts."""
     if NATIVE in plugins.registry.types(KIND):
         from framework.runtimes.lookup import build
 
         return build(NATIVE, plugins).load(package, Path(package.directory))
-    return PackageScorer(package)
+    from framework.runtimes.native import native_scorer as framework_native
+
+    return framework_native(package)
 
 
 def _short(exc: BaseException) -> str:

@@ -70,6 +70,7 @@ def verify_all(
 ) -> dict[str, Verdict]:
     """The verdicts of ``names`` (native's first, as measured for comparison)."""
     from framework.runtimes.choose import native_scorer
+    from framework.runtimes.native import PackageScorer
     from framework.runtimes.verify import (
         build_rows,
         check_runtime,
@@ -82,9 +83,10 @@ def verify_all(
         if frame is None:
             return {name: Verdict(name, False, "no test rows to verify it on") for name in names}
         rows = build_rows(frame, package.signature)
-        reference = native_scorer(package, plugins)
+        reference = PackageScorer(package)  # the pandas path: what everything must match
         native = reference.predict(rows.columns, rows.count)
-        verdicts = {NATIVE: measure_native(reference, rows)}
+        served = native_scorer(package, plugins)  # what serves natively (a fast form?)
+        verdicts = {NATIVE: measure_native(served, reference, native, rows, package.task)}
     except Exception as exc:  # never a failed run: every runtime says why it is not used
         why = f"verification rows could not be scored natively: {type(exc).__name__}: {exc}"
         return {name: Verdict(name, False, why[:400]) for name in names}
