@@ -16,7 +16,7 @@ the labels and the inputs' keys for whoever serves it elsewhere.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugins.runtimes.onnx_graph import Graph, Unsupported, double
@@ -44,8 +44,8 @@ class Built:
     """The graph and what a scorer needs to feed it (also written as ``onnx.json``)."""
 
     model: onnx.ModelProto
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
+    inputs: list[dict[str, Any]]
+    outputs: list[str]
 
 
 def category_key(value: Any) -> str:
@@ -114,20 +114,38 @@ def tree_nodes(package: ModelPackage, model_type: str) -> int:
 
 def build(package: ModelPackage) -> Built:
     """The whole graph; :class:`Unsupported` when something in the package is not compiled."""
+    graph = Graph()
+    columns, inputs = _inputs(graph, package)
+    if package.transform is not None:
+        columns = apply(graph, package.transform, columns)
+    model_type = package.metadata["model_type"]
+    features = _features(graph, package, model_type, columns)
+    outputs = _outputs(graph, package, _head(graph, package, model_type, features))
+    metadata = {
+        "specops.model_type": str(model_type),
+        "specops.task": package.task,
+        "specops.labels": json.dumps(package.labels, default=str),
+        "specops.inputs": json.dumps(inputs),
+    }
+    return Built(graph.model(DOC, metadata), inputs, outputs)
+
+
+def _inputs(graph: Graph, package: ModelPackage) -> tuple[dict[str, Column], list[dict]]:
+    """One graph input per signature column; categories coded by the graph's own lookup
+    (``LabelEncoder``: a key to its code, anything else to 0, missing)."""
     import numpy as np
     import pandas as pd
     from onnx import TensorProto
 
-    graph = Graph()
-    built = Built(model=None)  # type: ignore[arg-type]
     columns: dict[str, Column] = {}
+    inputs: list[dict[str, Any]] = []
     for column in package.signature.columns:
         if column.name.startswith("specops/") or column.name in OUTPUTS:
             raise Unsupported(f"a column named {column.name!r} would clash with the graph's names")
         if column.role != "categorical":
             graph.add_input(column.name, TensorProto.DOUBLE, [None, 1])
             columns[column.name] = Numeric(column.name, 0, 1)
-            built.inputs.append({"name": column.name, "type": "double", "role": column.role})
+            inputs.append({"name": column.name, "type": "double", "role": column.role})
             continue
         categories = list(column.categories or [])
         if not categories:
@@ -145,7 +163,7 @@ def build(package: ModelPackage) -> Built:
         )
         flat = graph.op("Reshape", [coded, graph.const([-1], "flat", np.int64)], "codes")
         columns[column.name] = Coded(flat, tuple(categories), pd.CategoricalDtype(categories))
-        built.inputs.append(
+        inputs.append(
             {
                 "name": column.name,
                 "type": "string",
@@ -155,33 +173,27 @@ def build(package: ModelPackage) -> Built:
                 "text": all(isinstance(value, str) for value in categories),
             }
         )
-    if package.transform is not None:
-        columns = apply(graph, package.transform, columns)
-    model_type = package.metadata["model_type"]
-    features = _features(graph, package, model_type, columns)
-    head = _head(graph, package, model_type, features)
+    return columns, inputs
+
+
+def _outputs(graph: Graph, package: ModelPackage, head: str) -> list[str]:
+    """The graph's outputs from the model's head; returns the ones the scorer reads."""
+    import numpy as np
+    from onnx import TensorProto
+
     if package.task == "regression":
         graph.rename(graph.op("Reshape", [head, graph.const([-1], "flat", np.int64)]), "value")
         graph.add_output("value", TensorProto.DOUBLE, [None])
-        built.outputs = ["value"]
-    else:
-        graph.rename(head, "probabilities")
-        code = graph.op("ArgMax", [head], "code", axis=1, keepdims=0)
-        graph.rename(code, "code")
-        labels = np.asarray([str(label) for label in package.labels or []], dtype=object)
-        graph.rename(graph.op("Gather", [graph.const(labels, "labels"), code]), "label")
-        graph.add_output("probabilities", TensorProto.DOUBLE, [None, len(labels)])
-        graph.add_output("code", TensorProto.INT64, [None])
-        graph.add_output("label", TensorProto.STRING, [None])
-        built.outputs = ["code", "probabilities"]
-    metadata = {
-        "specops.model_type": str(model_type),
-        "specops.task": package.task,
-        "specops.labels": json.dumps(package.labels, default=str),
-        "specops.inputs": json.dumps(built.inputs),
-    }
-    built.model = graph.model(DOC, metadata)
-    return built
+        return ["value"]
+    graph.rename(head, "probabilities")
+    code = graph.op("ArgMax", [head], "code", axis=1, keepdims=0)
+    graph.rename(code, "code")
+    labels = np.asarray([str(label) for label in package.labels or []], dtype=object)
+    graph.rename(graph.op("Gather", [graph.const(labels, "labels"), code]), "label")
+    graph.add_output("probabilities", TensorProto.DOUBLE, [None, len(labels)])
+    graph.add_output("code", TensorProto.INT64, [None])
+    graph.add_output("label", TensorProto.STRING, [None])
+    return ["code", "probabilities"]
 
 
 DOC = (

@@ -231,7 +231,7 @@ def as_coded(graph: Graph, column: Column) -> Coded:
 
     if isinstance(column, Coded):
         return column
-    value = _pick(graph, [column])
+    value = pick(graph, [column])
     codes = graph.op(
         "Cast",
         [graph.op("Reshape", [value, graph.const([-1], "flat", np.int64)])],
@@ -253,7 +253,7 @@ def numbers_as_coded(graph: Graph, column: Numeric, categories: Any) -> Coded:
     if len(known) > MAX_DOMAIN:
         raise Unsupported(f"an encoder learnt more than {MAX_DOMAIN} numbers as categories")
     other = max(known) + 1.0 if known else 0.0
-    value = _pick(graph, [column])
+    value = pick(graph, [column])
     equal = graph.op("Equal", [value, graph.const(np.asarray([known]), "categories")])
     ranks = graph.const(np.arange(1, len(known) + 1, dtype=np.float64).reshape(-1, 1), "ranks")
     found = graph.op("MatMul", [graph.op("Cast", [equal], to=TensorProto.DOUBLE), ranks])
@@ -281,7 +281,7 @@ def _numeric_leaf(
 
     if not wanted:
         return {}
-    block = _pick(graph, [columns[n] for n in wanted])
+    block = pick(graph, [columns[n] for n in wanted])
     at = [names.index(n) for n in wanted]
     boolean = False
     if kind == "SimpleImputer":
@@ -414,8 +414,9 @@ def _probe_frame(names: list[str], columns: dict[str, Column]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _pick(graph: Graph, columns: list[Column]) -> str:
-    """A float64 block ``[N, len(columns)]`` of these numeric columns, in this order."""
+def pick(graph: Graph, columns: list[Column]) -> str:
+    """A float64 block ``[N, len(columns)]`` of these numeric columns, in this order (a
+    whole block as it is, else the columns gathered from each block and concatenated)."""
     import numpy as np
 
     pieces: list[str] = []
@@ -443,8 +444,3 @@ def _pick(graph: Graph, columns: list[Column]) -> str:
     if len(pieces) == 1:
         return pieces[0]
     return graph.op("Concat", pieces, "features", axis=1)
-
-
-def pick(graph: Graph, columns: list[Column]) -> str:
-    """The public form of :func:`_pick`: the model's feature matrix from its columns."""
-    return _pick(graph, columns)
