@@ -109,13 +109,18 @@ def line_chart(
         )
     if threshold is not None and _finite(threshold):
         y = y_of(float(threshold))
+        shown_label = f"{threshold_label} {number(threshold)}"
+        legend = width - right - 5.6 * len(shown_label) - 6  # where the legend's text starts
         parts.append(
             f'<line class="threshold" x1="{left}" x2="{width - right}" y1="{y:.1f}" '
             f'y2="{y:.1f}" stroke="{COLORS["threshold"]}" stroke-dasharray="6 4" '
             f'stroke-width="1.5"><title>{esc(threshold_label)}: {number(threshold)}</title>'
             f"</line>"
-            f'<text x="{width - right}" y="{y - 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="{COLORS["threshold"]}">{esc(threshold_label)} {number(threshold)}</text>'
+            # the legend sits in the top margin, right-aligned: never over the points
+            f'<line x1="{legend - 22:.0f}" x2="{legend:.0f}" y1="14" y2="14" '
+            f'stroke="{COLORS["threshold"]}" stroke-dasharray="6 4" stroke-width="1.5"/>'
+            f'<text x="{width - right}" y="18" font-size="11" text-anchor="end" '
+            f'fill="{COLORS["threshold"]}">{esc(shown_label)}</text>'
         )
     coords = [(x_of(i), y_of(float(p.value))) for i, p in enumerate(shown)]  # type: ignore[arg-type]
     if len(coords) > 1:
