@@ -186,7 +186,7 @@ def _sources(estimator: Any, kind: str, names: list[str], produced: list[str]) -
             for _ in range(width)
         ]
     elif kind == "SimpleImputer":
-        sources = [name for name in produced]  # kept columns keep their names
+        sources = list(produced)  # kept columns keep their names
     else:
         sources = list(names)
     if len(sources) != len(produced) or (kind == "SimpleImputer" and set(sources) - set(names)):
@@ -228,16 +228,13 @@ def _is_bool(column: Column) -> bool:
 def as_coded(graph: Graph, column: Column) -> Coded:
     """A 0/1 column as codes into the domain (False, True)."""
     import numpy as np
+    from onnx import TensorProto
 
     if isinstance(column, Coded):
         return column
     value = pick(graph, [column])
-    codes = graph.op(
-        "Cast",
-        [graph.op("Reshape", [value, graph.const([-1], "flat", np.int64)])],
-        "bool_codes",
-        to=7,
-    )
+    flat = graph.op("Reshape", [value, graph.const([-1], "flat", np.int64)])
+    codes = graph.op("Cast", [flat], "bool_codes", to=TensorProto.INT64)
     shifted = graph.op("Add", [codes, graph.const(1, "one", np.int64)], "bool_codes")
     return Coded(shifted, (False, True), np.dtype(bool))
 
