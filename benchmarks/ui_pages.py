@@ -14,13 +14,20 @@ type is timed (several views of the runs table: filters, metric sort, a deep pag
 rotated order each round (``--rounds``). The report gives each page's median and
 p95 over every timed request against the issue's target: every page < 200 ms.
 
+``--postgres`` serves the same store from PostgreSQL instead (the team store's
+metadata backend): a throwaway local cluster started with the team tests' harness
+(tests/team/postgres_server.py; needs the PostgreSQL server binaries), the fixture
+copied into it with ``specops store copy``, blobs in a local folder.
+
     python benchmarks/ui_pages.py --output benchmarks/results/ui_pages.md
-    python benchmarks/ui_pages.py --quick            # 60 runs, 3 requests: a smoke test
+    python benchmarks/ui_pages.py --postgres --output benchmarks/results/ui_pages_postgres.md
+    python benchmarks/ui_pages.py --quick            # 60 runs, 2 requests: a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import re
@@ -30,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,6 +233,33 @@ def measure(port: int, pages: list[Case], requests: int, rounds: int) -> dict[st
     return {"pages": rows}
 
 
+@contextlib.contextmanager
+def on_postgres(facts: dict[str, Any], artifacts: Path) -> Iterator[tuple[str, str]]:
+    """The fixture copied into a database of a throwaway PostgreSQL cluster (blobs in
+    ``artifacts``); yields the store URL to serve and a line for the report."""
+    sys.path.insert(0, str(REPO))
+    from tests.team.postgres_server import postgres_bin, shared_cluster  # team tests' harness
+
+    cluster = shared_cluster()
+    try:
+        url = cluster.url(cluster.create_database())
+        started = time.perf_counter()
+        done = subprocess.run(
+            [*specops_command(), "store", "copy", facts["store"], url, "--artifacts",
+             str(artifacts)],
+            cwd=REPO, env=bench_env(), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"specops store copy failed:\n{done.stderr[-3000:]}")
+        took = time.perf_counter() - started
+        server = subprocess.run(
+            [str(postgres_bin() / "postgres"), "--version"], capture_output=True, text=True
+        ).stdout.strip()
+        yield url, f"{server}, a local cluster over TCP; blobs in a folder (copied in {took:.0f} s)"
+    finally:
+        cluster.stop()
+
+
 def render(report: dict[str, Any]) -> str:
     facts = report["store"]
     lines = [
@@ -234,6 +269,7 @@ def render(report: dict[str, Any]) -> str:
         f"- store: {facts['runs']:,} runs, {facts['versions']:,} versions, 5 models, "
         f"monitor runs over 90 days (tests/ui/fixture_store.py"
         + (f", built in {facts['build_s']} s)" if facts.get("build_s") else ")"),
+        *([f"- metadata on PostgreSQL: {facts['backend']}"] if facts.get("backend") else []),
         f"- {report['requests']} timed requests per page per round, {report['rounds']} "
         "round(s), after one warm-up request; one keep-alive connection from a separate "
         "client process, time to the last byte",
@@ -287,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-dir", type=Path, help="build the fixture here (reused if built)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 60 runs, 16 versions, 2 requests, 1 round")  # fmt: skip
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="serve the fixture from PostgreSQL: a throwaway local cluster (the team tests' "
+        "harness; needs the server binaries), the store copied there with `specops store copy`",
+    )
     parser.add_argument("--output", help="write the Markdown report here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -298,20 +340,27 @@ def main(argv: list[str] | None = None) -> int:
         directory = args.store_dir or Path(scratch) / "store"
         facts = build_store(directory, args.runs, args.versions, args.monitors)
         facts["newest_version"], runs = store_facts(facts)
-        started = machine()
-        process, _, port = start_ui(facts)
-        try:
-            measured = measure(port, cases(facts, runs), args.requests, args.rounds)
-        finally:
-            process.send_signal(signal.SIGTERM)
+        with contextlib.ExitStack() as stack:
+            if args.postgres:
+                facts["store"], facts["backend"] = stack.enter_context(
+                    on_postgres(facts, Path(scratch) / "artifacts")
+                )
+            started = machine()
+            process, _, port = start_ui(facts)
             try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                measured = measure(port, cases(facts, runs), args.requests, args.rounds)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
     report = {
         "machine": started,
-        "store": {k: facts[k] for k in ("runs", "versions", "build_s", "reused") if k in facts},
+        "store": {
+            k: facts[k] for k in ("runs", "versions", "build_s", "reused", "backend") if k in facts
+        },
         "requests": args.requests,
         "rounds": args.rounds,
         "target_ms": TARGET_MS,

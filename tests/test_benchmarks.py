@@ -8,6 +8,7 @@ by hand on a quiet machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -405,3 +406,26 @@ def test_serve_latency_ratios_and_verdicts() -> None:
     assert verdicts["LightGBM single rows: requests/s vs MLflow"] is True
     assert verdicts["10k rows, json: time beyond the model vs MLflow's"] is True  # 35/160
     assert verdicts["10k rows, json: rows/s vs MLflow"] is True  # 4x
+
+
+@pytest.mark.team
+def test_ui_pages_quick_on_postgres(tmp_path: Path) -> None:
+    """The same pages served from a PostgreSQL copy of the store (real server)."""
+    from tests.team.postgres_server import postgres_bin
+
+    if postgres_bin() is None:  # as the team tests: CI must run it, a laptop may not
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true: PostgreSQL server binaries not found (install postgresql)")
+        pytest.skip("PostgreSQL server binaries not found")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "ui_pages.py"), "--quick", "--postgres", "--json",
+         "--store-dir", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert "PostgreSQL" in report["store"]["backend"]
+    assert all(p["statuses"] == [200] for p in report["pages"]), [
+        (p["path"], p["statuses"]) for p in report["pages"] if p["statuses"] != [200]
+    ]
