@@ -263,10 +263,17 @@ def served_runtime(port: int) -> str | None:
     document = json.loads(connection.getresponse().read())
     connection.close()
     runtime = document.get("runtime")
-    if isinstance(runtime, dict):
-        name, why = runtime.get("name"), runtime.get("why") or runtime.get("reason")
-        return f"{name} ({why})" if why and name == "native" else str(name)
     return str(runtime) if runtime else None
+
+
+def not_used_reason(port: int, runtime: str) -> str | None:
+    """Why the server does not serve with ``runtime`` (``/version``'s runtimes_not_used)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/version")
+    document = json.loads(connection.getresponse().read())
+    connection.close()
+    reasons = document.get("runtimes_not_used")
+    return str(reasons.get(runtime)) if isinstance(reasons, dict) and runtime in reasons else None
 
 
 def variants_for(
@@ -619,6 +626,9 @@ def run_case(
                 else:
                     variant.process, variant.port = start_specops(store, variant.flags, log)
                     variant.serving = served_runtime(variant.port)
+                    if variant.runtime and variant.serving != variant.runtime:
+                        why = not_used_reason(variant.port, variant.runtime) or "not said"
+                        notes.append(f"{variant.name} serves {variant.serving}: {why}")
             except RuntimeError as exc:
                 notes.append(f"{variant.name} skipped: {exc}")
                 continue

@@ -137,16 +137,15 @@ def from_rows(
 ) -> Batch:
     """Row-major data under known column names (MLflow's ``dataframe_split``, tensors).
 
-    ``keep`` lists the positions of the columns to build (the model's); the others
-    are checked for shape only, never copied out of the rows.
+    ``keep`` lists the positions of the columns to build (the model's), as
+    :func:`framework.serving.records.check_names` found them, having checked the names
+    (text, none twice); the other columns are checked for shape only, never copied out
+    of the rows. Without ``keep`` the names are checked here.
     """
     if not isinstance(rows, list):
         raise bad_request(f"{where} must be a list of rows, got {type(rows).__name__}")
-    if not all(isinstance(name, str) for name in names):
-        raise bad_request(f"column names must be strings, got {list(names)[:MAX_NAMES]!r}")
-    if len(set(names)) != len(names):
-        repeated = sorted({name for name in names if list(names).count(name) > 1})
-        raise bad_request(f"column name(s) repeated: {listing(repeated)}")
+    if keep is None:
+        _check_row_names(names)
     width = len(names)
     if rows and (set(map(type, rows)) - {list, tuple} or set(map(len, rows)) != {width}):
         for index, row in enumerate(rows):
@@ -165,15 +164,25 @@ def from_rows(
     return Batch(dict(zip(names, zip(*rows, strict=True), strict=True)), len(rows))
 
 
+def _check_row_names(names: Sequence[Any]) -> None:
+    if not all(isinstance(name, str) for name in names):
+        raise bad_request(f"column names must be strings, got {list(names)[:MAX_NAMES]!r}")
+    if len(set(names)) != len(names):
+        repeated = sorted({name for name in names if list(names).count(name) > 1})
+        raise bad_request(f"column name(s) repeated: {listing(repeated)}")
+
+
 def check_columns(batch: Batch, wanted: Mapping[str, Any]) -> None:
     """Refuse a batch with no rows, lacking a column, or with one the model does not take.
 
     ``wanted`` is the model's columns by name, in signature order (built once per version).
     The parsers leave ignored columns out of a batch; one built by hand may still
-    hold some, and is refused.
+    hold some, and is refused. A batch of exactly the model's columns is one comparison.
     """
     if batch.rows == 0 and not batch.ignored.count:
         raise bad_request("empty batch: the request has no rows to score")
+    if batch.rows and batch.frame is None and batch.columns.keys() == wanted.keys():
+        return
     given = batch.names
     given_set = set(given)
     missing = [name for name in wanted if name not in given_set]

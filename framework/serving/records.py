@@ -70,8 +70,11 @@ def check_names(
 
     Run before the rows are split into columns, so a header of a million names
     costs one lookup each, and a repeated name is found with a set, not by
-    counting each name again.
+    counting each name again. The usual request names exactly the model's columns,
+    each once: that is one set comparison (a few µs of a single-row request's ~90).
     """
+    if len(names) == len(wanted) and _exactly(names, wanted):
+        return list(range(len(names)))  # every name the model's (so text), none twice
     if not all(isinstance(name, str) for name in names):
         raise bad_request(f"column names must be strings, got {list(names[:10])!r}")
     if ignored.strict:
@@ -92,6 +95,15 @@ def check_names(
         else:
             ignored.add(name)
     return positions
+
+
+def _exactly(names: Sequence[Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether ``names`` are the model's columns, each once (a name that cannot be hashed,
+    a list say, is not; the full check says what is wrong)."""
+    try:
+        return wanted.keys() == set(names)
+    except TypeError:
+        return False
 
 
 def from_records(
