@@ -461,3 +461,27 @@ def test_the_version_records_the_verdict_and_keeps_the_graph(trained: SpecopsPro
     assert verdict["verified"] is True
     assert verdict["max_proba_error"] <= 1e-12
     assert verdict["single_row_us"] > 0 and verdict["rows_per_second"] > 0
+
+
+def test_predict_through_the_graph_writes_what_native_writes(
+    trained: SpecopsProject, tmp_path: Path
+) -> None:
+    """``specops predict --runtime onnx`` (missing values, an unseen category) against
+    ``--runtime native``: the same labels, probabilities within EXACT."""
+    rows = table(240, seed=7).drop(columns=["target"])
+    rows.loc[0, "plan"] = "never-seen"
+    rows.loc[1, ["age", "fee"]] = np.nan
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    written = {}
+    for runtime in ("onnx", "native"):
+        output = tmp_path / f"{runtime}.csv"
+        args = ["--input", str(tmp_path / "rows.csv"), "--output", str(output)]
+        result = trained.cli("predict", "churn/1", *args, "--runtime", runtime, "--json")
+        assert result.code == 0, result
+        assert json.loads(result.out)["runtime"] == runtime
+        written[runtime] = pd.read_csv(output)
+    onnx, native = written["onnx"], written["native"]
+    assert list(onnx.columns) == list(native.columns)
+    assert onnx["prediction"].tolist() == native["prediction"].tolist()
+    proba = [c for c in native.columns if c.startswith("proba_")]
+    np.testing.assert_allclose(onnx[proba], native[proba], rtol=0, atol=1e-12)
