@@ -28,7 +28,6 @@ from framework.package_check import MAX_RUNTIME_BYTES, RUNTIME_CODE_SUFFIXES
 from framework.runtimes.base import RuntimeUnavailable, Verdict
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from framework.package import ModelPackage, Predictions
@@ -39,6 +38,8 @@ VERIFY_ROWS = 2_000
 """Test rows a runtime is verified on (and its batch speed measured with)."""
 PROBE_BASE_ROWS = 3
 """Test rows each probe (a column missing, a category unseen) is built from."""
+MAX_PROBE_ROWS = 2_000
+"""Probe rows at most, however wide the table."""
 SECONDS = 120.0
 """How long one runtime may take to compile, load, verify and measure
 (``SPECOPS_RUNTIME_SECONDS`` overrides)."""
@@ -114,40 +115,53 @@ class Rows:
 
 def build_rows(frame: pd.DataFrame, signature: Signature) -> Rows:
     """The test rows of ``frame`` plus probes, as :data:`RawColumns` read as a server
-    would (unseen categories kept as written)."""
+    would (unseen categories kept as written). Probes take at most
+    :data:`MAX_PROBE_ROWS` rows: a wide table gets one base row per probe, and beyond
+    that neighbouring probes are merged (several columns missing in one row)."""
     import numpy as np
 
     from framework.runtimes.columns import columns_as_sent
 
     tested = columns_as_sent(frame, signature)
     count = len(frame)
-    base = {name: values[:PROBE_BASE_ROWS] for name, values in tested.items()}
-    width = min(count, PROBE_BASE_ROWS)
-    parts: list[dict[str, np.ndarray]] = []
-    probes: list[str] = []
-
-    def probe(what: str, changes: dict[str, Any]) -> None:
-        part = {name: values.copy() for name, values in base.items()}
-        for name, value in changes.items():
-            part[name][:] = value
-        parts.append(part)
-        probes.extend([what] * width)
-
+    specs: list[tuple[str, dict[str, Any]]] = []
     for column in signature.columns:
         missing = None if column.role == "categorical" else np.nan
-        probe(f"column '{column.name}' missing", {column.name: missing})
+        specs.append((f"column '{column.name}' missing", {column.name: missing}))
         if column.role == "categorical":
             for unseen in _unseen_values(column.categories or []):
-                probe(f"column '{column.name}' = {unseen!r}, unseen", {column.name: unseen})
-    probe(
-        "every column missing",
-        {c.name: None if c.role == "categorical" else np.nan for c in signature.columns},
-    )
-    columns = {
-        name: np.concatenate([values] + [part[name] for part in parts])
-        for name, values in tested.items()
-    }
-    return Rows(columns, count + len(probes), count, probes)
+                specs.append(
+                    (f"column '{column.name}' = {unseen!r}, unseen", {column.name: unseen})
+                )
+    width = min(count, PROBE_BASE_ROWS)
+    if len(specs) * width > MAX_PROBE_ROWS:
+        width = 1
+    if len(specs) > MAX_PROBE_ROWS - 1:
+        specs = _merged(specs, MAX_PROBE_ROWS - 1)
+    everything = {c.name: None if c.role == "categorical" else np.nan for c in signature.columns}
+    specs.append(("every column missing", everything))
+    columns = {}
+    for name, values in tested.items():
+        probes = np.tile(values[:width], len(specs))
+        for index, (_, changes) in enumerate(specs):
+            if name in changes:
+                probes[index * width : (index + 1) * width] = changes[name]
+        columns[name] = np.concatenate([values, probes])
+    described = [what for what, _ in specs for _ in range(width)]
+    return Rows(columns, count + len(described), count, described)
+
+
+def _merged(specs: list[tuple[str, dict[str, Any]]], most: int) -> list[tuple[str, dict[str, Any]]]:
+    """``specs`` merged in neighbouring groups so that at most ``most`` remain."""
+    size = -(-len(specs) // most)
+    merged = []
+    for start in range(0, len(specs), size):
+        group = specs[start : start + size]
+        changes: dict[str, Any] = {}
+        for _, change in group:
+            changes.update(change)
+        merged.append(("; ".join(what for what, _ in group), changes))
+    return merged
 
 
 def _unseen_values(categories: list[Any]) -> list[Any]:

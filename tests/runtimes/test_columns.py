@@ -107,3 +107,18 @@ def test_category_coder_codes_as_the_native_path_does(categories: list) -> None:
         one[0] = value
         want = as_training_categories(pd.Series([value], dtype=object), categories).codes
         assert coder(one).tolist() == list(want), (value, categories)
+
+
+def test_probe_rows_stay_bounded_for_a_wide_table() -> None:
+    from framework.runtimes.verify import MAX_PROBE_ROWS
+
+    names = [f"c{i}" for i in range(3000)]
+    signature = Signature(tuple(ColumnSignature(n, "numeric", "float64") for n in names))
+    frame = pd.DataFrame(np.ones((5, len(names))), columns=names)
+    rows = build_rows(frame, signature)
+    assert rows.count - rows.tested <= MAX_PROBE_ROWS
+    assert rows.probes[-1] == "every column missing"
+    # every column is still missing in some probe row
+    probes = {name: values[rows.tested :] for name, values in rows.columns.items()}
+    assert all(np.isnan(values[:-1]).any() for values in probes.values())
+    assert "column 'c0' missing; column 'c1' missing" in rows.probes[0]
