@@ -25,7 +25,7 @@ from framework import EXACT, RawColumns, Register, RuntimeUnavailable, category_
 if TYPE_CHECKING:
     import numpy as np
 
-    from framework.package import ModelPackage, Predictions
+    from framework import ModelPackage, Predictions
 
 SPECOPS_HOOK_API = ">=1.3,<2"
 
@@ -80,7 +80,7 @@ class OnnxScorer:
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         import numpy as np
 
-        from framework.package import Predictions
+        from framework import Predictions
 
         feed: dict[str, np.ndarray] = {}
         for name in self.numeric:

@@ -31,7 +31,7 @@ from plugins.runtimes.onnx_trees import (
 if TYPE_CHECKING:
     import onnx
 
-    from framework.package import ModelPackage
+    from framework import ModelPackage
 
 LINEAR = frozenset({"logistic_regression", "linear_regression", "ridge"})
 FORESTS = frozenset({"random_forest", "extra_trees"})
