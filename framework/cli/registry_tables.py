@@ -182,10 +182,12 @@ def _print_runtimes(console: Console, runtimes: dict[str, Any] | None) -> None:
     verdicts = runtimes["verdicts"]
     requested = runtimes["requested"]
     if not verdicts:
-        console.print(
-            f"runtimes: none compiled (serve.runtime: {escape(requested)}); "
-            "serves and scores natively"
+        why = (
+            f"serve.runtime: {escape(requested)}"
+            if runtimes.get("recorded", True)
+            else "registered before runtimes existed"
         )
+        console.print(f"runtimes: none compiled ({why}); serves and scores natively")
         return
     table = _table(
         f"runtimes (serve.runtime: {requested})",

@@ -42,8 +42,9 @@ def read_model_json(store: Store, version: ModelVersion) -> dict[str, Any]:
 
 
 def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dict[str, Any]:
-    """``{requested, serves, scores, verdicts, reasons}``: the spec's ``serve.runtime``
-    when the version was made, the runtime that serves single rows and the one that
+    """``{requested, recorded, serves, scores, verdicts, reasons}``: the spec's
+    ``serve.runtime`` when the version was made (``recorded`` False for a version made
+    before runtimes existed), the runtime that serves single rows and the one that
     scores batches by default here (``installed``: the registered runtimes; None: any),
     each recorded verdict, and why each other runtime does not serve."""
     from framework.runtimes.choose import ranking, slower
@@ -63,6 +64,7 @@ def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dic
     scores, _ = first("batch")
     return {
         "requested": requested,
+        "recorded": REQUESTED_KEY in metadata,
         "serves": serves,
         "scores": scores,
         "verdicts": verdicts,

@@ -94,3 +94,44 @@ def test_code_in_a_runtime_folder_is_never_loaded(exported: tuple, tmp_path: Pat
         StoreError, match=r"runtimes/echo/trees.so: a runtime's stored file may not be"
     ):
         ModelPackage(copy, project.plugins)
+
+
+def test_a_version_from_before_runtimes_serves_natively(tmp_path: Path) -> None:
+    from framework.plugins import get_plugins
+    from framework.runtimes.choose import choose_runtime
+    from framework.store import Store
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "store_0ce3e2a" / "store"
+    store_dir = tmp_path / "old" / ".specops"
+    shutil.copytree(fixture, store_dir)
+    store = Store.open_existing(store_dir, write=False)
+    try:
+        version = store.version("churn", 1)
+        assert version is not None
+        package = ModelPackage.from_store(store, version, get_plugins())
+    finally:
+        store.close()
+    chosen = choose_runtime(package, get_plugins())
+    assert (chosen.name, chosen.reasons) == ("native", {})
+
+
+def test_models_show_says_an_old_version_predates_runtimes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from framework.cli.main import main
+
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "store_0ce3e2a" / "store"
+    store_dir = tmp_path / "old" / ".specops"
+    shutil.copytree(fixture, store_dir)
+    monkeypatch.setenv("COLUMNS", "250")
+    capsys.readouterr()
+    assert main(["models", "show", "churn/1", "--store", str(store_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["runtimes"]
+    assert report["recorded"] is False and report["verdicts"] == {}
+    assert (report["serves"], report["scores"]) == ("native", "native")
+    assert main(["models", "show", "churn/1", "--store", str(store_dir)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "runtimes: none compiled (registered before runtimes existed); serves and scores "
+        "natively" in text
+    )
