@@ -379,6 +379,10 @@ def test_export_writes_the_verified_graph_onnxruntime_loads(
     inputs = {i.name: i.type for i in session.get_inputs()}
     assert inputs["age"] == "tensor(double)" and inputs["plan"] == "tensor(string)"
     assert [o.name for o in session.get_outputs()] == ["probabilities", "code", "label"]
+    described = session.get_modelmeta().custom_metadata_map
+    assert json.loads(described["specops.labels"]) == ["no", "yes"]
+    plan = next(i for i in json.loads(described["specops.inputs"]) if i["name"] == "plan")
+    assert plan["keys"] == ["basic", "plus", "pro", "team"] and plan["missing"] == ""
 
     package = trained_package(trained, 1)
     frame = table(240, seed=5).drop(columns=["target"]).head(40)
