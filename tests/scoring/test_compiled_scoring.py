@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 
 from framework.errors import DataError
+from framework.runtimes.native import PackageScorer
 from framework.scoring import score_file
-from plugins.runtimes.native import NativeScorer
 from tests.helpers import stored_package
 from tests.test_predict import SPEC, make_rows
 
 
 class Recording:
-    """A real scorer (the native one) that keeps what it was handed, chunk by chunk."""
+    """A real scorer (the package's own, through a DataFrame) that keeps what it was handed."""
 
     def __init__(self, package: Any) -> None:
-        self.inner = NativeScorer(package)
+        self.inner = PackageScorer(package)
         self.chunks: list[tuple[dict[str, np.ndarray], int]] = []
 
     def predict(self, columns: Any, rows: int) -> Any:
