@@ -225,6 +225,8 @@ def check_graph(data: bytes, shown: str) -> None:
     for node in model.graph.node:
         if any(attr.g.node or attr.graphs for attr in node.attribute):
             raise ValueError(f"{shown} has subgraphs, which specops never writes")
+        if any(attr.t.data_location == onnx.TensorProto.EXTERNAL for attr in node.attribute):
+            raise ValueError(f"{shown} points at external data, which specops never writes")
 
 
 def open_session(data: bytes, threads: int = 1) -> Any:

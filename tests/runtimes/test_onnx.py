@@ -310,6 +310,15 @@ def test_load_refuses_a_huge_or_foreign_graph_before_running_it(tmp_path: Path) 
     with pytest.raises(ValueError, match=r"operator domain 'com\.example\.custom'"):
         OnnxRuntime().load(package, directory)
 
+    model = onnx.load_model_from_string(original)
+    tensor = model.graph.initializer[0]
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", "/etc/passwd"
+    graph.write_bytes(model.SerializeToString())
+    with pytest.raises(ValueError, match="points at external data"):
+        OnnxRuntime().load(package, directory)
+
     graph.write_bytes(b"not a graph")
     with pytest.raises(ValueError, match=r"model\.onnx is not an ONNX model"):
         OnnxRuntime().load(package, directory)
