@@ -98,14 +98,17 @@ class Tab:
         assert response.status == status, f"{path}: HTTP {response.status}, wanted {status}"
         return response
 
-    def shot(self, name: str, *, height: int = 1000) -> None:
-        """Write ``name.png`` (the page's top ``height`` pixels, less if it is shorter)
-        into $SPECOPS_UI_SCREENSHOTS, when that is set."""
+    def shot(self, name: str, *, height: int = 1000, part: str | None = None) -> None:
+        """Write ``name.png`` into $SPECOPS_UI_SCREENSHOTS, when that is set: the page's
+        top ``height`` pixels (less if it is shorter), or the element ``part`` selects."""
         where = os.environ.get(SCREENSHOTS_ENV)
         if not where:
             return
         directory = Path(where) if Path(where).is_absolute() else REPO / where
         directory.mkdir(parents=True, exist_ok=True)
+        if part is not None:
+            self.page.locator(part).first.screenshot(path=str(directory / f"{name}.png"))
+            return
         tall = self.page.evaluate("document.documentElement.scrollHeight")
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": min(tall, height)}
         self.page.screenshot(path=str(directory / f"{name}.png"), full_page=True, clip=clip)

@@ -80,6 +80,8 @@ def test_every_page_loads_without_console_errors(tab: Tab, big_store: UiStore, s
     for name, (path, height) in screenshots.items():
         tab.open(path)
         tab.shot(name, height=height)
+    tab.open(f"/models/{busiest}")
+    tab.shot("loop", part="#loop")
 
 
 def test_links_lead_from_models_to_a_version_and_its_run(tab: Tab, big_store: UiStore) -> None:
@@ -257,3 +259,24 @@ def test_what_is_not_there_is_a_page_that_says_so(tab: Tab, big_store: UiStore) 
         tab.page.wait_for_url("**/models")
     tab.open(f"/models/{REAL_MODEL}/versions/3")  # a rejected version is a page, not an error
     assert "rejected" in tab.page.locator("main").inner_text()
+
+
+def test_model_page_draws_the_loop_drift_retrain_gate_promote(
+    tab: Tab, big_store: UiStore, store: Any
+) -> None:
+    busiest = big_store.busiest_model
+    retrained = [m for m in store.monitor_runs(busiest) if m["retrain_run_id"]]
+    shown = retrained[-8:]  # the newest retrainings
+    tab.open(f"/models/{busiest}")
+    graph = tab.page.locator("#loop svg.graph")
+    assert graph.locator("g.node.monitor").count() == len(shown) > 0
+    assert graph.locator("g.node.run").count() == len(shown)
+    promoted = sum(1 for m in shown if m["promoted_version"])
+    assert graph.locator("g.node.alias").count() == promoted
+    # a retraining the gate rejected is outlined red, a promoted one is not
+    rejected = [m for m in shown if m["retrain_status"] != "passed"]
+    red = graph.locator('g.node.run rect[stroke="#b3261e"]')
+    assert red.count() == len(rejected)
+    text = graph.text_content() or ""
+    for monitor in shown:
+        assert f"run {monitor['retrain_run_id']}" in text
