@@ -11,7 +11,8 @@ writes for serving elsewhere.
 
 ``load`` reads the graph with a size bound, refuses one that names external data or an
 operator domain it did not write, and opens an ``InferenceSession`` tuned for a server
-answering one request at a time: one thread, sequential execution, no spinning.
+answering one request at a time: one thread, sequential execution, no spinning. A large
+batch (``specops predict``'s chunks) gets a second session with a thread per core.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ MAX_META_BYTES = 64 * 1024 * 1024
 DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 """Operator domains the graph may use: ONNX's own. Anything else needs a custom op library."""
 SMALL = 8
+"""Rows up to which categories are looked up in Python (cheaper than pandas for a request)."""
 BATCH_ROWS = 4096
 """Rows from which a call goes to the batch session (every core) instead of the one-thread one."""
-"""Rows up to which categories are looked up in Python (cheaper than pandas for a request)."""
 INSTALL = "pip install 'specops[onnx]'"
 
 
