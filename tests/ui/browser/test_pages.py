@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browser.conftest import Tab, UiServer
+from tests.ui.browser.conftest import Tab, UiServer, tab_on
 from tests.ui.fixture_store import REAL_MODEL, UiStore
 
 HIGHLIGHT = "rgb(255, 244, 214)"
@@ -280,3 +280,24 @@ def test_model_page_draws_the_loop_drift_retrain_gate_promote(
     text = graph.text_content() or ""
     for monitor in shown:
         assert f"run {monitor['retrain_run_id']}" in text
+
+
+def test_runs_picked_in_the_table_are_compared_on_a_page_that_can_be_bookmarked(
+    tab: Tab, big_store: UiStore, browser: Any
+) -> None:
+    busiest = big_store.busiest_model
+    tab.open(f"/runs?model={busiest}&status=passed")
+    boxes = tab.page.locator('table input[type="checkbox"][name="run"]')
+    picked = [boxes.nth(i).get_attribute("value") for i in (0, 2, 4)]
+    for i in (0, 2, 4):
+        boxes.nth(i).check()
+    tab.page.get_by_role("button", name="Compare selected runs").click()
+    tab.page.wait_for_url("**/compare?**")
+    assert "Compare 3 runs" in tab.page.locator("h1").inner_text()
+    header = tab.page.locator("table thead, table tr").first.inner_text()
+    assert all(run_id in header for run_id in picked)
+    # the address is the page: opened elsewhere (a bookmark, a link in a chat) it shows the same
+    address, shown = tab.page.url, tab.page.locator("main").inner_text()
+    with tab_on(browser, tab.base) as other:
+        other.page.goto(address)
+        assert other.page.locator("main").inner_text() == shown
