@@ -98,6 +98,12 @@ class Tab:
         assert response.status == status, f"{path}: HTTP {response.status}, wanted {status}"
         return response
 
+    def submit(self, button: Any) -> None:
+        """Click a form's button and wait for the page it leads to (waiting for a URL or
+        a load state would race: the form's own page already matches)."""
+        with self.page.expect_navigation(wait_until="load"):
+            button.click()
+
     def shot(self, name: str, *, height: int = 1000, part: str | None = None) -> None:
         """Write ``name.png`` into $SPECOPS_UI_SCREENSHOTS, when that is set: the page's
         top ``height`` pixels (less if it is shorter), or the element ``part`` selects."""

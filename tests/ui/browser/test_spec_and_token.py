@@ -54,10 +54,8 @@ def test_a_pasted_spec_is_planned(tab: Tab, small_template: UiStore) -> None:
     tab.open("/spec")
     text = _uploadable(small_template).replace("n_estimators: 20", "n_estimators: 7")
     tab.page.locator('textarea[name="text"]').fill(text)
-    tab.page.locator("form", has=tab.page.locator("textarea")).locator(
-        'button[type="submit"], input[type="submit"]'
-    ).first.click()
-    tab.page.wait_for_load_state("load")
+    form = tab.page.locator("form", has=tab.page.locator("textarea"))
+    tab.submit(form.locator('button[type="submit"], input[type="submit"]').first)
     steps = _planned_steps(tab)
     assert any("lightgbm" in s for s in steps) and any("stratified" in s for s in steps)
     assert "n_estimators=7" in tab.page.locator("main").inner_text()
@@ -71,8 +69,7 @@ def test_an_uploaded_spec_is_planned_and_a_broken_one_says_where(
     tab.open("/spec")
     form = tab.page.locator('form[enctype="multipart/form-data"]')
     form.locator('input[type="file"]').set_input_files(str(good))
-    form.locator('button[type="submit"], input[type="submit"]').first.click()
-    tab.page.wait_for_load_state("load")
+    tab.submit(form.locator('button[type="submit"], input[type="submit"]').first)
     assert any("lightgbm" in s for s in _planned_steps(tab))
     assert "num_leaves=9" in tab.page.locator("main").inner_text()
 
@@ -82,8 +79,7 @@ def test_an_uploaded_spec_is_planned_and_a_broken_one_says_where(
     tab.open("/spec")
     form = tab.page.locator('form[enctype="multipart/form-data"]')
     form.locator('input[type="file"]').set_input_files(str(broken))
-    form.locator('button[type="submit"], input[type="submit"]').first.click()
-    tab.page.wait_for_load_state("load")
+    tab.submit(form.locator('button[type="submit"], input[type="submit"]').first)
     said = tab.page.locator("main").inner_text()
     assert "lightgbn" in said and "lightgbm" in said  # the problem, and "did you mean"
     assert tab.page.locator("svg.graph").count() == 0

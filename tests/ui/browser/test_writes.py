@@ -79,8 +79,8 @@ def test_promote_and_rollback_with_allow_writes_are_recorded_and_shown(
     writes_tab.open(f"/models/{REAL_MODEL}/versions/1")
     form = page.locator('form[action$="/promote"]')
     form.locator('input[name="reason"]').fill("back to the first model")
-    form.locator('button[type="submit"]').click()
-    page.wait_for_url(re.compile(rf"/models/{REAL_MODEL}/versions/1"))
+    writes_tab.submit(form.locator('button[type="submit"]'))
+    assert re.search(rf"/models/{REAL_MODEL}/versions/1\b", page.url)
     aliases = page.locator("#aliases").inner_text()
     assert "manual promote: back to the first model" in aliases
     assert "(ui)" in aliases
@@ -92,8 +92,7 @@ def test_promote_and_rollback_with_allow_writes_are_recorded_and_shown(
     assert last.actor.endswith("(ui)") and last.reason == "manual promote: back to the first model"
 
     writes_tab.open(f"/models/{REAL_MODEL}")
-    page.locator('form[action$="/rollback"] button[type="submit"]').first.click()
-    page.wait_for_load_state("load")
+    writes_tab.submit(page.locator('form[action$="/rollback"] button[type="submit"]').first)
     champion, moves = _champion_and_history(writable.store)
     assert champion == 2 and moves[-1].is_rollback and moves[-1].to_version == 2
     writes_tab.open(f"/models/{REAL_MODEL}/versions/2")
