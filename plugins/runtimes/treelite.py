@@ -2,12 +2,21 @@
 
 Compiling stores data only: ``trees.tl`` (Treelite's checkpoint of the trees: split
 features, thresholds, category lists, leaf values), and the NumPy transform and model
-order in JSON (:mod:`plugins.runtimes.numpy_runtime`). The shared library is built
-where the model is *loaded*, never stored: TL2cgen turns the checkpoint into C, gcc
-compiles it, and the library goes into a cache this runtime owns
-(:mod:`plugins.runtimes.treelite_cache`), keyed by the stored files' hash, so a model
-is compiled once per machine (or once in a container image's builder stage, see
-``specops runtimes prepare PACKAGE_DIR``, which calls :meth:`TreeliteRuntime.prepare`).
+order in JSON (:mod:`plugins.runtimes.numpy_runtime`). Nothing native is built at
+registration: right after :meth:`TreeliteRuntime.compile`, the same instance's ``load``
+scores with Treelite's own interpreter (GTIL), so verification proves that the trees
+are the model's and registration needs no compiler and no compile time.
+
+The shared library is built where the model is *loaded* to serve or score, never stored:
+TL2cgen turns the checkpoint into C, gcc compiles it, and the library goes into a cache
+this runtime owns (:mod:`plugins.runtimes.treelite_cache`), keyed by the stored files'
+hash, so a model is compiled once per machine (or once in a container image's builder
+stage: ``specops runtimes prepare PACKAGE_DIR`` calls :meth:`TreeliteRuntime.prepare`).
+A library is used only after it sums the trees exactly as the interpreter does on rows
+made from the trees' own thresholds (each side of every split, each category, missing).
+Both forms return the raw sums; the link (LightGBM's sigmoid or softmax) is applied here
+in NumPy as LightGBM applies it, so the verified numbers and the served ones are the same
+arithmetic.
 
 Models: ``lightgbm`` (numeric and categorical splits, missing values as LightGBM sends
 them), ``random_forest`` and ``extra_trees`` (scikit-learn; missing values go where
@@ -35,6 +44,8 @@ from plugins.runtimes.numpy_runtime import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from framework.package import ModelPackage, Predictions
 
 SPECOPS_HOOK_API = ">=1.3,<2"
@@ -72,16 +83,55 @@ def compile_trees(package: ModelPackage) -> bytes:
     return bytes(model.serialize_bytes())
 
 
-class TreeliteScorer:
-    """The NumPy transform's matrix, scored by the compiled library's predictor."""
+class CompiledTrees:
+    """The library TL2cgen built: one predictor for the calling thread, one for every core."""
 
-    def __init__(
-        self, package: ModelPackage, transform: dict[str, Any], model: dict[str, Any], library: Path
-    ) -> None:
-        import numpy as np
+    def __init__(self, library: Path, features: int) -> None:
         import tl2cgen
 
         self.tl2cgen = tl2cgen
+        self.single = tl2cgen.Predictor(str(library), nthread=1)
+        self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
+        if self.single.num_feature != features:
+            raise StoreError(
+                f"the compiled trees take {self.single.num_feature} features, the transform "
+                f"gives {features}"
+            )
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        predictor = self.single if len(X) <= SINGLE_THREAD_ROWS else self.parallel
+        return predictor.predict(self.tl2cgen.DMatrix(X, dtype="float64"), pred_margin=True)
+
+
+class InterpretedTrees:
+    """Treelite's own interpreter (GTIL) on the same checkpoint: no compiler needed. What
+    registration verifies (the conversion of the model to Treelite's trees), and what a
+    compiled library is checked against when it loads."""
+
+    def __init__(self, model: Any) -> None:
+        import treelite.gtil
+
+        self.gtil = treelite.gtil
+        self.model = model
+        self.cores = _cores()
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        threads = 1 if len(X) <= SINGLE_THREAD_ROWS else self.cores
+        return self.gtil.predict(self.model, X, nthread=threads, pred_margin=True)
+
+
+class TreeliteScorer:
+    """The NumPy transform's matrix, scored by the trees (compiled, or interpreted)."""
+
+    def __init__(
+        self,
+        package: ModelPackage,
+        transform: dict[str, Any],
+        model: dict[str, Any],
+        trees: CompiledTrees | InterpretedTrees,
+    ) -> None:
+        import numpy as np
+
         self.task = package.task
         self.labels = package.labels
         self.float32 = bool(model.get("float32_inputs"))
@@ -89,13 +139,8 @@ class TreeliteScorer:
         self.n_classes = int(model.get("n_classes", 0))
         self.lightgbm = model["kind"] == "lightgbm"
         self.matrix = ModelMatrix(transform, model)
-        self.single = tl2cgen.Predictor(str(library), nthread=1)
-        self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
-        if self.single.num_feature != len(model["order"]):
-            raise StoreError(
-                f"the compiled trees take {self.single.num_feature} features, the transform "
-                f"gives {len(model['order'])}"
-            )
+        self.trees = trees
+        self.compiled = isinstance(trees, CompiledTrees)
 
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         import numpy as np
@@ -105,17 +150,71 @@ class TreeliteScorer:
         X = self.matrix(columns, rows)
         if self.float32:  # scikit-learn's trees compare float32 features
             X = X.astype(np.float32).astype(np.float64)
-        predictor = self.single if rows <= SINGLE_THREAD_ROWS else self.parallel
-        out = predictor.predict(self.tl2cgen.DMatrix(X, dtype="float64"))
-        out = out.reshape(rows, -1)
+        out = self.trees(X).reshape(rows, -1)  # raw sums: both forms agree on them exactly
         if self.task == "regression":
             return Predictions(out[:, 0].copy(), None, None)
-        if self.lightgbm:
-            proba = np.column_stack([1.0 - out[:, 0], out[:, 0]]) if self.task == "binary" else out
-        else:
+        if self.lightgbm and self.task == "binary":  # LightGBM's sigmoid
+            positive = 1.0 / (1.0 + np.exp(-out[:, 0]))
+            proba = np.column_stack([1.0 - positive, positive])
+        elif self.lightgbm:  # LightGBM's softmax: shifted by the row's largest score
+            proba = np.exp(out - out.max(axis=1, keepdims=True))
+            proba /= proba.sum(axis=1, keepdims=True)
+        else:  # forests average probabilities: no transformation
             proba = np.zeros((rows, self.n_classes))
             proba[:, self.classes] = out
         return Predictions(proba.argmax(axis=1), self.labels, proba)
+
+
+CHECK_ROWS = 512
+"""Rows a freshly loaded library is checked on against Treelite's interpreter."""
+
+
+def check_rows(model: Any, features: int, *, float32: bool, seed: int = 0) -> np.ndarray:
+    """Rows that exercise the trees' own decisions: each feature's values drawn from its
+    split thresholds, the next float either side of them, its categories (and one past
+    them), and missing; rounded to float32 for a model that only ever sees float32
+    values (scikit-learn's trees), as its scorer rounds them."""
+    import numpy as np
+
+    pools: list[set[float]] = [{np.nan} for _ in range(features)]
+    for index in range(model.num_tree):
+        tree = model.get_tree_accessor(index)
+        kinds = tree.get_field("node_type")
+        split = tree.get_field("split_index")
+        threshold = tree.get_field("threshold")
+        categories = tree.get_field("category_list")
+        for node in np.flatnonzero((kinds == 1) & np.isfinite(threshold)):
+            value = float(threshold[node])
+            pools[int(split[node])].update(
+                (value, float(np.nextafter(value, -np.inf)), float(np.nextafter(value, np.inf)))
+            )
+        if len(categories):
+            top = int(categories.max()) + 2
+            for node in np.flatnonzero(kinds == 2):
+                pools[int(split[node])].update(float(c) for c in range(top))
+    rng = np.random.default_rng(seed)
+    choices = [np.asarray(sorted(pool, key=lambda v: (np.isnan(v), v))) for pool in pools]
+    rows = np.column_stack([rng.choice(values, CHECK_ROWS) for values in choices])
+    return rows.astype(np.float32).astype(np.float64) if float32 else rows
+
+
+def check_library(
+    compiled: CompiledTrees, interpreted: InterpretedTrees, model: Any, *, float32: bool
+) -> int:
+    """The library sums the trees as the interpreter does (the form registration
+    verified) on :func:`check_rows`; a RuntimeError when not. Returns the rows checked."""
+    import numpy as np
+
+    X = check_rows(model, compiled.single.num_feature, float32=float32)
+    got = compiled(X).reshape(len(X), -1)
+    expected = interpreted(X).reshape(len(X), -1)
+    worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
+    if got.shape != expected.shape or not worst <= EXACT.proba:
+        raise RuntimeError(
+            f"the compiled trees disagree with Treelite's interpreter (by {worst:g}) "
+            "on rows made from their own thresholds"
+        )
+    return len(X)
 
 
 class TreeliteRuntime:
@@ -124,21 +223,20 @@ class TreeliteRuntime:
     name = "treelite"
     tolerance = EXACT
 
-    def why_not(self, package: ModelPackage) -> str | None:
-        from plugins.runtimes.treelite_cache import compiler
+    def __init__(self) -> None:
+        self._compiled_here: Path | None = None
+        """The directory this instance just compiled into: its ``load`` is registration's
+        verification, which checks the conversion with the interpreter (no compiler)."""
 
+    def why_not(self, package: ModelPackage) -> str | None:
         model_type = package.metadata.get("model_type")
         if model_type not in MODELS:
             does = ", ".join(sorted(MODELS))
             return f"{model_type} is not a tree model it compiles (it does {does})"
-        missing = missing_libraries()
-        if missing:
-            return missing
-        if compiler() is None:
-            return "no C compiler here (gcc or cc): TL2cgen builds the trees with one"
-        return None
+        return missing_libraries()
 
     def compile(self, package: ModelPackage, directory: Path) -> None:
+        """Write the trees (Treelite's checkpoint) and the transform: data, no compiling."""
         reason = self.why_not(package)
         if reason:
             raise RuntimeUnavailable(reason)
@@ -150,20 +248,44 @@ class TreeliteRuntime:
         (directory / TREES_FILE).write_bytes(compile_trees(package))
         write_json(directory / TRANSFORM_FILE, transform)
         write_json(directory / MODEL_FILE, model)
+        self._compiled_here = directory.resolve()
 
     def prepare(self, package: ModelPackage, directory: Path) -> str:
-        """Build the library into the local cache (a container's builder stage): the
-        path of the library."""
-        return str(self._library(package, directory)[2])
+        """Build the library into the local cache (a container's builder stage, or before
+        a server starts) and check it: where it is, and how long the build took."""
+        from plugins.runtimes.treelite_cache import build_record, library_for
+
+        contents, _, model, trees = self._read(package, directory)
+        library = library_for(contents)
+        compiled = CompiledTrees(library, trees.num_feature)
+        float32 = bool(model.get("float32_inputs"))
+        rows = check_library(compiled, InterpretedTrees(trees), trees, float32=float32)
+        seconds = build_record(library).get("seconds")
+        took = f", built in {seconds} s" if seconds is not None else ""
+        return f"{library} (checked on {rows} rows{took})"
 
     def load(self, package: ModelPackage, directory: Path) -> TreeliteScorer:
-        transform, model, library = self._library(package, directory)
-        return TreeliteScorer(package, transform, model, library)
+        """The compiled library from the cache, built first when it is not there (a
+        compiler needed), checked against the interpreter. Right after :meth:`compile`
+        (registration) nothing is built: the interpreter scores, which verifies that
+        the trees are the model's; the library is built where the model serves."""
+        from plugins.runtimes.treelite_cache import cached_library, library_for
 
-    def _library(
+        contents, transform, model, trees = self._read(package, directory)
+        interpreted = InterpretedTrees(trees)
+        library = cached_library(contents)
+        if library is None and self._compiled_here == directory.resolve():
+            return TreeliteScorer(package, transform, model, interpreted)
+        if library is None:
+            library = library_for(contents)
+        compiled = CompiledTrees(library, len(model["order"]))
+        check_library(compiled, interpreted, trees, float32=bool(model.get("float32_inputs")))
+        return TreeliteScorer(package, transform, model, compiled)
+
+    def _read(
         self, package: ModelPackage, directory: Path
-    ) -> tuple[dict[str, Any], dict[str, Any], Path]:
-        from plugins.runtimes.treelite_cache import library_for
+    ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any], Any]:
+        import treelite
 
         model_type = package.metadata.get("model_type")
         if model_type not in MODELS:
@@ -174,7 +296,13 @@ class TreeliteRuntime:
         contents = {name: _read_bounded(directory / name) for name in FILES}
         transform = read_json(directory / TRANSFORM_FILE)
         model = read_json(directory / MODEL_FILE)
-        return transform, model, library_for(contents)
+        trees = treelite.Model.deserialize_bytes(contents[TREES_FILE])
+        if trees.num_feature != len(model["order"]):
+            raise StoreError(
+                f"the trees take {trees.num_feature} features, the transform gives "
+                f"{len(model['order'])}"
+            )
+        return contents, transform, model, trees
 
 
 def _cores() -> int:

@@ -116,22 +116,33 @@ def _usable(build: Path) -> bool:
     return all(trusted(p) for p in chain) and library.is_file()
 
 
-def library_for(contents: dict[str, bytes]) -> Path:
-    """The compiled library for these stored files: from the cache, else built into it."""
+def cached_library(contents: dict[str, bytes]) -> Path | None:
+    """The library already built for these stored files, or None. With a compiler here,
+    only its own compiler's build; without one, any build for the key (an image's
+    builder stage made it)."""
     base = cache_root() / cache_key(contents)
     name = compiler()
     if name is None:
         built = sorted(p for p in base.glob("*") if not p.name.startswith(".") and _usable(p))
-        if built:
-            return built[0] / LIBRARY
+        return built[0] / LIBRARY if built else None
+    final = base / _short(compiler_version(name))
+    return final / LIBRARY if _usable(final) else None
+
+
+def library_for(contents: dict[str, bytes]) -> Path:
+    """The compiled library for these stored files: from the cache, else built into it."""
+    found = cached_library(contents)
+    if found is not None:
+        return found
+    base = cache_root() / cache_key(contents)
+    name = compiler()
+    if name is None:
         raise RuntimeUnavailable(
             f"no C compiler here (gcc or clang) and no compiled trees for this model in "
             f"{base.parent} (build them where a compiler is: specops runtimes prepare "
             "PACKAGE_DIR, with the same SPECOPS_RUNTIME_CACHE)"
         )
     final = base / _short(compiler_version(name))
-    if _usable(final):
-        return final / LIBRARY
     _make_dir(base)
     with _locked(base / ".lock"):
         if _usable(final):  # another process built it while this one waited

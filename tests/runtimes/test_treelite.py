@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -81,12 +80,16 @@ def test_same_predictions_as_native(case: tuple, tmp_path: Path, cache: Path) ->
     rows = build_rows(with_probes(test), package.signature)
     native = native_predictions(package, rows)
 
+    # registration: the trees verified through Treelite's interpreter, nothing compiled
     verdict = check_runtime(TreeliteRuntime(), package, rows, native, tmp_path / "treelite")
     assert verdict.verified, verdict.why
     assert verdict.files == ("model.json", "transform.json", "trees.tl")  # data only
-    assert list(cache.glob("*/*/lib.so"))  # the library is in the cache, not the package
+    assert not list(cache.glob("*/*/lib.so"))
 
+    # where it serves: built into the cache (not the package), checked, then exact
     scorer = TreeliteRuntime().load(package, tmp_path / "treelite")
+    assert scorer.compiled
+    assert list(cache.glob("*/*/lib.so"))
     got = scorer.predict(rows.columns, rows.count)
     reference = native.proba if native.proba is not None else native.codes
     mine = got.proba if got.proba is not None else got.codes
@@ -151,15 +154,20 @@ def test_concurrent_loaders_build_once(tmp_path: Path, cache: Path) -> None:
 
 
 def test_without_a_compiler(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No compiler: not available for a new model (saying why); a model whose library
-    was built here before (a container's builder stage) loads and predicts."""
+    """No compiler: registration still verifies (the interpreter); a server cannot build
+    the library and says why; a library built before (a container's builder stage) loads
+    and predicts."""
     package, test, target = _compiled(tmp_path)
+    (tmp_path / "again").mkdir()
     empty = tmp_path / "no-tools"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     treelite_cache.compiler.cache_clear()
     try:
-        assert "no C compiler" in (TreeliteRuntime().why_not(package) or "")
+        assert TreeliteRuntime().why_not(package) is None  # registration needs no compiler
+        registering = TreeliteRuntime()
+        registering.compile(package, tmp_path / "again")
+        assert not registering.load(package, tmp_path / "again").compiled
         with pytest.raises(RuntimeUnavailable, match=r"no C compiler here .* runtimes prepare"):
             TreeliteRuntime().load(package, target)
         monkeypatch.undo()
@@ -169,7 +177,9 @@ def test_without_a_compiler(tmp_path: Path, cache: Path, monkeypatch: pytest.Mon
         monkeypatch.setenv("PATH", str(empty))
         treelite_cache.compiler.cache_clear()
         rows = build_rows(test, package.signature)
-        got = TreeliteRuntime().load(package, target).predict(rows.columns, rows.count)
+        scorer = TreeliteRuntime().load(package, target)
+        assert scorer.compiled
+        got = scorer.predict(rows.columns, rows.count)
         native = native_predictions(package, rows)
         assert np.abs(got.proba - native.proba).max() <= EXACT.proba
     finally:
@@ -201,8 +211,7 @@ def test_prepare_builds_what_a_served_image_loads(tmp_path: Path, cache: Path) -
     plugins = _plugins()
     verdicts = compile_runtimes(package.directory, plugins, test, requested="treelite")
     assert verdicts["treelite"].verified, verdicts["treelite"].why
-    for built in cache.glob("*"):  # as on a fresh builder: nothing compiled yet
-        shutil.rmtree(built)
+    assert not list(cache.glob("*/*/lib.so"))  # registration compiled nothing
     (prepared,) = prepare_package(package.directory, plugins)
     assert prepared.ok, prepared
     [library] = cache.glob("*/*/lib.so")
