@@ -141,18 +141,22 @@ def _cli(*args: str | Path) -> tuple[int, dict[str, Any]]:
 
 
 def _real_runs(root: Path, spec: Path) -> dict[str, str]:
-    """Train, monitor (drift, retrain, promote), reject, fail a check: real records."""
-    code, first = _cli("run", spec)
+    """Train, monitor (drift, retrain, promote), reject, fail a check: real records.
+
+    The store is named (``--store``): inside a git checkout, or with $SPECOPS_STORE
+    set, a spec's default store would be somewhere else."""
+    store = ("--store", root / ".specops")
+    code, first = _cli("run", spec, *store)
     assert code == 0, first
     batch = root / "data" / "subscriptions_jul_sep.csv"
     report = root / "drift.html"
     code, monitor = _cli(
-        "monitor", spec, "--data", batch, "--labels", "churned", "--report", report
+        "monitor", spec, "--data", batch, "--labels", "churned", "--report", report, *store
     )
     assert code == 0 and monitor["retrain"]["promoted_version"] == 2, monitor
-    code, rejected = _cli("run", spec, "--set", "gate.roc_auc.min=0.99")
+    code, rejected = _cli("run", spec, "--set", "gate.roc_auc.min=0.99", *store)
     assert code == 1 and rejected["status"] == "rejected", rejected
-    code, failed = _cli("run", spec, "--set", 'checks[0].params.columns=["plan"]')
+    code, failed = _cli("run", spec, "--set", 'checks[0].params.columns=["plan"]', *store)
     assert code == 1 and failed["status"] == "failed_checks", failed
     return {
         "first": first["run_id"],
