@@ -46,7 +46,7 @@ def test_a_run_that_finishes_while_the_ui_runs_shows_on_reload(tab: Tab, live: U
     tab.open(f"/models/{REAL_MODEL}")
     versions_before = tab.page.locator("svg.chart").first.get_attribute("data-points")
 
-    finished = _run(live.spec, "--set", "model.params.n_estimators=12")
+    finished = _run(live.spec, "--set", "model.params.n_estimators=12", "--store", str(live.store))
     new_id, version = finished["run_id"], finished["model"]["version"]
 
     tab.page.reload()
