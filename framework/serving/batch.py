@@ -147,21 +147,32 @@ def from_rows(
     if keep is None:
         _check_row_names(names)
     width = len(names)
-    if rows and (set(map(type, rows)) - {list, tuple} or set(map(len, rows)) != {width}):
-        for index, row in enumerate(rows):
-            if not isinstance(row, (list, tuple)):
-                raise bad_request(
-                    f"{where}[{index}] must be a list of {width} values, got {type(row).__name__}"
-                )
-            if len(row) != width:
-                raise bad_request(
-                    f"{where}[{index}] has {len(row)} values but there are {width} columns"
-                )
+    if rows and set(map(type, rows)) - {list, tuple}:
+        _refuse_row(rows, width, where)
     if keep is not None and len(keep) < width:
+        if rows and set(map(len, rows)) != {width}:
+            _refuse_row(rows, width, where)
         return Batch({names[j]: [row[j] for row in rows] for j in keep}, len(rows))
     if not rows:
         return Batch({name: [] for name in names}, 0)
-    return Batch(dict(zip(names, zip(*rows, strict=True), strict=True)), len(rows))
+    try:  # a row of another length stops either zip: found then, not counted beforehand
+        return Batch(dict(zip(names, zip(*rows, strict=True), strict=True)), len(rows))
+    except ValueError:
+        _refuse_row(rows, width, where)
+        raise
+
+
+def _refuse_row(rows: list[Any], width: int, where: str) -> None:
+    """A 400 naming the first row that is not a list of ``width`` values."""
+    for index, row in enumerate(rows):
+        if not isinstance(row, (list, tuple)):
+            raise bad_request(
+                f"{where}[{index}] must be a list of {width} values, got {type(row).__name__}"
+            )
+        if len(row) != width:
+            raise bad_request(
+                f"{where}[{index}] has {len(row)} values but there are {width} columns"
+            )
 
 
 def _check_row_names(names: Sequence[Any]) -> None:

@@ -57,3 +57,23 @@ def test_a_batch_that_is_not_exactly_the_model_columns_is_refused_by_name() -> N
         check_columns(extra, WANTED)
     with pytest.raises(RequestError, match="empty batch"):
         check_columns(Batch({"x": [], "code": [], "color": []}, 0), WANTED)
+
+
+@pytest.mark.parametrize("keep", [None, [0, 1, 2], [0, 2]])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1.0, "a", "b"], [2.0, "a"]], "data[1] has 2 values but there are 3 columns"),
+        ([[1.0, "a", "b"], [2.0, "a", "b", "c"]], "data[1] has 4 values but there are 3 columns"),
+        ([[1.0, "a"], [2.0, "a"]], "data[0] has 2 values but there are 3 columns"),
+        ([[], []], "data[0] has 0 values but there are 3 columns"),
+        ([[1.0, "a", "b"], {"x": 1}], "data[1] must be a list of 3 values, got dict"),
+        ([[1.0, "a"], "abc"], "data[0] has 2 values"),  # the first bad row, whatever is wrong
+    ],
+)
+def test_the_first_row_of_another_shape_is_named(
+    rows: list, message: str, keep: list[int] | None
+) -> None:
+    with pytest.raises(RequestError) as caught:
+        from_rows(["x", "code", "color"], rows, "data", keep)
+    assert caught.value.status == 400 and message in caught.value.message
