@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.browser.conftest import Tab, UiServer, tab_on
+from tests.ui.browser.conftest import VIEWPORT, Tab, UiServer, tab_on
 from tests.ui.fixture_store import REAL_MODEL, UiStore
 
 HIGHLIGHT = "rgb(255, 244, 214)"
@@ -61,11 +61,17 @@ def test_every_page_loads_without_console_errors(tab: Tab, big_store: UiStore, s
         "runs-deep-page": "/runs?page=60&sort=duration&order=asc",
         "spec": "/spec?path=spec.yaml",
     }
+    too_wide = {}
     for name, path in pages.items():
         tab.open(path)
         heading = tab.page.locator("h1").first.inner_text()
         assert heading.strip(), f"{name}: no heading"
         assert "Internal error" not in heading
+        width = tab.page.evaluate("document.documentElement.scrollWidth")
+        if width > VIEWPORT["width"]:
+            too_wide[name] = width
+    # readable on a laptop: nothing scrolls sideways at 1280 px
+    assert not too_wide, f"pages wider than {VIEWPORT['width']} px: {too_wide}"
     # the pages docs/ui.md shows, and how much of each (pixels from the top)
     screenshots = {
         "models": ("/models", 420),
