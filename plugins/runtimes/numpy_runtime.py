@@ -26,7 +26,7 @@ from framework import EXACT, DataError, RawColumns, Register, RuntimeUnavailable
 if TYPE_CHECKING:
     import numpy as np
 
-    from framework.package import ModelPackage, Predictions
+    from framework import ModelPackage, Predictions
 
 SPECOPS_HOOK_API = ">=1.3,<2"
 
@@ -216,7 +216,7 @@ class NumpyScorer:
     def _lightgbm(self, X: np.ndarray) -> Predictions:
         import numpy as np
 
-        from framework.package import Predictions
+        from framework import Predictions
 
         scores = self.booster.predict(X)
         if self.task == "regression":
@@ -227,7 +227,7 @@ class NumpyScorer:
     def _linear(self, X: np.ndarray) -> Predictions:
         import numpy as np
 
-        from framework.package import Predictions
+        from framework import Predictions
 
         if np.isnan(X).any():
             column = self.names[self.order[np.isnan(X).any(axis=0).argmax()]]

@@ -36,10 +36,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from framework import category_coder
+
 if TYPE_CHECKING:
     import numpy as np
-
-    from framework.signature import Signature
 
 FORMAT = 1
 """Version of the transform JSON; a loader refuses a format it does not know."""
@@ -76,8 +76,9 @@ def _is_nan(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def compile_transform(transform: Any | None, signature: Signature) -> dict[str, Any]:
-    """The fitted ``transform`` (None: no preprocessing) as a JSON-able dict."""
+def compile_transform(transform: Any | None, signature: Any) -> dict[str, Any]:
+    """The fitted ``transform`` (None: no preprocessing) as a JSON-able dict, for a model
+    whose input ``signature`` (the package's) gives the columns, roles and categories."""
     slots = [
         _Slot(c.name, "cat", list(c.categories or []), True)
         if c.role == "categorical"
@@ -422,7 +423,7 @@ class NumpyTransform:
             if column["kind"] == "cat":
                 categories = list(column["categories"])
                 lookup = _fast_lookup(categories)
-                self.inputs.append((column["name"], True, lookup, categories))
+                self.inputs.append((column["name"], True, lookup, category_coder(categories)))
             else:
                 self.inputs.append((column["name"], False, None, None))
         _check_widths(data)
@@ -434,10 +435,10 @@ class NumpyTransform:
     def matrix(self, columns: Any, rows: int) -> np.ndarray:
         np = self._np
         state = np.empty((rows, len(self.inputs)), dtype="float64")
-        for i, (name, categorical, lookup, categories) in enumerate(self.inputs):
+        for i, (name, categorical, lookup, coder) in enumerate(self.inputs):
             values = columns[name]
             if categorical:
-                state[:, i] = _category_codes(values, lookup, categories)
+                state[:, i] = _category_codes(values, lookup, coder)
             else:
                 state[:, i] = values
         for parts in self.steps:
@@ -494,11 +495,11 @@ def _fast_lookup(categories: list[Any]) -> tuple[dict[Any, float], frozenset[typ
 
 
 def _category_codes(
-    values: Any, lookup: tuple[dict[Any, float], frozenset[type]] | None, categories: list[Any]
+    values: Any, lookup: tuple[dict[Any, float], frozenset[type]] | None, coder: Any
 ) -> Any:
     """Codes of raw values against the training categories (NaN: missing or unseen), as
-    framework.signature.conform codes them: a dict lookup when every value's type
-    allows it (one pass over the types first), else pandas' own conversion."""
+    the native path codes them: a dict lookup when every value's type allows it (one pass
+    over the types first), else framework's ``category_coder`` (the native conversion)."""
     import numpy as np
 
     if lookup is not None:
@@ -507,19 +508,9 @@ def _category_codes(
             get = codes.get
             nan = np.nan
             return np.fromiter((get(value, nan) for value in values), "float64", len(values))
-    return _codes_by_pandas(values, categories)
-
-
-def _codes_by_pandas(values: Any, categories: list[Any]) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    from framework.signature import as_training_categories
-
-    coded = as_training_categories(pd.Series(values, dtype=object), categories)
-    codes = coded.codes.astype("float64")
-    codes[codes < 0] = np.nan
-    return codes
+    found = np.asarray(coder(np.asarray(values, dtype=object)), dtype="float64")
+    found[found < 0] = np.nan
+    return found
 
 
 def _part(data: dict[str, Any]) -> Any:

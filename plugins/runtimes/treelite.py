@@ -46,7 +46,7 @@ from plugins.runtimes.numpy_runtime import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from framework.package import ModelPackage, Predictions
+    from framework import ModelPackage, Predictions
 
 SPECOPS_HOOK_API = ">=1.3,<2"
 
@@ -145,7 +145,7 @@ class TreeliteScorer:
     def predict(self, columns: RawColumns, rows: int) -> Predictions:
         import numpy as np
 
-        from framework.package import Predictions
+        from framework import Predictions
 
         X = self.matrix(columns, rows)
         if self.float32:  # scikit-learn's trees compare float32 features
