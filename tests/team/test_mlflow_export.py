@@ -103,7 +103,10 @@ def mlflow_predictions(model: Path, rows: Path, out: Path) -> pd.DataFrame:
 
 
 def specops_predictions(ref: str, rows: Path, out: Path, cwd: Path) -> pd.DataFrame:
-    code, _, err = specops("predict", ref, "--input", rows, "--output", out, cwd=cwd)
+    """What ``specops predict`` writes on the native path: the one the export carries
+    (a compiled runtime agrees within its tolerance, not to the last bit)."""
+    argv = ("predict", ref, "--input", rows, "--output", out, "--runtime", "native")
+    code, _, err = specops(*argv, cwd=cwd)
     assert code == 0, err
     return pd.read_parquet(out)
 
@@ -248,5 +251,6 @@ def test_the_cli_parser_knows_the_format() -> None:
 
     parser = argparse.ArgumentParser()
     add_export(parser.add_subparsers())
+    assert parser.parse_args(["export", "churn", "d", "--format", "onnx"]).format == "onnx"
     with pytest.raises(SystemExit):
-        parser.parse_args(["export", "churn", "d", "--format", "onnx"])
+        parser.parse_args(["export", "churn", "d", "--format", "pickle"])
