@@ -166,11 +166,14 @@ class ModelMatrix:
             for table in model.get("tables") or []
         ]
         self.categorical = [i for i, t in enumerate(self.tables) if t is not None]
+        self.in_order = bool(np.array_equal(self.order, np.arange(len(self.names))))
 
     def __call__(self, columns: RawColumns, rows: int) -> np.ndarray:
         import numpy as np
 
-        X = self.transform.matrix(columns, rows)[:, self.order]
+        X = self.transform.matrix(columns, rows)
+        if not self.in_order:
+            X = X[:, self.order]
         for i in self.categorical:
             table = self.tables[i]
             codes = X[:, i]
@@ -204,6 +207,7 @@ class NumpyScorer:
                 self.intercept = self.intercept.reshape(())
             self.classes = np.asarray(model.get("classes", []), dtype=np.intp)
             self.n_classes = int(model.get("n_classes", 0))
+            self.all_classes = bool(np.array_equal(self.classes, np.arange(self.n_classes)))
         else:
             raise ValueError(f"unknown numpy model kind {self.kind!r}")
 
@@ -243,14 +247,19 @@ class NumpyScorer:
             scores = scores.reshape(-1)
         if scores.ndim == 1:  # two classes: sigmoid, as scikit-learn's _predict_proba_lr
             positive = self.expit(scores)
-            seen = np.stack([1 - positive, positive], axis=1)
+            seen = np.empty((len(positive), 2))
+            seen[:, 0] = 1 - positive
+            seen[:, 1] = positive
         else:  # softmax, as sklearn.utils.extmath.softmax
             scores = scores - scores.max(axis=1).reshape(-1, 1)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=1).reshape(-1, 1)
             seen = scores
-        proba = np.zeros((len(seen), self.n_classes))
-        proba[:, self.classes] = seen
+        if self.all_classes:
+            proba = seen
+        else:  # a class absent from training: its column stays zero
+            proba = np.zeros((len(seen), self.n_classes))
+            proba[:, self.classes] = seen
         return Predictions(proba.argmax(axis=1), self.labels, proba)
 
 

@@ -526,8 +526,7 @@ def _part(data: dict[str, Any]) -> Any:
 
         def fill(state: np.ndarray) -> np.ndarray:
             block = state[:, cols]
-            missing = np.isnan(block)
-            return np.where(missing, values, block) if missing.any() else block
+            return np.where(np.isnan(block), values, block)
 
         return fill
     if op == "indicator":
@@ -567,42 +566,64 @@ def _affine(cols: np.ndarray, ops: list[list[Any]]) -> Any:
 
 
 def _encoder(cols: np.ndarray, data: dict[str, Any], *, one_hot: bool) -> Any:
-    """One-hot or ordinal encoding by table lookup, per feature."""
+    """One-hot or ordinal encoding by table lookup. The categorical features' tables are
+    laid end to end, so all of them are looked up with one indexing operation (a served
+    row pays for a handful of NumPy calls, not a handful per feature); numeric features
+    (booleans, numbers named for one_hot) search their sorted values one by one."""
     import numpy as np
 
-    lookups = []
-    start = 0
-    for feature, width in zip(data["features"], data["widths"], strict=True):
+    tables, offsets, missing_codes, cat_at, numeric = [], [], [], [], []
+    start = size = 0
+    for place, (feature, width) in enumerate(zip(data["features"], data["widths"], strict=True)):
         if feature["kind"] == "cat":
             table = _answers(feature["table"], one_hot, start)
-            lookups.append(("cat", table, None))
+            tables.append(table)
+            offsets.append(size)
+            missing_codes.append(len(table) - 1)  # the table's last entry: missing
+            size += len(table)
+            cat_at.append(place)
         else:
             keys = np.asarray(feature["keys"], dtype="float64")
             answers = feature["table"] + [feature["unseen"], feature["nan"]]
-            lookups.append(("num", _answers(answers, one_hot, start), keys))
+            numeric.append((place, _answers(answers, one_hot, start), keys))
         start += width
-    total = start
+    total, features = start, len(data["features"])
+    joined = np.concatenate(tables) if tables else np.zeros(0)
+    cat_cols = cols[cat_at]
+    offset = np.asarray(offsets, dtype=np.intp)
+    missing_code = np.asarray(missing_codes, dtype="float64")
+    cat_place = np.asarray(cat_at, dtype=np.intp)
+
+    def numeric_answers(state: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        found = []
+        for place, table, keys in numeric:
+            values = state[:, cols[place]]
+            at = np.searchsorted(keys, values)
+            clipped = np.minimum(at, len(keys) - 1) if len(keys) else at * 0
+            hit = (at < len(keys)) & (keys[clipped] == values) if len(keys) else at < 0
+            codes = np.where(hit, clipped, len(keys))  # unseen
+            codes[np.isnan(values)] = len(keys) + 1
+            found.append((place, table[codes]))
+        return found
 
     def encode(state: np.ndarray) -> np.ndarray:
         rows = state.shape[0]
-        found = []
-        for index, (kind, table, keys) in zip(cols, lookups, strict=True):
-            values = state[:, index]
-            missing = np.isnan(values)
-            if kind == "cat":
-                codes = np.where(missing, len(table) - 1, values).astype(np.intp)
-            else:
-                at = np.searchsorted(keys, values)
-                clipped = np.minimum(at, len(keys) - 1) if len(keys) else at * 0
-                hit = (at < len(keys)) & (keys[clipped] == values) if len(keys) else at < 0
-                codes = np.where(hit, clipped, len(keys))  # unseen
-                codes[missing] = len(keys) + 1
-            found.append(table[codes])
+        if len(cat_at):
+            values = state[:, cat_cols]
+            codes = np.where(np.isnan(values), missing_code, values).astype(np.intp)
+            answers = joined[codes + offset]
         if not one_hot:
-            return np.column_stack(found) if len(found) > 1 else found[0][:, None].copy()
+            out = np.empty((rows, features), dtype="float64")
+            if len(cat_at):
+                out[:, cat_place] = answers
+            for place, found in numeric_answers(state):
+                out[:, place] = found
+            return out
         block = np.zeros((rows, total + 1), dtype="float64")
         every = np.arange(rows)
-        for positions in found:
+        if len(cat_at):
+            block[every[:, None], answers] = 1.0
+        for _, positions in numeric_answers(state):
             block[every, positions] = 1.0
         return block[:, :total]
 
