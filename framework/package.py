@@ -16,6 +16,7 @@ anything else is read (see ``framework.manifest``).
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,22 @@ if TYPE_CHECKING:
     from framework.store import ModelVersion, Store
 
 FORMAT_VERSION = 1
+_UNLOADED: Any = object()
+"""A lazy package's transform or model before first use."""
+_LOADING = threading.Lock()
+
+
+def _read_files(directory: Path, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The bytes of the files and folders ``names`` of ``directory`` (those that exist),
+    by path relative to it: what a lazy package builds its transform and model from."""
+    found: dict[str, bytes] = {}
+    for name in names:
+        path = directory / name
+        paths = sorted(path.rglob("*")) if path.is_dir() else [path] if path.is_file() else []
+        for item in paths:
+            if item.is_file():
+                found[item.relative_to(directory).as_posix()] = item.read_bytes()
+    return found
 
 
 @dataclass
@@ -130,7 +147,13 @@ class ModelPackage:
     ``runtimes`` verdicts, ...) and ``directory``.
     """
 
-    def __init__(self, directory: Path, plugins: Plugins, *, where: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, plugins: Plugins, *, where: str | None = None, lazy: bool = False
+    ) -> None:
+        """``lazy``: read the transform's and the model's files now but build them on first
+        use (:attr:`transform`, :attr:`model`), so a compiled runtime that scores without
+        them never imports scikit-learn or LightGBM (``specops predict`` through treelite
+        or onnx saves the seconds those imports take)."""
         self.directory = directory
         self.version: ModelVersion | None = None
         verify_package(directory)  # an exported package: every file as it was exported
@@ -149,24 +172,82 @@ class ModelPackage:
         self._runtime_folders = runtime_folders(directory, shown)
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
-        entry = _model_entry(plugins, self.metadata, shown)
+        self._entry = _model_entry(plugins, self.metadata, shown)
+        self._transform: Any = _UNLOADED
+        self._model: Any = _UNLOADED
+        self._files: dict[str, bytes] | None = None
+        if lazy:
+            self._files = _read_files(directory, ("transform.skops", "model"))
+        else:
+            self._load(directory)
+
+    def _load(self, directory: Path) -> None:
+        """Build the transform and the model from their files in ``directory``."""
         transform_file = directory / "transform.skops"
-        self.transform = load_skops(transform_file) if transform_file.exists() else None
+        transform = load_skops(transform_file) if transform_file.exists() else None
         try:
-            self.model = entry.factory.load(directory / "model")
+            model = self._entry.factory.load(directory / "model")
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"model files in {directory / 'model'} are unreadable: {exc}") from exc
+        self._transform, self._model = transform, model
+
+    def _loaded(self) -> None:
+        """A lazy package's transform and model, built once from the files it read."""
+        with _LOADING:  # one lock for all: loads are rare, and a package stays picklable
+            if self._model is not _UNLOADED:
+                return
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="specops-model-") as tmp:
+                for relative, content in (self._files or {}).items():
+                    target = Path(tmp) / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
+                (Path(tmp) / "model").mkdir(exist_ok=True)
+                self._load(Path(tmp))
+            self._files = None
+
+    @property
+    def transform(self) -> Any:
+        """The fitted scikit-learn transform (pandas output), or None when there is none."""
+        if self._transform is _UNLOADED:
+            self._loaded()
+        return self._transform
+
+    @transform.setter
+    def transform(self, value: Any) -> None:
+        if self._model is _UNLOADED:
+            self._loaded()
+        self._transform = value
+
+    @property
+    def model(self) -> Any:
+        """The model plugin's loaded object (``Model.load`` of the package's ``model/``)."""
+        if self._model is _UNLOADED:
+            self._loaded()
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        if self._model is _UNLOADED:
+            self._loaded()
+        self._model = value
 
     @classmethod
-    def from_store(cls, store: Store, version: ModelVersion, plugins: Plugins) -> ModelPackage:
-        """Load a stored version: every file is hash-checked as it is copied out."""
+    def from_store(
+        cls, store: Store, version: ModelVersion, plugins: Plugins, *, lazy: bool = False
+    ) -> ModelPackage:
+        """Load a stored version: every file is hash-checked as it is copied out.
+        ``lazy``: see :class:`ModelPackage`."""
         import tempfile
 
         scratch = None if store.read_only else store.root  # a read-only store: system temp
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
-            package = cls(store.materialize(version, Path(tmp)), plugins, where=version.ref)
+            package = cls(
+                store.materialize(version, Path(tmp)), plugins, where=version.ref, lazy=lazy
+            )
             package.runtime_files = package._read_runtimes()
         package.directory = Path(f"{store.root}::{version.ref}")
         package.version = version

@@ -35,6 +35,11 @@ from framework.refs import find_run
 from framework.store import ModelVersion, Store
 
 DIFFERS_BY_DESIGN = {"model.json": "names the run and time that made it"}
+RUNTIMES_PREFIX = "runtimes/"
+RUNTIMES_NOTE = (
+    "a compiled runtime's file: which runtimes a version has depends on those installed "
+    "(and the time they took) where it ran, not on the training"
+)
 NOT_RERUN = ("source", "deploy")
 """Kinds whose plugin cannot change a rerun: it reads the snapshot and deploys nothing."""
 
@@ -358,6 +363,10 @@ def _compare_files(original: ModelVersion, rerun: ModelVersion | None) -> list[C
             comparisons.append(
                 Comparison("file", name, before, after, None, DIFFERS_BY_DESIGN[name])
             )
+            continue
+        if name.startswith(RUNTIMES_PREFIX) and before != after:  # not the model: its
+            # compiled forms, which depend on the runtimes installed where each run was
+            comparisons.append(Comparison("file", name, before, after, None, RUNTIMES_NOTE))
             continue
         same = before == after
         comparisons.append(
