@@ -341,17 +341,22 @@ class Payloads:
         }
 
 
-def payloads(data: Path, big_rows: int) -> Payloads:
+def frames(data: Path, big_rows: int) -> tuple[Any, Any]:
+    """The single-row requests' rows and one big request's rows (the same every time)."""
     import pandas as pd
 
     frame = pd.read_parquet(data).drop(columns="target")
-    head = frame.head(SINGLE_ROWS)
+    big = frame.sample(n=min(big_rows, len(frame)), random_state=0, replace=big_rows > len(frame))
+    return frame.head(SINGLE_ROWS), big
+
+
+def payloads(data: Path, big_rows: int) -> Payloads:
+    head, big = frames(data, big_rows)
     split = json.loads(head.to_json(orient="split", index=False))
     singles = [
         json.dumps({"dataframe_split": {"columns": split["columns"], "data": [row]}}).encode()
         for row in split["data"]
     ]
-    big = frame.sample(n=min(big_rows, len(frame)), random_state=0, replace=big_rows > len(frame))
     body = json.dumps(
         {"dataframe_split": json.loads(big.to_json(orient="split", index=False))}
     ).encode()
@@ -436,9 +441,12 @@ def check_agreement(reference: Variant, other: Variant, bodies: list[bytes]) -> 
 
 
 class ModelAlone:
-    """Times the case's model without a server: native, and each runtime's scorer."""
+    """Times one form of the case's model without a server: ``native`` (the model's own
+    library) or a runtime's scorer. Run in a child process per form (:func:`model_alone`):
+    runtimes bring their own thread pools (OpenMP in LightGBM and in Treelite's compiled
+    library, ONNX Runtime's), and one left spinning slows the next one measured."""
 
-    def __init__(self, package_dir: Path, single: Any, big: Any, runtimes: list[str]) -> None:
+    def __init__(self, package_dir: Path, single: Any, big: Any, runtime: str) -> None:
         from framework.package import ModelPackage
         from framework.plugins import get_plugins
         from framework.scoring.raw import raw_columns
@@ -449,22 +457,18 @@ class ModelAlone:
         signature = self.package.signature
         self.single_rows = [conform(single.iloc[[i]], signature)[0] for i in range(len(single))]
         self.big_rows = conform(big, signature)[0]
-        self.native = self._native()
-        self.scorers: dict[str, Any] = {}
-        self.notes: list[str] = []
+        self.runtime = runtime
+        self.scorer: Any = None
+        if runtime == "native":
+            self.native = self._native()
+            return
+        directory = package_dir / "runtimes" / runtime
+        entry = plugins.registry.find("runtime", runtime)
+        if entry is None or not directory.is_dir():
+            raise RuntimeError("not compiled for this version")
+        self.scorer = entry.factory().load(self.package, directory)
         self.raw_single = [raw_columns(f, signature) for f in self.single_rows]
         self.raw_big = raw_columns(self.big_rows, signature)
-        for name in runtimes:
-            directory = package_dir / "runtimes" / name
-            if name == "native":
-                continue
-            try:
-                entry = plugins.registry.find("runtime", name)
-                if entry is None or not directory.is_dir():
-                    raise RuntimeError("not compiled for this version")
-                self.scorers[name] = entry.factory().load(self.package, directory)
-            except Exception as exc:  # any failure is a note: the server's row still counts
-                self.notes.append(f"{name}'s scorer not timed in-process: {exc}")
 
     def _native(self) -> Any:
         """The native model's predict on a conformed frame: LightGBM's booster on its
@@ -510,16 +514,11 @@ class ModelAlone:
         self.big_input = self.big_rows
         return pipeline
 
-    def measure(self, singles: bool = True) -> dict[str, dict[str, float]]:
-        """Per runtime (``native`` for the model's own library): ms for one big request and,
-        with ``singles``, for one row. Taken once a round and again next to every big-batch
-        measurement, so a busy moment weighs on both sides of "beyond the model" alike."""
-        times = {"native": self._time(self.native, self.single_inputs, self.big_input, singles)}
-        for name, scorer in self.scorers.items():
-            times[name] = self._time(
-                scorer.predict, self.raw_single, self.raw_big, singles, raw=True
-            )
-        return times
+    def measure(self, singles: bool = True) -> dict[str, float]:
+        """ms for one big request and, with ``singles``, for one row."""
+        if self.scorer is None:
+            return self._time(self.native, self.single_inputs, self.big_input, singles)
+        return self._time(self.scorer.predict, self.raw_single, self.raw_big, singles, raw=True)
 
     def _time(
         self, predict: Any, singles: list[Any], big: Any, with_singles: bool, raw: bool = False
@@ -552,6 +551,41 @@ class ModelAlone:
             many.append(time.perf_counter() - started)
         times["big_ms"] = median(many) * 1e3
         return times
+
+
+def model_alone_child(request: str) -> int:
+    """The child side of :func:`model_alone`: time one form, print its times as JSON."""
+    asked = json.loads(request)
+    single, big = frames(Path(asked["data"]), asked["big_rows"])
+    alone = ModelAlone(Path(asked["package"]), single, big, asked["runtime"])
+    print(json.dumps(alone.measure(singles=asked["singles"])))
+    return 0
+
+
+def model_alone(
+    package: Path, data: Path, big_rows: int, runtimes: list[str], singles: bool, notes: list[str]
+) -> dict[str, dict[str, float]]:
+    """Each form's own times, each measured in a fresh child process (see
+    :class:`ModelAlone`); a form that cannot be timed is a note, once."""
+    times = {}
+    for runtime in runtimes:
+        asked = {"package": str(package), "data": str(data), "big_rows": big_rows}
+        asked.update(runtime=runtime, singles=singles)
+        done = subprocess.run(
+            [sys.executable, __file__, "--model-alone", json.dumps(asked)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=bench_env(),
+        )
+        if done.returncode == 0:
+            times[runtime] = json.loads(done.stdout.strip().splitlines()[-1])
+            continue
+        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        note = f"{runtime}'s own time not measured: {why}"
+        if note not in notes:
+            notes.append(note)
+    return times
 
 
 # ----------------------------------------------------------------------------
@@ -606,8 +640,9 @@ def run_case(
         store = train(case, work, data, args.seed)
         package = export_package(store, MODEL_NAME, work / "package")
     load = payloads(data, args.big_rows)
-    alone = ModelAlone(package, load.single_frame, load.big_frame, runtimes)
-    notes = [registration_note(package), *alone.notes]
+    notes = [registration_note(package)]
+    compiled = [r for r in runtimes if r != "native" and (package / "runtimes" / r).is_dir()]
+    forms = ["native", *compiled]
     peer_ok, peer_note = peer
     notes.append(f"peer: {peer_note}" if peer_ok else f"MLflow peer skipped: {peer_note}")
     extras = not args.quick
@@ -641,11 +676,12 @@ def run_case(
             )
         for round_number in range(args.rounds):
             say(f"{case.key}: round {round_number + 1} of {args.rounds}")
-            model_ms.append(alone.measure())
+            model_ms.append(model_alone(package, data, args.big_rows, forms, True, notes))
             for variant in rotated(started, round_number):
                 measure_variant(variant, load, args)
                 if variant.big:
-                    model_ms.append(alone.measure(singles=False))
+                    form = [runtime_of(variant)] if runtime_of(variant) in forms else []
+                    model_ms.append(model_alone(package, data, args.big_rows, form, False, notes))
     finally:
         for variant in variants:
             variant.stop()
@@ -728,7 +764,14 @@ def summarise_case(
         for form in ("json", "binary"):
             if f"{form}_rows_per_s" in row and "json_rows_per_s" in peer:
                 row[f"{form}_rows_ratio"] = row[f"{form}_rows_per_s"] / peer["json_rows_per_s"]
-                row[f"{form}_beyond_ratio"] = row[f"{form}_beyond_ms"] / peer["json_beyond_ms"]
+                ours, theirs = row[f"{form}_beyond_ms"], peer["json_beyond_ms"]
+                if ours > 0 and theirs > 0:
+                    row[f"{form}_beyond_ratio"] = ours / theirs
+                elif "faster than its model" not in " ".join(notes):
+                    notes.append(
+                        "a server answered a big request faster than its model alone took "
+                        "in the client process (a busy machine): that ratio is left out (-)"
+                    )
     return {
         "case": case.key,
         "title": case.title,
@@ -896,6 +939,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--model-alone"]:
+        return model_alone_child(sys.argv[2])
     args = parse_args(argv)
     facts = machine()
     flags = serve_flags()

@@ -429,3 +429,22 @@ def test_ui_pages_quick_on_postgres(tmp_path: Path) -> None:
     assert all(p["statuses"] == [200] for p in report["pages"]), [
         (p["path"], p["statuses"]) for p in report["pages"] if p["statuses"] != [200]
     ]
+
+
+def test_serve_latency_leaves_out_a_ratio_of_noise() -> None:
+    """A server faster than its model alone measured (a busy machine): no ratio, a note."""
+    serve = _bench_module("serve_latency")
+    single = [{"median_ms": 1.0, "p99_ms": 2.0, "rps": 100.0}]
+    ours = serve.Variant("specops serve", big=True, single=single, big_json=[400_000.0])
+    peer = serve.Variant("mlflow models serve", peer=True, big=True, single=single,
+                         big_json=[400_000.0])  # fmt: skip
+    case = serve.make_cases(serve.parse_args(["--cases", "lightgbm"]))[0]
+    model_ms = [{"native": {"single_ms": 0.02, "big_ms": 40.0}}]  # 25 ms per request in all
+
+    summary = serve.summarise_case(case, [ours, peer], model_ms, [], 10_000)
+
+    assert summary["rows"][0]["json_beyond_ms"] == -15.0
+    assert "json_beyond_ratio" not in summary["rows"][0]
+    assert any("faster than its model" in note for note in summary["notes"])
+    met = {v["target"]: v["met"] for v in serve.verdicts([summary])}
+    assert met["10k rows, json: time beyond the model vs MLflow's"] is None
