@@ -6,6 +6,7 @@ checked when a package is loaded (a hand-edited verdict or a shared library in
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,48 @@ def test_models_show_says_an_old_version_predates_runtimes(
         "runtimes: none compiled (registered before runtimes existed); serves and scores "
         "natively" in text
     )
+
+
+LAZY_SCRIPT = """
+import sys
+from pathlib import Path
+from framework.plugins import load_plugins
+from framework.package import ModelPackage
+from framework.runtimes.choose import choose_runtime
+from framework.store import Store
+from tests.runtimes.made_up import Echo, MadeUp
+
+plugins = load_plugins(extra=[("made_up", MadeUp(Echo))])
+store = Store.open_existing(Path(sys.argv[1]), write=False)
+package = ModelPackage.from_store(store, store.version("bc", 1), plugins, lazy=True)
+chosen = choose_runtime(package, plugins, "echo")
+heavy = sorted(m for m in ("sklearn", "lightgbm") if m in sys.modules)
+print(chosen.name, heavy or "none")
+import pandas as pd
+row = {name: [1.0] for name in package.signature.names}
+print(round(float(package.predict(pd.DataFrame(row))[0].proba[0, 1]), 6), "lightgbm" in sys.modules)
+"""
+
+
+def test_a_lazy_package_loads_its_model_only_when_the_native_path_predicts(
+    exported: tuple,
+) -> None:
+    """A compiled runtime that scores without the model never pays for importing
+    LightGBM or scikit-learn (the 1M-row predict target); the native path still works."""
+    import subprocess
+    import sys
+
+    project, _ = exported
+    repo = Path(__file__).resolve().parent.parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_SCRIPT, str(project.store)],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=120,
+        env={**os.environ, "SPECOPS_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    chosen, predicted = done.stdout.splitlines()
+    assert chosen == "echo none"
+    assert predicted.endswith(" True")
