@@ -31,7 +31,14 @@ import pandas as pd
 import pytest
 
 from tests.helpers import install_plugin, stored_package
-from tests.serving.conftest import SPEC, Server, make_frame, split_payload, start_server
+from tests.serving.conftest import (
+    NATIVE,
+    SPEC,
+    Server,
+    make_frame,
+    split_payload,
+    start_server,
+)
 
 PLUGIN = '''
 """Test runtimes for serving: tally (right, counts what it scores) and skewed (wrong)."""
@@ -146,7 +153,8 @@ def train(
         metric=metric,
         minimum=minimum,
     )
-    (directory / "spec.yaml").write_text(spec + f"serve:\n  runtime: {runtime}\n{deploy}")
+    spec = spec.replace(NATIVE, f"serve: {{runtime: {runtime}}}")
+    (directory / "spec.yaml").write_text(spec + deploy)
     done = specops(site, "run", directory / "spec.yaml", "--json", **env)
     assert done.returncode == 0, done.stdout + done.stderr
     return directory / ".specops"
@@ -499,8 +507,9 @@ def test_a_real_runtime_serves_json_csv_and_binary_as_native(
         task=task,
         model=model,
         params="{}",
-        preprocess=f"serve: {{runtime: {runtime}}}\npreprocess: {steps}\n",
+        preprocess=f"preprocess: {steps}\n",
         rows=300,
+        runtime=runtime,
     )
     server = start_server(runtime, "--store", store, "--no-request-log")
     servers.append(server)

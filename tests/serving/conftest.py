@@ -71,6 +71,7 @@ SPEC = """
 name: {name}
 task: {task}
 seed: 3
+serve: {{runtime: native}}
 data:
   source: {{type: csv, params: {{path: data.csv}}}}
   target: target
@@ -80,6 +81,8 @@ data:
 gate:
   {metric}: {{min: {minimum}}}
 """
+
+NATIVE = "serve: {runtime: native}"
 
 
 def train(
@@ -93,8 +96,13 @@ def train(
     rows: int = 800,
     seed: int = 1,
     extra: tuple[str, ...] = (),
+    runtime: str = "native",
 ) -> Path:
-    """Write data and a spec into ``directory`` and run it in process; returns the store."""
+    """Write data and a spec into ``directory`` and run it in process; returns the store.
+
+    ``runtime`` is the spec's ``serve.runtime``: native by default, since these tests hold
+    the server to the package's own predictions bit for bit (tests/runtimes/ serve the
+    compiled runtimes, within their tolerance)."""
     from framework.cli.main import main
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -110,7 +118,7 @@ def train(
             preprocess=preprocess,
             metric=metric,
             minimum=minimum,
-        )
+        ).replace(NATIVE, f"serve: {{runtime: {runtime}}}")
     )
     code = main(["run", str(directory / "spec.yaml"), "--json", *extra])
     assert code == 0, f"training {name} failed with exit {code}"
