@@ -85,6 +85,7 @@ VERDICT_TYPES: dict[str, tuple[type, ...]] = {
     "rows_per_second": (int, float),
     "compile_seconds": (int, float),
     "files": (list,),
+    "note": (str,),
 }
 """The fields of a recorded runtime verdict (:class:`framework.runtimes.base.Verdict`)."""
 MAX_WHY = 2000
@@ -126,8 +127,9 @@ def check_runtimes(metadata: dict[str, Any], where: str) -> None:
                 raise _refuse(where, file, f"{at}.{key} is {_shown(value)}; not a number")
         if verdict.get("runtime", name) != name:
             raise _refuse(where, file, f"{at}.runtime says {_shown(verdict['runtime'])}")
-        if len(verdict.get("why") or "") > MAX_WHY:
-            raise _refuse(where, file, f"{at}.why is longer than {MAX_WHY} characters")
+        for text in ("why", "note"):
+            if len(verdict.get(text) or "") > MAX_WHY:
+                raise _refuse(where, file, f"{at}.{text} is longer than {MAX_WHY} characters")
         files = verdict.get("files") or []
         if len(files) > MAX_RUNTIME_FILES or not all(
             isinstance(f, str) and f.startswith(f"runtimes/{name}/") and ".." not in f.split("/")

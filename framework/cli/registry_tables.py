@@ -210,6 +210,8 @@ def _print_runtimes(console: Console, runtimes: dict[str, Any] | None) -> None:
         if name == runtimes["scores"]:
             notes.append("scores batches")
         why = verdict.get("why") or runtimes["reasons"].get(name, "")
+        if verdict.get("note"):
+            notes.append(verdict["note"])
         if name == "native" and not notes:
             why = "the reference the others are verified against"
         table.add_row(

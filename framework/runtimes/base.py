@@ -143,7 +143,11 @@ class Verdict:
     compile_seconds: float | None = None
     """How long compiling took at registration."""
     files: tuple[str, ...] = ()
-    """The compiled form's files, relative to the package's ``runtimes/<name>/``."""
+    """The compiled form's files in the package (``runtimes/<name>/...``); none when not
+    verified (its files are removed)."""
+    note: str | None = None
+    """How the speed was measured when that is not how the runtime serves (compiled trees
+    verified and timed with their interpreter), from the runtime's ``measurement_note``."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {key: value for key, value in vars(self).items() if value not in (None, ())}

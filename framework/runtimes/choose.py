@@ -128,7 +128,9 @@ def choose_runtime(
     requested name no plugin here registers is a :class:`~framework.errors.UserError`
     (the version's own, from the machine that made it, is not: it falls back); one that
     is not verified for this version, or fails to load, falls back to native with the
-    reason in :attr:`Chosen.reasons`."""
+    reason in :attr:`Chosen.reasons`. ``auto`` never makes the caller wait for a
+    build: a runtime that is not ready here (:func:`is_ready`) is skipped, with the reason;
+    asked for by name, it is built on load."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
     wanted = requested_runtime(package, requested)
@@ -142,12 +144,32 @@ def choose_runtime(
             reasons[name] = "verified, but its plugin is not installed here"
             continue
         try:
+            if wanted == AUTO and not is_ready(package, plugins, name):
+                reasons[name] = (
+                    f"verified, but not built here yet (auto never waits for a build): run "
+                    f"`specops runtimes prepare` on the package, or ask for it (--runtime {name})"
+                )
+                continue
             scorer = load_runtime(package, plugins, name)
         except Exception as exc:  # this machine cannot: the next one, finally native
             reasons[name] = f"verified, but failed to load here: {_short(exc)}"
             continue
         return Chosen(scorer, name, {**reasons, **slower(order, name, verdicts, purpose)})
     return Chosen(native_scorer(package, plugins), NATIVE, reasons)
+
+
+def is_ready(package: ModelPackage, plugins: Plugins, name: str) -> bool:
+    """Whether runtime ``name`` loads here without building native code first: its
+    optional ``ready(package, directory)`` says (a compiled-trees runtime whose library
+    is not in this machine's cache yet is not); a runtime without it always is."""
+    from framework.runtimes.lookup import build
+
+    runtime = build(name, plugins)
+    ready = getattr(runtime, "ready", None)
+    if ready is None:
+        return True
+    with runtime_directory(package, name) as directory:
+        return bool(ready(package, directory))
 
 
 def load_runtime(package: ModelPackage, plugins: Plugins, name: str) -> Scorer:

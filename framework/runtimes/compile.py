@@ -101,6 +101,9 @@ def verify_all(
         verdict = check_runtime(runtime, package, rows, native, scratch, seconds=seconds)
         if verdict.verified:
             verdict.files = _keep(scratch, package_dir / RUNTIMES_DIR / name, verdict.files)
+            note = getattr(runtime, "measurement_note", None)
+            if isinstance(note, str) and note:
+                verdict.note = note[:400]
         verdicts[name] = verdict
     return verdicts
 

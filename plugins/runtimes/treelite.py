@@ -222,6 +222,10 @@ class TreeliteRuntime:
 
     name = "treelite"
     tolerance = EXACT
+    measurement_note = (
+        "timed with Treelite's interpreter at registration (no compiler needed there); "
+        "the compiled library, built where it serves, is faster"
+    )
 
     def __init__(self) -> None:
         self._compiled_here: Path | None = None
@@ -263,6 +267,17 @@ class TreeliteRuntime:
         seconds = build_record(library).get("seconds")
         took = f", built in {seconds} s" if seconds is not None else ""
         return f"{library} (checked on {rows} rows{took})"
+
+    def ready(self, package: ModelPackage, directory: Path) -> bool:
+        """Whether :meth:`load` finds the library already built in this machine's cache
+        (``specops runtimes prepare``, a container's builder stage, an earlier load):
+        ``auto`` never makes a server or ``predict`` wait for gcc."""
+        from plugins.runtimes.treelite_cache import cached_library
+
+        if missing_libraries():
+            return False
+        contents = {name: _read_bounded(directory / name) for name in FILES}
+        return cached_library(contents) is not None
 
     def load(self, package: ModelPackage, directory: Path) -> TreeliteScorer:
         """The compiled library from the cache, built first when it is not there (a

@@ -6,7 +6,8 @@ with one deliberate flaw (or none), registered in process through the real hook.
 path. The others get something wrong the way a real compiler does: ``drifting`` mishandles
 missing values, ``raising`` fails to compile, ``hanging`` never finishes, ``shipping_code``
 writes a shared library into the package, ``absent`` needs a library this machine lacks,
-``fragile`` verifies at registration but cannot load where it serves.
+``fragile`` verifies at registration but cannot load where it serves, ``unbuilt`` is
+not ready until built on the machine.
 """
 
 from __future__ import annotations
@@ -132,7 +133,21 @@ class Fragile(Echo):
         return f"{len(json.loads((directory / 'columns.json').read_text()))} columns cached"
 
 
-ALL = (Echo, Drifting, Raising, Hanging, ShippingCode, Absent, Fragile)
+BUILT = "SPECOPS_TEST_UNBUILT_IS_BUILT"
+
+
+class Unbuilt(Echo):
+    """Builds native code at load, like compiled trees: ``ready`` only once built here
+    (``SPECOPS_TEST_UNBUILT_IS_BUILT`` set); timed through an interpreter at registration."""
+
+    name = "unbuilt"
+    measurement_note = "timed with an interpreter at registration; the build is faster"
+
+    def ready(self, package: Any, directory: Path) -> bool:
+        return bool(os.environ.get(BUILT))
+
+
+ALL = (Echo, Drifting, Raising, Hanging, ShippingCode, Absent, Fragile, Unbuilt)
 
 
 class MadeUp:

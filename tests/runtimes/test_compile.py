@@ -167,6 +167,7 @@ def test_a_runtime_that_fails_is_a_verdict_never_a_failed_run(
     assert sorted(f for f in files if f.startswith("runtimes/")) == [
         "runtimes/echo/columns.json",
         "runtimes/fragile/columns.json",
+        "runtimes/unbuilt/columns.json",
     ]
     # the register step says how it went
     register = next(s for s in result.report["steps"] if s["name"] == "register")
@@ -317,3 +318,39 @@ def test_regression_and_multiclass_are_verified_too(
     assert verdicts["drifting"]["verified"] is False
     assert first_difference in verdicts["drifting"]["why"]
     assert "probe row: column " in verdicts["drifting"]["why"]
+
+
+def test_auto_never_waits_for_a_build_and_a_measurement_note_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framework.runtimes.choose import choose_runtime
+    from tests.runtimes.made_up import BUILT, Unbuilt
+
+    monkeypatch.setenv("COLUMNS", "250")
+    project = make_project(tmp_path, Echo, Unbuilt)
+    assert project.run(SPEC.replace("RUNTIME", "auto")).code == 0
+    verdict = stored_model_json(project)["runtimes"]["unbuilt"]
+    assert verdict["verified"] is True
+    assert verdict["note"] == "timed with an interpreter at registration; the build is faster"
+    shown = project.cli("models", "show", "bc/1")
+    assert "timed with an interpreter" in " ".join(shown.out.split())
+
+    store = Store.open_existing(project.store, write=False)
+    try:
+        version = store.version("bc", 1)
+        assert version is not None
+        package = ModelPackage.from_store(store, version, project.plugins)
+    finally:
+        store.close()
+    speeds = package.metadata["runtimes"]  # unbuilt fastest, echo next, native slowest
+    for name, single in (("unbuilt", 1.0), ("echo", 2.0), ("native", 1000.0)):
+        speeds[name]["single_row_us"] = single
+    waited = choose_runtime(package, project.plugins, "auto")
+    assert waited.name == "echo"
+    assert waited.reasons["unbuilt"] == (
+        "verified, but not built here yet (auto never waits for a build): run "
+        "`specops runtimes prepare` on the package, or ask for it (--runtime unbuilt)"
+    )
+    assert choose_runtime(package, project.plugins, "unbuilt").name == "unbuilt"
+    monkeypatch.setenv(BUILT, "1")
+    assert choose_runtime(package, project.plugins, "auto").name == "unbuilt"
