@@ -52,7 +52,7 @@ from framework.serving.defaults import (
     DEFAULT_RETRY_MAX_SECONDS,
     DEFAULT_RETRY_MIN_SECONDS,
 )
-from framework.serving.served import ServedModel
+from framework.serving.served import BIG_ROWS, NATIVE, ServedModel
 
 if TYPE_CHECKING:
     from framework.package import ModelPackage
@@ -400,28 +400,71 @@ def serve_package(
 
     ref = f"{name}/{version}" if version is not None else name
     chosen_name, scorer, not_used = _choose(package, plugins, runtime, fast_path, ref)
-    served = ServedModel(
-        package,
-        name,
-        version,
-        follows=follows,
-        fast_path=fast_path,
-        runtime=chosen_name,
-        scorer=scorer,
-        not_used=not_used,
-    )
-    problem = served.runtime_problem(_tolerance(chosen_name, plugins)) if scorer else None
-    if problem is not None:
-        not_used = {**not_used, chosen_name: f"verified, but loaded here it {problem}"}
-        served = ServedModel(
-            package, name, version, follows=follows, fast_path=fast_path, not_used=not_used
+    big_name, big_scorer = _choose_big(package, plugins, runtime, fast_path, ref, chosen_name)
+    failed: set[str] = set()
+
+    def build() -> ServedModel:
+        return ServedModel(
+            package,
+            name,
+            version,
+            follows=follows,
+            fast_path=fast_path,
+            runtime=chosen_name,
+            scorer=scorer,
+            not_used={key: why for key, why in not_used.items() if key != big_name},
+            big_runtime=big_name,
+            big_scorer=big_scorer,
         )
+
+    served = build()
+    for lane, lane_scorer in ((chosen_name, scorer), (big_name, big_scorer)):
+        if lane is None or lane_scorer is None:
+            continue
+        problem = served.runtime_problem(_tolerance(lane, plugins), lane_scorer)
+        if problem is None:
+            continue
+        failed.add(lane)
+        not_used[lane] = f"verified, but loaded here it {problem}"
+        if lane == chosen_name:
+            chosen_name, scorer = NATIVE, None
+        if lane == big_name:
+            big_name, big_scorer = None, None
+    if failed:
+        served = build()
     for other, why in served.not_used.items():
-        if worth_a_warning(other, why, runtime) or (problem and other == chosen_name):
+        if worth_a_warning(other, why, runtime) or other in failed:
             log.warning("%s: the %s runtime is not used: %s", ref, other, why)
-    log.info("%s: predicting with the %s runtime", ref, served.runtime)
+    big = f"; from {BIG_ROWS} rows: {served.big_runtime}" if served.big_runtime else ""
+    log.info("%s: predicting with the %s runtime%s", ref, served.runtime, big)
     served.warm_up()
     return served
+
+
+def _choose_big(
+    package: ModelPackage,
+    plugins: Plugins,
+    runtime: str | None,
+    fast_path: bool,
+    ref: str,
+    serving: str,
+) -> tuple[str | None, Any]:
+    """Under ``auto``, the runtime with the most rows per second when it is not the one
+    fastest for single rows: ``(name, its scorer or None for native)``; else ``(None, None)``
+    (every request through the serving runtime)."""
+    from framework.runtimes.choose import choose_runtime, requested_runtime
+    from framework.runtimes.lookup import AUTO
+
+    if not fast_path or requested_runtime(package, runtime) != AUTO:
+        return None, None
+    try:
+        chosen = choose_runtime(package, plugins, requested=runtime, purpose="batch")
+    except Exception:
+        log.exception("%s: choosing a runtime for big requests failed; one runtime serves", ref)
+        return None, None
+    if chosen.name == serving:
+        return None, None
+    return chosen.name, (None if chosen.name == NATIVE else chosen.scorer)
 
 
 def _choose(
@@ -434,7 +477,6 @@ def _choose(
     reason to serve natively, never to stop serving."""
     from framework.errors import UserError
     from framework.runtimes.choose import choose_runtime
-    from framework.runtimes.lookup import NATIVE
 
     if not fast_path:
         return NATIVE, None, {"compiled runtimes": "--no-fast-path: every request through pandas"}

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("specops.serve")
 
 NATIVE = "native"
+BIG_ROWS = 256
+"""From this many rows a request is scored by the runtime chosen for throughput (most rows
+per second), when ``auto`` chose another one for single rows."""
 
 
 def input_datatype(role: str, categories: list[Any] | None) -> str:
@@ -77,10 +80,13 @@ class ServedModel:
         runtime: str = NATIVE,
         scorer: Scorer | None = None,
         not_used: Mapping[str, str] | None = None,
+        big_runtime: str | None = None,
+        big_scorer: Scorer | None = None,
     ) -> None:
         """``runtime`` is the runtime serving and ``scorer`` its loaded form (None for
         native, which needs none); ``not_used`` says, per other runtime, why it is not
-        the one serving (for ``/version``)."""
+        the one serving (for ``/version``). ``big_runtime`` (and ``big_scorer``, None for
+        native) scores requests of :data:`BIG_ROWS` rows or more, when it differs."""
         self.package = package
         self.name = name
         self.version = version
@@ -102,7 +108,9 @@ class ServedModel:
         self.scorer = scorer
         self.not_used = dict(not_used or {})
         self.decoder = RequestColumns(package.signature)
-        self.fast = LightGBMFastPath.for_package(package) if fast_path and scorer is None else None
+        self.big_runtime = big_runtime if big_runtime != self.runtime else None
+        self.big_scorer = big_scorer if self.big_runtime not in (None, NATIVE) else None
+        self.fast = LightGBMFastPath.for_package(package) if fast_path else None
         self.runtime_errors = 0
         """Requests the runtime's scorer raised on (each answered by the pandas path)."""
         self.ref = f"{name}/{version}" if version is not None else name
@@ -117,8 +125,10 @@ class ServedModel:
     def predict(self, batch: Batch) -> Predictions:
         """Score a batch; a 400 naming the column or value when it does not fit the model."""
         check_columns(batch, self.columns)
-        if self.scorer is not None:
-            predictions = self.predict_runtime(batch)
+        big = self.big_runtime is not None and batch.rows >= BIG_ROWS
+        scorer = self.big_scorer if big else self.scorer
+        if scorer is not None:
+            predictions = self.predict_runtime(batch, scorer)
             if predictions is not None:
                 return predictions
         elif self.fast is not None and batch.frame is None:
@@ -127,17 +137,18 @@ class ServedModel:
                 return predictions
         return self.predict_pandas(batch)
 
-    def predict_runtime(self, batch: Batch) -> Predictions | None:
-        """The runtime's scorer on the batch's raw columns, or None for the pandas path
-        (a value only pandas reads exactly, a table that does not fit the signature, or
-        a scorer that failed)."""
-        assert self.scorer is not None
+    def predict_runtime(self, batch: Batch, scorer: Scorer | None = None) -> Predictions | None:
+        """A runtime's scorer (the serving one by default) on the batch's raw columns, or
+        None for the pandas path (a value only pandas reads exactly, a table that does not
+        fit the signature, or a scorer that failed)."""
+        scorer = scorer or self.scorer
+        assert scorer is not None
         rows = batch.rows
         columns = self.decoder.decode(batch) if batch.frame is None else self._from_table(batch)
         if columns is None:
             return None
         try:
-            return self.scorer.predict(columns, rows)
+            return scorer.predict(columns, rows)
         except Exception:
             self.runtime_errors += 1
             if self.runtime_errors == 1:
@@ -145,7 +156,7 @@ class ServedModel:
                     "%s: the %s runtime failed on a request; answered by the native path "
                     "(logged once)",
                     self.ref,
-                    self.runtime,
+                    self.runtime if scorer is self.scorer else self.big_runtime,
                 )
             return None
 
@@ -186,7 +197,7 @@ class ServedModel:
         with contextlib.suppress(RequestError):  # a model refusing missing values still serves
             check_label_count(self.labels, self.predict(row).proba, self.ref)
 
-    def runtime_problem(self, tolerance: Tolerance) -> str | None:
+    def runtime_problem(self, tolerance: Tolerance, scorer: Scorer | None = None) -> str | None:
         """Why the runtime's scorer must not serve here, or None: it is asked for one row
         with every value missing and must answer as the native path does (within the
         runtime's tolerance). Registration verified the compiled form on many rows; this
@@ -194,7 +205,8 @@ class ServedModel:
         a stale native build)."""
         import numpy as np
 
-        if self.scorer is None:
+        scorer = scorer or self.scorer
+        if scorer is None:
             return None
         row = Batch({name: [None] for name in self.input_names}, 1)
         try:
@@ -204,7 +216,7 @@ class ServedModel:
         columns = self.decoder.decode(row)
         assert columns is not None  # nulls decode in every column
         try:
-            found = self.scorer.predict(columns, 1)
+            found = scorer.predict(columns, 1)
         except Exception as exc:
             return f"failed on a row of missing values: {_one_line(exc)}"
         if np.asarray(found.codes).tolist() != np.asarray(expected.codes).tolist():
@@ -239,7 +251,12 @@ class ServedModel:
             ],
             "runtime": self.runtime,
             "runtimes_not_used": self.not_used,
-            **({"runtime_errors": self.runtime_errors} if self.scorer is not None else {}),
+            **({"runtime_errors": self.runtime_errors} if self.scorer or self.big_scorer else {}),
+            **(
+                {"big_requests": {"rows": BIG_ROWS, "runtime": self.big_runtime}}
+                if self.big_runtime
+                else {}
+            ),
             "specops": __version__,
         }
 

@@ -291,6 +291,10 @@ def _announce(settings: ServeSettings, served: ServedModel, holder: ModelHolder)
         path = f"{served.runtime} runtime"
     else:
         path = f"native runtime, {'fast' if served.fast is not None else 'pandas'} path"
+    if served.big_runtime:
+        from framework.serving.served import BIG_ROWS
+
+        path += f"; {served.big_runtime} from {BIG_ROWS:,} rows"
     print(
         f"serving {served.ref}{follows} on {url} ({settings.workers} worker(s), {path})\n"
         f"  MLflow:         POST {url}/invocations   GET {url}/ping  {url}/version\n"

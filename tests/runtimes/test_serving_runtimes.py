@@ -567,3 +567,75 @@ def test_the_runtime_reaches_detached_servers_and_workers(tmp_path: Path) -> Non
     assert json.loads(settings.to_env())["runtime"] == "onnx"
     with pytest.raises(UserError, match=r"--no-fast-path .* cannot go with --runtime onnx"):
         settings_from_args(build_parser().parse_args([*argv[3:], "--no-fast-path"]))
+
+
+class Counting:
+    """A scorer that counts the rows it scores (the LightGBM fast path's own scorer inside)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.rows: list[int] = []
+
+    def predict(self, columns: Any, rows: int) -> Any:
+        self.rows.append(rows)
+        return self.inner.predict(columns, rows)
+
+
+def test_big_requests_go_to_the_runtime_chosen_for_throughput(tmp_path: Path) -> None:
+    """``auto`` may choose one runtime for single rows and another for big requests: each
+    request is scored by the one for its size, and ``/version`` says both."""
+    from framework.serving.batch import Batch
+    from framework.serving.fastpath import LightGBMScorer
+    from framework.serving.served import BIG_ROWS, ServedModel
+    from tests.serving.conftest import train as train_here
+
+    store = train_here(tmp_path, name="lanes", rows=300)
+    package = stored_package(store, "lanes")
+    big = Counting(LightGBMScorer.for_package(package))
+    served = ServedModel(package, "lanes", 1, big_runtime="fastest", big_scorer=big)
+    assert served.runtime == "native" and served.fast is not None
+    describe = served.describe()
+    assert describe["big_requests"] == {"rows": BIG_ROWS, "runtime": "fastest"}
+    for rows in (1, BIG_ROWS - 1, BIG_ROWS, 3 * BIG_ROWS):
+        frame = make_frame(rows, rows).drop(columns="target")
+        columns = {
+            name: [None if pd.isna(v) else v for v in frame[name].tolist()] for name in frame
+        }
+        predictions = served.predict(Batch(columns, rows))
+        expected, _ = package.predict(frame)
+        assert predictions.values.tolist() == expected.values.tolist()
+        assert np.array_equal(predictions.proba, expected.proba)
+    assert big.rows == [BIG_ROWS, 3 * BIG_ROWS]
+    same = ServedModel(package, "lanes", 1, big_runtime="native")
+    assert same.big_runtime is None and "big_requests" not in same.describe()
+
+
+def test_auto_serves_single_rows_and_big_requests_with_their_fastest(tmp_path: Path) -> None:
+    """The speeds registration recorded decide: here numpy is made the fastest for one row
+    and onnx for many (the recorded numbers are set in memory), so a server loads both."""
+    from framework.plugins import get_plugins
+    from framework.serving.model_holder import serve_package
+    from tests.serving.conftest import train as train_here
+
+    installed = set(get_plugins().registry.types("runtime"))
+    if not {"numpy", "onnx"} <= installed:
+        pytest.skip("needs the numpy and onnx runtimes")
+    store = train_here(
+        tmp_path,
+        name="both",
+        model="logistic_regression",
+        params="{}",
+        preprocess="preprocess: [{type: impute}, {type: one_hot}]\n",
+        rows=300,
+        runtime="auto",
+    )
+    package = stored_package(store, "both")
+    verdicts = package.metadata["runtimes"]
+    assert verdicts["numpy"]["verified"] and verdicts["onnx"]["verified"], verdicts
+    verdicts["numpy"].update(single_row_us=1.0, rows_per_second=10.0)
+    verdicts["onnx"].update(single_row_us=1e6, rows_per_second=1e12)
+    served = serve_package(package, "both", 1, get_plugins())
+    assert served.runtime == "numpy" and served.big_runtime == "onnx"
+    assert "onnx" not in served.describe()["runtimes_not_used"]
+    pinned = serve_package(package, "both", 1, get_plugins(), runtime="numpy")
+    assert pinned.runtime == "numpy" and pinned.big_runtime is None
