@@ -14,6 +14,12 @@ None for anything else (a number sent as a string, a nested list), which sends
 the request down the pandas path. That path gives
 the answer the rest of specops gives, or the error that names the bad value.
 Tests compare both paths row for row.
+
+:class:`LightGBMScorer` is the matrix-building half, a runtime ``Scorer`` on raw
+columns: the ``native`` runtime scores with it when it applies (registration measures
+native's speed through it), and :class:`LightGBMFastPath` puts the request decoding of
+:mod:`framework.serving.raw_columns` in front of it (one row read straight into the
+matrix row).
 """
 
 from __future__ import annotations
