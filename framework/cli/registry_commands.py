@@ -185,15 +185,20 @@ def _model_report(store: Store, version: ModelVersion) -> Report:
 def _runtimes(store: Store, version: ModelVersion) -> Report:
     """Each runtime's verdict from the version's ``model.json``, and which one serves and
     scores by default with the runtimes installed here."""
+    from framework.runtimes.lookup import build
     from framework.runtimes.report import version_runtimes
 
+    installed: list[str] | None = None
+    built_here: list[str] = []
     try:
         from framework.plugins import get_plugins
 
-        installed: list[str] | None = get_plugins().registry.types("runtime")
+        plugins = get_plugins()
+        installed = plugins.registry.types("runtime")
+        built_here = [n for n in installed if hasattr(build(n, plugins), "ready")]
     except UserError:  # a plugin switch names no plugin: judge by the verdicts alone
-        installed = None
-    return version_runtimes(store, version, installed)
+        pass
+    return version_runtimes(store, version, installed, built_here)
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:

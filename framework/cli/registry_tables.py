@@ -228,6 +228,13 @@ def _print_runtimes(console: Console, runtimes: dict[str, Any] | None) -> None:
         f"serves with [bold]{escape(runtimes['serves'])}[/], scores batches with "
         f"[bold]{escape(runtimes['scores'])}[/] (--runtime chooses another)"
     )
+    later = runtimes.get("once_built") or {}
+    if later:
+        what = ", ".join(f"{purpose} with {name}" for purpose, name in sorted(later.items()))
+        console.print(
+            f"once built on the machine (specops runtimes prepare): {escape(what)}",
+            soft_wrap=True,
+        )
 
 
 def _print_params(console: Console, params: dict[str, Any]) -> None:

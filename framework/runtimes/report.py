@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from framework.errors import StoreError
 from framework.package_check import check_runtimes
 from framework.runtimes.compile import METADATA_KEY, REQUESTED_KEY
-from framework.runtimes.lookup import DEFAULT, NATIVE
+from framework.runtimes.lookup import AUTO, DEFAULT, NATIVE
 
 if TYPE_CHECKING:
     from framework.store import ModelVersion, Store
@@ -41,23 +41,37 @@ def read_model_json(store: Store, version: ModelVersion) -> dict[str, Any]:
     return data
 
 
-def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dict[str, Any]:
-    """``{requested, recorded, serves, scores, verdicts, reasons}``: the spec's
-    ``serve.runtime`` when the version was made (``recorded`` False for a version made
-    before runtimes existed), the runtime that serves single rows and the one that
+def runtime_report(
+    metadata: dict[str, Any], installed: list[str] | None, built_here: list[str] | None = None
+) -> dict[str, Any]:
+    """``{requested, recorded, serves, scores, verdicts, reasons, once_built}``: the
+    spec's ``serve.runtime`` when the version was made (``recorded`` False for a version
+    made before runtimes existed), the runtime that serves single rows and the one that
     scores batches by default here (``installed``: the registered runtimes; None: any),
-    each recorded verdict, and why each other runtime does not serve."""
+    each recorded verdict, and why each other runtime does not serve. ``built_here``:
+    the installed runtimes that build native code where they load (``ready``); ``auto``
+    uses one only once built on the machine, so ``serves`` / ``scores`` name what serves
+    until then and ``once_built`` what serves after (``specops runtimes prepare``)."""
     from framework.runtimes.choose import ranking, slower
 
     requested = metadata.get(REQUESTED_KEY) or DEFAULT
     verdicts = metadata.get(METADATA_KEY) or {}
+    needs_build = set(built_here or ()) if requested == AUTO else set()
+    once_built: dict[str, str] = {}
 
     def first(purpose: str) -> tuple[str, dict[str, str]]:
         order, reasons = ranking(verdicts, requested, purpose)
         for name in order:
-            if installed is None or name in installed:
+            if installed is not None and name not in installed:
+                reasons[name] = "verified, but its plugin is not installed here"
+            elif name in needs_build:
+                once_built.setdefault(purpose, name)
+                reasons[name] = (
+                    "verified; serves once built on the machine (specops runtimes prepare), "
+                    "as auto never waits for a build"
+                )
+            else:
                 return name, {**reasons, **slower(order, name, verdicts, purpose)}
-            reasons[name] = "verified, but its plugin is not installed here"
         return NATIVE, reasons
 
     serves, reasons = first("serve")
@@ -67,13 +81,17 @@ def runtime_report(metadata: dict[str, Any], installed: list[str] | None) -> dic
         "recorded": REQUESTED_KEY in metadata,
         "serves": serves,
         "scores": scores,
+        "once_built": once_built,
         "verdicts": verdicts,
         "reasons": reasons,
     }
 
 
 def version_runtimes(
-    store: Store, version: ModelVersion, installed: list[str] | None
+    store: Store,
+    version: ModelVersion,
+    installed: list[str] | None,
+    built_here: list[str] | None = None,
 ) -> dict[str, Any]:
     """:func:`runtime_report` of a stored version; ``{"error": ...}`` when its
     ``model.json`` cannot be read (the rest of ``models show`` still prints)."""
@@ -82,4 +100,4 @@ def version_runtimes(
         check_runtimes(metadata, version.ref)
     except (StoreError, OSError, ValueError) as exc:
         return {"error": str(exc)}
-    return runtime_report(metadata, installed)
+    return runtime_report(metadata, installed, built_here)
