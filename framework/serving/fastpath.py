@@ -157,7 +157,7 @@ class LightGBMFastPath:
                 import numpy as np
 
                 return self.scorer.from_matrix(np.array([row], dtype=np.float64))
-        columns = self.decoder.decode(batch)
+        columns = self.decoder.decode(batch, objects=False)
         if columns is None:
             return None
         return self.scorer.predict(columns, batch.rows)

@@ -53,17 +53,19 @@ class RequestColumns:
             kind = _category_kind(column.categories or []) if column.role == "categorical" else None
             self.plan.append((column.name, column.role, kind))
 
-    def decode(self, batch: Batch) -> dict[str, np.ndarray] | None:
+    def decode(self, batch: Batch, *, objects: bool = True) -> dict[str, Any] | None:
         """The batch's columns as raw columns, or None when a value needs the pandas path.
 
         Numeric and boolean columns decoded here are also left in ``batch.arrays``, which
-        the request log encodes far faster than lists of Python numbers.
+        the request log encodes far faster than lists of Python numbers. ``objects=False``
+        leaves checked text categories as the list they came in (the LightGBM fast path
+        looks each up once; an object array would only be copied back to a list).
         """
         if batch.frame is not None:
             return None
         decoded = self.one_row(batch.columns) if batch.rows == 1 else None
         if decoded is None:
-            decoded = self.columns(batch.columns)
+            decoded = self.columns(batch.columns, objects=objects)
             if decoded is None:
                 return None
         for name, role, _ in self.plan:
@@ -71,9 +73,9 @@ class RequestColumns:
                 batch.arrays[name] = decoded[name]
         return decoded
 
-    def columns(self, columns: Any) -> dict[str, np.ndarray] | None:
+    def columns(self, columns: Any, *, objects: bool = True) -> dict[str, Any] | None:
         """Column by column, with NumPy (any number of rows); None as :meth:`decode`."""
-        decoded: dict[str, np.ndarray] = {}
+        decoded: dict[str, Any] = {}
         for name, role, kind in self.plan:
             values = columns[name]
             if role == "numeric":
@@ -81,7 +83,7 @@ class RequestColumns:
             elif role == "boolean":
                 column = booleans(values)
             else:
-                column = categories(values, kind)
+                column = categories(values, kind, objects=objects)
             if column is None:
                 return None
             decoded[name] = column
@@ -187,9 +189,10 @@ def booleans(values: Sequence[Any]) -> Any:
     return column if np.isin(present, (0.0, 1.0)).all() else None
 
 
-def categories(values: Sequence[Any], kind: str | None) -> Any:
+def categories(values: Sequence[Any], kind: str | None, *, objects: bool = True) -> Any:
     """The values as sent, in an object array (None for missing; unseen kept as they are),
-    or None when their type is not the training categories' type."""
+    or None when their type is not the training categories' type. ``objects=False``: text
+    values are returned as the (checked) list itself."""
     import numpy as np
 
     if kind is None:
@@ -204,6 +207,8 @@ def categories(values: Sequence[Any], kind: str | None) -> Any:
     allowed = TEXT_TYPES if kind == TEXT else NUMBER_TYPES
     if not set(map(type, values)) <= allowed:
         return None
+    if not objects and kind == TEXT:
+        return values
     column = np.empty(len(values), dtype=object)
     column[:] = values
     if kind == NUMBERS:  # NaN sent as a float is a missing value, as in the pandas path
