@@ -354,3 +354,24 @@ def test_auto_never_waits_for_a_build_and_a_measurement_note_is_recorded(
     assert choose_runtime(package, project.plugins, "unbuilt").name == "unbuilt"
     monkeypatch.setenv(BUILT, "1")
     assert choose_runtime(package, project.plugins, "auto").name == "unbuilt"
+
+
+def test_the_report_says_what_serves_until_and_once_a_runtime_is_built() -> None:
+    from framework.runtimes.report import runtime_report
+
+    verdicts = {
+        "native": {"runtime": "native", "verified": True, "single_row_us": 900.0},
+        "trees": {"runtime": "trees", "verified": True, "single_row_us": 10.0},
+        "graph": {"runtime": "graph", "verified": True, "single_row_us": 40.0},
+        "wrong": {"runtime": "wrong", "verified": False, "why": "mismatch: ..."},
+    }
+    metadata = {"serve_runtime": "auto", "runtimes": verdicts}
+    report = runtime_report(metadata, ["native", "trees", "graph", "wrong"], ["trees"])
+    assert report["serves"] == "graph" and report["once_built"]["serve"] == "trees"
+    assert report["reasons"]["trees"].startswith("verified; serves once built on the machine")
+    assert report["reasons"]["wrong"] == "not verified: mismatch: ..."
+    built = runtime_report(metadata, ["native", "trees", "graph"], [])
+    assert (built["serves"], built["once_built"]) == ("trees", {})
+    assert built["reasons"]["graph"] == "verified, but trees is faster here (40 against 10 µs/row)"
+    named = runtime_report({**metadata, "serve_runtime": "trees"}, None, ["trees"])
+    assert named["serves"] == "trees"  # asked for by name: built on load
