@@ -172,7 +172,7 @@ class ModelPackage:
         self._runtime_folders = runtime_folders(directory, shown)
         self.task: str = self.metadata["task"]
         self.labels: list[Any] | None = self.metadata.get("labels")
-        self._entry = _model_entry(plugins, self.metadata, shown)
+        self._factory = _model_entry(plugins, self.metadata, shown).factory  # the model class
         self._transform: Any = _UNLOADED
         self._model: Any = _UNLOADED
         self._files: dict[str, bytes] | None = None
@@ -186,7 +186,7 @@ class ModelPackage:
         transform_file = directory / "transform.skops"
         transform = load_skops(transform_file) if transform_file.exists() else None
         try:
-            model = self._entry.factory.load(directory / "model")
+            model = self._factory.load(directory / "model")
         except StoreError:
             raise
         except Exception as exc:
@@ -208,6 +208,13 @@ class ModelPackage:
                 (Path(tmp) / "model").mkdir(exist_ok=True)
                 self._load(Path(tmp))
             self._files = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a Dask executor ships packages to its workers) loaded: a worker never
+        builds the model from bytes again, and the sentinel is not copied."""
+        if self._model is _UNLOADED:
+            self._loaded()
+        return self.__dict__.copy()
 
     @property
     def transform(self) -> Any:

@@ -181,3 +181,26 @@ def test_a_lazy_package_loads_its_model_only_when_the_native_path_predicts(
     chosen, predicted = done.stdout.splitlines()
     assert chosen == "echo none"
     assert predicted.endswith(" True")
+
+
+def test_a_lazy_package_pickles_loaded(exported: tuple) -> None:
+    """A Dask executor ships packages to its workers: a lazy one arrives built."""
+    import pickle
+
+    import pandas as pd
+
+    from framework.store import Store
+
+    project, _ = exported
+    store = Store.open_existing(project.store, write=False)
+    try:
+        version = store.version("bc", 1)
+        assert version is not None
+        lazy = ModelPackage.from_store(store, version, project.plugins, lazy=True)
+        eager = ModelPackage.from_store(store, version, project.plugins)
+    finally:
+        store.close()
+    shipped = pickle.loads(pickle.dumps(lazy))
+    row = pd.DataFrame({name: [1.0] for name in eager.signature.names})
+    assert (shipped.predict(row)[0].proba == eager.predict(row)[0].proba).all()
+    assert type(shipped.model) is type(eager.model)
