@@ -36,6 +36,12 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 """What a loader reads of a runtime JSON file at most (a package's files are
 hash-checked, but a bound keeps a damaged or foreign one from costing memory)."""
 
+SINGLE_THREAD_ROWS = 64
+"""LightGBM batches up to this many rows are predicted with ``num_threads=1``: OpenMP's
+start-up on every call costs more than a few rows' trees, and on a busy machine makes
+the tail ~100x the median. Same predictions; per call only (as the fast path's and
+treelite's ``SINGLE_THREAD_ROWS``)."""
+
 LINEAR = frozenset({"logistic_regression", "linear_regression", "ridge"})
 MODELS = LINEAR | {"lightgbm"}
 
@@ -222,7 +228,10 @@ class NumpyScorer:
 
         from framework import Predictions
 
-        scores = self.booster.predict(X)
+        if len(X) <= SINGLE_THREAD_ROWS:
+            scores = self.booster.predict(X, num_threads=1)
+        else:
+            scores = self.booster.predict(X)
         if self.task == "regression":
             return Predictions(scores, None, None)
         proba = np.column_stack([1.0 - scores, scores]) if self.task == "binary" else scores
