@@ -37,6 +37,8 @@ TEXT_TYPES = frozenset({str, NONE})
 BOOL_TYPES = frozenset({bool, NONE})
 LARGEST_EXACT_INT = 2.0**63
 """Beyond int64 pandas keeps Python ints as objects: leave those to the pandas path."""
+QUICK_DTYPES = ("float64", "int64", "bool")
+"""The dtypes NumPy infers only from plain Python floats, ints (below 2**63) and bools."""
 
 TEXT, NUMBERS = "text", "numbers"
 NAN = float("nan")
@@ -159,6 +161,26 @@ def numbers(values: Sequence[Any]) -> Any:
     if kind in ("f", "i", "u", "b"):  # a binary tensor (BOOL is 1/0)
         return np.asarray(values, dtype=np.float64)
     values = as_list(values)
+    try:  # NumPy finds the values' common type in C (~1/3 less than checking each type)
+        quick = np.array(values)
+    except (TypeError, ValueError, OverflowError):
+        quick = None
+    # Only float/int/bool values give float64/int64/bool (text gives <U; None, big ints
+    # and dicts object; nested lists 2-D; float32 etc. their own dtype): the values the
+    # exact check accepts, as the same numbers. (NumPy's own float64/int64/bool scalars
+    # pass too, where the exact check sends them to pandas: same numbers either way.)
+    if quick is not None and quick.ndim == 1 and quick.dtype in QUICK_DTYPES:
+        column = quick.astype(np.float64, copy=False)
+        if not (np.abs(column) >= LARGEST_EXACT_INT).any():  # NaN compares False
+            return column
+    return exact_numbers(values)
+
+
+def exact_numbers(values: Sequence[Any]) -> Any:
+    """:func:`numbers` for a list, checking each value's type (what the quick path is not
+    sure of: missing values, big numbers, anything not plainly a number)."""
+    import numpy as np
+
     kinds = set(map(type, values))
     if not kinds <= NUMBER_TYPES | BOOL_TYPES:  # a boolean is 1/0, as in signature.as_numeric
         return None
