@@ -214,7 +214,8 @@ class ServedModel:
         except RequestError:
             return None  # the model refuses missing values: nothing to compare on
         columns = self.decoder.decode(row)
-        assert columns is not None  # nulls decode in every column
+        if columns is None:  # categories of mixed types: every request takes the pandas path
+            return "cannot take requests here: only the pandas path reads this model's categories"
         try:
             found = scorer.predict(columns, 1)
         except Exception as exc:
