@@ -490,8 +490,15 @@ def _fast_lookup(categories: list[Any]) -> tuple[dict[Any, float], frozenset[typ
     if all(isinstance(c, str) for c in categories):
         return codes, TEXT_TYPES
     if all(isinstance(c, int | float) and not isinstance(c, bool) for c in categories):
+        if any(abs(c) >= EXACT_FLOAT_INT for c in categories):
+            return None  # natively compared as float64: 2**60 finds 2**60 + 1; not in a dict
         return codes, NUMBER_TYPES
     return None
+
+
+EXACT_FLOAT_INT = 2**53
+"""Below this every int is exactly a float64, so the dict's int/float equality is the
+native (float64) comparison; an int sent above it rounds to no smaller category."""
 
 
 def _category_codes(
@@ -505,12 +512,36 @@ def _category_codes(
     if lookup is not None:
         codes, types = lookup
         if types.issuperset(map(type, values)):
+            if len(values) >= FACTORIZE_ROWS:
+                return _codes_by_factorize(values, codes)
             get = codes.get
             nan = np.nan
             return np.fromiter((get(value, nan) for value in values), "float64", len(values))
     found = np.asarray(coder(np.asarray(values, dtype=object)), dtype="float64")
     found[found < 0] = np.nan
     return found
+
+
+FACTORIZE_ROWS = 1_000
+"""From this many values on, a category column is coded through ``pd.factorize`` (each
+distinct value looked up once, in C: ~40% less per 1M values); below it the dict lookup
+per value is cheaper than factorize's ~20 us of overhead."""
+
+
+def _codes_by_factorize(values: Any, codes: dict[Any, float]) -> Any:
+    """The dict lookup's codes, asking the dict once per distinct value. The values are
+    already checked to be text/None or int/float/None: as an object array, factorize
+    compares them as Python does (1 == 1.0, 2**60 + 1 != 2.0**60), as the dict does;
+    None and NaN are its -1 sentinel, the last (NaN) entry of the table."""
+    import numpy as np
+    import pandas as pd
+
+    positions, uniques = pd.factorize(np.asarray(values, dtype=object))
+    get = codes.get
+    table = np.empty(len(uniques) + 1, dtype="float64")
+    table[:-1] = [get(value, np.nan) for value in uniques]
+    table[-1] = np.nan
+    return table[positions]
 
 
 def _part(data: dict[str, Any]) -> Any:
