@@ -88,10 +88,14 @@ class CompiledTrees:
 
     def __init__(self, library: Path, features: int) -> None:
         import tl2cgen
+        from tl2cgen.exception import TL2cgenError
 
         self.tl2cgen = tl2cgen
         self.single = tl2cgen.Predictor(str(library), nthread=1)
-        self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
+        try:
+            self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
+        except TL2cgenError:  # OpenMP in this process allows fewer threads (LightGBM set it)
+            self.parallel = self.single
         if self.single.num_feature != features:
             raise StoreError(
                 f"the compiled trees take {self.single.num_feature} features, the transform "
@@ -321,13 +325,16 @@ class TreeliteRuntime:
 
 
 def _cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    """The cores this process may run on (a container's CPU set, not the host's count),
+    at most what ``OMP_NUM_THREADS`` allows: TL2cgen refuses more threads than OpenMP's."""
     import os
 
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def _sklearn_model(package: ModelPackage, transform: dict[str, Any]) -> dict[str, Any]:

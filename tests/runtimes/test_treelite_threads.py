@@ -1,0 +1,50 @@
+"""TL2cgen refuses a predictor with more threads than OpenMP allows in the process, and
+the process's OpenMP limit is whatever a library last set (LightGBM sets it on calls with
+``num_threads``). A compiled library must then load with the threads it may have, not
+fail its whole verdict (seen in a server: "nthread cannot exceed 1")."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tl2cgen")
+
+
+def _tl2cgen_openmp() -> ctypes.CDLL:
+    maps = Path("/proc/self/maps").read_text().split()
+    found = sorted({entry for entry in maps if "tl2cgen" in entry and "libgomp" in entry})
+    if not found:
+        pytest.skip("TL2cgen's OpenMP runtime is not a separate library here")
+    return ctypes.CDLL(found[0])
+
+
+def test_a_process_whose_openmp_allows_one_thread_still_loads_compiled_trees(
+    tmp_path: Path,
+) -> None:
+    import lightgbm as lgb
+    import tl2cgen
+    import treelite
+
+    from plugins.runtimes.treelite import CompiledTrees
+
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 4))
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 5)
+    library = tmp_path / "trees.so"
+    tl2cgen.export_lib(treelite.frontend.from_lightgbm(booster), "gcc", str(library))
+    openmp = _tl2cgen_openmp()
+    openmp.omp_set_num_threads(1)
+    try:
+        trees = CompiledTrees(library, 4)
+        big = rng.random((5_000, 4))
+        margins = np.asarray(trees(big)).reshape(-1)
+    finally:
+        openmp.omp_set_num_threads(2)
+
+    expected = booster.predict(big, raw_score=True)
+    np.testing.assert_allclose(margins, expected, rtol=0, atol=1e-9)
