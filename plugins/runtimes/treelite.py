@@ -120,8 +120,15 @@ class InterpretedTrees:
         self.cores = _cores()
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        from treelite.core import TreeliteError
+
         threads = 1 if len(X) <= SINGLE_THREAD_ROWS else self.cores
-        return self.gtil.predict(self.model, X, nthread=threads, pred_margin=True)
+        try:
+            return self.gtil.predict(self.model, X, nthread=threads, pred_margin=True)
+        except TreeliteError:  # OpenMP in this process allows fewer threads (LightGBM set it)
+            if threads == 1:
+                raise
+            return self.gtil.predict(self.model, X, nthread=1, pred_margin=True)
 
 
 class TreeliteScorer:

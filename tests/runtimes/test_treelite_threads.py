@@ -48,3 +48,34 @@ def test_a_process_whose_openmp_allows_one_thread_still_loads_compiled_trees(
 
     expected = booster.predict(big, raw_score=True)
     np.testing.assert_allclose(margins, expected, rtol=0, atol=1e-9)
+
+
+def test_the_interpreter_verifies_when_openmp_allows_one_thread() -> None:
+    """Registration verifies through Treelite's interpreter, whose OpenMP is the one
+    LightGBM shares: after LightGBM lowered it, a big batch must still be scored."""
+    import lightgbm as lgb
+    import treelite
+
+    from plugins.runtimes.treelite import InterpretedTrees
+
+    rng = np.random.default_rng(1)
+    X = rng.random((300, 4))
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1}, lgb.Dataset(X, (X[:, 0] > 0.5).astype(int)), 5
+    )
+    trees = InterpretedTrees(treelite.frontend.from_lightgbm(booster))
+    trees.cores = 2  # what a two-core machine gives it
+    openmp = [
+        ctypes.CDLL(entry)
+        for entry in sorted({e for e in Path("/proc/self/maps").read_text().split() if "gomp" in e})
+    ]
+    for library in openmp:
+        library.omp_set_num_threads(1)
+    try:
+        big = rng.random((5_000, 4))
+        margins = np.asarray(trees(big)).reshape(-1)
+    finally:
+        for library in openmp:
+            library.omp_set_num_threads(2)
+
+    np.testing.assert_allclose(margins, booster.predict(big, raw_score=True), rtol=0, atol=1e-9)
