@@ -60,6 +60,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    """An argparse type for a TCP port to listen on: 0-65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port 0-65535 (0: any free port), got {text!r}"
+        )
+    return value
+
+
 def handler(parser: argparse.ArgumentParser, target: str) -> None:
     """Name the function that runs a command as 'module:function', imported only when run."""
     parser.set_defaults(handler=target)

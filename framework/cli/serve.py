@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from framework.cli.options import common, handler, positive_int, store_option
+from framework.cli.options import common, handler, port_number, positive_int, store_option
 from framework.serving.defaults import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -33,18 +33,6 @@ the same alias, log to the same prediction log, and keep serving their version
 while the store cannot be reached (/version says so). Listens on 127.0.0.1 unless
 --host says otherwise. See docs/serving.md.
 """
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"expected a port 0-65535 (0: any free port), got {text!r}"
-        )
-    return value
 
 
 def _seconds(text: str) -> float:
@@ -75,7 +63,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--port",
-        type=_port,
+        type=port_number,
         default=None,
         help=f"port (default {DEFAULT_PORT}; 0 picks a free one); "
         "with --status/--stop: only that port",

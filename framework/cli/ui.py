@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from framework.cli.options import common, handler, store_option
+from framework.cli.options import common, handler, port_number, store_option
 
 DEFAULT_UI_PORT = 8765
 UI_TOKEN_ENV = "SPECOPS_UI_TOKEN"
@@ -23,18 +23,6 @@ with ?token=TOKEN once, or send 'Authorization: Bearer TOKEN'.
 """
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"expected a port 0-65535 (0: any free port), got {text!r}"
-        )
-    return value
-
-
 def add_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "ui",
@@ -45,7 +33,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--port",
-        type=_port,
+        type=port_number,
         default=DEFAULT_UI_PORT,
         help=f"port (default {DEFAULT_UI_PORT}; 0 picks a free one and prints it)",
     )
@@ -71,7 +59,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from framework.errors import UserError
-    from framework.serving.command import _token
+    from framework.serving.command import validated_token
     from framework.serving.server import require_serve_extra
     from framework.ui.app import LOOPBACK, UiSettings
     from framework.ui.queries import open_store
@@ -79,7 +67,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     require_serve_extra()
     given = args.token if args.token is not None else os.environ.get(UI_TOKEN_ENV) or None
-    token = _token(given)
+    token = validated_token(given)
     if args.host not in LOOPBACK and not token:
         raise UserError(
             f"--host {args.host} lets other machines reach the UI: give a token "

@@ -39,7 +39,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         host=args.host,
         port=DEFAULT_PORT if args.port is None else args.port,
         workers=args.workers,
-        token=_token(args.token),
+        token=validated_token(args.token),
         max_body_bytes=args.max_body_bytes,
         poll_seconds=args.poll_ms / 1000,
         request_log=args.request_log,
@@ -58,7 +58,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     )
 
 
-def _token(given: str | None) -> str | None:
+def validated_token(given: str | None) -> str | None:
     """The bearer token: ``--token``, else ``$SPECOPS_SERVE_TOKEN`` (unset or empty: none).
 
     An empty ``--token`` is refused rather than read as "no token" (``--token "$UNSET"``

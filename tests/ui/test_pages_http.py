@@ -449,6 +449,25 @@ def test_ui_command_without_a_store_says_so(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--port", "70000"], "expected a port 0-65535"),
+        (["--token", ""], "--token is empty"),
+        (["--token", " padded "], "token"),
+    ],
+)
+def test_ui_command_refuses_a_bad_port_or_token_as_serve_does(
+    store: Path, argv: list[str], said: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "framework.cli.main", "ui", "--store", str(store), *argv],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_ui_command_imports_nothing_heavy_until_it_runs() -> None:
     from tests.helpers import heavy_imports
 
