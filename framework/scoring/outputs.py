@@ -126,10 +126,16 @@ class OutputColumns:
 class ChunkWriter:
     """Appends tables to a temporary file beside the output; ``commit`` renames it into place."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, partial_folder: Path | None = None) -> None:
+        """``partial_folder``: where the partial file goes instead of beside ``path``
+        (on the same file system): a folder the caller removes whole, for parts whose
+        writer may die and leave its file behind."""
         self.path = path
         self.format = file_format(path, "output")
         self.partial = partial_output.partial_name(path)
+        self._make_folder = partial_folder is None  # a part never makes its folder again
+        if partial_folder is not None:
+            self.partial = partial_folder / self.partial.name
         self._claim: int | None = None  # holds the partial file's lock while it is written
         self.schema: Any = None
         self._writer: Any = None
@@ -146,7 +152,8 @@ class ChunkWriter:
 
     def _open(self, schema: pa.Schema) -> None:
         """The schema of the first chunk is the file's: later chunks are cast to it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._make_folder:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._claim = partial_output.claim(self.partial, self.path)  # sweeps dead ones
         self.schema = schema
         if self.format == "parquet":

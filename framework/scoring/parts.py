@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework import partial_output
 from framework.errors import UserError
 from framework.scoring.files import (
     DEFAULT_CHUNK_ROWS,
@@ -31,6 +30,7 @@ PIECE_ROWS = 1_000_000
 """Rows a piece gathers (whole Parquet row groups, never across files) when scored into
 parts: enough to keep a worker busy, few enough to spread a single large file."""
 PART_NAME = "part-{:05d}.parquet"
+SCRATCH_NAME = ".specops-scratch"
 
 
 @dataclass
@@ -43,6 +43,14 @@ class PartsJob:
     directory: Path
     """The staging directory the parts go to (renamed into place once all are written)."""
     chunk_rows: int
+
+    @property
+    def scratch(self) -> Path:
+        """Where the parts are written before each is renamed into ``directory``: inside
+        it, removed whole before it is published, so the partial file of a writer that
+        died (or is dying, or was started again too late by the executor) is never part
+        of the output, however late it goes."""
+        return self.directory / SCRATCH_NAME
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def score_part(package: ModelPackage, job: PartsJob, piece: Piece) -> PartResult
             "worker share (the same path on each)"
         )
     source = copy.copy(job.source).attach(package)
-    writer = ChunkWriter(job.directory / PART_NAME.format(piece.number))
+    writer = ChunkWriter(job.directory / PART_NAME.format(piece.number), job.scratch)
     unseen: dict[str, UnseenCategories] = {}
     try:
         rows = score_piece(
@@ -147,11 +155,14 @@ def score_to_parts(
 
     def write(staging: Path) -> None:
         job = PartsJob(source.detached(), outputs, staging, chunk_rows)
-        run_parts(package, job, pieces, arrived)
+        job.scratch.mkdir()
+        try:
+            run_parts(package, job, pieces, arrived)
+        finally:
+            _remove_scratch(job.scratch)
         missing = [p.number for p in pieces if p.number not in results]
         if missing:
             raise RuntimeError(f"the executor scored no part {missing[0]}: a bug")
-        _sweep_dead_writers(staging, [staging / PART_NAME.format(p.number) for p in pieces])
 
     version = getattr(package, "version", None)
     marker = {"target": "predict", "model": getattr(version, "ref", None), **(owner or {})}
@@ -171,39 +182,21 @@ def score_to_parts(
     )
 
 
-DYING_WRITER_SECONDS = 10.0
-"""How long a killed worker's partial file may stay locked after its part was written
-again elsewhere: the kernel drops the lock when the process is gone, which can lag the
-kill (a process in the middle of a disk write dies when the write returns)."""
+def _remove_scratch(scratch: Path) -> None:
+    """Remove the scratch folder and whatever partial files are left in it (a killed
+    worker's, even one whose process has not finished dying and still holds it open).
+    A writer that creates a file in it meanwhile makes ``rmdir`` fail: list again."""
+    import shutil
 
-
-def _sweep_dead_writers(staging: Path, parts: list[Path]) -> None:
-    """Remove the partial files a killed worker left among the parts (each part was since
-    written whole by another worker), waiting a moment for a dying writer's lock to go,
-    so the output that is published holds the parts and nothing else. A writer still
-    alive after the wait (a worker cut off from the scheduler, still running) keeps its
-    file: it is its to finish, and what it renames into place is the same part."""
-    wanted = {part.name: part for part in parts}
-    deadline = time.monotonic() + DYING_WRITER_SECONDS
-    while True:
-        suspects = [wanted[name] for name in _partials_for(staging) if name in wanted]
-        for part in suspects:
-            partial_output.sweep(part)
-        if not any(partial_output.leftovers(part) for part in suspects):
+    for _ in range(100):
+        try:
+            shutil.rmtree(scratch)
             return
-        if time.monotonic() >= deadline:
+        except FileNotFoundError:
             return
-        time.sleep(0.1)
-
-
-def _partials_for(staging: Path) -> set[str]:
-    """The names of the outputs that have partial files in ``staging`` (one listing)."""
-    infix = f".{partial_output.MARK}-"
-    return {
-        entry.name[1 : entry.name.index(infix)]
-        for entry in staging.iterdir()
-        if entry.name.startswith(".") and infix in entry.name
-    }
+        except OSError:
+            time.sleep(0.01)
+    shutil.rmtree(scratch)  # still refilled after a second: let the error be seen
 
 
 def run_parts_here(

@@ -111,7 +111,9 @@ def run_on_cluster(
     The first failure cancels the tasks not yet started and waits until none of this
     run's tasks is still running (a running task cannot be stopped, and would write
     into the staging directory as it is being removed), then is raised as it was
-    raised on the worker (a DataError stays a DataError: exit 2 naming the file).
+    raised on the worker (a DataError stays a DataError: exit 2 naming the file). On
+    success the same cancel-and-wait runs: Dask recomputes a finished part whose result
+    was lost with a dying worker, and that rewrite must not outlive the run.
     """
     from distributed import as_completed
 
@@ -128,11 +130,13 @@ def run_on_cluster(
     try:
         for future in as_completed(futures):
             arrived(future.result())
-    except BaseException:
+    finally:
+        # On success too: a part whose result lived on a worker that died since is
+        # computed again while its future is held, after it arrived; that writer must
+        # be done before the staging directory is published, or its partial file ends
+        # up in the output (found by CI: a killed worker's part rewritten too late).
         client.cancel(futures)
         _settle(client, {f.key for f in futures})
-        raise
-    finally:
         client.cancel([shared])
 
 
@@ -140,11 +144,11 @@ def _settle(client: Client, keys: set[Any], timeout: float = SETTLE_SECONDS) -> 
     """Wait until no worker is executing one of ``keys`` (or ``timeout`` passes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            running = client.run(partial(_executing, keys=keys))
-        except Exception:  # a worker gone or the scheduler away: nothing left to wait for
+        try:  # a worker dying now answers with its error: the others still count
+            running = client.run(partial(_executing, keys=keys), on_error="return")
+        except Exception:  # the scheduler away: nothing left to wait for
             return
-        if not any(running.values()):
+        if not any(isinstance(found, list) and found for found in running.values()):
             return
         time.sleep(0.1)
 
