@@ -338,6 +338,7 @@ class DaskExecutor:
             columns=columns,
             labels=table.labels,
             entry=entry,
+            by_content=rule is not None,
         )
         signature, classes = _with_training_categories(table.signature, rows)
         return Split(
@@ -425,6 +426,7 @@ class DaskExecutor:
             predictions=evaluation.data,
             metrics=_metric_components(scope),
             checked=lambda values: scope.checked_metrics(values)[0],
+            repeats=None if rows.by_content else (rows.test[FINGERPRINT], rows.train[FINGERPRINT]),
         )
 
     # ------------------------------------------------------------------
@@ -491,6 +493,10 @@ class _Rows:
     signature: Any = None
     """The signature with training categories (set after the split): both sides'
     categorical features are coded against it, unseen values missing."""
+    by_content: bool = True
+    """Split by a content rule (identical rows share a side), not by time (the time
+    column is not hashed: identical rows may fall on both sides, repeats the gate
+    leaves out)."""
 
     def _x(self, side: Any) -> Any:
         x = side[[TYPED + name for name in self.features]]

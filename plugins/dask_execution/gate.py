@@ -26,7 +26,11 @@ of each partition where they lie, and one worker computes both models' exact
 metrics on those rows. Only counts and metric values reach the client.
 
 A candidate split by content never has a test row identical to one of its
-training rows (identical rows share a side), so no repeats are left out here.
+training rows (identical rows share a side). A split by time can: the time column is
+not hashed, so the same features and target on two days fall on both sides. Those
+repeats are left out as locally: the fingerprints both sides share are found by a
+distributed join of the distinct ones (only the shared ones reach the client) and
+each test partition drops its rows among them.
 """
 
 from __future__ import annotations
@@ -59,14 +63,35 @@ if TYPE_CHECKING:
     from framework.execution import Plugins, Store
 
 
-def keep_partition(part: pd.DataFrame, rows: Any) -> np.ndarray:
-    """The partition's rows the champion did not train on (all of them when its
-    training rows are unknown, ``rows`` None)."""
+def keep_partition(
+    part: pd.DataFrame,
+    rows: Any,
+    fingerprints: pd.Series | None = None,
+    repeated: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """The partition's rows neither model trained on (all of them when the champion's
+    training rows are unknown, ``rows`` None), and how many of the others are repeats
+    of the candidate's training rows (``fingerprints`` among ``repeated``) rather than
+    the champion's: the local path's :class:`framework.champion.RowChoice`."""
     import numpy as np
 
     if rows is None or len(part) == 0:
-        return np.ones(len(part), dtype=bool)
-    return ~in_training(rows, part)
+        return np.ones(len(part), dtype=bool), 0
+    keep = ~in_training(rows, part)
+    if fingerprints is None or repeated is None or len(repeated) == 0:
+        return keep, 0
+    repeat = np.isin(fingerprints.to_numpy(dtype="uint64"), repeated) & keep
+    return keep & ~repeat, int(repeat.sum())
+
+
+def shared_fingerprints(test: Any, train: Any) -> np.ndarray:
+    """The fingerprints found on both sides of a split (lazy uint64 series): a join of
+    each side's distinct values on the cluster, so only the shared ones are gathered."""
+    column = "fingerprint"
+    mine = test.rename(column).drop_duplicates().to_frame()
+    theirs = train.rename(column).drop_duplicates().to_frame()
+    shared = mine.merge(theirs, on=column, how="inner")[column]
+    return shared.compute().to_numpy(dtype="uint64")
 
 
 def row_stats(count: int, *parts: Any) -> tuple[int, list[int], list[int]]:
@@ -149,11 +174,15 @@ def compare_distributed(
     predictions: TestPredictions,
     metrics: dict[str, Any],
     checked: Callable[[dict[str, Any]], dict[str, float]] | None = None,
+    repeats: tuple[Any, Any] | None = None,
 ) -> Comparison:
     """The champion's metrics on test rows neither model trained on, or its recorded
     ones, and why: :func:`framework.champion.compare` for a split on the cluster.
     ``checked`` turns metric values computed on a worker into checked floats (the
-    executor passes ``lambda v: scope.checked_metrics(v)[0]``)."""
+    executor passes ``lambda v: scope.checked_metrics(v)[0]``). ``repeats``: the
+    fingerprints of the test and the training rows (lazy series, the test's
+    partitioned like ``test_rows``) when the split may put identical rows on both
+    sides (a split by time), so test rows repeating a training row are left out."""
     from dask import delayed
 
     total = predictions.total
@@ -179,10 +208,26 @@ def compare_distributed(
     # the test rows are read twice (which to keep, then the champion's predictions):
     # held on the workers meanwhile rather than recomputed from the source
     parts = client.persist(test_rows).to_delayed()
-    keeps = client.compute([delayed(keep_partition)(part, shipped_rows) for part in parts])
-    count = len(keeps)
+    fingerprints: list[Any] = [None] * len(parts)
+    shipped_repeats = None
+    if repeats is not None and theirs is not None:
+        test_fingerprints, train_fingerprints = repeats
+        fingerprints = client.persist(test_fingerprints).to_delayed()
+        [shipped_repeats] = client.scatter(
+            [shared_fingerprints(test_fingerprints, train_fingerprints)],
+            broadcast=True,
+            hash=False,
+        )
+    chosen = [
+        delayed(keep_partition, nout=2)(part, shipped_rows, prints, shipped_repeats)
+        for part, prints in zip(parts, fingerprints, strict=True)
+    ]
+    count = len(chosen)
+    # one compute for both halves: each partition's choice is made once
+    found = client.compute([c[0] for c in chosen] + [c[1] for c in chosen])
+    keeps, repeated = found[:count], sum(client.gather(found[count:]))
     kept, every, left = client.submit(row_stats, count, *keeps, *predictions.parts).result()
-    in_champion = None if unknown else total - kept
+    in_champion = None if unknown else total - kept - repeated
     if unknown is None:
         lacking = sorted(set(every) - set(left)) if labels is not None else []
         why = too_few(kept, total, lacking, labels)
@@ -211,8 +256,8 @@ def compare_distributed(
         return recorded(champion, total, metric_undefined(scored["metric"]))
     check = checked or _floats
     mine = None if scored["mine"] is None else check(scored["mine"])
-    chosen = RowChoice(_nothing(), in_champion, 0, unknown)
-    return rescored(champion, check(scored["theirs"]), mine, kept, total, chosen)
+    choice = RowChoice(_nothing(), in_champion, repeated, unknown)
+    return rescored(champion, check(scored["theirs"]), mine, kept, total, choice)
 
 
 def _floats(values: dict[str, Any]) -> dict[str, float]:

@@ -151,3 +151,44 @@ def test_the_time_split_on_dask_trains_and_is_gated_on_the_local_rows(
     reproduced = json.loads(result.out)
     differing = [c for c in reproduced["comparisons"] if c["match"] is False]
     assert result.code == 0 and reproduced["matched"] is True, differing or result.err
+
+
+def _repeats(report: dict) -> str:
+    return next(s for s in report["steps"] if s["name"] == "gate")["detail"]
+
+
+def test_rows_repeated_across_the_cutoff_are_left_out_of_the_gate_as_locally(
+    cli: Any, tmp_path: Path, dask_address: str
+) -> None:
+    """The time column is not hashed, so the same features and target on a late day
+    and an early one fall on both sides of a time split: the gate must not score the
+    candidate on rows it trained on, on Dask as locally."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    rng = np.random.default_rng(5)
+    days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 150, len(frame)), "D")
+    frame.insert(0, "day", days)
+    # rows the candidate (test 25 %) trains on and the champion (test 40 %) did not,
+    # again on the last day: in the candidate's test split, repeats of its training rows
+    ordered = frame.sort_values("day")
+    again = ordered.iloc[int(0.68 * len(frame)) : int(0.78 * len(frame))]
+    again = again.assign(day=frame["day"].max())
+    table = pd.concat([frame, again], ignore_index=True).sample(frac=1.0, random_state=1)
+    (tmp_path / "parts").mkdir()
+    size = -(-len(table) // PARTS)
+    for number in range(PARTS):
+        table.iloc[number * size : (number + 1) * size].to_parquet(
+            tmp_path / "parts" / f"part-{number}.parquet", index=False
+        )
+    on_dask = f"{{type: dask, params: {{address: '{dask_address}'}}}}"
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+    details = {}
+    for project, execution in ((local, "{type: local}"), (cluster, on_dask)):
+        project.mkdir()
+        (project / "parts").symlink_to(tmp_path / "parts")
+        assert _run(cli, project, execution, 0.4)["status"] == "passed"
+        details[execution] = _repeats(_run(cli, project, execution, 0.25))
+    local_detail, dask_detail = details.values()
+    assert f"{len(again)} repeat rows the candidate trained on" in local_detail
+    assert dask_detail == local_detail
