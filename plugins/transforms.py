@@ -25,7 +25,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from framework import DataError, StepContext, columns_with_role, did_you_mean, hookimpl, role_of
+from framework import (
+    DataError,
+    Finding,
+    StepContext,
+    columns_with_role,
+    did_you_mean,
+    hookimpl,
+    role_of,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -342,6 +350,23 @@ class Ordinal(ColumnTransform):
         super().__init__(columns)
         self.order = {name: list(values) for name, values in (order or {}).items()}
 
+    def validate(self, ctx: StepContext) -> list[Finding]:
+        """Orders scikit-learn cannot follow, found before any data is read."""
+        findings = []
+        for name, ranked in self.order.items():
+            numbers = [v for v in ranked if not isinstance(v, str)]
+            if numbers and len(numbers) < len(ranked):
+                findings.append(
+                    Finding(
+                        f"order.{name} mixes numbers and text: a column holds one or the other",
+                        key=f"order.{name}",
+                        hint="quote the numbers if the column holds text ('1', '2')",
+                    )
+                )
+            elif numbers and numbers != sorted(numbers):
+                findings.append(_unsorted_numbers(name, numbers))
+        return findings
+
     def select(self, frame: pd.DataFrame) -> list[str]:
         columns = super().select(frame)
         ordered = [name for name in self.order if name not in columns]
@@ -360,6 +385,10 @@ class Ordinal(ColumnTransform):
 
         for name in self.order:
             self._require_ranked(frame[name], name)
+            ranked = self.order[name]
+            if frame[name].dtype.kind in "biuf" and ranked != sorted(ranked):
+                finding = _unsorted_numbers(name, ranked)
+                raise DataError(finding.message, column=name, hint=finding.hint)
         categories = [self.order.get(name) for name in columns]
         return OrdinalEncoder(
             categories="auto" if not self.order else self._with_sorted(frame, columns, categories),
@@ -394,6 +423,20 @@ class Ordinal(ColumnTransform):
             given if given is not None else sorted(frame[name].dropna().unique().tolist())
             for name, given in zip(columns, categories, strict=True)
         ]
+
+
+def _unsorted_numbers(name: str, ranked: list[Any]) -> Finding:
+    """An order that ranks numbers other than ascending: scikit-learn's OrdinalEncoder
+    numbers a numeric column's categories in ascending order only (it looks them up
+    by binary search), so such an order would fail at training."""
+    shown = ", ".join(map(repr, ranked[:8])) + (", ..." if len(ranked) > 8 else "")
+    return Finding(
+        f"order.{name} ranks numbers out of ascending order ({shown}): a numeric "
+        "column's categories are numbered in ascending order only",
+        key=f"order.{name}",
+        hint=f"list them ascending, or leave order.{name} out (the same), or encode the "
+        "ranking in the data itself (a column of text like 'low', 'mid', 'high')",
+    )
 
 
 class Drop(ColumnTransform):

@@ -312,3 +312,38 @@ def test_drop_fits_through_the_engine_path() -> None:
 def test_built_ins_declare_a_distributed_fit() -> None:
     for transform in (Impute(), Scale(), OneHot(max_categories=3), Ordinal(), Drop(["x"])):
         assert transform.distributed is True and transform.distributed_refusal is None
+
+
+def test_ordinal_order_of_numbers_must_be_ascending_said_before_any_data_is_read() -> None:
+    """scikit-learn numbers a numeric column's categories in ascending order only: an
+    order ranking numbers otherwise used to stop training with an internal error."""
+    [unsorted] = Ordinal(order={"visits": [8, 1, 2]}).validate(CTX)
+    assert unsorted.key == "order.visits"
+    assert "ranks numbers out of ascending order (8, 1, 2)" in unsorted.message
+    [mixed] = Ordinal(order={"visits": [1, "2"]}).validate(CTX)
+    assert mixed.key == "order.visits" and "mixes numbers and text" in mixed.message
+    assert (
+        Ordinal(order={"visits": [1, 2, 3, 4, 5, 7, 8], "plan": ["team", "free"]}).validate(CTX)
+        == []
+    )
+
+
+def test_ordinal_ascending_numbers_train_and_rank_as_given() -> None:
+    ranked = Ordinal(order={"visits": [1, 2, 3, 4, 5, 7, 8]}, columns=["visits"])
+    out = wrap("ordinal", ranked, training_frame()).fit(training_frame())
+    assert out.transform(training_frame())["visits"].tolist() == [0, 3, 1, 6, 2, 4, 1, 5]
+
+
+def test_specops_validate_points_at_an_unsorted_numeric_order(cli, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    (tmp_path / "d.csv").write_text("grade,x,y\n1,0.5,0\n2,0.1,1\n3,0.7,1\n")
+    spec.write_text(
+        "name: o\ntask: binary\ndata:\n  source: {type: csv, params: {path: d.csv}}\n"
+        "  target: y\n  features: {grade: categorical, x: numeric}\n"
+        "preprocess:\n  - type: ordinal\n    params: {order: {grade: [3, 1, 2]}}\n"
+        "model: {type: lightgbm}\n"
+    )
+    result = cli("validate", spec)
+    assert result.code == 2 and "Traceback" not in result.err + result.out
+    said = result.err + result.out
+    assert "spec.yaml:9:" in said and "order.grade ranks numbers out of ascending order" in said
