@@ -26,7 +26,8 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.prediction_log import IGNORED_KEY, LogEntry, LogLimits, append_batch
+from framework.prediction_log import LogLimits
+from framework.serving.request_log_append import append_encoded, encode_request
 
 if TYPE_CHECKING:
     from framework.package import Predictions
@@ -166,11 +167,8 @@ class RequestLogWriter:
         if not items:
             return 0
         try:
-            entries = [_entry(*item) for item in items]
-            try:
-                written = append_batch(store, entries, self.limits)
-            except TypeError:  # a value as sent that JSON cannot hold: store it as text
-                written = append_batch(store, [_storable(e) for e in entries], self.limits)
+            records = [encode_request(*item) for item in items]
+            written = append_encoded(store, records, self.limits)
         except Exception as exc:
             from framework.store.failures import as_user_error
 
@@ -203,100 +201,3 @@ def relax_sync(store: Store) -> None:
 
     if isinstance(store.db, SQLiteMetadata) and not store.read_only:
         store.db.execute("PRAGMA synchronous=NORMAL")
-
-
-def _entry(served: ServedModel, batch: Batch, predictions: Predictions, at: float) -> LogEntry:
-    """The log entry of one request: its feature columns, its answers, what it ignored.
-
-    Number and boolean columns are stored in their signature's type, float64
-    (booleans as 1/0), however the request spelt them (``"12"`` in a text tensor,
-    ``true``, a CSV integer), so :func:`~framework.prediction_log.read_window` never
-    mixes ``"12"`` and ``12`` in one column. Categories are kept as sent, so
-    monitoring sees the unseen ones.
-    """
-    inputs: dict[str, Any] = {}
-    for column in served.signature.columns:
-        name = column.name
-        if name in batch.arrays:  # what the fast path already converted
-            inputs[name] = _floats(batch.arrays[name])
-            continue
-        values = batch.frame[name] if batch.frame is not None else batch.columns[name]
-        if column.role in ("numeric", "boolean"):
-            inputs[name] = _typed(values, column.role, name)
-        else:
-            inputs[name] = values.tolist() if hasattr(values, "tolist") else values
-    if batch.label is not None and served.target is not None:
-        inputs[served.target] = list(batch.label)  # the true labels the client sent
-    outputs: dict[str, Any] = {"prediction": predictions.values}
-    if predictions.proba is not None and served.labels is not None:
-        outputs["labels"] = served.labels
-        outputs["proba"] = predictions.proba
-    if batch.ignored.count:
-        outputs[IGNORED_KEY] = {"names": batch.ignored.names, "count": batch.ignored.count}
-    return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)
-
-
-def _typed(values: Any, role: str, name: str) -> Any:
-    """A number or boolean column as float64, read by the signature's own rules (so
-    ``"true"`` is 1 and ``"yes"`` in a boolean column is 1); as sent if it cannot be."""
-    try:
-        return _floats(values)
-    except (TypeError, ValueError, OverflowError):
-        pass
-    import pandas as pd
-
-    from framework.errors import DataError
-    from framework.signature import as_boolean, as_numeric
-
-    frame = pd.DataFrame({name: list(values) if not hasattr(values, "dtype") else values})
-    try:
-        if role == "boolean":
-            return _floats(as_boolean(frame, name).to_numpy())
-        return _floats(as_numeric(frame, name, "must be numeric", booleans=True).to_numpy())
-    except (DataError, TypeError, ValueError, OverflowError):
-        return values.tolist() if hasattr(values, "tolist") else values
-
-
-def _floats(values: Any) -> Any:
-    """Numbers as float64 (booleans as 0/1), infinities missing: what JSON would have kept,
-    so a column reads back the same whichever way a request's rows were stored."""
-    import numpy as np
-
-    array = np.asarray(values, dtype=np.float64)
-    infinite = np.isinf(array)
-    return np.where(infinite, np.nan, array) if infinite.any() else array
-
-
-INT64 = 2**63
-
-
-def _storable(entry: LogEntry) -> LogEntry:
-    """The entry with every value written as JSON the log's reader can read back.
-
-    A request may carry what Python parses but orjson does not write (an integer
-    past 64 bits, a string with a lone surrogate from a ``\\ud800`` escape) in a
-    category column or an ignored column's name. Only those values change: the
-    integer is kept as its digits, the surrogate becomes "?". Without this, one
-    such request made the whole flush fail, dropping every request queued with it.
-    """
-    from dataclasses import replace
-
-    return replace(
-        entry,
-        inputs={name: _plain(values) for name, values in entry.inputs.items()},
-        outputs={name: _plain(values) for name, values in entry.outputs.items()},
-    )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, int) and not isinstance(value, bool) and not -INT64 <= value < INT64:
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {_plain(key): _plain(item) for key, item in value.items()}
-    if getattr(value, "dtype", None) is not None and value.dtype == object:
-        return [_plain(item) for item in value.tolist()]
-    return value
