@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from framework import contracts
 from framework.columns import columns_with_role
 from framework.components import StepContext
+from framework.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +124,13 @@ def fit_steps(
             return
         fitted.append((name, step))
         described.append(f"{name}: {', '.join(columns[:6])}{' ...' if len(columns) > 6 else ''}")
+        if len(columns_of(current).columns) == 0:  # a model fitted on nothing fails obscurely
+            raise DataError(
+                f"preprocess step {name} leaves the model no columns (it removes "
+                f"{', '.join(map(repr, columns[:6]))}{' ...' if len(columns) > 6 else ''}, "
+                "the last ones)",
+                hint="keep at least one feature: remove a column from the step's columns",
+            )
 
     for index, spec in enumerate(transforms):
         component = plugins.build("transform", spec.type, spec.kwargs())

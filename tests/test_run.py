@@ -230,3 +230,28 @@ def test_native_categorical_sklearn_model_reloads_as_champion(cli, churn_dir: Pa
     assert second.code == 0, second.err
     gate = next(s for s in json.loads(second.out)["steps"] if s["name"] == "gate")
     assert "champion churn/1 and candidate scored on" in gate["detail"]
+
+
+def test_preprocessing_that_drops_every_feature_is_a_data_error_before_training(
+    cli, write_spec
+) -> None:
+    spec = write_spec(
+        """
+        name: iris
+        task: multiclass
+        data:
+          source: {type: sklearn_dataset, params: {name: iris}}
+          target: target
+        preprocess:
+          - {type: scale}
+          - type: drop
+            params:
+              columns: [sepal length (cm), sepal width (cm), petal length (cm), petal width (cm)]
+        model: {type: lightgbm}
+        """
+    )
+    result = cli("run", spec)
+    assert result.code == 2 and "Traceback" not in result.err + result.out
+    assert "preprocess step 1_drop leaves the model no columns" in result.err + result.out
+    assert "a bug in that plugin" not in result.err + result.out
+    assert store_rows(spec.parent / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]
