@@ -84,9 +84,21 @@ def compile_trees(package: ModelPackage) -> bytes:
 
 
 class CompiledTrees:
-    """The library TL2cgen built: one predictor for the calling thread, one for every core."""
+    """The library TL2cgen built. A few rows call its ``predict`` function directly, one
+    row at a time (TL2cgen's Predictor costs more per call, in Python and C, than one
+    row's trees); up to :data:`SINGLE_THREAD_ROWS` rows go through a one-thread
+    Predictor, larger batches through one with a thread per core.
+
+    The direct call hands the function exactly what TL2cgen's own batch loop hands it:
+    one ``union Entry`` per feature, the value as a double, a missing value (NaN) as
+    ``missing = -1`` in the union's first four bytes, and a zeroed output the trees add
+    their leaves to (checked against the interpreter on every load, with the batch
+    path, by :func:`check_library`). TL2cgen documents a Predictor as usable by one
+    thread at a time, so each is behind a lock; the direct call keeps no state."""
 
     def __init__(self, library: Path, features: int) -> None:
+        import threading
+
         import tl2cgen
         from tl2cgen.exception import TL2cgenError
 
@@ -101,10 +113,54 @@ class CompiledTrees:
                 f"the compiled trees take {self.single.num_feature} features, the transform "
                 f"gives {features}"
             )
+        self.locks = {id(self.single): threading.Lock(), id(self.parallel): threading.Lock()}
+        self.features = features
+        self.width = int(self.single.num_target) * int(max(self.single.num_class, default=1))
+        self.direct = _direct_function(library, self.single)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        predictor = self.single if len(X) <= SINGLE_THREAD_ROWS else self.parallel
-        return predictor.predict(self.tl2cgen.DMatrix(X, dtype="float64"), pred_margin=True)
+        rows = len(X)
+        if self.direct is not None and rows <= DIRECT_ROWS:
+            return self.by_row(X)
+        predictor = self.single if rows <= SINGLE_THREAD_ROWS else self.parallel
+        matrix = self.tl2cgen.DMatrix(X, dtype="float64")
+        with self.locks[id(predictor)]:
+            return predictor.predict(matrix, pred_margin=True)
+
+    def by_row(self, X: np.ndarray) -> np.ndarray:
+        """The library's ``predict`` called once per row (see the class)."""
+        import numpy as np
+
+        entries = np.array(X, dtype=np.float64, order="C", copy=True)
+        missing = np.isnan(entries)
+        if missing.any():  # the int ``missing`` member: the first 4 bytes of each entry
+            entries.view(np.int32).reshape(len(entries), -1)[:, 0::2][missing] = -1
+        out = np.zeros((len(entries), self.width))
+        data, result = entries.ctypes.data, out.ctypes.data
+        step_in, step_out = self.features * 8, self.width * 8
+        for row in range(len(entries)):
+            self.direct(data + row * step_in, 1, result + row * step_out)
+        return out
+
+
+DIRECT_ROWS = 8
+"""Batches up to this size call the library's ``predict`` per row (:meth:`CompiledTrees.by_row`)."""
+
+
+def _direct_function(library: Path, predictor: Any) -> Any:
+    """The library's ``void predict(union Entry*, int pred_margin, double* result)``, or
+    None when its types are not the float64 ones this module calls it with."""
+    import ctypes
+
+    if (predictor.threshold_type, predictor.leaf_output_type) != ("float64", "float64"):
+        return None
+    try:
+        function = ctypes.CDLL(str(library)).predict
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+    function.restype = None
+    return function
 
 
 class InterpretedTrees:
@@ -164,9 +220,14 @@ class TreeliteScorer:
         out = self.trees(X).reshape(rows, -1)  # raw sums: both forms agree on them exactly
         if self.task == "regression":
             return Predictions(out[:, 0].copy(), None, None)
-        if self.lightgbm and self.task == "binary":  # LightGBM's sigmoid
-            positive = 1.0 / (1.0 + np.exp(-out[:, 0]))
-            proba = np.column_stack([1.0 - positive, positive])
+        if self.lightgbm and self.task == "binary":  # LightGBM's sigmoid: 1 / (1 + e^-x)
+            proba = np.empty((rows, 2))
+            positive = proba[:, 1]
+            np.negative(out[:, 0], out=positive)
+            np.exp(positive, out=positive)
+            positive += 1.0
+            np.divide(1.0, positive, out=positive)
+            np.subtract(1.0, positive, out=proba[:, 0])
         elif self.lightgbm:  # LightGBM's softmax: shifted by the row's largest score
             proba = np.exp(out - out.max(axis=1, keepdims=True))
             proba /= proba.sum(axis=1, keepdims=True)
@@ -180,11 +241,9 @@ CHECK_ROWS = 512
 """Rows a freshly loaded library is checked on against Treelite's interpreter."""
 
 
-def check_rows(model: Any, features: int, *, float32: bool, seed: int = 0) -> np.ndarray:
-    """Rows that exercise the trees' own decisions: each feature's values drawn from its
-    split thresholds, the next float either side of them, its categories (and one past
-    them), and missing; rounded to float32 for a model that only ever sees float32
-    values (scikit-learn's trees), as its scorer rounds them."""
+def split_values(model: Any, features: int) -> list[np.ndarray]:
+    """Per feature, the values its splits turn on: each threshold and the next float
+    either side of it, its categories (and one past them), and missing (NaN last)."""
     import numpy as np
 
     pools: list[set[float]] = [{np.nan} for _ in range(features)]
@@ -203,8 +262,17 @@ def check_rows(model: Any, features: int, *, float32: bool, seed: int = 0) -> np
             top = int(categories.max()) + 2
             for node in np.flatnonzero(kinds == 2):
                 pools[int(split[node])].update(float(c) for c in range(top))
+    return [np.asarray(sorted(pool, key=lambda v: (np.isnan(v), v))) for pool in pools]
+
+
+def check_rows(model: Any, features: int, *, float32: bool, seed: int = 0) -> np.ndarray:
+    """Rows that exercise the trees' own decisions: each feature's values drawn from
+    :func:`split_values`; rounded to float32 for a model that only ever sees float32
+    values (scikit-learn's trees), as its scorer rounds them."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
-    choices = [np.asarray(sorted(pool, key=lambda v: (np.isnan(v), v))) for pool in pools]
+    choices = split_values(model, features)
     rows = np.column_stack([rng.choice(values, CHECK_ROWS) for values in choices])
     return rows.astype(np.float32).astype(np.float64) if float32 else rows
 
@@ -217,14 +285,18 @@ def check_library(
     import numpy as np
 
     X = check_rows(model, compiled.single.num_feature, float32=float32)
-    got = compiled(X).reshape(len(X), -1)
     expected = interpreted(X).reshape(len(X), -1)
-    worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    if got.shape != expected.shape or not worst <= EXACT.proba:
-        raise RuntimeError(
-            f"the compiled trees disagree with Treelite's interpreter (by {worst:g}) "
-            "on rows made from their own thresholds"
-        )
+    paths = [("", compiled(X))]  # TL2cgen's Predictor (more rows than DIRECT_ROWS)
+    if compiled.direct is not None:
+        paths.append((" called row by row", compiled.by_row(X)))
+    for how, found in paths:
+        got = found.reshape(len(X), -1)
+        worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
+        if got.shape != expected.shape or not worst <= EXACT.proba:
+            raise RuntimeError(
+                f"the compiled trees{how} disagree with Treelite's interpreter (by {worst:g}) "
+                "on rows made from their own thresholds"
+            )
     return len(X)
 
 
@@ -267,17 +339,20 @@ class TreeliteRuntime:
 
     def prepare(self, package: ModelPackage, directory: Path) -> str:
         """Build the library into the local cache (a container's builder stage, or before
-        a server starts) and check it: where it is, and how long the build took."""
+        a server starts), check it, and time it beside native (what ``auto`` ranks it
+        by here): where it is, how long the build took, how fast it is."""
         from plugins.runtimes.treelite_cache import build_record, library_for
 
-        contents, _, model, trees = self._read(package, directory)
+        contents, transform, model, trees = self._read(package, directory)
         library = library_for(contents)
         compiled = CompiledTrees(library, trees.num_feature)
         float32 = bool(model.get("float32_inputs"))
         rows = check_library(compiled, InterpretedTrees(trees), trees, float32=float32)
+        scorer = TreeliteScorer(package, transform, model, compiled)
+        speed = _measure(package, scorer, trees, library)
         seconds = build_record(library).get("seconds")
         took = f", built in {seconds} s" if seconds is not None else ""
-        return f"{library} (checked on {rows} rows{took})"
+        return f"{library} (checked on {rows} rows{took}; {speed})"
 
     def ready(self, package: ModelPackage, directory: Path) -> bool:
         """Whether :meth:`load` finds the library already built in this machine's cache
@@ -290,12 +365,28 @@ class TreeliteRuntime:
         contents = {name: _read_bounded(directory / name) for name in FILES}
         return cached_library(contents) is not None
 
+    def measured(self, package: ModelPackage, directory: Path) -> dict[str, Any] | None:
+        """How fast the library already built here scored, beside native, when it was
+        built or prepared (:mod:`plugins.runtimes.treelite_measure`): ``auto`` ranks the
+        runtime by this rather than by registration's interpreter. None when the library
+        is not built here or was never timed. Cheap: a hash and a small JSON file."""
+        from plugins.runtimes.treelite_cache import cached_library, read_measurement
+        from plugins.runtimes.treelite_measure import valid
+
+        if missing_libraries() or package.metadata.get("model_type") not in MODELS:
+            return None
+        contents = {name: _read_bounded(directory / name) for name in FILES}
+        library = cached_library(contents)
+        return None if library is None else valid(read_measurement(library))
+
     def load(self, package: ModelPackage, directory: Path) -> TreeliteScorer:
         """The compiled library from the cache, built first when it is not there (a
-        compiler needed), checked against the interpreter. Right after :meth:`compile`
-        (registration) nothing is built: the interpreter scores, which verifies that
-        the trees are the model's; the library is built where the model serves."""
-        from plugins.runtimes.treelite_cache import cached_library, library_for
+        compiler needed), checked against the interpreter, and timed beside native when
+        it never was here. Right after :meth:`compile` (registration) nothing is built:
+        the interpreter scores, which verifies that the trees are the model's; the
+        library is built where the model serves."""
+        from plugins.runtimes.treelite_cache import cached_library, library_for, read_measurement
+        from plugins.runtimes.treelite_measure import valid
 
         contents, transform, model, trees = self._read(package, directory)
         interpreted = InterpretedTrees(trees)
@@ -306,7 +397,10 @@ class TreeliteRuntime:
             library = library_for(contents)
         compiled = CompiledTrees(library, len(model["order"]))
         check_library(compiled, interpreted, trees, float32=bool(model.get("float32_inputs")))
-        return TreeliteScorer(package, transform, model, compiled)
+        scorer = TreeliteScorer(package, transform, model, compiled)
+        if valid(read_measurement(library)) is None:  # built now, or before timing existed
+            _measure(package, scorer, trees, library)
+        return scorer
 
     def _read(
         self, package: ModelPackage, directory: Path
@@ -329,6 +423,29 @@ class TreeliteRuntime:
                 f"{len(model['order'])}"
             )
         return contents, transform, model, trees
+
+
+def _measure(package: ModelPackage, scorer: TreeliteScorer, trees: Any, library: Path) -> str:
+    """Time ``scorer`` (the built library) beside native and keep the numbers beside the
+    library; what was found, in a phrase. A failure to measure never fails a load."""
+    from plugins.runtimes.treelite_cache import record_measurement
+    from plugins.runtimes.treelite_measure import (
+        MEASURE_ROWS,
+        describe,
+        measure_beside_native,
+        measurement_columns,
+    )
+
+    matrix = scorer.matrix
+    values = split_values(trees, len(matrix.order))
+    pools = {matrix.names[int(slot)]: values[index] for index, slot in enumerate(matrix.order)}
+    try:
+        columns = measurement_columns(package, pools, MEASURE_ROWS)
+        measured = measure_beside_native(package, scorer, columns, MEASURE_ROWS)
+    except Exception as exc:  # the library is checked; only its speed stays unknown
+        return f"not timed: {type(exc).__name__}: {exc}"[:300]
+    kept = record_measurement(library, measured)
+    return describe(measured) + ("" if kept else " (not kept: the cache is not writable)")
 
 
 def _cores() -> int:

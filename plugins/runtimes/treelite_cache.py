@@ -6,6 +6,9 @@ from it on the machine that loads it and kept in a cache this runtime owns::
     $SPECOPS_RUNTIME_CACHE | $XDG_CACHE_HOME/specops/runtimes | ~/.cache/specops/runtimes
       treelite/<key>/<compiler>/lib.so      the library
                                 build.json  compiler, tl2cgen version, build seconds
+                                measured.json  its speed here, beside native's (``auto``
+                                               ranks it by this, not by registration's
+                                               interpreter)
 
 ``key`` is the sha256 of the stored runtime files, the tl2cgen version and the machine
 (OS and architecture): the same model compiles once per machine, and a different model
@@ -39,6 +42,9 @@ from framework import RuntimeUnavailable
 
 LIBRARY = "lib.so"
 BUILD_RECORD = "build.json"
+MEASUREMENT = "measured.json"
+MAX_MEASUREMENT_BYTES = 65_536
+"""A measurement is a few numbers; a larger file is not one this runtime wrote."""
 TREES_FILE = "trees.tl"
 BUILD_SECONDS = 600
 """A build taking longer is abandoned (TL2cgen with gcc -O3 takes seconds for hundreds of
@@ -249,6 +255,39 @@ def build_record(library: Path) -> dict[str, object]:
         return json.loads((library.parent / BUILD_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def record_measurement(library: Path, measured: dict[str, object]) -> bool:
+    """Keep ``measured`` (the built library's speed here) beside ``library``: written
+    whole then renamed, so a reader never sees half of it. False when it cannot be
+    written (an image's cache is read-only to the user who serves): the library still
+    serves when asked for, and ``auto`` ranks it as registration measured it."""
+    build = library.parent
+    if not _usable(build):
+        return False
+    scratch = build / f".measured-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        scratch.write_text(json.dumps(measured, sort_keys=True), encoding="utf-8")
+        scratch.chmod(0o644)
+        os.replace(scratch, build / MEASUREMENT)
+    except OSError:
+        with contextlib.suppress(OSError):
+            scratch.unlink()
+        return False
+    return True
+
+
+def read_measurement(library: Path) -> dict[str, object]:
+    """What :func:`record_measurement` kept beside ``library`` (empty when there is none,
+    or it is not a small JSON object)."""
+    path = library.parent / MEASUREMENT
+    try:
+        if path.stat().st_size > MAX_MEASUREMENT_BYTES:
+            return {}
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 if __name__ == "__main__":
