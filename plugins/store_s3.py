@@ -16,6 +16,9 @@ sha256 of its bytes like the local store. What this backend promises:
   anyone with the account can write, so a copy that no longer hashes right is thrown
   away and downloaded again, and a downloaded copy that does not hash right is refused
   naming the object. The cache may be deleted at any time.
+- **A bounded cache.** The cached blobs are kept under ``params.cache_bytes`` (else
+  ``$SPECOPS_S3_CACHE_BYTES``, else 10 GiB), least recently read first, never one read
+  in the last ten minutes (:mod:`plugins.store_s3_cache`).
 
 Where and who: the endpoint is ``params.endpoint_url``, else boto3's own lookup
 (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, the AWS config file); region and
@@ -45,6 +48,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from framework import Register, StoreError, UserError, hookimpl
 from framework.store import BlobInfo, sha256_file
+from plugins.store_s3_cache import (
+    CACHE_VARIABLE,
+    DEFAULT_CACHE_BYTES,
+    MAX_CACHE_BYTES,
+    limit_from_environment,
+    touch,
+    trim,
+)
 
 CHUNK = 1 << 20
 MULTIPART_THRESHOLD = 64 << 20
@@ -84,6 +95,14 @@ PARAMS_SCHEMA: dict[str, Any] = {
             "minimum": 1,
             "maximum": 20,
             "description": "tries of each request, the first included (default 3)",
+        },
+        "cache_bytes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_CACHE_BYTES,
+            "description": "bytes the local read cache (WORKDIR/cache/blobs) may keep; "
+            "least recently read blobs go first, none read in the last 10 minutes "
+            f"(default ${CACHE_VARIABLE}, else {DEFAULT_CACHE_BYTES >> 30} GiB)",
         },
     },
 }
@@ -157,12 +176,14 @@ class S3Artifacts:
         connect_timeout: float = DEFAULTS["connect_timeout"],
         read_timeout: float = DEFAULTS["read_timeout"],
         max_attempts: int = DEFAULTS["max_attempts"],
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         read_only: bool = False,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix
         self.workdir = workdir
         self.cache = workdir / "cache" / "blobs"
+        self.cache_bytes = int(cache_bytes)
         self.read_only = read_only
         self.display_url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
         self._endpoint_url = endpoint_url or None
@@ -219,7 +240,8 @@ class S3Artifacts:
         self._writable()
         digest = sha256_file(source)
         self._upload(source, digest)
-        if not self.cached_path(digest).is_file():
+        cached = self.cached_path(digest)
+        if not (touch(cached) and cached.is_file()):  # cached: written now, as good as read
             temp = self._temp()
             try:
                 shutil.copyfile(source, temp)
@@ -273,10 +295,13 @@ class S3Artifacts:
         return True
 
     def _keep(self, temp: Path, digest: str) -> None:
-        """Move a local file known to hash to ``digest`` into the cache."""
+        """Move a local file known to hash to ``digest`` into the cache, then bound the
+        cache (one pass, only when a blob enters it; never raises)."""
         target = self.cached_path(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, target)
+        touch(target)  # an upload may have taken long: its mtime says when it was written
+        trim(self.cache, self.cache_bytes, keep=target)
 
     def _temp(self) -> Path:
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -295,26 +320,38 @@ class S3Artifacts:
         return self._head(digest, "check whether blob is present") is not None
 
     def verified(self, digest: str, label: str) -> Path:
-        """The cached copy, re-hashed; downloaded (and hashed) when absent or damaged."""
+        """The cached copy, re-hashed; downloaded (and hashed) when absent or damaged.
+
+        A hit is marked read (its mtime) before it is hashed, so a concurrent eviction
+        (another process bounding the same cache) passes it by; one evicted all the same
+        is downloaded again."""
         _check_digest(digest)
         target = self.cached_path(digest)
-        if target.is_file():
-            if sha256_file(target) == digest:
-                return target
-            target.unlink(missing_ok=True)  # a damaged cache: the bucket is the truth
+        if self._cached(target, digest):
+            return target
         temp = self._temp()
         try:
             actual = self._download(digest, label, temp)
             if actual != digest:
-                raise CorruptBlob(
-                    f"artifact {label} is corrupt: {self.url_of(digest)} has sha256 "
-                    f"{actual[:12]}..., expected {digest[:12]}...; refusing to load it"
-                )
+                raise self._corrupt(label, digest, actual)
             self._keep(temp, digest)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         return target
+
+    @staticmethod
+    def _cached(target: Path, digest: str) -> bool:
+        """Is the cached copy there and whole (marked read when it is)?"""
+        if not touch(target):
+            return False
+        try:
+            if sha256_file(target) != digest:
+                target.unlink(missing_ok=True)  # a damaged cache: the bucket is the truth
+                return False
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+        return target.is_file()
 
     def copy_out(self, digest: str, label: str, destination: Path) -> None:
         """Copy the verified blob to ``destination`` and hash the copy too."""
@@ -352,10 +389,30 @@ class S3Artifacts:
             return f"blob is corrupt: {self.url_of(digest)} carries another sha256 checksum"
         if full:
             try:
-                self.verified(digest, "blob")
+                if self.cached_path(digest).is_file():
+                    self.verified(digest, "blob")
+                else:
+                    self._check_remote(digest)
             except CorruptBlob as exc:
                 return str(exc).removeprefix("artifact ").removesuffix("; refusing to load it")
         return None
+
+    def _check_remote(self, digest: str) -> None:
+        """Download and hash a blob without caching it: ``store verify --full`` over a
+        whole bucket neither fills the disk nor pushes a server's models out of its cache."""
+        temp = self._temp()
+        try:
+            actual = self._download(digest, "blob", temp)
+        finally:
+            temp.unlink(missing_ok=True)
+        if actual != digest:
+            raise self._corrupt("blob", digest, actual)
+
+    def _corrupt(self, label: str, digest: str, actual: str) -> CorruptBlob:
+        return CorruptBlob(
+            f"artifact {label} is corrupt: {self.url_of(digest)} has sha256 "
+            f"{actual[:12]}..., expected {digest[:12]}...; refusing to load it"
+        )
 
     # listing and deleting ----------------------------------------------------
 
@@ -531,6 +588,29 @@ def _clean(text: str) -> str:
     return " ".join(text.split())[:300]
 
 
+_UNITS = {"number": "a number of seconds", "integer": "a whole number"}
+
+
+def _check_number(name: str, value: Any) -> None:
+    """UserError naming the param when ``value`` is not the number its schema allows."""
+    schema = PARAMS_SCHEMA["properties"][name]
+    whole = schema["type"] == "integer"
+    number = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
+    high = schema["maximum"]
+    if "exclusiveMinimum" in schema:
+        low = schema["exclusiveMinimum"]
+        fits = number and low < value <= high
+        span = f"above {low} and at most {high}"
+    else:
+        low = schema["minimum"]
+        fits = number and low <= value <= high
+        span = f"from {low} to {high}"
+    if not fits:
+        kind = "a whole number of bytes" if name == "cache_bytes" else _UNITS[schema["type"]]
+        got = f"{value!r:.80}"
+        raise UserError(f"s3 artifact store param {name}: expected {kind} {span}, got {got}")
+
+
 def open_s3(
     url: str, params: Mapping[str, Any], workdir: Path, *, read_only: bool = False
 ) -> S3Artifacts:
@@ -543,17 +623,10 @@ def open_s3(
             f"(known: {', '.join(PARAMS_SCHEMA['properties'])})"
         )
     options = {**DEFAULTS, **{k: v for k, v in params.items() if k != "endpoint_url"}}
+    if options.get("cache_bytes") is None:  # absent (or null): the environment's, else 10 GiB
+        options["cache_bytes"] = limit_from_environment()
     for name, value in options.items():
-        schema = PARAMS_SCHEMA["properties"][name]
-        whole = schema["type"] == "integer"
-        number = isinstance(value, int if whole else int | float) and not isinstance(value, bool)
-        low = schema.get("minimum", schema.get("exclusiveMinimum"))
-        if not number or value > schema["maximum"] or value < low or value == 0:
-            kind = "a whole number" if whole else "a number of seconds"
-            raise UserError(
-                f"s3 artifact store param {name}: expected {kind} from {low} to "
-                f"{schema['maximum']} (exclusive of 0), got {value!r}"
-            )
+        _check_number(name, value)
     endpoint = params.get("endpoint_url")
     if endpoint is not None and not isinstance(endpoint, str):
         raise UserError(f"s3 artifact store param endpoint_url: expected a URL, got {endpoint!r}")
