@@ -187,7 +187,10 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script: the command, then a quick exit (:mod:`framework.cli.quick_exit`)."""
+    from framework.cli.quick_exit import leave
+
+    leave(main())
 
 
 if __name__ == "__main__":
