@@ -12,8 +12,14 @@ TL2cgen turns the checkpoint into C, gcc compiles it, and the library goes into 
 this runtime owns (:mod:`plugins.runtimes.treelite_cache`), keyed by the stored files'
 hash, so a model is compiled once per machine (or once in a container image's builder
 stage: ``specops runtimes prepare PACKAGE_DIR`` calls :meth:`TreeliteRuntime.prepare`).
-A library is used only after it sums the trees exactly as the interpreter does on rows
-made from the trees' own thresholds (each side of every split, each category, missing).
+The stored checkpoint is never deserialized where the model loads (a crafted package
+could hold any bytes there): the trees are imported again from the package's own model,
+validated before it loads, and the stored bytes must be exactly theirs, else the runtime
+does not load and the version serves with the next one. A library is used only after it
+sums the trees exactly as the interpreter does on rows made from the trees' own
+thresholds (each side of every split, each category, missing); where it is built it is
+timed beside native (:mod:`plugins.runtimes.treelite_measure`), which is what ``auto``
+ranks it by there.
 Both forms return the raw sums; the link (LightGBM's sigmoid or softmax) is applied here
 in NumPy as LightGBM applies it, so the verified numbers and the served ones are the same
 arithmetic.
@@ -69,18 +75,28 @@ def missing_libraries() -> str | None:
     return None
 
 
-def compile_trees(package: ModelPackage) -> bytes:
-    """Treelite's checkpoint of the package's trees."""
+def trees_of(package: ModelPackage) -> Any:
+    """The package's trees as Treelite's model, imported from the package's own (already
+    validated) model: the only way this runtime makes one."""
     model_type = package.metadata["model_type"]
     if model_type == "lightgbm":
         import treelite
 
-        model = treelite.frontend.from_lightgbm(package.model._booster)
-    else:
-        import treelite.sklearn
+        return treelite.frontend.from_lightgbm(package.model._booster)
+    import treelite.sklearn
 
-        model = treelite.sklearn.import_model(package.model.estimator)
-    return bytes(model.serialize_bytes())
+    return treelite.sklearn.import_model(package.model.estimator)
+
+
+def compile_trees(package: ModelPackage) -> bytes:
+    """Treelite's checkpoint of the package's trees (the same bytes every time)."""
+    return bytes(trees_of(package).serialize_bytes())
+
+
+NOT_THE_TREES = (
+    f"runtimes/treelite/{TREES_FILE} is not what this model's trees compile to (edited, or "
+    "written by another Treelite version): not loaded"
+)
 
 
 class CompiledTrees:
@@ -405,8 +421,6 @@ class TreeliteRuntime:
     def _read(
         self, package: ModelPackage, directory: Path
     ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any], Any]:
-        import treelite
-
         model_type = package.metadata.get("model_type")
         if model_type not in MODELS:
             raise RuntimeUnavailable(f"{model_type} is not a tree model it compiles")
@@ -416,7 +430,12 @@ class TreeliteRuntime:
         contents = {name: _read_bounded(directory / name) for name in FILES}
         transform = read_json(directory / TRANSFORM_FILE)
         model = read_json(directory / MODEL_FILE)
-        trees = treelite.Model.deserialize_bytes(contents[TREES_FILE])
+        # the stored checkpoint is never handed to Treelite's deserializer (nor to the
+        # build, which compiles these bytes): the trees are imported again from the
+        # package's own model, and the stored bytes must be exactly theirs
+        trees = trees_of(package)
+        if bytes(trees.serialize_bytes()) != contents[TREES_FILE]:
+            raise RuntimeUnavailable(NOT_THE_TREES)
         if trees.num_feature != len(model["order"]):
             raise StoreError(
                 f"the trees take {trees.num_feature} features, the transform gives "
