@@ -8,6 +8,13 @@ score large batches (ranked by ``rows_per_second``). Only verified runtimes are
 candidates; ``auto`` takes the fastest, native included. A candidate that fails to load
 here (no C compiler on this machine, its plugin not installed) is skipped with its
 reason, and native is the last resort, so a version always predicts, and says how.
+
+A runtime whose served form is built where it loads (compiled trees) may have been timed
+at registration in another form (their interpreter). Such a runtime may define the
+optional ``measured(package, directory) -> dict | None``: the speed of its form built
+here, timed beside native (``single_row_us``, ``rows_per_second``,
+``native_single_row_us``, ``native_rows_per_second``). ``auto`` then ranks it by that
+(:func:`measured_here`), and says so in the reasons.
 """
 
 from __future__ import annotations
@@ -137,6 +144,8 @@ def choose_runtime(
     if requested:  # asked for here; a name the version recorded may be from elsewhere
         require_known(wanted, plugins)
     verdicts = recorded_verdicts(package)
+    if wanted == AUTO:
+        verdicts = measured_here(package, plugins, verdicts)
     order, reasons = ranking(verdicts, wanted, purpose)
     installed = set(plugins.registry.types(KIND))
     for name in order:
@@ -154,8 +163,86 @@ def choose_runtime(
         except Exception as exc:  # this machine cannot: the next one, finally native
             reasons[name] = f"verified, but failed to load here: {_short(exc)}"
             continue
-        return Chosen(scorer, name, {**reasons, **slower(order, name, verdicts, purpose)})
+        reasons.update(slower(order, name, verdicts, purpose))
+        if wanted == AUTO and NATIVE in verdicts:
+            reasons[NATIVE] = _native_slower(name, verdicts, purpose)
+        return Chosen(scorer, name, reasons)
     return Chosen(native_scorer(package, plugins), NATIVE, reasons)
+
+
+MEASURED_KEY = "measured_here"
+"""Where :func:`measured_here` keeps a runtime's own measurement in its verdict."""
+
+
+def measured_here(
+    package: ModelPackage, plugins: Plugins, verdicts: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """``verdicts`` with each verified runtime that reports a measurement of its form
+    built here (the optional ``measured``, see the module) ranked by it: its speeds
+    become native's recorded ones times the ratio timed here, so they compare with the
+    other runtimes' registration figures on one scale. Never builds anything; a runtime
+    whose ``measured`` fails keeps its recorded verdict."""
+    from framework.runtimes.lookup import build
+
+    installed = set(plugins.registry.types(KIND))
+    found = dict(verdicts)
+    for name, verdict in verdicts.items():
+        if name == NATIVE or name not in installed or not verdict.get("verified"):
+            continue
+        try:
+            runtime = build(name, plugins)
+            measured = getattr(runtime, "measured", None)
+            if measured is None:
+                continue
+            with runtime_directory(package, name) as directory:
+                here = measured(package, directory)
+        except Exception:  # its registration figures stand
+            continue
+        if isinstance(here, dict):
+            found[name] = ranked_by(verdict, here, verdicts.get(NATIVE, {}))
+    return found
+
+
+def ranked_by(
+    verdict: dict[str, Any], here: dict[str, Any], native: dict[str, Any]
+) -> dict[str, Any]:
+    """``verdict`` with the speeds of ``here`` (a measurement beside native on this
+    machine) on registration's scale: ``native``'s recorded speed times the ratio, or
+    the speed as measured when a figure is missing."""
+    ranked = dict(verdict)
+    for key, _ in PURPOSES.values():
+        mine, beside, recorded = here.get(key), here.get(f"native_{key}"), native.get(key)
+        if not _positive(mine):
+            continue
+        ranked[key] = (
+            round(recorded * mine / beside, 1)
+            if _positive(beside) and _positive(recorded)
+            else mine
+        )
+    ranked[MEASURED_KEY] = dict(here)
+    return ranked
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _native_slower(chosen: str, verdicts: dict[str, dict[str, Any]], purpose: str) -> str:
+    """Why native does not serve when ``auto`` chose ``chosen``: slower, by the figures
+    timed side by side here when there are some, else by the recorded ones."""
+    key, more_is_better = PURPOSES[purpose]
+    unit = "rows/s" if more_is_better else "µs/row"
+    here = verdicts.get(chosen, {}).get(MEASURED_KEY)
+    if isinstance(here, dict) and _positive(here.get(key)) and _positive(here.get(f"native_{key}")):
+        return (
+            f"verified, but {chosen} is faster here ({here[key]:g} against "
+            f"{here[f'native_{key}']:g} {unit}, timed side by side with {chosen}'s form "
+            "built on this machine)"
+        )
+    mine, native = verdicts.get(chosen, {}).get(key), verdicts.get(NATIVE, {}).get(key)
+    if _positive(mine) and _positive(native):
+        return f"verified, but {chosen} is faster here ({mine:g} against {native:g} {unit})"
+    return f"verified, but {chosen} is faster here"
 
 
 def is_ready(package: ModelPackage, plugins: Plugins, name: str) -> bool:
