@@ -9,15 +9,22 @@ read LightGBM's missing values differently from LightGBM. So the runtime is held
 :data:`framework.EXACT`. The same graph is what ``specops models export --format onnx``
 writes for serving elsewhere.
 
-``load`` reads the graph with a size bound, refuses one that names external data or an
-operator domain it did not write, and opens an ``InferenceSession`` tuned for a server
-answering one request at a time: one thread, sequential execution, no spinning. A large
-batch (``specops predict``'s chunks) gets a second session with a thread per core.
+``load`` trusts no stored byte: it compiles the package again (its native model was
+validated when the package loaded: LightGBM's text checked field by field, scikit-learn
+through the skops trust list and the tree bounds checks) and refuses, before anything
+parses them, stored files that are not exactly what that gives (:func:`checked_files`).
+So whatever reaches ONNX Runtime's C++ parser and executor is a graph this specops
+writes for this model, never one an attacker wrote (a graph allocating huge tensors per
+request passes any check on a few rows). Then it opens an ``InferenceSession`` tuned for
+a server answering one request at a time: one thread, sequential execution, no spinning.
+A large batch (``specops predict``'s chunks) gets a second session with a thread per core.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +42,6 @@ META_FILE = "onnx.json"
 FORMAT = 1
 MAX_GRAPH_BYTES = 256 * 1024 * 1024
 """The largest graph ``load`` parses (the package check bounds a runtime's files alike)."""
-MAX_META_BYTES = 64 * 1024 * 1024
-DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
-"""Operator domains the graph may use: ONNX's own. Anything else needs a custom op library."""
 SMALL = 8
 """Rows up to which categories are looked up in Python (cheaper than pandas for a request)."""
 BATCH_ROWS = 4096
@@ -45,10 +49,10 @@ BATCH_ROWS = 4096
 INSTALL = "pip install 'specops[onnx]'"
 
 
-def _missing_library() -> str | None:
+def _missing_library(modules: tuple[str, ...] = ("onnx", "onnxruntime")) -> str | None:
     import importlib.util
 
-    for module in ("onnx", "onnxruntime"):
+    for module in modules:
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed: {INSTALL}"
     return None
@@ -146,88 +150,124 @@ class OnnxRuntime:
         return _missing_library() or why_not_structure(package)
 
     def compile(self, package: ModelPackage, directory: Path) -> None:
-        from plugins.runtimes.onnx_build import build
-        from plugins.runtimes.onnx_graph import Unsupported
-
         why = self.why_not(package)
         if why:
             raise RuntimeUnavailable(why)
-        try:
-            built = build(package)
-        except Unsupported as exc:
-            raise RuntimeUnavailable(str(exc)) from None
-        data = built.model.SerializeToString()
-        if len(data) > MAX_GRAPH_BYTES:
-            raise RuntimeUnavailable(
-                f"the ONNX graph would be {len(data) / 1e6:.0f} MB, over the "
-                f"{MAX_GRAPH_BYTES / 1e6:.0f} MB a runtime may store"
-            )
-        (directory / GRAPH_FILE).write_bytes(data)
-        meta = {"format": FORMAT, "inputs": built.inputs, "outputs": built.outputs}
-        (directory / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        for name, data in compiled_files(package).items():
+            (directory / name).write_bytes(data)
 
     def load(self, package: ModelPackage, directory: Path) -> OnnxScorer:
         why = _missing_library()
         if why:
             raise RuntimeUnavailable(why)
-        meta = _read_meta(directory / META_FILE)
-        data = read_graph(directory / GRAPH_FILE)
-        return OnnxScorer(data, meta, package)
+        files = checked_files(package, directory, "loaded")
+        return OnnxScorer(files[GRAPH_FILE], json.loads(files[META_FILE]), package)
+
+    def exported_graph(self, package: ModelPackage, directory: Path) -> bytes:
+        """The stored graph for ``specops models export --format onnx``, only when it is
+        exactly what this package compiles to (:func:`checked_files`; needs onnx, not
+        onnxruntime); RuntimeUnavailable saying why not."""
+        why = _missing_library(("onnx",))
+        if why:
+            raise RuntimeUnavailable(why)
+        return checked_files(package, directory, "exported")[GRAPH_FILE]
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    raw = _bounded(path, MAX_META_BYTES)
+SHOWN = "runtimes/onnx/"
+"""How the package names this runtime's folder in messages."""
+_COMPILED: weakref.WeakKeyDictionary[Any, tuple[Any, Any, dict[str, bytes]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The files last compiled per package object (with the model and transform they came
+from): registration compiles then loads, a server loads once per purpose; each compiles
+the same bytes, so once is enough. Keyed weakly: a package dropped is forgotten."""
+_COMPILED_LOCK = threading.Lock()
+
+
+def compiled_files(package: ModelPackage) -> dict[str, bytes]:
+    """``{file: bytes}`` that :meth:`OnnxRuntime.compile` writes for ``package``: the same
+    bytes for the same model every time (names are counters, attributes sorted, no
+    producer version or date), which is what lets :func:`checked_files` compare them.
+    RuntimeUnavailable when the package does not compile."""
+    from plugins.runtimes.onnx_build import build, why_not_structure
+    from plugins.runtimes.onnx_graph import Unsupported
+
+    model, transform = package.model, package.transform
+    with _COMPILED_LOCK:
+        known = _COMPILED.get(package)
+    if known is not None and known[0] is model and known[1] is transform:
+        return known[2]
+    why = why_not_structure(package)  # cheap: refuses a model too large to build first
+    if why:
+        raise RuntimeUnavailable(why)
     try:
-        meta = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"{path.name} is not JSON: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path.name} is not an onnx runtime description this specops reads")
-    return meta
+        built = build(package)
+    except Unsupported as exc:
+        raise RuntimeUnavailable(str(exc)) from None
+    data = built.model.SerializeToString()
+    if len(data) > MAX_GRAPH_BYTES:
+        raise RuntimeUnavailable(
+            f"the ONNX graph would be {len(data) / 1e6:.0f} MB, over the "
+            f"{MAX_GRAPH_BYTES / 1e6:.0f} MB a runtime may store"
+        )
+    meta = {"format": FORMAT, "inputs": built.inputs, "outputs": built.outputs}
+    files = {GRAPH_FILE: data, META_FILE: (json.dumps(meta, indent=1) + "\n").encode("utf-8")}
+    with _COMPILED_LOCK:
+        _COMPILED[package] = (model, transform, files)
+    return files
 
 
-def _bounded(path: Path, limit: int) -> bytes:
-    """The file's bytes, refused before reading when it is larger than ``limit``."""
-    size = path.stat().st_size
-    if size > limit:
-        raise ValueError(f"{path.name} is {size / 1e6:.0f} MB, over the {limit / 1e6:.0f} MB bound")
+def checked_files(package: ModelPackage, directory: Path, action: str) -> dict[str, bytes]:
+    """The runtime's files in ``directory``, only when each is byte for byte what
+    :func:`compiled_files` makes of ``package`` now; else RuntimeUnavailable naming the
+    file and what differs ("not <action>"). Stored bytes are compared, never parsed: a
+    crafted or damaged graph never reaches protobuf, onnx or ONNX Runtime. A version
+    compiled by another specops (or onnx) whose builder wrote other bytes is refused
+    alike: it serves natively, saying so, until it is registered again."""
+    try:
+        expected = compiled_files(package)
+    except RuntimeUnavailable as exc:
+        raise RuntimeUnavailable(
+            f"{SHOWN}{GRAPH_FILE} cannot be checked: this model does not compile to ONNX "
+            f"here ({exc}): not {action}"
+        ) from None
+    for name in (GRAPH_FILE, META_FILE):
+        differs = _difference(directory / name, expected[name])
+        if differs:
+            raise RuntimeUnavailable(
+                f"{SHOWN}{name} is not what this model compiles to (edited, or written by "
+                f"another specops/onnx version): not {action} ({differs})"
+            )
+    return expected
+
+
+def _difference(path: Path, expected: bytes) -> str | None:
+    """How the file at ``path`` differs from ``expected`` (None: it does not). Reads at most
+    ``len(expected) + 1`` bytes, and nothing when the sizes differ or it is no file."""
+    import os
+    import stat
+
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return "the file is missing"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file"
+    if status.st_size != len(expected):
+        return f"{status.st_size:,} bytes stored, {len(expected):,} compiled"
     with path.open("rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path.name} grew past the {limit / 1e6:.0f} MB bound while read")
-    return data
+        stored = handle.read(len(expected) + 1)
+    if stored == expected:
+        return None
+    if len(stored) != len(expected):
+        return f"{len(stored):,} bytes stored, {len(expected):,} compiled"
+    return f"from byte {_first_difference(stored, expected):,} of {len(expected):,}"
 
 
-def read_graph(path: Path) -> bytes:
-    """A stored graph's bytes, checked before any runtime sees them: bounded in size, no
-    external data (a path to read from), no operator domain beyond ONNX's own."""
-    data = _bounded(path, MAX_GRAPH_BYTES)
-    check_graph(data, path.name)
-    return data
-
-
-def check_graph(data: bytes, shown: str) -> None:
-    import onnx
-
-    try:
-        model = onnx.load_model_from_string(data)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise ValueError(f"{shown} is not an ONNX model: {exc}") from None
-    domains = {opset.domain for opset in model.opset_import}
-    domains |= {node.domain for node in model.graph.node}
-    foreign = sorted(domains - DOMAINS)
-    if foreign:
-        raise ValueError(f"{shown} uses operator domain {foreign[0]!r}, which specops never writes")
-    if model.functions:
-        raise ValueError(f"{shown} defines functions, which specops never writes")
-    for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
-            raise ValueError(f"{shown} points at external data, which specops never writes")
-    for node in model.graph.node:
-        if any(attr.g.node or attr.graphs for attr in node.attribute):
-            raise ValueError(f"{shown} has subgraphs, which specops never writes")
-        if any(attr.t.data_location == onnx.TensorProto.EXTERNAL for attr in node.attribute):
-            raise ValueError(f"{shown} points at external data, which specops never writes")
+def _first_difference(a: bytes, b: bytes, block: int = 1 << 16) -> int:
+    """The first offset where two equally long, unequal byte strings differ."""
+    start = next(i for i in range(0, len(a), block) if a[i : i + block] != b[i : i + block])
+    return next(i for i in range(start, start + block) if a[i] != b[i])
 
 
 def open_session(data: bytes, threads: int = 1) -> Any:

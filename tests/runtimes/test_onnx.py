@@ -20,6 +20,7 @@ import onnxruntime as ort
 import plugins.runtimes.onnx as onnx_runtime
 import plugins.runtimes.onnx_build as onnx_build
 from framework.package import ModelPackage, Predictions
+from framework.runtimes.base import RuntimeUnavailable
 from framework.runtimes.verify import build_rows, check_runtime
 from framework.testing import SpecopsProject
 from plugins.runtimes.onnx import OnnxRuntime
@@ -288,17 +289,24 @@ def test_why_not_names_what_it_does_not_compile(
     assert OnnxRuntime().why_not(package) == "made_up is not a model type the onnx runtime compiles"
 
 
-def test_load_refuses_a_huge_or_foreign_graph_before_running_it(tmp_path: Path) -> None:
+def test_load_refuses_any_graph_but_the_one_the_model_compiles_to(tmp_path: Path) -> None:
+    """Huge, foreign-domain, external-data and garbage graphs are all refused by one rule,
+    before protobuf or ONNX Runtime parses a byte: the stored files must be exactly what
+    the package compiles to."""
     package, _ = train(tmp_path, table(120), "binary", "logistic_regression", {}, (("scale", {}),))
     directory = tmp_path / "rt"
     directory.mkdir()
     OnnxRuntime().compile(package, directory)
     graph = directory / "model.onnx"
     original = graph.read_bytes()
+    size = len(original)
+    refused = r"runtimes/onnx/model\.onnx is not what this model compiles to \(edited, or "
+    refused += r"written by another specops/onnx version\): not loaded"
 
-    with graph.open("r+b") as handle:  # sparse: no disk used
+    with graph.open("r+b") as handle:  # sparse: no disk used, and never read
         handle.truncate(onnx_runtime.MAX_GRAPH_BYTES + 1)
-    with pytest.raises(ValueError, match=r"model.onnx is 268 MB, over the 268 MB bound"):
+    huge = refused + rf" \(268,435,457 bytes stored, {size:,} compiled\)"
+    with pytest.raises(RuntimeUnavailable, match=huge):
         OnnxRuntime().load(package, directory)
 
     import onnx
@@ -307,7 +315,7 @@ def test_load_refuses_a_huge_or_foreign_graph_before_running_it(tmp_path: Path) 
     model.graph.node[0].domain = "com.example.custom"
     model.opset_import.append(onnx.helper.make_opsetid("com.example.custom", 1))
     graph.write_bytes(model.SerializeToString())
-    with pytest.raises(ValueError, match=r"operator domain 'com\.example\.custom'"):
+    with pytest.raises(RuntimeUnavailable, match=refused):
         OnnxRuntime().load(package, directory)
 
     model = onnx.load_model_from_string(original)
@@ -316,11 +324,21 @@ def test_load_refuses_a_huge_or_foreign_graph_before_running_it(tmp_path: Path) 
     entry = tensor.external_data.add()
     entry.key, entry.value = "location", "/etc/passwd"
     graph.write_bytes(model.SerializeToString())
-    with pytest.raises(ValueError, match="points at external data"):
+    with pytest.raises(RuntimeUnavailable, match=refused):
         OnnxRuntime().load(package, directory)
 
     graph.write_bytes(b"not a graph")
-    with pytest.raises(ValueError, match=r"model\.onnx is not an ONNX model"):
+    with pytest.raises(RuntimeUnavailable, match=refused + r" \(11 bytes stored"):
+        OnnxRuntime().load(package, directory)
+
+    graph.unlink()
+    with pytest.raises(RuntimeUnavailable, match=refused + r" \(the file is missing\)"):
+        OnnxRuntime().load(package, directory)
+
+    graph.write_bytes(original)
+    meta = directory / "onnx.json"
+    meta.write_text(meta.read_text().replace('"double"', '"string"', 1))
+    with pytest.raises(RuntimeUnavailable, match=r"runtimes/onnx/onnx\.json is not what this"):
         OnnxRuntime().load(package, directory)
 
 
