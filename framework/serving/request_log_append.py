@@ -22,10 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from framework.packed_columns import pack
+from framework.packed_columns import RAW_MIN_VALUES, pack
 from framework.prediction_log import LogEntry, LogLimits
 from framework.serving.jsonio import dumps
-from framework.serving.request_log_entries import entry, one_row_inputs, storable
+from framework.serving.request_log_entries import (
+    answers,
+    entry,
+    one_row_inputs,
+    plain_row,
+    storable,
+)
 
 if TYPE_CHECKING:
     from framework.package import Predictions
@@ -54,8 +60,31 @@ def encode_request(
     served: ServedModel, batch: Batch, predictions: Predictions, at: float
 ) -> Encoded:
     """One answered request as the log stores it."""
-    inputs = one_row_inputs(served, batch) if batch.rows == 1 else None
+    inputs = None
+    if batch.rows == 1:
+        quick = _plain_request(served, batch, predictions, at)
+        if quick is not None:
+            return quick
+        inputs = one_row_inputs(served, batch)
     return encode(entry(served, batch, predictions, at, inputs), plain_inputs=inputs is not None)
+
+
+def _plain_request(
+    served: ServedModel, batch: Batch, predictions: Predictions, at: float
+) -> Encoded | None:
+    """A one-row request of plain floats written straight from its own columns (the same
+    bytes as :func:`encode` writes for it), or None."""
+    columns = plain_row(served, batch)
+    if columns is None:
+        return None
+    outputs = answers(served, batch, predictions)
+    proba = predictions.proba
+    try:
+        inputs = dumps(columns)
+        written = dumps(outputs) if proba is None or proba.size < RAW_MIN_VALUES else pack(outputs)
+    except TypeError:  # a category JSON cannot hold: the general path makes it storable
+        return None
+    return Encoded(served.name, served.version, at, 1, inputs, written)
 
 
 def encode(logged: LogEntry, *, plain_inputs: bool = False) -> Encoded:

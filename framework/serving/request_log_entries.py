@@ -18,6 +18,7 @@ and an infinity check per column). Any other value takes the general path.
 from __future__ import annotations
 
 import weakref
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from framework.prediction_log import IGNORED_KEY, LogEntry
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 
 NUMBER_ROLES = ("numeric", "boolean")
 LISTS = (list, tuple)
-_plans: weakref.WeakKeyDictionary[Any, tuple[tuple[str, bool], ...]] = weakref.WeakKeyDictionary()
-"""Per served model: its columns as (name, stored as a number); a version swapped out
-is forgotten with it."""
+LIST_TYPES = frozenset(LISTS)
+ONE = {1}
+FLOAT_OR_NONE = frozenset({float, type(None)})
+_plans: weakref.WeakKeyDictionary[Any, Plan] = weakref.WeakKeyDictionary()
+"""Per served model (a version swapped out is forgotten with it)."""
 
 
 def entry(
@@ -48,22 +51,60 @@ def entry(
         inputs = all_inputs(served, batch)
     if batch.label is not None and served.target is not None:
         inputs[served.target] = list(batch.label)  # the true labels the client sent
+    outputs = answers(served, batch, predictions)
+    return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)
+
+
+def answers(served: ServedModel, batch: Batch, predictions: Predictions) -> dict[str, Any]:
+    """What the request was answered (and which of its columns were ignored)."""
     outputs: dict[str, Any] = {"prediction": _answers(predictions)}
     if predictions.proba is not None and served.labels is not None:
         outputs["labels"] = served.labels
         outputs["proba"] = predictions.proba
     if batch.ignored.count:
         outputs[IGNORED_KEY] = {"names": batch.ignored.names, "count": batch.ignored.count}
-    return LogEntry(served.name, served.version, at, batch.rows, inputs, outputs)
+    return outputs
 
 
-def plan(served: ServedModel) -> tuple[tuple[str, bool], ...]:
-    """The model's columns as (name, stored as a number), worked out once per version."""
+class Plan:
+    """A model's columns as the log reads them, worked out once per version."""
+
+    def __init__(self, served: ServedModel) -> None:
+        columns = served.signature.columns
+        self.columns = tuple((c.name, c.role in NUMBER_ROLES) for c in columns)
+        """(name, stored as a number), in signature order."""
+        self.names = tuple(c.name for c in columns)
+        self.numbers = tuple(c.name for c in columns if c.role in NUMBER_ROLES)
+
+
+def plan(served: ServedModel) -> Plan:
+    """The served model's :class:`Plan` (kept while the version is)."""
     found = _plans.get(served)
     if found is None:
-        found = tuple((c.name, c.role in NUMBER_ROLES) for c in served.signature.columns)
-        _plans[served] = found
+        found = _plans[served] = Plan(served)
     return found
+
+
+def plain_row(served: ServedModel, batch: Batch) -> dict[str, Any] | None:
+    """The request's own columns, when they are already exactly what the log stores for
+    a one-row request: the model's columns in signature order, each a list or tuple of
+    one value, every number column's value a float or null. (What a JSON client sending
+    floats gives; then :func:`one_row_inputs` would only copy them.) Else None."""
+    columns = batch.columns
+    found = plan(served)
+    if (
+        batch.label is not None
+        or batch.frame is not None
+        or type(columns) is not dict
+        or tuple(columns) != found.names
+        or not set(map(type, columns.values())) <= LIST_TYPES
+        or set(map(len, columns.values())) != ONE
+    ):
+        return None
+    numbers = map(columns.__getitem__, found.numbers)
+    if not set(map(type, chain.from_iterable(numbers))) <= FLOAT_OR_NONE:
+        return None
+    return columns
 
 
 def one_row_inputs(served: ServedModel, batch: Batch) -> dict[str, Any] | None:
@@ -77,7 +118,7 @@ def one_row_inputs(served: ServedModel, batch: Batch) -> dict[str, Any] | None:
         return None
     columns = batch.columns
     inputs: dict[str, Any] = {}
-    for name, number in plan(served):
+    for name, number in plan(served).columns:
         values = columns[name]
         if type(values) not in LISTS or len(values) != 1:
             return None

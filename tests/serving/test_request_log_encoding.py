@@ -21,11 +21,11 @@ from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summ
 from framework.serving.batch import Batch, IgnoredColumns
 from framework.serving.protocols import mlflow
 from framework.serving.request_log_append import append_encoded, encode, encode_request
-from framework.serving.request_log_entries import all_inputs, entry, one_row_inputs
+from framework.serving.request_log_entries import all_inputs, entry, one_row_inputs, plain_row
 from framework.store import Store
 
 ROW = {
-    "age": 41,
+    "age": 41.0,
     "income": 52_000.5,
     "score": -0.3047170798,
     "visits": 3.0,
@@ -33,8 +33,9 @@ ROW = {
     "ratio": 0.25,
     "plan": "pro",
     "region": "north",
-    "active": True,
+    "active": 1.0,
 }
+"""Floats, as a JSON client of a pandas frame sends them: the quickest path (``plain_row``)."""
 
 # (column, value sent, whether the quick path reads it); the rest of the row as ROW
 VALUES: list[tuple[str, Any, bool]] = [
@@ -78,6 +79,55 @@ def one_row(served: Any, column: str, value: Any) -> tuple[Batch, Any]:
     batch = mlflow.parse_json(document, served, IgnoredColumns())
     predictions = served.predict_pandas(Batch({name: [ROW[name]] for name in ROW}, 1))
     return batch, predictions
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "plain"),
+    [
+        ("age", 41.0, True),
+        ("age", None, True),
+        ("age", float("nan"), True),
+        ("plan", "enterprise", True),
+        ("plan", None, True),
+        ("age", 41, False),  # an integer: converted to a float by one_row_inputs
+        ("active", True, False),
+        ("age", "12", False),
+    ],
+)
+def test_which_rows_are_written_straight_from_the_request(
+    served: Any, column: str, value: Any, plain: bool
+) -> None:
+    batch, predictions = one_row(served, column, value)
+    assert (plain_row(served, batch) is not None) == plain
+    assert encode_request(served, batch, predictions, 1.0) == general(served, batch, predictions)
+
+
+def test_a_row_sent_in_another_column_order_is_stored_in_the_signature_order(
+    served: Any,
+) -> None:
+    names = list(reversed(ROW))
+    document = {"dataframe_split": {"columns": names, "data": [[ROW[n] for n in names]]}}
+    batch = mlflow.parse_json(document, served, IgnoredColumns())
+    _, predictions = one_row(served, "age", 41)
+    found = encode_request(served, batch, predictions, 1.0)
+    assert found == general(served, batch, predictions)
+    assert list(unpack(found.inputs)) == list(ROW)  # the signature's order
+
+
+def test_one_row_requests_with_the_target_or_ignored_columns_are_stored_as_before(
+    served: Any,
+) -> None:
+    row = {**ROW, "target": "yes", "customer_id": 12}
+    document = {"dataframe_records": [row]}
+    ignored = IgnoredColumns()
+    batch = mlflow.parse_json(document, served, ignored)
+    batch.ignored = ignored
+    batch.label = ["yes"]
+    _, predictions = one_row(served, "age", 41)
+    found = encode_request(served, batch, predictions, 1.0)
+    assert found == general(served, batch, predictions)
+    assert unpack(found.outputs)["ignored_columns"]["count"] == 2
+    assert unpack(found.inputs)["target"] == ["yes"]
 
 
 def general(served: Any, batch: Batch, predictions: Any) -> Any:
