@@ -309,3 +309,14 @@ def test_the_blob_just_kept_is_never_the_one_evicted(tmp_path: Path) -> None:
     trimmed = trim(cache, 0, keep=paths[0])  # the oldest
     assert (trimmed.evicted, trimmed.kept_bytes, trimmed.failed) == (2, 100, 0)
     assert [p.exists() for p in paths] == [True, False, False]
+
+
+def test_store_verify_full_reads_without_filling_the_cache(
+    stored: list[str], s3_prefix: S3Prefix, tmp_path: Path
+) -> None:
+    """Verifying a whole bucket must not push a server's models out of its cache."""
+    reader = _reader(s3_prefix, tmp_path / "reader")
+    reader.verified(stored[0], "blob")
+    assert [reader.problem(digest, full=True) for digest in stored] == [None] * len(stored)
+    assert _cached(reader) == {stored[0]}
+    assert not list(reader.cache.glob(".incoming-*"))
