@@ -3,9 +3,12 @@ tool's format.
 
 ``mlflow`` writes an MLflow model directory (:mod:`framework.export_mlflow`). ``onnx``
 writes the ONNX graph the ``onnx`` runtime compiled and verified at registration: the
-stored file itself (hash-checked as it is copied out), and only when the version's
-``model.json`` records an ``onnx`` verdict that passed, so a graph that disagreed with
-the native predictions is never handed out.
+stored file itself (hash-checked as it is copied out), only when the version's
+``model.json`` records an ``onnx`` verdict that passed (a graph that disagreed with the
+native predictions is never handed out), and only when it is byte for byte what the
+installed ``onnx`` runtime compiles from the version's model, loaded as every loader
+loads it (an edited graph, or one a verdict does not describe, is never handed out
+either: the runtime's ``exported_graph`` checks it, as its ``load`` does).
 
 The parser is built on every start, so nothing here imports MLflow, ONNX or a data
 library; the handler loads them only when it runs.
@@ -115,25 +118,22 @@ def export_onnx(store: Any, version: Any, destination: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=".specops-export-") as scratch:
         meta = _model_json(store, version, Path(scratch))
         verdict = _verified_onnx(version.ref, meta)
-        digest = version.files.get(GRAPH)
-        if digest is None:
+        if version.files.get(GRAPH) is None:
             raise UserError(
                 f"{version.ref}'s onnx verdict passed but its package has no {GRAPH}; "
                 "run `specops store verify`"
             )
-        copied = Path(scratch) / "model.onnx"
-        store.artifacts.copy_out(digest, f"{GRAPH} of {version.ref}", copied)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out, copied.open("rb") as source:
-                while chunk := source.read(1 << 20):
-                    out.write(chunk)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    graph = checked_graph(store, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(graph)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     mark_file(path, {"target": "models export --format onnx", "model": version.ref})
     return {
         "path": str(path),
@@ -141,6 +141,35 @@ def export_onnx(store: Any, version: Any, destination: str) -> dict[str, Any]:
         "inputs": _inputs(version.signature),
         "outputs": _outputs(meta.get("task")),
     }
+
+
+def checked_graph(store: Any, version: Any) -> bytes:
+    """The version's stored graph, only when the installed ``onnx`` runtime finds it is
+    exactly what the version's model compiles to: the package is loaded as every loader
+    loads it (hashes, trust rules, tree checks), then the runtime's ``exported_graph``
+    compiles it and compares. A UserError naming the file and why otherwise."""
+    from framework.errors import UserError
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+    from framework.runtimes.base import RuntimeUnavailable
+    from framework.runtimes.choose import runtime_directory
+    from framework.runtimes.lookup import KIND, build
+
+    plugins = get_plugins()
+    exported = None
+    if ONNX_RUNTIME in plugins.registry.types(KIND):
+        exported = getattr(build(ONNX_RUNTIME, plugins), "exported_graph", None)
+    if exported is None:
+        raise UserError(
+            f"{version.ref}'s {GRAPH} cannot be checked against its model here: the onnx "
+            "runtime plugin is not installed (pip install 'specops[onnx]'); not exported"
+        )
+    package = ModelPackage.from_store(store, version, plugins)
+    with runtime_directory(package, ONNX_RUNTIME) as directory:
+        try:
+            return bytes(exported(package, directory))
+        except RuntimeUnavailable as exc:
+            raise UserError(f"{version.ref}: {exc}") from None
 
 
 def _model_json(store: Any, version: Any, scratch: Any) -> dict[str, Any]:
