@@ -192,3 +192,147 @@ def retraining_loops(store: Store, name: str, *, limit: int = 8) -> list[dict[st
         (name, _bounded(limit)),
     )
     return [dict(row) for row in rows]
+
+
+# -- which runs marked running are alive ------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunStatusSql:
+    """A run's status as ``Store.run`` reports it, as SQL over ``runs r``: a run still
+    marked running whose process is gone reads ``interrupted``.
+
+    Made by :func:`run_status_sql` from one listing of the live locks, so a table can
+    filter, count, sort and page by the reported status in SQL: its cost does not grow
+    with the runs that were killed (thousands, on a CI machine whose jobs died), where
+    asking each run's lock (``Store.run``) did."""
+
+    dead: str
+    """True for a run marked running whose process died (placeholders: ``args``)."""
+    args: tuple[Any, ...]
+
+    def status(self) -> tuple[str, list[Any]]:
+        """The reported status as a column expression, and its arguments."""
+        return f"CASE WHEN {self.dead} THEN 'interrupted' ELSE r.status END", list(self.args)
+
+    def where(self, status: str) -> tuple[str, list[Any]]:
+        """A condition keeping the runs reported with ``status``, and its arguments."""
+        if status == "interrupted":
+            return f"({self.dead})", list(self.args)
+        if status == "running":
+            return f"r.status = 'running' AND NOT ({self.dead})", list(self.args)
+        return "r.status = ?", [status]
+
+
+def run_status_sql(store: Store) -> RunStatusSql:
+    """How ``Store._live_status`` would judge every run marked running, from one look at
+    the live locks.
+
+    A local store lists the held ``live/run-*.lock`` files once (one ``flock`` probe
+    each, see :func:`framework.store.liveness.held_lock_names`); another backend is
+    asked once per distinct lock token of the runs marked running. Runs that started
+    after the locks were listed count as alive (their lock may postdate the listing).
+    Runs of stores older than run locks are judged by their PID, once per process."""
+    import socket
+
+    from framework.store.liveness import LIVE_DIR, held_lock_names
+    from framework.store.store import now
+
+    host = socket.gethostname()
+    # a local owner is "HOST:PID": ``owner.rpartition(":")``'s host is exactly ours
+    local = (
+        f"substr(r.owner, 1, {len(host) + 1}) = ? AND substr(r.owner, {len(host) + 2})"
+        " NOT LIKE '%:%'"
+    )
+    lock = "NULL" if ("runs", "lock") in getattr(store, "_missing", ()) else "r.lock"
+    listed_at = now()
+    held: list[str] = []
+    if store.db.dialect == "sqlite":  # a lock file says nothing of another machine's run
+        names = held_lock_names(store.db.root, prefix="run-")  # type: ignore[attr-defined]
+        held = [f"{LIVE_DIR}/{name}" for name in sorted(names)]
+        remote: tuple[str, list[Any]] = ("1 = 0", [])
+    else:  # a server's lock answers for every machine; a token of another kind does not
+        unknown: list[str] = []
+        for (token,) in store.db.execute(
+            f"SELECT DISTINCT {lock} FROM runs r WHERE r.status = 'running'"
+            f" AND COALESCE(r.owner, '') <> '' AND COALESCE({lock}, '') <> ''"
+        ).fetchall():
+            answer = store.db.is_held(token)
+            if answer is None:
+                unknown.append(token)
+            elif answer:
+                held.append(token)
+        remote = _not_in(lock, unknown)
+    legacy = _not_in("r.owner", _alive_owners(store, lock, local, host))
+    not_held = _not_in(lock, held)
+    dead = (
+        "r.status = 'running' AND COALESCE(r.owner, '') <> '' AND r.started_at < ? AND"
+        f" CASE WHEN COALESCE({lock}, '') = '' THEN {local} AND {legacy[0]}"
+        f" WHEN {remote[0]} THEN {not_held[0]} ELSE {local} AND {not_held[0]} END"
+    )
+    args = [listed_at, host + ":", *legacy[1], *remote[1], *not_held[1], host + ":", *not_held[1]]
+    return RunStatusSql(dead, tuple(args))
+
+
+def _not_in(column: str, values: list[str]) -> tuple[str, list[Any]]:
+    """``column NOT IN (values)``, true when there are none (``IN ()`` is not portable)."""
+    if not values:
+        return "1 = 1", []
+    return f"{column} NOT IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def _alive_owners(store: Store, lock: str, local: str, host: str) -> list[str]:
+    """The owners (``HOST:PID``) of this machine's lock-less runs marked running (runs of
+    stores older than run locks) whose process may live: asked once per PID, as
+    ``Store._live_status`` does for each run."""
+    import os
+
+    alive = []
+    for owner in _lockless_owners(store, lock, local, host):
+        pid = owner.rpartition(":")[2]
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                continue  # gone: its runs were interrupted
+            except (PermissionError, OverflowError):
+                pass  # another user's process, or no PID at all: we cannot tell
+        alive.append(owner)
+    return alive
+
+
+_LOCKLESS: dict[tuple[str, int], tuple[tuple[Any, ...], list[str]]] = {}
+"""A SQLite store's lock-less owners, by (database, backend object): with the database's
+change counters when they were read."""
+
+
+def _lockless_owners(store: Store, lock: str, local: str, host: str) -> list[str]:
+    """The distinct owners of this machine's lock-less runs marked running.
+
+    Finding them scans the runs table (no index has status; its rows are wide: ~10 ms
+    for 5,000 runs), which every view of the runs table would pay. On SQLite the answer
+    is kept until the database changes (``PRAGMA data_version`` moves when another
+    connection commits, ``total_changes()`` when this one does): only writes change it."""
+    key = (store.db.display_url, id(store.db))
+    version: tuple[Any, ...] | None = None
+    if store.db.dialect == "sqlite":
+        version = (
+            store.db.execute("PRAGMA data_version").fetchone()[0],
+            store.db.execute("SELECT total_changes()").fetchone()[0],
+        )
+        known = _LOCKLESS.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+    owners = [
+        row[0]
+        for row in store.db.execute(
+            "SELECT DISTINCT r.owner FROM runs r WHERE r.status = 'running'"
+            f" AND COALESCE({lock}, '') = '' AND COALESCE(r.owner, '') <> '' AND {local}",
+            [host + ":"],
+        ).fetchall()
+    ]
+    if version is not None:
+        if len(_LOCKLESS) > 64:
+            _LOCKLESS.clear()
+        _LOCKLESS[key] = (version, owners)
+    return owners

@@ -110,3 +110,60 @@ def stale_locks(root: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return [path for path in sorted(directory.glob("*.lock")) if held(path) is False]
+
+
+_DEAD_LOCKS: set[tuple[int, int, str, int]] = set()
+"""``(device, directory inode, name, inode)`` of lock files this process found unheld.
+A lock file is held from the moment it has its name (``LiveLock`` locks it under a
+``.claim`` name first), so one found unheld stays dead: it is not probed again."""
+_MAX_DEAD_LOCKS = 1_000_000
+
+
+def held_lock_names(root: Path, prefix: str = "") -> set[str]:
+    """The names of the lock files under ``live/`` (those starting with ``prefix``) that a
+    live process holds right now.
+
+    One directory listing; a non-blocking ``flock`` for each file not already known dead
+    (no stat: the inode comes with the listing). It lists every live run at once, so a
+    view over thousands of killed runs (their lock files left behind, unheld) asks the
+    kernel once per new file, not the store once per run."""
+    try:
+        directory = os.open(root / LIVE_DIR, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    found: set[str] = set()
+    try:
+        where = os.fstat(directory)
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                name = entry.name
+                if not (name.startswith(prefix) and name.endswith(".lock")):
+                    continue
+                key = (where.st_dev, where.st_ino, name, entry.inode())
+                if key in _DEAD_LOCKS:
+                    continue
+                state = _held_in(directory, name)
+                if state:
+                    found.add(name)
+                elif state is False:
+                    if len(_DEAD_LOCKS) >= _MAX_DEAD_LOCKS:
+                        _DEAD_LOCKS.clear()
+                    _DEAD_LOCKS.add(key)
+    finally:
+        os.close(directory)
+    return found
+
+
+def _held_in(directory: int, name: str) -> bool | None:
+    """``held`` for a file of an open directory (no path to resolve again)."""
+    try:
+        fd = os.open(name, os.O_RDONLY, dir_fd=directory)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -76,8 +76,14 @@ def build_ui_store(
     versions: int = 500,
     monitors_per_model: int = 60,
     seed: int = 7,
+    stale_runs: int = 0,
 ) -> UiStore:
-    """Make the fixture in ``directory`` (which must not hold a store yet)."""
+    """Make the fixture in ``directory`` (which must not hold a store yet).
+
+    ``stale_runs``: about that many of the runs that made no version were killed (a CI
+    machine whose jobs died): still marked running, each leaving its unheld lock file in
+    ``live/`` as a killed process does. The interrupted filter's cost must not grow
+    with them. Without it, a few runs are interrupted and their lock files are gone."""
     root = directory
     spec = _copy_example(root)
     real = _real_runs(root, spec)
@@ -88,9 +94,9 @@ def build_ui_store(
         template = _Template.read(store, real)
         extra_runs = max(runs - template.real_runs, 0)
         extra_versions = max(min(versions - template.real_versions, extra_runs), 0)
-        error_run, busiest = _Bulk(store, template, random.Random(seed), root).write(
-            extra_runs, extra_versions, monitors_per_model
-        )
+        bulk = _Bulk(store, template, random.Random(seed), root)
+        bulk.stale_share = min(stale_runs / max(extra_runs - extra_versions, 1), 1.0)
+        error_run, busiest = bulk.write(extra_runs, extra_versions, monitors_per_model)
         counted_runs = store.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         counted_versions = store.db.execute("SELECT COUNT(*) FROM model_versions").fetchone()[0]
     finally:
@@ -265,6 +271,8 @@ class _Bulk:
         self.error_run = ""
         self.drifts: list[datetime] = []
         """When the model being written gets its drifted batches (retrainings)."""
+        self.stale_share = 0.0
+        """The share of runs without a version killed with their lock file left behind."""
 
     def write(self, runs: int, versions: int, monitors_per_model: int) -> tuple[str, str]:
         models = [
@@ -605,7 +613,13 @@ class _Bulk:
         """A run that never reached register: a failed data check, an error, a kill."""
         roll = self.rng.random()
         status = "failed_checks" if roll < 0.55 else "error" if roll < 0.95 else "interrupted"
+        killed = bool(self.stale_share) and self.rng.random() < self.stale_share
+        status = "interrupted" if killed else status
         run = self._start(model, moment, data)
+        if killed:  # the lock file a killed process leaves: there, held by nobody
+            lock = self.root / ".specops" / "live" / f"run-{run.id}.lock"
+            lock.parent.mkdir(exist_ok=True)
+            lock.write_text(f"{self.host} {4000 + len(self.runs) % 900} {moment.timestamp():.3f}\n")
         if status == "failed_checks":
             steps: list[Step] = [
                 (s.name, s.component, s.plugin, s.status, s.seconds, s.detail)

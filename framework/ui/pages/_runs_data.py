@@ -14,14 +14,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from framework.store import Store
+from framework.store.browsing import RunStatusSql, run_status_sql
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
 MAX_PAGE = 1_000_000
 STATUSES = ("passed", "rejected", "failed_checks", "error", "running", "interrupted")
 TRIGGERS = ("manual", "monitor")
-LIVE = ("running", "interrupted")
-"""Statuses only known by asking whether the run's process lives: stored as ``running``."""
 SORTS = ("started", "duration", "status", "spec")
 
 
@@ -116,12 +115,12 @@ def _number(text: str | None, default: int, low: int, high: int) -> int:
 
 def runs_page(store: Store, query: RunsQuery) -> RunsPage:
     """The runs of ``query``'s page, their metrics and versions, and the total count."""
-    where, args = _filters(query)
-    if query.status in LIVE:
-        rows, total = _live_page(store, query, where, args)
-    else:
-        total = int(store.db.execute(f"SELECT COUNT(*) FROM runs r{where}", args).fetchone()[0])
-        rows = _page(store, query, where, args, query.per_page, (query.page - 1) * query.per_page)
+    status = run_status_sql(store)  # one look at the live locks, for the whole page
+    where, args = _filters(query, status)
+    total = int(store.db.execute(f"SELECT COUNT(*) FROM runs r{where}", args).fetchone()[0])
+    rows = _page(
+        store, query, status, where, args, query.per_page, (query.page - 1) * query.per_page
+    )
     ids = [row.id for row in rows]
     metrics = _metrics_of(store, ids)
     models = _versions_of(store, ids)
@@ -154,17 +153,15 @@ def _key_metrics(store: Store, rows: Sequence[RunRow]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _filters(query: RunsQuery) -> tuple[str, list[Any]]:
+def _filters(query: RunsQuery, status: RunStatusSql) -> tuple[str, list[Any]]:
     clauses, args = [], []
     if query.model:
         clauses.append("r.spec_name = ?")
         args.append(query.model)
-    if query.status in LIVE:
-        clauses.append("r.status = ?")
-        args.append("running")
-    elif query.status:
-        clauses.append("r.status = ?")
-        args.append(query.status)
+    if query.status:  # running / interrupted: as the store reports them, judged in SQL
+        clause, more = status.where(query.status)
+        clauses.append(clause)
+        args += more
     if query.trigger == "manual":
         clauses.append("r.trigger IS NULL")
     elif query.trigger == "monitor":
@@ -172,37 +169,57 @@ def _filters(query: RunsQuery) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
 
-def _order(query: RunsQuery) -> tuple[str, str, list[Any]]:
-    """(JOIN, ORDER BY, args): a metric sort joins that metric; a run without it is last
-    whichever the direction (portable: no ``NULLS LAST``)."""
+def _order(query: RunsQuery, status: RunStatusSql) -> tuple[str, str, list[Any], list[Any]]:
+    """(JOIN, ORDER BY, the JOIN's args, the ORDER BY's args): a metric sort joins that
+    metric; a run without it is last whichever the direction (portable: no ``NULLS
+    LAST``). Status sorts by the reported one (interrupted is not running)."""
     way = "DESC" if query.descending else "ASC"
     tie = f"r.started_at {way}, r.id {way}"
     if query.sort.startswith("metric:"):
         join = " LEFT JOIN metrics m ON m.run_id = r.id AND m.name = ?"
         order = f"CASE WHEN m.value IS NULL THEN 1 ELSE 0 END, m.value {way}, {tie}"
-        return join, order, [query.sort[len("metric:") :]]
-    column = {"status": "r.status", "spec": "r.spec_name"}.get(query.sort)
-    return "", f"{column} {way}, {tie}" if column else tie, []
+        return join, order, [query.sort[len("metric:") :]], []
+    if query.sort == "status":
+        expression, args = status.status()
+        return "", f"{expression} {way}, {tie}", [], args
+    if query.sort == "spec":
+        return "", f"r.spec_name {way}, {tie}", [], []
+    return "", tie, [], []
 
 
-COLUMNS = "r.id, r.spec_name, r.status, r.started_at, r.ended_at, r.trigger, r.data_hash"
+COLUMNS = "r.id, r.spec_name, {status}, r.started_at, r.ended_at, r.trigger, r.data_hash"
+"""The table's columns; the status is the reported one (``RunStatusSql.status``)."""
 
 
 def _page(
-    store: Store, query: RunsQuery, where: str, args: list[Any], limit: int, offset: int
+    store: Store,
+    query: RunsQuery,
+    status: RunStatusSql,
+    where: str,
+    args: list[Any],
+    limit: int,
+    offset: int,
 ) -> list[RunRow]:
     if query.sort == "duration":
-        return _by_duration(store, query, where, args, limit, offset)
-    join, order, order_args = _order(query)
+        return _by_duration(store, query, status, where, args, limit, offset)
+    join, order, join_args, order_args = _order(query, status)
+    expression, status_args = status.status()
     rows = store.db.execute(
-        f"SELECT {COLUMNS} FROM runs r{join}{where} ORDER BY {order} LIMIT ? OFFSET ?",
-        [*order_args, *args, limit, offset],
+        f"SELECT {COLUMNS.format(status=expression)} FROM runs r{join}{where}"
+        f" ORDER BY {order} LIMIT ? OFFSET ?",
+        [*status_args, *join_args, *args, *order_args, limit, offset],
     ).fetchall()
-    return [_row(store, row) for row in rows]
+    return [_row(row) for row in rows]
 
 
 def _by_duration(
-    store: Store, query: RunsQuery, where: str, args: list[Any], limit: int, offset: int
+    store: Store,
+    query: RunsQuery,
+    status: RunStatusSql,
+    where: str,
+    args: list[Any],
+    limit: int,
+    offset: int,
 ) -> list[RunRow]:
     """Durations are differences of ISO text times, which SQLite and PostgreSQL compute
     differently: the few columns needed for every filtered run are read and sorted here
@@ -215,34 +232,22 @@ def _by_duration(
     if not chosen:
         return []
     marks = ", ".join("?" for _ in chosen)
+    expression, status_args = status.status()
     found = {
-        row[0]: _row(store, row)
-        for row in store.db.execute(f"SELECT {COLUMNS} FROM runs r WHERE r.id IN ({marks})", chosen)
+        row[0]: _row(row)
+        for row in store.db.execute(
+            f"SELECT {COLUMNS.format(status=expression)} FROM runs r WHERE r.id IN ({marks})",
+            [*status_args, *chosen],
+        )
     }
     return [found[run_id] for run_id in chosen if run_id in found]
 
 
-def _live_page(
-    store: Store, query: RunsQuery, where: str, args: list[Any]
-) -> tuple[list[RunRow], int]:
-    """Running or interrupted: both are stored as ``running`` (whether the process still
-    lives is asked per run), so every such run is read (few: they are the runs under
-    way or killed) and paged here."""
-    everything = _page(store, query, where, args, 1_000_000, 0)
-    wanted = [row for row in everything if row.status == query.status]
-    start = (query.page - 1) * query.per_page
-    return wanted[start : start + query.per_page], len(wanted)
-
-
-def _row(store: Store, row: Any) -> RunRow:
-    status = row[2]
-    if status == "running":  # or interrupted: the store asks the run's liveness lock
-        record = store.run(row[0])
-        status = record.status if record is not None else status
+def _row(row: Any) -> RunRow:
     return RunRow(
         id=row[0],
         spec=row[1],
-        status=status,
+        status=row[2],
         started_at=row[3],
         ended_at=row[4],
         seconds=_seconds(row[3], row[4]),
