@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +93,7 @@ class _State:
     model: Any = None
     prepared: Prepared | None = None
     evaluation: Evaluation | None = None
+    snapshot: Callable[[], tuple[str | None, str | None]] | None = None  # being written
     passed: bool = False
     package_dir: Path | None = None
     version: int | None = None
@@ -297,19 +298,22 @@ class Engine:
     def _lifecycle(self, state: _State) -> None:
         """The steps in order; each returns False when the run ends there."""
         with state.resources:
-            for step in (
-                self._ingest,
-                self._check,
-                self._split,
-                self._transform,
-                self._train,
-                self._evaluate,
-                self._gate,
-                self._register,
-                self._deploy_step,
-            ):
-                if not step(state):
-                    return
+            try:
+                for step in (
+                    self._ingest,
+                    self._check,
+                    self._split,
+                    self._transform,
+                    self._train,
+                    self._evaluate,
+                    self._gate,
+                    self._register,
+                    self._deploy_step,
+                ):
+                    if not step(state):
+                        return
+            finally:  # a run that ended early still records its snapshot, as ingest did
+                self._snapshot_settled(state, quiet=sys.exc_info()[0] is not None)
         state.run.status = "passed"
 
     def _ingest(self, state: _State) -> bool:
@@ -323,9 +327,13 @@ class Engine:
             state.lineage["data_hash"] = table.data_hash
             snapshot_problem = None
             if spec.snapshot_data:
-                state.lineage["data_snapshot"], snapshot_problem = state.executor.keep_snapshot(
-                    state.scope, store, table
-                )
+                start = getattr(state.executor, "start_snapshot", None)
+                if start is not None:  # written while the next steps run; split waits
+                    state.snapshot = start(state.scope, store, table)
+                else:
+                    state.lineage["data_snapshot"], snapshot_problem = state.executor.keep_snapshot(
+                        state.scope, store, table
+                    )
             signature = table.signature
             step.detail = (
                 f"{table.rows:,} rows x {len(table.columns)} columns, {len(signature.columns)} "
@@ -377,8 +385,30 @@ class Engine:
             require_both_sides(split.train_rows, split.test_rows)
             require_two_classes(split.train_classes)
             step.detail = f"{split.train_rows:,} train / {split.test_rows:,} test"
+            if problem := self._snapshot_settled(state):
+                step.detail += f"; {problem}"
         state.split = split
         return True
+
+    def _snapshot_settled(self, state: _State, *, quiet: bool = False) -> str | None:
+        """Wait for the data snapshot ingest started (if still pending) and put it in the
+        lineage before anything records the lineage again (the gate, register, the
+        run's end); returns why it was not kept, if so. It is written beside the split,
+        whose first run imports scikit-learn (~0.5 s on one core): the wait is short.
+        ``quiet``: the run is already failing; an error here must not hide that one."""
+        finish, state.snapshot = state.snapshot, None
+        if finish is None:
+            return None
+        try:
+            blob, problem = finish()
+        except Exception:
+            if quiet:
+                return None
+            raise
+        state.lineage["data_snapshot"] = blob
+        if problem:
+            state.run.outputs.setdefault("data", {})["snapshot"] = problem
+        return problem
 
     def _transform(self, state: _State) -> bool:
         spec = self.spec

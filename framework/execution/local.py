@@ -12,7 +12,7 @@ data preview reads a source exactly as ``ingest`` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +116,26 @@ class LocalExecutor:
         self, scope: Scope, store: Store, table: Table
     ) -> tuple[str | None, str | None]:
         """A table Arrow cannot hold is noted, not fatal: the run does not depend on it."""
+        return self.start_snapshot(scope, store, table)()
+
+    def start_snapshot(
+        self, scope: Scope, store: Store, table: Table
+    ) -> Callable[[], tuple[str | None, str | None]]:
+        """:meth:`keep_snapshot` written on a thread while the next steps run (see
+        ``Store.start_snapshot``); the returned function waits for it."""
         try:
-            return store.keep_snapshot(table.data_hash, table.data.frame), None
+            kept = store.start_snapshot(table.data_hash, table.data.frame)
         except (ValueError, TypeError, OSError) as exc:
-            return None, f"data snapshot not kept ({type(exc).__name__}: {exc})"
+            problem = _not_kept(exc)
+            return lambda: (None, problem)
+
+        def finish() -> tuple[str | None, str | None]:
+            try:
+                return kept(), None
+            except (ValueError, TypeError, OSError) as exc:
+                return None, _not_kept(exc)
+
+        return finish
 
     def check(self, scope: Scope, table: Table) -> tuple[list[CheckOutcome], list[CheckOutcome]]:
         from framework.checking import run_checks
@@ -283,6 +299,10 @@ class LocalExecutor:
         from framework.monitoring.batch_rows import read_local
 
         return read_local(Path(path))
+
+
+def _not_kept(exc: BaseException) -> str:
+    return f"data snapshot not kept ({type(exc).__name__}: {exc})"
 
 
 @contextmanager

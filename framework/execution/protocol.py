@@ -221,7 +221,12 @@ class Executor(Protocol):
     ) -> tuple[str | None, str | None]:
         """At ingest when ``store.snapshot_data``: keep the table in the store for
         ``specops reproduce``; ``(snapshot id, None)`` or ``(None, why not)`` (a table
-        that cannot be kept is noted, not fatal)."""
+        that cannot be kept is noted, not fatal).
+
+        Optional instead: ``start_snapshot(scope, store, table)`` returning a function
+        that gives the same pair. The engine calls it at ingest and the function at the
+        end of the split step (or when the run ends sooner), so the snapshot can be
+        written while the check and split steps run (``local`` does)."""
         ...
 
     def check(self, scope: Scope, table: Table) -> tuple[list[CheckOutcome], list[CheckOutcome]]:

@@ -479,20 +479,48 @@ class Store(MonitoringRecords):
         Arrow IPC (Feather) with LZ4: about as small as Parquet here and several
         times faster to write, which matters because every run pays it.
         """
+        return self.start_snapshot(data_hash, frame, background=False)()
+
+    def start_snapshot(
+        self, data_hash: str, frame: Any, *, background: bool = True
+    ) -> Callable[[], str]:
+        """:meth:`keep_snapshot` in two halves, so a run goes on while the blob is written.
+
+        Now, on this thread: the frame's values are taken as an Arrow table (what
+        could not be kept raises here). Then, on a thread of its own, the blob is
+        written, synced and hashed (Arrow, ``fsync`` and ``hashlib`` release the GIL:
+        a single-threaded step beside it barely slows). The returned function waits for
+        it and records it, on the caller's thread (the database connection's); it
+        raises what writing raised. A snapshot kept before is reused, nothing written.
+        """
         existing = self.snapshot_blob(data_hash)
         if existing:
-            return existing
+            return lambda: existing
+        # the frame with a 0..n-1 index (not stored), as ``DataFrame.to_feather`` writes
+        # it: it shares the frame's blocks, and while it lives pandas copies a block
+        # before anyone writes into one (copy-on-write), so the table built from it
+        # (which reads the same memory) keeps the values of now
+        view = frame.reset_index(drop=True)
+        table = arrow_table(view)
 
         def write(path: Path) -> None:
-            frame.reset_index(drop=True).to_feather(path, compression="lz4")
+            from pyarrow import feather
 
-        blob = self.artifacts.put_written(write)
-        with self.transaction() as db:
-            # under the write lock `store gc` also takes: the blob stays until we commit
-            if not self.artifacts.exists(blob):
-                blob = self.artifacts.put_written(write)
-            db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
-        return blob
+            feather.write_feather(table, str(path), compression="lz4")
+            assert view is not None  # referenced here: alive until the blob is written
+
+        written = _on_thread(lambda: self.artifacts.put_written(write), background)
+
+        def record() -> str:
+            blob = written()
+            with self.transaction() as db:
+                # under the write lock `store gc` also takes: the blob stays until we commit
+                if not self.artifacts.exists(blob):
+                    blob = self.artifacts.put_written(write)
+                db.execute("UPDATE datasets SET blob = ? WHERE hash = ?", (blob, data_hash))
+            return blob
+
+        return record
 
     def keep_snapshot_parts(self, data_hash: str, manifest: str, parts: list[str]) -> str:
         """Record a snapshot kept partition by partition: its manifest blob and part blobs,
@@ -961,3 +989,39 @@ def _move(row: Row) -> AliasMove:
 def _column(row: Row, name: str) -> Any:
     """A column that older stores opened read-only (so not upgraded) may lack."""
     return row[name] if name in row.keys() else None  # noqa: SIM118 (Row: in = values)
+
+
+def arrow_table(frame: Any) -> Any:
+    """The frame as the Arrow table ``DataFrame.to_feather`` writes (the same bytes)."""
+    import pyarrow
+
+    return pyarrow.Table.from_pandas(frame, preserve_index=None)
+
+
+def _on_thread(work: Callable[[], str], background: bool) -> Callable[[], str]:
+    """Run ``work`` on a thread of its own (or now, if not ``background``); the returned
+    function waits for it and returns its result or raises its exception."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+
+    if not background:
+        run()
+    else:
+        thread = threading.Thread(target=run, name="specops-snapshot")
+        thread.start()
+
+    def wait() -> str:
+        if background:
+            thread.join()
+        if "error" in outcome:
+            raise outcome.pop("error")
+        return outcome["value"]
+
+    return wait
