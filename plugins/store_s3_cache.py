@@ -11,8 +11,11 @@ every blob it ever touched. :func:`trim` keeps the cache's blobs under a cap:
 - **Nothing recent.** A file read or written in the last :data:`GRACE_SECONDS` stays, over
   the cap if need be: a reader has been handed its path and may not have opened it yet,
   and a model being loaded must not vanish under it. So a blob larger than the cap still
-  works; it goes at a later pass. The disk used is thus at most the cap plus what was
-  read in the last ten minutes.
+  works; it goes at a later pass. The disk used is thus about the cap plus what was
+  read in the last ten minutes. The assumption: whoever gets a path opens it within ten
+  minutes. A caller that fetches many blobs before reading any (a data snapshot's
+  parts) and needs longer than that for a total over the cap breaks it: such machines
+  need a cap above their largest snapshot.
 - **Only cache blobs.** Only regular files named like the cache's layout (``ab/`` + 62
   hex digits) are counted or deleted: never a live process's ``.incoming-*`` temporary
   file (``store gc`` deals with those), never a symlink, never anything else put there.
