@@ -148,6 +148,8 @@ class CompiledTrees:
         import numpy as np
 
         entries = np.array(X, dtype=np.float64, order="C", copy=True)
+        if entries.ndim != 2 or entries.shape[1] != self.features:  # C reads that many
+            raise ValueError(f"rows of {self.features} features expected, not {entries.shape}")
         missing = np.isnan(entries)
         if missing.any():  # the int ``missing`` member: the first 4 bytes of each entry
             entries.view(np.int32).reshape(len(entries), -1)[:, 0::2][missing] = -1

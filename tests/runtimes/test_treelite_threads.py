@@ -125,3 +125,5 @@ def test_two_threads_scoring_at_once_get_their_own_answers(tmp_path: Path) -> No
     for thread in threads:
         thread.join()
     assert wrong == []
+    with pytest.raises(ValueError, match="rows of 5 features expected"):
+        trees.by_row(np.zeros((1, 4)))  # the library would read past the row
