@@ -22,6 +22,11 @@ copied into it with ``specops store copy``, blobs in a local folder.
     python benchmarks/ui_pages.py --output benchmarks/results/ui_pages.md
     python benchmarks/ui_pages.py --postgres --output benchmarks/results/ui_pages_postgres.md
     python benchmarks/ui_pages.py --quick            # 60 runs, 2 requests: a smoke test
+    python benchmarks/ui_pages.py --stale 3000 --output benchmarks/results/ui_pages_stale.md
+
+``--stale N``: about N of the runs that made no version were killed (a CI machine whose
+jobs died): still marked running, their lock files left in ``live/``. The running and
+interrupted filters must cost the same as on the plain fixture.
 """
 
 from __future__ import annotations
@@ -73,16 +78,19 @@ class Case:
     path: str
 
 
-def build_store(directory: Path, runs: int, versions: int, monitors: int) -> dict[str, Any]:
+def build_store(
+    directory: Path, runs: int, versions: int, monitors: int, stale: int = 0
+) -> dict[str, Any]:
     """The fixture in ``directory`` (built by a child process), or the one already there."""
     facts_file = directory / BUILT
     if facts_file.is_file():
         facts = json.loads(facts_file.read_text())
-        if (facts["runs"], facts["versions"]) == (runs, versions):
+        built = (facts["runs"], facts["versions"], facts.get("stale_runs", 0))
+        if built == (runs, versions, stale):
             return {**facts, "reused": True}
         raise SystemExit(
-            f"{directory} holds a fixture of {facts['runs']} runs / {facts['versions']} "
-            f"versions, not {runs} / {versions}: give another --store-dir"
+            f"{directory} holds a fixture of {built[0]} runs / {built[1]} versions / "
+            f"{built[2]} killed, not {runs} / {versions} / {stale}: give another --store-dir"
         )
     if directory.exists() and any(directory.iterdir()):
         raise SystemExit(f"--store-dir {directory} is not empty and holds no {BUILT}")
@@ -90,17 +98,20 @@ def build_store(directory: Path, runs: int, versions: int, monitors: int) -> dic
         "import json, sys; from dataclasses import asdict; from pathlib import Path;"
         " from tests.ui.fixture_store import build_ui_store;"
         " built = build_ui_store(Path(sys.argv[1]), runs=int(sys.argv[2]),"
-        " versions=int(sys.argv[3]), monitors_per_model=int(sys.argv[4]));"
+        " versions=int(sys.argv[3]), monitors_per_model=int(sys.argv[4]),"
+        " stale_runs=int(sys.argv[5]));"
         " print(json.dumps(asdict(built), default=str))"
     )
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code, str(directory), str(runs), str(versions), str(monitors)],
+        [sys.executable, "-c", code, str(directory), str(runs), str(versions), str(monitors),
+         str(stale)],
         cwd=REPO, env=bench_env(), capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"building the fixture failed:\n{done.stderr[-3000:]}")
     facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts["stale_runs"] = stale
     facts["build_s"] = round(time.perf_counter() - started, 2)
     facts_file.write_text(json.dumps(facts, indent=2))
     return facts
@@ -121,6 +132,12 @@ def cases(facts: dict[str, Any], runs: list[str]) -> list[Case]:
         (f"page {deep}", {"page": deep}),
         (f"sorted by duration, page {max(deep // 2, 1)}", {"sort": "duration",
                                                             "page": max(deep // 2, 1)}),
+        # running / interrupted are judged from the live locks: killed runs must not cost
+        ("running", {"status": "running"}),
+        ("interrupted", {"status": "interrupted"}),
+        ("interrupted, page 5", {"status": "interrupted", "page": 5}),
+        ("one model, interrupted", {"model": busiest, "status": "interrupted"}),
+        ("sorted by status", {"sort": "status"}),
     ]  # fmt: skip
     compared = "&".join(f"run={quote(r, safe='')}" for r in runs[:10])
     return [
@@ -267,7 +284,14 @@ def render(report: dict[str, Any]) -> str:
         "",
         *machine_lines(report["machine"]),
         f"- store: {facts['runs']:,} runs, {facts['versions']:,} versions, 5 models, "
-        f"monitor runs over 90 days (tests/ui/fixture_store.py"
+        "monitor runs over 90 days"
+        + (
+            f", about {facts['stale_runs']:,} runs killed (still marked running, their lock "
+            "files left behind)"
+            if facts.get("stale_runs")
+            else ""
+        )
+        + " (tests/ui/fixture_store.py"
         + (f", built in {facts['build_s']} s)" if facts.get("build_s") else ")"),
         *([f"- metadata on PostgreSQL: {facts['backend']}"] if facts.get("backend") else []),
         f"- {report['requests']} timed requests per page per round, {report['rounds']} "
@@ -320,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--monitors", type=int, default=60, help="monitor runs per model")
     parser.add_argument("--requests", type=int, default=20, help="timed requests per page a round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--stale",
+        type=int,
+        default=0,
+        metavar="N",
+        help="about N runs killed: still marked running, their lock files left in live/",
+    )
     parser.add_argument("--store-dir", type=Path, help="build the fixture here (reused if built)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 60 runs, 16 versions, 2 requests, 1 round")  # fmt: skip
@@ -338,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="specops-ui-bench-") as scratch:
         directory = args.store_dir or Path(scratch) / "store"
-        facts = build_store(directory, args.runs, args.versions, args.monitors)
+        facts = build_store(directory, args.runs, args.versions, args.monitors, args.stale)
         facts["newest_version"], runs = store_facts(facts)
         with contextlib.ExitStack() as stack:
             if args.postgres:
@@ -359,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "machine": started,
         "store": {
-            k: facts[k] for k in ("runs", "versions", "build_s", "reused", "backend") if k in facts
+            k: facts[k]
+            for k in ("runs", "versions", "stale_runs", "build_s", "reused", "backend")
+            if k in facts
         },
         "requests": args.requests,
         "rounds": args.rounds,
