@@ -179,8 +179,9 @@ def open_metadata(address: StoreAddress, *, write: bool) -> MetadataBackend:
         from framework.store.sqlite_backend import SQLiteMetadata
 
         return SQLiteMetadata(local_directory(address.metadata), write=write)
-    factory = _factory(METADATA_KIND, address.scheme, address.metadata)
-    return factory(address.metadata, address.params, address.workdir, read_only=not write)
+    entry = _entry(METADATA_KIND, address.scheme, address.metadata)
+    params = _params_for(entry, address.params, _other_schema(ARTIFACT_KIND, address.artifacts))
+    return entry.factory(address.metadata, params, address.workdir, read_only=not write)
 
 
 def open_artifacts(url: str, address: StoreAddress) -> ArtifactBackend:
@@ -190,8 +191,35 @@ def open_artifacts(url: str, address: StoreAddress) -> ArtifactBackend:
         from framework.store.artifacts import ArtifactStore
 
         return ArtifactStore(file_path(url))
-    factory = _factory(ARTIFACT_KIND, scheme, url)
-    return factory(url, address.params, address.workdir, read_only=False)
+    entry = _entry(ARTIFACT_KIND, scheme, url)
+    metadata = None if address.is_local else _other_schema(METADATA_KIND, address.metadata)
+    params = _params_for(entry, address.params, metadata)
+    return entry.factory(url, params, address.workdir, read_only=False)
+
+
+def _other_schema(kind: str, url: str | None) -> Mapping[str, Any] | None:
+    """The params schema of the backend of ``kind`` serving ``url`` (the other half of
+    the store), when it is a registered plugin; None for the built-in local ones."""
+    scheme = url_scheme(url) if url else None
+    if scheme is None or scheme in LOCAL_ARTIFACTS:
+        return None
+    from framework.plugins import get_plugins
+
+    found = get_plugins().registry.find(kind, scheme)
+    return None if found is None else found.params_schema
+
+
+def _params_for(
+    entry: Any, params: Mapping[str, Any], other: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """``store.params`` is one mapping for both halves of a store (PostgreSQL's
+    ``password`` beside S3's ``endpoint_url``): each backend is given the keys its own
+    schema names and the keys neither names, never the other one's own, so a backend
+    that refuses keys it does not know still refuses a typo, not its partner's params."""
+    theirs = set((other or {}).get("properties", {})) - set(
+        (entry.params_schema or {}).get("properties", {})
+    )
+    return {key: value for key, value in params.items() if key not in theirs}
 
 
 def file_path(url: str) -> Path:
@@ -238,12 +266,12 @@ def _missing_backend(registry: Any, kind: str, scheme: str, url: str) -> str:
     )
 
 
-def _factory(kind: str, scheme: str, url: str) -> Any:
-    """The registered factory of ``kind`` for ``scheme``, or exit 2 naming what to install."""
+def _entry(kind: str, scheme: str, url: str) -> Any:
+    """The registered backend of ``kind`` for ``scheme``, or exit 2 naming what to install."""
     from framework.plugins import get_plugins
 
     registry = get_plugins().registry
     entry = registry.find(kind, scheme)
     if entry is not None:
-        return entry.factory
+        return entry
     raise StoreError(_missing_backend(registry, kind, scheme, url))

@@ -140,3 +140,36 @@ def test_postgres_and_s3_serve_a_second_machine_from_the_url_alone(
         predicted.err,
         postgres_db.dump(),
     )
+
+
+def test_one_params_mapping_configures_postgres_and_s3_as_docs_team_shows(
+    postgres_db: Any,
+    s3_prefix: S3Prefix,
+    workdirs: tuple[Path, Path],
+    cli_process: Callable[..., Any],
+) -> None:
+    """``store.params`` holds both halves' keys (PostgreSQL's password and lock_timeout,
+    S3's endpoint_url): each backend gets its own, and a typo is still refused."""
+    a, _ = workdirs
+    aws = {k: v for k, v in s3_prefix.server.env.items() if k != "AWS_ENDPOINT_URL"}
+    spec = (a / "spec.yaml").read_text() + (
+        "store:\n"
+        f"  url: {postgres_db.display_url}\n"
+        f"  artifacts: {s3_prefix.url}\n"
+        "  params:\n"
+        '    password: "${env:TEAM_DB_PASSWORD}"\n'
+        "    lock_timeout: 30\n"
+        "    sslmode: disable\n"
+        f"    endpoint_url: {s3_prefix.endpoint}\n"
+    )
+    (a / "spec.yaml").write_text(spec)
+    env = {**aws, "TEAM_DB_PASSWORD": PASSWORD}
+    ran = cli_process("run", "spec.yaml", "--json", cwd=a, env=env)
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["model"]["version"] == 1
+    assert s3_prefix.keys()  # its blobs went to the bucket, through endpoint_url
+    _no_secret(ran.out, ran.err, postgres_db.dump())
+
+    (a / "spec.yaml").write_text(spec.replace("    lock_timeout: 30\n", "    lock_timeuot: 30\n"))
+    typo = cli_process("run", "spec.yaml", cwd=a, env=env)
+    assert typo.code == 2 and "lock_timeuot" in typo.err, typo.err
