@@ -228,11 +228,13 @@ def run_status_sql(store: Store) -> RunStatusSql:
     """How ``Store._live_status`` would judge every run marked running, from one look at
     the live locks.
 
-    A local store lists the held ``live/run-*.lock`` files once (one ``flock`` probe
-    each, see :func:`framework.store.liveness.held_lock_names`); another backend is
-    asked once per distinct lock token of the runs marked running. Runs that started
-    after the locks were listed count as alive (their lock may postdate the listing).
-    Runs of stores older than run locks are judged by their PID, once per process."""
+    A local store lists the held ``live/run-*.lock`` files once (one ``flock`` probe per
+    file not known dead, see :func:`framework.store.liveness.held_lock_names`); a run
+    that started after that listing counts as alive (its lock may postdate it). A
+    server's locks are asked for the lock tokens of the runs marked running (at once
+    where the backend can, ``held_tokens``); a run whose token was not asked (it began
+    since) counts as alive. Runs of stores older than run locks are judged by their
+    PID, once per process."""
     import socket
 
     from framework.store.liveness import LIVE_DIR, held_lock_names
@@ -245,33 +247,45 @@ def run_status_sql(store: Store) -> RunStatusSql:
         " NOT LIKE '%:%'"
     )
     lock = "NULL" if ("runs", "lock") in getattr(store, "_missing", ()) else "r.lock"
-    listed_at = now()
-    held: list[str] = []
+    head = "r.status = 'running' AND COALESCE(r.owner, '') <> '' AND"
     if store.db.dialect == "sqlite":  # a lock file says nothing of another machine's run
+        listed_at = now()
         names = held_lock_names(store.db.root, prefix="run-")  # type: ignore[attr-defined]
-        held = [f"{LIVE_DIR}/{name}" for name in sorted(names)]
-        remote: tuple[str, list[Any]] = ("1 = 0", [])
-    else:  # a server's lock answers for every machine; a token of another kind does not
-        unknown: list[str] = []
-        for (token,) in store.db.execute(
+        held, held_args = _not_in(lock, [f"{LIVE_DIR}/{name}" for name in sorted(names)])
+        legacy, legacy_args = _not_in("r.owner", _alive_owners(store, lock, local, host))
+        dead = (
+            f"{head} r.started_at < ? AND {local} AND CASE WHEN COALESCE({lock}, '') = ''"
+            f" THEN {legacy} ELSE {held} END"
+        )
+        return RunStatusSql(dead, (listed_at, host + ":", *legacy_args, *held_args))
+    # a server's lock answers for every machine; a token of another kind (a row copied
+    # from a local store) does not: as for a lock file, only this machine's run is judged
+    tokens = [
+        row[0]
+        for row in store.db.execute(
             f"SELECT DISTINCT {lock} FROM runs r WHERE r.status = 'running'"
             f" AND COALESCE(r.owner, '') <> '' AND COALESCE({lock}, '') <> ''"
-        ).fetchall():
-            answer = store.db.is_held(token)
-            if answer is None:
-                unknown.append(token)
-            elif answer:
-                held.append(token)
-        remote = _not_in(lock, unknown)
-    legacy = _not_in("r.owner", _alive_owners(store, lock, local, host))
-    not_held = _not_in(lock, held)
+        ).fetchall()
+    ]
+    answers = _held_tokens(store, tokens)
+    dead_tokens = [token for token in tokens if answers.get(token) is False]
+    unknown = [token for token in tokens if answers.get(token) is None]
+    legacy, legacy_args = _not_in("r.owner", _alive_owners(store, lock, local, host))
     dead = (
-        "r.status = 'running' AND COALESCE(r.owner, '') <> '' AND r.started_at < ? AND"
-        f" CASE WHEN COALESCE({lock}, '') = '' THEN {local} AND {legacy[0]}"
-        f" WHEN {remote[0]} THEN {not_held[0]} ELSE {local} AND {not_held[0]} END"
+        f"{head} CASE WHEN COALESCE({lock}, '') = '' THEN {local} AND {legacy}"
+        f" WHEN {lock} = ANY(?) THEN 1 = 1 WHEN {lock} = ANY(?) THEN {local} ELSE 1 = 0 END"
     )
-    args = [listed_at, host + ":", *legacy[1], *remote[1], *not_held[1], host + ":", *not_held[1]]
-    return RunStatusSql(dead, tuple(args))
+    args = (host + ":", *legacy_args, dead_tokens, unknown, host + ":")
+    return RunStatusSql(dead, args)
+
+
+def _held_tokens(store: Store, tokens: list[str]) -> dict[str, bool | None]:
+    """Each lock token's ``is_held``: in one call when the backend answers many at once
+    (``held_tokens``), else one question per token (a query each on a server)."""
+    many = getattr(store.db, "held_tokens", None)
+    if many is not None:
+        return dict(many(tokens))
+    return {token: store.db.is_held(token) for token in tokens}
 
 
 def _not_in(column: str, values: list[str]) -> tuple[str, list[Any]]:

@@ -68,14 +68,15 @@ def test_runs_marked_running_on_postgres_are_judged_as_the_store_does(
                 store.db.execute(f"SELECT r.id, {expression} FROM runs r", args).fetchall()
             )
             by_store = {run.id: run.status for run in store.runs()}
-            where, more = judged.where("running")
+            _insert(writer, [_row("late", "running", f"{host}:1", f"{prefix}run-late", at)])
+            where, more = judged.where("running")  # "late" began after the locks were asked
             running = sorted(
                 row[0] for row in store.db.execute(f"SELECT r.id FROM runs r WHERE {where}", more)
             )
         finally:
             store.close()
         assert by_sql == by_store
-        assert running == ["copied-there", "legacy-alive", "live"]
+        assert running == ["copied-there", "late", "legacy-alive", "live"]
         assert by_sql["killed-000"] == by_sql["copied-here"] == "interrupted"
     finally:
         writer.close()
