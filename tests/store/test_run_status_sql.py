@@ -208,3 +208,21 @@ def test_a_store_older_than_run_locks_is_judged_by_pid(
     by_sql, by_store, running, interrupted = _statuses(root)
     assert by_sql == by_store == {"old-dead": "interrupted", "old-alive": "running"}
     assert (running, interrupted) == (["old-alive"], ["old-dead"])
+
+
+def test_held_lock_names_lists_the_held_locks_once_dead_stays_dead(
+    holder: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    from framework.store.liveness import held_lock_names
+
+    root, child = holder
+    (root / "live" / "run-dead.lock").write_text("elsewhere 1 0\n")  # left by a killed run
+    (root / "live" / "run-half.lock.claim").write_text("")  # a lock being made: not yet one
+    assert held_lock_names(root, prefix="run-") == {"run-live-run.lock"}
+    assert held_lock_names(root, prefix="run-") == {"run-live-run.lock"}  # asked again
+    everything = held_lock_names(root)
+    assert "run-live-run.lock" in everything and any(n.startswith("open-") for n in everything)
+    child.kill()
+    child.wait(10)
+    assert held_lock_names(root) == set()
+    assert held_lock_names(tmp_path / "no-store") == set()
