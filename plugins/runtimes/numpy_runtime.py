@@ -13,6 +13,13 @@ scikit-learn computes them), ``linear_regression`` and ``ridge`` from ``coef_`` 
 booster is the package's, already loaded; its categorical columns are given as their
 training-category codes, as LightGBM's pandas reader gives them). Every other model
 type is refused by :meth:`NumpyRuntime.why_not`.
+
+``load`` trusts no stored byte: it compiles the package again (a few milliseconds: its
+model was validated when the package loaded) and refuses stored files that are not
+exactly that (:func:`plugins.runtimes.compiled_check.check_stored`). A hand-written
+``model.json`` could otherwise claim a hundred million classes (every request then
+allocated that many probabilities per row, and a server's start-up check failed with an
+internal error) or a one-hot block a million columns wide, from a file of a few bytes.
 """
 
 from __future__ import annotations
@@ -63,8 +70,13 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    # allow_nan: Python's json reads back NaN and infinities exactly as it writes them
-    path.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    path.write_bytes(json_bytes(data))
+
+
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """A runtime JSON file's bytes: compact, ASCII, the same bytes for the same data.
+    allow_nan: Python's json reads back NaN and infinities exactly as it writes them."""
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
 def compile_transform_for(package: ModelPackage) -> dict[str, Any]:
@@ -288,18 +300,38 @@ class NumpyRuntime:
         reason = self.why_not(package)
         if reason:
             raise RuntimeUnavailable(reason)
-        transform = compile_transform_for(package)
-        model = compile_model(package, transform)
-        write_json(directory / TRANSFORM_FILE, transform)
-        write_json(directory / MODEL_FILE, model)
+        for name, data in compiled_files(package).items():
+            (directory / name).write_bytes(data)
 
     def load(self, package: ModelPackage, directory: Path) -> NumpyScorer:
+        from plugins.runtimes.compiled_check import check_stored
+
         reason = self.why_not(package)
         if reason:
             raise RuntimeUnavailable(reason)
-        transform = read_json(directory / TRANSFORM_FILE)
-        model = read_json(directory / MODEL_FILE)
+        try:
+            expected = compiled_files(package)
+        except RuntimeUnavailable as exc:
+            raise RuntimeUnavailable(
+                f"{SHOWN}{TRANSFORM_FILE} cannot be checked: this model does not compile to "
+                f"NumPy here ({exc}): not loaded"
+            ) from None
+        check_stored(directory, expected, SHOWN, "loaded", "specops")
+        transform = json.loads(expected[TRANSFORM_FILE])
+        model = json.loads(expected[MODEL_FILE])
         return NumpyScorer(package, transform, model)
+
+
+SHOWN = "runtimes/numpy/"
+"""How the package names this runtime's folder in messages."""
+
+
+def compiled_files(package: ModelPackage) -> dict[str, bytes]:
+    """``{file: bytes}`` that :meth:`NumpyRuntime.compile` writes for ``package`` (the same
+    bytes every time for the same model); RuntimeUnavailable when it does not compile."""
+    transform = compile_transform_for(package)
+    model = compile_model(package, transform)
+    return {TRANSFORM_FILE: json_bytes(transform), MODEL_FILE: json_bytes(model)}
 
 
 @hookimpl

@@ -224,6 +224,8 @@ def checked_files(package: ModelPackage, directory: Path, action: str) -> dict[s
     crafted or damaged graph never reaches protobuf, onnx or ONNX Runtime. A version
     compiled by another specops (or onnx) whose builder wrote other bytes is refused
     alike: it serves natively, saying so, until it is registered again."""
+    from plugins.runtimes.compiled_check import check_stored
+
     try:
         expected = compiled_files(package)
     except RuntimeUnavailable as exc:
@@ -231,43 +233,8 @@ def checked_files(package: ModelPackage, directory: Path, action: str) -> dict[s
             f"{SHOWN}{GRAPH_FILE} cannot be checked: this model does not compile to ONNX "
             f"here ({exc}): not {action}"
         ) from None
-    for name in (GRAPH_FILE, META_FILE):
-        differs = _difference(directory / name, expected[name])
-        if differs:
-            raise RuntimeUnavailable(
-                f"{SHOWN}{name} is not what this model compiles to (edited, or written by "
-                f"another specops/onnx version): not {action} ({differs})"
-            )
+    check_stored(directory, expected, SHOWN, action, "specops/onnx")
     return expected
-
-
-def _difference(path: Path, expected: bytes) -> str | None:
-    """How the file at ``path`` differs from ``expected`` (None: it does not). Reads at most
-    ``len(expected) + 1`` bytes, and nothing when the sizes differ or it is no file."""
-    import os
-    import stat
-
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return "the file is missing"
-    if not stat.S_ISREG(status.st_mode):
-        return "not a regular file"
-    if status.st_size != len(expected):
-        return f"{status.st_size:,} bytes stored, {len(expected):,} compiled"
-    with path.open("rb") as handle:
-        stored = handle.read(len(expected) + 1)
-    if stored == expected:
-        return None
-    if len(stored) != len(expected):
-        return f"{len(stored):,} bytes stored, {len(expected):,} compiled"
-    return f"from byte {_first_difference(stored, expected):,} of {len(expected):,}"
-
-
-def _first_difference(a: bytes, b: bytes, block: int = 1 << 16) -> int:
-    """The first offset where two equally long, unequal byte strings differ."""
-    start = next(i for i in range(0, len(a), block) if a[i : i + block] != b[i : i + block])
-    return next(i for i in range(start, start + block) if a[i] != b[i])
 
 
 def open_session(data: bytes, threads: int = 1) -> Any:

@@ -1,8 +1,10 @@
-"""A runtime file that native code parses is loaded only when it is exactly what this
-specops compiles from the package's validated native model (the ``onnx`` runtime's graph
-here): a graph replaced by another valid one serves natively and says why, garbage never
-reaches ONNX Runtime, an untouched package serves with onnx, and ``models export
---format onnx`` never hands out a graph the model does not compile to.
+"""A stored runtime file is loaded only when it is exactly what this specops compiles from
+the package's validated native model (the ``onnx`` runtime's graph, the ``numpy``
+runtime's JSON): a graph replaced by another valid one serves natively and says why,
+garbage never reaches ONNX Runtime, an untouched package serves with onnx, ``models
+export --format onnx`` never hands out a graph the model does not compile to, and a
+hand-written numpy file (a hundred million classes) serves natively instead of failing
+the server's start.
 
 Real trainings, real exported packages and stores, real servers on 127.0.0.1; nothing
 is mocked."""
@@ -25,9 +27,11 @@ pytest.importorskip("onnxruntime")
 
 import numpy as np
 
+import plugins.runtimes.numpy_runtime as numpy_runtime
 import plugins.runtimes.onnx as onnx_runtime
 from framework.package import ModelPackage
 from framework.plugins import get_plugins
+from framework.runtimes.base import RuntimeUnavailable
 from framework.runtimes.choose import choose_runtime
 from tests.helpers import stored_package
 from tests.serving.conftest import make_frame, split_payload, start_server, train
@@ -112,9 +116,12 @@ def _answers_like_native(server: Any, package: ModelPackage) -> dict[str, Any]:
         assert status == 200, answer
     finally:
         client.close()
-    native, _ = package.predict(rows)
+    import pandas as pd
+
+    split = payload["dataframe_split"]  # the rows as sent (pandas writes 10 digits)
+    native, _ = package.predict(pd.DataFrame(split["data"], columns=split["columns"], dtype=object))
     assert answer["predictions"] == native.values.tolist()
-    np.testing.assert_allclose(answer["probabilities"], native.proba, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(answer["probabilities"], native.proba, rtol=0, atol=1e-9)
     return version
 
 
@@ -229,22 +236,24 @@ import hashlib, json, sys
 from pathlib import Path
 from framework.package import ModelPackage
 from framework.plugins import get_plugins
-from plugins.runtimes.onnx import compiled_files
+from plugins.runtimes import numpy_runtime, onnx
 
 found = {}
-for folder in sys.argv[1:]:
-    files = compiled_files(ModelPackage(Path(folder), get_plugins()))
-    found[folder] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+for argument in sys.argv[1:]:
+    runtime, folder = argument.split("=", 1)
+    module = onnx if runtime == "onnx" else numpy_runtime
+    files = module.compiled_files(ModelPackage(Path(folder), get_plugins()))
+    found[argument] = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
 print(json.dumps(found))
 """
 
 
-def test_the_graph_is_the_same_bytes_every_time_and_in_every_process(
-    trained: Path, tmp_path: Path
+def test_compiled_files_are_the_same_bytes_every_time_and_in_every_process(
+    trained: Path, numpy_trained: Path, tmp_path: Path
 ) -> None:
     """What the check relies on: compiling one model twice, after a store round trip, and
-    in processes with other string hash seeds gives the same bytes (LightGBM with text
-    categories; impute + one_hot + a forest)."""
+    in processes with other string hash seeds gives the same bytes (onnx: LightGBM with
+    text categories, impute + one_hot + a forest; numpy: one_hot + scale + logistic)."""
     from tests.runtimes.trees_packages import table
     from tests.runtimes.trees_packages import train as train_package
 
@@ -265,9 +274,15 @@ def test_the_graph_is_the_same_bytes_every_time_and_in_every_process(
     kept = stored.runtime_files["onnx"]
     assert onnx_runtime.compiled_files(stored) == kept
 
+    numpy_kept = stored_package(numpy_trained / ".specops", "churn/1").runtime_files
+    assert numpy_kept is not None
+    numpy_package = ModelPackage(numpy_trained / "pkg", get_plugins())
+    assert numpy_runtime.compiled_files(numpy_package) == numpy_kept["numpy"]
+
     expected = {
-        str(trained / "pkg"): kept,
-        str(forest.directory): first,
+        f"onnx={trained / 'pkg'}": kept,
+        f"onnx={forest.directory}": first,
+        f"numpy={numpy_trained / 'pkg'}": numpy_kept["numpy"],
     }
     repo = Path(__file__).resolve().parent.parent.parent
     for seed in ("0", "4242"):
@@ -281,6 +296,79 @@ def test_the_graph_is_the_same_bytes_every_time_and_in_every_process(
         )
         assert done.returncode == 0, done.stderr[-2000:]
         found = json.loads(done.stdout)
-        for folder, files in expected.items():
+        for argument, files in expected.items():
             hashes = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-            assert found[folder] == hashes, (seed, folder)
+            assert found[argument] == hashes, (seed, argument)
+
+
+# --- the numpy runtime's JSON -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def numpy_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``churn/1``: one_hot + scale + logistic regression, ``serve.runtime: numpy``,
+    exported to ``pkg``."""
+    root = tmp_path_factory.mktemp("numpy-trust")
+    train(
+        root,
+        model="logistic_regression",
+        params="{}",
+        preprocess="preprocess: [{type: one_hot}, {type: scale}]\n",
+        rows=300,
+        runtime="numpy",
+        extra=("--set", "deploy={type: directory, params: {path: pkg}}"),
+    )
+    assert (root / "pkg" / "runtimes" / "numpy" / "model.json").is_file()
+    return root
+
+
+def test_a_hand_written_numpy_file_serves_natively_and_says_why(
+    numpy_trained: Path, tmp_path: Path
+) -> None:
+    """A hundred million classes in ``model.json``: every request allocated that many
+    probabilities per row, and the server's start-up check ended in an internal error
+    (exit 3). Now the file is not what the model compiles to: native serves."""
+    package = tmp_path / "pkg"
+    shutil.copytree(numpy_trained / "pkg", package)
+    path = package / "runtimes" / "numpy" / "model.json"
+    original = path.stat().st_size
+    model = json.loads(path.read_text())
+    model["n_classes"] = 100_000_000
+    path.write_text(json.dumps(model, separators=(",", ":")))
+    _rehash(package)
+    server = start_server("--package", package, "--no-request-log")
+    try:
+        version = _answers_like_native(server, ModelPackage(package, get_plugins()))
+    finally:
+        server.stop()
+    assert version["runtime"] == "native", version
+    assert version["runtimes_not_used"]["numpy"] == (
+        "verified, but failed to load here: runtimes/numpy/model.json is not what this model "
+        "compiles to (edited, or written by another specops version): not loaded "
+        f"({path.stat().st_size:,} bytes stored, {original:,} compiled)"
+    )
+
+
+def test_a_damaged_numpy_file_is_refused_before_it_is_parsed(
+    numpy_trained: Path, tmp_path: Path
+) -> None:
+    package = ModelPackage(numpy_trained / "pkg", get_plugins())
+    stored = numpy_trained / "pkg" / "runtimes" / "numpy"
+    transform = (stored / "transform.json").read_bytes()
+    assert b'"format":1' in transform
+    for name, content in [
+        ("transform.json", b"[1, 2"),
+        (
+            "transform.json",
+            (stored / "transform.json").read_bytes().replace(b'"format":1', b'"format":9'),
+        ),
+        ("model.json", b""),
+    ]:
+        copy = tmp_path / f"copy-{len(content)}"
+        shutil.copytree(stored, copy)
+        (copy / name).write_bytes(content)
+        with pytest.raises(RuntimeUnavailable, match=rf"runtimes/numpy/{name} is not what this"):
+            numpy_runtime.NumpyRuntime().load(package, copy)
+    (copy / "model.json").unlink()
+    with pytest.raises(RuntimeUnavailable, match=r"model\.json .* \(the file is missing\)"):
+        numpy_runtime.NumpyRuntime().load(package, copy)
