@@ -190,6 +190,7 @@ def _runtimes(store: Store, version: ModelVersion) -> Report:
 
     installed: list[str] | None = None
     built_here: list[str] = []
+    plugins = None
     try:
         from framework.plugins import get_plugins
 
@@ -198,7 +199,7 @@ def _runtimes(store: Store, version: ModelVersion) -> Report:
         built_here = [n for n in installed if hasattr(build(n, plugins), "ready")]
     except UserError:  # a plugin switch names no plugin: judge by the verdicts alone
         pass
-    return version_runtimes(store, version, installed, built_here)
+    return version_runtimes(store, version, installed, built_here, plugins)
 
 
 def cmd_models_promote(args: argparse.Namespace) -> int:

@@ -92,12 +92,87 @@ def version_runtimes(
     version: ModelVersion,
     installed: list[str] | None,
     built_here: list[str] | None = None,
+    plugins: Any = None,
 ) -> dict[str, Any]:
     """:func:`runtime_report` of a stored version; ``{"error": ...}`` when its
-    ``model.json`` cannot be read (the rest of ``models show`` still prints)."""
+    ``model.json`` cannot be read (the rest of ``models show`` still prints). With
+    ``plugins``, the runtimes of ``built_here`` are judged as built on this machine
+    or not (:func:`as_built_here`)."""
     try:
         metadata = read_model_json(store, version)
         check_runtimes(metadata, version.ref)
     except (StoreError, OSError, ValueError) as exc:
         return {"error": str(exc)}
+    if plugins is not None and built_here:
+        metadata, built_here = as_built_here(store, version, metadata, plugins, built_here)
     return runtime_report(metadata, installed, built_here)
+
+
+def as_built_here(
+    store: Store,
+    version: ModelVersion,
+    metadata: dict[str, Any],
+    plugins: Any,
+    built_here: list[str],
+) -> tuple[dict[str, Any], list[str]]:
+    """``metadata`` with each runtime that builds where it loads judged as this machine
+    has it, and those of ``built_here`` still to be built: what ``auto`` does when a
+    server or ``predict`` starts here (:func:`framework.runtimes.choose.choose_runtime`).
+    A runtime whose form is built here is no longer "to be built", and one that timed
+    that form beside native (``measured``) is ranked by it, so ``models show`` names
+    the runtime a server started now would use. Reads only the runtime's own files
+    (hash-checked, bounded); never builds anything, never loads the model."""
+    from types import SimpleNamespace
+
+    from framework.runtimes.choose import ranked_by
+    from framework.runtimes.lookup import build
+
+    verdicts = dict(metadata.get(METADATA_KEY) or {})
+    still: list[str] = []
+    for name in built_here:
+        verdict = verdicts.get(name)
+        if not (isinstance(verdict, dict) and verdict.get("verified")):
+            still.append(name)
+            continue
+        try:
+            runtime = build(name, plugins)
+            files = _runtime_files(store, version, name)
+            light = SimpleNamespace(metadata=metadata, runtime_files={name: files})
+            with tempfile.TemporaryDirectory(prefix="specops-show-") as tmp:
+                directory = Path(tmp) / name
+                for relative, content in files.items():
+                    (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+                    (directory / relative).write_bytes(content)
+                if not runtime.ready(light, directory):
+                    still.append(name)
+                    continue
+                measured = getattr(runtime, "measured", None)
+                here = measured(light, directory) if measured is not None else None
+        except Exception:  # a runtime that cannot tell without the model: as before
+            still.append(name)
+            continue
+        if isinstance(here, dict):
+            verdicts[name] = ranked_by(verdict, here, verdicts.get(NATIVE, {}))
+    return {**metadata, METADATA_KEY: verdicts}, still
+
+
+MAX_RUNTIME_FILES = 256 * 2**20
+"""Bytes of one runtime's files read for the report, at most (the registration limit)."""
+
+
+def _runtime_files(store: Store, version: ModelVersion, name: str) -> dict[str, bytes]:
+    """Runtime ``name``'s files of a stored version, each hash-checked as copied out."""
+    prefix = f"runtimes/{name}/"
+    read: dict[str, bytes] = {}
+    total = 0
+    with tempfile.TemporaryDirectory(prefix="specops-show-") as tmp:
+        for path, digest in sorted(version.files.items()):
+            if not path.startswith(prefix):
+                continue
+            target = Path(tmp) / "file"
+            store.artifacts.copy_out(digest, f"{path} of {version.ref}", target)
+            total += target.stat().st_size
+            if total > MAX_RUNTIME_FILES:
+                raise StoreError(f"runtime {name}'s files of {version.ref} exceed 256 MB")
+            read[path[len(prefix) :]] = target.read_bytes()
+    return read

@@ -89,8 +89,10 @@ def compiler_version(name: str) -> str:
 
 
 def cache_key(contents: dict[str, bytes]) -> str:
-    """The hash that names a model's libraries: its files, tl2cgen's version, the machine."""
-    import tl2cgen
+    """The hash that names a model's libraries: its files, tl2cgen's version, the machine.
+    The version is read from the installed package's metadata, not by importing tl2cgen
+    (numpy with it): ``models show`` asks whether a library is built here."""
+    from importlib.metadata import version
 
     digest = hashlib.sha256()
     for name in sorted(contents):
@@ -98,7 +100,7 @@ def cache_key(contents: dict[str, bytes]) -> str:
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
     digest.update(
-        f"tl2cgen {tl2cgen.__version__}\0{platform.system()}\0{platform.machine()}".encode()
+        f"tl2cgen {version('tl2cgen')}\0{platform.system()}\0{platform.machine()}".encode()
     )
     return digest.hexdigest()
 

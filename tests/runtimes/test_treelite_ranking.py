@@ -146,3 +146,61 @@ def test_the_measurement_is_put_on_registrations_scale() -> None:
     assert ranked[MEASURED_KEY] == here and verdict["single_row_us"] == 90.0
     alone = ranked_by(verdict, {"single_row_us": 10.0}, {})
     assert alone["single_row_us"] == 10.0 and "rows_per_second" not in alone
+
+
+def test_models_show_names_the_runtime_a_server_started_here_would_use(
+    tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``models show`` judges a runtime that builds where it loads as this machine has
+    it: built and timed here, it is ranked by that timing, as ``auto`` ranks it."""
+    from framework.cli.main import main
+    from framework.plugins import get_plugins
+    from framework.refs import resolve
+    from framework.store import Store
+    from tests.serving.conftest import train
+
+    if "treelite" not in get_plugins().registry.types("runtime"):
+        pytest.skip("the treelite entry point is not installed (pyproject)")
+    store = train(tmp_path / "work", name="shown", rows=300, runtime="auto")
+
+    def shown() -> dict:
+        capsys.readouterr()
+        assert main(["models", "show", "shown/1", "--store", str(store), "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["runtimes"]
+
+    folder = tmp_path / "package"
+    opened = Store.open_existing(store)
+    try:
+        opened.materialize(resolve(opened, "shown/1"), folder)
+    finally:
+        opened.close()
+    assert main(["runtimes", "prepare", str(folder)]) == 0
+    [measured] = cache.glob("*/*/measured.json")
+    _rewrite(
+        measured,
+        single_row_us=0.01,
+        native_single_row_us=20.0,
+        rows_per_second=1e9,
+        native_rows_per_second=1e5,
+    )
+    fast = shown()
+    assert fast["serves"] == fast["scores"] == "treelite", fast
+    assert "treelite" not in fast["once_built"]
+    assert fast["verdicts"]["treelite"]["measured_here"]["single_row_us"] == 0.01
+
+    _rewrite(
+        measured,
+        single_row_us=400.0,
+        native_single_row_us=20.0,
+        rows_per_second=1e3,
+        native_rows_per_second=1e5,
+    )
+    slow = shown()
+    assert slow["serves"] != "treelite" and slow["scores"] != "treelite", slow
+    assert slow["reasons"]["treelite"].startswith("verified, but not faster than")
+
+    for built in cache.glob("*/*/lib.so"):  # gone from this machine: to be built again
+        built.unlink()
+    gone = shown()
+    assert gone["serves"] != "treelite"
+    assert "measured_here" not in gone["verdicts"]["treelite"]

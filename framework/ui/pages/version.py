@@ -60,7 +60,9 @@ def version_page(request: Request) -> h.Response:
     parts.append(h.section("Lineage", _lineage(store, version, run, pointing), id="lineage"))
     parts.append(h.section("Params", _params(store.params(version.run_id)), id="params"))
     parts.append(h.section("Signature", _signature(version.signature), id="signature"))
-    parts.append(h.section("Runtime", _runtimes(request, model_json, damaged), id="runtime"))
+    parts.append(
+        h.section("Runtime", _runtimes(request, version, model_json, damaged), id="runtime")
+    )
     parts.append(h.section("Aliases", _aliases(request, version, pointing), id="aliases"))
     parts.append(h.section("Package files", _files(files), id="files"))
     return h.page(
@@ -184,9 +186,10 @@ def _signature(signature: Any) -> h.Html:
     return described + h.table(["column", "role", "dtype", "categories"], rows)
 
 
-def _runtimes(request: Request, model_json: Any, damaged: list[FileState]) -> h.Html:
+def _runtimes(request: Request, version: Any, model_json: Any, damaged: list[FileState]) -> h.Html:
     """The runtime verdicts model.json records, and which runtime serves single rows
-    and scores batches here: runtime-core's own report (what ``models show`` says)."""
+    and scores batches here: runtime-core's own report (what ``models show`` says,
+    runtimes that build where they load judged as this machine has them)."""
     from framework.errors import StoreError
     from framework.package_check import check_runtimes
     from framework.runtimes.report import runtime_report
@@ -198,13 +201,21 @@ def _runtimes(request: Request, model_json: Any, damaged: list[FileState]) -> h.
         check_runtimes(model_json, "this version")
     except StoreError as exc:
         return h.tag("p", f"unknown: {exc}", class_="fail")
-    report = runtime_report(model_json, request.app.installed_runtimes())
+    installed = request.app.installed_runtimes()
+    metadata, built_here = _as_built_here(request, version, model_json, installed)
+    report = runtime_report(metadata, installed, built_here)
     verdicts = report["verdicts"]
     said = h.Html(
         f"serves single rows with <strong>{h.esc(report['serves'])}</strong>, scores "
         f"batches with <strong>{h.esc(report['scores'])}</strong> "
         f"(serve.runtime: {h.esc(report['requested'])})"
     )
+    later = sorted(set(report["once_built"].values()))
+    if later:
+        said = said + h.Html(
+            f"; {h.esc(', '.join(later))} once built on this machine "
+            "(<code>specops runtimes prepare</code>)"
+        )
     if not verdicts:
         return h.tag("p", said) + h.tag(
             "p", "no compiled runtime was recorded for this version", class_="muted"
@@ -423,3 +434,25 @@ def _lineage(store: Any, version: Any, run: Any, pointing: list[str]) -> h.Html:
 
 
 ROUTES = [("GET", "/models/{name}/versions/{version}", version_page)]
+
+
+def _as_built_here(
+    request: Request, version: Any, model_json: dict[str, Any], installed: list[str] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The verdicts with runtimes that build where they load judged as built here or
+    not (:func:`framework.runtimes.report.as_built_here`); as recorded when the
+    plugins cannot be listed."""
+    from framework.errors import UserError
+    from framework.runtimes.lookup import build
+    from framework.runtimes.report import as_built_here
+
+    try:
+        from framework.plugins import get_plugins
+
+        plugins = get_plugins()
+        built = [n for n in installed or () if hasattr(build(n, plugins), "ready")]
+    except UserError:
+        return model_json, []
+    if not built:
+        return model_json, []
+    return as_built_here(request.store, version, model_json, plugins, built)
