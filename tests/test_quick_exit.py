@@ -31,7 +31,7 @@ def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedPro
 
 
 LEAVES_FILES_OPEN = """
-    import atexit, gzip, sys
+    import atexit, gzip, io, sys
     sys.path.insert(0, {repo!r})
     from framework.cli.quick_exit import leave
 
@@ -41,6 +41,9 @@ LEAVES_FILES_OPEN = """
     packed.write("zipped\\n" * 1000)
     atexit.register(lambda: open("atexit.txt", "w").write("ran"))
     print("x" * 100_000)                      # stdout is a pipe: block-buffered
+    wrapper = io.TextIOWrapper(sys.stdout.buffer)  # over stdout: flushed, never closed
+    wrapper.write("wrapped")
+    print("after")
     leave(3)
     print("never")
 """
@@ -49,7 +52,7 @@ LEAVES_FILES_OPEN = """
 def test_files_left_open_are_complete_and_atexit_handlers_run(tmp_path: Path) -> None:
     done = run_python(LEAVES_FILES_OPEN.format(repo=str(REPO)), tmp_path)
     assert done.returncode == 3, done.stderr
-    assert done.stdout == "x" * 100_000 + "\n"  # flushed whole, nothing after leave()
+    assert done.stdout == "x" * 100_000 + "\nafter\nwrapped"  # whole, nothing after leave()
     assert (tmp_path / "text.txt").read_text() == "last line\n" * 10
     assert gzip.decompress((tmp_path / "packed.gz").read_bytes()) == b"zipped\n" * 1000
     assert (tmp_path / "atexit.txt").read_text() == "ran"

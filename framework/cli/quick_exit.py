@@ -37,37 +37,56 @@ def leave(code: int) -> NoReturn:
     atexit._run_exitfuncs()  # what the shutdown calls first; exceptions are printed
     if threading.active_count() > 1:  # a handler started a thread: let it finish
         sys.exit(code)
+    _flush_standard_streams()  # as the shutdown does before it frees anything
     _close_open_files()
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def _flush_standard_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):  # a reader that left, a closed stream: as exit does
             pass
-    os._exit(code)
+
+
+def _layers(stream: object) -> list[int]:
+    """The ids of a stream and of the buffer and raw file under it."""
+    found: list[int] = []
+    layer: object | None = stream
+    while layer is not None and id(layer) not in found:
+        found.append(id(layer))
+        layer = getattr(layer, "buffer", None) or getattr(layer, "raw", None)
+    return found
 
 
 def _close_open_files() -> None:
-    """Close the Python file objects still open (not stdin, stdout or stderr): text
-    wrappers first, so their pending text reaches the buffer below before it closes."""
+    """Close the Python file objects still open, text wrappers first (their pending
+    text reaches the buffer below before it closes). stdin, stdout and stderr stay
+    open, and so does a wrapper over one of them (closing it would close the stream
+    below): it is flushed instead."""
     import _io
     import gc
 
     gc.unfreeze()  # frozen objects (gc.freeze) are not listed by get_objects
-    streams = (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__)
     standard: set[int] = set()
-    for stream in streams:  # the stream, its buffer and its raw file: left open
-        layer = stream
-        while layer is not None and id(layer) not in standard:
-            standard.add(id(layer))
-            layer = getattr(layer, "buffer", None) or getattr(layer, "raw", None)
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        standard.update(_layers(stream))
+    for stream in (sys.__stdin__, sys.__stdout__, sys.__stderr__):
+        standard.update(_layers(stream))
     files = [
         obj for obj in gc.get_objects() if isinstance(obj, _io._IOBase) and id(obj) not in standard
     ]
     files.sort(key=lambda f: 0 if isinstance(f, _io._TextIOBase) else 1)
     for handle in files:
         try:
-            if not handle.closed:
+            if handle.closed:
+                continue
+            if standard.intersection(_layers(handle)[1:]):
+                handle.flush()
+            else:
                 handle.close()
         except Exception:  # the teardown's finaliser would not stop the exit either
             pass
