@@ -41,7 +41,7 @@ GRAPH_FILE = "model.onnx"
 META_FILE = "onnx.json"
 FORMAT = 1
 MAX_GRAPH_BYTES = 256 * 1024 * 1024
-"""The largest graph ``load`` parses (the package check bounds a runtime's files alike)."""
+"""The largest graph ``compile`` writes (the package check bounds a runtime's files alike)."""
 SMALL = 8
 """Rows up to which categories are looked up in Python (cheaper than pandas for a request)."""
 BATCH_ROWS = 4096
