@@ -78,10 +78,12 @@ class RequestLogWriter:
     def record(
         self, served: ServedModel, batch: Batch, predictions: Predictions, size: int = 0
     ) -> None:
-        """Queue one answered request; O(1), never waits on the writer.
+        """Queue one answered request; never waits on the writer.
 
         ``size``: the request body's, what holding its values costs about.
         """
+        if batch.rows >= SLIM_ROWS and batch.arrays:
+            batch = _slim(batch)
         with self._lock:
             if (
                 self._pending_rows + batch.rows > self.max_pending_rows
@@ -189,6 +191,29 @@ class RequestLogWriter:
             self._failed = True
             return 0
         return written
+
+
+SLIM_ROWS = 256
+"""From this many rows a queued request holds its decoded number columns only as arrays."""
+
+
+def _slim(batch: Batch) -> Batch:
+    """The batch as the writer reads it, without the values already held as arrays.
+
+    A JSON request's number columns arrive as Python floats, which the fast paths
+    convert to float64 arrays (``batch.arrays``, what the log stores). Queued whole,
+    the 200,000 floats of a 10,000-row request were freed half a second later by the
+    writer: about 4 ms with the GIL held and the memory long out of cache, against
+    about 1.5 ms when the request's thread frees them as it ends, as it does without
+    the log.
+    """
+    from dataclasses import replace
+
+    arrays = batch.arrays
+    if batch.frame is not None:
+        return batch
+    kept = {name: values for name, values in batch.columns.items() if name not in arrays}
+    return replace(batch, columns=kept)
 
 
 def relax_sync(store: Store) -> None:

@@ -240,3 +240,33 @@ def test_a_request_json_cannot_hold_is_stored_as_text_without_its_neighbours_cha
         )
     finally:
         store.close()
+
+
+def test_a_big_request_is_queued_without_its_python_numbers_and_logged_the_same(
+    served: Any, tmp_path: Path
+) -> None:
+    from framework.serving.request_log import RequestLogWriter
+
+    rows = 300
+    rng = np.random.default_rng(7)
+    data = [[*rng.normal(size=6).tolist(), "pro", "west", True] for _ in range(rows)]
+    document = {"dataframe_split": {"columns": list(ROW), "data": data}}
+    batch = mlflow.parse_json(document, served, IgnoredColumns())
+    predictions = served.predict(batch)
+    assert set(batch.arrays) == {n for n in ROW if n not in ("plan", "region")}
+    expected = general(served, batch, predictions)
+
+    store = Store(tmp_path / ".specops")
+    try:
+        writer = RequestLogWriter(store.root)
+        writer.record(served, batch, predictions, 10_000)
+        queued = writer._pending[0][1]
+        assert set(queued.columns) == {"plan", "region"}  # the numbers only as arrays
+        assert len(batch.columns) == len(ROW)  # the request's own batch is left whole
+        assert writer.flush(store) == rows
+        inputs, outputs = store.db.execute("SELECT inputs, outputs FROM prediction_log").fetchone()
+        assert (bytes(inputs), bytes(outputs)) == (expected.inputs, expected.outputs)
+        logged = read_window(store, served.name)
+        assert logged["age"].tolist() == [row[0] for row in data]
+    finally:
+        store.close()
