@@ -39,14 +39,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework import EXACT, RawColumns, Register, RuntimeUnavailable, StoreError, hookimpl
+from plugins.runtimes.compiled_check import check_stored
 from plugins.runtimes.numpy_runtime import (
     MAX_FILE_BYTES,
     ModelMatrix,
     compile_model,
     compile_transform_for,
+    json_bytes,
     output_order,
     read_json,
-    write_json,
 )
 
 if TYPE_CHECKING:
@@ -86,6 +87,17 @@ def trees_of(package: ModelPackage) -> Any:
     import treelite.sklearn
 
     return treelite.sklearn.import_model(package.model.estimator)
+
+
+def compiled_json(package: ModelPackage) -> dict[str, bytes]:
+    """``{file: bytes}`` of the transform and the model tables compile writes beside the
+    trees (the same bytes every time for the same model)."""
+    transform = compile_transform_for(package)
+    if package.metadata["model_type"] == "lightgbm":
+        model = compile_model(package, transform)
+    else:
+        model = _sklearn_model(package, transform)
+    return {TRANSFORM_FILE: json_bytes(transform), MODEL_FILE: json_bytes(model)}
 
 
 def compile_trees(package: ModelPackage) -> bytes:
@@ -345,14 +357,9 @@ class TreeliteRuntime:
         reason = self.why_not(package)
         if reason:
             raise RuntimeUnavailable(reason)
-        transform = compile_transform_for(package)
-        if package.metadata["model_type"] == "lightgbm":
-            model = compile_model(package, transform)
-        else:
-            model = _sklearn_model(package, transform)
         (directory / TREES_FILE).write_bytes(compile_trees(package))
-        write_json(directory / TRANSFORM_FILE, transform)
-        write_json(directory / MODEL_FILE, model)
+        for name, data in compiled_json(package).items():
+            (directory / name).write_bytes(data)
         self._compiled_here = directory.resolve()
 
     def prepare(self, package: ModelPackage, directory: Path) -> str:
@@ -429,6 +436,9 @@ class TreeliteRuntime:
         missing = missing_libraries()
         if missing:
             raise RuntimeUnavailable(missing)
+        # the JSON files are read only when they are exactly what this model compiles
+        # to: a hand-made one could ask for any size of table (see compiled_check)
+        check_stored(directory, compiled_json(package), "runtimes/treelite/", "loaded", "specops")
         contents = {name: _read_bounded(directory / name) for name in FILES}
         transform = read_json(directory / TRANSFORM_FILE)
         model = read_json(directory / MODEL_FILE)

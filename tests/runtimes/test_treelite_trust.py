@@ -86,3 +86,37 @@ def test_a_package_whose_trees_are_not_its_models_serves_natively_and_says_why(
         )
     assert handed == []
     assert sorted(cache.glob("*/*/lib.so")) == built  # nothing was built from those bytes
+
+
+def test_a_package_whose_tables_are_edited_serves_natively_and_says_why(tmp_path: Path) -> None:
+    """The transform and model tables beside the trees are read only when they are what
+    the model compiles to: a hand-made one could ask for tables of any size."""
+    import json
+
+    from framework.package import ModelPackage
+    from framework.plugins import get_plugins
+    from framework.refs import resolve
+    from framework.serving.model_holder import serve_package
+    from framework.store import Store
+    from tests.serving.conftest import train
+
+    plugins = get_plugins()
+    if "treelite" not in plugins.registry.types("runtime"):
+        pytest.skip("the treelite entry point is not installed (pyproject)")
+    store = train(tmp_path / "work", name="tables", rows=300, runtime="treelite")
+    folder = tmp_path / "package"
+    opened = Store.open_existing(store)
+    try:
+        opened.materialize(resolve(opened, "tables/1"), folder)
+    finally:
+        opened.close()
+    tables = folder / "runtimes" / "treelite" / "model.json"
+    edited = json.loads(tables.read_text())
+    edited["n_classes"] = 100_000_000
+    tables.write_text(json.dumps(edited, separators=(",", ":")))
+    described = serve_package(
+        ModelPackage(folder, plugins), "tables", 1, plugins, runtime="treelite"
+    ).describe()
+    assert described["runtime"] == "native"
+    why = described["runtimes_not_used"]["treelite"]
+    assert "runtimes/treelite/model.json is not what this model compiles to" in why, why
