@@ -7,8 +7,8 @@ a deque: no serialisation, no I/O, no lock it could wait on. Every
 prediction log (``framework.prediction_log``'s tables) in one transaction, one
 statement per segment (:mod:`framework.serving.request_log_append`). The writer shares
 the server's cores and GIL with the requests, so what it spends per request is what
-the log costs serving: about 15 µs of CPU for a one-row request (50 µs before it was
-made cheaper), and for a 10,000-row request mostly SQLite writing its ~2 MB.
+the log costs serving: about 20 µs of CPU for a one-row request (50 µs before it was
+made cheaper), and for a 10,000-row request about 8 ms, mostly SQLite writing its ~2 MB.
 If the store cannot keep up (or is locked by another writer), the queue is
 bounded by rows and by bytes: requests beyond ``max_pending_rows`` rows or
 ``max_pending_bytes`` of request bodies are counted as dropped rather than held,
