@@ -220,9 +220,20 @@ class ServedModel:
             found = scorer.predict(columns, 1)
         except Exception as exc:
             return f"failed on a row of missing values: {_one_line(exc)}"
+        if np.shape(found.codes) != np.shape(expected.codes):
+            return (
+                f"answers {np.shape(found.codes)} predictions for one row where the native "
+                f"path answers {np.shape(expected.codes)}"
+            )
         if np.asarray(found.codes).tolist() != np.asarray(expected.codes).tolist():
             return "predicts another label than the native path (a row of missing values)"
         if expected.proba is not None:
+            shape = None if found.proba is None else np.shape(found.proba)
+            if shape != np.shape(expected.proba):  # never broadcast: a plugin's mistake
+                return (
+                    f"gives probabilities of shape {shape} where the native path gives "
+                    f"{np.shape(expected.proba)}"
+                )
             error = float(np.max(np.abs(np.asarray(found.proba) - expected.proba)))
             if not error <= tolerance.proba:
                 return f"gives probabilities {error:.3g} away from the native path's"

@@ -147,7 +147,31 @@ class Unbuilt(Echo):
         return bool(os.environ.get(BUILT))
 
 
+WIDENS = "SPECOPS_TEST_WIDENING_WIDENS"
+
+
+class Widening(Echo):
+    """Verified at registration; where ``SPECOPS_TEST_WIDENING_WIDENS`` is set its scorer
+    answers a probability column too many (a plugin built against another library)."""
+
+    name = "widening"
+
+    def load(self, package: Any, directory: Path) -> Any:
+        inner = super().load(package, directory)
+        if not os.environ.get(WIDENS):
+            return inner
+
+        class Scorer:
+            def predict(self, columns: Any, rows: int) -> Any:
+                predictions = inner.predict(columns, rows)
+                predictions.proba = np.hstack([predictions.proba, predictions.proba])
+                return predictions
+
+        return Scorer()
+
+
 ALL = (Echo, Drifting, Raising, Hanging, ShippingCode, Absent, Fragile, Unbuilt)
+"""The made-up runtimes registered by default (``Widening`` only when asked for)."""
 
 
 class MadeUp:

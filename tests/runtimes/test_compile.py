@@ -375,3 +375,29 @@ def test_the_report_says_what_serves_until_and_once_a_runtime_is_built() -> None
     assert built["reasons"]["graph"] == "verified, but trees is faster here (40 against 10 µs/row)"
     named = runtime_report({**metadata, "serve_runtime": "trees"}, None, ["trees"])
     assert named["serves"] == "trees"  # asked for by name: built on load
+
+
+def test_a_runtime_answering_another_shape_where_it_serves_serves_natively(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runtime verified at registration whose scorer answers probabilities of another
+    shape where it serves: the server starts natively and says why (it used to die at
+    start-up with an internal error, numpy broadcasting the two arrays)."""
+    from framework.serving.model_holder import serve_package
+    from tests.runtimes.made_up import WIDENS, Widening
+
+    project = make_project(tmp_path, Widening)
+    assert project.run(SPEC.replace("RUNTIME", "widening")).code == 0
+    store = Store.open_existing(project.store, write=False)
+    try:
+        package = ModelPackage.from_store(store, store.version("bc", 1), project.plugins)
+    finally:
+        store.close()
+    assert package.metadata["runtimes"]["widening"]["verified"]
+    assert serve_package(package, "bc", 1, project.plugins).describe()["runtime"] == "widening"
+
+    monkeypatch.setenv(WIDENS, "1")
+    described = serve_package(package, "bc", 1, project.plugins).describe()
+    assert described["runtime"] == "native"
+    why = described["runtimes_not_used"]["widening"]
+    assert "gives probabilities of shape (1, 4) where the native path gives (1, 2)" in why, why
