@@ -166,15 +166,19 @@ class RequestLogWriter:
     def flush(self, store: Store) -> int:
         """Append everything queued so far; returns the rows written."""
         with self._lock:
-            items = list(self._pending)
-            self._pending.clear()
+            items, self._pending = self._pending, deque()
+            rows, requests = self._pending_rows, len(items)
             self._pending_rows = 0
             self._pending_bytes = 0
         self._failed = False
         if not items:
             return 0
         try:
-            records = [encode_request(*item) for item in items]
+            # each request let go of as soon as it is encoded, while it is still in cache
+            # (freeing them all at the end cost ~5 us each, in one stretch holding the GIL)
+            records = []
+            while items:
+                records.append(encode_request(*items.popleft()))
             written = append_encoded(store, records, self.limits)
         except Exception as exc:
             from framework.store.failures import as_user_error
@@ -182,12 +186,12 @@ class RequestLogWriter:
             known = as_user_error(exc)  # a full disk or a read-only store: one line, no trace
             if known is not None:
                 log.error(
-                    "prediction log: could not write %d request(s); dropped: %s", len(items), known
+                    "prediction log: could not write %d request(s); dropped: %s", requests, known
                 )
             else:
-                log.exception("prediction log: could not write %d request(s); dropped", len(items))
+                log.exception("prediction log: could not write %d request(s); dropped", requests)
             with self._lock:  # record() updates the same counter from the event loop
-                self.dropped_rows += sum(item[1].rows for item in items)
+                self.dropped_rows += rows
             self._failed = True
             return 0
         return written

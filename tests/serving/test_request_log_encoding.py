@@ -270,3 +270,27 @@ def test_a_big_request_is_queued_without_its_python_numbers_and_logged_the_same(
         assert logged["age"].tolist() == [row[0] for row in data]
     finally:
         store.close()
+
+
+def test_a_flush_that_fails_counts_every_queued_row_as_dropped(served: Any, tmp_path: Path) -> None:
+    from framework.serving.request_log import RequestLogWriter
+
+    store = Store(tmp_path / ".specops")
+    writer = RequestLogWriter(store.root)
+    for column, value in (("age", 41.0), ("age", "12")):
+        batch, predictions = one_row(served, column, value)
+        writer.record(served, batch, predictions, 100)
+    rows = [[float(i), 1.0, 2.0, 3.0, 4.0, 0.5, "pro", "west", True] for i in range(300)]
+    batch = mlflow.parse_json(
+        {"dataframe_split": {"columns": list(ROW), "data": rows}}, served, IgnoredColumns()
+    )
+    writer.record(served, batch, served.predict(batch), 10_000)
+    store.close()  # the flush's transaction fails
+    assert writer.flush(store) == 0
+    assert writer.dropped_rows == 302 and not writer._pending
+    reopened = Store(tmp_path / ".specops")
+    try:
+        assert writer.flush(reopened) == 0  # nothing left queued
+        assert log_summary(reopened, served.name)["rows"] == 0
+    finally:
+        reopened.close()
