@@ -5,6 +5,7 @@ cannot hold is a note, not a failure (framework/store/store.py: start_snapshot).
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,35 @@ def test_a_run_ended_by_its_checks_still_records_its_snapshot(cli, bc_spec: Path
         assert store.artifacts.verified(blob, "snapshot").is_file()
     finally:
         store.close()
+
+
+def test_a_table_arrow_cannot_hold_runs_with_a_note_on_the_split(cli, write_spec) -> None:
+    """SQLite keeps each value's own type: a column of numbers and words reaches pandas
+    as Python ints and strings mixed, which Arrow refuses to store as one column."""
+    spec = write_spec(
+        """
+        name: mixed
+        task: binary
+        data:
+          source: {type: sql, params: {path: mixed.db, table: rows}}
+          target: label
+          exclude: [code]  # in the table (and its snapshot), not a feature
+        model: {type: logistic_regression}
+        """
+    )
+    rng = np.random.default_rng(1)
+    with sqlite3.connect(spec.parent / "mixed.db") as db:
+        db.execute("CREATE TABLE rows (x REAL, code, label INTEGER)")
+        db.executemany(
+            "INSERT INTO rows VALUES (?, ?, ?)",
+            [
+                (float(x), int(i) if i % 2 else f"c{i % 5}", int(x > 0))
+                for i, x in enumerate(rng.normal(size=200))
+            ],
+        )
+    result = cli("run", spec, "--json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    split = next(s for s in report["steps"] if s["name"] == "split")
+    assert "data snapshot not kept" in split["detail"]
+    assert report["lineage"]["data_snapshot"] is None
