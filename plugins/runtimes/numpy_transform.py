@@ -438,7 +438,7 @@ class NumpyTransform:
         for i, (name, categorical, lookup, coder) in enumerate(self.inputs):
             values = columns[name]
             if categorical:
-                state[:, i] = _category_codes(values, lookup, coder)
+                state[:, i] = category_codes(values, lookup, coder)
             else:
                 state[:, i] = values
         for parts in self.steps:
@@ -501,7 +501,7 @@ EXACT_FLOAT_INT = 2**53
 native (float64) comparison; an int sent above it rounds to no smaller category."""
 
 
-def _category_codes(
+def category_codes(
     values: Any, lookup: tuple[dict[Any, float], frozenset[type]] | None, coder: Any
 ) -> Any:
     """Codes of raw values against the training categories (NaN: missing or unseen), as

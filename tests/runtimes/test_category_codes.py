@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from framework import category_coder
-from plugins.runtimes.numpy_transform import FACTORIZE_ROWS, _category_codes, _fast_lookup
+from plugins.runtimes.numpy_transform import FACTORIZE_ROWS, _fast_lookup, category_codes
 
 NAN = float("nan")
 TEXT = ["basic", "plus", "pro", "team"]
@@ -49,12 +49,12 @@ def test_long_columns_code_as_the_per_value_lookup(
     long = _long(values, rows)
     sent: Any = np.array(long, dtype=object) if as_array else long
 
-    got = _category_codes(sent, lookup, coder)
+    got = category_codes(sent, lookup, coder)
 
     # the per-value path: the same values in pieces below FACTORIZE_ROWS
     step = FACTORIZE_ROWS - 1
     pieces = [
-        _category_codes(sent[start : start + step], lookup, coder) for start in range(0, rows, step)
+        category_codes(sent[start : start + step], lookup, coder) for start in range(0, rows, step)
     ]
     assert got.dtype == np.float64 and got.shape == (rows,)
     np.testing.assert_array_equal(got, np.concatenate(pieces))
@@ -67,6 +67,6 @@ def test_long_columns_code_as_the_per_value_lookup(
 def test_what_users_get_for_a_long_text_column() -> None:
     lookup = _fast_lookup(TEXT)
     values = ["team", None, "unseen", "basic"] * FACTORIZE_ROWS
-    got = _category_codes(values, lookup, category_coder(TEXT))
+    got = category_codes(values, lookup, category_coder(TEXT))
     np.testing.assert_array_equal(got[:4], [3.0, NAN, NAN, 0.0])
     assert np.isnan(got).sum() == 2 * FACTORIZE_ROWS

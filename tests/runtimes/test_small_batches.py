@@ -66,3 +66,29 @@ def test_small_batches_predict_exactly_as_the_default_threads(task: str, tmp_pat
 
     whole = fast.matrix(rows.columns, rows.count)  # a large batch: default threads
     _same(fast.predict(rows.columns, rows.count), booster.predict(whole), task)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_one_row_is_built_as_the_batch_builds_it(task: str, tmp_path: Path) -> None:
+    """A single row takes its own path into the model's matrix (a Python list, not
+    column-wise numpy): every probe row, one at a time, gives the batch's row bit for
+    bit, numbers as categories included (missing, unseen, each column in turn)."""
+    package, test = train(
+        tmp_path,
+        table(task=task, rows=300),
+        task,
+        "lightgbm",
+        PARAMS,
+        declared={"rating": "categorical"},
+    )
+    rows = build_rows(with_probes(test), package.signature)
+    runtime = NumpyRuntime()
+    (tmp_path / "numpy").mkdir()
+    runtime.compile(package, tmp_path / "numpy")
+    matrix = runtime.load(package, tmp_path / "numpy").matrix
+    assert matrix._one_row is not None  # no transform steps: the one-row path is taken
+    whole = matrix(rows.columns, rows.count)
+    for i in range(rows.count):
+        one = matrix({name: values[i : i + 1] for name, values in rows.columns.items()}, 1)
+        np.testing.assert_array_equal(one, whole[i : i + 1])
+    assert np.isnan(whole).any()  # the probes reached the model as missing values
