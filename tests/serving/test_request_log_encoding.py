@@ -294,3 +294,23 @@ def test_a_flush_that_fails_counts_every_queued_row_as_dropped(served: Any, tmp_
         assert log_summary(reopened, served.name)["rows"] == 0
     finally:
         reopened.close()
+
+
+def test_each_served_version_has_its_own_plan_and_a_dropped_one_is_forgotten(
+    lgb_store: Path, served: Any
+) -> None:
+    import gc
+
+    from framework.plugins import get_plugins
+    from framework.serving.model_holder import load_from_store
+    from framework.serving.request_log_entries import _plans, plan
+
+    other = load_from_store(lgb_store, "churn", get_plugins()).current  # as after a swap
+    mine = plan(served)
+    theirs = plan(other)
+    assert theirs is not mine and plan(served) is mine and plan(other) is theirs
+    assert theirs.names == tuple(ROW)
+    planned = len(_plans)
+    del other, theirs
+    gc.collect()
+    assert len(_plans) == planned - 1 and plan(served) is mine
