@@ -109,6 +109,17 @@ def train_with_specops(spec: Path, cwd: Path | None = REPO) -> None:
         raise SystemExit(f"training failed ({done.returncode}):\n{tail}")
 
 
+def prepare_runtimes(store: Path, ref: str, work: Path) -> str:
+    """Run ``specops runtimes prepare`` on the package ``ref`` names, as a deploy does
+    before serving (the container target's builder stage, or an operator): runtimes that
+    build native code where they load (compiled trees) are built, checked and timed on
+    this machine, so ``auto`` may choose them. Returns what it said, for the notes."""
+    package = export_package(store, ref, work / "prepared-package")
+    _, done = timed_run([*specops_command(), "runtimes", "prepare", str(package)], cwd=None)
+    said = " ".join((done.stdout + done.stderr).split())[-300:]
+    return f"specops runtimes prepare (exit {done.returncode}): {said}"
+
+
 def export_package(store: Path, ref: str, directory: Path) -> Path:
     """Write the model package ``ref`` names in ``store`` (hash-checked) to ``directory``,
     replacing it; returns ``directory``. A child process does it, so this module stays

@@ -50,6 +50,7 @@ from _common import (
     markdown_table,
     median,
     notes_lines,
+    prepare_runtimes,
     publish,
     rotated,
     specops_command,
@@ -403,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     train_data, _ = ensure_dataset(args.train_rows, args.seed, args.data_dir)
     store = train(train_data, args.work_dir, args.seed)
     model = model_file(store, args.work_dir)
+    notes.append(prepare_runtimes(store, MODEL_NAME, args.work_dir))  # as a deploy does
     results = []
     for rows in sorted(set(args.rows)):
         data, generated = ensure_dataset(rows, args.seed + 1, args.data_dir)

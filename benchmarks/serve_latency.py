@@ -68,6 +68,7 @@ from _common import (
     median,
     notes_lines,
     percentile,
+    prepare_runtimes,
     publish,
     rotated,
     specops_command,
@@ -641,6 +642,8 @@ def run_case(
         package = export_package(store, MODEL_NAME, work / "package")
     load = payloads(data, args.big_rows)
     notes = [registration_note(package)]
+    if not args.no_prepare:  # what a deploy runs before serving (the container's builder)
+        notes.append(prepare_runtimes(store, MODEL_NAME, work))
     compiled = [r for r in runtimes if r != "native" and (package / "runtimes" / r).is_dir()]
     forms = ["native", *compiled]
     peer_ok, peer_note = peer
@@ -900,6 +903,12 @@ def render(report: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke: small sizes, one round")
+    parser.add_argument(
+        "--no-prepare",
+        action="store_true",
+        help="skip `specops runtimes prepare` before serving (auto then uses only what "
+        "needs no build on this machine)",
+    )
     parser.add_argument("--rows", type=int, default=200_000, help="rows to train on")
     parser.add_argument("--requests", type=int, default=5000, help="single-row requests/round")
     parser.add_argument("--warmup", type=int, default=200, help="untimed single-row requests")

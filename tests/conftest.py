@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,21 @@ from tests.helpers import breast_cancer_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def runtime_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled runtimes built by the tests (and by the processes they start) go to a
+    cache of the test session's own, never the user's ``~/.cache/specops``; a test that
+    needs a cache to itself sets ``SPECOPS_RUNTIME_CACHE`` again."""
+    root = tmp_path_factory.mktemp("runtime-cache")
+    saved = os.environ.get("SPECOPS_RUNTIME_CACHE")
+    os.environ["SPECOPS_RUNTIME_CACHE"] = str(root)
+    yield root
+    if saved is None:
+        os.environ.pop("SPECOPS_RUNTIME_CACHE", None)
+    else:
+        os.environ["SPECOPS_RUNTIME_CACHE"] = saved
 
 
 @dataclass
