@@ -4,6 +4,7 @@ cannot hold is a note, not a failure (framework/store/store.py: start_snapshot).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -47,6 +48,8 @@ def test_same_bytes_as_the_synchronous_snapshot_and_reused(tmp_path: Path) -> No
         background = store.start_snapshot("e" * 64, frame)()
         inline = store.keep_snapshot("f" * 64, frame)
         assert background == inline  # content-addressed: the very same blob
+        frame.to_feather(tmp_path / "pandas.feather", compression="lz4")  # how it was written
+        assert background == hashlib.sha256((tmp_path / "pandas.feather").read_bytes()).hexdigest()
         assert store.start_snapshot("e" * 64, frame.iloc[:0])() == background  # reused
     finally:
         store.close()
