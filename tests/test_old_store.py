@@ -88,3 +88,30 @@ def test_an_old_champion_serves_what_it_predicted_then(old_project: Path) -> Non
         assert answer["predictions"] == then["prediction"].tolist()
     finally:
         server.stop()
+
+
+def test_a_new_store_has_16_kib_pages_and_an_old_one_keeps_its_own(
+    cli, old_project: Path, tmp_path: Path
+) -> None:
+    """New stores use larger pages (the request log appends megabyte blobs); an old
+    store is never rewritten to change them, even when it takes a new version."""
+    import sqlite3
+
+    from framework.store.opening import PAGE_SIZE
+
+    def page_size(store: Path) -> int:
+        with sqlite3.connect(store / "store.db") as db:
+            return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+    old = old_project / ".specops"
+    before = page_size(old)
+    assert before != PAGE_SIZE
+    assert cli("run", old_project / "spec.yaml").code in (0, 1)  # a run and a version
+    assert page_size(old) == before
+
+    project = tmp_path / "new"
+    project.mkdir()
+    (project / "spec.yaml").write_text((old_project / "spec.yaml").read_text())
+    shutil.copytree(SPECS / "data", project / "data")
+    assert cli("run", project / "spec.yaml").code == 0
+    assert page_size(project / ".specops") == PAGE_SIZE == 16384
