@@ -230,3 +230,21 @@ def test_several_workers_answer_alike(
         status, answer = client.post_json("/invocations", payload)
         client.close()
         assert status == 200 and answer["predictions"] == expected.values.tolist()
+
+
+@pytest.mark.parametrize(
+    "labels", [[0, 1], [3, -7, 2**62], [True, False], ["a", "b"], [1.5, 2.0], None]
+)
+def test_mlflow_answers_write_labels_as_a_list_of_them_would(labels) -> None:
+    """Integer labels are written from an int64 array (cheaper); the bytes must be those
+    of the plain list for every kind of label (booleans stay true/false)."""
+    import numpy as np
+
+    from framework.package import Predictions
+    from framework.serving import jsonio
+    from framework.serving.protocols.mlflow import _labels
+
+    codes = np.random.default_rng(0).integers(0, len(labels) if labels else 2, 500)
+    predictions = Predictions(codes if labels else codes.astype(float), labels, None)
+    expected = jsonio.dumps({"predictions": predictions.values.tolist()})
+    assert jsonio.dumps({"predictions": _labels(predictions)}) == expected

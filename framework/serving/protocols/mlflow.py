@@ -189,10 +189,25 @@ def parse_csv(body: bytes, served: ServedModel, ignored: IgnoredColumns) -> Batc
 
 def render(predictions: Predictions, served: ServedModel) -> bytes:
     """``{"predictions": [...]}``, plus ``probabilities`` for classifiers."""
-    answer: dict[str, Any] = {"predictions": predictions.values.tolist()}
+    answer: dict[str, Any] = {"predictions": _labels(predictions)}
     if predictions.proba is not None:
         answer["probabilities"] = predictions.proba
     return jsonio.dumps(answer)
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _labels(predictions: Predictions) -> Any:
+    """The predicted labels as the answer writes them. Integer labels (the usual 0/1)
+    go as an int64 array, which the JSON writer turns into the same bytes as a list
+    of Python ints at half the cost for 10,000 rows; anything else as a list."""
+    import numpy as np
+
+    labels = predictions.labels
+    if labels and all(type(label) is int and label in INT64 for label in labels):
+        return np.asarray(labels, dtype=np.int64)[predictions.codes.astype(np.intp)]
+    return predictions.values.tolist()
 
 
 def render_error(error: RequestError) -> bytes:
