@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from framework.errors import StoreError
 from framework.packed_columns import pack, unpack
@@ -106,6 +106,23 @@ def _opened(store: Store | Path | str) -> Iterator[Store]:
         opened.close()
 
 
+INSERT = (
+    "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Encoded(NamedTuple):
+    """One request as the log stores it: its blobs already written."""
+
+    model: str
+    version: int | None
+    at: float
+    rows: int
+    inputs: bytes
+    outputs: bytes
+
+
 def append_batch(
     store: Store | Path | str, entries: Iterable[LogEntry], limits: LogLimits | None = None
 ) -> int:
@@ -114,55 +131,73 @@ def append_batch(
     Returns the number of rows (not requests) written. Safe to call from several
     processes at once: the write transaction serialises them.
     """
-    limits = limits or LogLimits()
-    by_model: dict[str, list[tuple[LogEntry, bytes, bytes]]] = {}
-    for entry in entries:
-        if entry.rows <= 0:
-            continue
-        encoded = (entry, pack(entry.inputs), pack(entry.outputs))
-        by_model.setdefault(entry.model, []).append(encoded)
+    encoded = [
+        Encoded(e.model, e.version, e.at, e.rows, pack(e.inputs), pack(e.outputs))
+        for e in entries
+        if e.rows > 0
+    ]
+    with _opened(store) as target:
+        return append_encoded(target, encoded, limits or LogLimits())
+
+
+def append_encoded(store: Store, records: Iterable[Encoded], limits: LogLimits) -> int:
+    """Append requests already encoded (a server's request log encodes them its own,
+    cheaper way) in one transaction, then drop old segments over the bound. Returns
+    the number of rows (not requests) written."""
+    by_model: dict[str, list[Encoded]] = {}
+    for record in records:
+        if record.rows > 0:
+            by_model.setdefault(record.model, []).append(record)
     if not by_model:
         return 0
     written = 0
-    with _opened(store) as target, target.transaction() as db:
+    with store.transaction() as db:
         for model, items in by_model.items():
             written += _append_model(db, model, items, limits)
     return written
 
 
-def _append_model(
-    db: Any, model: str, items: list[tuple[LogEntry, bytes, bytes]], limits: LogLimits
-) -> int:
-    row = db.execute(
+def _append_model(db: Any, model: str, items: list[Encoded], limits: LogLimits) -> int:
+    """The model's requests into its newest segment, a new one each time it fills; one
+    ``executemany`` per segment (no Python per row between SQLite calls)."""
+    last = db.execute(
         "SELECT id, rows, bytes FROM prediction_log_segments WHERE model = ?"
         " ORDER BY id DESC LIMIT 1",
         (model,),
     ).fetchone()
-    segment, seg_rows, seg_bytes = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+    segment, seg_rows, seg_bytes = (int(last[0]), int(last[1]), int(last[2])) if last else (0, 0, 0)
+    pending: list[tuple[Any, ...]] = []
     written = 0
-    for entry, inputs, outputs in items:
+    for item in items:
         if not segment or seg_rows >= limits.segment_rows or seg_bytes >= limits.segment_bytes:
             if segment:
+                _insert(db, pending)
                 _close_segment(db, segment, seg_rows, seg_bytes)
             segment = int(
                 db.execute(
                     "INSERT INTO prediction_log_segments (model, opened_at) VALUES (?, ?)"
                     " RETURNING id",
-                    (model, entry.at),
+                    (model, item.at),
                 ).fetchone()[0]
             )
             seg_rows = seg_bytes = 0
-        db.execute(
-            "INSERT INTO prediction_log (segment, model, version, at, rows, inputs, outputs)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (segment, model, entry.version, entry.at, entry.rows, inputs, outputs),
+        pending.append(
+            (segment, model, item.version, item.at, item.rows, item.inputs, item.outputs)
         )
-        seg_rows += entry.rows
-        seg_bytes += len(inputs) + len(outputs)
-        written += entry.rows
+        seg_rows += item.rows
+        seg_bytes += len(item.inputs) + len(item.outputs)
+        written += item.rows
+    _insert(db, pending)
     _close_segment(db, segment, seg_rows, seg_bytes)
     _drop_over_bound(db, model, limits)
     return written
+
+
+def _insert(db: Any, rows: list[tuple[Any, ...]]) -> None:
+    """The segment's requests so far, in order (ids follow the order they were answered)."""
+    if rows:
+        db.executemany(INSERT, rows)
+        rows.clear()
 
 
 def _close_segment(db: Any, segment: int, rows: int, size: int) -> None:
@@ -179,16 +214,13 @@ def _drop_over_bound(db: Any, model: str, limits: LogLimits) -> None:
     ).fetchall()
     total_rows = sum(int(s[1]) for s in segments)
     total_bytes = sum(int(s[2]) for s in segments)
-    dropped: list[int] = []
     for segment_id, rows, size in segments[:-1]:
         if total_rows <= limits.max_rows and total_bytes <= limits.max_bytes:
             break
-        dropped.append(int(segment_id))
+        db.execute("DELETE FROM prediction_log WHERE segment = ?", (int(segment_id),))
+        db.execute("DELETE FROM prediction_log_segments WHERE id = ?", (int(segment_id),))
         total_rows -= int(rows)
         total_bytes -= int(size)
-    for segment_id in dropped:
-        db.execute("DELETE FROM prediction_log WHERE segment = ?", (segment_id,))
-        db.execute("DELETE FROM prediction_log_segments WHERE id = ?", (segment_id,))
 
 
 def epoch_seconds(value: datetime | str | float | None) -> float | None:

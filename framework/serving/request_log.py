@@ -31,8 +31,8 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.prediction_log import LogLimits
-from framework.serving.request_log_append import append_encoded, encode_request
+from framework.prediction_log import LogLimits, append_encoded
+from framework.serving.request_log_append import encode_request
 
 if TYPE_CHECKING:
     from framework.package import Predictions

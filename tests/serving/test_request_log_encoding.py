@@ -17,10 +17,17 @@ import numpy as np
 import pytest
 
 from framework.packed_columns import pack, unpack
-from framework.prediction_log import LogEntry, LogLimits, append_batch, log_summary, read_window
+from framework.prediction_log import (
+    LogEntry,
+    LogLimits,
+    append_batch,
+    append_encoded,
+    log_summary,
+    read_window,
+)
 from framework.serving.batch import Batch, IgnoredColumns
 from framework.serving.protocols import mlflow
-from framework.serving.request_log_append import append_encoded, encode, encode_request
+from framework.serving.request_log_append import encode, encode_request
 from framework.serving.request_log_entries import all_inputs, entry, one_row_inputs, plain_row
 from framework.store import Store
 
