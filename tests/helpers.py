@@ -123,3 +123,17 @@ def install_plugin(site: Path, dist: str, module: str, code: str, entry_name: st
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
     (info / "entry_points.txt").write_text(f"[specops]\n{entry_name} = {module}\n")
+
+
+def materialized(store_root: Path, ref: str, folder: Path) -> Path:
+    """The version ``ref`` names, written out of the store as a package folder (what
+    ``serve --package``, ``runtimes prepare`` and a container read); returns ``folder``."""
+    from framework.refs import resolve
+    from framework.store import Store
+
+    store = Store.open_existing(store_root)
+    try:
+        store.materialize(resolve(store, ref), folder)
+    finally:
+        store.close()
+    return folder

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from plugins.runtimes import treelite_cache
-from tests.helpers import stored_package
+from tests.helpers import materialized, stored_package
 
 pytestmark = pytest.mark.skipif(
     treelite_cache.compiler() is None, reason="no C compiler on this machine"
@@ -39,11 +39,9 @@ def test_a_prepared_library_faster_than_native_is_what_auto_serves_and_predicts_
 ) -> None:
     from framework.cli.main import main
     from framework.plugins import get_plugins
-    from framework.refs import resolve
     from framework.runtimes.native import PackageScorer
     from framework.serving.model_holder import serve_package
     from framework.serving.runtime_scoring import batch_scorer
-    from framework.store import Store
     from tests.serving.conftest import train
 
     plugins = get_plugins()
@@ -63,12 +61,7 @@ def test_a_prepared_library_faster_than_native_is_what_auto_serves_and_predicts_
     assert not list(cache.glob("*/*/lib.so"))
 
     # the container builder's step (or an operator's): build, check and time it here
-    folder = tmp_path / "package"
-    opened = Store.open_existing(store)
-    try:
-        opened.materialize(resolve(opened, "ranked/1"), folder)
-    finally:
-        opened.close()
+    folder = materialized(store, "ranked/1", tmp_path / "package")
     assert main(["runtimes", "prepare", str(folder)]) == 0
     [measured] = cache.glob("*/*/measured.json")
     timed = json.loads(measured.read_text())
@@ -155,8 +148,6 @@ def test_models_show_names_the_runtime_a_server_started_here_would_use(
     it: built and timed here, it is ranked by that timing, as ``auto`` ranks it."""
     from framework.cli.main import main
     from framework.plugins import get_plugins
-    from framework.refs import resolve
-    from framework.store import Store
     from tests.serving.conftest import train
 
     if "treelite" not in get_plugins().registry.types("runtime"):
@@ -168,12 +159,7 @@ def test_models_show_names_the_runtime_a_server_started_here_would_use(
         assert main(["models", "show", "shown/1", "--store", str(store), "--json"]) == 0
         return json.loads(capsys.readouterr().out)["runtimes"]
 
-    folder = tmp_path / "package"
-    opened = Store.open_existing(store)
-    try:
-        opened.materialize(resolve(opened, "shown/1"), folder)
-    finally:
-        opened.close()
+    folder = materialized(store, "shown/1", tmp_path / "package")
     assert main(["runtimes", "prepare", str(folder)]) == 0
     [measured] = cache.glob("*/*/measured.json")
     _rewrite(

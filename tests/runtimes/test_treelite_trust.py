@@ -13,6 +13,7 @@ import pytest
 
 from plugins.runtimes import treelite_cache
 from plugins.runtimes.treelite import NOT_THE_TREES, compile_trees
+from tests.helpers import materialized
 
 pytestmark = pytest.mark.skipif(
     treelite_cache.compiler() is None, reason="no C compiler on this machine"
@@ -45,21 +46,14 @@ def test_a_package_whose_trees_are_not_its_models_serves_natively_and_says_why(
 
     from framework.package import ModelPackage
     from framework.plugins import get_plugins
-    from framework.refs import resolve
     from framework.serving.model_holder import serve_package
-    from framework.store import Store
     from tests.serving.conftest import train
 
     plugins = get_plugins()
     if "treelite" not in plugins.registry.types("runtime"):
         pytest.skip("the treelite entry point is not installed (pyproject)")
     store = train(tmp_path / "work", name="trust", rows=300, runtime="treelite")
-    folder = tmp_path / "package"
-    opened = Store.open_existing(store)
-    try:
-        opened.materialize(resolve(opened, "trust/1"), folder)
-    finally:
-        opened.close()
+    folder = materialized(store, "trust/1", tmp_path / "package")
     stored = folder / "runtimes" / "treelite" / "trees.tl"
     package = ModelPackage(folder, plugins)
     assert stored.read_bytes() == compile_trees(package)  # deterministic, as registered
@@ -95,21 +89,14 @@ def test_a_package_whose_tables_are_edited_serves_natively_and_says_why(tmp_path
 
     from framework.package import ModelPackage
     from framework.plugins import get_plugins
-    from framework.refs import resolve
     from framework.serving.model_holder import serve_package
-    from framework.store import Store
     from tests.serving.conftest import train
 
     plugins = get_plugins()
     if "treelite" not in plugins.registry.types("runtime"):
         pytest.skip("the treelite entry point is not installed (pyproject)")
     store = train(tmp_path / "work", name="tables", rows=300, runtime="treelite")
-    folder = tmp_path / "package"
-    opened = Store.open_existing(store)
-    try:
-        opened.materialize(resolve(opened, "tables/1"), folder)
-    finally:
-        opened.close()
+    folder = materialized(store, "tables/1", tmp_path / "package")
     tables = folder / "runtimes" / "treelite" / "model.json"
     edited = json.loads(tables.read_text())
     edited["n_classes"] = 100_000_000
