@@ -297,24 +297,27 @@ class Engine:
 
     def _lifecycle(self, state: _State) -> None:
         """The steps in order; each returns False when the run ends there."""
+        steps = (
+            self._ingest,
+            self._check,
+            self._split,
+            self._transform,
+            self._train,
+            self._evaluate,
+            self._gate,
+            self._register,
+            self._deploy_step,
+        )
         with state.resources:
             try:
-                for step in (
-                    self._ingest,
-                    self._check,
-                    self._split,
-                    self._transform,
-                    self._train,
-                    self._evaluate,
-                    self._gate,
-                    self._register,
-                    self._deploy_step,
-                ):
-                    if not step(state):
-                        return
-            finally:  # a run that ended early still records its snapshot, as ingest did
-                self._snapshot_settled(state, quiet=sys.exc_info()[0] is not None)
-        state.run.status = "passed"
+                completed = all(step(state) for step in steps)  # stops at the first False
+            except BaseException:
+                self._snapshot_settled(state, quiet=True)
+                raise
+            # a run that ended early still records its snapshot, as ingest used to
+            self._snapshot_settled(state)
+        if completed:
+            state.run.status = "passed"
 
     def _ingest(self, state: _State) -> bool:
         spec, run, store = self.spec, state.run, state.store

@@ -112,3 +112,23 @@ def test_a_table_arrow_cannot_hold_runs_with_a_note_on_the_split(cli, write_spec
     split = next(s for s in report["steps"] if s["name"] == "split")
     assert "data snapshot not kept" in split["detail"]
     assert report["lineage"]["data_snapshot"] is None
+
+
+def test_a_run_failing_in_its_split_reports_that_and_still_records_its_snapshot(
+    cli, bc_spec: Path
+) -> None:
+    """The split's own error is the one reported (exit 2); the snapshot written meanwhile
+    is recorded all the same, and named in the run's record."""
+    tiny_train = "data.split={type: random, params: {test_size: 0.998}}"
+    result = cli("run", bc_spec, "--set", tiny_train)
+    assert result.code == 2
+    assert "the training split has a single class" in result.err
+    store = Store(bc_spec.parent / ".specops")
+    try:
+        (run,) = store.runs()
+        assert run.status == "error"
+        assert [s.status for s in store.steps(run.id) if s.name == "split"] == ["error"]
+        blob = run.outputs["lineage"]["data_snapshot"]
+        assert blob and store.snapshot_blob(run.data_hash) == blob
+    finally:
+        store.close()
