@@ -26,11 +26,15 @@ from typing import NoReturn
 FULL_EXIT_VARIABLE = "SPECOPS_FULL_EXIT"
 
 
-def leave(code: int) -> NoReturn:
+def leave(code: int | None) -> NoReturn:
     """End the process with exit status ``code`` (see the module's docstring)."""
     import threading
 
-    if threading.active_count() > 1 or os.environ.get(FULL_EXIT_VARIABLE, "") not in ("", "0"):
+    if (
+        not isinstance(code, int)  # None or a message: sys.exit knows what they mean
+        or threading.active_count() > 1
+        or os.environ.get(FULL_EXIT_VARIABLE, "") not in ("", "0")
+    ):
         sys.exit(code)
     import atexit
 
