@@ -82,7 +82,9 @@ def _check_tree(lines: list[str], index: int, width: int) -> None:
         raise _refuse(f"{where} is a linear tree, which specops does not train")
     _floats(tree, "leaf_value", leaves, where)
     for name in OPTIONAL_LEAF_ARRAYS:
-        if name in tree:
+        # LightGBM writes a one-leaf tree's leaf_weight empty (a model trained on a
+        # handful of rows has such trees): only that, exactly as it writes it
+        if name in tree and not (leaves == 1 and tree[name] == ""):
             _floats(tree, name, leaves, where)
     if leaves == 1:
         return

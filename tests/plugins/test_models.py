@@ -363,3 +363,28 @@ def test_importing_the_plugins_leaves_heavy_libraries_unimported() -> None:
     plugins = ["plugins.models.lightgbm_model", "plugins.models.sklearn_models"]
 
     assert heavy_imports(plugins, heavy) == []
+
+
+def test_lightgbm_trained_on_a_handful_of_rows_registers_and_reloads(cli, write_spec) -> None:
+    """Too few rows to split on: LightGBM writes one-leaf trees (an empty leaf_weight),
+    which the model-file check must accept as LightGBM wrote them."""
+    spec = write_spec(
+        """
+        name: tiny
+        task: binary
+        data:
+          source: {type: sklearn_dataset, params: {name: breast_cancer}}
+          target: target
+          split: {type: stratified, params: {test_size: 0.99}}
+        model: {type: lightgbm, params: {n_estimators: 5}}
+        """
+    )
+    ran = cli("run", spec, "--json")
+    assert ran.code == 0, ran.err + ran.out
+    rows = spec.parent / "rows.csv"
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.drop(columns="target").head(5).to_csv(rows, index=False)
+    store = spec.parent / ".specops"
+    predicted = cli("predict", "tiny", "-i", rows, "-o", spec.parent / "out.csv", "--store", store)
+    assert predicted.code == 0, predicted.err
