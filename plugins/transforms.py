@@ -133,6 +133,33 @@ class ColumnTransform:
     def estimator(self, frame: pd.DataFrame, columns: list[str]) -> Any:
         raise NotImplementedError
 
+    def require_one_kind(self, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+        """Refuse a column whose values mix numbers and text (a SQLite column may hold
+        both): scikit-learn's encoders sort the categories and cannot compare 3 with
+        'a'. A data error naming the column, not an encoder's TypeError."""
+        import pandas as pd
+        from pandas.api.types import infer_dtype
+
+        for name in columns:
+            column = frame[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                column = pd.Series(column.cat.categories)  # what the encoder will sort
+            if column.dtype != object or infer_dtype(column, skipna=True) not in MIXED:
+                continue
+            values = column.dropna()
+            number = next((v for v in values if not isinstance(v, str)), None)
+            text = next((v for v in values if isinstance(v, str)), None)
+            raise DataError(
+                f"{self.type_name}: column '{name}' mixes numbers and text "
+                f"(e.g. {number!r} and {text!r}); its categories must be one or the other",
+                column=name,
+                hint="make them one kind at the source: e.g. CAST(column AS TEXT) in SQL",
+            )
+
+
+MIXED = frozenset({"mixed", "mixed-integer"})
+"""What pandas' ``infer_dtype`` says of a column mixing text with numbers (or booleans)."""
+
 
 class Impute(ColumnTransform):
     """Fill missing values, keeping numeric and non-numeric columns apart.
@@ -296,6 +323,7 @@ class OneHot(ColumnTransform):
     def estimator(self, frame: pd.DataFrame, columns: list[str]) -> Any:
         from sklearn.preprocessing import OneHotEncoder
 
+        self.require_one_kind(frame, columns)
         return OneHotEncoder(
             handle_unknown="infrequent_if_exist",
             sparse_output=False,
@@ -383,6 +411,7 @@ class Ordinal(ColumnTransform):
         import numpy as np
         from sklearn.preprocessing import OrdinalEncoder
 
+        self.require_one_kind(frame, columns)
         for name in self.order:
             self._require_ranked(frame[name], name)
             ranked = self.order[name]

@@ -347,3 +347,16 @@ def test_specops_validate_points_at_an_unsorted_numeric_order(cli, tmp_path: Pat
     assert result.code == 2 and "Traceback" not in result.err + result.out
     said = result.err + result.out
     assert "spec.yaml:9:" in said and "order.grade ranks numbers out of ascending order" in said
+
+
+@pytest.mark.parametrize("transform", [OneHot(), Ordinal()], ids=["one_hot", "ordinal"])
+@pytest.mark.parametrize("as_category", [False, True])
+def test_encoders_refuse_a_column_mixing_numbers_and_text(transform, as_category: bool) -> None:
+    """A SQLite column may hold 3 and 'a' at once: a data error naming the column, not
+    scikit-learn's TypeError (an internal error, exit 3)."""
+    frame = training_frame()
+    mixed = pd.Series(["a", 3, "b", 7, None, "a", 3, "b"], dtype=object)
+    frame["code"] = mixed.astype("category") if as_category else mixed
+    with pytest.raises(DataError) as caught:
+        wrap(transform.type_name, transform, frame)
+    assert "column 'code' mixes numbers and text (e.g. 3 and 'a')" in str(caught.value)
