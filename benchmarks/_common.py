@@ -116,7 +116,8 @@ def prepare_runtimes(store: Path, ref: str, work: Path) -> str:
     this machine, so ``auto`` may choose them. Returns what it said, for the notes."""
     package = export_package(store, ref, work / "prepared-package")
     _, done = timed_run([*specops_command(), "runtimes", "prepare", str(package)], cwd=None)
-    said = " ".join((done.stdout + done.stderr).split())[-300:]
+    said = " ".join((done.stdout + done.stderr).split())
+    said = said if len(said) <= 400 else said[:400] + " ..."
     return f"specops runtimes prepare (exit {done.returncode}): {said}"
 
 
