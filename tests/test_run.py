@@ -255,3 +255,31 @@ def test_preprocessing_that_drops_every_feature_is_a_data_error_before_training(
     assert "preprocess step 1_drop leaves the model no columns" in result.err + result.out
     assert "a bug in that plugin" not in result.err + result.out
     assert store_rows(spec.parent / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]
+
+
+def test_one_hot_on_a_column_mixing_numbers_and_text_is_exit_2_naming_it(cli, write_spec) -> None:
+    """A SQLite column may hold 3 and 'a' at once: the run stops with a data error
+    naming the column, not an internal error (exit 3), and registers nothing."""
+    spec = write_spec(
+        """
+        name: mixed
+        task: binary
+        data:
+          source: {type: sql, params: {path: rows.db, table: t}}
+          target: y
+        preprocess:
+          - {type: one_hot}
+        model: {type: lightgbm, params: {n_estimators: 5}}
+        """
+    )
+    with sqlite3.connect(spec.parent / "rows.db") as db:
+        db.execute("CREATE TABLE t (code, x REAL, y INTEGER)")
+        db.executemany(
+            "INSERT INTO t VALUES (?, ?, ?)",
+            [(i % 5 if i % 2 else "abc"[i % 3], i / 10, i % 2) for i in range(120)],
+        )
+    result = cli("run", spec)
+    said = result.out + result.err
+    assert result.code == 2 and "Traceback" not in said
+    assert "one_hot: column 'code' mixes numbers and text" in said
+    assert store_rows(spec.parent / ".specops", "SELECT COUNT(*) FROM model_versions") == [(0,)]

@@ -8,6 +8,7 @@ asked for, and which one serves and scores by default with the plugins installed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -124,36 +125,30 @@ def as_built_here(
     (hash-checked, bounded); never builds anything, never loads the model."""
     from types import SimpleNamespace
 
-    from framework.runtimes.choose import ranked_by
-    from framework.runtimes.lookup import build
+    from framework.runtimes.choose import is_ready, measured_here
 
-    verdicts = dict(metadata.get(METADATA_KEY) or {})
-    still: list[str] = []
+    verdicts = metadata.get(METADATA_KEY) or {}
+    files: dict[str, dict[str, bytes]] = {}
     for name in built_here:
-        verdict = verdicts.get(name)
-        if not (isinstance(verdict, dict) and verdict.get("verified")):
-            still.append(name)
-            continue
-        try:
-            runtime = build(name, plugins)
-            files = _runtime_files(store, version, name)
-            light = SimpleNamespace(metadata=metadata, runtime_files={name: files})
-            with tempfile.TemporaryDirectory(prefix="specops-show-") as tmp:
-                directory = Path(tmp) / name
-                for relative, content in files.items():
-                    (directory / relative).parent.mkdir(parents=True, exist_ok=True)
-                    (directory / relative).write_bytes(content)
-                if not runtime.ready(light, directory):
-                    still.append(name)
-                    continue
-                measured = getattr(runtime, "measured", None)
-                here = measured(light, directory) if measured is not None else None
-        except Exception:  # a runtime that cannot tell without the model: as before
-            still.append(name)
-            continue
-        if isinstance(here, dict):
-            verdicts[name] = ranked_by(verdict, here, verdicts.get(NATIVE, {}))
-    return {**metadata, METADATA_KEY: verdicts}, still
+        if (verdicts.get(name) or {}).get("verified"):
+            with contextlib.suppress(StoreError, OSError):
+                files[name] = _runtime_files(store, version, name)
+    # what choose_runtime is given for a stored version: the model.json and the files
+    light = SimpleNamespace(metadata=metadata, runtime_files=files)
+    still = [name for name in built_here if not _ready(light, plugins, name, is_ready)]
+    ranked = measured_here(light, plugins, verdicts)  # type: ignore[arg-type]
+    return {**metadata, METADATA_KEY: ranked}, still
+
+
+def _ready(package: Any, plugins: Any, name: str, is_ready: Any) -> bool:
+    """Whether runtime ``name`` loads here without a build; False when its files could
+    not be read or it cannot tell without the model (as before it was asked)."""
+    if name not in package.runtime_files:
+        return False
+    try:
+        return bool(is_ready(package, plugins, name))
+    except Exception:
+        return False
 
 
 MAX_RUNTIME_FILES = 256 * 2**20

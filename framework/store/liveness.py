@@ -65,10 +65,11 @@ class LiveLock:
         self._fd = None
 
 
-def held(path: Path) -> bool | None:
-    """True while a live process holds the lock, False once it died, None: no such file."""
+def held(path: Path | str, *, dir_fd: int | None = None) -> bool | None:
+    """True while a live process holds the lock, False once it died, None: no such file.
+    ``dir_fd``: ``path`` is a name in that open directory (no path resolved again)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     try:
@@ -142,7 +143,7 @@ def held_lock_names(root: Path, prefix: str = "") -> set[str]:
                 key = (where.st_dev, where.st_ino, name, entry.inode())
                 if key in _DEAD_LOCKS:
                     continue
-                state = _held_in(directory, name)
+                state = held(name, dir_fd=directory)
                 if state:
                     found.add(name)
                 elif state is False:
@@ -152,18 +153,3 @@ def held_lock_names(root: Path, prefix: str = "") -> set[str]:
     finally:
         os.close(directory)
     return found
-
-
-def _held_in(directory: int, name: str) -> bool | None:
-    """``held`` for a file of an open directory (no path to resolve again)."""
-    try:
-        fd = os.open(name, os.O_RDONLY, dir_fd=directory)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
