@@ -503,9 +503,8 @@ class Store(MonitoringRecords):
         view = frame.reset_index(drop=True)
         table = arrow_table(view)
 
-        def write(path: Path) -> None:
+        def write(path: Path, _alive: Any = view) -> None:  # the view lives as long as this
             write_feather(table, path)
-            assert view is not None  # referenced here: alive until the blob is written
 
         written = _on_thread(lambda: self.artifacts.put_written(write), background)
 
