@@ -38,10 +38,14 @@ MANIFEST_BYTES = 64 << 20
 
 @dataclass(frozen=True)
 class SnapshotPart:
-    """One partition of a partitioned snapshot: its blob, where it is, its rows."""
+    """One partition of a partitioned snapshot: its blob, where it is, its rows.
+
+    ``path`` is None for a part of a remote store not fetched yet (a layout asked for
+    with ``fetch=False``): :func:`iter_snapshot` fetches each such part just before it
+    reads it."""
 
     blob: str
-    path: Path
+    path: Path | None
     rows: int
 
 
@@ -76,43 +80,59 @@ def find_dataset(store: Store, prefix: str) -> str:
     raise StoreError(f"dataset prefix {prefix!r} is ambiguous: {len(rows)} versions match")
 
 
-def snapshot_layout(store_root: Path, data_hash: str) -> SnapshotLayout:
-    """Which blobs hold a dataset version (by hash or unique prefix), manifest checked."""
+def snapshot_layout(store_root: Path, data_hash: str, *, fetch: bool = True) -> SnapshotLayout:
+    """Which blobs hold a dataset version (by hash or unique prefix), manifest checked.
+
+    With ``fetch`` (for readers handed paths, e.g. Dask workers) a remote store's parts
+    are all fetched into its local cache first; without, their ``path`` is None until
+    read (see :func:`iter_snapshot`)."""
     store = Store.open_existing(store_root, write=False)
     try:
-        full = find_dataset(store, data_hash)
-        blob = store.snapshot_blob(full)
-        if blob is None:
-            raise StoreError(
-                f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
-            )
-        label = f"snapshot of dataset {full[:12]}"
-        path = _blob_file(store, blob, label)
-        # a whole-table blob is hash-checked as it is copied out; a manifest here
-        manifest = (
-            _manifest(store.artifacts.verified(blob, label), label) if _is_manifest(path) else None
-        )
-        if manifest is None:
-            return SnapshotLayout(full, whole=(blob, path))
-        if not isinstance(manifest.get("parts"), list):
-            raise StoreError(f"{label} has a manifest without its parts ({path})")
-        parts = tuple(_part(store, entry, label) for entry in manifest["parts"])
-        return SnapshotLayout(full, parts=parts, columns=tuple(manifest.get("columns", ())))
+        return _layout(store, data_hash, fetch=fetch)
     finally:
         store.close()
 
 
-def _part(store: Store, entry: Any, label: str) -> SnapshotPart:
+def _layout(store: Store, data_hash: str, *, fetch: bool) -> SnapshotLayout:
+    full = find_dataset(store, data_hash)
+    blob = store.snapshot_blob(full)
+    if blob is None:
+        raise StoreError(
+            f"dataset {full[:12]} was recorded without a snapshot (store.snapshot_data: false)"
+        )
+    label = f"snapshot of dataset {full[:12]}"
+    path = _blob_file(store, blob, label)
+    # a whole-table blob is hash-checked as it is copied out; a manifest here
+    manifest = (
+        _manifest(store.artifacts.verified(blob, label), label) if _is_manifest(path) else None
+    )
+    if manifest is None:
+        return SnapshotLayout(full, whole=(blob, path))
+    if not isinstance(manifest.get("parts"), list):
+        raise StoreError(f"{label} has a manifest without its parts ({path})")
+    parts = tuple(
+        _part(store, entry, full, number, fetch=fetch)
+        for number, entry in enumerate(manifest["parts"], start=1)
+    )
+    return SnapshotLayout(full, parts=parts, columns=tuple(manifest.get("columns", ())))
+
+
+def _part(store: Store, entry: Any, data_hash: str, number: int, *, fetch: bool) -> SnapshotPart:
     """A manifest's entry, refused unless it names a blob by its sha256 (nothing else
     may become a path under the store)."""
     blob = entry.get("blob") if isinstance(entry, dict) else None
     rows = entry.get("rows") if isinstance(entry, dict) else None
     if not isinstance(blob, str) or not _SHA256.fullmatch(blob) or not isinstance(rows, int):
-        raise StoreError(f"{label} has a manifest entry specops did not write: {entry!r:.80}")
+        raise StoreError(
+            f"snapshot of dataset {data_hash[:12]} has a manifest entry specops did not "
+            f"write: {entry!r:.80}"
+        )
     path_of = getattr(store.artifacts, "path_of", None)
-    if path_of is None:  # a remote store: fetched into the workdir's cache, verified
-        return SnapshotPart(blob, store.artifacts.verified(blob, f"part of the {label}"), rows)
-    return SnapshotPart(blob, path_of(blob), rows)
+    if path_of is not None:
+        return SnapshotPart(blob, path_of(blob), rows)
+    # a remote store: fetched into the workdir's cache (verified), now or when read
+    label = _part_label(data_hash, number)
+    return SnapshotPart(blob, store.artifacts.verified(blob, label) if fetch else None, rows)
 
 
 def _blob_file(store: Store, blob: str, label: str) -> Path:
@@ -172,13 +192,23 @@ def read_part(path: Path, blob: str, label: str) -> pd.DataFrame:
 
 
 def iter_snapshot(store_root: Path, data_hash: str) -> Iterator[pd.DataFrame]:
-    """A snapshot's table, a part at a time (the whole table for a single-blob one)."""
-    layout = snapshot_layout(store_root, data_hash)
-    if not layout.partitioned:
-        yield _read_whole(store_root, layout)
-        return
-    for number, part in enumerate(layout.parts, start=1):
-        yield read_part(part.path, part.blob, _part_label(layout.data_hash, number))
+    """A snapshot's table, a part at a time (the whole table for a single-blob one).
+
+    A remote store's part is fetched just before it is read, never all of them first:
+    the S3 read cache keeps only what was read in the last ten minutes beyond its cap,
+    so parts fetched ahead, slowly, could be evicted before being read."""
+    store = Store.open_existing(store_root, write=False)
+    try:
+        layout = _layout(store, data_hash, fetch=False)
+        if not layout.partitioned:
+            yield _read_whole(store, layout)
+            return
+        for number, part in enumerate(layout.parts, start=1):
+            label = _part_label(layout.data_hash, number)
+            path = part.path or store.artifacts.verified(part.blob, label)
+            yield read_part(path, part.blob, label)
+    finally:
+        store.close()
 
 
 def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
@@ -191,22 +221,18 @@ def read_snapshot(store_root: Path, data_hash: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _read_whole(store_root: Path, layout: SnapshotLayout) -> pd.DataFrame:
+def _read_whole(store: Store, layout: SnapshotLayout) -> pd.DataFrame:
     import tempfile
 
     import pandas as pd
 
     assert layout.whole is not None
     blob = layout.whole[0]
-    store = Store.open_existing(store_root, write=False)
-    try:
-        scratch = None if store.read_only else store.root  # a read-only store: system temp
-        with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
-            local = Path(tmp) / "snapshot.arrow"
-            store.artifacts.copy_out(blob, f"snapshot of dataset {layout.data_hash[:12]}", local)
-            return pd.read_feather(local)
-    finally:
-        store.close()
+    scratch = None if store.read_only else store.root  # a read-only store: system temp
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
+        local = Path(tmp) / "snapshot.arrow"
+        store.artifacts.copy_out(blob, f"snapshot of dataset {layout.data_hash[:12]}", local)
+        return pd.read_feather(local)
 
 
 def _part_label(data_hash: str, number: int) -> str:

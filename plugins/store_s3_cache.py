@@ -13,9 +13,10 @@ every blob it ever touched. :func:`trim` keeps the cache's blobs under a cap:
   and a model being loaded must not vanish under it. So a blob larger than the cap still
   works; it goes at a later pass. The disk used is thus about the cap plus what was
   read in the last ten minutes. The assumption: whoever gets a path opens it within ten
-  minutes. A caller that fetches many blobs before reading any (a data snapshot's
-  parts) and needs longer than that for a total over the cap breaks it: such machines
-  need a cap above their largest snapshot.
+  minutes. A data snapshot's parts are therefore fetched one at a time, each just
+  before it is read (``framework.snapshots.iter_snapshot``); only a Dask run reading
+  one on its cluster fetches every part first, so its machine needs a cap above its
+  largest snapshot when the parts take longer than that to download.
 - **Only cache blobs.** Only regular files named like the cache's layout (``ab/`` + 62
   hex digits) are counted or deleted: never a live process's ``.incoming-*`` temporary
   file (``store gc`` deals with those), never a symlink, never anything else put there.
