@@ -250,3 +250,112 @@ def test_a_pasted_spec_is_planned(base: str) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert answer.status == 200 and "Plan of planned" in answer.text
+
+
+ON_THIS_MACHINE = """
+name: probe
+task: binary
+description: read from /etc and ../elsewhere (prose, not a path)
+data:
+  source: {{type: csv, params: {{path: "{path}"}}}}
+  target: churned
+model: {{type: lightgbm}}
+"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "{outside}",  # a file that exists
+        "{outside}.missing",  # one that does not: the same answer, so no oracle
+        "/etc/*.conf",  # a glob would list a folder
+        "~/secret.csv",
+        "../outside.csv",
+        "data/../../outside.csv",
+        "${{env:NOT_SET_ANYWHERE:-/etc}}/passwd.csv",
+    ],
+)
+def test_an_upload_naming_this_machines_files_is_refused_before_they_are_looked_at(
+    base: str, root: Path, path: str
+) -> None:
+    outside = root.parent / "outside.yaml"
+    text = ON_THIS_MACHINE.format(path=path.format(outside=outside)).encode()
+    answer = _upload(base, text, csrf=_csrf(base))
+    assert answer.status == 400
+    assert_safe_page(answer)
+    assert "an uploaded spec may not name this machine&#x27;s files outside" in answer.text
+    assert "up.yaml:6:" in answer.text and "data.source.params.path" in answer.text
+    # nothing was asked of the file: not found, no match, nor a plan
+    for said in ("not found", "no data files match", "Plan of probe"):
+        assert said not in answer.text
+
+
+def test_an_upload_may_name_files_under_the_ui_directory(base: str, root: Path) -> None:
+    data = root / "specs" / "rows.csv"
+    data.write_text("a,churned\n1,0\n2,1\n")
+    for path in (str(data), str(root / "specs" / "*.csv")):
+        answer = _upload(base, ON_THIS_MACHINE.format(path=path).encode(), csrf=_csrf(base))
+        assert answer.status == 200 and "Plan of probe" in answer.text
+    # not through a link under it that leads outside
+    (root / "specs" / "out").symlink_to(root.parent)
+    answer = _upload(
+        base, ON_THIS_MACHINE.format(path=f"{root}/specs/out/*.yaml").encode(), csrf=_csrf(base)
+    )
+    assert answer.status == 400 and "may not name this machine" in answer.text
+
+
+def test_the_same_spec_by_its_path_is_planned_with_this_machines_files(
+    base: str, root: Path
+) -> None:
+    data = root.parent / "elsewhere.csv"  # the operator's own spec may read anywhere
+    data.write_text("a,churned\n1,0\n2,1\n")
+    (root / "specs" / "local.yaml").write_text(ON_THIS_MACHINE.format(path=data))
+    answer = fetch(f"{base}/spec?path=specs/local.yaml")
+    assert answer.status == 200 and "Plan of probe" in answer.text
+
+
+def _multipart_body(boundary: str, parts: list[bytes]) -> bytes:
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+def _nested(depth: int) -> bytes:
+    """A multipart body nested ``depth`` deep (the email parser recursed on it)."""
+    return b"".join(
+        f"--b{i}\r\nContent-Type: multipart/mixed; boundary=b{i + 1}\r\n\r\n".encode()
+        for i in range(depth)
+    ) + b"".join(f"--b{i}--\r\n".encode() for i in reversed(range(depth)))
+
+
+def test_a_nested_or_many_part_upload_is_a_400_not_a_500(base: str) -> None:
+    # 2,000 deep: the email parser recursed on it and answered 500 after 1.6 s
+    answer = fetch(
+        f"{base}/spec",
+        data=_nested(2000),
+        headers={"Content-Type": "multipart/form-data; boundary=b0"},
+    )
+    assert answer.status == 403 and "no valid token" in answer.text  # read, found no token
+    # 1 MiB of one-line parts took the UI's one worker 5.7 s before the token was looked at
+    parts = [
+        f'--B\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nv\r\n'.encode()
+        for i in range(15_000)
+    ]
+    answer = fetch(
+        f"{base}/spec",
+        data=_multipart_body("B", parts),
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert answer.status == 400 and "more than 8 parts" in answer.text
+    unbounded = fetch(f"{base}/spec", data=b"x", headers={"Content-Type": "multipart/form-data"})
+    assert unbounded.status == 400 and "no boundary" in unbounded.text
+
+
+def test_a_cross_site_upload_is_refused_before_its_body_is_parsed(base: str) -> None:
+    answer = fetch(
+        f"{base}/spec",
+        data=_nested(2000),  # parsed, this body was a 500
+        headers={
+            "Content-Type": "multipart/form-data; boundary=b0",
+            "Sec-Fetch-Site": "cross-site",
+        },
+    )
+    assert answer.status == 403 and "another site" in answer.text

@@ -15,7 +15,11 @@ Two trust decisions, both here:
 - An uploaded spec is the uploader's text, not this machine's: it is validated
   without the server's environment (``${env:NAME:-default}`` takes its default; a
   placeholder without one is reported unset), so no upload can make the server
-  put one of its environment values into a page, masked or not.
+  put one of its environment values into a page, masked or not. Nor what files
+  the machine has: validating a spec asks its components whether their files exist
+  (a glob matches, a CSV's header is readable), so an upload whose values, read as
+  paths, leave both its own temporary folder and the UI's directory (``/etc/...``,
+  ``~/...``, ``../..``) is refused before anything is validated.
 """
 
 from __future__ import annotations
@@ -94,9 +98,11 @@ def plan_path(root: Path, given: str, profile: str | None = None) -> PlanView | 
 
 
 def plan_upload(
-    text: bytes, filename: str = "", profile: str | None = None
+    text: bytes, filename: str = "", profile: str | None = None, *, root: Path | None = None
 ) -> PlanView | SpecProblems:
-    """The plan of an uploaded spec, validated without the server's environment."""
+    """The plan of an uploaded spec, validated without the server's environment; its
+    paths may name files beside the upload or under ``root`` (the UI's directory),
+    nothing else of this machine."""
     if len(text) > MAX_UPLOAD_BYTES:
         raise UserError(f"the spec is {len(text):,} bytes; at most {MAX_UPLOAD_BYTES:,} are read")
     name = _SAFE_NAME.sub("_", Path(filename or UPLOAD_NAME).name)[:100].lstrip(".")
@@ -105,7 +111,89 @@ def plan_upload(
     with tempfile.TemporaryDirectory(prefix="specops-ui-spec-") as folder:
         path = Path(folder) / name
         path.write_bytes(text)
-        return _plan(path, name, profile, env={}, hide=str(Path(folder).resolve()) + "/")
+        hide = str(Path(folder).resolve()) + "/"
+        allowed = [Path(folder).resolve()] + ([root.resolve()] if root is not None else [])
+        outside = _local_files(path, name, hide, allowed)
+        if outside is not None:
+            return outside
+        return _plan(path, name, profile, env={}, hide=hide)
+
+
+_ENV_DEFAULT = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*(?::-([^}]*))?\}")
+_GLOB = re.compile(r"[*?\[]")
+FREE_TEXT_KEYS = frozenset({"description"})
+"""Keys whose values are prose, never read as paths."""
+
+
+def _local_files(path: Path, shown: str, hide: str, allowed: list[Path]) -> SpecProblems | None:
+    """Problems for each value of an uploaded spec that, read as a path from the
+    upload's folder (as its components will: ``~`` expanded, ``..`` followed,
+    ``${env:NAME:-default}`` taking its default), names a file outside ``allowed``.
+    None when there is none (or the text does not parse: validation then says why)."""
+    from framework.cli.render import MAX_SHOWN_PROBLEMS, format_problem
+    from framework.errors import Problem
+    from framework.spec.source import read_spec_text
+
+    text = read_spec_text(path)
+    if not isinstance(text.data, dict):
+        return None
+    shown_dirs = " or ".join(str(a) for a in allowed[1:]) or "none"
+    problems = [
+        Problem(
+            f"an uploaded spec may not name this machine's files outside the UI's "
+            f"directory ({shown_dirs}): {value!r}",
+            path=".".join(str(k) for k in where),
+            location=text.positions.of_value(where),
+            hint="relative paths resolve beside the upload; point the page at the spec's "
+            "path (?path=) to plan it as `specops plan` would here",
+        )
+        for where, value in _strings(text.data, ())
+        if where[-1] not in FREE_TEXT_KEYS and leaves(value, path.parent, allowed)
+    ]
+    if not problems:
+        return None
+    problems.sort(key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0))
+    lines = [_cut(format_problem(p, io.StringIO()), hide) for p in problems[:MAX_SHOWN_PROBLEMS]]
+    return SpecProblems(shown, lines, count=len(problems))
+
+
+def leaves(value: str, base: Path, allowed: list[Path]) -> bool:
+    """Whether ``value``, read as a path from ``base`` as a component reads it, names
+    a file outside every folder of ``allowed``: checked on the path as written (``..``
+    steps, also after a glob) and with the symbolic links of its fixed part followed."""
+    import os
+
+    filled = _ENV_DEFAULT.sub(lambda m: m.group(1) or "", value).strip()
+    if not filled or "\x00" in filled or len(filled) > 4096:
+        return False  # not a path any component can open
+    try:
+        given = Path(filled).expanduser()
+    except RuntimeError:  # ~user of nobody: no file is named
+        return False
+    written = Path(os.path.normpath(given if given.is_absolute() else base / given))
+    parts = written.parts
+    fixed = next((i for i, part in enumerate(parts) if _GLOB.search(part)), len(parts))
+    try:
+        real = Path(*parts[:fixed]).resolve()
+    except (OSError, RuntimeError):
+        return True
+    return not any(
+        written.is_relative_to(folder) and real.is_relative_to(folder) for folder in allowed
+    )
+
+
+def _strings(node: Any, where: tuple[Any, ...]) -> Any:
+    """(key path, value) for every string value in a parsed spec, depth first."""
+    stack = [(where, node)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, str):
+            if at:
+                yield at, value
+        elif isinstance(value, dict):
+            stack.extend((at + (k,), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((at + (i,), v) for i, v in enumerate(value))
 
 
 def _plan(

@@ -57,7 +57,15 @@ def spec_page(request: Any) -> h.Response:
 
 
 def upload_page(request: Any) -> h.Response:
-    fields, files = _posted(request)
+    foreign = _foreign(request)  # before the body is parsed: a cross-site post costs nothing
+    if foreign is not None:
+        body = h.join([h.notice(foreign, "bad"), _forms(request, "")])
+        return _page(request, "Upload refused", body, status=403)
+    try:
+        fields, files = _posted(request)
+    except UserError as exc:
+        body = h.join([h.notice(str(exc), "bad"), _forms(request, "")])
+        return _page(request, "Bad upload", body, status=400)
     refusal = _csrf_problem(request, fields)
     if refusal is not None:
         body = h.join([h.notice(refusal, "bad"), _forms(request, "")])
@@ -69,7 +77,7 @@ def upload_page(request: Any) -> h.Response:
         body = h.join([h.notice("choose a spec file or paste one", "bad"), _forms(request, "")])
         return _page(request, "No spec", body, status=400)
     try:
-        result = plan_upload(text, name, fields.get("profile") or None)
+        result = plan_upload(text, name, fields.get("profile") or None, root=_root(request))
     except UserError as exc:
         body = h.join([h.notice(str(exc), "bad"), _forms(request, "")])
         return _page(request, "Spec refused", body, status=413)
@@ -116,6 +124,12 @@ def _csrf_field(request: Any) -> Html:
     return csrf_field(request)
 
 
+def _foreign(request: Any) -> str | None:
+    from framework.ui.writes import foreign_origin
+
+    return foreign_origin(request)
+
+
 def _csrf_problem(request: Any, fields: dict[str, str]) -> str | None:
     """Why the POST is not our own form (another site, no token), or None. The upload
     writes nothing, but a cross-site form must not make the UI read and plan files."""
@@ -133,27 +147,55 @@ def _posted(request: Any) -> tuple[dict[str, str], dict[str, tuple[bytes, str]]]
     return {k: v[0] for k, v in request.form().items() if v}, {}
 
 
-def _multipart(kind: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[bytes, str]]]:
-    from email import policy
-    from email.parser import BytesParser
+MAX_PARTS = 8
+"""Parts a posted form may have: ours has four (csrf, spec, text, profile)."""
 
-    head = f"Content-Type: {kind}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+
+def _multipart(kind: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[bytes, str]]]:
+    """The top-level parts of a ``multipart/form-data`` body, at most ``MAX_PARTS``
+    (more is a :class:`UserError`). A part's content is never parsed further: a
+    nested multipart is just bytes, so no body can make the parse recurse or cost
+    more than a few passes over its (bounded) bytes."""
+    boundary = _header_param(f"content-type: {kind}", "boundary")
+    if not boundary or len(boundary) > 70:
+        raise UserError("the upload is not a multipart form (no boundary)")
+    # the preamble, the parts, then what follows the closing delimiter
+    pieces = (b"\r\n" + body).split(b"\r\n--" + boundary.encode("latin-1"), MAX_PARTS + 2)
+    if len(pieces) > MAX_PARTS + 2:
+        raise UserError(f"the upload has more than {MAX_PARTS} parts: it is not this page's form")
     fields: dict[str, str] = {}
     files: dict[str, tuple[bytes, str]] = {}
-    if not message.is_multipart():
-        return fields, files
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
+    for piece in pieces[1:]:  # pieces[0] is the preamble
+        if piece.startswith(b"--"):
+            break  # the closing delimiter
+        head, _, payload = piece.partition(b"\r\n\r\n")
+        disposition = next(
+            (line for line in head.decode("latin-1").split("\r\n")
+             if line.lower().startswith("content-disposition:")),
+            "",
+        )  # fmt: skip
+        name = _header_param(disposition, "name")
+        if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
-        filename = part.get_filename()
+        filename = _header_param(disposition, "filename")
         if filename is not None:
             files.setdefault(name, (payload, filename))
         else:
             fields.setdefault(name, payload.decode("utf-8", errors="replace"))
     return fields, files
+
+
+def _header_param(header: str, key: str) -> str | None:
+    """``key="value"`` of one MIME header line (``content-type: ...; boundary=x``)."""
+    from email.message import Message
+
+    message = Message()  # the compat32 policy: plain parameter splitting, no header tree
+    name, _, value = header.partition(":")
+    message[name.strip()] = value.strip()
+    found = message.get_param(key, header=name.strip())
+    if isinstance(found, tuple):  # RFC 2231 (charset, language, value)
+        found = found[2]
+    return None if found is None else str(found)
 
 
 # the result --------------------------------------------------------------------
