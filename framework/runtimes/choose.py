@@ -280,11 +280,13 @@ def runtime_directory(package: ModelPackage, name: str) -> Iterator[Path]:
     if files is None:
         yield Path(package.directory) / RUNTIMES_DIR / name
         return
+    from framework.package_paths import inside
+
     with tempfile.TemporaryDirectory(prefix="specops-runtime-") as tmp:
         directory = Path(tmp) / name
         directory.mkdir()
         for relative, content in files.get(name, {}).items():
-            target = directory / relative
+            target = inside(directory, relative, f"runtime {name}")  # never outside tmp
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         yield directory
