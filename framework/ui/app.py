@@ -272,7 +272,7 @@ class UiApp:
         if given and method in ("GET", "HEAD") and hmac.compare_digest(given.encode(), self.token):
             # a link with ?token=T logs a browser in: the token moves into a cookie
             # and out of the address bar (and out of the history)
-            response = redirect(path if path.startswith("/") else "/")
+            response = redirect(_without_token(path, query))
             response.headers.append(
                 (
                     "set-cookie",
@@ -418,6 +418,16 @@ def _parse_query(text: str) -> dict[str, list[str]]:
         return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_QUERY_VALUES)
     except ValueError:
         return {}
+
+
+def _without_token(path: str, query: dict[str, list[str]]) -> str:
+    """The address a ``?token=`` login goes on to: the same page and arguments, less the
+    token, and always on this server (``//host/x`` would be another site's address)."""
+    from urllib.parse import urlencode
+
+    rest = [(key, value) for key, values in query.items() if key != "token" for value in values]
+    target = "/" + path.lstrip("/\\")
+    return f"{target}?{urlencode(rest)}" if rest else target
 
 
 def _loopback(host: str) -> bool:

@@ -440,6 +440,22 @@ def test_ui_command_needs_a_token_beyond_loopback(store: Path) -> None:
         assert _stop(process) == 0
 
 
+def test_a_token_login_keeps_the_page_and_its_arguments_and_stays_on_this_server(
+    store: Path,
+) -> None:
+    from framework.ui.server import running
+
+    with running(str(store), token="s3cret") as base:
+        login = get(base + "/runs?model=bc&token=s3cret&status=passed")
+        assert login.status == 303
+        assert login.headers["location"] == "/runs?model=bc&status=passed"
+        for odd in ("//evil.example/x", "/%5Cevil.example/x"):
+            moved = get(base + odd + "?token=s3cret")
+            assert moved.status == 303 and moved.headers["location"].startswith("/")
+            assert not moved.headers["location"].startswith(("//", "/\\"))
+        assert get(base + "/runs?token=wrong").status == 401
+
+
 def test_ui_command_without_a_store_says_so(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "framework.cli.main", "ui", "--store", str(tmp_path / "none")],
