@@ -111,3 +111,53 @@ def test_a_forged_post_is_refused_even_with_allow_writes(
     )
     assert answer.status == 403
     assert _champion_and_history(writable.store) == before
+
+
+def test_a_form_posted_from_another_site_is_refused_even_with_a_valid_token(
+    browser: Any, writes_tab: Tab, writable: UiStore
+) -> None:
+    """CSRF as a browser does it: a page of another site (here http://localhost:PORT,
+    the UI being http://127.0.0.1:PORT) whose form posts to the UI's promote URL. Even
+    given a valid form token (it cannot read one; this one leaked), the browser says
+    where the post came from and the UI refuses it."""
+    import http.server
+    import threading
+
+    writes_tab.open(f"/models/{REAL_MODEL}/versions/1")
+    token = writes_tab.page.locator('form[action$="/promote"] input[name="csrf"]').first
+    leaked = token.get_attribute("value")
+    action = f"{writes_tab.base}/models/{REAL_MODEL}/versions/1/promote"
+    evil = (
+        f'<html><body><form method="post" action="{action}">'
+        f'<input name="csrf" value="{leaked}"><input name="alias" value="champion">'
+        '<input name="reason" value="forged"><button id="go">win a prize</button>'
+        "</form></body></html>"
+    ).encode()
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(evil)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = _champion_and_history(writable.store)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://localhost:{server.server_address[1]}/")
+        with page.expect_navigation(wait_until="load") as navigation:
+            page.click("#go")
+        answer = navigation.value
+        assert answer is not None and answer.status == 403
+        assert "another site" in page.locator("main").inner_text()
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert _champion_and_history(writable.store) == before
