@@ -23,6 +23,7 @@ from framework.store.store import _schema_statements
 from tests.test_old_store import FIXTURE
 
 REPO = Path(__file__).resolve().parents[1]
+ALL = list(range(1, LATEST + 1))
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_an_old_store_opens_at_the_latest_version_with_its_data_intact(old_store
     store = Store(old_store)
     try:
         assert store.schema_version == LATEST
-        assert [row["version"] for row in history(store.db)] == [1, 2]
+        assert [row["version"] for row in history(store.db)] == ALL
         assert store.alias("churn") == 3
         assert verify(store).ok and verify(store).schema_version == LATEST
     finally:
@@ -73,7 +74,7 @@ def test_an_old_store_opens_at_the_latest_version_with_its_data_intact(old_store
         assert _rows(old_store, f"SELECT {columns[table]} FROM {table} ORDER BY 1, 2") == rows
     indexes = {r[0] for r in _rows(old_store, "SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"runs_by_spec", "runs_by_start", "model_versions_by_run"} <= indexes
-    assert "alias_history_by_alias" in indexes
+    assert {"alias_history_by_alias", "runs_by_status"} <= indexes
     plan = _rows(
         old_store,
         "EXPLAIN QUERY PLAN SELECT * FROM model_versions WHERE run_id = 'x' ORDER BY name",
@@ -82,7 +83,41 @@ def test_an_old_store_opens_at_the_latest_version_with_its_data_intact(old_store
 
     again = Store(old_store)  # nothing left to do: no new row
     again.close()
-    assert [r[0] for r in _rows(old_store, "SELECT version FROM store_schema")] == [1, 2]
+    assert [r[0] for r in _rows(old_store, "SELECT version FROM store_schema")] == ALL
+
+
+def _plan(store: Path, sql: str) -> str:
+    return " ".join(str(r[-1]) for r in _rows(store, f"EXPLAIN QUERY PLAN {sql}"))
+
+
+RUNS_BY_STATUS = (  # runs list --status passed; the look for runs still marked running
+    "SELECT id FROM runs r WHERE r.status = 'passed' ORDER BY started_at DESC, id DESC LIMIT 50",
+    "SELECT DISTINCT lock FROM runs r WHERE r.status = 'running' AND COALESCE(r.owner, '') <> ''",
+)
+
+
+def test_a_store_at_schema_2_gains_the_index_on_runs_status_and_its_queries_use_it(
+    old_store: Path,
+) -> None:
+    Store(old_store).close()  # as the specops of schema 2 left it: no runs_by_status
+    with sqlite3.connect(old_store / "store.db") as db:
+        db.execute("DROP INDEX runs_by_status")
+        db.execute("DELETE FROM store_schema WHERE version > 2")
+    db.close()
+    assert "runs_by_status" not in _plan(old_store, RUNS_BY_STATUS[0])
+    runs = _rows(old_store, "SELECT id, status FROM runs ORDER BY id")
+
+    store = Store(old_store)
+    try:
+        assert store.schema_version == LATEST
+        assert [row["version"] for row in history(store.db)] == ALL
+        assert {(run.id, run.status) for run in store.runs()} == set(runs)
+    finally:
+        store.close()
+    for query in RUNS_BY_STATUS:
+        assert "USING COVERING INDEX runs_by_status" in _plan(old_store, query) or (
+            "USING INDEX runs_by_status" in _plan(old_store, query)
+        ), _plan(old_store, query)
 
 
 def test_a_new_store_starts_at_the_latest_version(tmp_path: Path) -> None:
@@ -129,7 +164,7 @@ def test_processes_opening_an_old_store_at_once_migrate_it_once(old_store: Path)
         assert process.returncode == 0, err
         assert out.split() == [str(LATEST), str(LATEST)]
     rows = _rows(old_store, "SELECT version, why FROM store_schema ORDER BY version")
-    assert [r[0] for r in rows] == [1, 2]  # each applied once (the primary key says so too)
+    assert [r[0] for r in rows] == ALL  # each applied once (the primary key says so too)
 
 
 def _make_newer(store: Path, *statements: str) -> None:
@@ -182,7 +217,7 @@ def test_a_read_only_old_store_is_read_and_never_migrated(
     Store(old_store).close()  # as the specops before schema versions left it:
     with sqlite3.connect(old_store / "store.db") as db:  # every column, no version
         db.execute("DROP TABLE store_schema")
-        for index in ("runs_by_spec", "runs_by_start", "model_versions_by_run"):
+        for index in ("runs_by_spec", "runs_by_start", "model_versions_by_run", "runs_by_status"):
             db.execute(f"DROP INDEX {index}")
         db.execute("DROP INDEX alias_history_by_alias")
     db.close()

@@ -76,6 +76,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS alias_history_by_alias ON alias_history (name, alias, id)",
         ),
     ),
+    Migration(
+        3,
+        "an index on runs by status: runs list --status, the web UI's status filters and "
+        "every listing's look for runs still marked running no longer scan the table",
+        (
+            # WHERE r.status = ? ORDER BY started_at DESC, id DESC; WHERE status = 'running'
+            "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at, id)",
+        ),
+    ),
 )
 
 BASELINE = 1

@@ -33,6 +33,9 @@ MIGRATION_2_INDEXES = (
     "model_versions_by_run",
     "alias_history_by_alias",
 )
+MIGRATION_3_INDEXES = ("runs_by_status",)
+INDEXES = MIGRATION_2_INDEXES + MIGRATION_3_INDEXES
+ALL = list(range(1, LATEST + 1))
 
 
 def _address(db: PostgresDatabase, tmp_path: Path, name: str = "w") -> StoreAddress:
@@ -41,14 +44,14 @@ def _address(db: PostgresDatabase, tmp_path: Path, name: str = "w") -> StoreAddr
 
 def _old_store(db: PostgresDatabase, tmp_path: Path) -> None:
     """A store as specops made it before schema versions: its tables and rows, no
-    ``store_schema`` and none of migration 2's indexes."""
+    ``store_schema`` and none of the indexes of migrations 2 and 3."""
     store = Store.open(_address(db, tmp_path, "maker"))
     try:
         version = _record_version(store, tmp_path, "20261205-000000-aaaaaa", "one")
         store.set_alias("shared", "champion", version.version, actor="test", reason="first")
         with store.transaction() as meta:
             meta.execute("DROP TABLE store_schema")
-            for index in MIGRATION_2_INDEXES:
+            for index in INDEXES:
                 meta.execute(f"DROP INDEX {index}")
     finally:
         store.close()
@@ -68,7 +71,7 @@ def test_an_old_postgres_store_opens_at_the_latest_version_with_its_data_intact(
     postgres_db: PostgresDatabase, tmp_path: Path
 ) -> None:
     _old_store(postgres_db, tmp_path)
-    assert not set(MIGRATION_2_INDEXES) & _indexes(postgres_db)
+    assert not set(INDEXES) & _indexes(postgres_db)
 
     reader = Store.open_existing(_address(postgres_db, tmp_path, "r"), write=False)
     try:  # a read-only open reads it and migrates nothing
@@ -76,12 +79,12 @@ def test_an_old_postgres_store_opens_at_the_latest_version_with_its_data_intact(
         assert reader.alias("shared") == 1
     finally:
         reader.close()
-    assert not set(MIGRATION_2_INDEXES) & _indexes(postgres_db)
+    assert not set(INDEXES) & _indexes(postgres_db)
 
     store = Store.open(_address(postgres_db, tmp_path))
     try:
         assert store.schema_version == LATEST
-        assert [row["version"] for row in history(store.db)] == [1, 2]
+        assert [row["version"] for row in history(store.db)] == ALL
         assert store.alias("shared") == 1 and [r.status for r in store.runs()] == ["passed"]
         assert len(store.versions_of_run("20261205-000000-aaaaaa")) == 1
         from framework.store.integrity import verify
@@ -91,7 +94,40 @@ def test_an_old_postgres_store_opens_at_the_latest_version_with_its_data_intact(
         assert report.schema_version == LATEST
     finally:
         store.close()
-    assert set(MIGRATION_2_INDEXES) <= _indexes(postgres_db)
+    assert set(INDEXES) <= _indexes(postgres_db)
+
+
+def test_a_postgres_store_at_schema_2_gains_the_index_on_runs_status_and_uses_it(
+    postgres_db: PostgresDatabase, tmp_path: Path
+) -> None:
+    store = Store.open(_address(postgres_db, tmp_path, "maker"))
+    try:  # as the specops of schema 2 left it: no runs_by_status
+        _record_version(store, tmp_path, "20261205-000000-aaaaaa", "one")
+        with store.transaction() as meta:
+            meta.execute("DROP INDEX runs_by_status")
+            meta.execute("DELETE FROM store_schema WHERE version > 2")
+    finally:
+        store.close()
+    assert "runs_by_status" not in _indexes(postgres_db)
+
+    store = Store.open(_address(postgres_db, tmp_path))
+    try:
+        assert store.schema_version == LATEST
+        assert [row["version"] for row in history(store.db)] == ALL
+        assert [(r.id, r.status) for r in store.runs()] == [("20261205-000000-aaaaaa", "passed")]
+        with store.db.snapshot() as db:  # a few rows: ask the planner to avoid a scan
+            db.execute("SET LOCAL enable_seqscan = off")
+            plan = " ".join(
+                str(row[0])
+                for row in db.execute(
+                    "EXPLAIN SELECT id FROM runs r WHERE r.status = 'passed'"
+                    " ORDER BY started_at DESC, id DESC LIMIT 50"
+                ).fetchall()
+            )
+        assert "runs_by_status" in plan, plan
+    finally:
+        store.close()
+    assert "runs_by_status" in _indexes(postgres_db)
 
 
 OPEN_AT = textwrap.dedent(
@@ -144,7 +180,7 @@ def test_processes_opening_an_old_postgres_store_at_once_migrate_it_once(
         assert out.split() == [str(LATEST), str(LATEST)]
     store = Store.open_existing(_address(postgres_db, tmp_path, "r"), write=False)
     try:
-        assert [row["version"] for row in history(store.db)] == [1, 2]  # each once
+        assert [row["version"] for row in history(store.db)] == ALL  # each once
     finally:
         store.close()
 
