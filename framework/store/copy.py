@@ -150,7 +150,7 @@ def copy_store(
 
     _copy_blobs(source, destination, references, report, say)
 
-    say("writing rows")
+    say("comparing the rows, writing those DST lacks")
     with destination.transaction() as db:
         conflicts: list[str] = []
         plans = {
@@ -210,7 +210,10 @@ def _copy_blobs(
 ) -> None:
     """Each blob a SRC row names, read verified from SRC, stored in DST if absent."""
     labels = _labels(references)
-    say(f"copying {len(labels)} blob(s) to {destination.artifacts.display_url}")
+    say(
+        f"{len(labels)} blob(s) named by the rows: sending those "
+        f"{destination.artifacts.display_url} lacks"
+    )
     _transfer(source, destination, labels, report)
 
 

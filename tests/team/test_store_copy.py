@@ -96,9 +96,10 @@ def test_a_copy_holds_everything_verified_and_a_second_copies_nothing(
     assert view(cli, destination) == view(cli, source)
     assert aliases_and_history(destination) == aliases_and_history(source)
 
-    code, out, _ = copy(source, destination)
+    code, out, err = copy(source, destination)
     assert code == 0
     assert out.startswith(f"nothing to copy: {destination} already holds every row ("), out
+    assert "copying" not in err and "writing rows" not in err, err  # its progress says so too
     code, out, _ = copy(source, destination, "--json")
     again = json.loads(out)
     assert again["copied_nothing"] is True
