@@ -313,14 +313,6 @@ def test_no_server_named_is_a_finding_at_validate(monkeypatch: pytest.MonkeyPatc
     assert MlflowTracker().validate(ctx) == []
 
 
-def _wired() -> bool:
-    from framework.components import KINDS
-    from framework.spec.schema import core_schema
-
-    return "tracker" in KINDS and "tracking" in core_schema()["properties"]
-
-
-@pytest.mark.skipif(not _wired(), reason="tracking: is not wired into the spec and engine yet")
 def test_specops_run_logs_the_spec_tracking_section(
     mlflow_server: MlflowServer, churn: Path, cli_process: Any
 ) -> None:
