@@ -121,6 +121,7 @@ def plan_upload(
 
 _ENV_DEFAULT = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*(?::-([^}]*))?\}")
 _GLOB = re.compile(r"[*?\[]")
+_SEGMENTS = re.compile(r"[/\\]")
 FREE_TEXT_KEYS = frozenset({"description"})
 """Keys whose values are prose, never read as paths."""
 
@@ -166,6 +167,8 @@ def leaves(value: str, base: Path, allowed: list[Path]) -> bool:
     filled = _ENV_DEFAULT.sub(lambda m: m.group(1) or "", value).strip()
     if not filled or "\x00" in filled or len(filled) > 4096:
         return False  # not a path any component can open
+    if not filled.startswith(("/", "~", "\\")) and ".." not in _SEGMENTS.split(filled):
+        return False  # beside the upload, in a fresh folder holding nothing but it
     try:
         given = Path(filled).expanduser()
     except RuntimeError:  # ~user of nobody: no file is named
