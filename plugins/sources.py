@@ -249,7 +249,8 @@ CSV_PARAMS: dict[str, Any] = {
         "blocksize": {
             "type": ["integer", "string", "null"],
             "minimum": 1024,
-            "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*([kKMGT]i?B|[kKMGT]|B)?\s*$",
+            # spaces before a unit inside its optional group: linear time (see dask MEMORY)
+            "pattern": r"^\s*[0-9]+(\.[0-9]+)?(\s*([kKMGT]i?B|[kKMGT]|B))?\s*$",
             "description": "execution: dask only: bytes of CSV per partition (an integer, "
             "or text like '64MB'); null: one partition per file (needed when quoted "
             "fields hold line breaks). Compressed files are one partition each.",
