@@ -119,6 +119,20 @@ def test_pages_through_the_runs(made: RunsStore, base: str) -> None:
     assert beyond.status == 200 and _row_ids(beyond.text) == []
 
 
+def test_what_a_query_string_may_ask_is_bounded(made: RunsStore, base: str) -> None:
+    """A hand-made link cannot make a page cost more than its bounds: rows per page up
+    to 200, runs compared up to 20, page numbers clamped."""
+    huge = fetch(f"{base}/runs?per_page=1000000&page=1000000000000")
+    assert huge.status == 200 and _row_ids(huge.text) == []
+    assert "per_page=200" in huge.text and "per_page=1000000" not in huge.text
+    assert "page=1000000000000" not in huge.text  # clamped to the last allowed page
+    asked = [made.first, made.third] + [f"missing{i:03d}" for i in range(60)]
+    many = fetch(f"{base}/compare?" + "&".join(f"run={r}" for r in asked))
+    assert many.status == 200
+    assert "missing017 in this store" in many.text  # the 20th id asked
+    assert "missing018" not in many.text  # the 21st: never looked up
+
+
 def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
     made: RunsStore, base: str, cli
 ) -> None:
