@@ -279,3 +279,55 @@ def test_a_read_only_role_reads_and_a_write_is_refused_cleanly(team: Team) -> No
         assert "read-only" in promoted.err or "refused a write" in promoted.err
         assert READER_PASSWORD not in promoted.err and PASSWORD not in promoted.err
     assert team.on_b("models", "show", "bc", "--json").json()["alias_history"] == before
+
+
+def test_an_unreachable_store_stops_a_write_with_exit_2_naming_it_and_changes_nothing(
+    team: Team, tmp_path: Path
+) -> None:
+    """S3 down under a promote (from a machine with nothing cached: the version's files
+    must be read to be verified) and under a run (its upload), PostgreSQL down under
+    both: exit 2, one line naming the endpoint, no password; versions and aliases are
+    as they were, and the failed run is recorded as such."""
+
+    def registry() -> tuple[object, object]:
+        shown = team.on_b("models", "show", "bc", "--json").json()
+        listed = team.on_b("models", "list", "--json").json()["models"]
+        return listed, shown["alias_history"]  # type: ignore[index]
+
+    before = registry()
+    dead_s3 = "http://127.0.0.1:1"
+    fresh = tmp_path / "machine-c"
+    fresh.mkdir()
+    env = team.env(
+        SPECOPS_STORE=team.url_without_password, PGPASSWORD=PASSWORD, AWS_ENDPOINT_URL=dead_s3
+    )
+    promoted = team.specops("models", "promote", "bc/1", "--reason", "x", cwd=fresh, env=env)
+    ran = team.specops(
+        "run",
+        "spec.yaml",
+        "--set",
+        "model.params.n_estimators=14",
+        cwd=team.machine_a,
+        env={**env, "SPECOPS_STORE": team.url, "SPECOPS_ARTIFACTS": team.artifacts.url},
+    )
+    for done in (promoted, ran):
+        assert done.code == 2, done.out + done.err
+        assert f"the S3 endpoint {dead_s3} is unreachable" in done.err, done.err
+        assert "Traceback" not in done.err
+
+    dead_pg = f"postgresql://specops@127.0.0.1:1/{team.database}"
+    env = team.env(SPECOPS_STORE=dead_pg, PGPASSWORD=PASSWORD)
+    for args, cwd in (
+        (("models", "promote", "bc/1", "--reason", "x"), fresh),
+        (("run", "spec.yaml"), team.machine_a),
+    ):
+        done = team.specops(*args, cwd=cwd, env=env)
+        assert done.code == 2, done.out + done.err
+        assert f"cannot connect to the PostgreSQL store {dead_pg}: connection refused" in (done.err)
+        assert "Traceback" not in done.err
+    assert not (team.machine_a / ".specops" / "store.db").exists()  # no local store instead
+
+    assert registry() == before
+    statuses = [run["status"] for run in team.on_b("runs", "list", "--json").json()["runs"]]
+    assert statuses[0] == "error"  # the run that could not upload: recorded, no version
+    assert PASSWORD not in "\n".join(team.printed)
