@@ -190,6 +190,22 @@ def test_version_page_shows_alias_history_and_serving_runtime(ui: str, store: Pa
     assert serves in [*verified, "native"]
 
 
+def test_version_page_shows_the_signature_with_roles_dtypes_and_categories(ui: str) -> None:
+    body = get(ui + "/models/odd/versions/1").body
+    signature = re.search(r'<section id="signature">.*?</section>', body).group(0)
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
+                      signature)  # fmt: skip
+    by_column = {column: (role, dtype, categories) for column, role, dtype, categories in rows}
+    assert set(by_column) == {"&lt;script&gt;alert(&quot;col&quot;)&lt;/script&gt;", "kind"}
+    role, dtype, categories = by_column["kind"]
+    assert (role, dtype) == ("categorical", "category")
+    assert categories.split(", ") == ["&lt;img src=x onerror=alert(1)&gt;", "a&amp;b", "plain"]
+    assert by_column["&lt;script&gt;alert(&quot;col&quot;)&lt;/script&gt;"][:2] == (
+        "numeric",
+        "float64",
+    )
+
+
 def test_hostile_names_are_escaped_everywhere(ui: str) -> None:
     for path in ("/models", "/models/odd", "/models/odd/versions/1"):
         body = get(ui + path).body
