@@ -175,6 +175,29 @@ def test_compare_shows_what_runs_diff_says_with_changes_highlighted(
     assert "spec name" not in two  # only what changed
 
 
+def test_compare_shows_the_plugin_versions_of_each_run_side_by_side(
+    made: RunsStore, base: str, cli
+) -> None:
+    import json
+
+    ids = [made.first, made.failed_checks]
+    page = fetch(f"{base}/compare?run={ids[0]}&run={ids[1]}").text
+    rows = re.findall(
+        r'<tr[^>]*><td>plugins</td><td><code class="nowrap">([^<]*)</code></td>(.*?)</tr>', page
+    )
+    shown = {key: re.findall(r"<span>([^<]*)</span>", cells) for key, cells in rows}
+    diff = cli("runs", "diff", ids[0], ids[1], "--json", "--store", made.store)
+    said = {
+        row["key"]: [row["a"] or "", row["b"] or ""]
+        for row in json.loads(diff.out)["rows"]
+        if row["section"] == "plugins"
+    }
+    assert "model lightgbm" in said and len(said) >= 5
+    # every plugin version `runs diff` reports, one cell per run, side by side
+    assert shown == said
+    assert all(a for a, _ in said.values())
+
+
 def test_compare_needs_two_runs_and_names_the_missing_ones(made: RunsStore, base: str) -> None:
     one = fetch(f"{base}/compare?run={made.first}")
     assert one.status == 200 and "pick two runs or more" in one.text
