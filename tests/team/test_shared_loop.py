@@ -215,6 +215,15 @@ def test_drift_in_both_servers_traffic_retrains_promotes_and_both_servers_swap(
     listed = specops("models", "list", "--json", cwd=tmp_path / "laptop")
     assert listed.returncode == 0, listed.stderr
     assert "loop" in listed.stdout
+    # the monitor runs of the CronJob's machine, seen from a laptop on the shared store
+    history = specops("monitor", "history", "loop", "--json", cwd=tmp_path / "laptop")
+    assert history.returncode == 0, history.stderr
+    monitors = json.loads(history.stdout)["runs"]
+    retrained = [m for m in monitors if m["retrain_run_id"] is not None]
+    assert [(m["decision"], m["retrain_status"], m["promoted_version"]) for m in retrained] == [
+        ("drift", "passed", 2)
+    ]
+    assert {m["version"] for m in monitors} == {1}  # every one judged the champion then
     for server in list(servers):
         log = server.stop()
         for secret in (PASSWORD, SECRET_KEY):
