@@ -76,6 +76,12 @@ class Case:
     page: str
     view: str
     path: str
+    upload: str = ""
+    """A spec's text to POST to ``path`` as the upload form does (with the form's token)."""
+
+    @property
+    def key(self) -> str:
+        return f"POST {self.path}" if self.upload else self.path
 
 
 def build_store(
@@ -156,7 +162,15 @@ def cases(facts: dict[str, Any], runs: list[str]) -> list[Case]:
         Case("monitor report", "the stored HTML report, hash-checked",
              f"/monitoring/runs/{quote(facts['monitor_run'], safe='')}/report"),
         Case("spec plan", "spec.yaml", "/spec?path=spec.yaml"),
+        Case("spec plan", "spec.yaml uploaded", "/spec", upload=uploadable(facts)),
     ]  # fmt: skip
+
+
+def uploadable(facts: dict[str, Any]) -> str:
+    """The fixture's spec as a user would upload it: its data file by absolute path
+    (an upload's relative paths resolve beside it, not in the UI's directory)."""
+    text = Path(facts["spec"]).read_text(encoding="utf-8")
+    return text.replace("path: data/", f"path: {Path(facts['root']) / 'data'}/")
 
 
 def store_facts(facts: dict[str, Any]) -> tuple[int, list[str]]:
@@ -202,37 +216,58 @@ def start_ui(facts: dict[str, Any]) -> tuple[subprocess.Popen[str], str, int]:
     raise SystemExit(f"specops ui exited {process.returncode}:\n{''.join(seen)[-3000:]}")
 
 
-def fetch(connection: http.client.HTTPConnection, path: str) -> tuple[float, int, int]:
-    """One GET, timed to the last byte: (ms, status, body bytes)."""
+def fetch(
+    connection: http.client.HTTPConnection, case: Case, token: str = ""
+) -> tuple[float, int, int]:
+    """One GET (or the upload form's POST), timed to the last byte: (ms, status, bytes)."""
+    headers = {"Host": "127.0.0.1"}
+    body = None
+    if case.upload:
+        boundary = "specops-bench-boundary"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="spec"; '
+            f'filename="spec.yaml"\r\nContent-Type: application/x-yaml\r\n\r\n'
+            f"{case.upload}\r\n--{boundary}--\r\n"
+        ).encode()
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     started = time.perf_counter()
-    connection.request("GET", path, headers={"Host": "127.0.0.1"})
+    connection.request("POST" if body else "GET", case.path, body=body, headers=headers)
     response = connection.getresponse()
-    body = response.read()
-    return (time.perf_counter() - started) * 1000, response.status, len(body)
+    read = response.read()
+    return (time.perf_counter() - started) * 1000, response.status, len(read)
+
+
+def form_token(connection: http.client.HTTPConnection) -> str:
+    """The upload form's CSRF token (valid for hours: one for the whole measurement)."""
+    connection.request("GET", "/spec", headers={"Host": "127.0.0.1"})
+    found = re.search(rb'name="csrf" value="([^"]+)"', connection.getresponse().read())
+    return found.group(1).decode() if found else ""
 
 
 def measure(port: int, pages: list[Case], requests: int, rounds: int) -> dict[str, Any]:
     """Every page ``requests`` times a round (after one warm-up), pages rotated per round."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    times: dict[str, list[float]] = {c.path: [] for c in pages}
-    statuses: dict[str, set[int]] = {c.path: set() for c in pages}
+    times: dict[str, list[float]] = {c.key: [] for c in pages}
+    statuses: dict[str, set[int]] = {c.key: set() for c in pages}
     sizes: dict[str, int] = {}
     try:
+        token = form_token(connection) if any(c.upload for c in pages) else ""
         for case in pages:
-            _, status, size = fetch(connection, case.path)  # warm-up: first use of each page
-            statuses[case.path].add(status)
-            sizes[case.path] = size
+            _, status, size = fetch(connection, case, token)  # warm-up: first use of each page
+            statuses[case.key].add(status)
+            sizes[case.key] = size
         for round_number in range(rounds):
             for case in rotated(pages, round_number):
                 for _ in range(requests):
-                    ms, status, _ = fetch(connection, case.path)
-                    times[case.path].append(ms)
-                    statuses[case.path].add(status)
+                    ms, status, _ = fetch(connection, case, token)
+                    times[case.key].append(ms)
+                    statuses[case.key].add(status)
     finally:
         connection.close()
     rows = []
     for case in pages:
-        values = times[case.path]
+        values = times[case.key]
         rows.append(
             {
                 "page": case.page,
@@ -242,9 +277,9 @@ def measure(port: int, pages: list[Case], requests: int, rounds: int) -> dict[st
                 "median_ms": round(median(values), 2),
                 "p95_ms": round(percentile(values, 95), 2),
                 "max_ms": round(max(values), 2),
-                "bytes": sizes[case.path],
-                "statuses": sorted(statuses[case.path]),
-                "passes": statuses[case.path] == {200} and percentile(values, 95) < TARGET_MS,
+                "bytes": sizes[case.key],
+                "statuses": sorted(statuses[case.key]),
+                "passes": statuses[case.key] == {200} and percentile(values, 95) < TARGET_MS,
             }
         )
     return {"pages": rows}
