@@ -1,4 +1,4 @@
-"""The ``treelite`` runtime: tree ensembles compiled to C with Treelite and TL2cgen.
+"""The ``treelite`` runtime: tree ensembles imported by Treelite, compiled to C by specops.
 
 Compiling stores data only: ``trees.tl`` (Treelite's checkpoint of the trees: split
 features, thresholds, category lists, leaf values), and the NumPy transform and model
@@ -8,7 +8,9 @@ scores with Treelite's own interpreter (GTIL), so verification proves that the t
 are the model's and registration needs no compiler and no compile time.
 
 The shared library is built where the model is *loaded* to serve or score, never stored:
-TL2cgen turns the checkpoint into C, gcc compiles it, and the library goes into a cache
+specops' generator (:mod:`plugins.runtimes.trees_c`: rows in blocks, each tree's code
+hot for a whole block; faster than TL2cgen's one-row-at-a-time code, with the same sums)
+turns the checkpoint into C, gcc compiles it, and the library goes into a cache
 this runtime owns (:mod:`plugins.runtimes.treelite_cache`), keyed by the stored files'
 hash, so a model is compiled once per machine (or once in a container image's builder
 stage: ``specops runtimes prepare PACKAGE_DIR`` calls :meth:`TreeliteRuntime.prepare`).
@@ -69,10 +71,10 @@ costs more than they save (a served single row, a small request)."""
 
 
 def missing_libraries() -> str | None:
-    """Why treelite cannot be used here for want of its Python packages, or None."""
-    for module in ("treelite", "tl2cgen"):
-        if importlib.util.find_spec(module) is None:
-            return f"{module} is not installed: pip install 'specops[treelite]'"
+    """Why treelite cannot be used here for want of its Python package, or None (TL2cgen
+    is not needed: specops writes the C itself)."""
+    if importlib.util.find_spec("treelite") is None:
+        return "treelite is not installed: pip install 'specops[treelite]'"
     return None
 
 
@@ -112,85 +114,83 @@ NOT_THE_TREES = (
 
 
 class CompiledTrees:
-    """The library TL2cgen built. A few rows call its ``predict`` function directly, one
-    row at a time (TL2cgen's Predictor costs more per call, in Python and C, than one
-    row's trees); up to :data:`SINGLE_THREAD_ROWS` rows go through a one-thread
-    Predictor, larger batches through one with a thread per core.
+    """The library built from specops' C for the trees (:mod:`plugins.runtimes.trees_c`),
+    called through ctypes: one function that scores any number of rows and keeps no
+    state. ctypes lets go of the GIL during the call, so a big batch is split across
+    :func:`_cores` Python threads, each scoring its own rows into its own part of the
+    output; up to :data:`SINGLE_THREAD_ROWS` rows are scored on the calling thread (a
+    served row, a small request: a thread costs more than it saves there).
 
-    The direct call hands the function exactly what TL2cgen's own batch loop hands it:
-    one ``union Entry`` per feature, the value as a double, a missing value (NaN) as
-    ``missing = -1`` in the union's first four bytes, and a zeroed output the trees add
-    their leaves to (checked against the interpreter on every load, with the batch
-    path, by :func:`check_library`). TL2cgen documents a Predictor as usable by one
-    thread at a time, so each is behind a lock; the direct call keeps no state."""
+    A library is loaded only when it says it was written by this generator version (the
+    ABI called here) and reads as many features as the transform gives."""
 
     def __init__(self, library: Path, features: int) -> None:
-        import threading
+        import ctypes
 
-        import tl2cgen
-        from tl2cgen.exception import TL2cgenError
+        from plugins.runtimes.trees_c import GENERATOR_VERSION
 
-        self.tl2cgen = tl2cgen
-        self.single = tl2cgen.Predictor(str(library), nthread=1)
         try:
-            self.parallel = tl2cgen.Predictor(str(library), nthread=_cores())
-        except TL2cgenError:  # OpenMP in this process allows fewer threads (LightGBM set it)
-            self.parallel = self.single
-        if self.single.num_feature != features:
-            raise StoreError(
-                f"the compiled trees take {self.single.num_feature} features, the transform "
-                f"gives {features}"
+            loaded = ctypes.CDLL(str(library))
+            version, reads, writes = (
+                loaded.specops_trees_version,
+                loaded.specops_trees_features,
+                loaded.specops_trees_outputs,
             )
-        self.locks = {id(self.single): threading.Lock(), id(self.parallel): threading.Lock()}
+            function = loaded.specops_trees_predict
+        except (OSError, AttributeError) as exc:
+            raise RuntimeUnavailable(
+                f"{library} is not a library of specops' compiled trees: {exc}"
+            ) from exc
+        for getter in (version, reads, writes):
+            getter.argtypes, getter.restype = (), ctypes.c_int32
+        if version() != GENERATOR_VERSION:
+            raise RuntimeUnavailable(
+                f"{library} was built by trees generator version {version()}, this specops "
+                f"writes version {GENERATOR_VERSION}: not loaded"
+            )
+        if reads() != features:
+            raise StoreError(
+                f"the compiled trees take {reads()} features, the transform gives {features}"
+            )
+        function.argtypes = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+        function.restype = None
+        self.function = function
         self.features = features
-        self.width = int(self.single.num_target) * int(max(self.single.num_class, default=1))
-        self.direct = _direct_function(library, self.single)
+        self.width = int(writes())
+        self.cores = _cores()
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        rows = len(X)
-        if self.direct is not None and rows <= DIRECT_ROWS:
-            return self.by_row(X)
-        predictor = self.single if rows <= SINGLE_THREAD_ROWS else self.parallel
-        matrix = self.tl2cgen.DMatrix(X, dtype="float64")
-        with self.locks[id(predictor)]:
-            return predictor.predict(matrix, pred_margin=True)
+        threads = 1 if len(X) <= SINGLE_THREAD_ROWS else self.cores
+        return self.split(X, threads)
 
-    def by_row(self, X: np.ndarray) -> np.ndarray:
-        """The library's ``predict`` called once per row (see the class)."""
+    def split(self, X: np.ndarray, threads: int) -> np.ndarray:
+        """Raw sums of ``X``'s rows, scored by ``threads`` threads (this one among them),
+        each on a contiguous share of the rows."""
+        import itertools
+        import threading
+
         import numpy as np
 
-        entries = np.array(X, dtype=np.float64, order="C", copy=True)
-        if entries.ndim != 2 or entries.shape[1] != self.features:  # C reads that many
-            raise ValueError(f"rows of {self.features} features expected, not {entries.shape}")
-        missing = np.isnan(entries)
-        if missing.any():  # the int ``missing`` member: the first 4 bytes of each entry
-            entries.view(np.int32).reshape(len(entries), -1)[:, 0::2][missing] = -1
-        out = np.zeros((len(entries), self.width))
-        data, result = entries.ctypes.data, out.ctypes.data
+        rows = np.ascontiguousarray(X, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self.features:  # C reads that many
+            raise ValueError(f"rows of {self.features} features expected, not {rows.shape}")
+        out = np.empty((len(rows), self.width))
+        bounds = np.linspace(0, len(rows), max(1, threads) + 1).astype(np.int64).tolist()
+        data, result = rows.ctypes.data, out.ctypes.data
         step_in, step_out = self.features * 8, self.width * 8
-        for row in range(len(entries)):
-            self.direct(data + row * step_in, 1, result + row * step_out)
+        shares = [
+            (data + start * step_in, stop - start, result + start * step_out)
+            for start, stop in itertools.pairwise(bounds)
+            if stop > start
+        ]
+        workers = [threading.Thread(target=self.function, args=share) for share in shares[1:]]
+        for worker in workers:
+            worker.start()
+        if shares:
+            self.function(*shares[0])
+        for worker in workers:
+            worker.join()
         return out
-
-
-DIRECT_ROWS = 8
-"""Batches up to this size call the library's ``predict`` per row (:meth:`CompiledTrees.by_row`)."""
-
-
-def _direct_function(library: Path, predictor: Any) -> Any:
-    """The library's ``void predict(union Entry*, int pred_margin, double* result)``, or
-    None when its types are not the float64 ones this module calls it with."""
-    import ctypes
-
-    if (predictor.threshold_type, predictor.leaf_output_type) != ("float64", "float64"):
-        return None
-    try:
-        function = ctypes.CDLL(str(library)).predict
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
-    function.restype = None
-    return function
 
 
 class InterpretedTrees:
@@ -269,6 +269,8 @@ class TreeliteScorer:
 
 CHECK_ROWS = 512
 """Rows a freshly loaded library is checked on against Treelite's interpreter."""
+ONE_BY_ONE = 32
+"""Of those, rows also checked one call each (a served row's path)."""
 
 
 def split_values(model: Any, features: int) -> list[np.ndarray]:
@@ -311,18 +313,26 @@ def check_library(
     compiled: CompiledTrees, interpreted: InterpretedTrees, model: Any, *, float32: bool
 ) -> int:
     """The library sums the trees as the interpreter does (the form registration
-    verified) on :func:`check_rows`; a RuntimeError when not. Returns the rows checked."""
+    verified) on :func:`check_rows`, bit for bit: in one call, split across threads, and
+    one row per call; a RuntimeError when not. Returns the rows checked."""
     import numpy as np
 
-    X = check_rows(model, compiled.single.num_feature, float32=float32)
+    X = check_rows(model, compiled.features, float32=float32)
     expected = interpreted(X).reshape(len(X), -1)
-    paths = [("", compiled(X))]  # TL2cgen's Predictor (more rows than DIRECT_ROWS)
-    if compiled.direct is not None:
-        paths.append((" called row by row", compiled.by_row(X)))
-    for how, found in paths:
-        got = found.reshape(len(X), -1)
-        worst = float(np.max(np.abs(got - expected))) if got.size else 0.0
-        if got.shape != expected.shape or not worst <= EXACT.proba:
+    ones = [compiled.split(X[row : row + 1], 1) for row in range(ONE_BY_ONE)]
+    paths = [
+        ("", compiled.split(X, 1)),
+        (" split across threads", compiled.split(X, max(2, compiled.cores))),
+        (" called row by row", np.concatenate([*ones, compiled.split(X[ONE_BY_ONE:], 1)])),
+    ]
+    for how, got in paths:
+        if got.shape != expected.shape:
+            raise RuntimeError(
+                f"the compiled trees{how} give {got.shape[1:]} sums per row, Treelite's "
+                f"interpreter {expected.shape[1:]}"
+            )
+        if not np.array_equal(got, expected, equal_nan=True):
+            worst = float(np.nanmax(np.abs(got - expected)))
             raise RuntimeError(
                 f"the compiled trees{how} disagree with Treelite's interpreter (by {worst:g}) "
                 "on rows made from their own thresholds"
@@ -366,10 +376,10 @@ class TreeliteRuntime:
         """Build the library into the local cache (a container's builder stage, or before
         a server starts), check it, and time it beside native (what ``auto`` ranks it
         by here): where it is, how long the build took, how fast it is."""
-        from plugins.runtimes.treelite_cache import build_record, library_for
+        from plugins.runtimes.treelite_cache import build_record
 
         contents, transform, model, trees = self._read(package, directory)
-        library = library_for(contents)
+        library = _library(contents, trees)
         compiled = CompiledTrees(library, trees.num_feature)
         float32 = bool(model.get("float32_inputs"))
         rows = check_library(compiled, InterpretedTrees(trees), trees, float32=float32)
@@ -410,7 +420,7 @@ class TreeliteRuntime:
         it never was here. Right after :meth:`compile` (registration) nothing is built:
         the interpreter scores, which verifies that the trees are the model's; the
         library is built where the model serves."""
-        from plugins.runtimes.treelite_cache import cached_library, library_for, read_measurement
+        from plugins.runtimes.treelite_cache import cached_library, read_measurement
         from plugins.runtimes.treelite_measure import valid
 
         contents, transform, model, trees = self._read(package, directory)
@@ -419,7 +429,7 @@ class TreeliteRuntime:
         if library is None and self._compiled_here == directory.resolve():
             return TreeliteScorer(package, transform, model, interpreted)
         if library is None:
-            library = library_for(contents)
+            library = _library(contents, trees)
         compiled = CompiledTrees(library, len(model["order"]))
         check_library(compiled, interpreted, trees, float32=bool(model.get("float32_inputs")))
         scorer = TreeliteScorer(package, transform, model, compiled)
@@ -456,6 +466,21 @@ class TreeliteRuntime:
         return contents, transform, model, trees
 
 
+def _library(contents: dict[str, bytes], trees: Any) -> Path:
+    """The library for these stored files from the cache, else built, unless the trees
+    are more than the generator compiles (said before any build starts)."""
+    from plugins.runtimes.treelite_cache import cached_library, library_for
+    from plugins.runtimes.trees_c import refusal
+
+    found = cached_library(contents)
+    if found is not None:
+        return found
+    reason = refusal(trees)
+    if reason:
+        raise RuntimeUnavailable(f"its trees are not compiled: {reason}")
+    return library_for(contents)
+
+
 def _measure(package: ModelPackage, scorer: TreeliteScorer, trees: Any, library: Path) -> str:
     """Time ``scorer`` (the built library) beside native and keep the numbers beside the
     library; what was found, in a phrase. A failure to measure never fails a load."""
@@ -481,7 +506,7 @@ def _measure(package: ModelPackage, scorer: TreeliteScorer, trees: Any, library:
 
 def _cores() -> int:
     """The cores this process may run on (a container's CPU set, not the host's count),
-    at most what ``OMP_NUM_THREADS`` allows: TL2cgen refuses more threads than OpenMP's."""
+    at most what ``OMP_NUM_THREADS`` allows (a user's way to cap a process's threads)."""
     import os
 
     try:
@@ -529,6 +554,6 @@ def specops_register_runtimes(register: Register) -> None:
     register(
         "treelite",
         TreeliteRuntime,
-        summary="Tree ensembles (LightGBM, random forest, extra trees) compiled to C with "
-        "Treelite/TL2cgen, built once per machine into a local cache (exact)",
+        summary="Tree ensembles (LightGBM, random forest, extra trees) imported by Treelite "
+        "and compiled to C by specops, built once per machine into a local cache (exact)",
     )

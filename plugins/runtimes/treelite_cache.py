@@ -5,21 +5,25 @@ from it on the machine that loads it and kept in a cache this runtime owns::
 
     $SPECOPS_RUNTIME_CACHE | $XDG_CACHE_HOME/specops/runtimes | ~/.cache/specops/runtimes
       treelite/<key>/<compiler>/lib.so      the library
-                                build.json  compiler, tl2cgen version, build seconds
+                                build.json  compiler, generator and Treelite versions,
+                                            build seconds
                                 measured.json  its speed here, beside native's (``auto``
                                                ranks it by this, not by registration's
                                                interpreter)
 
-``key`` is the sha256 of the stored runtime files, the tl2cgen version and the machine
-(OS and architecture): the same model compiles once per machine, and a different model
-or tl2cgen can never pick up another's library. ``compiler`` is a hash of the compiler's
-``--version``: a machine with a compiler uses (or builds) its own compiler's library; a
-machine without one (a served container image) takes any library built for the key,
-which the image's builder stage made. A library is built in a temporary directory beside
-its final place and renamed into it, under a lock: concurrent loaders build it once and
-never see half a file. Only directories owned by this user or root and writable by
-nobody else are trusted, so another local user cannot plant a library here; a library
-is never read from the store.
+The library is specops' own C for the trees (:mod:`plugins.runtimes.trees_c`), made from
+the checkpoint and compiled by a child process (:func:`main`). ``key`` is the sha256 of
+the stored runtime files, the generator's version (its ABI), Treelite's version and the
+machine (OS and architecture): the same model compiles once per machine, and a different
+model or generator can never pick up another's library (a library an older specops
+built with TL2cgen lies under another key and is never loaded). ``compiler`` is a hash
+of the compiler's ``--version``: a machine with a compiler uses (or builds) its own
+compiler's library; a machine without one (a served container image) takes any library
+built for the key, which the image's builder stage made. A library is built in a
+temporary directory beside its final place and renamed into it, under a lock: concurrent
+loaders build it once and never see half a file. Only directories owned by this user or
+root and writable by nobody else are trusted, so another local user cannot plant a
+library here; a library is never read from the store.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,10 +52,13 @@ MAX_MEASUREMENT_BYTES = 65_536
 """A measurement is a few numbers; a larger file is not one this runtime wrote."""
 TREES_FILE = "trees.tl"
 BUILD_SECONDS = 600
-"""A build taking longer is abandoned (TL2cgen with gcc -O3 takes seconds for hundreds of
-trees; registration bounds compile + load separately)."""
+"""A build taking longer is abandoned (gcc -O3 takes seconds for hundreds of trees;
+registration bounds compile + load separately)."""
+SOURCE = "lib.c"
 COMPILERS = ("gcc", "clang")
-"""Toolchains TL2cgen drives (it runs them by name)."""
+"""Compilers the build runs (by name, found on PATH), with the same flags."""
+UNSUPPORTED_EXIT = 3
+"""The build child's exit code when the generator does not compile these trees."""
 
 
 def cache_root() -> Path:
@@ -66,7 +74,7 @@ def cache_root() -> Path:
 
 @cache
 def compiler() -> str | None:
-    """The C compiler TL2cgen will use here, or None."""
+    """The C compiler the build will use here, or None."""
     for name in COMPILERS:
         if shutil.which(name):
             return name
@@ -89,19 +97,21 @@ def compiler_version(name: str) -> str:
 
 
 def cache_key(contents: dict[str, bytes]) -> str:
-    """The hash that names a model's libraries: its files, tl2cgen's version, the machine.
-    The version is read from the installed package's metadata, not by importing tl2cgen
-    (numpy with it): ``models show`` asks whether a library is built here."""
+    """The hash that names a model's libraries: its files, the generator's version,
+    Treelite's version, the machine. Treelite's version is read from the installed
+    package's metadata, not by importing treelite (numpy with it): ``models show`` asks
+    whether a library is built here."""
     from importlib.metadata import version
+
+    from plugins.runtimes.trees_c import GENERATOR_VERSION
 
     digest = hashlib.sha256()
     for name in sorted(contents):
         data = contents[name]
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
-    digest.update(
-        f"tl2cgen {version('tl2cgen')}\0{platform.system()}\0{platform.machine()}".encode()
-    )
+    made_by = f"specops-trees-c {GENERATOR_VERSION}\0treelite {version('treelite')}"
+    digest.update(f"{made_by}\0{platform.system()}\0{platform.machine()}".encode())
     return digest.hexdigest()
 
 
@@ -118,10 +128,29 @@ def trusted(path: Path) -> bool:
     return info.st_uid in (os.getuid(), 0) and not info.st_mode & 0o022
 
 
+def trusted_above(path: Path) -> bool:
+    """Every folder ``path`` sits in, as written and as resolved, is one another local
+    user cannot rename entries of: owned by this user or root, and writable by no one
+    else unless sticky and root's (``/tmp``). Otherwise someone could swap a folder of
+    the cache for one of theirs between the checks and the library's loading."""
+    for folder in {*Path(os.path.abspath(path)).parents, *path.resolve().parents}:
+        try:
+            info = folder.lstat()
+        except OSError:
+            return False
+        if info.st_uid not in (os.getuid(), 0):
+            return False
+        if stat.S_ISLNK(info.st_mode):  # a link cannot be changed, only replaced
+            continue
+        if info.st_mode & 0o022 and not (info.st_mode & stat.S_ISVTX and info.st_uid == 0):
+            return False
+    return True
+
+
 def _usable(build: Path) -> bool:
     library = build / LIBRARY
     chain = (cache_root(), build.parent, build, library)
-    return all(trusted(p) for p in chain) and library.is_file()
+    return trusted_above(cache_root()) and all(trusted(p) for p in chain) and library.is_file()
 
 
 def cached_library(contents: dict[str, bytes]) -> Path | None:
@@ -160,8 +189,14 @@ def library_for(contents: dict[str, bytes]) -> Path:
 
 def _make_dir(path: Path) -> None:
     """``path`` (a key's directory) made, refusing a cache others could plant files in."""
+    root = cache_root()
     path.mkdir(parents=True, exist_ok=True, mode=0o755)
-    for directory in (cache_root(), path):
+    if not trusted_above(root):
+        raise RuntimeUnavailable(
+            f"the runtime cache {root} is in a folder other users can write to or that "
+            "someone else owns; set SPECOPS_RUNTIME_CACHE to a directory of your own"
+        )
+    for directory in (root, path):
         if not trusted(directory):
             raise RuntimeUnavailable(
                 f"the runtime cache {directory} is writable by other users or owned by "
@@ -183,9 +218,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _build(trees: bytes, name: str, final: Path) -> Path:
     """Compile ``trees`` with ``name`` into ``final``: built beside it by a child process
-    (see :func:`main`), then renamed into place. A child, so that TL2cgen's and gcc's
-    output is captured rather than written over the server's, a crash on a bad file is
-    the child's, and the build is bounded in time."""
+    (see :func:`main`), then renamed into place. A child, so that gcc's output is
+    captured rather than written over the server's, a crash on a bad file is the
+    child's, the generator's memory is given back, and the build is bounded in time."""
     scratch = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
     started = time.perf_counter()
     try:
@@ -195,24 +230,31 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
         env = {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "plugins.runtimes.treelite_cache", str(scratch), name],
+                [*_child_python(), str(scratch), name],
                 capture_output=True,
                 text=True,
                 timeout=BUILD_SECONDS,
                 env=env,
+                cwd=scratch,
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise RuntimeError(f"took longer than {BUILD_SECONDS} s") from exc
+        said = " ".join((done.stderr or done.stdout).split())[-400:]
+        if done.returncode == UNSUPPORTED_EXIT:
+            raise RuntimeUnavailable(f"its trees are not compiled: {said}")
         if done.returncode != 0 or not (scratch / LIBRARY).is_file():
-            said = " ".join((done.stderr or done.stdout).split())[-400:]
             raise RuntimeError(f"exit {done.returncode}: {said}")
         (scratch / TREES_FILE).unlink()
-        import tl2cgen
+        (scratch / SOURCE).unlink(missing_ok=True)
+        from importlib.metadata import version
+
+        from plugins.runtimes.trees_c import GENERATOR_VERSION
 
         record = {
             "compiler": compiler_version(name),
-            "tl2cgen": tl2cgen.__version__,
+            "generator": GENERATOR_VERSION,
+            "treelite": version("treelite"),
             "seconds": round(time.perf_counter() - started, 3),
         }
         (scratch / BUILD_RECORD).write_text(json.dumps(record), encoding="utf-8")
@@ -223,6 +265,9 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
         except OSError:  # built meanwhile by a loader that did not take the lock
             if not _usable(final):
                 raise
+    except RuntimeUnavailable:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     except Exception as exc:
         shutil.rmtree(scratch, ignore_errors=True)
         raise RuntimeError(f"building the compiled trees failed: {exc}") from exc
@@ -230,25 +275,41 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
     return final
 
 
+def _child_python() -> list[str]:
+    """The build child's command, without its working directory on ``sys.path``: ``python
+    -m`` puts it first, so a ``numpy.py`` where specops was started would run in the
+    child (it also runs in its own fresh scratch folder)."""
+    if sys.version_info >= (3, 11):
+        return [sys.executable, "-P", "-m", "plugins.runtimes.treelite_cache"]
+    run = (
+        "import runpy, sys; sys.path.pop(0); "
+        "runpy.run_module('plugins.runtimes.treelite_cache', run_name='__main__')"
+    )
+    return [sys.executable, "-c", run]
+
+
 def main(argv: list[str]) -> int:
-    """The build child: ``SCRATCH COMPILER`` -> ``SCRATCH/lib.so`` from ``SCRATCH/trees.tl``."""
-    import tl2cgen
+    """The build child: ``SCRATCH COMPILER`` -> ``SCRATCH/lib.so`` from ``SCRATCH/trees.tl``:
+    the trees' C from :func:`plugins.runtimes.trees_c.generate`, compiled with its flags.
+    Exit :data:`UNSUPPORTED_EXIT`, saying why, for trees the generator does not compile."""
     import treelite
+
+    from plugins.runtimes.trees_c import CFLAGS, Unsupported, generate
 
     scratch, name = Path(argv[0]), argv[1]
     if name not in COMPILERS:
         print(f"unknown compiler {name!r}", file=sys.stderr)
         return 2
-    threads = max(1, min(os.cpu_count() or 1, 8))
     model = treelite.Model.deserialize_bytes((scratch / TREES_FILE).read_bytes())
-    tl2cgen.export_lib(
-        model,
-        toolchain=name,
-        libpath=str(scratch / LIBRARY),
-        params={"parallel_comp": threads},
-        nthread=threads,
-    )
-    return 0
+    try:
+        source = generate(model)
+    except Unsupported as exc:
+        print(str(exc), file=sys.stderr)
+        return UNSUPPORTED_EXIT
+    (scratch / SOURCE).write_text(source, encoding="ascii")
+    library, code = str(scratch / LIBRARY), str(scratch / SOURCE)
+    done = subprocess.run([name, *CFLAGS, "-o", library, code, "-lm"], check=False)
+    return done.returncode
 
 
 def build_record(library: Path) -> dict[str, object]:

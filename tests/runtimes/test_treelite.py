@@ -1,5 +1,5 @@
 """The ``treelite`` runtime: LightGBM (categorical splits too), random forests and extra
-trees compiled with TL2cgen and gcc, against the native predictions; the library cache
+trees compiled with specops' C generator and gcc, against the native predictions; the library cache
 (built once, shared by concurrent loaders, usable without a compiler once built, never
 trusted when others can write to it); and preparing a package for a container image."""
 
@@ -310,3 +310,46 @@ def test_a_run_verifies_it_and_predict_uses_it(tmp_path: Path, cache: Path, cli)
         assert scored.code == 0, scored.err
         assert f"({runtime} runtime)" in scored.out + scored.err
     assert pd.read_csv(tmp_path / "treelite.csv").equals(pd.read_csv(tmp_path / "native.csv"))
+
+
+def test_a_module_in_the_working_directory_is_not_run_by_the_build(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build child is a Python process: a ``numpy.py`` or ``treelite.py`` where specops
+    was started (a package folder may hold any file) must not run in it."""
+    package, _, target = _compiled(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    marker = tmp_path / "ran"
+    for name in ("numpy", "treelite", "plugins"):
+        (work / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('{name}')\n")
+    monkeypatch.chdir(work)
+    assert TreeliteRuntime().load(package, target).compiled
+    assert not marker.exists()
+
+
+def test_a_cache_folder_others_can_write_to_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the runtime's own folder: the folder SPECOPS_RUNTIME_CACHE names (and those
+    above it) must not let another user swap what is inside."""
+    package, _, target = _compiled(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("SPECOPS_RUNTIME_CACHE", str(shared / "cache"))
+    with pytest.raises(RuntimeUnavailable, match="set SPECOPS_RUNTIME_CACHE to a directory"):
+        TreeliteRuntime().load(package, target)
+    assert not list(shared.rglob("lib.so"))
+
+
+def test_trees_beyond_the_generators_bounds_are_refused_before_building(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugins.runtimes import trees_c
+
+    package, _, target = _compiled(tmp_path)
+    monkeypatch.setattr(trees_c, "MAX_NODES", 10)
+    with pytest.raises(RuntimeUnavailable, match="its trees are not compiled: the trees have"):
+        TreeliteRuntime().load(package, target)
+    assert not list(cache.glob("*/*/lib.so"))

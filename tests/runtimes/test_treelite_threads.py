@@ -1,7 +1,7 @@
-"""TL2cgen refuses a predictor with more threads than OpenMP allows in the process, and
-the process's OpenMP limit is whatever a library last set (LightGBM sets it on calls with
-``num_threads``). A compiled library must then load with the threads it may have, not
-fail its whole verdict (seen in a server: "nthread cannot exceed 1")."""
+"""Threads: the compiled trees' one function keeps no state, so callers on several threads
+(a server's event loop and its workers) and a big batch split across cores each get their
+own rows' sums; Treelite's interpreter (registration's check) still scores when LightGBM
+lowered the process's OpenMP threads."""
 
 from __future__ import annotations
 
@@ -12,43 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tl2cgen")
+from plugins.runtimes import treelite_cache
+from tests.runtimes.test_trees_c import built
 
-
-def _tl2cgen_openmp() -> ctypes.CDLL:
-    maps = Path("/proc/self/maps").read_text().split()
-    found = sorted({entry for entry in maps if "tl2cgen" in entry and "libgomp" in entry})
-    if not found:
-        pytest.skip("TL2cgen's OpenMP runtime is not a separate library here")
-    return ctypes.CDLL(found[0])
-
-
-def test_a_process_whose_openmp_allows_one_thread_still_loads_compiled_trees(
-    tmp_path: Path,
-) -> None:
-    import lightgbm as lgb
-    import tl2cgen
-    import treelite
-
-    from plugins.runtimes.treelite import CompiledTrees
-
-    rng = np.random.default_rng(0)
-    X = rng.random((300, 4))
-    y = (X[:, 0] + X[:, 1] > 1).astype(int)
-    booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 5)
-    library = tmp_path / "trees.so"
-    tl2cgen.export_lib(treelite.frontend.from_lightgbm(booster), "gcc", str(library))
-    openmp = _tl2cgen_openmp()
-    openmp.omp_set_num_threads(1)
-    try:
-        trees = CompiledTrees(library, 4)
-        big = rng.random((5_000, 4))
-        margins = np.asarray(trees(big)).reshape(-1)
-    finally:
-        openmp.omp_set_num_threads(2)
-
-    expected = booster.predict(big, raw_score=True)
-    np.testing.assert_allclose(margins, expected, rtol=0, atol=1e-9)
+pytestmark = pytest.mark.skipif(
+    treelite_cache.compiler() is None, reason="no C compiler on this machine"
+)
 
 
 def test_the_interpreter_verifies_when_openmp_allows_one_thread() -> None:
@@ -83,15 +52,13 @@ def test_the_interpreter_verifies_when_openmp_allows_one_thread() -> None:
 
 
 def test_two_threads_scoring_at_once_get_their_own_answers(tmp_path: Path) -> None:
-    """A server scores single rows on its event loop and big requests on worker threads
-    at the same time: rows called one by one into the library, and batches through
-    TL2cgen's predictors (one thread at a time each), give each caller its own rows'
-    margins, missing values included."""
+    """Single rows on one thread and batches (split across threads, or not) on another at
+    the same time, missing values included: each caller gets exactly LightGBM's raw
+    scores for its own rows."""
     import lightgbm as lgb
-    import tl2cgen
     import treelite
 
-    from plugins.runtimes.treelite import DIRECT_ROWS, CompiledTrees
+    from plugins.runtimes.treelite import SINGLE_THREAD_ROWS
 
     rng = np.random.default_rng(2)
     X = rng.random((400, 5))
@@ -99,11 +66,9 @@ def test_two_threads_scoring_at_once_get_their_own_answers(tmp_path: Path) -> No
     booster = lgb.train(
         {"objective": "binary", "verbose": -1, "num_leaves": 7}, lgb.Dataset(X, y), 12
     )
-    library = tmp_path / "trees.so"
-    tl2cgen.export_lib(treelite.frontend.from_lightgbm(booster), "gcc", str(library))
-    trees = CompiledTrees(library, 5)
-    assert trees.direct is not None  # float64 trees: called row by row
-    batches = [rng.random((rows, 5)) for rows in (1, DIRECT_ROWS, 300, 3_000)]
+    trees = built(treelite.frontend.from_lightgbm(booster), tmp_path)
+    trees.cores = 3  # more threads than cores: shares of odd sizes
+    batches = [rng.random((rows, 5)) for rows in (1, 7, 300, SINGLE_THREAD_ROWS + 1)]
     for batch in batches:
         batch[rng.random(batch.shape) < 0.2] = np.nan
     expected = [booster.predict(batch, raw_score=True) for batch in batches]
@@ -112,8 +77,8 @@ def test_two_threads_scoring_at_once_get_their_own_answers(tmp_path: Path) -> No
     def work(order: list[int]) -> None:
         for _ in range(15):
             for index in order:
-                got = np.asarray(trees(batches[index])).reshape(-1)
-                if not np.allclose(got, expected[index], rtol=0, atol=1e-9, equal_nan=False):
+                got = trees(batches[index]).reshape(-1)
+                if not np.array_equal(got, expected[index]):
                     wrong.append(f"batch {index}")
 
     threads = [
@@ -126,4 +91,27 @@ def test_two_threads_scoring_at_once_get_their_own_answers(tmp_path: Path) -> No
         thread.join()
     assert wrong == []
     with pytest.raises(ValueError, match="rows of 5 features expected"):
-        trees.by_row(np.zeros((1, 4)))  # the library would read past the row
+        trees(np.zeros((1, 4)))  # the library would read past the row
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 3, 5, 1_027, 2_049])
+def test_a_batch_split_across_threads_is_the_batch_in_one_call(rows: int, tmp_path: Path) -> None:
+    """Odd row counts split across 1-4 threads (a share of no rows among them) give the
+    very sums of one call, in the rows' order; blocks of rows inside the library too."""
+    import lightgbm as lgb
+    import treelite
+
+    rng = np.random.default_rng(rows)
+    X = rng.random((300, 3))
+    booster = lgb.train(
+        {"objective": "regression", "verbose": -1, "num_leaves": 5},
+        lgb.Dataset(X, X[:, 0] * 3 + X[:, 1]),
+        6,
+    )
+    trees = built(treelite.frontend.from_lightgbm(booster), tmp_path)
+    batch = rng.random((rows, 3))
+    expected = booster.predict(batch, raw_score=True) if rows else np.empty(0)
+    for threads in (1, 2, 3, 4):
+        got = trees.split(batch, threads)
+        assert got.shape == (rows, 1)
+        np.testing.assert_array_equal(got.reshape(-1), expected)
