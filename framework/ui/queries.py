@@ -64,12 +64,13 @@ class FileState:
     size: int | None
     state: str
     """``ok`` (hash checked), ``present`` (not hashed: too large or remote),
-    ``missing`` or ``corrupt``."""
+    ``missing``, ``corrupt``, or ``invalid`` (the record names no package file: a path
+    leaving the package or a blob name that is not a sha256; never looked up)."""
     detail: str = ""
 
     @property
     def damaged(self) -> bool:
-        return self.state in ("missing", "corrupt")
+        return self.state in ("missing", "corrupt", "invalid")
 
 
 _checked: dict[str, tuple[int, float, str, str]] = {}
@@ -84,7 +85,11 @@ def package_files(store: Any, files: dict[str, str]) -> list[FileState]:
     path_of = getattr(store.artifacts, "path_of", None)
     budget = MAX_HASHED_BYTES
     found = []
-    for relative, digest in sorted(files.items()):
+    for relative, digest in sorted(files.items(), key=lambda item: str(item[0])):
+        invalid = record_problem(relative, digest)
+        if invalid is not None:  # a crafted row: its digest may be '//etc/shadow'
+            found.append(FileState(str(relative)[:200], "", None, "invalid", invalid))
+            continue
         if path_of is None:
             problem = store.artifacts.problem(digest, full=False)
             state = "missing" if problem else "present"
@@ -118,6 +123,20 @@ def package_files(store: Any, files: dict[str, str]) -> list[FileState]:
         _checked[digest] = (stat.st_size, stat.st_mtime, state, detail)
         found.append(FileState(relative, digest, stat.st_size, state, detail))
     return found
+
+
+def record_problem(relative: object, digest: object) -> str | None:
+    """Why a row's ``relative -> digest`` pair names no file specops wrote, or None: the
+    digest becomes a blob's path (``//etc/shadow`` would be that file), so it must be a
+    sha256, and the path must stay inside the package (framework.package_paths)."""
+    from framework.package_paths import SHA256, path_problem
+
+    problem = path_problem(relative)
+    if problem is not None:
+        return f"the store's record of this file {problem}: not read (crafted or damaged)"
+    if not (isinstance(digest, str) and SHA256.fullmatch(digest)):
+        return "the store's record names a blob that is not a sha256: not read (crafted or damaged)"
+    return None
 
 
 def read_model_json(store: Any, files: dict[str, str], states: list[FileState]) -> Any:

@@ -329,6 +329,41 @@ def test_a_damaged_artifact_shows_as_damaged_not_as_an_error(ui: str, store: Pat
     assert get(ui + "/models/bc/versions/3").status == 200  # other versions unaffected
 
 
+def test_a_crafted_file_list_is_shown_damaged_and_nothing_it_names_is_read(
+    ui: str, store: Path, tmp_path: Path
+) -> None:
+    """A row whose blob name is a path (``//etc/shadow`` is /etc/shadow under the
+    artifacts folder) or whose file leaves the package: the UI must not stat or hash
+    what it names (the page showed such a file's size and "corrupt")."""
+    from tests.helpers import store_execute
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"s" * 12_347)  # a size to look for on the page
+    files = json.loads(
+        store_rows(store, "SELECT files_json FROM model_versions WHERE name='bc' AND version=1")[0][
+            0
+        ]
+    )
+    files["extra.bin"] = "/" + str(secret)  # artifacts / "//" / "tmp/...": the secret
+    files["../../outside.json"] = files["model.json"]
+    store_execute(
+        store,
+        "UPDATE model_versions SET files_json = '"
+        + json.dumps(files).replace("'", "''")
+        + "' WHERE name = 'bc' AND version = 1",
+    )
+    reply = get(ui + "/models/bc/versions/1")
+    assert reply.status in (200, 503), reply.status  # damaged: shown, or the store refuses it
+    assert "Traceback" not in reply.body and "Internal error" not in reply.body
+    assert "12347" not in reply.body and "12,347" not in reply.body  # never stat'ed
+    if reply.status == 200:
+        rows = re.search(r'<section id="files">.*?</section>', reply.body).group(0)
+        assert rows.count('<span class="badge bad">damaged</span>') == 2
+        assert rows.count("not read (crafted or damaged)") == 2
+        assert "<strong>damaged</strong>: 2 of" in reply.body
+    assert get(ui + "/models/bc/versions/3").status == 200  # other versions unaffected
+
+
 def test_unreadable_records_are_a_store_notice_not_a_crash(ui: str, store: Path) -> None:
     from tests.helpers import store_execute
 

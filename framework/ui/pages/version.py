@@ -48,7 +48,8 @@ def version_page(request: Request) -> h.Response:
             h.notice(
                 h.Html(
                     f"<strong>damaged</strong>: {len(damaged)} of {len(files)} files of this "
-                    "version's package are missing or do not match their hash ("
+                    "version's package are missing, do not match their hash or are not "
+                    "files of a package ("
                     f"{h.esc(', '.join(f'{f.path}: {f.state}' for f in damaged[:5]))}). It "
                     "cannot be served or promoted; run <code>specops store verify</code>."
                 ),
