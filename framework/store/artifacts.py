@@ -45,6 +45,8 @@ class ArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.display_url = str(root)
+        self.linked_folders: list[Path] = []
+        """Blob folders found to be symbolic links by the last :meth:`blobs`."""
 
     def path_of(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -138,11 +140,19 @@ class ArtifactStore:
         return None
 
     def blobs(self) -> Iterator[BlobInfo]:
-        """Every blob file under ``root/ab/cdef...`` (temporary files are not blobs)."""
+        """Every blob file under ``root/ab/cdef...`` (temporary files are not blobs).
+
+        A fan-out folder that is a symbolic link is not listed (its files live outside
+        the store: ``store gc`` would delete them through the link); its path goes to
+        ``linked_folders``, for gc to say so. (``artifacts/`` itself may be a link.)"""
+        self.linked_folders: list[Path] = []
         if not self.root.is_dir():
             return
         for directory in sorted(self.root.iterdir()):
             if not (BLOB_DIR.match(directory.name) and directory.is_dir()):
+                continue
+            if directory.is_symlink():
+                self.linked_folders.append(directory)
                 continue
             for path in sorted(directory.iterdir()):
                 if not BLOB_NAME.match(path.name):

@@ -29,13 +29,16 @@ store's blobs are) is not copied: DST keeps its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from framework.errors import StoreError
+from framework.package_paths import check_version_files
 from framework.store.backends import MetadataBackend
 from framework.store.store import BlobReference, Store
 
@@ -144,6 +147,7 @@ def copy_store(
         tables["prediction_log_segments"] = _rows(source.db, "prediction_log_segments", "id")
         tables["prediction_log"] = _rows(source.db, "prediction_log", order="id")
         references = source.blob_references()
+    _check_source(source, tables)
     for run in tables["runs"]:
         run["status"] = statuses.get(run["id"], run["status"])  # dead "running": interrupted
         run.pop("lock", None)
@@ -175,6 +179,65 @@ def copy_store(
             db, tables["prediction_log_segments"], tables["prediction_log"], report
         )
     return report
+
+
+def _check_source(source: Store, tables: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Refuse SRC rows that are not what specops writes, before anything is copied.
+
+    SRC is whatever someone hands over: its column names become SQL on DST and a
+    version's file list becomes paths wherever the version is loaded, so a column this
+    specops's schema does not have (a crafted name, or a newer specops's column that
+    would be lost) and a file list naming a path outside its package stop the copy."""
+    known = schema_columns()
+    for table, rows in tables.items():
+        allowed = known.get(table, frozenset())
+        for row in rows:
+            unknown = sorted(set(row) - allowed)
+            if unknown:
+                raise StoreError(
+                    f"SRC's table {table} has a column {unknown[0][:80]!r} this specops's "
+                    f"store does not have: SRC ({source.display_url}) is damaged, crafted or "
+                    "made by a newer specops; nothing copied"
+                )
+    for row in tables["model_versions"]:
+        ref = f"{row['name']}/{row['version']}"
+        try:
+            files = json.loads(row["files_json"])
+            check_version_files(files, ref)
+        except (TypeError, ValueError, StoreError) as exc:
+            raise StoreError(
+                f"SRC's version {ref} cannot be copied: {exc}; SRC ({source.display_url}) is "
+                "damaged or crafted; nothing copied"
+            ) from None
+
+
+@functools.cache
+def schema_columns() -> dict[str, frozenset[str]]:
+    """Each table's columns as this specops's schema declares them (framework/store/
+    *.sql, read by SQLite in memory: the one parser of those statements)."""
+    import sqlite3
+
+    from framework.store.store import _schema_statements
+
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for statement in _schema_statements():
+            if statement.upper().startswith("CREATE TABLE"):
+                scratch.execute(statement)
+        tables = [
+            row[0] for row in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        return {
+            table: frozenset(row[1] for row in scratch.execute(f"PRAGMA table_info({table})"))
+            for table in tables
+        }
+    finally:
+        scratch.close()
+
+
+def _quoted(name: str) -> str:
+    """An identifier quoted as both SQLite and PostgreSQL read it."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _same_store(source: Store, destination: Store) -> bool:
@@ -361,15 +424,15 @@ def _short(value: Any) -> str:
 
 def _write_keyed(db: MetadataBackend, table: str, plan: _Plan, report: CopyReport) -> None:
     for row in plan.inserts:
-        columns = list(row)
+        columns = list(row)  # checked against this specops's schema (_check_source)
         db.execute(
-            f"INSERT INTO {table} ({', '.join(columns)})"
+            f"INSERT INTO {table} ({', '.join(map(_quoted, columns))})"
             f" VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING",
             [row[c] for c in columns],
         )
     for key, values in plan.fills:
-        sets = ", ".join(f"{c} = ?" for c in values)
-        where = " AND ".join(f"{c} = ?" for c in key)
+        sets = ", ".join(f"{_quoted(c)} = ?" for c in values)
+        where = " AND ".join(f"{_quoted(c)} = ?" for c in key)
         db.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*values.values(), *key.values()])
     report.rows[table] = len(plan.inserts) + len(plan.fills)
     report.rows_present[table] = plan.present

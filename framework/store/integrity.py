@@ -8,18 +8,23 @@ and only while holding the store's write lock (see ``Store._restore_missing_blob
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from framework.store.backends import BlobInfo
+from framework.package_paths import SHA256, path_problem
+from framework.store.backends import BlobInfo, Row
 from framework.store.liveness import live_processes, stale_locks
-from framework.store.store import BlobReference, ModelVersion, Store
+from framework.store.store import BlobReference, Store
 
 TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champion-")
 """Names of the temporary files and directories specops writes inside a store."""
+
+log = logging.getLogger("specops.store")
 
 DEFAULT_MIN_AGE = 3600.0
 """Seconds: younger temp files and blobs may belong to a run still in progress."""
@@ -89,11 +94,16 @@ def verify(store: Store, *, full: bool = False) -> VerifyReport:
         return VerifyReport(problems, 0, 0, 0, pragma, store.schema_version)
     with store.db.snapshot():
         references = store.blob_references()
-        versions = store.versions()
+        # the rows themselves, not ModelVersions: a damaged row is a finding here, where
+        # every other command refuses it
+        versions = store.db.execute(
+            "SELECT name, version, run_id, status, files_json FROM model_versions"
+            " ORDER BY name, version"
+        ).fetchall()
         aliases = store.alias_table()
         problems = (
             _blob_problems(store, references)
-            + _alias_problems(store, aliases)
+            + _alias_problems(store, aliases, versions)
             + _version_problems(store, versions)
         )
         blobs = len({ref.digest for ref in references})
@@ -119,6 +129,13 @@ def _blob_problems(store: Store, references: list[BlobReference]) -> list[Integr
     states: dict[str, str | None] = {}  # digest -> what is wrong with it, None: nothing
     problems = []
     for ref in references:
+        if not SHA256.fullmatch(ref.digest):  # never a path nor a key: not looked up
+            what = (
+                f"names the blob {ref.digest[:80]!r}, which is not a sha256: the row is "
+                "damaged or crafted"
+            )
+            problems.append(IntegrityProblem("bad_reference", what, f"{ref.owner} file {ref.item}"))
+            continue
         if ref.digest not in states:
             states[ref.digest] = store.artifacts.problem(ref.digest, full=True)
         what = states[ref.digest]
@@ -141,17 +158,20 @@ def blob_location(store: Store, digest: str) -> str:
     return f"{store.artifacts.display_url} blob {digest}"
 
 
-def _alias_problems(store: Store, aliases: list[tuple[str, str, int]]) -> list[IntegrityProblem]:
+def _alias_problems(
+    store: Store, aliases: list[tuple[str, str, int]], versions: list[Row]
+) -> list[IntegrityProblem]:
     """Aliases at a missing or rejected version, or disagreeing with their history."""
+    statuses = {(row[0], int(row[1])): row[3] for row in versions}
     problems = []
     for name, alias, number in aliases:
         where = f"alias {name}@{alias}"
-        version = store.version(name, number)
-        if version is None:
+        status = statuses.get((name, number))
+        if status is None:
             what = f"points at version {number}, which does not exist"
             problems.append(IntegrityProblem("dangling_alias", what, where))
-        elif version.status != "registered":
-            what = f"points at version {number}, which was {version.status}"
+        elif status != "registered":
+            what = f"points at version {number}, which was {status}"
             problems.append(IntegrityProblem("alias_to_unregistered", what, where))
         history = store.alias_history(name, alias)
         if not history or history[-1].to_version != number:
@@ -161,14 +181,40 @@ def _alias_problems(store: Store, aliases: list[tuple[str, str, int]]) -> list[I
     return problems
 
 
-def _version_problems(store: Store, versions: list[ModelVersion]) -> list[IntegrityProblem]:
-    """Versions whose run is not recorded: their lineage would lead nowhere."""
+def _version_problems(store: Store, versions: list[Row]) -> list[IntegrityProblem]:
+    """Versions whose run is not recorded (their lineage would lead nowhere), and file
+    lists naming a path outside the package (a damaged or crafted row: every other
+    command refuses the version)."""
     recorded = set(store.run_ids())
-    return [
-        IntegrityProblem("orphan_version", f"its run {v.run_id} is not in the store", v.ref)
-        for v in versions
-        if v.run_id not in recorded
-    ]
+    problems = []
+    for name, number, run_id, _status, files_json in versions:
+        ref = f"{name}/{int(number)}"
+        if run_id not in recorded:
+            what = f"its run {run_id} is not in the store"
+            problems.append(IntegrityProblem("orphan_version", what, ref))
+        what = _files_problem(files_json)
+        if what is not None:
+            problems.append(IntegrityProblem("damaged_version", what, ref))
+    return problems
+
+
+def _files_problem(files_json: str) -> str | None:
+    """What is wrong with a version's file list (paths only: digests are checked with
+    the blobs), or None."""
+    try:
+        files = json.loads(files_json)
+    except (TypeError, ValueError):
+        return "its file list is not JSON"
+    if not isinstance(files, dict):
+        return "its file list is not a mapping"
+    for relative in files:
+        problem = path_problem(relative)
+        if problem is not None:
+            return (
+                f"its file {str(relative)[:120]!r} {problem}: a path outside its package; "
+                "the version is refused by every command (damaged or crafted row)"
+            )
+    return None
 
 
 # gc -------------------------------------------------------------------------
@@ -185,6 +231,13 @@ def find_garbage(store: Store) -> list[Garbage]:
     """
     referenced = {ref.digest for ref in store.blob_references()}
     found = [_blob(store, b) for b in store.artifacts.blobs() if b.digest not in referenced]
+    for folder in getattr(store.artifacts, "linked_folders", ()):
+        log.warning(
+            "store gc: blob folder %s is a symbolic link (to %s): its files are not the "
+            "store's to delete and are left alone; replace the link by a folder",
+            folder,
+            os.path.realpath(folder),
+        )
     found += _temp_entries(store.root)
     found = _mark_live(store, found)
     found += [_garbage("lock", path) for path in stale_locks(store.root)]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import StoreError
+from framework.package_paths import check_version_files, inside
 from framework.store.addressing import (
     address_for,
     display_url,
@@ -95,7 +96,13 @@ ROLLBACK = "rollback"
 
 def _package_files(row: Row) -> Iterable[tuple[str, str, str]]:
     owner = f"model {row[0]}/{row[1]}"
-    return [(digest, owner, relative) for relative, digest in json.loads(row[2]).items()]
+    try:
+        files = json.loads(row[2])
+    except (TypeError, ValueError):
+        files = None
+    if not isinstance(files, dict):  # a damaged row names no blob (verify reports it)
+        return []
+    return [(str(digest), owner, str(relative)) for relative, digest in files.items()]
 
 
 def _training_rows(row: Row) -> Iterable[tuple[str, str, str]]:
@@ -654,9 +661,13 @@ class Store(MonitoringRecords):
             ]
 
     def materialize(self, model: ModelVersion, destination: Path) -> Path:
-        """Write the version's package to ``destination``, every file verified by hash."""
+        """Write the version's package to ``destination``, every file verified by hash;
+        a file list naming a path outside ``destination`` (or a blob that is not a
+        sha256) is refused before anything is written, whoever built ``model``."""
+        check_version_files(model.files, model.ref)
         for relative, digest in model.files.items():
-            self.artifacts.copy_out(digest, f"{relative} of {model.ref}", destination / relative)
+            target = inside(destination, relative, model.ref)
+            self.artifacts.copy_out(digest, f"{relative} of {model.ref}", target)
         return destination
 
     def _check_files(self, name: str, alias: str, version: int) -> None:
@@ -926,6 +937,18 @@ def _schema_statements() -> list[str]:
 
 
 def _version(row: Row) -> ModelVersion:
+    """A version as its row says, its file list checked first: whoever can write the
+    store's database chooses that list, whose keys become paths and values blob names
+    (a crafted ``../../x`` is a damaged store, refused naming NAME/VERSION)."""
+    ref = f"{row['name']}/{int(row['version'])}"
+    try:
+        files = json.loads(row["files_json"])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"{ref}'s file list is not JSON: the store's record of this version is damaged "
+            "(`specops store verify`)"
+        ) from exc
+    check_version_files(files, ref)
     return ModelVersion(
         name=row["name"],
         version=int(row["version"]),
@@ -933,7 +956,7 @@ def _version(row: Row) -> ModelVersion:
         status=row["status"],
         created_at=row["created_at"],
         model_type=row["model_type"],
-        files=json.loads(row["files_json"]),
+        files=files,
         signature=json.loads(row["signature_json"]),
         metrics=json.loads(row["metrics_json"]),
         lineage=json.loads(row["lineage_json"]),

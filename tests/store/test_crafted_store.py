@@ -1,0 +1,192 @@
+"""A store whose rows someone else wrote: what the store layer itself refuses.
+
+Whoever can write a store's database (a team store's PostgreSQL, a store handed over
+for ``store copy``, a hand-edited ``store.db``) chooses its rows. Red-team round, the
+store's own part (tests/test_red_team_store_paths.py has the package loaders'):
+
+- a version whose file list names a path outside its package (``../../x``) or a blob
+  that is not a sha256 is a damaged store for every command that builds the version,
+  ``models export --format mlflow`` and ``Store.materialize`` included: exit 2 naming
+  NAME/VERSION, nothing written; ``store verify`` lists it (exit 1); ``store copy``
+  refuses to carry it into another store;
+- ``store copy`` takes only the columns this specops's schema has: a crafted column
+  name (SQL spliced into DST's statements) is refused by name, DST unchanged;
+- ``store gc --apply`` never deletes through a blob folder that is a symbolic link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from framework.errors import StoreError
+from framework.store import ModelVersion, Store
+from tests.conftest import CliResult
+from tests.helpers import breast_cancer_spec, store_execute, store_rows
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real run: bc/1, the champion."""
+    from framework.cli.main import main
+
+    directory = tmp_path_factory.mktemp("crafted")
+    spec = directory / "spec.yaml"
+    spec.write_text(breast_cancer_spec(n_estimators=5).lstrip())
+    assert main(["run", str(spec), "--json"]) == 0
+    return directory / ".specops"
+
+
+def crafted(built: Path, tmp_path: Path, key: str, digest: str | None = None) -> Path:
+    """A copy of the store whose bc/1 also lists ``key`` (a real blob, or ``digest``)."""
+    store = tmp_path / "crafted" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    (files_json,) = store_rows(store, "SELECT files_json FROM model_versions")[0]
+    files = json.loads(files_json)
+    files[key] = digest or files["signature.json"]
+    text = json.dumps(files).replace("'", "''")
+    store_execute(store, f"UPDATE model_versions SET files_json = '{text}'")
+    return store
+
+
+def escape_to(target: Path) -> str:
+    return "../" * 30 + str(target).lstrip("/")
+
+
+def test_a_version_naming_a_path_outside_its_package_is_a_damaged_store_everywhere(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    target = tmp_path / "planted.txt"
+    store = crafted(built, tmp_path, escape_to(target))
+
+    for args in (
+        ("models", "show", "bc/1"),
+        ("models", "list"),
+        ("models", "promote", "bc/1"),
+        ("models", "export", "bc/1", "--format", "mlflow", tmp_path / "exported"),
+    ):
+        done = cli(*args, "--store", store)
+        assert done.code == 2, (args, done.out, done.err)
+        assert "bc/1's file" in done.err and "damaged or crafted" in done.err, done.err
+        assert "Traceback" not in done.err
+    assert not target.exists() and not (tmp_path / "exported").exists()
+
+    verified = cli("store", "verify", "--store", store, "--json")
+    assert verified.code == 1, verified.out + verified.err
+    problems = json.loads(verified.out)["problems"]
+    [damaged] = [p for p in problems if p["kind"] == "damaged_version"]
+    assert damaged["where"] == "bc/1" and "outside its package" in damaged["what"]
+    assert not target.exists()
+
+    gc = cli("store", "gc", "--store", store, "--json")  # still lists, deletes nothing
+    assert gc.code == 0, gc.err
+
+
+def test_materialize_refuses_a_file_list_out_of_its_folder_whoever_built_it(
+    built: Path, tmp_path: Path
+) -> None:
+    store = Store.open_existing(built)
+    try:
+        version = store.version("bc", 1)
+        assert version is not None
+        digest = version.files["signature.json"]
+        target = tmp_path / "planted.json"
+        files = {**version.files, escape_to(target): digest}
+        crafted_version = ModelVersion(**{**version.__dict__, "files": files})
+        with pytest.raises(StoreError, match="damaged or crafted"):
+            store.materialize(crafted_version, tmp_path / "package")
+    finally:
+        store.close()
+    assert not target.exists() and not (tmp_path / "package").exists()
+
+
+def test_a_digest_that_is_not_a_sha256_is_reported_by_verify_never_looked_up(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    store = crafted(built, tmp_path, "extra.json", digest="//etc/passwd")
+    shown = cli("models", "show", "bc/1", "--store", store)
+    assert shown.code == 2 and "which is not a sha256" in shown.err, shown.err
+    verified = cli("store", "verify", "--full", "--store", store, "--json")
+    assert verified.code == 1, verified.out
+    [bad] = [p for p in json.loads(verified.out)["problems"] if p["kind"] == "bad_reference"]
+    assert "'//etc/passwd', which is not a sha256" in bad["what"]
+    assert bad["path"] == ""  # not turned into a path
+
+
+def test_store_copy_refuses_a_crafted_version_and_writes_nothing(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    store = crafted(built, tmp_path, escape_to(tmp_path / "planted.txt"))
+    destination = tmp_path / "dst" / ".specops"
+    done = cli("store", "copy", store, destination)
+    assert done.code == 2, done.out + done.err
+    assert "SRC's version bc/1 cannot be copied" in done.err and "nothing copied" in done.err
+    assert not list((destination / "artifacts").rglob("*/*"))
+    assert store_rows(destination, "SELECT COUNT(*) FROM model_versions") == [(0,)]
+
+
+INJECTED = (
+    "parts_json) SELECT ?,?,?,?,?, (SELECT 'INJECTED:'||count(*)||':'||group_concat(name)"
+    " FROM sqlite_master) WHERE ? IS NOT NULL OR ? IS NULL --"
+)
+"""red-team's column name: once spliced into DST's INSERT, it fills a row from DST's tables."""
+
+
+def test_store_copy_refuses_a_column_the_schema_does_not_have_and_dst_is_unchanged(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    destination = tmp_path / "dst" / ".specops"
+    assert cli("store", "copy", built, destination).code == 0  # DST: a store with rows
+    before = _dump(destination)
+
+    source = tmp_path / "src" / ".specops"
+    shutil.copytree(built, source, ignore=shutil.ignore_patterns("live"))
+    with sqlite3.connect(source / "store.db") as db:
+        db.executescript(
+            "CREATE TABLE d2 AS SELECT hash, rows, columns, first_seen, blob, "
+            f'parts_json AS "{INJECTED.replace(chr(34), chr(34) * 2)}" FROM datasets;'
+            "DROP TABLE datasets; ALTER TABLE d2 RENAME TO datasets;"
+            "UPDATE datasets SET hash = 'f' || substr(hash, 2);"  # a row DST lacks
+        )
+    db.close()
+
+    done = cli("store", "copy", source, destination)
+    assert done.code == 2, done.out + done.err
+    assert "SRC's table datasets has a column \"parts_json) SELECT" in done.err, done.err
+    assert "nothing copied" in done.err and "Traceback" not in done.err
+    assert _dump(destination) == before
+    assert "INJECTED" not in _dump(destination)
+
+
+def _dump(store: Path) -> str:
+    with sqlite3.connect(store / "store.db") as db:
+        text = "\n".join(db.iterdump())
+    db.close()
+    return text
+
+
+def test_gc_never_deletes_through_a_blob_folder_that_is_a_link(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "store" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    precious = victim / ("f" * 62)
+    precious.write_text("important, and not specops'\n")
+    free = next(f"{i:02x}" for i in range(256) if not (store / "artifacts" / f"{i:02x}").exists())
+    folder = store / "artifacts" / free  # a fan-out folder no blob of this store uses
+    os.symlink(victim, folder)
+
+    done = cli("store", "gc", "--apply", "--min-age", "0", "--store", store, "--json")
+    assert done.code == 0, done.err
+    assert precious.read_text() == "important, and not specops'\n"
+    assert str(folder) not in done.out
+    assert f"blob folder {folder} is a symbolic link" in caplog.text  # stderr, for a user
+    assert cli("store", "verify", "--store", store).code == 0  # the store's own blobs stay
