@@ -96,26 +96,38 @@ ROLLBACK = "rollback"
 
 def _package_files(row: Row) -> Iterable[tuple[str, str, str]]:
     owner = f"model {row[0]}/{row[1]}"
-    try:
-        files = json.loads(row[2])
-    except (TypeError, ValueError):
-        files = None
+    files = _json(row[2], "{}")
     if not isinstance(files, dict):  # a damaged row names no blob (verify reports it)
         return []
     return [(str(digest), owner, str(relative)) for relative, digest in files.items()]
 
 
+def _json(text: str | None, empty: str) -> Any:
+    """A JSON column's value; None for one that is not JSON (a damaged row names no
+    blob here: what reads the row reports it)."""
+    try:
+        return json.loads(text or empty)
+    except (TypeError, ValueError):
+        return None
+
+
 def _training_rows(row: Row) -> Iterable[tuple[str, str, str]]:
-    rows = json.loads(row[2] or "{}").get("training_rows")
+    lineage = _json(row[2], "{}")
+    rows = lineage.get("training_rows") if isinstance(lineage, dict) else None
     blob = rows.get("blob") if isinstance(rows, dict) else None
-    return [(blob, f"model {row[0]}/{row[1]}", "training rows")] if blob else []
+    return [(str(blob), f"model {row[0]}/{row[1]}", "training rows")] if blob else []
 
 
 def _snapshot_parts(row: Row) -> Iterable[tuple[str, str, str]]:
     owner = f"dataset {row[0][:12]}"
-    parts = json.loads(row[1] or "[]")
-    items = parts.items() if isinstance(parts, dict) else enumerate(parts)
-    return [(digest, owner, f"snapshot part {key}") for key, digest in items]
+    parts = _json(row[1], "[]")
+    if isinstance(parts, dict):
+        items: Iterable[tuple[Any, Any]] = parts.items()
+    elif isinstance(parts, list):
+        items = enumerate(parts)
+    else:
+        return []
+    return [(str(digest), owner, f"snapshot part {key}") for key, digest in items]
 
 
 ReferenceQuery = str | tuple[str, Callable[[Row], Iterable[tuple[str, str, str]]]]
