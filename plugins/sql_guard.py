@@ -72,21 +72,83 @@ SIDE_EFFECT_FUNCTIONS = frozenset(
         "pg_cancel_backend",
         "pg_reload_conf",
         "pg_sleep",
+        "pg_sleep_for",
+        "pg_sleep_until",
         "dblink",
         "dblink_exec",
+        # PostgreSQL: run a query given as text (the check never sees it), server files
+        # (adminpack writes them, whatever the transaction), session state, signals, WAL
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "cursor_to_xml",
+        "cursor_to_xmlschema",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
+        "pg_file_write",
+        "pg_file_rename",
+        "pg_file_unlink",
+        "pg_file_sync",
+        "pg_logdir_ls",
+        "lo_create",
+        "lo_creat",
+        "lo_from_bytea",
+        "lo_put",
+        "set_config",
+        "pg_notify",
+        "pg_advisory_lock",
+        "pg_advisory_lock_shared",
+        "pg_advisory_xact_lock",
+        "pg_advisory_xact_lock_shared",
+        "pg_try_advisory_lock",
+        "pg_try_advisory_lock_shared",
+        "pg_rotate_logfile",
+        "pg_switch_wal",
+        "pg_create_restore_point",
+        "pg_promote",
+        # MySQL/MariaDB: a server file, a stall, a named lock, UDFs that run commands
+        "load_file",
+        "sleep",
+        "benchmark",
+        "get_lock",
+        "sys_exec",
+        "sys_eval",
     )
 )
-"""Functions that read files, write, or signal the server: refused by name."""
+"""Functions that read files, write, run text as a query, hold locks, stall or signal
+the server: refused by name (a column of that name must be double-quoted)."""
+
+ROW_LOCKS = (("for", "share"), ("for", "key", "share"), ("lock", "in", "share", "mode"))
+"""Word sequences that lock the rows read (``FOR UPDATE`` is refused by its UPDATE):
+a read must not make other sessions wait."""
 
 
-def _lexer(string: str) -> re.Pattern[str]:
-    """Tokens of SQL; ``string`` is the pattern of a complete string literal."""
+def _lexer(
+    string: str,
+    *,
+    line_comment: str = r"--[^\n]*",
+    quoted: str = r'"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]',
+    quotes: str = "'\"`[",
+    dollar: bool = True,
+    code_comment: str = "",
+) -> re.Pattern[str]:
+    """Tokens of SQL as one dialect reads them: ``string`` is the pattern of a complete
+    string literal, ``line_comment`` of a comment to the end of the line, ``quoted`` of
+    a quoted identifier, ``quotes`` the characters that open either; ``dollar`` reads
+    PostgreSQL's ``$tag$...$tag$`` as a string; ``code_comment`` is a comment opener
+    whose inside the server runs (MySQL's ``/*!``)."""
+    opens = "/\\*|[" + re.escape(quotes) + "]" + (r"|\$[A-Za-z_]*\$" if dollar else "")
+    dollars = r"|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$" if dollar else ""
+    code = f"(?P<code>{code_comment})|" if code_comment else ""
     return re.compile(
         rf"""
-        (?P<comment>--[^\n]*|/\*.*?\*/)
-        |(?P<string>{string}|\$(?P<tag>[A-Za-z_]*)\$.*?\$(?P=tag)\$)
-        |(?P<quoted>"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])
-        |(?P<open>/\*|['"`\[]|\$[A-Za-z_]*\$)
+        {code}(?P<comment>{line_comment}|/\*.*?\*/)
+        |(?P<string>{string}{dollars})
+        |(?P<quoted>{quoted})
+        |(?P<open>{opens})
         |(?P<word>[A-Za-z_][A-Za-z0-9_$]*)
         |(?P<semicolon>;)
         |(?P<other>.)
@@ -95,10 +157,29 @@ def _lexer(string: str) -> re.Pattern[str]:
     )
 
 
-# Standard SQL doubles a quote inside a string; MySQL (and PostgreSQL's E'...') also
-# escape one with a backslash. The query is checked both ways, so a statement hidden
-# in what one reading calls a string is still found by the other.
-_LEXERS = (_lexer(r"'(?:[^']|'')*'"), _lexer(r"'(?:[^'\\]|\\.|'')*'"))
+# One query, read the ways the databases specops reaches read it: a statement hidden in
+# what one reading calls a string, a comment or a quoted name is still found by another.
+# - standard SQL (SQLite, SQL Server): a quote inside a string is doubled; "x", `x` and
+#   [x] are names;
+# - with backslash escapes (MySQL, PostgreSQL's E'...');
+# - PostgreSQL: [ ] are array subscripts (ARRAY[f()]), not a quoted name: the words inside
+#   are code;
+# - MySQL: '...' and "..." are strings with backslash escapes, # starts a comment, -- only
+#   when a space follows (1--1 is arithmetic), /*! ... */ is run, not a comment, and
+#   $a$ is a name, not a string.
+_LEXERS = (
+    _lexer(r"'(?:[^']|'')*'"),
+    _lexer(r"'(?:[^'\\]|\\.|'')*'"),
+    _lexer(r"'(?:[^']|'')*'", quoted=r'"(?:[^"]|"")*"', quotes="'\""),
+    _lexer(
+        r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"",
+        line_comment=r"\#[^\n]*|--(?=[\s\x00-\x1f]|\Z)[^\n]*",
+        quoted=r"`(?:[^`]|``)*`",
+        quotes="'\"`",
+        dollar=False,
+        code_comment=r"/\*M?!\d*",
+    ),
+)
 
 _SQLITE_READS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
@@ -121,7 +202,7 @@ def _problem(sql: str, lexer: re.Pattern[str]) -> str | None:
     after_semicolon = False
     for match in lexer.finditer(sql):
         kind, text = match.lastgroup, match.group()
-        if kind == "comment" or (kind == "other" and text.isspace()):
+        if kind in ("comment", "code") or (kind == "other" and text.isspace()):
             continue
         if kind == "open":
             return f"the query has an unterminated {text!r} (string, identifier or comment)"
@@ -143,6 +224,11 @@ def _problem(sql: str, lexer: re.Pattern[str]) -> str | None:
             )
         if word in SIDE_EFFECT_FUNCTIONS:
             return f"the query calls {word}, which has side effects; only reads are allowed"
+    starts = [i for i, word in enumerate(words) if word in ("for", "lock")]
+    for lock in ROW_LOCKS:
+        if any(tuple(words[i : i + len(lock)]) == lock for i in starts):
+            locking = " ".join(lock).upper()
+            return f"the query locks the rows it reads ({locking}); only reads are allowed"
     if "select" not in words:
         return "the query must contain a SELECT"
     return None
