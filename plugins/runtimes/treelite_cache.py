@@ -245,8 +245,9 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
             raise RuntimeUnavailable(f"its trees are not compiled: {said}")
         if done.returncode != 0 or not (scratch / LIBRARY).is_file():
             raise RuntimeError(f"exit {done.returncode}: {said}")
-        (scratch / TREES_FILE).unlink()
-        (scratch / SOURCE).unlink(missing_ok=True)
+        for made in scratch.iterdir():  # the checkpoint, the C, the objects
+            if made.name != LIBRARY:
+                made.unlink()
         from importlib.metadata import version
 
         from plugins.runtimes.trees_c import GENERATOR_VERSION
@@ -294,7 +295,7 @@ def main(argv: list[str]) -> int:
     Exit :data:`UNSUPPORTED_EXIT`, saying why, for trees the generator does not compile."""
     import treelite
 
-    from plugins.runtimes.trees_c import CFLAGS, Unsupported, generate
+    from plugins.runtimes.trees_c import CFLAGS, COMPILE_FLAGS, Unsupported, generate_units
 
     scratch, name = Path(argv[0]), argv[1]
     if name not in COMPILERS:
@@ -302,14 +303,35 @@ def main(argv: list[str]) -> int:
         return 2
     model = treelite.Model.deserialize_bytes((scratch / TREES_FILE).read_bytes())
     try:
-        source = generate(model)
+        sources = generate_units(model, _build_cores())
     except Unsupported as exc:
         print(str(exc), file=sys.stderr)
         return UNSUPPORTED_EXIT
-    (scratch / SOURCE).write_text(source, encoding="ascii")
-    library, code = str(scratch / LIBRARY), str(scratch / SOURCE)
-    done = subprocess.run([name, *CFLAGS, "-o", library, code, "-lm"], check=False)
-    return done.returncode
+    library = str(scratch / LIBRARY)
+    if len(sources) == 1:
+        (scratch / SOURCE).write_text(sources[0], encoding="ascii")
+        command = [name, *CFLAGS, "-o", library, str(scratch / SOURCE), "-lm"]
+        return subprocess.run(command, check=False).returncode
+    objects = []
+    compiling = []
+    for index, text in enumerate(sources):  # one compiler per file, all at once
+        code, obj = scratch / f"unit{index}.c", str(scratch / f"unit{index}.o")
+        code.write_text(text, encoding="ascii")
+        objects.append(obj)
+        compiling.append(subprocess.Popen([name, *COMPILE_FLAGS, "-c", "-o", obj, str(code)]))
+    failed = [code for code in (p.wait() for p in compiling) if code != 0]
+    if failed:
+        return failed[0]
+    return subprocess.run([name, "-shared", "-o", library, *objects, "-lm"], check=False).returncode
+
+
+def _build_cores() -> int:
+    """Files the trees' C is split into: one per core this process may use, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
 def build_record(library: Path) -> dict[str, object]:
