@@ -51,8 +51,11 @@ MAX_CATEGORY = 65_535
 many bits (specops' category codes are a column's training categories, far fewer)."""
 MAX_OUTPUTS = 4_096
 """Raw sums per row at most (classes times targets)."""
-MAX_LEAF_VALUES = 20_000_000
-"""Leaf values (leaf vectors' entries included) at most."""
+MAX_LEAF_VALUES = 5_000_000
+"""Leaf values (leaf vectors' entries included) at most: about 30 bytes of C each."""
+MAX_SOURCE_BYTES = 256 * 2**20
+"""The generated C at most, whatever the model's shape (what the limits above allow
+stays below it; this bounds what the compiler is handed in any case)."""
 MAX_FEATURES = 1_000_000
 """Columns per row at most."""
 BLOCK_BYTES = 16_384
@@ -112,7 +115,11 @@ def generate_units(model: Any, count: int) -> list[str]:
         raise Unsupported(reason)
     source = Source(read_header(model_dump(model)))
     nodes = sum(len(tree) for tree in source.header.trees)
-    return source.units(count if nodes >= UNIT_NODES else 1)
+    units = source.units(count if nodes >= UNIT_NODES else 1)
+    size = sum(len(text) for text in units)
+    if size > MAX_SOURCE_BYTES:
+        raise Unsupported(f"its C would be {size:,} bytes, more than {MAX_SOURCE_BYTES:,}")
+    return units
 
 
 KINDS = {0: None, 1: "numerical_test_node", 2: "categorical_test_node"}

@@ -222,6 +222,10 @@ def test_a_model_beyond_the_bounds_is_refused(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.undo()
     monkeypatch.setattr(trees_c, "MAX_CATEGORY", 3)
     assert "names category" in (trees_c.refusal(model) or "")
+    monkeypatch.undo()
+    monkeypatch.setattr(trees_c, "MAX_SOURCE_BYTES", 1_000)
+    with pytest.raises(trees_c.Unsupported, match=r"its C would be .* bytes, more than 1,000"):
+        trees_c.generate(model)
 
 
 def test_a_library_built_from_several_files_sums_as_one(
