@@ -175,9 +175,28 @@ def stop(record: ServerRecord, store_root: Path, grace: float = STOP_SECONDS) ->
     return not is_serving(record.pid)
 
 
+SERVE_MODULE = "framework.cli.main"
+
+RUN_WITHOUT_CWD = (
+    "import runpy, sys; sys.path.pop(0); module = sys.argv.pop(1); "
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)"
+)
+"""Python 3.10 has no ``-P``: drop the working directory ('' first on sys.path for ``-c``),
+then run the module as ``-m`` would (``sys.argv[0]`` becomes its file, as with ``-m``)."""
+
+
+def python_module(module: str) -> list[str]:
+    """This interpreter running ``module`` as ``python -m`` does, but without the working
+    directory on ``sys.path``: ``-m`` puts it first, so an ``orjson.py`` left in the
+    directory a server is started from would run inside the server (``-P``, Python 3.11+)."""
+    if sys.version_info >= (3, 11):
+        return [sys.executable, "-P", "-m", module]
+    return [sys.executable, "-c", RUN_WITHOUT_CWD, module]
+
+
 def serve_argv(settings: ServeSettings) -> list[str]:
     """The ``specops serve`` command line for these settings (never the token)."""
-    argv = [sys.executable, "-m", "framework.cli.main", "serve"]
+    argv = [*python_module(SERVE_MODULE), "serve"]
     if settings.package is not None:
         argv += ["--package", settings.package]
     else:
