@@ -31,6 +31,7 @@ from framework.components import (
 )
 from framework.data_limits import (
     check_csv_header,
+    check_parquet_text,
     check_parquet_whole,
     decimals_as_floats,
     parquet_files,
@@ -178,6 +179,7 @@ __all__ = [
     "__version__",
     "category_coder",
     "check_csv_header",
+    "check_parquet_text",
     "check_parquet_whole",
     "columns_with_role",
     "cron_problem",

@@ -69,6 +69,7 @@ MAX_HEADER_BYTES = Limit("header bytes", 4 << 20, "SPECOPS_MAX_HEADER_BYTES", "b
 MAX_CELLS = Limit("cells", 250_000_000, "SPECOPS_MAX_CELLS", "cells (rows x columns)")
 MAX_CLASSES = Limit("classes", 1_000, "SPECOPS_MAX_CLASSES", "classes")
 MAX_QUERY_BYTES = Limit("bytes", 4 << 30, "SPECOPS_MAX_QUERY_BYTES", "bytes")
+MAX_TEXT_BYTES = Limit("text bytes", 4 << 30, "SPECOPS_MAX_TEXT_BYTES", "bytes")
 
 INT64_MIN = -(2**63)
 UINT64_MAX = 2**64 - 1
@@ -304,6 +305,91 @@ def check_parquet_whole(
             f"{cells_limit:,} for reading a table whole into memory",
             hint=MAX_CELLS.hint("max_cells" if params else None),
         )
+
+
+TEXT_BATCH_ROWS = 65_536
+"""Rows per batch while counting a Parquet file's text: dictionary pages stay encoded,
+so a batch costs its indices, whatever the values' length."""
+
+
+def check_parquet_text(
+    files: Sequence[Path], *, columns: Sequence[str] | None = None, where: Path | None = None
+) -> None:
+    """Refuse Parquet data whose text (string and binary columns) decodes to more than
+    ``$SPECOPS_MAX_TEXT_BYTES`` (default 4 GiB), for readers that load it whole.
+
+    The cells limit counts values, not their length: one 200 KB string in a dictionary
+    page, referenced by a million rows, is an 11 KB file that decodes to 200 GB (the
+    reader died asking for memory, or the machine's OOM killer ended it). The lengths
+    are summed from the dictionary and its indices, batch by batch, before pandas
+    builds a single string; only string and binary columns are read for it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    limit = MAX_TEXT_BYTES.value()
+    total = 0
+    for file in files:
+        cap = 2 * MAX_COLUMNS.value() + 16
+        try:
+            footer = pq.ParquetFile(file, thrift_container_size_limit=cap)
+            try:
+                schema = footer.schema_arrow
+            finally:
+                footer.close()
+            names = [
+                field.name
+                for field in schema
+                if _is_text(field.type) and (columns is None or field.name in columns)
+            ]
+            if not names:
+                continue
+            parquet = pq.ParquetFile(file, read_dictionary=names, thrift_container_size_limit=cap)
+            try:
+                for batch in parquet.iter_batches(
+                    batch_size=TEXT_BATCH_ROWS, columns=names, use_threads=False
+                ):
+                    total += sum(_text_bytes(column) for column in batch.columns)
+                    if total > limit:
+                        shown = where or file
+                        raise DataError(
+                            f"{shown} holds more than {limit:,} bytes of text once decoded "
+                            f"(string and binary columns: {', '.join(names[:5])}); a small "
+                            "file may repeat one long value millions of times",
+                            hint=MAX_TEXT_BYTES.hint(),
+                        )
+            finally:
+                parquet.close()
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DataError(f"cannot read Parquet file {file}: {exc}", hint=NOT_PARQUET) from exc
+
+
+def _is_text(kind: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or getattr(pa.types, "is_string_view", lambda _: False)(kind)
+        or getattr(pa.types, "is_binary_view", lambda _: False)(kind)
+    )
+
+
+def _text_bytes(column: Any) -> int:
+    """Bytes ``column`` decodes to: for a dictionary, each index's value length."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        lengths = pc.binary_length(column.dictionary)
+        column = pc.take(lengths, column.indices)
+    else:
+        column = pc.binary_length(column)
+    return int(pc.sum(column).as_py() or 0)
 
 
 def check_parquet_files(

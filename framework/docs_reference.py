@@ -122,6 +122,7 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "did_you_mean",
             "check_csv_header",
             "check_parquet_whole",
+            "check_parquet_text",
             "parquet_files",
             "decimals_as_floats",
             "refuse_huge_integers",

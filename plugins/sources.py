@@ -21,6 +21,7 @@ from framework import (
     Register,
     StepContext,
     check_csv_header,
+    check_parquet_text,
     check_parquet_whole,
     decimals_as_floats,
     did_you_mean,
@@ -733,6 +734,7 @@ class ParquetSource:
 
         where, files, target = self._where(ctx)
         self._check_size(files, where)
+        check_parquet_text(files, columns=self.columns, where=where)
         try:
             frame = pd.read_parquet(target, engine="pyarrow", columns=self.columns)
         except MemoryError:  # pyarrow's ArrowMemoryError too: too big, not "not Parquet"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from framework.data_limits import (
     UNUSABLE_HINT,
     check_csv_header,
+    check_parquet_text,
     check_parquet_whole,
     refuse_huge_integers,
     unusable_column,
@@ -50,6 +51,7 @@ def read_batch(path: Path) -> pd.DataFrame:
         return frame
     if kind == "parquet":
         check_parquet_whole(files, where=path)  # read whole: the declared size first
+        check_parquet_text(files, where=path)  # and the length of its text
     frames = [read_file(kind, file, checked=kind == "parquet") for file in files]
     return concat_unified(frames, str(path))
 
@@ -122,6 +124,7 @@ def read_file(kind: str, path: Path, *, checked: bool = False) -> pd.DataFrame:
         check_csv_header(path)
     elif not checked:
         check_parquet_whole([path])
+        check_parquet_text([path])
     try:
         frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except pd.errors.EmptyDataError:
