@@ -22,11 +22,12 @@ is renamed into place only when every row is written, so a failure never
 leaves a half-written output behind.
 
 An input is a list of :class:`Piece` s (a file, or some row groups of a Parquet
-file) that are read and scored independently by :func:`score_piece`: here one
-after the other into one output, on a Dask cluster in parallel, one output part
-per piece (``plugins/dask_execution/scoring.py``). Both go through the same readers
-and the same :func:`score_piece`, so a row is scored, refused or counted as unseen
-the same way wherever it runs.
+file) that are read and scored independently: here one after the other into one
+output, the next chunk read on a thread while the current one is scored
+(:mod:`framework.scoring.ahead`); on a Dask cluster in parallel by :func:`score_piece`,
+one output part per piece (``plugins/dask_execution/scoring.py``). Both go through
+the same readers and score every chunk with :func:`score_chunk`, so a row is scored,
+refused or counted as unseen the same way wherever it runs.
 """
 
 from framework.scoring.files import (
@@ -35,6 +36,7 @@ from framework.scoring.files import (
     check_chunk_rows,
     prepare_input,
     refuse_overwriting_input,
+    score_chunk,
     score_file,
     score_piece,
 )
@@ -103,6 +105,7 @@ __all__ = [
     "prepare_input",
     "refuse_overwriting_input",
     "run_parts_here",
+    "score_chunk",
     "score_file",
     "score_part",
     "score_piece",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,7 @@ def score_file(
     strict_columns: bool = False,
     store: Path | None = None,
     scorer: Scorer | None = None,
+    load_scorer: Callable[[], Scorer | None] | None = None,
 ) -> ScoreResult:
     """Score every row of ``input_path`` with ``package`` and write ``output_path``.
 
@@ -59,8 +60,16 @@ def score_file(
     before anything is written, rather than ignored. ``store``: the store's root, where
     the output may not go (:func:`refuse_overwriting_input`). ``scorer``: a compiled
     runtime's (``--runtime``), verified against the native path at registration; None
-    scores each chunk with ``package.predict``.
+    scores each chunk with ``package.predict``. ``load_scorer``: instead of ``scorer``,
+    what loads it, called once the input is checked and its first chunk is being read
+    (a runtime's load, and a lazy package's model, take as long as reading a large
+    row group: done side by side, on two cores).
+
+    Chunks are read one ahead on a thread (:mod:`framework.scoring.ahead`) while the
+    current one is scored: the same chunks, in the same order, with the same errors.
     """
+    from framework.scoring.ahead import read_ahead
+
     started = time.perf_counter()
     check_chunk_rows(chunk_rows)
     output = Path(output_path)
@@ -72,19 +81,15 @@ def score_file(
     rows = 0
     unseen: dict[str, UnseenCategories] = {}
     try:
-        for piece in source.pieces():
-            rows = score_piece(
-                package,
-                source,
-                piece,
-                outputs,
-                writer.write,
-                chunk_rows,
-                unseen,
-                progress,
-                rows,
-                scorer=scorer,
-            )
+        with read_ahead(_all_chunks(source, chunk_rows)) as chunks:
+            if load_scorer is not None:
+                scorer = load_scorer()
+            for piece, frame, ids in chunks:
+                rows += score_chunk(
+                    package, source, piece, frame, ids, outputs, writer.write, unseen, scorer
+                )
+                if progress is not None and len(frame):
+                    progress(rows, source.total_rows)
         if rows == 0:
             writer.write(outputs.empty(source.id_type))
         writer.commit()
@@ -100,6 +105,15 @@ def score_file(
         outputs.names,
         unseen,
     )
+
+
+def _all_chunks(
+    source: InputFile, chunk_rows: int
+) -> Iterator[tuple[Piece, pd.DataFrame, pa.Array | None]]:
+    """Every chunk of the input, piece after piece, with the piece it came from."""
+    for piece in source.pieces():
+        for frame, ids in source.read(piece, chunk_rows):
+            yield piece, frame, ids
 
 
 def check_chunk_rows(chunk_rows: int) -> None:
@@ -233,22 +247,40 @@ def score_piece(
     """Score one piece chunk by chunk, ``write`` each chunk's output table, add its
     unseen categories to ``unseen``; returns ``done`` plus the piece's rows.
 
-    The one scoring loop: :func:`score_file` runs it for each piece in turn, a Dask
-    worker for the piece it was given.
+    A Dask worker's loop for the piece it was given; :func:`score_file` reads its
+    pieces ahead on a thread; both score each chunk with :func:`score_chunk`.
     """
-    from framework.signature import unseen_categories
-
     for frame, ids in source.read(piece, chunk_rows):
-        if len(frame) == 0:
-            continue
-        predictions = _predict(package, frame, source, piece, scorer)
-        for name, (count, examples) in unseen_categories(frame, package.signature).items():
-            unseen.setdefault(name, UnseenCategories()).add(count, examples)
-        write(outputs.table(ids, predictions))
-        done += len(frame)
-        if progress is not None:
+        rows = score_chunk(package, source, piece, frame, ids, outputs, write, unseen, scorer)
+        done += rows
+        if progress is not None and rows:
             progress(done, source.total_rows)
     return done
+
+
+def score_chunk(
+    package: ModelPackage,
+    source: InputFile,
+    piece: Piece,
+    frame: pd.DataFrame,
+    ids: pa.Array | None,
+    outputs: OutputColumns,
+    write: Callable[[pa.Table], None],
+    unseen: dict[str, UnseenCategories],
+    scorer: Scorer | None = None,
+) -> int:
+    """Score one chunk, ``write`` its output table, add its unseen categories to
+    ``unseen``; returns its rows (an empty chunk is skipped). Every loop scores a
+    chunk here, so a row is refused, counted and written the same way wherever."""
+    from framework.signature import unseen_categories
+
+    if len(frame) == 0:
+        return 0
+    predictions = _predict(package, frame, source, piece, scorer)
+    for name, (count, examples) in unseen_categories(frame, package.signature).items():
+        unseen.setdefault(name, UnseenCategories()).add(count, examples)
+    write(outputs.table(ids, predictions))
+    return len(frame)
 
 
 def _predict(
