@@ -125,7 +125,7 @@ ENV_NAME = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 SOURCE_DIR = "specops-src"
 RUNTIME_PACKAGES: dict[str, tuple[str, ...]] = {
     "onnx": ("onnx", "onnxruntime"),
-    "treelite": ("treelite", "tl2cgen"),
+    "treelite": ("treelite",),
 }
 """What the image installs beside specops for each compiled runtime the model verified
 (the ``onnx`` and ``treelite`` extras), pinned at the versions installed here."""
