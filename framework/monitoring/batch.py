@@ -352,10 +352,40 @@ def _is_number(text: str) -> bool:
     return True
 
 
+EXAMPLE_CHARACTERS = 60
+"""The longest category value a message quotes: a batch's value is the sender's (a 10 MB
+field was printed whole, and wrapping it took the console 30 s)."""
+
+
+def example(value: object) -> str:
+    """``repr`` of a category value, cut to :data:`EXAMPLE_CHARACTERS` with its length."""
+    text = str(value)
+    if len(text) <= EXAMPLE_CHARACTERS:
+        return repr(value)
+    return f"{text[:EXAMPLE_CHARACTERS]!r}... ({len(text):,} characters)"
+
+
+def label(value: object) -> str:
+    """A category value as the report and the stored record show it: cut like
+    :func:`example` (a 10 MB value was stored three times in each monitor record)."""
+    text = str(value)
+    if len(text) <= EXAMPLE_CHARACTERS:
+        return text
+    return f"{text[:EXAMPLE_CHARACTERS]}... ({len(text):,} characters)"
+
+
+def labelled(counts: dict[str, int]) -> dict[str, int]:
+    """``counts`` keyed by :func:`label` (two long values that show alike add up)."""
+    shown: dict[str, int] = {}
+    for value, count in counts.items():
+        shown[label(value)] = shown.get(label(value), 0) + count
+    return shown
+
+
 def examples(counts: dict[str, int], shown: int = 5) -> str:
     """``'x' (3 rows), 'y' (1 row)``: the most frequent first."""
     ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{k!r} ({v} row{'s' if v != 1 else ''})" for k, v in ordered[:shown])
+    text = ", ".join(f"{example(k)} ({v} row{'s' if v != 1 else ''})" for k, v in ordered[:shown])
     more = len(ordered) - shown
     return text + (f" and {more} more" if more > 0 else "")
 
@@ -382,5 +412,5 @@ def describe(reference: Any, prepared: PreparedColumn | None) -> dict[str, Any]:
             cur["mean"] = float(values.mean())
             cur["median"] = float(values[(len(values) - 1) // 2])
         if prepared.unseen:
-            cur["unseen"] = prepared.unseen
+            cur["unseen"] = labelled(prepared.unseen)
     return {"reference": ref, "current": cur}

@@ -28,6 +28,7 @@ from framework.monitoring.batch import (
     PreparedColumn,
     describe,
     examples,
+    label,
     prepare_column,
 )
 from framework.monitoring.profile import ColumnProfile, Profile
@@ -272,10 +273,10 @@ def _categorical_plot(reference: ColumnProfile, values: pd.Series) -> dict[str, 
         labels.append(f"{len(ranked) - len(shown)} more" if len(ranked) > len(shown) else "other")
         ref_shares.append(max(rest_ref, 0.0))
         cur_shares.append(max(rest_cur, 0.0))
-    unseen = [c for c in labels if c in cur and c not in reference.categories]
+    unseen = [label(c) for c in labels if c in cur and c not in reference.categories]
     return {
         "kind": "categorical",
-        "labels": labels,
+        "labels": [label(c) for c in labels],
         "reference": ref_shares,
         "current": cur_shares,
         "unseen": unseen,
