@@ -90,7 +90,7 @@ def timed(key, function):
 
 pg.PostgresMetadata.execute = timed("metadata statement", pg.PostgresMetadata.execute)
 pg.PostgresMetadata.executemany = timed("metadata statement", pg.PostgresMetadata.executemany)
-s3._sha256 = timed("hashing a blob (sha256)", s3._sha256)
+s3.sha256_file = timed("hashing a blob (sha256)", s3.sha256_file)
 opened = s3.S3Artifacts._open_client
 
 def open_client(self):
