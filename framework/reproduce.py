@@ -95,6 +95,7 @@ def reproduce(
     try:
         record = find_run(store, run_prefix)
         run_id = record.id
+        _require_intact(record.spec, record.lineage, run_id)
         versions = store.versions_of_run(run_id)
         if not versions or not record.data_hash:
             raise StoreError(
@@ -149,6 +150,24 @@ def reproduce(
     results += _compare_files(original, copy_version)
     outcome.comparisons += [_with_cause(c, outcome.changed_since_run) for c in results]
     return outcome
+
+
+def _require_intact(spec: Any, lineage: Any, run_id: str) -> None:
+    """The run's stored spec and lineage are what specops writes (objects, a data
+    section): a row edited in the store, or written by something else, is named as
+    damaged instead of failing inside the rerun with a TypeError (exit 3)."""
+    problem = None
+    if not isinstance(spec, dict):
+        problem = f"its stored spec is {type(spec).__name__}, not a mapping"
+    elif not isinstance(spec.get("data"), dict):
+        problem = "its stored spec has no data section (a mapping)"
+    elif not isinstance(lineage, dict):
+        problem = f"its lineage is {type(lineage).__name__}, not a mapping"
+    if problem is not None:
+        raise StoreError(
+            f"run {run_id} cannot be reproduced: {problem}; the store's record of it "
+            "is damaged (run `specops store verify`)"
+        )
 
 
 def _pointing_at_run(error: SpecError, run_id: str) -> SpecError:

@@ -1,0 +1,60 @@
+"""red-team-2: `specops reproduce` of a run whose stored record was edited in the store.
+
+A run's spec and lineage are rows anyone with write access to the store can change.
+A spec that is not a mapping, one without a data section, or a lineage that is a
+list made the rerun fail inside with a TypeError/AttributeError (exit 3). Now the
+record is named as damaged (exit 2) before anything is rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliResult
+from tests.test_data_limits import frame, write_spec
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from framework.cli.main import main
+
+    directory = tmp_path_factory.mktemp("trained")
+    frame().to_csv(directory / "train.csv", index=False)
+    spec = write_spec(directory, "csv", "{path: train.csv}")
+    assert main(["run", str(spec), "--json"]) == 0
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("column", "edit", "message"),
+    [
+        ("spec_json", lambda spec: [1, 2], "its stored spec is list, not a mapping"),
+        ("spec_json", lambda spec: {**spec, "data": 5}, "its stored spec has no data section"),
+        ("lineage_json", lambda lineage: [lineage], "its lineage is list, not a mapping"),
+    ],
+)
+def test_a_damaged_run_record_is_named_not_a_crash(
+    cli: Cli, trained: Path, tmp_path: Path, column: str, edit, message: str
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    for name in ("store.db", "store.db-wal"):
+        if (trained / ".specops" / name).exists():
+            (store / name).write_bytes((trained / ".specops" / name).read_bytes())
+    (store / "artifacts").symlink_to(trained / ".specops" / "artifacts")
+    with sqlite3.connect(store / "store.db") as db:
+        run_id, stored = db.execute(f"SELECT id, {column} FROM runs").fetchone()
+        db.execute(f"UPDATE runs SET {column} = ?", (json.dumps(edit(json.loads(stored))),))
+
+    result = cli("reproduce", run_id, "--store", store)
+
+    assert result.code == 2, result.err
+    assert f"run {run_id} cannot be reproduced: {message}" in result.err
+    assert "Traceback" not in result.err
