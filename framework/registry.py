@@ -147,7 +147,8 @@ class ComponentRegistry:
                 )
         available = self.types(kind)
         suggestion = did_you_mean(type_name, available)
-        message = f"unknown {kind} type '{type_name}'{suggestion or ';'}"
+        shown = type_name if len(type_name) <= 80 else f"{type_name[:75]}...{type_name[-2:]}"
+        message = f"unknown {kind} type '{shown}'{suggestion or ';'}"
         message += f" available: {', '.join(available) or 'none'}"
         if self.broken:
             names = ", ".join(f"'{b.name}' ({b.error})" for b in self.broken)

@@ -56,7 +56,8 @@ def unknown_message(name: str, registry: ComponentRegistry) -> str | None:
         return why
     available = choices(registry)
     return (
-        f"unknown runtime '{name}'{did_you_mean(name, available) or ';'} "
+        f"unknown runtime '{name if len(name) <= 80 else name[:75] + '...' + name[-2:]}'"
+        f"{did_you_mean(name, available) or ';'} "
         f"available: {', '.join(available)} (is the plugin installed?)"
     )
 

@@ -94,7 +94,7 @@ def apply_overrides(
     """Apply ``--set a.b.c=value`` in order; values are parsed as YAML scalars."""
     problems: list[Problem] = []
     for text in overrides:
-        origin = Location(f"--set {text}", 0, 0)
+        origin = Location(_origin(text), 0, 0)
         key, sep, raw = text.partition("=")
         if not sep or not key.strip():
             problems.append(Problem("--set needs KEY.PATH=VALUE", location=origin, found=text))
@@ -159,11 +159,18 @@ def _set_path(data: Any, path: KeyPath, value: Any) -> str | None:
     return None
 
 
+def _origin(text: str) -> str:
+    """Where a ``--set`` value came from, as messages name it: the setting, cut to about
+    120 characters (a message quotes a value, not a file)."""
+    shown = f"--set {text}"
+    return shown if len(shown) <= 120 else f"{shown[:112]}...{shown[-5:]}"
+
+
 def _override_value(raw: str, text: str) -> tuple[Any, Problem | None]:
     """A ``--set`` value read as YAML within the spec's bounds; text when it is not YAML."""
     if not raw.strip():
         return "", None
-    origin = f"--set {text}"
+    origin = _origin(text)
     node, value, problem = parse(raw, origin, Limits.from_env())
     if problem is not None and problem.message.startswith("malformed YAML"):
         return raw, None

@@ -219,6 +219,8 @@ _EXPONENT_WITHOUT_DOT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
 
 def _exponent_hint(text: str, wanted: list[str]) -> str | None:
     """``5e-2`` where a number is wanted: YAML read it as text; say how to write it."""
+    if len(text) > 80:  # a message quotes a value, not a file (and no typo is that long)
+        return None
     if not ({"number", "integer"} & set(wanted)) or not _EXPONENT_WITHOUT_DOT.fullmatch(text):
         return None
     mantissa, exponent = re.split("[eE]", text)

@@ -36,7 +36,7 @@ from framework.spec.compose import (
     interpolate_env,
     overridden_paths,
 )
-from framework.spec.explain import schema_problems
+from framework.spec.explain import schema_problems, shown
 from framework.spec.limits import numbers
 from framework.spec.model import (
     LOCAL_EXECUTION,
@@ -236,7 +236,7 @@ class _Checker:
                     self.registry.unknown_type_message(kind, type_name),
                     path + ("type",),
                     expected="one of: " + ", ".join(self.registry.types(kind)),
-                    found=repr(type_name),
+                    found=shown(type_name),
                 )
             ]
         params = node.get("params", {})
@@ -461,7 +461,7 @@ class _Checker:
                 found,
                 ("serve", "runtime"),
                 expected="one of: " + ", ".join(choices(self.registry)),
-                found=repr(value),
+                found=shown(value),
             )
         ]
 
