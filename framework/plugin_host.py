@@ -95,6 +95,8 @@ class Plugins:
                     f"plugin {self._label(name)} failed in {hook} for {what}: {_described(exc)}"
                 ) from exc
             if component is not None:
+                if found is not None:
+                    raise self._shadowing(name, found, what)
                 return contracts.built(self, kind, type_name, component)
         entry = self.registry.get(kind, type_name)  # UnknownComponent names the alternatives
         try:
@@ -275,6 +277,21 @@ class Plugins:
         return ""
 
     # pluggy, one plugin at a time ---------------------------------------------
+
+    def _shadowing(self, name: str, found: Any, what: str) -> PluginFault:
+        """A resolver built a registered type: ``plan``, lineage and every message would
+        name the registering plugin for a component another plugin made, so refused as
+        the resolver's bug (a plugin taking over a built-in type was silent)."""
+        info = self.infos.get(name)
+        return PluginFault(
+            info.label if info else name,
+            info.version if info else "-",
+            f"it built {what} in specops_resolve_component, but {what} is registered by "
+            f"plugin {self._info_label(found.plugin)}: a resolver may claim only types no "
+            f"plugin registers (return None for the others); SPECOPS_DISABLE_PLUGINS={name} "
+            "turns it off",
+            hook="specops_resolve_component",
+        )
 
     def _order(self, hook: str) -> list[str]:
         """The plugins implementing ``hook``, in pluggy's call order."""
