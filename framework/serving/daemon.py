@@ -177,20 +177,24 @@ def stop(record: ServerRecord, store_root: Path, grace: float = STOP_SECONDS) ->
 
 SERVE_MODULE = "framework.cli.main"
 
+SAFE_PATH = {"PYTHONSAFEPATH": "1"}
+"""Python 3.11+: no working directory on ``sys.path`` (as ``-P``), in the detached server
+and in any Python it starts (a compiled runtime's build): ``-m`` would put it first, so an
+``orjson.py`` left where a server is started would run inside it."""
+
 RUN_WITHOUT_CWD = (
     "import runpy, sys; sys.path.pop(0); module = sys.argv.pop(1); "
     "runpy.run_module(module, run_name='__main__', alter_sys=True)"
 )
-"""Python 3.10 has no ``-P``: drop the working directory ('' first on sys.path for ``-c``),
-then run the module as ``-m`` would (``sys.argv[0]`` becomes its file, as with ``-m``)."""
+"""Python 3.10 knows neither ``-P`` nor ``PYTHONSAFEPATH``: drop the working directory
+('' first on sys.path for ``-c``), then run the module as ``-m`` would."""
 
 
 def python_module(module: str) -> list[str]:
-    """This interpreter running ``module`` as ``python -m`` does, but without the working
-    directory on ``sys.path``: ``-m`` puts it first, so an ``orjson.py`` left in the
-    directory a server is started from would run inside the server (``-P``, Python 3.11+)."""
+    """This interpreter running ``module`` as ``python -m`` does; with :data:`SAFE_PATH`
+    in its environment, without the working directory on ``sys.path``."""
     if sys.version_info >= (3, 11):
-        return [sys.executable, "-P", "-m", module]
+        return [sys.executable, "-m", module]
     return [sys.executable, "-c", RUN_WITHOUT_CWD, module]
 
 
@@ -258,7 +262,7 @@ def start_background(
 
     address = address_for(store_root)
     store_root = store_root.resolve()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **SAFE_PATH}
     cwd = None
     if address.is_local:
         settings = replace(settings, store=str(store_root))  # the child may run elsewhere
