@@ -54,6 +54,22 @@ class RequestColumns:
         for column in signature.columns:
             kind = _category_kind(column.categories or []) if column.role == "categorical" else None
             self.plan.append((column.name, column.role, kind))
+        self.row_numbers = tuple(
+            (name, role == "boolean") for name, role, _ in self.plan if role != "categorical"
+        )
+        """(column, is boolean) of the numeric and boolean columns, in signature order."""
+        self.number_names = tuple(name for name, _ in self.row_numbers)
+        """The columns :meth:`decode` leaves in ``batch.arrays`` (what the request log keeps)."""
+        self.row_categories = tuple(
+            (name, kind) for name, role, kind in self.plan if role == "categorical"
+        )
+        self.mixed_categories = any(kind is None for _, kind in self.row_categories)
+        self.names = tuple(name for name, _, _ in self.plan)
+        self.numbers_first = self.names == (
+            *self.number_names,
+            *(n for n, _ in self.row_categories),
+        )
+        """Whether :meth:`one_row`'s columns (numbers, then categories) are in signature order."""
 
     def decode(self, batch: Batch, *, objects: bool = True) -> dict[str, Any] | None:
         """The batch's columns as raw columns, or None when a value needs the pandas path.
@@ -70,9 +86,9 @@ class RequestColumns:
             decoded = self.columns(batch.columns, objects=objects)
             if decoded is None:
                 return None
-        for name, role, _ in self.plan:
-            if role != "categorical":
-                batch.arrays[name] = decoded[name]
+        arrays = batch.arrays
+        for name in self.number_names:
+            arrays[name] = decoded[name]
         return decoded
 
     def columns(self, columns: Any, *, objects: bool = True) -> dict[str, Any] | None:
@@ -92,28 +108,48 @@ class RequestColumns:
         return decoded
 
     def one_row(self, columns: Any) -> dict[str, np.ndarray] | None:
-        """A one-row batch of plain lists read value by value (a few microseconds instead
-        of a NumPy conversion per column), by the same rules as the column decoders; None
-        for anything else, which the column decoders then judge."""
+        """A one-row batch of plain lists read value by value, by the same rules as the
+        column decoders; None for anything else, which the column decoders then judge.
+
+        The values are read into one float64 array and one object array, and each column
+        is a one-value view of them: a few microseconds where an array per column cost
+        about 0.4 µs each (most of a single-row request's decoding)."""
         import numpy as np
 
-        decoded: dict[str, np.ndarray] = {}
-        for name, role, kind in self.plan:
+        if self.mixed_categories:
+            return None
+        numbers: list[float] = []
+        for name, boolean in self.row_numbers:
             values = columns[name]
             if type(values) is not list and type(values) is not tuple:
                 return None
             value = values[0]
-            if role == "categorical":
-                if kind is None or (value is not None and not _is_category(value, kind)):
-                    return None
-                column = np.empty(1, dtype=object)
-                column[0] = None if value != value else value  # NaN: missing
-            else:
-                number = _one_number(value, role == "boolean")
-                if number is None:
-                    return None
-                column = np.array((number,), dtype=np.float64)
-            decoded[name] = column
+            if type(value) is float and not boolean:  # the usual value: taken as it is
+                numbers.append(value)
+                continue
+            number = _one_number(value, boolean)
+            if number is None:
+                return None
+            numbers.append(number)
+        texts: list[Any] = []
+        for name, kind in self.row_categories:
+            values = columns[name]
+            if type(values) is not list and type(values) is not tuple:
+                return None
+            value = values[0]
+            if value is not None and not _is_category(value, kind):
+                return None
+            texts.append(None if value != value else value)  # NaN: missing
+        decoded: dict[str, np.ndarray] = dict(
+            zip(self.number_names, np.array(numbers, dtype=np.float64).reshape(-1, 1), strict=True)
+        )
+        if texts:
+            block = np.empty((len(texts), 1), dtype=object)
+            for position, value in enumerate(texts):
+                block[position, 0] = value  # one by one: a value is never broadcast
+            decoded.update(zip((name for name, _ in self.row_categories), block, strict=True))
+        if not self.numbers_first:  # the signature's order, as the column decoders give it
+            decoded = {name: decoded[name] for name in self.names}
         return decoded
 
 
