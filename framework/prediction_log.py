@@ -272,9 +272,9 @@ def read_window(
     proba = _Columns()
     versions: list[Any] = []
     times: list[float] = []
-    for row_id, version, at, rows, inputs_blob, outputs_blob in records:
-        rows = int(rows)
+    for row_id, version, at, declared, inputs_blob, outputs_blob in records:
         inputs, outputs = _unpacked(row_id, model_name, inputs_blob, outputs_blob)
+        rows = _rows_held(row_id, model_name, declared, inputs, outputs)
         for name, values in inputs.items():
             columns.add(name, values, rows)
         predictions.add("prediction", outputs.get("prediction"), rows)
@@ -298,6 +298,30 @@ def read_window(
     data["version"] = pd.array(versions, dtype="Int64")
     data["time"] = pd.to_datetime(pd.Series(times, dtype="float64"), unit="s", utc=True)
     return pd.DataFrame(data)
+
+
+def _rows_held(row_id: int, model: str, declared: Any, inputs: dict, outputs: dict) -> int:
+    """The entry's ``rows``, checked against what its blobs hold: every row read back is
+    padded to it, so a 30-byte entry declaring 400,000,000 rows (written by hand, or by
+    another program) would cost gigabytes. A real request's columns hold exactly its rows
+    (a one-row request may hold no column at all: at least 1 is allowed)."""
+    held = [_length(values) for values in inputs.values()]
+    held += [_length(outputs.get(key)) for key in ("prediction", "proba")]
+    if type(declared) is int and 0 <= declared <= max([1, *held]):
+        return declared
+    raise StoreError(
+        f"prediction log entry {row_id} of '{model}' is damaged: it declares "
+        f"{str(declared)[:40]!r} rows but holds {max(held, default=0)} values a column; "
+        "read a time window that leaves it out (--since/--until)"
+    )
+
+
+def _length(values: Any) -> int:
+    """How many values a stored column holds (0 for what is not a column)."""
+    if isinstance(values, (list, tuple)):
+        return len(values)
+    shape = getattr(values, "shape", None)
+    return int(shape[0]) if shape else 0
 
 
 def _unpacked(row_id: int, model: str, inputs: bytes, outputs: bytes) -> tuple[dict, dict]:
