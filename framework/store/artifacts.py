@@ -33,6 +33,7 @@ def sha256_file(path: Path) -> str:
 
 
 BLOB_NAME = re.compile(r"^[0-9a-f]{62}$")
+SHA256_NAME = re.compile(r"^[0-9a-f]{64}\Z")
 BLOB_DIR = re.compile(r"^[0-9a-f]{2}$")
 
 
@@ -49,6 +50,13 @@ class ArtifactStore:
         """Blob folders found to be symbolic links by the last :meth:`blobs`."""
 
     def path_of(self, digest: str) -> Path:
+        """Where blob ``digest`` is; StoreError for a name that is not a sha256 (one read
+        from a crafted row, ``../../etc/passwd``, never becomes a path)."""
+        if not isinstance(digest, str) or not SHA256_NAME.match(digest):
+            raise StoreError(
+                f"{str(digest)[:80]!r} is not a blob name (a sha256): the row naming it is "
+                "damaged or crafted (`specops store verify`)"
+            )
         return self.root / digest[:2] / digest[2:]
 
     def put_written(self, write: Callable[[Path], None]) -> str:

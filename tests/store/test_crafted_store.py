@@ -190,3 +190,14 @@ def test_gc_never_deletes_through_a_blob_folder_that_is_a_link(
     assert str(folder) not in done.out
     assert f"blob folder {folder} is a symbolic link" in caplog.text  # stderr, for a user
     assert cli("store", "verify", "--store", store).code == 0  # the store's own blobs stay
+
+
+def test_a_snapshot_row_naming_a_path_is_refused_never_read(built: Path, tmp_path: Path) -> None:
+    from framework.snapshots import read_snapshot
+
+    store = tmp_path / "store" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    store_execute(store, "UPDATE datasets SET blob = '../../../../../../../../etc/passwd'")
+    (data_hash,) = store_rows(store, "SELECT hash FROM datasets")[0]
+    with pytest.raises(StoreError, match="is not a blob name"):
+        read_snapshot(store, data_hash)
