@@ -325,7 +325,16 @@ def _align_types(series: pd.Series, categories: list[Any]) -> pd.Series:
     if not categories:
         return series
     if all(isinstance(c, str) for c in categories):
-        return series if isinstance(series.dtype, pd.StringDtype) else series.astype("string")
+        if isinstance(series.dtype, pd.StringDtype):
+            return series
+        try:
+            return series.astype("string")
+        except UnicodeDecodeError as exc:  # a Parquet binary column: bytes, not text
+            raise DataError(
+                f"column {series.name!r} holds binary values (blobs) that are not UTF-8 "
+                f"text ({exc.reason} at byte {exc.start} of a value)",
+                hint="convert it to text in the file, or leave it out",
+            ) from None
     numbers = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in categories)
     if numbers and not types.is_numeric_dtype(series.dtype):
         return pd.to_numeric(series, errors="coerce")
