@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,9 +320,47 @@ class LightGBMModel:
         self.task: str | None = None
         self.n_classes = 0
         self.features: list[str] = []
-        self._booster: Any = None
+        self._built: Any = None
+        self._text: str | None = None
+        """A loaded model's checked ``model.txt``, until its booster is first needed."""
+        self._categories: list[list[Any]] | None = None
         self.fit_info: dict[str, Any] = {}
         """How the last fit ran where that matters to reproduce it (Dask: ``workers``)."""
+
+    @property
+    def _booster(self) -> Any:
+        """The LightGBM ``Booster``. A loaded model builds it on first use: importing
+        LightGBM (which imports scikit-learn and scipy) costs ~0.6 s of CPU that a
+        compiled runtime, which reads the trees from :attr:`model_text`, never needs."""
+        if self._built is None and self._text is not None:
+            with _BUILDING:
+                if self._built is None and self._text is not None:
+                    self._built = _booster_from_text(self._text)
+                    self._text = None
+        return self._built
+
+    @_booster.setter
+    def _booster(self, booster: Any) -> None:
+        self._built, self._text, self._categories = booster, None, None
+
+    @property
+    def model_text(self) -> str:
+        """``model.txt`` as LightGBM writes it: a loaded model's checked text as stored
+        (before its booster is built), else the booster's own."""
+        if self._text is not None:
+            return self._text
+        if self._built is None:
+            raise RuntimeError("the lightgbm model is not fitted")
+        return str(self._built.model_to_string())
+
+    @property
+    def pandas_categorical(self) -> list[list[Any]] | None:
+        """The training categories of each ``category`` column, in column order, as
+        LightGBM's ``Booster.pandas_categorical`` holds them (read from the text's last
+        line, as LightGBM reads it, while the booster is not built)."""
+        if self._text is not None:
+            return self._categories
+        return getattr(self._built, "pandas_categorical", None)
 
     def validate(self, ctx: StepContext) -> list[Finding]:
         if ctx.task == "regression" and self.params.get("class_weight"):
@@ -465,9 +504,11 @@ class LightGBMModel:
 
     @classmethod
     def load(cls, directory: Path) -> LightGBMModel:
-        """Rebuild from the two files ``save`` wrote: no pickle, no code from the files."""
-        import lightgbm as lgb
+        """Rebuild from the two files ``save`` wrote: no pickle, no code from the files.
 
+        The text is checked here, its categories line parsed (by json, never eval); the
+        booster is built from it on first use (:attr:`_booster`), by LightGBM's C++
+        reader, which then refuses what it cannot read with the same StoreError."""
         meta = read_meta(directory, TYPE_NAME)
         model = cls()
         model.task = meta["task"]
@@ -478,11 +519,47 @@ class LightGBMModel:
         except (OSError, ValueError) as exc:
             raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
         check_model_text(text, meta)  # LightGBM's reader crashes on a crafted file
-        try:  # parsed by LightGBM's C++ reader; its categories line by json, never eval
-            model._booster = lgb.Booster(model_str=text)
-        except (lgb.basic.LightGBMError, ValueError, OSError) as exc:
-            raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
+        model._categories = categories_of(text)
+        model._text = text
         return model
+
+
+_BUILDING = threading.Lock()
+"""One booster built at a time (a server's threads may ask for it at once)."""
+PANDAS_KEY = "pandas_categorical:"
+
+
+def categories_of(text: str) -> list[list[Any]] | None:
+    """The ``pandas_categorical:`` line of a model text, found and parsed exactly as
+    LightGBM's ``Booster(model_str=...)`` finds and parses it (the last line, by json);
+    a line that is not JSON is a StoreError, as LightGBM's reader failing on it was."""
+    import json
+
+    last_line = text[text.rfind("\n", 0, -len(PANDAS_KEY)) :].strip()
+    if not last_line.startswith(PANDAS_KEY):
+        return None
+    try:
+        found = json.loads(last_line[len(PANDAS_KEY) :])
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
+    if found is not None and not (
+        isinstance(found, list) and all(isinstance(values, list) for values in found)
+    ):
+        raise StoreError(
+            f"{MODEL_FILE} is not a readable LightGBM model: its pandas_categorical line "
+            "is not a list of category lists"
+        )
+    return found
+
+
+def _booster_from_text(text: str) -> Any:
+    """LightGBM's booster from a checked model text (its C++ reader; categories by json)."""
+    import lightgbm as lgb
+
+    try:
+        return lgb.Booster(model_str=text)
+    except (lgb.basic.LightGBMError, ValueError, OSError) as exc:
+        raise StoreError(f"{MODEL_FILE} is not a readable LightGBM model: {exc}") from exc
 
 
 @hookimpl

@@ -103,14 +103,15 @@ def output_order(slots: list[dict[str, Any]], features: list[str]) -> list[int]:
 
 
 def lightgbm_tables(
-    slots: list[dict[str, Any]], order: list[int], booster: Any
+    slots: list[dict[str, Any]], order: list[int], model: Any
 ) -> list[list[float | None] | None]:
     """Per model feature: None for a number, else a table from the slot's value codes to
     the code LightGBM was trained with (None: missing). LightGBM's pandas reader takes the
-    category columns in frame order and matches them to ``pandas_categorical`` in turn."""
+    category columns in frame order and matches them to ``pandas_categorical`` (of the
+    model, or of a booster) in turn."""
     from plugins.runtimes.numpy_transform import category_table
 
-    trained = list(getattr(booster, "pandas_categorical", None) or [])
+    trained = list(getattr(model, "pandas_categorical", None) or [])
     categorical = [slots[i] for i in order if slots[i]["kind"] == "cat"]
     if len(categorical) != len(trained):
         raise RuntimeUnavailable(
@@ -136,13 +137,13 @@ def compile_model(package: ModelPackage, transform: dict[str, Any]) -> dict[str,
     model_type = package.metadata["model_type"]
     slots = transform["slots"]
     if model_type == "lightgbm":
-        booster = package.model._booster
+        # the model's own pandas_categorical: read from its text, no booster built
         order = output_order(slots, list(package.model.features))
         return {
             "kind": "lightgbm",
             "task": package.task,
             "order": order,
-            "tables": lightgbm_tables(slots, order, booster),
+            "tables": lightgbm_tables(slots, order, package.model),
         }
     estimator = package.model.estimator
     features = [str(n) for n in getattr(estimator, "feature_names_in_", [])]
