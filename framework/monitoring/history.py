@@ -32,6 +32,49 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(chars)
 
 
+TEXT_CHARACTERS = 200
+"""The longest text of a monitor run's row shown (its decision, data, statuses): a row
+edited in the store with a 100 KB decision printed 9.7 MB of table."""
+
+INTEGERS = ("rows", "version", "exit_code", "promoted_version")
+NUMBERS = ("drift_share",)
+TEXTS = ("id", "started_at", "data", "decision", "retrain_run_id", "retrain_status")
+
+
+def _is_number(value: Any, whole: bool = False) -> bool:
+    kinds = (int,) if whole else (int, float)
+    return value is None or (isinstance(value, kinds) and not isinstance(value, bool))
+
+
+def _damaged(run_id: Any, field: str, value: Any) -> StoreError:
+    return StoreError(
+        f"monitor run {str(run_id)[:60]}'s record is damaged: {field} is {str(value)[:40]!r} "
+        "(a row edited in the store, or written by something else); run `specops store verify`"
+    )
+
+
+def _require_numbers(row: dict[str, Any], fields: tuple[str, ...], run_id: Any) -> None:
+    for field in fields:
+        if not _is_number(row.get(field)):
+            raise _damaged(run_id, field, row.get(field))
+
+
+def _require_intact(run: dict[str, Any]) -> None:
+    """Numbers where the table formats numbers, and text cut to :data:`TEXT_CHARACTERS`:
+    a row someone else wrote is named as damaged, never a crash of the table (exit 3)."""
+    for field in INTEGERS:
+        if not _is_number(run.get(field), whole=True):
+            raise _damaged(run.get("id"), field, run.get(field))
+    _require_numbers(run, NUMBERS, run.get("id"))
+    for field in TEXTS:
+        value = run.get(field)
+        if value is not None and not isinstance(value, str):
+            value = str(value)
+        if isinstance(value, str) and len(value) > TEXT_CHARACTERS:
+            value = value[:TEXT_CHARACTERS] + f"... ({len(value):,} characters)"
+        run[field] = value
+
+
 def history(store: Store, name: str, limit: int = 20) -> dict[str, Any]:
     """The last ``limit`` monitor runs of a model and each column's trend across them."""
     runs = store.monitor_runs(name, limit=limit)
@@ -41,7 +84,13 @@ def history(store: Store, name: str, limit: int = 20) -> dict[str, Any]:
             f"no monitor runs recorded for '{name}' in {store.display_url}"
             f"{did_you_mean(name, known)}; monitored models: {', '.join(known) or 'none yet'}"
         )
+    for run in runs:
+        _require_intact(run)
     by_run = store.monitor_columns([r["id"] for r in runs])
+    for run_id, cells in by_run.items():
+        for cell in cells:  # (a threshold may be a ${env:...} placeholder: shown as text)
+            where = f"{run_id} (column {str(cell.get('column_name'))[:60]!r})"
+            _require_numbers(cell, ("statistic",), where)
     # each run's columns by name, oldest run first; a column's first sighting fixes its place
     per_run = [{c["column_name"]: c for c in by_run[r["id"]]} for r in runs]
     names = dict.fromkeys(column for run in per_run for column in run)
