@@ -83,9 +83,9 @@ def trees_of(package: ModelPackage) -> Any:
     validated) model: the only way this runtime makes one."""
     model_type = package.metadata["model_type"]
     if model_type == "lightgbm":
-        import treelite
+        from plugins.runtimes.lightgbm_text import lightgbm_trees
 
-        return treelite.frontend.from_lightgbm(package.model._booster)
+        return lightgbm_trees(package)
     import treelite.sklearn
 
     return treelite.sklearn.import_model(package.model.estimator)
