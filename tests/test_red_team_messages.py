@@ -46,3 +46,33 @@ def test_a_long_value_is_quoted_short(
     assert key in text.out + text.err
     assert len(text.out + text.err) < 2_000
     assert len(as_json.out + as_json.err) < 4_000
+
+
+def test_a_count_too_large_for_any_reader_is_refused_as_an_argument(
+    tmp_path: Path, cli_process: Callable[..., CliResult]
+) -> None:
+    """``--chunk-rows 99999999999999999999`` reached pandas' C reader: OverflowError,
+    exit 3. Counts and sizes are now at most 2**53 (a float holds them exactly)."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a\n1\n")
+    huge = "9" * 20
+
+    result = cli_process(
+        "predict", "m/1", "-i", rows, "-o", tmp_path / "o.csv", "--chunk-rows", huge
+    )
+
+    assert result.code == 2
+    assert "--chunk-rows: expected at most 9,007,199,254,740,992" in result.err
+    assert "internal error" not in result.err
+
+
+def test_counts_keep_their_lower_bound_message() -> None:
+    import argparse
+
+    from framework.cli.options import positive_int
+
+    assert positive_int("9007199254740992") == 2**53
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a whole number >= 1"):
+        positive_int("0")
+    with pytest.raises(argparse.ArgumentTypeError, match="expected at most"):
+        positive_int(str(2**53 + 1))

@@ -49,14 +49,23 @@ def store_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+LARGEST_COUNT = 2**53
+"""The largest count or size an option takes: what a float (pandas, NumPy, time-outs)
+still holds exactly. ``--chunk-rows 99999999999999999999`` reached pandas' C reader and
+ended in an OverflowError (exit 3)."""
+
+
 def positive_int(text: str) -> int:
-    """An argparse type for counts and sizes: a whole number of at least 1."""
+    """An argparse type for counts and sizes: a whole number from 1 to 2**53."""
     try:
         value = int(text)
     except ValueError:
         value = 0
+    shown = text if len(text) <= 40 else f"{text[:37]}..."
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {shown!r}")
+    if value > LARGEST_COUNT:
+        raise argparse.ArgumentTypeError(f"expected at most {LARGEST_COUNT:,}, got {shown!r}")
     return value
 
 
