@@ -33,6 +33,7 @@ from framework.serving.batch import Batch
 from framework.serving.errors import (
     RequestError,
     bad_request,
+    busy,
     internal_error,
     method_not_allowed,
     not_found,
@@ -50,6 +51,12 @@ log = logging.getLogger("specops.serve")
 
 INLINE_BYTES = 64 * 1024
 """Bodies up to this size are answered on the event loop (about 100 rows)."""
+
+BODIES_AT_ONCE = 4
+"""A worker holds at most this many ``--max-body-bytes`` of request bodies at once, in all:
+a body beyond that is answered 503 (``Retry-After``) before it is read, or as soon as a
+chunked one goes over. (Bounded only per request, 1,000 connections each sending most of
+a 64 MiB body held 64 GB; 20 of them took 1.5 GB here.)"""
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MODEL_HEADER = b"specops-model"
@@ -82,6 +89,9 @@ class ServingApp:
         self.settings = settings
         self.request_log = request_log
         self.token = settings.token.encode() if settings.token else None
+        self.body_budget = BODIES_AT_ONCE * settings.max_body_bytes
+        self.bodies_held = 0
+        """Bytes of the request bodies being received or answered (event loop only)."""
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="specops-predict")
         self.routes: dict[str, tuple[str, Handler, bool]] = {
             "/ping": ("GET", self.ping, True),
@@ -136,6 +146,7 @@ class ServingApp:
         path: str = scope["path"]
         render_error = v2.render_error if path.startswith("/v2") else mlflow.render_error
         body_read = False
+        held = [0]  # bytes of this request's body counted in self.bodies_held
         try:
             headers: Headers = dict(scope["headers"])
             method, handler, public, params = self.route(path)
@@ -143,7 +154,7 @@ class ServingApp:
                 raise method_not_allowed(scope["method"], path, method)
             if self.token is not None and not public and not self.authorized(headers):
                 raise unauthorized()
-            body = await self.read_body(headers, receive) if method == "POST" else b""
+            body = await self.read_body(headers, receive, held) if method == "POST" else b""
             body_read = True
             if len(body) > INLINE_BYTES:
                 loop = asyncio.get_running_loop()
@@ -158,11 +169,15 @@ class ServingApp:
             status, extra, payload = exc.status, JSON_HEADERS, render_error(exc)
             if exc.status == 401:
                 extra = [*JSON_HEADERS, (b"www-authenticate", b"Bearer")]
+            elif exc.status == 503:
+                extra = [*JSON_HEADERS, (b"retry-after", b"1")]
             if not body_read and _has_body(scope):  # refused before its body was read
                 extra = [*extra, (b"connection", b"close")]  # (it never will be): end here
         except Exception:
             log.exception("%s %s failed", scope.get("method"), path)
             status, extra, payload = 500, JSON_HEADERS, render_error(internal_error())
+        finally:
+            self.bodies_held -= held[0]  # answered (or gone): its body no longer counts
         await send(
             {
                 "type": "http.response.start",
@@ -195,8 +210,11 @@ class ServingApp:
         scheme, _, credential = header.partition(b" ")
         return scheme.lower() == b"bearer" and hmac.compare_digest(credential.strip(), self.token)
 
-    async def read_body(self, headers: Headers, receive: Receive) -> bytes:
-        """The whole body, refused with 413 as soon as it is known to be over the limit."""
+    async def read_body(self, headers: Headers, receive: Receive, held: list[int]) -> bytes:
+        """The whole body, refused with 413 as soon as it is known to be over the limit,
+        and with 503 when the bodies the worker holds would go over its budget (a declared
+        length before anything is read; a chunked body as it arrives). What it counts in
+        :attr:`bodies_held` is added to ``held[0]``; the caller gives it back."""
         limit = self.settings.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -206,6 +224,7 @@ class ServingApp:
                 raise bad_request("Content-Length is not a number") from None
             if announced > limit:
                 raise too_large(limit)
+            self._hold(held, max(announced, 0))
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
@@ -213,9 +232,13 @@ class ServingApp:
         if not message.get("more_body", False):
             if len(body) > limit:
                 raise too_large(limit)
+            if len(body) > held[0]:  # no (or a smaller) declared length
+                self._hold(held, len(body) - held[0])
             return body
         chunks, size = [body], len(body)
         while True:
+            if size > held[0]:
+                self._hold(held, size - held[0])
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ClientGone
@@ -225,7 +248,16 @@ class ServingApp:
                 raise too_large(limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
+                if size > held[0]:
+                    self._hold(held, size - held[0])
                 return b"".join(chunks)
+
+    def _hold(self, held: list[int], size: int) -> None:
+        """Count ``size`` more bytes of a body, or refuse it (503) past the budget."""
+        if self.bodies_held + size > self.body_budget:
+            raise busy(self.body_budget)
+        self.bodies_held += size
+        held[0] += size
 
     # handlers: MLflow ----------------------------------------------------------
 

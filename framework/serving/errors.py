@@ -44,6 +44,16 @@ def too_large(limit: int) -> RequestError:
     )
 
 
+def busy(budget: int) -> RequestError:
+    """503: the bodies this server is receiving already take its whole budget."""
+    return RequestError(
+        503,
+        f"the server is receiving as many request bodies as it holds at once "
+        f"({budget:,} bytes in all); retry shortly",
+        "TEMPORARILY_UNAVAILABLE",
+    )
+
+
 def unsupported_media(message: str) -> RequestError:
     return RequestError(415, message, "BAD_REQUEST")
 
