@@ -248,3 +248,19 @@ def test_mlflow_answers_write_labels_as_a_list_of_them_would(labels) -> None:
     predictions = Predictions(codes if labels else codes.astype(float), labels, None)
     expected = jsonio.dumps({"predictions": predictions.values.tolist()})
     assert jsonio.dumps({"predictions": _labels(predictions)}) == expected
+
+
+def test_mlflow_answers_follow_the_labels_of_each_version_in_turn() -> None:
+    """The int64 table is kept for the labels list last answered with: a request of
+    another version (another list, even of equal labels) gets its own labels."""
+    import numpy as np
+
+    from framework.package import Predictions
+    from framework.serving import jsonio
+    from framework.serving.protocols.mlflow import _labels
+
+    codes = np.array([0, 1, 1, 0])
+    for labels in ([0, 1], ["no", "yes"], [7, 9], [7, 9], [True, False], [0, 1]):
+        predictions = Predictions(codes, list(labels), None)
+        expected = jsonio.dumps({"predictions": predictions.values.tolist()})
+        assert jsonio.dumps({"predictions": _labels(predictions)}) == expected, labels

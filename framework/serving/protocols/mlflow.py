@@ -196,6 +196,9 @@ def render(predictions: Predictions, served: ServedModel) -> bytes:
 
 
 INT64 = range(-(2**63), 2**63)
+_int_labels: tuple[Any, Any] = (None, None)
+"""The labels list last answered with, and its int64 array (None: not all integers): one
+identity check a request instead of a look at every label (a swap brings another list)."""
 
 
 def _labels(predictions: Predictions) -> Any:
@@ -204,9 +207,16 @@ def _labels(predictions: Predictions) -> Any:
     of Python ints at half the cost for 10,000 rows; anything else as a list."""
     import numpy as np
 
+    global _int_labels
     labels = predictions.labels
-    if labels and all(type(label) is int and label in INT64 for label in labels):
-        return np.asarray(labels, dtype=np.int64)[predictions.codes.astype(np.intp)]
+    last, table = _int_labels  # one tuple, replaced whole: never one list's table with another
+    if labels is not last:
+        table = None
+        if labels and all(type(label) is int and label in INT64 for label in labels):
+            table = np.asarray(labels, dtype=np.int64)
+        _int_labels = (labels, table)
+    if table is not None:
+        return table[predictions.codes.astype(np.intp)]
     return predictions.values.tolist()
 
 
