@@ -418,6 +418,18 @@ class _Checker:
             return []  # absent, or not text: the schema says so
         from framework.monitoring.schedule import cron_problem
 
+        if "monitor.schedule" in self.from_env:
+            # the run stores its spec with ${env:...} kept as placeholders, and the
+            # container target writes the CronJob from that: validate passed and the
+            # deploy failed after the version was registered
+            return [
+                self.problem(
+                    "monitor.schedule cannot come from ${env:...}: it is written into a "
+                    "Kubernetes CronJob from the spec as the run stores it, where the "
+                    "placeholder stays a placeholder; write the schedule itself",
+                    ("monitor", "schedule"),
+                )
+            ]
         found = cron_problem(value)
         return [] if found is None else [self.problem(found, ("monitor", "schedule"))]
 
