@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from framework.bounded_glob import bounded_glob
 from framework.columns import columns_with_role, role_of, text_as_categories
 from framework.components import (
     KINDS,
@@ -177,6 +178,7 @@ __all__ = [
     "UserError",
     "Verdict",
     "__version__",
+    "bounded_glob",
     "category_coder",
     "check_csv_header",
     "check_parquet_text",

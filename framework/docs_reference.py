@@ -123,6 +123,7 @@ GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
             "check_csv_header",
             "check_parquet_whole",
             "check_parquet_text",
+            "bounded_glob",
             "parquet_files",
             "decimals_as_floats",
             "refuse_huge_integers",

@@ -20,6 +20,7 @@ from framework import (
     Finding,
     Register,
     StepContext,
+    bounded_glob,
     check_csv_header,
     check_parquet_text,
     check_parquet_whole,
@@ -131,13 +132,11 @@ def _glob_files(ctx: StepContext, value: str) -> tuple[Path, list[Path]]:
     device that matches stays in the list, for the readers' own checks to refuse by
     name rather than vanish from the data unnoticed. ``**`` spans directories.
     """
-    import glob
-
     expanded = Path(value).expanduser()
     pattern = expanded if expanded.is_absolute() else ctx.base_dir / expanded
     matches = sorted(
         Path(match)
-        for match in glob.glob(str(pattern), recursive=True)
+        for match in bounded_glob(str(pattern))  # /**/*.csv walked the whole file system
         if not Path(match).is_dir() and not Path(match).name.startswith((".", "_"))
     )
     return pattern, matches
