@@ -132,7 +132,14 @@ def copy_store(
         raise StoreError(f"SRC and DST are the same store ({source.display_url}): nothing to copy")
     report = CopyReport(source.display_url, destination.display_url)
     with source.db.snapshot():
-        running = [run.id for run in source.runs() if run.status == "running"]
+        listed = source.runs()
+        damaged = [run.damaged for run in listed if run.damaged]
+        if damaged:
+            raise StoreError(
+                f"SRC's {damaged[0]}; SRC ({source.display_url}) cannot be copied as it is; "
+                "nothing copied"
+            )
+        running = [run.id for run in listed if run.status == "running"]
         if running:
             raise StoreError(
                 f"run {running[0]}{f' (and {len(running) - 1} more)' if len(running) > 1 else ''}"
@@ -140,7 +147,7 @@ def copy_store(
                 "ended (a run of another machine still marked running counts too: "
                 "`specops runs list --store SRC` shows them)"
             )
-        statuses = {run.id: run.status for run in source.runs()}
+        statuses = {run.id: run.status for run in listed}
         tables = {table: _rows(source.db, table) for table, _ in KEYED_TABLES}
         tables["alias_history"] = _rows(source.db, "alias_history", order="id")
         tables["aliases"] = _rows(source.db, "aliases")

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from framework.errors import StoreError
 from framework.package_paths import SHA256, path_problem
 from framework.store.backends import BlobInfo, Row
 from framework.store.liveness import live_processes, stale_locks
-from framework.store.store import BlobReference, Store
+from framework.store.store import BlobReference, Store, run_record_json
 
 TEMP_PREFIXES: tuple[str, ...] = (".incoming-", ".package-", ".load-", ".champion-")
 """Names of the temporary files and directories specops writes inside a store."""
@@ -105,6 +106,7 @@ def verify(store: Store, *, full: bool = False) -> VerifyReport:
             _blob_problems(store, references)
             + _alias_problems(store, aliases, versions)
             + _version_problems(store, versions)
+            + _run_problems(store)
         )
         blobs = len({ref.digest for ref in references})
     return VerifyReport(problems, blobs, len(versions), len(aliases), pragma, store.schema_version)
@@ -195,6 +197,22 @@ def _version_problems(store: Store, versions: list[Row]) -> list[IntegrityProble
         what = _files_problem(files_json)
         if what is not None:
             problems.append(IntegrityProblem("damaged_version", what, ref))
+    return problems
+
+
+def _run_problems(store: Store) -> list[IntegrityProblem]:
+    """Runs whose record every other command refuses to read (an edited JSON column)."""
+    problems = []
+    rows = store.db.execute("SELECT id, spec_json, lineage_json, outputs_json FROM runs")
+    names = ("spec_json", "lineage_json", "outputs_json")
+    for run_id, *columns in rows:
+        for column, text in zip(names, columns, strict=True):
+            try:
+                run_record_json(run_id, column, text)
+            except StoreError as exc:
+                what = str(exc).split(": `specops store verify`")[0]
+                problems.append(IntegrityProblem("damaged_run", what, f"run {run_id}"))
+                break
     return problems
 
 

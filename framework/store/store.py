@@ -200,6 +200,9 @@ class RunRecord:
     lineage: dict[str, Any]
     outputs: dict[str, Any]
     trigger: str | None = None
+    damaged: str | None = None
+    """Why its record cannot be read (a JSON column that is not what specops writes);
+    set only in a listing (``Store.runs``), whose status then says ``damaged``."""
 
     @property
     def seconds(self) -> float | None:
@@ -777,9 +780,10 @@ class Store(MonitoringRecords):
         query += " ORDER BY started_at DESC, id DESC"
         if limit:
             query, args = query + " LIMIT ?", [*args, limit]
-        return [self._run(row) for row in self.db.execute(query, args)]
+        return [self._run(row, listing=True) for row in self.db.execute(query, args)]
 
     def run(self, run_id: str) -> RunRecord | None:
+        """One run; StoreError when its record is damaged (see :func:`run_record_json`)."""
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._run(row) if row else None
 
@@ -835,21 +839,38 @@ class Store(MonitoringRecords):
             found += [BlobReference(str(row[0]), str(row[1]), str(row[2])) for row in rows]
         return found
 
-    def _run(self, row: Row) -> RunRecord:
+    def _run(self, row: Row, *, listing: bool = False) -> RunRecord:
+        """A run as its row says. A JSON column that is not what specops writes (not
+        JSON, nested past any recursion limit, not an object) is a damaged record:
+        StoreError naming the run, or in a ``listing`` the run with status
+        ``damaged``, so one edited row does not hide every other run."""
+        damaged = None
+        try:
+            spec, lineage, outputs = (
+                run_record_json(row["id"], column, row[column])
+                for column in ("spec_json", "lineage_json", "outputs_json")
+            )
+        except StoreError as exc:
+            if not listing:
+                raise
+            spec, lineage, outputs, damaged = {}, {}, {}, str(exc)
         return RunRecord(
             id=row["id"],
             spec_name=row["spec_name"],
             spec_path=row["spec_path"],
             spec_hash=row["spec_hash"],
-            spec=json.loads(row["spec_json"] or "{}"),
+            spec=spec,
             profile=row["profile"],
-            status=self._live_status(row["status"], row["owner"], _column(row, "lock")),
+            status="damaged"
+            if damaged
+            else self._live_status(row["status"], row["owner"], _column(row, "lock")),
             started_at=row["started_at"],
             ended_at=row["ended_at"],
             data_hash=row["data_hash"],
-            lineage=json.loads(row["lineage_json"] or "{}"),
-            outputs=json.loads(row["outputs_json"] or "{}"),
+            lineage=lineage,
+            outputs=outputs,
             trigger=row["trigger"],
+            damaged=damaged,
         )
 
     def _live_status(self, status: str, owner: str | None, lock: str | None) -> str:
@@ -946,6 +967,25 @@ def _schema_statements() -> list[str]:
         )
         statements += [s.strip() for s in text.split(";") if s.strip()]
     return statements
+
+
+def run_record_json(run_id: str, column: str, text: str | None) -> dict[str, Any]:
+    """A run's JSON column as the object specops wrote; StoreError saying what is wrong
+    (the row was edited: a team store's database, a store handed over)."""
+    try:
+        value = json.loads(text or "{}")
+    except RecursionError:
+        what = "nested deeper than any record specops writes"
+    except (TypeError, ValueError) as exc:
+        what = f"not JSON ({str(exc)[:80]})"
+    else:
+        if isinstance(value, dict):
+            return value
+        what = f"a JSON {type(value).__name__}, not an object"
+    raise StoreError(
+        f"run {run_id}'s record is damaged ({column}: {what}): `specops store verify` lists "
+        "the damaged rows"
+    )
 
 
 def _version(row: Row) -> ModelVersion:

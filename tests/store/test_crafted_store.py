@@ -201,3 +201,44 @@ def test_a_snapshot_row_naming_a_path_is_refused_never_read(built: Path, tmp_pat
     (data_hash,) = store_rows(store, "SELECT hash FROM datasets")[0]
     with pytest.raises(StoreError, match="is not a blob name"):
         read_snapshot(store, data_hash)
+
+
+DEEP = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("spec_json", "not json", "spec_json: not JSON"),
+        ("spec_json", DEEP, "spec_json: nested deeper than any record specops writes"),
+        ("lineage_json", "[1]", "lineage_json: a JSON list, not an object"),
+        ("outputs_json", "7", "outputs_json: a JSON int, not an object"),
+    ],
+)
+def test_a_run_whose_record_was_edited_is_listed_as_damaged_and_named_by_the_rest(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult], column: str, value: str, said: str
+) -> None:
+    """red-team-2 R6: one edited run row made runs list/show/diff exit 3 for the store."""
+    store = tmp_path / "store" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    (run_id,) = store_rows(store, "SELECT id FROM runs")[0]
+    with sqlite3.connect(store / "store.db") as db:
+        db.execute(f"UPDATE runs SET {column} = ?", (value,))
+    db.close()
+
+    listed = cli("runs", "list", "--store", store, "--json")
+    assert listed.code == 0, listed.err
+    assert [(r["run_id"], r["status"]) for r in json.loads(listed.out)["runs"]] == [
+        (run_id, "damaged")
+    ]
+    for args in (("runs", "show", run_id), ("runs", "diff", run_id, run_id)):
+        done = cli(*args, "--store", store)
+        assert done.code == 2, (args, done.out, done.err)
+        assert f"run {run_id}'s record is damaged ({said}" in done.err, done.err
+        assert "Traceback" not in done.err
+    verified = cli("store", "verify", "--store", store, "--json")
+    assert verified.code == 1, verified.out
+    [damaged] = [p for p in json.loads(verified.out)["problems"] if p["kind"] == "damaged_run"]
+    assert damaged["where"] == f"run {run_id}" and said in damaged["what"]
+    copied = cli("store", "copy", store, tmp_path / "dst" / ".specops")
+    assert copied.code == 2 and "nothing copied" in copied.err, copied.err
