@@ -56,5 +56,8 @@ def test_a_damaged_run_record_is_named_not_a_crash(
     result = cli("reproduce", run_id, "--store", store)
 
     assert result.code == 2, result.err
-    assert f"run {run_id} cannot be reproduced: {message}" in result.err
+    assert run_id in result.err and "damaged" in result.err
+    # the store names a record that is not an object itself (column and kind); one that
+    # is, but not a spec a rerun can use, is named by reproduce
+    assert message in result.err or "a JSON list, not an object" in result.err
     assert "Traceback" not in result.err
