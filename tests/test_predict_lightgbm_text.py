@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import pandas as pd
@@ -20,9 +21,12 @@ import treelite
 
 from framework.errors import StoreError
 from plugins.models.lightgbm_model import LightGBMModel
+from plugins.runtimes import treelite_cache
 from plugins.runtimes.lightgbm_text import lightgbm_trees
 from tests.conftest import REPO
+from tests.helpers import materialized
 from tests.runtimes.trees_packages import table, train
+from tests.test_predict import SPEC, make_rows
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
@@ -77,3 +81,56 @@ def test_a_text_lightgbm_cannot_read_is_refused_when_first_used(tmp_path: Path) 
     model = LightGBMModel.load(folder)
     with pytest.raises(StoreError, match=r"model\.txt is not a readable LightGBM model"):
         model.predict_proba(pd.DataFrame())
+
+
+PREDICT = """
+import json, sys
+from framework.cli.main import main
+code = main(sys.argv[1:])
+print(json.dumps([m for m in ("lightgbm", "sklearn") if m in sys.modules]), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def predict_in_child(store: Path, source: Path, output: Path, *extra: str) -> tuple[dict, list]:
+    argv = ["predict", "score", "-i", str(source), "-o", str(output), "--store", str(store)]
+    done = subprocess.run(
+        [sys.executable, "-c", PREDICT, *argv, "--json", *extra],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(treelite_cache.compiler() is None, reason="no C compiler on this machine")
+def test_predict_through_compiled_trees_never_imports_lightgbm(
+    cli: Any, write_spec: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPECOPS_RUNTIME_CACHE", str(tmp_path / "cache"))  # children inherit
+    spec = write_spec(SPEC)
+    make_rows(600).to_csv(spec.parent / "train.csv", index=False)
+    assert cli("run", spec).code == 0
+    store = spec.parent / ".specops"
+    package = materialized(store, "score", tmp_path / "package")
+    prepared = cli("runtimes", "prepare", package)
+    assert prepared.code == 0, prepared.err
+    source = tmp_path / "rows.parquet"
+    make_rows(300, seed=4).drop(columns="churned").to_parquet(source, index=False)
+
+    compiled = tmp_path / "compiled.parquet"
+    report, imported = predict_in_child(store, source, compiled, "--runtime", "treelite")
+    assert report["runtime"] == "treelite", report["runtimes_not_used"]
+    assert imported == []
+    native, imported = predict_in_child(
+        store, source, tmp_path / "native.parquet", "--runtime", "native"
+    )
+    assert native["runtime"] == "native" and imported == ["lightgbm", "sklearn"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(compiled),
+        pd.read_parquet(tmp_path / "native.parquet"),
+        check_exact=False,
+        rtol=0,
+        atol=1e-12,
+    )
