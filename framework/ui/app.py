@@ -332,7 +332,8 @@ class UiApp:
             response = error_page(405, "Method not allowed", f"{method} is not allowed here")
             response.headers.append(("allow", ", ".join(sorted(set(allowed)))))
             return response
-        return error_page(404, "Not found", f"no page at {path}", store=self.store_label)
+        missing = f"no page at {_quoted_path(path)}"
+        return error_page(404, "Not found", missing, store=self.store_label)
 
     def answer(self, handler: Handler, request: Request) -> Response:
         """Run a handler on the store's thread; what it raises becomes a page."""
@@ -442,3 +443,15 @@ def _loopback_host(header: str) -> bool:
     else:
         host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     return host in LOOPBACK
+
+
+MAX_QUOTED_PATH = 120
+"""Characters of an unknown path a 404 quotes: a page names the path, it does not echo
+a 60 KB request line back."""
+
+
+def _quoted_path(path: str) -> str:
+    """``path`` as a 404 quotes it, cut to :data:`MAX_QUOTED_PATH` characters."""
+    if len(path) <= MAX_QUOTED_PATH:
+        return path
+    return f"{path[: MAX_QUOTED_PATH - 20]}... ({len(path):,} characters)"

@@ -232,6 +232,9 @@ def test_unknown_things_are_404_and_wrong_methods_405(ui: str) -> None:
     assert get(ui + "/models/bc/versions/99").status == 404
     assert get(ui + "/models/bc/versions/x").status == 404
     assert get(ui + "/nowhere").status == 404
+    long_path = get(ui + "/" + "a" * 60_000)  # a 404 names the path, it does not echo it
+    assert long_path.status == 404 and "60,001 characters" in long_path.body
+    assert len(long_path.body) < 20_000
     icon = get(ui + "/favicon.ico")  # asked for by every browser tab: never a 404
     assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
     reply = post(ui + "/models", {})
