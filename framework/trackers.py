@@ -97,6 +97,13 @@ class RunRecords:
     def __init__(self, store: Store) -> None:
         self._store = store
 
+    @property
+    def store_folder(self) -> Path:
+        """The store's local folder (a local store's ``.specops``, a shared store's working
+        directory): nothing outside specops may write there, e.g. a tracker's own
+        database or files."""
+        return Path(self._store.root)
+
     def spec(self, run_id: str) -> dict[str, Any] | None:
         """The run's effective spec as stored (profiles and ``--set`` applied, secrets as
         placeholders), or None when the run was never recorded (it failed to start)."""

@@ -137,7 +137,27 @@ class MlflowTracker:
                     hint='uri: "http://mlflow.internal:5000"',
                 )
             )
+        elif ctx.store_root is not None and (problem := self._in_store(Path(ctx.store_root))):
+            found.append(Finding(problem, key="uri", hint='uri: "http://mlflow.internal:5000"'))
         return found
+
+    def _in_store(self, store: Path) -> str | None:
+        """Why the tracking URI may not be used with the store at ``store``, or None.
+
+        MLflow creates and migrates its own tables in whatever SQLite file a ``sqlite:``
+        URI names (``runs``, ``metrics``, ``params``: specops' names too), and a file
+        store writes its folders wherever a path points: never inside specops' store."""
+        target = _local_target(self.tracking_uri)
+        if target is None:
+            return None
+        where, root = os.path.realpath(target), os.path.realpath(store)
+        if where == root or where.startswith(root.rstrip(os.sep) + os.sep):
+            return (
+                f"the MLflow tracking URI names {target}, inside specops' store {store}: "
+                "MLflow would create and migrate its own tables there; give MLflow a "
+                "database or folder of its own"
+            )
+        return None
 
     def bind(self, records: Any) -> None:
         """Receive what it may read of runs from specops' store (``RunRecords``)."""
@@ -152,6 +172,9 @@ class MlflowTracker:
     @hookimpl
     def specops_run_end(self, run: RunInfo) -> None:
         started = self._started.pop(run.run_id, None) or _now_ms()
+        store = getattr(self.records, "store_folder", None)  # the store this run used
+        if store is not None and (problem := self._in_store(store)):
+            raise ValueError(problem)  # before MLflow opens it: reported, the run goes on
         with self._bounded_requests():
             self._probe()
             self._log(run, started)
@@ -360,6 +383,22 @@ class MlflowTracker:
                 f"the MLflow server at {shown} did not answer within "
                 f"{self.timeout_seconds:g} s ({reason}); the run is recorded in specops' store"
             ) from None
+
+
+def _local_target(uri: str) -> str | None:
+    """The local file or folder a tracking URI writes to (``sqlite:///rel.db``,
+    ``sqlite:////abs.db``, ``file:///dir``, a plain path), or None (a server, memory)."""
+    lowered = uri.lower()
+    if lowered.startswith("sqlite:"):
+        rest = uri[len("sqlite:") :].split("?", 1)[0]
+        rest = rest[2:] if rest.startswith("//") else rest  # the (empty) authority
+        path = rest[1:] if rest.startswith("/") else rest  # sqlite:///rel, sqlite:////abs
+        return None if path in ("", ":memory:") else os.path.expanduser(path)
+    if lowered.startswith("file:"):
+        return unquote(urlsplit(uri).path) or None
+    if "://" in uri or lowered.startswith("databricks") or not uri:
+        return None  # http(s), postgresql, databricks...: not a local file
+    return os.path.expanduser(uri)  # a plain path: MLflow's file store
 
 
 def _gate_passed(run: RunInfo) -> bool | None:

@@ -328,3 +328,39 @@ def test_specops_run_logs_the_spec_tracking_section(
     run_id = json.loads(done.out)["run_id"]
     logged = mlflow_run(mlflow_server, "churn-cli", run_id)
     assert logged.data.tags["specops.model"] == "churn/1"
+
+
+def _tables(database: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    db.close()
+    return names
+
+
+def test_a_tracking_uri_inside_the_store_is_refused_before_mlflow_touches_it(
+    churn: Path, cli: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """red-team H11: MLflow creates and migrates its tables (``runs``, ``metrics``,
+    ``params``: specops' names too) in whatever SQLite file a ``sqlite:`` URI names."""
+    store = churn.parent / ".specops"
+    uri = f"sqlite:///{store / 'store.db'}"
+    tracked = churn.with_name("tracked.yaml")
+    entry = "\ntracking:\n  - {type: mlflow, params: {uri: 'URI'}}\n"
+    tracked.write_text(churn.read_text() + entry.replace("URI", uri))
+    refused = cli("validate", tracked)
+    assert refused.code == 2, refused.out + refused.err
+    assert "inside specops' store" in refused.err and "tracking[0].params.uri" in refused.err
+    assert not store.exists()
+    tracked.write_text(churn.read_text() + entry.replace("URI", f"file://{store / 'mlruns'}"))
+    assert cli("validate", tracked).code == 2  # MLflow's file store: folders, same rule
+
+    # a store the spec's validation did not see (--store at run time, say) is checked by
+    # the tracker itself before MLflow opens it: one warning, the run recorded as always
+    result = run_tracked(churn, [{"type": "mlflow", "params": {"uri": uri}}])
+    err = capsys.readouterr().err
+    assert "warning: tracker 'tracking[0] mlflow' failed in specops_run_end" in err, err
+    assert "inside specops' store" in err
+    assert stored_run(churn, result.run.run_id).status == result.run.status == "passed"
+    assert not {"alembic_version", "experiments"} & _tables(store / "store.db")
