@@ -33,7 +33,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,9 @@ def copy_store(
         tables["alias_history"] = _rows(source.db, "alias_history", order="id")
         tables["aliases"] = _rows(source.db, "aliases")
         tables["prediction_log_segments"] = _rows(source.db, "prediction_log_segments", "id")
-        tables["prediction_log"] = _rows(source.db, "prediction_log", order="id")
+        # the log's entries (request payloads: the bulk of a busy store) are read a batch
+        # at a time while they are written; the snapshot fixes which: ids up to this one
+        last_entry = source.db.execute("SELECT MAX(id) FROM prediction_log").fetchone()[0]
         references = source.blob_references()
     _check_source(source, tables)
     for run in tables["runs"]:
@@ -182,9 +184,7 @@ def copy_store(
         for table, _ in KEYED_TABLES:
             _write_keyed(db, table, plans[table], report)
         _write_aliases(db, history, report)
-        _copy_prediction_log(
-            db, tables["prediction_log_segments"], tables["prediction_log"], report
-        )
+        _copy_prediction_log(db, tables["prediction_log_segments"], source, last_entry or 0, report)
     return report
 
 
@@ -541,11 +541,14 @@ def _write_aliases(db: MetadataBackend, plan: _AliasPlan, report: CopyReport) ->
 def _copy_prediction_log(
     db: MetadataBackend,
     segments: list[dict[str, Any]],
-    entries: list[dict[str, Any]],
+    source: Store,
+    last_entry: int,
     report: CopyReport,
 ) -> None:
     """Segments matched by (model, opened_at), entries by what they hold; new ones get
-    DST's ids, and a segment's counters cover the entries it then holds."""
+    DST's ids, and a segment's counters cover the entries it then holds. Entries are
+    read from SRC (ids up to ``last_entry``) and from DST a batch at a time: a copy
+    holds a batch of request payloads in memory, never the whole log."""
     report.rows["prediction_log"] = report.rows["prediction_log_segments"] = 0
     report.rows_present["prediction_log"] = report.rows_present["prediction_log_segments"] = 0
     if not segments:
@@ -553,11 +556,8 @@ def _copy_prediction_log(
     theirs = {
         tuple(row[f] for f in SEGMENT_FIELDS): row for row in _rows(db, "prediction_log_segments")
     }
-    by_segment: dict[Any, list[dict[str, Any]]] = {}
-    for entry in entries:
-        by_segment.setdefault(entry["segment"], []).append(entry)
     for segment in segments:
-        mine = by_segment.get(segment["id"], [])
+        mine = _segment_entries(source.db, segment["id"], last_entry, check=True)
         match = theirs.get(tuple(segment[f] for f in SEGMENT_FIELDS))
         if match is None:
             created = db.execute(
@@ -569,7 +569,7 @@ def _copy_prediction_log(
             report.rows["prediction_log_segments"] += 1
         else:
             target, rows, size = match["id"], int(match["rows"]), int(match["bytes"])
-            known = {_entry_key(e) for e in _segment_entries(db, target)}
+            known = {_entry_key(e) for e in _segment_entries(db, target, None)}
             report.rows_present["prediction_log_segments"] += 1
         added = 0
         for entry in mine:
@@ -592,11 +592,42 @@ def _copy_prediction_log(
         report.rows["prediction_log"] += added
 
 
-def _segment_entries(db: MetadataBackend, segment: Any) -> list[dict[str, Any]]:
-    return [
-        _as_dict(row)
-        for row in db.execute("SELECT * FROM prediction_log WHERE segment = ?", (segment,))
-    ]
+LOG_BATCH_BYTES = 16 << 20
+"""About how many bytes of log entries are read at once: a batch's size follows the
+entries' (a 10,000-row request's is about a megabyte, a one-row request's a few hundred
+bytes: then up to ``LOG_BATCH_ROWS`` a query, not one round trip each)."""
+LOG_BATCH_ROWS = 1024
+
+
+def _segment_entries(
+    db: MetadataBackend, segment: Any, last: int | None, *, check: bool = False
+) -> Iterator[dict[str, Any]]:
+    """A segment's entries in id order, about ``LOG_BATCH_BYTES`` at a time (ids up to
+    ``last``); with ``check``, SRC's: each batch's columns checked against this
+    specops's schema."""
+    after, allowed, size = -1, schema_columns()["prediction_log"], 16
+    bound = "" if last is None else f" AND id <= {int(last)}"
+    while True:
+        batch = [
+            _as_dict(row)
+            for row in db.execute(
+                f"SELECT * FROM prediction_log WHERE segment = ? AND id > ?{bound}"
+                f" ORDER BY id LIMIT {size}",
+                (segment, after),
+            )
+        ]
+        if not batch:
+            return
+        if check and (unknown := sorted(set(batch[0]) - allowed)):
+            raise StoreError(
+                f"SRC's table prediction_log has a column {unknown[0][:80]!r} this "
+                "specops's store does not have: SRC is damaged, crafted or made by a newer "
+                "specops; nothing copied"
+            )
+        held = sum(len(e["inputs"]) + len(e["outputs"]) for e in batch) // len(batch) + 1
+        size = max(1, min(LOG_BATCH_ROWS, LOG_BATCH_BYTES // held))
+        after = batch[-1]["id"]
+        yield from batch
 
 
 def _entry_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:

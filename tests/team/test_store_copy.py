@@ -342,9 +342,17 @@ def _log_view(store: Path) -> tuple[list[tuple], list[tuple]]:
     return segments, entries
 
 
+@pytest.mark.parametrize("batch_bytes", [16 << 20, 1])
 def test_the_prediction_log_is_copied_once_and_then_only_what_is_new(
-    source: Path, tmp_path: Path, copy: Callable[..., CopyResult]
+    source: Path,
+    tmp_path: Path,
+    copy: Callable[..., CopyResult],
+    monkeypatch: pytest.MonkeyPatch,
+    batch_bytes: int,
 ) -> None:
+    """The log is read a batch at a time (about 16 MiB; 1 byte: one entry a query, so
+    every batch boundary is crossed): the same rows arrive either way."""
+    monkeypatch.setattr("framework.store.copy.LOG_BATCH_BYTES", batch_bytes)
     _log(source, 0, 5)  # segments of 3, 2 entries (100-row segments)
     destination = tmp_path / "dst"
     code, out, _ = copy(source, destination, "--json")
