@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from framework import (
+    DataError,
     DeployOutcome,
     Finding,
     Register,
     Release,
     StepContext,
     UserError,
+    bounded_glob,
     deploy_file_findings,
     file_refusal,
     hookimpl,
@@ -83,7 +85,12 @@ class BatchTarget:
     def validate(self, ctx: StepContext) -> list[Finding]:
         findings = []
         source = ctx.path(self.input)
-        if not source.exists() and not _matches(source):
+        try:
+            found = source.exists() or _matches(source)
+        except DataError as exc:  # a glob past its bounds: said, not walked further
+            findings.append(Finding(exc.message, key="input", hint=exc.hint))
+            found = True
+        if not found:
             what = "matches no file" if _is_glob(self.input) else "not found"
             findings.append(
                 Finding(
@@ -144,12 +151,12 @@ def _is_glob(text: str) -> bool:
 
 
 def _matches(pattern: Path) -> bool:
-    """Whether a glob input matches a file (a plain path that does not exist does not)."""
-    import glob
-
+    """Whether a glob input matches a file (a plain path that does not exist does not).
+    The walk is bounded and never follows a link for ``**`` (``bounded_glob``): past its
+    bounds a DataError, which validate reports as a finding."""
     if not _is_glob(str(pattern)):
         return False
-    return any(Path(p).is_file() for p in glob.iglob(str(pattern), recursive=True))
+    return any(Path(p).is_file() for p in bounded_glob(str(pattern)))
 
 
 @hookimpl

@@ -9,7 +9,6 @@ every column the model needs is checked in every file before a row is read.
 from __future__ import annotations
 
 import copy
-import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +62,11 @@ def input_files(path: Path) -> tuple[str, list[Path]]:
     Parquet files, or the files a glob (``parts/*.parquet``, ``day=*/*.csv``) matches,
     all of one format."""
     if not path.exists() and any(c in str(path) for c in GLOB_CHARACTERS):
-        matched = sorted(Path(p) for p in glob.iglob(str(path), recursive=True))
+        from framework.bounded_glob import bounded_glob
+
+        # never through a link for **, and bounded: '/**/*.csv' walked the whole file
+        # system, and a link loop repeated the walk (and its files) at every level
+        matched = [Path(p) for p in bounded_glob(str(path))]
         files = [p for p in matched if not p.is_dir()]
         for file in files:  # a FIFO or device is refused by name, never skipped
             require_regular(file, "input")
