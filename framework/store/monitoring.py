@@ -183,9 +183,16 @@ class MonitoringRecords:
 
 
 def _decoded(row: Row) -> dict[str, Any]:
+    """A monitor run's row, its JSON columns decoded; an edited one (not JSON, nested past
+    any recursion limit, another kind of value) is a StoreError naming the monitor run."""
+    from framework.store.store import record_json
+
     data = dict(row)
-    data["summary"] = json.loads(data.pop("summary_json") or "{}")
-    data["gate"] = json.loads(data.pop("gate_json") or "null")
+    owner = f"monitor run {data.get('id')}"
+    data["summary"] = record_json(owner, "summary_json", data.pop("summary_json"))
+    data["gate"] = record_json(
+        owner, "gate_json", data.pop("gate_json"), empty="null", kinds=(list, type(None))
+    )
     if data["dataset_drift"] is not None:
         data["dataset_drift"] = bool(data["dataset_drift"])
     return data

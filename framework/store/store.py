@@ -972,18 +972,36 @@ def _schema_statements() -> list[str]:
 def run_record_json(run_id: str, column: str, text: str | None) -> dict[str, Any]:
     """A run's JSON column as the object specops wrote; StoreError saying what is wrong
     (the row was edited: a team store's database, a store handed over)."""
+    return record_json(f"run {run_id}", column, text)  # type: ignore[return-value]
+
+
+def record_json(
+    owner: str,
+    column: str,
+    text: str | None,
+    *,
+    empty: str = "{}",
+    kinds: tuple[type, ...] = (dict,),
+) -> Any:
+    """A row's JSON column as specops wrote it (one of ``kinds``); StoreError naming the
+    row's ``owner`` and the column when it is not JSON, nested past any recursion limit,
+    or of another kind."""
     try:
-        value = json.loads(text or "{}")
+        value = json.loads(text or empty)
     except RecursionError:
         what = "nested deeper than any record specops writes"
     except (TypeError, ValueError) as exc:
         what = f"not JSON ({str(exc)[:80]})"
     else:
-        if isinstance(value, dict):
+        if isinstance(value, kinds):
             return value
-        what = f"a JSON {type(value).__name__}, not an object"
+        expected = " or ".join(
+            "an object" if k is dict else "null" if k is type(None) else f"a {k.__name__}"
+            for k in kinds
+        )
+        what = f"a JSON {type(value).__name__}, not {expected}"
     raise StoreError(
-        f"run {run_id}'s record is damaged ({column}: {what}): `specops store verify` lists "
+        f"{owner}'s record is damaged ({column}: {what}): `specops store verify` lists "
         "the damaged rows"
     )
 

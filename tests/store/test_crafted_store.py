@@ -242,3 +242,48 @@ def test_a_run_whose_record_was_edited_is_listed_as_damaged_and_named_by_the_res
     assert damaged["where"] == f"run {run_id}" and said in damaged["what"]
     copied = cli("store", "copy", store, tmp_path / "dst" / ".specops")
     assert copied.code == 2 and "nothing copied" in copied.err, copied.err
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "said"),
+    [
+        ("summary_json", "not json", "summary_json: not JSON"),
+        ("summary_json", DEEP, "summary_json: nested deeper than any record specops writes"),
+        ("summary_json", "[1]", "summary_json: a JSON list, not an object"),
+        ("gate_json", '{"x": 1}', "gate_json: a JSON dict, not a list or null"),
+    ],
+)
+def test_a_monitor_run_whose_record_was_edited_is_named_not_a_crash(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult], column: str, value: str, said: str
+) -> None:
+    """red-team-2 R9: an edited monitor_runs row made `monitor history` exit 3."""
+    store = tmp_path / "store" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    opened = Store.open_existing(store)
+    try:
+        row = {
+            "id": "mon-20261205-000000-aaaaaa",
+            "model": "bc",
+            "version": 1,
+            "spec_path": "spec.yaml",
+            "started_at": "2026-12-05T00:00:00+00:00",
+            "ended_at": "2026-12-05T00:00:01+00:00",
+            "data": "batch.csv",
+            "rows": 10,
+            "decision": "no_drift",
+            "exit_code": 0,
+            "policy": "report",
+            "summary_json": "{}",
+        }
+        opened.record_monitor_run(row, [])
+        assert opened.monitor_runs("bc")[0]["summary"] == {}  # as written, it reads
+    finally:
+        opened.close()
+    with sqlite3.connect(store / "store.db") as db:
+        db.execute(f"UPDATE monitor_runs SET {column} = ?", (value,))
+    db.close()
+
+    done = cli("monitor", "history", "bc", "--store", store)
+    assert done.code == 2, done.out + done.err
+    assert f"monitor run mon-20261205-000000-aaaaaa's record is damaged ({said}" in done.err
+    assert "Traceback" not in done.err
