@@ -97,3 +97,17 @@ def churn_dir(tmp_path: Path) -> Path:
 def bc_spec(write_spec: Callable[[str], Path]) -> Path:
     """A small, fast binary spec on bundled data."""
     return write_spec(breast_cancer_spec(n_estimators=30))
+
+
+@pytest.fixture(scope="module")
+def limits_champion(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with a champion ``limits`` trained on ``test_data_limits.frame()``: what
+    the hostile-data tests predict and monitor with (one training per test module)."""
+    from framework.cli.main import main
+    from tests.test_data_limits import frame, write_spec
+
+    directory = tmp_path_factory.mktemp("limits")
+    frame().to_csv(directory / "train.csv", index=False)
+    spec = write_spec(directory, "csv", "{path: train.csv}")
+    assert main(["run", str(spec), "--json"]) == 0
+    return directory

@@ -71,18 +71,6 @@ def wide_parquet(path: Path, columns: int, rows: int = 2) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with a champion ``limits`` trained on ``frame()`` (for predict, monitor)."""
-    from framework.cli.main import main
-
-    directory = tmp_path_factory.mktemp("trained")
-    frame().to_csv(directory / "train.csv", index=False)
-    spec = write_spec(directory, "csv", "{path: train.csv}")
-    assert main(["run", str(spec), "--json"]) == 0
-    return directory
-
-
 # ---------------------------------------------------------------------------
 # whole numbers beyond 64 bits (were exit 3: OverflowError)
 # ---------------------------------------------------------------------------
@@ -99,22 +87,28 @@ def test_run_refuses_a_400_digit_number_by_column_and_line(cli: Cli, tmp_path: P
     assert "data.csv" in result.err and "Traceback" not in result.err
 
 
-def test_predict_refuses_a_400_digit_number(cli: Cli, trained: Path, tmp_path: Path) -> None:
+def test_predict_refuses_a_400_digit_number(
+    cli: Cli, limits_champion: Path, tmp_path: Path
+) -> None:
     source = with_huge_number(tmp_path / "score.csv", row=7)
     output = tmp_path / "out.csv"
 
-    result = cli("predict", "limits", "-i", source, "-o", output, "--store", trained / ".specops")
+    result = cli(
+        "predict", "limits", "-i", source, "-o", output, "--store", limits_champion / ".specops"
+    )
 
     assert result.code == 2, result.err
     assert "column 'a' row 7 (line 9) holds a whole number of 400 digits" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["score.csv"]
 
 
-def test_monitor_refuses_a_400_digit_number(cli: Cli, trained: Path, tmp_path: Path) -> None:
+def test_monitor_refuses_a_400_digit_number(
+    cli: Cli, limits_champion: Path, tmp_path: Path
+) -> None:
     batch = with_huge_number(tmp_path / "batch.csv")
 
     for extra in ([], ["--labels", "target"]):
-        result = cli("monitor", trained / "spec.yaml", "--data", batch, *extra)
+        result = cli("monitor", limits_champion / "spec.yaml", "--data", batch, *extra)
         assert result.code == 2, result.err
         assert "column 'a' row 4 (line 6) holds a whole number of 400 digits" in result.err
 
@@ -193,14 +187,23 @@ def test_a_million_column_header_is_refused_fast(tmp_path: Path) -> None:
     assert seconds < 2.0 and peak < 64 << 20, (seconds, peak)
 
 
-def test_predict_and_monitor_refuse_a_wide_csv(cli: Cli, trained: Path, tmp_path: Path) -> None:
+def test_predict_and_monitor_refuse_a_wide_csv(
+    cli: Cli, limits_champion: Path, tmp_path: Path
+) -> None:
     wide = wide_csv(tmp_path / "wide.csv", 10_001)
     message = "wide.csv has 10,001 columns, more than the limit of 10,000"
 
     predicted = cli(
-        "predict", "limits", "-i", wide, "-o", tmp_path / "o.csv", "--store", trained / ".specops"
+        "predict",
+        "limits",
+        "-i",
+        wide,
+        "-o",
+        tmp_path / "o.csv",
+        "--store",
+        limits_champion / ".specops",
     )
-    monitored = cli("monitor", trained / "spec.yaml", "--data", wide)
+    monitored = cli("monitor", limits_champion / "spec.yaml", "--data", wide)
 
     assert predicted.code == 2 and message in predicted.err
     assert monitored.code == 2 and message in monitored.err
@@ -208,7 +211,7 @@ def test_predict_and_monitor_refuse_a_wide_csv(cli: Cli, trained: Path, tmp_path
 
 
 def test_a_wide_parquet_is_refused_from_its_footer(
-    cli: Cli, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, limits_champion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPECOPS_MAX_COLUMNS", "4")
     wide_parquet(tmp_path / "five.parquet", 5)
@@ -223,11 +226,11 @@ def test_a_wide_parquet_is_refused_from_its_footer(
         "forty.parquet": "forty.parquet lists more than 24 columns or row groups; "
         "the column limit is 4",
     }
-    store = trained / ".specops"
+    store = limits_champion / ".specops"
     for name, message in messages.items():
         path = tmp_path / name
         predicted = cli("predict", "limits", "-i", path, "-o", tmp_path / "o.csv", "--store", store)
-        monitored = cli("monitor", trained / "spec.yaml", "--data", path)
+        monitored = cli("monitor", limits_champion / "spec.yaml", "--data", path)
         for result in (predicted, monitored):
             assert result.code == 2, result.err
             assert message in result.err and "SPECOPS_MAX_COLUMNS" in result.err
@@ -380,7 +383,7 @@ def test_the_header_check_reads_compressed_files_bytes_and_quotes(tmp_path: Path
 
 
 def test_a_fifo_inside_a_parquet_directory_is_refused_by_name(
-    cli: Cli, trained: Path, tmp_path: Path
+    cli: Cli, limits_champion: Path, tmp_path: Path
 ) -> None:
     """docs/security.md: only regular files are read; a FIFO among a dataset's files
     was left out of the data unnoticed (its rows gone), by validate, run and monitor."""
@@ -402,7 +405,7 @@ def test_a_fifo_inside_a_parquet_directory_is_refused_by_name(
         result = cli(command, spec)
         assert result.code == 2, result.err
         assert message in result.err
-    monitored = cli("monitor", trained / "spec.yaml", "--data", data)
+    monitored = cli("monitor", limits_champion / "spec.yaml", "--data", data)
     assert monitored.code == 2, monitored.err
     assert message in monitored.err
     # hidden and _ entries stay skipped, whatever they are

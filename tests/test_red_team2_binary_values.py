@@ -12,27 +12,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from tests.conftest import CliResult
-from tests.test_data_limits import frame, write_spec
 
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from framework.cli.main import main
-
-    directory = tmp_path_factory.mktemp("trained")
-    frame().to_csv(directory / "train.csv", index=False)
-    spec = write_spec(directory, "csv", "{path: train.csv}")
-    assert main(["run", str(spec), "--json"]) == 0
-    return directory
-
-
 def test_predict_names_a_column_of_bytes_that_are_not_text(
-    cli: Cli, trained: Path, tmp_path: Path
+    cli: Cli, limits_champion: Path, tmp_path: Path
 ) -> None:
     batch = tmp_path / "batch.parquet"
     pq.write_table(pa.table({"a": [1.0, 2.0], "b": pa.array([b"\x00\xff", b"x"])}), batch)
@@ -45,7 +32,7 @@ def test_predict_names_a_column_of_bytes_that_are_not_text(
         "--output",
         tmp_path / "out.csv",
         "--store",
-        trained / ".specops",
+        limits_champion / ".specops",
     )
 
     assert result.code == 2, result.err
@@ -53,7 +40,9 @@ def test_predict_names_a_column_of_bytes_that_are_not_text(
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_bytes_that_are_text_are_scored_as_text(cli: Cli, trained: Path, tmp_path: Path) -> None:
+def test_bytes_that_are_text_are_scored_as_text(
+    cli: Cli, limits_champion: Path, tmp_path: Path
+) -> None:
     batch = tmp_path / "batch.parquet"
     pq.write_table(pa.table({"a": [1.0, 2.0], "b": pa.array([b"x", b"y"])}), batch)
 
@@ -65,7 +54,7 @@ def test_bytes_that_are_text_are_scored_as_text(cli: Cli, trained: Path, tmp_pat
         "--output",
         tmp_path / "out.csv",
         "--store",
-        trained / ".specops",
+        limits_champion / ".specops",
     )
 
     assert result.code == 0, result.err

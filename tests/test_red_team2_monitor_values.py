@@ -13,27 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import CliResult
-from tests.test_data_limits import frame, write_spec
+from tests.test_data_limits import frame
 
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from framework.cli.main import main
-
-    directory = tmp_path_factory.mktemp("trained")
-    frame().to_csv(directory / "train.csv", index=False)
-    spec = write_spec(directory, "csv", "{path: train.csv}")
-    assert main(["run", str(spec), "--json"]) == 0
-    return directory
-
-
 def test_a_long_unseen_category_is_quoted_cut_and_stored_cut(
-    cli: Cli, trained: Path, tmp_path: Path
+    cli: Cli, limits_champion: Path, tmp_path: Path
 ) -> None:
     batch = tmp_path / "batch.csv"
     lines = frame().to_csv(index=False).splitlines()
@@ -42,7 +29,7 @@ def test_a_long_unseen_category_is_quoted_cut_and_stored_cut(
     batch.write_text("\n".join(lines) + "\n")
 
     started = time.perf_counter()
-    result = cli("monitor", trained / "spec.yaml", "--data", batch, "--json")
+    result = cli("monitor", limits_champion / "spec.yaml", "--data", batch, "--json")
     took = time.perf_counter() - started
 
     assert result.code in (0, 1), result.err

@@ -37,24 +37,13 @@ def dictionary_bomb(path: Path, rows: int = 500_000, length: int = 10_000) -> Pa
     return path
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from framework.cli.main import main
-
-    directory = tmp_path_factory.mktemp("trained")
-    frame().to_csv(directory / "train.csv", index=False)
-    spec = write_spec(directory, "csv", "{path: train.csv}")
-    assert main(["run", str(spec), "--json"]) == 0
-    return directory
-
-
 def test_monitor_refuses_a_dictionary_bomb_before_reading_it(
-    cli: Cli, trained: Path, tmp_path: Path
+    cli: Cli, limits_champion: Path, tmp_path: Path
 ) -> None:
     bomb = dictionary_bomb(tmp_path / "batch.parquet")
     assert bomb.stat().st_size < 100_000
 
-    result = cli("monitor", trained / "spec.yaml", "--data", bomb)
+    result = cli("monitor", limits_champion / "spec.yaml", "--data", bomb)
 
     assert result.code == 2, result.err
     assert "bytes of text once decoded" in result.err and "SPECOPS_MAX_TEXT_BYTES" in result.err
@@ -72,15 +61,15 @@ def test_a_parquet_source_refuses_a_dictionary_bomb_at_run(cli: Cli, tmp_path: P
 
 
 def test_the_text_limit_counts_each_row_and_is_overridable(
-    cli: Cli, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, limits_champion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batch = tmp_path / "batch.parquet"
     frame().to_parquet(batch)  # 40 rows of one-letter text: 40 bytes
 
     monkeypatch.setenv("SPECOPS_MAX_TEXT_BYTES", "39")
-    refused = cli("monitor", trained / "spec.yaml", "--data", batch)
+    refused = cli("monitor", limits_champion / "spec.yaml", "--data", batch)
     monkeypatch.setenv("SPECOPS_MAX_TEXT_BYTES", "40")
-    allowed = cli("monitor", trained / "spec.yaml", "--data", batch)
+    allowed = cli("monitor", limits_champion / "spec.yaml", "--data", batch)
 
     assert refused.code == 2 and "more than 39 bytes of text" in refused.err
     assert allowed.code in (0, 1), allowed.err

@@ -16,20 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliResult
-from tests.test_data_limits import frame, write_spec
 
 Cli = Callable[..., CliResult]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from framework.cli.main import main
-
-    directory = tmp_path_factory.mktemp("trained")
-    frame().to_csv(directory / "train.csv", index=False)
-    spec = write_spec(directory, "csv", "{path: train.csv}")
-    assert main(["run", str(spec), "--json"]) == 0
-    return directory
 
 
 @pytest.mark.parametrize(
@@ -41,14 +29,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_a_damaged_run_record_is_named_not_a_crash(
-    cli: Cli, trained: Path, tmp_path: Path, column: str, edit, message: str
+    cli: Cli, limits_champion: Path, tmp_path: Path, column: str, edit, message: str
 ) -> None:
     store = tmp_path / "store"
     store.mkdir()
     for name in ("store.db", "store.db-wal"):
-        if (trained / ".specops" / name).exists():
-            (store / name).write_bytes((trained / ".specops" / name).read_bytes())
-    (store / "artifacts").symlink_to(trained / ".specops" / "artifacts")
+        if (limits_champion / ".specops" / name).exists():
+            (store / name).write_bytes((limits_champion / ".specops" / name).read_bytes())
+    (store / "artifacts").symlink_to(limits_champion / ".specops" / "artifacts")
     with sqlite3.connect(store / "store.db") as db:
         run_id, stored = db.execute(f"SELECT id, {column} FROM runs").fetchone()
         db.execute(f"UPDATE runs SET {column} = ?", (json.dumps(edit(json.loads(stored))),))
