@@ -101,6 +101,25 @@ def test_run_takes_store_and_artifacts_flags_over_the_environment(
     assert (tmp_path / "from-env" / "store.db").is_file()
 
 
+def test_a_commands_store_and_artifacts_end_with_the_command(cli: Any, tmp_path: Path) -> None:
+    """A program (a notebook, a test) that runs the engine after a command in the same
+    process gets its spec's own store, not the artifacts the command was given."""
+    from framework.engine import Engine
+    from framework.plugins import get_plugins
+    from framework.spec import load_spec
+
+    blobs = tmp_path / "command-blobs"
+    ran = cli("run", _spec(tmp_path / "first"), "--json", "--artifacts", blobs)
+    assert ran.code == 0, ran.err
+
+    plugins = get_plugins()
+    later = Engine(load_spec(_spec(tmp_path / "second"), plugins), plugins).run()
+    assert later.exit_code == 0
+    own = tmp_path / "second" / ".specops"
+    assert store_rows(own, "SELECT value FROM store_settings") == []  # its own blob folder
+    assert any((own / "artifacts").rglob("*/*"))
+
+
 def test_a_password_in_a_misplaced_argument_is_masked_in_argparse_s_error(
     cli: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

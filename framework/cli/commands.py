@@ -150,10 +150,15 @@ def _say(text: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from framework.engine import Engine
-    from framework.store.addressing import choose
+    from framework.store.addressing import chosen
 
-    choose(args.store, args.artifacts)  # over SPECOPS_STORE and the spec's store:
+    with chosen(args.store, args.artifacts):  # over SPECOPS_STORE and the spec's store:
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from framework.engine import Engine
+
     plugins = plugins_for(args)
     spec = _load(args, args.spec, plugins)
     from framework.cli.progress import Progress

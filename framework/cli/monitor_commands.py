@@ -30,6 +30,17 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if report is not None:
         _check_report_target(report)  # before any work: a bad path must not cost a retraining
     from framework.cli.commands import plugins_for
+    from framework.store import Store
+    from framework.store.addressing import chosen, spec_address
+
+    plugins = plugins_for(args)
+    spec = _load(args, plugins)
+    with chosen(args.store, args.artifacts):  # over SPECOPS_STORE and the spec's store:
+        return _monitor(args, spec, plugins, Store.open_existing(spec_address(spec)), report)
+
+
+def _monitor(args: argparse.Namespace, spec: Any, plugins: Any, store: Any, report: Any) -> int:
+    """Judge the batch, record it, retrain when asked, and print the verdict."""
     from framework.monitoring.monitor import (
         apply_retrain,
         judge_batch,
@@ -37,13 +48,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         record_outcome,
         wants_retrain,
     )
-    from framework.store import Store
-    from framework.store.addressing import choose, spec_address
 
-    plugins = plugins_for(args)
-    spec = _load(args, plugins)
-    choose(args.store, args.artifacts)  # over SPECOPS_STORE and the spec's store:
-    store = Store.open_existing(spec_address(spec))
     try:
         window = None
         with _executor_session(args, spec, plugins) as executor:

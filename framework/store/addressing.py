@@ -17,7 +17,8 @@ reaches the remote store, not a stray local one.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +122,21 @@ def command_address(
 
 _chosen: tuple[str | None, str | None] = (None, None)
 """``--store`` and ``--artifacts`` of the command running in this process (see
-:func:`choose`): a spec's run reads them through :func:`spec_address`."""
+:func:`chosen`): a spec's run reads them through :func:`spec_address`."""
 
 
-def choose(store: str | None, artifacts: str | None = None) -> None:
-    """Record the command's ``--store`` / ``--artifacts`` (None: not given). Every
-    command that runs a spec calls it, so one command's choice never outlives it."""
+@contextmanager
+def chosen(store: str | None, artifacts: str | None = None) -> Iterator[None]:
+    """The command's ``--store`` / ``--artifacts`` (None: not given) for the specs it runs,
+    forgotten when it ends: a spec run later in the same process (a notebook, a test, a
+    program calling the engine after a command) never inherits another command's store."""
     global _chosen
+    before = _chosen
     _chosen = (store or None, artifacts or None)
+    try:
+        yield
+    finally:
+        _chosen = before
 
 
 def spec_address(spec: Any, store_root: Path | None = None) -> StoreAddress:
