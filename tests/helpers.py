@@ -6,6 +6,8 @@ Plain functions, not fixtures: tests call them with the store or module they mea
 from __future__ import annotations
 
 import ast
+import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -137,3 +139,21 @@ def materialized(store_root: Path, ref: str, folder: Path) -> Path:
     finally:
         store.close()
     return folder
+
+
+def crafted_version(built: Path, store: Path, key: str, digest: str | None = None) -> Path:
+    """A copy of the store ``built`` at ``store`` whose first version also lists ``key`` in
+    its file list (naming a real blob, or ``digest``): what someone who can write a store's
+    database can hand over."""
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    (files_json,) = store_rows(store, "SELECT files_json FROM model_versions")[0]
+    files = json.loads(files_json)
+    files[key] = digest or files["signature.json"]
+    text = json.dumps(files).replace("'", "''")
+    store_execute(store, f"UPDATE model_versions SET files_json = '{text}'")
+    return store
+
+
+def escape_to(target: Path) -> str:
+    """A relative path that leads from any temporary folder to ``target``."""
+    return "../" * 30 + str(target).lstrip("/")

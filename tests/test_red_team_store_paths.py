@@ -9,8 +9,6 @@ is written or read.
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +17,11 @@ import pytest
 from framework.errors import StoreError
 from framework.package_paths import check_version_files, path_problem
 from tests.conftest import CliResult
-from tests.helpers import breast_cancer_spec, store_execute, store_rows
+from tests.helpers import (
+    breast_cancer_spec,
+    crafted_version,
+    escape_to,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,28 +36,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / ".specops"
 
 
-def crafted(built: Path, tmp_path: Path, key: str, digest: str | None = None) -> Path:
-    """A copy of the store whose bc/1 also lists ``key`` (a real blob, or ``digest``)."""
-    store = tmp_path / "store"
-    shutil.copytree(built, store)
-    (files_json,) = store_rows(store, "SELECT files_json FROM model_versions")[0]
-    files = json.loads(files_json)
-    files[key] = digest or files["signature.json"]
-    text = json.dumps(files).replace("'", "''")
-    store_execute(store, f"UPDATE model_versions SET files_json = '{text}'")
-    return store
-
-
-def escape_to(target: Path) -> str:
-    """A relative path that leads from any temporary folder to ``target``."""
-    return "../" * 30 + str(target).lstrip("/")
-
-
 def test_a_path_out_of_the_package_is_refused_before_anything_is_written(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
     target = tmp_path / "planted.txt"
-    store = crafted(built, tmp_path, escape_to(target))
+    store = crafted_version(built, tmp_path / "store", escape_to(target))
     rows = tmp_path / "rows.csv"
     rows.write_text("mean radius\n14.0\n")
 
@@ -74,7 +59,7 @@ def test_models_show_writes_no_runtime_file_outside_its_folder(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
     target = tmp_path / "planted-by-show.txt"
-    store = crafted(built, tmp_path, "runtimes/treelite/" + escape_to(target))
+    store = crafted_version(built, tmp_path / "store", "runtimes/treelite/" + escape_to(target))
 
     cli("models", "show", "bc/1", "--store", store)
 
@@ -84,7 +69,7 @@ def test_models_show_writes_no_runtime_file_outside_its_folder(
 def test_a_digest_that_is_not_a_sha256_is_never_used_as_a_path(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
-    store = crafted(built, tmp_path, "extra.json", digest="//etc/passwd")
+    store = crafted_version(built, tmp_path / "store", "extra.json", digest="//etc/passwd")
     rows = tmp_path / "rows.csv"
     rows.write_text("mean radius\n14.0\n")
 

@@ -28,7 +28,13 @@ import pytest
 from framework.errors import StoreError
 from framework.store import ModelVersion, Store
 from tests.conftest import CliResult
-from tests.helpers import breast_cancer_spec, store_execute, store_rows
+from tests.helpers import (
+    breast_cancer_spec,
+    crafted_version,
+    escape_to,
+    store_execute,
+    store_rows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,27 +49,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / ".specops"
 
 
-def crafted(built: Path, tmp_path: Path, key: str, digest: str | None = None) -> Path:
-    """A copy of the store whose bc/1 also lists ``key`` (a real blob, or ``digest``)."""
-    store = tmp_path / "crafted" / ".specops"
-    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
-    (files_json,) = store_rows(store, "SELECT files_json FROM model_versions")[0]
-    files = json.loads(files_json)
-    files[key] = digest or files["signature.json"]
-    text = json.dumps(files).replace("'", "''")
-    store_execute(store, f"UPDATE model_versions SET files_json = '{text}'")
-    return store
-
-
-def escape_to(target: Path) -> str:
-    return "../" * 30 + str(target).lstrip("/")
-
-
 def test_a_version_naming_a_path_outside_its_package_is_a_damaged_store_everywhere(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
     target = tmp_path / "planted.txt"
-    store = crafted(built, tmp_path, escape_to(target))
+    store = crafted_version(built, tmp_path / "crafted" / ".specops", escape_to(target))
 
     for args in (
         ("models", "show", "bc/1"),
@@ -109,7 +99,9 @@ def test_materialize_refuses_a_file_list_out_of_its_folder_whoever_built_it(
 def test_a_digest_that_is_not_a_sha256_is_reported_by_verify_never_looked_up(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
-    store = crafted(built, tmp_path, "extra.json", digest="//etc/passwd")
+    store = crafted_version(
+        built, tmp_path / "crafted" / ".specops", "extra.json", digest="//etc/passwd"
+    )
     shown = cli("models", "show", "bc/1", "--store", store)
     assert shown.code == 2 and "which is not a sha256" in shown.err, shown.err
     verified = cli("store", "verify", "--full", "--store", store, "--json")
@@ -122,7 +114,9 @@ def test_a_digest_that_is_not_a_sha256_is_reported_by_verify_never_looked_up(
 def test_store_copy_refuses_a_crafted_version_and_writes_nothing(
     built: Path, tmp_path: Path, cli: Callable[..., CliResult]
 ) -> None:
-    store = crafted(built, tmp_path, escape_to(tmp_path / "planted.txt"))
+    store = crafted_version(
+        built, tmp_path / "crafted" / ".specops", escape_to(tmp_path / "planted.txt")
+    )
     destination = tmp_path / "dst" / ".specops"
     done = cli("store", "copy", store, destination)
     assert done.code == 2, done.out + done.err
