@@ -70,3 +70,22 @@ def test_a_long_decision_is_cut(cli: Cli, monitored: Path, tmp_path: Path) -> No
 
     assert result.code == 0, result.err
     assert "(100,000 characters)" in result.out and len(result.out) < 50_000
+
+
+def test_a_long_run_id_is_cut_but_its_columns_are_still_found(
+    cli: Cli, monitored: Path, tmp_path: Path
+) -> None:
+    """The id is cut for display only: the run's columns are looked up by the stored id."""
+    long_id = "m" * 1_000
+    store = edited(monitored, tmp_path, "UPDATE monitor_runs SET id = ?", long_id)
+    with sqlite3.connect(store / "store.db") as db:
+        db.execute("UPDATE monitor_columns SET monitor_id = ?", (long_id,))
+
+    result = cli("monitor", "history", "limits", "--store", store, "--json")
+
+    assert result.code == 0, result.err
+    import json
+
+    shown = json.loads(result.out)
+    assert shown["columns"] and all(c["values"] != [None] for c in shown["columns"])
+    assert "(1,000 characters)" in shown["runs"][0]["id"]

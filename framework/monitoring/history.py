@@ -84,15 +84,16 @@ def history(store: Store, name: str, limit: int = 20) -> dict[str, Any]:
             f"no monitor runs recorded for '{name}' in {store.display_url}"
             f"{did_you_mean(name, known)}; monitored models: {', '.join(known) or 'none yet'}"
         )
+    ids = [r["id"] for r in runs]  # as stored: the columns are found by them
     for run in runs:
         _require_intact(run)
-    by_run = store.monitor_columns([r["id"] for r in runs])
+    by_run = store.monitor_columns(ids)
     for run_id, cells in by_run.items():
         for cell in cells:  # (a threshold may be a ${env:...} placeholder: shown as text)
             where = f"{run_id} (column {str(cell.get('column_name'))[:60]!r})"
             _require_numbers(cell, ("statistic",), where)
     # each run's columns by name, oldest run first; a column's first sighting fixes its place
-    per_run = [{c["column_name"]: c for c in by_run[r["id"]]} for r in runs]
+    per_run = [{c["column_name"]: c for c in by_run[run_id]} for run_id in ids]
     names = dict.fromkeys(column for run in per_run for column in run)
     columns = []
     for column in names:

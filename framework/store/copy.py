@@ -211,7 +211,7 @@ def _check_source(source: Store, tables: Mapping[str, list[dict[str, Any]]]) -> 
         try:
             files = json.loads(row["files_json"])
             check_version_files(files, ref)
-        except (TypeError, ValueError, StoreError) as exc:
+        except (TypeError, ValueError, RecursionError, StoreError) as exc:
             raise StoreError(
                 f"SRC's version {ref} cannot be copied: {exc}; SRC ({source.display_url}) is "
                 "damaged or crafted; nothing copied"

@@ -221,7 +221,7 @@ def _files_problem(files_json: str) -> str | None:
     the blobs), or None."""
     try:
         files = json.loads(files_json)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return "its file list is not JSON"
     if not isinstance(files, dict):
         return "its file list is not a mapping"

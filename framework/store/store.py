@@ -107,7 +107,7 @@ def _json(text: str | None, empty: str) -> Any:
     blob here: what reads the row reports it)."""
     try:
         return json.loads(text or empty)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # nested past the recursion limit too
         return None
 
 
@@ -1013,7 +1013,7 @@ def _version(row: Row) -> ModelVersion:
     ref = f"{row['name']}/{int(row['version'])}"
     try:
         files = json.loads(row["files_json"])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise StoreError(
             f"{ref}'s file list is not JSON: the store's record of this version is damaged "
             "(`specops store verify`)"
@@ -1027,10 +1027,16 @@ def _version(row: Row) -> ModelVersion:
         created_at=row["created_at"],
         model_type=row["model_type"],
         files=files,
-        signature=json.loads(row["signature_json"]),
-        metrics=json.loads(row["metrics_json"]),
-        lineage=json.loads(row["lineage_json"]),
+        signature=_version_json(ref, "signature_json", row),
+        metrics=_version_json(ref, "metrics_json", row),
+        lineage=_version_json(ref, "lineage_json", row),
     )
+
+
+def _version_json(ref: str, column: str, row: Row) -> Any:
+    """A version row's JSON column: damaged (not JSON, nested past the recursion limit)
+    is a StoreError naming the version, never a crash of the command listing it."""
+    return record_json(ref, column, row[column], kinds=(dict, list, type(None)))
 
 
 def _move_alias(

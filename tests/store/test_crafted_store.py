@@ -281,3 +281,20 @@ def test_a_monitor_run_whose_record_was_edited_is_named_not_a_crash(
     assert done.code == 2, done.out + done.err
     assert f"monitor run mon-20261205-000000-aaaaaa's record is damaged ({said}" in done.err
     assert "Traceback" not in done.err
+
+
+@pytest.mark.parametrize("column", ["files_json", "lineage_json", "signature_json"])
+def test_a_version_whose_record_is_nested_past_any_limit_is_named_not_a_crash(
+    built: Path, tmp_path: Path, cli: Callable[..., CliResult], column: str
+) -> None:
+    """A version row's JSON nested 100,000 deep: exit 2 naming the version where it is
+    read, and no crash of the commands that list the store (a RecursionError was exit 3)."""
+    store = tmp_path / "store" / ".specops"
+    shutil.copytree(built, store, ignore=shutil.ignore_patterns("live"))
+    store_execute(store, f"UPDATE model_versions SET {column} = '{DEEP}'")
+
+    shown = cli("models", "show", "bc/1", "--store", store)
+    assert shown.code == 2 and "bc/1" in shown.err and "Traceback" not in shown.err, shown.err
+    for args in (("store", "verify"), ("models", "list"), ("store", "gc")):
+        done = cli(*args, "--store", store)
+        assert done.code != 3 and "Traceback" not in done.err, (args, done.err)
