@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -228,23 +229,11 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
         source = str(Path(__file__).resolve().parents[2])  # where `plugins` is importable
         path = os.environ.get("PYTHONPATH")
         env = {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
-        try:
-            done = subprocess.run(
-                [*_child_python(), str(scratch), name],
-                capture_output=True,
-                text=True,
-                timeout=BUILD_SECONDS,
-                env=env,
-                cwd=scratch,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeError(f"took longer than {BUILD_SECONDS} s") from exc
-        said = " ".join((done.stderr or done.stdout).split())[-400:]
-        if done.returncode == UNSUPPORTED_EXIT:
+        returncode, said = _run_child([*_child_python(), str(scratch), name], env, scratch)
+        if returncode == UNSUPPORTED_EXIT:
             raise RuntimeUnavailable(f"its trees are not compiled: {said}")
-        if done.returncode != 0 or not (scratch / LIBRARY).is_file():
-            raise RuntimeError(f"exit {done.returncode}: {said}")
+        if returncode != 0 or not (scratch / LIBRARY).is_file():
+            raise RuntimeError(f"exit {returncode}: {said}")
         for made in scratch.iterdir():  # the checkpoint, the C, the objects
             if made.name != LIBRARY:
                 made.unlink()
@@ -274,6 +263,30 @@ def _build(trees: bytes, name: str, final: Path) -> Path:
         raise RuntimeError(f"building the compiled trees failed: {exc}") from exc
     shutil.rmtree(scratch, ignore_errors=True)
     return final
+
+
+def _run_child(command: list[str], env: dict[str, str], scratch: Path) -> tuple[int, str]:
+    """Run the build child in a session of its own: at :data:`BUILD_SECONDS` the whole
+    session is killed, the compilers it started with it (killing the child alone left
+    them running on, into a folder already removed). Returns its exit code and the tail
+    of what it said."""
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=scratch,
+        start_new_session=True,
+    )
+    try:
+        out, err = child.communicate(timeout=BUILD_SECONDS)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(OSError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        raise RuntimeError(f"took longer than {BUILD_SECONDS} s") from exc
+    return child.returncode, " ".join((err or out).split())[-400:]
 
 
 def _child_python() -> list[str]:
@@ -311,7 +324,7 @@ def main(argv: list[str]) -> int:
     if len(sources) == 1:
         (scratch / SOURCE).write_text(sources[0], encoding="ascii")
         command = [name, *CFLAGS, "-o", library, str(scratch / SOURCE), "-lm"]
-        return subprocess.run(command, check=False).returncode
+        return _failed(subprocess.run(command, check=False).returncode)
     objects = []
     compiling = []
     for index, text in enumerate(sources):  # one compiler per file, all at once
@@ -321,8 +334,15 @@ def main(argv: list[str]) -> int:
         compiling.append(subprocess.Popen([name, *COMPILE_FLAGS, "-c", "-o", obj, str(code)]))
     failed = [code for code in (p.wait() for p in compiling) if code != 0]
     if failed:
-        return failed[0]
-    return subprocess.run([name, "-shared", "-o", library, *objects, "-lm"], check=False).returncode
+        return _failed(failed[0])
+    linked = subprocess.run([name, "-shared", "-o", library, *objects, "-lm"], check=False)
+    return _failed(linked.returncode)
+
+
+def _failed(code: int) -> int:
+    """A compiler's exit code as the child's: 0, or 1 for any failure (a compiler exiting
+    with :data:`UNSUPPORTED_EXIT` must not read as "the generator refused the trees")."""
+    return 0 if code == 0 else 1
 
 
 def _build_cores() -> int:

@@ -308,10 +308,18 @@ class Source:
         self.slot = {feature: index for index, feature in enumerate(sorted(tops))}
         self.block = max(16, min(1024, BLOCK_BYTES // (4 * max(1, len(tops)))))
         self.tables: list[str] = []
+        self.written = 0
+        """Bytes of C made so far: counted as it is made, so a model whose category tables
+        would be gigabytes (a category near MAX_CATEGORY on every categorical node) is
+        refused at MAX_SOURCE_BYTES, never built whole first."""
 
-    def text(self) -> str:
-        """The whole library as one file."""
-        return self.units(1)[0]
+    def _made(self, text: str) -> str:
+        self.written += len(text)
+        if self.written > MAX_SOURCE_BYTES:
+            raise Unsupported(
+                f"its C would be {self.written:,}+ bytes, more than {MAX_SOURCE_BYTES:,}"
+            )
+        return text
 
     def units(self, count: int) -> list[str]:
         """The library as files compiled apart (gcc on ``count`` cores): the trees shared
@@ -395,7 +403,7 @@ class Source:
         if len(seen) != len(by_id):
             raise Unsupported(f"tree {index}: nodes not reached from its root")
         lines.append("  }\n}\n")
-        return "".join(self.tables + lines)
+        return "".join(self.tables) + self._made("".join(lines))
 
     def _leaf(self, index: int, value: Any) -> str:
         slots = self.header.slots[index]
@@ -443,7 +451,7 @@ class Source:
         name = f"set_{index}_{node_id}"
         mask = (1 << 64) - 1
         values = ",".join(f"0x{(left >> (64 * i)) & mask:x}ULL" for i in range(words))
-        self.tables.append(f"static const uint64_t {name}[{words}] = {{{values}}};\n")
+        self.tables.append(self._made(f"static const uint64_t {name}[{words}] = {{{values}}};\n"))
         return f"(({name}[{code} >> 6] >> ({code} & 63)) & 1)"
 
     def _predict(self) -> str:
