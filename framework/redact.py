@@ -68,14 +68,6 @@ a deploy target's alias): stored as they are, or ``specops models show NAME`` an
 
 PLACEHOLDER = re.compile(r"\$\{env:[^}]*\}")
 
-_USERINFO = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:@/\s'\"]*):(?P<secret>[^\s?#'\"]*)@", re.IGNORECASE
-)
-"""``scheme://user:password@``: the password may hold ``/`` or ``@`` (written unquoted);
-it runs to the last ``@`` before the query, a quote or a space. The language; matched by
-:func:`_userinfo` in linear time (this pattern, run by ``re``, tried every start inside a
-long word and every ``scheme://x:`` up to the end: quadratic, a 40,000-letter spec value
-ending in ``@`` took 19 s to validate)."""
 _SCHEME = re.compile(r"(?<![a-z0-9+.-])[0-9+.-]*(?P<scheme>[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
 """Where a ``scheme://`` begins: at the first letter of a run of scheme characters, never
 further inside it (the leftmost start ``re`` finds; trying every later one was the
@@ -118,11 +110,16 @@ def _masked(match: re.Match[str], shape: str) -> str:
 
 
 def _userinfo(text: str) -> Iterator[tuple[int, int, str, str]]:
-    """``(start, end, head, secret)`` of each match of :data:`_USERINFO` in ``text``, as
-    ``finditer`` finds them, in time linear in ``text``: the head ends at its first
-    ``:@/``, space or quote (it must be a ``:``); the secret runs to the last ``@``
-    before the next space, ``?``, ``#`` or quote. That end, and the last ``@`` before
-    it, are found once for every start sharing them."""
+    r"""``(start, end, head, secret)`` of each ``scheme://user:password@`` in ``text``
+    (the password may hold ``/`` or ``@`` written unquoted: it runs to the last ``@``
+    before the query, a quote or a space), as ``finditer`` would find them with
+    ``(?P<head>[a-z][a-z0-9+.-]*://[^:@/\s'"]*):(?P<secret>[^\s?#'"]*)@`` (ignoring
+    case), but in time linear in ``text``: that pattern, run by ``re``, tried every start
+    inside a long word (a 40,000-letter spec value ending in ``@`` took 19 s).
+
+    The head ends at its first ``:@/``, space or quote (it must be a ``:``); the secret
+    runs to the last ``@`` before the next space, ``?``, ``#`` or quote. That end, and the
+    last ``@`` before it, are found once for every start sharing them."""
     position = 0
     stop = -1  # the secret's end found last, and the last "@" before it
     last_at = -1

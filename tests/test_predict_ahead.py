@@ -184,9 +184,11 @@ def test_probabilities_are_written_without_dictionaries_labels_with_them(
 POOL = """
 import json, sys
 import pyarrow as pa
-from framework.scoring.memory import use_steady_memory_pool
-set_to = use_steady_memory_pool()
-print(json.dumps([set_to, pa.default_memory_pool().backend_name]))
+from framework.scoring.memory import steady_memory_pool
+before = pa.default_memory_pool().backend_name
+with steady_memory_pool() as set_to:
+    inside = pa.default_memory_pool().backend_name
+print(json.dumps([set_to, inside, pa.default_memory_pool().backend_name == before]))
 """
 
 
@@ -211,5 +213,5 @@ def test_predict_reads_with_jemalloc_unless_the_user_chose_a_pool() -> None:
     except NotImplementedError:  # a pyarrow built without it: the default stays
         assert pool_in_child(None)[0] is None
         return
-    assert pool_in_child(None) == ["jemalloc", "jemalloc"]
-    assert pool_in_child("system") == [None, "system"]
+    assert pool_in_child(None) == ["jemalloc", "jemalloc", True]  # and the old one after
+    assert pool_in_child("system") == [None, "system", True]

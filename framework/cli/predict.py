@@ -99,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from framework.package import ModelPackage
     from framework.refs import resolve, store_root
     from framework.scoring import DEFAULT_CHUNK_ROWS, score_file
-    from framework.scoring.memory import use_steady_memory_pool
+    from framework.scoring.memory import steady_memory_pool
     from framework.serving.runtime_scoring import batch_scorer
     from framework.store import Store
 
@@ -148,10 +148,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "store": store_root(args.store),  # the output may not go in it
         }
         if executor is None:
-            use_steady_memory_pool()  # this process reads the whole file: see its docstring
-            result = score_file(
-                package, args.input, args.output, load_scorer=load_scorer, **options
-            )
+            with steady_memory_pool():  # this process reads the whole file: see its docstring
+                result = score_file(
+                    package, args.input, args.output, load_scorer=load_scorer, **options
+                )
         else:
             with executor.session(_say):
                 result = executor.score(package, Path(args.input), Path(args.output), **options)

@@ -13,22 +13,32 @@ whose time people compare.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 POOL_VARIABLE = "ARROW_DEFAULT_MEMORY_POOL"
 """Arrow's own setting: when a user sets it, their choice stands."""
 
 
-def use_steady_memory_pool() -> str | None:
-    """Make jemalloc this process's default Arrow pool, unless the user chose one or
-    this pyarrow has none (a build without it, e.g. on Windows); returns the pool's
-    name when it was set, else None. Buffers already allocated stay with their pool."""
+@contextmanager
+def steady_memory_pool() -> Iterator[str | None]:
+    """jemalloc as the default Arrow pool while the block runs, unless the user chose one
+    or this pyarrow has none (a build without it, e.g. on Windows); yields the pool's
+    name when it was set, else None. The pool before is the default again afterwards:
+    a program that runs ``specops predict`` in process keeps its own choice."""
     if os.environ.get(POOL_VARIABLE):
-        return None
+        yield None
+        return
     import pyarrow as pa
 
     try:
         pool = pa.jemalloc_memory_pool()
     except (NotImplementedError, pa.ArrowException):
-        return None
+        yield None
+        return
+    before = pa.default_memory_pool()
     pa.set_memory_pool(pool)
-    return str(pool.backend_name)
+    try:
+        yield str(pool.backend_name)
+    finally:
+        pa.set_memory_pool(before)
