@@ -313,7 +313,11 @@ so a batch costs its indices, whatever the values' length."""
 
 
 def check_parquet_text(
-    files: Sequence[Path], *, columns: Sequence[str] | None = None, where: Path | None = None
+    files: Sequence[Path],
+    *,
+    columns: Sequence[str] | None = None,
+    where: Path | None = None,
+    max_columns: int | None = None,
 ) -> None:
     """Refuse Parquet data whose text (string and binary columns) decodes to more than
     ``$SPECOPS_MAX_TEXT_BYTES`` (default 4 GiB), for readers that load it whole.
@@ -323,14 +327,15 @@ def check_parquet_text(
     reader died asking for memory, or the machine's OOM killer ended it). The lengths
     are summed from the dictionary and its indices, batch by batch, before pandas
     builds a single string; only string and binary columns are read for it.
+    ``max_columns``: the source's own column limit, as given to the footer check.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     limit = MAX_TEXT_BYTES.value()
     total = 0
+    cap = 2 * MAX_COLUMNS.value(max_columns) + 16  # the footer as check_parquet_files read it
     for file in files:
-        cap = 2 * MAX_COLUMNS.value() + 16
         try:
             footer = pq.ParquetFile(file, thrift_container_size_limit=cap)
             try:

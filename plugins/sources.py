@@ -733,7 +733,7 @@ class ParquetSource:
 
         where, files, target = self._where(ctx)
         self._check_size(files, where)
-        check_parquet_text(files, columns=self.columns, where=where)
+        check_parquet_text(files, columns=self.columns, where=where, max_columns=self.max_columns)
         try:
             frame = pd.read_parquet(target, engine="pyarrow", columns=self.columns)
         except MemoryError:  # pyarrow's ArrowMemoryError too: too big, not "not Parquet"

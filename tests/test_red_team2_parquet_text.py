@@ -73,3 +73,19 @@ def test_the_text_limit_counts_each_row_and_is_overridable(
 
     assert refused.code == 2 and "more than 39 bytes of text" in refused.err
     assert allowed.code in (0, 1), allowed.err
+
+
+def test_the_text_check_reads_the_footer_with_the_sources_own_column_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source that raised max_columns past the default reads a wide file: the text
+    check must read its footer with that limit too, not call it 'not Parquet'."""
+    from framework import DataError, check_parquet_text
+
+    wide = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({f"c{i}": ["x", "y"] for i in range(60)}), wide)
+    monkeypatch.setenv("SPECOPS_MAX_COLUMNS", "10")  # the default, lowered: a 36-entry footer
+
+    check_parquet_text([wide], max_columns=100)  # the source's own limit: read, 120 bytes
+    with pytest.raises(DataError, match="cannot read Parquet file"):
+        check_parquet_text([wide])
