@@ -51,7 +51,10 @@ def bounded_glob(pattern: str) -> list[str]:
     budget = _Budget(pattern)
     found: list[str] = []
     absolute = os.path.isabs(pattern)
-    parts = [p for p in pattern.split(os.sep) if p]
+    given = [p for p in pattern.split(os.sep) if p]
+    parts = [  # "**/**" matches what "**" does: walked once, not once per "**"
+        p for i, p in enumerate(given) if not (p == "**" and i and given[i - 1] == "**")
+    ]
     start = os.sep if absolute else os.curdir
     for match in _match(start, parts, budget):
         found.append(match if absolute else os.path.relpath(match, os.curdir))

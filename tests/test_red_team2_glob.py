@@ -36,7 +36,17 @@ def tree(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["*.csv", "**/*.csv", "a/*/*.csv", "[ax]*", "*/y.csv", "a/.k.csv", ".*/*.csv", "**/b/**/*.csv"],
+    [
+        "*.csv",
+        "**/*.csv",
+        "a/*/*.csv",
+        "[ax]*",
+        "*/y.csv",
+        "a/.k.csv",
+        ".*/*.csv",
+        "**/b/**/*.csv",
+        "**/**/*.csv",
+    ],
 )
 def test_the_same_matches_as_glob(tree: Path, pattern: str) -> None:
     full = str(tree / pattern)
@@ -60,6 +70,17 @@ def test_a_walk_past_the_entries_limit_is_refused(
 
     with pytest.raises(DataError, match="looks at more than 5 directory entries"):
         bounded_glob(str(tree / "**" / "*.csv"))
+
+
+def test_a_run_of_double_stars_walks_the_tree_once(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``**/**/**`` matches what ``**`` does, for the cost of one walk (each ``**``
+    walked again below the other: a walk per match, found again and again)."""
+    monkeypatch.setenv("SPECOPS_MAX_GLOB_ENTRIES", "40")
+    once = bounded_glob(str(tree / "**" / "*.csv"))
+
+    assert bounded_glob(str(tree / "**" / "**" / "**" / "*.csv")) == once
 
 
 def test_more_matches_than_the_files_limit_are_refused(
