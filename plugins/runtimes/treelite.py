@@ -157,7 +157,9 @@ class CompiledTrees:
         self.function = function
         self.features = features
         self.width = int(writes())
-        self.cores = _cores()
+        from plugins.runtimes.treelite_cache import usable_cores
+
+        self.cores = usable_cores()
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         if len(X) > SINGLE_THREAD_ROWS:
@@ -211,7 +213,9 @@ class InterpretedTrees:
 
         self.gtil = treelite.gtil
         self.model = model
-        self.cores = _cores()
+        from plugins.runtimes.treelite_cache import usable_cores
+
+        self.cores = usable_cores()
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         from treelite.core import TreeliteError
@@ -510,19 +514,6 @@ def _measure(package: ModelPackage, scorer: TreeliteScorer, trees: Any, library:
         return f"not timed: {type(exc).__name__}: {exc}"[:300]
     kept = record_measurement(library, measured)
     return describe(measured) + ("" if kept else " (not kept: the cache is not writable)")
-
-
-def _cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's count),
-    at most what ``OMP_NUM_THREADS`` allows (a user's way to cap a process's threads)."""
-    import os
-
-    try:
-        cores = max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    limit = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def _sklearn_model(package: ModelPackage, transform: dict[str, Any]) -> dict[str, Any]:

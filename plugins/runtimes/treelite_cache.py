@@ -345,13 +345,20 @@ def _failed(code: int) -> int:
     return 0 if code == 0 else 1
 
 
-def _build_cores() -> int:
-    """Files the trees' C is split into: one per core this process may use, at most 8."""
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count),
+    at most what ``OMP_NUM_THREADS`` allows (a user's way to cap a process's threads)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    limit = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return min(cores, int(limit)) if limit.isdigit() and int(limit) > 0 else cores
+
+
+def _build_cores() -> int:
+    """Files the trees' C is split into: one per core the build may use, at most 8."""
+    return min(usable_cores(), 8)
 
 
 def build_record(library: Path) -> dict[str, object]:
