@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from framework.errors import DataError
 from framework.package import ModelPackage
-from framework.package_paths import check_version_files
 from framework.store import CHAMPION, Store
 from framework.training_rows import TrainingRows, in_training, load
 
@@ -146,7 +145,6 @@ def champion_for(
     if _same_rows(champion, lineage):
         # Same data, same split: it trained on exactly the candidate's training rows and
         # its recorded metrics are its scores on these test rows. Check its files still.
-        check_version_files(champion.files, champion.ref)  # digests name blobs, not paths
         for relative, digest in champion.files.items():
             store.artifacts.verified(digest, f"{relative} of {champion.ref}")
         return Comparison(

@@ -250,9 +250,6 @@ class ModelPackage:
         ``lazy``: see :class:`ModelPackage`."""
         import tempfile
 
-        from framework.package_paths import check_version_files
-
-        check_version_files(version.files, version.ref)  # its paths stay in the package
         scratch = None if store.read_only else store.root  # a read-only store: system temp
         with tempfile.TemporaryDirectory(dir=scratch, prefix=".load-") as tmp:
             package = cls(

@@ -157,9 +157,6 @@ MAX_RUNTIME_FILES = 256 * 2**20
 
 def _runtime_files(store: Store, version: ModelVersion, name: str) -> dict[str, bytes]:
     """Runtime ``name``'s files of a stored version, each hash-checked as copied out."""
-    from framework.package_paths import check_version_files
-
-    check_version_files(version.files, version.ref)  # the paths become files below
     prefix = f"runtimes/{name}/"
     read: dict[str, bytes] = {}
     total = 0
