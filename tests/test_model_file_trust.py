@@ -562,7 +562,11 @@ def test_predict_refuses_a_crafted_transform_in_the_store(project: Path, cli) ->
 
 @pytest.mark.parametrize(
     "damage",
-    ["categories line holding Python code", "garbage instead of trees"],
+    [
+        "categories line holding Python code",
+        "garbage instead of trees",
+        "categories of another shape",
+    ],
 )
 def test_a_lightgbm_model_file_is_parsed_as_data_and_never_run(tmp_path: Path, damage: str):
     """model.txt is read by LightGBM's C++ parser and its categories line by json, never eval."""
@@ -589,9 +593,13 @@ def test_a_lightgbm_model_file_is_parsed_as_data_and_never_run(tmp_path: Path, d
         text = "tree\nversion=v4\nnum_class=1\nTree=0\nnum_leaves=99999999\nleaf_value=1 2\n"
     head, _, _ = text.rpartition("pandas_categorical:")
     text = head + f"pandas_categorical:__import__('os').system('touch {marker}')\n"
+    said = r"model\.txt is not a readable LightGBM model"
+    if damage == "categories of another shape":  # JSON, but not a list of category lists
+        text = head + 'pandas_categorical:{"c": ["a", "b"]}\n'
+        said += ": its pandas_categorical line is not a list of category lists"
     (tmp_path / "model.txt").write_text(text)
 
-    with pytest.raises(StoreError, match=r"model\.txt is not a readable LightGBM model"):
+    with pytest.raises(StoreError, match=said):
         LightGBMModel.load(tmp_path)
     assert not marker.exists()
 
